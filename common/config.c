@@ -1,0 +1,614 @@
+/* YAML/JSON configuration: libyaml document -> node tree with line numbers -> structs. */
+#include "common/config.h"
+
+#include <errno.h>    /* strtoll/strtod range errors */
+#include <math.h>     /* isnan, floor */
+#include <stdarg.h>   /* va_list for qa_cfg_error */
+#include <stdint.h>   /* SIZE_MAX */
+#include <stdio.h>    /* file reading, snprintf */
+#include <stdlib.h>   /* malloc, strtoll, strtod */
+#include <string.h>   /* strcmp, strlen, memcpy */
+#include <strings.h>  /* strcasecmp */
+#include <yaml.h>     /* libyaml parser and document API */
+
+#define MAX_DEPTH 64
+
+struct qa_cfg_node {
+    qa_cfg_kind kind;
+    int line;
+    int plain; /* scalar written without quotes (only plain scalars can be null) */
+    char *text;
+    size_t n;
+    char **keys;
+    int *key_lines;
+    qa_cfg_node **vals; /* map values or sequence items */
+};
+
+struct arena_block {
+    struct arena_block *next;
+    size_t used, cap;
+    unsigned char data[];
+};
+
+struct qa_cfg {
+    char *name;
+    qa_cfg_node *root;
+    struct arena_block *blocks;
+};
+
+/* ---- arena ----------------------------------------------------------------- */
+
+static void *arena_alloc(qa_cfg_t *cfg, size_t size) {
+    size = (size + 15) & ~(size_t)15;
+    struct arena_block *b = cfg->blocks;
+    if (!b || b->cap - b->used < size) {
+        size_t cap = size > 65536 ? size : 65536;
+        b = malloc(sizeof *b + cap);
+        if (!b) return NULL;
+        b->used = 0;
+        b->cap = cap;
+        b->next = cfg->blocks;
+        cfg->blocks = b;
+    }
+    void *p = b->data + b->used;
+    b->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+static char *arena_strdup(qa_cfg_t *cfg, const char *s, size_t len) {
+    char *d = arena_alloc(cfg, len + 1);
+    if (!d) return NULL;
+    memcpy(d, s, len);
+    d[len] = '\0';
+    return d;
+}
+
+void qa_cfg_free(qa_cfg_t *cfg) {
+    if (!cfg) return;
+    struct arena_block *b = cfg->blocks;
+    while (b) {
+        struct arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    free(cfg->name);
+    free(cfg);
+}
+
+/* ---- parsing ----------------------------------------------------------------- */
+
+static qa_status convert(qa_cfg_t *cfg, yaml_document_t *doc, yaml_node_t *yn, int depth,
+                         qa_cfg_node **out) {
+    if (depth > MAX_DEPTH)
+        return QA_FAIL(QA_ERR_CONFIG, "%s:%lu: nesting deeper than %d levels", cfg->name,
+                       (unsigned long)yn->start_mark.line + 1, MAX_DEPTH);
+    qa_cfg_node *n = arena_alloc(cfg, sizeof *n);
+    if (!n) return QA_FAIL(QA_ERR_NOMEM, "config node");
+    n->line = (int)yn->start_mark.line + 1;
+    switch (yn->type) {
+    case YAML_SCALAR_NODE: {
+        const char *t = (const char *)yn->data.scalar.value;
+        size_t len = yn->data.scalar.length;
+        n->plain = yn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+        n->text = arena_strdup(cfg, t, len);
+        if (!n->text) return QA_FAIL(QA_ERR_NOMEM, "config text");
+        int is_null = n->plain && (len == 0 || strcmp(n->text, "~") == 0 ||
+                                   strcasecmp(n->text, "null") == 0);
+        n->kind = is_null ? QA_CFG_NULL : QA_CFG_SCALAR;
+        break;
+    }
+    case YAML_SEQUENCE_NODE: {
+        n->kind = QA_CFG_SEQ;
+        size_t cnt = (size_t)(yn->data.sequence.items.top - yn->data.sequence.items.start);
+        n->vals = arena_alloc(cfg, (cnt ? cnt : 1) * sizeof *n->vals);
+        if (!n->vals) return QA_FAIL(QA_ERR_NOMEM, "config sequence");
+        for (size_t i = 0; i < cnt; i++) {
+            yaml_node_t *child = yaml_document_get_node(doc, yn->data.sequence.items.start[i]);
+            qa_status st = convert(cfg, doc, child, depth + 1, &n->vals[i]);
+            if (st != QA_OK) return st;
+        }
+        n->n = cnt;
+        break;
+    }
+    case YAML_MAPPING_NODE: {
+        n->kind = QA_CFG_MAP;
+        size_t cnt = (size_t)(yn->data.mapping.pairs.top - yn->data.mapping.pairs.start);
+        size_t alloc = cnt ? cnt : 1;
+        n->keys = arena_alloc(cfg, alloc * sizeof *n->keys);
+        n->key_lines = arena_alloc(cfg, alloc * sizeof *n->key_lines);
+        n->vals = arena_alloc(cfg, alloc * sizeof *n->vals);
+        if (!n->keys || !n->key_lines || !n->vals) return QA_FAIL(QA_ERR_NOMEM, "config map");
+        for (size_t i = 0; i < cnt; i++) {
+            yaml_node_pair_t *pair = &yn->data.mapping.pairs.start[i];
+            yaml_node_t *k = yaml_document_get_node(doc, pair->key);
+            if (k->type != YAML_SCALAR_NODE)
+                return QA_FAIL(QA_ERR_CONFIG, "%s:%lu: map keys must be plain strings", cfg->name,
+                               (unsigned long)k->start_mark.line + 1);
+            char *key = arena_strdup(cfg, (const char *)k->data.scalar.value, k->data.scalar.length);
+            if (!key) return QA_FAIL(QA_ERR_NOMEM, "config key");
+            for (size_t j = 0; j < i; j++) {
+                if (strcmp(n->keys[j], key) == 0)
+                    return QA_FAIL(QA_ERR_CONFIG, "%s:%lu: duplicate key '%s' (first at line %d)",
+                                   cfg->name, (unsigned long)k->start_mark.line + 1, key,
+                                   n->key_lines[j]);
+            }
+            n->keys[i] = key;
+            n->key_lines[i] = (int)k->start_mark.line + 1;
+            yaml_node_t *v = yaml_document_get_node(doc, pair->value);
+            qa_status st = convert(cfg, doc, v, depth + 1, &n->vals[i]);
+            if (st != QA_OK) return st;
+        }
+        n->n = cnt;
+        break;
+    }
+    default:
+        return QA_FAIL(QA_ERR_CONFIG, "%s:%d: unsupported YAML node", cfg->name, n->line);
+    }
+    *out = n;
+    return QA_OK;
+}
+
+qa_status qa_cfg_parse(const char *name, const char *text, size_t len, qa_cfg_t **out) {
+    qa_status st = QA_OK;
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int have_parser = 0, have_doc = 0;
+    qa_cfg_t *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) return QA_FAIL(QA_ERR_NOMEM, "config");
+    cfg->name = strdup(name);
+    if (!cfg->name) QA_TRY_FAIL(QA_ERR_NOMEM, "config name");
+
+    if (!yaml_parser_initialize(&parser)) QA_TRY_FAIL(QA_ERR_NOMEM, "YAML parser");
+    have_parser = 1;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        unsigned long line = (unsigned long)parser.problem_mark.line + 1;
+        if (parser.context)
+            QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%lu: %s (%s)", name, line, parser.problem,
+                        parser.context);
+        QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%lu: %s", name, line,
+                    parser.problem ? parser.problem : "YAML syntax error");
+    }
+    have_doc = 1;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        cfg->root = arena_alloc(cfg, sizeof *cfg->root);
+        if (!cfg->root) QA_TRY_FAIL(QA_ERR_NOMEM, "config root");
+        cfg->root->kind = QA_CFG_MAP;
+        cfg->root->line = 1;
+    } else {
+        QA_TRY(convert(cfg, &doc, root, 0, &cfg->root));
+        if (cfg->root->kind != QA_CFG_MAP)
+            QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: the top level must be a map of keys", name,
+                        cfg->root->line);
+    }
+    *out = cfg;
+    cfg = NULL;
+cleanup:
+    if (have_doc) yaml_document_delete(&doc);
+    if (have_parser) yaml_parser_delete(&parser);
+    qa_cfg_free(cfg);
+    return st;
+}
+
+qa_status qa_cfg_load(const char *path, qa_cfg_t **out) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return QA_FAIL(QA_ERR_IO, "%s: cannot open config file: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (cap - len < 4096) {
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return QA_FAIL(QA_ERR_NOMEM, "%s: config too large", path);
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    int read_err = ferror(f);
+    fclose(f);
+    if (read_err) {
+        free(buf);
+        return QA_FAIL(QA_ERR_IO, "%s: read error", path);
+    }
+    qa_status st = qa_cfg_parse(path, buf ? buf : "", len, out);
+    free(buf);
+    return st;
+}
+
+const char *qa_cfg_name(const qa_cfg_t *cfg) { return cfg->name; }
+const qa_cfg_node *qa_cfg_root(const qa_cfg_t *cfg) { return cfg->root; }
+
+/* ---- inspection ---------------------------------------------------------------- */
+
+qa_cfg_kind qa_cfg_node_kind(const qa_cfg_node *n) { return n ? n->kind : QA_CFG_NULL; }
+int qa_cfg_node_line(const qa_cfg_node *n) { return n ? n->line : 0; }
+const char *qa_cfg_node_text(const qa_cfg_node *n) {
+    return (n && n->kind == QA_CFG_SCALAR) ? n->text : NULL;
+}
+size_t qa_cfg_node_len(const qa_cfg_node *n) {
+    return (n && (n->kind == QA_CFG_SEQ || n->kind == QA_CFG_MAP)) ? n->n : 0;
+}
+const qa_cfg_node *qa_cfg_seq_at(const qa_cfg_node *n, size_t i) {
+    return (n && n->kind == QA_CFG_SEQ && i < n->n) ? n->vals[i] : NULL;
+}
+const char *qa_cfg_map_key_at(const qa_cfg_node *n, size_t i) {
+    return (n && n->kind == QA_CFG_MAP && i < n->n) ? n->keys[i] : NULL;
+}
+int qa_cfg_map_key_line_at(const qa_cfg_node *n, size_t i) {
+    return (n && n->kind == QA_CFG_MAP && i < n->n) ? n->key_lines[i] : 0;
+}
+const qa_cfg_node *qa_cfg_map_value_at(const qa_cfg_node *n, size_t i) {
+    return (n && n->kind == QA_CFG_MAP && i < n->n) ? n->vals[i] : NULL;
+}
+const qa_cfg_node *qa_cfg_map_get(const qa_cfg_node *n, const char *key) {
+    if (!n || n->kind != QA_CFG_MAP) return NULL;
+    for (size_t i = 0; i < n->n; i++)
+        if (strcmp(n->keys[i], key) == 0) return n->vals[i];
+    return NULL;
+}
+
+/* ---- typed reads ------------------------------------------------------------------ */
+
+qa_status qa_cfg_error(const qa_cfg_t *cfg, const qa_cfg_node *node, const char *what,
+                       const char *fmt, ...) {
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key '%s': %s", cfg->name, qa_cfg_node_line(node), what,
+                   detail);
+}
+
+static qa_status need_scalar(const qa_cfg_t *cfg, const qa_cfg_node *n, const char *what,
+                             const char *expected) {
+    if (n && n->kind == QA_CFG_SCALAR) return QA_OK;
+    const char *got = !n || n->kind == QA_CFG_NULL ? "an empty value"
+                      : n->kind == QA_CFG_SEQ       ? "a list"
+                                                    : "a map";
+    return qa_cfg_error(cfg, n, what, "expected %s, got %s", expected, got);
+}
+
+/* strtod that accepts only a full numeric token ("1e6", "-0.5", "1_000"). */
+static int parse_double(const char *s, double *out) {
+    char buf[128];
+    size_t j = 0;
+    for (size_t i = 0; s[i] && j + 1 < sizeof buf; i++)
+        if (s[i] != '_') buf[j++] = s[i];
+    buf[j] = '\0';
+    if (j == 0) return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(buf, &end);
+    if (*end != '\0' || errno == ERANGE) {
+        if (strcasecmp(buf, ".inf") == 0 || strcasecmp(buf, "+.inf") == 0) v = INFINITY;
+        else if (strcasecmp(buf, "-.inf") == 0) v = -INFINITY;
+        else return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+qa_status qa_cfg_read_int(const qa_cfg_t *cfg, const qa_cfg_node *n, const char *what,
+                          long long min, long long max, long long *out) {
+    qa_status st = need_scalar(cfg, n, what, "an integer");
+    if (st != QA_OK) return st;
+    double d;
+    if (!parse_double(n->text, &d) || isnan(d) || floor(d) != d || d < -9.2e18 || d > 9.2e18)
+        return qa_cfg_error(cfg, n, what, "'%s' is not an integer", n->text);
+    /* Exact integers above 2^53 must not go through double. */
+    char *end;
+    errno = 0;
+    long long v = strtoll(n->text, &end, 10);
+    if (*end != '\0' || errno == ERANGE) v = (long long)d;
+    if (v < min || v > max)
+        return qa_cfg_error(cfg, n, what, "%lld is out of range [%lld, %lld]", v, min, max);
+    *out = v;
+    return QA_OK;
+}
+
+qa_status qa_cfg_read_double(const qa_cfg_t *cfg, const qa_cfg_node *n, const char *what,
+                             double min, double max, double *out) {
+    qa_status st = need_scalar(cfg, n, what, "a number");
+    if (st != QA_OK) return st;
+    double v;
+    if (!parse_double(n->text, &v) || isnan(v))
+        return qa_cfg_error(cfg, n, what, "'%s' is not a number", n->text);
+    if (v < min || v > max)
+        return qa_cfg_error(cfg, n, what, "%g is out of range [%g, %g]", v, min, max);
+    *out = v;
+    return QA_OK;
+}
+
+qa_status qa_cfg_read_bool(const qa_cfg_t *cfg, const qa_cfg_node *n, const char *what,
+                           int *out) {
+    qa_status st = need_scalar(cfg, n, what, "true or false");
+    if (st != QA_OK) return st;
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(n->text, yes[i]) == 0) {
+            *out = 1;
+            return QA_OK;
+        }
+        if (strcasecmp(n->text, no[i]) == 0) {
+            *out = 0;
+            return QA_OK;
+        }
+    }
+    return qa_cfg_error(cfg, n, what, "'%s' is not true or false", n->text);
+}
+
+qa_status qa_cfg_read_string(const qa_cfg_t *cfg, const qa_cfg_node *n, const char *what,
+                             const char **out) {
+    qa_status st = need_scalar(cfg, n, what, "a string");
+    if (st != QA_OK) return st;
+    *out = n->text;
+    return QA_OK;
+}
+
+qa_status qa_cfg_read_enum(const qa_cfg_t *cfg, const qa_cfg_node *n, const char *what,
+                           const char *const *choices, int *out) {
+    qa_status st = need_scalar(cfg, n, what, "a name");
+    if (st != QA_OK) return st;
+    char allowed[512] = "";
+    size_t used = 0;
+    for (int i = 0; choices[i]; i++) {
+        if (strcmp(n->text, choices[i]) == 0) {
+            *out = i;
+            return QA_OK;
+        }
+        int w = snprintf(allowed + used, sizeof allowed - used, "%s%s", i ? ", " : "", choices[i]);
+        if (w > 0 && used + (size_t)w < sizeof allowed) used += (size_t)w;
+    }
+    return qa_cfg_error(cfg, n, what, "'%s' is not one of: %s", n->text, allowed);
+}
+
+/* ---- schema binding ---------------------------------------------------------------- */
+
+static size_t edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return SIZE_MAX;
+    size_t prev[64], cur[64];
+    for (size_t j = 0; j <= lb; j++) prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
+    }
+    return prev[lb];
+}
+
+static void join_path(char *buf, size_t size, const char *section, const char *key) {
+    if (section && *section)
+        snprintf(buf, size, "%s.%s", section, key);
+    else
+        snprintf(buf, size, "%s", key);
+}
+
+static qa_status bind_list(const qa_cfg_t *cfg, const qa_cfg_node *n, const qa_cfg_field *f,
+                           const char *what, qa_cfg_list *out) {
+    /* A single scalar is accepted as a one-item list. */
+    size_t cnt = n->kind == QA_CFG_SEQ ? n->n : 1;
+    if (n->kind != QA_CFG_SEQ && n->kind != QA_CFG_SCALAR)
+        return qa_cfg_error(cfg, n, what, "expected a list");
+    size_t elem = f->type == QA_CFG_T_INT_LIST      ? sizeof(long long)
+                  : f->type == QA_CFG_T_DOUBLE_LIST ? sizeof(double)
+                                                    : sizeof(const char *);
+    void *items = arena_alloc((qa_cfg_t *)cfg, (cnt ? cnt : 1) * elem);
+    if (!items) return QA_FAIL(QA_ERR_NOMEM, "config list");
+    for (size_t i = 0; i < cnt; i++) {
+        const qa_cfg_node *it = n->kind == QA_CFG_SEQ ? n->vals[i] : n;
+        char item_what[300];
+        snprintf(item_what, sizeof item_what, "%s[%zu]", what, i);
+        qa_status st;
+        if (f->type == QA_CFG_T_INT_LIST)
+            st = qa_cfg_read_int(cfg, it, item_what, (long long)f->min, (long long)f->max,
+                                 &((long long *)items)[i]);
+        else if (f->type == QA_CFG_T_DOUBLE_LIST)
+            st = qa_cfg_read_double(cfg, it, item_what, f->min, f->max, &((double *)items)[i]);
+        else
+            st = qa_cfg_read_string(cfg, it, item_what, &((const char **)items)[i]);
+        if (st != QA_OK) return st;
+    }
+    out->items = items;
+    out->n = cnt;
+    return QA_OK;
+}
+
+static qa_status bind_field(const qa_cfg_t *cfg, const qa_cfg_node *v, const qa_cfg_field *f,
+                            void *dst, const char *what) {
+    char *p = (char *)dst + f->offset;
+    switch (f->type) {
+    case QA_CFG_T_INT: {
+        long long lo = f->min < -9.2e18 ? (long long)-9.2e18 : (long long)f->min;
+        long long hi = f->max > 9.2e18 ? (long long)9.2e18 : (long long)f->max;
+        return qa_cfg_read_int(cfg, v, what, lo, hi, (long long *)p);
+    }
+    case QA_CFG_T_DOUBLE:
+        return qa_cfg_read_double(cfg, v, what, f->min, f->max, (double *)p);
+    case QA_CFG_T_BOOL:
+        return qa_cfg_read_bool(cfg, v, what, (int *)p);
+    case QA_CFG_T_STRING:
+        return qa_cfg_read_string(cfg, v, what, (const char **)p);
+    case QA_CFG_T_ENUM:
+        return qa_cfg_read_enum(cfg, v, what, f->choices, (int *)p);
+    case QA_CFG_T_INT_LIST:
+    case QA_CFG_T_DOUBLE_LIST:
+    case QA_CFG_T_STRING_LIST:
+        return bind_list(cfg, v, f, what, (qa_cfg_list *)p);
+    case QA_CFG_T_SECTION:
+        if (v->kind != QA_CFG_MAP) return qa_cfg_error(cfg, v, what, "expected a map of keys");
+        return qa_cfg_bind(cfg, v, f->sub, dst, what);
+    case QA_CFG_T_NODE:
+        *(const qa_cfg_node **)p = v;
+        return QA_OK;
+    default:
+        return QA_FAIL(QA_ERR_INVALID_ARG, "schema field '%s' has an unknown type", f->key);
+    }
+}
+
+qa_status qa_cfg_bind(const qa_cfg_t *cfg, const qa_cfg_node *map, const qa_cfg_field *schema,
+                      void *dst, const char *section) {
+    char what[256];
+    if (!map || map->kind == QA_CFG_NULL) map = NULL;
+    else if (map->kind != QA_CFG_MAP)
+        return qa_cfg_error(cfg, map, section ? section : "(top level)", "expected a map of keys");
+
+    for (size_t i = 0; map && i < map->n; i++) {
+        const qa_cfg_field *f = NULL;
+        for (const qa_cfg_field *s = schema; s->key; s++)
+            if (strcmp(s->key, map->keys[i]) == 0) f = s;
+        if (!f) {
+            const char *best = NULL;
+            size_t best_d = SIZE_MAX;
+            char allowed[768] = "";
+            size_t used = 0;
+            for (const qa_cfg_field *s = schema; s->key; s++) {
+                size_t d = edit_distance(map->keys[i], s->key);
+                if (d < best_d) {
+                    best_d = d;
+                    best = s->key;
+                }
+                int w = snprintf(allowed + used, sizeof allowed - used, "%s%s",
+                                 s == schema ? "" : ", ", s->key);
+                if (w > 0 && used + (size_t)w < sizeof allowed) used += (size_t)w;
+            }
+            const char *where = section && *section ? section : "the top level";
+            if (best && best_d <= 2)
+                return QA_FAIL(QA_ERR_CONFIG, "%s:%d: unknown key '%s' in %s (did you mean '%s'?)",
+                               cfg->name, map->key_lines[i], map->keys[i], where, best);
+            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: unknown key '%s' in %s (allowed: %s)", cfg->name,
+                           map->key_lines[i], map->keys[i], where, allowed);
+        }
+        join_path(what, sizeof what, section, f->key);
+        const qa_cfg_node *v = map->vals[i];
+        if (v->kind == QA_CFG_NULL && f->type != QA_CFG_T_NODE) {
+            if (f->flags & QA_CFG_REQUIRED)
+                return qa_cfg_error(cfg, v, what, "a value is required");
+            continue; /* `key:` with no value keeps the default */
+        }
+        qa_status st = bind_field(cfg, v, f, dst, what);
+        if (st != QA_OK) return st;
+    }
+    for (const qa_cfg_field *s = schema; s->key; s++) {
+        if (!(s->flags & QA_CFG_REQUIRED)) continue;
+        const qa_cfg_node *v = qa_cfg_map_get(map, s->key);
+        if (!v || v->kind == QA_CFG_NULL) {
+            join_path(what, sizeof what, section, s->key);
+            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: missing required key '%s'", cfg->name,
+                           map ? map->line : 1, what);
+        }
+    }
+    return QA_OK;
+}
+
+/* ---- overrides ------------------------------------------------------------------------ */
+
+static qa_status map_put(qa_cfg_t *cfg, qa_cfg_node *map, const char *key, qa_cfg_node *val) {
+    for (size_t i = 0; i < map->n; i++) {
+        if (strcmp(map->keys[i], key) == 0) {
+            map->vals[i] = val;
+            return QA_OK;
+        }
+    }
+    size_t n = map->n + 1;
+    char **keys = arena_alloc(cfg, n * sizeof *keys);
+    int *lines = arena_alloc(cfg, n * sizeof *lines);
+    qa_cfg_node **vals = arena_alloc(cfg, n * sizeof *vals);
+    char *k = arena_strdup(cfg, key, strlen(key));
+    if (!keys || !lines || !vals || !k) return QA_FAIL(QA_ERR_NOMEM, "config override");
+    if (map->n) {
+        memcpy(keys, map->keys, map->n * sizeof *keys);
+        memcpy(lines, map->key_lines, map->n * sizeof *lines);
+        memcpy(vals, map->vals, map->n * sizeof *vals);
+    }
+    keys[map->n] = k;
+    lines[map->n] = 0;
+    vals[map->n] = val;
+    map->keys = keys;
+    map->key_lines = lines;
+    map->vals = vals;
+    map->n = n;
+    return QA_OK;
+}
+
+/* Copies a node tree from another cfg into this one's arena. */
+static qa_cfg_node *clone_node(qa_cfg_t *cfg, const qa_cfg_node *src) {
+    qa_cfg_node *n = arena_alloc(cfg, sizeof *n);
+    if (!n) return NULL;
+    *n = *src;
+    n->line = 0; /* from the command line */
+    if (src->text && !(n->text = arena_strdup(cfg, src->text, strlen(src->text)))) return NULL;
+    if (src->n) {
+        n->vals = arena_alloc(cfg, src->n * sizeof *n->vals);
+        if (!n->vals) return NULL;
+        if (src->keys) {
+            n->keys = arena_alloc(cfg, src->n * sizeof *n->keys);
+            n->key_lines = arena_alloc(cfg, src->n * sizeof *n->key_lines);
+            if (!n->keys || !n->key_lines) return NULL;
+        }
+        for (size_t i = 0; i < src->n; i++) {
+            if (!(n->vals[i] = clone_node(cfg, src->vals[i]))) return NULL;
+            if (src->keys && !(n->keys[i] = arena_strdup(cfg, src->keys[i], strlen(src->keys[i]))))
+                return NULL;
+        }
+    }
+    return n;
+}
+
+qa_status qa_cfg_override(qa_cfg_t *cfg, const char *assignment) {
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment)
+        return QA_FAIL(QA_ERR_CONFIG, "override '%s': expected key.path=value", assignment);
+    /* Parse the value as a one-key YAML document so lists ("[5,10]") work too. */
+    size_t vlen = strlen(eq + 1);
+    char *doc = malloc(vlen + 8);
+    if (!doc) return QA_FAIL(QA_ERR_NOMEM, "override");
+    snprintf(doc, vlen + 8, "v: %s\n", eq + 1);
+    qa_cfg_t *tmp = NULL;
+    qa_status st = qa_cfg_parse("--set", doc, strlen(doc), &tmp);
+    free(doc);
+    if (st != QA_OK) return st;
+    qa_cfg_node *val = clone_node(cfg, qa_cfg_map_value_at(tmp->root, 0));
+    qa_cfg_free(tmp);
+    if (!val) return QA_FAIL(QA_ERR_NOMEM, "override value");
+
+    char path[512];
+    size_t plen = (size_t)(eq - assignment);
+    if (plen >= sizeof path) return QA_FAIL(QA_ERR_CONFIG, "override key too long");
+    memcpy(path, assignment, plen);
+    path[plen] = '\0';
+    qa_cfg_node *map = cfg->root;
+    char *save = NULL;
+    char *part = strtok_r(path, ".", &save);
+    while (part) {
+        char *next = strtok_r(NULL, ".", &save);
+        if (!next) return map_put(cfg, map, part, val);
+        qa_cfg_node *child = (qa_cfg_node *)qa_cfg_map_get(map, part);
+        if (!child || child->kind == QA_CFG_NULL) {
+            child = arena_alloc(cfg, sizeof *child);
+            if (!child) return QA_FAIL(QA_ERR_NOMEM, "override");
+            child->kind = QA_CFG_MAP;
+            st = map_put(cfg, map, part, child);
+            if (st != QA_OK) return st;
+        } else if (child->kind != QA_CFG_MAP) {
+            return QA_FAIL(QA_ERR_CONFIG, "override '%s': '%s' is not a map", assignment, part);
+        }
+        map = child;
+        part = next;
+    }
+    return QA_FAIL(QA_ERR_CONFIG, "override '%s': empty key", assignment);
+}

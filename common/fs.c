@@ -1,0 +1,152 @@
+/* Directory creation, atomic writes and whole-file reads. */
+#include "common/fs.h"
+
+#include <errno.h>     /* errno, EEXIST */
+#include <stdlib.h>    /* malloc */
+#include <string.h>    /* strerror, strrchr */
+#include <sys/stat.h>  /* mkdir, stat */
+#include <unistd.h>    /* getpid, fsync, unlink */
+
+qa_status qa_fs_mkdirs(const char *path) {
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf) return QA_FAIL(QA_ERR_INVALID_ARG, "bad directory path '%s'", path);
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return QA_FAIL(QA_ERR_IO, "cannot create directory '%s': %s", buf, strerror(errno));
+        buf[i] = saved;
+    }
+    if (!qa_fs_is_dir(path)) return QA_FAIL(QA_ERR_IO, "'%s' exists and is not a directory", path);
+    return QA_OK;
+}
+
+int qa_fs_exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+int qa_fs_is_dir(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+long long qa_fs_size(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return -1;
+    return (long long)sb.st_size;
+}
+
+qa_status qa_fs_tmp_name(const char *path, char *out, size_t size) {
+    const char *slash = strrchr(path, '/');
+    int n;
+    if (slash)
+        n = snprintf(out, size, "%.*s/.%s.tmp-%ld", (int)(slash - path), path, slash + 1,
+                     (long)getpid());
+    else
+        n = snprintf(out, size, ".%s.tmp-%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= size) return QA_FAIL(QA_ERR_INVALID_ARG, "path too long: '%s'", path);
+    return QA_OK;
+}
+
+qa_status qa_fs_rename(const char *from, const char *to) {
+    if (rename(from, to) != 0)
+        return QA_FAIL(QA_ERR_IO, "cannot move '%s' to '%s': %s", from, to, strerror(errno));
+    return QA_OK;
+}
+
+qa_status qa_fs_join(char *buf, size_t size, const char *dir, const char *name) {
+    int n = (dir && *dir) ? snprintf(buf, size, "%s/%s", dir, name) : snprintf(buf, size, "%s", name);
+    if (n < 0 || (size_t)n >= size) return QA_FAIL(QA_ERR_INVALID_ARG, "path too long: '%s/%s'", dir, name);
+    return QA_OK;
+}
+
+qa_status qa_fs_read_all(const char *path, char **out, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return QA_FAIL(QA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return QA_FAIL(QA_ERR_NOMEM, "%s: reading", path);
+    }
+    for (;;) {
+        if (cap - n < 2) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return QA_FAIL(QA_ERR_NOMEM, "%s: reading", path);
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(buf);
+        return QA_FAIL(QA_ERR_IO, "%s: read error", path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    if (len) *len = n;
+    return QA_OK;
+}
+
+qa_status qa_atomic_open(qa_atomic_file *af, const char *path) {
+    af->f = NULL;
+    af->tmp[0] = '\0';
+    if (strlen(path) >= sizeof af->path) return QA_FAIL(QA_ERR_INVALID_ARG, "path too long: '%s'", path);
+    snprintf(af->path, sizeof af->path, "%s", path);
+    qa_status st = qa_fs_tmp_name(path, af->tmp, sizeof af->tmp);
+    if (st != QA_OK) return st;
+    af->f = fopen(af->tmp, "wb");
+    if (!af->f) {
+        st = QA_FAIL(QA_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        af->tmp[0] = '\0';
+        return st;
+    }
+    return QA_OK;
+}
+
+qa_status qa_atomic_commit(qa_atomic_file *af) {
+    if (!af->f) return QA_FAIL(QA_ERR_STATE, "%s: file is not open", af->path);
+    int bad = fflush(af->f) != 0 || ferror(af->f) || fsync(fileno(af->f)) != 0;
+    int saved = errno;
+    if (fclose(af->f) != 0) bad = 1;
+    af->f = NULL;
+    if (bad) {
+        unlink(af->tmp);
+        af->tmp[0] = '\0';
+        return QA_FAIL(QA_ERR_IO, "%s: write failed: %s", af->path, strerror(saved));
+    }
+    qa_status st = qa_fs_rename(af->tmp, af->path);
+    if (st != QA_OK) unlink(af->tmp);
+    af->tmp[0] = '\0';
+    return st;
+}
+
+void qa_atomic_abort(qa_atomic_file *af) {
+    if (af->f) fclose(af->f);
+    af->f = NULL;
+    if (af->tmp[0]) unlink(af->tmp);
+    af->tmp[0] = '\0';
+}
+
+qa_status qa_fs_write_all(const char *path, const void *data, size_t len) {
+    qa_atomic_file af;
+    qa_status st = qa_atomic_open(&af, path);
+    if (st != QA_OK) return st;
+    if (len && fwrite(data, 1, len, af.f) != len) {
+        qa_atomic_abort(&af);
+        return QA_FAIL(QA_ERR_IO, "%s: write failed", path);
+    }
+    return qa_atomic_commit(&af);
+}

@@ -1,0 +1,51 @@
+/* Filesystem helpers: directories, and files that appear whole or not at all.
+ *
+ * Outputs are written to a temporary name in the destination directory and renamed
+ * into place only when complete, so a crash or an error never leaves a half-written
+ * file under the final name. */
+#ifndef QA_COMMON_FS_H
+#define QA_COMMON_FS_H
+
+#include <stddef.h>  /* size_t */
+#include <stdio.h>   /* FILE */
+
+#include "common/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Creates `path` and its missing parents (mode 0755). Existing directories are fine. */
+qa_status qa_fs_mkdirs(const char *path);
+int qa_fs_exists(const char *path);
+int qa_fs_is_dir(const char *path);
+/* Size of a regular file in bytes, or -1. */
+long long qa_fs_size(const char *path);
+/* Sibling temporary name for `path`: "<dir>/.<base>.tmp-<pid>". */
+qa_status qa_fs_tmp_name(const char *path, char *out, size_t size);
+/* rename(2) with a clear error; the destination is replaced atomically. */
+qa_status qa_fs_rename(const char *from, const char *to);
+/* Reads a whole file into a NUL-terminated malloc'd buffer (caller frees). */
+qa_status qa_fs_read_all(const char *path, char **out, size_t *len);
+/* Writes `len` bytes to `path` atomically. */
+qa_status qa_fs_write_all(const char *path, const void *data, size_t len);
+/* Joins a directory and a name into buf. */
+qa_status qa_fs_join(char *buf, size_t size, const char *dir, const char *name);
+
+/* A stdio stream to a temporary file that becomes `path` on commit. */
+typedef struct qa_atomic_file {
+    FILE *f;
+    char path[4096];
+    char tmp[4096];
+} qa_atomic_file;
+
+qa_status qa_atomic_open(qa_atomic_file *af, const char *path);
+/* Flushes, fsyncs, closes and renames into place. On failure the temp file is removed. */
+qa_status qa_atomic_commit(qa_atomic_file *af);
+/* Closes and removes the temporary file; safe to call after a commit or twice. */
+void qa_atomic_abort(qa_atomic_file *af);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,30 @@
+/* A growable list of owned strings (file lists, symbol lists, dataset names). */
+#ifndef QA_COMMON_STRLIST_H
+#define QA_COMMON_STRLIST_H
+
+#include <stddef.h>  /* size_t */
+
+#include "common/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qa_strlist {
+    char **items; /* owned copies; NULL when empty */
+    size_t n, cap;
+} qa_strlist;
+
+/* Appends a copy of `s`. */
+qa_status qa_strlist_add(qa_strlist *l, const char *s);
+/* Index of the first item equal to `s`, or -1 (linear search). */
+long qa_strlist_find(const qa_strlist *l, const char *s);
+/* Sorts in strcmp order. */
+void qa_strlist_sort(qa_strlist *l);
+/* Frees the items and the array; the list is empty afterwards. Accepts a zeroed list. */
+void qa_strlist_free(qa_strlist *l);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
