@@ -1,0 +1,114 @@
+/* NCCL bootstrap over MPI (ncclGetUniqueId on rank 0, MPI_Bcast, ncclCommInitRank). */
+#include "mpi/nccl.h"
+
+#include <stdio.h>   /* snprintf */
+#include <stdlib.h>  /* calloc */
+
+#if defined(QA_HAVE_NCCL) && defined(QA_HAVE_MPI)
+#include <cuda_runtime_api.h>  /* cudaSetDevice */
+#include <nccl.h>              /* the NCCL library */
+
+#include "kernels/cuda_check.h"
+
+#define QA_NCCL_CHECK(stmt)                                                                   \
+    do {                                                                                      \
+        ncclResult_t r_ = (stmt);                                                             \
+        if (r_ != ncclSuccess)                                                                \
+            return qa_err_set(QA_ERR_CUDA, __FILE__, __LINE__, "%s: %s", #stmt,               \
+                              ncclGetErrorString(r_));                                        \
+    } while (0)
+
+struct qa_nccl {
+    ncclComm_t comm;
+};
+
+int qa_nccl_compiled(void) { return 1; }
+
+const char *qa_nccl_version(char *buf, size_t size) {
+    int v = 0;
+    if (ncclGetVersion(&v) == ncclSuccess)
+        snprintf(buf, size, "%d.%d.%d", v / 10000, (v / 100) % 100, v % 100);
+    else
+        snprintf(buf, size, "unknown");
+    return buf;
+}
+
+qa_status qa_nccl_create(const qa_comm_t *c, qa_nccl_t **out) {
+    int dev = qa_comm_device(c);
+    /* Every rank must agree before the collective id exchange, or some would wait. */
+    qa_status st = qa_comm_agree(c, dev < 0 ? QA_FAIL(QA_ERR_NO_DEVICE, "NCCL needs a GPU per rank") : QA_OK);
+    if (st != QA_OK) return st;
+    ncclUniqueId id;
+    if (qa_comm_rank(c) == 0) QA_NCCL_CHECK(ncclGetUniqueId(&id));
+    st = qa_comm_bcast(c, &id, sizeof id, 0);
+    if (st != QA_OK) return st;
+    QA_CUDA_CHECK(cudaSetDevice(dev));
+    qa_nccl_t *n = calloc(1, sizeof *n);
+    if (!n) return QA_FAIL(QA_ERR_NOMEM, "nccl");
+    ncclResult_t r = ncclCommInitRank(&n->comm, qa_comm_size(c), id, qa_comm_rank(c));
+    if (r != ncclSuccess) {
+        free(n);
+        return QA_FAIL(QA_ERR_CUDA, "ncclCommInitRank (rank %d of %d, GPU %d): %s", qa_comm_rank(c),
+                       qa_comm_size(c), dev, ncclGetErrorString(r));
+    }
+    *out = n;
+    return QA_OK;
+}
+
+qa_status qa_nccl_allreduce_sum_f32(qa_nccl_t *n, float *dev, size_t count, void *cuda_stream) {
+    QA_NCCL_CHECK(ncclAllReduce(dev, dev, count, ncclFloat32, ncclSum, n->comm, (cudaStream_t)cuda_stream));
+    return QA_OK;
+}
+
+qa_status qa_nccl_allreduce_sum_f64(qa_nccl_t *n, double *dev, size_t count, void *cuda_stream) {
+    QA_NCCL_CHECK(ncclAllReduce(dev, dev, count, ncclFloat64, ncclSum, n->comm, (cudaStream_t)cuda_stream));
+    return QA_OK;
+}
+
+qa_status qa_nccl_allgather_f32(qa_nccl_t *n, const float *send, float *recv, size_t count, void *cuda_stream) {
+    QA_NCCL_CHECK(ncclAllGather(send, recv, count, ncclFloat32, n->comm, (cudaStream_t)cuda_stream));
+    return QA_OK;
+}
+
+void qa_nccl_free(qa_nccl_t *n) {
+    if (!n) return;
+    ncclCommDestroy(n->comm);
+    free(n);
+}
+
+#else /* no NCCL in this build */
+
+struct qa_nccl {
+    int unused;
+};
+
+int qa_nccl_compiled(void) { return 0; }
+
+const char *qa_nccl_version(char *buf, size_t size) {
+    snprintf(buf, size, "none");
+    return buf;
+}
+
+qa_status qa_nccl_create(const qa_comm_t *c, qa_nccl_t **out) {
+    (void)c;
+    *out = NULL;
+    return QA_FAIL(QA_ERR_UNSUPPORTED, "this build has no NCCL (needs CUDA, NCCL and MPI)");
+}
+
+qa_status qa_nccl_allreduce_sum_f32(qa_nccl_t *n, float *dev, size_t count, void *cuda_stream) {
+    (void)n, (void)dev, (void)count, (void)cuda_stream;
+    return QA_FAIL(QA_ERR_UNSUPPORTED, "this build has no NCCL");
+}
+
+qa_status qa_nccl_allreduce_sum_f64(qa_nccl_t *n, double *dev, size_t count, void *cuda_stream) {
+    (void)n, (void)dev, (void)count, (void)cuda_stream;
+    return QA_FAIL(QA_ERR_UNSUPPORTED, "this build has no NCCL");
+}
+
+qa_status qa_nccl_allgather_f32(qa_nccl_t *n, const float *send, float *recv, size_t count, void *cuda_stream) {
+    (void)n, (void)send, (void)recv, (void)count, (void)cuda_stream;
+    return QA_FAIL(QA_ERR_UNSUPPORTED, "this build has no NCCL");
+}
+
+void qa_nccl_free(qa_nccl_t *n) { free(n); }
+#endif
