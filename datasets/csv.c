@@ -1,0 +1,244 @@
+/* Buffered CSV record reader on zlib's gzread (transparent for uncompressed files). */
+#include "datasets/csv.h"
+
+#include <errno.h>   /* errno from strtod/strtoll */
+#include <stdio.h>   /* snprintf */
+#include <stdint.h>  /* uint64_t */
+#include <stdlib.h>  /* malloc, strtod */
+#include <string.h>  /* memchr, memmove */
+#include <zlib.h>    /* gzopen, gzread */
+
+#define CSV_BUF (256 * 1024)
+
+struct qa_csv {
+    gzFile gz;
+    char path[4096];
+    char delim;
+    char *buf;      /* raw input window */
+    size_t len, pos;
+    int eof;
+    long line;      /* lines consumed so far */
+    long rec_line;  /* first line of the current record */
+    unsigned long long bytes;
+    char *rec;      /* current record, unquoted, fields NUL-separated */
+    size_t rec_cap;
+    size_t *fields; /* offsets into rec */
+    size_t nfields, fields_cap;
+};
+
+qa_status qa_csv_open(const char *path, char delimiter, qa_csv_t **out) {
+    qa_csv_t *c = calloc(1, sizeof *c);
+    if (!c) return QA_FAIL(QA_ERR_NOMEM, "csv reader");
+    snprintf(c->path, sizeof c->path, "%s", path);
+    c->delim = delimiter;
+    c->buf = malloc(CSV_BUF);
+    c->rec_cap = 4096;
+    c->rec = malloc(c->rec_cap);
+    c->fields_cap = 64;
+    c->fields = malloc(c->fields_cap * sizeof *c->fields);
+    if (!c->buf || !c->rec || !c->fields) {
+        qa_csv_close(c);
+        return QA_FAIL(QA_ERR_NOMEM, "csv reader");
+    }
+    c->gz = gzopen(path, "rb");
+    if (!c->gz) {
+        qa_status s = QA_FAIL(QA_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "gzopen failed");
+        qa_csv_close(c);
+        return s;
+    }
+    gzbuffer(c->gz, 128 * 1024);
+    *out = c;
+    return QA_OK;
+}
+
+void qa_csv_close(qa_csv_t *c) {
+    if (!c) return;
+    if (c->gz) gzclose(c->gz);
+    free(c->buf);
+    free(c->rec);
+    free(c->fields);
+    free(c);
+}
+
+/* Ensures at least one unread byte is buffered; returns 0 at EOF, -1 on error. */
+static int fill(qa_csv_t *c) {
+    if (c->pos < c->len) return 1;
+    if (c->eof) return 0;
+    int n = gzread(c->gz, c->buf, CSV_BUF);
+    if (n < 0) return -1;
+    if (n == 0) {
+        /* gzread returns 0 at a clean end, and also for a truncated stream: check. */
+        int zerr = 0;
+        const char *msg = gzerror(c->gz, &zerr);
+        (void)msg;
+        if (zerr != Z_OK && zerr != Z_STREAM_END) return -1;
+        c->eof = 1;
+        return 0;
+    }
+    c->len = (size_t)n;
+    c->pos = 0;
+    c->bytes += (unsigned long long)n;
+    return 1;
+}
+
+static qa_status rec_push(qa_csv_t *c, size_t *used, char ch) {
+    if (*used + 1 >= c->rec_cap) {
+        size_t cap = c->rec_cap * 2;
+        char *nr = realloc(c->rec, cap);
+        if (!nr) return QA_FAIL(QA_ERR_NOMEM, "%s:%ld: line too long", c->path, c->rec_line);
+        c->rec = nr;
+        c->rec_cap = cap;
+    }
+    c->rec[(*used)++] = ch;
+    return QA_OK;
+}
+
+static qa_status field_push(qa_csv_t *c, size_t start) {
+    if (c->nfields == c->fields_cap) {
+        size_t cap = c->fields_cap * 2;
+        size_t *nf = realloc(c->fields, cap * sizeof *nf);
+        if (!nf) return QA_FAIL(QA_ERR_NOMEM, "%s:%ld: too many fields", c->path, c->rec_line);
+        c->fields = nf;
+        c->fields_cap = cap;
+    }
+    c->fields[c->nfields++] = start;
+    return QA_OK;
+}
+
+/* Trims spaces/tabs around field text in place; returns the new start offset. */
+static size_t trim_field(char *rec, size_t start, size_t end) {
+    while (start < end && (rec[start] == ' ' || rec[start] == '\t')) start++;
+    while (end > start && (rec[end - 1] == ' ' || rec[end - 1] == '\t')) end--;
+    rec[end] = '\0';
+    return start;
+}
+
+qa_status qa_csv_next(qa_csv_t *c, size_t *nfields) {
+    qa_status s;
+    for (;;) {
+        size_t used = 0, fstart = 0;
+        int in_quotes = 0, any = 0;
+        c->nfields = 0;
+        c->rec_line = c->line + 1;
+        for (;;) {
+            int r = fill(c);
+            if (r < 0) {
+                int zerr = 0;
+                const char *msg = gzerror(c->gz, &zerr);
+                return QA_FAIL(QA_ERR_IO, "%s:%ld: read error (%s; truncated or corrupt gzip?)", c->path, c->line + 1,
+                               msg && *msg ? msg : "unknown");
+            }
+            if (r == 0) {
+                if (in_quotes)
+                    return QA_FAIL(QA_ERR_FORMAT, "%s:%ld: unterminated quoted field", c->path, c->rec_line);
+                if (!any) return QA_ERR_NOT_FOUND;
+                c->line++;
+                break; /* last line without newline */
+            }
+            char ch = c->buf[c->pos++];
+            any = 1;
+            if (in_quotes) {
+                if (ch == '"') {
+                    if (fill(c) > 0 && c->buf[c->pos] == '"') {
+                        c->pos++;
+                        if ((s = rec_push(c, &used, '"')) != QA_OK) return s;
+                    } else {
+                        in_quotes = 0;
+                    }
+                } else {
+                    if (ch == '\n') c->line++;
+                    if ((s = rec_push(c, &used, ch)) != QA_OK) return s;
+                }
+                continue;
+            }
+            if (ch == '"') {
+                in_quotes = 1;
+                continue;
+            }
+            if (ch == '\r') continue;
+            if (ch == '\n') {
+                c->line++;
+                break;
+            }
+            if (ch == c->delim) {
+                if ((s = rec_push(c, &used, '\0')) != QA_OK) return s;
+                if ((s = field_push(c, fstart)) != QA_OK) return s;
+                fstart = used;
+                continue;
+            }
+            if ((s = rec_push(c, &used, ch)) != QA_OK) return s;
+        }
+        if ((s = rec_push(c, &used, '\0')) != QA_OK) return s;
+        if ((s = field_push(c, fstart)) != QA_OK) return s;
+        /* Trim each field. */
+        for (size_t i = 0; i < c->nfields; i++) {
+            size_t start = c->fields[i];
+            size_t end = start + strlen(c->rec + start);
+            c->fields[i] = trim_field(c->rec, start, end);
+        }
+        if (c->nfields == 1 && c->rec[c->fields[0]] == '\0') continue; /* blank line */
+        *nfields = c->nfields;
+        return QA_OK;
+    }
+}
+
+const char *qa_csv_field(const qa_csv_t *c, size_t i) { return i < c->nfields ? c->rec + c->fields[i] : NULL; }
+long qa_csv_line(const qa_csv_t *c) { return c->rec_line; }
+const char *qa_csv_path(const qa_csv_t *c) { return c->path; }
+unsigned long long qa_csv_bytes(const qa_csv_t *c) { return c->bytes; }
+
+/* Powers of ten exactly representable in a double. */
+static const double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+int qa_csv_parse_double(const char *s, double *out) {
+    /* Clinger's fast path: mantissa < 2^53 and |exponent| <= 22 gives one correctly
+     * rounded multiplication or division. Anything else goes to strtod. */
+    const char *p = s;
+    int neg = 0;
+    if (*p == '-' || *p == '+') neg = *p++ == '-';
+    uint64_t mant = 0;
+    int digits = 0, frac = 0, seen_dot = 0, any = 0;
+    for (;; p++) {
+        if (*p >= '0' && *p <= '9') {
+            any = 1;
+            if (mant == 0 && *p == '0') {
+                if (seen_dot) frac++;
+                continue;
+            }
+            if (digits >= 19) goto slow;
+            mant = mant * 10 + (uint64_t)(*p - '0');
+            digits++;
+            if (seen_dot) frac++;
+        } else if (*p == '.' && !seen_dot) {
+            seen_dot = 1;
+        } else {
+            break;
+        }
+    }
+    if (!any) goto slow;
+    if (*p == 'e' || *p == 'E') goto slow;
+    if (*p != '\0') return 0;
+    if (mant >= (1ull << 53) || frac > 22) goto slow;
+    double v = (double)mant / exact_pow10[frac];
+    *out = neg ? -v : v;
+    return 1;
+slow:;
+    if (!*s) return 0;
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (end == s || *end != '\0') return 0;
+    *out = d;
+    return 1;
+}
+
+int qa_csv_parse_int64(const char *s, long long *out) {
+    if (!*s) return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end != '\0' || errno == ERANGE) return 0;
+    *out = v;
+    return 1;
+}
