@@ -1,0 +1,197 @@
+/* Limit parsing, evaluation, JSON-line alerts and pre-trade checks. */
+#include "trading/limits.h"
+
+#include <math.h>    /* INFINITY, isnan, fabs */
+#include <stdlib.h>  /* calloc */
+#include <string.h>  /* strcmp */
+
+#include <jansson.h> /* alert lines */
+
+#include "common/json.h"   /* qa_json_real */
+#include "common/timer.h"  /* now */
+
+const char *const qa_limit_metric_names[] = {"var", "es", "gross_exposure", "net_exposure", "concentration", "drawdown", NULL};
+_Static_assert(sizeof qa_limit_metric_names / sizeof qa_limit_metric_names[0] == QA_LIMIT_METRIC_COUNT + 1, "metrics");
+
+static const char *const state_names[] = {"ok", "warning", "breach", "not evaluated"};
+
+/* A limit as written in the config, before validation. */
+struct raw_limit {
+    const char *name;
+    int metric;
+    double level, min, max, warn;
+};
+
+qa_status qa_limits_parse(const qa_cfg_t *cfg, const qa_cfg_node *seq, qa_limit_set *out) {
+    out->items = NULL;
+    out->n = 0;
+    if (!seq || qa_cfg_node_kind(seq) == QA_CFG_NULL) return QA_OK;
+    if (qa_cfg_node_kind(seq) != QA_CFG_SEQ) return qa_cfg_error(cfg, seq, "limits", "expected a list of limits");
+    size_t n = qa_cfg_node_len(seq);
+    qa_limit *items = calloc(n ? n : 1, sizeof *items);
+    if (!items) return QA_FAIL(QA_ERR_NOMEM, "limits");
+    qa_status st = QA_OK;
+    for (size_t i = 0; i < n && st == QA_OK; i++) {
+        const qa_cfg_node *m = qa_cfg_seq_at(seq, i);
+        char what[64];
+        snprintf(what, sizeof what, "limits[%zu]", i);
+        if (qa_cfg_node_kind(m) != QA_CFG_MAP) {
+            st = qa_cfg_error(cfg, m, what, "expected a map with name, metric, max/min");
+            break;
+        }
+        /* Bind through a tiny schema so unknown keys are rejected with file:line. */
+        struct raw_limit raw = {NULL, -1, 0.99, -INFINITY, INFINITY, 0.9};
+        const qa_cfg_field schema[] = {
+            {"name", QA_CFG_T_STRING, offsetof(struct raw_limit, name), 0, 0, NULL, NULL, QA_CFG_REQUIRED, "limit name"},
+            {"metric", QA_CFG_T_ENUM, offsetof(struct raw_limit, metric), 0, 0, qa_limit_metric_names, NULL,
+             QA_CFG_REQUIRED, "what is limited"},
+            {"level", QA_CFG_T_DOUBLE, offsetof(struct raw_limit, level), 0.5, 0.9999, NULL, NULL, 0, "VaR/ES confidence"},
+            {"min", QA_CFG_T_DOUBLE, offsetof(struct raw_limit, min), -1e12, 1e12, NULL, NULL, 0, "lower bound"},
+            {"max", QA_CFG_T_DOUBLE, offsetof(struct raw_limit, max), -1e12, 1e12, NULL, NULL, 0, "upper bound"},
+            {"warn", QA_CFG_T_DOUBLE, offsetof(struct raw_limit, warn), 0, 1, NULL, NULL, 0, "warning fraction"},
+            {NULL},
+        };
+        st = qa_cfg_bind(cfg, m, schema, &raw, what);
+        if (st != QA_OK) break;
+        if (isinf(raw.min) && isinf(raw.max)) {
+            st = qa_cfg_error(cfg, m, what, "limit '%s' needs max and/or min", raw.name);
+            break;
+        }
+        if (raw.min > raw.max) {
+            st = qa_cfg_error(cfg, m, what, "min %g is above max %g", raw.min, raw.max);
+            break;
+        }
+        if (strlen(raw.name) >= sizeof items[i].name) {
+            st = qa_cfg_error(cfg, m, what, "name longer than %zu characters", sizeof items[i].name - 1);
+            break;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(items[k].name, raw.name) == 0) st = qa_cfg_error(cfg, m, what, "duplicate limit name '%s'", raw.name);
+        snprintf(items[i].name, sizeof items[i].name, "%s", raw.name);
+        items[i].metric = (qa_limit_metric)raw.metric;
+        items[i].level = raw.level;
+        items[i].min = raw.min;
+        items[i].max = raw.max;
+        items[i].warn_fraction = raw.warn;
+    }
+    if (st != QA_OK) {
+        free(items);
+        return st;
+    }
+    out->items = items;
+    out->n = n;
+    return QA_OK;
+}
+
+void qa_limits_free(qa_limit_set *set) {
+    free(set->items);
+    set->items = NULL;
+    set->n = 0;
+}
+
+static double snapshot_value(const qa_limit *l, const qa_risk_snapshot *s) {
+    switch (l->metric) {
+    case QA_LIMIT_VAR:
+    case QA_LIMIT_ES:
+        for (size_t i = 0; i < s->nlevels; i++)
+            if (fabs(s->levels[i] - l->level) < 1e-9) return l->metric == QA_LIMIT_VAR ? s->var[i] : s->es[i];
+        return NAN;
+    case QA_LIMIT_GROSS: return s->gross;
+    case QA_LIMIT_NET: return s->net;
+    case QA_LIMIT_CONCENTRATION: return s->max_weight;
+    case QA_LIMIT_DRAWDOWN: return s->drawdown;
+    default: return NAN;
+    }
+}
+
+size_t qa_limits_check(const qa_limit_set *set, const qa_risk_snapshot *snap, qa_limit_result *out) {
+    size_t breaches = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        const qa_limit *l = &set->items[i];
+        double v = snapshot_value(l, snap);
+        qa_limit_result r = {l, QA_LIMIT_OK, v, NAN};
+        if (isnan(v)) {
+            r.state = QA_LIMIT_SKIPPED;
+        } else if (v > l->max || v < l->min) {
+            r.state = QA_LIMIT_BREACH;
+            r.threshold = v > l->max ? l->max : l->min;
+            breaches++;
+        } else if (l->warn_fraction > 0) {
+            /* Approaching a bound: within (1 - warn) of it, measured as a share of the bound. */
+            if (!isinf(l->max) && l->max > 0 && v >= l->warn_fraction * l->max) r.state = QA_LIMIT_WARNING, r.threshold = l->max;
+            if (!isinf(l->min) && l->min < 0 && v <= l->warn_fraction * l->min) r.state = QA_LIMIT_WARNING, r.threshold = l->min;
+        }
+        out[i] = r;
+    }
+    return breaches;
+}
+
+qa_status qa_limits_write_alerts(FILE *f, const char *source, const char *time, const qa_limit_result *res, size_t n,
+                                 const qa_risk_snapshot *snap) {
+    char now[40];
+    if (!time) {
+        qa_time_utc_iso(now, sizeof now);
+        time = now;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const qa_limit_result *r = &res[i];
+        if (r->state != QA_LIMIT_WARNING && r->state != QA_LIMIT_BREACH) continue;
+        const qa_limit *l = r->limit;
+        char detail[256];
+        if (l->metric == QA_LIMIT_CONCENTRATION && snap->max_weight_name)
+            snprintf(detail, sizeof detail, "largest position %s at %.2f%% of equity", snap->max_weight_name, 100 * r->value);
+        else
+            snprintf(detail, sizeof detail, "%s %.6g %s %s %.6g", qa_limit_metric_names[l->metric], r->value,
+                     r->state == QA_LIMIT_BREACH ? "outside" : "near", r->threshold == l->max ? "max" : "min", r->threshold);
+        json_t *o = json_object();
+        json_object_set_new(o, "time", json_string(time));
+        json_object_set_new(o, "source", json_string(source));
+        json_object_set_new(o, "limit", json_string(l->name));
+        json_object_set_new(o, "metric", json_string(qa_limit_metric_names[l->metric]));
+        if (l->metric == QA_LIMIT_VAR || l->metric == QA_LIMIT_ES) json_object_set_new(o, "level", json_real(l->level));
+        json_object_set_new(o, "value", qa_json_real(r->value));
+        json_object_set_new(o, "threshold", qa_json_real(r->threshold));
+        json_object_set_new(o, "severity", json_string(state_names[r->state]));
+        json_object_set_new(o, "detail", json_string(detail));
+        char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        json_decref(o);
+        if (!line) return QA_FAIL(QA_ERR_NOMEM, "alert line");
+        int bad = fprintf(f, "%s\n", line) < 0;
+        free(line);
+        if (bad || fflush(f) != 0) return QA_FAIL(QA_ERR_IO, "cannot write alert line");
+    }
+    return QA_OK;
+}
+
+void qa_pretrade_rules_default(qa_pretrade_rules *r) {
+    r->max_order_notional = INFINITY;
+    r->max_position_weight = INFINITY;
+    r->max_gross = INFINITY;
+    r->price_collar = 0;
+    r->max_order_qty = INFINITY;
+}
+
+qa_status qa_pretrade_check(const qa_pretrade_rules *r, const qa_pretrade_order *o, double position_qty, double equity,
+                            double gross_value) {
+    if (isnan(o->qty) || o->qty == 0) return QA_FAIL(QA_ERR_LIMIT, "%s: order quantity %g is not tradable", o->symbol, o->qty);
+    if (!(o->price > 0)) return QA_FAIL(QA_ERR_LIMIT, "%s: no valid reference price (%g)", o->symbol, o->price);
+    double notional = fabs(o->qty) * o->price;
+    if (fabs(o->qty) > r->max_order_qty)
+        return QA_FAIL(QA_ERR_LIMIT, "%s: order of %g exceeds the maximum quantity %g", o->symbol, fabs(o->qty), r->max_order_qty);
+    if (notional > r->max_order_notional)
+        return QA_FAIL(QA_ERR_LIMIT, "%s: order notional %.2f exceeds the maximum %.2f", o->symbol, notional, r->max_order_notional);
+    if (r->price_collar > 0 && !isnan(o->limit_price) && fabs(o->limit_price / o->price - 1) > r->price_collar)
+        return QA_FAIL(QA_ERR_LIMIT, "%s: limit price %.4f is %.2f%% from the reference %.4f (collar %.2f%%)", o->symbol,
+                       o->limit_price, 100 * fabs(o->limit_price / o->price - 1), o->price, 100 * r->price_collar);
+    if (!(equity > 0)) return QA_FAIL(QA_ERR_LIMIT, "%s: equity %.2f is not positive", o->symbol, equity);
+    double after = position_qty + o->qty;
+    double weight = fabs(after) * o->price / equity;
+    if (weight > r->max_position_weight)
+        return QA_FAIL(QA_ERR_LIMIT, "%s: position after the order would be %.2f%% of equity (max %.2f%%)", o->symbol,
+                       100 * weight, 100 * r->max_position_weight);
+    double gross_after = gross_value - fabs(position_qty) * o->price + fabs(after) * o->price;
+    if (gross_after / equity > r->max_gross)
+        return QA_FAIL(QA_ERR_LIMIT, "%s: gross exposure after the order would be %.2fx equity (max %.2fx)", o->symbol,
+                       gross_after / equity, r->max_gross);
+    return QA_OK;
+}
