@@ -1,0 +1,48 @@
+/* Run directories: every batch run writes its resolved config, machine-readable summary,
+ * results, human report and log into one directory.
+ *
+ *   <run>/config.resolved.json   every key with its effective value
+ *   <run>/run.json               command, version, git hash, ranks, host, start/end time
+ *   <run>/summary.json           the run's headline numbers (written by the command)
+ *   <run>/run.log                the rank-0 log
+ *   <run>/report.html            charts and tables
+ * Files are written by rank 0, atomically. */
+#ifndef QA_PIPELINE_RUNDIR_H
+#define QA_PIPELINE_RUNDIR_H
+
+#include <jansson.h>  /* json_t */
+#include <stddef.h>   /* size_t */
+
+#include "common/status.h"
+#include "mpi/comm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qa_rundir {
+    char path[4096];
+    const qa_comm_t *comm;
+    int root;          /* this rank writes files */
+    double start_time; /* seconds since the epoch */
+    json_t *run;       /* run.json being built */
+} qa_rundir;
+
+/* Creates the directory (rank 0), starts the log file, records the command line.
+ * Collective. */
+qa_status qa_rundir_open(qa_rundir *rd, const char *path, const qa_comm_t *comm, const char *command, int argc,
+                         char **argv);
+/* "<run>/<name>" into buf. */
+qa_status qa_rundir_file(const qa_rundir *rd, const char *name, char *buf, size_t size);
+/* Writes a JSON document as <run>/<name> (rank 0 only; others return QA_OK). */
+qa_status qa_rundir_write_json(qa_rundir *rd, const char *name, const json_t *doc);
+/* Adds a key to run.json (steals the reference). */
+void qa_rundir_note(qa_rundir *rd, const char *key, json_t *value);
+/* Writes run.json with the end time and `status`, closes the log file. Accepts a
+ * zeroed struct. */
+qa_status qa_rundir_close(qa_rundir *rd, qa_status status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

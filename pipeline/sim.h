@@ -1,0 +1,158 @@
+/* `qa simulate`: the event-driven backtest simulator. Bars are fed in time order; at
+ * each bar every symbol's strategy (trading/strategy.h, the vectorized engine's rules)
+ * gives a target weight of the symbol's sleeve, the bar loop turns it into an order
+ * (trading/orders.h), optional pre-trade checks gate it (trading/limits.h), fills go
+ * through the portfolio (trading/portfolio.h) with costs from trading/costs.h, and the
+ * equity curve, positions and the blotter of every order event are recorded.
+ *
+ * Capital: the account starts with `capital`; each of the S symbols trades its own
+ * sleeve of capital / S (no transfers between sleeves). A sleeve's equity
+ * (allocation + its cash flows + its position value) is the vectorized engine's
+ * per-symbol equity curve, and with market-on-close orders and the `vectorized` cost
+ * convention it reproduces qa_bt_run's curve of that symbol (settings capital =
+ * capital / S) to rounding. The account equity is the sum of the sleeves.
+ *
+ * Cost conventions:
+ *   vectorized  costs on |delta weight| x sleeve equity at the previous observation,
+ *               free drift rebalancing; holdings sized against the equity after this
+ *               bar's costs, exactly docs/backtest.md's accounting (MOC orders only,
+ *               no participation cap);
+ *   traded      costs on each fill's traded notional (drift rebalancing pays too);
+ *               holdings sized against the equity marked at the decision close.
+ * Everything is defined in docs/simulator.md. This layer works on in-memory panels;
+ * sim_run.c binds the YAML config, reads the market file and writes the run dir. */
+#ifndef QA_PIPELINE_SIM_H
+#define QA_PIPELINE_SIM_H
+
+#include <stddef.h>  /* size_t */
+#include <stdint.h>  /* int64_t */
+
+#include "common/config.h"
+#include "common/status.h"
+#include "kernels/backtest.h"
+#include "trading/blotter.h"
+#include "trading/limits.h"
+#include "trading/orders.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum qa_sim_convention {
+    QA_SIM_VECTORIZED = 0,
+    QA_SIM_TRADED = 1,
+    QA_SIM_CONVENTION_COUNT = 2
+} qa_sim_convention;
+
+extern const char *const qa_sim_convention_names[]; /* "vectorized", "traded", NULL */
+
+typedef struct qa_sim_settings {
+    qa_bt_strategy strategy;
+    qa_bt_params params;
+    qa_bt_settings bt;         /* direction, stops, sizing, costs, bars_per_year (bt.capital is
+                                  set to capital / S by the run) */
+    double capital;            /* initial account equity, currency (> 0) */
+    qa_sim_convention convention;
+    qa_order_type order_type;  /* how target changes are traded (MOC by default) */
+    qa_order_tif tif;
+    double price_offset;       /* limit/stop level distance from the decision close (fraction):
+                                  buy limit c(1-x), sell limit c(1+x), buy stop c(1+x), sell stop c(1-x) */
+    double participation;      /* max fill per bar as a fraction of its volume (0 = no cap) */
+    double rebalance_band;     /* a resize of an open position (same direction) is traded only
+                                  when it moves at least this fraction of the sleeve's equity
+                                  (0 = every bar; changes below 1e-12 are always rounding noise) */
+    double min_order_value;    /* resizes below this notional (currency) are not traded */
+    int replace;               /* cancel a symbol's working orders before each new order (1) or
+                                  order net of them (0) */
+    int pretrade_on;           /* gate every order with qa_pretrade_check */
+    qa_pretrade_rules pretrade;
+    int record_blotter;        /* keep every order event */
+} qa_sim_settings;
+
+/* SMA cross 10/50 with qa_bt_settings_init defaults, capital 1e6, vectorized
+ * convention, MOC DAY orders, no cap, replace, no pre-trade gate, blotter on. */
+void qa_sim_settings_init(qa_sim_settings *s);
+
+/* Host panels S x T row-major (symbol s, bar t at [s*T + t]); NaN = no value. close is
+ * required, high/low for Donchian, volume for the impact cost and participation caps,
+ * signal for the signal strategy; open is used by next-bar market/limit/stop fills (the
+ * close when absent). */
+typedef struct qa_sim_data {
+    const double *open, *high, *low, *close, *volume, *signal;
+    const char *const *names;   /* [S] symbol names for messages (may be NULL) */
+    size_t symbols, bars;
+    size_t t_begin, t_end;      /* evaluation range; earlier bars warm up indicators */
+} qa_sim_data;
+
+typedef struct qa_sim_counts {
+    int64_t orders;        /* accepted into the book */
+    int64_t fills;         /* fill events */
+    int64_t partial_fills; /* fills that left a remainder */
+    int64_t rejected;      /* refused by the pre-trade gate */
+    int64_t expired;       /* DAY remainders */
+    int64_t cancelled;     /* replaced */
+    int64_t bars;          /* symbol-bars fed through the loop (observations and gaps) */
+} qa_sim_counts;
+
+/* Results over the L = t_end - t_begin bars of the range (element j is bar t_begin + j),
+ * all at the bar's close after its fills. Arrays are owned by the result. */
+typedef struct qa_sim_result {
+    size_t symbols, L;
+    double *equity;   /* [L] account equity, currency */
+    double *cash;     /* [L] */
+    double *gross;    /* [L] sum |position value| */
+    double *net;      /* [L] sum position value */
+    double *ret;      /* [L] account return at its P&L bars, NaN elsewhere */
+    double *sleeve;   /* [S*L] sleeve equity / allocation (1 up to the base bar) */
+    double *qty;      /* [S*L] shares held */
+    double *value;    /* [S*L] position value (shares x last close) */
+    qa_bt_metrics metrics;         /* account (equity / capital), docs/backtest.md formulas */
+    qa_bt_metrics *sleeve_metrics; /* [S] per sleeve, comparable with qa_bt_run */
+    qa_sim_counts counts;
+    double costs, realized, unrealized, final_equity, final_cash;
+    qa_blotter blotter;
+    double seconds; /* the bar loop */
+} qa_sim_result;
+
+/* Validates (qa_bt_validate on the panels, plus the simulator's settings) and runs.
+ * `out` is initialised here; free it with qa_sim_result_free (also after a failure). */
+qa_status qa_sim_run(const qa_sim_data *d, const qa_sim_settings *s, qa_sim_result *out);
+void qa_sim_result_free(qa_sim_result *r);
+
+/* ---- configuration, market file and run directory (sim_run.c) ---------------------------- */
+
+typedef struct qa_sim_cfg {
+    const char *data;       /* market file */
+    qa_cfg_list symbols;    /* names (strings); empty = all */
+    const char *start;      /* first date of the evaluation range (ISO; NULL = first bar) */
+    const char *end;        /* last date, inclusive (NULL = last bar) */
+    const char *signal;     /* panel path for the signal strategy ("features/x", "alt/y") */
+    qa_sim_settings set;
+    int bars_per_year_set;  /* bars_per_year given in the config (else the store's) */
+    const char *run_dir;
+} qa_sim_cfg;
+
+/* Defaults: qa_sim_settings_init, all symbols, whole file. */
+void qa_sim_cfg_default(qa_sim_cfg *c);
+/* Binds a YAML document (keys in docs/simulator.md); strings point into `cfg`. Errors
+ * name file:line and key. */
+qa_status qa_sim_cfg_bind(const qa_cfg_t *cfg, qa_sim_cfg *c);
+
+typedef struct qa_sim_report {
+    size_t symbols, bars;
+    double seconds;        /* bar loop */
+    double bars_per_s;     /* symbol-bars per second of the loop */
+    double orders_per_s;
+    double final_equity, total_return, sharpe;
+    qa_sim_counts counts;
+} qa_sim_report;
+
+/* Reads the market file, runs, and writes the run directory `run_dir`:
+ * config.resolved.json, equity.csv, positions.csv, sleeves.csv, blotter.csv,
+ * summary.json, report.html, run.json, run.log. argc/argv are recorded in run.json. */
+qa_status qa_sim_execute(const qa_sim_cfg *c, const char *run_dir, int argc, char **argv, qa_sim_report *rep);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

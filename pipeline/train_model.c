@@ -1,0 +1,619 @@
+/* Model and checkpoint files: the container (magic, version, lengths, JSON, float32
+ * blobs, SHA-256 trailer), the JSON description of a model, and strict validation on
+ * load (layout in pipeline/train_model.h, docs/models.md). */
+#include "pipeline/train_model.h"
+
+#include <errno.h>   /* errno */
+#include <math.h>    /* isfinite, INFINITY */
+#include <stdio.h>   /* FILE, snprintf */
+#include <stdlib.h>  /* malloc, calloc, free */
+#include <string.h>  /* memcpy, strcmp */
+
+#include "build_info.h"            /* QA_VERSION, QA_GIT_HASH */
+#include "common/fs.h"             /* atomic files */
+#include "common/hash.h"           /* SHA-256 */
+#include "datasets/timeparse.h"    /* ISO dates in the metadata */
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "model files are little-endian; add byte swapping for big-endian hosts"
+#endif
+
+static const unsigned char MAGIC[8] = {0x89, 'Q', 'A', 'M', 'O', 'D', 'L', '\n'};
+#define HEADER_BYTES 32
+#define TRAILER_BYTES 32
+#define MAX_BLOBS 8
+
+/* ---- container -------------------------------------------------------------------------- */
+
+typedef struct blob {
+    const char *name;
+    const float *data;
+    size_t count;
+} blob;
+
+static void put_u32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put_u64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint32_t get_u32(const unsigned char *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static uint64_t get_u64(const unsigned char *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+/* Adds the blob table to doc and writes header, JSON, blobs and the SHA-256 trailer. */
+static qa_status container_write(const char *path, json_t *doc, const blob *b, int nb, char *sha_hex) {
+    qa_status st = QA_OK;
+    char *text = NULL;
+    unsigned char *buf = NULL;
+    qa_sha256_t *h = NULL;
+    json_t *tab = json_array();
+    size_t off = 0;
+    for (int i = 0; i < nb; i++) {
+        json_t *e = json_pack("{s:s, s:s, s:I, s:I}", "name", b[i].name, "dtype", "float32", "count",
+                              (json_int_t)b[i].count, "offset", (json_int_t)off);
+        if (!e || json_array_append_new(tab, e)) QA_TRY_FAIL(QA_ERR_NOMEM, "blob table");
+        off = align8(off + b[i].count * sizeof(float));
+    }
+    if (json_object_set_new(doc, "blobs", tab)) {
+        tab = NULL;
+        QA_TRY_FAIL(QA_ERR_NOMEM, "blob table");
+    }
+    tab = NULL;
+    text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    if (!text) QA_TRY_FAIL(QA_ERR_NOMEM, "model metadata");
+    size_t J = strlen(text), B = off, total = HEADER_BYTES + J + B + TRAILER_BYTES;
+    buf = calloc(1, total);
+    if (!buf) QA_TRY_FAIL(QA_ERR_NOMEM, "model file of %zu bytes", total);
+    memcpy(buf, MAGIC, 8);
+    put_u32(buf + 8, QA_TRAIN_MODEL_VERSION);
+    put_u32(buf + 12, 0);
+    put_u64(buf + 16, J);
+    put_u64(buf + 24, B);
+    memcpy(buf + HEADER_BYTES, text, J);
+    off = 0;
+    for (int i = 0; i < nb; i++) {
+        if (b[i].count) memcpy(buf + HEADER_BYTES + J + off, b[i].data, b[i].count * sizeof(float));
+        off = align8(off + b[i].count * sizeof(float));
+    }
+    QA_TRY(qa_sha256_create(&h));
+    QA_TRY(qa_sha256_update(h, buf, HEADER_BYTES + J + B));
+    char hex[65];
+    QA_TRY(qa_sha256_final_hex(h, hex));
+    for (int i = 0; i < 32; i++) {
+        unsigned v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        buf[HEADER_BYTES + J + B + (size_t)i] = (unsigned char)v;
+    }
+    QA_TRY(qa_fs_write_all(path, buf, total));
+    if (sha_hex) memcpy(sha_hex, hex, 65);
+cleanup:
+    json_decref(tab);
+    free(text);
+    free(buf);
+    qa_sha256_free(h);
+    return st;
+}
+
+/* Reads and verifies a container; returns the parsed JSON and the blob section. */
+static qa_status container_read(const char *path, json_t **doc, unsigned char **file, const unsigned char **blobs,
+                                size_t *blob_bytes, char *sha_hex) {
+    qa_status st = QA_OK;
+    char *data = NULL;
+    size_t len = 0;
+    *doc = NULL;
+    *file = NULL;
+    QA_TRY(qa_fs_read_all(path, &data, &len));
+    const unsigned char *u = (const unsigned char *)data;
+    if (len < 8 || memcmp(u, MAGIC, 8) != 0)
+        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: not a QuantumAlpha model or checkpoint file (bad magic)", path);
+    if (len < HEADER_BYTES + TRAILER_BYTES)
+        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: truncated (%zu bytes, shorter than the header and checksum)", path, len);
+    uint32_t ver = get_u32(u + 8);
+    if (ver != QA_TRAIN_MODEL_VERSION)
+        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: container version %u is not supported (this build reads %d)", path, ver,
+                    QA_TRAIN_MODEL_VERSION);
+    uint64_t J = get_u64(u + 16), B = get_u64(u + 24);
+    if (J > len || B > len || HEADER_BYTES + J + B + TRAILER_BYTES != len) {
+        if (J <= len && B <= len && HEADER_BYTES + J + B + TRAILER_BYTES > len)
+            QA_TRY_FAIL(QA_ERR_FORMAT, "%s: truncated: the header announces %llu bytes, the file has %zu", path,
+                        (unsigned long long)(HEADER_BYTES + J + B + TRAILER_BYTES), len);
+        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: length mismatch: the header announces %llu + %llu bytes of content, the file "
+                                   "has %zu bytes (truncated, appended to or corrupted)",
+                    path, (unsigned long long)J, (unsigned long long)B, len);
+    }
+    char hex[65], stored[65];
+    QA_TRY(qa_sha256_hex(u, HEADER_BYTES + J + B, hex));
+    for (int i = 0; i < 32; i++) snprintf(stored + 2 * i, 3, "%02x", u[HEADER_BYTES + J + B + (size_t)i]);
+    if (strcmp(hex, stored) != 0)
+        QA_TRY_FAIL(QA_ERR_INTEGRITY, "%s: SHA-256 mismatch: the file is corrupted (stored %.16s..., computed %.16s...)",
+                    path, stored, hex);
+    json_error_t err;
+    *doc = json_loadb(data + HEADER_BYTES, J, 0, &err);
+    if (!*doc || !json_is_object(*doc))
+        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: metadata is not a JSON object (%s, line %d)", path, err.text, err.line);
+    *file = (unsigned char *)data;
+    *blobs = u + HEADER_BYTES + J;
+    *blob_bytes = B;
+    if (sha_hex) memcpy(sha_hex, hex, 65);
+    data = NULL;
+cleanup:
+    if (st != QA_OK) {
+        json_decref(*doc);
+        *doc = NULL;
+    }
+    free(data);
+    return st;
+}
+
+/* ---- JSON fields with checks ---------------------------------------------------------------- */
+
+typedef struct reader {
+    const char *path;
+    qa_status st;
+} reader;
+
+static json_t *need(reader *r, json_t *obj, const char *key, const char *where) {
+    json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+    if (!v && r->st == QA_OK) r->st = QA_FAIL(QA_ERR_FORMAT, "%s: field '%s%s' is missing", r->path, where, key);
+    return v;
+}
+
+static long long get_int(reader *r, json_t *obj, const char *key, const char *where, long long lo, long long hi) {
+    json_t *v = need(r, obj, key, where);
+    if (!v) return lo;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        if (r->st == QA_OK)
+            r->st = QA_FAIL(QA_ERR_FORMAT, "%s: field '%s%s' must be an integer in [%lld, %lld]", r->path, where, key,
+                            lo, hi);
+        return lo;
+    }
+    return json_integer_value(v);
+}
+
+static double get_num(reader *r, json_t *obj, const char *key, const char *where) {
+    json_t *v = need(r, obj, key, where);
+    if (!v) return 0.0;
+    if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+        if (r->st == QA_OK) r->st = QA_FAIL(QA_ERR_FORMAT, "%s: field '%s%s' must be a finite number", r->path, where, key);
+        return 0.0;
+    }
+    return json_number_value(v);
+}
+
+static const char *get_str(reader *r, json_t *obj, const char *key, const char *where) {
+    json_t *v = need(r, obj, key, where);
+    if (!v) return "";
+    if (!json_is_string(v)) {
+        if (r->st == QA_OK) r->st = QA_FAIL(QA_ERR_FORMAT, "%s: field '%s%s' must be a string", r->path, where, key);
+        return "";
+    }
+    return json_string_value(v);
+}
+
+static int get_bool(reader *r, json_t *obj, const char *key, const char *where) {
+    json_t *v = need(r, obj, key, where);
+    if (v && !json_is_boolean(v) && r->st == QA_OK)
+        r->st = QA_FAIL(QA_ERR_FORMAT, "%s: field '%s%s' must be true or false", r->path, where, key);
+    return v && json_is_true(v);
+}
+
+/* A timestamp bound: integer ns or null (open end, `open_value`). */
+static int64_t get_time(reader *r, json_t *obj, const char *key, int64_t open_value) {
+    json_t *v = need(r, obj, key, "split.");
+    if (!v || json_is_null(v)) return open_value;
+    if (!json_is_integer(v)) {
+        if (r->st == QA_OK) r->st = QA_FAIL(QA_ERR_FORMAT, "%s: field 'split.%s' must be integer ns or null", r->path, key);
+        return open_value;
+    }
+    return json_integer_value(v);
+}
+
+/* ---- model <-> JSON ------------------------------------------------------------------------- */
+
+static json_t *time_json(int64_t t, int open) {
+    if (open) return json_null();
+    return json_integer(t);
+}
+
+static json_t *model_json(const qa_train_model *m, const char *format) {
+    const qa_train_arch *a = &m->arch;
+    const qa_train_data_spec *d = &m->data;
+    json_t *o = json_object(), *hid = json_array(), *segs = json_array(), *feats = json_array(), *mean = json_array(),
+           *sd = json_array(), *edges = json_array();
+    for (int l = 0; l < a->nhidden; l++) json_array_append_new(hid, json_integer(a->hidden[l]));
+    qa_train_param_seg s[QA_TRAIN_MAX_SEGMENTS];
+    int ns = qa_train_arch_segments(a, s);
+    for (int i = 0; i < ns; i++)
+        json_array_append_new(segs, json_pack("{s:s, s:I, s:I, s:b}", "name", s[i].name, "offset",
+                                              (json_int_t)s[i].offset, "count", (json_int_t)s[i].count, "decay",
+                                              s[i].decay));
+    for (int f = 0; f < d->ninputs; f++) {
+        const qa_train_input *in = &d->inputs[f];
+        json_t *e = in->bar < 0 ? json_pack("{s:s, s:s, s:s, s:s}", "name", in->name, "source", "features", "input_hash",
+                                            in->input_hash, "params", in->params)
+                                : json_pack("{s:s, s:s}", "name", in->name, "source", "bars");
+        json_array_append_new(feats, e);
+        json_array_append_new(mean, json_real(m->norm.mean[f]));
+        json_array_append_new(sd, json_real(m->norm.std[f]));
+    }
+    for (int k = 0; k < m->norm.nedges; k++) json_array_append_new(edges, json_real(m->norm.edges[k]));
+    char b0[40], b1[40], b2[40], b3[40];
+    json_object_set_new(o, "format", json_string(format));
+    json_object_set_new(o, "format_version", json_integer(QA_TRAIN_MODEL_VERSION));
+    json_object_set_new(o, "architecture",
+                        json_pack("{s:s, s:i, s:i, s:i, s:o, s:s, s:b, s:f, s:I, s:o}", "type", qa_train_arch_name(a->type),
+                                  "input", a->input, "window", a->window, "outputs", a->outputs, "hidden", hid,
+                                  "activation", qa_nn_act_name(a->act), "layer_norm", a->layer_norm, "dropout",
+                                  (double)a->dropout, "parameters", (json_int_t)m->nparams, "segments", segs));
+    json_object_set_new(o, "inputs", json_pack("{s:i, s:f, s:o}", "window", d->window, "clip", d->clip, "features", feats));
+    json_object_set_new(o, "normalization", json_pack("{s:o, s:o}", "mean", mean, "std", sd));
+    json_object_set_new(o, "target",
+                        json_pack("{s:s, s:i, s:i, s:b, s:b, s:f, s:f, s:o}", "kind", qa_train_target_name(d->target), "horizon",
+                                  d->horizon, "classes", d->classes, "standardize", d->standardize, "demean", d->demean,
+                                  "mean",
+                                  m->norm.target_mean, "std", m->norm.target_std, "edges", edges));
+    json_object_set_new(
+        o, "split",
+        json_pack("{s:o, s:o, s:o, s:o, s:i, s:s, s:s, s:s, s:s}", "start", time_json(d->start, d->start == INT64_MIN),
+                  "train_end", time_json(d->train_end, 0), "val_end", time_json(d->val_end, 0), "end",
+                  time_json(d->end, d->end == INT64_MAX), "embargo", d->embargo, "start_iso",
+                  d->start == INT64_MIN ? "" : qa_time_format_iso(d->start, b0, sizeof b0), "train_end_iso",
+                  qa_time_format_iso(d->train_end, b1, sizeof b1), "val_end_iso",
+                  qa_time_format_iso(d->val_end, b2, sizeof b2), "end_iso",
+                  d->end == INT64_MAX ? "" : qa_time_format_iso(d->end, b3, sizeof b3)));
+    json_object_set_new(o, "training", m->info ? json_deep_copy(m->info) : json_object());
+    json_object_set_new(o, "written_by", json_pack("{s:s, s:s}", "version", QA_VERSION, "git", QA_GIT_HASH));
+    return o;
+}
+
+static int parse_enum(const char *s, const char *(*name)(int), int count) {
+    for (int i = 0; i < count; i++)
+        if (strcmp(s, name(i)) == 0) return i;
+    return -1;
+}
+static const char *arch_name_i(int i) { return qa_train_arch_name((qa_train_arch_type)i); }
+static const char *act_name_i(int i) { return qa_nn_act_name((qa_nn_act)i); }
+static const char *target_name_i(int i) { return qa_train_target_name((qa_train_target)i); }
+
+/* Fills m (arch, data spec, norm, info) from doc and checks consistency. */
+static qa_status model_from_json(const char *path, json_t *doc, const char *format, qa_train_model *m) {
+    reader r = {path, QA_OK};
+    memset(m, 0, sizeof *m);
+    const char *fmt = get_str(&r, doc, "format", "");
+    if (r.st != QA_OK) return r.st;
+    if (strcmp(fmt, format) != 0) {
+        if (strcmp(fmt, QA_TRAIN_MODEL_FORMAT) == 0 || strcmp(fmt, QA_TRAIN_CKPT_FORMAT) == 0)
+            return QA_FAIL(QA_ERR_FORMAT, "%s is a %s file, expected a %s", path,
+                           strcmp(fmt, QA_TRAIN_CKPT_FORMAT) == 0 ? "checkpoint" : "model",
+                           strcmp(format, QA_TRAIN_CKPT_FORMAT) == 0 ? "checkpoint" : "model");
+        return QA_FAIL(QA_ERR_FORMAT, "%s: format '%s', expected '%s'", path, fmt, format);
+    }
+    long long ver = get_int(&r, doc, "format_version", "", 0, 1 << 30);
+    if (r.st == QA_OK && ver > QA_TRAIN_MODEL_VERSION)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: format version %lld is newer than this build supports (%d)", path, ver,
+                       QA_TRAIN_MODEL_VERSION);
+    json_t *a = need(&r, doc, "architecture", "");
+    qa_train_arch *ar = &m->arch;
+    const char *type = get_str(&r, a, "type", "architecture.");
+    const char *act = get_str(&r, a, "activation", "architecture.");
+    ar->input = (int)get_int(&r, a, "input", "architecture.", 1, QA_TRAIN_MAX_INPUTS);
+    ar->window = (int)get_int(&r, a, "window", "architecture.", 1, 4096);
+    ar->outputs = (int)get_int(&r, a, "outputs", "architecture.", 1, QA_TRAIN_MAX_CLASSES);
+    ar->layer_norm = get_bool(&r, a, "layer_norm", "architecture.");
+    ar->dropout = (float)get_num(&r, a, "dropout", "architecture.");
+    json_t *hid = need(&r, a, "hidden", "architecture.");
+    long long np = get_int(&r, a, "parameters", "architecture.", 1, (long long)1 << 40);
+    if (r.st != QA_OK) return r.st;
+    int t = parse_enum(type, arch_name_i, QA_TRAIN_ARCH_COUNT), ac = parse_enum(act, act_name_i, QA_NN_ACT_COUNT);
+    if (t < 0) return QA_FAIL(QA_ERR_FORMAT, "%s: unknown architecture type '%s'", path, type);
+    if (ac < 0) return QA_FAIL(QA_ERR_FORMAT, "%s: unknown activation '%s'", path, act);
+    ar->type = (qa_train_arch_type)t;
+    ar->act = (qa_nn_act)ac;
+    if (!json_is_array(hid) || json_array_size(hid) > QA_TRAIN_MAX_HIDDEN)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: architecture.hidden must be a list of at most %d widths", path,
+                       QA_TRAIN_MAX_HIDDEN);
+    ar->nhidden = (int)json_array_size(hid);
+    for (int l = 0; l < ar->nhidden; l++) {
+        json_t *w = json_array_get(hid, (size_t)l);
+        if (!json_is_integer(w) || json_integer_value(w) < 1 || json_integer_value(w) > 65536)
+            return QA_FAIL(QA_ERR_FORMAT, "%s: architecture.hidden[%d] is not a valid width", path, l);
+        ar->hidden[l] = (int)json_integer_value(w);
+    }
+    qa_status st = qa_train_arch_check(ar);
+    if (st != QA_OK) {
+        qa_err_prefix("%s: ", path);
+        return QA_ERR_FORMAT;
+    }
+    if ((size_t)np != qa_train_arch_param_count(ar))
+        return QA_FAIL(QA_ERR_FORMAT, "%s: architecture.parameters = %lld but the architecture has %zu", path, np,
+                       qa_train_arch_param_count(ar));
+
+    qa_train_data_spec *d = &m->data;
+    json_t *in = need(&r, doc, "inputs", "");
+    d->window = (int)get_int(&r, in, "window", "inputs.", 1, 4096);
+    d->clip = get_num(&r, in, "clip", "inputs.");
+    json_t *feats = need(&r, in, "features", "inputs.");
+    json_t *nm = need(&r, doc, "normalization", "");
+    json_t *mean = need(&r, nm, "mean", "normalization."), *sd = need(&r, nm, "std", "normalization.");
+    if (r.st != QA_OK) return r.st;
+    if (!json_is_array(feats) || json_array_size(feats) < 1 || json_array_size(feats) > QA_TRAIN_MAX_INPUTS)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: inputs.features must list 1..%d inputs", path, QA_TRAIN_MAX_INPUTS);
+    d->ninputs = (int)json_array_size(feats);
+    if (d->ninputs != ar->input || d->window != ar->window)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: %d inputs x window %d do not match the architecture (%d x %d)", path,
+                       d->ninputs, d->window, ar->input, ar->window);
+    if (!json_is_array(mean) || !json_is_array(sd) || json_array_size(mean) != (size_t)d->ninputs ||
+        json_array_size(sd) != (size_t)d->ninputs)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: normalization.mean/std must have one value per input (%d)", path, d->ninputs);
+    for (int f = 0; f < d->ninputs; f++) {
+        json_t *e = json_array_get(feats, (size_t)f);
+        qa_train_input *ip = &d->inputs[f];
+        const char *name = get_str(&r, e, "name", "inputs.features[].");
+        const char *src = get_str(&r, e, "source", "inputs.features[].");
+        if (r.st != QA_OK) return r.st;
+        if (!*name || strlen(name) >= sizeof ip->name)
+            return QA_FAIL(QA_ERR_FORMAT, "%s: inputs.features[%d] has a bad name", path, f);
+        snprintf(ip->name, sizeof ip->name, "%s", name);
+        if (strcmp(src, "features") == 0) {
+            ip->bar = -1;
+            snprintf(ip->input_hash, sizeof ip->input_hash, "%s", get_str(&r, e, "input_hash", "inputs.features[]."));
+            snprintf(ip->params, sizeof ip->params, "%s", get_str(&r, e, "params", "inputs.features[]."));
+        } else if (strcmp(src, "bars") == 0) {
+            qa_train_bar_input b;
+            if (qa_train_bar_input_parse(name, &b) != QA_OK)
+                return QA_FAIL(QA_ERR_FORMAT, "%s: inputs.features[%d]: unknown bar input '%s'", path, f, name);
+            ip->bar = (int)b;
+        } else {
+            return QA_FAIL(QA_ERR_FORMAT, "%s: inputs.features[%d].source '%s' (expected features or bars)", path, f, src);
+        }
+        json_t *mv = json_array_get(mean, (size_t)f), *sv = json_array_get(sd, (size_t)f);
+        if (!json_is_number(mv) || !json_is_number(sv) || !isfinite(json_number_value(mv)) ||
+            !(json_number_value(sv) > 0.0) || !isfinite(json_number_value(sv)))
+            return QA_FAIL(QA_ERR_FORMAT, "%s: normalization of input %d must be a finite mean and a std > 0", path, f);
+        m->norm.mean[f] = json_number_value(mv);
+        m->norm.std[f] = json_number_value(sv);
+    }
+    json_t *tg = need(&r, doc, "target", "");
+    const char *kind = get_str(&r, tg, "kind", "target.");
+    d->horizon = (int)get_int(&r, tg, "horizon", "target.", 1, 1 << 30);
+    d->classes = (int)get_int(&r, tg, "classes", "target.", 1, QA_TRAIN_MAX_CLASSES);
+    d->standardize = get_bool(&r, tg, "standardize", "target.");
+    d->demean = get_bool(&r, tg, "demean", "target.");
+    m->norm.target_mean = get_num(&r, tg, "mean", "target.");
+    m->norm.target_std = get_num(&r, tg, "std", "target.");
+    json_t *edges = need(&r, tg, "edges", "target.");
+    json_t *sp = need(&r, doc, "split", "");
+    d->start = get_time(&r, sp, "start", INT64_MIN);
+    d->train_end = get_time(&r, sp, "train_end", 0);
+    d->val_end = get_time(&r, sp, "val_end", 0);
+    d->end = get_time(&r, sp, "end", INT64_MAX);
+    d->embargo = (int)get_int(&r, sp, "embargo", "split.", 0, 1 << 30);
+    if (r.st != QA_OK) return r.st;
+    int tk = parse_enum(kind, target_name_i, QA_TRAIN_TARGET_COUNT);
+    if (tk < 0) return QA_FAIL(QA_ERR_FORMAT, "%s: unknown target kind '%s'", path, kind);
+    d->target = (qa_train_target)tk;
+    if (!(m->norm.target_std > 0.0)) return QA_FAIL(QA_ERR_FORMAT, "%s: target.std must be > 0", path);
+    if (!json_is_array(edges) || json_array_size(edges) > QA_TRAIN_MAX_CLASSES - 1)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: target.edges must be a list", path);
+    m->norm.nedges = (int)json_array_size(edges);
+    for (int k = 0; k < m->norm.nedges; k++) {
+        json_t *e = json_array_get(edges, (size_t)k);
+        if (!json_is_number(e) || !isfinite(json_number_value(e)))
+            return QA_FAIL(QA_ERR_FORMAT, "%s: target.edges[%d] is not a finite number", path, k);
+        m->norm.edges[k] = json_number_value(e);
+        if (k && !(m->norm.edges[k] >= m->norm.edges[k - 1]))
+            return QA_FAIL(QA_ERR_FORMAT, "%s: target.edges must increase", path);
+    }
+    if (d->target == QA_TRAIN_TARGET_QUANTILE && m->norm.nedges != d->classes - 1)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: %d quantile classes need %d edges (got %d)", path, d->classes,
+                       d->classes - 1, m->norm.nedges);
+    if ((d->target == QA_TRAIN_TARGET_RETURN ? 1 : d->classes) != ar->outputs)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: target with %d classes does not match %d outputs", path, d->classes,
+                       ar->outputs);
+    st = qa_train_data_spec_check(d);
+    if (st != QA_OK) {
+        qa_err_prefix("%s: ", path);
+        return QA_ERR_FORMAT;
+    }
+    json_t *info = json_object_get(doc, "training");
+    m->info = json_is_object(info) ? json_deep_copy(info) : json_object();
+    m->nparams = (size_t)np;
+    return QA_OK;
+}
+
+/* Finds blob `name` in the table and checks its size against `count`. */
+static qa_status find_blob(const char *path, json_t *doc, const unsigned char *blobs, size_t blob_bytes,
+                           const char *name, size_t count, const float **out) {
+    json_t *tab = json_object_get(doc, "blobs");
+    if (!json_is_array(tab)) return QA_FAIL(QA_ERR_FORMAT, "%s: no blob table", path);
+    for (size_t i = 0; i < json_array_size(tab); i++) {
+        json_t *e = json_array_get(tab, i);
+        const char *nm = json_string_value(json_object_get(e, "name"));
+        if (!nm || strcmp(nm, name) != 0) continue;
+        json_t *c = json_object_get(e, "count"), *o = json_object_get(e, "offset");
+        const char *dt = json_string_value(json_object_get(e, "dtype"));
+        if (!json_is_integer(c) || !json_is_integer(o) || !dt || strcmp(dt, "float32") != 0)
+            return QA_FAIL(QA_ERR_FORMAT, "%s: blob '%s' has a bad table entry", path, name);
+        size_t cnt = (size_t)json_integer_value(c), off = (size_t)json_integer_value(o);
+        if (cnt != count)
+            return QA_FAIL(QA_ERR_FORMAT, "%s: blob '%s' holds %zu floats, the architecture needs %zu", path, name, cnt,
+                           count);
+        if (off % 8 || off > blob_bytes || cnt > (blob_bytes - off) / sizeof(float))
+            return QA_FAIL(QA_ERR_FORMAT, "%s: blob '%s' lies outside the blob section", path, name);
+        *out = (const float *)(blobs + off);
+        return QA_OK;
+    }
+    return QA_FAIL(QA_ERR_FORMAT, "%s: blob '%s' is missing", path, name);
+}
+
+static qa_status copy_floats(const char *path, const char *name, const float *src, size_t n, int finite, float **out) {
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    if (!p) return QA_FAIL(QA_ERR_NOMEM, "%s: %zu floats", path, n);
+    memcpy(p, src, n * sizeof *p);
+    if (finite)
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(p[i])) {
+                free(p);
+                return QA_FAIL(QA_ERR_FORMAT, "%s: %s[%zu] is not finite", path, name, i);
+            }
+    *out = p;
+    return QA_OK;
+}
+
+/* ---- public API ------------------------------------------------------------------------------- */
+
+qa_status qa_train_model_init(qa_train_model *m, const qa_train_arch *arch, const qa_train_data_spec *data,
+                              const qa_train_norm *norm) {
+    memset(m, 0, sizeof *m);
+    qa_status st = qa_train_arch_check(arch);
+    if (st != QA_OK) return st;
+    m->arch = *arch;
+    if (data) m->data = *data;
+    if (norm) m->norm = *norm;
+    m->nparams = qa_train_arch_param_count(arch);
+    m->params = calloc(m->nparams, sizeof *m->params);
+    if (!m->params) return QA_FAIL(QA_ERR_NOMEM, "model: %zu parameters", m->nparams);
+    return QA_OK;
+}
+
+void qa_train_model_free(qa_train_model *m) {
+    if (!m) return;
+    free(m->params);
+    json_decref(m->info);
+    memset(m, 0, sizeof *m);
+}
+
+qa_status qa_train_model_save(qa_train_model *m, const char *path) {
+    json_t *doc = model_json(m, QA_TRAIN_MODEL_FORMAT);
+    if (!doc) return QA_FAIL(QA_ERR_NOMEM, "model metadata");
+    blob b[1] = {{"params", m->params, m->nparams}};
+    qa_status st = container_write(path, doc, b, 1, m->sha256);
+    json_decref(doc);
+    return st;
+}
+
+qa_status qa_train_model_load(const char *path, qa_train_model *out) {
+    json_t *doc = NULL;
+    unsigned char *file = NULL;
+    const unsigned char *blobs = NULL;
+    size_t nb = 0;
+    char sha[65];
+    qa_train_model m;
+    memset(&m, 0, sizeof m);
+    memset(out, 0, sizeof *out);
+    qa_status st = QA_OK;
+    const float *p = NULL;
+    QA_TRY(container_read(path, &doc, &file, &blobs, &nb, sha));
+    QA_TRY(model_from_json(path, doc, QA_TRAIN_MODEL_FORMAT, &m));
+    QA_TRY(find_blob(path, doc, blobs, nb, "params", m.nparams, &p));
+    QA_TRY(copy_floats(path, "params", p, m.nparams, 1, &m.params));
+    memcpy(m.sha256, sha, sizeof sha);
+    *out = m;
+    memset(&m, 0, sizeof m);
+cleanup:
+    qa_train_model_free(&m);
+    json_decref(doc);
+    free(file);
+    return st;
+}
+
+qa_status qa_train_model_check_store(const qa_train_model *m, qa_store_t *st, int *lineage_changed) {
+    qa_train_data_spec cur = m->data;
+    *lineage_changed = 0;
+    qa_status s = qa_train_data_resolve_inputs(st, &cur);
+    if (s != QA_OK) return s;
+    for (int f = 0; f < cur.ninputs; f++) {
+        if (cur.inputs[f].bar >= 0) continue;
+        if (strcmp(cur.inputs[f].params, m->data.inputs[f].params) != 0)
+            return QA_FAIL(QA_ERR_FORMAT, "feature '%s' in %s is defined as %s, the model was trained on %s",
+                           cur.inputs[f].name, qa_store_path(st), cur.inputs[f].params, m->data.inputs[f].params);
+        if (strcmp(cur.inputs[f].input_hash, m->data.inputs[f].input_hash) != 0) (*lineage_changed)++;
+    }
+    return QA_OK;
+}
+
+qa_status qa_train_ckpt_save(const qa_train_model *m, const qa_train_ckpt *c, const char *path) {
+    json_t *doc = model_json(m, QA_TRAIN_CKPT_FORMAT);
+    if (!doc) return QA_FAIL(QA_ERR_NOMEM, "checkpoint metadata");
+    json_t *state = json_pack("{s:I, s:o, s:I, s:I, s:s, s:s}", "step", (json_int_t)c->step, "best_val",
+                              isfinite(c->best_val) ? json_real(c->best_val) : json_null(), "best_step",
+                              (json_int_t)c->best_step, "bad_evals", (json_int_t)c->bad_evals, "seed", "",
+                              "config_hash", c->config_hash);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed); /* as text: JSON integers are signed */
+    json_object_set_new(state, "seed", json_string(seed));
+    json_object_set_new(doc, "state", state);
+    blob b[4] = {{"params", m->params, m->nparams},
+                 {"adam_m", c->adam_m, m->nparams},
+                 {"adam_v", c->adam_v, m->nparams},
+                 {"best_params", c->best_params, c->best_params ? m->nparams : 0}};
+    qa_status st = container_write(path, doc, b, 4, NULL);
+    json_decref(doc);
+    return st;
+}
+
+void qa_train_ckpt_free(qa_train_ckpt *c) {
+    if (!c) return;
+    free(c->adam_m);
+    free(c->adam_v);
+    free(c->best_params);
+    memset(c, 0, sizeof *c);
+}
+
+qa_status qa_train_ckpt_load(const char *path, qa_train_model *out, qa_train_ckpt *cout) {
+    json_t *doc = NULL;
+    unsigned char *file = NULL;
+    const unsigned char *blobs = NULL;
+    size_t nb = 0;
+    qa_train_model m;
+    qa_train_ckpt c;
+    memset(&m, 0, sizeof m);
+    memset(&c, 0, sizeof c);
+    memset(out, 0, sizeof *out);
+    memset(cout, 0, sizeof *cout);
+    qa_status st = QA_OK;
+    const float *p = NULL;
+    QA_TRY(container_read(path, &doc, &file, &blobs, &nb, NULL));
+    QA_TRY(model_from_json(path, doc, QA_TRAIN_CKPT_FORMAT, &m));
+    reader r = {path, QA_OK};
+    json_t *s = need(&r, doc, "state", "");
+    c.step = get_int(&r, s, "step", "state.", 0, (long long)1 << 62);
+    c.best_step = get_int(&r, s, "best_step", "state.", -1, (long long)1 << 62);
+    c.bad_evals = get_int(&r, s, "bad_evals", "state.", 0, (long long)1 << 62);
+    const char *seed = get_str(&r, s, "seed", "state.");
+    const char *hash = get_str(&r, s, "config_hash", "state.");
+    json_t *bv = need(&r, s, "best_val", "state.");
+    QA_TRY(r.st);
+    c.best_val = json_is_number(bv) ? json_number_value(bv) : INFINITY;
+    errno = 0;
+    char *endp = NULL;
+    c.seed = strtoull(seed, &endp, 10);
+    if (errno || !*seed || *endp) QA_TRY_FAIL(QA_ERR_FORMAT, "%s: state.seed '%s' is not an integer", path, seed);
+    snprintf(c.config_hash, sizeof c.config_hash, "%s", hash);
+    QA_TRY(find_blob(path, doc, blobs, nb, "params", m.nparams, &p));
+    QA_TRY(copy_floats(path, "params", p, m.nparams, 1, &m.params));
+    QA_TRY(find_blob(path, doc, blobs, nb, "adam_m", m.nparams, &p));
+    QA_TRY(copy_floats(path, "adam_m", p, m.nparams, 1, &c.adam_m));
+    QA_TRY(find_blob(path, doc, blobs, nb, "adam_v", m.nparams, &p));
+    QA_TRY(copy_floats(path, "adam_v", p, m.nparams, 1, &c.adam_v));
+    if (c.best_step >= 0) {
+        QA_TRY(find_blob(path, doc, blobs, nb, "best_params", m.nparams, &p));
+        QA_TRY(copy_floats(path, "best_params", p, m.nparams, 1, &c.best_params));
+    }
+    *out = m;
+    *cout = c;
+    memset(&m, 0, sizeof m);
+    memset(&c, 0, sizeof c);
+cleanup:
+    qa_train_model_free(&m);
+    qa_train_ckpt_free(&c);
+    json_decref(doc);
+    free(file);
+    return st;
+}
