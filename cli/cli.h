@@ -1,0 +1,54 @@
+/* Shared pieces of the `qa` command line: the command table type, exit codes, and the
+ * usage/failure helpers every subcommand uses. Commands are thin: parse arguments,
+ * call a module, print. */
+#ifndef QA_CLI_H
+#define QA_CLI_H
+
+#include <stdio.h>  /* FILE */
+
+enum {
+    QA_EXIT_OK = 0,
+    QA_EXIT_FAILURE = 1, /* runtime failure: bad input file, I/O, library error */
+    QA_EXIT_USAGE = 2    /* bad command line */
+};
+
+typedef int (*qa_cli_fn)(int argc, char **argv);
+
+typedef struct qa_cli_command {
+    const char *name;
+    const char *summary; /* one line for `qa --help` */
+    qa_cli_fn fn;
+} qa_cli_command;
+
+/* Prints "qa <cmd>: <message>" and a hint to stderr; returns QA_EXIT_USAGE. */
+int qa_cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Logs the thread's last error prefixed by `cmd`; returns QA_EXIT_FAILURE. */
+int qa_cli_fail(const char *cmd);
+/* Runs the subcommand named argv[1] from a NULL-terminated table (for groups such as
+ * `qa data import`), printing the group's help for --help or no subcommand. */
+int qa_cli_dispatch(const char *group, const char *group_summary, const qa_cli_command *table,
+                    int argc, char **argv);
+/* Prints a command table as "  name   summary" lines. */
+void qa_cli_print_table(FILE *out, const qa_cli_command *table);
+/* Resets getopt so a subcommand can parse its own argv. */
+void qa_cli_reset_getopt(void);
+
+/* Subcommands (cli/cmd_*.c). */
+int qa_cmd_info(int argc, char **argv);
+int qa_cmd_data(int argc, char **argv);
+int qa_cmd_data_generate(int argc, char **argv);
+int qa_cmd_features(int argc, char **argv);
+int qa_cmd_submit(int argc, char **argv);
+int qa_cmd_jobs(int argc, char **argv);
+int qa_cmd_simulate(int argc, char **argv);
+int qa_cmd_sweep(int argc, char **argv);
+int qa_cmd_train(int argc, char **argv);
+int qa_cmd_runs(int argc, char **argv);
+int qa_cmd_evaluate(int argc, char **argv);
+int qa_cmd_stress(int argc, char **argv);
+
+#endif
