@@ -1,0 +1,102 @@
+/* Atomic files, directories, SHA-256 known answers, JSON files. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/fs.h"
+#include "common/hash.h"
+#include "common/json.h"
+#include "harness.h"
+
+static char tmpdir[256];
+
+static int count_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+static void test_atomic_commit_and_abort(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/out.txt", tmpdir);
+    qa_atomic_file af;
+    QA_CHECK_OK(qa_atomic_open(&af, path));
+    fputs("half", af.f);
+    QA_CHECK(!qa_fs_exists(path)); /* nothing under the final name while writing */
+    qa_atomic_abort(&af);
+    QA_CHECK(!qa_fs_exists(path));
+    QA_CHECK_INT(count_entries(tmpdir), 0); /* temp file removed too */
+
+    QA_CHECK_OK(qa_fs_write_all(path, "hello\n", 6));
+    char *back = NULL;
+    size_t len = 0;
+    QA_CHECK_OK(qa_fs_read_all(path, &back, &len));
+    QA_CHECK_INT(len, 6);
+    QA_CHECK_STR(back, "hello\n");
+    free(back);
+    QA_CHECK_INT(count_entries(tmpdir), 1);
+    QA_CHECK_INT(qa_fs_size(path), 6);
+}
+
+static void test_mkdirs(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/a/b/c", tmpdir);
+    QA_CHECK_OK(qa_fs_mkdirs(path));
+    QA_CHECK(qa_fs_is_dir(path));
+    QA_CHECK_OK(qa_fs_mkdirs(path)); /* idempotent */
+    char file[512];
+    snprintf(file, sizeof file, "%s/out.txt", tmpdir);
+    QA_CHECK_ERR(qa_fs_mkdirs(file), QA_ERR_IO, "not a directory");
+}
+
+static void test_sha256(void) {
+    char hex[65];
+    /* FIPS 180-2 examples. */
+    QA_CHECK_OK(qa_sha256_hex("abc", 3, hex));
+    QA_CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    QA_CHECK_OK(qa_sha256_hex("", 0, hex));
+    QA_CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    char path[512];
+    snprintf(path, sizeof path, "%s/abc.bin", tmpdir);
+    QA_CHECK_OK(qa_fs_write_all(path, "abc", 3));
+    QA_CHECK_OK(qa_sha256_file_hex(path, hex));
+    QA_CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+static void test_json_roundtrip(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/s.json", tmpdir);
+    json_t *o = json_pack("{s:i, s:o, s:o}", "n", 3, "x", qa_json_real(0.1), "bad", qa_json_real(NAN));
+    QA_CHECK_OK(qa_json_write_file(o, path));
+    json_decref(o);
+    json_t *back = NULL;
+    QA_CHECK_OK(qa_json_read_file(path, &back));
+    QA_CHECK_INT(json_integer_value(json_object_get(back, "n")), 3);
+    QA_CHECK(json_real_value(json_object_get(back, "x")) == 0.1); /* 17 digits round-trip */
+    QA_CHECK(json_is_null(json_object_get(back, "bad")));
+    json_decref(back);
+    QA_CHECK_OK(qa_fs_write_all(path, "{\"a\": 1,\n oops}", 15));
+    QA_CHECK_ERR(qa_json_read_file(path, &back), QA_ERR_FORMAT, "s.json:2:");
+}
+
+static void cleanup_dir(void) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) printf("warning: could not remove %s\n", tmpdir);
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/qa_test_fs_XXXXXX");
+    if (!mkdtemp(tmpdir)) qa_test_skip("cannot create a temp dir");
+    QA_RUN(test_atomic_commit_and_abort);
+    QA_RUN(test_mkdirs);
+    QA_RUN(test_sha256);
+    QA_RUN(test_json_roundtrip);
+    cleanup_dir();
+    return qa_test_finish();
+}

@@ -1,0 +1,156 @@
+/* CSV reading (quotes, CRLF, gzip, truncation), exact number parsing, timestamps. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "common/fs.h"
+#include "common/philox.h"
+#include "datasets/csv.h"
+#include "datasets/timeparse.h"
+#include "harness.h"
+
+static char dir[256];
+
+static void test_records(void) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/a.csv", dir);
+    const char *text = "a,b,c\r\n1, \"x,y\" ,3\r\n\r\n\"he said \"\"hi\"\"\",,last\nno-newline-at-end";
+    qa_fs_write_all(p, text, strlen(text));
+    qa_csv_t *c = NULL;
+    size_t nf;
+    QA_CHECK_OK(qa_csv_open(p, ',', &c));
+    QA_CHECK_OK(qa_csv_next(c, &nf));
+    QA_CHECK_INT(nf, 3);
+    QA_CHECK_STR(qa_csv_field(c, 2), "c");
+    QA_CHECK_OK(qa_csv_next(c, &nf));
+    QA_CHECK_INT(qa_csv_line(c), 2);
+    QA_CHECK_STR(qa_csv_field(c, 1), "x,y");
+    QA_CHECK_OK(qa_csv_next(c, &nf)); /* blank line skipped */
+    QA_CHECK_INT(qa_csv_line(c), 4);
+    QA_CHECK_STR(qa_csv_field(c, 0), "he said \"hi\"");
+    QA_CHECK_STR(qa_csv_field(c, 1), "");
+    QA_CHECK(qa_csv_field(c, 3) == NULL);
+    QA_CHECK_OK(qa_csv_next(c, &nf));
+    QA_CHECK_STR(qa_csv_field(c, 0), "no-newline-at-end");
+    QA_CHECK_INT(qa_csv_next(c, &nf), QA_ERR_NOT_FOUND);
+    qa_csv_close(c);
+}
+
+static void test_gzip_and_truncation(void) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/b.csv.gz", dir);
+    gzFile g = gzopen(p, "wb");
+    gzputs(g, "x\n");
+    for (int i = 0; i < 20000; i++) gzprintf(g, "%d\n", i);
+    gzclose(g);
+    qa_csv_t *c = NULL;
+    size_t nf;
+    long rows = 0;
+    QA_CHECK_OK(qa_csv_open(p, ',', &c));
+    while (qa_csv_next(c, &nf) == QA_OK) rows++;
+    QA_CHECK_INT(rows, 20001);
+    qa_csv_close(c);
+    /* Cut the compressed stream in half: the reader must report it, not end quietly. */
+    char *buf = NULL;
+    size_t len = 0;
+    qa_fs_read_all(p, &buf, &len);
+    qa_fs_write_all(p, buf, len / 2);
+    free(buf);
+    QA_CHECK_OK(qa_csv_open(p, ',', &c));
+    qa_status s;
+    while ((s = qa_csv_next(c, &nf)) == QA_OK) {
+    }
+    QA_CHECK_ERR(s, QA_ERR_IO, "truncated or corrupt gzip");
+    qa_csv_close(c);
+}
+
+/* The fast path must give exactly strtod's correctly rounded result. */
+static void test_parse_double_exact(void) {
+    uint64_t seed = (uint64_t)time(NULL);
+    printf("  seed %llu\n", (unsigned long long)seed);
+    char txt[64];
+    size_t bad = 0;
+    for (uint64_t i = 0; i < 200000; i++) {
+        uint32_t a = qa_rng_u32(seed, 1, i), b = qa_rng_u32(seed, 2, i);
+        int frac = (int)(b % 12);
+        unsigned long long mant = ((unsigned long long)a << 20 | (b >> 12)) % 100000000000000ULL;
+        snprintf(txt, sizeof txt, "%s%llu", (b & 1) ? "-" : "", mant);
+        size_t L = strlen(txt);
+        if (frac > 0 && (size_t)frac < L - ((b & 1) ? 1 : 0)) {
+            memmove(txt + L - frac + 1, txt + L - frac, (size_t)frac + 1);
+            txt[L - frac] = '.';
+        }
+        double got, ref = strtod(txt, NULL);
+        if (!qa_csv_parse_double(txt, &got) || got != ref) {
+            if (bad++ < 3) printf("  %s -> %.17g vs strtod %.17g\n", txt, got, ref);
+        }
+    }
+    QA_CHECK_INT(bad, 0);
+    static const char *const ok[] = {"0", "-0", "41969028.638309", "0.0996047", "1e-3", "12345678901234567890", "1.", ".5"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        double v;
+        QA_CHECK(qa_csv_parse_double(ok[i], &v) && v == strtod(ok[i], NULL));
+    }
+    static const char *const no[] = {"", "abc", "1.2.3", "12x", "-", ".", "1e"};
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        double v;
+        QA_CHECK_MSG(!qa_csv_parse_double(no[i], &v), "'%s' accepted", no[i]);
+    }
+}
+
+static void test_times(void) {
+    qa_tzone utc, ny, plus1;
+    QA_CHECK_OK(qa_tzone_parse("UTC", &utc));
+    QA_CHECK_OK(qa_tzone_parse("America/New_York", &ny));
+    QA_CHECK_OK(qa_tzone_parse("+01:00", &plus1));
+    QA_CHECK_ERR(qa_tzone_parse("Mars/Olympus", &ny), QA_ERR_CONFIG, "unknown time zone 'Mars/Olympus'");
+    QA_CHECK_OK(qa_tzone_parse("America/New_York", &ny));
+    int64_t ns;
+    const int64_t S = 1000000000LL;
+    QA_CHECK(qa_time_parse("1970-01-01", QA_TIME_ISO, &utc, &ns) && ns == 0);
+    QA_CHECK(qa_time_parse("2020-03-16", QA_TIME_ISO, &utc, &ns) && ns == 1584316800LL * S);
+    QA_CHECK(qa_time_parse("2026-01-26T14:30:00Z", QA_TIME_ISO, &utc, &ns) && ns == 1769437800LL * S);
+    QA_CHECK(qa_time_parse("2026-01-26T09:30:00-05:00", QA_TIME_ISO, &utc, &ns) && ns == 1769437800LL * S);
+    QA_CHECK(qa_time_parse("2026-01-26 15:30:00", QA_TIME_ISO, &plus1, &ns) && ns == 1769437800LL * S);
+    QA_CHECK(qa_time_parse("2026-01-26T14:30:00.250Z", QA_TIME_ISO, &utc, &ns) && ns == 1769437800LL * S + 250000000);
+    QA_CHECK(qa_time_parse("1962-01-02", QA_TIME_ISO, &utc, &ns) && ns == -252374400LL * S);
+    /* Naive New York times across the DST change (2026-03-08): EST = UTC-5, EDT = UTC-4. */
+    qa_tzone_activate(&ny);
+    QA_CHECK(qa_time_parse("2026-03-06 09:30:00", QA_TIME_ISO, &ny, &ns) && ns == (1772807400LL) * S);
+    QA_CHECK(qa_time_parse("2026-03-09 09:30:00", QA_TIME_ISO, &ny, &ns) && ns == (1773063000LL) * S);
+    qa_tzone_restore();
+    QA_CHECK(qa_time_parse("1769904000000", QA_TIME_EPOCH_MS, &utc, &ns) && ns == 1769904000LL * S);
+    QA_CHECK(qa_time_parse("1769904000", QA_TIME_EPOCH_S, &utc, &ns) && ns == 1769904000LL * S);
+    static const char *const bad[] = {"2020-02-30", "2020-13-01", "2020-1-01", "2020-01-01T25:00", "2020-01-01X", "yesterday", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        QA_CHECK_MSG(!qa_time_parse(bad[i], QA_TIME_ISO, &utc, &ns), "'%s' accepted", bad[i]);
+    QA_CHECK(!qa_time_parse("12ab", QA_TIME_EPOCH_MS, &utc, &ns));
+    /* days_from_civil against timegm for a range of dates, and formatting back. */
+    size_t wrong = 0;
+    for (int64_t d = -30000; d < 30000; d += 37) {
+        time_t tt = (time_t)(d * 86400);
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        wrong += qa_days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday) != d;
+    }
+    QA_CHECK_INT(wrong, 0);
+    char buf[40];
+    QA_CHECK_STR(qa_time_format_iso(1584316800LL * S, buf, sizeof buf), "2020-03-16");
+    QA_CHECK_STR(qa_time_format_iso(1769437800LL * S, buf, sizeof buf), "2026-01-26T14:30:00Z");
+    QA_CHECK_STR(qa_time_format_iso(-252374400LL * S, buf, sizeof buf), "1962-01-02");
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/qa_test_csv_XXXXXX");
+    if (!mkdtemp(dir)) qa_test_skip("no temp dir");
+    QA_RUN(test_records);
+    QA_RUN(test_gzip_and_truncation);
+    QA_RUN(test_parse_double_exact);
+    QA_RUN(test_times);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) printf("could not clean %s\n", dir);
+    return qa_test_finish();
+}

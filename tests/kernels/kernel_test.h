@@ -1,0 +1,33 @@
+/* Shared setup for kernel tests: `test_<op> cpu` runs reference checks; `test_<op> gpu`
+ * runs CPU<->CUDA parity and exits 77 (skipped) when no GPU is usable. */
+#ifndef QA_TESTS_KERNEL_TEST_H
+#define QA_TESTS_KERNEL_TEST_H
+
+#include <string.h>
+
+#include "harness.h"
+#include "kernels/backend.h"
+
+/* Returns 1 for "gpu", 0 for "cpu"; exits 2 on anything else. */
+static inline int qa_kernel_test_mode(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "gpu") == 0) return 1;
+    if (argc == 2 && strcmp(argv[1], "cpu") == 0) return 0;
+    printf("usage: %s cpu|gpu\n", argv[0]);
+    exit(2);
+}
+
+/* A CUDA backend on device 0, or a skip (exit 77) with the reason. */
+static inline qa_backend_t *qa_kernel_test_gpu(void) {
+    if (!qa_backend_cuda_compiled()) qa_test_skip("this build has no CUDA backend");
+    int n = 0;
+    qa_cuda_device_count(&n);
+    if (n == 0) qa_test_skip("no CUDA device is available (no driver or no GPU)");
+    qa_backend_t *be = NULL;
+    if (qa_backend_create(QA_BACKEND_CUDA, 0, &be) != QA_OK) {
+        printf("cannot create CUDA backend: %s\n", qa_err_msg());
+        exit(1);
+    }
+    return be;
+}
+
+#endif

@@ -1,0 +1,293 @@
+/* The distributed scenario engine against a slow straightforward evaluation in this test
+ * (sort every loss; sum positions over the tail by hand), the Monte-Carlo VaR of a
+ * linear book against the closed-form normal VaR, fused vs general revaluation paths, and
+ * (under mpirun) bitwise equality of 1 and N ranks with block and chunk sizes that do not
+ * divide the scenario count. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+#include "kernels/backend.h"
+#include "kernels/risk.h"
+#include "mpi/comm.h"
+#include "pipeline/stress_engine.h"
+
+#define N 5     /* factors */
+#define P 7     /* positions: 5 linear + 2 options */
+#define T 2501  /* historical scenarios */
+
+static qa_comm_t *comm;
+static qa_risk_ctx_t *ctx;
+static uint64_t seed;
+
+/* A small uniform generator (splitmix64) for test inputs; the seed is printed. */
+static uint64_t sm_state;
+static double unif(void) {
+    uint64_t z = (sm_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
+}
+static double gauss(void) { return sqrt(-2.0 * log(unif())) * cos(6.283185307179586 * unif()); }
+
+/* The book: positions 0, 2, 3, 5, 6 linear on factors 0..4; 1 a long call on factor 0,
+ * 4 a short put on factor 2. */
+static double e_lin[N * 5], w[N];
+static size_t lin_pos[5] = {0, 2, 3, 5, 6}, opt_pos[2] = {1, 4}, lin_only[5] = {0, 1, 2, 3, 4};
+static qa_risk_option opt[2];
+static const double horizon = 1.0 / 252;
+
+static void make_book(void) {
+    memset(e_lin, 0, sizeof e_lin);
+    memset(w, 0, sizeof w);
+    for (size_t i = 0; i < 5; i++) {
+        double e = (unif() < 0.2 ? -1.0 : 1.0) * (50000.0 + 100000.0 * unif());
+        e_lin[i * 5 + i] = e; /* position lin_pos[i] on factor i */
+        w[i] += e;
+    }
+    opt[0] = (qa_risk_option){300.0, 100.0, 105.0, 0.25, 0.25, 0.03, 0.01, QA_RISK_CALL, 0, -1, 0};
+    opt[1] = (qa_risk_option){-500.0, 50.0, 45.0, 0.5, 0.35, 0.03, 0.0, QA_RISK_PUT, 2, -1, 0};
+}
+
+static qa_stress_engine_book book(int with_options) {
+    qa_stress_engine_book b = {N, with_options ? P : 5, 5, e_lin, w, with_options ? lin_pos : lin_only,
+                               with_options ? 2 : 0, opt, opt_pos, horizon};
+    return b;
+}
+
+/* Reference revaluation of scenario x, per position (the definitions of docs/risk.md). */
+static double ref_pnl(const double *x, double *pos) {
+    double tot = 0.0;
+    for (size_t i = 0; i < 5; i++) pos[lin_pos[i]] = e_lin[i * 5 + i] * x[i];
+    for (size_t k = 0; k < 2; k++) {
+        const qa_risk_option *o = &opt[k];
+        double s1 = o->spot * exp(x[o->factor]);
+        pos[opt_pos[k]] = o->quantity * (qa_risk_bs_price(o->type, s1, o->strike, o->expiry - horizon, o->vol, o->rate, o->div_yield) -
+                                         qa_risk_bs_price(o->type, o->spot, o->strike, o->expiry, o->vol, o->rate, o->div_yield));
+    }
+    for (size_t j = 0; j < P; j++) tot += pos[j];
+    return tot;
+}
+
+typedef struct item {
+    double loss;
+    size_t idx;
+} item;
+static int cmp_item(const void *a, const void *b) {
+    const item *x = a, *y = b;
+    if (x->loss != y->loss) return x->loss > y->loss ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+static size_t tail_m(double alpha, size_t n) {
+    size_t k = (size_t)ceil(alpha * (double)n - 1e-9);
+    return n - k + 1;
+}
+
+static void test_matrix_vs_reference(void) {
+    double *x = malloc(T * N * sizeof *x), *pos = malloc(T * P * sizeof *pos);
+    item *it = malloc(T * sizeof *it);
+    for (size_t s = 0; s < T * N; s++) x[s] = 0.02 * gauss();
+    const double levels[3] = {0.95, 0.99, 0.975};
+    qa_stress_engine_book b = book(1);
+    qa_stress_engine_source src = {QA_STRESS_SOURCE_MATRIX, T, {0, 0, 0, 0}, NULL, NULL, x};
+    qa_stress_engine_opts o = {levels, 3, 97, 41, 1, 1, 0, 300, NULL};
+    qa_stress_engine_result r;
+    QA_CHECK_OK(qa_stress_engine_run(ctx, NULL, &b, &src, &o, &r));
+    double scale = 0.0;
+    for (size_t s = 0; s < T; s++) {
+        it[s].loss = -ref_pnl(x + s * N, pos + s * P) + 0.0;
+        it[s].idx = s;
+        scale = fmax(scale, fabs(it[s].loss));
+    }
+    for (size_t s = 0; s < 300; s++) QA_CHECK_NEAR(r.sample[s], it[s].loss, 1e-12 * scale, 0);
+    qsort(it, T, sizeof *it, cmp_item);
+    for (size_t l = 0; l < 3; l++) {
+        size_t m = tail_m(levels[l], T), h = (size_t)floor(sqrt((double)m));
+        double es = 0.0, ces[P] = {0}, cvar[P] = {0}, tot = 0.0, sum_es = 0.0, sum_var = 0.0;
+        for (size_t i = 0; i < m; i++) es += it[i].loss;
+        es /= (double)m;
+        /* Budget: every P&L differs from the reference by rounding only (~1e-15 of the
+         * scale); order statistics and tail means move by at most that. */
+        QA_CHECK_NEAR(r.var[l], it[m - 1].loss, 1e-12 * scale, 0);
+        QA_CHECK_NEAR(r.es[l], es, 1e-12 * scale, 0);
+        QA_CHECK_INT(r.var_index[l], it[m - 1].idx);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < P; j++) ces[j] -= pos[it[i].idx * P + j] / (double)m;
+        size_t lo = m - 1 - h, hi = m - 1 + h;
+        for (size_t i = lo; i <= hi; i++)
+            for (size_t j = 0; j < P; j++) cvar[j] -= pos[it[i].idx * P + j] / (double)(hi - lo + 1);
+        for (size_t j = 0; j < P; j++) tot += cvar[j];
+        for (size_t j = 0; j < P; j++) cvar[j] *= it[m - 1].loss / tot;
+        qa_test_near_arrays("component ES", r.comp_es + l * P, ces, P, 1e-11 * scale, 0);
+        qa_test_near_arrays("component VaR", r.comp_var + l * P, cvar, P, 1e-11 * scale, 0);
+        for (size_t j = 0; j < P; j++) sum_es += r.comp_es[l * P + j], sum_var += r.comp_var[l * P + j];
+        QA_CHECK_NEAR(sum_es, r.es[l], 1e-11 * scale, 0);   /* Euler: components add up */
+        QA_CHECK_NEAR(sum_var, r.var[l], 1e-11 * scale, 0);
+        /* Incremental: VaR of the book minus VaR of the book without position j. */
+        for (size_t j = 0; j < P; j++) {
+            item *wo = malloc(T * sizeof *wo);
+            for (size_t s = 0; s < T; s++) {
+                double t = 0.0;
+                for (size_t q = 0; q < P; q++) t += pos[s * P + q];
+                wo[s].loss = -(t - pos[s * P + j]) + 0.0;
+                wo[s].idx = s;
+            }
+            qsort(wo, T, sizeof *wo, cmp_item);
+            QA_CHECK_NEAR(r.incr_var[l * P + j], it[m - 1].loss - wo[m - 1].loss, 1e-11 * scale, 0);
+            double e2 = 0.0;
+            for (size_t i = 0; i < m; i++) e2 += wo[i].loss;
+            QA_CHECK_NEAR(r.incr_es[l * P + j], es - e2 / (double)m, 1e-11 * scale, 0);
+            free(wo);
+        }
+    }
+    qa_stress_engine_result_free(&r);
+    free(x);
+    free(pos);
+    free(it);
+}
+
+/* Monte Carlo of a linear book: VaR converges to the closed form z_alpha sqrt(w' S w)
+ * within its standard error sqrt(a (1 - a) / n) sigma / phi(z_a) (4 SE allowed); the
+ * fused path (no options) and the general path (an option of quantity 0) revalue the same
+ * scenarios. */
+static void test_mc_converges(void) {
+    double cov[N * N], l[N * N], a[N * N];
+    for (size_t i = 0; i < N * N; i++) a[i] = 0.01 * gauss();
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < N; j++) {
+            double s = i == j ? 1e-4 : 0.0;
+            for (size_t k = 0; k < N; k++) s += a[i * N + k] * a[j * N + k];
+            cov[i * N + j] = s;
+        }
+    QA_CHECK_OK(qa_risk_cholesky(ctx, cov, N, 0, l, NULL));
+    const double levels[2] = {0.99, 0.95};
+    const uint64_t n = 200000;
+    qa_stress_engine_book b = book(0);
+    qa_stress_engine_source src = {QA_STRESS_SOURCE_MC, n, {seed, 4, QA_RISK_DIST_NORMAL, 0}, l, NULL, NULL};
+    qa_stress_engine_opts o = {levels, 2, 16384, 1024, 1, 0, 0, 0, NULL};
+    qa_stress_engine_result r;
+    QA_CHECK_OK(qa_stress_engine_run(ctx, comm, &b, &src, &o, &r));
+    double var_w = 0.0;
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < N; j++) var_w += w[i] * cov[i * N + j] * w[j];
+    double sigma = sqrt(var_w);
+    for (size_t k = 0; k < 2; k++) {
+        double z = qa_risk_norm_ppf(levels[k]), se = sqrt(levels[k] * (1 - levels[k]) / (double)n) * sigma / qa_risk_norm_pdf(z);
+        printf("  MC VaR %.2f%%: %.2f vs closed form %.2f (SE %.2f)\n", 100 * levels[k], r.var[k], z * sigma, se);
+        QA_CHECK_NEAR(r.var[k], z * sigma, 4 * se, 0);
+        double es = sigma * qa_risk_norm_pdf(z) / (1 - levels[k]);
+        QA_CHECK_NEAR(r.es[k], es, 6 * se, 0);
+    }
+    if (qa_comm_rank(comm) == 0) {
+        double s = 0.0;
+        for (size_t j = 0; j < 5; j++) s += r.comp_var[j];
+        QA_CHECK_NEAR(s, r.var[0], 1e-10 * r.var[0], 0);
+    }
+    /* The general path (an option with quantity 0 forces non-fused shocks L eps). */
+    qa_risk_option zero = opt[0];
+    zero.quantity = 0.0;
+    size_t lp[5] = {0, 1, 2, 3, 4}, op[1] = {5};
+    qa_stress_engine_book b2 = {N, 6, 5, e_lin, w, lp, 1, &zero, op, horizon};
+    qa_stress_engine_result r2;
+    QA_CHECK_OK(qa_stress_engine_run(ctx, comm, &b2, &src, &o, &r2));
+    for (size_t k = 0; k < 2; k++) QA_CHECK_NEAR(r2.var[k], r.var[k], 1e-10 * r.var[k], 0); /* rounding of two product orders */
+    qa_stress_engine_result_free(&r);
+    qa_stress_engine_result_free(&r2);
+}
+
+static int same(const void *a, const void *b, size_t bytes) { return (!a && !b) || (a && b && memcmp(a, b, bytes) == 0); }
+
+/* N ranks (comm) vs one process (NULL) on every rank: bitwise equal results on rank 0. */
+static void test_ranks_bitwise(void) {
+    double *x = malloc(T * N * sizeof *x), cov[N * N], l[N * N];
+    for (size_t s = 0; s < T * N; s++) x[s] = 0.015 * gauss();
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < N; j++) cov[i * N + j] = (i == j ? 4e-4 : 1e-4);
+    QA_CHECK_OK(qa_risk_cholesky(ctx, cov, N, 0, l, NULL));
+    const double levels[2] = {0.975, 0.9};
+    qa_stress_engine_book b = book(1);
+    qa_stress_engine_source srcs[3] = {{QA_STRESS_SOURCE_MATRIX, T, {0, 0, 0, 0}, NULL, NULL, x},
+                                       {QA_STRESS_SOURCE_MC, 30001, {seed, 0, QA_RISK_DIST_STUDENT_T, 5}, l, NULL, NULL},
+                                       {QA_STRESS_SOURCE_MC, 30001, {seed, 2, QA_RISK_DIST_NORMAL, 0}, l, NULL, NULL}};
+    for (size_t k = 0; k < 3; k++) {
+        qa_stress_engine_book bk = k == 2 ? book(0) : b; /* k = 2: fused linear path */
+        qa_stress_engine_opts o = {levels, 2, 1000, 77, 1, 1, 0, 5000, NULL};
+        qa_stress_engine_result a, c;
+        QA_CHECK_OK(qa_stress_engine_run(ctx, comm, &bk, &srcs[k], &o, &a));
+        QA_CHECK_OK(qa_stress_engine_run(ctx, NULL, &bk, &srcs[k], &o, &c));
+        QA_CHECK(same(a.var, c.var, 2 * sizeof(double)) && same(a.es, c.es, 2 * sizeof(double)));
+        QA_CHECK(same(a.var_index, c.var_index, 2 * sizeof(uint64_t)));
+        if (qa_comm_rank(comm) == 0) {
+            size_t pp = bk.p;
+            QA_CHECK(same(a.comp_var, c.comp_var, 2 * pp * sizeof(double)));
+            QA_CHECK(same(a.comp_es, c.comp_es, 2 * pp * sizeof(double)));
+            QA_CHECK(same(a.incr_var, c.incr_var, 2 * pp * sizeof(double)));
+            QA_CHECK(same(a.incr_es, c.incr_es, 2 * pp * sizeof(double)));
+            size_t ns = srcs[k].count < 5000 ? (size_t)srcs[k].count : 5000;
+            QA_CHECK_INT(a.nsample, ns);
+            QA_CHECK(same(a.sample, c.sample, ns * sizeof(double)));
+        }
+        /* A different block size gives the same bits on the CPU (deterministic products). */
+        o.block = 4096;
+        qa_stress_engine_result d;
+        QA_CHECK_OK(qa_stress_engine_run(ctx, comm, &bk, &srcs[k], &o, &d));
+        QA_CHECK(same(a.var, d.var, 2 * sizeof(double)) && same(a.es, d.es, 2 * sizeof(double)));
+        qa_stress_engine_result_free(&a);
+        qa_stress_engine_result_free(&c);
+        qa_stress_engine_result_free(&d);
+    }
+    free(x);
+}
+
+static void test_errors(void) {
+    const double bad_levels[1] = {1.0};
+    qa_stress_engine_book b = book(1);
+    double x[N] = {0};
+    qa_stress_engine_source src = {QA_STRESS_SOURCE_MATRIX, 1, {0, 0, 0, 0}, NULL, NULL, x};
+    qa_stress_engine_opts o = {bad_levels, 1, 10, 10, 0, 0, 0, 0, NULL};
+    qa_stress_engine_result r;
+    QA_CHECK_ERR(qa_stress_engine_run(ctx, NULL, &b, &src, &o, &r), QA_ERR_INVALID_ARG, "level 1");
+    src.count = 0;
+    QA_CHECK_ERR(qa_stress_engine_run(ctx, NULL, &b, &src, &o, &r), QA_ERR_INVALID_ARG, "no scenarios");
+    /* One scenario, one level: m = 1, VaR = ES = its loss. */
+    const double lv[1] = {0.99};
+    o.levels = lv;
+    src.count = 1;
+    x[0] = -0.1;
+    QA_CHECK_OK(qa_stress_engine_run(ctx, NULL, &b, &src, &o, &r));
+    double pos[P], ref = -ref_pnl(x, pos);
+    QA_CHECK_NEAR(r.var[0], ref, 1e-9, 1e-12);
+    QA_CHECK_NEAR(r.es[0], ref, 1e-9, 1e-12);
+    qa_stress_engine_result_free(&r);
+}
+
+int main(int argc, char **argv) {
+    if (qa_comm_create(&argc, &argv, &comm) != QA_OK) return 1;
+    seed = getenv("QA_TEST_SEED") ? strtoull(getenv("QA_TEST_SEED"), NULL, 10) : (uint64_t)time(NULL);
+    qa_comm_bcast(comm, &seed, sizeof seed, 0);
+    if (qa_comm_rank(comm) == 0) printf("seed %llu (QA_TEST_SEED to repeat), %d rank(s)\n", (unsigned long long)seed, qa_comm_size(comm));
+    sm_state = seed;
+    qa_backend_t *be = NULL;
+    if (qa_backend_create(QA_BACKEND_CPU, 0, &be) != QA_OK || qa_risk_ctx_create(be, &ctx) != QA_OK) return 1;
+    /* Ranks share the cores: one thread each (spinning OpenMP teams would oversubscribe). */
+    if (qa_comm_size(comm) > 1) qa_backend_set_threads(be, 1);
+    make_book();
+    if (qa_comm_size(comm) == 1) {
+        QA_RUN(test_matrix_vs_reference);
+        QA_RUN(test_errors);
+    }
+    QA_RUN(test_mc_converges);
+    QA_RUN(test_ranks_bitwise);
+    qa_risk_ctx_free(ctx);
+    qa_backend_free(be);
+    int rc = qa_test_finish();
+    int64_t fails = rc;
+    qa_comm_allreduce_max_i64(comm, &fails, 1);
+    qa_comm_free(comm);
+    return fails ? 1 : 0;
+}
