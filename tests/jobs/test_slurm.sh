@@ -118,17 +118,26 @@ is_requeued() {
         [ "$(json_eval "$j" 'd["records"][0]["restarts"]')" -ge "$2" ]
 }
 # A requeued job waits for the cluster's requeue delay (cred_expire, 120 s by default);
-# the tests do not: start it now. The controller sets that delay only when the old batch
-# step has finished (the job shows PENDING before then), so an early update is overwritten:
-# repeat it until the job leaves PENDING.
+# the tests do not. Two traps: the controller sets that delay only once the old batch step
+# has ended (before, the job already shows PENDING and an update is overwritten), and
+# slurmd refuses a credential issued in the same second as the requeue revoked the old one
+# ("Job credential revoked"). So wait for the delay to be set (reason BeginTime), let the
+# clock pass the revocation's second, then start it now (a start time in the future would
+# wait for the backfill pass, 30 s); re-apply only if the job is still waiting much later.
 start_now() {
-    local n
-    for ((n = 0; n < 60; n++)); do
-        [ "$(state_of "$1")" = PENDING ] || return 0
-        scontrol update JobId="$1" StartTime=now >/dev/null 2>&1
-        sleep 1
+    local n j st reason last=-100
+    for ((n = 0; n < 600; n++)); do
+        j=$("$QA" jobs status --json "$1" 2>/dev/null) || j=
+        st=$(json_eval "$j" 'd["records"][0]["state"]' 2>/dev/null)
+        reason=$(json_eval "$j" 'd["records"][0]["reason"]' 2>/dev/null)
+        [ -n "$j" ] && [ "$st" != PENDING ] && return 0
+        if [ "$reason" = BeginTime ] && ((n - last >= 100)); then
+            sleep 1.2
+            scontrol update JobId="$1" StartTime=now >/dev/null 2>&1 && last=$n
+        fi
+        sleep 0.1
     done
-    die "job $1 still PENDING 60 s after scontrol update StartTime=now"
+    die "job $1 still PENDING 60 s after its requeue"
 }
 
 submit() { # submit <args...>: qa submit, the job id on stdout; dies when it fails
