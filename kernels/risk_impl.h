@@ -90,7 +90,7 @@ int qa_risk_gemm_limit(int level);
  * (within ~1e-15 of qa_rng_normal; the same bits for an element whatever the range or
  * threads), or qa_rng_normal itself where AVX2/libmvec are missing. */
 void qa_risk_normals(uint64_t seed, uint64_t stream, uint64_t offset, size_t n, double *out, int threads);
-/* 1 when the vectorised generator is in use. */
+/* The generator in use: 2 AVX-512, 1 AVX2 (both + libmvec), 0 the scalar qa_rng_normal. */
 int qa_risk_normals_simd(void);
 
 /* ---- CPU (risk_cpu.c) ---- */

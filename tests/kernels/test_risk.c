@@ -593,7 +593,8 @@ static void test_gemm_kernels(void) {
  * are <= 4 ulp from glibc's scalar functions; |x| < 9, so a few ulp of 9 is ~5e-15),
  * and the same bits for an element however the range is split or threaded. */
 static void test_fast_normals(void) {
-    printf("  optimised normals: %s\n", qa_risk_normals_simd() ? "AVX2 Philox + libmvec" : "scalar fallback");
+    static const char *const kind[] = {"scalar fallback", "AVX2 Philox + libmvec", "AVX-512 Philox + libmvec"};
+    printf("  optimised normals: %s\n", kind[qa_risk_normals_simd()]);
     const size_t n = 70001;
     const uint64_t off = 123456789;
     double *a = dalloc(n), *b = dalloc(n);
