@@ -128,13 +128,10 @@ __attribute__((target("avx512f"))) static void blocks8(uint64_t seed, uint64_t s
     _mm512_storeu_pd(out + 8, _mm512_permutex2var_pd(cs, hi, sn));
 }
 
-static int have_avx512(void) { return __builtin_cpu_supports("avx512f"); }
-
-/* Elements [i0, i1) of the stream into out[i - i0]; w = 8 (AVX-512) or 4 (AVX2) blocks
- * per call. */
-static void normals_range(uint64_t seed, uint64_t stream, uint64_t i0, uint64_t i1, double *out) {
+/* Elements [i0, i1) of the stream into out[i - i0], 8 (wide: AVX-512) or 4 (AVX2) counter
+ * blocks per step. */
+static void normals_range(int wide, uint64_t seed, uint64_t stream, uint64_t i0, uint64_t i1, double *out) {
     double buf[16];
-    const int wide = have_avx512();
     const uint64_t w = wide ? 8 : 4;
     for (uint64_t b = i0 >> 1; 2 * b < i1; b += w) {
         if (wide) blocks8(seed, stream, b, buf);
@@ -146,7 +143,7 @@ static void normals_range(uint64_t seed, uint64_t stream, uint64_t i0, uint64_t 
 
 int qa_risk_normals_simd(void) {
     if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return 0;
-    return have_avx512() ? 2 : 1;
+    return __builtin_cpu_supports("avx512f") ? 2 : 1;
 }
 #else
 int qa_risk_normals_simd(void) { return 0; }
@@ -154,7 +151,8 @@ int qa_risk_normals_simd(void) { return 0; }
 
 void qa_risk_normals(uint64_t seed, uint64_t stream, uint64_t offset, size_t n, double *out, int threads) {
 #ifdef QA_RISK_VEC_NORMALS
-    if (qa_risk_normals_simd()) {
+    const int simd = qa_risk_normals_simd();
+    if (simd) {
         const int nt = threads > 1 && n >= 65536 ? threads : 1;
         (void)nt;
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -165,7 +163,7 @@ void qa_risk_normals(uint64_t seed, uint64_t stream, uint64_t offset, size_t n, 
             int t = 0, tn = 1;
 #endif
             size_t k0 = n * (size_t)t / (size_t)tn, k1 = n * (size_t)(t + 1) / (size_t)tn;
-            if (k1 > k0) normals_range(seed, stream, offset + k0, offset + k1, out + k0);
+            if (k1 > k0) normals_range(simd == 2, seed, stream, offset + k0, offset + k1, out + k0);
         }
         return;
     }
