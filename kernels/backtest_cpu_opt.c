@@ -30,6 +30,7 @@
 #include <stdlib.h>  /* malloc, free, aligned_alloc */
 #include <string.h>  /* memset, memcpy */
 
+#include "common/cpu.h"             /* qa_simd_level: the AVX2 body */
 #include "kernels/backtest_core.h" /* the per-bar rules, observation sequences */
 
 /* The 32-byte vectors below only pass between always-inline functions, so the ABI note
@@ -662,7 +663,7 @@ __attribute__((target("avx2"))) static void task_body_avx2(const job *jb, const 
 
 static void run_task_body(const job *jb, const qa_bt_obs *o, task_mem *t, size_t p0, int np, int series) {
 #ifdef QA_BT_AVX2_CLONE
-    if (__builtin_cpu_supports("avx2")) {
+    if (qa_simd_level() >= QA_SIMD_AVX2) {
         task_body_avx2(jb, o, t, p0, np, series);
         return;
     }

@@ -11,15 +11,32 @@
 #include <stdint.h>  /* int32_t */
 #include <string.h>  /* memcpy (bit cast) */
 
-/* Marks a hot loop function for AVX-512 and AVX2 clones beside the baseline (x86-64 SSE2)
- * one, picked at load time (GCC function multiversioning, glibc ifunc). The clones compute
- * the same per-element results (no FMA: ISO C mode keeps -ffp-contract=off), only more
- * lanes at once; reductions may sum in a different order. The AVX-512 clone made the
- * 1-thread MLP training step 12% faster on an AVX-512 EPYC (docs/performance.md). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define QA_NN_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+/* Hot loop functions in AVX-512, AVX2 and baseline (x86-64 SSE2) versions, picked per
+ * call by the process's SIMD level (common/cpu.h, capped by QA_SIMD). A file writes the
+ * body once as
+ *     QA_NN_SIMD_BODY void name_body(params) { ... }
+ *     QA_NN_SIMD_DISPATCH(name, (params), (args))
+ * and calls name(args). The versions compute the same per-element results (no FMA: ISO
+ * C mode keeps -ffp-contract=off), only more lanes at once; reductions may sum in a
+ * different order, which is why the level is capped for bit-identical runs across
+ * machines. The AVX-512 version made the 1-thread MLP training step 12% faster on an
+ * AVX-512 EPYC (docs/performance.md). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#include "common/cpu.h" /* qa_simd_level */
+#define QA_NN_SIMD_BODY static inline __attribute__((always_inline))
+#define QA_NN_SIMD_DISPATCH(name, params, args)                                            \
+    __attribute__((target("avx512f"))) static void name##_avx512 params { name##_body args; } \
+    __attribute__((target("avx2"))) static void name##_avx2 params { name##_body args; }      \
+    static void name params {                                                              \
+        qa_simd level_ = qa_simd_level();                                                  \
+        if (level_ >= QA_SIMD_AVX512) name##_avx512 args;                                  \
+        else if (level_ >= QA_SIMD_AVX2) name##_avx2 args;                                 \
+        else name##_body args;                                                             \
+    }
 #else
-#define QA_NN_SIMD_CLONES
+#define QA_NN_SIMD_BODY static inline
+#define QA_NN_SIMD_DISPATCH(name, params, args) \
+    static void name params { name##_body args; }
 #endif
 
 #define QA_NN_GELU_K0 0.7978845608028654f /* sqrt(2/pi) */

@@ -9,7 +9,7 @@
 #include <string.h>  /* memcpy, memset */
 
 #include "common/philox.h"  /* dropout mask: qa_rng_block, qa_rng_u01f_from_word */
-#include "kernels/nn_act.h"  /* qa_nn_tanh_fast, GELU constants, QA_NN_SIMD_CLONES */
+#include "kernels/nn_act.h"  /* qa_nn_tanh_fast, GELU constants, QA_NN_SIMD_DISPATCH */
 
 #ifdef QA_HAVE_OPENBLAS
 #include <cblas.h>  /* cblas_sgemm, openblas_set_num_threads */
@@ -99,8 +99,7 @@ void qa_nn_cpu_gemm(int ref, int threads, int trans_a, int trans_b, int m, int n
  * the blocking or thread count, so the result equals the reference bit for bit. */
 #define COL_BLOCK 256
 
-QA_NN_SIMD_CLONES
-static void colsum_block(int rows, int cols, int c0, int nc, const float *x, double *acc) {
+QA_NN_SIMD_BODY void colsum_block_body(int rows, int cols, int c0, int nc, const float *x, double *acc) {
     for (int j = 0; j < nc; j++) acc[j] = 0.0;
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * cols + c0;
@@ -108,6 +107,7 @@ static void colsum_block(int rows, int cols, int c0, int nc, const float *x, dou
         for (int j = 0; j < nc; j++) acc[j] += xr[j];
     }
 }
+QA_NN_SIMD_DISPATCH(colsum_block, (int rows, int cols, int c0, int nc, const float *x, double *acc), (rows, cols, c0, nc, x, acc))
 
 void qa_nn_cpu_colsum(int ref, int threads, int rows, int cols, const float *x, float *out,
                       int accumulate) {
@@ -172,8 +172,7 @@ static void bias_act_row_ref(qa_nn_act act, int cols, const float *x, const floa
     }
 }
 
-QA_NN_SIMD_CLONES
-static void bias_act_row_fast(qa_nn_act act, int cols, const float *x, const float *bias, float *y) {
+QA_NN_SIMD_BODY void bias_act_row_fast_body(qa_nn_act act, int cols, const float *x, const float *bias, float *y) {
     if (bias) {
 #pragma omp simd
         for (int c = 0; c < cols; c++) y[c] = x[c] + bias[c];
@@ -191,6 +190,7 @@ static void bias_act_row_fast(qa_nn_act act, int cols, const float *x, const flo
         }
     }
 }
+QA_NN_SIMD_DISPATCH(bias_act_row_fast, (qa_nn_act act, int cols, const float *x, const float *bias, float *y), (act, cols, x, bias, y))
 
 static void bias_act_rows(int ref, qa_nn_act act, int r0, int r1, int cols, const float *x, const float *bias,
                           const qa_nn_dropout *drop, float *y) {
@@ -233,8 +233,7 @@ static void bias_act_grad_row_ref(qa_nn_act act, int cols, const float *x, const
  * has no conditional loads and dx may alias dy. */
 #define CHUNK 256
 
-QA_NN_SIMD_CLONES
-static void bias_act_grad_row_fast(qa_nn_act act, int cols, const float *x, const float *bias,
+QA_NN_SIMD_BODY void bias_act_grad_row_fast_body(qa_nn_act act, int cols, const float *x, const float *bias,
                                    const float *dy, float *dx) {
     float h[CHUNK];
     for (int c0 = 0; c0 < cols; c0 += CHUNK) {
@@ -263,6 +262,7 @@ static void bias_act_grad_row_fast(qa_nn_act act, int cols, const float *x, cons
         }
     }
 }
+QA_NN_SIMD_DISPATCH(bias_act_grad_row_fast, (qa_nn_act act, int cols, const float *x, const float *bias, const float *dy, float *dx), (act, cols, x, bias, dy, dx))
 
 void qa_nn_cpu_bias_act_backward(int ref, int threads, qa_nn_act act, int rows, int cols,
                                  const float *x, const float *bias, const qa_nn_dropout *drop,

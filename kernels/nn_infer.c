@@ -4,7 +4,7 @@
  * vectorised forms) as the training layers. */
 #include "kernels/nn.h"
 
-#include "kernels/nn_act.h"      /* QA_NN_SIMD_CLONES */
+#include "kernels/nn_act.h"      /* QA_NN_SIMD_DISPATCH */
 #include "kernels/nn_internal.h" /* qa_nn_cpu_bias_act_forward */
 
 qa_status qa_nn_mlp_check(const qa_nn_mlp_spec *spec) {
@@ -37,10 +37,9 @@ size_t qa_nn_mlp_workspace_floats(const qa_nn_mlp_spec *spec, int max_batch) {
 /* out[r][o] = sum_i w[o][i] * x[r][i], four outputs at a time (four independent vector
  * accumulators sharing each load of x: as fast as OpenBLAS sgemv for one row, without
  * its call overhead). Each group of weight rows is read once for all rows of the batch.
- * The vectorised sums' order depends on the SIMD width (AVX2 or SSE2 clone), so results
+ * The vectorised sums' order depends on the SIMD width (AVX-512, AVX2 or SSE2 version), so results
  * can differ in the last bits between machines. */
-QA_NN_SIMD_CLONES
-static void dense(int batch, int in, int out, const float *x, const float *w, float *y) {
+QA_NN_SIMD_BODY void dense_body(int batch, int in, int out, const float *x, const float *w, float *y) {
     int o = 0;
     for (; o + 4 <= out; o += 4) {
         const float *w0 = w + (size_t)o * in, *w1 = w0 + in, *w2 = w1 + in, *w3 = w2 + in;
@@ -70,6 +69,7 @@ static void dense(int batch, int in, int out, const float *x, const float *w, fl
         }
     }
 }
+QA_NN_SIMD_DISPATCH(dense, (int batch, int in, int out, const float *x, const float *w, float *y), (batch, in, out, x, w, y))
 
 qa_status qa_nn_mlp_infer(const qa_nn_mlp_spec *spec, const float *params, int batch,
                           const float *x, float *y, float *work, size_t work_floats) {

@@ -59,8 +59,7 @@ static int in_size(const qa_nn_lstm_shape *s, int l) { return l == 0 ? s->input 
 
 /* g: one (b, t) row of the 4H GEMM outputs W_ih x_t + W_hh h_{t-1}, plus the bias sum
  * bs = b_ih + b_hh, replaced by the gate values i, f, g, o; cprev: c_{t-1}. */
-QA_NN_SIMD_CLONES
-static void cell_forward(int ref, int H, float *g, const float *bs, const float *cprev, float *c, float *tc, float *h) {
+QA_NN_SIMD_BODY void cell_forward_body(int ref, int H, float *g, const float *bs, const float *cprev, float *c, float *tc, float *h) {
     if (ref) {
         for (int j = 0; j < H; j++) {
             float i = 1.0f / (1.0f + expf(-(g[j] + bs[j]))), f = 1.0f / (1.0f + expf(-(g[H + j] + bs[H + j])));
@@ -80,11 +79,11 @@ static void cell_forward(int ref, int H, float *g, const float *bs, const float 
         c[j] = cn, tc[j] = t, h[j] = o * t;
     }
 }
+QA_NN_SIMD_DISPATCH(cell_forward, (int ref, int H, float *g, const float *bs, const float *cprev, float *c, float *tc, float *h), (ref, H, g, bs, cprev, c, tc, h))
 
 /* One (b, t) row backward: dh = dseq + dh_rec; dc is carried from t+1 and replaced by
  * dc * f for t-1; dg receives the 4H pre-activation gradients. */
-QA_NN_SIMD_CLONES
-static void cell_backward(int H, const float *gt, const float *cprev, const float *tc, const float *dseq,
+QA_NN_SIMD_BODY void cell_backward_body(int H, const float *gt, const float *cprev, const float *tc, const float *dseq,
                           const float *dhr, float *dc, float *dg) {
 #pragma omp simd
     for (int j = 0; j < H; j++) {
@@ -98,6 +97,7 @@ static void cell_backward(int H, const float *gt, const float *cprev, const floa
         dc[j] = dct * f;
     }
 }
+QA_NN_SIMD_DISPATCH(cell_backward, (int H, const float *gt, const float *cprev, const float *tc, const float *dseq, const float *dhr, float *dc, float *dg), (H, gt, cprev, tc, dseq, dhr, dc, dg))
 
 /* ---- forward ---------------------------------------------------------------------------------------- */
 

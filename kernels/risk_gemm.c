@@ -16,6 +16,7 @@
 #include <stdlib.h>  /* aligned_alloc, free */
 #include <string.h>  /* memset */
 
+#include "common/cpu.h"         /* qa_simd_level: which micro-kernel */
 #include "kernels/risk_impl.h"  /* declarations */
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -115,23 +116,18 @@ typedef struct micro_kernel {
     int simd;  /* 0 portable, 1 AVX2, 2 AVX-512 */
 } micro_kernel;
 
-static int g_level_cap = 2; /* tests lower it to compare kernels (qa_risk_gemm_limit) */
-
+/* The widest micro-kernel the process's SIMD level allows (common/cpu.h; tests lower the
+ * level with qa_simd_cap to compare the kernels). */
 static micro_kernel pick_micro(void) {
 #ifdef QA_RISK_X86
-    if (g_level_cap >= 2 && __builtin_cpu_supports("avx512f")) return (micro_kernel){micro_avx512, 12, 2};
-    if (g_level_cap >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (micro_kernel){micro_avx2, 6, 1};
+    qa_simd level = qa_simd_level();
+    if (level >= QA_SIMD_AVX512) return (micro_kernel){micro_avx512, 12, 2};
+    if (level >= QA_SIMD_AVX2) return (micro_kernel){micro_avx2, 6, 1};
 #endif
     return (micro_kernel){micro_portable, MR_PORTABLE, 0};
 }
 
 int qa_risk_gemm_simd(void) { return pick_micro().simd; }
-
-int qa_risk_gemm_limit(int level) {
-    g_level_cap = level < 0 ? 2 : level;
-    return qa_risk_gemm_simd();
-}
 
 /* ---- the blocked product --------------------------------------------------------------- */
 

@@ -80,9 +80,6 @@ qa_status qa_risk_gemm_det(const double *a, size_t lda, size_t rows, size_t kdim
 void qa_risk_gemv_det(const double *a, size_t lda, size_t rows, size_t kdim, const double *w, double *y, int threads);
 /* Micro-kernel in use: 2 AVX-512, 1 AVX2+FMA, 0 portable (libm fma). All give the same bits. */
 int qa_risk_gemm_simd(void);
-/* Caps the kernel level (tests compare them; -1 restores the default); returns the level
- * now in use. Not thread-safe: call before starting work. */
-int qa_risk_gemm_limit(int level);
 
 /* ---- optimised normals (risk_normals.c) ---- */
 

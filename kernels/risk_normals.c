@@ -18,6 +18,7 @@
 #include <omp.h>     /* thread ids for the contiguous split */
 #endif
 
+#include "common/cpu.h"         /* qa_simd_level: AVX2 or AVX-512 */
 #include "common/philox.h"      /* constants, scalar fallback */
 #include "kernels/risk_impl.h"  /* declarations */
 #include "kernels/rng.h"        /* qa_rng_fill_cpu: scalar fallback */
@@ -141,10 +142,7 @@ static void normals_range(int wide, uint64_t seed, uint64_t stream, uint64_t i0,
     }
 }
 
-int qa_risk_normals_simd(void) {
-    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return 0;
-    return __builtin_cpu_supports("avx512f") ? 2 : 1;
-}
+int qa_risk_normals_simd(void) { return (int)qa_simd_level(); }
 #else
 int qa_risk_normals_simd(void) { return 0; }
 #endif

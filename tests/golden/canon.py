@@ -38,8 +38,12 @@ def volatile(key):
     return key in VOLATILE_KEYS or key.endswith(VOLATILE_SUFFIXES)
 
 
+# The build's git commit inside a text ("qa 0.1.0, git 02527ae354-dirty").
+GIT_REF = re.compile(r"\bgit [0-9a-f]{7,40}(-dirty)?")
+
+
 def norm_str(s, root):
-    return s.replace(root, "<RUN>")
+    return GIT_REF.sub("git <GIT>", s.replace(root, "<RUN>"))
 
 
 def canon_json(v, root):

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/cpu.h"         /* qa_simd_cap: compare the SIMD kernels */
 #include "common/philox.h"      /* test inputs */
 #include "kernel_test.h"        /* harness, CPU/GPU mode, GPU skip */
 #include "kernels/risk.h"
@@ -543,7 +544,7 @@ static void test_gemm_kernels(void) {
     double *a = dalloc(rows * k), *b = dalloc(k * nc), *c[3], *ref = dalloc(rows * k), *y[3];
     for (size_t i = 0; i < rows * k; i++) a[i] = qa_rng_normal(g_seed, 1700, i);
     for (size_t i = 0; i < k * nc; i++) b[i] = qa_rng_normal(g_seed, 1701, i);
-    int top = qa_risk_gemm_limit(-1);
+    int top = (int)qa_simd_cap(QA_SIMD_AVX512);
     printf("  deterministic product kernel: %s\n", top == 2 ? "AVX-512" : top == 1 ? "AVX2+FMA" : "portable");
     for (int tri = 0; tri < 2; tri++) {
         size_t ncols = tri ? k : nc; /* tri: b(k, i) = 0 for k > i, a square k x k operand */
@@ -558,7 +559,7 @@ static void test_gemm_kernels(void) {
                 ref[s * ncols + i] = acc;
             }
         for (int lvl = 2; lvl >= 0; lvl--) {
-            qa_risk_gemm_limit(lvl);
+            qa_simd_cap((qa_simd)lvl);
             c[lvl] = dalloc(rows * ncols);
             QA_CHECK_OK(qa_risk_gemm_det(a, k, rows, k, bb, brs, bcs, ncols, tri, c[lvl], ncols, 1));
             qa_test_near_arrays("deterministic product vs loop", c[lvl], ref, rows * ncols, 1e-13 * k, 1e-13);
@@ -573,7 +574,7 @@ static void test_gemm_kernels(void) {
         for (int lvl = 0; lvl < 3; lvl++) free(c[lvl]);
     }
     for (int lvl = 2; lvl >= 0; lvl--) { /* GEMV: the same chain as a one-column product */
-        qa_risk_gemm_limit(lvl);
+        qa_simd_cap((qa_simd)lvl);
         y[lvl] = dalloc(rows);
         double *col = dalloc(rows);
         qa_risk_gemv_det(a, k, rows, k, b, y[lvl], 2);
@@ -582,7 +583,7 @@ static void test_gemm_kernels(void) {
         if (lvl < 2) QA_CHECK(memcmp(y[lvl], y[2], rows * sizeof(double)) == 0);
         free(col);
     }
-    qa_risk_gemm_limit(-1);
+    qa_simd_cap(QA_SIMD_AVX512);
     for (int lvl = 0; lvl < 3; lvl++) free(y[lvl]);
     free(a);
     free(b);
