@@ -2,6 +2,7 @@
 #include "common/config.h"
 
 #include <errno.h>    /* strtoll/strtod range errors */
+#include <limits.h>   /* INT_MIN, INT_MAX */
 #include <math.h>     /* isnan, floor */
 #include <stdarg.h>   /* va_list for qa_cfg_error */
 #include <stdint.h>   /* SIZE_MAX */
@@ -428,15 +429,50 @@ static qa_status bind_list(const qa_cfg_t *cfg, const qa_cfg_node *n, const qa_c
     return QA_OK;
 }
 
-static qa_status bind_field(const qa_cfg_t *cfg, const qa_cfg_node *v, const qa_cfg_field *f,
-                            void *dst, const char *what) {
-    char *p = (char *)dst + f->offset;
+/* One qa_cfg_bind call: the destinations bound so far, to refuse a value given twice. */
+#define BIND_MAX_SEEN 256
+typedef struct bind_ctx {
+    const qa_cfg_t *cfg;
+    size_t n;
+    const void *addr[BIND_MAX_SEEN];
+    int line[BIND_MAX_SEEN];
+    char what[BIND_MAX_SEEN][64];
+} bind_ctx;
+
+static qa_status bind_map(bind_ctx *ctx, const qa_cfg_node *map, const qa_cfg_field *schema, char *dst,
+                          const char *section);
+static qa_status mark_bound(bind_ctx *ctx, const qa_cfg_field *f, const void *addr, int line, const char *what);
+
+static qa_status read_int_field(const qa_cfg_t *cfg, const qa_cfg_node *v, const qa_cfg_field *f, const char *what,
+                                long long *out) {
+    long long lo = f->min < -9.2e18 ? (long long)-9.2e18 : (long long)f->min;
+    long long hi = f->max > 9.2e18 ? (long long)9.2e18 : (long long)f->max;
+    return qa_cfg_read_int(cfg, v, what, lo, hi, out);
+}
+
+static qa_status bind_field(bind_ctx *ctx, const qa_cfg_node *v, const qa_cfg_field *f, char *dst,
+                            const char *what) {
+    const qa_cfg_t *cfg = ctx->cfg;
+    char *p = dst + f->offset;
+    long long iv = 0;
+    qa_status st;
     switch (f->type) {
-    case QA_CFG_T_INT: {
-        long long lo = f->min < -9.2e18 ? (long long)-9.2e18 : (long long)f->min;
-        long long hi = f->max > 9.2e18 ? (long long)9.2e18 : (long long)f->max;
-        return qa_cfg_read_int(cfg, v, what, lo, hi, (long long *)p);
-    }
+    case QA_CFG_T_INT:
+        return read_int_field(cfg, v, f, what, (long long *)p);
+    case QA_CFG_T_I32:
+        if ((st = read_int_field(cfg, v, f, what, &iv)) != QA_OK) return st;
+        if (iv < INT_MIN || iv > INT_MAX) return qa_cfg_error(cfg, v, what, "%lld does not fit an int", iv);
+        *(int *)p = (int)iv;
+        return QA_OK;
+    case QA_CFG_T_I64:
+        if ((st = read_int_field(cfg, v, f, what, &iv)) != QA_OK) return st;
+        *(int64_t *)p = (int64_t)iv;
+        return QA_OK;
+    case QA_CFG_T_SIZE:
+        if ((st = read_int_field(cfg, v, f, what, &iv)) != QA_OK) return st;
+        if (iv < 0) return qa_cfg_error(cfg, v, what, "%lld is negative (expected a count)", iv);
+        *(size_t *)p = (size_t)iv;
+        return QA_OK;
     case QA_CFG_T_DOUBLE:
         return qa_cfg_read_double(cfg, v, what, f->min, f->max, (double *)p);
     case QA_CFG_T_BOOL:
@@ -450,8 +486,14 @@ static qa_status bind_field(const qa_cfg_t *cfg, const qa_cfg_node *v, const qa_
     case QA_CFG_T_STRING_LIST:
         return bind_list(cfg, v, f, what, (qa_cfg_list *)p);
     case QA_CFG_T_SECTION:
+        if (v->kind == QA_CFG_SCALAR && f->sub[0].key && f->sub[0].type == QA_CFG_T_ENUM) {
+            char sub_what[256];
+            join_path(sub_what, sizeof sub_what, what, f->sub[0].key);
+            st = mark_bound(ctx, &f->sub[0], p + f->sub[0].offset, v->line, sub_what);
+            return st != QA_OK ? st : bind_field(ctx, v, &f->sub[0], p, sub_what);
+        }
         if (v->kind != QA_CFG_MAP) return qa_cfg_error(cfg, v, what, "expected a map of keys");
-        return qa_cfg_bind(cfg, v, f->sub, dst, what);
+        return bind_map(ctx, v, f->sub, p, what);
     case QA_CFG_T_NODE:
         *(const qa_cfg_node **)p = v;
         return QA_OK;
@@ -460,39 +502,86 @@ static qa_status bind_field(const qa_cfg_t *cfg, const qa_cfg_node *v, const qa_
     }
 }
 
-qa_status qa_cfg_bind(const qa_cfg_t *cfg, const qa_cfg_node *map, const qa_cfg_field *schema,
-                      void *dst, const char *section) {
+/* The field for `key` in `schema` or in its INLINE blocks; *base receives the offset
+ * of the struct the field's own offset is relative to. */
+static const qa_cfg_field *find_field(const qa_cfg_field *schema, const char *key, size_t *base) {
+    for (const qa_cfg_field *s = schema; s->key; s++) {
+        if (s->type == QA_CFG_T_INLINE) {
+            size_t b = 0;
+            const qa_cfg_field *f = find_field(s->sub, key, &b);
+            if (f) {
+                *base = s->offset + b;
+                return f;
+            }
+        } else if (strcmp(s->key, key) == 0) {
+            *base = 0;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* Appends the keys of `schema` (and its INLINE blocks) to `allowed` and keeps the one
+ * closest to `key`. */
+static void list_keys(const qa_cfg_field *schema, const char *key, char *allowed, size_t size, size_t *used,
+                      const char **best, size_t *best_d) {
+    for (const qa_cfg_field *s = schema; s->key; s++) {
+        if (s->type == QA_CFG_T_INLINE) {
+            list_keys(s->sub, key, allowed, size, used, best, best_d);
+            continue;
+        }
+        size_t d = edit_distance(key, s->key);
+        if (d < *best_d) {
+            *best_d = d;
+            *best = s->key;
+        }
+        int w = snprintf(allowed + *used, size - *used, "%s%s", *used ? ", " : "", s->key);
+        if (w > 0 && *used + (size_t)w < size) *used += (size_t)w;
+    }
+}
+
+static qa_status unknown_key(const qa_cfg_t *cfg, const qa_cfg_node *map, size_t i, const qa_cfg_field *schema,
+                             const char *section) {
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX, used = 0;
+    char allowed[768] = "";
+    list_keys(schema, map->keys[i], allowed, sizeof allowed, &used, &best, &best_d);
+    const char *where = section && *section ? section : "the top level";
+    if (best && best_d <= 2)
+        return QA_FAIL(QA_ERR_CONFIG, "%s:%d: unknown key '%s' in %s (did you mean '%s'?)", cfg->name,
+                       map->key_lines[i], map->keys[i], where, best);
+    return QA_FAIL(QA_ERR_CONFIG, "%s:%d: unknown key '%s' in %s (allowed: %s)", cfg->name, map->key_lines[i],
+                   map->keys[i], where, allowed);
+}
+
+/* Records that `what` (at `line`) sets the member at `addr`; an error if something else
+ * set it already in this bind. Sections and inline blocks are containers, not values. */
+static qa_status mark_bound(bind_ctx *ctx, const qa_cfg_field *f, const void *addr, int line, const char *what) {
+    if (f->type == QA_CFG_T_SECTION || f->type == QA_CFG_T_INLINE) return QA_OK;
+    for (size_t k = 0; k < ctx->n; k++)
+        if (ctx->addr[k] == addr)
+            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key '%s' sets the same value as '%s' at line %d (give it once)",
+                           ctx->cfg->name, line, what, ctx->what[k], ctx->line[k]);
+    if (ctx->n == BIND_MAX_SEEN) return QA_OK; /* more keys than any schema has: no check */
+    ctx->addr[ctx->n] = addr;
+    ctx->line[ctx->n] = line;
+    snprintf(ctx->what[ctx->n], sizeof ctx->what[0], "%.63s", what);
+    ctx->n++;
+    return QA_OK;
+}
+
+static qa_status bind_map(bind_ctx *ctx, const qa_cfg_node *map, const qa_cfg_field *schema, char *dst,
+                          const char *section) {
+    const qa_cfg_t *cfg = ctx->cfg;
     char what[256];
     if (!map || map->kind == QA_CFG_NULL) map = NULL;
     else if (map->kind != QA_CFG_MAP)
         return qa_cfg_error(cfg, map, section ? section : "(top level)", "expected a map of keys");
 
     for (size_t i = 0; map && i < map->n; i++) {
-        const qa_cfg_field *f = NULL;
-        for (const qa_cfg_field *s = schema; s->key; s++)
-            if (strcmp(s->key, map->keys[i]) == 0) f = s;
-        if (!f) {
-            const char *best = NULL;
-            size_t best_d = SIZE_MAX;
-            char allowed[768] = "";
-            size_t used = 0;
-            for (const qa_cfg_field *s = schema; s->key; s++) {
-                size_t d = edit_distance(map->keys[i], s->key);
-                if (d < best_d) {
-                    best_d = d;
-                    best = s->key;
-                }
-                int w = snprintf(allowed + used, sizeof allowed - used, "%s%s",
-                                 s == schema ? "" : ", ", s->key);
-                if (w > 0 && used + (size_t)w < sizeof allowed) used += (size_t)w;
-            }
-            const char *where = section && *section ? section : "the top level";
-            if (best && best_d <= 2)
-                return QA_FAIL(QA_ERR_CONFIG, "%s:%d: unknown key '%s' in %s (did you mean '%s'?)",
-                               cfg->name, map->key_lines[i], map->keys[i], where, best);
-            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: unknown key '%s' in %s (allowed: %s)", cfg->name,
-                           map->key_lines[i], map->keys[i], where, allowed);
-        }
+        size_t base = 0;
+        const qa_cfg_field *f = find_field(schema, map->keys[i], &base);
+        if (!f) return unknown_key(cfg, map, i, schema, section);
         join_path(what, sizeof what, section, f->key);
         const qa_cfg_node *v = map->vals[i];
         if (v->kind == QA_CFG_NULL && f->type != QA_CFG_T_NODE) {
@@ -500,7 +589,8 @@ qa_status qa_cfg_bind(const qa_cfg_t *cfg, const qa_cfg_node *map, const qa_cfg_
                 return qa_cfg_error(cfg, v, what, "a value is required");
             continue; /* `key:` with no value keeps the default */
         }
-        qa_status st = bind_field(cfg, v, f, dst, what);
+        qa_status st = mark_bound(ctx, f, dst + base + f->offset, map->key_lines[i], what);
+        if (st == QA_OK) st = bind_field(ctx, v, f, dst + base, what);
         if (st != QA_OK) return st;
     }
     for (const qa_cfg_field *s = schema; s->key; s++) {
@@ -513,6 +603,17 @@ qa_status qa_cfg_bind(const qa_cfg_t *cfg, const qa_cfg_node *map, const qa_cfg_
         }
     }
     return QA_OK;
+}
+
+qa_status qa_cfg_bind(const qa_cfg_t *cfg, const qa_cfg_node *map, const qa_cfg_field *schema,
+                      void *dst, const char *section) {
+    bind_ctx *ctx = malloc(sizeof *ctx);
+    if (!ctx) return QA_FAIL(QA_ERR_NOMEM, "config binding");
+    ctx->cfg = cfg;
+    ctx->n = 0;
+    qa_status st = bind_map(ctx, map, schema, dst, section);
+    free(ctx);
+    return st;
 }
 
 /* ---- overrides ------------------------------------------------------------------------ */

@@ -85,12 +85,19 @@ typedef enum qa_cfg_type {
     QA_CFG_T_DOUBLE,      /* double */
     QA_CFG_T_BOOL,        /* int (0/1) */
     QA_CFG_T_STRING,      /* const char * (into the cfg) */
-    QA_CFG_T_ENUM,        /* int: index into `choices` */
+    QA_CFG_T_ENUM,        /* int-sized enum: index into `choices` */
     QA_CFG_T_INT_LIST,    /* qa_cfg_list of long long */
     QA_CFG_T_DOUBLE_LIST, /* qa_cfg_list of double */
     QA_CFG_T_STRING_LIST, /* qa_cfg_list of const char * */
-    QA_CFG_T_SECTION,     /* nested map bound with `sub` into the same struct */
+    QA_CFG_T_SECTION,     /* nested map bound with `sub` into the struct at `offset`; when
+                             the first sub-field is an ENUM, a scalar value stands for it
+                             (`sizing: vol_target` = `sizing: {method: vol_target}`) */
     QA_CFG_T_NODE,        /* const qa_cfg_node *: the module parses it itself */
+    QA_CFG_T_I32,         /* int */
+    QA_CFG_T_I64,         /* int64_t */
+    QA_CFG_T_SIZE,        /* size_t */
+    QA_CFG_T_INLINE,      /* the keys of `sub` are keys of this map too, bound into the
+                             struct at `offset` (a block shared by several schemas) */
     QA_CFG_T_COUNT
 } qa_cfg_type;
 
@@ -100,7 +107,11 @@ typedef struct qa_cfg_list {
     size_t n;
 } qa_cfg_list;
 
-enum { QA_CFG_REQUIRED = 1u };
+enum {
+    QA_CFG_REQUIRED = 1u,
+    QA_CFG_ALIAS = 2u /* another spelling of fields listed elsewhere: accepted on input,
+                         left out of qa_json_from_schema's resolved config */
+};
 
 typedef struct qa_cfg_field {
     const char *key;
@@ -113,9 +124,26 @@ typedef struct qa_cfg_field {
     const char *doc;                 /* one line for docs and --help */
 } qa_cfg_field;
 
+/* The binding type of a numeric struct member, from its C type (int, long long, int64_t,
+ * size_t, double), so a schema binds integers into fields of their own type:
+ *     QA_CFG_NUM(my_cfg, "window", window, 2, 1e6, 0, "bars in the window")  */
+#define QA_CFG_NUM_TYPE(T, field)                                                           \
+    _Generic(((T *)0)->field, int: QA_CFG_T_I32, long long: QA_CFG_T_INT, long: QA_CFG_T_I64, \
+             unsigned long: QA_CFG_T_SIZE, double: QA_CFG_T_DOUBLE)
+#define QA_CFG_NUM(T, key, field, lo, hi, flags, doc) \
+    { key, QA_CFG_NUM_TYPE(T, field), offsetof(T, field), lo, hi, NULL, NULL, flags, doc }
+/* An enum member (checked to be int-sized) bound by name from `choices`. */
+#define QA_CFG_ENUM(T, key, field, choices, flags, doc)                                                   \
+    { key, QA_CFG_T_ENUM, offsetof(T, field) + 0 * sizeof(char[sizeof(((T *)0)->field) == sizeof(int) ? 1 : -1]), \
+      0, 0, choices, NULL, flags, doc }
+/* Any other member type (string, bool, list, node). */
+#define QA_CFG_FIELD(T, key, type, field, flags, doc) { key, type, offsetof(T, field), 0, 0, NULL, NULL, flags, doc }
+
 /* Binds `map` into `dst` by `schema` (ended by an entry with key NULL). Keys absent
  * from the map keep the value already in `dst` (the caller's defaults). Unknown keys,
- * missing required keys, wrong types and out-of-range values fail with file:line. */
+ * missing required keys, wrong types and out-of-range values fail with file:line, and
+ * so does a value given twice through different spellings (a key of an INLINE block
+ * and the same key in its section, say). */
 qa_status qa_cfg_bind(const qa_cfg_t *cfg, const qa_cfg_node *map, const qa_cfg_field *schema,
                       void *dst, const char *section);
 

@@ -2,6 +2,7 @@
 #include "common/json.h"
 
 #include <math.h>    /* isfinite */
+#include <stdint.h>  /* int64_t */
 #include <stdlib.h>  /* free, realloc */
 #include <string.h>  /* strlen */
 
@@ -52,10 +53,14 @@ json_t *qa_json_from_schema(const qa_cfg_field *schema, const void *src) {
     json_t *o = json_object();
     if (!o) return NULL;
     for (const qa_cfg_field *f = schema; f->key; f++) {
+        if (f->flags & QA_CFG_ALIAS) continue;
         const char *p = (const char *)src + f->offset;
         json_t *v = NULL;
         switch (f->type) {
         case QA_CFG_T_INT: v = json_integer(*(const long long *)p); break;
+        case QA_CFG_T_I32: v = json_integer(*(const int *)p); break;
+        case QA_CFG_T_I64: v = json_integer((json_int_t) * (const int64_t *)p); break;
+        case QA_CFG_T_SIZE: v = json_integer((json_int_t) * (const size_t *)p); break;
         case QA_CFG_T_DOUBLE: v = qa_json_real(*(const double *)p); break;
         case QA_CFG_T_BOOL: v = json_boolean(*(const int *)p); break;
         case QA_CFG_T_STRING: {
@@ -67,7 +72,18 @@ json_t *qa_json_from_schema(const qa_cfg_field *schema, const void *src) {
         case QA_CFG_T_INT_LIST:
         case QA_CFG_T_DOUBLE_LIST:
         case QA_CFG_T_STRING_LIST: v = list_json(f, (const qa_cfg_list *)p); break;
-        case QA_CFG_T_SECTION: v = qa_json_from_schema(f->sub, src); break;
+        case QA_CFG_T_SECTION: v = qa_json_from_schema(f->sub, p); break;
+        case QA_CFG_T_INLINE: {
+            if (f->flags & QA_CFG_ALIAS) continue;
+            json_t *in = qa_json_from_schema(f->sub, p);
+            if (!in || json_object_update(o, in) != 0) {
+                json_decref(in);
+                json_decref(o);
+                return NULL;
+            }
+            json_decref(in);
+            continue;
+        }
         case QA_CFG_T_NODE: continue; /* modules describe their own free-form parts */
         default: v = json_null(); break;
         }

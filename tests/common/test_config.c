@@ -1,8 +1,10 @@
 /* Config parsing and schema binding: every rejection names file, line and key. */
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "common/config.h"
+#include "common/json.h" /* qa_json_from_schema */
 #include "harness.h"
 
 typedef struct demo_cfg {
@@ -150,8 +152,82 @@ static void test_empty_document(void) {
     qa_cfg_free(cfg);
 }
 
+/* A shared block (like trading's rules) bound into its own member of an engine's
+ * config: integers of their own types, a section with a scalar shorthand for its enum,
+ * the block's leaves inline, and the same value given twice refused. */
+typedef struct block {
+    int kind;
+    int window;
+    int64_t stamp;
+    size_t count;
+    double rate;
+} block;
+typedef struct engine {
+    const char *name;
+    block b;
+} engine;
+static const char *const kinds[] = {"fixed", "adaptive", NULL};
+static const qa_cfg_field inner[] = {
+    QA_CFG_ENUM(block, "method", kind, kinds, 0, "kind"),
+    QA_CFG_NUM(block, "window", window, 2, 1e6, 0, "bars"),
+    {NULL},
+};
+static const qa_cfg_field block_schema[] = {
+    {"sizing", QA_CFG_T_SECTION, 0, 0, 0, NULL, inner, 0, "a section"},
+    QA_CFG_NUM(block, "stamp", stamp, 0, 9e18, 0, "int64"),
+    QA_CFG_NUM(block, "count", count, 0, 1e9, 0, "size_t"),
+    QA_CFG_NUM(block, "rate", rate, 0, 1, 0, "double"),
+    {"", QA_CFG_T_INLINE, 0, 0, 0, NULL, inner + 1, QA_CFG_ALIAS, "window written flat"},
+    {NULL},
+};
+static const qa_cfg_field engine_schema[] = {
+    QA_CFG_FIELD(engine, "name", QA_CFG_T_STRING, name, 0, "label"),
+    {"settings", QA_CFG_T_SECTION, offsetof(engine, b), 0, 0, NULL, block_schema, 0, "the block"},
+    {"", QA_CFG_T_INLINE, offsetof(engine, b), 0, 0, NULL, block_schema, QA_CFG_ALIAS, "the block at the top level"},
+    {NULL},
+};
+
+static qa_status bind_engine(const char *text, engine *e) {
+    qa_cfg_t *cfg = NULL;
+    qa_status st = qa_cfg_parse("e.yaml", text, strlen(text), &cfg);
+    if (st == QA_OK) st = qa_cfg_bind(cfg, qa_cfg_root(cfg), engine_schema, e, NULL);
+    qa_cfg_free(cfg);
+    return st;
+}
+
+static void test_typed_blocks(void) {
+    engine e = {NULL, {0, 20, 0, 0, 0.5}};
+    QA_CHECK_OK(bind_engine("settings: {sizing: adaptive, stamp: 9000000000000000000, count: 7}\nrate: 0.25\n", &e));
+    QA_CHECK_INT(e.b.kind, 1);
+    QA_CHECK(e.b.stamp == INT64_C(9000000000000000000));
+    QA_CHECK_INT(e.b.count, 7);
+    QA_CHECK(e.b.rate == 0.25 && e.b.window == 20);
+    QA_CHECK_OK(bind_engine("sizing: {method: fixed, window: 30}\n", &e));
+    QA_CHECK(e.b.kind == 0 && e.b.window == 30);
+    QA_CHECK_OK(bind_engine("settings: {window: 40}\n", &e)); /* the flat alias */
+    QA_CHECK_INT(e.b.window, 40);
+    QA_CHECK_ERR(bind_engine("settings: {window: 40}\nwindow: 41\n", &e), QA_ERR_CONFIG,
+                 "e.yaml:2: key 'window' sets the same value as 'settings.window' at line 1");
+    QA_CHECK_ERR(bind_engine("sizing: {window: 40}\nsettings: {window: 3}\n", &e), QA_ERR_CONFIG,
+                 "sets the same value as 'sizing.window'");
+    QA_CHECK_ERR(bind_engine("settings: {sizing: fixed, method: fixed}\n", &e), QA_ERR_CONFIG,
+                 "unknown key 'method' in settings");
+    QA_CHECK_ERR(bind_engine("count: -1\n", &e), QA_ERR_CONFIG, "key 'count'");
+    QA_CHECK_ERR(bind_engine("settings: {sizing: wide}\n", &e), QA_ERR_CONFIG,
+                 "key 'settings.sizing.method': 'wide' is not one of: fixed, adaptive");
+    QA_CHECK_ERR(bind_engine("windw: 3\n", &e), QA_ERR_CONFIG, "did you mean 'window'?");
+    /* The resolved config lists the block once, without its aliases. */
+    json_t *j = qa_json_from_schema(engine_schema, &e);
+    QA_CHECK(j && json_object_get(j, "settings") && json_object_get(json_object_get(j, "settings"), "sizing"));
+    QA_CHECK(json_object_get(j, "name") && !json_object_get(j, "rate") && !json_object_get(j, "window"));
+    QA_CHECK(json_object_get(json_object_get(j, "settings"), "rate") && !json_object_get(json_object_get(j, "settings"), "window"));
+    QA_CHECK(json_integer_value(json_object_get(json_object_get(json_object_get(j, "settings"), "sizing"), "window")) == 40);
+    json_decref(j);
+}
+
 int main(void) {
     QA_RUN(test_good);
+    QA_RUN(test_typed_blocks);
     QA_RUN(test_defaults_kept);
     QA_RUN(test_json_accepted);
     QA_RUN(test_rejections);
