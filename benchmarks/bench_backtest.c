@@ -16,7 +16,8 @@
 #include "bench.h"
 #include "common/philox.h"
 #include "kernels/backend.h"
-#include "kernels/backtest.h"
+#include "kernels/backtest_impl.h" /* the reference engine, called directly */
+#include "kernels/kernel_test.h" /* qa_test_bt_rules */
 
 /* Random walks with 2% daily vol; 1% NaN gaps. */
 static double *make_close(size_t S, size_t T, uint64_t seed) {
@@ -47,7 +48,7 @@ typedef struct bench_case {
     qa_bt_strategy strategy;
     qa_bt_params *params;
     size_t count;
-    qa_bt_settings set;
+    qa_bt_rules set;
 } bench_case;
 
 static double cpu_seconds(void) {
@@ -109,10 +110,10 @@ int main(int argc, char **argv) {
         zs[i].p[2] = 0.25;
     }
     bench_case cases[2] = {{"sma_cross_100", QA_BT_SMA_CROSS, ma, 100, {0}}, {"zscore_full_100", QA_BT_ZSCORE, zs, 100, {0}}};
-    qa_bt_settings_init(&cases[0].set);
+    cases[0].set = qa_test_bt_rules();
     cases[0].set.commission_bps = 1.0;
     cases[0].set.half_spread_bps = 2.0;
-    qa_bt_settings_init(&cases[1].set);
+    cases[1].set = qa_test_bt_rules();
     cases[1].set.commission_bps = 1.0;
     cases[1].set.stop_loss = 0.05;
     cases[1].set.take_profit = 0.1;

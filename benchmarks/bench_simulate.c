@@ -24,7 +24,7 @@
 #include "bench.h"
 #include "common/philox.h"
 #include "common/timer.h"
-#include "kernels/backtest.h"
+#include "kernels/backtest_impl.h" /* the reference engine, called directly */
 #include "pipeline/sim.h"
 
 /* CPU seconds of this process (user + system): independent of other load on the machine. */
@@ -40,7 +40,7 @@ typedef struct bcase {
     double p0, p1, p2;
     double fraction;
     int vol_target, impact;
-    qa_sim_convention conv;
+    qa_rules_convention conv;
     qa_order_type type;
     double participation;
     int no_blotter;
@@ -75,11 +75,11 @@ int main(int argc, char **argv) {
         }
     }
     const bcase cases[] = {
-        {"sim_sma_w0.5_moc", QA_BT_SMA_CROSS, 10, 50, 0, 0.5, 0, 0, QA_SIM_VECTORIZED, QA_ORDER_MOC, 0, 0},
-        {"sim_sma_w0.5_noblot", QA_BT_SMA_CROSS, 10, 50, 0, 0.5, 0, 0, QA_SIM_VECTORIZED, QA_ORDER_MOC, 0, 1},
-        {"sim_sma_w1_moc", QA_BT_SMA_CROSS, 10, 50, 0, 1.0, 0, 0, QA_SIM_VECTORIZED, QA_ORDER_MOC, 0, 0},
-        {"sim_zscore_vt_impact", QA_BT_ZSCORE, 40, 1.5, 0.25, 1.0, 1, 1, QA_SIM_VECTORIZED, QA_ORDER_MOC, 0, 0},
-        {"sim_sma_limit_part", QA_BT_SMA_CROSS, 10, 50, 0, 0.5, 0, 0, QA_SIM_TRADED, QA_ORDER_LIMIT, 0.02, 0},
+        {"sim_sma_w0.5_moc", QA_BT_SMA_CROSS, 10, 50, 0, 0.5, 0, 0, QA_RULES_VECTORIZED, QA_ORDER_MOC, 0, 0},
+        {"sim_sma_w0.5_noblot", QA_BT_SMA_CROSS, 10, 50, 0, 0.5, 0, 0, QA_RULES_VECTORIZED, QA_ORDER_MOC, 0, 1},
+        {"sim_sma_w1_moc", QA_BT_SMA_CROSS, 10, 50, 0, 1.0, 0, 0, QA_RULES_VECTORIZED, QA_ORDER_MOC, 0, 0},
+        {"sim_zscore_vt_impact", QA_BT_ZSCORE, 40, 1.5, 0.25, 1.0, 1, 1, QA_RULES_VECTORIZED, QA_ORDER_MOC, 0, 0},
+        {"sim_sma_limit_part", QA_BT_SMA_CROSS, 10, 50, 0, 0.5, 0, 0, QA_RULES_TRADED, QA_ORDER_LIMIT, 0.02, 0},
     };
     char size[64];
     snprintf(size, sizeof size, "%zux%zu", S, T);
@@ -91,12 +91,12 @@ int main(int argc, char **argv) {
         qa_sim_settings_init(&set);
         set.strategy = b->strategy;
         set.params.p[0] = b->p0, set.params.p[1] = b->p1, set.params.p[2] = b->p2;
-        set.bt.fraction = b->fraction;
-        set.bt.commission_bps = 1, set.bt.half_spread_bps = 2, set.bt.fixed_cost = 1;
-        if (b->vol_target) set.bt.sizing = QA_BT_SIZE_VOL_TARGET, set.bt.stop_loss = 0.1;
-        if (b->impact) set.bt.impact_coef = 0.1;
-        set.capital = 1e6 * (double)S;
-        set.convention = b->conv;
+        set.rules.sizing.fraction = b->fraction;
+        set.rules.costs.commission_bps = 1, set.rules.costs.half_spread_bps = 2, set.rules.costs.fixed_cost = 1;
+        if (b->vol_target) set.rules.sizing.method = QA_BT_SIZE_VOL_TARGET, set.rules.stops.stop_loss = 0.1;
+        if (b->impact) set.rules.costs.impact_coef = 0.1;
+        set.rules.capital = 1e6 * (double)S;
+        set.rules.costs.convention = b->conv;
         set.order_type = b->type;
         set.price_offset = b->type == QA_ORDER_LIMIT ? 0.002 : 0.0;
         set.participation = b->participation;
@@ -109,10 +109,11 @@ int main(int argc, char **argv) {
             fprintf(stderr, "%s: %s\n", b->name, qa_err_msg());
             return 1;
         }
-        if (b->conv == QA_SIM_VECTORIZED) {
+        if (b->conv == QA_RULES_VECTORIZED) {
             size_t L = T - 250;
             double *eq = malloc(L * sizeof *eq), worst = 0;
-            qa_bt_settings vb = set.bt;
+            qa_bt_rules vb;
+            qa_rules_to_bt(&set.rules, &vb);
             vb.capital = 1e6;
             qa_bt_data bd = {close, high, low, vol, sig, S, T, 250, T};
             qa_bt_grid g = {b->strategy, &set.params, 1};

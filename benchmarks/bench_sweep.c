@@ -26,7 +26,8 @@
 #include "common/log.h"
 #include "datasets/store.h"
 #include "datasets/synth.h"
-#include "kernels/backtest.h"
+#include "kernels/backtest_impl.h" /* the reference engine, called directly */
+#include "trading/rules.h"        /* the rules of the check */
 #include "mpi/comm.h"
 #include "pipeline/sweep.h"
 
@@ -88,10 +89,13 @@ static int check_results(const char *market, const char *run_dir, size_t T) {
         for (int k = 0; k < 3 && ok; k++) {
             qa_bt_params p = {{par[picks[k] * 2], par[picks[k] * 2 + 1], 0, 0, 0, 0, 0, 0}};
             qa_bt_grid g = {QA_BT_SMA_CROSS, &p, 1};
-            qa_bt_settings set;
-            qa_bt_settings_init(&set);
-            set.commission_bps = 1;
-            set.half_spread_bps = 2;
+            qa_rules rules;
+            qa_rules_init(&rules);
+            rules.bars_per_year = 252;
+            rules.costs.commission_bps = 1;
+            rules.costs.half_spread_bps = 2;
+            qa_bt_rules set;
+            qa_rules_to_bt(&rules, &set);
             qa_bt_data dd = {close + s * T, NULL, NULL, NULL, NULL, 1, T, 0, T};
             qa_bt_metrics m;
             if (qa_bt_run_reference(&dd, &g, &set, &m) != QA_OK) ok = 0;

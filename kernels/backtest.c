@@ -7,7 +7,7 @@
 #include <stdlib.h>  /* malloc, free */
 #include <string.h>  /* strcmp */
 
-#include "kernels/backtest_core.h" /* qa_bt_obs, qa_bt_obs_build */
+#include "kernels/backtest_impl.h" /* qa_bt_obs, qa_bt_obs_build, backend entry points */
 
 /* ---- names ------------------------------------------------------------------------------ */
 
@@ -53,20 +53,6 @@ int qa_bt_param_count(qa_bt_strategy s) {
 const char *qa_bt_param_name(qa_bt_strategy s, int slot) {
     if (slot < 0 || slot >= qa_bt_param_count(s)) return NULL;
     return param_names[s][slot];
-}
-
-void qa_bt_settings_init(qa_bt_settings *s) {
-    memset(s, 0, sizeof *s);
-    s->direction = QA_BT_LONG_SHORT;
-    s->sizing = QA_BT_SIZE_FIXED;
-    s->fraction = 1.0;
-    s->target_vol = 0.15;
-    s->vol_window = 20;
-    s->max_leverage = 2.0;
-    s->capital = 1e6;
-    s->adv_window = 20;
-    s->impact_vol_window = 20;
-    s->bars_per_year = 252.0;
 }
 
 /* ---- validation --------------------------------------------------------------------------- */
@@ -150,7 +136,8 @@ static qa_status check_params(const qa_bt_data *d, const qa_bt_grid *g, size_t p
 
 static int nonneg(double x) { return isfinite(x) && x >= 0.0; }
 
-static qa_status check_settings(const qa_bt_data *d, const qa_bt_settings *s) {
+qa_status qa_bt_rules_check(const qa_bt_rules *s) {
+    if (!s) return QA_FAIL(QA_ERR_INVALID_ARG, "backtest: NULL rules");
     if ((int)s->direction < 0 || s->direction >= QA_BT_DIRECTION_COUNT)
         return QA_FAIL(QA_ERR_CONFIG, "direction %d is not long_short, long_only or short_only", (int)s->direction);
     if ((int)s->sizing < 0 || s->sizing >= QA_BT_SIZING_COUNT)
@@ -166,21 +153,31 @@ static qa_status check_settings(const qa_bt_data *d, const qa_bt_settings *s) {
         if (!(isfinite(s->target_vol) && s->target_vol > 0.0) || !(isfinite(s->max_leverage) && s->max_leverage > 0.0))
             return QA_FAIL(QA_ERR_CONFIG, "vol targeting: target_vol %g and max_leverage %g must be finite and > 0",
                            s->target_vol, s->max_leverage);
-        if (s->vol_window < 2) return QA_FAIL(QA_ERR_CONFIG, "vol targeting: vol_window %d must be >= 2", s->vol_window);
-        if ((double)s->vol_window + 1.0 > (double)d->t_end)
-            return QA_FAIL(QA_ERR_INVALID_ARG, "vol targeting: vol_window %d needs %d bars but the data end at bar %zu "
-                           "(window longer than the history)", s->vol_window, s->vol_window + 1, d->t_end);
+        if (s->vol_window < 2 || s->vol_window > QA_BT_MAX_WINDOW)
+            return QA_FAIL(QA_ERR_CONFIG, "vol targeting: vol_window %d must lie in [2, %.0f]", s->vol_window,
+                           QA_BT_MAX_WINDOW);
     }
     if (!nonneg(s->commission_bps) || !nonneg(s->half_spread_bps) || !nonneg(s->fixed_cost) || !nonneg(s->impact_coef))
         return QA_FAIL(QA_ERR_CONFIG, "costs must be finite and >= 0 (commission_bps %g, half_spread_bps %g, fixed_cost %g, impact_coef %g)",
                        s->commission_bps, s->half_spread_bps, s->fixed_cost, s->impact_coef);
     if ((s->fixed_cost > 0.0 || s->impact_coef > 0.0) && !(isfinite(s->capital) && s->capital > 0.0))
         return QA_FAIL(QA_ERR_CONFIG, "fixed_cost and impact_coef need a capital > 0 in currency units (capital %g)", s->capital);
+    if (s->impact_coef > 0.0 && (s->adv_window < 1 || s->impact_vol_window < 2 || s->adv_window > QA_BT_MAX_WINDOW ||
+                                 s->impact_vol_window > QA_BT_MAX_WINDOW))
+        return QA_FAIL(QA_ERR_CONFIG, "impact: adv_window %d must lie in [1, %.0f] and impact_vol_window %d in [2, %.0f]",
+                       s->adv_window, QA_BT_MAX_WINDOW, s->impact_vol_window, QA_BT_MAX_WINDOW);
+    return QA_OK;
+}
+
+/* The rules against the data: windows within the history, the volume panel for impact. */
+static qa_status check_rules(const qa_bt_data *d, const qa_bt_rules *s) {
+    qa_status st = qa_bt_rules_check(s);
+    if (st != QA_OK) return st;
+    if (s->sizing == QA_BT_SIZE_VOL_TARGET && (double)s->vol_window + 1.0 > (double)d->t_end)
+        return QA_FAIL(QA_ERR_INVALID_ARG, "vol targeting: vol_window %d needs %d bars but the data end at bar %zu "
+                       "(window longer than the history)", s->vol_window, s->vol_window + 1, d->t_end);
     if (s->impact_coef > 0.0) {
         if (!d->volume) return QA_FAIL(QA_ERR_INVALID_ARG, "impact_coef > 0 needs the volume panel");
-        if (s->adv_window < 1 || s->impact_vol_window < 2)
-            return QA_FAIL(QA_ERR_CONFIG, "impact: adv_window %d must be >= 1 and impact_vol_window %d >= 2", s->adv_window,
-                           s->impact_vol_window);
         if ((double)s->adv_window > (double)d->t_end || (double)s->impact_vol_window + 1.0 > (double)d->t_end)
             return QA_FAIL(QA_ERR_INVALID_ARG, "impact: adv_window %d / impact_vol_window %d longer than the history (%zu bars)",
                            s->adv_window, s->impact_vol_window, d->t_end);
@@ -196,8 +193,8 @@ static qa_status check_data(const qa_bt_data *d) {
     return QA_OK;
 }
 
-qa_status qa_bt_validate(const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_settings *set) {
-    if (!data || !grid || !set) return QA_FAIL(QA_ERR_INVALID_ARG, "backtest: NULL data, grid or settings");
+qa_status qa_bt_validate(const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_rules *rules) {
+    if (!data || !grid || !rules) return QA_FAIL(QA_ERR_INVALID_ARG, "backtest: NULL data, grid or rules");
     qa_status st = check_data(data);
     if (st != QA_OK) return st;
     if ((int)grid->strategy < 0 || grid->strategy >= QA_BT_STRATEGY_COUNT)
@@ -208,7 +205,7 @@ qa_status qa_bt_validate(const qa_bt_data *data, const qa_bt_grid *grid, const q
         return QA_FAIL(QA_ERR_INVALID_ARG, "donchian needs the high and low panels");
     if (grid->strategy == QA_BT_SIGNAL && !data->signal)
         return QA_FAIL(QA_ERR_INVALID_ARG, "strategy signal needs the signal panel");
-    st = check_settings(data, set);
+    st = check_rules(data, rules);
     if (st != QA_OK) return st;
     for (size_t p = 0; p < grid->count; p++) {
         st = check_params(data, grid, p);
@@ -440,33 +437,33 @@ static qa_status check_traces(const qa_bt_data *d, const qa_bt_grid *g, const qa
     return QA_OK;
 }
 
-qa_status qa_bt_run(qa_backend_t *be, const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_settings *set,
+qa_status qa_bt_run(qa_backend_t *be, const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_rules *rules,
                     qa_bt_metrics *out, const qa_bt_trace *traces, size_t n_traces) {
-    qa_status st = qa_bt_validate(data, grid, set);
+    qa_status st = qa_bt_validate(data, grid, rules);
     if (st != QA_OK) return st;
     st = check_traces(data, grid, traces, n_traces);
     if (st != QA_OK) return st;
     if (data->symbols == 0) return QA_OK;
     if (!out) return QA_FAIL(QA_ERR_INVALID_ARG, "backtest: NULL metrics output");
     if (qa_backend_kind_of(be) == QA_BACKEND_CUDA)
-        return qa_bt_run_cuda(qa_backend_stream(be), data, grid, set, out, traces, n_traces);
-    st = qa_backend_reference(be) ? qa_bt_run_reference(data, grid, set, out)
-                                  : qa_bt_run_cpu(data, grid, set, out, qa_backend_threads(be));
-    if (st == QA_OK && n_traces > 0) st = qa_bt_trace_reference(data, grid, set, traces, n_traces);
+        return qa_bt_run_cuda(qa_backend_stream(be), data, grid, rules, out, traces, n_traces);
+    st = qa_backend_reference(be) ? qa_bt_run_reference(data, grid, rules, out)
+                                  : qa_bt_run_cpu(data, grid, rules, out, qa_backend_threads(be));
+    if (st == QA_OK && n_traces > 0) st = qa_bt_trace_reference(data, grid, rules, traces, n_traces);
     return st;
 }
 
-qa_status qa_bt_portfolio(qa_backend_t *be, const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_settings *set,
+qa_status qa_bt_portfolio(qa_backend_t *be, const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_rules *rules,
                           const qa_bt_portfolio_opts *opts, qa_bt_metrics *out, double *equity) {
-    qa_status st = qa_bt_validate(data, grid, set);
+    qa_status st = qa_bt_validate(data, grid, rules);
     if (st != QA_OK) return st;
     st = check_portfolio(data, opts);
     if (st != QA_OK) return st;
     if (!out) return QA_FAIL(QA_ERR_INVALID_ARG, "portfolio: NULL metrics output");
     if (qa_backend_kind_of(be) == QA_BACKEND_CUDA)
-        return qa_bt_portfolio_cuda(qa_backend_stream(be), data, grid, set, opts, out, equity);
-    if (qa_backend_reference(be)) return qa_bt_portfolio_reference(data, grid, set, opts, out, equity);
-    return qa_bt_portfolio_cpu(data, grid, set, opts, out, equity, qa_backend_threads(be));
+        return qa_bt_portfolio_cuda(qa_backend_stream(be), data, grid, rules, opts, out, equity);
+    if (qa_backend_reference(be)) return qa_bt_portfolio_reference(data, grid, rules, opts, out, equity);
+    return qa_bt_portfolio_cpu(data, grid, rules, opts, out, equity, qa_backend_threads(be));
 }
 
 qa_status qa_bt_xs_topk(qa_backend_t *be, const qa_bt_data *data, const qa_bt_xs_settings *xs, qa_bt_metrics *out,
@@ -481,15 +478,15 @@ qa_status qa_bt_xs_topk(qa_backend_t *be, const qa_bt_data *data, const qa_bt_xs
 }
 
 #ifndef QA_HAVE_CUDA
-qa_status qa_bt_run_cuda(void *cuda_stream, const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_settings *set,
+qa_status qa_bt_run_cuda(void *cuda_stream, const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_rules *rules,
                          qa_bt_metrics *out, const qa_bt_trace *traces, size_t n_traces) {
-    (void)cuda_stream, (void)data, (void)grid, (void)set, (void)out, (void)traces, (void)n_traces;
+    (void)cuda_stream, (void)data, (void)grid, (void)rules, (void)out, (void)traces, (void)n_traces;
     return QA_FAIL(QA_ERR_UNSUPPORTED, "this build has no CUDA backend");
 }
 qa_status qa_bt_portfolio_cuda(void *cuda_stream, const qa_bt_data *data, const qa_bt_grid *grid,
-                               const qa_bt_settings *set, const qa_bt_portfolio_opts *opts, qa_bt_metrics *out,
+                               const qa_bt_rules *rules, const qa_bt_portfolio_opts *opts, qa_bt_metrics *out,
                                double *equity) {
-    (void)cuda_stream, (void)data, (void)grid, (void)set, (void)opts, (void)out, (void)equity;
+    (void)cuda_stream, (void)data, (void)grid, (void)rules, (void)opts, (void)out, (void)equity;
     return QA_FAIL(QA_ERR_UNSUPPORTED, "this build has no CUDA backend");
 }
 qa_status qa_bt_xs_cuda(void *cuda_stream, const qa_bt_data *data, const qa_bt_xs_settings *xs, qa_bt_metrics *out,

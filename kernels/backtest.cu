@@ -9,7 +9,7 @@
 //   k_sweep     one thread per (symbol, parameter set); the block's per-bar inputs
 //               (close, return, size, kappa, gate) are staged in shared memory tile by
 //               tile; all state and metric accumulators live in registers
-// The per-bar rules are the reference's own functions (backtest_core.h), so decisions
+// The per-bar rules are the reference's own functions (backtest_rules.h), so decisions
 // are identical; metrics use the one-pass variance (docs/backtest.md, tolerances).
 // Portfolio mode writes per-(parameter set, symbol) series on the bar grid and combines
 // them per (parameter set, bar) in ascending symbol order (the CPU order); the
@@ -24,7 +24,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "kernels/backtest_core.h"  // the per-bar rules shared with the CPU reference
+#include "kernels/backtest_impl.h"   // the per-bar rules shared with the CPU reference
 #include "kernels/cuda_check.h"     // QA_CUDA_TRY
 
 namespace {
@@ -187,7 +187,7 @@ __global__ void k_recur(Chunk ch, int strategy, Windows wn) {
     }
 }
 
-__global__ void k_common(Chunk ch, qa_bt_rules k) {
+__global__ void k_common(Chunk ch, qa_bt_consts k) {
     const int s = blockIdx.y;
     const long long i = ch.i0[s] + 1 + (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= ch.n[s]) return;
@@ -256,10 +256,10 @@ __device__ __forceinline__ void table_values(int strategy, const Chunk &ch, int 
     }
 }
 
-// MODE 0: metrics of every (symbol, set). MODE 1: portfolio series for sets
+// MODE 0: metrics of every (symbol, rules). MODE 1: portfolio series for sets
 // [p0, p0 + Pc). Block = kBlock sets of one symbol (blockIdx.y).
 template <int MODE>
-__global__ void __launch_bounds__(kBlock) k_sweep(Chunk ch, Grid gr, qa_bt_rules k, qa_bt_metrics *out, Series se) {
+__global__ void __launch_bounds__(kBlock) k_sweep(Chunk ch, Grid gr, qa_bt_consts k, qa_bt_metrics *out, Series se) {
     __shared__ double sc[kTile], sr[kTile], ssz[kTile], skp[kTile];
     __shared__ unsigned char sg[kTile];
     const int s = blockIdx.y;
@@ -329,7 +329,7 @@ __global__ void __launch_bounds__(kBlock) k_sweep(Chunk ch, Grid gr, qa_bt_rules
 
 // One thread per requested trace (symbol in this chunk): the same loop, writing the
 // grid of the range with equity and position carried across bars without P&L.
-__global__ void k_trace(Chunk ch, Grid gr, qa_bt_rules k, const int *tsym, const int *tpar, int nt, TraceOut *outs) {
+__global__ void k_trace(Chunk ch, Grid gr, qa_bt_consts k, const int *tsym, const int *tpar, int nt, TraceOut *outs) {
     const int q = blockIdx.x * blockDim.x + threadIdx.x;
     if (q >= nt) return;
     const int s = tsym[q], p = tpar[q];
@@ -390,7 +390,7 @@ __global__ void k_fill(double *x, long long n, double v) {
     if (i < n) x[i] = v;
 }
 
-// Adds the chunk's symbols (ascending) into the per-(set, bar) accumulators.
+// Adds the chunk's symbols (ascending) into the per-(rules, bar) accumulators.
 __global__ void k_pcombine(Series se, int S, const double *Wg, double *num, double *den, double *tnum,
                            unsigned char *held) {
     const long long id = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -606,7 +606,7 @@ void dev_grid_free(cudaStream_t st_, DevGrid *dg) {
     *dg = DevGrid();
 }
 
-Inputs make_inputs(const qa_bt_data *d, const qa_bt_rules &k) {
+Inputs make_inputs(const qa_bt_data *d, const qa_bt_consts &k) {
     Inputs in;
     in.close = d->close;
     in.high = d->high;
@@ -670,7 +670,7 @@ cleanup:
 }
 
 // Observation sequences, tables and per-bar inputs of symbols [s0, s0 + ch.S).
-qa_status chunk_prepare(cudaStream_t st_, const Inputs &in, long long s0, Chunk &ch, const qa_bt_rules &k,
+qa_status chunk_prepare(cudaStream_t st_, const Inputs &in, long long s0, Chunk &ch, const qa_bt_consts &k,
                         const DevGrid &dg) {
     qa_status st = QA_OK;
     const unsigned bx = grid1(ch.cap, kBlock);
@@ -711,12 +711,12 @@ int chunk_symbols(size_t S, long long cap, int K, size_t extra, size_t reserve) 
 // ---- entry points ------------------------------------------------------------------------------
 
 extern "C" qa_status qa_bt_run_cuda(void *cuda_stream, const qa_bt_data *data, const qa_bt_grid *grid,
-                                    const qa_bt_settings *set, qa_bt_metrics *out, const qa_bt_trace *traces,
+                                    const qa_bt_rules *rules, qa_bt_metrics *out, const qa_bt_trace *traces,
                                     size_t n_traces) {
     cudaStream_t s_ = (cudaStream_t)cuda_stream;
     qa_status st = QA_OK;
-    qa_bt_rules k;
-    qa_bt_rules_make(set, (int)grid->strategy, &k);
+    qa_bt_consts k;
+    qa_bt_consts_make(rules, grid->strategy, &k);
     const Inputs in = make_inputs(data, k);
     const long long cap = (long long)data->t_end, L = (long long)(data->t_end - data->t_begin);
     const size_t S = data->symbols, P = grid->count;
@@ -796,12 +796,12 @@ cleanup:
 }
 
 extern "C" qa_status qa_bt_portfolio_cuda(void *cuda_stream, const qa_bt_data *data, const qa_bt_grid *grid,
-                                          const qa_bt_settings *set, const qa_bt_portfolio_opts *opts,
+                                          const qa_bt_rules *rules, const qa_bt_portfolio_opts *opts,
                                           qa_bt_metrics *out, double *equity) {
     cudaStream_t s_ = (cudaStream_t)cuda_stream;
     qa_status st = QA_OK;
-    qa_bt_rules k;
-    qa_bt_rules_make(set, (int)grid->strategy, &k);
+    qa_bt_consts k;
+    qa_bt_consts_make(rules, grid->strategy, &k);
     const Inputs in = make_inputs(data, k);
     const long long cap = (long long)data->t_end, L = (long long)(data->t_end - data->t_begin);
     const size_t S = data->symbols, P = grid->count;

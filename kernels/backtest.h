@@ -78,9 +78,11 @@ typedef enum qa_bt_sizing {
     QA_BT_SIZING_COUNT = 2
 } qa_bt_sizing;
 
-/* Everything that is common to a whole grid. Fill with qa_bt_settings_init, then set
- * fields. Fractions are plain numbers (0.05 = 5%); a 0 stop or cost turns it off. */
-typedef struct qa_bt_settings {
+/* The trading rules common to a whole grid, as flat plain data. The rules are owned by
+ * trading/rules.h (one struct with its names, YAML schema, defaults and validation,
+ * shared by every engine); qa_rules_to_bt fills this struct from it, and nothing else
+ * should. Fractions are plain numbers (0.05 = 5%); a 0 stop or cost turns it off. */
+typedef struct qa_bt_rules {
     qa_bt_direction direction;
     double stop_loss;     /* exit when the close moves this fraction against the entry close */
     double take_profit;   /* exit when the close moves this fraction in favour */
@@ -97,11 +99,12 @@ typedef struct qa_bt_settings {
     int adv_window;       /* impact: observations in the average daily volume (>= 1) */
     int impact_vol_window; /* impact: returns in the per-bar volatility (>= 2) */
     double bars_per_year; /* annualisation (252 for daily bars) */
-} qa_bt_settings;
+} qa_bt_rules;
 
-/* Long/short, no stops, fixed sizing with fraction 1, no costs, capital 1e6, windows
- * 20 (vol, ADV, impact vol), target vol 0.15, max leverage 2, 252 bars per year. */
-void qa_bt_settings_init(qa_bt_settings *s);
+/* Checks the rules on their own (enums, signs, windows, a fixed or impact cost without
+ * capital): QA_ERR_CONFIG naming the field. qa_bt_validate adds the checks against the
+ * data (windows within the history, the volume panel for impact). */
+qa_status qa_bt_rules_check(const qa_bt_rules *rules);
 
 /* ---- inputs and outputs ------------------------------------------------------------------ */
 
@@ -156,14 +159,14 @@ typedef struct qa_bt_trace {
  * a window longer than the history up to t_end), QA_ERR_CONFIG for inconsistent
  * choices (fast >= slow, exit_z > entry_z, lower >= upper, a cost without capital). The
  * error text names the parameter set and field. */
-qa_status qa_bt_validate(const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_settings *set);
+qa_status qa_bt_validate(const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_rules *rules);
 
 /* Runs every (symbol, parameter set): out[s*grid->count + p] (host, S*P entries).
  * `traces` (host, may be NULL when n_traces is 0) receive per-bar curves of selected
  * runs. On the CPU backend the optimised engine runs unless the backend's reference
  * flag is set; traces always come from the reference (identical positions). */
 qa_status qa_bt_run(qa_backend_t *be, const qa_bt_data *data, const qa_bt_grid *grid,
-                    const qa_bt_settings *set, qa_bt_metrics *out, const qa_bt_trace *traces,
+                    const qa_bt_rules *rules, qa_bt_metrics *out, const qa_bt_trace *traces,
                     size_t n_traces);
 
 /* ---- portfolio of one parameter set across all symbols ----------------------------------- */
@@ -185,7 +188,7 @@ typedef struct qa_bt_portfolio_opts {
  * (host, may be NULL) receives grid->count x (t_end - t_begin) portfolio equity values,
  * carried across bars where no symbol has a P&L bar. */
 qa_status qa_bt_portfolio(qa_backend_t *be, const qa_bt_data *data, const qa_bt_grid *grid,
-                          const qa_bt_settings *set, const qa_bt_portfolio_opts *opts,
+                          const qa_bt_rules *rules, const qa_bt_portfolio_opts *opts,
                           qa_bt_metrics *out, double *equity);
 
 /* ---- cross-sectional top-k / bottom-k portfolio ------------------------------------------ */
@@ -205,40 +208,6 @@ typedef struct qa_bt_xs_settings {
  * range; one metrics struct in *out; `equity` (host, may be NULL) gets t_end - t_begin
  * values. Rules in docs/backtest.md, "Cross-sectional portfolio". */
 qa_status qa_bt_xs_topk(qa_backend_t *be, const qa_bt_data *data, const qa_bt_xs_settings *xs,
-                        qa_bt_metrics *out, double *equity);
-
-/* ---- backend implementations (inputs already validated by the functions above) --------- */
-
-/* The reference: one (symbol, parameter set) at a time, indicators recomputed from
- * their windows at every bar. */
-qa_status qa_bt_run_reference(const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_settings *set,
-                              qa_bt_metrics *out);
-qa_status qa_bt_trace_reference(const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_settings *set,
-                                const qa_bt_trace *traces, size_t n_traces);
-qa_status qa_bt_portfolio_reference(const qa_bt_data *data, const qa_bt_grid *grid,
-                                    const qa_bt_settings *set, const qa_bt_portfolio_opts *opts,
-                                    qa_bt_metrics *out, double *equity);
-qa_status qa_bt_xs_reference(const qa_bt_data *data, const qa_bt_xs_settings *xs, qa_bt_metrics *out,
-                             double *equity);
-
-/* The optimised CPU engine with `threads` OpenMP threads. */
-qa_status qa_bt_run_cpu(const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_settings *set,
-                        qa_bt_metrics *out, int threads);
-qa_status qa_bt_portfolio_cpu(const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_settings *set,
-                              const qa_bt_portfolio_opts *opts, qa_bt_metrics *out, double *equity,
-                              int threads);
-qa_status qa_bt_xs_cpu(const qa_bt_data *data, const qa_bt_xs_settings *xs, qa_bt_metrics *out,
-                       double *equity, int threads);
-
-/* CUDA: panels in device memory, work queued on `cuda_stream`; returns after the host
- * outputs are written. */
-qa_status qa_bt_run_cuda(void *cuda_stream, const qa_bt_data *data, const qa_bt_grid *grid,
-                         const qa_bt_settings *set, qa_bt_metrics *out, const qa_bt_trace *traces,
-                         size_t n_traces);
-qa_status qa_bt_portfolio_cuda(void *cuda_stream, const qa_bt_data *data, const qa_bt_grid *grid,
-                               const qa_bt_settings *set, const qa_bt_portfolio_opts *opts,
-                               qa_bt_metrics *out, double *equity);
-qa_status qa_bt_xs_cuda(void *cuda_stream, const qa_bt_data *data, const qa_bt_xs_settings *xs,
                         qa_bt_metrics *out, double *equity);
 
 #ifdef __cplusplus

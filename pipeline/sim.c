@@ -8,15 +8,12 @@
 #include <string.h>  /* memset */
 
 #include "common/timer.h"          /* loop timing */
-#include "kernels/backtest_core.h" /* qa_bt_series_metrics */
+#include "kernels/backtest_rules.h" /* qa_bt_series_metrics */
 #include "trading/costs.h"         /* cost model */
 #include "trading/portfolio.h"     /* accounting */
 #include "trading/sizing.h"        /* weights -> shares */
 #include "trading/strategy.h"      /* decisions */
 
-const char *const qa_sim_convention_names[] = {"vectorized", "traded", NULL};
-_Static_assert(sizeof qa_sim_convention_names / sizeof qa_sim_convention_names[0] == QA_SIM_CONVENTION_COUNT + 1,
-               "convention names");
 
 /* Target changes below this fraction of the sleeve's equity are rounding noise (a
  * weight-1 position re-targeted at an unchanged weight gives |q| ~ 1e-16 x holding). */
@@ -27,9 +24,8 @@ void qa_sim_settings_init(qa_sim_settings *s) {
     s->strategy = QA_BT_SMA_CROSS;
     s->params.p[0] = 10;
     s->params.p[1] = 50;
-    qa_bt_settings_init(&s->bt);
-    s->capital = 1e6;
-    s->convention = QA_SIM_VECTORIZED;
+    qa_rules_init(&s->rules);
+    s->rules.bars_per_year = 252.0;
     s->order_type = QA_ORDER_MOC;
     s->tif = QA_TIF_DAY;
     s->price_offset = 0.0;
@@ -52,12 +48,14 @@ void qa_sim_result_free(qa_sim_result *r) {
 
 /* ---- validation ----------------------------------------------------------------------------- */
 
-static qa_status check(const qa_sim_data *d, const qa_sim_settings *s, qa_bt_settings *bt) {
+/* Checks the settings against the data and derives the rules of one sleeve. */
+static qa_status check(const qa_sim_data *d, const qa_sim_settings *s, qa_rules *sleeve) {
     if (d->symbols == 0) return QA_FAIL(QA_ERR_INVALID_ARG, "simulate: no symbols");
-    if (!(isfinite(s->capital) && s->capital > 0.0))
-        return QA_FAIL(QA_ERR_CONFIG, "simulate: capital %g must be finite and > 0", s->capital);
-    if ((int)s->convention < 0 || s->convention >= QA_SIM_CONVENTION_COUNT)
-        return QA_FAIL(QA_ERR_CONFIG, "simulate: cost convention %d is not vectorized or traded", (int)s->convention);
+    qa_status st = qa_rules_validate(&s->rules);
+    if (st != QA_OK) {
+        qa_err_prefix("simulate: ");
+        return st;
+    }
     if ((int)s->order_type < 0 || s->order_type >= QA_ORDER_TYPE_COUNT || (int)s->tif < 0 || s->tif >= QA_TIF_COUNT)
         return QA_FAIL(QA_ERR_CONFIG, "simulate: unknown order type %d or time in force %d", (int)s->order_type, (int)s->tif);
     if (!(isfinite(s->price_offset) && s->price_offset >= 0.0 && s->price_offset < 1.0))
@@ -70,18 +68,20 @@ static qa_status check(const qa_sim_data *d, const qa_sim_settings *s, qa_bt_set
                        s->min_order_value);
     if (s->participation > 0.0 && !d->volume)
         return QA_FAIL(QA_ERR_INVALID_ARG, "simulate: a participation cap needs the volume panel");
-    if (s->convention == QA_SIM_VECTORIZED &&
+    if (s->rules.costs.convention == QA_RULES_VECTORIZED &&
         (s->order_type != QA_ORDER_MOC || s->participation > 0.0 || s->rebalance_band > 0.0 || s->min_order_value > 0.0))
         return QA_FAIL(QA_ERR_CONFIG,
                        "simulate: the vectorized cost convention is the vectorized engine's accounting and needs "
                        "market-on-close orders without participation cap, rebalance band or minimum order value "
                        "(use convention: traded for %s orders)",
                        qa_order_type_name(s->order_type));
-    *bt = s->bt;
-    bt->capital = s->capital / (double)d->symbols; /* each sleeve is a vectorized run of this capital */
+    *sleeve = s->rules;
+    sleeve->capital = s->rules.capital / (double)d->symbols; /* each sleeve is a vectorized run of this capital */
+    qa_bt_rules bt;
+    qa_rules_to_bt(sleeve, &bt);
     qa_bt_data bd = {d->close, d->high, d->low, d->volume, d->signal, d->symbols, d->bars, d->t_begin, d->t_end};
     qa_bt_grid g = {s->strategy, &s->params, 1};
-    return qa_bt_validate(&bd, &g, bt);
+    return qa_bt_validate(&bd, &g, &bt);
 }
 
 /* ---- the loop --------------------------------------------------------------------------------- */
@@ -103,7 +103,7 @@ typedef struct sim {
     qa_sim_result *out;
     qa_portfolio pf;
     qa_order_book book;
-    qa_cost_model cm;
+    const qa_rules_costs *cm; /* the settings' costs */
     sleeve *sl;
     qa_order_bar *bars; /* [S] this bar's prices, close NaN when the symbol has no observation */
     int64_t t;
@@ -148,12 +148,12 @@ static qa_status on_event(void *ctx, const qa_order *o, qa_order_event ev, doubl
     switch (ev) {
     case QA_ORDER_EV_FILL: {
         double notional = fabs(qty) * px;
-        if (m->s->convention == QA_SIM_VECTORIZED) {
+        if (m->s->rules.costs.convention == QA_RULES_VECTORIZED) {
             cost = sl->pending_cost;
             sl->pending_cost = 0.0;
         } else {
             /* impact inputs of the fill's bar; the fixed fee once per order */
-            cost = qa_cost_of(&m->cm, notional, fabs(qty), sl->step.sigma, sl->step.adv, o->nfills == 1);
+            cost = qa_cost_of(m->cm, notional, fabs(qty), sl->step.sigma, sl->step.adv, o->nfills == 1);
         }
         sl->traded += notional;
         qa_status st = qa_portfolio_fill(&m->pf, o->symbol, qty, px, cost);
@@ -179,12 +179,12 @@ static qa_status decide(sim *m, size_t s) {
     const double c = x->close;
     const double E_pre = qa_portfolio_sleeve_equity(&m->pf, s, sl->alloc);
     double cost = 0.0, base = E_pre;
-    if (set->convention == QA_SIM_VECTORIZED) {
+    if (set->rules.costs.convention == QA_RULES_VECTORIZED) {
         /* docs/backtest.md: the bar's cost is charged on |delta weight| x E(i-1), and the
          * holding after the bar is pos(i) x E(i) with E(i) net of that cost */
         if (x->delta != 0.0 && sl->alive) {
             double notional = x->delta * sl->E_prev;
-            cost = qa_cost_of(&m->cm, notional, notional / c, x->sigma, x->adv, 1);
+            cost = qa_cost_of(m->cm, notional, notional / c, x->sigma, x->adv, 1);
         }
         base = E_pre - cost;
     }
@@ -284,8 +284,8 @@ static double at(const double *p, size_t S, size_t T, size_t s, size_t t) {
 qa_status qa_sim_run(const qa_sim_data *d, const qa_sim_settings *set, qa_sim_result *out) {
     memset(out, 0, sizeof *out);
     qa_blotter_init(&out->blotter);
-    qa_bt_settings bt;
-    qa_status st = check(d, set, &bt);
+    qa_rules sleeve_rules;
+    qa_status st = check(d, set, &sleeve_rules);
     if (st != QA_OK) return st;
     const size_t S = d->symbols, T = d->bars, L = d->t_end - d->t_begin;
     sim m;
@@ -293,10 +293,10 @@ qa_status qa_sim_run(const qa_sim_data *d, const qa_sim_settings *set, qa_sim_re
     m.d = d;
     m.s = set;
     m.out = out;
-    qa_cost_model_from_bt(&bt, &m.cm);
+    m.cm = &set->rules.costs;
     qa_order_book_init(&m.book);
     QA_TRY(alloc_result(out, S, L));
-    QA_TRY(qa_portfolio_init(&m.pf, S, set->capital));
+    QA_TRY(qa_portfolio_init(&m.pf, S, set->rules.capital));
     m.sl = calloc(S, sizeof *m.sl);
     m.bars = calloc(S, sizeof *m.bars);
     m.sR = malloc((2 * S * L + L + 1) * sizeof *m.sR);
@@ -310,12 +310,12 @@ qa_status qa_sim_run(const qa_sim_data *d, const qa_sim_settings *set, qa_sim_re
         m.sT[i] = 0.0;
     }
     for (size_t s = 0; s < S; s++) {
-        QA_TRY(qa_strategy_init(&m.sl[s].strat, set->strategy, &set->params, &bt, d->t_end));
-        m.sl[s].alloc = set->capital / (double)S;
+        QA_TRY(qa_strategy_init(&m.sl[s].strat, set->strategy, &set->params, &sleeve_rules, d->t_end));
+        m.sl[s].alloc = set->rules.capital / (double)S;
         m.sl[s].E_prev = m.sl[s].alloc;
         m.sl[s].alive = 1;
     }
-    double A_prev = set->capital;
+    double A_prev = set->rules.capital;
     int64_t trades = 0;
     uint64_t t0 = qa_time_ns();
     for (size_t t = 0; t < d->t_end; t++) {
@@ -369,7 +369,7 @@ qa_status qa_sim_run(const qa_sim_data *d, const qa_sim_settings *set, qa_sim_re
             if (x->decision) {
                 double E = qa_portfolio_sleeve_equity(&m.pf, s, sl->alloc);
                 double base = sl->E_prev;
-                double turn_cash = set->convention == QA_SIM_VECTORIZED ? x->delta * base : sl->traded;
+                double turn_cash = set->rules.costs.convention == QA_RULES_VECTORIZED ? x->delta * base : sl->traded;
                 m.sR[s * L + j] = base > 0.0 ? E / base - 1.0 : 0.0;
                 m.sT[s * L + j] = base > 0.0 ? turn_cash / base : 0.0;
                 m.sH[s * L + j] = (unsigned char)x->held;
@@ -399,9 +399,9 @@ qa_status qa_sim_run(const qa_sim_data *d, const qa_sim_settings *set, qa_sim_re
     }
     out->seconds = qa_time_since(t0);
     for (size_t s = 0; s < S; s++)
-        qa_bt_series_metrics(m.sR + s * L, m.sT + s * L, m.sH + s * L, (long)L, m.sl[s].trades, bt.bars_per_year,
+        qa_bt_series_metrics(m.sR + s * L, m.sT + s * L, m.sH + s * L, (long)L, m.sl[s].trades, sleeve_rules.bars_per_year,
                              &out->sleeve_metrics[s]);
-    qa_bt_series_metrics(out->ret, m.aT, m.aH, (long)L, trades, bt.bars_per_year, &out->metrics);
+    qa_bt_series_metrics(out->ret, m.aT, m.aH, (long)L, trades, sleeve_rules.bars_per_year, &out->metrics);
     out->costs = m.pf.costs;
     out->realized = qa_portfolio_total_realized(&m.pf);
     out->unrealized = qa_portfolio_total_unrealized(&m.pf);

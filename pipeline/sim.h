@@ -33,26 +33,18 @@
 #include "trading/blotter.h"
 #include "trading/limits.h"
 #include "trading/orders.h"
+#include "trading/rules.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum qa_sim_convention {
-    QA_SIM_VECTORIZED = 0,
-    QA_SIM_TRADED = 1,
-    QA_SIM_CONVENTION_COUNT = 2
-} qa_sim_convention;
-
-extern const char *const qa_sim_convention_names[]; /* "vectorized", "traded", NULL */
-
 typedef struct qa_sim_settings {
     qa_bt_strategy strategy;
     qa_bt_params params;
-    qa_bt_settings bt;         /* direction, stops, sizing, costs, bars_per_year (bt.capital is
-                                  set to capital / S by the run) */
-    double capital;            /* initial account equity, currency (> 0) */
-    qa_sim_convention convention;
+    qa_rules rules;            /* direction, stops, sizing, costs (and their convention),
+                                  capital = the initial account equity, bars_per_year; each
+                                  sleeve runs them with capital / S */
     qa_order_type order_type;  /* how target changes are traded (MOC by default) */
     qa_order_tif tif;
     double price_offset;       /* limit/stop level distance from the decision close (fraction):
@@ -69,8 +61,8 @@ typedef struct qa_sim_settings {
     int record_blotter;        /* keep every order event */
 } qa_sim_settings;
 
-/* SMA cross 10/50 with qa_bt_settings_init defaults, capital 1e6, vectorized
- * convention, MOC DAY orders, no cap, replace, no pre-trade gate, blotter on. */
+/* SMA cross 10/50 with qa_rules_init defaults (capital 1e6, vectorized convention,
+ * bars_per_year 252), MOC DAY orders, no cap, replace, no pre-trade gate, blotter on. */
 void qa_sim_settings_init(qa_sim_settings *s);
 
 /* Host panels S x T row-major (symbol s, bar t at [s*T + t]); NaN = no value. close is
@@ -127,8 +119,9 @@ typedef struct qa_sim_cfg {
     const char *start;      /* first date of the evaluation range (ISO; NULL = first bar) */
     const char *end;        /* last date, inclusive (NULL = last bar) */
     const char *signal;     /* panel path for the signal strategy ("features/x", "alt/y") */
-    qa_sim_settings set;
-    int bars_per_year_set;  /* bars_per_year given in the config (else the store's) */
+    const char *strategy;   /* the strategy's name as written (set.strategy once parsed) */
+    const qa_cfg_node *n_params, *n_pretrade; /* parsed by qa_sim_cfg_bind */
+    qa_sim_settings set;    /* set.rules.bars_per_year NaN: the store's */
     const char *run_dir;
 } qa_sim_cfg;
 

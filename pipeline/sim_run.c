@@ -21,127 +21,44 @@
 
 /* ---- configuration ---------------------------------------------------------------------------- */
 
-static const char *const direction_names[] = {"long_short", "long_only", "short_only", NULL};
-static const char *const sizing_names[] = {"fixed", "vol_target", NULL};
-_Static_assert(sizeof direction_names / sizeof direction_names[0] == QA_BT_DIRECTION_COUNT + 1, "direction names");
-_Static_assert(sizeof sizing_names / sizeof sizing_names[0] == QA_BT_SIZING_COUNT + 1, "sizing names");
-
-/* The config as written (every key with its effective value after binding). */
-typedef struct raw_cfg {
-    const char *data, *start, *end, *signal, *strategy, *run_dir;
-    qa_cfg_list symbols;
-    const qa_cfg_node *params, *pretrade;
-    int direction;
-    double stop_loss, take_profit;
-    int sizing;
-    double fraction, target_vol, max_leverage;
-    long long vol_window;
-    double commission_bps, half_spread_bps, fixed_cost, impact_coef;
-    long long adv_window, impact_vol_window;
-    int convention;
-    double capital, bars_per_year;
-    int order_type, tif, replace, blotter;
-    double price_offset, participation, rebalance_band, min_order_value;
-} raw_cfg;
-
-#define F(key, type, field, lo, hi, choices, doc) \
-    { key, type, offsetof(raw_cfg, field), lo, hi, choices, NULL, 0, doc }
-
-static const qa_cfg_field stops_schema[] = {
-    F("stop_loss", QA_CFG_T_DOUBLE, stop_loss, 0, 10, NULL, "exit when the close moves this fraction against the entry (0 = off)"),
-    F("take_profit", QA_CFG_T_DOUBLE, take_profit, 0, 1e6, NULL, "exit when the close moves this fraction in favour (0 = off)"),
-    {NULL},
-};
-static const qa_cfg_field sizing_schema[] = {
-    F("method", QA_CFG_T_ENUM, sizing, 0, 0, sizing_names, "fixed or vol_target"),
-    F("fraction", QA_CFG_T_DOUBLE, fraction, 1e-9, 1e3, NULL, "fixed: |weight| of the sleeve"),
-    F("target_vol", QA_CFG_T_DOUBLE, target_vol, 1e-9, 100, NULL, "vol_target: annualised target"),
-    F("vol_window", QA_CFG_T_INT, vol_window, 2, 100000, NULL, "vol_target: returns in the realised-vol window"),
-    F("max_leverage", QA_CFG_T_DOUBLE, max_leverage, 1e-9, 1e3, NULL, "vol_target: cap on |weight|"),
-    {NULL},
-};
-static const qa_cfg_field costs_schema[] = {
-    F("commission_bps", QA_CFG_T_DOUBLE, commission_bps, 0, 1e4, NULL, "per unit of traded notional"),
-    F("half_spread_bps", QA_CFG_T_DOUBLE, half_spread_bps, 0, 1e4, NULL, "per unit of traded notional"),
-    F("fixed_cost", QA_CFG_T_DOUBLE, fixed_cost, 0, 1e12, NULL, "currency per order"),
-    F("impact_coef", QA_CFG_T_DOUBLE, impact_coef, 0, 1e3, NULL, "square-root impact coefficient"),
-    F("adv_window", QA_CFG_T_INT, adv_window, 1, 100000, NULL, "impact: observations in the ADV"),
-    F("impact_vol_window", QA_CFG_T_INT, impact_vol_window, 2, 100000, NULL, "impact: returns in sigma"),
-    F("convention", QA_CFG_T_ENUM, convention, 0, 0, qa_sim_convention_names, "vectorized or traded"),
-    {NULL},
-};
+#define SET(field) set.field
 static const qa_cfg_field orders_schema[] = {
-    F("type", QA_CFG_T_ENUM, order_type, 0, 0, qa_order_type_names, "moc, market, limit or stop"),
-    F("tif", QA_CFG_T_ENUM, tif, 0, 0, qa_order_tif_names, "day or gtc"),
-    F("price_offset", QA_CFG_T_DOUBLE, price_offset, 0, 0.999999, NULL, "limit/stop distance from the close"),
-    F("participation", QA_CFG_T_DOUBLE, participation, 0, 1e6, NULL, "max fill per bar / bar volume (0 = no cap)"),
-    F("rebalance_band", QA_CFG_T_DOUBLE, rebalance_band, 0, 1e3, NULL, "min resize as a fraction of sleeve equity"),
-    F("min_order_value", QA_CFG_T_DOUBLE, min_order_value, 0, 1e15, NULL, "min resize notional (currency)"),
-    F("replace", QA_CFG_T_BOOL, replace, 0, 0, NULL, "cancel working orders before a new one"),
+    QA_CFG_ENUM(qa_sim_cfg, "type", SET(order_type), qa_order_type_names, 0, "moc, market, limit or stop"),
+    QA_CFG_ENUM(qa_sim_cfg, "tif", SET(tif), qa_order_tif_names, 0, "day or gtc"),
+    QA_CFG_NUM(qa_sim_cfg, "price_offset", SET(price_offset), 0, 0.999999, 0, "limit/stop distance from the close"),
+    QA_CFG_NUM(qa_sim_cfg, "participation", SET(participation), 0, 1e6, 0, "max fill per bar / bar volume (0 = no cap)"),
+    QA_CFG_NUM(qa_sim_cfg, "rebalance_band", SET(rebalance_band), 0, 1e3, 0, "min resize as a fraction of sleeve equity"),
+    QA_CFG_NUM(qa_sim_cfg, "min_order_value", SET(min_order_value), 0, 1e15, 0, "min resize notional (currency)"),
+    QA_CFG_FIELD(qa_sim_cfg, "replace", QA_CFG_T_BOOL, SET(replace), 0, "cancel working orders before a new one"),
     {NULL},
 };
+/* The trading rules (trading/rules.h) are bound at the top level, where simulator
+ * configs have always had them, or under `settings:` as in a sweep config. */
 static const qa_cfg_field schema[] = {
-    F("data", QA_CFG_T_STRING, data, 0, 0, NULL, "market file"),
-    F("run_dir", QA_CFG_T_STRING, run_dir, 0, 0, NULL, "run directory"),
-    F("symbols", QA_CFG_T_STRING_LIST, symbols, 0, 0, NULL, "symbols (default all)"),
-    F("start", QA_CFG_T_STRING, start, 0, 0, NULL, "first date of the evaluation range"),
-    F("end", QA_CFG_T_STRING, end, 0, 0, NULL, "last date of the evaluation range"),
-    F("strategy", QA_CFG_T_STRING, strategy, 0, 0, NULL, "sma_cross, ema_cross, zscore, bollinger, donchian, rsi, signal"),
-    F("params", QA_CFG_T_NODE, params, 0, 0, NULL, "the strategy's parameters by name"),
-    F("signal", QA_CFG_T_STRING, signal, 0, 0, NULL, "signal panel (features/..., alt/...)"),
-    F("direction", QA_CFG_T_ENUM, direction, 0, 0, direction_names, "long_short, long_only or short_only"),
-    {"stops", QA_CFG_T_SECTION, 0, 0, 0, NULL, stops_schema, 0, "stop_loss, take_profit"},
-    {"sizing", QA_CFG_T_SECTION, 0, 0, 0, NULL, sizing_schema, 0, "position sizing"},
-    {"costs", QA_CFG_T_SECTION, 0, 0, 0, NULL, costs_schema, 0, "cost model and convention"},
-    F("capital", QA_CFG_T_DOUBLE, capital, 1e-6, 1e15, NULL, "initial account equity"),
-    F("bars_per_year", QA_CFG_T_DOUBLE, bars_per_year, 1e-6, 1e9, NULL, "annualisation (default: the market file's)"),
+    QA_CFG_FIELD(qa_sim_cfg, "data", QA_CFG_T_STRING, data, 0, "market file"),
+    QA_CFG_FIELD(qa_sim_cfg, "run_dir", QA_CFG_T_STRING, run_dir, 0, "run directory"),
+    QA_CFG_FIELD(qa_sim_cfg, "symbols", QA_CFG_T_STRING_LIST, symbols, 0, "symbols (default all)"),
+    QA_CFG_FIELD(qa_sim_cfg, "start", QA_CFG_T_STRING, start, 0, "first date of the evaluation range"),
+    QA_CFG_FIELD(qa_sim_cfg, "end", QA_CFG_T_STRING, end, 0, "last date of the evaluation range"),
+    QA_CFG_FIELD(qa_sim_cfg, "strategy", QA_CFG_T_STRING, strategy, 0,
+                 "sma_cross, ema_cross, zscore, bollinger, donchian, rsi, signal"),
+    QA_CFG_FIELD(qa_sim_cfg, "params", QA_CFG_T_NODE, n_params, 0, "the strategy's parameters by name"),
+    QA_CFG_FIELD(qa_sim_cfg, "signal", QA_CFG_T_STRING, signal, 0, "signal panel (features/..., alt/...)"),
+    {"", QA_CFG_T_INLINE, offsetof(qa_sim_cfg, SET(rules)), 0, 0, NULL, qa_rules_schema, 0, "trading rules"},
+    {"settings", QA_CFG_T_SECTION, offsetof(qa_sim_cfg, SET(rules)), 0, 0, NULL, qa_rules_schema, QA_CFG_ALIAS,
+     "trading rules as a block (as in a sweep config)"},
     {"orders", QA_CFG_T_SECTION, 0, 0, 0, NULL, orders_schema, 0, "order model"},
-    F("pretrade", QA_CFG_T_NODE, pretrade, 0, 0, NULL, "pre-trade checks (absent = off)"),
-    F("blotter", QA_CFG_T_BOOL, blotter, 0, 0, NULL, "write every order event to blotter.csv"),
+    QA_CFG_FIELD(qa_sim_cfg, "pretrade", QA_CFG_T_NODE, n_pretrade, 0, "pre-trade checks (absent = off)"),
+    QA_CFG_FIELD(qa_sim_cfg, "blotter", QA_CFG_T_BOOL, SET(record_blotter), 0, "write every order event to blotter.csv"),
     {NULL},
 };
-#undef F
+#undef SET
 
 void qa_sim_cfg_default(qa_sim_cfg *c) {
     memset(c, 0, sizeof *c);
     qa_sim_settings_init(&c->set);
-}
-
-static void to_raw(const qa_sim_cfg *c, raw_cfg *r) {
-    const qa_sim_settings *s = &c->set;
-    memset(r, 0, sizeof *r);
-    r->data = c->data;
-    r->start = c->start;
-    r->end = c->end;
-    r->signal = c->signal;
-    r->run_dir = c->run_dir;
-    r->symbols = c->symbols;
-    r->strategy = qa_bt_strategy_name(s->strategy);
-    r->direction = (int)s->bt.direction;
-    r->stop_loss = s->bt.stop_loss;
-    r->take_profit = s->bt.take_profit;
-    r->sizing = (int)s->bt.sizing;
-    r->fraction = s->bt.fraction;
-    r->target_vol = s->bt.target_vol;
-    r->vol_window = s->bt.vol_window;
-    r->max_leverage = s->bt.max_leverage;
-    r->commission_bps = s->bt.commission_bps;
-    r->half_spread_bps = s->bt.half_spread_bps;
-    r->fixed_cost = s->bt.fixed_cost;
-    r->impact_coef = s->bt.impact_coef;
-    r->adv_window = s->bt.adv_window;
-    r->impact_vol_window = s->bt.impact_vol_window;
-    r->convention = (int)s->convention;
-    r->capital = s->capital;
-    r->bars_per_year = s->bt.bars_per_year;
-    r->order_type = (int)s->order_type;
-    r->tif = (int)s->tif;
-    r->price_offset = s->price_offset;
-    r->participation = s->participation;
-    r->rebalance_band = s->rebalance_band;
-    r->min_order_value = s->min_order_value;
-    r->replace = s->replace;
-    r->blotter = s->record_blotter;
+    c->set.rules.bars_per_year = NAN; /* the market file's unless the config gives it */
+    c->strategy = qa_bt_strategy_name(c->set.strategy);
 }
 
 /* params: {name: value} by the strategy's slot names, every slot required. */
@@ -199,63 +116,27 @@ static qa_status bind_pretrade(const qa_cfg_t *cfg, const qa_cfg_node *map, qa_p
 }
 
 qa_status qa_sim_cfg_bind(const qa_cfg_t *cfg, qa_sim_cfg *c) {
-    raw_cfg r;
-    to_raw(c, &r);
-    r.bars_per_year = NAN; /* NaN: take the market file's */
-    qa_status st = qa_cfg_bind(cfg, qa_cfg_root(cfg), schema, &r, NULL);
+    const char *strategy_before = c->strategy;
+    qa_status st = qa_cfg_bind(cfg, qa_cfg_root(cfg), schema, c, NULL);
     if (st != QA_OK) return st;
     qa_sim_settings *s = &c->set;
-    if (r.strategy && (st = qa_bt_strategy_parse(r.strategy, &s->strategy)) != QA_OK)
+    if ((st = qa_bt_strategy_parse(c->strategy, &s->strategy)) != QA_OK)
         return qa_cfg_error(cfg, qa_cfg_map_get(qa_cfg_root(cfg), "strategy"), "strategy", "%s", qa_err_msg());
-    if (r.params || r.strategy) {
+    if (c->n_params || c->strategy != strategy_before) {
         memset(&s->params, 0, sizeof s->params);
-        if ((st = bind_params(cfg, r.params, s->strategy, &s->params)) != QA_OK) return st;
+        if ((st = bind_params(cfg, c->n_params, s->strategy, &s->params)) != QA_OK) return st;
     }
-    if (r.pretrade) {
-        if ((st = bind_pretrade(cfg, r.pretrade, &s->pretrade)) != QA_OK) return st;
+    if (c->n_pretrade) {
+        if ((st = bind_pretrade(cfg, c->n_pretrade, &s->pretrade)) != QA_OK) return st;
         s->pretrade_on = 1;
     }
-    if (s->strategy == QA_BT_SIGNAL && !r.signal)
+    if (s->strategy == QA_BT_SIGNAL && !c->signal)
         return QA_FAIL(QA_ERR_CONFIG, "%s: strategy signal needs 'signal' (a panel such as features/ret_1)", qa_cfg_name(cfg));
-    c->data = r.data;
-    c->start = r.start;
-    c->end = r.end;
-    c->signal = r.signal;
-    c->run_dir = r.run_dir;
-    c->symbols = r.symbols;
-    s->bt.direction = (qa_bt_direction)r.direction;
-    s->bt.stop_loss = r.stop_loss;
-    s->bt.take_profit = r.take_profit;
-    s->bt.sizing = (qa_bt_sizing)r.sizing;
-    s->bt.fraction = r.fraction;
-    s->bt.target_vol = r.target_vol;
-    s->bt.vol_window = (int)r.vol_window;
-    s->bt.max_leverage = r.max_leverage;
-    s->bt.commission_bps = r.commission_bps;
-    s->bt.half_spread_bps = r.half_spread_bps;
-    s->bt.fixed_cost = r.fixed_cost;
-    s->bt.impact_coef = r.impact_coef;
-    s->bt.adv_window = (int)r.adv_window;
-    s->bt.impact_vol_window = (int)r.impact_vol_window;
-    s->convention = (qa_sim_convention)r.convention;
-    s->capital = r.capital;
-    c->bars_per_year_set = !isnan(r.bars_per_year);
-    if (c->bars_per_year_set) s->bt.bars_per_year = r.bars_per_year;
-    s->order_type = (qa_order_type)r.order_type;
-    s->tif = (qa_order_tif)r.tif;
-    s->price_offset = r.price_offset;
-    s->participation = r.participation;
-    s->rebalance_band = r.rebalance_band;
-    s->min_order_value = r.min_order_value;
-    s->replace = r.replace;
-    s->record_blotter = r.blotter;
     return QA_OK;
 }
 
 static json_t *resolved_json(const qa_sim_cfg *c) {
-    raw_cfg r;
-    to_raw(c, &r);
-    json_t *o = qa_json_from_schema(schema, &r);
+    json_t *o = qa_json_from_schema(schema, c);
     if (!o) return NULL;
     json_t *p = json_object();
     for (int j = 0; j < qa_bt_param_count(c->set.strategy); j++)
@@ -473,12 +354,12 @@ static json_t *summary_json(const qa_sim_cfg *c, const panels *p, const qa_sim_r
     for (int j = 0; j < qa_bt_param_count(c->set.strategy); j++)
         json_object_set_new(pj, qa_bt_param_name(c->set.strategy, j), qa_json_real(c->set.params.p[j]));
     json_object_set_new(o, "params", pj);
-    json_object_set_new(o, "convention", json_string(qa_sim_convention_names[c->set.convention]));
+    json_object_set_new(o, "convention", json_string(qa_rules_convention_names[c->set.rules.costs.convention]));
     json_object_set_new(o, "order_type", json_string(qa_order_type_name(c->set.order_type)));
     json_object_set_new(o, "start", json_string(iso(p, p->t_begin, a, sizeof a)));
     json_object_set_new(o, "end", json_string(iso(p, p->t_end - 1, b, sizeof b)));
     json_object_set_new(o, "bars", json_integer((json_int_t)r->L));
-    json_object_set_new(o, "capital", qa_json_real(c->set.capital));
+    json_object_set_new(o, "capital", qa_json_real(c->set.rules.capital));
     json_object_set_new(o, "final_equity", qa_json_real(r->final_equity));
     json_object_set_new(o, "final_cash", qa_json_real(r->final_cash));
     json_object_set_new(o, "costs", qa_json_real(r->costs));
@@ -522,11 +403,11 @@ static qa_status write_report(const qa_rundir *rd, const qa_sim_cfg *c, const pa
     gross = dd + 2 * L;
     net = dd + 3 * L;
     const int64_t *tx = p->time + p->t_begin;
-    double peak = s->capital;
+    double peak = s->rules.capital;
     for (size_t j = 0; j < L; j++) {
         if (r->equity[j] > peak) peak = r->equity[j];
         dd[j] = r->equity[j] / peak - 1.0;
-        norm[j] = r->equity[j] / s->capital;
+        norm[j] = r->equity[j] / s->rules.capital;
         gross[j] = r->equity[j] > 0 ? r->gross[j] / r->equity[j] : NAN;
         net[j] = r->equity[j] > 0 ? r->net[j] / r->equity[j] : NAN;
     }
@@ -542,8 +423,8 @@ static qa_status write_report(const qa_rundir *rd, const qa_sim_cfg *c, const pa
         qa_report_kv(rep, "strategy", "%s (%s)", qa_bt_strategy_name(s->strategy), params);
     }
     qa_report_kv(rep, "orders", "%s %s, cost convention %s", qa_order_type_name(s->order_type), qa_order_tif_name(s->tif),
-                 qa_sim_convention_names[s->convention]);
-    qa_report_kv(rep, "capital", "%.2f -> %.2f (%.2f%%)", s->capital, r->final_equity, 100 * r->metrics.total_return);
+                 qa_rules_convention_names[s->rules.costs.convention]);
+    qa_report_kv(rep, "capital", "%.2f -> %.2f (%.2f%%)", s->rules.capital, r->final_equity, 100 * r->metrics.total_return);
     qa_report_kv(rep, "Sharpe / max drawdown", "%.3f / %.2f%%", r->metrics.sharpe, 100 * r->metrics.max_drawdown);
     qa_report_kv(rep, "costs", "%.2f (realised P&L %.2f, unrealised %.2f)", r->costs, r->realized, r->unrealized);
     qa_report_kv(rep, "order events", "%lld orders, %lld fills (%lld partial), %lld rejected, %lld expired, %lld cancelled",
@@ -602,7 +483,7 @@ static qa_status write_report(const qa_rundir *rd, const qa_sim_cfg *c, const pa
         snprintf(c3, sizeof c3, "%.2f%%", 100 * m->max_drawdown);
         snprintf(c4, sizeof c4, "%lld", (long long)m->trades);
         snprintf(c5, sizeof c5, "%.1f%%", 100 * m->exposure);
-        snprintf(c6, sizeof c6, "%.2f", m->bars > 0 ? m->turnover * s->bt.bars_per_year / (double)m->bars : 0.0);
+        snprintf(c6, sizeof c6, "%.2f", m->bars > 0 ? m->turnover * s->rules.bars_per_year / (double)m->bars : 0.0);
         snprintf(c7, sizeof c7, "%.4g", r->qty[sy * L + L - 1]);
         const char *row[] = {p->names[sy], c1, c2, c3, c4, c5, c6, c7, NULL};
         qa_report_table_row(rep, row);
@@ -633,7 +514,7 @@ qa_status qa_sim_execute(const qa_sim_cfg *c, const char *run_dir, int argc, cha
     QA_TRY(qa_store_open(c->data, NULL, QA_STORE_READ, &store));
     QA_TRY(load(store, c, &p));
     qa_sim_cfg eff = *c;
-    if (!c->bars_per_year_set) eff.set.bt.bars_per_year = qa_store_get_meta(store)->bars_per_year;
+    qa_rules_resolve_bars_per_year(&eff.set.rules, qa_store_get_meta(store)->bars_per_year);
     doc = resolved_json(&eff);
     if (!doc) QA_TRY_FAIL(QA_ERR_NOMEM, "resolved config");
     QA_TRY(qa_rundir_write_json(&rd, "config.resolved.json", doc));
@@ -646,7 +527,7 @@ qa_status qa_sim_execute(const qa_sim_cfg *c, const char *run_dir, int argc, cha
     qa_log_info("simulate: %s on %zu symbols, %s .. %s (%zu bars, %zu warm-up), %s orders, %s costs",
                 qa_bt_strategy_name(eff.set.strategy), p.S, iso(&p, p.t_begin, a, sizeof a),
                 iso(&p, p.t_end - 1, b, sizeof b), p.t_end - p.t_begin, p.t_begin, qa_order_type_name(eff.set.order_type),
-                qa_sim_convention_names[eff.set.convention]);
+                qa_rules_convention_names[eff.set.rules.costs.convention]);
     st = qa_sim_run(&d, &eff.set, &res);
     if (st != QA_OK) {
         qa_err_prefix("simulate: ");
@@ -661,7 +542,7 @@ qa_status qa_sim_execute(const qa_sim_cfg *c, const char *run_dir, int argc, cha
     rep->total_return = res.metrics.total_return;
     rep->sharpe = res.metrics.sharpe;
     rep->counts = res.counts;
-    QA_TRY(write_equity(&rd, &p, &res, eff.set.capital));
+    QA_TRY(write_equity(&rd, &p, &res, eff.set.rules.capital));
     QA_TRY(write_wide(&rd, "positions.csv", &p, &res, res.qty));
     QA_TRY(write_wide(&rd, "sleeves.csv", &p, &res, res.sleeve));
     if (eff.set.record_blotter) QA_TRY(write_blotter(&rd, &p, &res.blotter));

@@ -99,7 +99,7 @@ static qa_status compute_grid(const qa_sweep_cfg *c, const qa_sweep_data *d, qa_
     r->values = malloc((r->rows ? r->rows : 1) * r->cols * sizeof(double));
     qa_status st = QA_OK;
     if (!m || !r->values) QA_TRY_FAIL(QA_ERR_NOMEM, "chunk of %zu runs", r->rows);
-    QA_TRY(qa_bt_run(be, &v, &g, &c->set, m, NULL, 0));
+    QA_TRY(qa_bt_run(be, &v, &g, &c->bt, m, NULL, 0));
     for (size_t i = 0; i < r->rows; i++) qa_sweep_metrics_to_row(&m[i], r->values + i * QA_SWEEP_NMETRICS);
 cleanup:
     free(m);
@@ -108,8 +108,8 @@ cleanup:
 
 /* The xs settings of parameter set p. */
 static qa_bt_xs_settings xs_of(const qa_sweep_cfg *c, const qa_bt_params *p) {
-    qa_bt_xs_settings x = {(int)p->p[0], (int)p->p[1], p->p[2], p->p[3], c->set.commission_bps + c->set.half_spread_bps,
-                           c->set.bars_per_year};
+    qa_bt_xs_settings x = {(int)p->p[0], (int)p->p[1], p->p[2], p->p[3], c->bt.commission_bps + c->bt.half_spread_bps,
+                           c->bt.bars_per_year};
     return x;
 }
 
@@ -127,7 +127,7 @@ qa_status qa_sweep_set_series(const qa_sweep_cfg *c, const qa_sweep_data *d, qa_
         }
     } else {
         qa_bt_grid g = {(qa_bt_strategy)c->strategy, c->params + p0, np};
-        QA_TRY(qa_bt_portfolio(be, &v, &g, &c->set, &c->popts, out, eq));
+        QA_TRY(qa_bt_portfolio(be, &v, &g, &c->bt, &c->popts, out, eq));
     }
     if (rets)
         for (size_t p = 0; p < np; p++) equity_to_returns(eq + p * L, L, rets + p * L);

@@ -130,79 +130,74 @@ void qa_sweep_params_text(const qa_sweep_cfg *c, size_t p, char *buf, size_t siz
     }
 }
 
-/* ---- raw binding ---------------------------------------------------------------------------- */
+/* ---- binding --------------------------------------------------------------------------------- */
 
 static const char *const search_choices[] = {"grid", "random", NULL};
-static const char *const direction_choices[] = {"long_short", "long_only", "short_only", NULL};
-static const char *const sizing_choices[] = {"fixed", "vol_target", NULL};
 static const char *const weighting_choices[] = {"equal", "inv_vol", NULL};
 static const char *const per_choices[] = {"symbol", "portfolio", NULL};
 static const char *const bench_choices[] = {"zero", "buy_and_hold", NULL};
-_Static_assert(sizeof direction_choices / sizeof direction_choices[0] == QA_BT_DIRECTION_COUNT + 1, "directions");
-_Static_assert(sizeof sizing_choices / sizeof sizing_choices[0] == QA_BT_SIZING_COUNT + 1, "sizings");
 _Static_assert(sizeof weighting_choices / sizeof weighting_choices[0] == QA_BT_WEIGHTING_COUNT + 1, "weightings");
 
-struct raw_top {
-    const char *data, *backend, *start, *end, *strategy, *signal, *rank_by;
-    int search;
-    long long samples, seed, top;
-    const qa_cfg_node *symbols, *grid, *settings, *portfolio, *chunk, *wf, *mt;
-    qa_cfg_list heatmap;
+#define FIELD(key, type, field, flags, doc) QA_CFG_FIELD(qa_sweep_cfg, key, type, field, flags, doc)
+#define NUM(key, field, lo, hi, doc) QA_CFG_NUM(qa_sweep_cfg, key, field, lo, hi, 0, doc)
+static const qa_cfg_field chunk_fields[] = {
+    NUM("symbols", chunk_symbols, 1, 1e7, "symbols per chunk"),
+    NUM("params", chunk_params, 1, 1e7, "parameter sets per chunk"),
+    {NULL},
 };
-
-struct raw_set {
-    int direction, sizing;
-    double stop_loss, take_profit, fraction, target_vol, max_leverage, commission_bps, half_spread_bps, fixed_cost,
-        capital, impact_coef, bars_per_year;
-    long long vol_window, adv_window, impact_vol_window;
+static const qa_cfg_field mt_fields[] = {
+    FIELD("enabled", QA_CFG_T_BOOL, mt.enabled, 0, "compute DSR and RC/SPA"),
+    QA_CFG_ENUM(qa_sweep_cfg, "benchmark", mt.benchmark, bench_choices, 0, "zero or buy_and_hold"),
+    NUM("bootstrap", mt.bootstrap, 10, 1000000, "bootstrap resamples"),
+    NUM("seed", mt.seed, 0, 9.2e18, "Philox seed of the bootstrap"),
+    NUM("block", mt.block, 1, 1e6, "mean block length (bars)"),
+    FIELD("trials", QA_CFG_T_NODE, mt.n_trials, 0, "independent trials: auto or a number"),
+    {NULL},
 };
-
-#define F(type, name, field, lo, hi, flags, doc) {name, type, offsetof(struct raw_top, field), lo, hi, NULL, NULL, flags, doc}
+static const qa_cfg_field wf_fields[] = {
+    FIELD("train", QA_CFG_T_NODE, wf.n_train, QA_CFG_REQUIRED, "in-sample length (bars, 3y, 6m)"),
+    FIELD("test", QA_CFG_T_NODE, wf.n_test, QA_CFG_REQUIRED, "out-of-sample length"),
+    FIELD("step", QA_CFG_T_NODE, wf.n_step, 0, "shift between windows (default: test)"),
+    FIELD("anchored", QA_CFG_T_BOOL, wf.anchored, 0, "train from the start (expanding)"),
+    QA_CFG_ENUM(qa_sweep_cfg, "per", wf.per_portfolio, per_choices, 0, "select per symbol or for the portfolio"),
+    FIELD("select_by", QA_CFG_T_STRING, wf.select_by, 0, "selection metric (default rank_by)"),
+    {NULL},
+};
+static const qa_cfg_field portfolio_fields[] = {
+    QA_CFG_ENUM(qa_sweep_cfg, "weighting", popts.weighting, weighting_choices, 0, "equal or inv_vol"),
+    NUM("weight_window", popts.weight_window, 2, 1e7, "inverse-vol window"),
+    {NULL},
+};
+/* The trading rules (trading/rules.h) under `settings:`, or at the top level as in a
+ * simulator config. */
 static const qa_cfg_field top_schema[] = {
-    F(QA_CFG_T_STRING, "data", data, 0, 0, 0, "market file (HDF5)"),
-    F(QA_CFG_T_STRING, "backend", backend, 0, 0, 0, "cpu, cuda or auto"),
-    F(QA_CFG_T_NODE, "symbols", symbols, 0, 0, 0, "all, a list of names, or a count (the first N)"),
-    F(QA_CFG_T_STRING, "start", start, 0, 0, 0, "first date of the evaluation range (YYYY-MM-DD)"),
-    F(QA_CFG_T_STRING, "end", end, 0, 0, 0, "last date of the evaluation range, inclusive"),
-    F(QA_CFG_T_STRING, "strategy", strategy, 0, 0, QA_CFG_REQUIRED, "sma_cross, ema_cross, zscore, bollinger, donchian, rsi, signal, xs_topk"),
-    {"search", QA_CFG_T_ENUM, offsetof(struct raw_top, search), 0, 0, search_choices, NULL, 0, "grid (cartesian product) or random"},
-    F(QA_CFG_T_INT, "samples", samples, 1, 10000000, 0, "random search: parameter sets to draw"),
-    F(QA_CFG_T_INT, "seed", seed, 0, 9.2e18, 0, "random search: Philox seed"),
-    F(QA_CFG_T_NODE, "grid", grid, 0, 0, QA_CFG_REQUIRED, "per parameter: a value, a list or {start, stop, step}"),
-    F(QA_CFG_T_NODE, "settings", settings, 0, 0, 0, "direction, stops, sizing, costs, capital, bars_per_year"),
-    F(QA_CFG_T_STRING, "signal", signal, 0, 0, 0, "signal panel for signal/xs_topk (features/... or alt/...)"),
-    F(QA_CFG_T_NODE, "portfolio", portfolio, 0, 0, 0, "portfolio per parameter set: {weighting, weight_window}"),
-    F(QA_CFG_T_STRING, "rank_by", rank_by, 0, 0, 0, "metric that ranks runs and sets (default sharpe)"),
-    F(QA_CFG_T_INT, "top", top, 1, 1000, 0, "best runs/sets kept with equity curves"),
-    F(QA_CFG_T_STRING_LIST, "heatmap", heatmap, 0, 0, 0, "two parameters for the Sharpe heatmap"),
-    F(QA_CFG_T_NODE, "chunk", chunk, 0, 0, 0, "work chunk sizes: {symbols, params}"),
-    F(QA_CFG_T_NODE, "walk_forward", wf, 0, 0, 0, "walk-forward optimisation"),
-    F(QA_CFG_T_NODE, "multiple_testing", mt, 0, 0, 0, "deflated Sharpe ratio, Reality Check / SPA"),
+    FIELD("data", QA_CFG_T_STRING, data, 0, "market file (HDF5)"),
+    FIELD("backend", QA_CFG_T_STRING, backend, 0, "cpu, cuda or auto"),
+    FIELD("symbols", QA_CFG_T_NODE, n_symbols, 0, "all, a list of names, or a count (the first N)"),
+    FIELD("start", QA_CFG_T_STRING, start, 0, "first date of the evaluation range (YYYY-MM-DD)"),
+    FIELD("end", QA_CFG_T_STRING, end, 0, "last date of the evaluation range, inclusive"),
+    FIELD("strategy", QA_CFG_T_STRING, strategy_name, QA_CFG_REQUIRED,
+          "sma_cross, ema_cross, zscore, bollinger, donchian, rsi, signal, xs_topk"),
+    QA_CFG_ENUM(qa_sweep_cfg, "search", random, search_choices, 0, "grid (cartesian product) or random"),
+    NUM("samples", samples, 1, 10000000, "random search: parameter sets to draw"),
+    NUM("seed", seed, 0, 9.2e18, "random search: Philox seed"),
+    FIELD("grid", QA_CFG_T_NODE, n_grid, QA_CFG_REQUIRED, "per parameter: a value, a list or {start, stop, step}"),
+    {"settings", QA_CFG_T_SECTION, offsetof(qa_sweep_cfg, rules), 0, 0, NULL, qa_rules_schema, 0,
+     "trading rules: direction, stops, sizing, costs, capital, bars_per_year"},
+    {"", QA_CFG_T_INLINE, offsetof(qa_sweep_cfg, rules), 0, 0, NULL, qa_rules_schema, QA_CFG_ALIAS,
+     "the trading rules at the top level"},
+    FIELD("signal", QA_CFG_T_STRING, signal, 0, "signal panel for signal/xs_topk (features/... or alt/...)"),
+    FIELD("portfolio", QA_CFG_T_NODE, n_portfolio, 0, "portfolio per parameter set: {weighting, weight_window}"),
+    FIELD("rank_by", QA_CFG_T_STRING, rank_by, 0, "metric that ranks runs and sets (default sharpe)"),
+    NUM("top", top, 1, 1000, "best runs/sets kept with equity curves"),
+    FIELD("heatmap", QA_CFG_T_STRING_LIST, heatmap, 0, "two parameters for the Sharpe heatmap"),
+    {"chunk", QA_CFG_T_SECTION, 0, 0, 0, NULL, chunk_fields, 0, "work chunk sizes: {symbols, params}"},
+    FIELD("walk_forward", QA_CFG_T_NODE, n_wf, 0, "walk-forward optimisation"),
+    {"multiple_testing", QA_CFG_T_SECTION, 0, 0, 0, NULL, mt_fields, 0, "deflated Sharpe ratio, Reality Check / SPA"},
     {NULL},
 };
-#undef F
-
-#define S(type, name, field, lo, hi, doc) {name, type, offsetof(struct raw_set, field), lo, hi, NULL, NULL, 0, doc}
-static const qa_cfg_field set_schema[] = {
-    {"direction", QA_CFG_T_ENUM, offsetof(struct raw_set, direction), 0, 0, direction_choices, NULL, 0, "long_short, long_only, short_only"},
-    S(QA_CFG_T_DOUBLE, "stop_loss", stop_loss, 0, 1e6, "fraction of the entry close (0 = off)"),
-    S(QA_CFG_T_DOUBLE, "take_profit", take_profit, 0, 1e6, "fraction of the entry close (0 = off)"),
-    {"sizing", QA_CFG_T_ENUM, offsetof(struct raw_set, sizing), 0, 0, sizing_choices, NULL, 0, "fixed or vol_target"},
-    S(QA_CFG_T_DOUBLE, "fraction", fraction, 1e-12, 1e6, "fixed sizing: |position| as a fraction of equity"),
-    S(QA_CFG_T_DOUBLE, "target_vol", target_vol, 1e-12, 1e6, "vol targeting: annualised target"),
-    S(QA_CFG_T_INT, "vol_window", vol_window, 2, 1e7, "vol targeting: returns in the window"),
-    S(QA_CFG_T_DOUBLE, "max_leverage", max_leverage, 1e-12, 1e6, "vol targeting: cap on |position|"),
-    S(QA_CFG_T_DOUBLE, "commission_bps", commission_bps, 0, 1e5, "per unit of traded notional"),
-    S(QA_CFG_T_DOUBLE, "half_spread_bps", half_spread_bps, 0, 1e5, "per unit of traded notional"),
-    S(QA_CFG_T_DOUBLE, "fixed_cost", fixed_cost, 0, 1e12, "currency per order"),
-    S(QA_CFG_T_DOUBLE, "capital", capital, 1e-12, 1e18, "initial equity in currency"),
-    S(QA_CFG_T_DOUBLE, "impact_coef", impact_coef, 0, 1e6, "square-root impact coefficient"),
-    S(QA_CFG_T_INT, "adv_window", adv_window, 1, 1e7, "impact: bars in the average volume"),
-    S(QA_CFG_T_INT, "impact_vol_window", impact_vol_window, 2, 1e7, "impact: returns in the volatility"),
-    S(QA_CFG_T_DOUBLE, "bars_per_year", bars_per_year, 1e-9, 1e9, "annualisation (default: the file's)"),
-    {NULL},
-};
-#undef S
+#undef FIELD
+#undef NUM
 
 /* ---- grid ----------------------------------------------------------------------------------- */
 
@@ -312,7 +307,7 @@ static qa_status check_set(const qa_sweep_cfg *c, const qa_bt_params *p) {
     }
     qa_bt_data d = dummy_data(c, c->t_begin, c->t_end);
     qa_bt_grid g = {(qa_bt_strategy)c->strategy, p, 1};
-    return qa_bt_validate(&d, &g, &c->set);
+    return qa_bt_validate(&d, &g, &c->bt);
 }
 
 /* "parameter set 0 (sma_cross): fast ..." -> "fast ..." */
@@ -591,33 +586,14 @@ static qa_status bind_dates(qa_sweep_cfg *c, qa_store_t *store, const char *star
 
 /* ---- sections ----------------------------------------------------------------------------------------- */
 
-static qa_status bind_settings(qa_sweep_cfg *c, double file_bpy) {
-    qa_bt_settings *s = &c->set;
-    qa_bt_settings_init(s);
-    struct raw_set r = {(int)s->direction, (int)s->sizing, s->stop_loss, s->take_profit, s->fraction, s->target_vol,
-                        s->max_leverage, s->commission_bps, s->half_spread_bps, s->fixed_cost, s->capital,
-                        s->impact_coef, NAN, s->vol_window, s->adv_window, s->impact_vol_window};
-    if (c->n_settings && qa_cfg_node_kind(c->n_settings) != QA_CFG_NULL) {
-        qa_status st = qa_cfg_bind(c->doc, c->n_settings, set_schema, &r, "settings");
-        if (st != QA_OK) return st;
-    }
-    s->direction = (qa_bt_direction)r.direction;
-    s->sizing = (qa_bt_sizing)r.sizing;
-    s->stop_loss = r.stop_loss;
-    s->take_profit = r.take_profit;
-    s->fraction = r.fraction;
-    s->target_vol = r.target_vol;
-    s->max_leverage = r.max_leverage;
-    s->commission_bps = r.commission_bps;
-    s->half_spread_bps = r.half_spread_bps;
-    s->fixed_cost = r.fixed_cost;
-    s->capital = r.capital;
-    s->impact_coef = r.impact_coef;
-    s->vol_window = (int)r.vol_window;
-    s->adv_window = (int)r.adv_window;
-    s->impact_vol_window = (int)r.impact_vol_window;
-    c->bpy_given = !isnan(r.bars_per_year);
-    s->bars_per_year = c->bpy_given ? r.bars_per_year : file_bpy;
+/* The rules block, resolved against the market file and converted for the kernels. */
+static qa_status resolve_rules(qa_sweep_cfg *c, double file_bpy) {
+    qa_rules_resolve_bars_per_year(&c->rules, file_bpy);
+    if (c->rules.costs.convention != QA_RULES_VECTORIZED)
+        return qa_cfg_error(c->doc, c->n_settings ? c->n_settings : c->n_root, "settings",
+                            "costs.convention %s: a sweep books costs the vectorized way (traded is the simulator's)",
+                            qa_rules_convention_names[c->rules.costs.convention]);
+    qa_rules_to_bt(&c->rules, &c->bt);
     return QA_OK;
 }
 
@@ -642,57 +618,39 @@ static qa_status parse_length(const qa_sweep_cfg *c, const qa_cfg_node *n, const
     double bars;
     if (endp == t || !(v > 0)) return qa_cfg_error(c->doc, n, what, "'%s' is not a positive length", t);
     if (*endp == '\0' || strcmp(endp, "b") == 0) bars = v;
-    else if (strcmp(endp, "y") == 0) bars = v * c->set.bars_per_year;
-    else if (strcmp(endp, "m") == 0) bars = v * c->set.bars_per_year / 12.0;
+    else if (strcmp(endp, "y") == 0) bars = v * c->bt.bars_per_year;
+    else if (strcmp(endp, "m") == 0) bars = v * c->bt.bars_per_year / 12.0;
     else return qa_cfg_error(c->doc, n, what, "'%s': unknown unit '%s' (bars, y for years, m for months)", t, endp);
     if (bars < 1 || bars > 1e12) return qa_cfg_error(c->doc, n, what, "'%s' is %.0f bars", t, bars);
     *out = (long long)floor(bars + 0.5);
     return QA_OK;
 }
 
-struct raw_wf {
-    const qa_cfg_node *train, *test, *step;
-    int anchored, per;
-    const char *select_by;
-};
-
 static qa_status bind_wf(qa_sweep_cfg *c) {
-    struct raw_wf r = {NULL, NULL, NULL, 0, 0, NULL};
-    const qa_cfg_field schema[] = {
-        {"train", QA_CFG_T_NODE, offsetof(struct raw_wf, train), 0, 0, NULL, NULL, QA_CFG_REQUIRED, "in-sample length (bars, 3y, 6m)"},
-        {"test", QA_CFG_T_NODE, offsetof(struct raw_wf, test), 0, 0, NULL, NULL, QA_CFG_REQUIRED, "out-of-sample length"},
-        {"step", QA_CFG_T_NODE, offsetof(struct raw_wf, step), 0, 0, NULL, NULL, 0, "shift between windows (default: test)"},
-        {"anchored", QA_CFG_T_BOOL, offsetof(struct raw_wf, anchored), 0, 0, NULL, NULL, 0, "train from the start (expanding)"},
-        {"per", QA_CFG_T_ENUM, offsetof(struct raw_wf, per), 0, 0, per_choices, NULL, 0, "select per symbol or for the portfolio"},
-        {"select_by", QA_CFG_T_STRING, offsetof(struct raw_wf, select_by), 0, 0, NULL, NULL, 0, "selection metric (default rank_by)"},
-        {NULL},
-    };
-    if (c->strategy == QA_SWEEP_XS) r.per = 1;
-    qa_status st = qa_cfg_bind(c->doc, c->n_wf, schema, &r, "walk_forward");
-    if (st != QA_OK) return st;
     qa_sweep_wf *w = &c->wf;
+    w->per_portfolio = c->strategy == QA_SWEEP_XS;
+    qa_status st = qa_cfg_bind(c->doc, c->n_wf, wf_fields, c, "walk_forward");
+    if (st != QA_OK) return st;
     w->enabled = 1;
-    w->anchored = r.anchored;
-    w->per_portfolio = r.per;
-    if (c->strategy == QA_SWEEP_XS && !r.per)
+    if (c->strategy == QA_SWEEP_XS && !w->per_portfolio)
         return qa_cfg_error(c->doc, qa_cfg_map_get(c->n_wf, "per"), "walk_forward.per",
                             "xs_topk is one cross-sectional portfolio: use per: portfolio");
     w->metric = c->rank_metric;
-    if (r.select_by && (st = metric_parse(c, qa_cfg_map_get(c->n_wf, "select_by"), "walk_forward.select_by", r.select_by,
-                                          &w->metric)) != QA_OK)
+    if (w->select_by && (st = metric_parse(c, qa_cfg_map_get(c->n_wf, "select_by"), "walk_forward.select_by",
+                                           w->select_by, &w->metric)) != QA_OK)
         return st;
-    if ((st = parse_length(c, r.train, "walk_forward.train", &w->train)) != QA_OK) return st;
-    if ((st = parse_length(c, r.test, "walk_forward.test", &w->test)) != QA_OK) return st;
+    if ((st = parse_length(c, w->n_train, "walk_forward.train", &w->train)) != QA_OK) return st;
+    if ((st = parse_length(c, w->n_test, "walk_forward.test", &w->test)) != QA_OK) return st;
     w->step = w->test;
-    if (r.step && qa_cfg_node_kind(r.step) != QA_CFG_NULL &&
-        (st = parse_length(c, r.step, "walk_forward.step", &w->step)) != QA_OK)
+    if (w->n_step && qa_cfg_node_kind(w->n_step) != QA_CFG_NULL &&
+        (st = parse_length(c, w->n_step, "walk_forward.step", &w->step)) != QA_OK)
         return st;
     if ((st = qa_sweep_wf_plan(c)) != QA_OK) return st;
     /* The first training window must hold every window of the grid. */
     if (c->strategy != QA_SWEEP_XS) {
         qa_bt_data d = dummy_data(c, w->train_begin[0], w->train_end[0]);
         qa_bt_grid g = {(qa_bt_strategy)c->strategy, c->params, c->nparams};
-        if ((st = qa_bt_validate(&d, &g, &c->set)) != QA_OK) {
+        if ((st = qa_bt_validate(&d, &g, &c->bt)) != QA_OK) {
             char date[40];
             qa_time_format_iso(c->time[w->train_end[0] - 1], date, sizeof date);
             return qa_cfg_error(c->doc, qa_cfg_map_get(c->n_wf, "train"), "walk_forward.train",
@@ -703,69 +661,18 @@ static qa_status bind_wf(qa_sweep_cfg *c) {
     return QA_OK;
 }
 
-struct raw_mt {
-    int enabled, benchmark;
-    long long bootstrap, seed;
-    double block;
-    const qa_cfg_node *trials;
-};
-
-static qa_status bind_mt(qa_sweep_cfg *c, const qa_cfg_node *n) {
+/* After the top-level bind (the section's keys are in c->mt): the trials count. */
+static qa_status bind_mt(qa_sweep_cfg *c) {
     qa_sweep_mt *m = &c->mt;
-    m->enabled = 1;
-    m->bootstrap = 1000;
-    m->block = 10.0;
-    m->seed = 1;
-    m->benchmark = 0;
-    m->trials = 0;
-    if (!n || qa_cfg_node_kind(n) == QA_CFG_NULL) return QA_OK;
-    struct raw_mt r = {1, 0, 1000, 1, 10.0, NULL};
-    const qa_cfg_field schema[] = {
-        {"enabled", QA_CFG_T_BOOL, offsetof(struct raw_mt, enabled), 0, 0, NULL, NULL, 0, "compute DSR and RC/SPA"},
-        {"benchmark", QA_CFG_T_ENUM, offsetof(struct raw_mt, benchmark), 0, 0, bench_choices, NULL, 0, "zero or buy_and_hold"},
-        {"bootstrap", QA_CFG_T_INT, offsetof(struct raw_mt, bootstrap), 10, 1000000, NULL, NULL, 0, "bootstrap resamples"},
-        {"seed", QA_CFG_T_INT, offsetof(struct raw_mt, seed), 0, 9.2e18, NULL, NULL, 0, "Philox seed of the bootstrap"},
-        {"block", QA_CFG_T_DOUBLE, offsetof(struct raw_mt, block), 1, 1e6, NULL, NULL, 0, "mean block length (bars)"},
-        {"trials", QA_CFG_T_NODE, offsetof(struct raw_mt, trials), 0, 0, NULL, NULL, 0, "independent trials: auto or a number"},
-        {NULL},
-    };
-    qa_status st = qa_cfg_bind(c->doc, n, schema, &r, "multiple_testing");
-    if (st != QA_OK) return st;
-    m->enabled = r.enabled;
-    m->benchmark = r.benchmark;
-    m->bootstrap = r.bootstrap;
-    m->seed = r.seed;
-    m->block = r.block;
-    if (r.trials && qa_cfg_node_kind(r.trials) != QA_CFG_NULL &&
-        !(qa_cfg_node_kind(r.trials) == QA_CFG_SCALAR && strcmp(qa_cfg_node_text(r.trials), "auto") == 0)) {
-        if ((st = qa_cfg_read_double(c->doc, r.trials, "multiple_testing.trials", 1, 1e15, &m->trials)) != QA_OK) return st;
+    qa_status st;
+    if (m->n_trials && qa_cfg_node_kind(m->n_trials) != QA_CFG_NULL &&
+        !(qa_cfg_node_kind(m->n_trials) == QA_CFG_SCALAR && strcmp(qa_cfg_node_text(m->n_trials), "auto") == 0)) {
+        if ((st = qa_cfg_read_double(c->doc, m->n_trials, "multiple_testing.trials", 1, 1e15, &m->trials)) != QA_OK) return st;
     }
     return QA_OK;
 }
 
 /* ---- canonical description and hash ------------------------------------------------------------------ */
-
-static json_t *settings_json(const qa_sweep_cfg *c) {
-    const qa_bt_settings *s = &c->set;
-    json_t *o = json_object();
-    json_object_set_new(o, "direction", json_string(direction_choices[s->direction]));
-    json_object_set_new(o, "stop_loss", json_real(s->stop_loss));
-    json_object_set_new(o, "take_profit", json_real(s->take_profit));
-    json_object_set_new(o, "sizing", json_string(sizing_choices[s->sizing]));
-    json_object_set_new(o, "fraction", json_real(s->fraction));
-    json_object_set_new(o, "target_vol", json_real(s->target_vol));
-    json_object_set_new(o, "vol_window", json_integer(s->vol_window));
-    json_object_set_new(o, "max_leverage", json_real(s->max_leverage));
-    json_object_set_new(o, "commission_bps", json_real(s->commission_bps));
-    json_object_set_new(o, "half_spread_bps", json_real(s->half_spread_bps));
-    json_object_set_new(o, "fixed_cost", json_real(s->fixed_cost));
-    json_object_set_new(o, "capital", json_real(s->capital));
-    json_object_set_new(o, "impact_coef", json_real(s->impact_coef));
-    json_object_set_new(o, "adv_window", json_integer(s->adv_window));
-    json_object_set_new(o, "impact_vol_window", json_integer(s->impact_vol_window));
-    json_object_set_new(o, "bars_per_year", json_real(s->bars_per_year));
-    return o;
-}
 
 static qa_status build_json(qa_sweep_cfg *c) {
     json_t *w = json_object();
@@ -794,7 +701,7 @@ static qa_status build_json(qa_sweep_cfg *c) {
     json_object_set_new(pj, "count", json_integer((json_int_t)c->nparams));
     json_object_set_new(pj, "values", vals);
     json_object_set_new(w, "params", pj);
-    json_object_set_new(w, "settings", settings_json(c));
+    json_object_set_new(w, "settings", qa_rules_bt_json(&c->rules));
     json_object_set_new(w, "signal", c->signal ? json_string(c->signal) : json_null());
     json_t *po = json_null();
     if (qa_sweep_has_sets(c) && c->strategy != QA_SWEEP_XS) {
@@ -869,72 +776,61 @@ void qa_sweep_cfg_free(qa_sweep_cfg *c) {
     memset(c, 0, sizeof *c);
 }
 
+/* Defaults of every key, before the document is bound over them. */
+static void cfg_defaults(qa_sweep_cfg *c) {
+    c->backend = "auto";
+    c->rank_by = "sharpe";
+    c->samples = 100;
+    c->seed = 1;
+    c->top = 10;
+    c->chunk_symbols = 64;
+    c->chunk_params = 256;
+    c->heat[0] = c->heat[1] = -1;
+    qa_rules_init(&c->rules);
+    c->popts.weighting = QA_BT_WEIGHT_EQUAL;
+    c->popts.weight_window = 60;
+    c->mt.enabled = 1;
+    c->mt.bootstrap = 1000;
+    c->mt.block = 10.0;
+    c->mt.seed = 1;
+}
+
 qa_status qa_sweep_cfg_load(const qa_cfg_t *doc, const qa_sweep_opts *o, qa_sweep_cfg *c) {
     memset(c, 0, sizeof *c);
     c->doc = doc;
     c->n_root = qa_cfg_root(doc);
-    struct raw_top r;
-    memset(&r, 0, sizeof r);
-    r.backend = "auto";
-    r.rank_by = "sharpe";
-    r.samples = 100;
-    r.seed = 1;
-    r.top = 10;
-    qa_status st = qa_cfg_bind(doc, c->n_root, top_schema, &r, NULL);
+    cfg_defaults(c);
+    qa_status st = qa_cfg_bind(doc, c->n_root, top_schema, c, NULL);
     qa_store_t *store = NULL;
     if (st != QA_OK) return st;
-    c->data = o && o->data ? o->data : r.data;
-    c->backend = o && o->backend ? o->backend : r.backend;
+    if (o && o->data) c->data = o->data;
+    if (o && o->backend) c->backend = o->backend;
     if (!c->data) return QA_FAIL(QA_ERR_CONFIG, "%s: no market file: give --data or 'data' in the config", qa_cfg_name(doc));
-    c->n_grid = r.grid;
-    c->n_settings = r.settings;
-    c->n_wf = r.wf;
-    c->random = r.search == 1;
-    c->samples = r.samples;
-    c->seed = r.seed;
-    c->top = r.top;
-    c->signal = r.signal;
-    c->heat[0] = c->heat[1] = -1;
+    c->n_settings = qa_cfg_map_get(c->n_root, "settings");
+    c->n_mt = qa_cfg_map_get(c->n_root, "multiple_testing");
 
     /* strategy */
     const qa_cfg_node *ns = qa_cfg_map_get(c->n_root, "strategy");
-    if (strcmp(r.strategy, "xs_topk") == 0) {
+    if (strcmp(c->strategy_name, "xs_topk") == 0) {
         c->strategy = QA_SWEEP_XS;
     } else {
         qa_bt_strategy s;
-        if (qa_bt_strategy_parse(r.strategy, &s) != QA_OK)
+        if (qa_bt_strategy_parse(c->strategy_name, &s) != QA_OK)
             return qa_cfg_error(doc, ns, "strategy",
                                 "unknown strategy '%s' (sma_cross, ema_cross, zscore, bollinger, donchian, rsi, signal, "
                                 "xs_topk)",
-                                r.strategy);
+                                c->strategy_name);
         c->strategy = (int)s;
     }
     c->nslots = slot_count(c->strategy);
     for (int j = 0; j < c->nslots; j++) c->slot_names[j] = slot_name(c->strategy, j);
-    if ((st = metric_parse(c, qa_cfg_map_get(c->n_root, "rank_by"), "rank_by", r.rank_by, &c->rank_metric)) != QA_OK)
+    if ((st = metric_parse(c, qa_cfg_map_get(c->n_root, "rank_by"), "rank_by", c->rank_by, &c->rank_metric)) != QA_OK)
         return st;
-
-    /* chunk sizes */
-    c->chunk_symbols = 64;
-    c->chunk_params = 256;
-    if (r.chunk) {
-        struct {
-            long long symbols, params;
-        } ck = {64, 256};
-        const qa_cfg_field cs[] = {
-            {"symbols", QA_CFG_T_INT, 0, 1, 1e7, NULL, NULL, 0, "symbols per chunk"},
-            {"params", QA_CFG_T_INT, sizeof(long long), 1, 1e7, NULL, NULL, 0, "parameter sets per chunk"},
-            {NULL},
-        };
-        if ((st = qa_cfg_bind(doc, r.chunk, cs, &ck, "chunk")) != QA_OK) return st;
-        c->chunk_symbols = ck.symbols;
-        c->chunk_params = ck.params;
-    }
 
     /* the market file: symbols, dates, signal, bars per year */
     QA_TRY(qa_store_open(c->data, NULL, QA_STORE_READ, &store));
-    QA_TRY(bind_symbols(c, store, r.symbols));
-    QA_TRY(bind_dates(c, store, r.start, r.end));
+    QA_TRY(bind_symbols(c, store, c->n_symbols));
+    QA_TRY(bind_dates(c, store, c->start, c->end));
     c->need_hl = c->strategy == QA_BT_DONCHIAN;
     c->need_sig = c->strategy == QA_BT_SIGNAL || c->strategy == QA_SWEEP_XS;
     const qa_cfg_node *nsig = qa_cfg_map_get(c->n_root, "signal");
@@ -951,54 +847,42 @@ qa_status qa_sweep_cfg_load(const qa_cfg_t *doc, const qa_sweep_opts *o, qa_swee
             QA_TRY(qa_cfg_error(doc, nsig, "signal", "dataset '%s' not found in %s (run qa features first?)", c->signal,
                                 c->data));
     }
-    QA_TRY(bind_settings(c, qa_store_get_meta(store)->bars_per_year));
-    c->need_vol = c->set.impact_coef > 0.0;
+    QA_TRY(resolve_rules(c, qa_store_get_meta(store)->bars_per_year));
+    c->need_vol = c->bt.impact_coef > 0.0;
 
-    /* settings, checked on their own with a trivially valid parameter set */
+    /* the rules, checked on their own with a trivially valid parameter set */
     if (c->strategy != QA_SWEEP_XS) {
         qa_bt_params ok = {{1, 2, 0, 0, 0, 0, 0, 0}};
         qa_bt_grid g = {QA_BT_SMA_CROSS, &ok, 1};
         qa_bt_data d = dummy_data(c, c->t_begin, c->t_end);
-        if ((st = qa_bt_validate(&d, &g, &c->set)) != QA_OK)
+        if ((st = qa_bt_validate(&d, &g, &c->bt)) != QA_OK)
             QA_TRY(qa_cfg_error(doc, c->n_settings ? c->n_settings : c->n_root, "settings", "%s", qa_err_msg()));
-    } else if (!(isfinite(c->set.bars_per_year) && c->set.bars_per_year > 0)) {
-        QA_TRY(qa_cfg_error(doc, c->n_settings, "settings", "bars_per_year %g must be > 0", c->set.bars_per_year));
+    } else if (!(isfinite(c->bt.bars_per_year) && c->bt.bars_per_year > 0)) {
+        QA_TRY(qa_cfg_error(doc, c->n_settings, "settings", "bars_per_year %g must be > 0", c->bt.bars_per_year));
     }
 
     /* portfolio */
-    c->popts.weighting = QA_BT_WEIGHT_EQUAL;
-    c->popts.weight_window = 60;
-    if (r.portfolio) {
+    if (c->n_portfolio) {
         if (c->strategy == QA_SWEEP_XS)
-            QA_TRY(qa_cfg_error(doc, r.portfolio, "portfolio", "xs_topk is already a portfolio: remove the portfolio section"));
-        struct raw_portfolio {
-            int weighting;
-            long long window;
-        } pw = {0, 60};
-        const qa_cfg_field psch[] = {
-            {"weighting", QA_CFG_T_ENUM, 0, 0, 0, weighting_choices, NULL, 0, "equal or inv_vol"},
-            {"weight_window", QA_CFG_T_INT, offsetof(struct raw_portfolio, window), 2, 1e7, NULL, NULL, 0, "inverse-vol window"},
-            {NULL},
-        };
-        if (qa_cfg_node_kind(r.portfolio) != QA_CFG_NULL) QA_TRY(qa_cfg_bind(doc, r.portfolio, psch, &pw, "portfolio"));
+            QA_TRY(qa_cfg_error(doc, c->n_portfolio, "portfolio", "xs_topk is already a portfolio: remove the portfolio section"));
+        if (qa_cfg_node_kind(c->n_portfolio) != QA_CFG_NULL)
+            QA_TRY(qa_cfg_bind(doc, c->n_portfolio, portfolio_fields, c, "portfolio"));
         c->portfolio = 1;
-        c->popts.weighting = (qa_bt_weighting)pw.weighting;
-        c->popts.weight_window = (int)pw.window;
         if (c->popts.weighting == QA_BT_WEIGHT_INV_VOL && (double)c->popts.weight_window + 2.0 > (double)c->t_end)
-            QA_TRY(qa_cfg_error(doc, r.portfolio, "portfolio.weight_window", "%d is longer than the history (%zu bars)",
+            QA_TRY(qa_cfg_error(doc, c->n_portfolio, "portfolio.weight_window", "%d is longer than the history (%zu bars)",
                                 c->popts.weight_window, c->t_end));
     }
-    QA_TRY(bind_mt(c, r.mt));
+    QA_TRY(bind_mt(c));
 
     /* the grid */
     QA_TRY(bind_grid(c));
 
     /* heatmap parameters */
-    if (r.heatmap.n > 0) {
+    if (c->heatmap.n > 0) {
         const qa_cfg_node *nh = qa_cfg_map_get(c->n_root, "heatmap");
-        if (r.heatmap.n != 2) QA_TRY(qa_cfg_error(doc, nh, "heatmap", "expected two parameter names"));
+        if (c->heatmap.n != 2) QA_TRY(qa_cfg_error(doc, nh, "heatmap", "expected two parameter names"));
         for (int k = 0; k < 2; k++) {
-            const char *name = ((const char **)r.heatmap.items)[k];
+            const char *name = ((const char **)c->heatmap.items)[k];
             for (int j = 0; j < c->nslots; j++)
                 if (strcmp(name, c->slot_names[j]) == 0) c->heat[k] = j;
             if (c->heat[k] < 0)
@@ -1010,7 +894,7 @@ qa_status qa_sweep_cfg_load(const qa_cfg_t *doc, const qa_sweep_opts *o, qa_swee
         c->heat[1] = 1;
     }
 
-    if (r.wf && qa_cfg_node_kind(r.wf) != QA_CFG_NULL) QA_TRY(bind_wf(c));
+    if (c->n_wf && qa_cfg_node_kind(c->n_wf) != QA_CFG_NULL) QA_TRY(bind_wf(c));
     QA_TRY(build_json(c));
 cleanup:
     qa_store_close(store);

@@ -16,6 +16,7 @@
 #include "kernels/backend.h"
 #include "kernels/backtest.h"
 #include "pipeline/sweep.h"
+#include "trading/rules.h"
 
 #define QA_SWEEP_FORMAT "quantumalpha.sweep"          /* results.h5 */
 #define QA_SWEEP_CHUNK_FORMAT "quantumalpha.sweep-chunk" /* chunks/chunk-NNNNNN.h5 */
@@ -51,6 +52,8 @@ typedef struct qa_sweep_wf {
     int anchored;
     int per_portfolio;           /* select per symbol (0) or for the portfolio/xs series (1) */
     int metric;                  /* selection metric */
+    const char *select_by;       /* its name as written (NULL: rank_by) */
+    const qa_cfg_node *n_train, *n_test, *n_step; /* lengths as written (bars, 3y, 6m) */
     size_t nwin;
     size_t *train_begin, *train_end, *test_begin, *test_end; /* [nwin] bar indices, one allocation */
 } qa_sweep_wf;
@@ -62,11 +65,14 @@ typedef struct qa_sweep_mt {
     long long seed;
     int benchmark;        /* 0 zero, 1 equal-weight buy and hold */
     double trials;        /* independent trials for the DSR; 0 = estimated */
+    const qa_cfg_node *n_trials; /* as written: auto or a number */
 } qa_sweep_mt;
 
 typedef struct qa_sweep_cfg {
     const qa_cfg_t *doc;
     const char *data, *backend, *signal;
+    const char *strategy_name, *rank_by, *start, *end; /* as written */
+    qa_cfg_list heatmap;         /* parameter names as written */
     int strategy;                /* qa_bt_strategy or QA_SWEEP_XS */
     int nslots;
     const char *slot_names[QA_BT_MAX_PARAMS];
@@ -74,8 +80,8 @@ typedef struct qa_sweep_cfg {
     long long samples, seed;
     qa_bt_params *params;        /* [nparams], owned */
     size_t nparams, dropped;     /* sets kept / inconsistent combinations dropped */
-    qa_bt_settings set;
-    int bpy_given;
+    qa_rules rules;              /* the trading rules block (`settings:`) */
+    qa_bt_rules bt;              /* the same, as the kernels take them (qa_rules_to_bt) */
     int portfolio;               /* `portfolio:` section present */
     qa_bt_portfolio_opts popts;
     int rank_metric;
@@ -92,7 +98,7 @@ typedef struct qa_sweep_cfg {
     int64_t *time;               /* [t_end] time grid */
     int need_hl, need_vol, need_sig;
     /* nodes for error messages */
-    const qa_cfg_node *n_root, *n_grid, *n_settings, *n_wf;
+    const qa_cfg_node *n_root, *n_grid, *n_settings, *n_wf, *n_symbols, *n_portfolio, *n_mt;
     char config_hash[65];
     json_t *work;                /* canonical description of the work (hashed) */
     json_t *resolved;            /* work + presentation keys (config.resolved.json) */

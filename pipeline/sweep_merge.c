@@ -136,7 +136,7 @@ static qa_status results_create(merge_state *ms, const char *tmp, const qa_sweep
     QA_TRY(qa_sweep_h5_attr_str(f, "end", e));
     QA_TRY(qa_sweep_h5_attr_i64(f, "t_begin", (int64_t)c->t_begin));
     QA_TRY(qa_sweep_h5_attr_i64(f, "t_end", (int64_t)c->t_end));
-    QA_TRY(qa_sweep_h5_attr_f64(f, "bars_per_year", c->set.bars_per_year));
+    QA_TRY(qa_sweep_h5_attr_f64(f, "bars_per_year", c->bt.bars_per_year));
     QA_TRY(qa_sweep_h5_attr_str(f, "rank_by", qa_sweep_metric_names[c->rank_metric]));
     QA_TRY(qa_sweep_h5_attr_i64(f, "symbols", (int64_t)S));
     QA_TRY(qa_sweep_h5_attr_i64(f, "params", (int64_t)P));
@@ -553,7 +553,7 @@ qa_status qa_sweep_merge_run(const qa_sweep_cfg *c, const qa_sweep_data *d, cons
             qa_bt_data v = qa_sweep_data_view(d, ms.runs.a[i], 1, c->t_begin, c->t_end, 1);
             qa_bt_grid g = {(qa_bt_strategy)c->strategy, c->params + ms.runs.b[i], 1};
             qa_bt_trace t = {0, 0, run_eq + i * L, NULL, NULL};
-            QA_TRY(qa_bt_run(cpu, &v, &g, &c->set, &m, &t, 1));
+            QA_TRY(qa_bt_run(cpu, &v, &g, &c->bt, &m, &t, 1));
         }
     }
     size_t nset_curves = sets ? ms.sets.n : 0;
@@ -639,7 +639,7 @@ qa_status qa_sweep_merge_run(const qa_sweep_cfg *c, const qa_sweep_data *d, cons
             json_object_set_new(mtj, "selected_param_index", json_integer((json_int_t)mt.best_p));
             json_object_set_new(mtj, "selected_params", params_obj(c, mt.best_p));
             if (tr.trials >= 2 && qa_mtest_dsr(mt.best + 1, L - 1, tr.var_sharpe, ntr, &dr) == QA_OK) {
-                double ann = sqrt(c->set.bars_per_year);
+                double ann = sqrt(c->bt.bars_per_year);
                 json_t *dj = json_object();
                 json_object_set_new(dj, "trials_used", num(ntr));
                 json_object_set_new(dj, "sharpe", num(dr.sharpe * ann));

@@ -195,8 +195,8 @@ qa_status qa_sweep_report_write(const qa_sweep_cfg *c, const qa_sweep_view *v, c
                  c->nparams, (long long)json_integer_value(json_object_get(cnt, "runs")));
     if (c->dropped) qa_report_kv(r, "inconsistent combinations dropped", "%zu", c->dropped);
     qa_report_kv(r, "ranked by", "%s", qa_sweep_metric_names[c->rank_metric]);
-    qa_report_kv(r, "costs", "commission %.3g bp + half spread %.3g bp per unit traded", c->set.commission_bps,
-                 c->set.half_spread_bps);
+    qa_report_kv(r, "costs", "commission %.3g bp + half spread %.3g bp per unit traded", c->bt.commission_bps,
+                 c->bt.half_spread_bps);
     if (json_is_object(tim)) {
         const json_t *bk = json_object_get(tim, "backend");
         qa_report_kv(r, "engine", "%s, %lld rank(s)", json_is_string(bk) ? json_string_value(bk) : "?",

@@ -17,7 +17,7 @@
 
 #include "common/fs.h"             /* walkforward.csv */
 #include "datasets/timeparse.h"    /* dates in tables */
-#include "kernels/backtest_core.h" /* qa_bt_series_metrics: the metric definitions, reused for the stitched series */
+#include "kernels/backtest_rules.h" /* qa_bt_series_metrics: the metric definitions, reused for the stitched series */
 
 /* ---- windows ----------------------------------------------------------------------------- */
 
@@ -105,7 +105,7 @@ qa_status qa_sweep_compute_wf(const qa_sweep_cfg *c, const qa_sweep_data *d, qa_
         } else {
             qa_bt_data v = qa_sweep_data_view(d, k->s0, k->ns, trb, tre, on_host(be));
             qa_bt_grid g = {(qa_bt_strategy)c->strategy, c->params + p0, np};
-            QA_TRY(qa_bt_run(be, &v, &g, &c->set, m, NULL, 0));
+            QA_TRY(qa_bt_run(be, &v, &g, &c->bt, m, NULL, 0));
         }
         for (size_t i = 0; i < rows; i++)
             for (size_t p = 0; p < np; p++) {
@@ -137,7 +137,7 @@ qa_status qa_sweep_compute_wf(const qa_sweep_cfg *c, const qa_sweep_data *d, qa_
             qa_bt_data v = qa_sweep_data_view(d, k->s0 + i, 1, oob, ooe, on_host(be));
             qa_bt_grid g = {(qa_bt_strategy)c->strategy, c->params + best[i], 1};
             qa_bt_trace t = {0, 0, NULL, tr + Lt, tr};
-            QA_TRY(qa_bt_run(be, &v, &g, &c->set, &om, &t, 1));
+            QA_TRY(qa_bt_run(be, &v, &g, &c->bt, &om, &t, 1));
             memcpy(ser, tr + 1, L * sizeof *ser);
             memcpy(pos, tr + Lt + 1, L * sizeof *pos);
         }
@@ -332,7 +332,7 @@ qa_status qa_sweep_wf_merge(const qa_sweep_cfg *c, const char *run_dir, const ch
     size_t n_sh = 0;
     for (size_t s = 0; s < nser; s++) {
         qa_bt_metrics m;
-        qa_bt_series_metrics(R + s * len, turn + s * len, held + s * len, (long)len, trades[s], c->set.bars_per_year, &m);
+        qa_bt_series_metrics(R + s * len, turn + s * len, held + s * len, (long)len, trades[s], c->bt.bars_per_year, &m);
         double row[QA_SWEEP_NMETRICS];
         qa_sweep_metrics_to_row(&m, row);
         json_t *o = metrics_json(row);

@@ -12,40 +12,25 @@
 #ifndef QA_TRADING_COSTS_H
 #define QA_TRADING_COSTS_H
 
-#include "common/status.h"
-#include "kernels/backtest.h" /* qa_bt_settings */
+#include "trading/rules.h" /* qa_rules_costs */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct qa_cost_model {
-    double commission_bps;  /* per unit of traded notional */
-    double half_spread_bps; /* per unit of traded notional */
-    double fixed;           /* currency per order */
-    double impact_coef;     /* square-root impact coefficient (0 = off) */
-    int adv_window;         /* observations in the ADV (>= 1) */
-    int impact_vol_window;  /* returns in the impact volatility (>= 2) */
-} qa_cost_model;
-
-/* The cost terms of vectorized-backtest settings. */
-void qa_cost_model_from_bt(const qa_bt_settings *s, qa_cost_model *m);
-/* QA_ERR_CONFIG for negative or non-finite terms and windows out of range. */
-qa_status qa_cost_model_validate(const qa_cost_model *m);
-
 /* c_prop = (commission_bps + half_spread_bps) x 1e-4, the same expression as the
  * vectorized engine's. */
-double qa_cost_prop_rate(const qa_cost_model *m);
+double qa_cost_prop_rate(const qa_rules_costs *m);
 
 /* cost(N, Q) above; `with_fixed` adds the fixed fee; N = 0 costs nothing. sigma and adv
  * are ignored when the impact is off. */
-double qa_cost_of(const qa_cost_model *m, double notional, double shares, double sigma, double adv, int with_fixed);
+double qa_cost_of(const qa_rules_costs *m, double notional, double shares, double sigma, double adv, int with_fixed);
 
 /* The impact inputs of observation i from the observation arrays r (returns, r[0]
  * unused) and v (volumes), evaluated in the vectorized engine's canonical order:
  * sigma = std(r[i-iw+1..i]), adv = mean(v[i-aw+1..i]). Returns 0 (and NaNs) while a
  * window is not full (i < iw or i < aw - 1); such bars do not trade. */
-int qa_cost_impact_inputs(const qa_cost_model *m, const double *r, const double *v, long i, double *sigma, double *adv);
+int qa_cost_impact_inputs(const qa_rules_costs *m, const double *r, const double *v, long i, double *sigma, double *adv);
 
 #ifdef __cplusplus
 }

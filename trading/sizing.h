@@ -11,29 +11,18 @@
 #ifndef QA_TRADING_SIZING_H
 #define QA_TRADING_SIZING_H
 
-#include "kernels/backtest.h" /* qa_bt_sizing, qa_bt_settings */
+#include "trading/rules.h" /* qa_rules: sizing and bars_per_year */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct qa_sizing {
-    qa_bt_sizing method; /* QA_BT_SIZE_FIXED or QA_BT_SIZE_VOL_TARGET */
-    double fraction;
-    double target_vol;
-    int vol_window;
-    double max_leverage;
-    double bars_per_year;
-} qa_sizing;
-
-void qa_sizing_from_bt(const qa_bt_settings *s, qa_sizing *z);
-
 /* |w| = min(target_vol / (sd_bar x sqrt(bars_per_year)), max_leverage). */
-double qa_sizing_vol_target(const qa_sizing *z, double sd_bar);
+double qa_sizing_vol_target(const qa_rules *z, double sd_bar);
 
 /* |w| of observation i from the returns r (r[0] unused). Returns 0 (and *size 0) while
  * the vol window is not full (i < vol_window); 1 otherwise. */
-int qa_sizing_size(const qa_sizing *z, const double *r, long i, double *size);
+int qa_sizing_size(const qa_rules *z, const double *r, long i, double *size);
 
 /* Shares of a target weight w of `base` equity at `price`: w x base / price. */
 double qa_sizing_shares(double w, double base, double price);

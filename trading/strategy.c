@@ -6,16 +6,20 @@
 #include <stdlib.h>  /* realloc, free */
 #include <string.h>  /* memset */
 
+#include "trading/costs.h"  /* impact inputs */
+#include "trading/sizing.h" /* position size */
+
 static qa_status grow(qa_strategy *st, long cap);
 
 qa_status qa_strategy_init(qa_strategy *st, qa_bt_strategy strategy, const qa_bt_params *params,
-                           const qa_bt_settings *set, size_t capacity) {
+                           const qa_rules *rules, size_t capacity) {
     memset(st, 0, sizeof *st);
     if ((int)strategy < 0 || strategy >= QA_BT_STRATEGY_COUNT)
         return QA_FAIL(QA_ERR_CONFIG, "unknown strategy %d", (int)strategy);
-    qa_bt_rules_make(set, (int)strategy, &st->k);
-    qa_sizing_from_bt(set, &st->z);
-    qa_cost_model_from_bt(set, &st->cm);
+    st->rules = *rules;
+    qa_bt_rules bt;
+    qa_rules_to_bt(rules, &bt);
+    qa_bt_consts_make(&bt, strategy, &st->k);
     memcpy(st->p, params->p, sizeof st->p);
     qa_bt_param_windows((int)strategy, st->p, &st->w0, &st->w1);
     if ((strategy != QA_BT_SIGNAL && st->w0 < 1) || st->w1 < 0)
@@ -95,7 +99,7 @@ qa_status qa_strategy_push(qa_strategy *st, const qa_strategy_bar *b, int in_ran
     }
     if (st->need_vol) st->v[i] = b->volume;
     if (st->need_sig) st->g[i] = b->signal;
-    const qa_bt_rules *k = &st->k;
+    const qa_bt_consts *k = &st->k;
     if (k->strategy == QA_BT_EMA_CROSS) {
         st->e0 = qa_bt_ema_update(st->c, i, st->w0, st->a0, 1.0 - st->a0, st->e0);
         st->e1 = qa_bt_ema_update(st->c, i, st->w1, st->a1, 1.0 - st->a1, st->e1);
@@ -118,8 +122,8 @@ qa_status qa_strategy_push(qa_strategy *st, const qa_strategy_bar *b, int in_ran
     st->sp = qa_bt_decide(k->strategy, st->p, v, st->sp);
     int m = qa_bt_filter(k->direction, st->sp);
     double size;
-    int ok = qa_sizing_size(&st->z, st->r, i, &size);
-    if (k->impact && !qa_cost_impact_inputs(&st->cm, st->r, st->v, i, &out->sigma, &out->adv)) ok = 0;
+    int ok = qa_sizing_size(&st->rules, st->r, i, &size);
+    if (k->impact && !qa_cost_impact_inputs(&st->rules.costs, st->r, st->v, i, &out->sigma, &out->adv)) ok = 0;
     if (!ok) m = 0; /* a sizing or impact window is not yet full: no signal */
     int qp = st->ps.q;
     out->pos_prev = st->ps.pos;

@@ -2,7 +2,7 @@
  * time order and get, at each bar, the target position (a weight of the sleeve's equity)
  * that the vectorized engine holds after that bar. The event-driven simulator and the
  * live service both decide through this, and it decides with the vectorized engine's
- * own rules (kernels/backtest_core.h: canonical indicators, qa_bt_decide, direction
+ * own rules (kernels/backtest_rules.h: canonical indicators, qa_bt_decide, direction
  * filter, window gates, stops and latch via qa_bt_step), so positions and trades are
  * identical to qa_bt_run's by construction; trading/sizing.h and trading/costs.h supply
  * the size and the impact inputs with the same canonical sums.
@@ -22,9 +22,8 @@
 
 #include "common/status.h"
 #include "kernels/backtest.h"
-#include "kernels/backtest_core.h" /* qa_bt_rules, qa_bt_pos */
-#include "trading/costs.h"
-#include "trading/sizing.h"
+#include "kernels/backtest_rules.h" /* qa_bt_consts, qa_bt_pos */
+#include "trading/rules.h"          /* qa_rules */
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,9 +54,8 @@ typedef struct qa_strategy_step {
 } qa_strategy_step;
 
 typedef struct qa_strategy {
-    qa_bt_rules k;
-    qa_sizing z;
-    qa_cost_model cm;
+    qa_rules rules;  /* a copy of the run's rules */
+    qa_bt_consts k;  /* derived from them by the kernels' qa_bt_consts_make */
     double p[QA_BT_MAX_PARAMS];
     long w0, w1;
     double a0, a1;
@@ -73,12 +71,12 @@ typedef struct qa_strategy {
     qa_bt_pos ps;
 } qa_strategy;
 
-/* Prepares a run of `strategy` with one parameter set and the settings (direction,
- * stops, sizing, costs, bars per year). `capacity` is a hint for the number of bars
- * (arrays grow as needed). Parameters are checked as qa_bt_validate does for windows and
- * thresholds that do not depend on the data. */
+/* Prepares a run of `strategy` with one parameter set and the trading rules (direction,
+ * stops, sizing, costs, capital, bars per year). `capacity` is a hint for the number of
+ * bars (arrays grow as needed). Parameters are checked as qa_bt_validate does for
+ * windows and thresholds that do not depend on the data. */
 qa_status qa_strategy_init(qa_strategy *st, qa_bt_strategy strategy, const qa_bt_params *params,
-                           const qa_bt_settings *set, size_t capacity);
+                           const qa_rules *rules, size_t capacity);
 void qa_strategy_free(qa_strategy *st);
 
 /* 1 when the bar is an observation of this run (see above). */

@@ -7,6 +7,7 @@
 
 #include "harness.h"
 #include "kernels/backend.h"
+#include "kernels/backtest.h" /* qa_bt_rules */
 
 /* Returns 1 for "gpu", 0 for "cpu"; exits 2 on anything else. */
 static inline int qa_kernel_test_mode(int argc, char **argv) {
@@ -28,6 +29,17 @@ static inline qa_backend_t *qa_kernel_test_gpu(void) {
         exit(1);
     }
     return be;
+}
+
+/* Plain rules for the backtest kernels' tests and benchmarks: long/short, no stops,
+ * fixed size 1, no costs, capital 1e6, windows 20, target vol 0.15, max leverage 2, 252
+ * bars per year. Tests set the fields they exercise; the kernels take the flat struct
+ * as it is (trading/rules.h fills it in the engines; kernel tests link only kernels). */
+static inline qa_bt_rules qa_test_bt_rules(void) {
+    qa_bt_rules r = {.direction = QA_BT_LONG_SHORT, .sizing = QA_BT_SIZE_FIXED, .fraction = 1.0, .target_vol = 0.15,
+                     .vol_window = 20, .max_leverage = 2.0, .capital = 1e6, .adv_window = 20,
+                     .impact_vol_window = 20, .bars_per_year = 252.0};
+    return r;
 }
 
 #endif

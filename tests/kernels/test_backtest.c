@@ -24,7 +24,7 @@
 
 #include "common/philox.h"
 #include "kernel_test.h"
-#include "kernels/backtest.h"
+#include "kernels/backtest_impl.h" /* engines called directly */
 
 #define RTOL_SAME 1e-12
 #define RTOL_VAR 1e-10
@@ -217,8 +217,8 @@ static void test_hand_example(void) {
     qa_bt_params prm = {{1, 2}};
     qa_bt_grid g = {QA_BT_SMA_CROSS, &prm, 1};
     qa_bt_data d = {close, NULL, NULL, NULL, NULL, 1, 7, 0, 7};
-    qa_bt_settings set;
-    qa_bt_settings_init(&set);
+    qa_bt_rules set;
+    set = qa_test_bt_rules();
     set.direction = QA_BT_LONG_ONLY;
     set.commission_bps = 6.0;
     set.half_spread_bps = 4.0;
@@ -280,7 +280,7 @@ typedef struct ind_case {
     qa_bt_strategy s;
     double p[3];
     size_t t_begin;
-    qa_bt_settings set;
+    qa_bt_rules set;
 } ind_case;
 
 static double ind_mean(const double *x, long i, long w) {
@@ -296,7 +296,7 @@ static double ind_std(const double *x, long i, long w) {
 
 static void ind_run(const panel *pn, size_t sym, const ind_case *ic, size_t t_end, qa_bt_metrics *m) {
     const size_t T = pn->T;
-    const qa_bt_settings *st = &ic->set;
+    const qa_bt_rules *st = &ic->set;
     const int hl = ic->s == QA_BT_DONCHIAN, vol = st->impact_coef > 0, sig = ic->s == QA_BT_SIGNAL;
     double *c = malloc(T * sizeof(double) * 8);
     double *h = c + T, *l = c + 2 * T, *v = c + 3 * T, *g = c + 4 * T, *r = c + 5 * T, *ind1 = c + 6 * T,
@@ -503,7 +503,7 @@ static void test_independent(void) {
     ind_case cs[8];
     memset(cs, 0, sizeof cs);
     for (int i = 0; i < 8; i++) {
-        qa_bt_settings_init(&cs[i].set);
+        cs[i].set = qa_test_bt_rules();
         cs[i].set.commission_bps = 1.0;
         cs[i].set.half_spread_bps = 2.0;
     }
@@ -564,7 +564,7 @@ static void test_independent(void) {
 typedef struct config {
     const char *name;
     qa_bt_strategy strategy;
-    qa_bt_settings set;
+    qa_bt_rules set;
 } config;
 
 /* Every strategy under every direction mode, plus stops, vol targeting, each cost term
@@ -576,7 +576,7 @@ static size_t make_configs(config *c) {
         for (int d = 0; d < QA_BT_DIRECTION_COUNT; d++) {
             config *x = &c[n++];
             x->strategy = (qa_bt_strategy)s;
-            qa_bt_settings_init(&x->set);
+            x->set = qa_test_bt_rules();
             x->set.direction = (qa_bt_direction)d;
             x->set.commission_bps = 1.0;
             x->set.half_spread_bps = 2.0;
@@ -594,8 +594,8 @@ static size_t make_configs(config *c) {
         config *x = &c[n++];
         x->name = extra[e].name;
         x->strategy = extra[e].s;
-        qa_bt_settings *t = &x->set;
-        qa_bt_settings_init(t);
+        qa_bt_rules *t = &x->set;
+        *t = qa_test_bt_rules();
         t->commission_bps = 0.5;
         t->half_spread_bps = 1.5;
         const char *nm = extra[e].name;
@@ -688,8 +688,8 @@ static void test_portfolio(void) {
     {
         qa_bt_params prm = {{4, 17}};
         qa_bt_grid g = {QA_BT_SMA_CROSS, &prm, 1};
-        qa_bt_settings set;
-        qa_bt_settings_init(&set);
+        qa_bt_rules set;
+        set = qa_test_bt_rules();
         set.commission_bps = 3.0;
         qa_bt_data d = panel_data(&pn, 50, T);
         const size_t L = d.t_end - d.t_begin;
@@ -801,8 +801,8 @@ static void test_traces(void) {
     panel pn = make_panel(S, T, g_seed + 13);
     qa_bt_params *params = make_grid(QA_BT_ZSCORE, P, g_seed + 14);
     qa_bt_grid g = {QA_BT_ZSCORE, params, P};
-    qa_bt_settings set;
-    qa_bt_settings_init(&set);
+    qa_bt_rules set;
+    set = qa_test_bt_rules();
     set.stop_loss = 0.03;
     set.sizing = QA_BT_SIZE_VOL_TARGET;
     set.commission_bps = 2;
@@ -848,8 +848,8 @@ static void test_invalid(void) {
     qa_bt_params prm = {{5, 10}};
     qa_bt_grid g = {QA_BT_SMA_CROSS, &prm, 1};
     qa_bt_data d = {close, NULL, NULL, NULL, NULL, 1, 40, 0, 40};
-    qa_bt_settings set;
-    qa_bt_settings_init(&set);
+    qa_bt_rules set;
+    set = qa_test_bt_rules();
     qa_bt_metrics m;
     qa_backend_t *be = NULL;
     QA_CHECK_OK(qa_backend_create(QA_BACKEND_CPU, 0, &be));
@@ -911,7 +911,7 @@ static void test_invalid(void) {
     qa_bt_grid gbad = {(qa_bt_strategy)9, &prm, 1};
     QA_CHECK_ERR(qa_bt_run(be, &d, &gbad, &set, &m, NULL, 0), QA_ERR_CONFIG, "unknown strategy");
     /* settings */
-    qa_bt_settings t;
+    qa_bt_rules t;
     t = set, t.impact_coef = 0.1;
     QA_CHECK_ERR(qa_bt_run(be, &d, &g, &t, &m, NULL, 0), QA_ERR_INVALID_ARG, "volume");
     t = set, t.fixed_cost = 1, t.capital = 0;
@@ -962,8 +962,8 @@ static void test_edges(void) {
     panel pn = make_panel(5, 120, g_seed + 17);
     qa_bt_params prm = {{3, 9}};
     qa_bt_grid g = {QA_BT_SMA_CROSS, &prm, 1};
-    qa_bt_settings set;
-    qa_bt_settings_init(&set);
+    qa_bt_rules set;
+    set = qa_test_bt_rules();
     qa_backend_t *be = NULL;
     QA_CHECK_OK(qa_backend_create(QA_BACKEND_CPU, 0, &be));
     qa_bt_data d = panel_data(&pn, 0, 120);

@@ -26,11 +26,11 @@ static void test_market_orders_by_hand(void) {
     qa_sim_settings_init(&s);
     s.strategy = QA_BT_SIGNAL;
     s.params.p[0] = -0.5, s.params.p[1] = 0.5; /* long when the signal is > 0.5 */
-    s.capital = 10000;
-    s.convention = QA_SIM_TRADED;
+    s.rules.capital = 10000;
+    s.rules.costs.convention = QA_RULES_TRADED;
     s.order_type = QA_ORDER_MARKET;
-    s.bt.commission_bps = 10; /* 0.001 x notional */
-    s.bt.fixed_cost = 1;
+    s.rules.costs.commission_bps = 10; /* 0.001 x notional */
+    s.rules.costs.fixed_cost = 1;
     qa_sim_data d = {open, NULL, NULL, close, volume, signal, NULL, 1, T, 0, T};
     qa_sim_result r;
     QA_CHECK_OK(qa_sim_run(&d, &s, &r));
@@ -201,10 +201,10 @@ static void test_order_types(void) {
                     qa_sim_settings_init(&s);
                     s.strategy = QA_BT_ZSCORE;
                     s.params.p[0] = 15, s.params.p[1] = 1.0, s.params.p[2] = 0.2;
-                    s.bt.fraction = 0.7;
-                    s.bt.commission_bps = 2, s.bt.fixed_cost = 3, s.bt.impact_coef = 0.1;
-                    s.capital = 4e4; /* small: participation caps bind at 1-10% of ~1,000 shares */
-                    s.convention = QA_SIM_TRADED;
+                    s.rules.sizing.fraction = 0.7;
+                    s.rules.costs.commission_bps = 2, s.rules.costs.fixed_cost = 3, s.rules.costs.impact_coef = 0.1;
+                    s.rules.capital = 4e4; /* small: participation caps bind at 1-10% of ~1,000 shares */
+                    s.rules.costs.convention = QA_RULES_TRADED;
                     s.order_type = types[ti];
                     s.tif = (qa_order_tif)tif;
                     s.price_offset = ti >= 2 ? 0.004 : 0.0;
@@ -217,7 +217,7 @@ static void test_order_types(void) {
                     QA_CHECK_MSG(st == QA_OK, "%s: %s", qa_order_type_name(types[ti]), qa_err_msg());
                     if (st == QA_OK) {
                         check_fills(&p, &r, types[ti], (qa_order_tif)tif, s.participation);
-                        check_accounting(&p, &r, s.capital);
+                        check_accounting(&p, &r, s.rules.capital);
                         partial += r.counts.partial_fills;
                         /* working orders never point away from the target nor add up past
                          * it: the held weight stays near the target weight 0.7 (fills come
@@ -227,7 +227,7 @@ static void test_order_types(void) {
                         double slack = types[ti] == QA_ORDER_LIMIT ? 2.0 : 1.3;
                         double wmax = 0.0;
                         for (size_t k = 0; k < p.S * r.L; k++) {
-                            double E = r.sleeve[k] * s.capital / (double)p.S;
+                            double E = r.sleeve[k] * s.rules.capital / (double)p.S;
                             if (E > 0 && fabs(r.value[k]) / E > wmax) wmax = fabs(r.value[k]) / E;
                         }
                         QA_CHECK_MSG(wmax <= 0.7 * slack, "%s/%s replace %d: weight %g held", qa_order_type_name(types[ti]),
@@ -243,11 +243,11 @@ static void test_order_types(void) {
     qa_sim_settings_init(&s);
     s.strategy = QA_BT_RSI;
     s.params.p[0] = 10, s.params.p[1] = 35, s.params.p[2] = 65;
-    s.bt.commission_bps = 1, s.bt.fixed_cost = 2, s.bt.fraction = 0.6;
+    s.rules.costs.commission_bps = 1, s.rules.costs.fixed_cost = 2, s.rules.sizing.fraction = 0.6;
     qa_sim_data d = data_of(&p, 30);
     qa_sim_result r;
     QA_CHECK_OK(qa_sim_run(&d, &s, &r));
-    check_accounting(&p, &r, s.capital);
+    check_accounting(&p, &r, s.rules.capital);
     qa_sim_result_free(&r);
     free(p.open);
 }
@@ -266,7 +266,7 @@ static void test_pretrade(void) {
     QA_CHECK(r.counts.rejected > 10);
     QA_CHECK_INT(r.counts.orders, 0);
     QA_CHECK_INT(r.counts.fills, 0);
-    QA_CHECK_NEAR(r.final_equity, s.capital, 0, 0);
+    QA_CHECK_NEAR(r.final_equity, s.rules.capital, 0, 0);
     long with_reason = 0;
     for (size_t i = 0; i < r.blotter.n; i++)
         with_reason += r.blotter.rows[i].event == QA_ORDER_EV_REJECTED &&
@@ -277,14 +277,14 @@ static void test_pretrade(void) {
      * rejected; weight 1 (25%) passes */
     qa_pretrade_rules_default(&s.pretrade);
     s.pretrade.max_position_weight = 0.3;
-    s.bt.fraction = 1.5;
+    s.rules.sizing.fraction = 1.5;
     QA_CHECK_OK(qa_sim_run(&d, &s, &r));
     QA_CHECK(r.counts.rejected > 0);
     QA_CHECK_INT(r.counts.fills, 0);
     QA_CHECK(strstr(qa_blotter_reason(&r.blotter, &r.blotter.rows[0]), "of equity") != NULL);
     qa_sim_result_free(&r);
-    s.bt.fraction = 1.0;
-    s.convention = QA_SIM_TRADED;
+    s.rules.sizing.fraction = 1.0;
+    s.rules.costs.convention = QA_RULES_TRADED;
     s.rebalance_band = 0.01; /* no drift top-ups past the limit */
     QA_CHECK_OK(qa_sim_run(&d, &s, &r));
     QA_CHECK(r.counts.fills > 10);
@@ -293,7 +293,7 @@ static void test_pretrade(void) {
      * refuses a second position while one is open */
     qa_pretrade_rules_default(&s.pretrade);
     s.pretrade.max_gross = 0.75;
-    s.bt.direction = QA_BT_LONG_ONLY;
+    s.rules.direction = QA_BT_LONG_ONLY;
     panel q = make_panel(2, 400, g_seed + 2);
     d = data_of(&q, 20);
     QA_CHECK_OK(qa_sim_run(&d, &s, &r));
@@ -303,7 +303,7 @@ static void test_pretrade(void) {
                      strstr(qa_blotter_reason(&r.blotter, &r.blotter.rows[i]), "gross exposure") != NULL;
     QA_CHECK(gross_rej > 0);
     QA_CHECK(r.counts.fills > 0);
-    check_accounting(&q, &r, s.capital);
+    check_accounting(&q, &r, s.rules.capital);
     qa_sim_result_free(&r);
     free(p.open);
     free(q.open);
@@ -320,16 +320,16 @@ static void test_validation(void) {
     QA_CHECK_ERR(qa_sim_run(&d, &s, &r), QA_ERR_CONFIG, "vectorized cost convention");
     qa_sim_result_free(&r);
     s.order_type = QA_ORDER_MOC;
-    s.convention = QA_SIM_TRADED;
+    s.rules.costs.convention = QA_RULES_TRADED;
     s.participation = 0.1;
     d.volume = NULL;
     QA_CHECK_ERR(qa_sim_run(&d, &s, &r), QA_ERR_INVALID_ARG, "volume");
     qa_sim_result_free(&r);
     d = data_of(&p, 10);
-    s.capital = 0;
+    s.rules.capital = 0;
     QA_CHECK_ERR(qa_sim_run(&d, &s, &r), QA_ERR_CONFIG, "capital");
     qa_sim_result_free(&r);
-    s.capital = 1e6;
+    s.rules.capital = 1e6;
     s.params.p[1] = 2; /* fast >= slow: the vectorized engine's validation */
     QA_CHECK_ERR(qa_sim_run(&d, &s, &r), QA_ERR_CONFIG, "shorter than slow");
     qa_sim_result_free(&r);
@@ -357,12 +357,12 @@ static void test_config(void) {
     QA_CHECK_STR(c.data, "m.h5");
     QA_CHECK_INT(c.symbols.n, 2);
     QA_CHECK(c.set.strategy == QA_BT_ZSCORE && c.set.params.p[0] == 20 && c.set.params.p[1] == 2 && c.set.params.p[2] == 0.5);
-    QA_CHECK(c.set.bt.direction == QA_BT_LONG_ONLY && c.set.bt.stop_loss == 0.05);
-    QA_CHECK(c.set.bt.sizing == QA_BT_SIZE_VOL_TARGET && c.set.bt.target_vol == 0.1 && c.set.bt.vol_window == 20);
-    QA_CHECK(c.set.convention == QA_SIM_TRADED && c.set.capital == 5e5);
+    QA_CHECK(c.set.rules.direction == QA_BT_LONG_ONLY && c.set.rules.stops.stop_loss == 0.05);
+    QA_CHECK(c.set.rules.sizing.method == QA_BT_SIZE_VOL_TARGET && c.set.rules.sizing.target_vol == 0.1 && c.set.rules.sizing.vol_window == 20);
+    QA_CHECK(c.set.rules.costs.convention == QA_RULES_TRADED && c.set.rules.capital == 5e5);
     QA_CHECK(c.set.order_type == QA_ORDER_LIMIT && c.set.tif == QA_TIF_GTC && c.set.participation == 0.1);
     QA_CHECK(c.set.pretrade_on && c.set.pretrade.max_order_notional == 1e5 && isinf(c.set.pretrade.max_gross));
-    QA_CHECK(!c.bars_per_year_set);
+    QA_CHECK(isnan(c.set.rules.bars_per_year)); /* the market file's */
     qa_cfg_free(cfg);
     const char *bad[][2] = {
         {"strategy: sma_cross\nparams: {fast: 5}\n", "missing parameter 'slow'"},

@@ -36,7 +36,7 @@
 #include "common/philox.h"
 #include "datasets/store.h"
 #include "harness.h"
-#include "kernels/backtest.h"
+#include "kernels/backtest_impl.h" /* the reference engine, called directly */
 #include "pipeline/sim.h"
 
 #define RTOL_EQ 1e-10
@@ -166,19 +166,20 @@ enum { V_NONE, V_PROP, V_FIXED, V_IMPACT, V_ALL_STOPS, V_VOLT, V_COUNT };
 static const char *const variant_names[V_COUNT] = {"no costs", "proportional, w 0.5", "fixed, w 1.5", "impact",
                                                    "all costs + stops", "vol target + costs + stops"};
 
-static void variant(int v, qa_bt_settings *b, double real_scale) {
-    qa_bt_settings_init(b);
+static void variant(int v, qa_rules *b, double real_scale) {
+    qa_rules_init(b);
+    b->bars_per_year = 252.0;
     switch (v) {
-    case V_PROP: b->commission_bps = 1.0, b->half_spread_bps = 2.5, b->fraction = 0.5; break;
-    case V_FIXED: b->fixed_cost = 25.0, b->fraction = 1.5; break;
-    case V_IMPACT: b->impact_coef = 0.3, b->adv_window = 10, b->impact_vol_window = 15; break;
+    case V_PROP: b->costs.commission_bps = 1.0, b->costs.half_spread_bps = 2.5, b->sizing.fraction = 0.5; break;
+    case V_FIXED: b->costs.fixed_cost = 25.0, b->sizing.fraction = 1.5; break;
+    case V_IMPACT: b->costs.impact_coef = 0.3, b->costs.adv_window = 10, b->costs.impact_vol_window = 15; break;
     case V_ALL_STOPS:
-        b->commission_bps = 1.0, b->half_spread_bps = 2.0, b->fixed_cost = 10.0, b->impact_coef = 0.2;
-        b->stop_loss = 0.04 * real_scale, b->take_profit = 0.08 * real_scale, b->fraction = 0.8;
+        b->costs.commission_bps = 1.0, b->costs.half_spread_bps = 2.0, b->costs.fixed_cost = 10.0, b->costs.impact_coef = 0.2;
+        b->stops.stop_loss = 0.04 * real_scale, b->stops.take_profit = 0.08 * real_scale, b->sizing.fraction = 0.8;
         break;
     case V_VOLT:
-        b->sizing = QA_BT_SIZE_VOL_TARGET, b->target_vol = 0.2, b->vol_window = 15, b->max_leverage = 2.0;
-        b->commission_bps = 2.0, b->impact_coef = 0.1, b->stop_loss = 0.05 * real_scale;
+        b->sizing.method = QA_BT_SIZE_VOL_TARGET, b->sizing.target_vol = 0.2, b->sizing.vol_window = 15, b->sizing.max_leverage = 2.0;
+        b->costs.commission_bps = 2.0, b->costs.impact_coef = 0.1, b->stops.stop_loss = 0.05 * real_scale;
         break;
     default: break;
     }
@@ -200,9 +201,9 @@ static void check_one(const panel *p, size_t tb, size_t te, qa_bt_strategy strat
     qa_sim_settings_init(&set);
     set.strategy = strat;
     set.params = params_of(strat);
-    variant(v, &set.bt, real_scale);
-    set.bt.direction = dir;
-    set.capital = 1e6 * (double)S;
+    variant(v, &set.rules, real_scale);
+    set.rules.direction = dir;
+    set.rules.capital = 1e6 * (double)S;
     set.record_blotter = 0;
     qa_sim_data d = sim_data(p, tb, te);
     qa_sim_result res;
@@ -215,15 +216,16 @@ static void check_one(const panel *p, size_t tb, size_t te, qa_bt_strategy strat
         return;
     }
     /* the vectorized reference with the sleeve's capital */
-    qa_bt_settings vb = set.bt;
-    vb.capital = set.capital / (double)S;
+    qa_bt_rules vb;
+    qa_rules_to_bt(&set.rules, &vb);
+    vb.capital = set.rules.capital / (double)S;
     qa_bt_data bd = {p->close, p->high, p->low, p->volume, p->signal, S, p->T, tb, te};
     qa_bt_grid g = {strat, &set.params, 1};
     qa_bt_metrics *ref = calloc(S, sizeof *ref);
     double *eq = malloc(3 * L * sizeof *eq), *pos = eq + L, *w = eq + 2 * L;
     double *acct = calloc(L, sizeof *acct);
     QA_CHECK_OK(qa_bt_run_reference(&bd, &g, &vb, ref));
-    double alloc = set.capital / (double)S;
+    double alloc = set.rules.capital / (double)S;
     for (size_t s = 0; s < S; s++) {
         qa_bt_trace tr = {s, 0, eq, pos, NULL};
         QA_CHECK_OK(qa_bt_trace_reference(&bd, &g, &vb, &tr, 1));
@@ -265,14 +267,14 @@ static void check_one(const panel *p, size_t tb, size_t te, qa_bt_strategy strat
         agg->trades += b->trades;
     }
     snprintf(what + strlen(what), sizeof what - strlen(what), " account");
-    qa_test_near_arrays(what, res.equity, acct, L, ATOL * set.capital, RTOL_EQ);
+    qa_test_near_arrays(what, res.equity, acct, L, ATOL * set.rules.capital, RTOL_EQ);
     /* accounting invariants: equity = cash + sum value at every bar; realised + unrealised */
     for (size_t j = 0; j < L; j++) {
         double sum = res.cash[j];
         for (size_t s = 0; s < S; s++) sum += res.value[s * L + j];
-        QA_CHECK_NEAR(res.equity[j], sum, 1e-9 * set.capital, 0);
+        QA_CHECK_NEAR(res.equity[j], sum, 1e-9 * set.rules.capital, 0);
     }
-    QA_CHECK_NEAR(res.realized + res.unrealized, res.final_equity - set.capital, 1e-7 * set.capital, 0);
+    QA_CHECK_NEAR(res.realized + res.unrealized, res.final_equity - set.rules.capital, 1e-7 * set.rules.capital, 0);
     agg->orders += res.counts.orders;
     agg->runs++;
     free(ref);
@@ -284,11 +286,11 @@ static void check_one(const panel *p, size_t tb, size_t te, qa_bt_strategy strat
 /* ---- traded convention: an independent share-based recursion ------------------------------ */
 
 /* Observation flags of symbol s under the run's rules. */
-static int observed(const panel *p, size_t s, size_t t, qa_bt_strategy strat, const qa_bt_settings *b) {
+static int observed(const panel *p, size_t s, size_t t, qa_bt_strategy strat, const qa_rules *b) {
     size_t i = s * p->T + t;
     if (isnan(p->close[i])) return 0;
     if (strat == QA_BT_DONCHIAN && (isnan(p->high[i]) || isnan(p->low[i]))) return 0;
-    if (b->impact_coef > 0 && !(p->volume[i] > 0)) return 0;
+    if (b->costs.impact_coef > 0 && !(p->volume[i] > 0)) return 0;
     if (strat == QA_BT_SIGNAL && isnan(p->signal[i])) return 0;
     return 1;
 }
@@ -297,13 +299,13 @@ static int observed(const panel *p, size_t s, size_t t, qa_bt_strategy strat, co
  * at each decision close the holding becomes pos x (equity marked at the close) /
  * close, unless the change is rounding noise, and the fill pays prop x notional +
  * fixed + notional x coef x sigma x sqrt(shares / ADV) on its actual notional. */
-static void traded_expected(const panel *p, size_t s, size_t tb, size_t te, qa_bt_strategy strat, const qa_bt_settings *b,
+static void traded_expected(const panel *p, size_t s, size_t tb, size_t te, qa_bt_strategy strat, const qa_rules *b,
                             const double *pos, double alloc, double *out) {
     size_t T = p->T;
     double *c = malloc(T * sizeof *c), *v = malloc(T * sizeof *v), *r = malloc(T * sizeof *r);
     long n = 0, i0 = -1;
     double E = alloc, sh = 0.0, cp = NAN;
-    double cprop = (b->commission_bps + b->half_spread_bps) * 1e-4;
+    double cprop = (b->costs.commission_bps + b->costs.half_spread_bps) * 1e-4;
     for (size_t t = 0; t < te; t++) {
         int obs = observed(p, s, t, strat, b);
         if (obs) {
@@ -326,16 +328,16 @@ static void traded_expected(const panel *p, size_t s, size_t tb, size_t te, qa_b
             double cost = 0.0;
             if (fabs(q) * cl > 1e-12 * fabs(Epre)) {
                 double N = fabs(q) * cl;
-                cost = cprop * N + (b->fixed_cost > 0 ? b->fixed_cost : 0.0);
-                if (b->impact_coef > 0) {
+                cost = cprop * N + (b->costs.fixed_cost > 0 ? b->costs.fixed_cost : 0.0);
+                if (b->costs.impact_coef > 0) {
                     double adv = 0, mr = 0, ss = 0;
-                    for (long k = i - b->adv_window + 1; k <= i; k++) adv += v[k];
-                    adv /= b->adv_window;
-                    for (long k = i - b->impact_vol_window + 1; k <= i; k++) mr += r[k];
-                    mr /= b->impact_vol_window;
-                    for (long k = i - b->impact_vol_window + 1; k <= i; k++) ss += (r[k] - mr) * (r[k] - mr);
-                    double sig = sqrt(ss / (b->impact_vol_window - 1));
-                    cost += N * b->impact_coef * sig * sqrt(fabs(q) / adv);
+                    for (long k = i - b->costs.adv_window + 1; k <= i; k++) adv += v[k];
+                    adv /= b->costs.adv_window;
+                    for (long k = i - b->costs.impact_vol_window + 1; k <= i; k++) mr += r[k];
+                    mr /= b->costs.impact_vol_window;
+                    for (long k = i - b->costs.impact_vol_window + 1; k <= i; k++) ss += (r[k] - mr) * (r[k] - mr);
+                    double sig = sqrt(ss / (b->costs.impact_vol_window - 1));
+                    cost += N * b->costs.impact_coef * sig * sqrt(fabs(q) / adv);
                 }
                 sh += q;
             }
@@ -355,25 +357,26 @@ static void check_traded(const panel *p, size_t tb, size_t te, qa_bt_strategy st
     qa_sim_settings_init(&set);
     set.strategy = strat;
     set.params = params_of(strat);
-    variant(v, &set.bt, 1.0);
-    set.capital = 1e6 * (double)S;
+    variant(v, &set.rules, 1.0);
+    set.rules.capital = 1e6 * (double)S;
     set.record_blotter = 0;
-    set.convention = QA_SIM_TRADED;
+    set.rules.costs.convention = QA_RULES_TRADED;
     qa_sim_data d = sim_data(p, tb, te);
     qa_sim_result tr, vr;
     QA_CHECK_OK(qa_sim_run(&d, &set, &tr));
-    set.convention = QA_SIM_VECTORIZED;
+    set.rules.costs.convention = QA_RULES_VECTORIZED;
     QA_CHECK_OK(qa_sim_run(&d, &set, &vr));
-    qa_bt_settings vb = set.bt;
-    vb.capital = set.capital / (double)S;
+    qa_bt_rules vb;
+    qa_rules_to_bt(&set.rules, &vb);
+    vb.capital = set.rules.capital / (double)S;
     qa_bt_data bd = {p->close, p->high, p->low, p->volume, p->signal, S, p->T, tb, te};
     qa_bt_grid g = {strat, &set.params, 1};
     double *pos = malloc(2 * L * sizeof *pos), *exp_ = pos + L;
-    double alloc = set.capital / (double)S, maxdiff = 0.0;
+    double alloc = set.rules.capital / (double)S, maxdiff = 0.0;
     for (size_t s = 0; s < S && tr.sleeve; s++) {
         qa_bt_trace t = {s, 0, NULL, pos, NULL};
         QA_CHECK_OK(qa_bt_trace_reference(&bd, &g, &vb, &t, 1));
-        traded_expected(p, s, tb, te, strat, &set.bt, pos, alloc, exp_);
+        traded_expected(p, s, tb, te, strat, &set.rules, pos, alloc, exp_);
         char name[160];
         snprintf(name, sizeof name, "traded %s/%s sleeve %zu", qa_bt_strategy_name(strat), variant_names[v], s);
         qa_test_near_arrays(name, tr.sleeve + s * L, exp_, L, ATOL, RTOL_EQ);
@@ -439,14 +442,15 @@ static void test_ruin(void) {
     qa_sim_settings_init(&set);
     set.strategy = QA_BT_SIGNAL;
     set.params.p[0] = 0.0, set.params.p[1] = 1e9; /* always short where the signal is < 0 */
-    set.bt.direction = QA_BT_SHORT_ONLY;
-    set.bt.fraction = 1.0;
-    set.capital = 2e6;
+    set.rules.direction = QA_BT_SHORT_ONLY;
+    set.rules.sizing.fraction = 1.0;
+    set.rules.capital = 2e6;
     for (size_t t = 0; t < 300; t++) p.signal[t] = isnan(p.signal[t]) ? NAN : -1.0;
     qa_sim_data d = sim_data(&p, 10, 300);
     qa_sim_result res;
     QA_CHECK_OK(qa_sim_run(&d, &set, &res));
-    qa_bt_settings vb = set.bt;
+    qa_bt_rules vb;
+    qa_rules_to_bt(&set.rules, &vb);
     vb.capital = 1e6;
     qa_bt_data bd = {p.close, p.high, p.low, p.volume, p.signal, 2, 300, 10, 300};
     qa_bt_grid g = {set.strategy, &set.params, 1};

@@ -92,4 +92,49 @@ grep -q "vectorized cost convention" "$W/log4" && ok "vectorized convention refu
 "$QA" simulate --config "$W/sim.yaml" --run-dir "$W/bad3" --set 'symbols=[NOPE]' > "$W/log5" 2>&1
 grep -q "NOPE" "$W/log5" && ok "unknown symbol" || { ko "unknown symbol"; cat "$W/log5"; }
 "$QA" simulate > /dev/null 2>&1; [ $? -eq 2 ] && ok "usage error" || ko "usage exit code"
+
+# 5. One rules block (trading/rules.h), accepted or refused identically by qa sweep and
+#    qa simulate: the same text at the same line of both configs gives the same outcome
+#    and, when refused, the same message.
+n=0; same=0; accepted=0
+while IFS= read -r rules; do
+  n=$((n + 1))
+  printf 'data: %s
+symbols: [AAPL, MSFT]
+start: 2012-01-03
+end: 2016-12-30
+strategy: sma_cross
+settings: %s
+grid: {fast: 10, slow: 40}
+' \
+    "$W/m.h5" "$rules" > "$W/r_sweep.yaml"
+  printf 'data: %s
+symbols: [AAPL, MSFT]
+start: 2012-01-03
+end: 2016-12-30
+strategy: sma_cross
+settings: %s
+params: {fast: 10, slow: 40}
+' \
+    "$W/m.h5" "$rules" > "$W/r_sim.yaml"
+  "$QA" -q sweep --check --config "$W/r_sweep.yaml" > "$W/r1" 2>&1; a=$?
+  "$QA" -q simulate --config "$W/r_sim.yaml" --run-dir "$W/r_run$n" > "$W/r2" 2>&1; b=$?
+  m1=$(grep -o "key '[^']*'.*" "$W/r1" | head -1); m2=$(grep -o "key '[^']*'.*" "$W/r2" | head -1)
+  [ $a -eq 0 ] && [ $b -eq 0 ] && accepted=$((accepted + 1))
+  if [ $a -eq $b ] && [ "$m1" = "$m2" ] && { [ $a -eq 0 ] || [ -n "$m1" ]; }; then same=$((same + 1)); else ko "rules block $n ($rules): sweep exit $a '$m1', simulate exit $b '$m2'"; fi
+done <<'RULES'
+{commission_bps: 1, half_spread_bps: 2}
+{costs: {commission_bps: 1, half_spread_bps: 2, fixed_cost: 1}, capital: 400000}
+{direction: long_only, stop_loss: 0.05, sizing: vol_target, target_vol: 0.1, vol_window: 30}
+{sizing: {method: vol_target, max_leverage: 1.5}, stops: {take_profit: 0.2}}
+{commission_bps: 20000}
+{costs: {impact_coef: 5000}}
+{vol_window: 20000000}
+{sizing: kelly}
+{comission_bps: 1}
+{commission_bps: 1, costs: {commission_bps: 2}}
+{capital: 0}
+RULES
+[ $same -eq $n ] && [ $accepted -eq 4 ] && ok "$n rules blocks accepted (4) or refused (with the same message) identically by qa sweep and qa simulate" \
+  || ko "rules blocks: $same of $n identical, $accepted accepted (expected 4)"
 exit $fail

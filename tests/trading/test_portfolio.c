@@ -11,7 +11,7 @@
 
 #include "common/philox.h"
 #include "harness.h"
-#include "kernels/backtest_core.h"
+#include "kernels/backtest_rules.h"
 #include "trading/costs.h"
 #include "trading/portfolio.h"
 #include "trading/sizing.h"
@@ -108,25 +108,25 @@ static void test_random_invariants(void) {
 }
 
 static void test_costs(void) {
-    qa_cost_model m = {1.0, 2.0, 5.0, 0.1, 10, 15};
-    QA_CHECK_OK(qa_cost_model_validate(&m));
+    qa_rules_costs m = {.commission_bps = 1.0, .half_spread_bps = 2.0, .fixed_cost = 5.0, .impact_coef = 0.1,
+                        .adv_window = 10, .impact_vol_window = 15};
     QA_CHECK_NEAR(qa_cost_prop_rate(&m), 3e-4, 1e-18, 0);
     /* 3e-4 x 10000 + 5 + 10000 x 0.1 x 0.02 x sqrt(100 / 10000) = 3 + 5 + 2 */
     QA_CHECK_NEAR(qa_cost_of(&m, 10000, 100, 0.02, 1e4, 1), 10, 1e-12, 0);
     QA_CHECK_NEAR(qa_cost_of(&m, 10000, 100, 0.02, 1e4, 0), 5, 1e-12, 0);
     QA_CHECK_NEAR(qa_cost_of(&m, 0, 0, 0.02, 1e4, 1), 0, 0, 0);
-    qa_cost_model bad = m;
-    bad.commission_bps = -1;
-    QA_CHECK_ERR(qa_cost_model_validate(&bad), QA_ERR_CONFIG, "costs");
     /* the vectorized engine's per-bar cost of a weight change (fractions of equity),
      * converted to currency, equals cost(N = delta E capital, Q = N / close) */
-    qa_bt_settings s;
-    qa_bt_settings_init(&s);
-    s.commission_bps = 1.0, s.half_spread_bps = 2.0, s.fixed_cost = 5.0, s.impact_coef = 0.1, s.capital = 2.5e5;
-    qa_bt_rules k;
-    qa_bt_rules_make(&s, QA_BT_SMA_CROSS, &k);
-    qa_cost_model cm;
-    qa_cost_model_from_bt(&s, &cm);
+    qa_rules s;
+    qa_rules_init(&s);
+    s.bars_per_year = 252;
+    s.costs.commission_bps = 1.0, s.costs.half_spread_bps = 2.0, s.costs.fixed_cost = 5.0, s.costs.impact_coef = 0.1;
+    s.capital = 2.5e5;
+    qa_bt_rules bt;
+    qa_rules_to_bt(&s, &bt);
+    qa_bt_consts k;
+    qa_bt_consts_make(&bt, QA_BT_SMA_CROSS, &k);
+    const qa_rules_costs *cm = &s.costs;
     for (int j = 0; j < 200; j++) {
         double delta = 2 * qa_rng_uniform(g_seed, 10, (uint64_t)j), E = 0.5 + qa_rng_uniform(g_seed, 11, (uint64_t)j);
         double c = 10 + 100 * qa_rng_uniform(g_seed, 12, (uint64_t)j), sd = 0.03 * qa_rng_uniform(g_seed, 13, (uint64_t)j);
@@ -134,7 +134,7 @@ static void test_costs(void) {
         double kappa = qa_bt_kappa(&k, sd, c, adv);
         double frac = k.cprop * delta + k.phi / E + delta * kappa * sqrt(delta * E);
         double N = delta * E * s.capital;
-        QA_CHECK_NEAR(qa_cost_of(&cm, N, N / c, sd, adv, 1), frac * E * s.capital, 0, 1e-13);
+        QA_CHECK_NEAR(qa_cost_of(cm, N, N / c, sd, adv, 1), frac * E * s.capital, 0, 1e-13);
     }
     /* impact inputs: windows gate, values equal a straightforward computation */
     double r[40], v[40];
@@ -159,19 +159,22 @@ static void test_costs(void) {
 }
 
 static void test_sizing(void) {
-    qa_sizing z = {QA_BT_SIZE_VOL_TARGET, 1.0, 0.2, 5, 2.0, 256.0};
+    qa_rules z;
+    qa_rules_init(&z);
+    z.sizing = (qa_rules_sizing){QA_BT_SIZE_VOL_TARGET, 1.0, 0.2, 5, 2.0};
+    z.bars_per_year = 256.0;
     QA_CHECK_NEAR(qa_sizing_vol_target(&z, 0.01), 1.25, 1e-15, 0); /* 0.2 / (0.01 x 16) */
     QA_CHECK_NEAR(qa_sizing_vol_target(&z, 0.005), 2.0, 0, 0);    /* 2.5 capped */
     QA_CHECK_NEAR(qa_sizing_vol_target(&z, 0.0), 2.0, 0, 0);      /* sigma 0: the cap */
     QA_CHECK_NEAR(qa_sizing_shares(0.5, 10000, 20), 250, 0, 0);
     QA_CHECK_NEAR(qa_sizing_shares(-1.5, 10000, 20), -750, 0, 0);
     /* bit-identical to the vectorized engine's sizing on random returns */
-    qa_bt_settings s;
-    qa_bt_settings_init(&s);
-    s.sizing = QA_BT_SIZE_VOL_TARGET, s.target_vol = 0.15, s.vol_window = 7, s.max_leverage = 3;
-    qa_bt_rules k;
-    qa_bt_rules_make(&s, QA_BT_SMA_CROSS, &k);
-    qa_sizing_from_bt(&s, &z);
+    z.sizing = (qa_rules_sizing){QA_BT_SIZE_VOL_TARGET, 1.0, 0.15, 7, 3};
+    z.bars_per_year = 252;
+    qa_bt_rules bt;
+    qa_rules_to_bt(&z, &bt);
+    qa_bt_consts k;
+    qa_bt_consts_make(&bt, QA_BT_SMA_CROSS, &k);
     double c[300], r[300];
     c[0] = 50;
     r[0] = NAN;
@@ -186,7 +189,8 @@ static void test_sizing(void) {
         same &= oa == ob && memcmp(&a, &b, sizeof a) == 0;
     }
     QA_CHECK(same);
-    qa_sizing fx = {QA_BT_SIZE_FIXED, 0.7, 0, 0, 0, 252};
+    qa_rules fx = z;
+    fx.sizing.method = QA_BT_SIZE_FIXED, fx.sizing.fraction = 0.7;
     double w;
     QA_CHECK(qa_sizing_size(&fx, r, 0, &w) && w == 0.7);
 }

@@ -11,7 +11,7 @@
 
 #include "common/philox.h"
 #include "harness.h"
-#include "kernels/backtest.h"
+#include "kernels/backtest_impl.h" /* the reference engine, called directly */
 #include "trading/strategy.h"
 
 static uint64_t g_seed;
@@ -54,14 +54,17 @@ static void test_positions_identical(void) {
         for (int st = 0; st < QA_BT_STRATEGY_COUNT; st++)
             for (int dir = 0; dir < QA_BT_DIRECTION_COUNT; dir++)
                 for (int var = 0; var < 3; var++) {
-                    qa_bt_settings s;
-                    qa_bt_settings_init(&s);
-                    s.direction = (qa_bt_direction)dir;
-                    if (var >= 1) s.stop_loss = 0.05, s.take_profit = 0.1;
+                    qa_rules rules;
+                    qa_rules_init(&rules);
+                    rules.bars_per_year = 252;
+                    rules.direction = (qa_bt_direction)dir;
+                    if (var >= 1) rules.stops.stop_loss = 0.05, rules.stops.take_profit = 0.1;
                     if (var == 2) {
-                        s.sizing = QA_BT_SIZE_VOL_TARGET, s.vol_window = 12;
-                        s.impact_coef = 0.1, s.adv_window = 9, s.impact_vol_window = 11;
+                        rules.sizing.method = QA_BT_SIZE_VOL_TARGET, rules.sizing.vol_window = 12;
+                        rules.costs.impact_coef = 0.1, rules.costs.adv_window = 9, rules.costs.impact_vol_window = 11;
                     }
+                    qa_bt_rules s;
+                    qa_rules_to_bt(&rules, &s);
                     qa_bt_params p = params_of((qa_bt_strategy)st, rep * 100 + (uint64_t)(st * 9 + dir * 3 + var));
                     qa_bt_grid grid = {(qa_bt_strategy)st, &p, 1};
                     qa_bt_data d = {c, h, l, v, g, 1, T, tb, T};
@@ -74,7 +77,7 @@ static void test_positions_identical(void) {
                     QA_CHECK_OK(qa_bt_trace_reference(&d, &grid, &s, &tr, 1));
                     QA_CHECK_OK(qa_bt_run_reference(&d, &grid, &s, &m));
                     qa_strategy run;
-                    QA_CHECK_OK(qa_strategy_init(&run, (qa_bt_strategy)st, &p, &s, var == 0 ? 0 : T));
+                    QA_CHECK_OK(qa_strategy_init(&run, (qa_bt_strategy)st, &p, &rules, var == 0 ? 0 : T));
                     double cur = 0.0;
                     long entries = 0;
                     for (size_t t = 0; t < T; t++) {
@@ -101,9 +104,10 @@ static void test_positions_identical(void) {
 }
 
 static void test_observation_rule(void) {
-    qa_bt_settings s;
-    qa_bt_settings_init(&s);
-    s.impact_coef = 0.1;
+    qa_rules s;
+    qa_rules_init(&s);
+    s.bars_per_year = 252;
+    s.costs.impact_coef = 0.1;
     qa_bt_params p = {{3, 1}};
     qa_strategy run;
     QA_CHECK_OK(qa_strategy_init(&run, QA_BT_DONCHIAN, &p, &s, 4));

@@ -1,9 +1,11 @@
-/* The per-bar rules of the backtest sweep as host/device inline functions: canonical
+/* The per-bar trading rules of the backtest as host/device inline functions: canonical
  * indicator evaluation, strategy state machines, stops, sizing, costs, P&L and metric
- * accumulation. The CPU reference (backtest_cpu.c) and the CUDA kernels (backtest.cu)
- * both call these, so they follow one definition; the optimised CPU engine
- * (backtest_cpu_opt.c) re-implements them with SIMD across parameter sets and is tested
- * against the reference. docs/backtest.md is the prose version of this file.
+ * accumulation. The CPU reference (backtest_ref.c) and the CUDA kernels (backtest.cu)
+ * call these, so they follow one definition; the optimised CPU engine (backtest_cpu.c)
+ * re-implements them with SIMD across parameter sets and is tested against the
+ * reference. They are public because the engines that run bar by bar (the event-driven
+ * simulator through trading/strategy.h, the live service) must decide with the same
+ * code. docs/backtest.md is the prose version of this file.
  *
  * Canonical evaluation order. Decisions (fast > slow, z > entry, close <= stop level)
  * are discontinuous, so engines must compute every indicator bit for bit the same way
@@ -11,11 +13,9 @@
  * (x[i] + x[i-1] + ... + x[i-w+1]); sums of squared deviations likewise; no fused
  * multiply-add anywhere. C code relies on ISO C mode (-std=c11 implies
  * -ffp-contract=off in GCC); device code spells products that feed a sum with
- * __dmul_rn (QA_BT_MUL), which nvcc never fuses.
- *
- * Internal header of the backtest module (prefix qa_bt_). */
-#ifndef QA_KERNELS_BACKTEST_CORE_H
-#define QA_KERNELS_BACKTEST_CORE_H
+ * __dmul_rn (QA_BT_MUL), which nvcc never fuses. */
+#ifndef QA_KERNELS_BACKTEST_RULES_H
+#define QA_KERNELS_BACKTEST_RULES_H
 
 #include <math.h>    /* sqrt, pow, fabs, NAN, INFINITY */
 #include <stdint.h>  /* int64_t */
@@ -34,9 +34,10 @@
 #define QA_BT_MUL(a, b) ((a) * (b))
 #endif
 
-/* Constants of one run, derived from qa_bt_settings (plain data: passed to kernels by
- * value). Stop levels are entry close x factor; a disabled stop has an infinite level. */
-typedef struct qa_bt_rules {
+/* Constants of one run, derived from the rules by qa_bt_consts_make (plain data: passed
+ * to CUDA kernels by value). Stop levels are entry close x factor; a disabled stop has an
+ * infinite level. */
+typedef struct qa_bt_consts {
     int strategy, direction, sizing;
     int vol_window, impact, adv_window, impact_vol_window;
     double fraction, target_vol, max_leverage, sqrt_bpy, bars_per_year;
@@ -44,10 +45,10 @@ typedef struct qa_bt_rules {
     double phi;        /* fixed cost / capital (0 = off) */
     double impact_coef, capital;
     double lo_long, hi_long, lo_short, hi_short; /* stop-level factors */
-} qa_bt_rules;
+} qa_bt_consts;
 
-QA_BT_FN void qa_bt_rules_make(const qa_bt_settings *s, int strategy, qa_bt_rules *k) {
-    k->strategy = strategy;
+QA_BT_FN void qa_bt_consts_make(const qa_bt_rules *s, qa_bt_strategy strategy, qa_bt_consts *k) {
+    k->strategy = (int)strategy;
     k->direction = (int)s->direction;
     k->sizing = (int)s->sizing;
     k->vol_window = s->vol_window;
@@ -324,21 +325,21 @@ QA_BT_FN int qa_bt_filter(int direction, int s) {
 /* ---- sizing and impact inputs of a bar -------------------------------------------------- */
 
 /* |pos| under vol targeting from the std of the last vol_window returns. */
-QA_BT_FN double qa_bt_size_vol(const qa_bt_rules *k, double sd) {
+QA_BT_FN double qa_bt_size_vol(const qa_bt_consts *k, double sd) {
     double sz = k->target_vol / (sd * k->sqrt_bpy);
     return sz < k->max_leverage ? sz : k->max_leverage; /* also caps sd == 0 (inf) */
 }
 
 /* Impact factor kappa = coef * sigma * sqrt(capital / (close * ADV)); the impact cost
  * of a trade of delta (fraction of equity E_prev) is delta * kappa * sqrt(delta * E_prev). */
-QA_BT_FN double qa_bt_kappa(const qa_bt_rules *k, double sd, double close, double adv) {
+QA_BT_FN double qa_bt_kappa(const qa_bt_consts *k, double sd, double close, double adv) {
     return QA_BT_MUL(k->impact_coef, sd) * sqrt(k->capital / QA_BT_MUL(close, adv));
 }
 
 /* Size and kappa of observation i from the observation arrays (close c, returns r with
  * r[0] unused, volume v). Returns 0 when a sizing or impact window is not yet full:
  * the bar gives no signal (size is then 0 under vol targeting, kappa 0). */
-QA_BT_FN int qa_bt_bar_inputs(const qa_bt_rules *k, const double *c, const double *r, const double *v,
+QA_BT_FN int qa_bt_bar_inputs(const qa_bt_consts *k, const double *c, const double *r, const double *v,
                               long i, double *size, double *kappa) {
     int ok = 1;
     *size = k->sizing == QA_BT_SIZE_VOL_TARGET ? 0.0 : k->fraction;
@@ -389,7 +390,7 @@ QA_BT_FN void qa_bt_pos_init(qa_bt_pos *ps) {
  * the non-proportional terms only on bars that trade. A ruined run (E_prev <= 0) stays
  * flat with R = 0. */
 QA_BT_FN double qa_bt_step(qa_bt_pos *ps, int m, double c, double r, double size, double kappa,
-                           const qa_bt_rules *k, double E_prev, double *delta, int *held, int *entry) {
+                           const qa_bt_consts *k, double E_prev, double *delta, int *held, int *entry) {
     if (!(E_prev > 0.0)) {
         qa_bt_pos_init(ps);
         *delta = 0.0;
@@ -553,64 +554,5 @@ QA_BT_FN void qa_bt_series_metrics(const double *R, const double *turn, const un
     }
     qa_bt_finalize(cnt, sum, m2, down, &path, nh, wins, tv, trades, bpy, m);
 }
-
-/* ---- host-side helpers shared by the CPU engines (backtest.c) ------------------------------ */
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-/* The observation sequence of one symbol up to t_end (docs/backtest.md): arrays of n
- * observations; t[i] is the bar index, r[i] = c[i]/c[i-1] - 1 (r[0] NaN), i0 the base
- * observation (first at or after t_begin; n when none); aux is scratch (portfolio
- * weights). One allocation of capacity t_end. */
-typedef struct qa_bt_obs {
-    long n, i0;
-    double *c, *h, *l, *v, *g, *r, *aux;
-    long *t;
-    void *block;
-} qa_bt_obs;
-
-qa_status qa_bt_obs_alloc(qa_bt_obs *o, size_t cap);
-void qa_bt_obs_free(qa_bt_obs *o);
-/* Fills o with symbol s: bars where close (and high/low, volume > 0, signal when the
- * flags ask for them) are present. */
-void qa_bt_obs_build(qa_bt_obs *o, const qa_bt_data *d, size_t s, int need_hl, int need_vol, int need_sig);
-
-/* Portfolio accumulators over the L = t_end - t_begin bars of the range for one
- * parameter set: weighted sums of R and turnover, total weight, any-held flags. */
-typedef struct qa_bt_pacc {
-    double *num, *den, *tnum;
-    unsigned char *held;
-    int64_t trades;
-} qa_bt_pacc;
-
-qa_status qa_bt_pacc_alloc(qa_bt_pacc *a, size_t L);
-void qa_bt_pacc_free(qa_bt_pacc *a);
-/* Portfolio weights of the symbol's observations into o->aux (1 for equal weights). */
-void qa_bt_weights_build(qa_bt_obs *o, const qa_bt_portfolio_opts *opts);
-/* Adds one symbol's run: R, delta, held over its P&L observations i = i0+1..n-1 (index
- * i - i0 - 1), with weights o->aux. Symbols are added in ascending order. */
-void qa_bt_pacc_add(qa_bt_pacc *a, const qa_bt_obs *o, size_t t_begin, const double *R, const double *delta,
-                    const unsigned char *held, int64_t trades);
-/* Portfolio metrics and (optional) equity over the L bars. */
-qa_status qa_bt_pacc_finish(const qa_bt_pacc *a, size_t L, double bpy, qa_bt_metrics *out, double *equity);
-
-/* The reference run of one parameter set over one symbol's observations
- * (backtest_cpu.c): per P&L bar j = i - i0 - 1 the P&L R, |delta pos|, position, equity
- * after the bar and the held flag (any output may be NULL); returns the number of P&L
- * bars and the entries in *trades. */
-long qa_bt_ref_run(const qa_bt_obs *o, const qa_bt_rules *k, const double *p, double *R, double *delta,
-                   double *pos, double *E, unsigned char *held, int64_t *trades);
-
-/* Cross-sectional codes per (bar of the range, symbol), L x S row-major: +1 long leg,
- * -1 short leg, 0 flat, QA_BT_XS_CARRY when the symbol has no close (position carried). */
-#define QA_BT_XS_CARRY 2
-/* The portfolio from codes: P&L, metrics and equity (shared by the CPU engines). */
-qa_status qa_bt_xs_finish(const qa_bt_data *d, const qa_bt_xs_settings *xs, const signed char *codes,
-                          qa_bt_metrics *out, double *equity);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif
