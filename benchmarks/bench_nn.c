@@ -1,4 +1,4 @@
-/* Training-step throughput of the nn layers and MLP inference latency.
+/* Training-step throughput of the nn layers (inference latency: bench_nn_infer.c).
  *
  *  mlp_train   64 -> 256 -> 256 -> 1, GELU, MSE, batch 4096: forward + backward + global
  *              norm + AdamW. Model FLOPs per step = 6 * batch * (weights) (2 per
@@ -6,7 +6,6 @@
  *  lstm_train  LSTM(F=32, H=128, L=64) + linear head on the last hidden state, MSE,
  *              batch 256: forward + BPTT + norm + AdamW. FLOPs = 6 * batch * L * 4H (F + H)
  *              (gate GEMMs) + head.
- *  mlp_infer   one row (and 8 rows) of the same MLP on one CPU thread: p50 / p99 latency.
  *
  * CPU on 1 thread and on all threads; CUDA (FP32, TF32, BF16 GEMM math) when a GPU is
  * present, with model-FLOPs utilisation against the H100 SXM dense peaks (FP32 67,
@@ -256,36 +255,6 @@ static void run_models(qa_nn_ctx_t *ctx, const char *label, double scale, double
     arena_free(&L.ar);
 }
 
-/* ---- inference latency ------------------------------------------------------------------------- */
-
-static void bench_infer(void) {
-    qa_nn_mlp_spec spec = {3, {M0, M1, M2, M3}, QA_NN_ACT_GELU};
-    size_t np = qa_nn_mlp_param_count(&spec);
-    float *p = host_normal(np, 30, 0.06), *x = host_normal(8 * M0, 31, 1.0), y[8];
-    size_t wf = qa_nn_mlp_workspace_floats(&spec, 8);
-    float *work = malloc(wf * sizeof *work);
-    const int n = 20000;
-    double *lat = malloc(n * sizeof *lat);
-    for (int rows = 1; rows <= 8; rows += 7) {
-        for (int i = 0; i < 1000; i++) qa_nn_mlp_infer(&spec, p, rows, x, y, work, wf);
-        for (int i = 0; i < n; i++) {
-            uint64_t t0 = qa_time_ns();
-            qa_nn_mlp_infer(&spec, p, rows, x, y, work, wf);
-            lat[i] = qa_time_since(t0);
-        }
-        qa_bench_median(lat, n); /* sorts */
-        double p50 = lat[n / 2], p99 = lat[(int)(0.99 * n)];
-        char size[32];
-        snprintf(size, sizeof size, "%d row%s 64-256-256-1", rows, rows > 1 ? "s" : "");
-        qa_bench_result r = {"mlp_infer", "cpu-1t", size, p50, rows, "rows", 0.0, 2.0 * rows * (np - M1 - M2 - M3)};
-        qa_bench_report(&r);
-        printf("  mlp_infer %d row(s): p50 %.2f us, p99 %.2f us\n", rows, p50 * 1e6, p99 * 1e6);
-        printf("JSON {\"bench\":\"mlp_infer_latency\",\"rows\":%d,\"p50_us\":%.3f,\"p99_us\":%.3f}\n", rows, p50 * 1e6,
-               p99 * 1e6);
-    }
-    free(p), free(x), free(work), free(lat);
-}
-
 int main(int argc, char **argv) {
     double scale = 1.0;
     int cpu_train = 1;
@@ -297,7 +266,7 @@ int main(int argc, char **argv) {
     cpu_train = 0;
     printf("# cpu training: skipped (no OpenBLAS in this build; the CPU path is the reference loops)\n");
 #endif
-    qa_bench_header("nn training steps and MLP inference");
+    qa_bench_header("nn training steps");
     qa_backend_t *cpu = NULL;
     qa_nn_ctx_t *ctx = NULL;
     if (qa_backend_create(QA_BACKEND_CPU, 0, &cpu) != QA_OK || qa_nn_ctx_create(cpu, &ctx) != QA_OK) {
@@ -311,7 +280,6 @@ int main(int argc, char **argv) {
         snprintf(label, sizeof label, "cpu-%dt", th);
         run_models(ctx, label, scale, 0.0);
     }
-    bench_infer();
     qa_nn_ctx_free(ctx);
     qa_backend_free(cpu);
 

@@ -17,7 +17,7 @@
 #include "common/log.h"
 #include "datasets/store.h"
 #include "datasets/synth.h"
-#include "datasets/timeparse.h"
+#include "common/timeparse.h"
 #include "kernels/backend.h"
 #include "kernels/risk.h"
 #include "mpi/comm.h"

@@ -12,7 +12,7 @@
  *  scaling  (under mpirun -np 4) the MLP on 1, 2 and 4 ranks (sub-groups of the job) with
  *        the same global batch in 4 shards, deterministic allgather and allreduce modes;
  *        efficiency = samples/s(R) / (R x samples/s(1)).
- *  infer the trained models' CPU predictor (qa_train_predictor_run): one row of raw
+ *  infer the trained models' CPU predictor (qa_model_predictor_run): one row of raw
  *        inputs per call, p50 / p99 latency.
  *
  * usage: bench_train [DATA_ROOT | market.h5] [scale]   (default datasets/sample, scale 1)
@@ -30,7 +30,8 @@
 #include "mpi/comm.h"
 #include "pipeline/features.h"
 #include "pipeline/train.h"
-#include "pipeline/train_model.h"
+#include "registry/model.h"
+#include "registry/predict.h"
 
 static const char *FEATS =
     "[ret_close, logret_close, zscore_close_20, rsi_close_14, macd_close_12_26_9_hist, atr_14, bbpct_close_20_2, "
@@ -162,21 +163,21 @@ static int cmp_d(const void *a, const void *b) {
 static void latency(const char *name, const char *bench, int calls) {
     char p[600];
     snprintf(p, sizeof p, "%s/%s/checkpoint.qac", dir, name);
-    qa_train_model m;
-    qa_train_ckpt c;
-    if (qa_train_ckpt_load(p, &m, &c) != QA_OK) {
+    qa_model m;
+    qa_model_ckpt c;
+    if (qa_model_ckpt_load(p, &m, &c) != QA_OK) {
         printf("%s: %s\n", bench, qa_err_msg());
         return;
     }
-    qa_train_predictor_t *pr = NULL;
+    qa_model_predictor_t *pr = NULL;
     size_t w = (size_t)m.arch.input * (size_t)m.arch.window;
-    double *raw = malloc(w * sizeof *raw), out[QA_TRAIN_MAX_CLASSES], *t = malloc((size_t)calls * sizeof *t);
+    double *raw = malloc(w * sizeof *raw), out[QA_MODEL_MAX_CLASSES], *t = malloc((size_t)calls * sizeof *t);
     for (size_t i = 0; i < w; i++) raw[i] = m.norm.mean[i % (size_t)m.arch.input] + 0.5 * m.norm.std[i % (size_t)m.arch.input];
-    if (qa_train_predictor_create(&m, 1, &pr) == QA_OK && raw && t) {
-        for (int i = 0; i < calls / 10 + 1; i++) qa_train_predictor_run(pr, 1, raw, out); /* warm-up */
+    if (qa_model_predictor_create(&m, 1, &pr) == QA_OK && raw && t) {
+        for (int i = 0; i < calls / 10 + 1; i++) qa_model_predictor_run(pr, 1, raw, out); /* warm-up */
         for (int i = 0; i < calls; i++) {
             uint64_t t0 = qa_time_ns();
-            qa_train_predictor_run(pr, 1, raw, out);
+            qa_model_predictor_run(pr, 1, raw, out);
             t[i] = (double)(qa_time_ns() - t0) * 1e-3;
         }
         qsort(t, (size_t)calls, sizeof *t, cmp_d);
@@ -187,11 +188,11 @@ static void latency(const char *name, const char *bench, int calls) {
                "\"calls\":%d,\"peak_rss_mb\":%.1f}\n",
                bench, p50, p99, calls, (double)qa_peak_rss_bytes() / 1048576.0);
     }
-    qa_train_predictor_free(pr);
+    qa_model_predictor_free(pr);
     free(raw);
     free(t);
-    qa_train_model_free(&m);
-    qa_train_ckpt_free(&c);
+    qa_model_free(&m);
+    qa_model_ckpt_free(&c);
 }
 
 int main(int argc, char **argv) {

@@ -14,7 +14,7 @@
 #include "datasets/import.h"     /* qa_import_run */
 #include "datasets/store.h"      /* the market file */
 #include "datasets/synth.h"      /* synthetic markets */
-#include "datasets/timeparse.h"  /* dates in output */
+#include "common/timeparse.h"  /* dates in output */
 #include "datasets/validate.h"   /* anomaly checks */
 #include "kernels/backend.h"     /* --backend for stats */
 #include "kernels/reduce.h"      /* per-symbol return moments */

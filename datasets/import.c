@@ -16,7 +16,7 @@
 #include "common/timer.h"       /* elapsed time */
 #include "datasets/csv.h"       /* streaming CSV */
 #include "datasets/store.h"     /* the HDF5 market file */
-#include "datasets/timeparse.h" /* timestamps */
+#include "common/timeparse.h" /* timestamps */
 #include "mpi/shard.h"          /* files over ranks */
 
 /* ---- configuration ------------------------------------------------------------------- */

@@ -11,7 +11,7 @@
 #include "common/progress.h"     /* bars/s */
 #include "common/timer.h"        /* elapsed */
 #include "datasets/store.h"      /* output file */
-#include "datasets/timeparse.h"  /* start date */
+#include "common/timeparse.h"  /* start date */
 
 /* Philox streams: one per purpose, so adding a purpose never shifts another's numbers. */
 enum {

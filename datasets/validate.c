@@ -6,7 +6,7 @@
 #include <string.h>  /* memcpy */
 
 #include "datasets/store.h"      /* qa_bar_field names */
-#include "datasets/timeparse.h"  /* dates in reports */
+#include "common/timeparse.h"  /* dates in reports */
 
 const char *const qa_anom_policy_names[] = {"keep", "mask", "reject", NULL};
 _Static_assert(sizeof qa_anom_policy_names / sizeof qa_anom_policy_names[0] == QA_ANOM_POLICY_COUNT + 1, "policies");

@@ -1,7 +1,8 @@
 /* Deep-learning layers as functions over arrays: GEMM, linear, fused bias + activation +
  * dropout, LayerNorm, losses, global-norm clipping + fused AdamW, the learning-rate
- * schedule, and a no-allocation CPU inference path for small MLPs. The LSTM lives in
- * kernels/nn_lstm.h. docs/nn.md gives every formula, layout and tolerance.
+ * schedule. The LSTM lives in kernels/nn_lstm.h, the model architectures and their
+ * inference forward pass in kernels/nn_infer.h. docs/nn.md gives every formula, layout
+ * and tolerance.
  *
  * Conventions (all functions):
  *  - Arrays are backend memory (host memory on the CPU backend, device memory on CUDA),
@@ -214,30 +215,6 @@ typedef struct qa_nn_lr_schedule {
 } qa_nn_lr_schedule;
 
 double qa_nn_lr_at(const qa_nn_lr_schedule *s, int64_t step);
-
-/* ---- CPU inference for the live service ---------------------------------------------------- */
-
-#define QA_NN_MLP_MAX_LAYERS 8
-
-/* A dense MLP: sizes[0] inputs -> ... -> sizes[n_layers] outputs, `act` after every
- * layer but the last. Parameters are one vector: for each layer l, W_l [sizes[l+1] x
- * sizes[l]] then b_l [sizes[l+1]] (the qa_nn_linear layout). */
-typedef struct qa_nn_mlp_spec {
-    int n_layers;
-    int sizes[QA_NN_MLP_MAX_LAYERS + 1];
-    qa_nn_act act;
-} qa_nn_mlp_spec;
-
-qa_status qa_nn_mlp_check(const qa_nn_mlp_spec *spec);
-size_t qa_nn_mlp_param_count(const qa_nn_mlp_spec *spec);
-/* Offset of layer l's W (and b = W offset + sizes[l+1]*sizes[l]) in the parameter vector. */
-size_t qa_nn_mlp_weight_offset(const qa_nn_mlp_spec *spec, int layer);
-/* Floats of workspace qa_nn_mlp_infer needs for up to `max_batch` rows. */
-size_t qa_nn_mlp_workspace_floats(const qa_nn_mlp_spec *spec, int max_batch);
-/* y[batch x sizes[n]] = MLP(x[batch x sizes[0]]) on the calling thread, host memory, no
- * allocation, no dropout. Meant for 1..64 rows. */
-qa_status qa_nn_mlp_infer(const qa_nn_mlp_spec *spec, const float *params, int batch,
-                          const float *x, float *y, float *work, size_t work_floats);
 
 #ifdef __cplusplus
 }

@@ -62,6 +62,10 @@ void qa_nn_cpu_adamw_update(int threads, const qa_nn_adamw_f *a, size_t n, float
 /* CPU LSTM (nn_lstm_cpu.c). `cache` holds qa_nn_cpu_lstm_cache_floats(s) floats: the
  * saved gates, cell states and outputs of the last forward plus backward scratch. */
 size_t qa_nn_cpu_lstm_cache_floats(const qa_nn_lstm_shape *s);
+/* One LSTM cell for one row (the training kernel's, shared with kernels/nn_infer.c): g holds
+ * the 4H gate sums W_ih x + W_hh h_prev without bias and becomes the gate values i, f, g,
+ * o; bs = b_ih + b_hh; c = f cprev + i g (c may be cprev), tc = tanh(c), h = o tc. */
+void qa_nn_cpu_lstm_cell(int ref, int H, float *g, const float *bs, const float *cprev, float *c, float *tc, float *h);
 void qa_nn_cpu_lstm_forward(int ref, int threads, const qa_nn_lstm_shape *s, int batch,
                             const float *params, const float *x, float *cache, float *h_last,
                             float *y_seq);

@@ -81,6 +81,10 @@ QA_NN_SIMD_BODY void cell_forward_body(int ref, int H, float *g, const float *bs
 }
 QA_NN_SIMD_DISPATCH(cell_forward, (int ref, int H, float *g, const float *bs, const float *cprev, float *c, float *tc, float *h), (ref, H, g, bs, cprev, c, tc, h))
 
+void qa_nn_cpu_lstm_cell(int ref, int H, float *g, const float *bs, const float *cprev, float *c, float *tc, float *h) {
+    cell_forward(ref, H, g, bs, cprev, c, tc, h);
+}
+
 /* One (b, t) row backward: dh = dseq + dh_rec; dc is carried from t+1 and replaced by
  * dc * f for t-1; dg receives the 4H pre-activation gradients. */
 QA_NN_SIMD_BODY void cell_backward_body(int H, const float *gt, const float *cprev, const float *tc, const float *dseq,

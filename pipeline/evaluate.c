@@ -11,6 +11,7 @@
 #include "common/log.h"             /* lineage warnings */
 #include "datasets/store.h"         /* qa_store_open */
 #include "pipeline/train_internal.h" /* batch staging, loss over rows */
+#include "registry/predict.h"          /* qa_model_score */
 
 double qa_evaluate_pearson(const double *x, const double *y, size_t n) {
     if (n < 2) return NAN;
@@ -93,8 +94,8 @@ qa_status qa_evaluate_predictions(const qa_train_data *d, qa_train_split split, 
     if ((unsigned)split >= QA_TRAIN_SPLIT_COUNT) return QA_FAIL(QA_ERR_INVALID_ARG, "bad split %d", (int)split);
     const uint32_t *rows = d->pred_rows[split];
     const size_t n = d->npred[split], T = d->ntime, S = d->nsym;
-    const int h = d->spec.horizon, reg = d->spec.target == QA_TRAIN_TARGET_RETURN;
-    const double center = d->spec.target == QA_TRAIN_TARGET_SIGN ? 0.5 : 0.0;
+    const int h = d->spec.horizon, reg = d->spec.target == QA_MODEL_TARGET_RETURN;
+    const double center = d->spec.target == QA_MODEL_TARGET_SIGN ? 0.5 : 0.0;
     const int min_names = o->min_names >= 3 ? o->min_names : 3;
     qa_status st = QA_OK;
     double *prev = malloc((n ? n : 1) * sizeof *prev);
@@ -262,7 +263,7 @@ json_t *qa_evaluate_metrics_json(const qa_evaluate_metrics *m) {
                      "backtest_trailing_return", bt_json(&m->bt_prev));
 }
 
-qa_status qa_evaluate_scores(qa_train_net_t *net, qa_backend_t *be, const float *params, const qa_train_model *m,
+qa_status qa_evaluate_scores(qa_train_net_t *net, qa_backend_t *be, const float *params, const qa_model *m,
                              const qa_train_data *d, qa_train_split split, int chunk, double *score) {
     const size_t n = d->npred[split], K = (size_t)m->arch.outputs;
     if (chunk < 1 || chunk > qa_train_net_max_rows(net))
@@ -279,7 +280,7 @@ qa_status qa_evaluate_scores(qa_train_net_t *net, qa_backend_t *be, const float 
         QA_TRY(qa_train_net_forward(net, (int)k, params, io.x.ptr, &y));
         qa_buf yb = {(void *)y, k * K * sizeof(float), qa_backend_kind_of(be)};
         QA_TRY(qa_buf_download(be, out, &yb, 0, k * K * sizeof(float)));
-        for (size_t i = 0; i < k; i++) score[lo + i] = qa_train_model_score(m, out + i * K);
+        for (size_t i = 0; i < k; i++) score[lo + i] = qa_model_score(m, out + i * K);
     }
 cleanup:
     free(out);
@@ -290,7 +291,7 @@ cleanup:
 qa_status qa_evaluate_run(const char *model_path, const char *data_path, qa_train_split split, const char *backend,
                           const qa_evaluate_opts *o, qa_evaluate_metrics *out) {
     memset(out, 0, sizeof *out);
-    qa_train_model m;
+    qa_model m;
     qa_train_data d;
     memset(&d, 0, sizeof d);
     qa_store_t *store = NULL;
@@ -301,11 +302,11 @@ qa_status qa_evaluate_run(const char *model_path, const char *data_path, qa_trai
     memset(&io, 0, sizeof io);
     qa_buf pbuf = {0};
     double *score = NULL;
-    qa_status st = qa_train_model_load(model_path, &m);
+    qa_status st = qa_model_load(model_path, &m);
     if (st != QA_OK) return st;
     QA_TRY(qa_store_open(data_path, NULL, QA_STORE_READ, &store));
     int changed = 0;
-    QA_TRY(qa_train_model_check_store(&m, store, &changed));
+    QA_TRY(qa_train_check_store(&m, store, &changed));
     if (changed)
         qa_log_warn("evaluate: %d feature(s) of %s have other lineage hashes than at training (other or newer "
                     "data under the same definitions)",
@@ -347,6 +348,6 @@ cleanup:
     qa_backend_free(be);
     qa_train_data_free(&d);
     qa_store_close(store);
-    qa_train_model_free(&m);
+    qa_model_free(&m);
     return st;
 }

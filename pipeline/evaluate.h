@@ -15,7 +15,7 @@
 
 #include "common/status.h"
 #include "pipeline/train_data.h"
-#include "pipeline/train_model.h"
+#include "registry/model.h"
 #include "pipeline/train_net.h"
 
 #ifdef __cplusplus
@@ -104,7 +104,7 @@ double qa_evaluate_spearman(const double *x, const double *y, size_t n, double *
  * score has d->npred[split] entries. The last bits of a score can depend on the chunk
  * size and the CPU thread count (BLAS picks kernels by matrix shape), so `qa evaluate`
  * uses the run's eval_batch and threads, recorded in the model, to reproduce the run. */
-qa_status qa_evaluate_scores(qa_train_net_t *net, qa_backend_t *be, const float *params, const qa_train_model *m,
+qa_status qa_evaluate_scores(qa_train_net_t *net, qa_backend_t *be, const float *params, const qa_model *m,
                              const qa_train_data *d, qa_train_split split, int chunk, double *score);
 
 /* `qa evaluate`: loads the model, checks its features against the store, loads the data

@@ -9,7 +9,7 @@
 
 #include "common/fs.h"           /* atomic write */
 #include "common/strbuf.h"       /* the document text */
-#include "datasets/timeparse.h"  /* date labels */
+#include "common/timeparse.h"  /* date labels */
 
 #define W 760.0
 #define H 300.0

@@ -15,7 +15,7 @@
 #include "common/json.h"        /* qa_json_real, qa_json_from_schema */
 #include "common/log.h"         /* progress lines */
 #include "datasets/store.h"     /* the market file */
-#include "datasets/timeparse.h" /* start/end dates, ISO times */
+#include "common/timeparse.h" /* start/end dates, ISO times */
 #include "pipeline/report.h"    /* report.html */
 #include "pipeline/rundir.h"    /* run directory */
 

@@ -11,7 +11,7 @@
 #include "common/log.h"         /* progress lines */
 #include "common/progress.h"    /* Monte-Carlo progress */
 #include "common/timer.h"       /* timings, peak RSS */
-#include "datasets/timeparse.h" /* dates in messages */
+#include "common/timeparse.h" /* dates in messages */
 #include "kernels/backend.h"    /* backends */
 #include "pipeline/rundir.h"    /* run directory */
 #include "pipeline/stress_impl.h"

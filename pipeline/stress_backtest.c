@@ -13,7 +13,7 @@
 #include "common/log.h"         /* progress lines */
 #include "common/progress.h"    /* days done */
 #include "common/timer.h"       /* seconds */
-#include "datasets/timeparse.h" /* dates */
+#include "common/timeparse.h" /* dates */
 #include "kernels/backend.h"    /* CPU backend */
 #include "pipeline/rundir.h"    /* run directory */
 #include "pipeline/stress_impl.h"

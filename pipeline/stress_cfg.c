@@ -5,7 +5,7 @@
 #include <stdlib.h>  /* calloc, free */
 #include <string.h>  /* strcmp, memset */
 
-#include "datasets/timeparse.h" /* dates */
+#include "common/timeparse.h" /* dates */
 #include "kernels/risk.h"       /* Ledoit-Wolf targets */
 #include "pipeline/stress.h"
 

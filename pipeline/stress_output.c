@@ -8,7 +8,7 @@
 
 #include "common/fs.h"          /* atomic rename */
 #include "common/json.h"        /* summary, resolved config */
-#include "datasets/timeparse.h" /* dates */
+#include "common/timeparse.h" /* dates */
 #include "pipeline/stress_impl.h"
 
 /* ---- HDF5 ---------------------------------------------------------------------------------- */

@@ -11,7 +11,7 @@
 
 #include "common/config.h"     /* YAML documents */
 #include "datasets/csv.h"      /* CSV reader, strict number parsing */
-#include "datasets/timeparse.h" /* expiry dates */
+#include "common/timeparse.h" /* expiry dates */
 #include "kernels/risk.h"      /* QA_RISK_CALL / QA_RISK_PUT */
 
 const char *const qa_stress_position_kind_names[] = {"equity", "etf", "future", "option", NULL};

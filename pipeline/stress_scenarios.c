@@ -5,7 +5,7 @@
 #include <stdlib.h>  /* calloc, free */
 #include <string.h>  /* memcpy, strcmp */
 
-#include "datasets/timeparse.h" /* dates in notes */
+#include "common/timeparse.h" /* dates in notes */
 #include "pipeline/stress_impl.h"
 
 static qa_stress_scenario *new_scenario(qa_stress_results *res, size_t p) {

@@ -12,7 +12,7 @@
 #include "common/hash.h"        /* config hash */
 #include "common/log.h"         /* notes on dropped combinations */
 #include "common/philox.h"      /* random search draws */
-#include "datasets/timeparse.h" /* start/end dates */
+#include "common/timeparse.h" /* start/end dates */
 
 /* ---- metrics --------------------------------------------------------------------------- */
 

@@ -26,7 +26,7 @@
 #include "common/json.h"        /* summary.json */
 #include "common/log.h"         /* merge progress */
 #include "common/timer.h"       /* created stamp */
-#include "datasets/timeparse.h" /* dates */
+#include "common/timeparse.h" /* dates */
 #include "pipeline/mtest.h"     /* DSR, Reality Check, SPA */
 
 #define HIST_CAP 1000000 /* histogram samples per metric; beyond, a deterministic stride */

@@ -18,14 +18,14 @@
 #include "common/progress.h"         /* step progress line */
 #include "common/timer.h"            /* throughput */
 #include "datasets/store.h"          /* the market file */
-#include "datasets/timeparse.h"      /* split dates */
+#include "common/timeparse.h"      /* split dates */
 #include "kernels/nn.h"              /* AdamW, schedule, norm */
 #include "pipeline/evaluate.h"       /* out-of-sample metrics */
 #include "pipeline/report.h"         /* report.html */
 #include "pipeline/rundir.h"         /* the run directory */
 #include "pipeline/train_data.h"     /* samples */
 #include "pipeline/train_internal.h" /* staging, chunked loss, gradient sync */
-#include "pipeline/train_model.h"    /* model and checkpoint files */
+#include "registry/model.h"    /* model and checkpoint files */
 #include "pipeline/train_net.h"      /* the networks */
 
 /* ---- configuration ----------------------------------------------------------------------- */
@@ -123,11 +123,11 @@ qa_status qa_train_cfg_default(qa_train_cfg *c) {
     c->backend = "auto";
     c->seed = 42;
     c->window = 1;
-    c->target = QA_TRAIN_TARGET_RETURN;
+    c->target = QA_MODEL_TARGET_RETURN;
     c->horizon = 1;
     c->standardize = 1;
     c->embargo = 5;
-    c->model = QA_TRAIN_ARCH_MLP;
+    c->model = QA_NN_ARCH_MLP;
     c->activation = QA_NN_ACT_GELU;
     c->huber_delta = 1.0;
     c->batch_size = 4096;
@@ -191,12 +191,12 @@ static qa_status parse_date(const qa_train_cfg *c, const char *key, const char *
 
 /* Effective target classes and loss. */
 static int eff_classes(const qa_train_cfg *c) {
-    if (c->target == QA_TRAIN_TARGET_RETURN) return 1;
-    if (c->target == QA_TRAIN_TARGET_SIGN) return 2;
+    if (c->target == QA_MODEL_TARGET_RETURN) return 1;
+    if (c->target == QA_MODEL_TARGET_SIGN) return 2;
     return c->classes ? (int)c->classes : 5;
 }
 static qa_train_loss eff_loss(const qa_train_cfg *c) {
-    if (c->loss == 0) return c->target == QA_TRAIN_TARGET_RETURN ? QA_TRAIN_LOSS_MSE : QA_TRAIN_LOSS_CROSS_ENTROPY;
+    if (c->loss == 0) return c->target == QA_MODEL_TARGET_RETURN ? QA_TRAIN_LOSS_MSE : QA_TRAIN_LOSS_CROSS_ENTROPY;
     return (qa_train_loss)(c->loss - 1);
 }
 
@@ -206,39 +206,39 @@ qa_status qa_train_cfg_bind(const qa_cfg_t *doc, qa_train_cfg *c) {
     if (st != QA_OK) return st;
     if (c->features.n + c->bars.n == 0)
         return cfg_err(c, "inputs", "features", -1, "no inputs: list datasets under /features and/or bar inputs");
-    if (c->features.n + c->bars.n > QA_TRAIN_MAX_INPUTS)
+    if (c->features.n + c->bars.n > QA_MODEL_MAX_INPUTS)
         return cfg_err(c, "inputs", "features", -1, "%zu inputs (at most %d)", c->features.n + c->bars.n,
-                       QA_TRAIN_MAX_INPUTS);
+                       QA_MODEL_MAX_INPUTS);
     const char **fs = c->features.items, **bs = c->bars.items;
     for (size_t i = 0; i < c->features.n; i++) {
-        if (!fs[i][0] || strlen(fs[i]) >= QA_TRAIN_NAME_LEN || strchr(fs[i], '/'))
+        if (!fs[i][0] || strlen(fs[i]) >= QA_MODEL_NAME_LEN || strchr(fs[i], '/'))
             return cfg_err(c, "inputs", "features", (long)i, "'%s' is not a feature dataset name", fs[i]);
         for (size_t j = 0; j < i; j++)
             if (strcmp(fs[i], fs[j]) == 0) return cfg_err(c, "inputs", "features", (long)i, "'%s' is listed twice", fs[i]);
     }
     for (size_t i = 0; i < c->bars.n; i++) {
-        qa_train_bar_input b;
-        if (qa_train_bar_input_parse(bs[i], &b) != QA_OK)
+        qa_model_bar_input b;
+        if (qa_model_bar_input_parse(bs[i], &b) != QA_OK)
             return cfg_err(c, "inputs", "bars", (long)i, "%s", qa_err_msg());
         for (size_t j = 0; j < i; j++)
             if (strcmp(bs[i], bs[j]) == 0) return cfg_err(c, "inputs", "bars", (long)i, "'%s' is listed twice", bs[i]);
     }
-    if (c->target == QA_TRAIN_TARGET_RETURN && c->classes > 1)
+    if (c->target == QA_MODEL_TARGET_RETURN && c->classes > 1)
         return cfg_err(c, "target", "classes", -1, "a return target is a regression (1 output); use kind: quantile");
-    if (c->target == QA_TRAIN_TARGET_SIGN && c->classes && c->classes != 2)
+    if (c->target == QA_MODEL_TARGET_SIGN && c->classes && c->classes != 2)
         return cfg_err(c, "target", "classes", -1, "a sign target has 2 classes");
-    if (c->target == QA_TRAIN_TARGET_QUANTILE && c->classes == 1)
+    if (c->target == QA_MODEL_TARGET_QUANTILE && c->classes == 1)
         return cfg_err(c, "target", "classes", -1, "quantile buckets need at least 2 classes");
     qa_train_loss l = eff_loss(c);
-    if (c->target == QA_TRAIN_TARGET_RETURN && l == QA_TRAIN_LOSS_CROSS_ENTROPY)
+    if (c->target == QA_MODEL_TARGET_RETURN && l == QA_TRAIN_LOSS_CROSS_ENTROPY)
         return cfg_err(c, "train", "loss", -1, "cross_entropy needs a classification target (sign or quantile)");
-    if (c->target != QA_TRAIN_TARGET_RETURN && l != QA_TRAIN_LOSS_CROSS_ENTROPY)
+    if (c->target != QA_MODEL_TARGET_RETURN && l != QA_TRAIN_LOSS_CROSS_ENTROPY)
         return cfg_err(c, "train", "loss", -1, "%s needs a return target; classification uses cross_entropy",
                        qa_train_loss_name(l));
-    if (c->hidden.n > QA_TRAIN_MAX_HIDDEN)
-        return cfg_err(c, "model", "hidden", -1, "%zu layers (at most %d)", c->hidden.n, QA_TRAIN_MAX_HIDDEN);
+    if (c->hidden.n > QA_NN_MAX_HIDDEN)
+        return cfg_err(c, "model", "hidden", -1, "%zu layers (at most %d)", c->hidden.n, QA_NN_MAX_HIDDEN);
     const long long *hw = c->hidden.items;
-    if (c->model == QA_TRAIN_ARCH_LSTM) {
+    if (c->model == QA_NN_ARCH_LSTM) {
         if (c->hidden.n == 0) return cfg_err(c, "model", "hidden", -1, "an LSTM needs a hidden size, e.g. [128]");
         for (size_t i = 1; i < c->hidden.n; i++)
             if (hw[i] != hw[0])
@@ -299,9 +299,9 @@ typedef struct trainer {
     int rank, R, root;
     qa_store_t *store;
     qa_train_data d;
-    qa_train_arch arch;
-    qa_train_model model; /* host params (initial / checkpoint), spec, norm, info */
-    qa_train_ckpt ck;     /* optimiser state on the host when saving/resuming */
+    qa_nn_arch arch;
+    qa_model model; /* host params (initial / checkpoint), spec, norm, info */
+    qa_model_ckpt ck;     /* optimiser state on the host when saving/resuming */
     qa_train_loss loss;
     qa_backend_t *be;
     qa_nn_ctx_t *ctx;
@@ -312,7 +312,7 @@ typedef struct trainer {
     size_t P;
     int M, local, k0, B, Bs;
     int64_t spe, total, eval_every, ckpt_every;
-    qa_train_param_seg segs[QA_TRAIN_MAX_SEGMENTS];
+    qa_nn_seg segs[QA_NN_MAX_SEGMENTS];
     int nsegs;
     uint32_t *perm, *batch_rows;
     int64_t perm_epoch;
@@ -336,25 +336,25 @@ static const char *iso(int64_t t, char *buf, size_t n) {
 
 /* Data spec from the config; features are resolved against the store with
  * config-located errors. */
-static qa_status build_spec(trainer *T, qa_train_data_spec *s) {
+static qa_status build_spec(trainer *T, qa_model_spec *s) {
     const qa_train_cfg *c = &T->c;
     memset(s, 0, sizeof *s);
     const char **fs = c->features.items, **bs = c->bars.items;
     for (size_t i = 0; i < c->features.n; i++) {
-        qa_train_input *in = &s->inputs[s->ninputs++];
+        qa_model_input *in = &s->inputs[s->ninputs++];
         snprintf(in->name, sizeof in->name, "%s", fs[i]);
         in->bar = -1;
     }
     for (size_t i = 0; i < c->bars.n; i++) {
-        qa_train_input *in = &s->inputs[s->ninputs++];
-        qa_train_bar_input b;
-        qa_train_bar_input_parse(bs[i], &b);
+        qa_model_input *in = &s->inputs[s->ninputs++];
+        qa_model_bar_input b;
+        qa_model_bar_input_parse(bs[i], &b);
         snprintf(in->name, sizeof in->name, "%s", bs[i]);
         in->bar = (int)b;
     }
     s->window = (int)c->window;
     s->horizon = (int)c->horizon;
-    s->target = (qa_train_target)c->target;
+    s->target = (qa_model_target)c->target;
     s->classes = eff_classes(c);
     s->standardize = c->standardize;
     s->demean = c->demean;
@@ -368,7 +368,7 @@ static qa_status build_spec(trainer *T, qa_train_data_spec *s) {
     s->embargo = (int)c->embargo;
     s->clip = c->clip;
     for (size_t i = 0; i < c->features.n; i++) {
-        char path[QA_TRAIN_NAME_LEN + 16];
+        char path[QA_MODEL_NAME_LEN + 16];
         snprintf(path, sizeof path, "features/%s", fs[i]);
         if (!qa_store_exists(T->store, path)) {
             char **names = NULL, avail[768] = "";
@@ -422,18 +422,18 @@ static qa_status check_data(trainer *T) {
 
 static qa_status build_arch(trainer *T) {
     const qa_train_cfg *c = &T->c;
-    qa_train_arch *a = &T->arch;
+    qa_nn_arch *a = &T->arch;
     memset(a, 0, sizeof *a);
-    a->type = (qa_train_arch_type)c->model;
+    a->type = (qa_nn_arch_type)c->model;
     a->input = T->d.spec.ninputs;
     a->window = T->d.spec.window;
-    a->outputs = T->d.spec.target == QA_TRAIN_TARGET_RETURN ? 1 : T->d.spec.classes;
+    a->outputs = T->d.spec.target == QA_MODEL_TARGET_RETURN ? 1 : T->d.spec.classes;
     a->nhidden = (int)c->hidden.n;
     for (size_t i = 0; i < c->hidden.n; i++) a->hidden[i] = (int)((const long long *)c->hidden.items)[i];
     a->act = (qa_nn_act)c->activation;
     a->layer_norm = c->layer_norm;
     a->dropout = (float)c->dropout;
-    qa_status st = qa_train_arch_check(a);
+    qa_status st = qa_nn_arch_check(a);
     if (st != QA_OK) return cfg_err(c, "model", "hidden", -1, "%s", qa_err_msg());
     return QA_OK;
 }
@@ -467,7 +467,7 @@ static qa_status write_model(trainer *T, const float *params, int64_t step, doub
     T->model.info = model_info(T);
     json_object_set_new(T->model.info, "step", json_integer(step));
     json_object_set_new(T->model.info, "val_loss", qa_json_real(val));
-    return qa_train_model_save(&T->model, T->model_path);
+    return qa_model_save(&T->model, T->model_path);
 }
 
 static qa_status download(trainer *T, const qa_buf *b, float *dst) {
@@ -490,7 +490,7 @@ static qa_status write_ckpt(trainer *T, int64_t step) {
     T->ck.best_params = T->best_step >= 0 ? T->best_params : NULL;
     json_decref(T->model.info);
     T->model.info = model_info(T);
-    st = qa_train_ckpt_save(&T->model, &T->ck, T->ckpt_path);
+    st = qa_model_ckpt_save(&T->model, &T->ck, T->ckpt_path);
     T->ck.best_params = NULL;
 cleanup:
     return st;
@@ -531,8 +531,8 @@ static void free_trainer(trainer *T) {
     qa_buf_free(&T->losses);
     qa_nn_ctx_free(T->ctx);
     qa_backend_free(T->be);
-    qa_train_model_free(&T->model);
-    qa_train_ckpt_free(&T->ck);
+    qa_model_free(&T->model);
+    qa_model_ckpt_free(&T->ck);
     qa_train_data_free(&T->d);
     qa_store_close(T->store);
     if (T->metrics) fclose(T->metrics);
@@ -570,15 +570,15 @@ static qa_status setup(trainer *T, int argc, char **argv, int64_t *first_step) {
     if (c->eval_batch <= 0) c->eval_batch = T->Bs; /* the LSTM plan is sized for max(shard, eval) rows */
     if (!c->data) return QA_FAIL(QA_ERR_CONFIG, "no market file: give --data or 'data' in the config");
     TRY_DATA(qa_store_open(c->data, NULL, QA_STORE_READ, &T->store));
-    qa_train_data_spec spec;
+    qa_model_spec spec;
     TRY_DATA(build_spec(T, &spec));
     TRY_DATA(qa_train_data_load(T->store, &spec, NULL, &T->d));
     TRY_DATA(check_data(T));
     TRY_DATA(build_arch(T));
     TRY_DATA(cfg_hash(c, T->cfg_hash));
-    T->P = qa_train_arch_param_count(&T->arch);
-    T->nsegs = qa_train_arch_segments(&T->arch, T->segs);
-    TRY_DATA(qa_train_model_init(&T->model, &T->arch, &T->d.spec, &T->d.norm));
+    T->P = qa_nn_arch_param_count(&T->arch);
+    T->nsegs = qa_nn_arch_segments(&T->arch, T->segs);
+    TRY_DATA(qa_model_init(&T->model, &T->arch, &T->d.spec, &T->d.norm));
     qa_train_arch_init_params(&T->arch, (uint64_t)c->seed, T->model.params);
     T->spe = (int64_t)(T->d.nsamples[0] / (size_t)T->B);
     T->total = c->steps > 0 ? c->steps : c->epochs * T->spe;
@@ -614,9 +614,9 @@ cleanup_data:
     if (c->resume && !have && T->root)
         qa_log_info("train: --resume: %s has no checkpoint yet, starting from scratch", c->run_dir);
     if (c->resume && have) {
-        qa_train_model cm;
-        qa_train_ckpt ck;
-        QA_TRY(qa_train_ckpt_load(T->ckpt_path, &cm, &ck));
+        qa_model cm;
+        qa_model_ckpt ck;
+        QA_TRY(qa_model_ckpt_load(T->ckpt_path, &cm, &ck));
         const char *why = NULL;
         if (strcmp(ck.config_hash, T->cfg_hash) != 0) why = "the configuration differs";
         else if (cm.nparams != T->P || memcmp(&cm.arch, &T->arch, sizeof cm.arch) != 0) why = "the architecture differs";
@@ -628,8 +628,8 @@ cleanup_data:
             if (strcmp(cm.data.inputs[f].input_hash, T->d.spec.inputs[f].input_hash) != 0)
                 why = "an input feature's lineage hash differs (the data changed)";
         if (why) {
-            qa_train_model_free(&cm);
-            qa_train_ckpt_free(&ck);
+            qa_model_free(&cm);
+            qa_model_ckpt_free(&ck);
             QA_TRY_FAIL(QA_ERR_STATE, "cannot resume from %s: %s", T->ckpt_path, why);
         }
         memcpy(T->model.params, cm.params, T->P * sizeof(float));
@@ -640,8 +640,8 @@ cleanup_data:
         T->best_step = ck.best_step;
         T->bad_evals = ck.bad_evals;
         *first_step = ck.step;
-        qa_train_model_free(&cm);
-        qa_train_ckpt_free(&ck);
+        qa_model_free(&cm);
+        qa_model_ckpt_free(&ck);
         if (T->root) qa_log_info("train: resuming %s at step %lld", c->run_dir, (long long)*first_step);
     }
     if (T->root) {
@@ -684,7 +684,7 @@ cleanup_data:
     if (T->root) {
         qa_log_info("train: %s, %zu parameters; %zu/%zu/%zu train/val/test samples of %d x %d inputs; %lld steps "
                     "(%lld per epoch) of batch %d on %s, %d rank(s): %s",
-                    qa_train_arch_name(T->arch.type), T->P, T->d.nsamples[0], T->d.nsamples[1], T->d.nsamples[2],
+                    qa_nn_arch_name(T->arch.type), T->P, T->d.nsamples[0], T->d.nsamples[1], T->d.nsamples[2],
                     T->arch.window, T->arch.input, (long long)T->total, (long long)T->spe, T->B,
                     qa_backend_name(qa_backend_kind_of(T->be)), T->R, qa_train_dp_describe(T->dp));
         qa_rundir_note(&T->rd, "backend", json_string(qa_backend_name(qa_backend_kind_of(T->be))));
@@ -844,10 +844,10 @@ static qa_status write_report(trainer *T, const qa_train_result *res, const qa_e
     }
     QA_TRY(qa_report_create("qa train report", &r));
     qa_report_heading(r, "Run");
-    qa_report_kv(r, "model", "%s, hidden %d layer(s), %zu parameters", qa_train_arch_name(T->arch.type),
+    qa_report_kv(r, "model", "%s, hidden %d layer(s), %zu parameters", qa_nn_arch_name(T->arch.type),
                  T->arch.nhidden, T->P);
     qa_report_kv(r, "inputs", "%d series x window %d", T->arch.input, T->arch.window);
-    qa_report_kv(r, "target", "%s over %d bars (%s loss)", qa_train_target_name(T->d.spec.target), T->d.spec.horizon,
+    qa_report_kv(r, "target", "%s over %d bars (%s loss)", qa_model_target_name(T->d.spec.target), T->d.spec.horizon,
                  qa_train_loss_name(T->loss));
     qa_report_kv(r, "samples", "%zu train / %zu validation / %zu test", T->d.nsamples[0], T->d.nsamples[1],
                  T->d.nsamples[2]);
@@ -936,7 +936,7 @@ static qa_status finish_run(trainer *T, qa_train_result *res) {
         }
         json_t *sum = json_pack(
             "{s:{s:s, s:o, s:I, s:i, s:i}, s:o, s:{s:I, s:o, s:I, s:s, s:f, s:f, s:i, s:s, s:s}, s:{s:o, s:o}, s:s}",
-            "model", "type", qa_train_arch_name(T->arch.type), "hidden", json_null(),
+            "model", "type", qa_nn_arch_name(T->arch.type), "hidden", json_null(),
             "parameters", (json_int_t)T->P, "inputs", T->arch.input, "window", T->arch.window, "samples", counts,
             "training", "steps", (json_int_t)res->steps, "best_val_loss", qa_json_real(res->best_val_loss), "best_step",
             (json_int_t)res->best_step, "stop_reason", res->stop_reason, "seconds", res->seconds, "samples_per_s",
@@ -947,7 +947,7 @@ static qa_status finish_run(trainer *T, qa_train_result *res) {
             json_t *hid = json_array();
             for (int l = 0; l < T->arch.nhidden; l++) json_array_append_new(hid, json_integer(T->arch.hidden[l]));
             json_object_set_new(json_object_get(sum, "model"), "hidden", hid);
-            json_object_set_new(json_object_get(sum, "model"), "target", json_string(qa_train_target_name(T->d.spec.target)));
+            json_object_set_new(json_object_get(sum, "model"), "target", json_string(qa_model_target_name(T->d.spec.target)));
             json_object_set_new(json_object_get(sum, "model"), "horizon", json_integer(T->d.spec.horizon));
         }
         st = sum ? qa_rundir_write_json(&T->rd, "summary.json", sum) : QA_FAIL(QA_ERR_NOMEM, "summary");

@@ -39,7 +39,7 @@ typedef struct qa_train_cfg {
     long long window;
     double clip;
     /* target */
-    int target;          /* qa_train_target */
+    int target;          /* qa_model_target */
     long long horizon;
     long long classes;   /* 0: 1 for return, 2 for sign, 5 for quantile */
     int standardize;
@@ -48,7 +48,7 @@ typedef struct qa_train_cfg {
     const char *start, *train_end, *val_end, *end;
     long long embargo;
     /* model */
-    int model;           /* qa_train_arch_type */
+    int model;           /* qa_nn_arch_type */
     qa_cfg_list hidden;  /* long long widths */
     int activation;      /* qa_nn_act */
     int layer_norm;

@@ -10,30 +10,8 @@
 
 #include "common/philox.h" /* qa_rng_u32: the shuffle */
 
-static const char *const bar_names[] = {"ret", "logret", "range", "body", "logvol"};
-static_assert(sizeof bar_names / sizeof bar_names[0] == QA_TRAIN_BAR_COUNT, "bar input names");
-static const char *const target_names[] = {"return", "sign", "quantile"};
-static_assert(sizeof target_names / sizeof target_names[0] == QA_TRAIN_TARGET_COUNT, "target names");
 static const char *const split_names[] = {"train", "val", "test"};
 static_assert(sizeof split_names / sizeof split_names[0] == QA_TRAIN_SPLIT_COUNT, "split names");
-
-const char *qa_train_bar_input_name(qa_train_bar_input b) {
-    return (unsigned)b < QA_TRAIN_BAR_COUNT ? bar_names[b] : "?";
-}
-
-qa_status qa_train_bar_input_parse(const char *name, qa_train_bar_input *out) {
-    for (int i = 0; i < QA_TRAIN_BAR_COUNT; i++)
-        if (name && strcmp(name, bar_names[i]) == 0) {
-            *out = (qa_train_bar_input)i;
-            return QA_OK;
-        }
-    return QA_FAIL(QA_ERR_CONFIG, "unknown bar input '%s' (expected one of: ret, logret, range, body, logvol)",
-                   name ? name : "");
-}
-
-const char *qa_train_target_name(qa_train_target t) {
-    return (unsigned)t < QA_TRAIN_TARGET_COUNT ? target_names[t] : "?";
-}
 
 const char *qa_train_split_name(qa_train_split s) { return (unsigned)s < QA_TRAIN_SPLIT_COUNT ? split_names[s] : "?"; }
 
@@ -46,44 +24,12 @@ qa_status qa_train_split_parse(const char *name, qa_train_split *out) {
     return QA_FAIL(QA_ERR_INVALID_ARG, "unknown split '%s' (expected train, val or test)", name ? name : "");
 }
 
-qa_status qa_train_data_spec_check(const qa_train_data_spec *s) {
-    if (s->ninputs < 1 || s->ninputs > QA_TRAIN_MAX_INPUTS)
-        return QA_FAIL(QA_ERR_CONFIG, "%d inputs (expected 1..%d)", s->ninputs, QA_TRAIN_MAX_INPUTS);
-    for (int i = 0; i < s->ninputs; i++) {
-        if (!s->inputs[i].name[0]) return QA_FAIL(QA_ERR_CONFIG, "input %d has no name", i);
-        if (s->inputs[i].bar >= QA_TRAIN_BAR_COUNT) return QA_FAIL(QA_ERR_CONFIG, "input %d: bad bar input", i);
-        for (int j = 0; j < i; j++)
-            if (s->inputs[j].bar == s->inputs[i].bar && strcmp(s->inputs[j].name, s->inputs[i].name) == 0)
-                return QA_FAIL(QA_ERR_CONFIG, "input '%s' is listed twice", s->inputs[i].name);
-    }
-    if (s->window < 1 || s->window > 4096) return QA_FAIL(QA_ERR_CONFIG, "window %d (expected 1..4096)", s->window);
-    if (s->horizon < 1) return QA_FAIL(QA_ERR_CONFIG, "horizon %d (expected >= 1)", s->horizon);
-    if (s->embargo < 0) return QA_FAIL(QA_ERR_CONFIG, "embargo %d (expected >= 0)", s->embargo);
-    if (!(s->clip >= 0.0)) return QA_FAIL(QA_ERR_CONFIG, "clip %g (expected >= 0)", s->clip);
-    switch (s->target) {
-    case QA_TRAIN_TARGET_RETURN:
-        if (s->classes != 1) return QA_FAIL(QA_ERR_CONFIG, "a return target has 1 output (classes = %d)", s->classes);
-        break;
-    case QA_TRAIN_TARGET_SIGN:
-        if (s->classes != 2) return QA_FAIL(QA_ERR_CONFIG, "a sign target has 2 classes (got %d)", s->classes);
-        break;
-    case QA_TRAIN_TARGET_QUANTILE:
-        if (s->classes < 2 || s->classes > QA_TRAIN_MAX_CLASSES)
-            return QA_FAIL(QA_ERR_CONFIG, "quantile classes %d (expected 2..%d)", s->classes, QA_TRAIN_MAX_CLASSES);
-        break;
-    default: return QA_FAIL(QA_ERR_CONFIG, "unknown target kind %d", (int)s->target);
-    }
-    if (!(s->start < s->train_end && s->train_end < s->val_end && s->val_end < s->end))
-        return QA_FAIL(QA_ERR_CONFIG, "split dates must increase: start < train_end < val_end < end");
-    return QA_OK;
-}
-
-qa_status qa_train_data_resolve_inputs(qa_store_t *st, qa_train_data_spec *spec) {
+qa_status qa_train_data_resolve_inputs(qa_store_t *st, qa_model_spec *spec) {
     for (int i = 0; i < spec->ninputs; i++) {
-        qa_train_input *in = &spec->inputs[i];
+        qa_model_input *in = &spec->inputs[i];
         in->input_hash[0] = in->params[0] = '\0';
         if (in->bar >= 0) continue;
-        char path[QA_TRAIN_NAME_LEN + 16];
+        char path[QA_MODEL_NAME_LEN + 16];
         snprintf(path, sizeof path, "features/%s", in->name);
         if (!qa_store_exists(st, path))
             return QA_FAIL(QA_ERR_NOT_FOUND, "feature '%s' is not in /features of %s (run qa features)", in->name,
@@ -133,26 +79,26 @@ static qa_status read_panel(qa_store_t *st, const char *path, size_t S, size_t T
 }
 
 /* Raw values of one input for every row into col[nrows] (non-finite -> NaN). */
-static qa_status input_column(qa_store_t *st, const qa_train_data *d, const qa_train_input *in, double *col) {
+static qa_status input_column(qa_store_t *st, const qa_train_data *d, const qa_model_input *in, double *col) {
     const size_t S = d->nsym, T = d->ntime, R = d->nrows;
     qa_status s = QA_OK;
     double *a = NULL, *b = NULL;
     if (in->bar < 0) {
-        char path[QA_TRAIN_NAME_LEN + 16];
+        char path[QA_MODEL_NAME_LEN + 16];
         snprintf(path, sizeof path, "features/%s", in->name);
         if ((s = read_panel(st, path, S, T, &a)) != QA_OK) return s;
         for (size_t r = 0; r < R; r++) col[r] = a[(size_t)d->row_sym[r] * T + (size_t)d->row_t[r]];
     } else {
-        switch ((qa_train_bar_input)in->bar) {
-        case QA_TRAIN_BAR_RET:
-        case QA_TRAIN_BAR_LOGRET:
+        switch ((qa_model_bar_input)in->bar) {
+        case QA_MODEL_BAR_RET:
+        case QA_MODEL_BAR_LOGRET:
             for (size_t r = 0; r < R; r++) {
                 int first = r == d->sym_begin[d->row_sym[r]];
                 double q = first ? NAN : d->close[r] / d->close[r - 1];
-                col[r] = in->bar == QA_TRAIN_BAR_RET ? q - 1.0 : log(q);
+                col[r] = in->bar == QA_MODEL_BAR_RET ? q - 1.0 : log(q);
             }
             break;
-        case QA_TRAIN_BAR_RANGE:
+        case QA_MODEL_BAR_RANGE:
             if ((s = read_panel(st, "bars/high", S, T, &a)) != QA_OK) goto cleanup;
             if ((s = read_panel(st, "bars/low", S, T, &b)) != QA_OK) goto cleanup;
             for (size_t r = 0; r < R; r++) {
@@ -160,12 +106,12 @@ static qa_status input_column(qa_store_t *st, const qa_train_data *d, const qa_t
                 col[r] = (a[i] - b[i]) / d->close[r];
             }
             break;
-        case QA_TRAIN_BAR_BODY:
+        case QA_MODEL_BAR_BODY:
             if ((s = read_panel(st, "bars/open", S, T, &a)) != QA_OK) goto cleanup;
             for (size_t r = 0; r < R; r++)
                 col[r] = d->close[r] / a[(size_t)d->row_sym[r] * T + (size_t)d->row_t[r]] - 1.0;
             break;
-        case QA_TRAIN_BAR_LOGVOL:
+        case QA_MODEL_BAR_LOGVOL:
             if ((s = read_panel(st, "bars/volume", S, T, &a)) != QA_OK) goto cleanup;
             for (size_t r = 0; r < R; r++) {
                 double v = a[(size_t)d->row_sym[r] * T + (size_t)d->row_t[r]];
@@ -203,10 +149,10 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int64_t split_lo(const qa_train_data_spec *s, int k) {
+static int64_t split_lo(const qa_model_spec *s, int k) {
     return k == 0 ? s->start : k == 1 ? s->train_end : s->val_end;
 }
-static int64_t split_hi(const qa_train_data_spec *s, int k) {
+static int64_t split_hi(const qa_model_spec *s, int k) {
     return k == 0 ? s->train_end : k == 1 ? s->val_end : s->end;
 }
 
@@ -221,10 +167,10 @@ static size_t grid_lower_bound(const int64_t *time, size_t n, int64_t t) {
     return lo;
 }
 
-qa_status qa_train_data_load(qa_store_t *store, const qa_train_data_spec *spec, const qa_train_norm *norm,
+qa_status qa_train_data_load(qa_store_t *store, const qa_model_spec *spec, const qa_model_norm *norm,
                              qa_train_data *out) {
     memset(out, 0, sizeof *out);
-    qa_status st = qa_train_data_spec_check(spec);
+    qa_status st = qa_model_spec_check(spec);
     if (st != QA_OK) return st;
     qa_train_data d;
     memset(&d, 0, sizeof d);
@@ -393,7 +339,7 @@ qa_status qa_train_data_load(qa_store_t *store, const qa_train_data_spec *spec, 
     const size_t ntr = d.nsamples[QA_TRAIN_SPLIT_TRAIN];
     if (!norm) {
         d.norm.target_mean = 0.0, d.norm.target_std = 1.0, d.norm.nedges = 0;
-        if (spec->target == QA_TRAIN_TARGET_RETURN && spec->standardize && ntr >= 2) {
+        if (spec->target == QA_MODEL_TARGET_RETURN && spec->standardize && ntr >= 2) {
             double sum = 0.0, ss = 0.0;
             for (size_t i = 0; i < ntr; i++) sum += d.ret[d.samples[0][i]];
             double m = sum / (double)ntr;
@@ -405,7 +351,7 @@ qa_status qa_train_data_load(qa_store_t *store, const qa_train_data_spec *spec, 
             d.norm.target_mean = m;
             d.norm.target_std = sd > 0.0 ? sd : 1.0;
         }
-        if (spec->target == QA_TRAIN_TARGET_QUANTILE && ntr > 0) {
+        if (spec->target == QA_MODEL_TARGET_QUANTILE && ntr > 0) {
             tr = malloc(ntr * sizeof *tr);
             if (!tr) QA_TRY_FAIL(QA_ERR_NOMEM, "quantile edges");
             for (size_t i = 0; i < ntr; i++) tr[i] = d.ret[d.samples[0][i]];
@@ -413,7 +359,7 @@ qa_status qa_train_data_load(qa_store_t *store, const qa_train_data_spec *spec, 
             d.norm.nedges = spec->classes - 1;
             for (int k = 1; k < spec->classes; k++) d.norm.edges[k - 1] = tr[(size_t)k * ntr / (size_t)spec->classes];
         }
-    } else if (spec->target == QA_TRAIN_TARGET_QUANTILE && norm->nedges != spec->classes - 1) {
+    } else if (spec->target == QA_MODEL_TARGET_QUANTILE && norm->nedges != spec->classes - 1) {
         QA_TRY_FAIL(QA_ERR_FORMAT, "quantile target with %d classes needs %d edges, the normalisation has %d",
                     spec->classes, spec->classes - 1, norm->nedges);
     }
@@ -421,8 +367,8 @@ qa_status qa_train_data_load(qa_store_t *store, const qa_train_data_spec *spec, 
         double v = d.ret[r];
         d.y[r] = (float)((v - d.norm.target_mean) / d.norm.target_std);
         if (isnan(v)) d.cls[r] = -1;
-        else if (spec->target == QA_TRAIN_TARGET_SIGN) d.cls[r] = v > 0.0;
-        else if (spec->target == QA_TRAIN_TARGET_QUANTILE) {
+        else if (spec->target == QA_MODEL_TARGET_SIGN) d.cls[r] = v > 0.0;
+        else if (spec->target == QA_MODEL_TARGET_QUANTILE) {
             int c = 0;
             for (int k = 0; k < d.norm.nedges; k++) c += v >= d.norm.edges[k];
             d.cls[r] = c;
@@ -461,4 +407,19 @@ void qa_train_data_shuffle(uint32_t *perm, size_t n, uint64_t seed, uint64_t epo
         perm[i] = perm[j];
         perm[j] = t;
     }
+}
+
+qa_status qa_train_check_store(const qa_model *m, qa_store_t *st, int *lineage_changed) {
+    qa_model_spec cur = m->data;
+    *lineage_changed = 0;
+    qa_status s = qa_train_data_resolve_inputs(st, &cur);
+    if (s != QA_OK) return s;
+    for (int f = 0; f < cur.ninputs; f++) {
+        if (cur.inputs[f].bar >= 0) continue;
+        if (strcmp(cur.inputs[f].params, m->data.inputs[f].params) != 0)
+            return QA_FAIL(QA_ERR_FORMAT, "feature '%s' in %s is defined as %s, the model was trained on %s",
+                           cur.inputs[f].name, qa_store_path(st), cur.inputs[f].params, m->data.inputs[f].params);
+        if (strcmp(cur.inputs[f].input_hash, m->data.inputs[f].input_hash) != 0) (*lineage_changed)++;
+    }
+    return QA_OK;
 }

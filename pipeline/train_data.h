@@ -7,7 +7,7 @@
  * inputs, look-back windows, forward returns) walk these rows, never the calendar grid.
  *
  * Inputs. F series per row: datasets under /features (by name) and/or inputs derived
- * from the bars (qa_train_bar_input). A sample at row r uses the window of the L rows
+ * from the bars (qa_model_bar_input). A sample at row r uses the window of the L rows
  * r-L+1 .. r of its symbol, laid out [L x F] (oldest first); L = 1 for a plain MLP.
  *
  * Target over horizon h: ret(r) = close(r+h)/close(r) - 1 on the observation rows;
@@ -37,37 +37,11 @@
 
 #include "common/status.h"
 #include "datasets/store.h"
+#include "registry/model.h" /* qa_model_spec, qa_model_norm: what a model reads */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define QA_TRAIN_MAX_INPUTS 64
-#define QA_TRAIN_MAX_CLASSES 16
-#define QA_TRAIN_NAME_LEN 64
-
-/* Inputs derived from the bars on the observation sequence. */
-typedef enum qa_train_bar_input {
-    QA_TRAIN_BAR_RET = 0,    /* close/close_prev - 1 (NaN at the first row) */
-    QA_TRAIN_BAR_LOGRET = 1, /* ln(close/close_prev) */
-    QA_TRAIN_BAR_RANGE = 2,  /* (high - low)/close */
-    QA_TRAIN_BAR_BODY = 3,   /* close/open - 1 */
-    QA_TRAIN_BAR_LOGVOL = 4, /* ln(1 + volume) */
-    QA_TRAIN_BAR_COUNT = 5
-} qa_train_bar_input;
-
-/* "ret", "logret", "range", "body", "logvol". */
-const char *qa_train_bar_input_name(qa_train_bar_input b);
-qa_status qa_train_bar_input_parse(const char *name, qa_train_bar_input *out);
-
-typedef enum qa_train_target {
-    QA_TRAIN_TARGET_RETURN = 0,   /* regression on the forward return */
-    QA_TRAIN_TARGET_SIGN = 1,     /* 2 classes: down-or-flat, up */
-    QA_TRAIN_TARGET_QUANTILE = 2, /* K quantile buckets */
-    QA_TRAIN_TARGET_COUNT = 3
-} qa_train_target;
-
-const char *qa_train_target_name(qa_train_target t);
 
 typedef enum qa_train_split {
     QA_TRAIN_SPLIT_TRAIN = 0,
@@ -79,39 +53,6 @@ typedef enum qa_train_split {
 /* "train", "val", "test". */
 const char *qa_train_split_name(qa_train_split s);
 qa_status qa_train_split_parse(const char *name, qa_train_split *out);
-
-typedef struct qa_train_input {
-    char name[QA_TRAIN_NAME_LEN]; /* dataset name under /features, or the bar input name */
-    int bar;                      /* -1: /features/<name>; else a qa_train_bar_input */
-    char input_hash[72];          /* the feature's lineage input_hash ("" for bar inputs) */
-    char params[256];             /* the feature's params attribute ("" for bar inputs) */
-} qa_train_input;
-
-typedef struct qa_train_data_spec {
-    qa_train_input inputs[QA_TRAIN_MAX_INPUTS];
-    int ninputs;
-    int window;  /* L >= 1 */
-    int horizon; /* h >= 1 */
-    qa_train_target target;
-    int classes;          /* K: 1 for regression, 2 for sign, 2..QA_TRAIN_MAX_CLASSES */
-    int standardize;      /* regression: learn (ret - mean)/std of the training targets */
-    int demean;           /* target = ret minus the mean ret of the symbols labelled at t */
-    int64_t start;        /* UTC ns; INT64_MIN = from the first bar */
-    int64_t train_end;    /* first timestamp of validation */
-    int64_t val_end;      /* first timestamp of test */
-    int64_t end;          /* exclusive; INT64_MAX = to the last bar */
-    int embargo;          /* E grid timestamps after each boundary */
-    double clip;          /* clip normalised inputs to +-clip; 0 = no clipping */
-} qa_train_data_spec;
-
-/* What the model stores to reproduce the inputs and targets exactly. */
-typedef struct qa_train_norm {
-    double mean[QA_TRAIN_MAX_INPUTS];
-    double std[QA_TRAIN_MAX_INPUTS];
-    double target_mean, target_std;        /* regression: 0 and 1 unless standardised */
-    double edges[QA_TRAIN_MAX_CLASSES - 1]; /* quantile targets: K-1 increasing edges */
-    int nedges;
-} qa_train_norm;
 
 /* Why rows did not become samples, per split. */
 typedef struct qa_train_data_counts {
@@ -125,8 +66,8 @@ typedef struct qa_train_data_counts {
 } qa_train_data_counts;
 
 typedef struct qa_train_data {
-    qa_train_data_spec spec;
-    qa_train_norm norm;
+    qa_model_spec spec;
+    qa_model_norm norm;
     size_t nsym, ntime;
     char (*symbols)[QA_STORE_SYMBOL_LEN];
     int64_t *time;          /* [ntime] grid */
@@ -152,17 +93,20 @@ typedef struct qa_train_data {
 
 /* Reads the inputs' lineage attributes (input_hash, params) from the store into
  * spec->inputs. QA_ERR_NOT_FOUND names a feature missing from /features. */
-qa_status qa_train_data_resolve_inputs(qa_store_t *st, qa_train_data_spec *spec);
+qa_status qa_train_data_resolve_inputs(qa_store_t *st, qa_model_spec *spec);
 
-/* Checks the spec's own consistency (window, horizon, classes, split order). */
-qa_status qa_train_data_spec_check(const qa_train_data_spec *spec);
+/* Compares a model's inputs with the store's /features: a missing feature or one whose
+ * definition (params) differs is an error; a different input_hash (other or newer data
+ * under the same definition) is reported through *lineage_changed (count of inputs). */
+qa_status qa_train_check_store(const qa_model *m, qa_store_t *st, int *lineage_changed);
+
 
 /* Loads every observation row of the store, builds inputs and targets, assigns splits
  * and samples. With `norm` NULL the normalisation (and the target standardisation or
  * quantile edges) is fitted on the training period; otherwise `norm` is used as given
  * (a trained model's). Serial read (every rank calls it with its own handle). Caller
  * frees with qa_train_data_free. */
-qa_status qa_train_data_load(qa_store_t *st, const qa_train_data_spec *spec, const qa_train_norm *norm,
+qa_status qa_train_data_load(qa_store_t *st, const qa_model_spec *spec, const qa_model_norm *norm,
                              qa_train_data *out);
 void qa_train_data_free(qa_train_data *d);
 

@@ -1,4 +1,4 @@
-/* MLP and LSTM networks for training: parameter layout, initialisation and the
+/* MLP and LSTM networks for training: initialisation and the
  * forward/loss/backward pass over the nn kernels (contracts in pipeline/train_net.h). */
 #include "pipeline/train_net.h"
 
@@ -10,92 +10,18 @@
 
 #include "common/philox.h" /* initial parameters */
 
-static const char *const arch_names[] = {"mlp", "lstm"};
-static_assert(sizeof arch_names / sizeof arch_names[0] == QA_TRAIN_ARCH_COUNT, "arch names");
 static const char *const loss_names[] = {"mse", "huber", "cross_entropy"};
 static_assert(sizeof loss_names / sizeof loss_names[0] == QA_TRAIN_LOSS_COUNT, "loss names");
 
-const char *qa_train_arch_name(qa_train_arch_type t) { return (unsigned)t < QA_TRAIN_ARCH_COUNT ? arch_names[t] : "?"; }
 const char *qa_train_loss_name(qa_train_loss l) { return (unsigned)l < QA_TRAIN_LOSS_COUNT ? loss_names[l] : "?"; }
 
-qa_status qa_train_arch_check(const qa_train_arch *a) {
-    if (!a) return QA_FAIL(QA_ERR_INVALID_ARG, "NULL architecture");
-    if ((unsigned)a->type >= QA_TRAIN_ARCH_COUNT) return QA_FAIL(QA_ERR_CONFIG, "unknown model type %d", (int)a->type);
-    if (a->input < 1 || a->window < 1 || a->outputs < 1 || (double)a->input * a->window > (1 << 20))
-        return QA_FAIL(QA_ERR_CONFIG, "model: %d inputs x window %d -> %d outputs is not a valid shape", a->input,
-                       a->window, a->outputs);
-    if (a->nhidden < 0 || a->nhidden > QA_TRAIN_MAX_HIDDEN)
-        return QA_FAIL(QA_ERR_CONFIG, "model: %d hidden layers (at most %d)", a->nhidden, QA_TRAIN_MAX_HIDDEN);
-    for (int l = 0; l < a->nhidden; l++)
-        if (a->hidden[l] < 1 || a->hidden[l] > 65536)
-            return QA_FAIL(QA_ERR_CONFIG, "model: hidden width %d (expected 1..65536)", a->hidden[l]);
-    if (!(a->dropout >= 0.0f && a->dropout < 1.0f))
-        return QA_FAIL(QA_ERR_CONFIG, "model: dropout %g (expected 0 <= p < 1)", (double)a->dropout);
-    if ((unsigned)a->act >= QA_NN_ACT_COUNT) return QA_FAIL(QA_ERR_CONFIG, "model: unknown activation %d", (int)a->act);
-    if (a->type == QA_TRAIN_ARCH_LSTM) {
-        if (a->nhidden < 1) return QA_FAIL(QA_ERR_CONFIG, "lstm: needs at least one layer (hidden: [H])");
-        for (int l = 1; l < a->nhidden; l++)
-            if (a->hidden[l] != a->hidden[0])
-                return QA_FAIL(QA_ERR_CONFIG, "lstm: stacked layers must have one width (got %d and %d)", a->hidden[0],
-                               a->hidden[l]);
-        if (a->layer_norm) return QA_FAIL(QA_ERR_CONFIG, "lstm: layer_norm is an MLP option");
-    }
-    return QA_OK;
-}
-
-static qa_nn_lstm_shape lstm_shape(const qa_train_arch *a, int batch) {
+static qa_nn_lstm_shape lstm_shape(const qa_nn_arch *a, int batch) {
     return (qa_nn_lstm_shape){batch, a->window, a->input, a->hidden[0], a->nhidden};
 }
 
-static void seg(qa_train_param_seg *s, int *n, size_t *off, size_t count, int decay, const char *fmt, int l) {
-    qa_train_param_seg *p = &s[(*n)++];
-    p->offset = *off, p->count = count, p->decay = decay;
-    snprintf(p->name, sizeof p->name, fmt, l);
-    *off += count;
-}
-
-int qa_train_arch_segments(const qa_train_arch *a, qa_train_param_seg *s) {
-    int n = 0;
-    size_t off = 0;
-    int last;
-    if (a->type == QA_TRAIN_ARCH_MLP) {
-        int in = a->input * a->window;
-        for (int l = 0; l < a->nhidden; l++) {
-            size_t w = (size_t)a->hidden[l];
-            seg(s, &n, &off, w * (size_t)in, 1, "l%d.weight", l);
-            seg(s, &n, &off, w, 0, "l%d.bias", l);
-            if (a->layer_norm) {
-                seg(s, &n, &off, w, 0, "l%d.ln_gamma", l);
-                seg(s, &n, &off, w, 0, "l%d.ln_beta", l);
-            }
-            in = (int)w;
-        }
-        last = in;
-    } else {
-        size_t H = (size_t)a->hidden[0], g = 4 * H;
-        for (int l = 0; l < a->nhidden; l++) {
-            size_t in = l == 0 ? (size_t)a->input : H;
-            seg(s, &n, &off, g * in, 1, "lstm%d.w_ih", l);
-            seg(s, &n, &off, g * H, 1, "lstm%d.w_hh", l);
-            seg(s, &n, &off, g, 0, "lstm%d.b_ih", l);
-            seg(s, &n, &off, g, 0, "lstm%d.b_hh", l);
-        }
-        last = (int)H;
-    }
-    seg(s, &n, &off, (size_t)a->outputs * (size_t)last, 1, "head.weight", 0);
-    seg(s, &n, &off, (size_t)a->outputs, 0, "head.bias", 0);
-    return n;
-}
-
-size_t qa_train_arch_param_count(const qa_train_arch *a) {
-    qa_train_param_seg s[QA_TRAIN_MAX_SEGMENTS];
-    int n = qa_train_arch_segments(a, s);
-    return s[n - 1].offset + s[n - 1].count;
-}
-
-void qa_train_arch_init_params(const qa_train_arch *a, uint64_t seed, float *p) {
-    qa_train_param_seg s[QA_TRAIN_MAX_SEGMENTS];
-    int n = qa_train_arch_segments(a, s);
+void qa_train_arch_init_params(const qa_nn_arch *a, uint64_t seed, float *p) {
+    qa_nn_seg s[QA_NN_MAX_SEGMENTS];
+    int n = qa_nn_arch_segments(a, s);
     for (int i = 0; i < n; i++) {
         double bound;
         const char *nm = s[i].name;
@@ -104,10 +30,10 @@ void qa_train_arch_init_params(const qa_train_arch *a, uint64_t seed, float *p) 
             for (size_t k = 0; k < s[i].count; k++) p[s[i].offset + k] = v;
             continue;
         }
-        if (a->type == QA_TRAIN_ARCH_LSTM && strncmp(nm, "lstm", 4) == 0) bound = 1.0 / sqrt((double)a->hidden[0]);
+        if (a->type == QA_NN_ARCH_LSTM && strncmp(nm, "lstm", 4) == 0) bound = 1.0 / sqrt((double)a->hidden[0]);
         else {
             /* fan-in of a linear layer: its weight count / its output count */
-            const qa_train_param_seg *w = strstr(nm, "bias") ? &s[i - 1] : &s[i];
+            const qa_nn_seg *w = strstr(nm, "bias") ? &s[i - 1] : &s[i];
             size_t outs = strstr(nm, "bias") ? s[i].count : s[i + 1].count;
             bound = 1.0 / sqrt((double)(w->count / outs));
         }
@@ -118,25 +44,25 @@ void qa_train_arch_init_params(const qa_train_arch *a, uint64_t seed, float *p) 
 
 /* ---- the net ---------------------------------------------------------------------------- */
 
-#define MAX_BUFS (8 * QA_TRAIN_MAX_HIDDEN + 16)
+#define MAX_BUFS (8 * QA_NN_MAX_HIDDEN + 16)
 
 struct qa_train_net {
     qa_nn_ctx_t *ctx;
     qa_backend_t *be;
-    qa_train_arch arch;
+    qa_nn_arch arch;
     int max_rows;
     size_t nparams;
-    qa_train_param_seg segs[QA_TRAIN_MAX_SEGMENTS];
+    qa_nn_seg segs[QA_NN_MAX_SEGMENTS];
     int nsegs;
     qa_buf bufs[MAX_BUFS];
     int nbufs;
     size_t bytes;
     /* MLP: per hidden layer */
-    float *u[QA_TRAIN_MAX_HIDDEN];   /* linear output (pre-LN / pre-activation) */
-    float *ln[QA_TRAIN_MAX_HIDDEN];  /* LayerNorm output */
-    float *mu[QA_TRAIN_MAX_HIDDEN], *rs[QA_TRAIN_MAX_HIDDEN];
-    float *h[QA_TRAIN_MAX_HIDDEN];   /* activation (+ dropout) output */
-    float *d[QA_TRAIN_MAX_HIDDEN];   /* gradient w.r.t. h */
+    float *u[QA_NN_MAX_HIDDEN];   /* linear output (pre-LN / pre-activation) */
+    float *ln[QA_NN_MAX_HIDDEN];  /* LayerNorm output */
+    float *mu[QA_NN_MAX_HIDDEN], *rs[QA_NN_MAX_HIDDEN];
+    float *h[QA_NN_MAX_HIDDEN];   /* activation (+ dropout) output */
+    float *d[QA_NN_MAX_HIDDEN];   /* gradient w.r.t. h */
     float *e;                        /* LayerNorm input gradient (widest layer) */
     /* LSTM */
     qa_nn_lstm_t *lstm;
@@ -165,8 +91,8 @@ void qa_train_net_free(qa_train_net_t *n) {
     free(n);
 }
 
-qa_status qa_train_net_create(qa_nn_ctx_t *ctx, const qa_train_arch *a, int max_rows, qa_train_net_t **out) {
-    qa_status st = qa_train_arch_check(a);
+qa_status qa_train_net_create(qa_nn_ctx_t *ctx, const qa_nn_arch *a, int max_rows, qa_train_net_t **out) {
+    qa_status st = qa_nn_arch_check(a);
     if (st != QA_OK) return st;
     if (max_rows < 1) return QA_FAIL(QA_ERR_INVALID_ARG, "net: max_rows %d", max_rows);
     qa_train_net_t *n = calloc(1, sizeof *n);
@@ -175,10 +101,10 @@ qa_status qa_train_net_create(qa_nn_ctx_t *ctx, const qa_train_arch *a, int max_
     n->be = qa_nn_ctx_backend(ctx);
     n->arch = *a;
     n->max_rows = max_rows;
-    n->nsegs = qa_train_arch_segments(a, n->segs);
-    n->nparams = qa_train_arch_param_count(a);
+    n->nsegs = qa_nn_arch_segments(a, n->segs);
+    n->nparams = qa_nn_arch_param_count(a);
     const size_t B = (size_t)max_rows;
-    if (a->type == QA_TRAIN_ARCH_MLP) {
+    if (a->type == QA_NN_ARCH_MLP) {
         size_t widest = 1;
         for (int l = 0; l < a->nhidden; l++) {
             size_t w = (size_t)a->hidden[l];
@@ -231,7 +157,7 @@ static layer_view mlp_layer(const qa_train_net_t *n, const float *p, int l) {
 }
 
 static layer_view head_layer(const qa_train_net_t *n, const float *p) {
-    const qa_train_param_seg *w = &n->segs[n->nsegs - 2], *b = &n->segs[n->nsegs - 1];
+    const qa_nn_seg *w = &n->segs[n->nsegs - 2], *b = &n->segs[n->nsegs - 1];
     return (layer_view){p + w->offset, p + b->offset, NULL, NULL, w->offset};
 }
 
@@ -252,10 +178,10 @@ static int in_width(const qa_train_net_t *n, int l) {
 /* Forward; the head output lands in n->y. */
 static qa_status forward(qa_train_net_t *n, int rows, const float *p, const float *x, const qa_train_drop *drop) {
     qa_status st = QA_OK;
-    const qa_train_arch *a = &n->arch;
+    const qa_nn_arch *a = &n->arch;
     const float *in = x;
     int in_w;
-    if (a->type == QA_TRAIN_ARCH_MLP) {
+    if (a->type == QA_NN_ARCH_MLP) {
         for (int l = 0; l < a->nhidden; l++) {
             layer_view v = mlp_layer(n, p, l);
             int w = a->hidden[l];
@@ -339,10 +265,10 @@ qa_status qa_train_net_step(qa_train_net_t *n, int rows, const float *p, const f
     QA_TRY(check_loss(n, loss, y, cls));
     QA_TRY(forward(n, rows, p, x, drop));
     QA_TRY(loss_of(n, rows, loss, huber_delta, y, cls, loss_out, n->dy));
-    const qa_train_arch *a = &n->arch;
+    const qa_nn_arch *a = &n->arch;
     layer_view hv = head_layer(n, p);
     layer_view hg = head_layer(n, grad);
-    if (a->type == QA_TRAIN_ARCH_MLP) {
+    if (a->type == QA_NN_ARCH_MLP) {
         int L = a->nhidden;
         const float *hin = L ? n->h[L - 1] : x;
         QA_TRY(qa_nn_linear_backward(n->ctx, rows, in_width(n, L), a->outputs, hin, hv.w, n->dy, L ? n->d[L - 1] : NULL,

@@ -1,6 +1,7 @@
 /* The trainable networks of `qa train`, assembled from the nn kernels (kernels/nn.h,
- * kernels/nn_lstm.h) on any backend: an MLP and an LSTM with a linear head, their
- * parameter layout and initialisation, and one forward + loss + backward pass.
+ * kernels/nn_lstm.h) on any backend: an MLP and an LSTM with a linear head (the
+ * architectures of kernels/nn_infer.h), their initialisation, and one forward + loss +
+ * backward pass.
  *
  * MLP: x [rows x L*F] -> for each hidden width w_l: linear (W_l [w_l x in], b_l)
  *      -> LayerNorm (gamma_l, beta_l; optional) -> activation -> dropout
@@ -24,23 +25,12 @@
 
 #include "common/status.h"
 #include "kernels/nn.h"
+#include "kernels/nn_infer.h" /* qa_nn_arch and its parameter layout */
 #include "kernels/nn_lstm.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define QA_TRAIN_MAX_HIDDEN 8
-#define QA_TRAIN_MAX_SEGMENTS (4 * QA_TRAIN_MAX_HIDDEN + 4)
-
-typedef enum qa_train_arch_type {
-    QA_TRAIN_ARCH_MLP = 0,
-    QA_TRAIN_ARCH_LSTM = 1,
-    QA_TRAIN_ARCH_COUNT = 2
-} qa_train_arch_type;
-
-/* "mlp", "lstm". */
-const char *qa_train_arch_name(qa_train_arch_type t);
 
 typedef enum qa_train_loss {
     QA_TRAIN_LOSS_MSE = 0,
@@ -52,34 +42,10 @@ typedef enum qa_train_loss {
 /* "mse", "huber", "cross_entropy". */
 const char *qa_train_loss_name(qa_train_loss l);
 
-typedef struct qa_train_arch {
-    qa_train_arch_type type;
-    int input;   /* F: inputs per bar */
-    int window;  /* L: bars per sample (the MLP sees L*F inputs) */
-    int outputs; /* 1 for regression, K class logits for classification */
-    int nhidden; /* MLP hidden layers (0..QA_TRAIN_MAX_HIDDEN); LSTM stacked layers (>= 1) */
-    int hidden[QA_TRAIN_MAX_HIDDEN];
-    qa_nn_act act;  /* MLP hidden activation */
-    int layer_norm; /* MLP: LayerNorm after each hidden linear layer */
-    float dropout;  /* MLP hidden layers; LSTM last hidden state; 0 <= p < 1 */
-} qa_train_arch;
-
-qa_status qa_train_arch_check(const qa_train_arch *a);
-
-/* One contiguous run of the parameter vector. */
-typedef struct qa_train_param_seg {
-    size_t offset, count;
-    int decay;     /* AdamW weight decay applies */
-    char name[24]; /* "l0.weight", "head.bias", "lstm0.w_ih", ... */
-} qa_train_param_seg;
-
-/* Fills up to QA_TRAIN_MAX_SEGMENTS segments in vector order; returns the count. */
-int qa_train_arch_segments(const qa_train_arch *a, qa_train_param_seg *segs);
-size_t qa_train_arch_param_count(const qa_train_arch *a);
 /* Initial parameters into host memory: PyTorch's defaults (linear weights and biases
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)), LSTM U(-1/sqrt(H), 1/sqrt(H)), LayerNorm gamma 1,
  * beta 0) from Philox (seed, stream 100 + segment, element). */
-void qa_train_arch_init_params(const qa_train_arch *a, uint64_t seed, float *params);
+void qa_train_arch_init_params(const qa_nn_arch *a, uint64_t seed, float *params);
 
 /* Dropout key of one pass: masks use seed qa_nn_dropout_seed(seed, layer) at `step`. */
 typedef struct qa_train_drop {
@@ -95,7 +61,7 @@ typedef qa_status (*qa_train_grad_ready_fn)(void *user, size_t first);
 typedef struct qa_train_net qa_train_net_t;
 
 /* Buffers for passes of up to max_rows rows on ctx's backend. Caller frees. */
-qa_status qa_train_net_create(qa_nn_ctx_t *ctx, const qa_train_arch *a, int max_rows, qa_train_net_t **out);
+qa_status qa_train_net_create(qa_nn_ctx_t *ctx, const qa_nn_arch *a, int max_rows, qa_train_net_t **out);
 void qa_train_net_free(qa_train_net_t *n);
 int qa_train_net_max_rows(const qa_train_net_t *n);
 /* Backend bytes the net holds (activations, LSTM plan). */

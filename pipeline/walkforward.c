@@ -16,7 +16,7 @@
 #include <string.h>  /* memset */
 
 #include "common/fs.h"             /* walkforward.csv */
-#include "datasets/timeparse.h"    /* dates in tables */
+#include "common/timeparse.h"    /* dates in tables */
 #include "kernels/backtest_rules.h" /* qa_bt_series_metrics: the metric definitions, reused for the stitched series */
 
 /* ---- windows ----------------------------------------------------------------------------- */

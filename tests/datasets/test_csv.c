@@ -8,7 +8,7 @@
 #include "common/fs.h"
 #include "common/philox.h"
 #include "datasets/csv.h"
-#include "datasets/timeparse.h"
+#include "common/timeparse.h"
 #include "harness.h"
 
 static char dir[256];

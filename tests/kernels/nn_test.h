@@ -24,6 +24,14 @@ static inline uint64_t nn_test_seed(void) {
     return seed;
 }
 
+/* The activations in double precision (GELU in its tanh form, as the kernels). */
+static inline double gelu_d(double h) { return 0.5 * h * (1.0 + tanh(0.7978845608028654 * (h + 0.044715 * h * h * h))); }
+static inline double act_d(qa_nn_act act, double h) {
+    if (act == QA_NN_ACT_RELU) return h > 0 ? h : 0.0;
+    if (act == QA_NN_ACT_GELU) return gelu_d(h);
+    return h;
+}
+
 /* n floats N(0, sd^2) from stream `stream` of the run seed (malloc'ed; caller frees). */
 static inline float *nn_randn(size_t n, uint64_t stream, float sd) {
     float *x = malloc((n ? n : 1) * sizeof *x);

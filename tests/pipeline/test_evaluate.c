@@ -198,11 +198,11 @@ static void test_prediction_metrics(void) {
     if (tt_tmpdir(dir, sizeof dir, "evaluate")) return;
     snprintf(path, sizeof path, "%s/m.h5", dir);
     if (tt_make_store(path, 7, 400, 5)) return;
-    qa_train_data_spec s;
+    qa_model_spec s;
     memset(&s, 0, sizeof s);
     snprintf(s.inputs[0].name, sizeof s.inputs[0].name, "f_noise");
     s.inputs[0].bar = -1;
-    s.ninputs = 1, s.window = 1, s.horizon = 3, s.target = QA_TRAIN_TARGET_RETURN, s.classes = 1;
+    s.ninputs = 1, s.window = 1, s.horizon = 3, s.target = QA_MODEL_TARGET_RETURN, s.classes = 1;
     s.start = INT64_MIN, s.train_end = TT_T0 + 200 * TT_DAY, s.val_end = TT_T0 + 300 * TT_DAY, s.end = INT64_MAX;
     qa_store_t *st = NULL;
     qa_train_data d;

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "datasets/store.h"
-#include "datasets/timeparse.h"
+#include "common/timeparse.h"
 #include "harness.h"
 #include "kernels/risk.h"
 #include "pipeline/stress_portfolio.h"

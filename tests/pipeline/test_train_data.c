@@ -13,19 +13,19 @@
 enum { S = 6, T = 520 };
 static char dir[256], store_path[300];
 
-static qa_train_data_spec base_spec(int window, int horizon, int embargo) {
-    qa_train_data_spec s;
+static qa_model_spec base_spec(int window, int horizon, int embargo) {
+    qa_model_spec s;
     memset(&s, 0, sizeof s);
     snprintf(s.inputs[0].name, sizeof s.inputs[0].name, "f_noise");
     s.inputs[0].bar = -1;
     snprintf(s.inputs[1].name, sizeof s.inputs[1].name, "f_mom");
     s.inputs[1].bar = -1;
     snprintf(s.inputs[2].name, sizeof s.inputs[2].name, "ret");
-    s.inputs[2].bar = QA_TRAIN_BAR_RET;
+    s.inputs[2].bar = QA_MODEL_BAR_RET;
     s.ninputs = 3;
     s.window = window;
     s.horizon = horizon;
-    s.target = QA_TRAIN_TARGET_RETURN;
+    s.target = QA_MODEL_TARGET_RETURN;
     s.classes = 1;
     s.standardize = 1;
     s.start = TT_T0 + 10 * TT_DAY;
@@ -37,9 +37,9 @@ static qa_train_data_spec base_spec(int window, int horizon, int embargo) {
     return s;
 }
 
-static qa_status load(const char *path, const qa_train_data_spec *spec0, const qa_train_norm *norm, qa_train_data *d) {
+static qa_status load(const char *path, const qa_model_spec *spec0, const qa_model_norm *norm, qa_train_data *d) {
     qa_store_t *st = NULL;
-    qa_train_data_spec spec = *spec0;
+    qa_model_spec spec = *spec0;
     qa_status s = qa_store_open(path, NULL, QA_STORE_READ, &st);
     if (s == QA_OK) s = qa_train_data_resolve_inputs(st, &spec);
     if (s == QA_OK) s = qa_train_data_load(st, &spec, norm, d);
@@ -61,7 +61,7 @@ static double *read_panel(const char *path, const char *name) {
 
 /* Rows are the bars with a close; the forward return is over h observations. */
 static void test_rows_and_targets(void) {
-    qa_train_data_spec spec = base_spec(1, 3, 4);
+    qa_model_spec spec = base_spec(1, 3, 4);
     qa_train_data d;
     QA_CHECK_OK(load(store_path, &spec, NULL, &d));
     double *c = read_panel(store_path, "bars/close");
@@ -85,7 +85,7 @@ static void test_rows_and_targets(void) {
 }
 
 /* Brute force: which rows must be samples of split k, from the definitions alone. */
-static void expect_samples(const double *c, const double *f1, const double *f2, const qa_train_data_spec *sp, int k,
+static void expect_samples(const double *c, const double *f1, const double *f2, const qa_model_spec *sp, int k,
                            uint32_t *out, size_t *nout) {
     int64_t lo[3] = {sp->start, sp->train_end, sp->val_end}, hi[3] = {sp->train_end, sp->val_end, sp->end};
     size_t first_grid = 0; /* first grid index at or after the split's start */
@@ -121,7 +121,7 @@ static void test_splits_purge_embargo(void) {
     uint32_t *want = malloc(S * T * sizeof *want);
     const int cases[][3] = {{1, 1, 0}, {1, 5, 4}, {4, 10, 7}, {2, 20, 0}, {8, 3, 25}};
     for (size_t ci = 0; c && f1 && f2 && ci < sizeof cases / sizeof cases[0]; ci++) {
-        qa_train_data_spec spec = base_spec(cases[ci][0], cases[ci][1], cases[ci][2]);
+        qa_model_spec spec = base_spec(cases[ci][0], cases[ci][1], cases[ci][2]);
         qa_train_data d;
         QA_CHECK_OK(load(store_path, &spec, NULL, &d));
         for (int k = 0; k < QA_TRAIN_SPLIT_COUNT; k++) {
@@ -161,7 +161,7 @@ static void test_norm_train_only(void) {
     char cmd[700];
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", store_path, other);
     QA_CHECK(system(cmd) == 0);
-    qa_train_data_spec spec = base_spec(2, 5, 3);
+    qa_model_spec spec = base_spec(2, 5, 3);
     qa_store_t *st = NULL;
     double *f = malloc(S * T * sizeof *f);
     QA_CHECK_OK(qa_store_open(other, NULL, QA_STORE_RDWR, &st));
@@ -229,7 +229,7 @@ static void test_nan_inputs_dropped(void) {
     QA_CHECK_OK(qa_store_open(other, NULL, QA_STORE_RDWR, &st));
     QA_CHECK_OK(qa_store_write(st, "features/f_mom", 0, 1, 100, 1, &v)); /* symbol 0, bar 100 (train) */
     qa_store_close(st);
-    qa_train_data_spec spec = base_spec(3, 2, 0);
+    qa_model_spec spec = base_spec(3, 2, 0);
     qa_train_data a, b;
     QA_CHECK_OK(load(store_path, &spec, NULL, &a));
     QA_CHECK_OK(load(other, &spec, NULL, &b));
@@ -245,8 +245,8 @@ static void test_nan_inputs_dropped(void) {
 }
 
 static void test_classes(void) {
-    qa_train_data_spec spec = base_spec(1, 5, 5);
-    spec.target = QA_TRAIN_TARGET_QUANTILE;
+    qa_model_spec spec = base_spec(1, 5, 5);
+    spec.target = QA_MODEL_TARGET_QUANTILE;
     spec.classes = 4;
     qa_train_data d;
     QA_CHECK_OK(load(store_path, &spec, NULL, &d));
@@ -273,7 +273,7 @@ static void test_classes(void) {
     for (int k = 0; k < 4; k++) QA_CHECK_MSG(counts[k] + 2 >= n / 4 && counts[k] <= n / 4 + 2, "class %d: %zu of %zu", k, counts[k], n);
     qa_train_data_free(&d);
     free(r);
-    spec.target = QA_TRAIN_TARGET_SIGN;
+    spec.target = QA_MODEL_TARGET_SIGN;
     spec.classes = 2;
     QA_CHECK_OK(load(store_path, &spec, NULL, &d));
     bad = 0;
@@ -310,7 +310,7 @@ static void test_shuffle_and_gather(void) {
     for (int i = 0; i < N; i++) fixed += a[i] == (uint32_t)i;
     QA_CHECK(fixed < 10); /* a shuffle, not the identity (expected ~1) */
 
-    qa_train_data_spec spec = base_spec(4, 2, 0);
+    qa_model_spec spec = base_spec(4, 2, 0);
     qa_train_data d;
     QA_CHECK_OK(load(store_path, &spec, NULL, &d));
     uint32_t rows[3] = {d.samples[0][0], d.samples[0][d.nsamples[0] / 2], d.samples[1][1]};
@@ -335,7 +335,7 @@ static void test_shuffle_and_gather(void) {
 /* demean: each timestamp's labelled forward returns sum to zero; differences within a
  * timestamp are those of the raw returns. */
 static void test_demean(void) {
-    qa_train_data_spec spec = base_spec(1, 4, 0);
+    qa_model_spec spec = base_spec(1, 4, 0);
     qa_train_data raw, dm;
     QA_CHECK_OK(load(store_path, &spec, NULL, &raw));
     spec.demean = 1;
@@ -362,14 +362,14 @@ static void test_demean(void) {
 }
 
 static void test_errors(void) {
-    qa_train_data_spec spec = base_spec(1, 0, 0);
-    QA_CHECK_ERR(qa_train_data_spec_check(&spec), QA_ERR_CONFIG, "horizon");
+    qa_model_spec spec = base_spec(1, 0, 0);
+    QA_CHECK_ERR(qa_model_spec_check(&spec), QA_ERR_CONFIG, "horizon");
     spec = base_spec(1, 1, 0);
     spec.val_end = spec.train_end;
-    QA_CHECK_ERR(qa_train_data_spec_check(&spec), QA_ERR_CONFIG, "increase");
+    QA_CHECK_ERR(qa_model_spec_check(&spec), QA_ERR_CONFIG, "increase");
     spec = base_spec(1, 1, 0);
-    spec.target = QA_TRAIN_TARGET_SIGN;
-    QA_CHECK_ERR(qa_train_data_spec_check(&spec), QA_ERR_CONFIG, "2 classes");
+    spec.target = QA_MODEL_TARGET_SIGN;
+    QA_CHECK_ERR(qa_model_spec_check(&spec), QA_ERR_CONFIG, "2 classes");
     spec = base_spec(1, 1, 0);
     snprintf(spec.inputs[1].name, sizeof spec.inputs[1].name, "no_such_feature");
     qa_store_t *st = NULL;
@@ -380,8 +380,8 @@ static void test_errors(void) {
     QA_CHECK_STR(spec.inputs[0].input_hash, "bbbb");
     QA_CHECK_STR(spec.inputs[1].params, "{\"test\":2}");
     qa_store_close(st);
-    qa_train_bar_input b;
-    QA_CHECK_ERR(qa_train_bar_input_parse("vwap", &b), QA_ERR_CONFIG, "unknown bar input 'vwap'");
+    qa_model_bar_input b;
+    QA_CHECK_ERR(qa_model_bar_input_parse("vwap", &b), QA_ERR_CONFIG, "unknown bar input 'vwap'");
 }
 
 int main(void) {

@@ -11,7 +11,7 @@
 #include "harness.h"
 #include "mpi/comm.h"
 #include "pipeline/train.h"
-#include "pipeline/train_model.h"
+#include "registry/model.h"
 #include "train_test.h"
 
 static char dir[256], store_path[300];
@@ -80,12 +80,12 @@ static void run_all(const char *yaml, const char *set, const char *tag, int *cou
     }
 }
 
-static qa_status load_final(const char *tag, int n, qa_train_model *m) {
+static qa_status load_final(const char *tag, int n, qa_model *m) {
     char p[400];
-    qa_train_ckpt c;
+    qa_model_ckpt c;
     snprintf(p, sizeof p, "%s/%s_r%d/checkpoint.qac", dir, tag, n);
-    qa_status st = qa_train_ckpt_load(p, m, &c);
-    qa_train_ckpt_free(&c);
+    qa_status st = qa_model_ckpt_load(p, m, &c);
+    qa_model_ckpt_free(&c);
     return st;
 }
 
@@ -93,10 +93,10 @@ static qa_status load_final(const char *tag, int n, qa_train_model *m) {
  * (atol < 0) or within |a - b| <= atol. */
 static void compare(const char *tag, const int *counts, int ncounts, double atol) {
     if (qa_comm_rank(world) != 0) return;
-    qa_train_model ref;
+    qa_model ref;
     QA_CHECK_OK(load_final(tag, 1, &ref));
     for (int i = 1; i < ncounts && ref.params; i++) {
-        qa_train_model m;
+        qa_model m;
         QA_CHECK_OK(load_final(tag, counts[i], &m));
         if (!m.params) continue;
         size_t diff = 0;
@@ -110,9 +110,9 @@ static void compare(const char *tag, const int *counts, int ncounts, double atol
                diff, m.nparams, worst, pmax);
         if (atol < 0) QA_CHECK_MSG(diff == 0, "%s: %d ranks not bit-identical to 1 rank", tag, counts[i]);
         else QA_CHECK_MSG(worst <= atol, "%s: %d ranks: max |diff| %.3g > %.3g", tag, counts[i], worst, atol);
-        qa_train_model_free(&m);
+        qa_model_free(&m);
     }
-    qa_train_model_free(&ref);
+    qa_model_free(&ref);
 }
 
 static void test_deterministic_mlp(void) {
@@ -130,17 +130,17 @@ static void test_threads(void) {
     QA_CHECK_OK(qa_comm_split(world, rank == 0 ? 0 : -1, &self));
     if (self) {
         QA_CHECK_OK(train(self, MLP_CFG, "threads=2", "det_mlp_r1t2"));
-        qa_train_model a, b;
+        qa_model a, b;
         char p[400];
-        qa_train_ckpt c;
+        qa_model_ckpt c;
         snprintf(p, sizeof p, "%s/det_mlp_r1t2/checkpoint.qac", dir);
-        QA_CHECK_OK(qa_train_ckpt_load(p, &b, &c));
-        qa_train_ckpt_free(&c);
+        QA_CHECK_OK(qa_model_ckpt_load(p, &b, &c));
+        qa_model_ckpt_free(&c);
         QA_CHECK_OK(load_final("det_mlp", 1, &a));
         QA_CHECK(a.params && b.params && a.nparams == b.nparams &&
                  memcmp(a.params, b.params, a.nparams * sizeof(float)) == 0);
-        qa_train_model_free(&a);
-        qa_train_model_free(&b);
+        qa_model_free(&a);
+        qa_model_free(&b);
     }
     qa_comm_free(self);
     qa_comm_barrier(world);

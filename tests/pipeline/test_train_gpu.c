@@ -19,7 +19,8 @@
 #include "kernels/backend.h"
 #include "mpi/comm.h"
 #include "pipeline/train.h"
-#include "pipeline/train_model.h"
+#include "registry/model.h"
+#include "registry/predict.h"
 #include "train_test.h"
 
 static char dir[256], store_path[300];
@@ -67,12 +68,12 @@ static qa_status train(const char *yaml, const char *backend, const char *name, 
     return st;
 }
 
-static qa_status final_params(const char *name, qa_train_model *m) {
+static qa_status final_params(const char *name, qa_model *m) {
     char p[400];
-    qa_train_ckpt c;
+    qa_model_ckpt c;
     snprintf(p, sizeof p, "%s/%s/checkpoint.qac", dir, name);
-    qa_status st = qa_train_ckpt_load(p, m, &c);
-    qa_train_ckpt_free(&c);
+    qa_status st = qa_model_ckpt_load(p, m, &c);
+    qa_model_ckpt_free(&c);
     return st;
 }
 
@@ -85,7 +86,7 @@ static void cpu_vs_gpu(const char *yaml, const char *tag) {
     QA_CHECK_OK(train(yaml, "cpu", a, 0, 0, &rc));
     QA_CHECK_OK(train(yaml, "cuda", b, 0, 0, &rg));
     QA_CHECK_NEAR(rg.best_val_loss, rc.best_val_loss, 0, 1e-3);
-    qa_train_model mc, mg;
+    qa_model mc, mg;
     QA_CHECK_OK(final_params(a, &mc));
     QA_CHECK_OK(final_params(b, &mg));
     if (mc.params && mg.params) {
@@ -97,26 +98,26 @@ static void cpu_vs_gpu(const char *yaml, const char *tag) {
     /* resume on the GPU: bit-identical to the uninterrupted GPU run */
     QA_CHECK_OK(train(yaml, "cuda", c, 15, 0, &rr));
     QA_CHECK_OK(train(yaml, "cuda", c, 0, 1, &rr));
-    qa_train_model mr;
+    qa_model mr;
     QA_CHECK_OK(final_params(c, &mr));
     if (mr.params && mg.params) QA_CHECK(memcmp(mr.params, mg.params, mg.nparams * sizeof(float)) == 0);
     /* the GPU-trained model predicts on the CPU */
     char p[400];
     snprintf(p, sizeof p, "%s/%s/model.qam", dir, b);
-    qa_train_model m;
-    QA_CHECK_OK(qa_train_model_load(p, &m));
-    qa_train_predictor_t *pr = NULL;
-    QA_CHECK_OK(qa_train_predictor_create(&m, 1, &pr));
+    qa_model m;
+    QA_CHECK_OK(qa_model_load(p, &m));
+    qa_model_predictor_t *pr = NULL;
+    QA_CHECK_OK(qa_model_predictor_create(&m, 1, &pr));
     size_t w = (size_t)m.arch.input * (size_t)m.arch.window;
-    double *raw = calloc(w, sizeof *raw), out[QA_TRAIN_MAX_CLASSES];
-    QA_CHECK_OK(qa_train_predictor_run(pr, 1, raw, out));
+    double *raw = calloc(w, sizeof *raw), out[QA_MODEL_MAX_CLASSES];
+    QA_CHECK_OK(qa_model_predictor_run(pr, 1, raw, out));
     QA_CHECK(isfinite(out[0]));
     free(raw);
-    qa_train_predictor_free(pr);
-    qa_train_model_free(&m);
-    qa_train_model_free(&mr);
-    qa_train_model_free(&mc);
-    qa_train_model_free(&mg);
+    qa_model_predictor_free(pr);
+    qa_model_free(&m);
+    qa_model_free(&mr);
+    qa_model_free(&mc);
+    qa_model_free(&mg);
 }
 
 static void test_mlp(void) { cpu_vs_gpu(MLP_CFG, "mlp"); }

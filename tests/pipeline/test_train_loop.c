@@ -13,7 +13,7 @@
 #include "harness.h"
 #include "mpi/comm.h"
 #include "pipeline/train.h"
-#include "pipeline/train_model.h"
+#include "registry/model.h"
 #include "train_test.h"
 
 static char dir[256], store_path[300];
@@ -115,26 +115,26 @@ static void check_resume(const char *yaml, const char *tag, long long stop_at) {
     QA_CHECK(ra.best_val_loss == rb.best_val_loss && ra.best_step == rb.best_step);
     QA_CHECK(ra.test_ic == rb.test_ic);
     /* final checkpoints and best models: identical parameters and optimiser state */
-    qa_train_model ma, mb;
-    qa_train_ckpt ca, cb;
+    qa_model ma, mb;
+    qa_model_ckpt ca, cb;
     snprintf(p, sizeof p, "%s/checkpoint.qac", a);
     snprintf(q, sizeof q, "%s/checkpoint.qac", b);
-    QA_CHECK_OK(qa_train_ckpt_load(p, &ma, &ca));
-    QA_CHECK_OK(qa_train_ckpt_load(q, &mb, &cb));
+    QA_CHECK_OK(qa_model_ckpt_load(p, &ma, &ca));
+    QA_CHECK_OK(qa_model_ckpt_load(q, &mb, &cb));
     if (ma.params && mb.params) {
         QA_CHECK(ma.nparams == mb.nparams && ca.step == cb.step);
         QA_CHECK(same_floats(ma.params, mb.params, ma.nparams, "params"));
         QA_CHECK(same_floats(ca.adam_m, cb.adam_m, ma.nparams, "adam m"));
         QA_CHECK(same_floats(ca.adam_v, cb.adam_v, ma.nparams, "adam v"));
     }
-    qa_train_model_free(&ma), qa_train_model_free(&mb);
-    qa_train_ckpt_free(&ca), qa_train_ckpt_free(&cb);
+    qa_model_free(&ma), qa_model_free(&mb);
+    qa_model_ckpt_free(&ca), qa_model_ckpt_free(&cb);
     snprintf(p, sizeof p, "%s/model.qam", a);
     snprintf(q, sizeof q, "%s/model.qam", b);
-    QA_CHECK_OK(qa_train_model_load(p, &ma));
-    QA_CHECK_OK(qa_train_model_load(q, &mb));
+    QA_CHECK_OK(qa_model_load(p, &ma));
+    QA_CHECK_OK(qa_model_load(q, &mb));
     if (ma.params && mb.params) QA_CHECK(same_floats(ma.params, mb.params, ma.nparams, "best model"));
-    qa_train_model_free(&ma), qa_train_model_free(&mb);
+    qa_model_free(&ma), qa_model_free(&mb);
     /* the metrics file continues where the checkpoint was: same losses, same steps */
     double la[600], lb[600];
     size_t na = losses(a, la, 600), nb = losses(b, lb, 600);

@@ -1,5 +1,5 @@
 /* ISO 8601 / epoch timestamp parsing to UTC nanoseconds, with time zones. */
-#include "datasets/timeparse.h"
+#include "common/timeparse.h"
 
 #include <stdio.h>     /* snprintf */
 #include <stdlib.h>    /* getenv, setenv */

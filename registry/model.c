@@ -1,8 +1,10 @@
-/* Model and checkpoint files: the container (magic, version, lengths, JSON, float32
- * blobs, SHA-256 trailer), the JSON description of a model, and strict validation on
- * load (layout in pipeline/train_model.h, docs/models.md). */
-#include "pipeline/train_model.h"
+/* Model and checkpoint files: the names and checks of a model's inputs and target, the
+ * container (magic, version, lengths, JSON, float32 blobs, SHA-256 trailer), the JSON
+ * description of a model, and strict validation on load (layout in registry/model.h,
+ * docs/models.md). */
+#include "registry/model.h"
 
+#include <assert.h>  /* static_assert */
 #include <errno.h>   /* errno */
 #include <math.h>    /* isfinite, INFINITY */
 #include <stdio.h>   /* FILE, snprintf */
@@ -12,11 +14,68 @@
 #include "build_info.h"            /* QA_VERSION, QA_GIT_HASH */
 #include "common/fs.h"             /* atomic files */
 #include "common/hash.h"           /* SHA-256 */
-#include "datasets/timeparse.h"    /* ISO dates in the metadata */
+#include "common/timeparse.h"    /* ISO dates in the metadata */
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "model files are little-endian; add byte swapping for big-endian hosts"
 #endif
+
+/* ---- inputs and targets ------------------------------------------------------------------- */
+
+static const char *const bar_names[] = {"ret", "logret", "range", "body", "logvol"};
+static_assert(sizeof bar_names / sizeof bar_names[0] == QA_MODEL_BAR_COUNT, "bar input names");
+static const char *const target_names[] = {"return", "sign", "quantile"};
+static_assert(sizeof target_names / sizeof target_names[0] == QA_MODEL_TARGET_COUNT, "target names");
+
+const char *qa_model_bar_input_name(qa_model_bar_input b) {
+    return (unsigned)b < QA_MODEL_BAR_COUNT ? bar_names[b] : "?";
+}
+
+qa_status qa_model_bar_input_parse(const char *name, qa_model_bar_input *out) {
+    for (int i = 0; i < QA_MODEL_BAR_COUNT; i++)
+        if (name && strcmp(name, bar_names[i]) == 0) {
+            *out = (qa_model_bar_input)i;
+            return QA_OK;
+        }
+    return QA_FAIL(QA_ERR_CONFIG, "unknown bar input '%s' (expected one of: ret, logret, range, body, logvol)",
+                   name ? name : "");
+}
+
+const char *qa_model_target_name(qa_model_target t) {
+    return (unsigned)t < QA_MODEL_TARGET_COUNT ? target_names[t] : "?";
+}
+
+qa_status qa_model_spec_check(const qa_model_spec *s) {
+    if (s->ninputs < 1 || s->ninputs > QA_MODEL_MAX_INPUTS)
+        return QA_FAIL(QA_ERR_CONFIG, "%d inputs (expected 1..%d)", s->ninputs, QA_MODEL_MAX_INPUTS);
+    for (int i = 0; i < s->ninputs; i++) {
+        if (!s->inputs[i].name[0]) return QA_FAIL(QA_ERR_CONFIG, "input %d has no name", i);
+        if (s->inputs[i].bar >= QA_MODEL_BAR_COUNT) return QA_FAIL(QA_ERR_CONFIG, "input %d: bad bar input", i);
+        for (int j = 0; j < i; j++)
+            if (s->inputs[j].bar == s->inputs[i].bar && strcmp(s->inputs[j].name, s->inputs[i].name) == 0)
+                return QA_FAIL(QA_ERR_CONFIG, "input '%s' is listed twice", s->inputs[i].name);
+    }
+    if (s->window < 1 || s->window > 4096) return QA_FAIL(QA_ERR_CONFIG, "window %d (expected 1..4096)", s->window);
+    if (s->horizon < 1) return QA_FAIL(QA_ERR_CONFIG, "horizon %d (expected >= 1)", s->horizon);
+    if (s->embargo < 0) return QA_FAIL(QA_ERR_CONFIG, "embargo %d (expected >= 0)", s->embargo);
+    if (!(s->clip >= 0.0)) return QA_FAIL(QA_ERR_CONFIG, "clip %g (expected >= 0)", s->clip);
+    switch (s->target) {
+    case QA_MODEL_TARGET_RETURN:
+        if (s->classes != 1) return QA_FAIL(QA_ERR_CONFIG, "a return target has 1 output (classes = %d)", s->classes);
+        break;
+    case QA_MODEL_TARGET_SIGN:
+        if (s->classes != 2) return QA_FAIL(QA_ERR_CONFIG, "a sign target has 2 classes (got %d)", s->classes);
+        break;
+    case QA_MODEL_TARGET_QUANTILE:
+        if (s->classes < 2 || s->classes > QA_MODEL_MAX_CLASSES)
+            return QA_FAIL(QA_ERR_CONFIG, "quantile classes %d (expected 2..%d)", s->classes, QA_MODEL_MAX_CLASSES);
+        break;
+    default: return QA_FAIL(QA_ERR_CONFIG, "unknown target kind %d", (int)s->target);
+    }
+    if (!(s->start < s->train_end && s->train_end < s->val_end && s->val_end < s->end))
+        return QA_FAIL(QA_ERR_CONFIG, "split dates must increase: start < train_end < val_end < end");
+    return QA_OK;
+}
 
 static const unsigned char MAGIC[8] = {0x89, 'Q', 'A', 'M', 'O', 'D', 'L', '\n'};
 #define HEADER_BYTES 32
@@ -71,7 +130,7 @@ static qa_status container_write(const char *path, json_t *doc, const blob *b, i
     buf = calloc(1, total);
     if (!buf) QA_TRY_FAIL(QA_ERR_NOMEM, "model file of %zu bytes", total);
     memcpy(buf, MAGIC, 8);
-    put_u32(buf + 8, QA_TRAIN_MODEL_VERSION);
+    put_u32(buf + 8, QA_MODEL_VERSION);
     put_u32(buf + 12, 0);
     put_u64(buf + 16, J);
     put_u64(buf + 24, B);
@@ -115,9 +174,9 @@ static qa_status container_read(const char *path, json_t **doc, unsigned char **
     if (len < HEADER_BYTES + TRAILER_BYTES)
         QA_TRY_FAIL(QA_ERR_FORMAT, "%s: truncated (%zu bytes, shorter than the header and checksum)", path, len);
     uint32_t ver = get_u32(u + 8);
-    if (ver != QA_TRAIN_MODEL_VERSION)
+    if (ver != QA_MODEL_VERSION)
         QA_TRY_FAIL(QA_ERR_FORMAT, "%s: container version %u is not supported (this build reads %d)", path, ver,
-                    QA_TRAIN_MODEL_VERSION);
+                    QA_MODEL_VERSION);
     uint64_t J = get_u64(u + 16), B = get_u64(u + 24);
     if (J > len || B > len || HEADER_BYTES + J + B + TRAILER_BYTES != len) {
         if (J <= len && B <= len && HEADER_BYTES + J + B + TRAILER_BYTES > len)
@@ -221,20 +280,20 @@ static json_t *time_json(int64_t t, int open) {
     return json_integer(t);
 }
 
-static json_t *model_json(const qa_train_model *m, const char *format) {
-    const qa_train_arch *a = &m->arch;
-    const qa_train_data_spec *d = &m->data;
+static json_t *model_json(const qa_model *m, const char *format) {
+    const qa_nn_arch *a = &m->arch;
+    const qa_model_spec *d = &m->data;
     json_t *o = json_object(), *hid = json_array(), *segs = json_array(), *feats = json_array(), *mean = json_array(),
            *sd = json_array(), *edges = json_array();
     for (int l = 0; l < a->nhidden; l++) json_array_append_new(hid, json_integer(a->hidden[l]));
-    qa_train_param_seg s[QA_TRAIN_MAX_SEGMENTS];
-    int ns = qa_train_arch_segments(a, s);
+    qa_nn_seg s[QA_NN_MAX_SEGMENTS];
+    int ns = qa_nn_arch_segments(a, s);
     for (int i = 0; i < ns; i++)
         json_array_append_new(segs, json_pack("{s:s, s:I, s:I, s:b}", "name", s[i].name, "offset",
                                               (json_int_t)s[i].offset, "count", (json_int_t)s[i].count, "decay",
                                               s[i].decay));
     for (int f = 0; f < d->ninputs; f++) {
-        const qa_train_input *in = &d->inputs[f];
+        const qa_model_input *in = &d->inputs[f];
         json_t *e = in->bar < 0 ? json_pack("{s:s, s:s, s:s, s:s}", "name", in->name, "source", "features", "input_hash",
                                             in->input_hash, "params", in->params)
                                 : json_pack("{s:s, s:s}", "name", in->name, "source", "bars");
@@ -245,16 +304,16 @@ static json_t *model_json(const qa_train_model *m, const char *format) {
     for (int k = 0; k < m->norm.nedges; k++) json_array_append_new(edges, json_real(m->norm.edges[k]));
     char b0[40], b1[40], b2[40], b3[40];
     json_object_set_new(o, "format", json_string(format));
-    json_object_set_new(o, "format_version", json_integer(QA_TRAIN_MODEL_VERSION));
+    json_object_set_new(o, "format_version", json_integer(QA_MODEL_VERSION));
     json_object_set_new(o, "architecture",
-                        json_pack("{s:s, s:i, s:i, s:i, s:o, s:s, s:b, s:f, s:I, s:o}", "type", qa_train_arch_name(a->type),
+                        json_pack("{s:s, s:i, s:i, s:i, s:o, s:s, s:b, s:f, s:I, s:o}", "type", qa_nn_arch_name(a->type),
                                   "input", a->input, "window", a->window, "outputs", a->outputs, "hidden", hid,
                                   "activation", qa_nn_act_name(a->act), "layer_norm", a->layer_norm, "dropout",
                                   (double)a->dropout, "parameters", (json_int_t)m->nparams, "segments", segs));
     json_object_set_new(o, "inputs", json_pack("{s:i, s:f, s:o}", "window", d->window, "clip", d->clip, "features", feats));
     json_object_set_new(o, "normalization", json_pack("{s:o, s:o}", "mean", mean, "std", sd));
     json_object_set_new(o, "target",
-                        json_pack("{s:s, s:i, s:i, s:b, s:b, s:f, s:f, s:o}", "kind", qa_train_target_name(d->target), "horizon",
+                        json_pack("{s:s, s:i, s:i, s:b, s:b, s:f, s:f, s:o}", "kind", qa_model_target_name(d->target), "horizon",
                                   d->horizon, "classes", d->classes, "standardize", d->standardize, "demean", d->demean,
                                   "mean",
                                   m->norm.target_mean, "std", m->norm.target_std, "edges", edges));
@@ -277,47 +336,47 @@ static int parse_enum(const char *s, const char *(*name)(int), int count) {
         if (strcmp(s, name(i)) == 0) return i;
     return -1;
 }
-static const char *arch_name_i(int i) { return qa_train_arch_name((qa_train_arch_type)i); }
+static const char *arch_name_i(int i) { return qa_nn_arch_name((qa_nn_arch_type)i); }
 static const char *act_name_i(int i) { return qa_nn_act_name((qa_nn_act)i); }
-static const char *target_name_i(int i) { return qa_train_target_name((qa_train_target)i); }
+static const char *target_name_i(int i) { return qa_model_target_name((qa_model_target)i); }
 
 /* Fills m (arch, data spec, norm, info) from doc and checks consistency. */
-static qa_status model_from_json(const char *path, json_t *doc, const char *format, qa_train_model *m) {
+static qa_status model_from_json(const char *path, json_t *doc, const char *format, qa_model *m) {
     reader r = {path, QA_OK};
     memset(m, 0, sizeof *m);
     const char *fmt = get_str(&r, doc, "format", "");
     if (r.st != QA_OK) return r.st;
     if (strcmp(fmt, format) != 0) {
-        if (strcmp(fmt, QA_TRAIN_MODEL_FORMAT) == 0 || strcmp(fmt, QA_TRAIN_CKPT_FORMAT) == 0)
+        if (strcmp(fmt, QA_MODEL_FORMAT) == 0 || strcmp(fmt, QA_MODEL_CKPT_FORMAT) == 0)
             return QA_FAIL(QA_ERR_FORMAT, "%s is a %s file, expected a %s", path,
-                           strcmp(fmt, QA_TRAIN_CKPT_FORMAT) == 0 ? "checkpoint" : "model",
-                           strcmp(format, QA_TRAIN_CKPT_FORMAT) == 0 ? "checkpoint" : "model");
+                           strcmp(fmt, QA_MODEL_CKPT_FORMAT) == 0 ? "checkpoint" : "model",
+                           strcmp(format, QA_MODEL_CKPT_FORMAT) == 0 ? "checkpoint" : "model");
         return QA_FAIL(QA_ERR_FORMAT, "%s: format '%s', expected '%s'", path, fmt, format);
     }
     long long ver = get_int(&r, doc, "format_version", "", 0, 1 << 30);
-    if (r.st == QA_OK && ver > QA_TRAIN_MODEL_VERSION)
+    if (r.st == QA_OK && ver > QA_MODEL_VERSION)
         return QA_FAIL(QA_ERR_FORMAT, "%s: format version %lld is newer than this build supports (%d)", path, ver,
-                       QA_TRAIN_MODEL_VERSION);
+                       QA_MODEL_VERSION);
     json_t *a = need(&r, doc, "architecture", "");
-    qa_train_arch *ar = &m->arch;
+    qa_nn_arch *ar = &m->arch;
     const char *type = get_str(&r, a, "type", "architecture.");
     const char *act = get_str(&r, a, "activation", "architecture.");
-    ar->input = (int)get_int(&r, a, "input", "architecture.", 1, QA_TRAIN_MAX_INPUTS);
+    ar->input = (int)get_int(&r, a, "input", "architecture.", 1, QA_MODEL_MAX_INPUTS);
     ar->window = (int)get_int(&r, a, "window", "architecture.", 1, 4096);
-    ar->outputs = (int)get_int(&r, a, "outputs", "architecture.", 1, QA_TRAIN_MAX_CLASSES);
+    ar->outputs = (int)get_int(&r, a, "outputs", "architecture.", 1, QA_MODEL_MAX_CLASSES);
     ar->layer_norm = get_bool(&r, a, "layer_norm", "architecture.");
     ar->dropout = (float)get_num(&r, a, "dropout", "architecture.");
     json_t *hid = need(&r, a, "hidden", "architecture.");
     long long np = get_int(&r, a, "parameters", "architecture.", 1, (long long)1 << 40);
     if (r.st != QA_OK) return r.st;
-    int t = parse_enum(type, arch_name_i, QA_TRAIN_ARCH_COUNT), ac = parse_enum(act, act_name_i, QA_NN_ACT_COUNT);
+    int t = parse_enum(type, arch_name_i, QA_NN_ARCH_COUNT), ac = parse_enum(act, act_name_i, QA_NN_ACT_COUNT);
     if (t < 0) return QA_FAIL(QA_ERR_FORMAT, "%s: unknown architecture type '%s'", path, type);
     if (ac < 0) return QA_FAIL(QA_ERR_FORMAT, "%s: unknown activation '%s'", path, act);
-    ar->type = (qa_train_arch_type)t;
+    ar->type = (qa_nn_arch_type)t;
     ar->act = (qa_nn_act)ac;
-    if (!json_is_array(hid) || json_array_size(hid) > QA_TRAIN_MAX_HIDDEN)
+    if (!json_is_array(hid) || json_array_size(hid) > QA_NN_MAX_HIDDEN)
         return QA_FAIL(QA_ERR_FORMAT, "%s: architecture.hidden must be a list of at most %d widths", path,
-                       QA_TRAIN_MAX_HIDDEN);
+                       QA_NN_MAX_HIDDEN);
     ar->nhidden = (int)json_array_size(hid);
     for (int l = 0; l < ar->nhidden; l++) {
         json_t *w = json_array_get(hid, (size_t)l);
@@ -325,16 +384,16 @@ static qa_status model_from_json(const char *path, json_t *doc, const char *form
             return QA_FAIL(QA_ERR_FORMAT, "%s: architecture.hidden[%d] is not a valid width", path, l);
         ar->hidden[l] = (int)json_integer_value(w);
     }
-    qa_status st = qa_train_arch_check(ar);
+    qa_status st = qa_nn_arch_check(ar);
     if (st != QA_OK) {
         qa_err_prefix("%s: ", path);
         return QA_ERR_FORMAT;
     }
-    if ((size_t)np != qa_train_arch_param_count(ar))
+    if ((size_t)np != qa_nn_arch_param_count(ar))
         return QA_FAIL(QA_ERR_FORMAT, "%s: architecture.parameters = %lld but the architecture has %zu", path, np,
-                       qa_train_arch_param_count(ar));
+                       qa_nn_arch_param_count(ar));
 
-    qa_train_data_spec *d = &m->data;
+    qa_model_spec *d = &m->data;
     json_t *in = need(&r, doc, "inputs", "");
     d->window = (int)get_int(&r, in, "window", "inputs.", 1, 4096);
     d->clip = get_num(&r, in, "clip", "inputs.");
@@ -342,8 +401,8 @@ static qa_status model_from_json(const char *path, json_t *doc, const char *form
     json_t *nm = need(&r, doc, "normalization", "");
     json_t *mean = need(&r, nm, "mean", "normalization."), *sd = need(&r, nm, "std", "normalization.");
     if (r.st != QA_OK) return r.st;
-    if (!json_is_array(feats) || json_array_size(feats) < 1 || json_array_size(feats) > QA_TRAIN_MAX_INPUTS)
-        return QA_FAIL(QA_ERR_FORMAT, "%s: inputs.features must list 1..%d inputs", path, QA_TRAIN_MAX_INPUTS);
+    if (!json_is_array(feats) || json_array_size(feats) < 1 || json_array_size(feats) > QA_MODEL_MAX_INPUTS)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: inputs.features must list 1..%d inputs", path, QA_MODEL_MAX_INPUTS);
     d->ninputs = (int)json_array_size(feats);
     if (d->ninputs != ar->input || d->window != ar->window)
         return QA_FAIL(QA_ERR_FORMAT, "%s: %d inputs x window %d do not match the architecture (%d x %d)", path,
@@ -353,7 +412,7 @@ static qa_status model_from_json(const char *path, json_t *doc, const char *form
         return QA_FAIL(QA_ERR_FORMAT, "%s: normalization.mean/std must have one value per input (%d)", path, d->ninputs);
     for (int f = 0; f < d->ninputs; f++) {
         json_t *e = json_array_get(feats, (size_t)f);
-        qa_train_input *ip = &d->inputs[f];
+        qa_model_input *ip = &d->inputs[f];
         const char *name = get_str(&r, e, "name", "inputs.features[].");
         const char *src = get_str(&r, e, "source", "inputs.features[].");
         if (r.st != QA_OK) return r.st;
@@ -365,8 +424,8 @@ static qa_status model_from_json(const char *path, json_t *doc, const char *form
             snprintf(ip->input_hash, sizeof ip->input_hash, "%s", get_str(&r, e, "input_hash", "inputs.features[]."));
             snprintf(ip->params, sizeof ip->params, "%s", get_str(&r, e, "params", "inputs.features[]."));
         } else if (strcmp(src, "bars") == 0) {
-            qa_train_bar_input b;
-            if (qa_train_bar_input_parse(name, &b) != QA_OK)
+            qa_model_bar_input b;
+            if (qa_model_bar_input_parse(name, &b) != QA_OK)
                 return QA_FAIL(QA_ERR_FORMAT, "%s: inputs.features[%d]: unknown bar input '%s'", path, f, name);
             ip->bar = (int)b;
         } else {
@@ -382,7 +441,7 @@ static qa_status model_from_json(const char *path, json_t *doc, const char *form
     json_t *tg = need(&r, doc, "target", "");
     const char *kind = get_str(&r, tg, "kind", "target.");
     d->horizon = (int)get_int(&r, tg, "horizon", "target.", 1, 1 << 30);
-    d->classes = (int)get_int(&r, tg, "classes", "target.", 1, QA_TRAIN_MAX_CLASSES);
+    d->classes = (int)get_int(&r, tg, "classes", "target.", 1, QA_MODEL_MAX_CLASSES);
     d->standardize = get_bool(&r, tg, "standardize", "target.");
     d->demean = get_bool(&r, tg, "demean", "target.");
     m->norm.target_mean = get_num(&r, tg, "mean", "target.");
@@ -395,11 +454,11 @@ static qa_status model_from_json(const char *path, json_t *doc, const char *form
     d->end = get_time(&r, sp, "end", INT64_MAX);
     d->embargo = (int)get_int(&r, sp, "embargo", "split.", 0, 1 << 30);
     if (r.st != QA_OK) return r.st;
-    int tk = parse_enum(kind, target_name_i, QA_TRAIN_TARGET_COUNT);
+    int tk = parse_enum(kind, target_name_i, QA_MODEL_TARGET_COUNT);
     if (tk < 0) return QA_FAIL(QA_ERR_FORMAT, "%s: unknown target kind '%s'", path, kind);
-    d->target = (qa_train_target)tk;
+    d->target = (qa_model_target)tk;
     if (!(m->norm.target_std > 0.0)) return QA_FAIL(QA_ERR_FORMAT, "%s: target.std must be > 0", path);
-    if (!json_is_array(edges) || json_array_size(edges) > QA_TRAIN_MAX_CLASSES - 1)
+    if (!json_is_array(edges) || json_array_size(edges) > QA_MODEL_MAX_CLASSES - 1)
         return QA_FAIL(QA_ERR_FORMAT, "%s: target.edges must be a list", path);
     m->norm.nedges = (int)json_array_size(edges);
     for (int k = 0; k < m->norm.nedges; k++) {
@@ -410,13 +469,13 @@ static qa_status model_from_json(const char *path, json_t *doc, const char *form
         if (k && !(m->norm.edges[k] >= m->norm.edges[k - 1]))
             return QA_FAIL(QA_ERR_FORMAT, "%s: target.edges must increase", path);
     }
-    if (d->target == QA_TRAIN_TARGET_QUANTILE && m->norm.nedges != d->classes - 1)
+    if (d->target == QA_MODEL_TARGET_QUANTILE && m->norm.nedges != d->classes - 1)
         return QA_FAIL(QA_ERR_FORMAT, "%s: %d quantile classes need %d edges (got %d)", path, d->classes,
                        d->classes - 1, m->norm.nedges);
-    if ((d->target == QA_TRAIN_TARGET_RETURN ? 1 : d->classes) != ar->outputs)
+    if ((d->target == QA_MODEL_TARGET_RETURN ? 1 : d->classes) != ar->outputs)
         return QA_FAIL(QA_ERR_FORMAT, "%s: target with %d classes does not match %d outputs", path, d->classes,
                        ar->outputs);
-    st = qa_train_data_spec_check(d);
+    st = qa_model_spec_check(d);
     if (st != QA_OK) {
         qa_err_prefix("%s: ", path);
         return QA_ERR_FORMAT;
@@ -468,29 +527,29 @@ static qa_status copy_floats(const char *path, const char *name, const float *sr
 
 /* ---- public API ------------------------------------------------------------------------------- */
 
-qa_status qa_train_model_init(qa_train_model *m, const qa_train_arch *arch, const qa_train_data_spec *data,
-                              const qa_train_norm *norm) {
+qa_status qa_model_init(qa_model *m, const qa_nn_arch *arch, const qa_model_spec *data,
+                              const qa_model_norm *norm) {
     memset(m, 0, sizeof *m);
-    qa_status st = qa_train_arch_check(arch);
+    qa_status st = qa_nn_arch_check(arch);
     if (st != QA_OK) return st;
     m->arch = *arch;
     if (data) m->data = *data;
     if (norm) m->norm = *norm;
-    m->nparams = qa_train_arch_param_count(arch);
+    m->nparams = qa_nn_arch_param_count(arch);
     m->params = calloc(m->nparams, sizeof *m->params);
     if (!m->params) return QA_FAIL(QA_ERR_NOMEM, "model: %zu parameters", m->nparams);
     return QA_OK;
 }
 
-void qa_train_model_free(qa_train_model *m) {
+void qa_model_free(qa_model *m) {
     if (!m) return;
     free(m->params);
     json_decref(m->info);
     memset(m, 0, sizeof *m);
 }
 
-qa_status qa_train_model_save(qa_train_model *m, const char *path) {
-    json_t *doc = model_json(m, QA_TRAIN_MODEL_FORMAT);
+qa_status qa_model_save(qa_model *m, const char *path) {
+    json_t *doc = model_json(m, QA_MODEL_FORMAT);
     if (!doc) return QA_FAIL(QA_ERR_NOMEM, "model metadata");
     blob b[1] = {{"params", m->params, m->nparams}};
     qa_status st = container_write(path, doc, b, 1, m->sha256);
@@ -498,48 +557,33 @@ qa_status qa_train_model_save(qa_train_model *m, const char *path) {
     return st;
 }
 
-qa_status qa_train_model_load(const char *path, qa_train_model *out) {
+qa_status qa_model_load(const char *path, qa_model *out) {
     json_t *doc = NULL;
     unsigned char *file = NULL;
     const unsigned char *blobs = NULL;
     size_t nb = 0;
     char sha[65];
-    qa_train_model m;
+    qa_model m;
     memset(&m, 0, sizeof m);
     memset(out, 0, sizeof *out);
     qa_status st = QA_OK;
     const float *p = NULL;
     QA_TRY(container_read(path, &doc, &file, &blobs, &nb, sha));
-    QA_TRY(model_from_json(path, doc, QA_TRAIN_MODEL_FORMAT, &m));
+    QA_TRY(model_from_json(path, doc, QA_MODEL_FORMAT, &m));
     QA_TRY(find_blob(path, doc, blobs, nb, "params", m.nparams, &p));
     QA_TRY(copy_floats(path, "params", p, m.nparams, 1, &m.params));
     memcpy(m.sha256, sha, sizeof sha);
     *out = m;
     memset(&m, 0, sizeof m);
 cleanup:
-    qa_train_model_free(&m);
+    qa_model_free(&m);
     json_decref(doc);
     free(file);
     return st;
 }
 
-qa_status qa_train_model_check_store(const qa_train_model *m, qa_store_t *st, int *lineage_changed) {
-    qa_train_data_spec cur = m->data;
-    *lineage_changed = 0;
-    qa_status s = qa_train_data_resolve_inputs(st, &cur);
-    if (s != QA_OK) return s;
-    for (int f = 0; f < cur.ninputs; f++) {
-        if (cur.inputs[f].bar >= 0) continue;
-        if (strcmp(cur.inputs[f].params, m->data.inputs[f].params) != 0)
-            return QA_FAIL(QA_ERR_FORMAT, "feature '%s' in %s is defined as %s, the model was trained on %s",
-                           cur.inputs[f].name, qa_store_path(st), cur.inputs[f].params, m->data.inputs[f].params);
-        if (strcmp(cur.inputs[f].input_hash, m->data.inputs[f].input_hash) != 0) (*lineage_changed)++;
-    }
-    return QA_OK;
-}
-
-qa_status qa_train_ckpt_save(const qa_train_model *m, const qa_train_ckpt *c, const char *path) {
-    json_t *doc = model_json(m, QA_TRAIN_CKPT_FORMAT);
+qa_status qa_model_ckpt_save(const qa_model *m, const qa_model_ckpt *c, const char *path) {
+    json_t *doc = model_json(m, QA_MODEL_CKPT_FORMAT);
     if (!doc) return QA_FAIL(QA_ERR_NOMEM, "checkpoint metadata");
     json_t *state = json_pack("{s:I, s:o, s:I, s:I, s:s, s:s}", "step", (json_int_t)c->step, "best_val",
                               isfinite(c->best_val) ? json_real(c->best_val) : json_null(), "best_step",
@@ -558,7 +602,7 @@ qa_status qa_train_ckpt_save(const qa_train_model *m, const qa_train_ckpt *c, co
     return st;
 }
 
-void qa_train_ckpt_free(qa_train_ckpt *c) {
+void qa_model_ckpt_free(qa_model_ckpt *c) {
     if (!c) return;
     free(c->adam_m);
     free(c->adam_v);
@@ -566,13 +610,13 @@ void qa_train_ckpt_free(qa_train_ckpt *c) {
     memset(c, 0, sizeof *c);
 }
 
-qa_status qa_train_ckpt_load(const char *path, qa_train_model *out, qa_train_ckpt *cout) {
+qa_status qa_model_ckpt_load(const char *path, qa_model *out, qa_model_ckpt *cout) {
     json_t *doc = NULL;
     unsigned char *file = NULL;
     const unsigned char *blobs = NULL;
     size_t nb = 0;
-    qa_train_model m;
-    qa_train_ckpt c;
+    qa_model m;
+    qa_model_ckpt c;
     memset(&m, 0, sizeof m);
     memset(&c, 0, sizeof c);
     memset(out, 0, sizeof *out);
@@ -580,7 +624,7 @@ qa_status qa_train_ckpt_load(const char *path, qa_train_model *out, qa_train_ckp
     qa_status st = QA_OK;
     const float *p = NULL;
     QA_TRY(container_read(path, &doc, &file, &blobs, &nb, NULL));
-    QA_TRY(model_from_json(path, doc, QA_TRAIN_CKPT_FORMAT, &m));
+    QA_TRY(model_from_json(path, doc, QA_MODEL_CKPT_FORMAT, &m));
     reader r = {path, QA_OK};
     json_t *s = need(&r, doc, "state", "");
     c.step = get_int(&r, s, "step", "state.", 0, (long long)1 << 62);
@@ -611,9 +655,18 @@ qa_status qa_train_ckpt_load(const char *path, qa_train_model *out, qa_train_ckp
     memset(&m, 0, sizeof m);
     memset(&c, 0, sizeof c);
 cleanup:
-    qa_train_model_free(&m);
-    qa_train_ckpt_free(&c);
+    qa_model_free(&m);
+    qa_model_ckpt_free(&c);
     json_decref(doc);
     free(file);
     return st;
+}
+
+qa_status qa_model_verify(const char *path, char *sha_hex) {
+    qa_model m;
+    qa_status st = qa_model_load(path, &m);
+    if (st != QA_OK) return st;
+    if (sha_hex) memcpy(sha_hex, m.sha256, sizeof m.sha256);
+    qa_model_free(&m);
+    return QA_OK;
 }

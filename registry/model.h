@@ -1,0 +1,155 @@
+/* Trained models as files, the unit the registry versions and every predictor loads: the
+ * architecture (kernels/nn_infer.h), the inputs with their lineage, the normalisation and
+ * target, the split the model was trained on, the float32 parameters; and training
+ * checkpoints, the same container with the optimiser state added.
+ *
+ * File container (docs/models.md):
+ *   [0, 8)    magic "\x89QAMODL\n"
+ *   [8, 12)   u32 container version (1), little-endian
+ *   [12, 16)  u32 flags (0)
+ *   [16, 24)  u64 J: bytes of JSON metadata
+ *   [24, 32)  u64 B: bytes of blobs
+ *   [32, 32+J)          JSON: format ("quantumalpha.model" or "quantumalpha.checkpoint"),
+ *                       format_version, architecture, inputs (with the features' lineage
+ *                       hashes), normalisation, target, split, training info, blob table
+ *   [32+J, 32+J+B)      blobs: little-endian float32 arrays, each at an 8-byte aligned offset
+ *   [32+J+B, +32)       SHA-256 of every byte before it
+ * The loader checks the magic, the version, the exact length (truncation), the SHA-256
+ * (any flipped byte), then the format name and version and every field's consistency
+ * (shapes, blob sizes, finite normalisation), and refuses the file with a message that
+ * says which check failed. Writes are atomic (temporary file + rename).
+ *
+ * This module needs only common/ and kernels/ (no HDF5, no MPI), so the live service and
+ * the registry load models without the batch pipeline. */
+#ifndef QA_REGISTRY_MODEL_H
+#define QA_REGISTRY_MODEL_H
+
+#include <jansson.h>  /* json_t */
+#include <stddef.h>   /* size_t */
+#include <stdint.h>   /* int64_t */
+
+#include "common/status.h"
+#include "kernels/nn_infer.h" /* qa_nn_arch: the architecture and parameter layout */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QA_MODEL_FORMAT "quantumalpha.model"
+#define QA_MODEL_CKPT_FORMAT "quantumalpha.checkpoint"
+#define QA_MODEL_VERSION 1
+
+/* ---- what a model reads and predicts ------------------------------------------------------- */
+
+#define QA_MODEL_MAX_INPUTS 64
+#define QA_MODEL_MAX_CLASSES 16
+#define QA_MODEL_NAME_LEN 64
+
+/* Inputs derived from the bars on the observation sequence. */
+typedef enum qa_model_bar_input {
+    QA_MODEL_BAR_RET = 0,    /* close/close_prev - 1 (NaN at the first row) */
+    QA_MODEL_BAR_LOGRET = 1, /* ln(close/close_prev) */
+    QA_MODEL_BAR_RANGE = 2,  /* (high - low)/close */
+    QA_MODEL_BAR_BODY = 3,   /* close/open - 1 */
+    QA_MODEL_BAR_LOGVOL = 4, /* ln(1 + volume) */
+    QA_MODEL_BAR_COUNT = 5
+} qa_model_bar_input;
+
+/* "ret", "logret", "range", "body", "logvol". */
+const char *qa_model_bar_input_name(qa_model_bar_input b);
+qa_status qa_model_bar_input_parse(const char *name, qa_model_bar_input *out);
+
+typedef enum qa_model_target {
+    QA_MODEL_TARGET_RETURN = 0,   /* regression on the forward return */
+    QA_MODEL_TARGET_SIGN = 1,     /* 2 classes: down-or-flat, up */
+    QA_MODEL_TARGET_QUANTILE = 2, /* K quantile buckets */
+    QA_MODEL_TARGET_COUNT = 3
+} qa_model_target;
+
+const char *qa_model_target_name(qa_model_target t);
+
+
+typedef struct qa_model_input {
+    char name[QA_MODEL_NAME_LEN]; /* dataset name under /features, or the bar input name */
+    int bar;                      /* -1: /features/<name>; else a qa_model_bar_input */
+    char input_hash[72];          /* the feature's lineage input_hash ("" for bar inputs) */
+    char params[256];             /* the feature's params attribute ("" for bar inputs) */
+} qa_model_input;
+
+typedef struct qa_model_spec {
+    qa_model_input inputs[QA_MODEL_MAX_INPUTS];
+    int ninputs;
+    int window;  /* L >= 1 */
+    int horizon; /* h >= 1 */
+    qa_model_target target;
+    int classes;          /* K: 1 for regression, 2 for sign, 2..QA_MODEL_MAX_CLASSES */
+    int standardize;      /* regression: learn (ret - mean)/std of the training targets */
+    int demean;           /* target = ret minus the mean ret of the symbols labelled at t */
+    int64_t start;        /* UTC ns; INT64_MIN = from the first bar */
+    int64_t train_end;    /* first timestamp of validation */
+    int64_t val_end;      /* first timestamp of test */
+    int64_t end;          /* exclusive; INT64_MAX = to the last bar */
+    int embargo;          /* E grid timestamps after each boundary */
+    double clip;          /* clip normalised inputs to +-clip; 0 = no clipping */
+} qa_model_spec;
+
+/* What the model stores to reproduce the inputs and targets exactly. */
+typedef struct qa_model_norm {
+    double mean[QA_MODEL_MAX_INPUTS];
+    double std[QA_MODEL_MAX_INPUTS];
+    double target_mean, target_std;        /* regression: 0 and 1 unless standardised */
+    double edges[QA_MODEL_MAX_CLASSES - 1]; /* quantile targets: K-1 increasing edges */
+    int nedges;
+} qa_model_norm;
+
+
+/* Checks the spec's own consistency (inputs, window, horizon, classes, split order). */
+qa_status qa_model_spec_check(const qa_model_spec *spec);
+
+/* ---- the model ---------------------------------------------------------------------------- */
+
+typedef struct qa_model {
+    qa_nn_arch arch;
+    qa_model_spec data; /* inputs (with lineage), window, target, splits */
+    qa_model_norm norm;
+    float *params;      /* nparams floats, host memory, owned */
+    size_t nparams;
+    json_t *info;       /* training metadata object (owned reference; NULL allowed) */
+    char sha256[65];    /* of the file contents, set by load/save: the model's content identity */
+} qa_model;
+
+/* Allocates params for `arch` (zeroed) and copies spec/norm. Caller frees. */
+qa_status qa_model_init(qa_model *m, const qa_nn_arch *arch, const qa_model_spec *data, const qa_model_norm *norm);
+void qa_model_free(qa_model *m);
+
+/* Writes the model file atomically; sets m->sha256. */
+qa_status qa_model_save(qa_model *m, const char *path);
+/* Reads and validates a model file (QA_ERR_FORMAT / QA_ERR_INTEGRITY with the reason). */
+qa_status qa_model_load(const char *path, qa_model *out);
+/* Checks a model file completely (container, checksum, metadata, parameters finite)
+ * without keeping it; sha_hex (65 bytes, may be NULL) receives its content identity. */
+qa_status qa_model_verify(const char *path, char *sha_hex);
+
+/* ---- checkpoints ------------------------------------------------------------------------------ */
+
+typedef struct qa_model_ckpt {
+    int64_t step;       /* optimiser steps completed; training resumes at this step */
+    double best_val;    /* best validation loss so far (+inf before the first) */
+    int64_t best_step;  /* step of that loss (-1 none) */
+    int64_t bad_evals;  /* evaluations since the last improvement (early stopping) */
+    uint64_t seed;      /* run seed: batches and dropout are pure functions of (seed, step) */
+    char config_hash[65]; /* SHA-256 of the resolved config minus run-control keys */
+    float *adam_m, *adam_v; /* AdamW moments, nparams each (owned) */
+    float *best_params;     /* parameters at best_step (owned; NULL before the first evaluation) */
+} qa_model_ckpt;
+
+/* Writes the model's current parameters and the optimiser state atomically. */
+qa_status qa_model_ckpt_save(const qa_model *m, const qa_model_ckpt *c, const char *path);
+/* Reads and validates a checkpoint into a model (init'ed by the call) and state. */
+qa_status qa_model_ckpt_load(const char *path, qa_model *m, qa_model_ckpt *c);
+void qa_model_ckpt_free(qa_model_ckpt *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
