@@ -11,7 +11,7 @@
 #include "common/log.h"
 #include "datasets/synth.h"
 #include "mpi/comm.h"
-#include "pipeline/features.h"
+#include "pipeline/features/features.h"
 
 int main(int argc, char **argv) {
     qa_comm_t *comm = NULL;

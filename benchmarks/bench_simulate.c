@@ -25,7 +25,7 @@
 #include "common/philox.h"
 #include "common/timer.h"
 #include "kernels/backtest_impl.h" /* the reference engine, called directly */
-#include "pipeline/sim.h"
+#include "pipeline/sim/sim.h"
 
 /* CPU seconds of this process (user + system): independent of other load on the machine. */
 static double cpu_s(void) {

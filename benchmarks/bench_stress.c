@@ -21,7 +21,7 @@
 #include "kernels/backend.h"
 #include "kernels/risk.h"
 #include "mpi/comm.h"
-#include "pipeline/stress.h"
+#include "pipeline/stress/stress.h"
 
 /* Portfolio CSVs: linear (one position per asset) and options (K puts/calls + K linear). */
 static int write_books(const char *h5, const char *lin, const char *opt, int nopt) {

@@ -29,7 +29,7 @@
 #include "kernels/backtest_impl.h" /* the reference engine, called directly */
 #include "trading/rules.h"        /* the rules of the check */
 #include "mpi/comm.h"
-#include "pipeline/sweep.h"
+#include "pipeline/sweep/sweep.h"
 
 static const char *cfg_fmt =
     "data: %s\n"

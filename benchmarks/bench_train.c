@@ -28,8 +28,8 @@
 #include "datasets/import.h"
 #include "kernels/backend.h"
 #include "mpi/comm.h"
-#include "pipeline/features.h"
-#include "pipeline/train.h"
+#include "pipeline/features/features.h"
+#include "pipeline/train/train.h"
 #include "registry/model.h"
 #include "registry/predict.h"
 

@@ -6,7 +6,7 @@
 
 #include "cli/cli.h"           /* exit codes */
 #include "common/json.h"       /* --json output */
-#include "pipeline/evaluate.h" /* the evaluation */
+#include "pipeline/train/evaluate.h" /* the evaluation */
 
 static void usage(FILE *out) {
     fprintf(out,

@@ -6,7 +6,7 @@
 #include "common/config.h"       /* config + overrides */
 #include "common/log.h"          /* summary */
 #include "mpi/comm.h"            /* MPI context */
-#include "pipeline/features.h"   /* the pipeline */
+#include "pipeline/features/features.h"   /* the pipeline */
 
 static void usage(FILE *out) {
     fprintf(out,

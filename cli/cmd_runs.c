@@ -4,7 +4,7 @@
 #include <string.h>  /* strcmp */
 
 #include "cli/cli.h"        /* exit codes, dispatch */
-#include "pipeline/train.h" /* qa_train_runs_list/show */
+#include "pipeline/train/train.h" /* qa_train_runs_list/show */
 
 static int cmd_list(int argc, char **argv) {
     static const struct option opts[] = {{"dir", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};

@@ -6,7 +6,7 @@
 #include "cli/cli.h"         /* exit codes */
 #include "common/config.h"   /* config + overrides */
 #include "common/log.h"      /* summary line */
-#include "pipeline/sim.h"    /* the simulator */
+#include "pipeline/sim/sim.h"    /* the simulator */
 
 static void usage(FILE *out) {
     fprintf(out,

@@ -9,7 +9,7 @@
 #include "cli/cli.h"           /* exit codes */
 #include "common/config.h"     /* config + overrides */
 #include "mpi/comm.h"          /* MPI context */
-#include "pipeline/stress.h"   /* the pipeline */
+#include "pipeline/stress/stress.h"   /* the pipeline */
 
 static void usage(FILE *out) {
     fprintf(out,

@@ -10,7 +10,7 @@
 #include "common/config.h"    /* config + overrides */
 #include "common/log.h"       /* summary line */
 #include "mpi/comm.h"         /* MPI context */
-#include "pipeline/sweep.h"   /* the sweep */
+#include "pipeline/sweep/sweep.h"   /* the sweep */
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) {

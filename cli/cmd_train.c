@@ -6,7 +6,7 @@
 #include "cli/cli.h"           /* exit codes */
 #include "common/config.h"     /* config + overrides */
 #include "mpi/comm.h"          /* MPI context */
-#include "pipeline/train.h"    /* the training pipeline */
+#include "pipeline/train/train.h"    /* the training pipeline */
 
 static void usage(FILE *out) {
     fprintf(out,

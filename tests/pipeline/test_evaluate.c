@@ -8,7 +8,7 @@
 #include "common/philox.h"
 #include "harness.h"
 #include "kernels/backtest.h" /* the sweep engine's cross-sectional portfolio: the same definition */
-#include "pipeline/evaluate.h"
+#include "pipeline/train/evaluate.h"
 #include "train_test.h"
 
 #define N_ NAN

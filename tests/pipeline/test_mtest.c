@@ -9,7 +9,7 @@
 
 #include "common/philox.h"
 #include "harness.h"
-#include "pipeline/mtest.h"
+#include "pipeline/stats/mtest.h"
 
 /* Inverse normal CDF by bisection on erfc: slow, obviously right. */
 static double ppf_bisect(double p) {

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "pipeline/report.h"
+#include "pipeline/run/report.h"
 
 static int count(const char *hay, const char *needle) {
     int n = 0;

@@ -12,7 +12,7 @@
 
 #include "common/philox.h"
 #include "harness.h"
-#include "pipeline/sim.h"
+#include "pipeline/sim/sim.h"
 
 static uint64_t g_seed;
 

@@ -37,7 +37,7 @@
 #include "datasets/store.h"
 #include "harness.h"
 #include "kernels/backtest_impl.h" /* the reference engine, called directly */
-#include "pipeline/sim.h"
+#include "pipeline/sim/sim.h"
 
 #define RTOL_EQ 1e-10
 #define ATOL 1e-12

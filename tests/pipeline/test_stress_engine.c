@@ -14,7 +14,7 @@
 #include "kernels/backend.h"
 #include "kernels/risk.h"
 #include "mpi/comm.h"
-#include "pipeline/stress_engine.h"
+#include "pipeline/stress/stress_engine.h"
 
 #define N 5     /* factors */
 #define P 7     /* positions: 5 linear + 2 options */

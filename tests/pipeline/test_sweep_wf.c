@@ -26,7 +26,7 @@
 #include "common/philox.h"
 #include "datasets/store.h"
 #include "harness.h"
-#include "pipeline/sweep.h"
+#include "pipeline/sweep/sweep.h"
 
 enum { S = 3, T = 2000, REGIME = 500, WIN = 250 };
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "pipeline/train_data.h"
+#include "pipeline/train/train_data.h"
 #include "train_test.h"
 
 enum { S = 6, T = 520 };

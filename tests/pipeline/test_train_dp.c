@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "harness.h"
 #include "mpi/comm.h"
-#include "pipeline/train.h"
+#include "pipeline/train/train.h"
 #include "registry/model.h"
 #include "train_test.h"
 

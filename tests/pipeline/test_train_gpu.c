@@ -18,7 +18,7 @@
 #include "harness.h"
 #include "kernels/backend.h"
 #include "mpi/comm.h"
-#include "pipeline/train.h"
+#include "pipeline/train/train.h"
 #include "registry/model.h"
 #include "registry/predict.h"
 #include "train_test.h"

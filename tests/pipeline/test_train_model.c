@@ -13,7 +13,7 @@
 #include "harness.h"
 #include "registry/model.h"
 #include "registry/predict.h"
-#include "pipeline/train_net.h"
+#include "pipeline/train/train_net.h"
 #include "train_test.h"
 
 static char dir[256];

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "pipeline/var_backtest.h"
+#include "pipeline/stats/var_backtest.h"
 
 /* 20 forecasts at 90% (p = 0.1), exceedances on days 2, 7, 8 and 18 (x = 4):
  *   Kupiec LR = -2 [16 ln 0.9 + 4 ln 0.1] + 2 [16 ln 0.8 + 4 ln 0.2]

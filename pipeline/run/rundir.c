@@ -1,0 +1,84 @@
+/* Run directory lifecycle: create, log, manifest, close. */
+#include "pipeline/run/rundir.h"
+
+#include <stdio.h>     /* snprintf */
+#include <string.h>    /* memset */
+#include <sys/time.h>  /* gettimeofday */
+#include <unistd.h>    /* gethostname */
+
+#include "build_info.h"  /* version and git hash */
+#include "common/fs.h"   /* mkdirs */
+#include "common/json.h" /* atomic JSON files */
+#include "common/log.h"  /* the run log */
+
+static double now_s(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + tv.tv_usec * 1e-6;
+}
+
+qa_status qa_rundir_open(qa_rundir *rd, const char *path, const qa_comm_t *comm, const char *command, int argc,
+                         char **argv) {
+    memset(rd, 0, sizeof *rd);
+    if (!path || !*path) return QA_FAIL(QA_ERR_CONFIG, "no run directory given");
+    if (strlen(path) >= sizeof rd->path) return QA_FAIL(QA_ERR_INVALID_ARG, "run directory path too long");
+    snprintf(rd->path, sizeof rd->path, "%s", path);
+    rd->comm = comm;
+    rd->root = !comm || qa_comm_rank(comm) == 0;
+    rd->start_time = now_s();
+    qa_status st = QA_OK;
+    if (rd->root) {
+        st = qa_fs_mkdirs(path);
+        char log[4200];
+        if (st == QA_OK && (st = qa_rundir_file(rd, "run.log", log, sizeof log)) == QA_OK) st = qa_log_open_file(log);
+    }
+    if (comm) st = qa_comm_agree(comm, st);
+    if (st != QA_OK) return st;
+    rd->run = json_object();
+    json_t *args = json_array();
+    for (int i = 0; i < argc; i++) json_array_append_new(args, json_string(argv[i]));
+    char host[256] = "";
+    gethostname(host, sizeof host);
+    json_object_set_new(rd->run, "command", json_string(command));
+    json_object_set_new(rd->run, "argv", args);
+    json_object_set_new(rd->run, "version", json_string(QA_VERSION));
+    json_object_set_new(rd->run, "git", json_string(QA_GIT_HASH));
+    json_object_set_new(rd->run, "ranks", json_integer(comm ? qa_comm_size(comm) : 1));
+    json_object_set_new(rd->run, "host", json_string(host));
+    json_object_set_new(rd->run, "start_unix", json_real(rd->start_time));
+    return QA_OK;
+}
+
+qa_status qa_rundir_file(const qa_rundir *rd, const char *name, char *buf, size_t size) {
+    return qa_fs_join(buf, size, rd->path, name);
+}
+
+qa_status qa_rundir_write_json(qa_rundir *rd, const char *name, const json_t *doc) {
+    if (!rd->root) return QA_OK;
+    char p[4200];
+    qa_status st = qa_rundir_file(rd, name, p, sizeof p);
+    if (st != QA_OK) return st;
+    return qa_json_write_file(doc, p);
+}
+
+void qa_rundir_note(qa_rundir *rd, const char *key, json_t *value) {
+    if (rd->run) json_object_set_new(rd->run, key, value);
+    else json_decref(value);
+}
+
+qa_status qa_rundir_close(qa_rundir *rd, qa_status status) {
+    if (!rd->run) return QA_OK;
+    qa_status st = QA_OK;
+    if (rd->root) {
+        double end = now_s();
+        json_object_set_new(rd->run, "end_unix", json_real(end));
+        json_object_set_new(rd->run, "seconds", json_real(end - rd->start_time));
+        json_object_set_new(rd->run, "status", json_string(status == QA_OK ? "ok" : qa_status_name(status)));
+        if (status != QA_OK) json_object_set_new(rd->run, "error", json_string(qa_err_msg()));
+        st = qa_rundir_write_json(rd, "run.json", rd->run);
+        qa_log_close_file();
+    }
+    json_decref(rd->run);
+    rd->run = NULL;
+    return st;
+}

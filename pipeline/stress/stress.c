@@ -1,0 +1,928 @@
+/* `qa stress`: checks (portfolio, config against the data) before any work, resolves the
+ * book on the valuation date, estimates once on rank 0, runs the VaR methods through the
+ * distributed engine, scenarios, limits, and writes the run directory. */
+#include <math.h>    /* sqrt, exp, log, NAN, isnan */
+#include <stdarg.h>  /* va_list */
+#include <stdio.h>   /* snprintf, fopen */
+#include <stdlib.h>  /* calloc, free */
+#include <string.h>  /* memcpy, strcmp */
+
+#include "common/fs.h"          /* alerts file */
+#include "common/log.h"         /* progress lines */
+#include "common/progress.h"    /* Monte-Carlo progress */
+#include "common/timer.h"       /* timings, peak RSS */
+#include "common/timeparse.h" /* dates in messages */
+#include "kernels/backend.h"    /* backends */
+#include "pipeline/run/rundir.h"    /* run directory */
+#include "pipeline/stress/stress_impl.h"
+
+#define NS_PER_DAY 86400000000000.0
+#define DAYS_PER_YEAR 365.25 /* option expiries: calendar years */
+
+static const char *date_str(int64_t ns, char *buf, size_t size) {
+    return qa_time_format_iso(ns, buf, size);
+}
+
+void qa_stress_note(qa_stress_results *r, const char *fmt, ...) {
+    if (r->nnotes >= sizeof r->notes / sizeof r->notes[0]) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->notes[r->nnotes++], sizeof r->notes[0], fmt, ap);
+    va_end(ap);
+    qa_log_info("stress: %s", r->notes[r->nnotes - 1]);
+}
+
+/* ---- the book ------------------------------------------------------------------------------ */
+
+void qa_stress_book_free(qa_stress_book *b) {
+    if (!b) return;
+    qa_book_free(&b->pf);
+    free(b->cols);
+    free(b->factor);
+    free(b->spot);
+    free(b->qty);
+    free(b->mv);
+    free(b->exposure);
+    free(b->w);
+    free(b->w_lin);
+    free(b->e_lin);
+    free(b->lin_pos);
+    free(b->opt_pos);
+    free(b->opt);
+    free(b->vol);
+    memset(b, 0, sizeof *b);
+}
+
+double qa_stress_option_delta(const qa_risk_option *o, double s) {
+    double tau = o->expiry;
+    if (!(tau > 0)) {
+        if (o->type == QA_RISK_CALL) return s > o->strike ? 1.0 : 0.0;
+        return s < o->strike ? -1.0 : 0.0;
+    }
+    double sq = o->vol * sqrt(tau);
+    double d1 = (log(s / o->strike) + (o->rate - o->div_yield + 0.5 * o->vol * o->vol) * tau) / sq;
+    double df = exp(-o->div_yield * tau);
+    return o->type == QA_RISK_CALL ? df * qa_risk_norm_cdf(d1) : df * (qa_risk_norm_cdf(d1) - 1.0);
+}
+
+static double option_value(const qa_risk_option *o, double s, double years) {
+    return qa_risk_bs_price((qa_risk_option_type)o->type, s, o->strike, o->expiry - years, o->vol, o->rate, o->div_yield);
+}
+
+static double book_pnl(const qa_stress_book *b, const double *x, double years, double *pos, int full) {
+    double total = 0.0;
+    for (size_t i = 0; i < b->nlin; i++) {
+        size_t p = b->lin_pos[i], f = b->factor[p];
+        double v = full ? b->exposure[p] * expm1(x[f]) : b->exposure[p] * x[f];
+        if (pos) pos[p] = v;
+        total += v;
+    }
+    for (size_t k = 0; k < b->nopt; k++) {
+        const qa_risk_option *o = &b->opt[k];
+        double s1 = o->spot * exp(x[o->factor]);
+        double v = o->quantity * (option_value(o, s1, years) - option_value(o, o->spot, 0.0));
+        if (pos) pos[b->opt_pos[k]] = v;
+        total += v;
+    }
+    return total;
+}
+
+double qa_stress_book_pnl_model(const qa_stress_book *b, const double *x, double years, double *pos) {
+    return book_pnl(b, x, years, pos, 0);
+}
+
+double qa_stress_book_pnl_full(const qa_stress_book *b, const double *x, double years, double *pos) {
+    return book_pnl(b, x, years, pos, 1);
+}
+
+void qa_stress_book_gradient(const qa_stress_book *b, const double *x, double years, double *g) {
+    for (size_t j = 0; j < b->n; j++) g[j] = b->w_lin[j];
+    for (size_t k = 0; k < b->nopt; k++) {
+        qa_risk_option o = b->opt[k];
+        double s1 = o.spot * exp(x[o.factor]);
+        o.expiry -= years;
+        g[o.factor] += o.quantity * qa_stress_option_delta(&o, s1) * s1;
+    }
+}
+
+/* Distinct symbols of the positions, in order of first appearance. */
+static qa_status book_factors(qa_stress_book *b) {
+    const qa_book *pf = &b->pf;
+    b->p = pf->n;
+    b->factor = calloc(b->p, sizeof *b->factor);
+    b->cols = calloc(b->p, sizeof *b->cols);
+    if (!b->factor || !b->cols) return QA_FAIL(QA_ERR_NOMEM, "book");
+    b->n = 0;
+    for (size_t i = 0; i < b->p; i++) {
+        size_t f = b->n;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(pf->pos[j].symbol, pf->pos[i].symbol) == 0) f = b->factor[j];
+        if (f == b->n) b->n++;
+        b->factor[i] = f;
+    }
+    return QA_OK;
+}
+
+/* Prices, quantities, values and exposures on the valuation date. r: window returns
+ * (nret x n) for historical volatilities. */
+static qa_status book_resolve(const qa_stress_cfg *c, const qa_stress_panel *panel, const double *r, size_t nret,
+                              qa_stress_book *b) {
+    const qa_book *pf = &b->pf;
+    size_t n = b->n, p = b->p;
+    b->spot = calloc(n, sizeof *b->spot);
+    b->w = calloc(n, sizeof *b->w);
+    b->w_lin = calloc(n, sizeof *b->w_lin);
+    b->qty = calloc(p, sizeof *b->qty);
+    b->mv = calloc(p, sizeof *b->mv);
+    b->exposure = calloc(p, sizeof *b->exposure);
+    b->vol = calloc(p, sizeof *b->vol);
+    b->lin_pos = calloc(p, sizeof *b->lin_pos);
+    b->opt_pos = calloc(p, sizeof *b->opt_pos);
+    b->opt = calloc(p, sizeof *b->opt);
+    if (!b->spot || !b->w || !b->w_lin || !b->qty || !b->mv || !b->exposure || !b->vol || !b->lin_pos || !b->opt_pos ||
+        !b->opt)
+        return QA_FAIL(QA_ERR_NOMEM, "book");
+    for (size_t f = 0; f < n; f++) b->spot[f] = panel->close[b->cols[f] * panel->t + b->t_val];
+    b->horizon_years = (double)c->horizon / panel->bars_per_year;
+    double sum_mv = 0.0;
+    for (size_t i = 0; i < p; i++) {
+        const qa_book_position *q = &pf->pos[i];
+        size_t f = b->factor[i];
+        double s = b->spot[f];
+        b->qty[i] = isnan(q->weight) ? q->quantity : q->weight * pf->value / (s * q->multiplier);
+        b->vol[i] = NAN;
+        if (q->kind == QA_BOOK_OPTION) {
+            qa_risk_option *o = &b->opt[b->nopt];
+            double vol = q->vol;
+            if (isnan(vol)) {
+                /* Historical volatility of the underlying over the window, annualised. */
+                double m = 0.0, v = 0.0;
+                for (size_t t = 0; t < nret; t++) m += r[t * n + f];
+                m /= (double)nret;
+                for (size_t t = 0; t < nret; t++) v += (r[t * n + f] - m) * (r[t * n + f] - m);
+                vol = sqrt(v / (double)(nret - 1) * panel->bars_per_year);
+                if (!(vol > 0))
+                    return QA_FAIL(QA_ERR_CONFIG, "%s:%d: field 'vol': the historical volatility of %s is 0; give an "
+                                                  "implied volatility",
+                                   pf->path, q->line, q->symbol);
+            }
+            o->quantity = b->qty[i] * q->multiplier;
+            o->spot = s;
+            o->strike = q->strike;
+            o->expiry = (double)(q->expiry - b->valuation) / NS_PER_DAY / DAYS_PER_YEAR;
+            o->vol = vol;
+            o->rate = q->rate;
+            o->div_yield = q->div_yield;
+            o->type = q->right;
+            o->factor = (int32_t)f;
+            o->vol_factor = -1;
+            b->vol[i] = vol;
+            b->mv[i] = o->quantity * option_value(o, s, 0.0);
+            b->exposure[i] = o->quantity * qa_stress_option_delta(o, s) * s;
+            b->opt_pos[b->nopt++] = i;
+        } else {
+            b->exposure[i] = b->qty[i] * q->multiplier * s;
+            b->mv[i] = q->kind == QA_BOOK_FUTURE ? 0.0 : b->exposure[i];
+            b->w_lin[f] += b->exposure[i];
+            b->lin_pos[b->nlin++] = i;
+        }
+        b->w[f] += b->exposure[i];
+        sum_mv += b->mv[i];
+    }
+    b->value = isnan(pf->value) ? sum_mv : pf->value;
+    if (!(b->value > 0))
+        return QA_FAIL(QA_ERR_CONFIG, "%s: the portfolio's market value is %.2f (futures count 0); state a positive "
+                                      "value ('value' in a YAML portfolio or 'portfolio_value' in the stress config)",
+                       pf->path, b->value);
+    b->e_lin = calloc(n * (b->nlin ? b->nlin : 1), sizeof *b->e_lin);
+    if (!b->e_lin) return QA_FAIL(QA_ERR_NOMEM, "exposures");
+    for (size_t k = 0; k < b->nlin; k++) {
+        size_t i = b->lin_pos[k];
+        b->e_lin[b->factor[i] * b->nlin + k] = b->exposure[i];
+    }
+    return QA_OK;
+}
+
+static qa_stress_engine_book engine_book(const qa_stress_book *b) {
+    qa_stress_engine_book e = {b->n, b->p, b->nlin, b->e_lin, b->w_lin, b->lin_pos, b->nopt, b->opt, b->opt_pos,
+                               b->horizon_years};
+    return e;
+}
+
+/* ---- results -------------------------------------------------------------------------------- */
+
+static void measure_free(qa_stress_measure *m) {
+    free(m->comp_var);
+    free(m->comp_es);
+    free(m->marginal);
+    free(m->marginal_es);
+    free(m->incr_var);
+    free(m->incr_es);
+    free(m->sample);
+}
+
+void qa_stress_results_free(qa_stress_results *r) {
+    if (!r) return;
+    for (size_t i = 0; i < 2 * QA_STRESS_METHOD_COUNT; i++) measure_free(&r->m[i]);
+    for (size_t i = 0; i < r->nsc; i++) {
+        free(r->sc[i].pos);
+        free(r->sc[i].path_time);
+        free(r->sc[i].path_pnl);
+        free(r->sc[i].move_sym);
+        free(r->sc[i].moves);
+    }
+    free(r->sc);
+    free(r->limits);
+}
+
+/* Marginal VaR/ES per position = component / delta exposure (d VaR / d exposure, Euler). */
+static qa_status add_marginal(const qa_stress_book *b, size_t nlevels, qa_stress_measure *m) {
+    if (!m->comp_var) return QA_OK;
+    m->marginal = calloc(nlevels * b->p, sizeof *m->marginal);
+    m->marginal_es = calloc(nlevels * b->p, sizeof *m->marginal_es);
+    if (!m->marginal || !m->marginal_es) return QA_FAIL(QA_ERR_NOMEM, "marginal VaR");
+    for (size_t l = 0; l < nlevels; l++)
+        for (size_t i = 0; i < b->p; i++) {
+            double e = b->exposure[i];
+            m->marginal[l * b->p + i] = e != 0.0 ? m->comp_var[l * b->p + i] / e : NAN;
+            m->marginal_es[l * b->p + i] = e != 0.0 ? m->comp_es[l * b->p + i] / e : NAN;
+        }
+    return QA_OK;
+}
+
+static void take_engine(qa_stress_measure *m, qa_stress_engine_result *r, const char *name, size_t nlevels) {
+    m->run = 1;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    for (size_t l = 0; l < nlevels; l++) {
+        m->var[l] = r->var[l];
+        m->es[l] = r->es[l];
+    }
+    m->scenarios = (size_t)r->scenarios;
+    m->comp_var = r->comp_var;
+    m->comp_es = r->comp_es;
+    m->incr_var = r->incr_var;
+    m->incr_es = r->incr_es;
+    m->sample = r->sample;
+    m->nsample = r->nsample;
+    m->seconds = r->seconds;
+    r->comp_var = r->comp_es = r->incr_var = r->incr_es = r->sample = NULL;
+}
+
+/* ---- estimation (rank 0, broadcast) ------------------------------------------------------------ */
+
+/* Covariance (daily) and mean of a return window by the configured estimator, on rank 0,
+ * then broadcast as bytes so every rank holds the same bits. */
+static qa_status estimate(const qa_stress_cfg *c, qa_risk_ctx_t *est, const qa_comm_t *comm, const double *r,
+                          size_t nret, size_t n, double *cov, double *mu, double *intensity) {
+    qa_status st = QA_OK;
+    if (!comm || qa_comm_rank(comm) == 0) {
+        *intensity = NAN;
+        switch (c->estimator) {
+        case QA_STRESS_COV_SAMPLE: st = qa_risk_cov_sample(est, r, nret, n, cov); break;
+        case QA_STRESS_COV_EWMA: st = qa_risk_cov_ewma(est, r, nret, n, c->ewma_lambda, 0, cov); break;
+        default: st = qa_risk_cov_ledoit_wolf(est, r, nret, n, (qa_risk_lw_target)c->lw_target, cov, intensity); break;
+        }
+        if (st == QA_OK) st = qa_risk_mean(est, r, nret, n, mu);
+    }
+    if (comm) st = qa_comm_agree(comm, st);
+    if (st == QA_OK && comm) st = qa_comm_bcast(comm, cov, n * n * sizeof *cov, 0);
+    if (st == QA_OK && comm) st = qa_comm_bcast(comm, mu, n * sizeof *mu, 0);
+    return st;
+}
+
+/* Lower Cholesky factor of h cov on rank 0, broadcast as bytes. */
+static qa_status horizon_factor(const qa_stress_cfg *c, qa_risk_ctx_t *est, const qa_comm_t *comm, const double *cov,
+                                size_t n, double *l, double *jitter) {
+    qa_status st = QA_OK;
+    double *ch = malloc(n * n * sizeof *ch);
+    if (!ch) st = QA_FAIL(QA_ERR_NOMEM, "covariance");
+    if (st == QA_OK && (!comm || qa_comm_rank(comm) == 0)) {
+        memcpy(ch, cov, n * n * sizeof *ch);
+        st = qa_risk_cov_horizon(est, ch, n, (double)c->horizon);
+        if (st == QA_OK) st = qa_risk_cholesky(est, ch, n, c->jitter_max, l, jitter);
+    }
+    free(ch);
+    if (comm) st = qa_comm_agree(comm, st);
+    if (st == QA_OK && comm) st = qa_comm_bcast(comm, l, n * n * sizeof *l, 0);
+    if (st == QA_OK && comm) st = qa_comm_bcast(comm, jitter, sizeof *jitter, 0);
+    return st;
+}
+
+/* Parametric VaR/ES with Euler contributions per position (delta mapping of options). */
+static qa_status parametric(const qa_stress_cfg *c, const qa_stress_book *b, const double *cov, const double *mu,
+                            qa_stress_measure *m, const char *name) {
+    size_t n = b->n, p = b->p, L = c->nlevels;
+    qa_status st = QA_OK;
+    double *marg = calloc(n, sizeof *marg), *w2 = calloc(n, sizeof *w2);
+    m->comp_var = calloc(L * p, sizeof *m->comp_var);
+    m->comp_es = calloc(L * p, sizeof *m->comp_es);
+    m->marginal = calloc(L * p, sizeof *m->marginal);
+    m->marginal_es = calloc(L * p, sizeof *m->marginal_es);
+    m->incr_var = calloc(L * p, sizeof *m->incr_var);
+    m->incr_es = calloc(L * p, sizeof *m->incr_es);
+    if (!marg || !w2 || !m->comp_var || !m->comp_es || !m->marginal || !m->marginal_es || !m->incr_var || !m->incr_es)
+        QA_TRY_FAIL(QA_ERR_NOMEM, "parametric");
+    const double *mean = c->use_mean ? mu : NULL;
+    double h = (double)c->horizon;
+    for (size_t l = 0; l < L; l++) {
+        qa_risk_param out;
+        QA_TRY(qa_risk_parametric(cov, mean, b->w, n, c->levels[l], h, c->param_nu, &out, marg, NULL, NULL, NULL));
+        m->var[l] = out.var;
+        m->es[l] = out.es;
+        /* Marginal ES from marginal VaR: both are -h mu_f + sqrt(h) (Sigma w)_f / sigma_1 times q or e. */
+        double hm = 0.0;
+        for (size_t j = 0; mean && j < n; j++) hm += h * mean[j] * b->w[j];
+        double ratio = (out.es + hm) / (out.var + hm);
+        for (size_t i = 0; i < p; i++) {
+            size_t f = b->factor[i];
+            double hmu = mean ? h * mean[f] : 0.0, mvar = marg[f], mes = -hmu + (mvar + hmu) * ratio;
+            m->marginal[l * p + i] = mvar;
+            m->marginal_es[l * p + i] = mes;
+            m->comp_var[l * p + i] = b->exposure[i] * mvar;
+            m->comp_es[l * p + i] = b->exposure[i] * mes;
+            /* Incremental: exact recomputation without the position. */
+            memcpy(w2, b->w, n * sizeof *w2);
+            w2[f] -= b->exposure[i];
+            double var2 = 0.0;
+            for (size_t a = 0; a < n; a++)
+                for (size_t bb = 0; bb < n; bb++) var2 += w2[a] * cov[a * n + bb] * w2[bb];
+            if (var2 > 0.0) {
+                qa_risk_param o2;
+                QA_TRY(qa_risk_parametric(cov, mean, w2, n, c->levels[l], h, c->param_nu, &o2, NULL, NULL, NULL, NULL));
+                m->incr_var[l * p + i] = out.var - o2.var;
+                m->incr_es[l * p + i] = out.es - o2.es;
+            } else {
+                m->incr_var[l * p + i] = out.var; /* the rest of the book carries no risk */
+                m->incr_es[l * p + i] = out.es;
+            }
+        }
+    }
+    m->run = 1;
+    snprintf(m->name, sizeof m->name, "%s", name);
+cleanup:
+    free(marg);
+    free(w2);
+    return st;
+}
+
+/* ---- checks before any work ------------------------------------------------------------------ */
+
+/* Symbols referenced by scenarios (assets and factor baskets) must be in the store. */
+static qa_status check_scenario_symbols(const qa_stress_cfg *c, const qa_store_t *store) {
+    for (size_t i = 0; i < c->nhypos; i++)
+        for (size_t j = 0; j < c->hypos[i].nshocks; j++) {
+            const qa_stress_shock *s = &c->hypos[i].shocks[j];
+            if (s->kind == QA_STRESS_SHOCK_ASSET && qa_store_find_symbol(store, s->target) < 0)
+                return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.hypothetical[%zu].shocks[%zu].asset': unknown "
+                                              "scenario asset '%s' (not in %s)",
+                               c->cfg_name, s->line, i, j, s->target, qa_store_path(store));
+        }
+    for (size_t i = 0; i < c->nfactors; i++)
+        for (size_t j = 0; j < c->factors[i].n; j++)
+            if (qa_store_find_symbol(store, c->factors[i].assets[j]) < 0)
+                return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.factors[%zu].assets[%zu]': unknown asset '%s' (not "
+                                              "in %s)",
+                               c->cfg_name, c->factors[i].line, i, j, c->factors[i].assets[j], qa_store_path(store));
+    return QA_OK;
+}
+
+static qa_status add_symbol(const char ***list, size_t *n, size_t *cap, const char *s) {
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*list)[i], s) == 0) return QA_OK;
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 16;
+        const char **nl = realloc((void *)*list, nc * sizeof *nl);
+        if (!nl) return QA_FAIL(QA_ERR_NOMEM, "symbol list");
+        *list = nl;
+        *cap = nc;
+    }
+    (*list)[(*n)++] = s;
+    return QA_OK;
+}
+
+/* ---- the run --------------------------------------------------------------------------------- */
+
+static qa_stress_engine_opts engine_opts(const qa_stress_cfg *c, size_t p, qa_progress_t *prog, size_t sample) {
+    qa_stress_engine_opts o;
+    memset(&o, 0, sizeof o);
+    o.levels = c->levels;
+    o.nlevels = c->nlevels;
+    o.block = (size_t)c->mc_block;
+    o.chunk = (size_t)c->chunk;
+    o.contributions = c->contributions;
+    o.incremental = c->incremental < 0 ? p <= 100 : c->incremental;
+    o.bandwidth = (size_t)c->bandwidth;
+    o.sample = sample;
+    o.progress = prog;
+    return o;
+}
+
+/* Historical (or FHS) VaR over a return matrix r (nret x n): overlapping h-day sums. */
+static qa_status run_hist(const qa_stress_cfg *c, qa_risk_ctx_t *ctx, qa_risk_ctx_t *est, const qa_comm_t *comm,
+                          const qa_stress_book *b, const double *r, size_t nret, int fhs, qa_stress_measure *m,
+                          const char *name) {
+    qa_status st = QA_OK;
+    size_t n = b->n, h = (size_t)c->horizon, ns = nret - h + 1;
+    double *f = NULL, *x = malloc(ns * n * sizeof *x);
+    qa_stress_engine_result er;
+    memset(&er, 0, sizeof er);
+    if (!x) QA_TRY_FAIL(QA_ERR_NOMEM, "historical scenarios (%zu x %zu)", ns, n);
+    const double *src = r;
+    if (fhs) {
+        f = malloc(nret * n * sizeof *f);
+        if (!f) QA_TRY_FAIL(QA_ERR_NOMEM, "FHS returns");
+        QA_TRY(qa_risk_fhs(est, r, nret, n, c->fhs_lambda, f, NULL));
+        src = f;
+    }
+    /* Every rank derives the same matrix (sums in date order: bitwise on any rank). */
+    QA_TRY(qa_risk_hist_horizon(est, src, nret, n, h, x));
+    qa_stress_engine_book eb = engine_book(b);
+    qa_stress_engine_source s;
+    memset(&s, 0, sizeof s);
+    s.kind = QA_STRESS_SOURCE_MATRIX;
+    s.count = ns;
+    s.x = x;
+    qa_stress_engine_opts o = engine_opts(c, b->p, NULL, ns);
+    QA_TRY(qa_stress_engine_run(ctx, comm, &eb, &s, &o, &er));
+    take_engine(m, &er, name, c->nlevels);
+    QA_TRY(add_marginal(b, c->nlevels, m));
+cleanup:
+    qa_stress_engine_result_free(&er);
+    free(f);
+    free(x);
+    return st;
+}
+
+static qa_status run_mc(const qa_stress_cfg *c, qa_risk_ctx_t *ctx, const qa_comm_t *comm, const qa_stress_book *b,
+                        const double *l, const double *mean_h, uint64_t stream, qa_stress_measure *m, const char *name,
+                        qa_stress_results *res) {
+    qa_status st = QA_OK;
+    qa_progress_t *prog = NULL;
+    qa_stress_engine_result er;
+    memset(&er, 0, sizeof er);
+    if (!comm || qa_comm_rank(comm) == 0)
+        QA_TRY(qa_progress_create(name, (uint64_t)c->mc_scenarios, "scenarios", QA_PROGRESS_AUTO, NULL, &prog));
+    qa_stress_engine_book eb = engine_book(b);
+    qa_stress_engine_source s;
+    memset(&s, 0, sizeof s);
+    s.kind = QA_STRESS_SOURCE_MC;
+    s.count = (uint64_t)c->mc_scenarios;
+    s.mc.seed = (uint64_t)c->mc_seed;
+    s.mc.stream = stream;
+    s.mc.dist = c->mc_nu ? QA_RISK_DIST_STUDENT_T : QA_RISK_DIST_NORMAL;
+    s.mc.nu = c->mc_nu;
+    s.l = l;
+    s.mean = mean_h;
+    qa_stress_engine_opts o = engine_opts(c, b->p, prog, (size_t)c->sample);
+    QA_TRY(qa_stress_engine_run(ctx, comm, &eb, &s, &o, &er));
+    qa_progress_finish(prog);
+    if (res && stream == 0) {
+        res->mc_seconds = er.seconds_scan;
+        res->mc_revals_per_s = (double)er.scenarios * (double)b->p / (er.seconds_scan > 0 ? er.seconds_scan : 1e-9);
+    }
+    take_engine(m, &er, name, c->nlevels);
+    QA_TRY(add_marginal(b, c->nlevels, m));
+cleanup:
+    qa_progress_free(prog);
+    qa_stress_engine_result_free(&er);
+    return st;
+}
+
+/* Limits: snapshot from the chosen method, JSON-line alerts into <run>/alerts.jsonl. */
+static qa_status check_limits(const qa_stress_cfg *c, const char *run_dir, qa_stress_results *res) {
+    qa_status st = QA_OK;
+    const qa_stress_book *b = res->book;
+    int src = c->limits_method;
+    if (src < 0) {
+        src = res->m[QA_STRESS_MONTECARLO].run ? QA_STRESS_MONTECARLO : -1;
+        for (int k = 0; src < 0 && k < QA_STRESS_METHOD_COUNT; k++)
+            if (res->m[k].run) src = k;
+    }
+    res->limits_source = src;
+    double var[16], es[16];
+    for (size_t l = 0; l < c->nlevels; l++) {
+        var[l] = src >= 0 ? res->m[src].var[l] / b->value : NAN;
+        es[l] = src >= 0 ? res->m[src].es[l] / b->value : NAN;
+    }
+    double gross = 0, net = 0, mx = 0;
+    const char *mxn = NULL;
+    for (size_t i = 0; i < b->p; i++) {
+        double wt = b->exposure[i] / b->value;
+        gross += fabs(wt);
+        net += wt;
+        if (fabs(wt) > mx) mx = fabs(wt), mxn = b->pf.pos[i].id;
+    }
+    res->gross = gross;
+    res->net = net;
+    res->max_weight = mx;
+    res->max_weight_name = mxn;
+    qa_risk_snapshot snap = {c->levels, var, es, c->nlevels, gross, net, mx, mxn, res->drawdown};
+    res->limits = calloc(c->limits.n ? c->limits.n : 1, sizeof *res->limits);
+    if (!res->limits) return QA_FAIL(QA_ERR_NOMEM, "limit results");
+    qa_limits_check(&c->limits, &snap, res->limits);
+    char path[4200];
+    QA_TRY(qa_fs_join(path, sizeof path, run_dir, "alerts.jsonl"));
+    FILE *f = fopen(path, "w");
+    if (!f) QA_TRY_FAIL(QA_ERR_IO, "cannot create %s", path);
+    st = qa_limits_write_alerts(f, "stress", NULL, res->limits, c->limits.n, &snap);
+    if (fclose(f) != 0 && st == QA_OK) st = QA_FAIL(QA_ERR_IO, "cannot write %s", path);
+    for (size_t i = 0; i < c->limits.n; i++) {
+        const qa_limit_result *lr = &res->limits[i];
+        if (lr->state == QA_LIMIT_BREACH)
+            qa_log_warn("stress: limit %s BREACHED: %s = %.6g (bound %.6g)", lr->limit->name,
+                        qa_limit_metric_names[lr->limit->metric], lr->value, lr->threshold);
+        else if (lr->state == QA_LIMIT_WARNING)
+            qa_log_warn("stress: limit %s near its bound: %s = %.6g (bound %.6g)", lr->limit->name,
+                        qa_limit_metric_names[lr->limit->metric], lr->value, lr->threshold);
+    }
+cleanup:
+    return st;
+}
+
+/* Current drawdown of the constant-holdings book over the window dates (options repriced
+ * with today's expiry and volatility). */
+static double book_drawdown(const qa_stress_book *b, const qa_stress_panel *panel, const size_t *dates, size_t nd) {
+    double peak = b->value, *x = malloc(b->n * sizeof *x);
+    if (!x) return NAN;
+    for (size_t k = 0; k < nd; k++) {
+        for (size_t f = 0; f < b->n; f++) x[f] = log(panel->close[b->cols[f] * panel->t + dates[k]] / b->spot[f]);
+        double v = b->value + qa_stress_book_pnl_full(b, x, 0.0, NULL);
+        if (v > peak) peak = v;
+    }
+    free(x);
+    return peak > 0 ? (peak - b->value) / peak : NAN;
+}
+
+qa_status qa_stress_book_prepare(const qa_stress_cfg *c, const qa_comm_t *comm, qa_stress_book *b, qa_stress_panel *panel) {
+    qa_status st = QA_OK;
+    qa_store_t *store = NULL;
+    const char **syms = NULL;
+    size_t nsyms = 0, capsyms = 0, *dates = NULL, avail = 0;
+    double *r = NULL;
+    char buf[32];
+    if (!c->portfolio) return QA_FAIL(QA_ERR_CONFIG, "no portfolio (give --portfolio or 'portfolio' in the config)");
+    if (!c->data) return QA_FAIL(QA_ERR_CONFIG, "no market data (give --data or 'data' in the config)");
+    st = qa_book_load(c->portfolio, c->portfolio_value, &b->pf);
+    if (st == QA_OK && (!comm || qa_comm_rank(comm) == 0)) {
+        st = qa_store_open(c->data, NULL, QA_STORE_READ, &store);
+        if (st == QA_OK) st = qa_book_check_market(&b->pf, store, INT64_MIN);
+        qa_store_close(store);
+    }
+    if (comm) st = qa_comm_agree(comm, st);
+    if (st != QA_OK) return st;
+    QA_TRY(book_factors(b));
+    for (size_t i = 0; i < b->p; i++) QA_TRY(add_symbol(&syms, &nsyms, &capsyms, b->pf.pos[i].symbol));
+    QA_TRY(qa_stress_panel_load(c->data, comm, syms, nsyms, panel));
+    for (size_t f = 0; f < b->n; f++) b->cols[f] = f;
+    long tv = qa_stress_panel_last_common(panel, b->cols, b->n, c->valuation);
+    if (tv < 0)
+        QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'valuation_date': no date%s has prices for every portfolio asset in %s",
+                    c->cfg_name, c->line_valuation, c->valuation ? " on or before it" : "", c->data);
+    b->t_val = (size_t)tv;
+    b->valuation = panel->time[tv];
+    QA_TRY(qa_book_check_market(&b->pf, NULL, b->valuation));
+    st = qa_stress_returns_last(panel, b->cols, b->n, b->t_val, (size_t)c->window, &r, &dates, &avail);
+    if (st == QA_ERR_NOT_FOUND)
+        QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': %d returns requested but only %zu dates up to %s have prices for "
+                                   "all %zu portfolio assets (history too short)",
+                    c->cfg_name, c->line_window, c->window, avail, qa_time_format_iso(b->valuation, buf, sizeof buf), b->n);
+    if (st != QA_OK) goto cleanup;
+    QA_TRY(book_resolve(c, panel, r, (size_t)c->window, b));
+cleanup:
+    free((void *)syms);
+    free(dates);
+    free(r);
+    return st;
+}
+
+qa_status qa_stress_run(const qa_stress_cfg *c, const qa_comm_t *comm, const char *run_dir, int argc, char **argv,
+                        qa_stress_summary *sum) {
+    qa_status st = QA_OK;
+    uint64_t t_start = qa_time_ns();
+    int rank = comm ? qa_comm_rank(comm) : 0, root = rank == 0;
+    qa_rundir rd;
+    memset(&rd, 0, sizeof rd);
+    qa_stress_book b;
+    memset(&b, 0, sizeof b);
+    qa_stress_panel panel;
+    memset(&panel, 0, sizeof panel);
+    qa_stress_results res;
+    memset(&res, 0, sizeof res);
+    qa_stress_sectors sectors;
+    memset(&sectors, 0, sizeof sectors);
+    qa_backend_t *be = NULL, *be_est = NULL;
+    qa_risk_ctx_t *ctx = NULL, *est = NULL;
+    qa_store_t *store = NULL;
+    const char **syms = NULL;
+    size_t nsyms = 0, capsyms = 0, *dates = NULL, *sdates = NULL, *uni = NULL;
+    double *r = NULL, *cov = NULL, *mu = NULL, *l = NULL, *mean_h = NULL, *sr = NULL, *scov = NULL, *smu = NULL,
+           *ucov = NULL, *ur = NULL, *umu = NULL;
+    size_t *udates = NULL;
+    json_t *summary = NULL;
+    res.cfg = c;
+    res.book = &b;
+    res.panel = &panel;
+    res.limits_source = -1;
+    res.ranks = comm ? qa_comm_size(comm) : 1;
+
+    if (!c->portfolio) return QA_FAIL(QA_ERR_CONFIG, "no portfolio (give --portfolio or 'portfolio' in the config)");
+    if (!c->data) return QA_FAIL(QA_ERR_CONFIG, "no market data (give --data or 'data' in the config)");
+    QA_TRY(qa_rundir_open(&rd, run_dir, comm, "stress", argc, argv));
+    if (root) st = qa_stress_write_config(run_dir, c);
+    if (comm) st = qa_comm_agree(comm, st);
+    if (st != QA_OK) goto cleanup;
+    char buf[64], buf2[64];
+
+    /* 1. Portfolio and configuration against the data, before any computation. */
+    st = qa_book_load(c->portfolio, c->portfolio_value, &b.pf);
+    if (st == QA_OK && root) {
+        st = qa_store_open(c->data, NULL, QA_STORE_READ, &store);
+        if (st == QA_OK) st = qa_book_check_market(&b.pf, store, INT64_MIN);
+        if (st == QA_OK) st = check_scenario_symbols(c, store);
+        qa_store_close(store);
+        store = NULL;
+    }
+    if (comm) st = qa_comm_agree(comm, st);
+    if (st != QA_OK) goto cleanup;
+    QA_TRY(book_factors(&b));
+    for (size_t i = 0; i < b.p; i++) QA_TRY(add_symbol(&syms, &nsyms, &capsyms, b.pf.pos[i].symbol));
+    for (size_t i = 0; i < c->nhypos; i++)
+        for (size_t j = 0; j < c->hypos[i].nshocks; j++)
+            if (c->hypos[i].shocks[j].kind == QA_STRESS_SHOCK_ASSET)
+                QA_TRY(add_symbol(&syms, &nsyms, &capsyms, c->hypos[i].shocks[j].target));
+    for (size_t i = 0; i < c->nfactors; i++)
+        for (size_t j = 0; j < c->factors[i].n; j++) QA_TRY(add_symbol(&syms, &nsyms, &capsyms, c->factors[i].assets[j]));
+    QA_TRY(qa_stress_panel_load(c->data, comm, syms, nsyms, &panel));
+    for (size_t f = 0; f < b.n; f++) b.cols[f] = f; /* portfolio symbols come first in the panel */
+
+    long tv = qa_stress_panel_last_common(&panel, b.cols, b.n, c->valuation);
+    if (tv < 0) {
+        if (c->valuation)
+            QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'valuation_date': no date on or before %s has prices for every "
+                                       "portfolio asset in %s",
+                        c->cfg_name, c->line_valuation, date_str(c->valuation, buf, sizeof buf), c->data);
+        QA_TRY_FAIL(QA_ERR_CONFIG, "%s: no date has prices for every portfolio asset", c->data);
+    }
+    b.t_val = (size_t)tv;
+    b.valuation = panel.time[tv];
+    QA_TRY(qa_book_check_market(&b.pf, NULL, b.valuation));
+    size_t W = (size_t)c->window, avail = 0;
+    st = qa_stress_returns_last(&panel, b.cols, b.n, b.t_val, W, &r, &dates, &avail);
+    if (st == QA_ERR_NOT_FOUND)
+        QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': %zu returns requested but only %zu dates up to %s have prices for "
+                                   "all %zu portfolio assets (history too short)",
+                    c->cfg_name, c->line_window, W, avail, date_str(b.valuation, buf, sizeof buf), b.n);
+    if (st != QA_OK) goto cleanup;
+    if ((size_t)c->horizon >= W)
+        QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'horizon': %d days do not fit in a window of %zu returns", c->cfg_name,
+                    c->line_window, c->horizon, W);
+    size_t nsr = 0;
+    if (c->stressed) {
+        st = qa_stress_returns_range(&panel, b.cols, b.n, c->stress_window.start, c->stress_window.end, &sr, &sdates, &nsr);
+        if (st == QA_OK && nsr < (size_t)c->horizon + 10) st = QA_ERR_NOT_FOUND;
+        if (st == QA_ERR_NOT_FOUND)
+            QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'stressed.start': the stress window %s..%s is not in %s (%zu returns "
+                                       "with prices for every portfolio asset; at least %d needed)",
+                        c->cfg_name, c->line_stress_start, date_str(c->stress_window.start, buf, sizeof buf),
+                        date_str(c->stress_window.end, buf2, sizeof buf2), c->data, nsr, c->horizon + 10);
+        if (st != QA_OK) goto cleanup;
+    }
+    for (size_t i = 0; i < c->nreplays; i++) {
+        const qa_stress_window *w = &c->replays[i];
+        long base = qa_stress_panel_last_common(&panel, b.cols, b.n, w->start - 1);
+        size_t cnt = 0;
+        double *tmp = NULL;
+        size_t *td = NULL;
+        qa_status s2 = qa_stress_returns_range(&panel, b.cols, b.n, w->start, w->end, &tmp, &td, &cnt);
+        free(tmp);
+        free(td);
+        if (s2 != QA_OK && s2 != QA_ERR_NOT_FOUND) QA_TRY(s2);
+        if ((s2 != QA_OK || base < 0) && w->line)
+            QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.historical[%zu]': window '%s' %s..%s is not in %s (no "
+                                       "prices for every portfolio asset %s)",
+                        c->cfg_name, w->line, i, w->name, date_str(w->start, buf, sizeof buf),
+                        date_str(w->end, buf2, sizeof buf2), c->data, base < 0 ? "before it starts" : "inside it");
+    }
+    if (c->sectors) QA_TRY(qa_stress_sectors_load(c->sectors, &sectors));
+    for (size_t i = 0; i < c->nhypos; i++)
+        for (size_t j = 0; j < c->hypos[i].nshocks; j++) {
+            const qa_stress_shock *s = &c->hypos[i].shocks[j];
+            if (s->kind != QA_STRESS_SHOCK_SECTOR) continue;
+            size_t members = 0;
+            for (size_t k = 0; k < b.p; k++) {
+                const char *sec = b.pf.pos[k].sector[0] ? b.pf.pos[k].sector : qa_stress_sectors_of(&sectors, b.pf.pos[k].symbol);
+                members += sec && strcmp(sec, s->target) == 0;
+            }
+            if (!members)
+                QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.hypothetical[%zu].shocks[%zu].sector': no portfolio "
+                                           "asset is in sector '%s'%s",
+                            c->cfg_name, s->line, i, j, s->target,
+                            c->sectors ? "" : " (no sector table: set scenarios.sectors or a 'sector' column)");
+        }
+
+    /* 2. The book on the valuation date. */
+    QA_TRY(book_resolve(c, &panel, r, W, &b));
+    res.window_used = W;
+    res.window_start = panel.time[dates[0]];
+    res.window_end = panel.time[dates[W - 1]];
+    res.drawdown = book_drawdown(&b, &panel, dates, W);
+    if (root)
+        qa_log_info("stress: %s, %zu positions on %zu assets, value %.2f on %s; window %zu returns %s..%s, horizon %d "
+                    "day(s), %d rank(s)",
+                    b.pf.name, b.p, b.n, b.value, date_str(b.valuation, buf, sizeof buf), W,
+                    date_str(res.window_start, buf2, sizeof buf2), date_str(res.window_end, buf2 + 32, 32), c->horizon,
+                    res.ranks);
+
+    /* 3. Backends: the engine's (CPU or GPU), and a 1-thread CPU context for estimation
+     * so its bits do not depend on threads or ranks. */
+    int dev = comm && qa_comm_device(comm) >= 0 ? qa_comm_device(comm) : 0;
+    QA_TRY(qa_backend_create_named(c->backend, dev, &be));
+    if (c->threads > 0) qa_backend_set_threads(be, c->threads);
+    QA_TRY(qa_risk_ctx_create(be, &ctx));
+    QA_TRY(qa_backend_create(QA_BACKEND_CPU, 0, &be_est));
+    qa_backend_set_threads(be_est, 1);
+    QA_TRY(qa_risk_ctx_create(be_est, &est));
+    snprintf(res.backend, sizeof res.backend, "%s", qa_backend_name(qa_backend_kind_of(be)));
+
+    size_t n = b.n;
+    cov = malloc(n * n * sizeof *cov);
+    mu = calloc(n, sizeof *mu);
+    l = malloc(n * n * sizeof *l);
+    mean_h = calloc(n, sizeof *mean_h);
+    if (!cov || !mu || !l || !mean_h) QA_TRY_FAIL(QA_ERR_NOMEM, "covariance (%zu x %zu)", n, n);
+    QA_TRY(estimate(c, est, comm, r, W, n, cov, mu, &res.lw_intensity));
+    for (size_t j = 0; j < n; j++) mean_h[j] = (double)c->horizon * mu[j];
+    int need_l = (c->methods & (1u << QA_STRESS_MONTECARLO)) || c->nreverse;
+    if (need_l) QA_TRY(horizon_factor(c, est, comm, cov, n, l, &res.jitter));
+
+    /* 4. VaR/ES by method. */
+    if (c->methods & (1u << QA_STRESS_HISTORICAL)) {
+        if (root) qa_log_info("stress: historical simulation (%zu scenarios)", W - (size_t)c->horizon + 1);
+        QA_TRY(run_hist(c, ctx, est, comm, &b, r, W, 0, &res.m[QA_STRESS_HISTORICAL], "historical"));
+    }
+    if (c->methods & (1u << QA_STRESS_FHS)) {
+        if (root) qa_log_info("stress: filtered historical simulation (lambda %.3g)", c->fhs_lambda);
+        QA_TRY(run_hist(c, ctx, est, comm, &b, r, W, 1, &res.m[QA_STRESS_FHS], "fhs"));
+    }
+    if ((c->methods & (1u << QA_STRESS_PARAMETRIC)) && root)
+        st = parametric(c, &b, cov, mu, &res.m[QA_STRESS_PARAMETRIC], "parametric");
+    if (comm) st = qa_comm_agree(comm, st);
+    if (st != QA_OK) goto cleanup;
+    if (c->methods & (1u << QA_STRESS_MONTECARLO)) {
+        if (root)
+            qa_log_info("stress: Monte Carlo, %lld %s scenarios in blocks of %lld over %d rank(s) on %s", c->mc_scenarios,
+                        c->mc_nu ? "Student-t" : "normal", c->mc_block, res.ranks, res.backend);
+        QA_TRY(run_mc(c, ctx, comm, &b, l, c->use_mean ? mean_h : NULL, 0, &res.m[QA_STRESS_MONTECARLO], "montecarlo",
+                      &res));
+    }
+
+    /* 5. Stressed VaR on the stress window. */
+    if (c->stressed) {
+        qa_stress_measure *sm = res.m + QA_STRESS_METHOD_COUNT;
+        res.stress_returns = nsr;
+        scov = malloc(n * n * sizeof *scov);
+        smu = calloc(n, sizeof *smu);
+        if (!scov || !smu) QA_TRY_FAIL(QA_ERR_NOMEM, "stressed covariance");
+        double dummy;
+        QA_TRY(estimate(c, est, comm, sr, nsr, n, scov, smu, &dummy));
+        if (root)
+            qa_log_info("stress: stressed VaR on %s..%s (%zu returns)", date_str(c->stress_window.start, buf, sizeof buf),
+                        date_str(c->stress_window.end, buf2, sizeof buf2), nsr);
+        if (c->stressed_methods & (1u << QA_STRESS_HISTORICAL))
+            QA_TRY(run_hist(c, ctx, est, comm, &b, sr, nsr, 0, &sm[QA_STRESS_HISTORICAL], "stressed_historical"));
+        if ((c->stressed_methods & (1u << QA_STRESS_PARAMETRIC)) && root)
+            st = parametric(c, &b, scov, smu, &sm[QA_STRESS_PARAMETRIC], "stressed_parametric");
+        if (comm) st = qa_comm_agree(comm, st);
+        if (st != QA_OK) goto cleanup;
+        if (c->stressed_methods & (1u << QA_STRESS_MONTECARLO)) {
+            double *sl = malloc(n * n * sizeof *sl), jit = 0, *smh = calloc(n, sizeof *smh);
+            if (!sl || !smh) {
+                free(sl);
+                free(smh);
+                QA_TRY_FAIL(QA_ERR_NOMEM, "stressed factor");
+            }
+            for (size_t j = 0; j < n; j++) smh[j] = (double)c->horizon * smu[j];
+            st = horizon_factor(c, est, comm, scov, n, sl, &jit);
+            if (st == QA_OK)
+                st = run_mc(c, ctx, comm, &b, sl, c->use_mean ? smh : NULL, 2, &sm[QA_STRESS_MONTECARLO],
+                            "stressed_montecarlo", NULL);
+            free(sl);
+            free(smh);
+            if (st != QA_OK) goto cleanup;
+        }
+    }
+
+    /* 6. Scenarios (rank 0: small). */
+    if (root) {
+        st = qa_stress_replays(c, &panel, &b, &res);
+        if (st == QA_OK && c->nhypos) {
+            /* Universe: portfolio assets, then the other scenario assets. */
+            size_t nu = nsyms, avail_u = 0;
+            uni = malloc(nu * sizeof *uni);
+            if (!uni) st = QA_FAIL(QA_ERR_NOMEM, "universe");
+            for (size_t i = 0; st == QA_OK && i < nu; i++) uni[i] = i;
+            if (st == QA_OK) {
+                if (c->hypo_stressed_cov)
+                    st = qa_stress_returns_range(&panel, uni, nu, c->stress_window.start, c->stress_window.end, &ur, &udates,
+                                              &avail_u);
+                else
+                    st = qa_stress_returns_last(&panel, uni, nu, b.t_val, W, &ur, &udates, &avail_u);
+                if (st == QA_ERR_NOT_FOUND)
+                    st = QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': the scenario assets have only %zu common returns "
+                                                "(window %zu)",
+                                 c->cfg_name, c->line_window, avail_u, W);
+                if (!c->hypo_stressed_cov) avail_u = W;
+            }
+            ucov = malloc(nu * nu * sizeof *ucov);
+            umu = malloc(nu * sizeof *umu);
+            double dummy;
+            if (st == QA_OK && (!ucov || !umu)) st = QA_FAIL(QA_ERR_NOMEM, "scenario covariance");
+            if (st == QA_OK) st = estimate(c, est, NULL, ur, avail_u, nu, ucov, umu, &dummy);
+            if (st == QA_OK) st = qa_stress_hypothetical(c, &panel, &b, uni, nu, ucov, &sectors, &res);
+        }
+        if (st == QA_OK && c->nreverse) {
+            double *ch = malloc(n * n * sizeof *ch);
+            if (!ch) st = QA_FAIL(QA_ERR_NOMEM, "covariance");
+            if (st == QA_OK) {
+                memcpy(ch, cov, n * n * sizeof *ch);
+                st = qa_risk_cov_horizon(est, ch, n, (double)c->horizon);
+            }
+            if (st == QA_OK) st = qa_stress_reverse(c, &b, ch, &res);
+            free(ch);
+        }
+        if (st == QA_OK) st = check_limits(c, run_dir, &res);
+    }
+    if (comm) st = qa_comm_agree(comm, st);
+    if (st != QA_OK) goto cleanup;
+
+    /* 7. Outputs. */
+    int64_t rss = (int64_t)qa_peak_rss_bytes();
+    if (comm) QA_TRY(qa_comm_allreduce_max_i64(comm, &rss, 1));
+    res.peak_rss_mb = (double)rss / 1048576.0;
+    res.seconds = qa_time_since(t_start);
+    if (root) st = qa_stress_write_outputs(run_dir, &res, &summary);
+    if (comm) st = qa_comm_agree(comm, st);
+    if (st != QA_OK) goto cleanup;
+    if (sum) {
+        memset(sum, 0, sizeof *sum);
+        sum->value = b.value;
+        sum->positions = b.p;
+        sum->factors = b.n;
+        for (int k = 0; k < QA_STRESS_METHOD_COUNT; k++)
+            for (size_t lv = 0; lv < 16; lv++) {
+                sum->var[k][lv] = res.m[k].run && lv < c->nlevels ? res.m[k].var[lv] : NAN;
+                sum->es[k][lv] = res.m[k].run && lv < c->nlevels ? res.m[k].es[lv] : NAN;
+            }
+        for (size_t i = 0; root && i < c->limits.n; i++) {
+            sum->breaches += res.limits[i].state == QA_LIMIT_BREACH;
+            sum->warnings += res.limits[i].state == QA_LIMIT_WARNING;
+        }
+        sum->mc_seconds = res.mc_seconds;
+        sum->mc_revaluations_per_s = res.mc_revals_per_s;
+        sum->seconds = res.seconds;
+        sum->peak_rss_mb = res.peak_rss_mb;
+    }
+    if (root) {
+        for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
+            if (!res.m[k].run) continue;
+            size_t li = 0;
+            for (size_t lv = 1; lv < c->nlevels; lv++)
+                if (c->levels[lv] > c->levels[li]) li = lv;
+            qa_log_info("stress: %-20s VaR %.4g%% = %.2f  ES = %.2f (%.3f%% / %.3f%% of value)", res.m[k].name,
+                        100 * c->levels[li], res.m[k].var[li], res.m[k].es[li], 100 * res.m[k].var[li] / b.value,
+                        100 * res.m[k].es[li] / b.value);
+        }
+        if (res.mc_revals_per_s > 0)
+            qa_log_info("stress: Monte Carlo %.3g revaluations/s (scenarios x positions) in %.2f s; peak RSS %.0f MB",
+                        res.mc_revals_per_s, res.mc_seconds, res.peak_rss_mb);
+        qa_log_info("stress: wrote %s/{results.h5,summary.json,report.html,alerts.jsonl} in %.2f s", run_dir, res.seconds);
+    }
+cleanup:
+    json_decref(summary);
+    qa_rundir_close(&rd, st);
+    qa_stress_results_free(&res);
+    qa_stress_sectors_free(&sectors);
+    qa_stress_book_free(&b);
+    qa_stress_panel_free(&panel);
+    qa_risk_ctx_free(ctx);
+    qa_risk_ctx_free(est);
+    qa_backend_free(be);
+    qa_backend_free(be_est);
+    free((void *)syms);
+    free(dates);
+    free(sdates);
+    free(r);
+    free(cov);
+    free(mu);
+    free(l);
+    free(mean_h);
+    free(sr);
+    free(scov);
+    free(smu);
+    free(uni);
+    free(ucov);
+    free(umu);
+    free(ur);
+    free(udates);
+    return st;
+}

@@ -1,0 +1,594 @@
+/* `qa stress` configuration: defaults, the YAML schema, and the checks a config file
+ * alone decides (data-dependent checks run in stress.c before any computation). */
+#include <math.h>    /* NAN, isnan */
+#include <stdio.h>   /* snprintf */
+#include <stdlib.h>  /* calloc, free */
+#include <string.h>  /* strcmp, memset */
+
+#include "common/timeparse.h" /* dates */
+#include "kernels/risk.h"       /* Ledoit-Wolf targets */
+#include "pipeline/stress/stress.h"
+
+const char *const qa_stress_method_names[] = {"historical", "fhs", "parametric", "montecarlo", NULL};
+_Static_assert(sizeof qa_stress_method_names / sizeof qa_stress_method_names[0] == QA_STRESS_METHOD_COUNT + 1, "methods");
+const char *const qa_stress_estimator_names[] = {"sample", "ewma", "ledoit_wolf", NULL};
+_Static_assert(sizeof qa_stress_estimator_names / sizeof qa_stress_estimator_names[0] == QA_STRESS_ESTIMATOR_COUNT + 1,
+               "estimators");
+
+static const char *const dist_names[] = {"normal", "student_t", NULL};
+static const char *const lw_names[] = {"constant_correlation", "scaled_identity", NULL};
+_Static_assert(sizeof lw_names / sizeof lw_names[0] == QA_RISK_LW_TARGET_COUNT + 1, "lw targets");
+static const char *const mean_names[] = {"zero", "sample", NULL};
+static const char *const backend_names[] = {"cpu", "cuda", "auto", NULL};
+static const char *const tristate_names[] = {"auto", "false", "true", NULL};
+static const char *const cov_names[] = {"current", "stressed", NULL};
+
+/* Built-in replay windows (skipped, with a note, where the data does not cover them). */
+static const struct {
+    const char *name, *start, *end;
+} default_replays[] = {
+    {"GFC 2008-09", "2008-09-01", "2009-03-31"},
+    {"COVID 2020", "2020-02-19", "2020-04-30"},
+    {"Rates 2022", "2022-01-03", "2022-10-31"},
+};
+
+static int64_t date_ns(const char *s) {
+    qa_tzone utc;
+    memset(&utc, 0, sizeof utc);
+    int64_t ns = 0;
+    return qa_time_parse(s, QA_TIME_ISO, &utc, &ns) ? ns : INT64_MIN;
+}
+
+void qa_stress_cfg_default(qa_stress_cfg *c) {
+    memset(c, 0, sizeof *c);
+    c->cfg_name = "(defaults)";
+    c->portfolio_value = NAN;
+    c->backend = "auto";
+    c->levels[0] = 0.95;
+    c->levels[1] = 0.975;
+    c->levels[2] = 0.99;
+    c->nlevels = 3;
+    c->horizon = 1;
+    c->window = 1000;
+    c->methods = (1u << QA_STRESS_METHOD_COUNT) - 1;
+    c->estimator = QA_STRESS_COV_SAMPLE;
+    c->ewma_lambda = 0.94;
+    c->lw_target = QA_RISK_LW_CONSTANT_CORRELATION;
+    c->jitter_max = 1e-6;
+    c->fhs_lambda = 0.94;
+    c->mc_scenarios = 100000;
+    c->mc_block = 16384;
+    c->mc_seed = 42;
+    c->sample = 100000;
+    c->contributions = 1;
+    c->incremental = -1;
+    c->chunk = 1024;
+    c->stressed_methods = (1u << QA_STRESS_HISTORICAL) | (1u << QA_STRESS_PARAMETRIC) | (1u << QA_STRESS_MONTECARLO);
+    c->replays_default = 1;
+    c->reverse_max_iter = 50;
+    c->limits_method = -1;
+    c->bt_methods = (1u << QA_STRESS_METHOD_COUNT) - 1;
+    c->bt_levels[0] = 0.99;
+    c->bt_nlevels = 1;
+    c->bt_window = 500;
+    c->bt_scenarios = 5000;
+    c->bins = 60;
+}
+
+void qa_stress_cfg_free(qa_stress_cfg *c) {
+    for (size_t i = 0; i < c->nhypos; i++) free(c->hypos[i].shocks);
+    free(c->hypos);
+    for (size_t i = 0; i < c->nfactors; i++) {
+        free(c->factors[i].assets);
+        free(c->factors[i].weights);
+    }
+    free(c->factors);
+    free(c->replays);
+    qa_limits_free(&c->limits);
+    c->hypos = NULL;
+    c->factors = NULL;
+    c->replays = NULL;
+    c->nhypos = c->nfactors = c->nreplays = 0;
+}
+
+/* Everything the schema binds, flat (sections bind into the same struct). */
+struct raw {
+    const char *portfolio, *data, *valuation_date;
+    double portfolio_value;
+    int backend, threads_set;
+    long long threads, horizon, window;
+    const qa_cfg_node *levels, *methods;
+    int mean;
+    int estimator, lw_target;
+    double ewma_lambda, jitter_max, fhs_lambda;
+    int param_dist, mc_dist;
+    long long param_nu, mc_nu, mc_scenarios, mc_block, mc_seed, sample;
+    int contributions, incremental;
+    long long bandwidth, chunk;
+    const char *st_start, *st_end;
+    const qa_cfg_node *st_methods;
+    const qa_cfg_node *replays, *hypos, *factors;
+    const char *sectors;
+    int hypo_cov;
+    qa_cfg_list reverse_losses;
+    long long reverse_max_iter;
+    const qa_cfg_node *limits;
+    int limits_method;
+    const qa_cfg_node *bt_methods, *bt_levels;
+    long long bt_window, bt_scenarios;
+    const char *bt_start, *bt_end;
+    long long bins;
+};
+
+#define F(key, type, member, lo, hi, choices, doc) \
+    {key, type, offsetof(struct raw, member), lo, hi, choices, NULL, 0, doc}
+
+static const qa_cfg_field cov_fields[] = {
+    F("estimator", QA_CFG_T_ENUM, estimator, 0, 0, qa_stress_estimator_names, "sample, ewma or ledoit_wolf"),
+    F("lambda", QA_CFG_T_DOUBLE, ewma_lambda, 1e-6, 0.999999, NULL, "EWMA decay"),
+    F("lw_target", QA_CFG_T_ENUM, lw_target, 0, 0, lw_names, "Ledoit-Wolf target"),
+    F("jitter_max", QA_CFG_T_DOUBLE, jitter_max, 0, 1, NULL, "Cholesky jitter limit (x mean variance)"),
+    {NULL},
+};
+static const qa_cfg_field fhs_fields[] = {
+    F("lambda", QA_CFG_T_DOUBLE, fhs_lambda, 1e-6, 0.999999, NULL, "EWMA decay of the volatility filter"),
+    {NULL},
+};
+static const qa_cfg_field param_fields[] = {
+    F("dist", QA_CFG_T_ENUM, param_dist, 0, 0, dist_names, "normal or student_t"),
+    F("nu", QA_CFG_T_INT, param_nu, 3, 100000, NULL, "Student-t degrees of freedom"),
+    {NULL},
+};
+static const qa_cfg_field mc_fields[] = {
+    F("scenarios", QA_CFG_T_INT, mc_scenarios, 1, 1e13, NULL, "number of scenarios"),
+    F("block", QA_CFG_T_INT, mc_block, 1, 1 << 22, NULL, "scenarios per block (global, fixed)"),
+    F("dist", QA_CFG_T_ENUM, mc_dist, 0, 0, dist_names, "normal or student_t"),
+    F("nu", QA_CFG_T_INT, mc_nu, 3, 100000, NULL, "Student-t degrees of freedom"),
+    F("seed", QA_CFG_T_INT, mc_seed, 0, 9.2e18, NULL, "Philox seed"),
+    F("sample", QA_CFG_T_INT, sample, 0, 1e8, NULL, "losses kept for the histogram"),
+    {NULL},
+};
+static const qa_cfg_field contrib_fields[] = {
+    F("enabled", QA_CFG_T_BOOL, contributions, 0, 0, NULL, "component VaR/ES"),
+    F("incremental", QA_CFG_T_ENUM, incremental, 0, 0, tristate_names, "auto, true or false"),
+    F("bandwidth", QA_CFG_T_INT, bandwidth, 0, 1e9, NULL, "component-VaR half-width in ranks (0 = sqrt(m))"),
+    F("chunk", QA_CFG_T_INT, chunk, 1, 1 << 20, NULL, "tail rows per contribution chunk"),
+    {NULL},
+};
+static const qa_cfg_field stressed_fields[] = {
+    F("start", QA_CFG_T_STRING, st_start, 0, 0, NULL, "first date of the stress window"),
+    F("end", QA_CFG_T_STRING, st_end, 0, 0, NULL, "last date of the stress window"),
+    F("methods", QA_CFG_T_NODE, st_methods, 0, 0, NULL, "historical, parametric, montecarlo"),
+    {NULL},
+};
+static const qa_cfg_field reverse_fields[] = {
+    F("losses", QA_CFG_T_DOUBLE_LIST, reverse_losses, 1e-9, 100, NULL, "target losses, fractions of the value"),
+    F("max_iter", QA_CFG_T_INT, reverse_max_iter, 1, 10000, NULL, "iterations of the option-book search"),
+    {NULL},
+};
+static const qa_cfg_field scen_fields[] = {
+    F("historical", QA_CFG_T_NODE, replays, 0, 0, NULL, "replay windows [{name, start, end}]"),
+    F("hypothetical", QA_CFG_T_NODE, hypos, 0, 0, NULL, "shock scenarios [{name, shocks}]"),
+    F("factors", QA_CFG_T_NODE, factors, 0, 0, NULL, "named factors [{name, assets, weights}]"),
+    F("sectors", QA_CFG_T_STRING, sectors, 0, 0, NULL, "sector table (CSV)"),
+    F("covariance", QA_CFG_T_ENUM, hypo_cov, 0, 0, cov_names, "current or stressed"),
+    {"reverse", QA_CFG_T_SECTION, 0, 0, 0, NULL, reverse_fields, 0, "reverse stress"},
+    {NULL},
+};
+static const qa_cfg_field bt_fields[] = {
+    F("methods", QA_CFG_T_NODE, bt_methods, 0, 0, NULL, "methods to backtest"),
+    F("levels", QA_CFG_T_NODE, bt_levels, 0, 0, NULL, "levels to backtest"),
+    F("window", QA_CFG_T_INT, bt_window, 2, 1e6, NULL, "estimation window (days)"),
+    F("start", QA_CFG_T_STRING, bt_start, 0, 0, NULL, "first forecast date"),
+    F("end", QA_CFG_T_STRING, bt_end, 0, 0, NULL, "last forecast date"),
+    F("scenarios", QA_CFG_T_INT, bt_scenarios, 100, 1e9, NULL, "Monte-Carlo scenarios per forecast"),
+    {NULL},
+};
+static const qa_cfg_field out_fields[] = {
+    F("bins", QA_CFG_T_INT, bins, 5, 1000, NULL, "histogram bins"),
+    {NULL},
+};
+static const qa_cfg_field top_fields[] = {
+    F("portfolio", QA_CFG_T_STRING, portfolio, 0, 0, NULL, "portfolio file (CSV or YAML)"),
+    F("data", QA_CFG_T_STRING, data, 0, 0, NULL, "market file (HDF5)"),
+    F("portfolio_value", QA_CFG_T_DOUBLE, portfolio_value, 1e-6, 1e18, NULL, "portfolio value (currency)"),
+    F("valuation_date", QA_CFG_T_STRING, valuation_date, 0, 0, NULL, "valuation date YYYY-MM-DD"),
+    F("backend", QA_CFG_T_ENUM, backend, 0, 0, backend_names, "cpu, cuda or auto"),
+    F("threads", QA_CFG_T_INT, threads, 0, 4096, NULL, "CPU threads per rank (0 = all)"),
+    F("levels", QA_CFG_T_NODE, levels, 0, 0, NULL, "confidence levels in (0, 1)"),
+    F("horizon", QA_CFG_T_INT, horizon, 1, 3650, NULL, "horizon in days (>= 1)"),
+    F("window", QA_CFG_T_INT, window, 2, 1e6, NULL, "return dates used for estimation"),
+    F("methods", QA_CFG_T_NODE, methods, 0, 0, NULL, "historical, fhs, parametric, montecarlo"),
+    F("mean", QA_CFG_T_ENUM, mean, 0, 0, mean_names, "zero or sample"),
+    {"covariance", QA_CFG_T_SECTION, 0, 0, 0, NULL, cov_fields, 0, "covariance estimator"},
+    {"fhs", QA_CFG_T_SECTION, 0, 0, 0, NULL, fhs_fields, 0, "filtered historical simulation"},
+    {"parametric", QA_CFG_T_SECTION, 0, 0, 0, NULL, param_fields, 0, "delta-normal / Student-t"},
+    {"montecarlo", QA_CFG_T_SECTION, 0, 0, 0, NULL, mc_fields, 0, "Monte Carlo"},
+    {"contributions", QA_CFG_T_SECTION, 0, 0, 0, NULL, contrib_fields, 0, "contributions per position"},
+    {"stressed", QA_CFG_T_SECTION, 0, 0, 0, NULL, stressed_fields, 0, "stressed VaR"},
+    {"scenarios", QA_CFG_T_SECTION, 0, 0, 0, NULL, scen_fields, 0, "stress scenarios"},
+    F("limits", QA_CFG_T_NODE, limits, 0, 0, NULL, "risk limits (trading/limits.h)"),
+    F("limits_method", QA_CFG_T_ENUM, limits_method, 0, 0, qa_stress_method_names, "VaR/ES source of the limits"),
+    {"backtest", QA_CFG_T_SECTION, 0, 0, 0, NULL, bt_fields, 0, "qa stress backtest"},
+    {"output", QA_CFG_T_SECTION, 0, 0, 0, NULL, out_fields, 0, "outputs"},
+    {NULL},
+};
+#undef F
+
+/* Node of a dotted key path (for error lines), or NULL. */
+static const qa_cfg_node *node_at(const qa_cfg_t *cfg, const char *a, const char *b) {
+    const qa_cfg_node *n = qa_cfg_map_get(qa_cfg_root(cfg), a);
+    return b ? qa_cfg_map_get(n, b) : n;
+}
+
+static qa_status parse_date(const qa_cfg_t *cfg, const qa_cfg_node *n, const char *what, int64_t *out) {
+    const char *s = qa_cfg_node_text(n);
+    int64_t ns = s ? date_ns(s) : INT64_MIN;
+    if (ns == INT64_MIN) return qa_cfg_error(cfg, n, what, "'%s' is not a date (YYYY-MM-DD)", s ? s : "");
+    *out = ns;
+    return QA_OK;
+}
+
+static qa_status parse_methods(const qa_cfg_t *cfg, const qa_cfg_node *n, const char *what, unsigned allowed,
+                               unsigned *out) {
+    size_t cnt = qa_cfg_node_kind(n) == QA_CFG_SEQ ? qa_cfg_node_len(n) : 1;
+    if (qa_cfg_node_kind(n) != QA_CFG_SEQ && qa_cfg_node_kind(n) != QA_CFG_SCALAR)
+        return qa_cfg_error(cfg, n, what, "expected a list of methods");
+    unsigned mask = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        const qa_cfg_node *it = qa_cfg_node_kind(n) == QA_CFG_SEQ ? qa_cfg_seq_at(n, i) : n;
+        char w[96];
+        snprintf(w, sizeof w, "%s[%zu]", what, i);
+        int m = -1;
+        qa_status st = qa_cfg_read_enum(cfg, it, w, qa_stress_method_names, &m);
+        if (st != QA_OK) return st;
+        if (!(allowed & (1u << m))) return qa_cfg_error(cfg, it, w, "method '%s' is not available here", qa_stress_method_names[m]);
+        if (mask & (1u << m)) return qa_cfg_error(cfg, it, w, "method '%s' is listed twice", qa_stress_method_names[m]);
+        mask |= 1u << m;
+    }
+    if (!mask) return qa_cfg_error(cfg, n, what, "the list of methods is empty");
+    *out = mask;
+    return QA_OK;
+}
+
+static qa_status parse_levels(const qa_cfg_t *cfg, const qa_cfg_node *n, const char *what, double *out, size_t cap,
+                              size_t *count) {
+    size_t cnt = qa_cfg_node_kind(n) == QA_CFG_SEQ ? qa_cfg_node_len(n) : 1;
+    if (qa_cfg_node_kind(n) != QA_CFG_SEQ && qa_cfg_node_kind(n) != QA_CFG_SCALAR)
+        return qa_cfg_error(cfg, n, what, "expected a list of confidence levels");
+    if (cnt == 0) return qa_cfg_error(cfg, n, what, "the list of levels is empty");
+    if (cnt > cap) return qa_cfg_error(cfg, n, what, "at most %zu levels", cap);
+    for (size_t i = 0; i < cnt; i++) {
+        const qa_cfg_node *it = qa_cfg_node_kind(n) == QA_CFG_SEQ ? qa_cfg_seq_at(n, i) : n;
+        char w[96];
+        snprintf(w, sizeof w, "%s[%zu]", what, i);
+        double v;
+        qa_status st = qa_cfg_read_double(cfg, it, w, -1e300, 1e300, &v);
+        if (st != QA_OK) return st;
+        if (!(v > 0.0 && v < 1.0)) return qa_cfg_error(cfg, it, w, "level %g is outside (0, 1) (0.99 = 99%%)", v);
+        for (size_t j = 0; j < i; j++)
+            if (out[j] == v) return qa_cfg_error(cfg, it, w, "level %g is listed twice", v);
+        out[i] = v;
+    }
+    *count = cnt;
+    return QA_OK;
+}
+
+static qa_status copy_name(const qa_cfg_t *cfg, const qa_cfg_node *n, const char *what, const char *s, char *dst,
+                           size_t size) {
+    if (!s || !*s) return qa_cfg_error(cfg, n, what, "a name is required");
+    if (strlen(s) >= size) return qa_cfg_error(cfg, n, what, "name '%s' is longer than %zu characters", s, size - 1);
+    snprintf(dst, size, "%s", s);
+    return QA_OK;
+}
+
+struct raw_window {
+    const char *name, *start, *end;
+};
+
+static qa_status parse_window(const qa_cfg_t *cfg, const qa_cfg_node *m, const char *what, qa_stress_window *w) {
+    struct raw_window r = {NULL, NULL, NULL};
+    const qa_cfg_field schema[] = {
+        {"name", QA_CFG_T_STRING, offsetof(struct raw_window, name), 0, 0, NULL, NULL, QA_CFG_REQUIRED, "name"},
+        {"start", QA_CFG_T_STRING, offsetof(struct raw_window, start), 0, 0, NULL, NULL, QA_CFG_REQUIRED, "first date"},
+        {"end", QA_CFG_T_STRING, offsetof(struct raw_window, end), 0, 0, NULL, NULL, QA_CFG_REQUIRED, "last date"},
+        {NULL},
+    };
+    if (qa_cfg_node_kind(m) != QA_CFG_MAP) return qa_cfg_error(cfg, m, what, "expected a map {name, start, end}");
+    qa_status st = qa_cfg_bind(cfg, m, schema, &r, what);
+    if (st != QA_OK) return st;
+    char k[128];
+    snprintf(k, sizeof k, "%s.name", what);
+    if ((st = copy_name(cfg, qa_cfg_map_get(m, "name"), k, r.name, w->name, sizeof w->name))) return st;
+    snprintf(k, sizeof k, "%s.start", what);
+    if ((st = parse_date(cfg, qa_cfg_map_get(m, "start"), k, &w->start))) return st;
+    snprintf(k, sizeof k, "%s.end", what);
+    if ((st = parse_date(cfg, qa_cfg_map_get(m, "end"), k, &w->end))) return st;
+    if (w->end < w->start) return qa_cfg_error(cfg, qa_cfg_map_get(m, "end"), k, "the window ends before it starts");
+    w->line = qa_cfg_node_line(m);
+    return QA_OK;
+}
+
+struct raw_hypo {
+    const char *name;
+    const qa_cfg_node *shocks;
+};
+
+struct raw_factor {
+    const char *name;
+    qa_cfg_list assets, weights;
+};
+
+struct raw_shock {
+    const char *asset, *sector, *factor;
+    double move;
+};
+
+static qa_status parse_hypos(const qa_cfg_t *cfg, const qa_cfg_node *seq, qa_stress_cfg *c) {
+    if (qa_cfg_node_kind(seq) != QA_CFG_SEQ)
+        return qa_cfg_error(cfg, seq, "scenarios.hypothetical", "expected a list of {name, shocks}");
+    size_t n = qa_cfg_node_len(seq);
+    c->hypos = calloc(n ? n : 1, sizeof *c->hypos);
+    if (!c->hypos) return QA_FAIL(QA_ERR_NOMEM, "scenarios");
+    for (size_t i = 0; i < n; i++) {
+        const qa_cfg_node *m = qa_cfg_seq_at(seq, i);
+        char what[96];
+        snprintf(what, sizeof what, "scenarios.hypothetical[%zu]", i);
+        struct raw_hypo r = {NULL, NULL};
+        const qa_cfg_field schema[] = {
+            {"name", QA_CFG_T_STRING, offsetof(struct raw_hypo, name), 0, 0, NULL, NULL, QA_CFG_REQUIRED, "name"},
+            {"shocks", QA_CFG_T_NODE, offsetof(struct raw_hypo, shocks), 0, 0, NULL, NULL, QA_CFG_REQUIRED, "shocks"},
+            {NULL},
+        };
+        if (qa_cfg_node_kind(m) != QA_CFG_MAP) return qa_cfg_error(cfg, m, what, "expected a map {name, shocks}");
+        qa_status st = qa_cfg_bind(cfg, m, schema, &r, what);
+        if (st != QA_OK) return st;
+        qa_stress_hypo *hy = &c->hypos[c->nhypos++];
+        hy->line = qa_cfg_node_line(m);
+        if ((st = copy_name(cfg, m, what, r.name, hy->name, sizeof hy->name))) return st;
+        if (qa_cfg_node_kind(r.shocks) != QA_CFG_SEQ || qa_cfg_node_len(r.shocks) == 0)
+            return qa_cfg_error(cfg, r.shocks, what, "shocks must be a non-empty list of {asset|sector|factor, move}");
+        size_t k = qa_cfg_node_len(r.shocks);
+        hy->shocks = calloc(k, sizeof *hy->shocks);
+        if (!hy->shocks) return QA_FAIL(QA_ERR_NOMEM, "shocks");
+        for (size_t j = 0; j < k; j++) {
+            const qa_cfg_node *sm = qa_cfg_seq_at(r.shocks, j);
+            char sw[128];
+            snprintf(sw, sizeof sw, "%s.shocks[%zu]", what, j);
+            struct raw_shock rs = {NULL, NULL, NULL, NAN};
+            const qa_cfg_field ss[] = {
+                {"asset", QA_CFG_T_STRING, offsetof(struct raw_shock, asset), 0, 0, NULL, NULL, 0, "symbol"},
+                {"sector", QA_CFG_T_STRING, offsetof(struct raw_shock, sector), 0, 0, NULL, NULL, 0, "sector"},
+                {"factor", QA_CFG_T_STRING, offsetof(struct raw_shock, factor), 0, 0, NULL, NULL, 0, "factor"},
+                {"move", QA_CFG_T_DOUBLE, offsetof(struct raw_shock, move), -0.999999, 100, NULL, NULL, QA_CFG_REQUIRED,
+                 "simple return (-0.2 = -20%)"},
+                {NULL},
+            };
+            if (qa_cfg_node_kind(sm) != QA_CFG_MAP) return qa_cfg_error(cfg, sm, sw, "expected a map {asset, move}");
+            if ((st = qa_cfg_bind(cfg, sm, ss, &rs, sw))) return st;
+            int given = (rs.asset != NULL) + (rs.sector != NULL) + (rs.factor != NULL);
+            if (given != 1) return qa_cfg_error(cfg, sm, sw, "give exactly one of asset, sector or factor");
+            qa_stress_shock *sh = &hy->shocks[hy->nshocks++];
+            sh->kind = rs.asset ? QA_STRESS_SHOCK_ASSET : rs.sector ? QA_STRESS_SHOCK_SECTOR : QA_STRESS_SHOCK_FACTOR;
+            sh->target = rs.asset ? rs.asset : rs.sector ? rs.sector : rs.factor;
+            sh->move = rs.move;
+            sh->line = qa_cfg_node_line(sm);
+        }
+    }
+    return QA_OK;
+}
+
+static qa_status parse_factors(const qa_cfg_t *cfg, const qa_cfg_node *seq, qa_stress_cfg *c) {
+    if (qa_cfg_node_kind(seq) != QA_CFG_SEQ)
+        return qa_cfg_error(cfg, seq, "scenarios.factors", "expected a list of {name, assets, weights}");
+    size_t n = qa_cfg_node_len(seq);
+    c->factors = calloc(n ? n : 1, sizeof *c->factors);
+    if (!c->factors) return QA_FAIL(QA_ERR_NOMEM, "factors");
+    for (size_t i = 0; i < n; i++) {
+        const qa_cfg_node *m = qa_cfg_seq_at(seq, i);
+        char what[96];
+        snprintf(what, sizeof what, "scenarios.factors[%zu]", i);
+        struct raw_factor r = {NULL, {NULL, 0}, {NULL, 0}};
+        const qa_cfg_field schema[] = {
+            {"name", QA_CFG_T_STRING, offsetof(struct raw_factor, name), 0, 0, NULL, NULL, QA_CFG_REQUIRED, "name"},
+            {"assets", QA_CFG_T_STRING_LIST, offsetof(struct raw_factor, assets), 0, 0, NULL, NULL, QA_CFG_REQUIRED, "symbols"},
+            {"weights", QA_CFG_T_DOUBLE_LIST, offsetof(struct raw_factor, weights), -1e6, 1e6, NULL, NULL, 0, "basket weights"},
+            {NULL},
+        };
+        if (qa_cfg_node_kind(m) != QA_CFG_MAP) return qa_cfg_error(cfg, m, what, "expected a map {name, assets}");
+        qa_status st = qa_cfg_bind(cfg, m, schema, &r, what);
+        if (st != QA_OK) return st;
+        qa_stress_factor *f = &c->factors[c->nfactors++];
+        f->line = qa_cfg_node_line(m);
+        if ((st = copy_name(cfg, m, what, r.name, f->name, sizeof f->name))) return st;
+        for (size_t j = 0; j + 1 < c->nfactors; j++)
+            if (strcmp(c->factors[j].name, f->name) == 0) return qa_cfg_error(cfg, m, what, "duplicate factor '%s'", f->name);
+        if (r.assets.n == 0) return qa_cfg_error(cfg, qa_cfg_map_get(m, "assets"), what, "a factor needs assets");
+        if (r.weights.n && r.weights.n != r.assets.n)
+            return qa_cfg_error(cfg, qa_cfg_map_get(m, "weights"), what, "%zu weights for %zu assets", r.weights.n,
+                                r.assets.n);
+        f->n = r.assets.n;
+        f->assets = calloc(f->n, sizeof *f->assets);
+        f->weights = calloc(f->n, sizeof *f->weights);
+        if (!f->assets || !f->weights) return QA_FAIL(QA_ERR_NOMEM, "factor");
+        double sum = 0.0;
+        for (size_t j = 0; j < f->n; j++) {
+            f->assets[j] = ((const char **)r.assets.items)[j];
+            f->weights[j] = r.weights.n ? ((double *)r.weights.items)[j] : 1.0 / (double)f->n;
+            sum += f->weights[j];
+        }
+        if (sum == 0.0) return qa_cfg_error(cfg, qa_cfg_map_get(m, "weights"), what, "the weights sum to 0");
+    }
+    return QA_OK;
+}
+
+qa_status qa_stress_cfg_bind(const qa_cfg_t *cfg, qa_stress_cfg *c) {
+    qa_status st;
+    struct raw r;
+    memset(&r, 0, sizeof r);
+    r.portfolio = c->portfolio;
+    r.data = c->data;
+    r.portfolio_value = c->portfolio_value;
+    r.backend = 2;
+    for (int i = 0; backend_names[i]; i++)
+        if (c->backend && strcmp(c->backend, backend_names[i]) == 0) r.backend = i;
+    r.threads = c->threads;
+    r.horizon = c->horizon;
+    r.window = c->window;
+    r.mean = c->use_mean;
+    r.estimator = (int)c->estimator;
+    r.lw_target = c->lw_target;
+    r.ewma_lambda = c->ewma_lambda;
+    r.jitter_max = c->jitter_max;
+    r.fhs_lambda = c->fhs_lambda;
+    r.param_dist = c->param_nu ? 1 : 0;
+    r.param_nu = c->param_nu ? c->param_nu : 5;
+    r.mc_dist = c->mc_nu ? 1 : 0;
+    r.mc_nu = c->mc_nu ? c->mc_nu : 5;
+    r.mc_scenarios = c->mc_scenarios;
+    r.mc_block = c->mc_block;
+    r.mc_seed = c->mc_seed;
+    r.sample = c->sample;
+    r.contributions = c->contributions;
+    r.incremental = c->incremental < 0 ? 0 : c->incremental ? 2 : 1;
+    r.bandwidth = c->bandwidth;
+    r.chunk = c->chunk;
+    r.hypo_cov = c->hypo_stressed_cov;
+    r.reverse_max_iter = c->reverse_max_iter;
+    r.limits_method = -1;
+    r.bt_window = c->bt_window;
+    r.bt_scenarios = c->bt_scenarios;
+    r.bins = c->bins;
+    if ((st = qa_cfg_bind(cfg, qa_cfg_root(cfg), top_fields, &r, NULL))) return st;
+
+    c->cfg_name = qa_cfg_name(cfg);
+    c->portfolio = r.portfolio;
+    c->data = r.data;
+    c->portfolio_value = r.portfolio_value;
+    c->line_portfolio_value = qa_cfg_node_line(node_at(cfg, "portfolio_value", NULL));
+    if (r.valuation_date) {
+        const qa_cfg_node *n = node_at(cfg, "valuation_date", NULL);
+        if ((st = parse_date(cfg, n, "valuation_date", &c->valuation))) return st;
+        c->line_valuation = qa_cfg_node_line(n);
+    }
+    c->backend = backend_names[r.backend];
+    c->threads = (int)r.threads;
+    if (r.levels && (st = parse_levels(cfg, r.levels, "levels", c->levels, 16, &c->nlevels))) return st;
+    c->horizon = (int)r.horizon;
+    c->window = (int)r.window;
+    c->line_window = qa_cfg_node_line(node_at(cfg, "window", NULL));
+    unsigned all = (1u << QA_STRESS_METHOD_COUNT) - 1;
+    if (r.methods && (st = parse_methods(cfg, r.methods, "methods", all, &c->methods))) return st;
+    c->use_mean = r.mean;
+    c->estimator = (qa_stress_estimator)r.estimator;
+    c->ewma_lambda = r.ewma_lambda;
+    c->lw_target = r.lw_target;
+    c->jitter_max = r.jitter_max;
+    c->fhs_lambda = r.fhs_lambda;
+    c->param_nu = r.param_dist ? (int)r.param_nu : 0;
+    c->mc_scenarios = r.mc_scenarios;
+    c->mc_block = r.mc_block;
+    c->mc_nu = r.mc_dist ? (int)r.mc_nu : 0;
+    c->mc_seed = r.mc_seed;
+    c->sample = r.sample;
+    c->contributions = r.contributions;
+    c->incremental = r.incremental == 0 ? -1 : r.incremental == 2 ? 1 : 0;
+    c->bandwidth = r.bandwidth;
+    c->chunk = r.chunk;
+
+    /* stressed VaR */
+    if (r.st_start || r.st_end) {
+        const qa_cfg_node *sn = node_at(cfg, "stressed", NULL);
+        if (!r.st_start || !r.st_end)
+            return qa_cfg_error(cfg, sn, "stressed", "give both start and end of the stress window");
+        if ((st = parse_date(cfg, qa_cfg_map_get(sn, "start"), "stressed.start", &c->stress_window.start)) ||
+            (st = parse_date(cfg, qa_cfg_map_get(sn, "end"), "stressed.end", &c->stress_window.end)))
+            return st;
+        if (c->stress_window.end <= c->stress_window.start)
+            return qa_cfg_error(cfg, qa_cfg_map_get(sn, "end"), "stressed.end", "the stress window ends before it starts");
+        snprintf(c->stress_window.name, sizeof c->stress_window.name, "stress window");
+        c->stress_window.line = c->line_stress_start = qa_cfg_node_line(qa_cfg_map_get(sn, "start"));
+        c->stressed = 1;
+        unsigned allowed = (1u << QA_STRESS_HISTORICAL) | (1u << QA_STRESS_PARAMETRIC) | (1u << QA_STRESS_MONTECARLO);
+        if (r.st_methods && (st = parse_methods(cfg, r.st_methods, "stressed.methods", allowed, &c->stressed_methods)))
+            return st;
+    } else if (r.st_methods) {
+        return qa_cfg_error(cfg, r.st_methods, "stressed.methods", "a stress window (start, end) is required");
+    }
+
+    /* scenarios */
+    if (r.replays) {
+        c->replays_default = 0;
+        if (qa_cfg_node_kind(r.replays) != QA_CFG_SEQ)
+            return qa_cfg_error(cfg, r.replays, "scenarios.historical", "expected a list of {name, start, end}");
+        size_t n = qa_cfg_node_len(r.replays);
+        c->replays = calloc(n ? n : 1, sizeof *c->replays);
+        if (!c->replays) return QA_FAIL(QA_ERR_NOMEM, "replays");
+        for (size_t i = 0; i < n; i++) {
+            char what[64];
+            snprintf(what, sizeof what, "scenarios.historical[%zu]", i);
+            if ((st = parse_window(cfg, qa_cfg_seq_at(r.replays, i), what, &c->replays[i]))) return st;
+            c->nreplays++;
+        }
+    } else if (!c->replays) {
+        size_t n = sizeof default_replays / sizeof default_replays[0];
+        c->replays = calloc(n, sizeof *c->replays);
+        if (!c->replays) return QA_FAIL(QA_ERR_NOMEM, "replays");
+        for (size_t i = 0; i < n; i++) {
+            snprintf(c->replays[i].name, sizeof c->replays[i].name, "%s", default_replays[i].name);
+            c->replays[i].start = date_ns(default_replays[i].start);
+            c->replays[i].end = date_ns(default_replays[i].end);
+        }
+        c->nreplays = n;
+    }
+    if (r.factors && (st = parse_factors(cfg, r.factors, c))) return st;
+    if (r.hypos && (st = parse_hypos(cfg, r.hypos, c))) return st;
+    for (size_t i = 0; i < c->nhypos; i++)
+        for (size_t j = 0; j < c->hypos[i].nshocks; j++) {
+            const qa_stress_shock *s = &c->hypos[i].shocks[j];
+            if (s->kind != QA_STRESS_SHOCK_FACTOR) continue;
+            int found = 0;
+            for (size_t k = 0; k < c->nfactors; k++) found |= strcmp(c->factors[k].name, s->target) == 0;
+            if (!found)
+                return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.hypothetical[%zu].shocks[%zu].factor': unknown factor "
+                                              "'%s' (define it under scenarios.factors)",
+                               c->cfg_name, s->line, i, j, s->target);
+        }
+    c->sectors = r.sectors;
+    c->hypo_stressed_cov = r.hypo_cov;
+    if (c->hypo_stressed_cov && !c->stressed)
+        return qa_cfg_error(cfg, node_at(cfg, "scenarios", "covariance"), "scenarios.covariance",
+                            "'stressed' needs a stress window (stressed.start, stressed.end)");
+    if (r.reverse_losses.n) {
+        if (r.reverse_losses.n > 16)
+            return qa_cfg_error(cfg, node_at(cfg, "scenarios", "reverse"), "scenarios.reverse.losses", "at most 16 losses");
+        for (size_t i = 0; i < r.reverse_losses.n; i++) c->reverse_losses[i] = ((double *)r.reverse_losses.items)[i];
+        c->nreverse = r.reverse_losses.n;
+    }
+    c->reverse_max_iter = (int)r.reverse_max_iter;
+
+    /* limits */
+    if (r.limits && (st = qa_limits_parse(cfg, r.limits, &c->limits))) return st;
+    c->limits_method = r.limits_method;
+    if (c->limits_method >= 0 && !(c->methods & (1u << c->limits_method)))
+        return qa_cfg_error(cfg, node_at(cfg, "limits_method", NULL), "limits_method", "method '%s' is not in methods",
+                            qa_stress_method_names[c->limits_method]);
+
+    /* backtest */
+    unsigned bt_allowed = (1u << QA_STRESS_METHOD_COUNT) - 1;
+    if (r.bt_methods && (st = parse_methods(cfg, r.bt_methods, "backtest.methods", bt_allowed, &c->bt_methods))) return st;
+    if (r.bt_levels && (st = parse_levels(cfg, r.bt_levels, "backtest.levels", c->bt_levels, 8, &c->bt_nlevels))) return st;
+    c->bt_window = (int)r.bt_window;
+    c->line_bt_window = qa_cfg_node_line(node_at(cfg, "backtest", "window"));
+    if (r.bt_start) {
+        const qa_cfg_node *n = node_at(cfg, "backtest", "start");
+        if ((st = parse_date(cfg, n, "backtest.start", &c->bt_start))) return st;
+        c->line_bt_start = qa_cfg_node_line(n);
+    }
+    if (r.bt_end && (st = parse_date(cfg, node_at(cfg, "backtest", "end"), "backtest.end", &c->bt_end))) return st;
+    if (c->bt_start && c->bt_end && c->bt_end <= c->bt_start)
+        return qa_cfg_error(cfg, node_at(cfg, "backtest", "end"), "backtest.end", "the backtest ends before it starts");
+    c->bt_scenarios = r.bt_scenarios;
+    c->bins = (int)r.bins;
+    return QA_OK;
+}

@@ -1,0 +1,212 @@
+/* Internal interface between the parts of `qa stress` (stress.c, stress_market.c,
+ * stress_scenarios.c, stress_output.c, stress_backtest.c). Not part of the public API. */
+#ifndef QA_PIPELINE_STRESS_IMPL_H
+#define QA_PIPELINE_STRESS_IMPL_H
+
+#include <stddef.h>  /* size_t */
+#include <stdint.h>  /* int64_t */
+
+#include <jansson.h> /* summary documents */
+
+#include "common/status.h"
+#include "datasets/store.h"
+#include "kernels/risk.h"
+#include "mpi/comm.h"
+#include "trading/book.h"
+#include "pipeline/run/report.h"
+#include "pipeline/stress/stress.h"
+#include "pipeline/stress/stress_engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- market data (stress_market.c) ------------------------------------------------------ */
+
+/* Closing prices of a symbol set on the store's whole time grid, identical on every rank
+ * (rank 0 reads, then broadcasts the bytes). */
+typedef struct qa_stress_panel {
+    size_t n;                             /* symbols */
+    char (*sym)[QA_STORE_SYMBOL_LEN];     /* n */
+    size_t t;                             /* timestamps */
+    int64_t *time;                        /* t, UTC ns */
+    double *close;                        /* n x t, NaN where no bar */
+    double bars_per_year;
+    char path[1024];                      /* market file */
+} qa_stress_panel;
+
+/* Reads `n` symbols (each must exist: the caller checked) from `path`. Collective. */
+qa_status qa_stress_panel_load(const char *path, const qa_comm_t *comm, const char *const *symbols, size_t n,
+                            qa_stress_panel *out);
+void qa_stress_panel_free(qa_stress_panel *p);
+/* Column of `symbol`, or -1. */
+long qa_stress_panel_find(const qa_stress_panel *p, const char *symbol);
+/* Index of the last timestamp <= `at` (at = 0: the last) where every symbol in cols has a
+ * close; -1 when none. */
+long qa_stress_panel_last_common(const qa_stress_panel *p, const size_t *cols, size_t ncols, int64_t at);
+
+/* Log-returns between consecutive dates on which every column has a close.
+ * Last-`window` form: the `window` returns ending at time index `t_end` (inclusive).
+ * Range form: every return dated within [start, end]. ret: (count x ncols), date[k] is
+ * the time index of return k (its end date). Caller frees both. QA_ERR_NOT_FOUND when
+ * there are fewer than `window` (or no) returns, with *available set. */
+qa_status qa_stress_returns_last(const qa_stress_panel *p, const size_t *cols, size_t ncols, size_t t_end, size_t window,
+                              double **ret, size_t **date, size_t *available);
+qa_status qa_stress_returns_range(const qa_stress_panel *p, const size_t *cols, size_t ncols, int64_t start, int64_t end,
+                               double **ret, size_t **date, size_t *count);
+
+/* Reads a sector table: a CSV with a `symbol` column and a `sector` or `gics_sector`
+ * column. Returns parallel malloc'd arrays (free with qa_stress_sectors_free). */
+typedef struct qa_stress_sectors {
+    char (*sym)[QA_STORE_SYMBOL_LEN];
+    char (*sector)[64];
+    size_t n;
+} qa_stress_sectors;
+qa_status qa_stress_sectors_load(const char *path, qa_stress_sectors *out);
+void qa_stress_sectors_free(qa_stress_sectors *s);
+const char *qa_stress_sectors_of(const qa_stress_sectors *s, const char *symbol);
+
+/* ---- the book (stress.c) ---------------------------------------------------------------- */
+
+/* A portfolio resolved against prices on the valuation date. Factors are the distinct
+ * symbols the positions refer to (an option's factor is its underlying). */
+typedef struct qa_stress_book {
+    qa_book pf;
+    size_t n, p;
+    size_t *cols;        /* n: factor -> panel column */
+    size_t *factor;      /* p: position -> factor */
+    double *spot;        /* n: price on the valuation date */
+    double *qty;         /* p: signed quantity (weights resolved) */
+    double *mv;          /* p: market value (futures 0) */
+    double *exposure;    /* p: delta exposure, currency per unit log-return (linear: q m S; option: q m Delta S) */
+    double *w;           /* n: total delta exposure per factor */
+    double *w_lin;       /* n: linear positions only */
+    double *e_lin;       /* n x nlin */
+    size_t nlin, nopt;
+    size_t *lin_pos, *opt_pos;
+    qa_risk_option *opt; /* nopt, with the horizon's factor columns */
+    double *vol;         /* p: option volatility used (NaN for linear) */
+    double value;        /* portfolio value (NAV) */
+    double horizon_years;
+    int64_t valuation;
+    size_t t_val;        /* time index of the valuation date */
+} qa_stress_book;
+
+void qa_stress_book_free(qa_stress_book *b);
+/* Loads the portfolio (checked against the market file), the panel of its symbols, and
+ * resolves the book on the valuation date (historical option volatilities over the last
+ * `window` returns). Collective. */
+qa_status qa_stress_book_prepare(const qa_stress_cfg *c, const qa_comm_t *comm, qa_stress_book *b, qa_stress_panel *panel);
+
+/* Model P&L of one scenario x (n log-returns; the VaR engines' revaluation: linear delta
+ * mapping, options by Black-Scholes after `years` of time decay), per position into
+ * pos (p, may be NULL). Returns the total. */
+double qa_stress_book_pnl_model(const qa_stress_book *b, const double *x, double years, double *pos);
+/* Full revaluation (scenarios): linear positions exactly, q m S (e^x - 1). */
+double qa_stress_book_pnl_full(const qa_stress_book *b, const double *x, double years, double *pos);
+/* d pnl_model / d x at x (n), after `years` of time decay. */
+void qa_stress_book_gradient(const qa_stress_book *b, const double *x, double years, double *g);
+/* Black-Scholes delta of an option at spot s (its expiry field: years left). */
+double qa_stress_option_delta(const qa_risk_option *o, double s);
+
+/* ---- results (stress.c -> stress_output.c) ------------------------------------------- */
+
+typedef struct qa_stress_measure {
+    int run;                  /* computed */
+    char name[32];            /* "historical", "stressed_montecarlo", ... */
+    double var[16], es[16];   /* losses, currency */
+    size_t scenarios;         /* sample size (0 for parametric) */
+    double *comp_var, *comp_es, *marginal, *marginal_es, *incr_var, *incr_es; /* nlevels x p, owned, NULL when absent */
+    double *sample;           /* loss sample, owned */
+    size_t nsample;
+    double seconds;
+} qa_stress_measure;
+
+typedef struct qa_stress_scenario {
+    char name[96];
+    char kind[16];            /* "replay", "hypothetical", "reverse" */
+    double pnl;               /* total P&L (currency); for replays the end of the window */
+    double worst;             /* replays: lowest cumulative P&L; else = pnl */
+    int64_t worst_date;
+    double *pos;              /* p: per-position P&L (owned) */
+    /* replay path */
+    size_t npath;
+    int64_t *path_time;       /* owned */
+    double *path_pnl;         /* owned */
+    /* hypothetical / reverse: factor moves (simple returns) over the universe */
+    size_t nmoves;
+    char (*move_sym)[QA_STORE_SYMBOL_LEN]; /* owned */
+    double *moves;            /* owned */
+    double sigma_distance;    /* reverse: Mahalanobis distance of the move (horizon covariance) */
+    double model_loss;        /* reverse: loss under the VaR model's revaluation */
+    int iterations;
+    int converged;
+    char note[160];
+} qa_stress_scenario;
+
+typedef struct qa_stress_results {
+    const qa_stress_cfg *cfg;
+    qa_stress_book *book;
+    const qa_stress_panel *panel;
+    qa_stress_measure m[2 * QA_STRESS_METHOD_COUNT]; /* [method] then [METHOD_COUNT + method] stressed */
+    qa_stress_scenario *sc;
+    size_t nsc;
+    size_t window_used, stress_returns;
+    int64_t window_start, window_end;
+    double lw_intensity, jitter;
+    qa_limit_result *limits;  /* cfg->limits.n */
+    double gross, net, max_weight, drawdown;
+    const char *max_weight_name;
+    int limits_source;        /* measure index feeding the limits, -1 none */
+    double mc_revals_per_s, mc_seconds;
+    double seconds, peak_rss_mb;
+    int ranks;
+    char backend[16];
+    char notes[8][200];
+    size_t nnotes;
+} qa_stress_results;
+
+void qa_stress_results_free(qa_stress_results *r);
+void qa_stress_note(qa_stress_results *r, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ---- scenarios (stress_scenarios.c) ---------------------------------------------------- */
+
+qa_status qa_stress_replays(const qa_stress_cfg *c, const qa_stress_panel *panel, const qa_stress_book *b, qa_stress_results *res);
+/* Hypothetical shocks, propagated by conditional expectation. uni: the universe panel
+ * columns (portfolio factors first), cov: its covariance (nu x nu). */
+qa_status qa_stress_hypothetical(const qa_stress_cfg *c, const qa_stress_panel *panel, const qa_stress_book *b,
+                              const size_t *uni, size_t nu, const double *cov, const qa_stress_sectors *sectors,
+                              qa_stress_results *res);
+/* Reverse stress for each configured loss; cov: n x n horizon covariance of the factors. */
+qa_status qa_stress_reverse(const qa_stress_cfg *c, const qa_stress_book *b, const double *cov, qa_stress_results *res);
+/* E[r | A r = s] = Sigma A' (A Sigma A')^-1 s: constraints A (k x n), values s (k). */
+qa_status qa_stress_condition(const double *cov, size_t n, const double *a, const double *s, size_t k, double *x);
+
+/* ---- outputs (stress_output.c) ---------------------------------------------------------- */
+
+/* A tiny HDF5 writer for results files (format name + version attributes). */
+typedef struct qa_stress_h5 qa_stress_h5;
+qa_status qa_stress_h5_create(const char *path, const char *format, int version, qa_stress_h5 **out);
+qa_status qa_stress_h5_f64(qa_stress_h5 *h, const char *path, const double *v, size_t rows, size_t cols);
+qa_status qa_stress_h5_i64(qa_stress_h5 *h, const char *path, const int64_t *v, size_t n);
+qa_status qa_stress_h5_u8(qa_stress_h5 *h, const char *path, const unsigned char *v, size_t n);
+qa_status qa_stress_h5_strings(qa_stress_h5 *h, const char *path, const char *const *v, size_t n);
+qa_status qa_stress_h5_attr(qa_stress_h5 *h, const char *path, const char *name, const char *value);
+qa_status qa_stress_h5_commit(qa_stress_h5 *h); /* closes and renames into place */
+void qa_stress_h5_abort(qa_stress_h5 *h);
+
+/* Writes config.resolved.json (every key with its effective value) into run_dir. */
+qa_status qa_stress_write_config(const char *run_dir, const qa_stress_cfg *c);
+/* Writes results.h5, summary.json, report.html of a stress run (rank 0). */
+qa_status qa_stress_write_outputs(const char *run_dir, const qa_stress_results *r, json_t **summary);
+/* Histogram sample -> counts over `bins` equal bins spanning [lo, hi]. */
+void qa_stress_histogram(const double *v, size_t n, size_t bins, double *lo, double *hi, double *counts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

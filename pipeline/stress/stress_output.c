@@ -1,0 +1,768 @@
+/* Outputs of `qa stress`: results.h5 (format "quantumalpha.stress" 1), summary.json,
+ * report.html and config.resolved.json, written by rank 0. */
+#include <hdf5.h>    /* results file */
+#include <math.h>    /* isnan, fabs */
+#include <stdio.h>   /* snprintf */
+#include <stdlib.h>  /* malloc, free */
+#include <string.h>  /* strcmp */
+
+#include "common/fs.h"          /* atomic rename */
+#include "common/json.h"        /* summary, resolved config */
+#include "common/timeparse.h" /* dates */
+#include "pipeline/stress/stress_impl.h"
+
+/* ---- HDF5 ---------------------------------------------------------------------------------- */
+
+struct qa_stress_h5 {
+    hid_t file;
+    char path[4096];
+    char tmp[4200];
+};
+
+static qa_status h5err(const qa_stress_h5 *h, const char *what, const char *obj) {
+    H5Eclear2(H5E_DEFAULT);
+    return QA_FAIL(QA_ERR_HDF5, "%s: cannot %s '%s'", h->path, what, obj);
+}
+
+qa_status qa_stress_h5_create(const char *path, const char *format, int version, qa_stress_h5 **out) {
+    qa_stress_h5 *h = calloc(1, sizeof *h);
+    if (!h) return QA_FAIL(QA_ERR_NOMEM, "results file");
+    snprintf(h->path, sizeof h->path, "%s", path);
+    qa_status st = qa_fs_tmp_name(path, h->tmp, sizeof h->tmp);
+    if (st != QA_OK) {
+        free(h);
+        return st;
+    }
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (h->file < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        st = QA_FAIL(QA_ERR_HDF5, "cannot create %s", h->tmp);
+        free(h);
+        return st;
+    }
+    *out = h;
+    st = qa_stress_h5_attr(h, "/", "format", format);
+    char v[16];
+    snprintf(v, sizeof v, "%d", version);
+    if (st == QA_OK) st = qa_stress_h5_attr(h, "/", "format_version", v);
+    if (st != QA_OK) {
+        qa_stress_h5_abort(h);
+        *out = NULL;
+    }
+    return st;
+}
+
+static hid_t lcpl(void) {
+    hid_t p = H5Pcreate(H5P_LINK_CREATE);
+    if (p >= 0) H5Pset_create_intermediate_group(p, 1);
+    return p;
+}
+
+static qa_status write_ds(qa_stress_h5 *h, const char *path, hid_t type, int rank, const hsize_t *dims, const void *v) {
+    hid_t sp = H5Screate_simple(rank, dims, NULL), lp = lcpl();
+    hid_t ds = sp >= 0 && lp >= 0 ? H5Dcreate2(h->file, path, type, sp, lp, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    herr_t e = ds >= 0 ? H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : -1;
+    if (ds >= 0) H5Dclose(ds);
+    if (sp >= 0) H5Sclose(sp);
+    if (lp >= 0) H5Pclose(lp);
+    return e < 0 ? h5err(h, "write dataset", path) : QA_OK;
+}
+
+qa_status qa_stress_h5_f64(qa_stress_h5 *h, const char *path, const double *v, size_t rows, size_t cols) {
+    hsize_t dims[2] = {rows, cols};
+    static const double zero = 0.0;
+    return write_ds(h, path, H5T_NATIVE_DOUBLE, cols ? 2 : 1, dims, rows * (cols ? cols : 1) != 0 ? (const void *)v : &zero);
+}
+
+qa_status qa_stress_h5_i64(qa_stress_h5 *h, const char *path, const int64_t *v, size_t n) {
+    hsize_t dims[1] = {n};
+    static const int64_t zero = 0;
+    return write_ds(h, path, H5T_NATIVE_INT64, 1, dims, n ? (const void *)v : &zero);
+}
+
+qa_status qa_stress_h5_u8(qa_stress_h5 *h, const char *path, const unsigned char *v, size_t n) {
+    hsize_t dims[1] = {n};
+    static const unsigned char zero = 0;
+    return write_ds(h, path, H5T_NATIVE_UCHAR, 1, dims, n ? (const void *)v : &zero);
+}
+
+static hid_t vlen_str(void) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t >= 0) {
+        H5Tset_size(t, H5T_VARIABLE);
+        H5Tset_cset(t, H5T_CSET_UTF8);
+    }
+    return t;
+}
+
+qa_status qa_stress_h5_strings(qa_stress_h5 *h, const char *path, const char *const *v, size_t n) {
+    hid_t t = vlen_str();
+    if (t < 0) return h5err(h, "make a string type for", path);
+    hsize_t dims[1] = {n};
+    static const char *const empty[1] = {""};
+    qa_status st = write_ds(h, path, t, 1, dims, n ? (const void *)v : (const void *)empty);
+    H5Tclose(t);
+    return st;
+}
+
+qa_status qa_stress_h5_attr(qa_stress_h5 *h, const char *path, const char *name, const char *value) {
+    hid_t t = vlen_str(), sp = H5Screate(H5S_SCALAR);
+    hid_t obj = H5Oopen(h->file, path, H5P_DEFAULT);
+    hid_t a = obj >= 0 && t >= 0 && sp >= 0 ? H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    herr_t e = a >= 0 ? H5Awrite(a, t, &value) : -1;
+    if (a >= 0) H5Aclose(a);
+    if (obj >= 0) H5Oclose(obj);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    return e < 0 ? h5err(h, "write attribute on", path) : QA_OK;
+}
+
+qa_status qa_stress_h5_commit(qa_stress_h5 *h) {
+    herr_t e = H5Fclose(h->file);
+    qa_status st = e < 0 ? QA_FAIL(QA_ERR_HDF5, "cannot close %s", h->tmp) : qa_fs_rename(h->tmp, h->path);
+    if (st != QA_OK) remove(h->tmp);
+    free(h);
+    return st;
+}
+
+void qa_stress_h5_abort(qa_stress_h5 *h) {
+    if (!h) return;
+    H5Fclose(h->file);
+    remove(h->tmp);
+    free(h);
+}
+
+/* ---- helpers ---------------------------------------------------------------------------------- */
+
+void qa_stress_histogram(const double *v, size_t n, size_t bins, double *lo, double *hi, double *counts) {
+    double a = INFINITY, b = -INFINITY;
+    for (size_t i = 0; i < n; i++) a = fmin(a, v[i]), b = fmax(b, v[i]);
+    if (!(b > a)) a -= 0.5, b += 0.5;
+    for (size_t k = 0; k < bins; k++) counts[k] = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = (size_t)((v[i] - a) / (b - a) * (double)bins);
+        counts[k < bins ? k : bins - 1] += 1;
+    }
+    *lo = a;
+    *hi = b;
+}
+
+static const char *day(int64_t ns, char *buf, size_t size) { return qa_time_format_iso(ns, buf, size); }
+
+/* Index of the highest confidence level (contributions and markers are shown there). */
+static size_t top_level(const qa_stress_cfg *c) {
+    size_t t = 0;
+    for (size_t l = 1; l < c->nlevels; l++)
+        if (c->levels[l] > c->levels[t]) t = l;
+    return t;
+}
+
+static json_t *levels_obj(const double *levels, const double *v, size_t n) {
+    json_t *o = json_object();
+    for (size_t l = 0; l < n; l++) {
+        char k[32];
+        snprintf(k, sizeof k, "%g", levels[l]);
+        json_object_set_new(o, k, qa_json_real(v[l]));
+    }
+    return o;
+}
+
+static json_t *cfg_json(const qa_stress_cfg *c) {
+    char d[32];
+    json_t *o = json_object(), *lv = json_array(), *me = json_array();
+    json_object_set_new(o, "portfolio", c->portfolio ? json_string(c->portfolio) : json_null());
+    json_object_set_new(o, "data", c->data ? json_string(c->data) : json_null());
+    json_object_set_new(o, "portfolio_value", qa_json_real(c->portfolio_value));
+    json_object_set_new(o, "valuation_date", c->valuation ? json_string(day(c->valuation, d, sizeof d)) : json_null());
+    json_object_set_new(o, "backend", json_string(c->backend));
+    json_object_set_new(o, "threads", json_integer(c->threads));
+    for (size_t l = 0; l < c->nlevels; l++) json_array_append_new(lv, json_real(c->levels[l]));
+    json_object_set_new(o, "levels", lv);
+    json_object_set_new(o, "horizon", json_integer(c->horizon));
+    json_object_set_new(o, "window", json_integer(c->window));
+    for (int k = 0; k < QA_STRESS_METHOD_COUNT; k++)
+        if (c->methods & (1u << k)) json_array_append_new(me, json_string(qa_stress_method_names[k]));
+    json_object_set_new(o, "methods", me);
+    json_object_set_new(o, "mean", json_string(c->use_mean ? "sample" : "zero"));
+    json_t *cv = json_object();
+    json_object_set_new(cv, "estimator", json_string(qa_stress_estimator_names[c->estimator]));
+    json_object_set_new(cv, "lambda", json_real(c->ewma_lambda));
+    json_object_set_new(cv, "lw_target", json_string(c->lw_target ? "scaled_identity" : "constant_correlation"));
+    json_object_set_new(cv, "jitter_max", json_real(c->jitter_max));
+    json_object_set_new(o, "covariance", cv);
+    json_t *fh = json_object();
+    json_object_set_new(fh, "lambda", json_real(c->fhs_lambda));
+    json_object_set_new(o, "fhs", fh);
+    json_t *pa = json_object();
+    json_object_set_new(pa, "dist", json_string(c->param_nu ? "student_t" : "normal"));
+    if (c->param_nu) json_object_set_new(pa, "nu", json_integer(c->param_nu));
+    json_object_set_new(o, "parametric", pa);
+    json_t *mc = json_object();
+    json_object_set_new(mc, "scenarios", json_integer(c->mc_scenarios));
+    json_object_set_new(mc, "block", json_integer(c->mc_block));
+    json_object_set_new(mc, "dist", json_string(c->mc_nu ? "student_t" : "normal"));
+    if (c->mc_nu) json_object_set_new(mc, "nu", json_integer(c->mc_nu));
+    json_object_set_new(mc, "seed", json_integer(c->mc_seed));
+    json_object_set_new(mc, "sample", json_integer(c->sample));
+    json_object_set_new(o, "montecarlo", mc);
+    json_t *co = json_object();
+    json_object_set_new(co, "enabled", json_boolean(c->contributions));
+    json_object_set_new(co, "incremental", json_string(c->incremental < 0 ? "auto" : c->incremental ? "true" : "false"));
+    json_object_set_new(co, "bandwidth", json_integer(c->bandwidth));
+    json_object_set_new(co, "chunk", json_integer(c->chunk));
+    json_object_set_new(o, "contributions", co);
+    if (c->stressed) {
+        json_t *s = json_object(), *sm = json_array();
+        json_object_set_new(s, "start", json_string(day(c->stress_window.start, d, sizeof d)));
+        json_object_set_new(s, "end", json_string(day(c->stress_window.end, d, sizeof d)));
+        for (int k = 0; k < QA_STRESS_METHOD_COUNT; k++)
+            if (c->stressed_methods & (1u << k)) json_array_append_new(sm, json_string(qa_stress_method_names[k]));
+        json_object_set_new(s, "methods", sm);
+        json_object_set_new(o, "stressed", s);
+    }
+    json_t *sc = json_object(), *hist = json_array(), *hy = json_array(), *rv = json_array();
+    for (size_t i = 0; i < c->nreplays; i++) {
+        json_t *w = json_object();
+        json_object_set_new(w, "name", json_string(c->replays[i].name));
+        json_object_set_new(w, "start", json_string(day(c->replays[i].start, d, sizeof d)));
+        json_object_set_new(w, "end", json_string(day(c->replays[i].end, d, sizeof d)));
+        json_array_append_new(hist, w);
+    }
+    for (size_t i = 0; i < c->nhypos; i++) {
+        json_t *h = json_object(), *sh = json_array();
+        json_object_set_new(h, "name", json_string(c->hypos[i].name));
+        for (size_t j = 0; j < c->hypos[i].nshocks; j++) {
+            const qa_stress_shock *s = &c->hypos[i].shocks[j];
+            json_t *x = json_object();
+            static const char *const kinds[] = {"asset", "sector", "factor"};
+            json_object_set_new(x, kinds[s->kind], json_string(s->target));
+            json_object_set_new(x, "move", json_real(s->move));
+            json_array_append_new(sh, x);
+        }
+        json_object_set_new(h, "shocks", sh);
+        json_array_append_new(hy, h);
+    }
+    for (size_t i = 0; i < c->nreverse; i++) json_array_append_new(rv, json_real(c->reverse_losses[i]));
+    json_object_set_new(sc, "historical", hist);
+    json_object_set_new(sc, "hypothetical", hy);
+    json_object_set_new(sc, "sectors", c->sectors ? json_string(c->sectors) : json_null());
+    json_object_set_new(sc, "covariance", json_string(c->hypo_stressed_cov ? "stressed" : "current"));
+    json_t *rvo = json_object();
+    json_object_set_new(rvo, "losses", rv);
+    json_object_set_new(rvo, "max_iter", json_integer(c->reverse_max_iter));
+    json_object_set_new(sc, "reverse", rvo);
+    json_object_set_new(o, "scenarios", sc);
+    json_t *li = json_array();
+    for (size_t i = 0; i < c->limits.n; i++) {
+        const qa_limit *l = &c->limits.items[i];
+        json_t *x = json_object();
+        json_object_set_new(x, "name", json_string(l->name));
+        json_object_set_new(x, "metric", json_string(qa_limit_metric_names[l->metric]));
+        json_object_set_new(x, "level", json_real(l->level));
+        json_object_set_new(x, "min", qa_json_real(l->min));
+        json_object_set_new(x, "max", qa_json_real(l->max));
+        json_object_set_new(x, "warn", json_real(l->warn_fraction));
+        json_array_append_new(li, x);
+    }
+    json_object_set_new(o, "limits", li);
+    json_object_set_new(o, "limits_method",
+                        c->limits_method >= 0 ? json_string(qa_stress_method_names[c->limits_method]) : json_string("auto"));
+    json_t *bt = json_object(), *bm = json_array(), *bl = json_array();
+    for (int k = 0; k < QA_STRESS_METHOD_COUNT; k++)
+        if (c->bt_methods & (1u << k)) json_array_append_new(bm, json_string(qa_stress_method_names[k]));
+    for (size_t l = 0; l < c->bt_nlevels; l++) json_array_append_new(bl, json_real(c->bt_levels[l]));
+    json_object_set_new(bt, "methods", bm);
+    json_object_set_new(bt, "levels", bl);
+    json_object_set_new(bt, "window", json_integer(c->bt_window));
+    json_object_set_new(bt, "start", c->bt_start ? json_string(day(c->bt_start, d, sizeof d)) : json_null());
+    json_object_set_new(bt, "end", c->bt_end ? json_string(day(c->bt_end, d, sizeof d)) : json_null());
+    json_object_set_new(bt, "scenarios", json_integer(c->bt_scenarios));
+    json_object_set_new(o, "backtest", bt);
+    json_t *ou = json_object();
+    json_object_set_new(ou, "bins", json_integer(c->bins));
+    json_object_set_new(o, "output", ou);
+    return o;
+}
+
+qa_status qa_stress_write_config(const char *run_dir, const qa_stress_cfg *c) {
+    char p[4200];
+    qa_status st = qa_fs_join(p, sizeof p, run_dir, "config.resolved.json");
+    if (st != QA_OK) return st;
+    json_t *j = cfg_json(c);
+    st = qa_json_write_file(j, p);
+    json_decref(j);
+    return st;
+}
+
+static const char *const limit_states[] = {"ok", "warning", "breach", "not evaluated"};
+
+/* ---- results.h5 ---------------------------------------------------------------------------- */
+
+static qa_status write_h5(const char *path, const qa_stress_results *r) {
+    const qa_stress_cfg *c = r->cfg;
+    const qa_stress_book *b = r->book;
+    size_t P = b->p, L = c->nlevels;
+    qa_stress_h5 *h = NULL;
+    qa_status st = QA_OK;
+    char d[32], key[256];
+    const char **names = NULL;
+    double *buf = NULL;
+    QA_TRY(qa_stress_h5_create(path, "quantumalpha.stress", 1, &h));
+    QA_TRY(qa_stress_h5_attr(h, "/", "portfolio", b->pf.path));
+    QA_TRY(qa_stress_h5_attr(h, "/", "data", r->panel->path));
+    QA_TRY(qa_stress_h5_attr(h, "/", "valuation_date", day(b->valuation, d, sizeof d)));
+    snprintf(key, sizeof key, "%.17g", b->value);
+    QA_TRY(qa_stress_h5_attr(h, "/", "portfolio_value", key));
+    snprintf(key, sizeof key, "%d", c->horizon);
+    QA_TRY(qa_stress_h5_attr(h, "/", "horizon_days", key));
+    QA_TRY(qa_stress_h5_f64(h, "levels", c->levels, L, 0));
+    /* positions */
+    names = calloc(P + 2 * QA_STRESS_METHOD_COUNT + r->nsc + 1, sizeof *names);
+    buf = malloc((P > 16 ? P : 16) * 8 * sizeof *buf + 64);
+    if (!names || !buf) QA_TRY_FAIL(QA_ERR_NOMEM, "results");
+    for (size_t i = 0; i < P; i++) names[i] = b->pf.pos[i].id;
+    QA_TRY(qa_stress_h5_strings(h, "positions/id", names, P));
+    for (size_t i = 0; i < P; i++) names[i] = b->pf.pos[i].symbol;
+    QA_TRY(qa_stress_h5_strings(h, "positions/symbol", names, P));
+    for (size_t i = 0; i < P; i++) names[i] = qa_book_kind_names[b->pf.pos[i].kind];
+    QA_TRY(qa_stress_h5_strings(h, "positions/kind", names, P));
+    QA_TRY(qa_stress_h5_f64(h, "positions/quantity", b->qty, P, 0));
+    QA_TRY(qa_stress_h5_f64(h, "positions/market_value", b->mv, P, 0));
+    QA_TRY(qa_stress_h5_f64(h, "positions/exposure", b->exposure, P, 0));
+    for (size_t i = 0; i < P; i++) buf[i] = b->exposure[i] / b->value;
+    QA_TRY(qa_stress_h5_f64(h, "positions/weight", buf, P, 0));
+    /* measures */
+    size_t M = 0;
+    double *var = malloc(2 * QA_STRESS_METHOD_COUNT * (L + 1) * 2 * sizeof *var);
+    if (!var) QA_TRY_FAIL(QA_ERR_NOMEM, "measures");
+    double *es = var + 2 * QA_STRESS_METHOD_COUNT * L, *cnt = es + 2 * QA_STRESS_METHOD_COUNT * L;
+    for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
+        const qa_stress_measure *m = &r->m[k];
+        if (!m->run) continue;
+        names[M] = m->name;
+        for (size_t l = 0; l < L; l++) var[M * L + l] = m->var[l], es[M * L + l] = m->es[l];
+        cnt[M] = (double)m->scenarios;
+        M++;
+    }
+    st = qa_stress_h5_strings(h, "measures/method", names, M);
+    if (st == QA_OK) st = qa_stress_h5_f64(h, "measures/var", var, M, L);
+    if (st == QA_OK) st = qa_stress_h5_f64(h, "measures/es", es, M, L);
+    if (st == QA_OK) st = qa_stress_h5_f64(h, "measures/scenarios", cnt, M, 0);
+    free(var);
+    if (st != QA_OK) goto cleanup;
+    for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
+        const qa_stress_measure *m = &r->m[k];
+        if (!m->run) continue;
+        struct {
+            const char *name;
+            const double *v;
+        } arrs[] = {{"component_var", m->comp_var}, {"component_es", m->comp_es}, {"marginal_var", m->marginal}, {"marginal_es", m->marginal_es},
+                    {"incremental_var", m->incr_var}, {"incremental_es", m->incr_es}};
+        for (size_t a = 0; a < sizeof arrs / sizeof arrs[0]; a++) {
+            if (!arrs[a].v) continue;
+            snprintf(key, sizeof key, "contributions/%s/%s", m->name, arrs[a].name);
+            QA_TRY(qa_stress_h5_f64(h, key, arrs[a].v, L, P));
+        }
+        if (m->nsample) {
+            snprintf(key, sizeof key, "loss/%s/sample", m->name);
+            QA_TRY(qa_stress_h5_f64(h, key, m->sample, m->nsample, 0));
+            size_t bins = (size_t)c->bins;
+            double *counts = malloc((2 * bins + 1) * sizeof *counts), lo, hi;
+            if (!counts) QA_TRY_FAIL(QA_ERR_NOMEM, "histogram");
+            qa_stress_histogram(m->sample, m->nsample, bins, &lo, &hi, counts);
+            double *edges = counts + bins;
+            for (size_t q = 0; q <= bins; q++) edges[q] = lo + (hi - lo) * (double)q / (double)bins;
+            snprintf(key, sizeof key, "loss/%s/hist_counts", m->name);
+            st = qa_stress_h5_f64(h, key, counts, bins, 0);
+            snprintf(key, sizeof key, "loss/%s/hist_edges", m->name);
+            if (st == QA_OK) st = qa_stress_h5_f64(h, key, edges, bins + 1, 0);
+            free(counts);
+            if (st != QA_OK) goto cleanup;
+        }
+    }
+    /* scenarios */
+    if (r->nsc) {
+        double *tab = malloc(r->nsc * (P + 2) * sizeof *tab);
+        if (!tab) QA_TRY_FAIL(QA_ERR_NOMEM, "scenario table");
+        double *pnl = tab + r->nsc * P, *worst = pnl + r->nsc;
+        for (size_t s = 0; s < r->nsc; s++) {
+            memcpy(tab + s * P, r->sc[s].pos, P * sizeof *tab);
+            pnl[s] = r->sc[s].pnl;
+            worst[s] = r->sc[s].worst;
+            names[s] = r->sc[s].name;
+        }
+        st = qa_stress_h5_strings(h, "scenarios/name", names, r->nsc);
+        for (size_t s = 0; s < r->nsc; s++) names[s] = r->sc[s].kind;
+        if (st == QA_OK) st = qa_stress_h5_strings(h, "scenarios/kind", names, r->nsc);
+        if (st == QA_OK) st = qa_stress_h5_f64(h, "scenarios/pnl", pnl, r->nsc, 0);
+        if (st == QA_OK) st = qa_stress_h5_f64(h, "scenarios/worst", worst, r->nsc, 0);
+        if (st == QA_OK) st = qa_stress_h5_f64(h, "scenarios/pnl_by_position", tab, r->nsc, P);
+        free(tab);
+        if (st != QA_OK) goto cleanup;
+        for (size_t s = 0; s < r->nsc; s++) {
+            const qa_stress_scenario *sc = &r->sc[s];
+            if (sc->npath) {
+                snprintf(key, sizeof key, "scenarios/paths/%zu/time", s);
+                QA_TRY(qa_stress_h5_i64(h, key, sc->path_time, sc->npath));
+                snprintf(key, sizeof key, "scenarios/paths/%zu/pnl", s);
+                QA_TRY(qa_stress_h5_f64(h, key, sc->path_pnl, sc->npath, 0));
+                snprintf(key, sizeof key, "scenarios/paths/%zu", s);
+                QA_TRY(qa_stress_h5_attr(h, key, "name", sc->name));
+            }
+            if (sc->nmoves) {
+                const char **ms = malloc(sc->nmoves * sizeof *ms);
+                if (!ms) QA_TRY_FAIL(QA_ERR_NOMEM, "moves");
+                for (size_t q = 0; q < sc->nmoves; q++) ms[q] = sc->move_sym[q];
+                snprintf(key, sizeof key, "scenarios/moves/%zu/symbol", s);
+                st = qa_stress_h5_strings(h, key, ms, sc->nmoves);
+                free(ms);
+                snprintf(key, sizeof key, "scenarios/moves/%zu/move", s);
+                if (st == QA_OK) st = qa_stress_h5_f64(h, key, sc->moves, sc->nmoves, 0);
+                snprintf(key, sizeof key, "scenarios/moves/%zu", s);
+                if (st == QA_OK) st = qa_stress_h5_attr(h, key, "name", sc->name);
+                if (st != QA_OK) goto cleanup;
+            }
+        }
+    }
+    /* limits */
+    if (c->limits.n) {
+        size_t nl = c->limits.n;
+        double *lv = malloc(2 * nl * sizeof *lv);
+        unsigned char *ls = malloc(nl);
+        if (!lv || !ls) {
+            free(lv);
+            free(ls);
+            QA_TRY_FAIL(QA_ERR_NOMEM, "limits");
+        }
+        for (size_t i = 0; i < nl; i++) {
+            names[i] = c->limits.items[i].name;
+            lv[i] = r->limits[i].value;
+            lv[nl + i] = r->limits[i].threshold;
+            ls[i] = (unsigned char)r->limits[i].state;
+        }
+        st = qa_stress_h5_strings(h, "limits/name", names, nl);
+        if (st == QA_OK) st = qa_stress_h5_f64(h, "limits/value", lv, nl, 0);
+        if (st == QA_OK) st = qa_stress_h5_f64(h, "limits/threshold", lv + nl, nl, 0);
+        if (st == QA_OK) st = qa_stress_h5_u8(h, "limits/state", ls, nl);
+        free(lv);
+        free(ls);
+        if (st != QA_OK) goto cleanup;
+    }
+    st = qa_stress_h5_commit(h);
+    h = NULL;
+cleanup:
+    qa_stress_h5_abort(h);
+    free((void *)names);
+    free(buf);
+    return st;
+}
+
+/* ---- summary.json ------------------------------------------------------------------------------ */
+
+static json_t *summary_json(const qa_stress_results *r) {
+    const qa_stress_cfg *c = r->cfg;
+    const qa_stress_book *b = r->book;
+    char d[32];
+    size_t L = c->nlevels, P = b->p, top = top_level(c);
+    json_t *o = json_object(), *pf = json_object(), *lv = json_array(), *ms = json_object();
+    json_object_set_new(pf, "name", json_string(b->pf.name));
+    json_object_set_new(pf, "file", json_string(b->pf.path));
+    json_object_set_new(pf, "value", qa_json_real(b->value));
+    json_object_set_new(pf, "positions", json_integer((json_int_t)P));
+    json_object_set_new(pf, "options", json_integer((json_int_t)b->nopt));
+    json_object_set_new(pf, "assets", json_integer((json_int_t)b->n));
+    json_object_set_new(o, "portfolio", pf);
+    json_object_set_new(o, "data", json_string(r->panel->path));
+    json_object_set_new(o, "valuation_date", json_string(day(b->valuation, d, sizeof d)));
+    json_object_set_new(o, "horizon_days", json_integer(c->horizon));
+    json_t *win = json_object();
+    json_object_set_new(win, "returns", json_integer((json_int_t)r->window_used));
+    json_object_set_new(win, "start", json_string(day(r->window_start, d, sizeof d)));
+    json_object_set_new(win, "end", json_string(day(r->window_end, d, sizeof d)));
+    json_object_set_new(o, "window", win);
+    for (size_t l = 0; l < L; l++) json_array_append_new(lv, json_real(c->levels[l]));
+    json_object_set_new(o, "levels", lv);
+    for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
+        const qa_stress_measure *m = &r->m[k];
+        if (!m->run) continue;
+        double vp[16], ep[16];
+        for (size_t l = 0; l < L; l++) vp[l] = m->var[l] / b->value, ep[l] = m->es[l] / b->value;
+        json_t *x = json_object();
+        json_object_set_new(x, "var", levels_obj(c->levels, m->var, L));
+        json_object_set_new(x, "es", levels_obj(c->levels, m->es, L));
+        json_object_set_new(x, "var_fraction", levels_obj(c->levels, vp, L));
+        json_object_set_new(x, "es_fraction", levels_obj(c->levels, ep, L));
+        json_object_set_new(x, "scenarios", json_integer((json_int_t)m->scenarios));
+        json_object_set_new(x, "seconds", json_real(m->seconds));
+        if (m->comp_var) {
+            /* Contributions at the last configured level, per position. */
+            json_t *cp = json_array();
+            for (size_t i = 0; i < P; i++) {
+                json_t *e = json_object();
+                json_object_set_new(e, "id", json_string(b->pf.pos[i].id));
+                json_object_set_new(e, "component_var", qa_json_real(m->comp_var[top * P + i]));
+                if (m->comp_es) json_object_set_new(e, "component_es", qa_json_real(m->comp_es[top * P + i]));
+                if (m->marginal) json_object_set_new(e, "marginal_var", qa_json_real(m->marginal[top * P + i]));
+                if (m->marginal_es) json_object_set_new(e, "marginal_es", qa_json_real(m->marginal_es[top * P + i]));
+                if (m->incr_var) json_object_set_new(e, "incremental_var", qa_json_real(m->incr_var[top * P + i]));
+                json_array_append_new(cp, e);
+            }
+            json_object_set_new(x, "contributions_level", json_real(c->levels[top]));
+            json_object_set_new(x, "contributions", cp);
+        }
+        json_object_set_new(ms, m->name, x);
+    }
+    json_object_set_new(o, "measures", ms);
+    json_t *sc = json_array();
+    for (size_t s = 0; s < r->nsc; s++) {
+        const qa_stress_scenario *x = &r->sc[s];
+        json_t *e = json_object();
+        json_object_set_new(e, "name", json_string(x->name));
+        json_object_set_new(e, "kind", json_string(x->kind));
+        json_object_set_new(e, "pnl", qa_json_real(x->pnl));
+        json_object_set_new(e, "pnl_fraction", qa_json_real(x->pnl / b->value));
+        if (x->npath) {
+            json_object_set_new(e, "worst", qa_json_real(x->worst));
+            json_object_set_new(e, "worst_date", json_string(day(x->worst_date, d, sizeof d)));
+            json_object_set_new(e, "days", json_integer((json_int_t)x->npath - 1));
+        }
+        if (!strcmp(x->kind, "reverse")) {
+            json_object_set_new(e, "model_loss", qa_json_real(x->model_loss));
+            json_object_set_new(e, "sigma_distance", qa_json_real(x->sigma_distance));
+            json_object_set_new(e, "converged", json_boolean(x->converged));
+        }
+        if (x->nmoves) {
+            json_t *mv = json_object();
+            for (size_t q = 0; q < x->nmoves; q++) json_object_set_new(mv, x->move_sym[q], qa_json_real(x->moves[q]));
+            json_object_set_new(e, "moves", mv);
+        }
+        if (x->note[0]) json_object_set_new(e, "note", json_string(x->note));
+        json_array_append_new(sc, e);
+    }
+    json_object_set_new(o, "scenarios", sc);
+    json_t *ex = json_object();
+    json_object_set_new(ex, "gross", qa_json_real(r->gross));
+    json_object_set_new(ex, "net", qa_json_real(r->net));
+    json_object_set_new(ex, "max_weight", qa_json_real(r->max_weight));
+    json_object_set_new(ex, "max_weight_position", r->max_weight_name ? json_string(r->max_weight_name) : json_null());
+    json_object_set_new(ex, "drawdown", qa_json_real(r->drawdown));
+    json_object_set_new(o, "exposure", ex);
+    json_t *li = json_array();
+    size_t nb = 0, nw = 0;
+    for (size_t i = 0; i < c->limits.n; i++) {
+        const qa_limit_result *lr = &r->limits[i];
+        json_t *e = json_object();
+        json_object_set_new(e, "name", json_string(lr->limit->name));
+        json_object_set_new(e, "metric", json_string(qa_limit_metric_names[lr->limit->metric]));
+        if (lr->limit->metric <= QA_LIMIT_ES) json_object_set_new(e, "level", json_real(lr->limit->level));
+        json_object_set_new(e, "value", qa_json_real(lr->value));
+        json_object_set_new(e, "threshold", qa_json_real(lr->threshold));
+        json_object_set_new(e, "state", json_string(limit_states[lr->state]));
+        json_array_append_new(li, e);
+        nb += lr->state == QA_LIMIT_BREACH;
+        nw += lr->state == QA_LIMIT_WARNING;
+    }
+    json_object_set_new(o, "limits", li);
+    json_object_set_new(o, "limits_method",
+                        r->limits_source >= 0 ? json_string(qa_stress_method_names[r->limits_source]) : json_null());
+    json_object_set_new(o, "breaches", json_integer((json_int_t)nb));
+    json_object_set_new(o, "warnings", json_integer((json_int_t)nw));
+    json_t *pe = json_object();
+    json_object_set_new(pe, "ranks", json_integer(r->ranks));
+    json_object_set_new(pe, "backend", json_string(r->backend));
+    json_object_set_new(pe, "mc_seconds", qa_json_real(r->mc_seconds));
+    json_object_set_new(pe, "mc_revaluations_per_s", qa_json_real(r->mc_revals_per_s));
+    json_object_set_new(pe, "seconds", json_real(r->seconds));
+    json_object_set_new(pe, "peak_rss_mb", json_real(r->peak_rss_mb));
+    json_object_set_new(o, "performance", pe);
+    json_object_set_new(o, "covariance_estimator", json_string(qa_stress_estimator_names[c->estimator]));
+    if (!isnan(r->lw_intensity)) json_object_set_new(o, "ledoit_wolf_intensity", json_real(r->lw_intensity));
+    json_object_set_new(o, "cholesky_jitter", json_real(r->jitter));
+    json_t *no = json_array();
+    for (size_t i = 0; i < r->nnotes; i++) json_array_append_new(no, json_string(r->notes[i]));
+    json_object_set_new(o, "notes", no);
+    return o;
+}
+
+/* ---- report.html -------------------------------------------------------------------------------- */
+
+static void fmt_money(char *buf, size_t size, double v) {
+    if (isnan(v)) snprintf(buf, size, "n/a");
+    else snprintf(buf, size, "%.2f", v);
+}
+
+static void fmt_pct(char *buf, size_t size, double v) {
+    if (isnan(v)) snprintf(buf, size, "n/a");
+    else snprintf(buf, size, "%.3f%%", 100 * v);
+}
+
+static qa_status write_report(const char *path, const qa_stress_results *r) {
+    const qa_stress_cfg *c = r->cfg;
+    const qa_stress_book *b = r->book;
+    size_t L = c->nlevels, P = b->p, top = top_level(c);
+    qa_report_t *rep = NULL;
+    qa_status st = qa_report_create("qa stress", &rep);
+    if (st != QA_OK) return st;
+    char d[32], a1[64], a2[64], a3[64], a4[64], a5[64], a6[64];
+    qa_report_heading(rep, "Portfolio");
+    qa_report_kv(rep, "portfolio", "%s (%s)", b->pf.name, b->pf.path);
+    qa_report_kv(rep, "value", "%.2f", b->value);
+    qa_report_kv(rep, "positions", "%zu (%zu options) on %zu assets", P, b->nopt, b->n);
+    qa_report_kv(rep, "valuation date", "%s", day(b->valuation, d, sizeof d));
+    qa_report_kv(rep, "horizon", "%d day(s)", c->horizon);
+    qa_report_kv(rep, "window", "%zu returns, %s .. %s", r->window_used, day(r->window_start, a1, sizeof a1),
+                 day(r->window_end, a2, sizeof a2));
+    qa_report_kv(rep, "covariance", "%s%s", qa_stress_estimator_names[c->estimator],
+                 isnan(r->lw_intensity) ? "" : " (Ledoit-Wolf)");
+    qa_report_kv(rep, "gross / net exposure", "%.1f%% / %.1f%% of value", 100 * r->gross, 100 * r->net);
+    qa_report_kv(rep, "largest position", "%s at %.1f%%", r->max_weight_name ? r->max_weight_name : "-", 100 * r->max_weight);
+    qa_report_kv(rep, "run", "%d rank(s), %s backend, %.2f s, peak RSS %.0f MB", r->ranks, r->backend, r->seconds,
+                 r->peak_rss_mb);
+    if (r->mc_revals_per_s > 0) qa_report_kv(rep, "Monte Carlo", "%.3g revaluations/s", r->mc_revals_per_s);
+
+    qa_report_heading(rep, "VaR and Expected Shortfall by method");
+    {
+        const char *hd[] = {"method", "level", "VaR", "VaR % value", "ES", "ES % value", "scenarios"};
+        qa_report_table_begin(rep, hd, 7);
+        for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
+            const qa_stress_measure *m = &r->m[k];
+            if (!m->run) continue;
+            for (size_t l = 0; l < L; l++) {
+                snprintf(a1, sizeof a1, "%.4g%%", 100 * c->levels[l]);
+                fmt_money(a2, sizeof a2, m->var[l]);
+                fmt_pct(a3, sizeof a3, m->var[l] / b->value);
+                fmt_money(a4, sizeof a4, m->es[l]);
+                fmt_pct(a5, sizeof a5, m->es[l] / b->value);
+                snprintf(a6, sizeof a6, "%zu", m->scenarios);
+                const char *row[] = {m->name, a1, a2, a3, a4, a5, m->scenarios ? a6 : "closed form", NULL};
+                qa_report_table_row(rep, row);
+            }
+        }
+        qa_report_table_end(rep);
+    }
+    /* Loss distributions with VaR/ES markers at the highest configured level. */
+    for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
+        const qa_stress_measure *m = &r->m[k];
+        if (!m->run || !m->nsample) continue;
+        double mk[2] = {m->var[top], m->es[top]};
+        snprintf(a1, sizeof a1, "VaR %.4g%%", 100 * c->levels[top]);
+        snprintf(a2, sizeof a2, "ES %.4g%%", 100 * c->levels[top]);
+        const char *ml[2] = {a1, a2};
+        char title[128];
+        snprintf(title, sizeof title, "Loss distribution: %s (%zu of %zu scenarios shown)", m->name, m->nsample, m->scenarios);
+        qa_report_histogram(rep, title, "loss (currency; positive = money lost)", m->sample, m->nsample, (size_t)c->bins, mk,
+                            ml, 2);
+    }
+    /* Contributions. */
+    int src = r->limits_source >= 0 ? r->limits_source : -1;
+    for (int k = 0; src < 0 && k < QA_STRESS_METHOD_COUNT; k++)
+        if (r->m[k].run && r->m[k].comp_var) src = k;
+    if (src >= 0 && r->m[src].comp_var) {
+        const qa_stress_measure *m = &r->m[src];
+        char title[128];
+        snprintf(title, sizeof title, "Component VaR %.4g%% by position (%s; sums to VaR)", 100 * c->levels[top], m->name);
+        const char **lab = malloc(P * sizeof *lab);
+        if (lab) {
+            for (size_t i = 0; i < P; i++) lab[i] = b->pf.pos[i].id;
+            qa_report_bar_chart(rep, title, lab, m->comp_var + top * P, P);
+            free(lab);
+        }
+        const char *hd[] = {"position", "exposure", "weight", "component VaR", "marginal VaR", "incremental VaR",
+                            "component ES"};
+        qa_report_table_begin(rep, hd, 7);
+        size_t shown = P < 200 ? P : 200;
+        for (size_t i = 0; i < shown; i++) {
+            fmt_money(a1, sizeof a1, b->exposure[i]);
+            fmt_pct(a2, sizeof a2, b->exposure[i] / b->value);
+            fmt_money(a3, sizeof a3, m->comp_var[top * P + i]);
+            snprintf(a4, sizeof a4, "%.5f", m->marginal ? m->marginal[top * P + i] : NAN);
+            fmt_money(a5, sizeof a5, m->incr_var ? m->incr_var[top * P + i] : NAN);
+            fmt_money(a6, sizeof a6, m->comp_es ? m->comp_es[top * P + i] : NAN);
+            const char *row[] = {b->pf.pos[i].id, a1, a2, a3, a4, a5, a6, NULL};
+            qa_report_table_row(rep, row);
+        }
+        qa_report_table_end(rep);
+        if (shown < P) qa_report_text(rep, "%zu more positions in results.h5 (contributions/%s).", P - shown, m->name);
+    }
+    /* Scenarios. */
+    if (r->nsc) {
+        qa_report_heading(rep, "Stress scenarios");
+        const char *hd[] = {"scenario", "kind", "P&L", "P&L % value", "worst (replay)", "note"};
+        qa_report_table_begin(rep, hd, 6);
+        for (size_t s = 0; s < r->nsc; s++) {
+            const qa_stress_scenario *x = &r->sc[s];
+            fmt_money(a1, sizeof a1, x->pnl);
+            fmt_pct(a2, sizeof a2, x->pnl / b->value);
+            if (x->npath) snprintf(a3, sizeof a3, "%.2f on %s", x->worst, day(x->worst_date, d, sizeof d));
+            else snprintf(a3, sizeof a3, "-");
+            char note[200];
+            if (!strcmp(x->kind, "reverse") && !isnan(x->sigma_distance))
+                snprintf(note, sizeof note, "%.2f sigma; %s", x->sigma_distance, x->note);
+            else snprintf(note, sizeof note, "%s", x->note);
+            const char *row[] = {x->name, x->kind, a1, a2, a3, note, NULL};
+            qa_report_table_row(rep, row);
+        }
+        qa_report_table_end(rep);
+        size_t nrep = 0;
+        for (size_t s = 0; s < r->nsc; s++) nrep += r->sc[s].npath > 0;
+        for (size_t s = 0; s < r->nsc; s++) {
+            const qa_stress_scenario *x = &r->sc[s];
+            if (!x->npath) continue;
+            char title[160];
+            snprintf(title, sizeof title, "Replay: %s (today's book, cumulative P&L)", x->name);
+            qa_report_series ser = {"P&L", NULL, x->path_time, x->path_pnl, x->npath};
+            qa_report_chart ch = {title, "date", "P&L", 0, 1, 0};
+            qa_report_line_chart(rep, &ch, &ser, 1);
+        }
+        for (size_t s = 0; s < r->nsc; s++) {
+            const qa_stress_scenario *x = &r->sc[s];
+            if (!x->nmoves) continue;
+            char title[160];
+            snprintf(title, sizeof title, "Asset moves of '%s' (simple returns)", x->name);
+            const char **lab = malloc(x->nmoves * sizeof *lab);
+            if (!lab) continue;
+            for (size_t q = 0; q < x->nmoves; q++) lab[q] = x->move_sym[q];
+            size_t shown = x->nmoves < 60 ? x->nmoves : 60;
+            qa_report_bar_chart(rep, title, lab, x->moves, shown);
+            free(lab);
+        }
+    }
+    if (c->limits.n) {
+        qa_report_heading(rep, "Limits");
+        const char *hd[] = {"limit", "metric", "value", "bound", "state"};
+        qa_report_table_begin(rep, hd, 5);
+        for (size_t i = 0; i < c->limits.n; i++) {
+            const qa_limit_result *lr = &r->limits[i];
+            snprintf(a1, sizeof a1, "%.6g", lr->value);
+            double bound = !isnan(lr->threshold) ? lr->threshold : !isinf(lr->limit->max) ? lr->limit->max : lr->limit->min;
+            snprintf(a2, sizeof a2, "%.6g", bound);
+            char metric[64];
+            if (lr->limit->metric <= QA_LIMIT_ES)
+                snprintf(metric, sizeof metric, "%s %.4g%%", qa_limit_metric_names[lr->limit->metric], 100 * lr->limit->level);
+            else snprintf(metric, sizeof metric, "%s", qa_limit_metric_names[lr->limit->metric]);
+            const char *row[] = {lr->limit->name, metric, a1, a2, limit_states[lr->state], NULL};
+            qa_report_table_row(rep, row);
+        }
+        qa_report_table_end(rep);
+        qa_report_text(rep, "VaR/ES limits use the %s figures as fractions of the portfolio value; alerts in alerts.jsonl.",
+                       r->limits_source >= 0 ? qa_stress_method_names[r->limits_source] : "(none)");
+    }
+    for (size_t i = 0; i < r->nnotes; i++) qa_report_text(rep, "Note: %s", r->notes[i]);
+    st = qa_report_write(rep, path);
+    qa_report_free(rep);
+    return st;
+}
+
+qa_status qa_stress_write_outputs(const char *run_dir, const qa_stress_results *r, json_t **summary) {
+    char p[4200];
+    qa_status st = qa_fs_join(p, sizeof p, run_dir, "results.h5");
+    if (st == QA_OK) st = write_h5(p, r);
+    if (st != QA_OK) return st;
+    json_t *s = summary_json(r);
+    if ((st = qa_fs_join(p, sizeof p, run_dir, "summary.json")) == QA_OK) st = qa_json_write_file(s, p);
+    if (st == QA_OK && (st = qa_fs_join(p, sizeof p, run_dir, "report.html")) == QA_OK) st = write_report(p, r);
+    if (st == QA_OK && summary) *summary = s;
+    else json_decref(s);
+    return st;
+}

@@ -1,0 +1,425 @@
+/* Learning samples from the feature store: rows, inputs, targets, splits, purge,
+ * embargo, normalisation and shuffled batches (contracts in pipeline/train/train_data.h). */
+#include "pipeline/train/train_data.h"
+
+#include <assert.h>  /* static_assert */
+#include <math.h>    /* isfinite, log, log1p, sqrt */
+#include <stdio.h>   /* snprintf */
+#include <stdlib.h>  /* malloc, calloc, free, qsort */
+#include <string.h>  /* strcmp, memcpy */
+
+#include "common/philox.h" /* qa_rng_u32: the shuffle */
+
+static const char *const split_names[] = {"train", "val", "test"};
+static_assert(sizeof split_names / sizeof split_names[0] == QA_TRAIN_SPLIT_COUNT, "split names");
+
+const char *qa_train_split_name(qa_train_split s) { return (unsigned)s < QA_TRAIN_SPLIT_COUNT ? split_names[s] : "?"; }
+
+qa_status qa_train_split_parse(const char *name, qa_train_split *out) {
+    for (int i = 0; i < QA_TRAIN_SPLIT_COUNT; i++)
+        if (name && strcmp(name, split_names[i]) == 0) {
+            *out = (qa_train_split)i;
+            return QA_OK;
+        }
+    return QA_FAIL(QA_ERR_INVALID_ARG, "unknown split '%s' (expected train, val or test)", name ? name : "");
+}
+
+qa_status qa_train_data_resolve_inputs(qa_store_t *st, qa_model_spec *spec) {
+    for (int i = 0; i < spec->ninputs; i++) {
+        qa_model_input *in = &spec->inputs[i];
+        in->input_hash[0] = in->params[0] = '\0';
+        if (in->bar >= 0) continue;
+        char path[QA_MODEL_NAME_LEN + 16];
+        snprintf(path, sizeof path, "features/%s", in->name);
+        if (!qa_store_exists(st, path))
+            return QA_FAIL(QA_ERR_NOT_FOUND, "feature '%s' is not in /features of %s (run qa features)", in->name,
+                           qa_store_path(st));
+        qa_status s = qa_store_attr_get_str(st, path, "input_hash", in->input_hash, sizeof in->input_hash);
+        if (s == QA_ERR_NOT_FOUND) in->input_hash[0] = '\0';
+        else if (s != QA_OK) return s;
+        s = qa_store_attr_get_str(st, path, "params", in->params, sizeof in->params);
+        if (s == QA_ERR_NOT_FOUND) in->params[0] = '\0';
+        else if (s != QA_OK) return s;
+    }
+    return QA_OK;
+}
+
+void qa_train_data_free(qa_train_data *d) {
+    if (!d) return;
+    free(d->symbols);
+    free(d->time);
+    free(d->sym_begin);
+    free(d->row_sym);
+    free(d->row_t);
+    free(d->close);
+    free(d->x);
+    free(d->ret);
+    free(d->y);
+    free(d->cls);
+    free(d->split);
+    free(d->valid);
+    for (int k = 0; k < QA_TRAIN_SPLIT_COUNT; k++) {
+        free(d->samples[k]);
+        free(d->pred_rows[k]);
+    }
+    memset(d, 0, sizeof *d);
+}
+
+/* Reads a whole S x T panel. */
+static qa_status read_panel(qa_store_t *st, const char *path, size_t S, size_t T, double **out) {
+    double *p = malloc(S * T * sizeof *p + 1);
+    if (!p) return QA_FAIL(QA_ERR_NOMEM, "panel %s: %zu x %zu doubles", path, S, T);
+    qa_status s = qa_store_read(st, path, 0, S, 0, T, p);
+    if (s != QA_OK) {
+        free(p);
+        return s;
+    }
+    *out = p;
+    return QA_OK;
+}
+
+/* Raw values of one input for every row into col[nrows] (non-finite -> NaN). */
+static qa_status input_column(qa_store_t *st, const qa_train_data *d, const qa_model_input *in, double *col) {
+    const size_t S = d->nsym, T = d->ntime, R = d->nrows;
+    qa_status s = QA_OK;
+    double *a = NULL, *b = NULL;
+    if (in->bar < 0) {
+        char path[QA_MODEL_NAME_LEN + 16];
+        snprintf(path, sizeof path, "features/%s", in->name);
+        if ((s = read_panel(st, path, S, T, &a)) != QA_OK) return s;
+        for (size_t r = 0; r < R; r++) col[r] = a[(size_t)d->row_sym[r] * T + (size_t)d->row_t[r]];
+    } else {
+        switch ((qa_model_bar_input)in->bar) {
+        case QA_MODEL_BAR_RET:
+        case QA_MODEL_BAR_LOGRET:
+            for (size_t r = 0; r < R; r++) {
+                int first = r == d->sym_begin[d->row_sym[r]];
+                double q = first ? NAN : d->close[r] / d->close[r - 1];
+                col[r] = in->bar == QA_MODEL_BAR_RET ? q - 1.0 : log(q);
+            }
+            break;
+        case QA_MODEL_BAR_RANGE:
+            if ((s = read_panel(st, "bars/high", S, T, &a)) != QA_OK) goto cleanup;
+            if ((s = read_panel(st, "bars/low", S, T, &b)) != QA_OK) goto cleanup;
+            for (size_t r = 0; r < R; r++) {
+                size_t i = (size_t)d->row_sym[r] * T + (size_t)d->row_t[r];
+                col[r] = (a[i] - b[i]) / d->close[r];
+            }
+            break;
+        case QA_MODEL_BAR_BODY:
+            if ((s = read_panel(st, "bars/open", S, T, &a)) != QA_OK) goto cleanup;
+            for (size_t r = 0; r < R; r++)
+                col[r] = d->close[r] / a[(size_t)d->row_sym[r] * T + (size_t)d->row_t[r]] - 1.0;
+            break;
+        case QA_MODEL_BAR_LOGVOL:
+            if ((s = read_panel(st, "bars/volume", S, T, &a)) != QA_OK) goto cleanup;
+            for (size_t r = 0; r < R; r++) {
+                double v = a[(size_t)d->row_sym[r] * T + (size_t)d->row_t[r]];
+                col[r] = v >= 0.0 ? log1p(v) : NAN;
+            }
+            break;
+        default: s = QA_FAIL(QA_ERR_INVALID_ARG, "input '%s': unknown bar input %d", in->name, in->bar); goto cleanup;
+        }
+    }
+    for (size_t r = 0; r < R; r++)
+        if (!isfinite(col[r])) col[r] = NAN;
+cleanup:
+    free(a);
+    free(b);
+    return s;
+}
+
+/* Mean and sample std (ddof 1) of the finite col[r] over rows of the training period,
+ * two passes in double; std 1 when fewer than two values or no spread. */
+static void fit_column(const qa_train_data *d, const double *col, double *mean, double *std) {
+    double sum = 0.0;
+    size_t n = 0;
+    for (size_t r = 0; r < d->nrows; r++)
+        if (d->split[r] == QA_TRAIN_SPLIT_TRAIN && !isnan(col[r])) sum += col[r], n++;
+    double m = n ? sum / (double)n : 0.0, ss = 0.0;
+    for (size_t r = 0; r < d->nrows; r++)
+        if (d->split[r] == QA_TRAIN_SPLIT_TRAIN && !isnan(col[r])) ss += (col[r] - m) * (col[r] - m);
+    double sd = n >= 2 ? sqrt(ss / (double)(n - 1)) : 0.0;
+    *mean = m;
+    *std = (sd > 0.0 && isfinite(sd)) ? sd : 1.0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int64_t split_lo(const qa_model_spec *s, int k) {
+    return k == 0 ? s->start : k == 1 ? s->train_end : s->val_end;
+}
+static int64_t split_hi(const qa_model_spec *s, int k) {
+    return k == 0 ? s->train_end : k == 1 ? s->val_end : s->end;
+}
+
+/* First grid index with time >= t (ntime when none). */
+static size_t grid_lower_bound(const int64_t *time, size_t n, int64_t t) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (time[mid] < t) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+qa_status qa_train_data_load(qa_store_t *store, const qa_model_spec *spec, const qa_model_norm *norm,
+                             qa_train_data *out) {
+    memset(out, 0, sizeof *out);
+    qa_status st = qa_model_spec_check(spec);
+    if (st != QA_OK) return st;
+    qa_train_data d;
+    memset(&d, 0, sizeof d);
+    d.spec = *spec;
+    double *cpanel = NULL, *col = NULL, *tr = NULL;
+    uint8_t *rowok = NULL;
+    const size_t S = qa_store_nsym(store), T = qa_store_ntime(store);
+    const int F = spec->ninputs, L = spec->window, h = spec->horizon;
+    d.nsym = S;
+    d.ntime = T;
+    d.bars_per_year = qa_store_get_meta(store)->bars_per_year;
+    d.symbols = calloc(S ? S : 1, sizeof *d.symbols);
+    d.time = malloc((T ? T : 1) * sizeof *d.time);
+    d.sym_begin = calloc(S + 1, sizeof *d.sym_begin);
+    if (!d.symbols || !d.time || !d.sym_begin) QA_TRY_FAIL(QA_ERR_NOMEM, "training data index");
+    for (size_t i = 0; i < S; i++) snprintf(d.symbols[i], sizeof d.symbols[i], "%s", qa_store_symbol(store, i));
+    if (T) memcpy(d.time, qa_store_time(store), T * sizeof *d.time);
+
+    /* Observation rows: bars with a close. */
+    QA_TRY(read_panel(store, "bars/close", S, T, &cpanel));
+    size_t R = 0;
+    for (size_t i = 0; i < S; i++) {
+        d.sym_begin[i] = R;
+        for (size_t t = 0; t < T; t++) R += isfinite(cpanel[i * T + t]) && cpanel[i * T + t] > 0.0;
+    }
+    d.sym_begin[S] = R;
+    if (R > 0xffffffffu) QA_TRY_FAIL(QA_ERR_LIMIT, "%zu observation rows exceed 2^32", R);
+    if (R == 0) QA_TRY_FAIL(QA_ERR_FORMAT, "%s has no bars with a close", qa_store_path(store));
+    d.nrows = R;
+    d.row_sym = malloc(R * sizeof *d.row_sym);
+    d.row_t = malloc(R * sizeof *d.row_t);
+    d.close = malloc(R * sizeof *d.close);
+    d.x = malloc(R * (size_t)F * sizeof *d.x);
+    d.ret = malloc(R * sizeof *d.ret);
+    d.y = malloc(R * sizeof *d.y);
+    d.cls = malloc(R * sizeof *d.cls);
+    d.split = malloc(R * sizeof *d.split);
+    d.valid = calloc(R, sizeof *d.valid);
+    col = malloc(R * sizeof *col);
+    rowok = malloc(R);
+    if (!d.row_sym || !d.row_t || !d.close || !d.x || !d.ret || !d.y || !d.cls || !d.split || !d.valid || !col ||
+        !rowok)
+        QA_TRY_FAIL(QA_ERR_NOMEM, "training data: %zu rows x %d inputs", R, F);
+    R = 0;
+    for (size_t i = 0; i < S; i++)
+        for (size_t t = 0; t < T; t++) {
+            double c = cpanel[i * T + t];
+            if (!(isfinite(c) && c > 0.0)) continue;
+            d.row_sym[R] = (int32_t)i, d.row_t[R] = (int32_t)t, d.close[R] = c;
+            R++;
+        }
+    free(cpanel);
+    cpanel = NULL;
+
+    /* Split of each row's timestamp; the range of the rows in [start, end). */
+    d.first_time = INT64_MAX, d.last_time = INT64_MIN;
+    for (size_t r = 0; r < R; r++) {
+        int64_t tm = d.time[d.row_t[r]];
+        int k = -1;
+        for (int j = 0; j < QA_TRAIN_SPLIT_COUNT; j++)
+            if (tm >= split_lo(spec, j) && tm < split_hi(spec, j)) k = j;
+        d.split[r] = (int8_t)k;
+        if (k >= 0) {
+            d.first_time = tm < d.first_time ? tm : d.first_time;
+            d.last_time = tm > d.last_time ? tm : d.last_time;
+        }
+    }
+
+    /* Inputs: raw column, fit (training period) or given normalisation, store as float. */
+    if (norm) d.norm = *norm;
+    memset(rowok, 1, R);
+    for (int f = 0; f < F; f++) {
+        QA_TRY(input_column(store, &d, &spec->inputs[f], col));
+        if (!norm) fit_column(&d, col, &d.norm.mean[f], &d.norm.std[f]);
+        double m = d.norm.mean[f], sd = d.norm.std[f], c = spec->clip;
+        for (size_t r = 0; r < R; r++) {
+            double z = (col[r] - m) / sd;
+            if (c > 0.0) z = z > c ? c : z < -c ? -c : z; /* NaN passes through */
+            d.x[r * (size_t)F + (size_t)f] = (float)z;
+            if (isnan(z)) rowok[r] = 0;
+        }
+    }
+
+    /* A window is valid when its L rows belong to the symbol and are all finite. */
+    for (size_t i = 0; i < S; i++) {
+        size_t run = 0;
+        for (size_t r = d.sym_begin[i]; r < d.sym_begin[i + 1]; r++) {
+            run = rowok[r] ? run + 1 : 0;
+            d.valid[r] = run >= (size_t)L;
+        }
+    }
+
+    /* Forward returns over h rows of the same symbol; lab = grid index of the label's end. */
+    int32_t *lab = malloc(R * sizeof *lab);
+    if (!lab) QA_TRY_FAIL(QA_ERR_NOMEM, "labels");
+    for (size_t r = 0; r < R; r++) {
+        size_t end = d.sym_begin[d.row_sym[r] + 1];
+        if (r + (size_t)h < end) {
+            d.ret[r] = d.close[r + (size_t)h] / d.close[r] - 1.0;
+            lab[r] = d.row_t[r + (size_t)h];
+        } else {
+            d.ret[r] = NAN;
+            lab[r] = -1;
+        }
+    }
+
+    /* Cross-sectional demeaning: subtract each timestamp's mean forward return. */
+    if (spec->demean) {
+        double *sum = calloc(T ? T : 1, sizeof *sum);
+        size_t *cnt = calloc(T ? T : 1, sizeof *cnt);
+        if (!sum || !cnt) {
+            free(sum), free(cnt), free(lab);
+            QA_TRY_FAIL(QA_ERR_NOMEM, "demeaning");
+        }
+        for (size_t r = 0; r < R; r++)
+            if (!isnan(d.ret[r])) sum[d.row_t[r]] += d.ret[r], cnt[d.row_t[r]]++;
+        for (size_t r = 0; r < R; r++)
+            if (!isnan(d.ret[r])) d.ret[r] -= sum[d.row_t[r]] / (double)cnt[d.row_t[r]];
+        free(sum), free(cnt);
+    }
+
+    /* Samples and prediction rows per split. */
+    size_t gidx[QA_TRAIN_SPLIT_COUNT] = {0, grid_lower_bound(d.time, T, spec->train_end),
+                                         grid_lower_bound(d.time, T, spec->val_end)};
+    for (int k = 0; k < QA_TRAIN_SPLIT_COUNT; k++) {
+        d.samples[k] = malloc((R ? R : 1) * sizeof(uint32_t));
+        d.pred_rows[k] = malloc((R ? R : 1) * sizeof(uint32_t));
+        if (!d.samples[k] || !d.pred_rows[k]) {
+            free(lab);
+            QA_TRY_FAIL(QA_ERR_NOMEM, "sample lists");
+        }
+    }
+    for (size_t r = 0; r < R; r++) {
+        int k = d.split[r];
+        if (k < 0) continue;
+        qa_train_data_counts *c = &d.counts[k];
+        c->rows++;
+        if (k > 0 && (size_t)d.row_t[r] < gidx[k] + (size_t)spec->embargo) {
+            c->embargoed++;
+            continue;
+        }
+        size_t first = d.sym_begin[d.row_sym[r]];
+        if (r - first + 1 < (size_t)L) {
+            c->short_history++;
+            continue;
+        }
+        if (!d.valid[r]) {
+            c->nan_input++;
+            continue;
+        }
+        d.pred_rows[k][d.npred[k]++] = (uint32_t)r;
+        if (isnan(d.ret[r]) || !isfinite(d.ret[r])) {
+            c->nan_label++;
+            continue;
+        }
+        if (d.time[lab[r]] >= split_hi(spec, k)) {
+            c->purged++;
+            continue;
+        }
+        d.samples[k][d.nsamples[k]++] = (uint32_t)r;
+        c->samples++;
+    }
+    free(lab);
+
+    /* Targets: standardisation / quantile edges from the training samples only. */
+    const size_t ntr = d.nsamples[QA_TRAIN_SPLIT_TRAIN];
+    if (!norm) {
+        d.norm.target_mean = 0.0, d.norm.target_std = 1.0, d.norm.nedges = 0;
+        if (spec->target == QA_MODEL_TARGET_RETURN && spec->standardize && ntr >= 2) {
+            double sum = 0.0, ss = 0.0;
+            for (size_t i = 0; i < ntr; i++) sum += d.ret[d.samples[0][i]];
+            double m = sum / (double)ntr;
+            for (size_t i = 0; i < ntr; i++) {
+                double e = d.ret[d.samples[0][i]] - m;
+                ss += e * e;
+            }
+            double sd = sqrt(ss / (double)(ntr - 1));
+            d.norm.target_mean = m;
+            d.norm.target_std = sd > 0.0 ? sd : 1.0;
+        }
+        if (spec->target == QA_MODEL_TARGET_QUANTILE && ntr > 0) {
+            tr = malloc(ntr * sizeof *tr);
+            if (!tr) QA_TRY_FAIL(QA_ERR_NOMEM, "quantile edges");
+            for (size_t i = 0; i < ntr; i++) tr[i] = d.ret[d.samples[0][i]];
+            qsort(tr, ntr, sizeof *tr, cmp_double);
+            d.norm.nedges = spec->classes - 1;
+            for (int k = 1; k < spec->classes; k++) d.norm.edges[k - 1] = tr[(size_t)k * ntr / (size_t)spec->classes];
+        }
+    } else if (spec->target == QA_MODEL_TARGET_QUANTILE && norm->nedges != spec->classes - 1) {
+        QA_TRY_FAIL(QA_ERR_FORMAT, "quantile target with %d classes needs %d edges, the normalisation has %d",
+                    spec->classes, spec->classes - 1, norm->nedges);
+    }
+    for (size_t r = 0; r < R; r++) {
+        double v = d.ret[r];
+        d.y[r] = (float)((v - d.norm.target_mean) / d.norm.target_std);
+        if (isnan(v)) d.cls[r] = -1;
+        else if (spec->target == QA_MODEL_TARGET_SIGN) d.cls[r] = v > 0.0;
+        else if (spec->target == QA_MODEL_TARGET_QUANTILE) {
+            int c = 0;
+            for (int k = 0; k < d.norm.nedges; k++) c += v >= d.norm.edges[k];
+            d.cls[r] = c;
+        } else d.cls[r] = -1;
+    }
+    *out = d;
+    memset(&d, 0, sizeof d);
+cleanup:
+    free(cpanel);
+    free(col);
+    free(rowok);
+    free(tr);
+    qa_train_data_free(&d);
+    return st;
+}
+
+void qa_train_data_gather(const qa_train_data *d, const uint32_t *rows, size_t n, float *x, float *y,
+                          int32_t *cls) {
+    const size_t F = (size_t)d->spec.ninputs, L = (size_t)d->spec.window, w = L * F;
+    for (size_t i = 0; i < n; i++) {
+        size_t r = rows[i];
+        /* the window's rows are consecutive rows of one symbol: one contiguous block */
+        memcpy(x + i * w, d->x + (r + 1 - L) * F, w * sizeof *x);
+        if (y) y[i] = d->y[r];
+        if (cls) cls[i] = d->cls[r];
+    }
+}
+
+void qa_train_data_shuffle(uint32_t *perm, size_t n, uint64_t seed, uint64_t epoch) {
+    for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
+    const uint64_t stream = ((uint64_t)1 << 32) + epoch;
+    for (size_t i = n; i-- > 1;) {
+        uint64_t u = qa_rng_u32(seed, stream, i);
+        size_t j = (size_t)((u * (uint64_t)(i + 1)) >> 32);
+        uint32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+qa_status qa_train_check_store(const qa_model *m, qa_store_t *st, int *lineage_changed) {
+    qa_model_spec cur = m->data;
+    *lineage_changed = 0;
+    qa_status s = qa_train_data_resolve_inputs(st, &cur);
+    if (s != QA_OK) return s;
+    for (int f = 0; f < cur.ninputs; f++) {
+        if (cur.inputs[f].bar >= 0) continue;
+        if (strcmp(cur.inputs[f].params, m->data.inputs[f].params) != 0)
+            return QA_FAIL(QA_ERR_FORMAT, "feature '%s' in %s is defined as %s, the model was trained on %s",
+                           cur.inputs[f].name, qa_store_path(st), cur.inputs[f].params, m->data.inputs[f].params);
+        if (strcmp(cur.inputs[f].input_hash, m->data.inputs[f].input_hash) != 0) (*lineage_changed)++;
+    }
+    return QA_OK;
+}
