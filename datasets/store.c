@@ -9,6 +9,7 @@
 
 #include "common/fs.h"     /* temporary names, rename */
 #include "common/timer.h"  /* creation stamp */
+#include "datasets/h5.h"    /* HDF5 errors and attributes */
 
 #ifdef QA_HAVE_MPI
 #include <mpi.h>  /* MPI_COMM_WORLD for the MPI-IO driver */
@@ -44,37 +45,6 @@ const char *qa_bar_field_path(qa_bar_field f) {
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* ---- HDF5 errors ----------------------------------------------------------------- */
-
-struct h5_err_walk {
-    char first[256];
-    char last[256];
-};
-
-static herr_t h5_walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
-    struct h5_err_walk *w = data;
-    if (n == 0 && e->desc) snprintf(w->first, sizeof w->first, "%s", e->desc);
-    if (e->desc) snprintf(w->last, sizeof w->last, "%s", e->desc);
-    return 0;
-}
-
-/* Records HDF5's own explanation (outermost and innermost messages of its stack). */
-static qa_status h5_fail(const char *src, int line, const char *path, const char *what) {
-    struct h5_err_walk w = {"", ""};
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, h5_walk_cb, &w);
-    H5Eclear2(H5E_DEFAULT);
-    if (w.first[0] && strcmp(w.first, w.last) != 0)
-        return qa_err_set(QA_ERR_HDF5, src, line, "%s: %s: %s (%s)", path, what, w.first, w.last);
-    if (w.first[0]) return qa_err_set(QA_ERR_HDF5, src, line, "%s: %s: %s", path, what, w.first);
-    return qa_err_set(QA_ERR_HDF5, src, line, "%s: %s", path, what);
-}
-#define H5_FAIL(path, what) h5_fail(__FILE__, __LINE__, (path), (what))
-
-static void h5_quiet(void) {
-    /* We report HDF5 errors ourselves, once, with context. */
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
 
 const char *qa_store_hdf5_version(char *buf, size_t size) {
     unsigned maj, min, rel;
@@ -123,123 +93,36 @@ static hid_t make_dapl(void) {
 
 /* ---- attributes ------------------------------------------------------------------------ */
 
-static hid_t open_object(qa_store_t *st, const char *path) {
-    return H5Oopen(st->file, (path && *path) ? path : "/", H5P_DEFAULT);
+/* Errors of the attribute calls name the store's file (HDF5's own errors already do). */
+static qa_status attr_status(const qa_store_t *st, qa_status s) {
+    if (s != QA_OK && s != QA_ERR_HDF5) qa_err_prefix("%s: ", st->path);
+    return s;
 }
 
-static qa_status attr_write(qa_store_t *st, const char *path, const char *name, hid_t type,
-                            const void *value) {
-    qa_status st_ = QA_OK;
-    hid_t obj = -1, space = -1, attr = -1;
-    obj = open_object(st, path);
-    if (obj < 0) return H5_FAIL(st->path, "cannot open object for attribute");
-    if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0) {
-        st_ = H5_FAIL(st->path, "cannot replace attribute");
-        goto done;
-    }
-    space = H5Screate(H5S_SCALAR);
-    attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    if (attr < 0 || H5Awrite(attr, type, value) < 0) st_ = H5_FAIL(st->path, "cannot write attribute");
-done:
-    if (attr >= 0) H5Aclose(attr);
-    if (space >= 0) H5Sclose(space);
-    H5Oclose(obj);
-    if (st_ != QA_OK) qa_err_prefix("attribute '%s' on '%s': ", name, path ? path : "/");
-    return st_;
-}
+static const char *root_or(const char *path) { return path && *path ? path : "/"; }
 
 qa_status qa_store_attr_set_str(qa_store_t *st, const char *path, const char *name, const char *value) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    qa_status s = attr_write(st, path, name, t, &value);
-    H5Tclose(t);
-    return s;
+    return attr_status(st, qa_h5_attr_set_str(st->file, root_or(path), name, value));
 }
 
 qa_status qa_store_attr_set_i64(qa_store_t *st, const char *path, const char *name, int64_t value) {
-    return attr_write(st, path, name, H5T_STD_I64LE, &value);
+    return attr_status(st, qa_h5_attr_set_i64(st->file, root_or(path), name, value));
 }
 
 qa_status qa_store_attr_set_f64(qa_store_t *st, const char *path, const char *name, double value) {
-    return attr_write(st, path, name, H5T_IEEE_F64LE, &value);
-}
-
-/* Opens attribute `name` of `path`; QA_ERR_NOT_FOUND when it does not exist. */
-static qa_status attr_open(qa_store_t *st, const char *path, const char *name, hid_t *obj, hid_t *attr) {
-    *obj = open_object(st, path);
-    if (*obj < 0) {
-        H5Eclear2(H5E_DEFAULT);
-        return QA_FAIL(QA_ERR_NOT_FOUND, "%s: no object '%s'", st->path, path ? path : "/");
-    }
-    if (H5Aexists(*obj, name) <= 0) {
-        H5Oclose(*obj);
-        return QA_FAIL(QA_ERR_NOT_FOUND, "%s: '%s' has no attribute '%s'", st->path, path ? path : "/", name);
-    }
-    *attr = H5Aopen(*obj, name, H5P_DEFAULT);
-    if (*attr < 0) {
-        H5Oclose(*obj);
-        return H5_FAIL(st->path, "cannot open attribute");
-    }
-    return QA_OK;
+    return attr_status(st, qa_h5_attr_set_f64(st->file, root_or(path), name, value));
 }
 
 qa_status qa_store_attr_get_str(qa_store_t *st, const char *path, const char *name, char *buf, size_t size) {
-    hid_t obj, attr;
-    qa_status s = attr_open(st, path, name, &obj, &attr);
-    if (s != QA_OK) return s;
-    hid_t ftype = H5Aget_type(attr);
-    if (H5Tget_class(ftype) != H5T_STRING) {
-        s = QA_FAIL(QA_ERR_FORMAT, "%s: attribute '%s' of '%s' is not a string", st->path, name, path ? path : "/");
-    } else if (H5Tis_variable_str(ftype) > 0) {
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, H5T_VARIABLE);
-        H5Tset_cset(mt, H5Tget_cset(ftype));
-        char *v = NULL;
-        if (H5Aread(attr, mt, &v) < 0) s = H5_FAIL(st->path, "cannot read attribute");
-        else if (!v || strlen(v) + 1 > size)
-            s = QA_FAIL(QA_ERR_FORMAT, "%s: attribute '%s' is too long", st->path, name);
-        else snprintf(buf, size, "%s", v);
-        if (v) H5free_memory(v);
-        H5Tclose(mt);
-    } else {
-        size_t n = H5Tget_size(ftype);
-        if (n + 1 > size) s = QA_FAIL(QA_ERR_FORMAT, "%s: attribute '%s' is too long", st->path, name);
-        else {
-            hid_t mt = H5Tcopy(H5T_C_S1);
-            H5Tset_size(mt, n + 1);
-            if (H5Aread(attr, mt, buf) < 0) s = H5_FAIL(st->path, "cannot read attribute");
-            H5Tclose(mt);
-        }
-    }
-    H5Tclose(ftype);
-    H5Aclose(attr);
-    H5Oclose(obj);
-    return s;
-}
-
-static qa_status attr_get_num(qa_store_t *st, const char *path, const char *name, hid_t mtype, void *value) {
-    hid_t obj, attr;
-    qa_status s = attr_open(st, path, name, &obj, &attr);
-    if (s != QA_OK) return s;
-    hid_t ftype = H5Aget_type(attr);
-    H5T_class_t c = H5Tget_class(ftype);
-    if (c != H5T_INTEGER && c != H5T_FLOAT)
-        s = QA_FAIL(QA_ERR_FORMAT, "%s: attribute '%s' of '%s' is not a number", st->path, name, path ? path : "/");
-    else if (H5Aread(attr, mtype, value) < 0)
-        s = H5_FAIL(st->path, "cannot read attribute");
-    H5Tclose(ftype);
-    H5Aclose(attr);
-    H5Oclose(obj);
-    return s;
+    return attr_status(st, qa_h5_attr_get_str(st->file, root_or(path), name, buf, size));
 }
 
 qa_status qa_store_attr_get_i64(qa_store_t *st, const char *path, const char *name, int64_t *value) {
-    return attr_get_num(st, path, name, H5T_NATIVE_INT64, value);
+    return attr_status(st, qa_h5_attr_get_i64(st->file, root_or(path), name, value));
 }
 
 qa_status qa_store_attr_get_f64(qa_store_t *st, const char *path, const char *name, double *value) {
-    return attr_get_num(st, path, name, H5T_NATIVE_DOUBLE, value);
+    return attr_status(st, qa_h5_attr_get_f64(st->file, root_or(path), name, value));
 }
 
 /* ---- create / open / close --------------------------------------------------------------- */
@@ -286,7 +169,7 @@ static qa_status write_1d(qa_store_t *st, const char *name, hid_t ftype, hid_t m
     hid_t dset = H5Dcreate2(st->file, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hid_t dxpl = make_dxpl(st);
     if (dset < 0) {
-        s = H5_FAIL(st->path, "cannot create dataset");
+        s = QA_H5_FAIL(-1, st->path, "cannot create dataset");
         goto done;
     }
     int writer = !st->comm || qa_comm_rank(st->comm) == 0;
@@ -295,7 +178,7 @@ static qa_status write_1d(qa_store_t *st, const char *name, hid_t ftype, hid_t m
         H5Sselect_none(space);
         H5Sselect_none(mspace);
     }
-    if (H5Dwrite(dset, mtype, mspace, space, dxpl, data) < 0) s = H5_FAIL(st->path, "cannot write dataset");
+    if (H5Dwrite(dset, mtype, mspace, space, dxpl, data) < 0) s = QA_H5_FAIL(-1, st->path, "cannot write dataset");
     H5Sclose(mspace);
 done:
     if (s != QA_OK) qa_err_prefix("'%s': ", name);
@@ -358,7 +241,7 @@ static void store_release(qa_store_t *st) {
 
 qa_status qa_store_create(const char *path, const qa_comm_t *comm, const qa_store_meta *meta, size_t nsym,
                           const char *const *symbols, size_t ntime, const int64_t *time, qa_store_t **out) {
-    h5_quiet();
+    qa_h5_quiet();
     qa_status s = check_grid(path, nsym, symbols, ntime, time);
     if (s != QA_OK) return s;
     qa_store_t *st = NULL;
@@ -389,7 +272,7 @@ qa_status qa_store_create(const char *path, const qa_comm_t *comm, const qa_stor
     st->file = H5Fcreate(st->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     if (st->file < 0) {
-        s = H5_FAIL(path, "cannot create file");
+        s = QA_H5_FAIL(-1, path, "cannot create file");
         store_release(st);
         return s;
     }
@@ -414,8 +297,8 @@ qa_status qa_store_create(const char *path, const qa_comm_t *comm, const qa_stor
 qa_status qa_store_commit(qa_store_t *st) {
     if (!st) return QA_FAIL(QA_ERR_INVALID_ARG, "commit of a NULL store");
     qa_status s = QA_OK;
-    if (H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0) s = H5_FAIL(st->path, "cannot flush");
-    if (H5Fclose(st->file) < 0 && s == QA_OK) s = H5_FAIL(st->path, "cannot close");
+    if (H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0) s = QA_H5_FAIL(-1, st->path, "cannot flush");
+    if (H5Fclose(st->file) < 0 && s == QA_OK) s = QA_H5_FAIL(-1, st->path, "cannot close");
     st->file = -1;
     if (st->comm) s = qa_comm_agree(st->comm, s);
     int renamer = !st->comm || qa_comm_rank(st->comm) == 0;
@@ -436,7 +319,7 @@ void qa_store_close(qa_store_t *st) {
 }
 
 qa_status qa_store_open(const char *path, const qa_comm_t *comm, qa_store_mode mode, qa_store_t **out) {
-    h5_quiet();
+    qa_h5_quiet();
     if (!qa_fs_exists(path)) return QA_FAIL(QA_ERR_IO, "%s: no such file", path);
     qa_store_t *st = NULL;
     qa_status s = store_alloc(path, comm, &st);
@@ -452,7 +335,7 @@ qa_status qa_store_open(const char *path, const qa_comm_t *comm, qa_store_mode m
     st->file = H5Fopen(path, st->writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
     if (st->file < 0) {
-        s = H5_FAIL(path, "cannot open (truncated or damaged HDF5 file?)");
+        s = QA_H5_FAIL(-1, path, "cannot open (truncated or damaged HDF5 file?)");
         store_release(st);
         return s;
     }
@@ -497,7 +380,7 @@ qa_status qa_store_open(const char *path, const qa_comm_t *comm, qa_store_mode m
     H5Dclose(ds);
     H5Dclose(dt);
     if (e1 < 0 || e2 < 0) {
-        s = H5_FAIL(path, "cannot read /symbols or /time");
+        s = QA_H5_FAIL(-1, path, "cannot read /symbols or /time");
         goto fail;
     }
     for (size_t i = 0; i < st->nsym; i++) st->symbols[i * QA_STORE_SYMBOL_LEN + QA_STORE_SYMBOL_LEN - 1] = '\0';
@@ -568,7 +451,7 @@ static qa_status ensure_parent(qa_store_t *st, const char *path) {
     H5Pset_create_intermediate_group(lcpl, 1);
     hid_t g = H5Gcreate2(st->file, group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     H5Pclose(lcpl);
-    if (g < 0) return H5_FAIL(st->path, "cannot create group");
+    if (g < 0) return QA_H5_FAIL(-1, st->path, "cannot create group");
     H5Gclose(g);
     return QA_OK;
 }
@@ -592,7 +475,7 @@ qa_status qa_store_panel_create(qa_store_t *st, const char *path) {
     H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &fill);
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_IFSET);
     hid_t dset = H5Dcreate2(st->file, path, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    if (dset < 0) s = H5_FAIL(st->path, "cannot create panel");
+    if (dset < 0) s = QA_H5_FAIL(-1, st->path, "cannot create panel");
     else H5Dclose(dset);
     H5Pclose(dcpl);
     H5Sclose(space);
@@ -638,7 +521,7 @@ static qa_status panel_io(qa_store_t *st, const char *path, size_t s0, size_t ns
     hid_t dxpl = make_dxpl(st);
     herr_t e = write ? H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, buf)
                      : H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, buf);
-    if (e < 0) s = H5_FAIL(st->path, write ? "cannot write panel" : "cannot read panel");
+    if (e < 0) s = QA_H5_FAIL(-1, st->path, write ? "cannot write panel" : "cannot read panel");
     H5Pclose(dxpl);
     H5Sclose(mspace);
 done:
@@ -660,7 +543,7 @@ qa_status qa_store_write(qa_store_t *st, const char *path, size_t s0, size_t ns,
 qa_status qa_store_delete(qa_store_t *st, const char *path) {
     if (!st->writable) return QA_FAIL(QA_ERR_STATE, "%s: opened read-only", st->path);
     if (!qa_store_exists(st, path)) return QA_FAIL(QA_ERR_NOT_FOUND, "%s: no '%s'", st->path, path);
-    if (H5Ldelete(st->file, path, H5P_DEFAULT) < 0) return H5_FAIL(st->path, "cannot delete");
+    if (H5Ldelete(st->file, path, H5P_DEFAULT) < 0) return QA_H5_FAIL(-1, st->path, "cannot delete");
     return QA_OK;
 }
 
@@ -669,7 +552,7 @@ qa_status qa_store_move(qa_store_t *st, const char *from, const char *to) {
     qa_status s = ensure_parent(st, to);
     if (s != QA_OK) return s;
     if (qa_store_exists(st, to) && (s = qa_store_delete(st, to)) != QA_OK) return s;
-    if (H5Lmove(st->file, from, st->file, to, H5P_DEFAULT, H5P_DEFAULT) < 0) return H5_FAIL(st->path, "cannot rename");
+    if (H5Lmove(st->file, from, st->file, to, H5P_DEFAULT, H5P_DEFAULT) < 0) return QA_H5_FAIL(-1, st->path, "cannot rename");
     return QA_OK;
 }
 
@@ -707,12 +590,12 @@ qa_status qa_store_list(qa_store_t *st, const char *group, char ***names, size_t
     if (!qa_store_exists(st, group)) return QA_OK;
     struct name_list l = {0};
     hid_t g = H5Gopen2(st->file, group, H5P_DEFAULT);
-    if (g < 0) return H5_FAIL(st->path, "cannot open group");
+    if (g < 0) return QA_H5_FAIL(-1, st->path, "cannot open group");
     herr_t e = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, list_cb, &l);
     H5Gclose(g);
     if (e < 0 || l.oom) {
         qa_store_free_names(l.names, l.n);
-        return l.oom ? QA_FAIL(QA_ERR_NOMEM, "listing") : H5_FAIL(st->path, "cannot list group");
+        return l.oom ? QA_FAIL(QA_ERR_NOMEM, "listing") : QA_H5_FAIL(-1, st->path, "cannot list group");
     }
     if (l.n > 1) qsort(l.names, l.n, sizeof *l.names, cmp_str); /* names is NULL for an empty group */
     *names = l.names;

@@ -12,7 +12,7 @@
 #ifdef QA_HAVE_CUDA
 #include <cuda_runtime_api.h>  /* streams, cudaMalloc, cudaMemcpyAsync */
 
-#include "kernels/cuda_check.h"
+#include "kernels/check.h"
 #endif
 
 struct qa_backend {

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "kernels/backtest_impl.h"   // the per-bar rules shared with the CPU reference
-#include "kernels/cuda_check.h"     // QA_CUDA_TRY
+#include "kernels/check.h"     // QA_CUDA_TRY
 
 namespace {
 

@@ -23,7 +23,7 @@
 
 #include <math.h>
 
-#include "kernels/cuda_check.h"  // QA_CUDA_CHECK, QA_CUDA_LAUNCH_CHECK
+#include "kernels/check.h"  // QA_CUDA_CHECK, QA_CUDA_LAUNCH_CHECK
 
 namespace {
 

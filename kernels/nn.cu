@@ -10,14 +10,8 @@
 #include <stdlib.h>     // calloc, free
 
 #include "common/philox.h"       // dropout mask (same generator as the CPU)
-#include "kernels/cuda_check.h"  // QA_CUDA_CHECK, QA_CUDA_LAUNCH_CHECK
+#include "kernels/check.h"  // QA_CUDA_*, QA_CUBLAS_CHECK
 
-#define QA_CUBLAS_CHECK(stmt)                                                                        \
-    do {                                                                                             \
-        cublasStatus_t s_ = (stmt);                                                                  \
-        if (s_ != CUBLAS_STATUS_SUCCESS)                                                             \
-            return QA_FAIL(QA_ERR_CUDA, "%s: %s", #stmt, cublasGetStatusString(s_));                 \
-    } while (0)
 
 // Capacity of the reduction partials buffer: stage 1 of every reduction uses at most
 // this many blocks (doubles), stage 2 merges them in one block.

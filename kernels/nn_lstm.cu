@@ -8,25 +8,14 @@
 
 #include <stdlib.h>  // calloc, free
 
-#include "kernels/cuda_check.h"  // QA_CUDA_CHECK, QA_CUDA_TRY, QA_CUDA_LAUNCH_CHECK
+#ifdef QA_HAVE_CUDNN
+#include <cudnn.h>  // RNN API (before check.h: it defines QA_CUDNN_* when cuDNN is seen)
+#endif
+#include "kernels/check.h"  // QA_CUDA_*, QA_CUDNN_CHECK / QA_CUDNN_TRY
 
 #ifdef QA_HAVE_CUDNN
-#include <cudnn.h>  // RNN API
 
-#define QA_CUDNN_TRY(stmt)                                                                          \
-    do {                                                                                            \
-        cudnnStatus_t s_ = (stmt);                                                                  \
-        if (s_ != CUDNN_STATUS_SUCCESS) {                                                           \
-            st = QA_FAIL(QA_ERR_CUDA, "%s: %s", #stmt, cudnnGetErrorString(s_));                    \
-            goto cleanup;                                                                           \
-        }                                                                                           \
-    } while (0)
 
-#define QA_CUDNN_CHECK(stmt)                                                                        \
-    do {                                                                                            \
-        cudnnStatus_t s_ = (stmt);                                                                  \
-        if (s_ != CUDNN_STATUS_SUCCESS) return QA_FAIL(QA_ERR_CUDA, "%s: %s", #stmt, cudnnGetErrorString(s_)); \
-    } while (0)
 
 namespace {
 

@@ -6,7 +6,7 @@
 
 #include <math.h>
 
-#include "kernels/cuda_check.h"  // QA_CUDA_CHECK
+#include "kernels/check.h"  // QA_CUDA_CHECK
 
 namespace {
 

@@ -14,30 +14,11 @@
 #include <string.h>                             // memcpy (key bit casts)
 
 #include "common/philox.h"      // qa_rng_normal: the scenario definition
-#include "kernels/cuda_check.h" // QA_CUDA_TRY, QA_CUDA_LAUNCH_CHECK
+#include "kernels/check.h"      // QA_CUDA_*, QA_CUBLAS_TRY, QA_CUSOLVER_TRY
 #include "kernels/risk_impl.h"  // context layout, shared per-element code
 
 namespace {
 
-// cuBLAS / cuSOLVER checks in the QA_CUDA_TRY style (need `st` and `cleanup:`).
-#define QA_CUBLAS_TRY(stmt)                                                                          \
-    do {                                                                                             \
-        cublasStatus_t e_ = (stmt);                                                                  \
-        if (e_ != CUBLAS_STATUS_SUCCESS) {                                                           \
-            st = qa_err_set(QA_ERR_CUDA, __FILE__, __LINE__, "%s: %s", #stmt, cublasGetStatusString(e_)); \
-            goto cleanup;                                                                            \
-        }                                                                                            \
-    } while (0)
-#define QA_CUSOLVER_TRY(stmt)                                                                               \
-    do {                                                                                                    \
-        cusolverStatus_t e_ = (stmt);                                                                       \
-        if (e_ != CUSOLVER_STATUS_SUCCESS) {                                                                \
-            st = qa_err_set(QA_ERR_CUDA, __FILE__, __LINE__, "%s: cuSOLVER status %d", #stmt, (int)e_); \
-            goto cleanup;                                                                                   \
-        }                                                                                                   \
-    } while (0)
-// Launch check inside functions that clean up.
-#define QA_CUDA_LAUNCH_TRY(name) QA_CUDA_TRY(cudaGetLastError())
 
 constexpr int kBlock = 256;
 

@@ -3,7 +3,7 @@
 #include "kernels/rng.h"
 
 #include "common/philox.h"      // shared generator
-#include "kernels/cuda_check.h" // QA_CUDA_CHECK
+#include "kernels/check.h" // QA_CUDA_CHECK
 
 namespace {
 

@@ -8,15 +8,8 @@
 #include <cuda_runtime_api.h>  /* cudaSetDevice */
 #include <nccl.h>              /* the NCCL library */
 
-#include "kernels/cuda_check.h"
+#include "kernels/check.h" /* QA_CUDA_CHECK, QA_NCCL_CHECK */
 
-#define QA_NCCL_CHECK(stmt)                                                                   \
-    do {                                                                                      \
-        ncclResult_t r_ = (stmt);                                                             \
-        if (r_ != ncclSuccess)                                                                \
-            return qa_err_set(QA_ERR_CUDA, __FILE__, __LINE__, "%s: %s", #stmt,               \
-                              ncclGetErrorString(r_));                                        \
-    } while (0)
 
 struct qa_nccl {
     ncclComm_t comm;

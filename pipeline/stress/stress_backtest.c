@@ -124,30 +124,30 @@ static qa_status write_bt_outputs(const qa_stress_cfg *c, const char *run_dir, c
     int64_t *time = malloc(nd * sizeof *time);
     unsigned char *hits = malloc(nd);
     double *series = malloc(4 * nd * sizeof *series);
-    qa_stress_h5 *h = NULL;
+    qa_h5_file hf = {-1, NULL, NULL}, *h = &hf;
     json_t *sum = NULL;
     qa_report_t *rep = NULL;
     if (!time || !hits || !series) QA_TRY_FAIL(QA_ERR_NOMEM, "backtest outputs");
     for (size_t i = 0; i < nd; i++) time[i] = panel->time[dates[t0 + i]];
     /* results.h5 */
     QA_TRY(qa_fs_join(p, sizeof p, run_dir, "results.h5"));
-    QA_TRY(qa_stress_h5_create(p, "quantumalpha.stress-backtest", 1, &h));
-    QA_TRY(qa_stress_h5_attr(h, "/", "portfolio", b->pf.path));
-    QA_TRY(qa_stress_h5_attr(h, "/", "data", panel->path));
-    QA_TRY(qa_stress_h5_i64(h, "backtest/time", time, nd));
-    QA_TRY(qa_stress_h5_f64(h, "backtest/realised_pnl", real, nd, 0));
-    QA_TRY(qa_stress_h5_f64(h, "backtest/levels", c->bt_levels, LV, 0));
+    QA_TRY(qa_stress_h5_create(p, "quantumalpha.stress-backtest", 1, h));
+    QA_TRY(qa_h5_attr_set_str(h->id, "/", "portfolio", b->pf.path));
+    QA_TRY(qa_h5_attr_set_str(h->id, "/", "data", panel->path));
+    QA_TRY(qa_h5_put_i64(h->id, "backtest/time", time, nd));
+    QA_TRY(qa_h5_put_f64(h->id, "backtest/realised_pnl", real, nd, 0));
+    QA_TRY(qa_h5_put_f64(h->id, "backtest/levels", c->bt_levels, LV, 0));
     for (size_t k = 0; k < K; k++) {
         if (!(c->bt_methods & (1u << k))) continue;
         snprintf(key, sizeof key, "backtest/%s/var", qa_stress_method_names[k]);
-        QA_TRY(qa_stress_h5_f64(h, key, var + k * LV * nd, LV, nd));
+        QA_TRY(qa_h5_put_f64(h->id, key, var + k * LV * nd, LV, nd));
         for (size_t l = 0; l < LV; l++) {
             for (size_t i = 0; i < nd; i++) hits[i] = -real[i] > var[(k * LV + l) * nd + i];
             snprintf(key, sizeof key, "backtest/%s/hits_%g", qa_stress_method_names[k], c->bt_levels[l]);
-            QA_TRY(qa_stress_h5_u8(h, key, hits, nd));
+            QA_TRY(qa_h5_put_u8(h->id, key, hits, nd));
         }
     }
-    QA_TRY(qa_stress_h5_commit(h));
+    QA_TRY(qa_h5_file_commit(h, 0));
     h = NULL;
     /* summary.json */
     sum = json_object();
@@ -283,7 +283,7 @@ static qa_status write_bt_outputs(const qa_stress_cfg *c, const char *run_dir, c
     QA_TRY(qa_fs_join(p, sizeof p, run_dir, "report.html"));
     QA_TRY(qa_report_write(rep, p));
 cleanup:
-    qa_stress_h5_abort(h);
+    qa_h5_file_abort(h);
     json_decref(sum);
     qa_report_free(rep);
     free(time);

@@ -9,6 +9,7 @@
 #include <jansson.h> /* summary documents */
 
 #include "common/status.h"
+#include "datasets/h5.h"    /* results files */
 #include "datasets/store.h"
 #include "kernels/risk.h"
 #include "mpi/comm.h"
@@ -188,16 +189,9 @@ qa_status qa_stress_condition(const double *cov, size_t n, const double *a, cons
 
 /* ---- outputs (stress_output.c) ---------------------------------------------------------- */
 
-/* A tiny HDF5 writer for results files (format name + version attributes). */
-typedef struct qa_stress_h5 qa_stress_h5;
-qa_status qa_stress_h5_create(const char *path, const char *format, int version, qa_stress_h5 **out);
-qa_status qa_stress_h5_f64(qa_stress_h5 *h, const char *path, const double *v, size_t rows, size_t cols);
-qa_status qa_stress_h5_i64(qa_stress_h5 *h, const char *path, const int64_t *v, size_t n);
-qa_status qa_stress_h5_u8(qa_stress_h5 *h, const char *path, const unsigned char *v, size_t n);
-qa_status qa_stress_h5_strings(qa_stress_h5 *h, const char *path, const char *const *v, size_t n);
-qa_status qa_stress_h5_attr(qa_stress_h5 *h, const char *path, const char *name, const char *value);
-qa_status qa_stress_h5_commit(qa_stress_h5 *h); /* closes and renames into place */
-void qa_stress_h5_abort(qa_stress_h5 *h);
+/* A results file (datasets/h5.h) with its format name and version attributes (as
+ * strings, the layout of docs/risk.md). */
+qa_status qa_stress_h5_create(const char *path, const char *format, int version, qa_h5_file *out);
 
 /* Writes config.resolved.json (every key with its effective value) into run_dir. */
 qa_status qa_stress_write_config(const char *run_dir, const qa_stress_cfg *c);

@@ -13,124 +13,15 @@
 
 /* ---- HDF5 ---------------------------------------------------------------------------------- */
 
-struct qa_stress_h5 {
-    hid_t file;
-    char path[4096];
-    char tmp[4200];
-};
-
-static qa_status h5err(const qa_stress_h5 *h, const char *what, const char *obj) {
-    H5Eclear2(H5E_DEFAULT);
-    return QA_FAIL(QA_ERR_HDF5, "%s: cannot %s '%s'", h->path, what, obj);
-}
-
-qa_status qa_stress_h5_create(const char *path, const char *format, int version, qa_stress_h5 **out) {
-    qa_stress_h5 *h = calloc(1, sizeof *h);
-    if (!h) return QA_FAIL(QA_ERR_NOMEM, "results file");
-    snprintf(h->path, sizeof h->path, "%s", path);
-    qa_status st = qa_fs_tmp_name(path, h->tmp, sizeof h->tmp);
-    if (st != QA_OK) {
-        free(h);
-        return st;
-    }
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (h->file < 0) {
-        H5Eclear2(H5E_DEFAULT);
-        st = QA_FAIL(QA_ERR_HDF5, "cannot create %s", h->tmp);
-        free(h);
-        return st;
-    }
-    *out = h;
-    st = qa_stress_h5_attr(h, "/", "format", format);
+qa_status qa_stress_h5_create(const char *path, const char *format, int version, qa_h5_file *out) {
+    qa_status st = qa_h5_file_create(path, out);
+    if (st != QA_OK) return st;
     char v[16];
     snprintf(v, sizeof v, "%d", version);
-    if (st == QA_OK) st = qa_stress_h5_attr(h, "/", "format_version", v);
-    if (st != QA_OK) {
-        qa_stress_h5_abort(h);
-        *out = NULL;
-    }
+    st = qa_h5_attr_set_str(out->id, "/", "format", format);
+    if (st == QA_OK) st = qa_h5_attr_set_str(out->id, "/", "format_version", v);
+    if (st != QA_OK) qa_h5_file_abort(out);
     return st;
-}
-
-static hid_t lcpl(void) {
-    hid_t p = H5Pcreate(H5P_LINK_CREATE);
-    if (p >= 0) H5Pset_create_intermediate_group(p, 1);
-    return p;
-}
-
-static qa_status write_ds(qa_stress_h5 *h, const char *path, hid_t type, int rank, const hsize_t *dims, const void *v) {
-    hid_t sp = H5Screate_simple(rank, dims, NULL), lp = lcpl();
-    hid_t ds = sp >= 0 && lp >= 0 ? H5Dcreate2(h->file, path, type, sp, lp, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    herr_t e = ds >= 0 ? H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : -1;
-    if (ds >= 0) H5Dclose(ds);
-    if (sp >= 0) H5Sclose(sp);
-    if (lp >= 0) H5Pclose(lp);
-    return e < 0 ? h5err(h, "write dataset", path) : QA_OK;
-}
-
-qa_status qa_stress_h5_f64(qa_stress_h5 *h, const char *path, const double *v, size_t rows, size_t cols) {
-    hsize_t dims[2] = {rows, cols};
-    static const double zero = 0.0;
-    return write_ds(h, path, H5T_NATIVE_DOUBLE, cols ? 2 : 1, dims, rows * (cols ? cols : 1) != 0 ? (const void *)v : &zero);
-}
-
-qa_status qa_stress_h5_i64(qa_stress_h5 *h, const char *path, const int64_t *v, size_t n) {
-    hsize_t dims[1] = {n};
-    static const int64_t zero = 0;
-    return write_ds(h, path, H5T_NATIVE_INT64, 1, dims, n ? (const void *)v : &zero);
-}
-
-qa_status qa_stress_h5_u8(qa_stress_h5 *h, const char *path, const unsigned char *v, size_t n) {
-    hsize_t dims[1] = {n};
-    static const unsigned char zero = 0;
-    return write_ds(h, path, H5T_NATIVE_UCHAR, 1, dims, n ? (const void *)v : &zero);
-}
-
-static hid_t vlen_str(void) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    if (t >= 0) {
-        H5Tset_size(t, H5T_VARIABLE);
-        H5Tset_cset(t, H5T_CSET_UTF8);
-    }
-    return t;
-}
-
-qa_status qa_stress_h5_strings(qa_stress_h5 *h, const char *path, const char *const *v, size_t n) {
-    hid_t t = vlen_str();
-    if (t < 0) return h5err(h, "make a string type for", path);
-    hsize_t dims[1] = {n};
-    static const char *const empty[1] = {""};
-    qa_status st = write_ds(h, path, t, 1, dims, n ? (const void *)v : (const void *)empty);
-    H5Tclose(t);
-    return st;
-}
-
-qa_status qa_stress_h5_attr(qa_stress_h5 *h, const char *path, const char *name, const char *value) {
-    hid_t t = vlen_str(), sp = H5Screate(H5S_SCALAR);
-    hid_t obj = H5Oopen(h->file, path, H5P_DEFAULT);
-    hid_t a = obj >= 0 && t >= 0 && sp >= 0 ? H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    herr_t e = a >= 0 ? H5Awrite(a, t, &value) : -1;
-    if (a >= 0) H5Aclose(a);
-    if (obj >= 0) H5Oclose(obj);
-    if (sp >= 0) H5Sclose(sp);
-    if (t >= 0) H5Tclose(t);
-    return e < 0 ? h5err(h, "write attribute on", path) : QA_OK;
-}
-
-qa_status qa_stress_h5_commit(qa_stress_h5 *h) {
-    herr_t e = H5Fclose(h->file);
-    qa_status st = e < 0 ? QA_FAIL(QA_ERR_HDF5, "cannot close %s", h->tmp) : qa_fs_rename(h->tmp, h->path);
-    if (st != QA_OK) remove(h->tmp);
-    free(h);
-    return st;
-}
-
-void qa_stress_h5_abort(qa_stress_h5 *h) {
-    if (!h) return;
-    H5Fclose(h->file);
-    remove(h->tmp);
-    free(h);
 }
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
@@ -303,35 +194,35 @@ static qa_status write_h5(const char *path, const qa_stress_results *r) {
     const qa_stress_cfg *c = r->cfg;
     const qa_stress_book *b = r->book;
     size_t P = b->p, L = c->nlevels;
-    qa_stress_h5 *h = NULL;
+    qa_h5_file hf = {-1, NULL, NULL}, *h = &hf;
     qa_status st = QA_OK;
     char d[32], key[256];
     const char **names = NULL;
     double *buf = NULL;
-    QA_TRY(qa_stress_h5_create(path, "quantumalpha.stress", 1, &h));
-    QA_TRY(qa_stress_h5_attr(h, "/", "portfolio", b->pf.path));
-    QA_TRY(qa_stress_h5_attr(h, "/", "data", r->panel->path));
-    QA_TRY(qa_stress_h5_attr(h, "/", "valuation_date", day(b->valuation, d, sizeof d)));
+    QA_TRY(qa_stress_h5_create(path, "quantumalpha.stress", 1, h));
+    QA_TRY(qa_h5_attr_set_str(h->id, "/", "portfolio", b->pf.path));
+    QA_TRY(qa_h5_attr_set_str(h->id, "/", "data", r->panel->path));
+    QA_TRY(qa_h5_attr_set_str(h->id, "/", "valuation_date", day(b->valuation, d, sizeof d)));
     snprintf(key, sizeof key, "%.17g", b->value);
-    QA_TRY(qa_stress_h5_attr(h, "/", "portfolio_value", key));
+    QA_TRY(qa_h5_attr_set_str(h->id, "/", "portfolio_value", key));
     snprintf(key, sizeof key, "%d", c->horizon);
-    QA_TRY(qa_stress_h5_attr(h, "/", "horizon_days", key));
-    QA_TRY(qa_stress_h5_f64(h, "levels", c->levels, L, 0));
+    QA_TRY(qa_h5_attr_set_str(h->id, "/", "horizon_days", key));
+    QA_TRY(qa_h5_put_f64(h->id, "levels", c->levels, L, 0));
     /* positions */
     names = calloc(P + 2 * QA_STRESS_METHOD_COUNT + r->nsc + 1, sizeof *names);
     buf = malloc((P > 16 ? P : 16) * 8 * sizeof *buf + 64);
     if (!names || !buf) QA_TRY_FAIL(QA_ERR_NOMEM, "results");
     for (size_t i = 0; i < P; i++) names[i] = b->pf.pos[i].id;
-    QA_TRY(qa_stress_h5_strings(h, "positions/id", names, P));
+    QA_TRY(qa_h5_put_strings(h->id, "positions/id", names, P));
     for (size_t i = 0; i < P; i++) names[i] = b->pf.pos[i].symbol;
-    QA_TRY(qa_stress_h5_strings(h, "positions/symbol", names, P));
+    QA_TRY(qa_h5_put_strings(h->id, "positions/symbol", names, P));
     for (size_t i = 0; i < P; i++) names[i] = qa_book_kind_names[b->pf.pos[i].kind];
-    QA_TRY(qa_stress_h5_strings(h, "positions/kind", names, P));
-    QA_TRY(qa_stress_h5_f64(h, "positions/quantity", b->qty, P, 0));
-    QA_TRY(qa_stress_h5_f64(h, "positions/market_value", b->mv, P, 0));
-    QA_TRY(qa_stress_h5_f64(h, "positions/exposure", b->exposure, P, 0));
+    QA_TRY(qa_h5_put_strings(h->id, "positions/kind", names, P));
+    QA_TRY(qa_h5_put_f64(h->id, "positions/quantity", b->qty, P, 0));
+    QA_TRY(qa_h5_put_f64(h->id, "positions/market_value", b->mv, P, 0));
+    QA_TRY(qa_h5_put_f64(h->id, "positions/exposure", b->exposure, P, 0));
     for (size_t i = 0; i < P; i++) buf[i] = b->exposure[i] / b->value;
-    QA_TRY(qa_stress_h5_f64(h, "positions/weight", buf, P, 0));
+    QA_TRY(qa_h5_put_f64(h->id, "positions/weight", buf, P, 0));
     /* measures */
     size_t M = 0;
     double *var = malloc(2 * QA_STRESS_METHOD_COUNT * (L + 1) * 2 * sizeof *var);
@@ -345,10 +236,10 @@ static qa_status write_h5(const char *path, const qa_stress_results *r) {
         cnt[M] = (double)m->scenarios;
         M++;
     }
-    st = qa_stress_h5_strings(h, "measures/method", names, M);
-    if (st == QA_OK) st = qa_stress_h5_f64(h, "measures/var", var, M, L);
-    if (st == QA_OK) st = qa_stress_h5_f64(h, "measures/es", es, M, L);
-    if (st == QA_OK) st = qa_stress_h5_f64(h, "measures/scenarios", cnt, M, 0);
+    st = qa_h5_put_strings(h->id, "measures/method", names, M);
+    if (st == QA_OK) st = qa_h5_put_f64(h->id, "measures/var", var, M, L);
+    if (st == QA_OK) st = qa_h5_put_f64(h->id, "measures/es", es, M, L);
+    if (st == QA_OK) st = qa_h5_put_f64(h->id, "measures/scenarios", cnt, M, 0);
     free(var);
     if (st != QA_OK) goto cleanup;
     for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
@@ -362,11 +253,11 @@ static qa_status write_h5(const char *path, const qa_stress_results *r) {
         for (size_t a = 0; a < sizeof arrs / sizeof arrs[0]; a++) {
             if (!arrs[a].v) continue;
             snprintf(key, sizeof key, "contributions/%s/%s", m->name, arrs[a].name);
-            QA_TRY(qa_stress_h5_f64(h, key, arrs[a].v, L, P));
+            QA_TRY(qa_h5_put_f64(h->id, key, arrs[a].v, L, P));
         }
         if (m->nsample) {
             snprintf(key, sizeof key, "loss/%s/sample", m->name);
-            QA_TRY(qa_stress_h5_f64(h, key, m->sample, m->nsample, 0));
+            QA_TRY(qa_h5_put_f64(h->id, key, m->sample, m->nsample, 0));
             size_t bins = (size_t)c->bins;
             double *counts = malloc((2 * bins + 1) * sizeof *counts), lo, hi;
             if (!counts) QA_TRY_FAIL(QA_ERR_NOMEM, "histogram");
@@ -374,9 +265,9 @@ static qa_status write_h5(const char *path, const qa_stress_results *r) {
             double *edges = counts + bins;
             for (size_t q = 0; q <= bins; q++) edges[q] = lo + (hi - lo) * (double)q / (double)bins;
             snprintf(key, sizeof key, "loss/%s/hist_counts", m->name);
-            st = qa_stress_h5_f64(h, key, counts, bins, 0);
+            st = qa_h5_put_f64(h->id, key, counts, bins, 0);
             snprintf(key, sizeof key, "loss/%s/hist_edges", m->name);
-            if (st == QA_OK) st = qa_stress_h5_f64(h, key, edges, bins + 1, 0);
+            if (st == QA_OK) st = qa_h5_put_f64(h->id, key, edges, bins + 1, 0);
             free(counts);
             if (st != QA_OK) goto cleanup;
         }
@@ -392,35 +283,35 @@ static qa_status write_h5(const char *path, const qa_stress_results *r) {
             worst[s] = r->sc[s].worst;
             names[s] = r->sc[s].name;
         }
-        st = qa_stress_h5_strings(h, "scenarios/name", names, r->nsc);
+        st = qa_h5_put_strings(h->id, "scenarios/name", names, r->nsc);
         for (size_t s = 0; s < r->nsc; s++) names[s] = r->sc[s].kind;
-        if (st == QA_OK) st = qa_stress_h5_strings(h, "scenarios/kind", names, r->nsc);
-        if (st == QA_OK) st = qa_stress_h5_f64(h, "scenarios/pnl", pnl, r->nsc, 0);
-        if (st == QA_OK) st = qa_stress_h5_f64(h, "scenarios/worst", worst, r->nsc, 0);
-        if (st == QA_OK) st = qa_stress_h5_f64(h, "scenarios/pnl_by_position", tab, r->nsc, P);
+        if (st == QA_OK) st = qa_h5_put_strings(h->id, "scenarios/kind", names, r->nsc);
+        if (st == QA_OK) st = qa_h5_put_f64(h->id, "scenarios/pnl", pnl, r->nsc, 0);
+        if (st == QA_OK) st = qa_h5_put_f64(h->id, "scenarios/worst", worst, r->nsc, 0);
+        if (st == QA_OK) st = qa_h5_put_f64(h->id, "scenarios/pnl_by_position", tab, r->nsc, P);
         free(tab);
         if (st != QA_OK) goto cleanup;
         for (size_t s = 0; s < r->nsc; s++) {
             const qa_stress_scenario *sc = &r->sc[s];
             if (sc->npath) {
                 snprintf(key, sizeof key, "scenarios/paths/%zu/time", s);
-                QA_TRY(qa_stress_h5_i64(h, key, sc->path_time, sc->npath));
+                QA_TRY(qa_h5_put_i64(h->id, key, sc->path_time, sc->npath));
                 snprintf(key, sizeof key, "scenarios/paths/%zu/pnl", s);
-                QA_TRY(qa_stress_h5_f64(h, key, sc->path_pnl, sc->npath, 0));
+                QA_TRY(qa_h5_put_f64(h->id, key, sc->path_pnl, sc->npath, 0));
                 snprintf(key, sizeof key, "scenarios/paths/%zu", s);
-                QA_TRY(qa_stress_h5_attr(h, key, "name", sc->name));
+                QA_TRY(qa_h5_attr_set_str(h->id, key, "name", sc->name));
             }
             if (sc->nmoves) {
                 const char **ms = malloc(sc->nmoves * sizeof *ms);
                 if (!ms) QA_TRY_FAIL(QA_ERR_NOMEM, "moves");
                 for (size_t q = 0; q < sc->nmoves; q++) ms[q] = sc->move_sym[q];
                 snprintf(key, sizeof key, "scenarios/moves/%zu/symbol", s);
-                st = qa_stress_h5_strings(h, key, ms, sc->nmoves);
+                st = qa_h5_put_strings(h->id, key, ms, sc->nmoves);
                 free(ms);
                 snprintf(key, sizeof key, "scenarios/moves/%zu/move", s);
-                if (st == QA_OK) st = qa_stress_h5_f64(h, key, sc->moves, sc->nmoves, 0);
+                if (st == QA_OK) st = qa_h5_put_f64(h->id, key, sc->moves, sc->nmoves, 0);
                 snprintf(key, sizeof key, "scenarios/moves/%zu", s);
-                if (st == QA_OK) st = qa_stress_h5_attr(h, key, "name", sc->name);
+                if (st == QA_OK) st = qa_h5_attr_set_str(h->id, key, "name", sc->name);
                 if (st != QA_OK) goto cleanup;
             }
         }
@@ -441,18 +332,18 @@ static qa_status write_h5(const char *path, const qa_stress_results *r) {
             lv[nl + i] = r->limits[i].threshold;
             ls[i] = (unsigned char)r->limits[i].state;
         }
-        st = qa_stress_h5_strings(h, "limits/name", names, nl);
-        if (st == QA_OK) st = qa_stress_h5_f64(h, "limits/value", lv, nl, 0);
-        if (st == QA_OK) st = qa_stress_h5_f64(h, "limits/threshold", lv + nl, nl, 0);
-        if (st == QA_OK) st = qa_stress_h5_u8(h, "limits/state", ls, nl);
+        st = qa_h5_put_strings(h->id, "limits/name", names, nl);
+        if (st == QA_OK) st = qa_h5_put_f64(h->id, "limits/value", lv, nl, 0);
+        if (st == QA_OK) st = qa_h5_put_f64(h->id, "limits/threshold", lv + nl, nl, 0);
+        if (st == QA_OK) st = qa_h5_put_u8(h->id, "limits/state", ls, nl);
         free(lv);
         free(ls);
         if (st != QA_OK) goto cleanup;
     }
-    st = qa_stress_h5_commit(h);
+    st = qa_h5_file_commit(h, 0);
     h = NULL;
 cleanup:
-    qa_stress_h5_abort(h);
+    qa_h5_file_abort(h);
     free((void *)names);
     free(buf);
     return st;

@@ -12,6 +12,7 @@
 
 #include "common/config.h"
 #include "common/status.h"
+#include "datasets/h5.h"    /* HDF5 errors, attributes, datasets */
 #include "datasets/store.h"
 #include "kernels/backend.h"
 #include "kernels/backtest.h"
@@ -241,25 +242,5 @@ qa_status qa_sweep_wf_plan(qa_sweep_cfg *c);
 /* Writes report.html (pipeline/sweep_report.c). */
 qa_status qa_sweep_report_write(const qa_sweep_cfg *c, const qa_sweep_view *v, const char *path);
 
-/* ---- HDF5 helpers ------------------------------------------------------------------------------ */
-
-qa_status qa_sweep_h5_fail(const char *src, int line, const char *path, const char *what);
-#define QA_SWEEP_H5_FAIL(path, what) qa_sweep_h5_fail(__FILE__, __LINE__, (path), (what))
-qa_status qa_sweep_h5_attr_str(hid_t obj, const char *name, const char *value);
-qa_status qa_sweep_h5_attr_i64(hid_t obj, const char *name, int64_t value);
-qa_status qa_sweep_h5_attr_f64(hid_t obj, const char *name, double value);
-/* Reads a string attribute into buf; QA_ERR_NOT_FOUND when absent. */
-qa_status qa_sweep_h5_attr_get_str(hid_t obj, const char *name, char *buf, size_t size);
-qa_status qa_sweep_h5_attr_get_i64(hid_t obj, const char *name, int64_t *value);
-/* Creates a rank-1 or rank-2 dataset of `type` (chunked by `chunk` when non-NULL), with
- * parent groups; returns its id in *out (caller closes). */
-qa_status qa_sweep_h5_create(hid_t file, const char *path, hid_t type, int rank, const size_t *dims,
-                             const size_t *chunk, hid_t *out);
-/* Writes a [n0 x n1] block at (o0, o1) of a rank-2 dataset (rank 1: n1 = 1, o1 = 0). */
-qa_status qa_sweep_h5_write_block(hid_t ds, hid_t memtype, size_t o0, size_t n0, size_t o1, size_t n1, const void *buf);
-/* Creates and writes a whole dataset in one call. */
-qa_status qa_sweep_h5_put(hid_t file, const char *path, hid_t type, int rank, const size_t *dims, const void *buf);
-/* Fixed-length string dataset of n names of `len` bytes each. */
-qa_status qa_sweep_h5_put_names(hid_t file, const char *path, const char *names, size_t n, size_t len);
 
 #endif

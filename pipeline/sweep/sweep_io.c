@@ -1,167 +1,14 @@
-/* Sweep I/O: loading the selected panels (and their input hash), chunk files written
- * atomically and read back, and the small HDF5 helpers the results file uses. */
+/* Sweep I/O: loading the selected panels (and their input hash), and chunk files written
+ * atomically (fsync'ed: they are the resume checkpoints) and read back. */
 #include "pipeline/sweep/sweep_internal.h"
 
-#include <fcntl.h>   /* open for fsync */
 #include <math.h>    /* NAN */
 #include <stdio.h>   /* snprintf, remove */
 #include <stdlib.h>  /* malloc */
 #include <string.h>  /* memcpy */
-#include <unistd.h>  /* fsync, close */
 
 #include "common/fs.h"   /* temporary names, rename, mkdirs */
 #include "common/hash.h" /* input hash */
-
-/* ---- HDF5 helpers ----------------------------------------------------------------------- */
-
-struct h5_walk {
-    char first[256], last[256];
-};
-
-static herr_t h5_walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
-    struct h5_walk *w = data;
-    if (n == 0 && e->desc) snprintf(w->first, sizeof w->first, "%s", e->desc);
-    if (e->desc) snprintf(w->last, sizeof w->last, "%s", e->desc);
-    return 0;
-}
-
-qa_status qa_sweep_h5_fail(const char *src, int line, const char *path, const char *what) {
-    struct h5_walk w = {"", ""};
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, h5_walk_cb, &w);
-    H5Eclear2(H5E_DEFAULT);
-    if (w.first[0] && strcmp(w.first, w.last) != 0)
-        return qa_err_set(QA_ERR_HDF5, src, line, "%s: %s: %s (%s)", path, what, w.first, w.last);
-    if (w.first[0]) return qa_err_set(QA_ERR_HDF5, src, line, "%s: %s: %s", path, what, w.first);
-    return qa_err_set(QA_ERR_HDF5, src, line, "%s: %s", path, what);
-}
-
-static qa_status attr_put(hid_t obj, const char *name, hid_t type, const void *v) {
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
-    qa_status st = QA_OK;
-    if (a < 0 || H5Awrite(a, type, v) < 0) st = QA_SWEEP_H5_FAIL(name, "cannot write attribute");
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    return st;
-}
-
-qa_status qa_sweep_h5_attr_str(hid_t obj, const char *name, const char *value) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    qa_status st = attr_put(obj, name, t, &value);
-    H5Tclose(t);
-    return st;
-}
-
-qa_status qa_sweep_h5_attr_i64(hid_t obj, const char *name, int64_t value) {
-    return attr_put(obj, name, H5T_STD_I64LE, &value);
-}
-
-qa_status qa_sweep_h5_attr_f64(hid_t obj, const char *name, double value) {
-    return attr_put(obj, name, H5T_IEEE_F64LE, &value);
-}
-
-qa_status qa_sweep_h5_attr_get_str(hid_t obj, const char *name, char *buf, size_t size) {
-    if (H5Aexists(obj, name) <= 0) {
-        H5Eclear2(H5E_DEFAULT);
-        return QA_FAIL(QA_ERR_NOT_FOUND, "no attribute '%s'", name);
-    }
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0) return QA_SWEEP_H5_FAIL(name, "cannot open attribute");
-    hid_t ft = H5Aget_type(a);
-    qa_status st = QA_OK;
-    if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) <= 0) {
-        st = QA_FAIL(QA_ERR_FORMAT, "attribute '%s' is not a variable-length string", name);
-    } else {
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, H5T_VARIABLE);
-        H5Tset_cset(mt, H5Tget_cset(ft));
-        char *v = NULL;
-        if (H5Aread(a, mt, &v) < 0) st = QA_SWEEP_H5_FAIL(name, "cannot read attribute");
-        else snprintf(buf, size, "%s", v ? v : "");
-        if (v) H5free_memory(v);
-        H5Tclose(mt);
-    }
-    H5Tclose(ft);
-    H5Aclose(a);
-    return st;
-}
-
-qa_status qa_sweep_h5_attr_get_i64(hid_t obj, const char *name, int64_t *value) {
-    if (H5Aexists(obj, name) <= 0) {
-        H5Eclear2(H5E_DEFAULT);
-        return QA_FAIL(QA_ERR_NOT_FOUND, "no attribute '%s'", name);
-    }
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0) return QA_SWEEP_H5_FAIL(name, "cannot open attribute");
-    qa_status st = H5Aread(a, H5T_NATIVE_INT64, value) < 0 ? QA_SWEEP_H5_FAIL(name, "cannot read attribute") : QA_OK;
-    H5Aclose(a);
-    return st;
-}
-
-qa_status qa_sweep_h5_create(hid_t file, const char *path, hid_t type, int rank, const size_t *dims, const size_t *chunk,
-                             hid_t *out) {
-    hsize_t d[2] = {dims[0], rank > 1 ? dims[1] : 1}, c[2] = {1, 1};
-    hid_t sp = H5Screate_simple(rank, d, NULL);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    if (chunk && d[0] > 0 && (rank == 1 || d[1] > 0)) {
-        c[0] = chunk[0] < d[0] ? chunk[0] : d[0];
-        if (rank > 1) c[1] = chunk[1] < d[1] ? chunk[1] : d[1];
-        H5Pset_chunk(dcpl, rank, c);
-    }
-    if (H5Tequal(type, H5T_IEEE_F64LE) > 0) {
-        double fill = NAN;
-        H5Pset_fill_value(dcpl, H5T_NATIVE_DOUBLE, &fill);
-    }
-    hid_t ds = H5Dcreate2(file, path, type, sp, lcpl, dcpl, H5P_DEFAULT);
-    H5Pclose(lcpl);
-    H5Pclose(dcpl);
-    H5Sclose(sp);
-    if (ds < 0) return QA_SWEEP_H5_FAIL(path, "cannot create dataset");
-    *out = ds;
-    return QA_OK;
-}
-
-qa_status qa_sweep_h5_write_block(hid_t ds, hid_t memtype, size_t o0, size_t n0, size_t o1, size_t n1, const void *buf) {
-    if (n0 == 0 || n1 == 0) return QA_OK;
-    hid_t fs = H5Dget_space(ds);
-    int rank = H5Sget_simple_extent_ndims(fs);
-    hsize_t off[2] = {o0, o1}, cnt[2] = {n0, n1};
-    H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL);
-    hsize_t mn = (hsize_t)n0 * n1;
-    hid_t ms = H5Screate_simple(1, &mn, NULL);
-    (void)rank;
-    qa_status st = H5Dwrite(ds, memtype, ms, fs, H5P_DEFAULT, buf) < 0 ? QA_SWEEP_H5_FAIL("results", "cannot write block")
-                                                                         : QA_OK;
-    H5Sclose(ms);
-    H5Sclose(fs);
-    return st;
-}
-
-qa_status qa_sweep_h5_put(hid_t file, const char *path, hid_t type, int rank, const size_t *dims, const void *buf) {
-    hid_t ds;
-    qa_status st = qa_sweep_h5_create(file, path, type, rank, dims, NULL, &ds);
-    if (st != QA_OK) return st;
-    hid_t mem = H5Tequal(type, H5T_IEEE_F64LE) > 0 ? H5T_NATIVE_DOUBLE
-                : H5Tequal(type, H5T_STD_I64LE) > 0 ? H5T_NATIVE_INT64
-                                                     : type;
-    if (dims[0] > 0 && (rank == 1 || dims[1] > 0) && H5Dwrite(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-        st = QA_SWEEP_H5_FAIL(path, "cannot write dataset");
-    H5Dclose(ds);
-    return st;
-}
-
-qa_status qa_sweep_h5_put_names(hid_t file, const char *path, const char *names, size_t n, size_t len) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, len);
-    H5Tset_strpad(t, H5T_STR_NULLPAD);
-    size_t dims[1] = {n};
-    qa_status st = qa_sweep_h5_put(file, path, t, 1, dims, names);
-    H5Tclose(t);
-    return st;
-}
 
 /* ---- data ----------------------------------------------------------------------------------- */
 
@@ -261,65 +108,54 @@ qa_status qa_sweep_chunk_path(const char *run_dir, size_t index, char *buf, size
     return QA_OK;
 }
 
-static qa_status fsync_path(const char *path) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return QA_FAIL(QA_ERR_IO, "%s: cannot reopen for fsync", path);
-    int rc = fsync(fd);
-    close(fd);
-    return rc == 0 ? QA_OK : QA_FAIL(QA_ERR_IO, "%s: fsync failed", path);
-}
-
 qa_status qa_sweep_chunk_write(const char *path, const qa_sweep_cfg *c, const char *input_hash, size_t index,
                                const qa_sweep_result *r) {
-    char tmp[4300];
-    qa_status st = qa_fs_tmp_name(path, tmp, sizeof tmp);
+    qa_h5_file file;
+    qa_status st = qa_h5_file_create(path, &file);
     if (st != QA_OK) return st;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return QA_SWEEP_H5_FAIL(tmp, "cannot create chunk file");
+    hid_t f = file.id;
     const qa_sweep_chunk *k = &r->chunk;
-    QA_TRY(qa_sweep_h5_attr_str(f, "format", QA_SWEEP_CHUNK_FORMAT));
-    QA_TRY(qa_sweep_h5_attr_i64(f, "format_version", QA_SWEEP_FORMAT_VERSION));
-    QA_TRY(qa_sweep_h5_attr_str(f, "config_hash", c->config_hash));
-    QA_TRY(qa_sweep_h5_attr_str(f, "input_hash", input_hash));
-    QA_TRY(qa_sweep_h5_attr_i64(f, "index", (int64_t)index));
-    QA_TRY(qa_sweep_h5_attr_i64(f, "kind", (int64_t)k->kind));
-    QA_TRY(qa_sweep_h5_attr_i64(f, "s0", (int64_t)k->s0));
-    QA_TRY(qa_sweep_h5_attr_i64(f, "ns", (int64_t)k->ns));
-    QA_TRY(qa_sweep_h5_attr_i64(f, "p0", (int64_t)k->p0));
-    QA_TRY(qa_sweep_h5_attr_i64(f, "np", (int64_t)k->np));
-    QA_TRY(qa_sweep_h5_attr_i64(f, "window", (int64_t)k->w));
-    QA_TRY(qa_sweep_h5_attr_str(f, "engine", r->engine));
-    QA_TRY(qa_sweep_h5_attr_f64(f, "seconds", r->seconds));
-    QA_TRY(qa_sweep_h5_attr_f64(f, "evaluations", r->evals));
+    QA_TRY(qa_h5_attr_set_str(f, NULL, "format", QA_SWEEP_CHUNK_FORMAT));
+    QA_TRY(qa_h5_attr_set_i64(f, NULL, "format_version", QA_SWEEP_FORMAT_VERSION));
+    QA_TRY(qa_h5_attr_set_str(f, NULL, "config_hash", c->config_hash));
+    QA_TRY(qa_h5_attr_set_str(f, NULL, "input_hash", input_hash));
+    QA_TRY(qa_h5_attr_set_i64(f, NULL, "index", (int64_t)index));
+    QA_TRY(qa_h5_attr_set_i64(f, NULL, "kind", (int64_t)k->kind));
+    QA_TRY(qa_h5_attr_set_i64(f, NULL, "s0", (int64_t)k->s0));
+    QA_TRY(qa_h5_attr_set_i64(f, NULL, "ns", (int64_t)k->ns));
+    QA_TRY(qa_h5_attr_set_i64(f, NULL, "p0", (int64_t)k->p0));
+    QA_TRY(qa_h5_attr_set_i64(f, NULL, "np", (int64_t)k->np));
+    QA_TRY(qa_h5_attr_set_i64(f, NULL, "window", (int64_t)k->w));
+    QA_TRY(qa_h5_attr_set_str(f, NULL, "engine", r->engine));
+    QA_TRY(qa_h5_attr_set_f64(f, NULL, "seconds", r->seconds));
+    QA_TRY(qa_h5_attr_set_f64(f, NULL, "evaluations", r->evals));
     size_t dv[2] = {r->rows, r->cols};
-    QA_TRY(qa_sweep_h5_put(f, "values", H5T_IEEE_F64LE, 2, dv, r->values));
+    QA_TRY(qa_h5_put(f, "values", H5T_IEEE_F64LE, 2, dv, r->values));
     if (r->series) {
         size_t rows = k->kind == QA_SWEEP_CHUNK_SET ? k->np : r->rows;
         size_t ds[2] = {rows, r->series_len};
-        QA_TRY(qa_sweep_h5_put(f, "series", H5T_IEEE_F64LE, 2, ds, r->series));
-        if (r->pos) QA_TRY(qa_sweep_h5_put(f, "pos", H5T_IEEE_F64LE, 2, ds, r->pos));
+        QA_TRY(qa_h5_put(f, "series", H5T_IEEE_F64LE, 2, ds, r->series));
+        if (r->pos) QA_TRY(qa_h5_put(f, "pos", H5T_IEEE_F64LE, 2, ds, r->pos));
     }
 cleanup:
-    if (H5Fclose(f) < 0 && st == QA_OK) st = QA_SWEEP_H5_FAIL(tmp, "cannot close chunk file");
-    if (st == QA_OK) st = fsync_path(tmp);
-    if (st == QA_OK) st = qa_fs_rename(tmp, path);
-    if (st != QA_OK) remove(tmp);
+    /* a chunk is a checkpoint: on disk (fsync) before its name says it is done */
+    if (st == QA_OK) return qa_h5_file_commit(&file, 1);
+    qa_h5_file_abort(&file);
     return st;
 }
 
 static qa_status open_chunk(const char *path, const qa_sweep_cfg *c, const char *input_hash, hid_t *out) {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    qa_h5_quiet();
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return QA_SWEEP_H5_FAIL(path, "cannot open chunk file");
+    if (f < 0) return QA_H5_FAIL(-1, path, "cannot open chunk file");
     char fmt[64] = "", ch[80] = "", ih[80] = "";
     qa_status st = QA_OK;
-    if (qa_sweep_h5_attr_get_str(f, "format", fmt, sizeof fmt) != QA_OK || strcmp(fmt, QA_SWEEP_CHUNK_FORMAT) != 0)
+    if (qa_h5_attr_get_str(f, NULL, "format", fmt, sizeof fmt) != QA_OK || strcmp(fmt, QA_SWEEP_CHUNK_FORMAT) != 0)
         st = QA_FAIL(QA_ERR_FORMAT, "%s: not a sweep chunk file", path);
-    else if (qa_sweep_h5_attr_get_str(f, "config_hash", ch, sizeof ch) != QA_OK || strcmp(ch, c->config_hash) != 0)
+    else if (qa_h5_attr_get_str(f, NULL, "config_hash", ch, sizeof ch) != QA_OK || strcmp(ch, c->config_hash) != 0)
         st = QA_FAIL(QA_ERR_INTEGRITY, "%s: chunk of another configuration (config hash %.12s, this config %.12s)", path,
                      ch, c->config_hash);
-    else if (qa_sweep_h5_attr_get_str(f, "input_hash", ih, sizeof ih) != QA_OK || strcmp(ih, input_hash) != 0)
+    else if (qa_h5_attr_get_str(f, NULL, "input_hash", ih, sizeof ih) != QA_OK || strcmp(ih, input_hash) != 0)
         st = QA_FAIL(QA_ERR_INTEGRITY, "%s: chunk computed from other data (input hash %.12s, now %.12s)", path, ih,
                      input_hash);
     if (st != QA_OK) {
@@ -340,7 +176,7 @@ int qa_sweep_chunk_done(const char *path, const qa_sweep_cfg *c, const char *inp
 
 static qa_status read_2d(hid_t f, const char *path, const char *name, size_t *rows, size_t *cols, double **out) {
     hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-    if (ds < 0) return QA_SWEEP_H5_FAIL(path, "chunk file lacks a dataset");
+    if (ds < 0) return QA_H5_FAIL(-1, path, "chunk file lacks a dataset");
     hid_t sp = H5Dget_space(ds);
     hsize_t d[2] = {0, 0};
     qa_status st = QA_OK;
@@ -353,7 +189,7 @@ static qa_status read_2d(hid_t f, const char *path, const char *name, size_t *ro
         *out = malloc(QA_SWEEP_NZ(d[0] * d[1]) * sizeof(double));
         if (!*out) st = QA_FAIL(QA_ERR_NOMEM, "chunk data");
         else if (d[0] * d[1] > 0 && H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0)
-            st = QA_SWEEP_H5_FAIL(path, "cannot read chunk data");
+            st = QA_H5_FAIL(-1, path, "cannot read chunk data");
     }
     H5Sclose(sp);
     H5Dclose(ds);
@@ -367,14 +203,14 @@ qa_status qa_sweep_chunk_read(const char *path, const qa_sweep_cfg *c, const cha
     if (st != QA_OK) return st;
     int64_t v[7];
     const char *keys[7] = {"kind", "s0", "ns", "p0", "np", "window", "index"};
-    for (int i = 0; i < 7; i++) QA_TRY(qa_sweep_h5_attr_get_i64(f, keys[i], &v[i]));
+    for (int i = 0; i < 7; i++) QA_TRY(qa_h5_attr_get_i64(f, NULL, keys[i], &v[i]));
     r->chunk.kind = (qa_sweep_kind)v[0];
     r->chunk.s0 = (size_t)v[1];
     r->chunk.ns = (size_t)v[2];
     r->chunk.p0 = (size_t)v[3];
     r->chunk.np = (size_t)v[4];
     r->chunk.w = (size_t)v[5];
-    QA_TRY(qa_sweep_h5_attr_get_str(f, "engine", r->engine, sizeof r->engine));
+    QA_TRY(qa_h5_attr_get_str(f, NULL, "engine", r->engine, sizeof r->engine));
     QA_TRY(read_2d(f, path, "values", &r->rows, &r->cols, &r->values));
     if (H5Lexists(f, "series", H5P_DEFAULT) > 0) {
         size_t rows;

@@ -90,7 +90,8 @@ static void best_offer(best_list *l, double v, size_t a, size_t b, const double 
 
 typedef struct merge_state {
     const qa_sweep_cfg *c;
-    hid_t file;
+    qa_h5_file out; /* results.h5 under a temporary name until published */
+    hid_t file;     /* out.id while open, -1 after */
     hid_t met[QA_SWEEP_NMETRICS];   /* /metrics/<m> */
     hid_t pmet[QA_SWEEP_NMETRICS];  /* /portfolio/metrics/<m> */
     best_list runs, sets;
@@ -110,46 +111,44 @@ static qa_status write_metric_block(hid_t ds, int m, size_t o0, size_t n0, size_
     if (is_int_metric(m)) {
         int64_t *t = (int64_t *)tmp; /* in place: same width */
         for (size_t i = 0; i < n0 * n1; i++) t[i] = (int64_t)tmp[i];
-        return qa_sweep_h5_write_block(ds, H5T_NATIVE_INT64, o0, n0, o1, n1, t);
+        return qa_h5_write_block(ds, H5T_NATIVE_INT64, o0, n0, o1, n1, t);
     }
-    return qa_sweep_h5_write_block(ds, H5T_NATIVE_DOUBLE, o0, n0, o1, n1, tmp);
+    return qa_h5_write_block(ds, H5T_NATIVE_DOUBLE, o0, n0, o1, n1, tmp);
 }
 
-static qa_status results_create(merge_state *ms, const char *tmp, const qa_sweep_cfg *c, const char *input_hash) {
+static qa_status results_create(merge_state *ms, const char *results, const qa_sweep_cfg *c, const char *input_hash) {
     const size_t S = c->strategy == QA_SWEEP_XS ? 1 : c->nsym, P = c->nparams, L = c->t_end - c->t_begin;
     qa_status st = QA_OK;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    ms->file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (ms->file < 0) return QA_SWEEP_H5_FAIL(tmp, "cannot create results file");
-    hid_t f = ms->file;
+    if ((st = qa_h5_file_create(results, &ms->out)) != QA_OK) return st;
+    hid_t f = ms->file = ms->out.id;
     char b[40], e[40], now[40];
     qa_time_format_iso(c->time[c->t_begin], b, sizeof b);
     qa_time_format_iso(c->time[c->t_end - 1], e, sizeof e);
     qa_time_utc_iso(now, sizeof now);
-    QA_TRY(qa_sweep_h5_attr_str(f, "format", QA_SWEEP_FORMAT));
-    QA_TRY(qa_sweep_h5_attr_i64(f, "format_version", QA_SWEEP_FORMAT_VERSION));
-    QA_TRY(qa_sweep_h5_attr_str(f, "strategy", qa_sweep_strategy_name(c->strategy)));
-    QA_TRY(qa_sweep_h5_attr_str(f, "config_hash", c->config_hash));
-    QA_TRY(qa_sweep_h5_attr_str(f, "input_hash", input_hash));
-    QA_TRY(qa_sweep_h5_attr_str(f, "data", c->data));
-    QA_TRY(qa_sweep_h5_attr_str(f, "start", b));
-    QA_TRY(qa_sweep_h5_attr_str(f, "end", e));
-    QA_TRY(qa_sweep_h5_attr_i64(f, "t_begin", (int64_t)c->t_begin));
-    QA_TRY(qa_sweep_h5_attr_i64(f, "t_end", (int64_t)c->t_end));
-    QA_TRY(qa_sweep_h5_attr_f64(f, "bars_per_year", c->bt.bars_per_year));
-    QA_TRY(qa_sweep_h5_attr_str(f, "rank_by", qa_sweep_metric_names[c->rank_metric]));
-    QA_TRY(qa_sweep_h5_attr_i64(f, "symbols", (int64_t)S));
-    QA_TRY(qa_sweep_h5_attr_i64(f, "params", (int64_t)P));
-    QA_TRY(qa_sweep_h5_attr_i64(f, "runs", (int64_t)(S * P)));
-    if (c->signal) QA_TRY(qa_sweep_h5_attr_str(f, "signal", c->signal));
+    QA_TRY(qa_h5_attr_set_str(f, NULL, "format", QA_SWEEP_FORMAT));
+    QA_TRY(qa_h5_attr_set_i64(f, NULL, "format_version", QA_SWEEP_FORMAT_VERSION));
+    QA_TRY(qa_h5_attr_set_str(f, NULL, "strategy", qa_sweep_strategy_name(c->strategy)));
+    QA_TRY(qa_h5_attr_set_str(f, NULL, "config_hash", c->config_hash));
+    QA_TRY(qa_h5_attr_set_str(f, NULL, "input_hash", input_hash));
+    QA_TRY(qa_h5_attr_set_str(f, NULL, "data", c->data));
+    QA_TRY(qa_h5_attr_set_str(f, NULL, "start", b));
+    QA_TRY(qa_h5_attr_set_str(f, NULL, "end", e));
+    QA_TRY(qa_h5_attr_set_i64(f, NULL, "t_begin", (int64_t)c->t_begin));
+    QA_TRY(qa_h5_attr_set_i64(f, NULL, "t_end", (int64_t)c->t_end));
+    QA_TRY(qa_h5_attr_set_f64(f, NULL, "bars_per_year", c->bt.bars_per_year));
+    QA_TRY(qa_h5_attr_set_str(f, NULL, "rank_by", qa_sweep_metric_names[c->rank_metric]));
+    QA_TRY(qa_h5_attr_set_i64(f, NULL, "symbols", (int64_t)S));
+    QA_TRY(qa_h5_attr_set_i64(f, NULL, "params", (int64_t)P));
+    QA_TRY(qa_h5_attr_set_i64(f, NULL, "runs", (int64_t)(S * P)));
+    if (c->signal) QA_TRY(qa_h5_attr_set_str(f, NULL, "signal", c->signal));
     if (c->strategy == QA_SWEEP_XS) {
         char xs[1][QA_STORE_SYMBOL_LEN] = {"xs_topk"};
-        QA_TRY(qa_sweep_h5_put_names(f, "symbols", xs[0], 1, QA_STORE_SYMBOL_LEN));
+        QA_TRY(qa_h5_put_names(f, "symbols", xs[0], 1, QA_STORE_SYMBOL_LEN));
     } else {
-        QA_TRY(qa_sweep_h5_put_names(f, "symbols", c->sym_names[0], S, QA_STORE_SYMBOL_LEN));
+        QA_TRY(qa_h5_put_names(f, "symbols", c->sym_names[0], S, QA_STORE_SYMBOL_LEN));
     }
     size_t dl[1] = {L};
-    QA_TRY(qa_sweep_h5_put(f, "time", H5T_STD_I64LE, 1, dl, c->time + c->t_begin));
+    QA_TRY(qa_h5_put(f, "time", H5T_STD_I64LE, 1, dl, c->time + c->t_begin));
     {
         char names[QA_BT_MAX_PARAMS][32];
         memset(names, 0, sizeof names);
@@ -158,17 +157,17 @@ static qa_status results_create(merge_state *ms, const char *tmp, const qa_sweep
             snprintf(names[j], 32, "%s", c->slot_names[j]);
             snprintf(joined + strlen(joined), sizeof joined - strlen(joined), "%s%s", j ? "," : "", c->slot_names[j]);
         }
-        QA_TRY(qa_sweep_h5_put_names(f, "param_names", names[0], (size_t)c->nslots, 32));
+        QA_TRY(qa_h5_put_names(f, "param_names", names[0], (size_t)c->nslots, 32));
         double *tab = malloc(QA_SWEEP_NZ(P * (size_t)c->nslots) * sizeof *tab);
         if (!tab) QA_TRY_FAIL(QA_ERR_NOMEM, "parameter table");
         for (size_t p = 0; p < P; p++)
             for (int j = 0; j < c->nslots; j++) tab[p * (size_t)c->nslots + (size_t)j] = c->params[p].p[j];
         size_t dp[2] = {P, (size_t)c->nslots};
-        st = qa_sweep_h5_put(f, "params", H5T_IEEE_F64LE, 2, dp, tab);
+        st = qa_h5_put(f, "params", H5T_IEEE_F64LE, 2, dp, tab);
         free(tab);
         if (st != QA_OK) goto cleanup;
         hid_t ds = H5Dopen2(f, "params", H5P_DEFAULT);
-        st = qa_sweep_h5_attr_str(ds, "names", joined);
+        st = qa_h5_attr_set_str(ds, NULL, "names", joined);
         H5Dclose(ds);
         if (st != QA_OK) goto cleanup;
     }
@@ -176,11 +175,11 @@ static qa_status results_create(merge_state *ms, const char *tmp, const qa_sweep
     for (int m = 0; m < QA_SWEEP_NMETRICS; m++) {
         char path[64];
         snprintf(path, sizeof path, "metrics/%s", qa_sweep_metric_names[m]);
-        QA_TRY(qa_sweep_h5_create(f, path, is_int_metric(m) ? H5T_STD_I64LE : H5T_IEEE_F64LE, 2, dims, chunk, &ms->met[m]));
+        QA_TRY(qa_h5_create(f, path, is_int_metric(m) ? H5T_STD_I64LE : H5T_IEEE_F64LE, 2, dims, chunk, &ms->met[m]));
         if (qa_sweep_has_sets(c) && c->strategy != QA_SWEEP_XS) {
             snprintf(path, sizeof path, "portfolio/metrics/%s", qa_sweep_metric_names[m]);
             size_t dp[1] = {P}, cp[1] = {(size_t)c->chunk_params};
-            QA_TRY(qa_sweep_h5_create(f, path, is_int_metric(m) ? H5T_STD_I64LE : H5T_IEEE_F64LE, 1, dp, cp, &ms->pmet[m]));
+            QA_TRY(qa_h5_create(f, path, is_int_metric(m) ? H5T_STD_I64LE : H5T_IEEE_F64LE, 1, dp, cp, &ms->pmet[m]));
         }
     }
 cleanup:
@@ -332,19 +331,19 @@ static qa_status put_best(hid_t f, const char *group, const best_list *l, int wi
     }
     if (with_symbol) {
         snprintf(path, sizeof path, "%s/symbol_index", group);
-        QA_TRY(qa_sweep_h5_put(f, path, H5T_STD_I64LE, 1, d1, ia));
+        QA_TRY(qa_h5_put(f, path, H5T_STD_I64LE, 1, d1, ia));
         snprintf(path, sizeof path, "%s/param_index", group);
-        QA_TRY(qa_sweep_h5_put(f, path, H5T_STD_I64LE, 1, d1, ib));
+        QA_TRY(qa_h5_put(f, path, H5T_STD_I64LE, 1, d1, ib));
     } else {
         snprintf(path, sizeof path, "%s/param_index", group);
-        QA_TRY(qa_sweep_h5_put(f, path, H5T_STD_I64LE, 1, d1, ia));
+        QA_TRY(qa_h5_put(f, path, H5T_STD_I64LE, 1, d1, ia));
     }
     snprintf(path, sizeof path, "%s/value", group);
-    QA_TRY(qa_sweep_h5_put(f, path, H5T_IEEE_F64LE, 1, d1, l->val));
+    QA_TRY(qa_h5_put(f, path, H5T_IEEE_F64LE, 1, d1, l->val));
     snprintf(path, sizeof path, "%s/equity", group);
-    QA_TRY(qa_sweep_h5_put(f, path, H5T_IEEE_F64LE, 2, d2, equity));
+    QA_TRY(qa_h5_put(f, path, H5T_IEEE_F64LE, 2, d2, equity));
     snprintf(path, sizeof path, "%s/drawdown", group);
-    QA_TRY(qa_sweep_h5_put(f, path, H5T_IEEE_F64LE, 2, d2, dd));
+    QA_TRY(qa_h5_put(f, path, H5T_IEEE_F64LE, 2, d2, dd));
 cleanup:
     free(ia);
     free(ib);
@@ -473,11 +472,10 @@ qa_status qa_sweep_merge_run(const qa_sweep_cfg *c, const qa_sweep_data *d, cons
     qa_sweep_wf_out wf;
     memset(&wf, 0, sizeof wf);
     axis ax0, ax1;
-    char results[4096], tmpres[4300], path[4096];
+    char results[4096], path[4096];
     uint64_t t0 = qa_time_ns();
 
     QA_TRY(qa_fs_join(results, sizeof results, run_dir, "results.h5"));
-    QA_TRY(qa_fs_tmp_name(results, tmpres, sizeof tmpres));
     QA_TRY(qa_sweep_plan(c, &plan, &nplan));
     size_t top = (size_t)c->top;
     QA_TRY(best_init(&ms.runs, top, c->rank_metric));
@@ -495,7 +493,7 @@ qa_status qa_sweep_merge_run(const qa_sweep_cfg *c, const qa_sweep_data *d, cons
     tmp = malloc(maxblk * sizeof *tmp);
     if (!ms.set_sum || !ms.set_sharpe || !ms.set_cnt || !ms.sh_cnt || !ms.hist[0] || !ms.hist[1] || !ms.hist[2] || !tmp)
         QA_TRY_FAIL(QA_ERR_NOMEM, "merge state for %zu sets", P);
-    QA_TRY(results_create(&ms, tmpres, c, d->input_hash));
+    QA_TRY(results_create(&ms, results, c, d->input_hash));
 
     /* multiple testing over the set series */
     int do_mt = sets && c->mt.enabled;
@@ -681,17 +679,17 @@ qa_status qa_sweep_merge_run(const qa_sweep_cfg *c, const qa_sweep_data *d, cons
         }
         json_object_set_new(summary, "multiple_testing", json_incref(mtj));
         hid_t g = H5Gcreate2(ms.file, "multiple_testing", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (g < 0) QA_TRY(QA_SWEEP_H5_FAIL("results", "cannot create multiple_testing group"));
+        if (g < 0) QA_TRY(QA_H5_FAIL(-1, "results", "cannot create multiple_testing group"));
         char *text = json_dumps(mtj, JSON_COMPACT | JSON_REAL_PRECISION(17));
-        st = qa_sweep_h5_attr_str(g, "json", text ? text : "{}");
+        st = qa_h5_attr_set_str(g, NULL, "json", text ? text : "{}");
         free(text);
         json_t *dj = json_object_get(mtj, "deflated_sharpe"), *rj = json_object_get(mtj, "reality_check");
         if (st == QA_OK && json_is_object(dj))
-            st = qa_sweep_h5_attr_f64(g, "dsr", json_is_number(json_object_get(dj, "dsr"))
+            st = qa_h5_attr_set_f64(g, NULL, "dsr", json_is_number(json_object_get(dj, "dsr"))
                                                     ? json_number_value(json_object_get(dj, "dsr")) : NAN);
         if (st == QA_OK && json_is_object(rj)) {
-            st = qa_sweep_h5_attr_f64(g, "rc_pvalue", json_number_value(json_object_get(rj, "rc_pvalue")));
-            if (st == QA_OK) st = qa_sweep_h5_attr_f64(g, "spa_pvalue", json_number_value(json_object_get(rj, "spa_pvalue")));
+            st = qa_h5_attr_set_f64(g, NULL, "rc_pvalue", json_number_value(json_object_get(rj, "rc_pvalue")));
+            if (st == QA_OK) st = qa_h5_attr_set_f64(g, NULL, "spa_pvalue", json_number_value(json_object_get(rj, "spa_pvalue")));
         }
         H5Gclose(g);
         if (st != QA_OK) goto cleanup;
@@ -706,12 +704,8 @@ qa_status qa_sweep_merge_run(const qa_sweep_cfg *c, const qa_sweep_data *d, cons
         if (ms.pmet[m] >= 0) H5Dclose(ms.pmet[m]);
         ms.met[m] = ms.pmet[m] = -1;
     }
-    if (H5Fclose(ms.file) < 0) {
-        ms.file = -1;
-        QA_TRY(QA_SWEEP_H5_FAIL(tmpres, "cannot close results file"));
-    }
     ms.file = -1;
-    QA_TRY(qa_fs_rename(tmpres, results));
+    QA_TRY(qa_h5_file_commit(&ms.out, 0));
 
     double merge_s = qa_time_since(t0);
     if (timing) {
@@ -777,10 +771,7 @@ cleanup:
         if (ms.met[m] >= 0) H5Dclose(ms.met[m]);
         if (ms.pmet[m] >= 0) H5Dclose(ms.pmet[m]);
     }
-    if (ms.file >= 0) {
-        H5Fclose(ms.file);
-        remove(tmpres);
-    }
+    if (ms.file >= 0) qa_h5_file_abort(&ms.out);
     best_free(&ms.runs);
     best_free(&ms.sets);
     free(ms.set_sum);

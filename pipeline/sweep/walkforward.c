@@ -352,23 +352,23 @@ qa_status qa_sweep_wf_merge(const qa_sweep_cfg *c, const char *run_dir, const ch
 
     /* results.h5: /walkforward */
     size_t dw[2] = {W, 4}, dc[2] = {W, nser}, de[2] = {nser, len};
-    QA_TRY(qa_sweep_h5_put(results, "walkforward/windows", H5T_STD_I64LE, 2, dw, win));
-    QA_TRY(qa_sweep_h5_put(results, "walkforward/param_index", H5T_STD_I64LE, 2, dc, chosen));
-    QA_TRY(qa_sweep_h5_put(results, "walkforward/is_value", H5T_IEEE_F64LE, 2, dc, isv));
-    QA_TRY(qa_sweep_h5_put(results, "walkforward/oos_value", H5T_IEEE_F64LE, 2, dc, oosv));
-    QA_TRY(qa_sweep_h5_put(results, "walkforward/oos_returns", H5T_IEEE_F64LE, 2, de, R));
-    QA_TRY(qa_sweep_h5_put(results, "walkforward/oos_equity", H5T_IEEE_F64LE, 2, de, out->equity));
-    QA_TRY(qa_sweep_h5_put(results, "walkforward/time", H5T_STD_I64LE, 1, de + 1, out->time));
-    QA_TRY(qa_sweep_h5_put_names(results, "walkforward/series", (const char *)out->names, nser, QA_STORE_SYMBOL_LEN));
+    QA_TRY(qa_h5_put(results, "walkforward/windows", H5T_STD_I64LE, 2, dw, win));
+    QA_TRY(qa_h5_put(results, "walkforward/param_index", H5T_STD_I64LE, 2, dc, chosen));
+    QA_TRY(qa_h5_put(results, "walkforward/is_value", H5T_IEEE_F64LE, 2, dc, isv));
+    QA_TRY(qa_h5_put(results, "walkforward/oos_value", H5T_IEEE_F64LE, 2, dc, oosv));
+    QA_TRY(qa_h5_put(results, "walkforward/oos_returns", H5T_IEEE_F64LE, 2, de, R));
+    QA_TRY(qa_h5_put(results, "walkforward/oos_equity", H5T_IEEE_F64LE, 2, de, out->equity));
+    QA_TRY(qa_h5_put(results, "walkforward/time", H5T_STD_I64LE, 1, de + 1, out->time));
+    QA_TRY(qa_h5_put_names(results, "walkforward/series", (const char *)out->names, nser, QA_STORE_SYMBOL_LEN));
     {
         hid_t g = H5Gopen2(results, "walkforward", H5P_DEFAULT);
-        if (g < 0) QA_TRY(QA_SWEEP_H5_FAIL("results", "no walkforward group"));
-        st = qa_sweep_h5_attr_str(g, "select_by", qa_sweep_metric_names[metric]);
-        if (st == QA_OK) st = qa_sweep_h5_attr_str(g, "per", w->per_portfolio ? "portfolio" : "symbol");
-        if (st == QA_OK) st = qa_sweep_h5_attr_i64(g, "anchored", w->anchored);
-        if (st == QA_OK) st = qa_sweep_h5_attr_i64(g, "train_bars", w->train);
-        if (st == QA_OK) st = qa_sweep_h5_attr_i64(g, "test_bars", w->test);
-        if (st == QA_OK) st = qa_sweep_h5_attr_i64(g, "step_bars", w->step);
+        if (g < 0) QA_TRY(QA_H5_FAIL(-1, "results", "no walkforward group"));
+        st = qa_h5_attr_set_str(g, NULL, "select_by", qa_sweep_metric_names[metric]);
+        if (st == QA_OK) st = qa_h5_attr_set_str(g, NULL, "per", w->per_portfolio ? "portfolio" : "symbol");
+        if (st == QA_OK) st = qa_h5_attr_set_i64(g, NULL, "anchored", w->anchored);
+        if (st == QA_OK) st = qa_h5_attr_set_i64(g, NULL, "train_bars", w->train);
+        if (st == QA_OK) st = qa_h5_attr_set_i64(g, NULL, "test_bars", w->test);
+        if (st == QA_OK) st = qa_h5_attr_set_i64(g, NULL, "step_bars", w->step);
         H5Gclose(g);
         if (st != QA_OK) goto cleanup;
     }

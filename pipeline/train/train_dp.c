@@ -13,7 +13,7 @@
 #ifdef QA_HAVE_CUDA
 #include <cuda_runtime_api.h> /* second stream and events for the overlapped allreduce */
 
-#include "kernels/cuda_check.h"
+#include "kernels/check.h"
 #endif
 
 struct qa_train_dp {
