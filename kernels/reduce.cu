@@ -1,8 +1,9 @@
 // CUDA row moments. Grid (chunks, rows): each block reduces one chunk of one row with
 // Welford per thread and Chan's pairwise merge across the warp and the block; a second
 // kernel merges a row's chunk partials in chunk order (deterministic for a given
-// launch shape).
-#include "kernels/reduce.h"
+// launch shape). The per-element and merge arithmetic lives in reduce_impl.h, shared
+// with qa_reduce_moments_gpu_order, the host replay the CPU tests run.
+#include "kernels/reduce_impl.h" // the accumulator, merge and chunk layout (shared with the CPU replay)
 
 #include <math.h>
 
@@ -10,34 +11,7 @@
 
 namespace {
 
-struct Acc {
-    double n, mean, m2, lo, hi;
-};
-
-__device__ __forceinline__ Acc acc_empty() { return Acc{0.0, 0.0, 0.0, INFINITY, -INFINITY}; }
-
-__device__ __forceinline__ void acc_push(Acc &a, double v) {
-    if (isnan(v)) return;
-    a.n += 1.0;
-    double d = v - a.mean;
-    a.mean += d / a.n;
-    a.m2 += d * (v - a.mean);
-    a.lo = fmin(a.lo, v);
-    a.hi = fmax(a.hi, v);
-}
-
-__device__ __forceinline__ Acc acc_merge(const Acc &a, const Acc &b) {
-    if (b.n == 0.0) return a;
-    if (a.n == 0.0) return b;
-    Acc r;
-    r.n = a.n + b.n;
-    double d = b.mean - a.mean;
-    r.mean = a.mean + d * (b.n / r.n);
-    r.m2 = a.m2 + b.m2 + d * d * (a.n * b.n / r.n);
-    r.lo = fmin(a.lo, b.lo);
-    r.hi = fmax(a.hi, b.hi);
-    return r;
-}
+using Acc = qa_reduce_acc;
 
 __device__ __forceinline__ Acc acc_shfl_down(const Acc &a, int off) {
     Acc r;
@@ -49,23 +23,23 @@ __device__ __forceinline__ Acc acc_shfl_down(const Acc &a, int off) {
     return r;
 }
 
-constexpr int kBlock = 256;
+constexpr int kBlock = QA_REDUCE_BLOCK;
 
 __global__ void chunk_kernel(const double *x, size_t cols, size_t chunk, Acc *partials) {
     const size_t row = blockIdx.y, c = blockIdx.x;
     const size_t begin = c * chunk;
     const size_t end = begin + chunk < cols ? begin + chunk : cols;
     const double *xr = x + row * cols;
-    Acc a = acc_empty();
-    for (size_t j = begin + threadIdx.x; j < end; j += kBlock) acc_push(a, xr[j]);
-    for (int off = 16; off > 0; off >>= 1) a = acc_merge(a, acc_shfl_down(a, off));
+    Acc a = qa_reduce_empty();
+    for (size_t j = begin + threadIdx.x; j < end; j += kBlock) qa_reduce_push(&a, xr[j]);
+    for (int off = 16; off > 0; off >>= 1) a = qa_reduce_merge(a, acc_shfl_down(a, off));
     __shared__ Acc warp_acc[kBlock / 32];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     if (lane == 0) warp_acc[warp] = a;
     __syncthreads();
     if (threadIdx.x == 0) {
         Acc t = warp_acc[0];
-        for (int w = 1; w < kBlock / 32; w++) t = acc_merge(t, warp_acc[w]);
+        for (int w = 1; w < kBlock / 32; w++) t = qa_reduce_merge(t, warp_acc[w]);
         partials[row * gridDim.x + c] = t;
     }
 }
@@ -73,22 +47,9 @@ __global__ void chunk_kernel(const double *x, size_t cols, size_t chunk, Acc *pa
 __global__ void merge_kernel(const Acc *partials, size_t rows, size_t chunks, qa_moments *out) {
     size_t row = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (row >= rows) return;
-    Acc t = acc_empty();
-    for (size_t c = 0; c < chunks; c++) t = acc_merge(t, partials[row * chunks + c]);
-    qa_moments m;
-    m.count = (int64_t)t.n;
-    if (t.n == 0.0) {
-        m.sum = 0.0;
-        m.mean = m.min = m.max = NAN;
-        m.m2 = 0.0;
-    } else {
-        m.sum = t.mean * t.n;
-        m.mean = t.mean;
-        m.m2 = t.m2;
-        m.min = t.lo;
-        m.max = t.hi;
-    }
-    out[row] = m;
+    Acc t = qa_reduce_empty();
+    for (size_t c = 0; c < chunks; c++) t = qa_reduce_merge(t, partials[row * chunks + c]);
+    out[row] = qa_reduce_finish(t);
 }
 
 }  // namespace
@@ -97,12 +58,8 @@ extern "C" qa_status qa_reduce_moments_cuda(void *cuda_stream, const double *x, 
                                             size_t cols, qa_moments *out) {
     cudaStream_t s = (cudaStream_t)cuda_stream;
     qa_status st = QA_OK;
-    // Enough chunks to fill the GPU when there are few rows; at least 4096 values each.
-    size_t chunks = rows >= 1024 ? 1 : (cols + 4095) / 4096;
-    if (chunks > 1024) chunks = 1024;
-    if (chunks == 0) chunks = 1;
-    size_t chunk = (cols + chunks - 1) / chunks;
-    if (chunk == 0) chunk = 1;
+    size_t chunks, chunk;
+    qa_reduce_chunks(rows, cols, &chunks, &chunk);
     const size_t max_rows = 65535;  // gridDim.y limit: larger inputs go in row batches
     size_t batch = rows < max_rows ? rows : max_rows;
     Acc *partials = nullptr;

@@ -32,12 +32,6 @@ qa_status qa_reduce_moments(qa_backend_t *be, const double *x, size_t rows, size
 double qa_moments_var(const qa_moments *m);
 double qa_moments_std(const qa_moments *m);
 
-/* Backend implementations. The CPU one is the two-pass reference (exact count, min,
- * max; sums in row order); `threads` > 1 splits rows over OpenMP threads. */
-void qa_reduce_moments_cpu(const double *x, size_t rows, size_t cols, qa_moments *out, int threads);
-qa_status qa_reduce_moments_cuda(void *cuda_stream, const double *x, size_t rows, size_t cols,
-                                 qa_moments *out);
-
 #ifdef __cplusplus
 }
 #endif

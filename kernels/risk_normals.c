@@ -21,7 +21,7 @@
 #include "common/cpu.h"         /* qa_simd_level: AVX2 or AVX-512 */
 #include "common/philox.h"      /* constants, scalar fallback */
 #include "kernels/risk_impl.h"  /* declarations */
-#include "kernels/rng.h"        /* qa_rng_fill_cpu: scalar fallback */
+#include "kernels/rng_impl.h"   /* qa_rng_fill_cpu: scalar fallback */
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(QA_HAVE_MVEC)
 #define QA_RISK_VEC_NORMALS 1

@@ -1,5 +1,5 @@
 /* Backend dispatch for Philox stream fills. */
-#include "kernels/rng.h"
+#include "kernels/rng_impl.h"
 
 size_t qa_rng_elem_size(qa_rng_dist dist) {
     switch (dist) {
@@ -19,7 +19,8 @@ qa_status qa_rng_fill(qa_backend_t *be, qa_rng_dist dist, uint64_t seed, uint64_
     if (!out) return QA_FAIL(QA_ERR_INVALID_ARG, "rng fill: NULL output");
     if (qa_backend_kind_of(be) == QA_BACKEND_CUDA)
         return qa_rng_fill_cuda(qa_backend_stream(be), dist, seed, stream, offset, n, out);
-    qa_rng_fill_cpu(dist, seed, stream, offset, n, out, qa_backend_reference(be) ? 0 : qa_backend_threads(be));
+    if (qa_backend_reference(be)) qa_rng_fill_ref(dist, seed, stream, offset, n, out);
+    else qa_rng_fill_cpu(dist, seed, stream, offset, n, out, qa_backend_threads(be));
     return QA_OK;
 }
 

@@ -1,6 +1,6 @@
 // CUDA Philox stream fills: one thread per element, grid-stride, the same scalar
 // generator as the CPU reference (common/philox.h), so outputs are bit-identical.
-#include "kernels/rng.h"
+#include "kernels/rng_impl.h"
 
 #include "common/philox.h"      // shared generator
 #include "kernels/check.h" // QA_CUDA_CHECK

@@ -31,14 +31,6 @@ size_t qa_rng_elem_size(qa_rng_dist dist);
 qa_status qa_rng_fill(qa_backend_t *be, qa_rng_dist dist, uint64_t seed, uint64_t stream,
                       uint64_t offset, size_t n, void *out);
 
-/* Backend implementations (the dispatcher calls these; tests call them directly).
- * CPU: `threads` <= 0 runs the per-element reference; >= 1 the blocked fast path on that
- * many OpenMP threads. All give identical values. */
-void qa_rng_fill_cpu(qa_rng_dist dist, uint64_t seed, uint64_t stream, uint64_t offset, size_t n,
-                     void *out, int threads);
-qa_status qa_rng_fill_cuda(void *cuda_stream, qa_rng_dist dist, uint64_t seed, uint64_t stream,
-                           uint64_t offset, size_t n, void *out);
-
 #ifdef __cplusplus
 }
 #endif

@@ -1,11 +1,7 @@
-/* CPU Philox stream fills.
- *
- * Reference path (threads == 1 in reference mode, or any caller of fill_reference):
- * one call of the shared scalar generator per element, which is the definition.
- * Fast path: one Philox block per 4 u32 words / 2 doubles, and one log/sqrt/sincos per
- * pair of normals, parallel over contiguous index ranges. Both produce the same values:
- * the fast path evaluates exactly the same expressions per element. */
-#include "kernels/rng.h"
+/* CPU Philox stream fills: one Philox block per 4 u32 words / 2 doubles, and one
+ * log/sqrt/sincos per pair of normals, parallel over contiguous index ranges. The values
+ * equal the reference's (rng_ref.c): the same expressions per element. */
+#include "kernels/rng_impl.h"
 
 #include <math.h>  /* sqrt, log, cos, sin */
 #ifdef _OPENMP
@@ -13,20 +9,6 @@
 #endif
 
 #include "common/philox.h"  /* the one generator shared with the CUDA kernel */
-
-static void fill_reference(qa_rng_dist dist, uint64_t seed, uint64_t stream, uint64_t offset, size_t n,
-                           void *out) {
-    for (size_t k = 0; k < n; k++) {
-        uint64_t i = offset + k;
-        switch (dist) {
-        case QA_RNG_U32: ((uint32_t *)out)[k] = qa_rng_u32(seed, stream, i); break;
-        case QA_RNG_UNIFORM: ((double *)out)[k] = qa_rng_uniform(seed, stream, i); break;
-        case QA_RNG_NORMAL: ((double *)out)[k] = qa_rng_normal(seed, stream, i); break;
-        case QA_RNG_UNIFORM_F32: ((float *)out)[k] = qa_rng_uniformf(seed, stream, i); break;
-        default: return;
-        }
-    }
-}
 
 /* Elements [k0, k1) of the output, block by block. */
 static void fill_fast(qa_rng_dist dist, uint64_t seed, uint64_t stream, uint64_t offset, size_t k0, size_t k1,
@@ -65,11 +47,7 @@ static void fill_fast(qa_rng_dist dist, uint64_t seed, uint64_t stream, uint64_t
 void qa_rng_fill_cpu(qa_rng_dist dist, uint64_t seed, uint64_t stream, uint64_t offset, size_t n,
                      void *out, int threads) {
     if (dist < 0 || dist >= QA_RNG_DIST_COUNT) return;
-    if (threads <= 0) {
-        fill_reference(dist, seed, stream, offset, n, out);
-        return;
-    }
-    if (threads == 1 || n < 65536) {
+    if (threads <= 1 || n < 65536) {
         fill_fast(dist, seed, stream, offset, 0, n, out);
         return;
     }

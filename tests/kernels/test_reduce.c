@@ -6,7 +6,7 @@
 
 #include "common/philox.h"
 #include "kernel_test.h"
-#include "kernels/reduce.h"
+#include "kernels/reduce_impl.h" /* the backends and the host replay of the CUDA order */
 
 static void test_hand_checked(void) {
     const double x[] = {1.0, 2.0, NAN, 4.0};
@@ -88,6 +88,45 @@ static void test_against_long_double(void) {
     free(x);
 }
 
+/* Rows of `got` against the reference `c`, with the GPU budget below. */
+static size_t compare_rows(const char *what, const qa_moments *g, const qa_moments *c, size_t rows, size_t cols) {
+    size_t bad = 0;
+    for (size_t r = 0; r < rows; r++) {
+        int ok = g[r].count == c[r].count;
+        if (c[r].count > 0) {
+            ok = ok && g[r].min == c[r].min && g[r].max == c[r].max;
+            ok = ok && fabs(g[r].sum - c[r].sum) <= 1e-11 * fabs(c[r].sum) + 1e-12;
+            ok = ok && fabs(g[r].mean - c[r].mean) <= 1e-11 * fabs(c[r].mean);
+            ok = ok && fabs(g[r].m2 - c[r].m2) <= 1e-9 * fabs(c[r].m2) + 1e-9;
+        } else {
+            ok = ok && isnan(g[r].mean);
+        }
+        if (!ok && bad++ == 0)
+            printf("  %s %zux%zu row %zu: got (%lld %.17g %.17g) ref (%lld %.17g %.17g)\n", what, rows, cols, r,
+                   (long long)g[r].count, g[r].sum, g[r].m2, (long long)c[r].count, c[r].sum, c[r].m2);
+    }
+    QA_CHECK_MSG(bad == 0, "%s %zux%zu: %zu rows differ", what, rows, cols, bad);
+    return bad;
+}
+
+static const size_t shapes[][2] = {{1, 1}, {1, 1000007}, {3, 4097}, {2000, 301}, {70001, 3}, {5, 0}};
+
+/* The CUDA kernels' arithmetic, replayed on the host in their decomposition (chunks,
+ * strided threads, shuffle tree, warps, chunk partials), against the reference with the
+ * GPU budget: this checks the code the GPU runs (reduce_impl.h) on any machine. */
+static void test_gpu_order_on_host(void) {
+    uint64_t seed = (uint64_t)time(NULL);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        size_t rows = shapes[s][0], cols = shapes[s][1];
+        double *x = random_matrix(rows, cols, seed + s, 0.03);
+        qa_moments *g = malloc((rows ? rows : 1) * sizeof *g), *c = malloc((rows ? rows : 1) * sizeof *c);
+        qa_reduce_moments_gpu_order(x, rows, cols, g);
+        qa_reduce_moments_ref(x, rows, cols, c);
+        compare_rows("host replay of the CUDA order", g, c, rows, cols);
+        free(g), free(c), free(x);
+    }
+}
+
 /* GPU vs CPU. Count/min/max are exact. The GPU merges Welford partials in a tree, the
  * CPU sums sequentially: both are within ~n*eps*sum|x| of the truth in the worst case,
  * ~sqrt(n)*eps typically. Data are positive-mean (|x| ~ 100), so relative bounds on
@@ -95,7 +134,6 @@ static void test_against_long_double(void) {
  * difference of large squares in the GPU's one-pass form). */
 static void test_gpu_parity(void) {
     qa_backend_t *gpu = qa_kernel_test_gpu();
-    static const size_t shapes[][2] = {{1, 1}, {1, 1000007}, {3, 4097}, {2000, 301}, {70001, 3}, {5, 0}};
     uint64_t seed = (uint64_t)time(NULL);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t rows = shapes[s][0], cols = shapes[s][1];
@@ -105,23 +143,8 @@ static void test_gpu_parity(void) {
         QA_CHECK_OK(qa_buf_upload(gpu, &d, 0, x, rows * cols * sizeof(double)));
         qa_moments *g = malloc(rows * sizeof *g), *c = malloc(rows * sizeof *c);
         QA_CHECK_OK(qa_reduce_moments(gpu, d.ptr, rows, cols, g));
-        qa_reduce_moments_cpu(x, rows, cols, c, 1);
-        size_t bad = 0;
-        for (size_t r = 0; r < rows; r++) {
-            int ok = g[r].count == c[r].count;
-            if (c[r].count > 0) {
-                ok = ok && g[r].min == c[r].min && g[r].max == c[r].max;
-                ok = ok && fabs(g[r].sum - c[r].sum) <= 1e-11 * fabs(c[r].sum) + 1e-12;
-                ok = ok && fabs(g[r].mean - c[r].mean) <= 1e-11 * fabs(c[r].mean);
-                ok = ok && fabs(g[r].m2 - c[r].m2) <= 1e-9 * fabs(c[r].m2) + 1e-9;
-            } else {
-                ok = ok && isnan(g[r].mean);
-            }
-            if (!ok && bad++ == 0)
-                printf("  shape %zux%zu row %zu: gpu (%lld %.17g %.17g) cpu (%lld %.17g %.17g)\n", rows, cols, r,
-                       (long long)g[r].count, g[r].sum, g[r].m2, (long long)c[r].count, c[r].sum, c[r].m2);
-        }
-        QA_CHECK_MSG(bad == 0, "shape %zux%zu: %zu rows differ", rows, cols, bad);
+        qa_reduce_moments_ref(x, rows, cols, c);
+        compare_rows("gpu", g, c, rows, cols);
         free(g);
         free(c);
         free(x);
@@ -137,6 +160,7 @@ int main(int argc, char **argv) {
         QA_RUN(test_hand_checked);
         QA_RUN(test_edges);
         QA_RUN(test_against_long_double);
+        QA_RUN(test_gpu_order_on_host);
     }
     return qa_test_finish();
 }
