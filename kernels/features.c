@@ -370,7 +370,8 @@ qa_status qa_feat_compute(qa_backend_t *be, const qa_feat_spec *spec, const qa_f
     if (qa_backend_kind_of(be) == QA_BACKEND_CUDA) {
         st = qa_feat_compute_cuda(qa_backend_stream(be), &plan, &p, sdata, out, ld_out);
     } else {
-        st = qa_feat_compute_cpu(&plan, &p, sdata, out, ld_out, qa_backend_threads(be), qa_backend_reference(be));
+        st = qa_backend_reference(be) ? qa_feat_compute_ref(&plan, &p, sdata, out, ld_out)
+                                      : qa_feat_compute_cpu(&plan, &p, sdata, out, ld_out, qa_backend_threads(be));
     }
     if (st != QA_OK) qa_err_prefix("features %s: ", name);
     return st;

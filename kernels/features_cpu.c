@@ -1,14 +1,9 @@
-/* CPU feature kernels for per-symbol kinds: the plain reference (the oracle), the
- * optimised streaming path (O(1) per bar, OpenMP over symbols) and the incremental
- * one-bar update, which runs the optimised path's step functions themselves.
+/* The optimised CPU feature kernels: the per-symbol streaming path (O(1) per bar,
+ * OpenMP over symbols), the incremental one-bar update, which runs the streaming path's
+ * step functions themselves, and the cross-sections (tiles of timestamps, radix-sorted
+ * ranks). The oracle they are tested against is features_ref.c.
  *
- * Reference: every windowed output is recomputed from its observation window, gathered
- * by walking back over the block's inputs (skipping NaN) and then the carried ring:
- * O(w + gaps) per bar, obviously right. Recursive kinds (ema, rsi, atr, macd) are
- * their defining recurrences written out plainly. At the end of a call it writes the
- * state in canonical form (features_impl.h) so any path can continue it.
- *
- * Optimised: rolling moments slide shifted sums A = sum(x-K), B = sum((x-K)^2) and
+ * Per-symbol: rolling moments slide shifted sums A = sum(x-K), B = sum((x-K)^2) and
  * recompute them exactly (two-pass, K = window mean) when the window fills and then
  * every multiple of w >= 64 observations, so rounding cannot accumulate for long, and
  * sooner when K has drifted far from the mean (bounded cancellation); a run counter
@@ -19,7 +14,9 @@
  * qa_feat_update run the same force-inlined step functions; with IEEE arithmetic (no
  * -ffast-math; GCC in ISO C mode does not contract a*b + c) they round identically. */
 #include <math.h>    /* isnan, sqrt, log, fabs, NAN */
+#include <stdint.h>  /* uint64_t, uint32_t */
 #include <stdlib.h>  /* malloc, free */
+#include <string.h>  /* memcpy */
 
 #include "kernels/features_impl.h" /* plan, state layout, canonical helpers */
 
@@ -280,10 +277,6 @@ STEP double macd_step(double *b, int fast, int slow, int sig, int output, double
 
 /* ---- optimised rows ------------------------------------------------------------------------ */
 
-/* Inputs of one symbol's row. */
-typedef struct row_in {
-    const double *f[QA_FEAT_BAR_FIELDS];
-} row_in;
 
 /* Rolling moments over one row; `kind` is a constant at each (inlined) call site. */
 STEP void win_row(const qa_feat_plan *p, int kind, src_acc *src, const double *xr, size_t nbar, double *b,
@@ -302,7 +295,7 @@ STEP void win_row(const qa_feat_plan *p, int kind, src_acc *src, const double *x
     win_store(&a, b);
 }
 
-static void opt_row(const qa_feat_plan *p, const row_in *r, size_t nbar, double *st, double *out) {
+static void opt_row(const qa_feat_plan *p, const qa_feat_row_in *r, size_t nbar, double *st, double *out) {
     double *b = st + p->body_off;
     src_acc src;
     src_load(&src, p->src_mode, st + p->src_off);
@@ -368,240 +361,24 @@ static void opt_row(const qa_feat_plan *p, const row_in *r, size_t nbar, double 
     src_store(&src, st + p->src_off);
 }
 
-/* ---- reference rows ------------------------------------------------------------------------ */
-
-/* The last w observations up to and including bar t, oldest first, into v[0..w): the
- * block's non-NaN values of x at or before t, then the carried ring (newest first).
- * Returns how many were found (< w in warm-up). */
-static int ref_gather(const double *x, size_t t, const double *ring, int w, double count, int pos, double *v) {
-    int n = 0;
-    for (size_t u = t + 1; u-- > 0 && n < w;)
-        if (!isnan(x[u])) v[w - 1 - n++] = x[u];
-    int fill = count < (double)w ? (int)count : w;
-    for (int j = 0; j < fill && n < w; j++) {
-        int slot = pos - 1 - j;
-        if (slot < 0) slot += w;
-        v[w - 1 - n++] = ring[slot];
-    }
-    if (n < w) /* warm-up: move what was found to the front */
-        for (int i = 0; i < n; i++) v[i] = v[w - n + i];
-    return n;
-}
-
-/* Mean shifted by the oldest value, then the two-pass sum of squares: a window of equal
- * values gives exactly that value and variance 0. */
-static void ref_moments(const double *v, int w, double *mean, double *var) {
-    double K = v[0], s = 0.0;
-    for (int i = 0; i < w; i++) s += v[i] - K;
-    double m = K + s / (double)w, q = 0.0;
-    for (int i = 0; i < w; i++) q += (v[i] - m) * (v[i] - m);
-    *mean = m;
-    *var = w > 1 ? q / (double)(w - 1) : 0.0;
-}
-
-/* Appends the non-NaN values of x[0..n) to a ring of w slots (count, pos as in the state). */
-static void ref_ring_append(double *ring, int w, double *count, int *pos, const double *x, size_t n) {
-    for (size_t t = 0; t < n; t++) {
-        if (isnan(x[t])) continue;
-        ring[*pos] = x[t];
-        *pos = *pos + 1 == w ? 0 : *pos + 1;
-        *count += 1.0;
-    }
-}
-
-/* scratch: 4*nbar + 2*w doubles. */
-static void ref_row(const qa_feat_plan *p, const row_in *r, size_t nbar, double *st, double *out, double *scratch) {
-    double *x = scratch, *v = scratch + nbar, *v2 = v + p->w;
-    double *b = st + p->body_off;
-    const int w = p->w;
-    /* Source: the input series x, NaN where the bar is not an observation. */
-    const double *raw = r->f[p->src_field];
-    if (p->src_mode == QA_FEAT_SRC_RAW) {
-        for (size_t t = 0; t < nbar; t++) x[t] = raw[t];
-    } else {
-        double *s = st + p->src_off;
-        for (size_t t = 0; t < nbar; t++) {
-            x[t] = NAN;
-            if (isnan(raw[t])) continue;
-            if (s[QA_FEAT_SRC_HAS] != 0.0) {
-                double ratio = raw[t] / s[QA_FEAT_SRC_PREV];
-                x[t] = p->src_mode == QA_FEAT_SRC_RET ? ratio - 1.0 : log(ratio);
-            }
-            s[QA_FEAT_SRC_HAS] = 1.0;
-            s[QA_FEAT_SRC_PREV] = raw[t];
-        }
-    }
-    switch (p->body) {
-    case QA_FEAT_BODY_NONE:
-    case QA_FEAT_BODY_XS:
-        for (size_t t = 0; t < nbar; t++) out[t] = x[t];
-        break;
-    case QA_FEAT_BODY_WIN: {
-        double *ring = b + QA_FEAT_WIN_RING, count = b[QA_FEAT_WIN_COUNT];
-        int pos = (int)b[QA_FEAT_WIN_POS];
-        for (size_t t = 0; t < nbar; t++) {
-            out[t] = NAN;
-            if (isnan(x[t]) || ref_gather(x, t, ring, w, count, pos, v) < w) continue;
-            double mean, var;
-            ref_moments(v, w, &mean, &var);
-            out[t] = qa_feat_win_output(p->kind, p->k, x[t], mean, var);
-        }
-        ref_ring_append(ring, w, &count, &pos, x, nbar);
-        b[QA_FEAT_WIN_COUNT] = count;
-        b[QA_FEAT_WIN_POS] = (double)pos;
-        int fill = count < (double)w ? (int)count : w;
-        qa_feat_win_canon(ring, w, fill, pos, &b[QA_FEAT_WIN_K], &b[QA_FEAT_WIN_A], &b[QA_FEAT_WIN_B],
-                          &b[QA_FEAT_WIN_RUN]);
-        break;
-    }
-    case QA_FEAT_BODY_DON: {
-        const double *hi = r->f[QA_FEAT_FIELD_HIGH], *lo = r->f[QA_FEAT_FIELD_LOW], *c = r->f[QA_FEAT_FIELD_CLOSE];
-        /* Observations need all three inputs: mask the others out. */
-        double *h = x, *l = scratch + 2 * nbar + 2 * (size_t)w;
-        for (size_t t = 0; t < nbar; t++) {
-            int obs = !isnan(hi[t]) && !isnan(lo[t]) && !isnan(c[t]);
-            h[t] = obs ? hi[t] : NAN;
-            l[t] = obs ? lo[t] : NAN;
-        }
-        double *rh = b + QA_FEAT_DON_RING, *rl = rh + w, count = b[QA_FEAT_DON_COUNT];
-        int pos = (int)b[QA_FEAT_DON_POS];
-        for (size_t t = 0; t < nbar; t++) {
-            out[t] = NAN;
-            if (isnan(h[t]) || ref_gather(h, t, rh, w, count, pos, v) < w) continue;
-            ref_gather(l, t, rl, w, count, pos, v2);
-            double up = v[0], dn = v2[0];
-            for (int i = 1; i < w; i++) {
-                if (v[i] > up) up = v[i];
-                if (v2[i] < dn) dn = v2[i];
-            }
-            out[t] = qa_feat_don_output(p->output, up, dn, c[t]);
-        }
-        double count_l = count;
-        int pos_l = pos;
-        ref_ring_append(rh, w, &count, &pos, h, nbar);
-        ref_ring_append(rl, w, &count_l, &pos_l, l, nbar);
-        b[QA_FEAT_DON_COUNT] = count;
-        b[QA_FEAT_DON_POS] = (double)pos;
-        qa_feat_don_canon(b, w);
-        break;
-    }
-    case QA_FEAT_BODY_EMA: {
-        /* ema: mean of the first span observations, then alpha*x + (1-alpha)*ema_prev. */
-        double alpha = 2.0 / ((double)w + 1.0);
-        for (size_t t = 0; t < nbar; t++) {
-            out[t] = NAN;
-            if (isnan(x[t])) continue;
-            double n = b[QA_FEAT_EMA_COUNT];
-            if (n < (double)w) b[QA_FEAT_EMA_SUM] += x[t];
-            if (n == (double)(w - 1)) b[QA_FEAT_EMA_Y] = b[QA_FEAT_EMA_SUM] / (double)w;
-            if (n > (double)(w - 1)) b[QA_FEAT_EMA_Y] = alpha * x[t] + (1.0 - alpha) * b[QA_FEAT_EMA_Y];
-            if (n >= (double)(w - 1)) out[t] = b[QA_FEAT_EMA_Y];
-            b[QA_FEAT_EMA_COUNT] = n + 1.0;
-        }
-        break;
-    }
-    case QA_FEAT_BODY_RSI:
-        for (size_t t = 0; t < nbar; t++) {
-            out[t] = NAN;
-            if (isnan(x[t])) continue;
-            double n = b[QA_FEAT_RSI_COUNT]; /* closes before this one */
-            b[QA_FEAT_RSI_COUNT] = n + 1.0;
-            double prev = b[QA_FEAT_RSI_PREV];
-            b[QA_FEAT_RSI_PREV] = x[t];
-            if (n == 0.0) continue;
-            double d = x[t] - prev, gain = d > 0.0 ? d : 0.0, loss = d < 0.0 ? -d : 0.0;
-            double k = n - 1.0; /* index of this change */
-            if (k < (double)w) {
-                b[QA_FEAT_RSI_SUM_G] += gain;
-                b[QA_FEAT_RSI_SUM_L] += loss;
-            }
-            if (k == (double)(w - 1)) {
-                b[QA_FEAT_RSI_AG] = b[QA_FEAT_RSI_SUM_G] / (double)w;
-                b[QA_FEAT_RSI_AL] = b[QA_FEAT_RSI_SUM_L] / (double)w;
-            } else if (k > (double)(w - 1)) {
-                b[QA_FEAT_RSI_AG] = (b[QA_FEAT_RSI_AG] * (double)(w - 1) + gain) / (double)w;
-                b[QA_FEAT_RSI_AL] = (b[QA_FEAT_RSI_AL] * (double)(w - 1) + loss) / (double)w;
-            }
-            if (k >= (double)(w - 1)) out[t] = qa_feat_rsi_value(b[QA_FEAT_RSI_AG], b[QA_FEAT_RSI_AL]);
-        }
-        break;
-    case QA_FEAT_BODY_ATR: {
-        const double *h = r->f[QA_FEAT_FIELD_HIGH], *l = r->f[QA_FEAT_FIELD_LOW], *c = r->f[QA_FEAT_FIELD_CLOSE];
-        for (size_t t = 0; t < nbar; t++) {
-            out[t] = NAN;
-            if (isnan(h[t]) || isnan(l[t]) || isnan(c[t])) continue;
-            double n = b[QA_FEAT_ATR_COUNT];
-            double tr = qa_feat_true_range(h[t], l[t], b[QA_FEAT_ATR_PREV], n == 0.0);
-            b[QA_FEAT_ATR_PREV] = c[t];
-            b[QA_FEAT_ATR_COUNT] = n + 1.0;
-            if (n < (double)w) b[QA_FEAT_ATR_SUM] += tr;
-            if (n == (double)(w - 1)) b[QA_FEAT_ATR_Y] = b[QA_FEAT_ATR_SUM] / (double)w;
-            if (n > (double)(w - 1)) b[QA_FEAT_ATR_Y] = (b[QA_FEAT_ATR_Y] * (double)(w - 1) + tr) / (double)w;
-            if (n >= (double)(w - 1)) out[t] = b[QA_FEAT_ATR_Y];
-        }
-        break;
-    }
-    case QA_FEAT_BODY_MACD: {
-        const int fast = w, slow = p->slow, sig = p->sig;
-        double af = 2.0 / (fast + 1.0), as = 2.0 / (slow + 1.0), ag = 2.0 / (sig + 1.0);
-        for (size_t t = 0; t < nbar; t++) {
-            out[t] = NAN;
-            if (isnan(x[t])) continue;
-            double n = b[QA_FEAT_MACD_COUNT];
-            b[QA_FEAT_MACD_COUNT] = n + 1.0;
-            if (n < fast) b[QA_FEAT_MACD_SUM_F] += x[t];
-            if (n == fast - 1) b[QA_FEAT_MACD_YF] = b[QA_FEAT_MACD_SUM_F] / fast;
-            if (n > fast - 1) b[QA_FEAT_MACD_YF] = af * x[t] + (1.0 - af) * b[QA_FEAT_MACD_YF];
-            if (n < slow) b[QA_FEAT_MACD_SUM_S] += x[t];
-            if (n == slow - 1) b[QA_FEAT_MACD_YS] = b[QA_FEAT_MACD_SUM_S] / slow;
-            if (n > slow - 1) b[QA_FEAT_MACD_YS] = as * x[t] + (1.0 - as) * b[QA_FEAT_MACD_YS];
-            if (n < slow - 1) continue;
-            double line = b[QA_FEAT_MACD_YF] - b[QA_FEAT_MACD_YS], j = n - (slow - 1), signal = NAN;
-            if (j < sig) b[QA_FEAT_MACD_SUM_G] += line;
-            if (j == sig - 1) b[QA_FEAT_MACD_YG] = b[QA_FEAT_MACD_SUM_G] / sig;
-            if (j > sig - 1) b[QA_FEAT_MACD_YG] = ag * line + (1.0 - ag) * b[QA_FEAT_MACD_YG];
-            if (j >= sig - 1) signal = b[QA_FEAT_MACD_YG];
-            out[t] = p->output == QA_FEAT_OUT_LINE ? line : p->output == QA_FEAT_OUT_SIGNAL ? signal : line - signal;
-        }
-        break;
-    }
-    default: break;
-    }
-}
-
 /* ---- driver ------------------------------------------------------------------------------- */
 
-static void row_inputs(const qa_feat_panel *in, size_t s, row_in *r) {
-    for (int f = 0; f < QA_FEAT_BAR_FIELDS; f++) r->f[f] = in->field[f] ? in->field[f] + s * in->ld : NULL;
-}
 
 qa_status qa_feat_compute_cpu(const qa_feat_plan *p, const qa_feat_panel *in, double *state, double *out,
-                              size_t ld_out, int threads, int reference) {
+                              size_t ld_out, int threads) {
     const long long nsym = (long long)in->nsym;
     if (p->body == QA_FEAT_BODY_XS && p->src_mode == QA_FEAT_SRC_RAW) /* no per-symbol stage */
-        return qa_feat_xs_cpu(p->kind, in->field[p->src_field], in->ld, in->nsym, in->nbar, out, ld_out, threads,
-                              reference);
-    if (reference) {
-        double *scratch = malloc((4 * in->nbar + 2 * (size_t)p->w + 1) * sizeof *scratch);
-        if (!scratch) return QA_FAIL(QA_ERR_NOMEM, "reference scratch of %zu bars", in->nbar);
-        for (long long s = 0; s < nsym; s++) {
-            row_in r;
-            row_inputs(in, (size_t)s, &r);
-            ref_row(p, &r, in->nbar, state + (size_t)s * p->doubles, out + (size_t)s * ld_out, scratch);
-        }
-        free(scratch);
-    } else {
-        (void)threads;
+        return qa_feat_xs_cpu(p->kind, in->field[p->src_field], in->ld, in->nsym, in->nbar, out, ld_out, threads);
+    (void)threads;
 #pragma omp parallel for schedule(dynamic, 4) num_threads(threads) if (threads > 1 && nsym > 1)
-        for (long long s = 0; s < nsym; s++) {
-            row_in r;
-            row_inputs(in, (size_t)s, &r);
-            opt_row(p, &r, in->nbar, state + (size_t)s * p->doubles, out + (size_t)s * ld_out);
-        }
+    for (long long s = 0; s < nsym; s++) {
+        qa_feat_row_in r;
+        qa_feat_row_inputs(in, (size_t)s, &r);
+        opt_row(p, &r, in->nbar, state + (size_t)s * p->doubles, out + (size_t)s * ld_out);
     }
     if (p->body != QA_FEAT_BODY_XS) return QA_OK;
     /* Cross-section of the derived x the per-symbol stage wrote to `out`, in place. */
-    return qa_feat_xs_cpu(p->kind, out, ld_out, in->nsym, in->nbar, out, ld_out, threads, reference);
+    return qa_feat_xs_cpu(p->kind, out, ld_out, in->nsym, in->nbar, out, ld_out, threads);
 }
 
 /* ---- incremental ------------------------------------------------------------------------------ */
@@ -658,4 +435,133 @@ double qa_feat_update(const qa_feat_spec *spec, double *st, const qa_feat_bar *b
     default: break;
     }
     return y;
+}
+
+/* ---- cross-sections --------------------------------------------------------------------------- */
+
+/* Per timestamp t, over the symbols whose x is non-NaN:
+ *   xs_rank   = (rank - 1)/(n - 1), average ranks for ties, 0.5 when n == 1;
+ *   xs_zscore = (x - mean)/std (ddof 1), NaN when n < 2 or std == 0.
+ * Ranks: an LSD radix sort of order-preserving 64-bit keys (on their upper halves, with
+ * exact fix-up of equal halves), then tie groups; tiles of 8 timestamps (one cache line
+ * per symbol row) gathered into a column buffer, OpenMP over tiles. The same doubles as
+ * the reference's counting: ranks are exact small integers and halves, and the z-score
+ * is the same two-pass row in symbol order. */
+
+enum { XS_TILE = 8 }; /* timestamps per gathered tile: 8 doubles = one cache line */
+
+/* Sorts a[0..n) by their upper 32 bits (stable LSD radix, 8 bits a pass; passes whose
+ * digit is the same for every word are skipped). tmp holds n words. */
+static void radix_sort_hi32(uint64_t *a, uint64_t *tmp, size_t n) {
+    size_t hist[4][256];
+    memset(hist, 0, sizeof hist);
+    for (size_t i = 0; i < n; i++)
+        for (int b = 0; b < 4; b++) hist[b][(a[i] >> (32 + 8 * b)) & 255u]++;
+    uint64_t *src = a, *dst = tmp;
+    for (int b = 0; b < 4; b++) {
+        size_t *h = hist[b];
+        const int shift = 32 + 8 * b;
+        if (n == 0 || h[(src[0] >> shift) & 255u] == n) continue;
+        size_t off = 0;
+        for (int d = 0; d < 256; d++) {
+            size_t c = h[d];
+            h[d] = off;
+            off += c;
+        }
+        for (size_t i = 0; i < n; i++) dst[h[(src[i] >> shift) & 255u]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a) memcpy(a, src, n * sizeof *a);
+}
+
+/* Optimised row; out may equal x. `scratch` holds 3*n_all words. Items are
+ * (upper 32 bits of the order key) << 32 | symbol, radix-sorted on the upper half (4
+ * passes over 8-byte words instead of 8 over full keys); runs of equal upper halves
+ * (values within ~1e-6 relative of each other, rare) are then ordered by the full key,
+ * and ties are runs of equal full keys. */
+static void xs_row_opt(int kind, const double *x, size_t n_all, double *out, uint64_t *scratch) {
+    if (kind == QA_FEAT_XS_ZSCORE) {
+        qa_feat_xs_zscore_row(x, n_all, out);
+        return;
+    }
+    uint64_t *keys = scratch, *items = scratch + n_all, *tmp = items + n_all;
+    size_t n = 0;
+    for (size_t i = 0; i < n_all; i++) {
+        if (isnan(x[i])) continue;
+        keys[i] = qa_feat_order_key(x[i]);
+        items[n++] = (keys[i] & 0xffffffff00000000ull) | (uint64_t)i;
+    }
+    for (size_t i = 0; i < n_all; i++)
+        if (isnan(x[i])) out[i] = NAN;
+    radix_sort_hi32(items, tmp, n);
+    for (size_t i = 0; i < n;) { /* order runs of equal upper halves by the full key */
+        size_t j = i + 1;
+        while (j < n && (items[j] >> 32) == (items[i] >> 32)) j++;
+        for (size_t a = i + 1; a < j; a++) {
+            uint64_t it = items[a], k = keys[(uint32_t)it];
+            size_t b = a;
+            for (; b > i && keys[(uint32_t)items[b - 1]] > k; b--) items[b] = items[b - 1];
+            items[b] = it;
+        }
+        i = j;
+    }
+    for (size_t i = 0; i < n;) {
+        uint64_t k = keys[(uint32_t)items[i]];
+        size_t j = i + 1;
+        while (j < n && keys[(uint32_t)items[j]] == k) j++;
+        double r = qa_feat_rank_value(i, j - i, n);
+        for (size_t q = i; q < j; q++) out[(uint32_t)items[q]] = r;
+        i = j;
+    }
+}
+
+size_t qa_feat_xs_scratch_bytes(size_t n) { return 3 * (n ? n : 1) * sizeof(uint64_t); }
+
+qa_status qa_feat_xs_row(qa_feat_kind kind, const double *x, size_t n, double *out, void *scratch) {
+    if (kind != QA_FEAT_XS_RANK && kind != QA_FEAT_XS_ZSCORE)
+        return QA_FAIL(QA_ERR_INVALID_ARG, "qa_feat_xs_row: '%s' is not a cross-sectional kind",
+                       qa_feat_kind_name(kind));
+    if (n == 0) return QA_OK;
+    if (!x || !out || !scratch) return QA_FAIL(QA_ERR_INVALID_ARG, "qa_feat_xs_row: NULL argument");
+    if (n > UINT32_MAX) return QA_FAIL(QA_ERR_LIMIT, "qa_feat_xs_row: %zu symbols (at most 2^32)", n);
+    xs_row_opt(kind, x, n, out, (uint64_t *)scratch);
+    return QA_OK;
+}
+
+qa_status qa_feat_xs_cpu(int kind, const double *x, size_t ldx, size_t nsym, size_t nbar, double *out,
+                         size_t ld_out, int threads) {
+    const long long tiles = (long long)((nbar + XS_TILE - 1) / XS_TILE);
+    qa_status st = QA_OK;
+    if (nsym > UINT32_MAX) return QA_FAIL(QA_ERR_LIMIT, "cross-section of %zu symbols (at most 2^32)", nsym);
+    (void)threads;
+#pragma omp parallel num_threads(threads) if (threads > 1 && tiles > 1)
+    {
+        /* Per thread: the tile's columns [XS_TILE][nsym] and the sort items. */
+        double *cols = malloc(XS_TILE * nsym * sizeof *cols);
+        uint64_t *items = malloc(3 * nsym * sizeof *items);
+        int ok = cols && items;
+        if (!ok) {
+#pragma omp critical(qa_feat_xs_nomem)
+            st = QA_FAIL(QA_ERR_NOMEM, "cross-section buffers for %zu symbols", nsym);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (long long tile = 0; tile < tiles; tile++) {
+            if (!ok) continue;
+            size_t t0 = (size_t)tile * XS_TILE, tb = nbar - t0 < XS_TILE ? nbar - t0 : XS_TILE;
+            for (size_t s = 0; s < nsym; s++) {
+                const double *row = x + s * ldx + t0;
+                for (size_t j = 0; j < tb; j++) cols[j * nsym + s] = row[j];
+            }
+            for (size_t j = 0; j < tb; j++) xs_row_opt(kind, cols + j * nsym, nsym, cols + j * nsym, items);
+            for (size_t s = 0; s < nsym; s++) {
+                double *row = out + s * ld_out + t0;
+                for (size_t j = 0; j < tb; j++) row[j] = cols[j * nsym + s];
+            }
+        }
+        free(cols);
+        free(items);
+    }
+    return st;
 }

@@ -194,20 +194,61 @@ QA_FEAT_HD void qa_feat_don_canon(double *b, int w) {
     qa_feat_don_suffix(rh, rl, b + QA_FEAT_DON_RING + 2 * w, b + QA_FEAT_DON_RING + 3 * w, w);
 }
 
+/* ---- host helpers shared by the CPU paths ------------------------------------------------ */
+
+/* Inputs of one symbol's row. */
+typedef struct qa_feat_row_in {
+    const double *f[QA_FEAT_BAR_FIELDS];
+} qa_feat_row_in;
+
+static inline void qa_feat_row_inputs(const qa_feat_panel *in, size_t s, qa_feat_row_in *r) {
+    for (int f = 0; f < QA_FEAT_BAR_FIELDS; f++) r->f[f] = in->field[f] ? in->field[f] + s * in->ld : NULL;
+}
+
+/* Mean shifted by the first value (a constant cross-section gives exactly std 0), then
+ * the two-pass sum of squares, both in symbol order. Returns n; NaN mean/std when n < 2. */
+static inline size_t qa_feat_xs_moments(const double *x, size_t n_all, double *mean, double *sd) {
+    size_t n = 0;
+    double K = NAN, s = 0.0;
+    for (size_t i = 0; i < n_all; i++) {
+        if (isnan(x[i])) continue;
+        if (n++ == 0) K = x[i];
+        s += x[i] - K;
+    }
+    *mean = *sd = NAN;
+    if (n < 2) return n;
+    double m = K + s / (double)n, q = 0.0;
+    for (size_t i = 0; i < n_all; i++)
+        if (!isnan(x[i])) q += (x[i] - m) * (x[i] - m);
+    *mean = m;
+    *sd = sqrt(q / (double)(n - 1));
+    return n;
+}
+
+static inline void qa_feat_xs_zscore_row(const double *x, size_t n_all, double *out) {
+    double mean, sd;
+    qa_feat_xs_moments(x, n_all, &mean, &sd);
+    int ok = sd > 0.0; /* false for NaN (n < 2) and 0 */
+    for (size_t i = 0; i < n_all; i++) out[i] = (ok && !isnan(x[i])) ? (x[i] - mean) / sd : NAN;
+}
+
 /* ---- backends ------------------------------------------------------------------------ */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* CPU (features_cpu.c): per-symbol kinds and the source stage of xs kinds.
- * `reference` selects the oracle; `threads` OpenMP threads otherwise. */
+/* The reference (features_ref.c): per-symbol kinds and cross-sections, one thread. */
+qa_status qa_feat_compute_ref(const qa_feat_plan *plan, const qa_feat_panel *in, double *state, double *out,
+                              size_t ld_out);
+/* Cross-section out[:, t] from x[:, t] for every t; x may equal out (same ld). */
+qa_status qa_feat_xs_ref(int kind, const double *x, size_t ldx, size_t nsym, size_t nbar, double *out,
+                         size_t ld_out);
+/* The optimised CPU path (features_cpu.c) on `threads` OpenMP threads. */
 qa_status qa_feat_compute_cpu(const qa_feat_plan *plan, const qa_feat_panel *in, double *state, double *out,
-                              size_t ld_out, int threads, int reference);
-/* CPU cross-section (features_xs_cpu.c): out[:, t] from x[:, t] for every t; x may equal
- * out (same ld). */
+                              size_t ld_out, int threads);
 qa_status qa_feat_xs_cpu(int kind, const double *x, size_t ldx, size_t nsym, size_t nbar, double *out,
-                         size_t ld_out, int threads, int reference);
+                         size_t ld_out, int threads);
 /* CUDA (features.cu): everything, queued on the stream. */
 qa_status qa_feat_compute_cuda(void *cuda_stream, const qa_feat_plan *plan, const qa_feat_panel *in,
                                double *state, double *out, size_t ld_out);
