@@ -8,7 +8,7 @@
 #include <string.h>  /* strcmp */
 
 #include "common/philox.h"       /* qa_rng_block (dropout seeds, masks) */
-#include "kernels/nn_internal.h" /* backend implementations */
+#include "kernels/nn_impl.h" /* backend implementations */
 
 struct qa_nn_ctx {
     qa_backend_t *be;

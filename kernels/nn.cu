@@ -2,7 +2,7 @@
 // BF16 math, fused elementwise kernels, LayerNorm, losses, the global-norm reduction and
 // the fused AdamW update. Everything is queued on the backend stream; reductions are
 // deterministic (fixed launch shapes that depend only on the sizes, fixed-order trees).
-#include "kernels/nn_internal.h"
+#include "kernels/nn_impl.h"
 
 #include <cublas_v2.h>  // cublasGemmEx
 #include <cuda_bf16.h>  // __nv_bfloat16, __float2bfloat16_rn

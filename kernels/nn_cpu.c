@@ -1,15 +1,14 @@
-/* CPU implementations of the nn layers: the plain reference loops (the oracle; `ref`
- * set) and the optimised path (OpenBLAS sgemm, vectorisable activation math, OpenMP
- * over rows). Reductions sum in double in an order fixed by the shapes alone, so the
+/* CPU implementations of the nn layers: the optimised path (OpenBLAS sgemm, vectorisable
+ * activation math, OpenMP over rows), or, with `ref` set, the reference building blocks
+ * of nn_ref.c (the oracle) in the same loops. Reductions sum in double in an order fixed by the shapes alone, so the
  * optimised path gives the same bias gradients, losses and norms for any thread count.
  * Formulas: docs/nn.md. */
-#include "kernels/nn_internal.h"
+#include "kernels/nn_impl.h"
 
-#include <math.h>    /* tanhf, expf, sqrt, log, exp */
+#include <math.h>    /* sqrt, log, exp */
 #include <string.h>  /* memcpy, memset */
 
 #include "common/philox.h"  /* dropout mask: qa_rng_block, qa_rng_u01f_from_word */
-#include "kernels/nn_act.h"  /* qa_nn_tanh_fast, GELU constants, QA_NN_SIMD_DISPATCH */
 
 #ifdef QA_HAVE_OPENBLAS
 #include <cblas.h>  /* cblas_sgemm, openblas_set_num_threads */
@@ -19,22 +18,6 @@
 #define PAR_MIN 32768
 
 /* ---- GEMM -------------------------------------------------------------------------------- */
-
-static void gemm_ref(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                     int lda, const float *b, int ldb, float beta, float *c, int ldc) {
-    for (int i = 0; i < m; i++) {
-        for (int j = 0; j < n; j++) {
-            double acc = 0.0;
-            for (int p = 0; p < k; p++) {
-                float av = trans_a ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
-                float bv = trans_b ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
-                acc += (double)av * (double)bv;
-            }
-            float *cij = &c[(size_t)i * ldc + j];
-            *cij = (float)(alpha * acc) + (beta == 0.0f ? 0.0f : beta * *cij);
-        }
-    }
-}
 
 #ifdef QA_HAVE_OPENBLAS
 /* All CPU parallelism in the nn layers goes through OpenMP; OpenBLAS runs single-threaded
@@ -89,7 +72,7 @@ void qa_nn_cpu_gemm(int ref, int threads, int trans_a, int trans_b, int m, int n
     }
 #endif
     (void)ref, (void)threads;
-    gemm_ref(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    qa_nn_ref_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /* ---- column sums (bias gradients) ------------------------------------------------------------ */
@@ -129,17 +112,6 @@ void qa_nn_cpu_broadcast_rows(int threads, int rows, int cols, const float *b, f
     for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * cols, b, (size_t)cols * sizeof *y);
 }
 
-/* ---- activation math ------------------------------------------------------------------------ */
-
-
-static inline float gelu_ref(float h) {
-    return 0.5f * h * (1.0f + tanhf(QA_NN_GELU_K0 * (h + QA_NN_GELU_K1 * h * h * h)));
-}
-static inline float gelu_grad_ref(float h) {
-    float t = tanhf(QA_NN_GELU_K0 * (h + QA_NN_GELU_K1 * h * h * h));
-    return 0.5f * (1.0f + t) + 0.5f * h * (1.0f - t * t) * QA_NN_GELU_K0 * (1.0f + 3.0f * QA_NN_GELU_K1 * h * h);
-}
-
 /* ---- fused bias + activation + dropout ---------------------------------------------------- */
 
 /* Scales row `r` by the dropout mask: kept elements times 1/(1-p), dropped ones 0.
@@ -160,17 +132,6 @@ static void dropout_row(const qa_nn_dropout *d, int r, int cols, float *v) {
 }
 
 static int dropout_on(const qa_nn_dropout *d) { return d && d->p > 0.0f; }
-
-static void bias_act_row_ref(qa_nn_act act, int cols, const float *x, const float *bias, float *y) {
-    for (int c = 0; c < cols; c++) {
-        float h = x[c] + (bias ? bias[c] : 0.0f);
-        switch (act) {
-        case QA_NN_ACT_RELU: y[c] = h < 0.0f ? 0.0f : h; break;
-        case QA_NN_ACT_GELU: y[c] = gelu_ref(h); break;
-        default: y[c] = h; break;
-        }
-    }
-}
 
 QA_NN_SIMD_BODY void bias_act_row_fast_body(qa_nn_act act, int cols, const float *x, const float *bias, float *y) {
     if (bias) {
@@ -197,7 +158,7 @@ static void bias_act_rows(int ref, qa_nn_act act, int r0, int r1, int cols, cons
     for (int r = r0; r < r1; r++) {
         const float *xr = x + (size_t)r * cols;
         float *yr = y + (size_t)r * cols;
-        if (ref) bias_act_row_ref(act, cols, xr, bias, yr);
+        if (ref) qa_nn_ref_bias_act_row(act, cols, xr, bias, yr);
         else bias_act_row_fast(act, cols, xr, bias, yr);
         if (dropout_on(drop)) dropout_row(drop, r, cols, yr);
     }
@@ -213,20 +174,6 @@ void qa_nn_cpu_bias_act_forward(int ref, int threads, qa_nn_act act, int rows, i
     }
 #pragma omp parallel for num_threads(threads)
     for (int r = 0; r < rows; r++) bias_act_rows(0, act, r, r + 1, cols, x, bias, drop, y);
-}
-
-static void bias_act_grad_row_ref(qa_nn_act act, int cols, const float *x, const float *bias,
-                                  const float *dy, float *dx) {
-    for (int c = 0; c < cols; c++) {
-        float h = x[c] + (bias ? bias[c] : 0.0f);
-        float d;
-        switch (act) {
-        case QA_NN_ACT_RELU: d = h > 0.0f ? 1.0f : 0.0f; break;
-        case QA_NN_ACT_GELU: d = gelu_grad_ref(h); break;
-        default: d = 1.0f; break;
-        }
-        dx[c] = dy[c] * d;
-    }
 }
 
 /* Chunks of CHUNK columns: h = x + b goes to a stack buffer first, so the derivative loop
@@ -273,7 +220,7 @@ void qa_nn_cpu_bias_act_backward(int ref, int threads, qa_nn_act act, int rows, 
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * cols, *dyr = dy + (size_t)r * cols;
         float *dxr = dx + (size_t)r * cols;
-        if (ref) bias_act_grad_row_ref(act, cols, xr, bias, dyr, dxr);
+        if (ref) qa_nn_ref_bias_act_grad_row(act, cols, xr, bias, dyr, dxr);
         else bias_act_grad_row_fast(act, cols, xr, bias, dyr, dxr);
         /* d/dh of dropout(a) = mask * scale * a'(h): the same row scaling as forward */
         if (dropout_on(drop)) dropout_row(drop, r, cols, dxr);

@@ -6,8 +6,7 @@
 #include <stdlib.h>  /* calloc, malloc, free */
 #include <string.h>  /* memcpy, memset */
 
-#include "kernels/nn_act.h"      /* QA_NN_SIMD_BODY / QA_NN_SIMD_DISPATCH */
-#include "kernels/nn_internal.h" /* the CPU activation, LayerNorm and LSTM-cell code */
+#include "kernels/nn_impl.h" /* fast math, SIMD dispatch, the CPU activation, LayerNorm and LSTM-cell code */
 
 /* ---- architecture ------------------------------------------------------------------------- */
 

@@ -5,7 +5,7 @@
 #include <limits.h>  /* INT_MAX */
 #include <stdlib.h>  /* calloc, aligned_alloc, free */
 
-#include "kernels/nn_internal.h" /* backend implementations, qa_nn_ctx_gpu_ */
+#include "kernels/nn_impl.h" /* backend implementations, qa_nn_ctx_gpu_ */
 
 struct qa_nn_lstm {
     qa_nn_ctx_t *ctx;

@@ -4,7 +4,7 @@
 // parameter vector is mapped to and from cuDNN's weight space through a segment table
 // built once from cudnnGetRNNWeightParams; one kernel copies all segments per step.
 // Without cuDNN in the build every entry point returns QA_ERR_UNSUPPORTED.
-#include "kernels/nn_internal.h"
+#include "kernels/nn_impl.h"
 
 #include <stdlib.h>  // calloc, free
 

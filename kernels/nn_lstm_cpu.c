@@ -1,17 +1,16 @@
 /* CPU LSTM: forward and backward through time. One code path for both variants: with
- * `ref` the GEMMs are the plain triple loops and the gates use libm (the reference);
- * without it the input projection of all time steps is one OpenBLAS GEMM, each step adds
+ * `ref` the GEMMs and the cell are the reference building blocks (nn_ref.c,
+ * nn_lstm_ref.c: plain triple loops, libm gates); without it the input projection of all time steps is one OpenBLAS GEMM, each step adds
  * one batched recurrent GEMM, and the gate math is the vectorised fast form over OpenMP
  * threads. Shapes and formulas: kernels/nn_lstm.h and docs/nn.md.
  *
  * Saved state per layer, rows (b, t) in batch-major order like x: the post-activation
  * gates [B*L x 4H] (i, f, g, o), c [B*L x H], tanh(c) [B*L x H] and h [B*L x H]. */
-#include "kernels/nn_internal.h"
+#include "kernels/nn_impl.h"
 
-#include <math.h>    /* expf, tanhf */
+#include <math.h>    /* NAN */
 #include <string.h>  /* memcpy, memset */
 
-#include "kernels/nn_act.h"  /* qa_nn_sigmoid_fast, qa_nn_tanh_fast */
 
 /* Views into the cache for a call with `batch` rows (strides use the actual batch; the
  * per-layer blocks are sized for the maximum batch). */
@@ -61,13 +60,7 @@ static int in_size(const qa_nn_lstm_shape *s, int l) { return l == 0 ? s->input 
  * bs = b_ih + b_hh, replaced by the gate values i, f, g, o; cprev: c_{t-1}. */
 QA_NN_SIMD_BODY void cell_forward_body(int ref, int H, float *g, const float *bs, const float *cprev, float *c, float *tc, float *h) {
     if (ref) {
-        for (int j = 0; j < H; j++) {
-            float i = 1.0f / (1.0f + expf(-(g[j] + bs[j]))), f = 1.0f / (1.0f + expf(-(g[H + j] + bs[H + j])));
-            float gg = tanhf(g[2 * H + j] + bs[2 * H + j]), o = 1.0f / (1.0f + expf(-(g[3 * H + j] + bs[3 * H + j])));
-            float cn = f * cprev[j] + i * gg, t = tanhf(cn);
-            g[j] = i, g[H + j] = f, g[2 * H + j] = gg, g[3 * H + j] = o;
-            c[j] = cn, tc[j] = t, h[j] = o * t;
-        }
+        qa_nn_ref_lstm_cell(H, g, bs, cprev, c, tc, h);
         return;
     }
 #pragma omp simd

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/nn_act.h" /* the fast activation math under test */
+#include "kernels/nn_impl.h" /* the fast activation math under test */
 #include "nn_test.h"
 
 #define GRAD_REL 1e-4
@@ -235,7 +235,7 @@ static void test_linear_hand_and_grad(void) {
 /* ---- activations ------------------------------------------------------------------------------- */
 
 /* The fast CPU tanh/sigmoid/exp against double libm over [-20, 20] and special values.
- * Budgets are the documented accuracy of kernels/nn_act.h. */
+ * Budgets are the documented accuracy of kernels/nn_impl.h. */
 static void test_fast_math(void) {
     double worst_t = 0, worst_s = 0, worst_e = 0;
     for (int i = -200000; i <= 200000; i++) {
