@@ -1,7 +1,7 @@
 /* Risk kernels: the context, argument validation and backend dispatch, plus the host
  * parts that must be identical on every backend (tail merge, VaR/ES from a tail,
  * simulated contributions). Backend code: risk_cpu.c, risk.cu; closed forms:
- * risk_math.c. */
+ * risk_ref.c. */
 #include <math.h>    /* fabs, isfinite, isnan */
 #include <stdint.h>  /* UINT64_MAX */
 #include <stdlib.h>  /* calloc, malloc, free */
@@ -13,10 +13,9 @@
 
 static int is_cuda(const qa_risk_ctx_t *ctx) { return qa_backend_kind_of(ctx->be) == QA_BACKEND_CUDA; }
 
-/* CPU thread argument: 0 selects the reference. */
-static int cpu_threads(const qa_risk_ctx_t *ctx) {
-    return qa_backend_reference(ctx->be) ? 0 : qa_backend_threads(ctx->be);
-}
+/* The backend's reference flag and thread count, as the CPU functions take them. */
+static int cpu_ref(const qa_risk_ctx_t *ctx) { return qa_backend_reference(ctx->be); }
+static int cpu_threads(const qa_risk_ctx_t *ctx) { return qa_backend_threads(ctx->be); }
 
 qa_status qa_risk_ctx_create(qa_backend_t *be, qa_risk_ctx_t **out) {
     if (!be || !out) return QA_FAIL(QA_ERR_INVALID_ARG, "risk context: NULL backend or output");
@@ -94,7 +93,7 @@ qa_status qa_risk_mean(qa_risk_ctx_t *ctx, const double *r, size_t t, size_t n, 
     if (n == 0) return QA_OK;
     if ((st = check_finite(ctx, r, t, n, "mean"))) return st;
     if (is_cuda(ctx)) return qa_risk_mean_cuda(ctx, r, t, n, mean);
-    return qa_risk_mean_cpu(r, t, n, mean);
+    return qa_risk_mean_ref(r, t, n, mean);
 }
 
 static qa_status gram(qa_risk_ctx_t *ctx, const double *r, size_t t, size_t n, qa_risk_weighting wt, double lambda,
@@ -104,7 +103,7 @@ static qa_status gram(qa_risk_ctx_t *ctx, const double *r, size_t t, size_t n, q
     if (n == 0) return QA_OK;
     if ((st = check_finite(ctx, r, t, n, what))) return st;
     if (is_cuda(ctx)) return qa_risk_gram_cuda(ctx, r, t, n, wt, lambda, demean, cov);
-    return qa_risk_gram_cpu(r, t, n, wt, lambda, demean, cov, cpu_threads(ctx));
+    return qa_risk_gram_cpu(r, t, n, wt, lambda, demean, cov, cpu_ref(ctx), cpu_threads(ctx));
 }
 
 qa_status qa_risk_cov_sample(qa_risk_ctx_t *ctx, const double *r, size_t t, size_t n, double *cov) {
@@ -143,14 +142,14 @@ qa_status qa_risk_cov_ledoit_wolf(qa_risk_ctx_t *ctx, const double *r, size_t t,
         qa_risk_lw_sums sums;
         double *s = malloc(n * n * sizeof *s);
         if (!s) return QA_FAIL(QA_ERR_NOMEM, "Ledoit-Wolf: %zu x %zu sample covariance", n, n);
-        st = qa_risk_lw_cpu(r, t, n, s, &sums, cpu_threads(ctx));
+        st = qa_risk_lw_cpu(r, t, n, s, &sums, cpu_ref(ctx), cpu_threads(ctx));
         if (st == QA_OK && target == QA_RISK_LW_CONSTANT_CORRELATION && !(sums.min_var > 0.0))
             st = QA_FAIL(QA_ERR_NUMERIC,
                          "Ledoit-Wolf constant-correlation target needs every variance > 0 (smallest is %g)",
                          sums.min_var);
         if (st == QA_OK) {
             delta = qa_risk_lw_intensity(&sums, t, n, target);
-            qa_risk_lw_combine_cpu(s, n, &sums, delta, target, cov);
+            qa_risk_lw_combine_ref(s, n, &sums, delta, target, cov);
         }
         free(s);
     }
@@ -165,14 +164,14 @@ qa_status qa_risk_cov_horizon(qa_risk_ctx_t *ctx, double *cov, size_t n, double 
     if ((st = check_matrix(cov, n, n, "horizon scaling", "covariance"))) return st;
     if (n == 0) return QA_OK;
     if (is_cuda(ctx)) return qa_risk_scale_cuda(ctx, cov, n * n, h);
-    return qa_risk_scale_cpu(cov, n * n, h);
+    return qa_risk_scale_ref(cov, n * n, h);
 }
 
 /* ---- Cholesky ------------------------------------------------------------------------------- */
 
 static qa_status chol_once(qa_risk_ctx_t *ctx, const double *cov, size_t n, double d, double *l, size_t *minor) {
     if (is_cuda(ctx)) return qa_risk_cholesky_cuda(ctx, cov, n, d, l, minor);
-    return qa_risk_cholesky_cpu(cov, n, d, l, minor, cpu_threads(ctx));
+    return qa_risk_cholesky_cpu(cov, n, d, l, minor, cpu_ref(ctx), cpu_threads(ctx));
 }
 
 qa_status qa_risk_cholesky(qa_risk_ctx_t *ctx, const double *cov, size_t n, double jitter_max, double *l,
@@ -234,7 +233,7 @@ qa_status qa_risk_scenarios(qa_risk_ctx_t *ctx, const qa_risk_mc *mc, const doub
         return st;
     if (count == 0 || n == 0) return QA_OK;
     if (is_cuda(ctx)) return qa_risk_scenarios_cuda(ctx, mc, l, mean, n, first, NULL, count, shocks);
-    return qa_risk_scenarios_cpu(mc, l, mean, n, first, NULL, count, shocks, cpu_threads(ctx), ctx->vendor_blas);
+    return qa_risk_scenarios_cpu(mc, l, mean, n, first, NULL, count, shocks, cpu_ref(ctx), cpu_threads(ctx), ctx->vendor_blas);
 }
 
 qa_status qa_risk_scenarios_at(qa_risk_ctx_t *ctx, const qa_risk_mc *mc, const double *l, const double *mean,
@@ -249,7 +248,7 @@ qa_status qa_risk_scenarios_at(qa_risk_ctx_t *ctx, const qa_risk_mc *mc, const d
     if ((st = check_mc(mc, n, last + 1)) || (st = check_matrix(shocks, count, n, "scenarios", "output"))) return st;
     if (count == 0 || n == 0) return QA_OK;
     if (is_cuda(ctx)) return qa_risk_scenarios_cuda(ctx, mc, l, mean, n, 0, index, count, shocks);
-    return qa_risk_scenarios_cpu(mc, l, mean, n, 0, index, count, shocks, cpu_threads(ctx), ctx->vendor_blas);
+    return qa_risk_scenarios_cpu(mc, l, mean, n, 0, index, count, shocks, cpu_ref(ctx), cpu_threads(ctx), ctx->vendor_blas);
 }
 
 /* ---- revaluation ---------------------------------------------------------------------------- */
@@ -264,7 +263,7 @@ qa_status qa_risk_pnl_linear(qa_risk_ctx_t *ctx, const double *x, size_t b, size
         return st;
     if (b == 0) return QA_OK;
     if (is_cuda(ctx)) return qa_risk_pnl_linear_cuda(ctx, x, b, n, w, pnl);
-    return qa_risk_pnl_linear_cpu(x, b, n, w, pnl, cpu_threads(ctx), ctx->vendor_blas);
+    return qa_risk_pnl_linear_cpu(x, b, n, w, pnl, cpu_ref(ctx), cpu_threads(ctx), ctx->vendor_blas);
 }
 
 qa_status qa_risk_pnl_linear_pos(qa_risk_ctx_t *ctx, const double *x, size_t b, size_t n, const double *e, size_t p,
@@ -280,7 +279,7 @@ qa_status qa_risk_pnl_linear_pos(qa_risk_ctx_t *ctx, const double *x, size_t b, 
         return st;
     if (b == 0) return QA_OK;
     if (is_cuda(ctx)) return qa_risk_pnl_linear_pos_cuda(ctx, x, b, n, e, p, offset, pnl_pos, pnl);
-    return qa_risk_pnl_linear_pos_cpu(x, b, n, e, p, offset, pnl_pos, pnl, cpu_threads(ctx), ctx->vendor_blas);
+    return qa_risk_pnl_linear_pos_cpu(x, b, n, e, p, offset, pnl_pos, pnl, cpu_ref(ctx), cpu_threads(ctx), ctx->vendor_blas);
 }
 
 qa_status qa_risk_factor_loadings(qa_risk_ctx_t *ctx, const double *l, size_t n, const double *e, size_t p,
@@ -294,7 +293,7 @@ qa_status qa_risk_factor_loadings(qa_risk_ctx_t *ctx, const double *l, size_t n,
     if (n == 0 || p == 0) return QA_OK;
     if (m == e) return QA_FAIL(QA_ERR_INVALID_ARG, "factor loadings: output must not alias the exposures");
     if (is_cuda(ctx)) return qa_risk_factor_loadings_cuda(ctx, l, n, e, p, m);
-    return qa_risk_factor_loadings_cpu(l, n, e, p, m, cpu_threads(ctx), ctx->vendor_blas);
+    return qa_risk_factor_loadings_cpu(l, n, e, p, m, cpu_ref(ctx), cpu_threads(ctx), ctx->vendor_blas);
 }
 
 qa_status qa_risk_pnl_options(qa_risk_ctx_t *ctx, const double *x, size_t b, size_t n, const qa_risk_option *opt,
@@ -338,7 +337,7 @@ qa_status qa_risk_pnl_without(qa_risk_ctx_t *ctx, const double *pnl, const doubl
         return st;
     if (b == 0) return QA_OK;
     if (is_cuda(ctx)) return qa_risk_pnl_without_cuda(ctx, pnl, pnl_pos, b, p, j, out);
-    return qa_risk_pnl_without_cpu(pnl, pnl_pos, b, p, j, out);
+    return qa_risk_pnl_without_ref(pnl, pnl_pos, b, p, j, out);
 }
 
 /* ---- historical ------------------------------------------------------------------------------ */
@@ -353,7 +352,7 @@ qa_status qa_risk_hist_horizon(qa_risk_ctx_t *ctx, const double *r, size_t t, si
     if (n == 0) return QA_OK;
     if ((st = check_finite(ctx, r, t, n, "historical horizon"))) return st;
     if (is_cuda(ctx)) return qa_risk_hist_horizon_cuda(ctx, r, t, n, h, out);
-    return qa_risk_hist_horizon_cpu(r, t, n, h, out);
+    return qa_risk_hist_horizon_ref(r, t, n, h, out);
 }
 
 qa_status qa_risk_fhs(qa_risk_ctx_t *ctx, const double *r, size_t t, size_t n, double lambda, double *out,
@@ -366,7 +365,7 @@ qa_status qa_risk_fhs(qa_risk_ctx_t *ctx, const double *r, size_t t, size_t n, d
     if (n == 0) return QA_OK;
     if ((st = check_finite(ctx, r, t, n, "FHS"))) return st;
     if (is_cuda(ctx)) return qa_risk_fhs_cuda(ctx, r, t, n, lambda, out, sigma_now);
-    return qa_risk_fhs_cpu(r, t, n, lambda, out, sigma_now);
+    return qa_risk_fhs_ref(r, t, n, lambda, out, sigma_now);
 }
 
 /* ---- tails ------------------------------------------------------------------------------------ */
@@ -390,7 +389,7 @@ qa_status qa_risk_tail_top(qa_risk_ctx_t *ctx, const double *pnl, size_t n, uint
     }
     uint64_t nan_at = UINT64_MAX;
     st = is_cuda(ctx) ? qa_risk_tail_top_cuda(ctx, pnl, n, first, keep, top, &nan_at)
-                      : qa_risk_tail_top_cpu(pnl, n, first, keep, top, &nan_at);
+                      : qa_risk_tail_top_ref(pnl, n, first, keep, top, &nan_at);
     if (st != QA_OK) return st;
     if (nan_at != UINT64_MAX)
         return QA_FAIL(QA_ERR_NUMERIC, "tail selection: the P&L of scenario %llu is NaN", (unsigned long long)nan_at);

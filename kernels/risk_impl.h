@@ -67,7 +67,7 @@ double qa_risk_lw_intensity(const qa_risk_lw_sums *s, size_t t, size_t n, qa_ris
 /* Sorts canonical tail items (qsort, canonical order). */
 void qa_risk_tail_sort(qa_risk_tail_item *items, size_t n);
 
-/* ---- deterministic products (risk_gemm.c) ---- */
+/* ---- deterministic products (risk_cpu_gemm.c) ---- */
 
 /* c[s][i] = sum_k a[s][k] b(k, i) for s < rows, i < ncols, with b(k, i) = b[k*brs + i*bcs]
  * and k < kdim (tri = 0) or k <= i (tri = 1; b below the diagonal is not read). Each
@@ -81,7 +81,7 @@ void qa_risk_gemv_det(const double *a, size_t lda, size_t rows, size_t kdim, con
 /* Micro-kernel in use: 2 AVX-512, 1 AVX2+FMA, 0 portable (libm fma). All give the same bits. */
 int qa_risk_gemm_simd(void);
 
-/* ---- optimised normals (risk_normals.c) ---- */
+/* ---- optimised normals (risk_cpu_normals.c) ---- */
 
 /* out[k] = normal (offset + k) of (seed, stream) for k < n: vectorised Philox + libmvec
  * (within ~1e-15 of qa_rng_normal; the same bits for an element whatever the range or
@@ -90,41 +90,62 @@ void qa_risk_normals(uint64_t seed, uint64_t stream, uint64_t offset, size_t n, 
 /* The generator in use: 2 AVX-512, 1 AVX2 (both + libmvec), 0 the scalar qa_rng_normal. */
 int qa_risk_normals_simd(void);
 
-/* ---- CPU (risk_cpu.c) ---- */
-qa_status qa_risk_mean_cpu(const double *r, size_t t, size_t n, double *mean);
-qa_status qa_risk_gram_cpu(const double *r, size_t t, size_t n, qa_risk_weighting wt, double lambda, int demean,
-                           double *cov, int threads);
-/* S (divisor T, n x n) and the Ledoit-Wolf sums. */
-qa_status qa_risk_lw_cpu(const double *r, size_t t, size_t n, double *s, qa_risk_lw_sums *sums, int threads);
+/* ---- the reference (risk_ref.c): one thread, no BLAS, sums in definition order ---- */
+qa_status qa_risk_mean_ref(const double *r, size_t t, size_t n, double *mean);
+/* cov_ij = sum_t w_t (r_ti - c_i)(r_tj - c_j) for centre c (n) and weights w (t). */
+void qa_risk_gram_ref(const double *r, size_t t, size_t n, const double *c, const double *w, double *cov);
+/* S = x'x / t of centred x and the Ledoit-Wolf sums pi, pi_diag, rho_off (added to). */
+void qa_risk_lw_sums_ref(const double *x, size_t t, size_t n, double *s, double *pi, double *pi_diag, double *rho_off);
+/* The sums that need only S: rbar, gamma, trace, d2, min_var. */
+void qa_risk_lw_finish(const double *s, size_t n, qa_risk_lw_sums *out);
 /* cov = delta F + (1 - delta) S for the target F built from S and the sums. */
-void qa_risk_lw_combine_cpu(const double *s, size_t n, const qa_risk_lw_sums *sums, double delta,
+void qa_risk_lw_combine_ref(const double *s, size_t n, const qa_risk_lw_sums *sums, double delta,
                             qa_risk_lw_target target, double *cov);
-/* Factors cov + jitter_rel * mean(diag) * I. *minor = 0 on success, else the order of
- * the first leading minor found not positive definite (l is then unchanged). */
-qa_status qa_risk_cholesky_cpu(const double *cov, size_t n, double jitter_rel, double *l, size_t *minor,
-                               int threads);
-/* index == NULL: scenarios first .. first+count-1; else index[0..count-1] (host). */
-/* blas = 1: OpenBLAS for the products (when built with it), else the deterministic kernels. */
-qa_status qa_risk_scenarios_cpu(const qa_risk_mc *mc, const double *l, const double *mean, size_t n,
-                                uint64_t first, const uint64_t *index, size_t count, double *shocks, int threads,
-                                int blas);
-qa_status qa_risk_pnl_linear_cpu(const double *x, size_t b, size_t n, const double *w, double *pnl, int threads,
-                                 int blas);
-qa_status qa_risk_pnl_linear_pos_cpu(const double *x, size_t b, size_t n, const double *e, size_t p,
-                                     const double *offset, double *pnl_pos, double *pnl, int threads, int blas);
-qa_status qa_risk_factor_loadings_cpu(const double *l, size_t n, const double *e, size_t p, double *m,
-                                      int threads, int blas);
-qa_status qa_risk_pnl_options_cpu(const double *x, size_t b, size_t n, const qa_risk_option *opt, size_t p,
-                                  double horizon, double *pnl_pos, double *pnl, int threads);
-qa_status qa_risk_pnl_without_cpu(const double *pnl, const double *pnl_pos, size_t b, size_t p, size_t j,
+qa_status qa_risk_scale_ref(double *x, size_t len, double a);
+/* In-place lower Cholesky of a; 0 or the order of the first minor not positive definite. */
+size_t qa_risk_cholesky_ref(double *a, size_t n);
+/* Student-t scale of scenario g: sqrt((nu - 2) / W), W = sum of nu squared normals of
+ * stream + 1 (the definition every backend evaluates). */
+double qa_risk_t_scale(const qa_risk_mc *mc, uint64_t g);
+qa_status qa_risk_scenarios_ref(const qa_risk_mc *mc, const double *l, const double *mean, size_t n, uint64_t first,
+                                const uint64_t *index, size_t count, double *shocks);
+qa_status qa_risk_pnl_linear_ref(const double *x, size_t b, size_t n, const double *w, double *pnl);
+qa_status qa_risk_pnl_linear_pos_ref(const double *x, size_t b, size_t n, const double *e, size_t p,
+                                     const double *offset, double *pnl_pos, double *pnl);
+qa_status qa_risk_factor_loadings_ref(const double *l, size_t n, const double *e, size_t p, double *m);
+qa_status qa_risk_pnl_without_ref(const double *pnl, const double *pnl_pos, size_t b, size_t p, size_t j,
                                   double *out);
-qa_status qa_risk_hist_horizon_cpu(const double *r, size_t t, size_t n, size_t h, double *out);
-qa_status qa_risk_fhs_cpu(const double *r, size_t t, size_t n, double lambda, double *out, double *sigma_now);
-qa_status qa_risk_scale_cpu(double *x, size_t len, double a);
+qa_status qa_risk_hist_horizon_ref(const double *r, size_t t, size_t n, size_t h, double *out);
+qa_status qa_risk_fhs_ref(const double *r, size_t t, size_t n, double lambda, double *out, double *sigma_now);
 /* Top min(m, n) of the block in canonical order; *nan_at = index of the first NaN
  * (then nothing is written) or UINT64_MAX. */
-qa_status qa_risk_tail_top_cpu(const double *pnl, size_t n, uint64_t first, size_t m, qa_risk_tail_item *top,
+qa_status qa_risk_tail_top_ref(const double *pnl, size_t n, uint64_t first, size_t m, qa_risk_tail_item *top,
                                uint64_t *nan_at);
+
+/* ---- the optimised CPU path (risk_cpu.c); `ref` = the backend's reference flag (then the
+ *      reference runs), `threads` OpenMP threads, `blas` = use OpenBLAS where built ---- */
+qa_status qa_risk_gram_cpu(const double *r, size_t t, size_t n, qa_risk_weighting wt, double lambda, int demean,
+                           double *cov, int ref, int threads);
+/* S (divisor T, n x n) and the Ledoit-Wolf sums. */
+qa_status qa_risk_lw_cpu(const double *r, size_t t, size_t n, double *s, qa_risk_lw_sums *sums, int ref, int threads);
+/* Factors cov + jitter_rel * mean(diag) * I. *minor = 0 on success, else the order of
+ * the first leading minor found not positive definite (l is then unchanged). */
+qa_status qa_risk_cholesky_cpu(const double *cov, size_t n, double jitter_rel, double *l, size_t *minor, int ref,
+                               int threads);
+/* index == NULL: scenarios first .. first+count-1; else index[0..count-1] (host). */
+qa_status qa_risk_scenarios_cpu(const qa_risk_mc *mc, const double *l, const double *mean, size_t n,
+                                uint64_t first, const uint64_t *index, size_t count, double *shocks, int ref,
+                                int threads, int blas);
+qa_status qa_risk_pnl_linear_cpu(const double *x, size_t b, size_t n, const double *w, double *pnl, int ref,
+                                 int threads, int blas);
+qa_status qa_risk_pnl_linear_pos_cpu(const double *x, size_t b, size_t n, const double *e, size_t p,
+                                     const double *offset, double *pnl_pos, double *pnl, int ref, int threads,
+                                     int blas);
+qa_status qa_risk_factor_loadings_cpu(const double *l, size_t n, const double *e, size_t p, double *m, int ref,
+                                      int threads, int blas);
+/* The same per-element code on every path (threads only split the scenarios). */
+qa_status qa_risk_pnl_options_cpu(const double *x, size_t b, size_t n, const qa_risk_option *opt, size_t p,
+                                  double horizon, double *pnl_pos, double *pnl, int threads);
 
 /* ---- CUDA (risk.cu; QA_ERR_UNSUPPORTED stubs in risk.c without CUDA) ---- */
 qa_status qa_risk_handles_create_cuda(qa_risk_ctx_t *ctx);
