@@ -134,26 +134,6 @@ __global__ void broadcast_rows_kernel(size_t n, int cols, const float *b, float 
 
 // ---- bias + activation + dropout -------------------------------------------------------------------
 
-constexpr float kGeluK0 = 0.7978845608028654f;  // sqrt(2/pi)
-constexpr float kGeluK1 = 0.044715f;
-
-template <int Act>
-__device__ __forceinline__ float act_fwd(float h) {
-    if (Act == QA_NN_ACT_RELU) return h < 0.0f ? 0.0f : h;
-    if (Act == QA_NN_ACT_GELU) return 0.5f * h * (1.0f + tanhf(kGeluK0 * (h + kGeluK1 * h * h * h)));
-    return h;
-}
-
-template <int Act>
-__device__ __forceinline__ float act_grad(float h) {
-    if (Act == QA_NN_ACT_RELU) return h > 0.0f ? 1.0f : 0.0f;
-    if (Act == QA_NN_ACT_GELU) {
-        float t = tanhf(kGeluK0 * (h + kGeluK1 * h * h * h));
-        return 0.5f * (1.0f + t) + 0.5f * h * (1.0f - t * t) * kGeluK0 * (1.0f + 3.0f * kGeluK1 * h * h);
-    }
-    return 1.0f;
-}
-
 struct DropArgs {
     int on;
     float p, scale;
@@ -173,7 +153,7 @@ __global__ void bias_act_kernel(size_t n, int cols, const float *x, const float 
             size_t i = 4 * q + j;
             if (i >= n) break;
             float h = x[i] + (bias ? bias[i % cols] : 0.0f);
-            float v = Backward ? dy[i] * act_grad<Act>(h) : act_fwd<Act>(h);
+            float v = Backward ? dy[i] * qa_nn_act_grad_exact((qa_nn_act)Act, h) : qa_nn_act_exact((qa_nn_act)Act, h);
             if (d.on) v = qa_rng_u01f_from_word(pb.v[j]) >= d.p ? v * d.scale : 0.0f;
             out[i] = v;
         }
@@ -290,15 +270,9 @@ __global__ void pointwise_loss_kernel(size_t n, float delta, double inv_n, const
     size_t stride = (size_t)gridDim.x * blockDim.x;
     double s = 0.0;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        float r = pred[i] - target[i];
-        if (Huber) {
-            float ar = fabsf(r);
-            s += ar <= delta ? 0.5 * (double)r * r : (double)delta * ((double)ar - 0.5 * delta);
-            if (dpred) dpred[i] = (float)(inv_n * (r > delta ? delta : (r < -delta ? -delta : r)));
-        } else {
-            s += (double)r * r;
-            if (dpred) dpred[i] = (float)(2.0 * inv_n * r);
-        }
+        float d;
+        s += qa_nn_pointwise_loss(Huber, delta, inv_n, pred[i] - target[i], &d);
+        if (dpred) dpred[i] = d;
     }
     double t = block_sum(s);
     if (threadIdx.x == 0) partials[blockIdx.x] = t;
@@ -346,21 +320,11 @@ __global__ void sumsq_kernel(size_t n, const float *g, double *partials) {
 
 __global__ void adamw_kernel(size_t n, qa_nn_adamw_f a, float *param, const float *grad, float *m, float *v,
                              const float *norm) {
-    float scale = 1.0f;
-    if (norm) {
-        float gn = *norm;
-        if (!isfinite(gn)) return;  // skipped step
-        if (a.max_norm > 0.0f && gn > a.max_norm) scale = a.max_norm / (gn + 1e-6f);
-    }
+    float scale;
+    if (!qa_nn_adamw_scale(&a, norm, &scale)) return;  // skipped step
     size_t stride = (size_t)gridDim.x * blockDim.x;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        float g = grad[i] * scale;
-        float mi = a.b1 * m[i] + a.omb1 * g;
-        float vi = a.b2 * v[i] + a.omb2 * g * g;
-        m[i] = mi;
-        v[i] = vi;
-        param[i] = param[i] * a.decay - a.lr * (mi / a.bc1) / (sqrtf(vi / a.bc2) + a.eps);
-    }
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        qa_nn_adamw_elem(&a, scale, grad[i], &param[i], &m[i], &v[i]);
 }
 
 }  // namespace

@@ -339,10 +339,10 @@ typedef struct loss_arg {
 static double mse_chunk(const void *arg, size_t b, size_t e) {
     const loss_arg *a = arg;
     double s = 0.0;
+    float d;
     for (size_t i = b; i < e; i++) {
-        float r = a->pred[i] - a->target[i];
-        s += (double)r * r;
-        if (a->dpred) a->dpred[i] = (float)(2.0 * a->inv_n * r);
+        s += qa_nn_pointwise_loss(0, 0.0f, a->inv_n, a->pred[i] - a->target[i], &d);
+        if (a->dpred) a->dpred[i] = d;
     }
     return s;
 }
@@ -355,15 +355,11 @@ void qa_nn_cpu_loss_mse(int threads, size_t n, const float *pred, const float *t
 
 static double huber_chunk(const void *arg, size_t b, size_t e) {
     const loss_arg *a = arg;
-    const float d = a->delta;
     double s = 0.0;
+    float d;
     for (size_t i = b; i < e; i++) {
-        float r = a->pred[i] - a->target[i], ar = fabsf(r);
-        s += ar <= d ? 0.5 * (double)r * r : (double)d * ((double)ar - 0.5 * d);
-        if (a->dpred) {
-            float g = r > d ? d : (r < -d ? -d : r);
-            a->dpred[i] = (float)(a->inv_n * g);
-        }
+        s += qa_nn_pointwise_loss(1, a->delta, a->inv_n, a->pred[i] - a->target[i], &d);
+        if (a->dpred) a->dpred[i] = d;
     }
     return s;
 }
@@ -430,23 +426,11 @@ void qa_nn_cpu_grad_norm(int threads, size_t n, const float *grad, float *norm) 
 
 void qa_nn_cpu_adamw_update(int threads, const qa_nn_adamw_f *a, size_t n, float *param,
                             const float *grad, float *m, float *v, const float *norm) {
-    float scale = 1.0f;
-    if (norm) {
-        float gn = *norm;
-        if (!isfinite(gn)) return; /* skipped step: p, m, v unchanged */
-        if (a->max_norm > 0.0f && gn > a->max_norm) scale = a->max_norm / (gn + 1e-6f);
-    }
-    const float lr = a->lr, b1 = a->b1, omb1 = a->omb1, b2 = a->b2, omb2 = a->omb2, eps = a->eps;
-    const float decay = a->decay, bc1 = a->bc1, bc2 = a->bc2;
+    float scale;
+    if (!qa_nn_adamw_scale(a, norm, &scale)) return; /* skipped step: p, m, v unchanged */
+    const qa_nn_adamw_f k = *a; /* a local copy: the loop can keep the constants in registers */
     long long nn = (long long)n;
     (void)threads;
 #pragma omp parallel for simd num_threads(threads) if (threads > 1 && n >= PAR_MIN)
-    for (long long i = 0; i < nn; i++) {
-        float g = grad[i] * scale;
-        float mi = b1 * m[i] + omb1 * g;
-        float vi = b2 * v[i] + omb2 * g * g;
-        m[i] = mi;
-        v[i] = vi;
-        param[i] = param[i] * decay - lr * (mi / bc1) / (sqrtf(vi / bc2) + eps);
-    }
+    for (long long i = 0; i < nn; i++) qa_nn_adamw_elem(&k, scale, grad[i], &param[i], &m[i], &v[i]);
 }

@@ -13,6 +13,7 @@
 #define QA_KERNELS_NN_IMPL_H
 
 #include <stddef.h>
+#include <math.h>    /* tanhf, sqrtf, fabsf, isfinite */
 #include <stdint.h>
 
 #include <string.h>  /* memcpy (bit casts of the fast math) */
@@ -154,6 +155,65 @@ void qa_nn_cpu_grad_norm(int threads, size_t n, const float *grad, float *norm);
 typedef struct qa_nn_adamw_f {
     float lr, b1, omb1, b2, omb2, eps, decay, bc1, bc2, max_norm; /* omb = 1 - beta, decay = 1 - lr wd */
 } qa_nn_adamw_f;
+
+/* ---- per-element code shared by the CPU paths and the CUDA kernels (host/device) ------------
+ * The CUDA kernels of nn.cu call these for every element, and so do the CPU reference
+ * (activations, dropout) and the CPU path (losses, AdamW): the arithmetic the GPU runs is
+ * the arithmetic the CPU tests check. */
+#if defined(__CUDACC__)
+#define QA_NN_HD static __host__ __device__ __forceinline__
+#else
+#define QA_NN_HD static inline
+#endif
+
+/* The activation and its derivative with the library tanhf (libm / libdevice): the
+ * reference's form; the optimised CPU path uses the fast tanh above instead. */
+QA_NN_HD float qa_nn_act_exact(qa_nn_act act, float h) {
+    if (act == QA_NN_ACT_RELU) return h < 0.0f ? 0.0f : h;
+    if (act == QA_NN_ACT_GELU) return 0.5f * h * (1.0f + tanhf(QA_NN_GELU_K0 * (h + QA_NN_GELU_K1 * h * h * h)));
+    return h;
+}
+QA_NN_HD float qa_nn_act_grad_exact(qa_nn_act act, float h) {
+    if (act == QA_NN_ACT_RELU) return h > 0.0f ? 1.0f : 0.0f;
+    if (act == QA_NN_ACT_GELU) {
+        float t = tanhf(QA_NN_GELU_K0 * (h + QA_NN_GELU_K1 * h * h * h));
+        return 0.5f * (1.0f + t) + 0.5f * h * (1.0f - t * t) * QA_NN_GELU_K0 * (1.0f + 3.0f * QA_NN_GELU_K1 * h * h);
+    }
+    return 1.0f;
+}
+
+/* Squared or Huber loss of one residual r = pred - target (in double) and its gradient
+ * d(mean loss)/d(pred) = inv_n * dL/dr into *d. */
+QA_NN_HD double qa_nn_pointwise_loss(int huber, float delta, double inv_n, float r, float *d) {
+    if (!huber) {
+        *d = (float)(2.0 * inv_n * r);
+        return (double)r * r;
+    }
+    float ar = fabsf(r), g = r > delta ? delta : (r < -delta ? -delta : r);
+    *d = (float)(inv_n * g);
+    return ar <= delta ? 0.5 * (double)r * r : (double)delta * ((double)ar - 0.5 * delta);
+}
+
+/* The gradient scale of a clipped step from the global norm (NULL: no clipping); 0 when
+ * the norm is not finite (the step is skipped: parameters and moments unchanged). */
+QA_NN_HD int qa_nn_adamw_scale(const qa_nn_adamw_f *a, const float *norm, float *scale) {
+    *scale = 1.0f;
+    if (!norm) return 1;
+    float gn = *norm;
+    if (!isfinite(gn)) return 0;
+    if (a->max_norm > 0.0f && gn > a->max_norm) *scale = a->max_norm / (gn + 1e-6f);
+    return 1;
+}
+
+/* One element of the AdamW update with decoupled weight decay. */
+QA_NN_HD void qa_nn_adamw_elem(const qa_nn_adamw_f *a, float scale, float grad, float *param, float *m, float *v) {
+    float g = grad * scale;
+    float mi = a->b1 * *m + a->omb1 * g;
+    float vi = a->b2 * *v + a->omb2 * g * g;
+    *m = mi;
+    *v = vi;
+    *param = *param * a->decay - a->lr * (mi / a->bc1) / (sqrtf(vi / a->bc2) + a->eps);
+}
 
 void qa_nn_cpu_adamw_update(int threads, const qa_nn_adamw_f *a, size_t n, float *param,
                             const float *grad, float *m, float *v, const float *norm);
