@@ -86,6 +86,12 @@ void qa_err_clear(void);
         st = QA_FAIL((code), __VA_ARGS__);      \
         goto cleanup;                           \
     } while (0)
+/* For functions with nothing to clean up: returns the failure as it is. */
+#define QA_TRY_RET(expr)                            \
+    do {                                            \
+        qa_status qa_try_ret_st_ = (expr);          \
+        if (qa_try_ret_st_ != QA_OK) return qa_try_ret_st_; \
+    } while (0)
 
 #ifdef __cplusplus
 }

@@ -499,7 +499,7 @@ static qa_status check_limits(const qa_stress_cfg *c, const char *run_dir, qa_st
             if (res->m[k].run) src = k;
     }
     res->limits_source = src;
-    double var[16], es[16];
+    double var[QA_STRESS_MAX_LEVELS], es[QA_STRESS_MAX_LEVELS];
     for (size_t l = 0; l < c->nlevels; l++) {
         var[l] = src >= 0 ? res->m[src].var[l] / b->value : NAN;
         es[l] = src >= 0 ? res->m[src].es[l] / b->value : NAN;
@@ -553,109 +553,37 @@ static double book_drawdown(const qa_stress_book *b, const qa_stress_panel *pane
     return peak > 0 ? (peak - b->value) / peak : NAN;
 }
 
-qa_status qa_stress_book_prepare(const qa_stress_cfg *c, const qa_comm_t *comm, qa_stress_book *b, qa_stress_panel *panel) {
+/* The portfolio checked against the market file (and, with `scenarios`, the symbols the
+ * scenarios name), its factors, and the panel of prices: the portfolio's symbols first,
+ * then the scenarios' (*nsyms in all), resolved to the valuation date. Collective. */
+static qa_status book_load(const qa_stress_cfg *c, const qa_comm_t *comm, int scenarios, qa_stress_book *b,
+                           qa_stress_panel *panel, size_t *nsyms) {
     qa_status st = QA_OK;
     qa_store_t *store = NULL;
     const char **syms = NULL;
-    size_t nsyms = 0, capsyms = 0, *dates = NULL, avail = 0;
-    double *r = NULL;
+    size_t capsyms = 0;
     char buf[32];
-    if (!c->portfolio) return QA_FAIL(QA_ERR_CONFIG, "no portfolio (give --portfolio or 'portfolio' in the config)");
-    if (!c->data) return QA_FAIL(QA_ERR_CONFIG, "no market data (give --data or 'data' in the config)");
+    *nsyms = 0;
     st = qa_book_load(c->portfolio, c->portfolio_value, &b->pf);
     if (st == QA_OK && (!comm || qa_comm_rank(comm) == 0)) {
         st = qa_store_open(c->data, NULL, QA_STORE_READ, &store);
         if (st == QA_OK) st = qa_book_check_market(&b->pf, store, INT64_MIN);
+        if (st == QA_OK && scenarios) st = check_scenario_symbols(c, store);
         qa_store_close(store);
     }
     if (comm) st = qa_comm_agree(comm, st);
     if (st != QA_OK) return st;
     QA_TRY(book_factors(b));
-    for (size_t i = 0; i < b->p; i++) QA_TRY(add_symbol(&syms, &nsyms, &capsyms, b->pf.pos[i].symbol));
-    QA_TRY(qa_stress_panel_load(c->data, comm, syms, nsyms, panel));
-    for (size_t f = 0; f < b->n; f++) b->cols[f] = f;
-    long tv = qa_stress_panel_last_common(panel, b->cols, b->n, c->valuation);
-    if (tv < 0)
-        QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'valuation_date': no date%s has prices for every portfolio asset in %s",
-                    c->cfg_name, c->line_valuation, c->valuation ? " on or before it" : "", c->data);
-    b->t_val = (size_t)tv;
-    b->valuation = panel->time[tv];
-    QA_TRY(qa_book_check_market(&b->pf, NULL, b->valuation));
-    st = qa_stress_returns_last(panel, b->cols, b->n, b->t_val, (size_t)c->window, &r, &dates, &avail);
-    if (st == QA_ERR_NOT_FOUND)
-        QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': %d returns requested but only %zu dates up to %s have prices for "
-                                   "all %zu portfolio assets (history too short)",
-                    c->cfg_name, c->line_window, c->window, avail, qa_time_format_iso(b->valuation, buf, sizeof buf), b->n);
-    if (st != QA_OK) goto cleanup;
-    QA_TRY(book_resolve(c, panel, r, (size_t)c->window, b));
-cleanup:
-    free((void *)syms);
-    free(dates);
-    free(r);
-    return st;
-}
-
-qa_status qa_stress_run(const qa_stress_cfg *c, const qa_comm_t *comm, const char *run_dir, int argc, char **argv,
-                        qa_stress_summary *sum) {
-    qa_status st = QA_OK;
-    uint64_t t_start = qa_time_ns();
-    int rank = comm ? qa_comm_rank(comm) : 0, root = rank == 0;
-    qa_rundir rd;
-    memset(&rd, 0, sizeof rd);
-    qa_stress_book b;
-    memset(&b, 0, sizeof b);
-    qa_stress_panel panel;
-    memset(&panel, 0, sizeof panel);
-    qa_stress_results res;
-    memset(&res, 0, sizeof res);
-    qa_stress_sectors sectors;
-    memset(&sectors, 0, sizeof sectors);
-    qa_backend_t *be = NULL, *be_est = NULL;
-    qa_risk_ctx_t *ctx = NULL, *est = NULL;
-    qa_store_t *store = NULL;
-    const char **syms = NULL;
-    size_t nsyms = 0, capsyms = 0, *dates = NULL, *sdates = NULL, *uni = NULL;
-    double *r = NULL, *cov = NULL, *mu = NULL, *l = NULL, *mean_h = NULL, *sr = NULL, *scov = NULL, *smu = NULL,
-           *ucov = NULL, *ur = NULL, *umu = NULL;
-    size_t *udates = NULL;
-    json_t *summary = NULL;
-    res.cfg = c;
-    res.book = &b;
-    res.panel = &panel;
-    res.limits_source = -1;
-    res.ranks = comm ? qa_comm_size(comm) : 1;
-
-    if (!c->portfolio) return QA_FAIL(QA_ERR_CONFIG, "no portfolio (give --portfolio or 'portfolio' in the config)");
-    if (!c->data) return QA_FAIL(QA_ERR_CONFIG, "no market data (give --data or 'data' in the config)");
-    QA_TRY(qa_rundir_open(&rd, run_dir, comm, "stress", argc, argv));
-    if (root) st = qa_stress_write_config(run_dir, c);
-    if (comm) st = qa_comm_agree(comm, st);
-    if (st != QA_OK) goto cleanup;
-    char buf[64], buf2[64];
-
-    /* 1. Portfolio and configuration against the data, before any computation. */
-    st = qa_book_load(c->portfolio, c->portfolio_value, &b.pf);
-    if (st == QA_OK && root) {
-        st = qa_store_open(c->data, NULL, QA_STORE_READ, &store);
-        if (st == QA_OK) st = qa_book_check_market(&b.pf, store, INT64_MIN);
-        if (st == QA_OK) st = check_scenario_symbols(c, store);
-        qa_store_close(store);
-        store = NULL;
-    }
-    if (comm) st = qa_comm_agree(comm, st);
-    if (st != QA_OK) goto cleanup;
-    QA_TRY(book_factors(&b));
-    for (size_t i = 0; i < b.p; i++) QA_TRY(add_symbol(&syms, &nsyms, &capsyms, b.pf.pos[i].symbol));
-    for (size_t i = 0; i < c->nhypos; i++)
+    for (size_t i = 0; i < b->p; i++) QA_TRY(add_symbol(&syms, nsyms, &capsyms, b->pf.pos[i].symbol));
+    for (size_t i = 0; scenarios && i < c->nhypos; i++)
         for (size_t j = 0; j < c->hypos[i].nshocks; j++)
             if (c->hypos[i].shocks[j].kind == QA_STRESS_SHOCK_ASSET)
-                QA_TRY(add_symbol(&syms, &nsyms, &capsyms, c->hypos[i].shocks[j].target));
-    for (size_t i = 0; i < c->nfactors; i++)
-        for (size_t j = 0; j < c->factors[i].n; j++) QA_TRY(add_symbol(&syms, &nsyms, &capsyms, c->factors[i].assets[j]));
-    QA_TRY(qa_stress_panel_load(c->data, comm, syms, nsyms, &panel));
-    for (size_t f = 0; f < b.n; f++) b.cols[f] = f; /* portfolio symbols come first in the panel */
-
-    long tv = qa_stress_panel_last_common(&panel, b.cols, b.n, c->valuation);
+                QA_TRY(add_symbol(&syms, nsyms, &capsyms, c->hypos[i].shocks[j].target));
+    for (size_t i = 0; scenarios && i < c->nfactors; i++)
+        for (size_t j = 0; j < c->factors[i].n; j++) QA_TRY(add_symbol(&syms, nsyms, &capsyms, c->factors[i].assets[j]));
+    QA_TRY(qa_stress_panel_load(c->data, comm, syms, *nsyms, panel));
+    for (size_t f = 0; f < b->n; f++) b->cols[f] = f; /* portfolio symbols come first in the panel */
+    long tv = qa_stress_panel_last_common(panel, b->cols, b->n, c->valuation);
     if (tv < 0) {
         if (c->valuation)
             QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'valuation_date': no date on or before %s has prices for every "
@@ -663,266 +591,408 @@ qa_status qa_stress_run(const qa_stress_cfg *c, const qa_comm_t *comm, const cha
                         c->cfg_name, c->line_valuation, date_str(c->valuation, buf, sizeof buf), c->data);
         QA_TRY_FAIL(QA_ERR_CONFIG, "%s: no date has prices for every portfolio asset", c->data);
     }
-    b.t_val = (size_t)tv;
-    b.valuation = panel.time[tv];
-    QA_TRY(qa_book_check_market(&b.pf, NULL, b.valuation));
-    size_t W = (size_t)c->window, avail = 0;
-    st = qa_stress_returns_last(&panel, b.cols, b.n, b.t_val, W, &r, &dates, &avail);
+    b->t_val = (size_t)tv;
+    b->valuation = panel->time[tv];
+    QA_TRY(qa_book_check_market(&b->pf, NULL, b->valuation));
+cleanup:
+    free((void *)syms);
+    return st;
+}
+
+/* The estimation window: the `window` returns ending on the valuation date (W x n) and
+ * their time indices. */
+static qa_status window_returns(const qa_stress_cfg *c, const qa_stress_book *b, const qa_stress_panel *panel,
+                                double **r, size_t **dates) {
+    char buf[32];
+    size_t avail = 0;
+    qa_status st = qa_stress_returns_last(panel, b->cols, b->n, b->t_val, (size_t)c->window, r, dates, &avail);
     if (st == QA_ERR_NOT_FOUND)
-        QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': %zu returns requested but only %zu dates up to %s have prices for "
-                                   "all %zu portfolio assets (history too short)",
-                    c->cfg_name, c->line_window, W, avail, date_str(b.valuation, buf, sizeof buf), b.n);
-    if (st != QA_OK) goto cleanup;
-    if ((size_t)c->horizon >= W)
-        QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'horizon': %d days do not fit in a window of %zu returns", c->cfg_name,
-                    c->line_window, c->horizon, W);
-    size_t nsr = 0;
-    if (c->stressed) {
-        st = qa_stress_returns_range(&panel, b.cols, b.n, c->stress_window.start, c->stress_window.end, &sr, &sdates, &nsr);
-        if (st == QA_OK && nsr < (size_t)c->horizon + 10) st = QA_ERR_NOT_FOUND;
-        if (st == QA_ERR_NOT_FOUND)
-            QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'stressed.start': the stress window %s..%s is not in %s (%zu returns "
-                                       "with prices for every portfolio asset; at least %d needed)",
-                        c->cfg_name, c->line_stress_start, date_str(c->stress_window.start, buf, sizeof buf),
-                        date_str(c->stress_window.end, buf2, sizeof buf2), c->data, nsr, c->horizon + 10);
-        if (st != QA_OK) goto cleanup;
-    }
+        return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': %d returns requested but only %zu dates up to %s have prices "
+                                      "for all %zu portfolio assets (history too short)",
+                       c->cfg_name, c->line_window, c->window, avail, date_str(b->valuation, buf, sizeof buf), b->n);
+    return st;
+}
+
+qa_status qa_stress_book_prepare(const qa_stress_cfg *c, const qa_comm_t *comm, qa_stress_book *b, qa_stress_panel *panel) {
+    qa_status st = QA_OK;
+    size_t nsyms, *dates = NULL;
+    double *r = NULL;
+    if (!c->portfolio) return QA_FAIL(QA_ERR_CONFIG, "no portfolio (give --portfolio or 'portfolio' in the config)");
+    if (!c->data) return QA_FAIL(QA_ERR_CONFIG, "no market data (give --data or 'data' in the config)");
+    QA_TRY(book_load(c, comm, 0, b, panel, &nsyms));
+    QA_TRY(window_returns(c, b, panel, &r, &dates));
+    QA_TRY(book_resolve(c, panel, r, (size_t)c->window, b));
+cleanup:
+    free(dates);
+    free(r);
+    return st;
+}
+
+/* ---- the run: one context, one step per stage ------------------------------------------------ */
+
+typedef struct stress_run {
+    const qa_stress_cfg *c;
+    const qa_comm_t *comm;
+    const char *dir;
+    int root;
+    qa_rundir rd;
+    qa_stress_book b;
+    qa_stress_panel panel;
+    size_t nsyms;                  /* panel symbols: the portfolio's, then the scenarios' */
+    qa_stress_results res;
+    qa_stress_sectors sectors;
+    qa_backend_t *be, *be_est;
+    qa_risk_ctx_t *ctx, *est;      /* the engine's; a 1-thread CPU context for estimation */
+    double *r;                     /* window returns (W x n) */
+    size_t *dates;                 /* their time indices */
+    double *sr;                    /* stress-window returns (nsr x n) */
+    size_t *sdates, nsr;
+    /* The estimation workspace: one allocation, views NULL where the run does not need them. */
+    double *work;
+    double *cov, *mu, *l, *mean_h; /* window: daily covariance and mean, horizon factor and mean */
+    double *scov, *smu, *sl, *smh; /* the same on the stress window */
+    double *hcov;                  /* reverse stress: horizon covariance */
+} stress_run;
+
+static void run_free(stress_run *s, qa_status st) {
+    qa_rundir_close(&s->rd, st);
+    qa_stress_results_free(&s->res);
+    qa_stress_sectors_free(&s->sectors);
+    qa_stress_book_free(&s->b);
+    qa_stress_panel_free(&s->panel);
+    qa_risk_ctx_free(s->ctx);
+    qa_risk_ctx_free(s->est);
+    qa_backend_free(s->be);
+    qa_backend_free(s->be_est);
+    free(s->dates);
+    free(s->sdates);
+    free(s->r);
+    free(s->sr);
+    free(s->work);
+}
+
+/* Every replay window must have prices for the whole portfolio before and inside it. */
+static qa_status check_replays(const stress_run *s) {
+    const qa_stress_cfg *c = s->c;
+    char buf[32], buf2[32];
     for (size_t i = 0; i < c->nreplays; i++) {
         const qa_stress_window *w = &c->replays[i];
-        long base = qa_stress_panel_last_common(&panel, b.cols, b.n, w->start - 1);
-        size_t cnt = 0;
+        long base = qa_stress_panel_last_common(&s->panel, s->b.cols, s->b.n, w->start - 1);
+        size_t cnt = 0, *td = NULL;
         double *tmp = NULL;
-        size_t *td = NULL;
-        qa_status s2 = qa_stress_returns_range(&panel, b.cols, b.n, w->start, w->end, &tmp, &td, &cnt);
+        qa_status st = qa_stress_returns_range(&s->panel, s->b.cols, s->b.n, w->start, w->end, &tmp, &td, &cnt);
         free(tmp);
         free(td);
-        if (s2 != QA_OK && s2 != QA_ERR_NOT_FOUND) QA_TRY(s2);
-        if ((s2 != QA_OK || base < 0) && w->line)
-            QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.historical[%zu]': window '%s' %s..%s is not in %s (no "
-                                       "prices for every portfolio asset %s)",
-                        c->cfg_name, w->line, i, w->name, date_str(w->start, buf, sizeof buf),
-                        date_str(w->end, buf2, sizeof buf2), c->data, base < 0 ? "before it starts" : "inside it");
+        if (st != QA_OK && st != QA_ERR_NOT_FOUND) return st;
+        if ((st != QA_OK || base < 0) && w->line)
+            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.historical[%zu]': window '%s' %s..%s is not in %s (no "
+                                          "prices for every portfolio asset %s)",
+                           c->cfg_name, w->line, i, w->name, date_str(w->start, buf, sizeof buf),
+                           date_str(w->end, buf2, sizeof buf2), c->data, base < 0 ? "before it starts" : "inside it");
     }
-    if (c->sectors) QA_TRY(qa_stress_sectors_load(c->sectors, &sectors));
+    return QA_OK;
+}
+
+/* Every sector shock must hit at least one position (the position's own sector, else the
+ * sector table's). */
+static qa_status check_sectors(stress_run *s) {
+    const qa_stress_cfg *c = s->c;
+    if (c->sectors) QA_TRY_RET(qa_stress_sectors_load(c->sectors, &s->sectors));
     for (size_t i = 0; i < c->nhypos; i++)
         for (size_t j = 0; j < c->hypos[i].nshocks; j++) {
-            const qa_stress_shock *s = &c->hypos[i].shocks[j];
-            if (s->kind != QA_STRESS_SHOCK_SECTOR) continue;
+            const qa_stress_shock *sh = &c->hypos[i].shocks[j];
+            if (sh->kind != QA_STRESS_SHOCK_SECTOR) continue;
             size_t members = 0;
-            for (size_t k = 0; k < b.p; k++) {
-                const char *sec = b.pf.pos[k].sector[0] ? b.pf.pos[k].sector : qa_stress_sectors_of(&sectors, b.pf.pos[k].symbol);
-                members += sec && strcmp(sec, s->target) == 0;
+            for (size_t k = 0; k < s->b.p; k++) {
+                const qa_book_position *q = &s->b.pf.pos[k];
+                const char *sec = q->sector[0] ? q->sector : qa_stress_sectors_of(&s->sectors, q->symbol);
+                members += sec && strcmp(sec, sh->target) == 0;
             }
             if (!members)
-                QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.hypothetical[%zu].shocks[%zu].sector': no portfolio "
-                                           "asset is in sector '%s'%s",
-                            c->cfg_name, s->line, i, j, s->target,
-                            c->sectors ? "" : " (no sector table: set scenarios.sectors or a 'sector' column)");
+                return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.hypothetical[%zu].shocks[%zu].sector': no "
+                                              "portfolio asset is in sector '%s'%s",
+                               c->cfg_name, sh->line, i, j, sh->target,
+                               c->sectors ? "" : " (no sector table: set scenarios.sectors or a 'sector' column)");
         }
+    return QA_OK;
+}
 
-    /* 2. The book on the valuation date. */
-    QA_TRY(book_resolve(c, &panel, r, W, &b));
-    res.window_used = W;
-    res.window_start = panel.time[dates[0]];
-    res.window_end = panel.time[dates[W - 1]];
-    res.drawdown = book_drawdown(&b, &panel, dates, W);
-    if (root)
+/* Step 1: the portfolio and the configuration against the data, before any computation. */
+static qa_status step_check(stress_run *s) {
+    const qa_stress_cfg *c = s->c;
+    char buf[32], buf2[32];
+    QA_TRY_RET(book_load(c, s->comm, 1, &s->b, &s->panel, &s->nsyms));
+    QA_TRY_RET(window_returns(c, &s->b, &s->panel, &s->r, &s->dates));
+    if (c->horizon >= c->window)
+        return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'horizon': %d days do not fit in a window of %d returns", c->cfg_name,
+                       c->line_window, c->horizon, c->window);
+    if (c->stressed) {
+        qa_status st = qa_stress_returns_range(&s->panel, s->b.cols, s->b.n, c->stress_window.start,
+                                               c->stress_window.end, &s->sr, &s->sdates, &s->nsr);
+        if (st == QA_OK && s->nsr < (size_t)c->horizon + 10) st = QA_ERR_NOT_FOUND;
+        if (st == QA_ERR_NOT_FOUND)
+            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'stressed.start': the stress window %s..%s is not in %s (%zu "
+                                          "returns with prices for every portfolio asset; at least %d needed)",
+                           c->cfg_name, c->line_stress_start, date_str(c->stress_window.start, buf, sizeof buf),
+                           date_str(c->stress_window.end, buf2, sizeof buf2), c->data, s->nsr, c->horizon + 10);
+        QA_TRY_RET(st);
+    }
+    QA_TRY_RET(check_replays(s));
+    return check_sectors(s);
+}
+
+/* Step 2: the book on the valuation date. */
+static qa_status step_book(stress_run *s) {
+    const qa_stress_cfg *c = s->c;
+    qa_stress_results *res = &s->res;
+    size_t W = (size_t)c->window;
+    char buf[32], buf2[32], buf3[32];
+    QA_TRY_RET(book_resolve(c, &s->panel, s->r, W, &s->b));
+    res->window_used = W;
+    res->window_start = s->panel.time[s->dates[0]];
+    res->window_end = s->panel.time[s->dates[W - 1]];
+    res->drawdown = book_drawdown(&s->b, &s->panel, s->dates, W);
+    if (s->root)
         qa_log_info("stress: %s, %zu positions on %zu assets, value %.2f on %s; window %zu returns %s..%s, horizon %d "
                     "day(s), %d rank(s)",
-                    b.pf.name, b.p, b.n, b.value, date_str(b.valuation, buf, sizeof buf), W,
-                    date_str(res.window_start, buf2, sizeof buf2), date_str(res.window_end, buf2 + 32, 32), c->horizon,
-                    res.ranks);
+                    s->b.pf.name, s->b.p, s->b.n, s->b.value, date_str(s->b.valuation, buf, sizeof buf), W,
+                    date_str(res->window_start, buf2, sizeof buf2), date_str(res->window_end, buf3, sizeof buf3),
+                    c->horizon, res->ranks);
+    return QA_OK;
+}
 
-    /* 3. Backends: the engine's (CPU or GPU), and a 1-thread CPU context for estimation
-     * so its bits do not depend on threads or ranks. */
+/* Step 3: backends (the engine's, CPU or GPU, and a 1-thread CPU context for estimation so
+ * its bits depend on neither threads nor ranks), the workspace, the window's estimates. */
+static qa_status step_estimate(stress_run *s) {
+    const qa_stress_cfg *c = s->c;
+    const qa_comm_t *comm = s->comm;
     int dev = comm && qa_comm_device(comm) >= 0 ? qa_comm_device(comm) : 0;
-    QA_TRY(qa_backend_create_named(c->backend, dev, &be));
-    if (c->threads > 0) qa_backend_set_threads(be, c->threads);
-    QA_TRY(qa_risk_ctx_create(be, &ctx));
-    QA_TRY(qa_backend_create(QA_BACKEND_CPU, 0, &be_est));
-    qa_backend_set_threads(be_est, 1);
-    QA_TRY(qa_risk_ctx_create(be_est, &est));
-    snprintf(res.backend, sizeof res.backend, "%s", qa_backend_name(qa_backend_kind_of(be)));
+    QA_TRY_RET(qa_backend_create_named(c->backend, dev, &s->be));
+    if (c->threads > 0) qa_backend_set_threads(s->be, c->threads);
+    QA_TRY_RET(qa_risk_ctx_create(s->be, &s->ctx));
+    QA_TRY_RET(qa_backend_create(QA_BACKEND_CPU, 0, &s->be_est));
+    qa_backend_set_threads(s->be_est, 1);
+    QA_TRY_RET(qa_risk_ctx_create(s->be_est, &s->est));
+    snprintf(s->res.backend, sizeof s->res.backend, "%s", qa_backend_name(qa_backend_kind_of(s->be)));
 
-    size_t n = b.n;
-    cov = malloc(n * n * sizeof *cov);
-    mu = calloc(n, sizeof *mu);
-    l = malloc(n * n * sizeof *l);
-    mean_h = calloc(n, sizeof *mean_h);
-    if (!cov || !mu || !l || !mean_h) QA_TRY_FAIL(QA_ERR_NOMEM, "covariance (%zu x %zu)", n, n);
-    QA_TRY(estimate(c, est, comm, r, W, n, cov, mu, &res.lw_intensity));
-    for (size_t j = 0; j < n; j++) mean_h[j] = (double)c->horizon * mu[j];
-    int need_l = (c->methods & (1u << QA_STRESS_MONTECARLO)) || c->nreverse;
-    if (need_l) QA_TRY(horizon_factor(c, est, comm, cov, n, l, &res.jitter));
+    size_t n = s->b.n, nn = n * n;
+    int stressed = c->stressed, stressed_mc = stressed && (c->stressed_methods & (1u << QA_STRESS_MONTECARLO));
+    size_t need = 2 * nn + 2 * n + (stressed ? nn + n : 0) + (stressed_mc ? nn + n : 0) + (c->nreverse ? nn : 0);
+    s->work = calloc(need, sizeof *s->work);
+    if (!s->work) return QA_FAIL(QA_ERR_NOMEM, "covariance workspace (%zu x %zu)", n, n);
+    double *w = s->work;
+    s->cov = w, w += nn;
+    s->l = w, w += nn;
+    s->mu = w, w += n;
+    s->mean_h = w, w += n;
+    if (stressed) s->scov = w, w += nn, s->smu = w, w += n;
+    if (stressed_mc) s->sl = w, w += nn, s->smh = w, w += n;
+    if (c->nreverse) s->hcov = w;
 
-    /* 4. VaR/ES by method. */
+    QA_TRY_RET(estimate(c, s->est, comm, s->r, (size_t)c->window, n, s->cov, s->mu, &s->res.lw_intensity));
+    for (size_t j = 0; j < n; j++) s->mean_h[j] = (double)c->horizon * s->mu[j];
+    if ((c->methods & (1u << QA_STRESS_MONTECARLO)) || c->nreverse)
+        QA_TRY_RET(horizon_factor(c, s->est, comm, s->cov, n, s->l, &s->res.jitter));
+    return QA_OK;
+}
+
+/* Parametric VaR on rank 0 (small), agreed by every rank. */
+static qa_status run_parametric(stress_run *s, const double *cov, const double *mu, qa_stress_measure *m,
+                                const char *name) {
+    qa_status st = s->root ? parametric(s->c, &s->b, cov, mu, m, name) : QA_OK;
+    return s->comm ? qa_comm_agree(s->comm, st) : st;
+}
+
+/* Step 4: VaR/ES by method on the window. */
+static qa_status step_var(stress_run *s) {
+    const qa_stress_cfg *c = s->c;
+    qa_stress_results *res = &s->res;
+    size_t W = (size_t)c->window;
     if (c->methods & (1u << QA_STRESS_HISTORICAL)) {
-        if (root) qa_log_info("stress: historical simulation (%zu scenarios)", W - (size_t)c->horizon + 1);
-        QA_TRY(run_hist(c, ctx, est, comm, &b, r, W, 0, &res.m[QA_STRESS_HISTORICAL], "historical"));
+        if (s->root) qa_log_info("stress: historical simulation (%zu scenarios)", W - (size_t)c->horizon + 1);
+        QA_TRY_RET(run_hist(c, s->ctx, s->est, s->comm, &s->b, s->r, W, 0, &res->m[QA_STRESS_HISTORICAL], "historical"));
     }
     if (c->methods & (1u << QA_STRESS_FHS)) {
-        if (root) qa_log_info("stress: filtered historical simulation (lambda %.3g)", c->fhs_lambda);
-        QA_TRY(run_hist(c, ctx, est, comm, &b, r, W, 1, &res.m[QA_STRESS_FHS], "fhs"));
+        if (s->root) qa_log_info("stress: filtered historical simulation (lambda %.3g)", c->fhs_lambda);
+        QA_TRY_RET(run_hist(c, s->ctx, s->est, s->comm, &s->b, s->r, W, 1, &res->m[QA_STRESS_FHS], "fhs"));
     }
-    if ((c->methods & (1u << QA_STRESS_PARAMETRIC)) && root)
-        st = parametric(c, &b, cov, mu, &res.m[QA_STRESS_PARAMETRIC], "parametric");
-    if (comm) st = qa_comm_agree(comm, st);
-    if (st != QA_OK) goto cleanup;
+    if (c->methods & (1u << QA_STRESS_PARAMETRIC))
+        QA_TRY_RET(run_parametric(s, s->cov, s->mu, &res->m[QA_STRESS_PARAMETRIC], "parametric"));
     if (c->methods & (1u << QA_STRESS_MONTECARLO)) {
-        if (root)
+        if (s->root)
             qa_log_info("stress: Monte Carlo, %lld %s scenarios in blocks of %lld over %d rank(s) on %s", c->mc_scenarios,
-                        c->mc_nu ? "Student-t" : "normal", c->mc_block, res.ranks, res.backend);
-        QA_TRY(run_mc(c, ctx, comm, &b, l, c->use_mean ? mean_h : NULL, 0, &res.m[QA_STRESS_MONTECARLO], "montecarlo",
-                      &res));
+                        c->mc_nu ? "Student-t" : "normal", c->mc_block, res->ranks, res->backend);
+        QA_TRY_RET(run_mc(c, s->ctx, s->comm, &s->b, s->l, c->use_mean ? s->mean_h : NULL, 0,
+                          &res->m[QA_STRESS_MONTECARLO], "montecarlo", res));
     }
+    return QA_OK;
+}
 
-    /* 5. Stressed VaR on the stress window. */
-    if (c->stressed) {
-        qa_stress_measure *sm = res.m + QA_STRESS_METHOD_COUNT;
-        res.stress_returns = nsr;
-        scov = malloc(n * n * sizeof *scov);
-        smu = calloc(n, sizeof *smu);
-        if (!scov || !smu) QA_TRY_FAIL(QA_ERR_NOMEM, "stressed covariance");
-        double dummy;
-        QA_TRY(estimate(c, est, comm, sr, nsr, n, scov, smu, &dummy));
-        if (root)
-            qa_log_info("stress: stressed VaR on %s..%s (%zu returns)", date_str(c->stress_window.start, buf, sizeof buf),
-                        date_str(c->stress_window.end, buf2, sizeof buf2), nsr);
-        if (c->stressed_methods & (1u << QA_STRESS_HISTORICAL))
-            QA_TRY(run_hist(c, ctx, est, comm, &b, sr, nsr, 0, &sm[QA_STRESS_HISTORICAL], "stressed_historical"));
-        if ((c->stressed_methods & (1u << QA_STRESS_PARAMETRIC)) && root)
-            st = parametric(c, &b, scov, smu, &sm[QA_STRESS_PARAMETRIC], "stressed_parametric");
-        if (comm) st = qa_comm_agree(comm, st);
-        if (st != QA_OK) goto cleanup;
-        if (c->stressed_methods & (1u << QA_STRESS_MONTECARLO)) {
-            double *sl = malloc(n * n * sizeof *sl), jit = 0, *smh = calloc(n, sizeof *smh);
-            if (!sl || !smh) {
-                free(sl);
-                free(smh);
-                QA_TRY_FAIL(QA_ERR_NOMEM, "stressed factor");
-            }
-            for (size_t j = 0; j < n; j++) smh[j] = (double)c->horizon * smu[j];
-            st = horizon_factor(c, est, comm, scov, n, sl, &jit);
-            if (st == QA_OK)
-                st = run_mc(c, ctx, comm, &b, sl, c->use_mean ? smh : NULL, 2, &sm[QA_STRESS_MONTECARLO],
-                            "stressed_montecarlo", NULL);
-            free(sl);
-            free(smh);
-            if (st != QA_OK) goto cleanup;
-        }
+/* Step 5: stressed VaR on the stress window. */
+static qa_status step_stressed(stress_run *s) {
+    const qa_stress_cfg *c = s->c;
+    if (!c->stressed) return QA_OK;
+    qa_stress_measure *sm = s->res.m + QA_STRESS_METHOD_COUNT;
+    size_t n = s->b.n;
+    char buf[32], buf2[32];
+    double unused;
+    s->res.stress_returns = s->nsr;
+    QA_TRY_RET(estimate(c, s->est, s->comm, s->sr, s->nsr, n, s->scov, s->smu, &unused));
+    if (s->root)
+        qa_log_info("stress: stressed VaR on %s..%s (%zu returns)", date_str(c->stress_window.start, buf, sizeof buf),
+                    date_str(c->stress_window.end, buf2, sizeof buf2), s->nsr);
+    if (c->stressed_methods & (1u << QA_STRESS_HISTORICAL))
+        QA_TRY_RET(run_hist(c, s->ctx, s->est, s->comm, &s->b, s->sr, s->nsr, 0, &sm[QA_STRESS_HISTORICAL],
+                            "stressed_historical"));
+    if (c->stressed_methods & (1u << QA_STRESS_PARAMETRIC))
+        QA_TRY_RET(run_parametric(s, s->scov, s->smu, &sm[QA_STRESS_PARAMETRIC], "stressed_parametric"));
+    if (c->stressed_methods & (1u << QA_STRESS_MONTECARLO)) {
+        double jitter = 0;
+        for (size_t j = 0; j < n; j++) s->smh[j] = (double)c->horizon * s->smu[j];
+        QA_TRY_RET(horizon_factor(c, s->est, s->comm, s->scov, n, s->sl, &jitter));
+        QA_TRY_RET(run_mc(c, s->ctx, s->comm, &s->b, s->sl, c->use_mean ? s->smh : NULL, 2,
+                          &sm[QA_STRESS_MONTECARLO], "stressed_montecarlo", NULL));
     }
+    return QA_OK;
+}
 
-    /* 6. Scenarios (rank 0: small). */
-    if (root) {
-        st = qa_stress_replays(c, &panel, &b, &res);
-        if (st == QA_OK && c->nhypos) {
-            /* Universe: portfolio assets, then the other scenario assets. */
-            size_t nu = nsyms, avail_u = 0;
-            uni = malloc(nu * sizeof *uni);
-            if (!uni) st = QA_FAIL(QA_ERR_NOMEM, "universe");
-            for (size_t i = 0; st == QA_OK && i < nu; i++) uni[i] = i;
-            if (st == QA_OK) {
-                if (c->hypo_stressed_cov)
-                    st = qa_stress_returns_range(&panel, uni, nu, c->stress_window.start, c->stress_window.end, &ur, &udates,
-                                              &avail_u);
-                else
-                    st = qa_stress_returns_last(&panel, uni, nu, b.t_val, W, &ur, &udates, &avail_u);
-                if (st == QA_ERR_NOT_FOUND)
-                    st = QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': the scenario assets have only %zu common returns "
-                                                "(window %zu)",
-                                 c->cfg_name, c->line_window, avail_u, W);
-                if (!c->hypo_stressed_cov) avail_u = W;
-            }
-            ucov = malloc(nu * nu * sizeof *ucov);
-            umu = malloc(nu * sizeof *umu);
-            double dummy;
-            if (st == QA_OK && (!ucov || !umu)) st = QA_FAIL(QA_ERR_NOMEM, "scenario covariance");
-            if (st == QA_OK) st = estimate(c, est, NULL, ur, avail_u, nu, ucov, umu, &dummy);
-            if (st == QA_OK) st = qa_stress_hypothetical(c, &panel, &b, uni, nu, ucov, &sectors, &res);
-        }
-        if (st == QA_OK && c->nreverse) {
-            double *ch = malloc(n * n * sizeof *ch);
-            if (!ch) st = QA_FAIL(QA_ERR_NOMEM, "covariance");
-            if (st == QA_OK) {
-                memcpy(ch, cov, n * n * sizeof *ch);
-                st = qa_risk_cov_horizon(est, ch, n, (double)c->horizon);
-            }
-            if (st == QA_OK) st = qa_stress_reverse(c, &b, ch, &res);
-            free(ch);
-        }
-        if (st == QA_OK) st = check_limits(c, run_dir, &res);
-    }
-    if (comm) st = qa_comm_agree(comm, st);
+/* Hypothetical shocks over the universe (portfolio assets, then the other scenario assets),
+ * with the covariance of the window (or of the stress window). Rank 0. */
+static qa_status run_hypothetical(stress_run *s) {
+    const qa_stress_cfg *c = s->c;
+    qa_status st = QA_OK;
+    size_t nu = s->nsyms, avail = 0, *uni = malloc(nu * sizeof *uni), *udates = NULL, W = (size_t)c->window;
+    double *ur = NULL, *ucov = malloc(nu * nu * sizeof *ucov), *umu = malloc(nu * sizeof *umu), unused;
+    if (!uni || !ucov || !umu) QA_TRY_FAIL(QA_ERR_NOMEM, "scenario covariance (%zu x %zu)", nu, nu);
+    for (size_t i = 0; i < nu; i++) uni[i] = i;
+    if (c->hypo_stressed_cov)
+        st = qa_stress_returns_range(&s->panel, uni, nu, c->stress_window.start, c->stress_window.end, &ur, &udates,
+                                     &avail);
+    else
+        st = qa_stress_returns_last(&s->panel, uni, nu, s->b.t_val, W, &ur, &udates, &avail);
+    if (st == QA_ERR_NOT_FOUND)
+        QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': the scenario assets have only %zu common returns (window %zu)",
+                    c->cfg_name, c->line_window, avail, W);
     if (st != QA_OK) goto cleanup;
-
-    /* 7. Outputs. */
-    int64_t rss = (int64_t)qa_peak_rss_bytes();
-    if (comm) QA_TRY(qa_comm_allreduce_max_i64(comm, &rss, 1));
-    res.peak_rss_mb = (double)rss / 1048576.0;
-    res.seconds = qa_time_since(t_start);
-    if (root) st = qa_stress_write_outputs(run_dir, &res, &summary);
-    if (comm) st = qa_comm_agree(comm, st);
-    if (st != QA_OK) goto cleanup;
-    if (sum) {
-        memset(sum, 0, sizeof *sum);
-        sum->value = b.value;
-        sum->positions = b.p;
-        sum->factors = b.n;
-        for (int k = 0; k < QA_STRESS_METHOD_COUNT; k++)
-            for (size_t lv = 0; lv < 16; lv++) {
-                sum->var[k][lv] = res.m[k].run && lv < c->nlevels ? res.m[k].var[lv] : NAN;
-                sum->es[k][lv] = res.m[k].run && lv < c->nlevels ? res.m[k].es[lv] : NAN;
-            }
-        for (size_t i = 0; root && i < c->limits.n; i++) {
-            sum->breaches += res.limits[i].state == QA_LIMIT_BREACH;
-            sum->warnings += res.limits[i].state == QA_LIMIT_WARNING;
-        }
-        sum->mc_seconds = res.mc_seconds;
-        sum->mc_revaluations_per_s = res.mc_revals_per_s;
-        sum->seconds = res.seconds;
-        sum->peak_rss_mb = res.peak_rss_mb;
-    }
-    if (root) {
-        for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
-            if (!res.m[k].run) continue;
-            size_t li = 0;
-            for (size_t lv = 1; lv < c->nlevels; lv++)
-                if (c->levels[lv] > c->levels[li]) li = lv;
-            qa_log_info("stress: %-20s VaR %.4g%% = %.2f  ES = %.2f (%.3f%% / %.3f%% of value)", res.m[k].name,
-                        100 * c->levels[li], res.m[k].var[li], res.m[k].es[li], 100 * res.m[k].var[li] / b.value,
-                        100 * res.m[k].es[li] / b.value);
-        }
-        if (res.mc_revals_per_s > 0)
-            qa_log_info("stress: Monte Carlo %.3g revaluations/s (scenarios x positions) in %.2f s; peak RSS %.0f MB",
-                        res.mc_revals_per_s, res.mc_seconds, res.peak_rss_mb);
-        qa_log_info("stress: wrote %s/{results.h5,summary.json,report.html,alerts.jsonl} in %.2f s", run_dir, res.seconds);
-    }
+    if (!c->hypo_stressed_cov) avail = W;
+    QA_TRY(estimate(c, s->est, NULL, ur, avail, nu, ucov, umu, &unused));
+    QA_TRY(qa_stress_hypothetical(c, &s->panel, &s->b, uni, nu, ucov, &s->sectors, &s->res));
 cleanup:
-    json_decref(summary);
-    qa_rundir_close(&rd, st);
-    qa_stress_results_free(&res);
-    qa_stress_sectors_free(&sectors);
-    qa_stress_book_free(&b);
-    qa_stress_panel_free(&panel);
-    qa_risk_ctx_free(ctx);
-    qa_risk_ctx_free(est);
-    qa_backend_free(be);
-    qa_backend_free(be_est);
-    free((void *)syms);
-    free(dates);
-    free(sdates);
-    free(r);
-    free(cov);
-    free(mu);
-    free(l);
-    free(mean_h);
-    free(sr);
-    free(scov);
-    free(smu);
     free(uni);
+    free(udates);
+    free(ur);
     free(ucov);
     free(umu);
-    free(ur);
-    free(udates);
+    return st;
+}
+
+/* Step 6: scenarios and limits (rank 0: small), agreed by every rank. */
+static qa_status step_scenarios(stress_run *s) {
+    const qa_stress_cfg *c = s->c;
+    qa_status st = QA_OK;
+    if (s->root) {
+        st = qa_stress_replays(c, &s->panel, &s->b, &s->res);
+        if (st == QA_OK && c->nhypos) st = run_hypothetical(s);
+        if (st == QA_OK && c->nreverse) {
+            size_t n = s->b.n;
+            memcpy(s->hcov, s->cov, n * n * sizeof *s->hcov);
+            st = qa_risk_cov_horizon(s->est, s->hcov, n, (double)c->horizon);
+            if (st == QA_OK) st = qa_stress_reverse(c, &s->b, s->hcov, &s->res);
+        }
+        if (st == QA_OK) st = check_limits(c, s->dir, &s->res);
+    }
+    return s->comm ? qa_comm_agree(s->comm, st) : st;
+}
+
+static void fill_summary(const stress_run *s, qa_stress_summary *sum) {
+    const qa_stress_cfg *c = s->c;
+    const qa_stress_results *res = &s->res;
+    memset(sum, 0, sizeof *sum);
+    sum->value = s->b.value;
+    sum->positions = s->b.p;
+    sum->factors = s->b.n;
+    for (int k = 0; k < QA_STRESS_METHOD_COUNT; k++)
+        for (size_t lv = 0; lv < QA_STRESS_MAX_LEVELS; lv++) {
+            sum->var[k][lv] = res->m[k].run && lv < c->nlevels ? res->m[k].var[lv] : NAN;
+            sum->es[k][lv] = res->m[k].run && lv < c->nlevels ? res->m[k].es[lv] : NAN;
+        }
+    for (size_t i = 0; s->root && i < c->limits.n; i++) {
+        sum->breaches += res->limits[i].state == QA_LIMIT_BREACH;
+        sum->warnings += res->limits[i].state == QA_LIMIT_WARNING;
+    }
+    sum->mc_seconds = res->mc_seconds;
+    sum->mc_revaluations_per_s = res->mc_revals_per_s;
+    sum->seconds = res->seconds;
+    sum->peak_rss_mb = res->peak_rss_mb;
+}
+
+/* The run's headline numbers on the log: each measure at its highest level. */
+static void log_results(const stress_run *s) {
+    const qa_stress_cfg *c = s->c;
+    const qa_stress_results *res = &s->res;
+    size_t li = 0;
+    for (size_t lv = 1; lv < c->nlevels; lv++)
+        if (c->levels[lv] > c->levels[li]) li = lv;
+    for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
+        const qa_stress_measure *m = &res->m[k];
+        if (!m->run) continue;
+        qa_log_info("stress: %-20s VaR %.4g%% = %.2f  ES = %.2f (%.3f%% / %.3f%% of value)", m->name,
+                    100 * c->levels[li], m->var[li], m->es[li], 100 * m->var[li] / s->b.value,
+                    100 * m->es[li] / s->b.value);
+    }
+    if (res->mc_revals_per_s > 0)
+        qa_log_info("stress: Monte Carlo %.3g revaluations/s (scenarios x positions) in %.2f s; peak RSS %.0f MB",
+                    res->mc_revals_per_s, res->mc_seconds, res->peak_rss_mb);
+    qa_log_info("stress: wrote %s/{results.h5,summary.json,report.html,alerts.jsonl} in %.2f s", s->dir, res->seconds);
+}
+
+/* Step 7: outputs (rank 0) and the summary. */
+static qa_status step_outputs(stress_run *s, uint64_t t_start, qa_stress_summary *sum) {
+    qa_status st = QA_OK;
+    json_t *summary = NULL;
+    int64_t rss = (int64_t)qa_peak_rss_bytes();
+    if (s->comm) QA_TRY_RET(qa_comm_allreduce_max_i64(s->comm, &rss, 1));
+    s->res.peak_rss_mb = (double)rss / 1048576.0;
+    s->res.seconds = qa_time_since(t_start);
+    if (s->root) st = qa_stress_write_outputs(s->dir, &s->res, &summary);
+    json_decref(summary);
+    if (s->comm) st = qa_comm_agree(s->comm, st);
+    if (st != QA_OK) return st;
+    if (sum) fill_summary(s, sum);
+    if (s->root) log_results(s);
+    return QA_OK;
+}
+
+qa_status qa_stress_run(const qa_stress_cfg *c, const qa_comm_t *comm, const char *run_dir, int argc, char **argv,
+                        qa_stress_summary *sum) {
+    qa_status st = QA_OK;
+    uint64_t t_start = qa_time_ns();
+    if (!c->portfolio) return QA_FAIL(QA_ERR_CONFIG, "no portfolio (give --portfolio or 'portfolio' in the config)");
+    if (!c->data) return QA_FAIL(QA_ERR_CONFIG, "no market data (give --data or 'data' in the config)");
+    stress_run *s = calloc(1, sizeof *s);
+    if (!s) return QA_FAIL(QA_ERR_NOMEM, "stress run");
+    s->c = c;
+    s->comm = comm;
+    s->dir = run_dir;
+    s->root = !comm || qa_comm_rank(comm) == 0;
+    s->res.cfg = c;
+    s->res.book = &s->b;
+    s->res.panel = &s->panel;
+    s->res.limits_source = -1;
+    s->res.ranks = comm ? qa_comm_size(comm) : 1;
+    QA_TRY(qa_rundir_open(&s->rd, run_dir, comm, "stress", argc, argv));
+    if (s->root) st = qa_stress_write_config(run_dir, c);
+    if (comm) st = qa_comm_agree(comm, st);
+    if (st != QA_OK) goto cleanup;
+    QA_TRY(step_check(s));
+    QA_TRY(step_book(s));
+    QA_TRY(step_estimate(s));
+    QA_TRY(step_var(s));
+    QA_TRY(step_stressed(s));
+    QA_TRY(step_scenarios(s));
+    QA_TRY(step_outputs(s, t_start, sum));
+cleanup:
+    run_free(s, st);
+    free(s);
     return st;
 }

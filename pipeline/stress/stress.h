@@ -76,6 +76,12 @@ typedef struct qa_stress_factor {
 
 /* The resolved configuration. Strings point into the qa_cfg_t it was bound from (keep it
  * alive) or into static defaults. */
+/* Array bounds of the configuration: confidence levels of a run, levels of the VaR
+ * backtest, reverse-stress losses. The config parser refuses more. */
+#define QA_STRESS_MAX_LEVELS 16
+#define QA_STRESS_MAX_BT_LEVELS 8
+#define QA_STRESS_MAX_REVERSE 16
+
 typedef struct qa_stress_cfg {
     const char *cfg_name;     /* config file name for messages */
     const char *portfolio;    /* portfolio file */
@@ -84,7 +90,7 @@ typedef struct qa_stress_cfg {
     int64_t valuation;        /* 0: last date with prices for every asset */
     const char *backend;      /* cpu, cuda, auto */
     int threads;              /* CPU threads per rank, 0 = all */
-    double levels[16];
+    double levels[QA_STRESS_MAX_LEVELS];
     size_t nlevels;
     int horizon;              /* days */
     int window;               /* return dates for estimation and historical simulation */
@@ -124,7 +130,7 @@ typedef struct qa_stress_cfg {
     size_t nfactors;
     const char *sectors;      /* sector table CSV (symbol + sector or gics_sector column) */
     int hypo_stressed_cov;    /* propagate hypothetical shocks with the stress-window covariance */
-    double reverse_losses[16];/* fractions of the portfolio value */
+    double reverse_losses[QA_STRESS_MAX_REVERSE];/* fractions of the portfolio value */
     size_t nreverse;
     int reverse_max_iter;
     /* limits */
@@ -132,7 +138,7 @@ typedef struct qa_stress_cfg {
     int limits_method;        /* qa_stress_method whose VaR/ES feeds the limits, -1 = first run */
     /* backtest */
     unsigned bt_methods;
-    double bt_levels[8];
+    double bt_levels[QA_STRESS_MAX_BT_LEVELS];
     size_t bt_nlevels;
     int bt_window;
     int64_t bt_start, bt_end; /* 0 = whole history */
@@ -153,7 +159,7 @@ void qa_stress_cfg_free(qa_stress_cfg *c);
 typedef struct qa_stress_summary {
     double value;             /* portfolio value */
     size_t positions, factors;
-    double var[QA_STRESS_METHOD_COUNT][16], es[QA_STRESS_METHOD_COUNT][16]; /* NaN when not run */
+    double var[QA_STRESS_METHOD_COUNT][QA_STRESS_MAX_LEVELS], es[QA_STRESS_METHOD_COUNT][QA_STRESS_MAX_LEVELS]; /* NaN when not run */
     size_t breaches, warnings;
     double mc_seconds, mc_revaluations_per_s;
     double seconds;

@@ -473,7 +473,7 @@ qa_status qa_stress_cfg_bind(const qa_cfg_t *cfg, qa_stress_cfg *c) {
     }
     c->backend = backend_names[r.backend];
     c->threads = (int)r.threads;
-    if (r.levels && (st = parse_levels(cfg, r.levels, "levels", c->levels, 16, &c->nlevels))) return st;
+    if (r.levels && (st = parse_levels(cfg, r.levels, "levels", c->levels, QA_STRESS_MAX_LEVELS, &c->nlevels))) return st;
     c->horizon = (int)r.horizon;
     c->window = (int)r.window;
     c->line_window = qa_cfg_node_line(node_at(cfg, "window", NULL));
@@ -560,8 +560,9 @@ qa_status qa_stress_cfg_bind(const qa_cfg_t *cfg, qa_stress_cfg *c) {
         return qa_cfg_error(cfg, node_at(cfg, "scenarios", "covariance"), "scenarios.covariance",
                             "'stressed' needs a stress window (stressed.start, stressed.end)");
     if (r.reverse_losses.n) {
-        if (r.reverse_losses.n > 16)
-            return qa_cfg_error(cfg, node_at(cfg, "scenarios", "reverse"), "scenarios.reverse.losses", "at most 16 losses");
+        if (r.reverse_losses.n > QA_STRESS_MAX_REVERSE)
+            return qa_cfg_error(cfg, node_at(cfg, "scenarios", "reverse"), "scenarios.reverse.losses",
+                                "at most %d losses", QA_STRESS_MAX_REVERSE);
         for (size_t i = 0; i < r.reverse_losses.n; i++) c->reverse_losses[i] = ((double *)r.reverse_losses.items)[i];
         c->nreverse = r.reverse_losses.n;
     }
@@ -577,7 +578,7 @@ qa_status qa_stress_cfg_bind(const qa_cfg_t *cfg, qa_stress_cfg *c) {
     /* backtest */
     unsigned bt_allowed = (1u << QA_STRESS_METHOD_COUNT) - 1;
     if (r.bt_methods && (st = parse_methods(cfg, r.bt_methods, "backtest.methods", bt_allowed, &c->bt_methods))) return st;
-    if (r.bt_levels && (st = parse_levels(cfg, r.bt_levels, "backtest.levels", c->bt_levels, 8, &c->bt_nlevels))) return st;
+    if (r.bt_levels && (st = parse_levels(cfg, r.bt_levels, "backtest.levels", c->bt_levels, QA_STRESS_MAX_BT_LEVELS, &c->bt_nlevels))) return st;
     c->bt_window = (int)r.bt_window;
     c->line_bt_window = qa_cfg_node_line(node_at(cfg, "backtest", "window"));
     if (r.bt_start) {

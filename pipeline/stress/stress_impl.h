@@ -115,7 +115,7 @@ double qa_stress_option_delta(const qa_risk_option *o, double s);
 typedef struct qa_stress_measure {
     int run;                  /* computed */
     char name[32];            /* "historical", "stressed_montecarlo", ... */
-    double var[16], es[16];   /* losses, currency */
+    double var[QA_STRESS_MAX_LEVELS], es[QA_STRESS_MAX_LEVELS]; /* losses, currency */
     size_t scenarios;         /* sample size (0 for parametric) */
     double *comp_var, *comp_es, *marginal, *marginal_es, *incr_var, *incr_es; /* nlevels x p, owned, NULL when absent */
     double *sample;           /* loss sample, owned */

@@ -377,7 +377,7 @@ static json_t *summary_json(const qa_stress_results *r) {
     for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
         const qa_stress_measure *m = &r->m[k];
         if (!m->run) continue;
-        double vp[16], ep[16];
+        double vp[QA_STRESS_MAX_LEVELS], ep[QA_STRESS_MAX_LEVELS];
         for (size_t l = 0; l < L; l++) vp[l] = m->var[l] / b->value, ep[l] = m->es[l] / b->value;
         json_t *x = json_object();
         json_object_set_new(x, "var", levels_obj(c->levels, m->var, L));
