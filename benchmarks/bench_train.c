@@ -53,7 +53,7 @@ static qa_status prepare_data(const char *root, qa_comm_t *comm) {
     files = calloc(ic.files.n, sizeof *files);
     for (size_t i = 0; files && i < ic.files.n; i++) {
         files[i] = malloc(4096);
-        if (files[i]) qa_fs_join(files[i], 4096, root, ((const char **)ic.files.items)[i]);
+        if (files[i]) qa_path_join(files[i], root, "%s", ((const char **)ic.files.items)[i]);
     }
     ic.files.items = files;
     ic.output = data_path;

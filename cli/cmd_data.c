@@ -116,15 +116,15 @@ static int cmd_import(int argc, char **argv) {
         resolved = calloc(cfg.files.n, sizeof *resolved);
         if (!resolved) QA_TRY_FAIL(QA_ERR_NOMEM, "paths");
         for (size_t i = 0; i < cfg.files.n; i++) {
-            resolved[i] = malloc(4096);
+            resolved[i] = malloc(QA_PATH_MAX);
             if (!resolved[i]) QA_TRY_FAIL(QA_ERR_NOMEM, "paths");
-            QA_TRY(qa_fs_join(resolved[i], 4096, root, ((const char **)cfg.files.items)[i]));
+            QA_TRY(qa_path_join(resolved[i], root, "%s", ((const char **)cfg.files.items)[i]));
             nresolved++;
         }
         cfg.files.items = resolved;
         if (cfg.lobster_orderbook) {
-            static char ob[4096];
-            QA_TRY(qa_fs_join(ob, sizeof ob, root, cfg.lobster_orderbook));
+            static char ob[QA_PATH_MAX];
+            QA_TRY(qa_path_join(ob, root, "%s", cfg.lobster_orderbook));
             cfg.lobster_orderbook = ob;
         }
     }

@@ -240,7 +240,7 @@ int qa_cmd_submit(int argc, char **argv) {
         script_args = (char **)sc.args.items;
     }
 
-    char resolved[4096];
+    char resolved[QA_PATH_MAX];
     if (qa_slurm_find_template(template_path, resolved, sizeof resolved) != QA_OK) {
         rc = fail();
         goto done;

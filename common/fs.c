@@ -2,13 +2,14 @@
 #include "common/fs.h"
 
 #include <errno.h>     /* errno, EEXIST */
+#include <stdarg.h>    /* va_list */
 #include <stdlib.h>    /* malloc */
 #include <string.h>    /* strerror, strrchr */
 #include <sys/stat.h>  /* mkdir, stat */
 #include <unistd.h>    /* getpid, fsync, unlink */
 
 qa_status qa_fs_mkdirs(const char *path) {
-    char buf[4096];
+    char buf[QA_PATH_MAX];
     size_t len = strlen(path);
     if (len == 0 || len >= sizeof buf) return QA_FAIL(QA_ERR_INVALID_ARG, "bad directory path '%s'", path);
     memcpy(buf, path, len + 1);
@@ -58,9 +59,17 @@ qa_status qa_fs_rename(const char *from, const char *to) {
     return QA_OK;
 }
 
-qa_status qa_fs_join(char *buf, size_t size, const char *dir, const char *name) {
-    int n = (dir && *dir) ? snprintf(buf, size, "%s/%s", dir, name) : snprintf(buf, size, "%s", name);
-    if (n < 0 || (size_t)n >= size) return QA_FAIL(QA_ERR_INVALID_ARG, "path too long: '%s/%s'", dir, name);
+qa_status qa_path_join(char *out, const char *dir, const char *fmt, ...) {
+    char name[QA_PATH_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof name)
+        n = (dir && *dir) ? snprintf(out, QA_PATH_MAX, "%s/%s", dir, name) : snprintf(out, QA_PATH_MAX, "%s", name);
+    if (n < 0 || (size_t)n >= QA_PATH_MAX)
+        return QA_FAIL(QA_ERR_INVALID_ARG, "path too long (over %d bytes): '%s/%s'", QA_PATH_MAX - 1, dir ? dir : "",
+                       name);
     return QA_OK;
 }
 

@@ -29,14 +29,21 @@ qa_status qa_fs_rename(const char *from, const char *to);
 qa_status qa_fs_read_all(const char *path, char **out, size_t *len);
 /* Writes `len` bytes to `path` atomically. */
 qa_status qa_fs_write_all(const char *path, const void *data, size_t len);
-/* Joins a directory and a name into buf. */
-qa_status qa_fs_join(char *buf, size_t size, const char *dir, const char *name);
+/* The longest path the platform builds (Linux's PATH_MAX): every path buffer has this size. */
+#define QA_PATH_MAX 4096
+/* out (QA_PATH_MAX bytes) = dir "/" name, the name formatted printf-style; dir NULL or ""
+ * gives the name alone. A path that would not fit is refused with an error, never cut. */
+qa_status qa_path_join(char *out, const char *dir, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /* A stdio stream to a temporary file that becomes `path` on commit. */
 typedef struct qa_atomic_file {
     FILE *f;
-    char path[4096];
-    char tmp[4096];
+    char path[QA_PATH_MAX];
+    char tmp[QA_PATH_MAX];
 } qa_atomic_file;
 
 qa_status qa_atomic_open(qa_atomic_file *af, const char *path);

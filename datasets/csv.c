@@ -8,11 +8,13 @@
 #include <string.h>  /* memchr, memmove */
 #include <zlib.h>    /* gzopen, gzread */
 
+#include "common/fs.h" /* QA_PATH_MAX */
+
 #define CSV_BUF (256 * 1024)
 
 struct qa_csv {
     gzFile gz;
-    char path[4096];
+    char path[QA_PATH_MAX];
     char delim;
     char *buf;      /* raw input window */
     size_t len, pos;

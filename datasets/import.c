@@ -204,8 +204,8 @@ static qa_status resolve_files(const qa_import_cfg *cfg, qa_strlist *out) {
             struct dirent *de;
             while (st == QA_OK && (de = readdir(d))) {
                 if (!is_data_file(de->d_name)) continue;
-                char p[4096];
-                if ((st = qa_fs_join(p, sizeof p, e, de->d_name)) == QA_OK) st = qa_strlist_add(&tmp, p);
+                char p[QA_PATH_MAX];
+                if ((st = qa_path_join(p, e, "%s", de->d_name)) == QA_OK) st = qa_strlist_add(&tmp, p);
             }
             closedir(d);
             qa_strlist_sort(&tmp);
@@ -458,7 +458,7 @@ static void validate_opts(const qa_import_cfg *cfg, qa_validate_opts *o) {
 }
 
 static qa_status write_report(const qa_import_cfg *cfg, const qa_anom_list *l, const char *const *symbols) {
-    char path[4096];
+    char path[QA_PATH_MAX];
     if (cfg->report && *cfg->report) snprintf(path, sizeof path, "%s", cfg->report);
     else snprintf(path, sizeof path, "%s.anomalies.csv", cfg->output);
     qa_atomic_file af;

@@ -20,8 +20,8 @@
 
 struct qa_store {
     hid_t file;
-    char path[4096];     /* final path */
-    char tmp_path[4096]; /* temporary path while being created */
+    char path[QA_PATH_MAX];     /* final path */
+    char tmp_path[QA_PATH_MAX]; /* temporary path while being created */
     int creating;        /* created and not yet committed */
     int parallel;        /* MPI-IO with > 1 rank: collective calls */
     int writable;

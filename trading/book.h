@@ -18,6 +18,7 @@
 #include <stddef.h>  /* size_t */
 #include <stdint.h>  /* int64_t */
 
+#include "common/fs.h" /* QA_PATH_MAX */
 #include "common/status.h"
 #include "datasets/store.h"
 
@@ -55,7 +56,7 @@ typedef struct qa_book_position {
 } qa_book_position;
 
 typedef struct qa_book {
-    char path[1024];
+    char path[QA_PATH_MAX];
     char name[64];
     double value;      /* stated portfolio value (currency); NaN when not stated */
     qa_book_position *pos;  /* owned */

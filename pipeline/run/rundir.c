@@ -29,8 +29,8 @@ qa_status qa_rundir_open(qa_rundir *rd, const char *path, const qa_comm_t *comm,
     qa_status st = QA_OK;
     if (rd->root) {
         st = qa_fs_mkdirs(path);
-        char log[4200];
-        if (st == QA_OK && (st = qa_rundir_file(rd, "run.log", log, sizeof log)) == QA_OK) st = qa_log_open_file(log);
+        char log[QA_PATH_MAX];
+        if (st == QA_OK && (st = qa_rundir_file(rd, "run.log", log)) == QA_OK) st = qa_log_open_file(log);
     }
     if (comm) st = qa_comm_agree(comm, st);
     if (st != QA_OK) return st;
@@ -49,14 +49,14 @@ qa_status qa_rundir_open(qa_rundir *rd, const char *path, const qa_comm_t *comm,
     return QA_OK;
 }
 
-qa_status qa_rundir_file(const qa_rundir *rd, const char *name, char *buf, size_t size) {
-    return qa_fs_join(buf, size, rd->path, name);
+qa_status qa_rundir_file(const qa_rundir *rd, const char *name, char *buf) {
+    return qa_path_join(buf, rd->path, "%s", name);
 }
 
 qa_status qa_rundir_write_json(qa_rundir *rd, const char *name, const json_t *doc) {
     if (!rd->root) return QA_OK;
-    char p[4200];
-    qa_status st = qa_rundir_file(rd, name, p, sizeof p);
+    char p[QA_PATH_MAX];
+    qa_status st = qa_rundir_file(rd, name, p);
     if (st != QA_OK) return st;
     return qa_json_write_file(doc, p);
 }

@@ -13,6 +13,7 @@
 #include <jansson.h>  /* json_t */
 #include <stddef.h>   /* size_t */
 
+#include "common/fs.h" /* QA_PATH_MAX */
 #include "common/status.h"
 #include "mpi/comm.h"
 
@@ -21,7 +22,7 @@ extern "C" {
 #endif
 
 typedef struct qa_rundir {
-    char path[4096];
+    char path[QA_PATH_MAX];
     const qa_comm_t *comm;
     int root;          /* this rank writes files */
     double start_time; /* seconds since the epoch */
@@ -32,8 +33,8 @@ typedef struct qa_rundir {
  * Collective. */
 qa_status qa_rundir_open(qa_rundir *rd, const char *path, const qa_comm_t *comm, const char *command, int argc,
                          char **argv);
-/* "<run>/<name>" into buf. */
-qa_status qa_rundir_file(const qa_rundir *rd, const char *name, char *buf, size_t size);
+/* "<run>/<name>" into buf (QA_PATH_MAX bytes). */
+qa_status qa_rundir_file(const qa_rundir *rd, const char *name, char *buf);
 /* Writes a JSON document as <run>/<name> (rank 0 only; others return QA_OK). */
 qa_status qa_rundir_write_json(qa_rundir *rd, const char *name, const json_t *doc);
 /* Adds a key to run.json (steals the reference). */

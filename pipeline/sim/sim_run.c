@@ -249,8 +249,8 @@ cleanup:
 static const char *iso(const panels *p, size_t t, char *buf, size_t n) { return qa_time_format_iso(p->time[t], buf, n); }
 
 static qa_status open_csv(const qa_rundir *rd, const char *name, qa_atomic_file *af) {
-    char path[4200];
-    qa_status st = qa_rundir_file(rd, name, path, sizeof path);
+    char path[QA_PATH_MAX];
+    qa_status st = qa_rundir_file(rd, name, path);
     if (st != QA_OK) return st;
     return qa_atomic_open(af, path);
 }
@@ -391,7 +391,7 @@ static json_t *summary_json(const qa_sim_cfg *c, const panels *p, const qa_sim_r
 
 static qa_status write_report(const qa_rundir *rd, const qa_sim_cfg *c, const panels *p, const qa_sim_result *r) {
     qa_report_t *rep = NULL;
-    char title[160], path[4200];
+    char title[160], path[QA_PATH_MAX];
     const qa_sim_settings *s = &c->set;
     snprintf(title, sizeof title, "Simulation: %s on %zu symbols", qa_bt_strategy_name(s->strategy), p->S);
     qa_status st = qa_report_create(title, &rep);
@@ -489,7 +489,7 @@ static qa_status write_report(const qa_rundir *rd, const qa_sim_cfg *c, const pa
         qa_report_table_row(rep, row);
     }
     qa_report_table_end(rep);
-    QA_TRY(qa_rundir_file(rd, "report.html", path, sizeof path));
+    QA_TRY(qa_rundir_file(rd, "report.html", path));
     QA_TRY(qa_report_write(rep, path));
 cleanup:
     free(dd);

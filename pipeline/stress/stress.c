@@ -520,8 +520,8 @@ static qa_status check_limits(const qa_stress_cfg *c, const char *run_dir, qa_st
     res->limits = calloc(c->limits.n ? c->limits.n : 1, sizeof *res->limits);
     if (!res->limits) return QA_FAIL(QA_ERR_NOMEM, "limit results");
     qa_limits_check(&c->limits, &snap, res->limits);
-    char path[4200];
-    QA_TRY(qa_fs_join(path, sizeof path, run_dir, "alerts.jsonl"));
+    char path[QA_PATH_MAX];
+    QA_TRY(qa_path_join(path, run_dir, "alerts.jsonl"));
     FILE *f = fopen(path, "w");
     if (!f) QA_TRY_FAIL(QA_ERR_IO, "cannot create %s", path);
     st = qa_limits_write_alerts(f, "stress", NULL, res->limits, c->limits.n, &snap);

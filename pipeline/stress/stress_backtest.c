@@ -120,7 +120,7 @@ static qa_status write_bt_outputs(const qa_stress_cfg *c, const char *run_dir, c
                                   double seconds, int ranks) {
     qa_status st = QA_OK;
     size_t LV = c->bt_nlevels, K = QA_STRESS_METHOD_COUNT;
-    char p[4200], d[32], d2[32], key[128];
+    char p[QA_PATH_MAX], d[32], d2[32], key[128];
     int64_t *time = malloc(nd * sizeof *time);
     unsigned char *hits = malloc(nd);
     double *series = malloc(4 * nd * sizeof *series);
@@ -130,7 +130,7 @@ static qa_status write_bt_outputs(const qa_stress_cfg *c, const char *run_dir, c
     if (!time || !hits || !series) QA_TRY_FAIL(QA_ERR_NOMEM, "backtest outputs");
     for (size_t i = 0; i < nd; i++) time[i] = panel->time[dates[t0 + i]];
     /* results.h5 */
-    QA_TRY(qa_fs_join(p, sizeof p, run_dir, "results.h5"));
+    QA_TRY(qa_path_join(p, run_dir, "results.h5"));
     QA_TRY(qa_stress_h5_create(p, "quantumalpha.stress-backtest", 1, h));
     QA_TRY(qa_h5_attr_set_str(h->id, "/", "portfolio", b->pf.path));
     QA_TRY(qa_h5_attr_set_str(h->id, "/", "data", panel->path));
@@ -188,7 +188,7 @@ static qa_status write_bt_outputs(const qa_stress_cfg *c, const char *run_dir, c
     json_object_set_new(pe, "seconds", json_real(seconds));
     json_object_set_new(pe, "peak_rss_mb", json_real((double)qa_peak_rss_bytes() / 1048576.0));
     json_object_set_new(sum, "performance", pe);
-    QA_TRY(qa_fs_join(p, sizeof p, run_dir, "summary.json"));
+    QA_TRY(qa_path_join(p, run_dir, "summary.json"));
     QA_TRY(qa_json_write_file(sum, p));
     /* report.html */
     QA_TRY(qa_report_create("qa stress backtest", &rep));
@@ -280,7 +280,7 @@ static qa_status write_bt_outputs(const qa_stress_cfg *c, const char *run_dir, c
         }
         qa_report_table_end(rep);
     }
-    QA_TRY(qa_fs_join(p, sizeof p, run_dir, "report.html"));
+    QA_TRY(qa_path_join(p, run_dir, "report.html"));
     QA_TRY(qa_report_write(rep, p));
 cleanup:
     qa_h5_file_abort(h);

@@ -8,6 +8,7 @@
 
 #include <jansson.h> /* summary documents */
 
+#include "common/fs.h"     /* QA_PATH_MAX */
 #include "common/status.h"
 #include "datasets/h5.h"    /* results files */
 #include "datasets/store.h"
@@ -33,7 +34,7 @@ typedef struct qa_stress_panel {
     int64_t *time;                        /* t, UTC ns */
     double *close;                        /* n x t, NaN where no bar */
     double bars_per_year;
-    char path[1024];                      /* market file */
+    char path[QA_PATH_MAX];               /* market file */
 } qa_stress_panel;
 
 /* Reads `n` symbols (each must exist: the caller checked) from `path`. Collective. */

@@ -177,8 +177,8 @@ static json_t *cfg_json(const qa_stress_cfg *c) {
 }
 
 qa_status qa_stress_write_config(const char *run_dir, const qa_stress_cfg *c) {
-    char p[4200];
-    qa_status st = qa_fs_join(p, sizeof p, run_dir, "config.resolved.json");
+    char p[QA_PATH_MAX];
+    qa_status st = qa_path_join(p, run_dir, "config.resolved.json");
     if (st != QA_OK) return st;
     json_t *j = cfg_json(c);
     st = qa_json_write_file(j, p);
@@ -646,13 +646,13 @@ static qa_status write_report(const char *path, const qa_stress_results *r) {
 }
 
 qa_status qa_stress_write_outputs(const char *run_dir, const qa_stress_results *r, json_t **summary) {
-    char p[4200];
-    qa_status st = qa_fs_join(p, sizeof p, run_dir, "results.h5");
+    char p[QA_PATH_MAX];
+    qa_status st = qa_path_join(p, run_dir, "results.h5");
     if (st == QA_OK) st = write_h5(p, r);
     if (st != QA_OK) return st;
     json_t *s = summary_json(r);
-    if ((st = qa_fs_join(p, sizeof p, run_dir, "summary.json")) == QA_OK) st = qa_json_write_file(s, p);
-    if (st == QA_OK && (st = qa_fs_join(p, sizeof p, run_dir, "report.html")) == QA_OK) st = write_report(p, r);
+    if ((st = qa_path_join(p, run_dir, "summary.json")) == QA_OK) st = qa_json_write_file(s, p);
+    if (st == QA_OK && (st = qa_path_join(p, run_dir, "report.html")) == QA_OK) st = write_report(p, r);
     if (st == QA_OK && summary) *summary = s;
     else json_decref(s);
     return st;

@@ -181,8 +181,8 @@ qa_status qa_sweep_compute(const qa_sweep_cfg *c, const qa_sweep_data *d, qa_bac
  * an existing record matches: a run directory holds one sweep. */
 static qa_status manifest_check(const qa_sweep_cfg *c, const char *input_hash, const char *run_dir, size_t nchunks,
                                 int create) {
-    char path[4200];
-    qa_status st = qa_fs_join(path, sizeof path, run_dir, "sweep.json");
+    char path[QA_PATH_MAX];
+    qa_status st = qa_path_join(path, run_dir, "sweep.json");
     if (st != QA_OK) return st;
     if (qa_fs_exists(path)) {
         json_t *m = NULL;
@@ -225,8 +225,8 @@ static qa_status manifest_check(const qa_sweep_cfg *c, const char *input_hash, c
 }
 
 static qa_status prepare_dirs(const char *run_dir) {
-    char p[4200];
-    qa_status st = qa_fs_join(p, sizeof p, run_dir, "chunks");
+    char p[QA_PATH_MAX];
+    qa_status st = qa_path_join(p, run_dir, "chunks");
     if (st == QA_OK) st = qa_fs_mkdirs(p);
     return st;
 }
@@ -266,8 +266,8 @@ static qa_status check_complete(const qa_sweep_cfg *c, const char *input_hash, c
     size_t missing = 0;
     char list[512] = "";
     for (size_t i = 0; i < nchunks; i++) {
-        char path[4300];
-        qa_status st = qa_sweep_chunk_path(run_dir, i, path, sizeof path);
+        char path[QA_PATH_MAX];
+        qa_status st = qa_sweep_chunk_path(run_dir, i, path);
         if (st != QA_OK) return st;
         if (qa_sweep_chunk_done(path, c, input_hash)) continue;
         if (missing < 8) {
@@ -288,200 +288,265 @@ static qa_status check_complete(const qa_sweep_cfg *c, const char *input_hash, c
     return QA_OK;
 }
 
-qa_status qa_sweep_run(const qa_cfg_t *doc, const qa_sweep_opts *o, const qa_comm_t *comm, qa_sweep_report *rep) {
-    memset(rep, 0, sizeof *rep);
-    const uint64_t t_start = qa_time_ns();
-    const int rank = comm_rank(comm), size = comm_size(comm);
-    const int part_mode = o->parts > 0;
+/* One `qa sweep` process: the configuration, its chunk plan, the data, the engine and the
+ * run directory, with this process's share of the chunks. */
+typedef struct sweep_run {
+    const qa_cfg_t *doc;
+    const qa_sweep_opts *o;
+    const qa_comm_t *comm;
+    int rank, size, part_mode;
+    qa_sweep_report *rep;
     qa_sweep_cfg c;
     qa_sweep_data d;
-    memset(&c, 0, sizeof c);
-    memset(&d, 0, sizeof d);
-    qa_backend_t *be = NULL;
-    qa_sweep_chunk *plan = NULL;
-    size_t nplan = 0;
-    qa_progress_t *prog = NULL;
+    qa_backend_t *be;
+    qa_sweep_chunk *plan;
+    size_t nplan;
+    qa_shard range;      /* the part's chunks (all of them without --chunk) */
     qa_rundir rd;
-    memset(&rd, 0, sizeof rd);
-    int log_open = 0;
-    json_t *timing = NULL;
+    int log_open;
+    qa_progress_t *prog;
+    int64_t counts[4];   /* computed, skipped, stopped, signalled */
+    double evals;
+} sweep_run;
+
+static void run_free(sweep_run *s) {
+    if (s->log_open) qa_log_close_file();
+    qa_progress_free(s->prog);
+    free(s->plan);
+    qa_sweep_data_free(&s->d);
+    qa_backend_free(s->be);
+    qa_sweep_cfg_free(&s->c);
+}
+
+/* The configuration, its plan, the engine (threads shared by the ranks of a node) and the
+ * data with its hash, agreed by every rank. */
+static qa_status run_setup(sweep_run *s) {
+    const qa_sweep_opts *o = s->o;
+    QA_TRY_RET(agree(s->comm, qa_sweep_cfg_load(s->doc, o, &s->c)));
+    qa_status st = qa_sweep_plan(&s->c, &s->plan, &s->nplan);
+    if (st == QA_OK) {
+        int device = s->comm && qa_comm_device(s->comm) >= 0 ? qa_comm_device(s->comm) : 0;
+        st = qa_backend_create_named(s->c.backend, device, &s->be);
+    }
+    if (st == QA_OK) {
+        int local = s->comm ? qa_comm_local_size(s->comm) : 1;
+        int threads = o->threads > 0 ? o->threads : qa_backend_threads(s->be) / (local > 0 ? local : 1);
+        qa_backend_set_threads(s->be, threads > 0 ? threads : 1);
+        qa_backend_set_reference(s->be, o->reference);
+        snprintf(s->rep->backend, sizeof s->rep->backend, "%s", qa_backend_name(qa_backend_kind_of(s->be)));
+        st = qa_sweep_data_load(&s->c, s->be, s->rank == 0, &s->d);
+    }
+    QA_TRY_RET(agree(s->comm, st));
+    if (s->comm) QA_TRY_RET(qa_comm_bcast(s->comm, s->d.input_hash, sizeof s->d.input_hash, 0));
+    fill_layout(&s->c, s->nplan, s->rep);
+    return QA_OK;
+}
+
+/* The run directory: one manifest per sweep; a full run also gets run.json and run.log, a
+ * Slurm-array part its own log under logs/. */
+static qa_status run_open_dir(sweep_run *s) {
+    const qa_sweep_opts *o = s->o;
     qa_status st = QA_OK;
-
-    if (!o->run_dir || !*o->run_dir) return QA_FAIL(QA_ERR_CONFIG, "sweep: no run directory (--run-dir)");
-    if (part_mode && (o->part < 0 || o->part >= o->parts))
-        return QA_FAIL(QA_ERR_INVALID_ARG, "--chunk %d/%d: the part must lie in 0..%d", o->part, o->parts, o->parts - 1);
-
-    st = qa_sweep_cfg_load(doc, o, &c);
-    if ((st = agree(comm, st)) != QA_OK) goto cleanup;
-    st = qa_sweep_plan(&c, &plan, &nplan);
-    if (st == QA_OK) {
-        int device = comm && qa_comm_device(comm) >= 0 ? qa_comm_device(comm) : 0;
-        st = qa_backend_create_named(c.backend, device, &be);
-    }
-    if (st == QA_OK) {
-        int local = comm ? qa_comm_local_size(comm) : 1;
-        int threads = o->threads > 0 ? o->threads : qa_backend_threads(be) / (local > 0 ? local : 1);
-        qa_backend_set_threads(be, threads > 0 ? threads : 1);
-        qa_backend_set_reference(be, o->reference);
-        snprintf(rep->backend, sizeof rep->backend, "%s", qa_backend_name(qa_backend_kind_of(be)));
-        st = qa_sweep_data_load(&c, be, rank == 0, &d);
-    }
-    if ((st = agree(comm, st)) != QA_OK) goto cleanup;
-    if (comm) QA_TRY(qa_comm_bcast(comm, d.input_hash, sizeof d.input_hash, 0));
-    fill_layout(&c, nplan, rep);
-
-    /* The run directory: one manifest per sweep; a full run also gets run.json/run.log. */
-    if (!part_mode) {
-        QA_TRY(qa_rundir_open(&rd, o->run_dir, comm, o->command ? o->command : "sweep", o->argc, o->argv));
-    } else if (rank == 0) {
-        char logp[4300];
-        snprintf(logp, sizeof logp, "%s/logs", o->run_dir);
-        st = qa_fs_mkdirs(logp);
+    if (!s->part_mode) {
+        QA_TRY_RET(qa_rundir_open(&s->rd, o->run_dir, s->comm, o->command ? o->command : "sweep", o->argc, o->argv));
+    } else if (s->rank == 0) {
+        char logp[QA_PATH_MAX];
+        st = qa_path_join(logp, o->run_dir, "logs");
+        if (st == QA_OK) st = qa_fs_mkdirs(logp);
+        if (st == QA_OK) st = qa_path_join(logp, o->run_dir, "logs/part-%04d-of-%04d.log", o->part, o->parts);
         if (st == QA_OK) {
-            snprintf(logp, sizeof logp, "%s/logs/part-%04d-of-%04d.log", o->run_dir, o->part, o->parts);
             st = qa_log_open_file(logp);
-            log_open = st == QA_OK;
+            s->log_open = st == QA_OK;
         }
     }
-    if (rank == 0 && st == QA_OK) st = prepare_dirs(o->run_dir);
-    if (rank == 0 && st == QA_OK) st = manifest_check(&c, d.input_hash, o->run_dir, nplan, 1);
-    if (rank == 0 && st == QA_OK && !part_mode) st = qa_rundir_write_json(&rd, "config.resolved.json", c.resolved);
-    if ((st = agree(comm, st)) != QA_OK) goto cleanup;
+    if (s->rank == 0 && st == QA_OK) st = prepare_dirs(o->run_dir);
+    if (s->rank == 0 && st == QA_OK) st = manifest_check(&s->c, s->d.input_hash, o->run_dir, s->nplan, 1);
+    if (s->rank == 0 && st == QA_OK && !s->part_mode)
+        st = qa_rundir_write_json(&s->rd, "config.resolved.json", s->c.resolved);
+    return agree(s->comm, st);
+}
 
-    /* This process's chunks: the part's contiguous range, dealt round-robin to ranks. */
-    qa_shard range = part_mode ? qa_shard_block(nplan, o->parts, o->part) : qa_shard_block(nplan, 1, 0);
+/* This process's chunks: the part's contiguous range, dealt round-robin to ranks. */
+#define FOR_MY_CHUNKS(s, i) for (size_t i = (s)->range.begin + (size_t)(s)->rank; i < (s)->range.end; i += (size_t)(s)->size)
+
+static qa_status run_announce(sweep_run *s) {
+    const qa_sweep_opts *o = s->o;
+    const qa_sweep_cfg *c = &s->c;
+    qa_status st = QA_OK;
+    s->range = s->part_mode ? qa_shard_block(s->nplan, o->parts, o->part) : qa_shard_block(s->nplan, 1, 0);
     double my_evals = 0;
-    for (size_t i = range.begin + (size_t)rank; i < range.end; i += (size_t)size) my_evals += qa_sweep_chunk_evals(&c, &plan[i]);
-    if (rank == 0) {
+    FOR_MY_CHUNKS(s, i) my_evals += qa_sweep_chunk_evals(c, &s->plan[i]);
+    if (s->rank == 0) {
         qa_log_info("sweep %.12s: %s, %zu symbols x %zu parameter sets x %zu bars, %zu chunks on %s, %d rank(s)",
-                    c.config_hash, qa_sweep_strategy_name(c.strategy), c.nsym, c.nparams, c.t_end - c.t_begin, nplan,
-                    rep->backend, size);
-        if (part_mode)
-            qa_log_info("part %d/%d: chunks %zu..%zu of %zu", o->part, o->parts, range.begin,
-                        range.end ? range.end - 1 : 0, nplan);
-        st = qa_progress_create("sweep", (uint64_t)(my_evals * size), "evals", QA_PROGRESS_AUTO, NULL, &prog);
+                    c->config_hash, qa_sweep_strategy_name(c->strategy), c->nsym, c->nparams, c->t_end - c->t_begin,
+                    s->nplan, s->rep->backend, s->size);
+        if (s->part_mode)
+            qa_log_info("part %d/%d: chunks %zu..%zu of %zu", o->part, o->parts, s->range.begin,
+                        s->range.end ? s->range.end - 1 : 0, s->nplan);
+        st = qa_progress_create("sweep", (uint64_t)(my_evals * s->size), "evals", QA_PROGRESS_AUTO, NULL, &s->prog);
     }
-    if ((st = agree(comm, st)) != QA_OK) goto cleanup;
+    return agree(s->comm, st);
+}
 
+static const char *chunk_kind_name(const qa_sweep_chunk *k) {
+    return k->kind == QA_SWEEP_CHUNK_GRID ? "grid" : k->kind == QA_SWEEP_CHUNK_SET ? "sets" : "walk-forward";
+}
+
+/* Computes and writes chunk i. */
+static qa_status run_chunk(sweep_run *s, size_t i, const char *path) {
+    qa_sweep_result r;
+    qa_status st = qa_sweep_compute(&s->c, &s->d, s->be, &s->plan[i], &r);
+    if (st != QA_OK) {
+        qa_err_prefix("chunk %zu: ", i);
+        return st;
+    }
+    st = qa_sweep_chunk_write(path, &s->c, s->d.input_hash, i, &r);
+    qa_log_debug("chunk %zu (%s) done in %.3f s", i, chunk_kind_name(&s->plan[i]), r.seconds);
+    s->evals += r.evals;
+    qa_sweep_result_free(&r);
+    return st;
+}
+
+/* The chunk loop: finished chunks are skipped (resume); a stop request (signal) or
+ * --max-chunks ends it between chunks. */
+static qa_status run_chunks(sweep_run *s) {
+    const qa_sweep_opts *o = s->o;
+    qa_sweep_report *rep = s->rep;
+    qa_status st = QA_OK;
     uint64_t t_chunks = qa_time_ns();
-    int64_t counts[4] = {0, 0, 0, 0}; /* computed, skipped, stopped, signalled */
-    double evals = 0;
-    for (size_t i = range.begin + (size_t)rank; i < range.end; i += (size_t)size) {
-        char path[4300];
-        if ((st = qa_sweep_chunk_path(o->run_dir, i, path, sizeof path)) != QA_OK) break;
-        if (qa_sweep_chunk_done(path, &c, d.input_hash)) {
-            counts[1]++;
-            qa_progress_add(prog, (uint64_t)(qa_sweep_chunk_evals(&c, &plan[i]) * size));
+    FOR_MY_CHUNKS(s, i) {
+        char path[QA_PATH_MAX];
+        if ((st = qa_sweep_chunk_path(o->run_dir, i, path)) != QA_OK) break;
+        if (qa_sweep_chunk_done(path, &s->c, s->d.input_hash)) {
+            s->counts[1]++;
+            qa_progress_add(s->prog, (uint64_t)(qa_sweep_chunk_evals(&s->c, &s->plan[i]) * s->size));
             continue;
         }
         if (o->stop && *o->stop) {
-            counts[2] = counts[3] = 1;
+            s->counts[2] = s->counts[3] = 1;
             break;
         }
-        if (o->max_chunks > 0 && counts[0] >= o->max_chunks) {
-            counts[2] = 1;
+        if (o->max_chunks > 0 && s->counts[0] >= o->max_chunks) {
+            s->counts[2] = 1;
             break;
         }
-        qa_sweep_result r;
-        if ((st = qa_sweep_compute(&c, &d, be, &plan[i], &r)) != QA_OK) {
-            qa_err_prefix("chunk %zu: ", i);
-            break;
-        }
-        st = qa_sweep_chunk_write(path, &c, d.input_hash, i, &r);
-        qa_log_debug("chunk %zu (%s) done in %.3f s", i, plan[i].kind == QA_SWEEP_CHUNK_GRID ? "grid"
-                                                          : plan[i].kind == QA_SWEEP_CHUNK_SET ? "sets" : "walk-forward",
-                     r.seconds);
-        evals += r.evals;
-        qa_sweep_result_free(&r);
-        if (st != QA_OK) break;
-        counts[0]++;
-        qa_progress_add(prog, (uint64_t)(qa_sweep_chunk_evals(&c, &plan[i]) * size));
+        if ((st = run_chunk(s, i, path)) != QA_OK) break;
+        s->counts[0]++;
+        qa_progress_add(s->prog, (uint64_t)(qa_sweep_chunk_evals(&s->c, &s->plan[i]) * s->size));
         if (o->chunk_delay_ms > 0) {
             struct timespec pause = {o->chunk_delay_ms / 1000, (o->chunk_delay_ms % 1000) * 1000000L};
             nanosleep(&pause, NULL); /* a signal cuts the pause short; the loop then stops */
         }
     }
-    if ((st = agree(comm, st)) != QA_OK) goto cleanup;
-    if (comm) {
-        QA_TRY(qa_comm_allreduce_sum_i64(comm, counts, 2));
-        QA_TRY(qa_comm_allreduce_max_i64(comm, counts + 2, 2));
-        QA_TRY(qa_comm_allreduce_sum_f64(comm, &evals, 1));
+    QA_TRY_RET(agree(s->comm, st));
+    if (s->comm) {
+        QA_TRY_RET(qa_comm_allreduce_sum_i64(s->comm, s->counts, 2));
+        QA_TRY_RET(qa_comm_allreduce_max_i64(s->comm, s->counts + 2, 2));
+        QA_TRY_RET(qa_comm_allreduce_sum_f64(s->comm, &s->evals, 1));
     }
-    qa_progress_finish(prog);
-    rep->computed = (size_t)counts[0];
-    rep->skipped = (size_t)counts[1];
-    rep->stopped = counts[2] != 0;
-    rep->evaluations = evals;
+    qa_progress_finish(s->prog);
+    rep->computed = (size_t)s->counts[0];
+    rep->skipped = (size_t)s->counts[1];
+    rep->stopped = s->counts[2] != 0;
+    rep->evaluations = s->evals;
     rep->compute_seconds = qa_time_since(t_chunks);
-    rep->evals_per_s = rep->compute_seconds > 0 ? evals / rep->compute_seconds : 0;
-    if (rank == 0)
+    rep->evals_per_s = rep->compute_seconds > 0 ? s->evals / rep->compute_seconds : 0;
+    if (s->rank == 0)
         qa_log_info("chunks: %zu computed, %zu already done, %.4g evaluations in %.3f s (%.4g evals/s)", rep->computed,
-                    rep->skipped, evals, rep->compute_seconds, rep->evals_per_s);
-    if (counts[3]) {
-        st = QA_FAIL(QA_ERR_INTERRUPTED, "sweep stopped by a signal after %zu chunk(s); run it again with --run-dir %s "
-                     "to resume", rep->computed, o->run_dir);
-        goto cleanup;
-    }
-    if (rep->stopped || part_mode) {
-        if (rank == 0 && rep->stopped)
-            qa_log_info("stopped after %zu chunk(s) (--max-chunks); run again with --run-dir %s to resume", rep->computed,
-                        o->run_dir);
-        if (rank == 0 && part_mode) {
-            json_t *pj = json_object();
-            json_object_set_new(pj, "part", json_integer(o->part));
-            json_object_set_new(pj, "parts", json_integer(o->parts));
-            json_object_set_new(pj, "first_chunk", json_integer((json_int_t)range.begin));
-            json_object_set_new(pj, "end_chunk", json_integer((json_int_t)range.end));
-            json_object_set_new(pj, "computed", json_integer((json_int_t)rep->computed));
-            json_object_set_new(pj, "skipped", json_integer((json_int_t)rep->skipped));
-            json_object_set_new(pj, "stopped", json_boolean(rep->stopped));
-            json_object_set_new(pj, "evaluations", json_real(evals));
-            json_object_set_new(pj, "compute_s", json_real(rep->compute_seconds));
-            json_object_set_new(pj, "ranks", json_integer(size));
-            json_object_set_new(pj, "backend", json_string(rep->backend));
-            char p[4300];
-            snprintf(p, sizeof p, "%s/logs/part-%04d-of-%04d.json", o->run_dir, o->part, o->parts);
-            st = qa_json_write_file(pj, p);
-            json_decref(pj);
-        }
-        st = agree(comm, st);
-        goto cleanup;
-    }
+                    rep->skipped, s->evals, rep->compute_seconds, rep->evals_per_s);
+    if (s->counts[3])
+        return QA_FAIL(QA_ERR_INTERRUPTED, "sweep stopped by a signal after %zu chunk(s); run it again with --run-dir %s "
+                       "to resume", rep->computed, o->run_dir);
+    return QA_OK;
+}
 
-    /* Merge on rank 0; the others wait for its verdict. */
-    if (rank == 0) {
-        timing = json_object();
+/* A part's record, logs/part-<i>-of-<n>.json, which the merge sums. */
+static qa_status write_part_record(const sweep_run *s) {
+    const qa_sweep_opts *o = s->o;
+    const qa_sweep_report *rep = s->rep;
+    char p[QA_PATH_MAX];
+    QA_TRY_RET(qa_path_join(p, o->run_dir, "logs/part-%04d-of-%04d.json", o->part, o->parts));
+    json_t *pj = json_object();
+    json_object_set_new(pj, "part", json_integer(o->part));
+    json_object_set_new(pj, "parts", json_integer(o->parts));
+    json_object_set_new(pj, "first_chunk", json_integer((json_int_t)s->range.begin));
+    json_object_set_new(pj, "end_chunk", json_integer((json_int_t)s->range.end));
+    json_object_set_new(pj, "computed", json_integer((json_int_t)rep->computed));
+    json_object_set_new(pj, "skipped", json_integer((json_int_t)rep->skipped));
+    json_object_set_new(pj, "stopped", json_boolean(rep->stopped));
+    json_object_set_new(pj, "evaluations", json_real(s->evals));
+    json_object_set_new(pj, "compute_s", json_real(rep->compute_seconds));
+    json_object_set_new(pj, "ranks", json_integer(s->size));
+    json_object_set_new(pj, "backend", json_string(rep->backend));
+    qa_status st = qa_json_write_file(pj, p);
+    json_decref(pj);
+    return st;
+}
+
+/* Merge on rank 0 when every chunk is done; the others wait for its verdict. */
+static qa_status run_merge(sweep_run *s) {
+    qa_sweep_report *rep = s->rep;
+    qa_status st = QA_OK;
+    if (s->rank == 0) {
+        json_t *timing = json_object();
         json_object_set_new(timing, "compute_s", json_real(rep->compute_seconds));
-        json_object_set_new(timing, "evaluations", json_real(evals));
+        json_object_set_new(timing, "evaluations", json_real(s->evals));
         json_object_set_new(timing, "evals_per_s", json_real(rep->evals_per_s));
-        json_object_set_new(timing, "ranks", json_integer(size));
+        json_object_set_new(timing, "ranks", json_integer(s->size));
         json_object_set_new(timing, "chunks_computed", json_integer((json_int_t)rep->computed));
         json_object_set_new(timing, "chunks_skipped", json_integer((json_int_t)rep->skipped));
         json_object_set_new(timing, "backend", json_string(rep->backend));
-        st = check_complete(&c, d.input_hash, o->run_dir, nplan, 0, &rep->missing);
+        st = check_complete(&s->c, s->d.input_hash, s->o->run_dir, s->nplan, 0, &rep->missing);
         uint64_t tm = qa_time_ns();
-        if (st == QA_OK) st = qa_sweep_merge_run(&c, &d, o->run_dir, o, rep, timing);
+        if (st == QA_OK) st = qa_sweep_merge_run(&s->c, &s->d, s->o->run_dir, rep, timing);
         rep->merge_seconds = qa_time_since(tm);
+        json_decref(timing);
     }
-    st = agree(comm, st);
+    st = agree(s->comm, st);
     if (st == QA_OK) rep->merged = 1;
-cleanup:
+    return st;
+}
+
+static qa_status run_steps(sweep_run *s) {
+    const qa_sweep_opts *o = s->o;
+    QA_TRY_RET(run_setup(s));
+    QA_TRY_RET(run_open_dir(s));
+    QA_TRY_RET(run_announce(s));
+    QA_TRY_RET(run_chunks(s));
+    if (!s->rep->stopped && !s->part_mode) return run_merge(s);
+    if (s->rank == 0 && s->rep->stopped)
+        qa_log_info("stopped after %zu chunk(s) (--max-chunks); run again with --run-dir %s to resume", s->rep->computed,
+                    o->run_dir);
+    return agree(s->comm, s->rank == 0 && s->part_mode ? write_part_record(s) : QA_OK);
+}
+
+qa_status qa_sweep_run(const qa_cfg_t *doc, const qa_sweep_opts *o, const qa_comm_t *comm, qa_sweep_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    const uint64_t t_start = qa_time_ns();
+    if (!o->run_dir || !*o->run_dir) return QA_FAIL(QA_ERR_CONFIG, "sweep: no run directory (--run-dir)");
+    if (o->parts > 0 && (o->part < 0 || o->part >= o->parts))
+        return QA_FAIL(QA_ERR_INVALID_ARG, "--chunk %d/%d: the part must lie in 0..%d", o->part, o->parts, o->parts - 1);
+    sweep_run *s = calloc(1, sizeof *s);
+    if (!s) return QA_FAIL(QA_ERR_NOMEM, "sweep run");
+    s->o = o;
+    s->doc = doc;
+    s->comm = comm;
+    s->rank = comm_rank(comm);
+    s->size = comm_size(comm);
+    s->part_mode = o->parts > 0;
+    s->rep = rep;
+    qa_status st = run_steps(s);
     rep->seconds = qa_time_since(t_start);
-    if (rd.run) {
-        qa_rundir_note(&rd, "config_hash", json_string(c.config_hash[0] ? c.config_hash : ""));
-        qa_rundir_note(&rd, "chunks_computed", json_integer((json_int_t)rep->computed));
-        qa_rundir_note(&rd, "chunks_skipped", json_integer((json_int_t)rep->skipped));
-        qa_rundir_note(&rd, "evals_per_s", json_real(rep->evals_per_s));
-        qa_status cs = qa_rundir_close(&rd, st);
+    if (s->rd.run) {
+        qa_rundir_note(&s->rd, "config_hash", json_string(s->c.config_hash[0] ? s->c.config_hash : ""));
+        qa_rundir_note(&s->rd, "chunks_computed", json_integer((json_int_t)rep->computed));
+        qa_rundir_note(&s->rd, "chunks_skipped", json_integer((json_int_t)rep->skipped));
+        qa_rundir_note(&s->rd, "evals_per_s", json_real(rep->evals_per_s));
+        qa_status cs = qa_rundir_close(&s->rd, st);
         if (st == QA_OK) st = cs;
     }
-    if (log_open) qa_log_close_file();
-    json_decref(timing);
-    qa_progress_free(prog);
-    free(plan);
-    qa_sweep_data_free(&d);
-    qa_backend_free(be);
-    qa_sweep_cfg_free(&c);
+    run_free(s);
+    free(s);
     return st;
 }
 
@@ -513,10 +578,10 @@ qa_status qa_sweep_merge(const qa_cfg_t *doc, const qa_sweep_opts *o, qa_sweep_r
     timing = json_object();
     double compute = 0, evals = 0;
     for (int p = 0; o->expect_parts > 0 && p < o->expect_parts; p++) {
-        char path[4300];
-        snprintf(path, sizeof path, "%s/logs/part-%04d-of-%04d.json", o->run_dir, p, o->expect_parts);
+        char path[QA_PATH_MAX];
         json_t *pj = NULL;
-        if (qa_fs_exists(path) && qa_json_read_file(path, &pj) == QA_OK) {
+        if (qa_path_join(path, o->run_dir, "logs/part-%04d-of-%04d.json", p, o->expect_parts) == QA_OK &&
+            qa_fs_exists(path) && qa_json_read_file(path, &pj) == QA_OK) {
             compute += json_number_value(json_object_get(pj, "compute_s"));
             evals += json_number_value(json_object_get(pj, "evaluations"));
         }
@@ -530,7 +595,7 @@ qa_status qa_sweep_merge(const qa_cfg_t *doc, const qa_sweep_opts *o, qa_sweep_r
     rep->evaluations = evals;
     {
         uint64_t tm = qa_time_ns();
-        st = qa_sweep_merge_run(&c, &d, o->run_dir, o, rep, timing);
+        st = qa_sweep_merge_run(&c, &d, o->run_dir, rep, timing);
         rep->merge_seconds = qa_time_since(tm);
     }
     if (st == QA_OK) rep->merged = 1;

@@ -26,6 +26,7 @@
 #include <stddef.h>  /* size_t */
 
 #include "common/config.h"
+#include "common/fs.h" /* QA_PATH_MAX */
 #include "common/status.h"
 #include "mpi/comm.h"
 
@@ -71,8 +72,8 @@ typedef struct qa_sweep_report {
     double evals_per_s;      /* evaluations / compute_seconds */
     char backend[16];
     char config_hash[65];
-    char results[4200];      /* path of results.h5 when merged */
-    char report[4200];       /* path of report.html when merged */
+    char results[QA_PATH_MAX];      /* path of results.h5 when merged */
+    char report[QA_PATH_MAX];       /* path of report.html when merged */
 } qa_sweep_report;
 
 /* Binds the configuration, checks it against the data (every malformed setting is an

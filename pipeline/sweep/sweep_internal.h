@@ -183,7 +183,7 @@ qa_status qa_sweep_compute_wf(const qa_sweep_cfg *c, const qa_sweep_data *d, qa_
                               const qa_sweep_chunk *k, qa_sweep_result *r);
 
 /* <run>/chunks/chunk-NNNNNN.h5 */
-qa_status qa_sweep_chunk_path(const char *run_dir, size_t index, char *buf, size_t size);
+qa_status qa_sweep_chunk_path(const char *run_dir, size_t index, char *buf);
 /* Writes a chunk file atomically (temporary name, then rename). */
 qa_status qa_sweep_chunk_write(const char *path, const qa_sweep_cfg *c, const char *input_hash, size_t index,
                                const qa_sweep_result *r);
@@ -195,8 +195,8 @@ qa_status qa_sweep_chunk_read(const char *path, const qa_sweep_cfg *c, const cha
 /* ---- merge and report ------------------------------------------------------------------------ */
 
 /* Rank-0 merge of every chunk into the run directory's outputs. */
-qa_status qa_sweep_merge_run(const qa_sweep_cfg *c, const qa_sweep_data *d, const char *run_dir,
-                             const qa_sweep_opts *o, qa_sweep_report *rep, json_t *timing);
+qa_status qa_sweep_merge_run(const qa_sweep_cfg *c, const qa_sweep_data *d, const char *run_dir, qa_sweep_report *rep,
+                             json_t *timing);
 
 /* Walk-forward merge: reads the wf chunks, stitches the OOS series, adds /walkforward to
  * the results file, a "walk_forward" section to `summary` and rows to walkforward.csv;

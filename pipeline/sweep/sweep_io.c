@@ -102,10 +102,8 @@ void qa_sweep_result_free(qa_sweep_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-qa_status qa_sweep_chunk_path(const char *run_dir, size_t index, char *buf, size_t size) {
-    int n = snprintf(buf, size, "%s/chunks/chunk-%06zu.h5", run_dir, index);
-    if (n < 0 || (size_t)n >= size) return QA_FAIL(QA_ERR_INVALID_ARG, "run directory path too long");
-    return QA_OK;
+qa_status qa_sweep_chunk_path(const char *run_dir, size_t index, char *buf) {
+    return qa_path_join(buf, run_dir, "chunks/chunk-%06zu.h5", index);
 }
 
 qa_status qa_sweep_chunk_write(const char *path, const qa_sweep_cfg *c, const char *input_hash, size_t index,

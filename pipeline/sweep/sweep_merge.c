@@ -449,351 +449,455 @@ static size_t axis_index(const axis *ax, double x) {
 
 /* ---- the merge ---------------------------------------------------------------------------------------------- */
 
-qa_status qa_sweep_merge_run(const qa_sweep_cfg *c, const qa_sweep_data *d, const char *run_dir, const qa_sweep_opts *opts,
-                             qa_sweep_report *rep, json_t *timing) {
-    (void)opts;
-    const size_t P = c->nparams, L = c->t_end - c->t_begin;
-    const size_t S = c->strategy == QA_SWEEP_XS ? 1 : c->nsym;
-    const int sets = qa_sweep_has_sets(c);
-    qa_status st = QA_OK;
+/* One merge: the streaming state, the multiple-testing accumulators, the plan, and what the
+ * outputs are built from. */
+typedef struct merge_run {
+    const qa_sweep_cfg *c;
+    const qa_sweep_data *d;
+    const char *run_dir;
+    size_t P, L, S;
+    int sets;                    /* set chunks (portfolio, xs_topk or multiple testing) */
+    int do_mt;
     merge_state ms;
     mt_state mt;
-    memset(&ms, 0, sizeof ms);
-    memset(&mt, 0, sizeof mt);
-    ms.c = c;
-    ms.file = -1;
-    for (int m = 0; m < QA_SWEEP_NMETRICS; m++) ms.met[m] = ms.pmet[m] = -1;
-    qa_sweep_chunk *plan = NULL;
-    size_t nplan = 0;
-    double *tmp = NULL, *run_eq = NULL, *set_eq = NULL, *trace = NULL, *heat = NULL;
-    size_t *heat_n = NULL;
-    json_t *summary = NULL, *mtj = NULL;
-    qa_backend_t *cpu = NULL;
+    qa_sweep_chunk *plan;
+    size_t nplan;
+    double *tmp;                 /* one metric block */
+    double *run_eq, *set_eq;     /* equity of the best runs and sets (N x L) */
+    size_t nset_curves;
+    const char *set_source;      /* what a "set" aggregates, for the summary and report */
+    json_t *summary;
     qa_sweep_wf_out wf;
-    memset(&wf, 0, sizeof wf);
-    axis ax0, ax1;
-    char results[4096], path[4096];
-    uint64_t t0 = qa_time_ns();
+    axis ax0, ax1;               /* heatmap axes */
+    double *heat;
+    size_t *heat_n;
+    char results[QA_PATH_MAX];
+} merge_run;
 
-    QA_TRY(qa_fs_join(results, sizeof results, run_dir, "results.h5"));
-    QA_TRY(qa_sweep_plan(c, &plan, &nplan));
-    size_t top = (size_t)c->top;
-    QA_TRY(best_init(&ms.runs, top, c->rank_metric));
-    QA_TRY(best_init(&ms.sets, top, c->rank_metric));
-    ms.set_from_series = sets;
-    ms.set_sum = calloc(P, sizeof *ms.set_sum);
-    ms.set_sharpe = calloc(P, sizeof *ms.set_sharpe);
-    ms.set_cnt = calloc(P, sizeof *ms.set_cnt);
-    ms.sh_cnt = calloc(P, sizeof *ms.sh_cnt);
-    size_t runs = S * P;
-    ms.stride = runs > HIST_CAP ? (runs + HIST_CAP - 1) / HIST_CAP : 1;
-    for (int h = 0; h < 3; h++) ms.hist[h] = malloc((runs < HIST_CAP ? runs : HIST_CAP) * sizeof(double) + 8);
+static void merge_free(merge_run *mr) {
+    merge_state *ms = &mr->ms;
+    for (int m = 0; m < QA_SWEEP_NMETRICS; m++) {
+        if (ms->met[m] >= 0) H5Dclose(ms->met[m]);
+        if (ms->pmet[m] >= 0) H5Dclose(ms->pmet[m]);
+    }
+    if (ms->file >= 0) qa_h5_file_abort(&ms->out);
+    best_free(&ms->runs);
+    best_free(&ms->sets);
+    free(ms->set_sum);
+    free(ms->set_sharpe);
+    free(ms->set_cnt);
+    free(ms->sh_cnt);
+    for (int h = 0; h < 3; h++) free(ms->hist[h]);
+    qa_mtest_trials_free(mr->mt.trials);
+    qa_mtest_rc_free(mr->mt.rc);
+    free(mr->mt.bench);
+    free(mr->mt.diff);
+    free(mr->mt.best);
+    free(mr->plan);
+    free(mr->tmp);
+    free(mr->run_eq);
+    free(mr->set_eq);
+    free(mr->heat);
+    free(mr->heat_n);
+    json_decref(mr->summary);
+    qa_sweep_wf_out_free(&mr->wf);
+}
+
+/* The plan, the bounded streaming state, results.h5 under its temporary name, and the
+ * multiple-testing accumulators. */
+static qa_status merge_init(merge_run *mr) {
+    const qa_sweep_cfg *c = mr->c;
+    merge_state *ms = &mr->ms;
+    mt_state *mt = &mr->mt;
+    ms->c = c;
+    ms->file = -1;
+    for (int m = 0; m < QA_SWEEP_NMETRICS; m++) ms->met[m] = ms->pmet[m] = -1;
+    mr->P = c->nparams;
+    mr->L = c->t_end - c->t_begin;
+    mr->S = c->strategy == QA_SWEEP_XS ? 1 : c->nsym;
+    mr->sets = qa_sweep_has_sets(c);
+    mr->do_mt = mr->sets && c->mt.enabled;
+    mr->set_source = c->strategy == QA_SWEEP_XS ? "xs_topk" : mr->sets ? "portfolio" : "mean over symbols";
+    QA_TRY_RET(qa_path_join(mr->results, mr->run_dir, "results.h5"));
+    QA_TRY_RET(qa_sweep_plan(c, &mr->plan, &mr->nplan));
+    size_t top = (size_t)c->top, P = mr->P, L = mr->L, runs = mr->S * P;
+    QA_TRY_RET(best_init(&ms->runs, top, c->rank_metric));
+    QA_TRY_RET(best_init(&ms->sets, top, c->rank_metric));
+    ms->set_from_series = mr->sets;
+    ms->set_sum = calloc(P, sizeof *ms->set_sum);
+    ms->set_sharpe = calloc(P, sizeof *ms->set_sharpe);
+    ms->set_cnt = calloc(P, sizeof *ms->set_cnt);
+    ms->sh_cnt = calloc(P, sizeof *ms->sh_cnt);
+    ms->stride = runs > HIST_CAP ? (runs + HIST_CAP - 1) / HIST_CAP : 1;
+    for (int h = 0; h < 3; h++) ms->hist[h] = malloc((runs < HIST_CAP ? runs : HIST_CAP) * sizeof(double) + 8);
     size_t maxblk = (size_t)c->chunk_symbols * (size_t)c->chunk_params;
     if (maxblk < P) maxblk = P;
-    tmp = malloc(maxblk * sizeof *tmp);
-    if (!ms.set_sum || !ms.set_sharpe || !ms.set_cnt || !ms.sh_cnt || !ms.hist[0] || !ms.hist[1] || !ms.hist[2] || !tmp)
-        QA_TRY_FAIL(QA_ERR_NOMEM, "merge state for %zu sets", P);
-    QA_TRY(results_create(&ms, results, c, d->input_hash));
+    mr->tmp = malloc(maxblk * sizeof *mr->tmp);
+    if (!ms->set_sum || !ms->set_sharpe || !ms->set_cnt || !ms->sh_cnt || !ms->hist[0] || !ms->hist[1] || !ms->hist[2] ||
+        !mr->tmp)
+        return QA_FAIL(QA_ERR_NOMEM, "merge state for %zu sets", P);
+    QA_TRY_RET(results_create(ms, mr->results, c, mr->d->input_hash));
+    if (!mr->do_mt) return QA_OK;
+    QA_TRY_RET(qa_mtest_trials_create(L - 1, &mt->trials));
+    mt->bench = calloc(L, sizeof *mt->bench);
+    mt->diff = calloc(L, sizeof *mt->diff);
+    mt->best = calloc(L, sizeof *mt->best);
+    if (!mt->bench || !mt->diff || !mt->best) return QA_FAIL(QA_ERR_NOMEM, "multiple-testing buffers");
+    if (c->mt.benchmark == 1) buy_and_hold(c, mr->d, mt->bench);
+    if (L - 1 >= 10) QA_TRY_RET(qa_mtest_rc_create(L - 1, (size_t)c->mt.bootstrap, c->mt.block, (uint64_t)c->mt.seed, &mt->rc));
+    return QA_OK;
+}
 
-    /* multiple testing over the set series */
-    int do_mt = sets && c->mt.enabled;
-    if (do_mt) {
-        QA_TRY(qa_mtest_trials_create(L - 1, &mt.trials));
-        mt.bench = calloc(L, sizeof *mt.bench);
-        mt.diff = calloc(L, sizeof *mt.diff);
-        mt.best = calloc(L, sizeof *mt.best);
-        if (!mt.bench || !mt.diff || !mt.best) QA_TRY_FAIL(QA_ERR_NOMEM, "multiple-testing buffers");
-        if (c->mt.benchmark == 1) buy_and_hold(c, d, mt.bench);
-        if (L - 1 >= 10)
-            QA_TRY(qa_mtest_rc_create(L - 1, (size_t)c->mt.bootstrap, c->mt.block, (uint64_t)c->mt.seed, &mt.rc));
-    }
-
-    /* stream the chunks in order */
-    for (size_t i = 0; i < nplan; i++) {
-        if (plan[i].kind == QA_SWEEP_CHUNK_WF) continue;
+/* Streams the chunk files in chunk order into results.h5 and the bounded state. */
+static qa_status merge_stream(merge_run *mr) {
+    const qa_sweep_cfg *c = mr->c;
+    merge_state *ms = &mr->ms;
+    for (size_t i = 0; i < mr->nplan; i++) {
+        const qa_sweep_chunk *k = &mr->plan[i];
+        if (k->kind == QA_SWEEP_CHUNK_WF) continue;
         qa_sweep_result r;
-        QA_TRY(qa_sweep_chunk_path(run_dir, i, path, sizeof path));
-        QA_TRY(qa_sweep_chunk_read(path, c, d->input_hash, &r));
-        if (r.chunk.kind != plan[i].kind || r.chunk.p0 != plan[i].p0 || r.chunk.np != plan[i].np ||
-            r.chunk.s0 != plan[i].s0 || r.chunk.ns != plan[i].ns) {
-            qa_sweep_result_free(&r);
-            QA_TRY_FAIL(QA_ERR_INTEGRITY, "%s does not hold chunk %zu of this plan", path, i);
-        }
-        st = plan[i].kind == QA_SWEEP_CHUNK_GRID ? merge_grid(&ms, &r, tmp) : merge_sets(&ms, &mt, &r, tmp);
+        char path[QA_PATH_MAX];
+        QA_TRY_RET(qa_sweep_chunk_path(mr->run_dir, i, path));
+        QA_TRY_RET(qa_sweep_chunk_read(path, c, mr->d->input_hash, &r));
+        qa_status st = QA_OK;
+        if (r.chunk.kind != k->kind || r.chunk.p0 != k->p0 || r.chunk.np != k->np || r.chunk.s0 != k->s0 ||
+            r.chunk.ns != k->ns)
+            st = QA_FAIL(QA_ERR_INTEGRITY, "%s does not hold chunk %zu of this plan", path, i);
+        else
+            st = k->kind == QA_SWEEP_CHUNK_GRID ? merge_grid(ms, &r, mr->tmp) : merge_sets(ms, &mr->mt, &r, mr->tmp);
         qa_sweep_result_free(&r);
-        if (st != QA_OK) goto cleanup;
+        QA_TRY_RET(st);
     }
-    if (!sets) /* best sets by the mean of the rank metric over symbols */
-        for (size_t p = 0; p < P; p++) {
+    if (!mr->sets) /* best sets by the mean of the rank metric over symbols */
+        for (size_t p = 0; p < mr->P; p++) {
             double row[QA_SWEEP_NMETRICS];
             for (int m = 0; m < QA_SWEEP_NMETRICS; m++) row[m] = NAN;
-            row[c->rank_metric] = ms.set_cnt[p] ? ms.set_sum[p] / (double)ms.set_cnt[p] : NAN;
-            row[3] = ms.sh_cnt[p] ? ms.set_sharpe[p] / (double)ms.sh_cnt[p] : NAN;
-            best_offer(&ms.sets, row[c->rank_metric], p, 0, row);
+            row[c->rank_metric] = ms->set_cnt[p] ? ms->set_sum[p] / (double)ms->set_cnt[p] : NAN;
+            row[3] = ms->sh_cnt[p] ? ms->set_sharpe[p] / (double)ms->sh_cnt[p] : NAN;
+            best_offer(&ms->sets, row[c->rank_metric], p, 0, row);
         }
+    return QA_OK;
+}
 
-    /* curves of the best runs (reference traces on the CPU) and of the best sets */
-    QA_TRY(qa_backend_create(QA_BACKEND_CPU, 0, &cpu));
-    run_eq = malloc(QA_SWEEP_NZ(ms.runs.n * L) * sizeof *run_eq);
-    set_eq = malloc(QA_SWEEP_NZ(ms.sets.n * L) * sizeof *set_eq);
-    trace = malloc(L * sizeof *trace);
-    if (!run_eq || !set_eq || !trace) QA_TRY_FAIL(QA_ERR_NOMEM, "best curves");
-    for (size_t i = 0; i < ms.runs.n; i++) {
+/* Equity from a set's per-bar returns (the first bar is the start: 1). */
+static void equity_of(const double *R, size_t L, double *E) {
+    double e = 1.0;
+    for (size_t j = 0; j < L; j++) {
+        if (j > 0) e = e * (1.0 + R[j]);
+        E[j] = e;
+    }
+}
+
+static qa_status best_curves_compute(merge_run *mr, qa_backend_t *cpu, double *trace) {
+    const qa_sweep_cfg *c = mr->c;
+    const best_list *runs = &mr->ms.runs, *sets = &mr->ms.sets;
+    size_t L = mr->L;
+    for (size_t i = 0; i < runs->n; i++) {
         qa_bt_metrics m;
         if (c->strategy == QA_SWEEP_XS) {
-            QA_TRY(qa_sweep_set_series(c, d, cpu, ms.runs.b[i], 1, c->t_begin, c->t_end, &m, trace));
-            double E = 1.0;
-            for (size_t j = 0; j < L; j++) {
-                if (j > 0) E = E * (1.0 + trace[j]);
-                run_eq[i * L + j] = E;
-            }
+            QA_TRY_RET(qa_sweep_set_series(c, mr->d, cpu, runs->b[i], 1, c->t_begin, c->t_end, &m, trace));
+            equity_of(trace, L, mr->run_eq + i * L);
         } else {
-            qa_bt_data v = qa_sweep_data_view(d, ms.runs.a[i], 1, c->t_begin, c->t_end, 1);
-            qa_bt_grid g = {(qa_bt_strategy)c->strategy, c->params + ms.runs.b[i], 1};
-            qa_bt_trace t = {0, 0, run_eq + i * L, NULL, NULL};
-            QA_TRY(qa_bt_run(cpu, &v, &g, &c->bt, &m, &t, 1));
+            qa_bt_data v = qa_sweep_data_view(mr->d, runs->a[i], 1, c->t_begin, c->t_end, 1);
+            qa_bt_grid g = {(qa_bt_strategy)c->strategy, c->params + runs->b[i], 1};
+            qa_bt_trace t = {0, 0, mr->run_eq + i * L, NULL, NULL};
+            QA_TRY_RET(qa_bt_run(cpu, &v, &g, &c->bt, &m, &t, 1));
         }
     }
-    size_t nset_curves = sets ? ms.sets.n : 0;
-    for (size_t i = 0; i < nset_curves; i++) {
+    for (size_t i = 0; i < mr->nset_curves; i++) {
         qa_bt_metrics m;
-        QA_TRY(qa_sweep_set_series(c, d, cpu, ms.sets.a[i], 1, c->t_begin, c->t_end, &m, trace));
-        double E = 1.0;
-        for (size_t j = 0; j < L; j++) {
-            if (j > 0) E = E * (1.0 + trace[j]);
-            set_eq[i * L + j] = E;
-        }
+        QA_TRY_RET(qa_sweep_set_series(c, mr->d, cpu, sets->a[i], 1, c->t_begin, c->t_end, &m, trace));
+        equity_of(trace, L, mr->set_eq + i * L);
     }
-    QA_TRY(put_best(ms.file, "best/runs", &ms.runs, 1, run_eq, L));
-    if (nset_curves) QA_TRY(put_best(ms.file, "best/sets", &ms.sets, 0, set_eq, L));
+    return QA_OK;
+}
 
-    /* summary */
-    summary = json_object();
+/* Curves of the best runs (reference traces on the CPU) and of the best sets, into
+ * results.h5. */
+static qa_status merge_best_curves(merge_run *mr) {
+    size_t L = mr->L;
+    qa_backend_t *cpu = NULL;
+    mr->nset_curves = mr->sets ? mr->ms.sets.n : 0;
+    mr->run_eq = malloc(QA_SWEEP_NZ(mr->ms.runs.n * L) * sizeof *mr->run_eq);
+    mr->set_eq = malloc(QA_SWEEP_NZ(mr->ms.sets.n * L) * sizeof *mr->set_eq);
+    double *trace = malloc(L * sizeof *trace);
+    qa_status st = !mr->run_eq || !mr->set_eq || !trace ? QA_FAIL(QA_ERR_NOMEM, "best curves") : QA_OK;
+    if (st == QA_OK) st = qa_backend_create(QA_BACKEND_CPU, 0, &cpu);
+    if (st == QA_OK) st = best_curves_compute(mr, cpu, trace);
+    qa_backend_free(cpu);
+    free(trace);
+    QA_TRY_RET(st);
+    QA_TRY_RET(put_best(mr->ms.file, "best/runs", &mr->ms.runs, 1, mr->run_eq, L));
+    if (mr->nset_curves) QA_TRY_RET(put_best(mr->ms.file, "best/sets", &mr->ms.sets, 0, mr->set_eq, L));
+    return QA_OK;
+}
+
+static json_t *counts_json(const merge_run *mr) {
+    const qa_sweep_cfg *c = mr->c;
+    json_t *counts = json_object();
+    json_object_set_new(counts, "symbols", json_integer((json_int_t)c->nsym));
+    json_object_set_new(counts, "params", json_integer((json_int_t)mr->P));
+    json_object_set_new(counts, "runs", json_integer((json_int_t)mr->ms.runs_total));
+    json_object_set_new(counts, "runs_without_" "metric", json_integer((json_int_t)mr->ms.runs_nan));
+    json_object_set_new(counts, "bars", json_integer((json_int_t)mr->L));
+    json_object_set_new(counts, "chunks", json_integer((json_int_t)mr->nplan));
+    json_object_set_new(counts, "dropped_combinations", json_integer((json_int_t)c->dropped));
+    json_object_set_new(counts, "grid_evaluations", json_real((double)mr->S * (double)mr->P * (double)mr->L));
+    return counts;
+}
+
+static json_t *best_runs_json(const merge_run *mr) {
+    const best_list *l = &mr->ms.runs;
+    json_t *br = json_array();
+    for (size_t i = 0; i < l->n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "rank", json_integer((json_int_t)i + 1));
+        json_object_set_new(o, "symbol", json_string(run_symbol(mr->c, l->a[i])));
+        json_object_set_new(o, "param_index", json_integer((json_int_t)l->b[i]));
+        json_object_set_new(o, "params", params_obj(mr->c, l->b[i]));
+        json_object_set_new(o, "value", num(l->val[i]));
+        json_object_set_new(o, "metrics", metrics_obj(l->row + i * QA_SWEEP_NMETRICS));
+        json_array_append_new(br, o);
+    }
+    return br;
+}
+
+static json_t *best_sets_json(const merge_run *mr) {
+    const best_list *l = &mr->ms.sets;
+    json_t *bs = json_array();
+    for (size_t i = 0; i < l->n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "rank", json_integer((json_int_t)i + 1));
+        json_object_set_new(o, "param_index", json_integer((json_int_t)l->a[i]));
+        json_object_set_new(o, "params", params_obj(mr->c, l->a[i]));
+        json_object_set_new(o, "value", num(l->val[i]));
+        if (mr->sets) json_object_set_new(o, "metrics", metrics_obj(l->row + i * QA_SWEEP_NMETRICS));
+        json_array_append_new(bs, o);
+    }
+    json_t *bso = json_object();
+    json_object_set_new(bso, "by", json_string(mr->set_source));
+    json_object_set_new(bso, "sets", bs);
+    return bso;
+}
+
+/* summary.json without the multiple-testing and walk-forward sections. */
+static json_t *summary_base(const merge_run *mr) {
+    const qa_sweep_cfg *c = mr->c;
+    json_t *summary = json_object();
     json_object_set_new(summary, "format", json_string("quantumalpha.sweep-summary"));
     json_object_set_new(summary, "format_version", json_integer(QA_SWEEP_FORMAT_VERSION));
     json_object_set_new(summary, "strategy", json_string(qa_sweep_strategy_name(c->strategy)));
     json_object_set_new(summary, "config_hash", json_string(c->config_hash));
-    json_object_set_new(summary, "input_hash", json_string(d->input_hash));
+    json_object_set_new(summary, "input_hash", json_string(mr->d->input_hash));
     json_object_set_new(summary, "data", json_string(c->data));
-    {
-        char b[40], e[40];
-        qa_time_format_iso(c->time[c->t_begin], b, sizeof b);
-        qa_time_format_iso(c->time[c->t_end - 1], e, sizeof e);
-        json_object_set_new(summary, "start", json_string(b));
-        json_object_set_new(summary, "end", json_string(e));
-    }
+    char b[40], e[40];
+    qa_time_format_iso(c->time[c->t_begin], b, sizeof b);
+    qa_time_format_iso(c->time[c->t_end - 1], e, sizeof e);
+    json_object_set_new(summary, "start", json_string(b));
+    json_object_set_new(summary, "end", json_string(e));
     json_object_set_new(summary, "rank_by", json_string(qa_sweep_metric_names[c->rank_metric]));
-    json_t *counts = json_object();
-    json_object_set_new(counts, "symbols", json_integer((json_int_t)c->nsym));
-    json_object_set_new(counts, "params", json_integer((json_int_t)P));
-    json_object_set_new(counts, "runs", json_integer((json_int_t)ms.runs_total));
-    json_object_set_new(counts, "runs_without_" "metric", json_integer((json_int_t)ms.runs_nan));
-    json_object_set_new(counts, "bars", json_integer((json_int_t)L));
-    json_object_set_new(counts, "chunks", json_integer((json_int_t)nplan));
-    json_object_set_new(counts, "dropped_combinations", json_integer((json_int_t)c->dropped));
-    json_object_set_new(counts, "grid_evaluations", json_real((double)S * (double)P * (double)L));
-    json_object_set_new(summary, "counts", counts);
-    json_t *br = json_array();
-    for (size_t i = 0; i < ms.runs.n; i++) {
-        json_t *o = json_object();
-        json_object_set_new(o, "rank", json_integer((json_int_t)i + 1));
-        json_object_set_new(o, "symbol", json_string(run_symbol(c, ms.runs.a[i])));
-        json_object_set_new(o, "param_index", json_integer((json_int_t)ms.runs.b[i]));
-        json_object_set_new(o, "params", params_obj(c, ms.runs.b[i]));
-        json_object_set_new(o, "value", num(ms.runs.val[i]));
-        json_object_set_new(o, "metrics", metrics_obj(ms.runs.row + i * QA_SWEEP_NMETRICS));
-        json_array_append_new(br, o);
-    }
-    json_object_set_new(summary, "best_runs", br);
-    const char *set_source = c->strategy == QA_SWEEP_XS ? "xs_topk" : sets ? "portfolio" : "mean over symbols";
-    json_t *bs = json_array();
-    for (size_t i = 0; i < ms.sets.n; i++) {
-        json_t *o = json_object();
-        json_object_set_new(o, "rank", json_integer((json_int_t)i + 1));
-        json_object_set_new(o, "param_index", json_integer((json_int_t)ms.sets.a[i]));
-        json_object_set_new(o, "params", params_obj(c, ms.sets.a[i]));
-        json_object_set_new(o, "value", num(ms.sets.val[i]));
-        if (sets) json_object_set_new(o, "metrics", metrics_obj(ms.sets.row + i * QA_SWEEP_NMETRICS));
-        json_array_append_new(bs, o);
-    }
-    json_t *bso = json_object();
-    json_object_set_new(bso, "by", json_string(set_source));
-    json_object_set_new(bso, "sets", bs);
-    json_object_set_new(summary, "best_sets", bso);
+    json_object_set_new(summary, "counts", counts_json(mr));
+    json_object_set_new(summary, "best_runs", best_runs_json(mr));
+    json_object_set_new(summary, "best_sets", best_sets_json(mr));
+    return summary;
+}
 
-    /* multiple testing */
-    if (do_mt) {
-        mtj = json_object();
-        qa_mtest_trials_result tr;
-        qa_mtest_trials_result_of(mt.trials, &tr);
-        json_object_set_new(mtj, "series", json_string(set_source));
-        json_object_set_new(mtj, "trials", json_integer((json_int_t)tr.trials));
-        json_object_set_new(mtj, "mean_correlation", num(tr.rho_mean));
-        json_object_set_new(mtj, "effective_trials", num(tr.n_eff));
-        json_object_set_new(mtj, "var_sharpe_per_bar", num(tr.var_sharpe));
-        if (mt.have_best) {
-            double ntr = c->mt.trials > 0 ? c->mt.trials : tr.n_eff;
-            qa_mtest_dsr_result dr;
-            json_object_set_new(mtj, "selected_param_index", json_integer((json_int_t)mt.best_p));
-            json_object_set_new(mtj, "selected_params", params_obj(c, mt.best_p));
-            if (tr.trials >= 2 && qa_mtest_dsr(mt.best + 1, L - 1, tr.var_sharpe, ntr, &dr) == QA_OK) {
-                double ann = sqrt(c->bt.bars_per_year);
-                json_t *dj = json_object();
-                json_object_set_new(dj, "trials_used", num(ntr));
-                json_object_set_new(dj, "sharpe", num(dr.sharpe * ann));
-                json_object_set_new(dj, "sr0", num(dr.sr0 * ann));
-                json_object_set_new(dj, "sharpe_per_bar", num(dr.sharpe));
-                json_object_set_new(dj, "sr0_per_bar", num(dr.sr0));
-                json_object_set_new(dj, "skew", num(dr.skew));
-                json_object_set_new(dj, "kurtosis", num(dr.kurt));
-                json_object_set_new(dj, "bars", json_integer(dr.n));
-                json_object_set_new(dj, "psr", num(dr.psr));
-                json_object_set_new(dj, "dsr", num(dr.dsr));
-                json_object_set_new(mtj, "deflated_sharpe", dj);
-            } else {
-                json_object_set_new(mtj, "deflated_sharpe", json_null());
-                json_object_set_new(mtj, "note", json_string("deflated Sharpe ratio undefined (fewer than 2 trials "
-                                                             "with a Sharpe ratio, or a flat selected series)"));
-                qa_err_clear();
-            }
-        }
-        if (mt.rc) {
-            qa_mtest_rc_result rr;
-            if (qa_mtest_rc_finish(mt.rc, &rr) == QA_OK) {
-                json_t *rj = json_object();
-                json_object_set_new(rj, "benchmark", json_string(c->mt.benchmark ? "buy_and_hold" : "zero"));
-                json_object_set_new(rj, "bootstrap", json_integer(c->mt.bootstrap));
-                json_object_set_new(rj, "mean_block", json_real(c->mt.block));
-                json_object_set_new(rj, "seed", json_integer(c->mt.seed));
-                json_object_set_new(rj, "models", json_integer((json_int_t)rr.models));
-                json_object_set_new(rj, "best_param_index", json_integer((json_int_t)rr.best));
-                json_object_set_new(rj, "best_mean_excess_per_bar", num(rr.best_mean));
-                json_object_set_new(rj, "rc_statistic", num(rr.stat_rc));
-                json_object_set_new(rj, "rc_pvalue", num(rr.p_rc));
-                json_object_set_new(rj, "spa_statistic", num(rr.stat_spa));
-                json_object_set_new(rj, "spa_pvalue", num(rr.p_spa));
-                json_object_set_new(mtj, "reality_check", rj);
-            }
-        } else {
-            json_object_set_new(mtj, "reality_check", json_null());
-        }
-        json_object_set_new(summary, "multiple_testing", json_incref(mtj));
-        hid_t g = H5Gcreate2(ms.file, "multiple_testing", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (g < 0) QA_TRY(QA_H5_FAIL(-1, "results", "cannot create multiple_testing group"));
-        char *text = json_dumps(mtj, JSON_COMPACT | JSON_REAL_PRECISION(17));
-        st = qa_h5_attr_set_str(g, NULL, "json", text ? text : "{}");
-        free(text);
-        json_t *dj = json_object_get(mtj, "deflated_sharpe"), *rj = json_object_get(mtj, "reality_check");
-        if (st == QA_OK && json_is_object(dj))
-            st = qa_h5_attr_set_f64(g, NULL, "dsr", json_is_number(json_object_get(dj, "dsr"))
-                                                    ? json_number_value(json_object_get(dj, "dsr")) : NAN);
-        if (st == QA_OK && json_is_object(rj)) {
-            st = qa_h5_attr_set_f64(g, NULL, "rc_pvalue", json_number_value(json_object_get(rj, "rc_pvalue")));
-            if (st == QA_OK) st = qa_h5_attr_set_f64(g, NULL, "spa_pvalue", json_number_value(json_object_get(rj, "spa_pvalue")));
-        }
-        H5Gclose(g);
-        if (st != QA_OK) goto cleanup;
+/* Deflated Sharpe ratio of the selected set, deflated by the trials' effective count. */
+static void dsr_json(const merge_run *mr, const qa_mtest_trials_result *tr, json_t *mtj) {
+    const qa_sweep_cfg *c = mr->c;
+    const mt_state *mt = &mr->mt;
+    double ntr = c->mt.trials > 0 ? c->mt.trials : tr->n_eff;
+    qa_mtest_dsr_result dr;
+    json_object_set_new(mtj, "selected_param_index", json_integer((json_int_t)mt->best_p));
+    json_object_set_new(mtj, "selected_params", params_obj(c, mt->best_p));
+    if (tr->trials >= 2 && qa_mtest_dsr(mt->best + 1, mr->L - 1, tr->var_sharpe, ntr, &dr) == QA_OK) {
+        double ann = sqrt(c->bt.bars_per_year);
+        json_t *dj = json_object();
+        json_object_set_new(dj, "trials_used", num(ntr));
+        json_object_set_new(dj, "sharpe", num(dr.sharpe * ann));
+        json_object_set_new(dj, "sr0", num(dr.sr0 * ann));
+        json_object_set_new(dj, "sharpe_per_bar", num(dr.sharpe));
+        json_object_set_new(dj, "sr0_per_bar", num(dr.sr0));
+        json_object_set_new(dj, "skew", num(dr.skew));
+        json_object_set_new(dj, "kurtosis", num(dr.kurt));
+        json_object_set_new(dj, "bars", json_integer(dr.n));
+        json_object_set_new(dj, "psr", num(dr.psr));
+        json_object_set_new(dj, "dsr", num(dr.dsr));
+        json_object_set_new(mtj, "deflated_sharpe", dj);
+    } else {
+        json_object_set_new(mtj, "deflated_sharpe", json_null());
+        json_object_set_new(mtj, "note", json_string("deflated Sharpe ratio undefined (fewer than 2 trials "
+                                                     "with a Sharpe ratio, or a flat selected series)"));
+        qa_err_clear();
     }
+}
 
-    /* walk-forward */
-    if (c->wf.enabled) QA_TRY(qa_sweep_wf_merge(c, run_dir, d->input_hash, plan, nplan, ms.file, summary, &wf));
+/* White's Reality Check and Hansen's SPA against the benchmark; null when not run. */
+static json_t *rc_json(const merge_run *mr) {
+    const qa_sweep_cfg *c = mr->c;
+    qa_mtest_rc_result rr;
+    if (!mr->mt.rc) return json_null();
+    if (qa_mtest_rc_finish(mr->mt.rc, &rr) != QA_OK) return NULL;
+    json_t *rj = json_object();
+    json_object_set_new(rj, "benchmark", json_string(c->mt.benchmark ? "buy_and_hold" : "zero"));
+    json_object_set_new(rj, "bootstrap", json_integer(c->mt.bootstrap));
+    json_object_set_new(rj, "mean_block", json_real(c->mt.block));
+    json_object_set_new(rj, "seed", json_integer(c->mt.seed));
+    json_object_set_new(rj, "models", json_integer((json_int_t)rr.models));
+    json_object_set_new(rj, "best_param_index", json_integer((json_int_t)rr.best));
+    json_object_set_new(rj, "best_mean_excess_per_bar", num(rr.best_mean));
+    json_object_set_new(rj, "rc_statistic", num(rr.stat_rc));
+    json_object_set_new(rj, "rc_pvalue", num(rr.p_rc));
+    json_object_set_new(rj, "spa_statistic", num(rr.stat_spa));
+    json_object_set_new(rj, "spa_pvalue", num(rr.p_spa));
+    return rj;
+}
 
-    /* close and publish results.h5 */
+/* The multiple-testing section, also stored as attributes of /multiple_testing. */
+static qa_status merge_mtest(merge_run *mr) {
+    mt_state *mt = &mr->mt;
+    json_t *mtj = json_object();
+    qa_mtest_trials_result tr;
+    qa_mtest_trials_result_of(mt->trials, &tr);
+    json_object_set_new(mtj, "series", json_string(mr->set_source));
+    json_object_set_new(mtj, "trials", json_integer((json_int_t)tr.trials));
+    json_object_set_new(mtj, "mean_correlation", num(tr.rho_mean));
+    json_object_set_new(mtj, "effective_trials", num(tr.n_eff));
+    json_object_set_new(mtj, "var_sharpe_per_bar", num(tr.var_sharpe));
+    if (mt->have_best) dsr_json(mr, &tr, mtj);
+    json_t *rj = rc_json(mr);
+    if (rj) json_object_set_new(mtj, "reality_check", rj);
+    json_object_set_new(mr->summary, "multiple_testing", json_incref(mtj));
+
+    qa_status st = QA_OK;
+    hid_t g = H5Gcreate2(mr->ms.file, "multiple_testing", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) st = QA_H5_FAIL(-1, "results", "cannot create multiple_testing group");
+    char *text = st == QA_OK ? json_dumps(mtj, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    if (st == QA_OK) st = qa_h5_attr_set_str(g, NULL, "json", text ? text : "{}");
+    free(text);
+    json_t *dj = json_object_get(mtj, "deflated_sharpe");
+    rj = json_object_get(mtj, "reality_check");
+    if (st == QA_OK && json_is_object(dj))
+        st = qa_h5_attr_set_f64(g, NULL, "dsr", json_is_number(json_object_get(dj, "dsr"))
+                                                ? json_number_value(json_object_get(dj, "dsr")) : NAN);
+    if (st == QA_OK && json_is_object(rj)) {
+        st = qa_h5_attr_set_f64(g, NULL, "rc_pvalue", json_number_value(json_object_get(rj, "rc_pvalue")));
+        if (st == QA_OK) st = qa_h5_attr_set_f64(g, NULL, "spa_pvalue", json_number_value(json_object_get(rj, "spa_pvalue")));
+    }
+    if (g >= 0) H5Gclose(g);
+    json_decref(mtj);
+    return st;
+}
+
+/* Closes and publishes results.h5, then summary.json and top.csv. */
+static qa_status merge_publish(merge_run *mr, json_t *timing, uint64_t t0) {
+    merge_state *ms = &mr->ms;
+    char path[QA_PATH_MAX];
     for (int m = 0; m < QA_SWEEP_NMETRICS; m++) {
-        if (ms.met[m] >= 0) H5Dclose(ms.met[m]);
-        if (ms.pmet[m] >= 0) H5Dclose(ms.pmet[m]);
-        ms.met[m] = ms.pmet[m] = -1;
+        if (ms->met[m] >= 0) H5Dclose(ms->met[m]);
+        if (ms->pmet[m] >= 0) H5Dclose(ms->pmet[m]);
+        ms->met[m] = ms->pmet[m] = -1;
     }
-    ms.file = -1;
-    QA_TRY(qa_h5_file_commit(&ms.out, 0));
-
-    double merge_s = qa_time_since(t0);
+    ms->file = -1;
+    QA_TRY_RET(qa_h5_file_commit(&ms->out, 0));
     if (timing) {
-        json_object_set_new(timing, "merge_s", json_real(merge_s));
-        json_object_set_new(summary, "timing", json_incref(timing));
+        json_object_set_new(timing, "merge_s", json_real(qa_time_since(t0)));
+        json_object_set_new(mr->summary, "timing", json_incref(timing));
     }
-    QA_TRY(qa_fs_join(path, sizeof path, run_dir, "summary.json"));
-    QA_TRY(qa_json_write_file(summary, path));
-    QA_TRY(qa_fs_join(path, sizeof path, run_dir, "top.csv"));
-    QA_TRY(write_top_csv(c, &ms.runs, path));
+    QA_TRY_RET(qa_path_join(path, mr->run_dir, "summary.json"));
+    QA_TRY_RET(qa_json_write_file(mr->summary, path));
+    QA_TRY_RET(qa_path_join(path, mr->run_dir, "top.csv"));
+    return write_top_csv(mr->c, &ms->runs, path);
+}
 
-    /* report */
+/* Mean Sharpe ratio over the two heatmap parameters' axes. */
+static qa_status heat_fill(merge_run *mr) {
+    const qa_sweep_cfg *c = mr->c;
+    const merge_state *ms = &mr->ms;
+    axis_build(c, c->heat[0], &mr->ax0);
+    axis_build(c, c->heat[1], &mr->ax1);
+    size_t cells = mr->ax0.n * mr->ax1.n;
+    mr->heat = calloc(cells, sizeof *mr->heat);
+    mr->heat_n = calloc(cells, sizeof *mr->heat_n);
+    if (!mr->heat || !mr->heat_n) return QA_FAIL(QA_ERR_NOMEM, "heatmap");
+    for (size_t p = 0; p < mr->P; p++) {
+        if (!ms->sh_cnt[p]) continue;
+        double sh = ms->set_from_series ? ms->set_sharpe[p] : ms->set_sharpe[p] / (double)ms->sh_cnt[p];
+        size_t k = axis_index(&mr->ax0, c->params[p].p[c->heat[0]]) * mr->ax1.n +
+                   axis_index(&mr->ax1, c->params[p].p[c->heat[1]]);
+        mr->heat[k] += sh;
+        mr->heat_n[k]++;
+    }
+    for (size_t i = 0; i < cells; i++) mr->heat[i] = mr->heat_n[i] ? mr->heat[i] / (double)mr->heat_n[i] : NAN;
+    return QA_OK;
+}
+
+/* report.html from the merged view. */
+static qa_status merge_report(merge_run *mr, char *path) {
+    const qa_sweep_cfg *c = mr->c;
+    const merge_state *ms = &mr->ms;
     qa_sweep_view v;
     memset(&v, 0, sizeof v);
-    v.L = L;
+    v.L = mr->L;
     v.time = c->time + c->t_begin;
-    v.nruns = ms.runs.n;
-    v.run_s = ms.runs.a;
-    v.run_p = ms.runs.b;
-    v.run_metrics = ms.runs.row;
-    v.run_equity = run_eq;
-    v.nsets = nset_curves;
-    v.set_p = ms.sets.a;
-    v.set_metrics = ms.sets.row;
-    v.set_equity = set_eq;
-    v.set_source = set_source;
+    v.nruns = ms->runs.n;
+    v.run_s = ms->runs.a;
+    v.run_p = ms->runs.b;
+    v.run_metrics = ms->runs.row;
+    v.run_equity = mr->run_eq;
+    v.nsets = mr->nset_curves;
+    v.set_p = ms->sets.a;
+    v.set_metrics = ms->sets.row;
+    v.set_equity = mr->set_eq;
+    v.set_source = mr->set_source;
     if (c->heat[0] >= 0) {
-        axis_build(c, c->heat[0], &ax0);
-        axis_build(c, c->heat[1], &ax1);
-        heat = malloc(ax0.n * ax1.n * sizeof *heat);
-        heat_n = calloc(ax0.n * ax1.n, sizeof *heat_n);
-        if (!heat || !heat_n) QA_TRY_FAIL(QA_ERR_NOMEM, "heatmap");
-        for (size_t i = 0; i < ax0.n * ax1.n; i++) heat[i] = 0;
-        for (size_t p = 0; p < P; p++) {
-            if (!ms.sh_cnt[p]) continue;
-            double sh = ms.set_from_series ? ms.set_sharpe[p] : ms.set_sharpe[p] / (double)ms.sh_cnt[p];
-            size_t k = axis_index(&ax0, c->params[p].p[c->heat[0]]) * ax1.n + axis_index(&ax1, c->params[p].p[c->heat[1]]);
-            heat[k] += sh;
-            heat_n[k]++;
-        }
-        for (size_t i = 0; i < ax0.n * ax1.n; i++) heat[i] = heat_n[i] ? heat[i] / (double)heat_n[i] : NAN;
-        v.heat = heat;
-        v.nh0 = ax0.n;
-        v.nh1 = ax1.n;
-        v.heat_labels0 = ax0.labels;
-        v.heat_labels1 = ax1.labels;
+        QA_TRY_RET(heat_fill(mr));
+        v.heat = mr->heat;
+        v.nh0 = mr->ax0.n;
+        v.nh1 = mr->ax1.n;
+        v.heat_labels0 = mr->ax0.labels;
+        v.heat_labels1 = mr->ax1.labels;
     }
-    v.hist[0] = ms.hist[0];
-    v.hist[1] = ms.hist[1];
-    v.hist[2] = ms.hist[2];
-    v.nhist = ms.nhist;
-    v.summary = summary;
-    v.wf = c->wf.enabled ? &wf : NULL;
-    QA_TRY(qa_fs_join(path, sizeof path, run_dir, "report.html"));
-    QA_TRY(qa_sweep_report_write(c, &v, path));
+    for (int h = 0; h < 3; h++) v.hist[h] = ms->hist[h];
+    v.nhist = ms->nhist;
+    v.summary = mr->summary;
+    v.wf = c->wf.enabled ? &mr->wf : NULL;
+    QA_TRY_RET(qa_path_join(path, mr->run_dir, "report.html"));
+    return qa_sweep_report_write(c, &v, path);
+}
+
+static qa_status merge_steps(merge_run *mr, json_t *timing, qa_sweep_report *rep) {
+    uint64_t t0 = qa_time_ns();
+    char report[QA_PATH_MAX];
+    QA_TRY_RET(merge_init(mr));
+    QA_TRY_RET(merge_stream(mr));
+    QA_TRY_RET(merge_best_curves(mr));
+    mr->summary = summary_base(mr);
+    if (mr->do_mt) QA_TRY_RET(merge_mtest(mr));
+    if (mr->c->wf.enabled)
+        QA_TRY_RET(qa_sweep_wf_merge(mr->c, mr->run_dir, mr->d->input_hash, mr->plan, mr->nplan, mr->ms.file,
+                                     mr->summary, &mr->wf));
+    QA_TRY_RET(merge_publish(mr, timing, t0));
+    QA_TRY_RET(merge_report(mr, report));
     if (rep) {
-        snprintf(rep->results, sizeof rep->results, "%s", results);
-        snprintf(rep->report, sizeof rep->report, "%s", path);
+        snprintf(rep->results, sizeof rep->results, "%s", mr->results);
+        snprintf(rep->report, sizeof rep->report, "%s", report);
     }
-    qa_log_info("merged %zu chunks into %s (%.3f s); report %s", nplan, results, qa_time_since(t0), path);
-cleanup:
-    for (int m = 0; m < QA_SWEEP_NMETRICS; m++) {
-        if (ms.met[m] >= 0) H5Dclose(ms.met[m]);
-        if (ms.pmet[m] >= 0) H5Dclose(ms.pmet[m]);
-    }
-    if (ms.file >= 0) qa_h5_file_abort(&ms.out);
-    best_free(&ms.runs);
-    best_free(&ms.sets);
-    free(ms.set_sum);
-    free(ms.set_sharpe);
-    free(ms.set_cnt);
-    free(ms.sh_cnt);
-    for (int h = 0; h < 3; h++) free(ms.hist[h]);
-    qa_mtest_trials_free(mt.trials);
-    qa_mtest_rc_free(mt.rc);
-    free(mt.bench);
-    free(mt.diff);
-    free(mt.best);
-    free(plan);
-    free(tmp);
-    free(run_eq);
-    free(set_eq);
-    free(trace);
-    free(heat);
-    free(heat_n);
-    json_decref(summary);
-    json_decref(mtj);
-    qa_backend_free(cpu);
-    qa_sweep_wf_out_free(&wf);
+    qa_log_info("merged %zu chunks into %s (%.3f s); report %s", mr->nplan, mr->results, qa_time_since(t0), report);
+    return QA_OK;
+}
+
+qa_status qa_sweep_merge_run(const qa_sweep_cfg *c, const qa_sweep_data *d, const char *run_dir, qa_sweep_report *rep,
+                             json_t *timing) {
+    merge_run *mr = calloc(1, sizeof *mr);
+    if (!mr) return QA_FAIL(QA_ERR_NOMEM, "sweep merge");
+    mr->c = c;
+    mr->d = d;
+    mr->run_dir = run_dir;
+    mr->ms.file = -1;
+    for (int m = 0; m < QA_SWEEP_NMETRICS; m++) mr->ms.met[m] = mr->ms.pmet[m] = -1;
+    qa_status st = merge_steps(mr, timing, rep);
+    merge_free(mr);
+    free(mr);
     return st;
 }

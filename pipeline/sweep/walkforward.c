@@ -216,8 +216,8 @@ qa_status qa_sweep_wf_merge(const qa_sweep_cfg *c, const char *run_dir, const ch
     for (size_t s = 0; s < nser; s++)
         snprintf(out->names[s], QA_STORE_SYMBOL_LEN, "%s", w->per_portfolio ? (c->strategy == QA_SWEEP_XS ? "xs_topk" : "portfolio") : c->sym_names[s]);
 
-    char path[4300];
-    QA_TRY(qa_fs_join(path, sizeof path, run_dir, "walkforward.csv"));
+    char path[QA_PATH_MAX];
+    QA_TRY(qa_path_join(path, run_dir, "walkforward.csv"));
     QA_TRY(qa_atomic_open(&af, path));
     csv = af.f;
     fprintf(csv, "window,train_start,train_end,test_start,test_end,series,param_index");
@@ -228,9 +228,9 @@ qa_status qa_sweep_wf_merge(const qa_sweep_cfg *c, const char *run_dir, const ch
 
     for (size_t i = 0; i < nplan; i++) {
         if (plan[i].kind != QA_SWEEP_CHUNK_WF) continue;
-        char cp[4300];
+        char cp[QA_PATH_MAX];
         qa_sweep_result r;
-        QA_TRY(qa_sweep_chunk_path(run_dir, i, cp, sizeof cp));
+        QA_TRY(qa_sweep_chunk_path(run_dir, i, cp));
         QA_TRY(qa_sweep_chunk_read(cp, c, input_hash, &r));
         size_t k = plan[i].w, s0 = w->per_portfolio ? 0 : plan[i].s0;
         size_t off = w->test_begin[k] - base;

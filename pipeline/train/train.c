@@ -317,17 +317,13 @@ typedef struct trainer {
     uint32_t *perm, *batch_rows;
     int64_t perm_epoch;
     qa_rundir rd;
-    char ckpt_path[4200], model_path[4200], metrics_path[4200];
+    char ckpt_path[QA_PATH_MAX], model_path[QA_PATH_MAX], metrics_path[QA_PATH_MAX];
     FILE *metrics;
     char cfg_hash[65];
     double best_val;
     int64_t best_step, bad_evals;
     float *best_params; /* host */
 } trainer;
-
-static qa_status path_in_run(trainer *T, const char *name, char *buf, size_t size) {
-    return qa_rundir_file(&T->rd, name, buf, size);
-}
 
 static const char *iso(int64_t t, char *buf, size_t n) {
     if (t == INT64_MIN || t == INT64_MAX) return "";
@@ -602,9 +598,9 @@ cleanup_data:
 
     /* run directory, and the state to resume from */
     QA_TRY(qa_rundir_open(&T->rd, c->run_dir, T->comm, "train", argc, argv));
-    QA_TRY(path_in_run(T, "checkpoint.qac", T->ckpt_path, sizeof T->ckpt_path));
-    QA_TRY(path_in_run(T, "model.qam", T->model_path, sizeof T->model_path));
-    QA_TRY(path_in_run(T, "metrics.jsonl", T->metrics_path, sizeof T->metrics_path));
+    QA_TRY(qa_rundir_file(&T->rd, "checkpoint.qac", T->ckpt_path));
+    QA_TRY(qa_rundir_file(&T->rd, "model.qam", T->model_path));
+    QA_TRY(qa_rundir_file(&T->rd, "metrics.jsonl", T->metrics_path));
     *first_step = 0;
     int have = qa_fs_exists(T->ckpt_path);
     if (have && !c->resume)
@@ -884,8 +880,8 @@ static qa_status write_report(trainer *T, const qa_train_result *res, const qa_e
         qa_report_chart ec = {k ? "Test backtest equity" : "Validation backtest equity", "date", "equity", 1, 0, 0};
         qa_report_line_chart(r, &ec, es, 2);
     }
-    char path[4200];
-    QA_TRY(path_in_run(T, "report.html", path, sizeof path));
+    char path[QA_PATH_MAX];
+    QA_TRY(qa_rundir_file(&T->rd, "report.html", path));
     QA_TRY(qa_report_write(r, path));
 cleanup:
     qa_report_free(r);

@@ -16,9 +16,9 @@ typedef struct run_files {
 } run_files;
 
 static json_t *read_json(const char *dir, const char *name) {
-    char p[4200];
+    char p[QA_PATH_MAX];
     json_t *j = NULL;
-    if (qa_fs_join(p, sizeof p, dir, name) != QA_OK || !qa_fs_exists(p)) return NULL;
+    if (qa_path_join(p, dir, "%s", name) != QA_OK || !qa_fs_exists(p)) return NULL;
     if (qa_json_read_file(p, &j) != QA_OK) return NULL;
     return j;
 }
@@ -93,9 +93,9 @@ qa_status qa_train_runs_list(const char *dir, FILE *out) {
     struct dirent *e;
     while ((e = readdir(dp))) {
         if (e->d_name[0] == '.') continue;
-        char p[4200], q[4300];
-        if (qa_fs_join(p, sizeof p, dir, e->d_name) != QA_OK || !qa_fs_is_dir(p)) continue;
-        if (qa_fs_join(q, sizeof q, p, "config.resolved.json") != QA_OK || !qa_fs_exists(q)) continue;
+        char p[QA_PATH_MAX], q[QA_PATH_MAX];
+        if (qa_path_join(p, dir, "%s", e->d_name) != QA_OK || !qa_fs_is_dir(p)) continue;
+        if (qa_path_join(q, p, "config.resolved.json") != QA_OK || !qa_fs_exists(q)) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
             char **nn = realloc(names, cap * sizeof *nn);
@@ -118,8 +118,8 @@ qa_status qa_train_runs_list(const char *dir, FILE *out) {
         fprintf(out, "%-22s %-18s %-7s %-11s %7s %10s %8s %8s %7s %8s  %s\n", "run", "model", "inputs", "target", "steps",
                 "best val", "test IC", "rank IC", "Sharpe", "time", "status");
         for (size_t i = 0; i < n; i++) {
-            char p[4200];
-            qa_fs_join(p, sizeof p, dir, names[i]);
+            char p[QA_PATH_MAX];
+            qa_path_join(p, dir, "%s", names[i]);
             run_files f;
             load_run(p, &f);
             char model[64], inputs[32], target[40], steps[24], best[24], ic[24], ric[24], sh[24], dur[24];
@@ -221,8 +221,8 @@ qa_status qa_train_runs_show(const char *run, FILE *out) {
                                         "run.log"};
     fprintf(out, "files    ");
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char p[4200];
-        qa_fs_join(p, sizeof p, run, files[i]);
+        char p[QA_PATH_MAX];
+        qa_path_join(p, run, "%s", files[i]);
         long long sz = qa_fs_size(p);
         if (sz >= 0) fprintf(out, " %s (%lld B)", files[i], sz);
     }
