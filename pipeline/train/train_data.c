@@ -167,221 +167,262 @@ static size_t grid_lower_bound(const int64_t *time, size_t n, int64_t t) {
     return lo;
 }
 
-qa_status qa_train_data_load(qa_store_t *store, const qa_model_spec *spec, const qa_model_norm *norm,
-                             qa_train_data *out) {
-    memset(out, 0, sizeof *out);
-    qa_status st = qa_model_spec_check(spec);
-    if (st != QA_OK) return st;
-    qa_train_data d;
-    memset(&d, 0, sizeof d);
-    d.spec = *spec;
-    double *cpanel = NULL, *col = NULL, *tr = NULL;
-    uint8_t *rowok = NULL;
+/* The store's symbols and time grid. */
+static qa_status load_index(qa_store_t *store, qa_train_data *d) {
     const size_t S = qa_store_nsym(store), T = qa_store_ntime(store);
-    const int F = spec->ninputs, L = spec->window, h = spec->horizon;
-    d.nsym = S;
-    d.ntime = T;
-    d.bars_per_year = qa_store_get_meta(store)->bars_per_year;
-    d.symbols = calloc(S ? S : 1, sizeof *d.symbols);
-    d.time = malloc((T ? T : 1) * sizeof *d.time);
-    d.sym_begin = calloc(S + 1, sizeof *d.sym_begin);
-    if (!d.symbols || !d.time || !d.sym_begin) QA_TRY_FAIL(QA_ERR_NOMEM, "training data index");
-    for (size_t i = 0; i < S; i++) snprintf(d.symbols[i], sizeof d.symbols[i], "%s", qa_store_symbol(store, i));
-    if (T) memcpy(d.time, qa_store_time(store), T * sizeof *d.time);
+    d->nsym = S;
+    d->ntime = T;
+    d->bars_per_year = qa_store_get_meta(store)->bars_per_year;
+    d->symbols = calloc(S ? S : 1, sizeof *d->symbols);
+    d->time = malloc((T ? T : 1) * sizeof *d->time);
+    d->sym_begin = calloc(S + 1, sizeof *d->sym_begin);
+    if (!d->symbols || !d->time || !d->sym_begin) return QA_FAIL(QA_ERR_NOMEM, "training data index");
+    for (size_t i = 0; i < S; i++) snprintf(d->symbols[i], sizeof d->symbols[i], "%s", qa_store_symbol(store, i));
+    if (T) memcpy(d->time, qa_store_time(store), T * sizeof *d->time);
+    return QA_OK;
+}
 
-    /* Observation rows: bars with a close. */
-    QA_TRY(read_panel(store, "bars/close", S, T, &cpanel));
+/* Observation rows: the bars with a positive close, symbol-major, and the per-row arrays. */
+static qa_status load_rows(qa_store_t *store, qa_train_data *d) {
+    const size_t S = d->nsym, T = d->ntime, F = (size_t)d->spec.ninputs;
+    double *cpanel = NULL;
+    QA_TRY_RET(read_panel(store, "bars/close", S, T, &cpanel));
     size_t R = 0;
     for (size_t i = 0; i < S; i++) {
-        d.sym_begin[i] = R;
+        d->sym_begin[i] = R;
         for (size_t t = 0; t < T; t++) R += isfinite(cpanel[i * T + t]) && cpanel[i * T + t] > 0.0;
     }
-    d.sym_begin[S] = R;
+    d->sym_begin[S] = R;
+    qa_status st = QA_OK;
     if (R > 0xffffffffu) QA_TRY_FAIL(QA_ERR_LIMIT, "%zu observation rows exceed 2^32", R);
     if (R == 0) QA_TRY_FAIL(QA_ERR_FORMAT, "%s has no bars with a close", qa_store_path(store));
-    d.nrows = R;
-    d.row_sym = malloc(R * sizeof *d.row_sym);
-    d.row_t = malloc(R * sizeof *d.row_t);
-    d.close = malloc(R * sizeof *d.close);
-    d.x = malloc(R * (size_t)F * sizeof *d.x);
-    d.ret = malloc(R * sizeof *d.ret);
-    d.y = malloc(R * sizeof *d.y);
-    d.cls = malloc(R * sizeof *d.cls);
-    d.split = malloc(R * sizeof *d.split);
-    d.valid = calloc(R, sizeof *d.valid);
-    col = malloc(R * sizeof *col);
-    rowok = malloc(R);
-    if (!d.row_sym || !d.row_t || !d.close || !d.x || !d.ret || !d.y || !d.cls || !d.split || !d.valid || !col ||
-        !rowok)
-        QA_TRY_FAIL(QA_ERR_NOMEM, "training data: %zu rows x %d inputs", R, F);
+    d->nrows = R;
+    d->row_sym = malloc(R * sizeof *d->row_sym);
+    d->row_t = malloc(R * sizeof *d->row_t);
+    d->close = malloc(R * sizeof *d->close);
+    d->x = malloc(R * F * sizeof *d->x);
+    d->ret = malloc(R * sizeof *d->ret);
+    d->y = malloc(R * sizeof *d->y);
+    d->cls = malloc(R * sizeof *d->cls);
+    d->split = malloc(R * sizeof *d->split);
+    d->valid = calloc(R, sizeof *d->valid);
+    if (!d->row_sym || !d->row_t || !d->close || !d->x || !d->ret || !d->y || !d->cls || !d->split || !d->valid)
+        QA_TRY_FAIL(QA_ERR_NOMEM, "training data: %zu rows x %zu inputs", R, F);
     R = 0;
     for (size_t i = 0; i < S; i++)
         for (size_t t = 0; t < T; t++) {
             double c = cpanel[i * T + t];
             if (!(isfinite(c) && c > 0.0)) continue;
-            d.row_sym[R] = (int32_t)i, d.row_t[R] = (int32_t)t, d.close[R] = c;
+            d->row_sym[R] = (int32_t)i, d->row_t[R] = (int32_t)t, d->close[R] = c;
             R++;
         }
+cleanup:
     free(cpanel);
-    cpanel = NULL;
+    return st;
+}
 
-    /* Split of each row's timestamp; the range of the rows in [start, end). */
-    d.first_time = INT64_MAX, d.last_time = INT64_MIN;
-    for (size_t r = 0; r < R; r++) {
-        int64_t tm = d.time[d.row_t[r]];
+/* Split of each row's timestamp; the time range of the rows in [start, end). */
+static void assign_splits(qa_train_data *d) {
+    const qa_model_spec *spec = &d->spec;
+    d->first_time = INT64_MAX, d->last_time = INT64_MIN;
+    for (size_t r = 0; r < d->nrows; r++) {
+        int64_t tm = d->time[d->row_t[r]];
         int k = -1;
         for (int j = 0; j < QA_TRAIN_SPLIT_COUNT; j++)
             if (tm >= split_lo(spec, j) && tm < split_hi(spec, j)) k = j;
-        d.split[r] = (int8_t)k;
+        d->split[r] = (int8_t)k;
         if (k >= 0) {
-            d.first_time = tm < d.first_time ? tm : d.first_time;
-            d.last_time = tm > d.last_time ? tm : d.last_time;
+            d->first_time = tm < d->first_time ? tm : d->first_time;
+            d->last_time = tm > d->last_time ? tm : d->last_time;
         }
     }
+}
 
-    /* Inputs: raw column, fit (training period) or given normalisation, store as float. */
-    if (norm) d.norm = *norm;
+/* Inputs: raw column, normalisation fitted on the training period (or given), clipped,
+ * stored as float; a window is valid when its L rows belong to the symbol and are all
+ * finite. */
+static qa_status load_inputs(qa_store_t *store, const qa_model_norm *norm, qa_train_data *d) {
+    const qa_model_spec *spec = &d->spec;
+    const size_t R = d->nrows, F = (size_t)spec->ninputs;
+    qa_status st = QA_OK;
+    double *col = malloc(R * sizeof *col);
+    uint8_t *rowok = malloc(R);
+    if (!col || !rowok) QA_TRY_FAIL(QA_ERR_NOMEM, "training data: %zu rows", R);
+    if (norm) d->norm = *norm;
     memset(rowok, 1, R);
-    for (int f = 0; f < F; f++) {
-        QA_TRY(input_column(store, &d, &spec->inputs[f], col));
-        if (!norm) fit_column(&d, col, &d.norm.mean[f], &d.norm.std[f]);
-        double m = d.norm.mean[f], sd = d.norm.std[f], c = spec->clip;
+    for (size_t f = 0; f < F; f++) {
+        QA_TRY(input_column(store, d, &spec->inputs[f], col));
+        if (!norm) fit_column(d, col, &d->norm.mean[f], &d->norm.std[f]);
+        double m = d->norm.mean[f], sd = d->norm.std[f], c = spec->clip;
         for (size_t r = 0; r < R; r++) {
             double z = (col[r] - m) / sd;
             if (c > 0.0) z = z > c ? c : z < -c ? -c : z; /* NaN passes through */
-            d.x[r * (size_t)F + (size_t)f] = (float)z;
+            d->x[r * F + f] = (float)z;
             if (isnan(z)) rowok[r] = 0;
         }
     }
-
-    /* A window is valid when its L rows belong to the symbol and are all finite. */
-    for (size_t i = 0; i < S; i++) {
+    for (size_t i = 0; i < d->nsym; i++) {
         size_t run = 0;
-        for (size_t r = d.sym_begin[i]; r < d.sym_begin[i + 1]; r++) {
+        for (size_t r = d->sym_begin[i]; r < d->sym_begin[i + 1]; r++) {
             run = rowok[r] ? run + 1 : 0;
-            d.valid[r] = run >= (size_t)L;
+            d->valid[r] = run >= (size_t)spec->window;
         }
     }
+cleanup:
+    free(col);
+    free(rowok);
+    return st;
+}
 
-    /* Forward returns over h rows of the same symbol; lab = grid index of the label's end. */
-    int32_t *lab = malloc(R * sizeof *lab);
-    if (!lab) QA_TRY_FAIL(QA_ERR_NOMEM, "labels");
+/* Forward returns over h rows of the same symbol (lab[r]: grid index of the label's end,
+ * -1 none), demeaned per timestamp when asked. */
+static qa_status forward_returns(qa_train_data *d, int32_t *lab) {
+    const size_t R = d->nrows, T = d->ntime, h = (size_t)d->spec.horizon;
     for (size_t r = 0; r < R; r++) {
-        size_t end = d.sym_begin[d.row_sym[r] + 1];
-        if (r + (size_t)h < end) {
-            d.ret[r] = d.close[r + (size_t)h] / d.close[r] - 1.0;
-            lab[r] = d.row_t[r + (size_t)h];
+        size_t end = d->sym_begin[d->row_sym[r] + 1];
+        if (r + h < end) {
+            d->ret[r] = d->close[r + h] / d->close[r] - 1.0;
+            lab[r] = d->row_t[r + h];
         } else {
-            d.ret[r] = NAN;
+            d->ret[r] = NAN;
             lab[r] = -1;
         }
     }
-
+    if (!d->spec.demean) return QA_OK;
     /* Cross-sectional demeaning: subtract each timestamp's mean forward return. */
-    if (spec->demean) {
-        double *sum = calloc(T ? T : 1, sizeof *sum);
-        size_t *cnt = calloc(T ? T : 1, sizeof *cnt);
-        if (!sum || !cnt) {
-            free(sum), free(cnt), free(lab);
-            QA_TRY_FAIL(QA_ERR_NOMEM, "demeaning");
-        }
+    double *sum = calloc(T ? T : 1, sizeof *sum);
+    size_t *cnt = calloc(T ? T : 1, sizeof *cnt);
+    if (sum && cnt) {
         for (size_t r = 0; r < R; r++)
-            if (!isnan(d.ret[r])) sum[d.row_t[r]] += d.ret[r], cnt[d.row_t[r]]++;
+            if (!isnan(d->ret[r])) sum[d->row_t[r]] += d->ret[r], cnt[d->row_t[r]]++;
         for (size_t r = 0; r < R; r++)
-            if (!isnan(d.ret[r])) d.ret[r] -= sum[d.row_t[r]] / (double)cnt[d.row_t[r]];
-        free(sum), free(cnt);
+            if (!isnan(d->ret[r])) d->ret[r] -= sum[d->row_t[r]] / (double)cnt[d->row_t[r]];
     }
+    free(sum);
+    free(cnt);
+    return sum && cnt ? QA_OK : QA_FAIL(QA_ERR_NOMEM, "demeaning");
+}
 
-    /* Samples and prediction rows per split. */
-    size_t gidx[QA_TRAIN_SPLIT_COUNT] = {0, grid_lower_bound(d.time, T, spec->train_end),
-                                         grid_lower_bound(d.time, T, spec->val_end)};
+/* Samples and prediction rows per split, with the reason each excluded row was left out
+ * (embargo, short history, NaN input or label, label crossing the split's end). */
+static qa_status select_samples(qa_train_data *d, const int32_t *lab) {
+    const qa_model_spec *spec = &d->spec;
+    const size_t R = d->nrows, T = d->ntime;
+    size_t gidx[QA_TRAIN_SPLIT_COUNT] = {0, grid_lower_bound(d->time, T, spec->train_end),
+                                         grid_lower_bound(d->time, T, spec->val_end)};
     for (int k = 0; k < QA_TRAIN_SPLIT_COUNT; k++) {
-        d.samples[k] = malloc((R ? R : 1) * sizeof(uint32_t));
-        d.pred_rows[k] = malloc((R ? R : 1) * sizeof(uint32_t));
-        if (!d.samples[k] || !d.pred_rows[k]) {
-            free(lab);
-            QA_TRY_FAIL(QA_ERR_NOMEM, "sample lists");
-        }
+        d->samples[k] = malloc((R ? R : 1) * sizeof(uint32_t));
+        d->pred_rows[k] = malloc((R ? R : 1) * sizeof(uint32_t));
+        if (!d->samples[k] || !d->pred_rows[k]) return QA_FAIL(QA_ERR_NOMEM, "sample lists");
     }
     for (size_t r = 0; r < R; r++) {
-        int k = d.split[r];
+        int k = d->split[r];
         if (k < 0) continue;
-        qa_train_data_counts *c = &d.counts[k];
+        qa_train_data_counts *c = &d->counts[k];
         c->rows++;
-        if (k > 0 && (size_t)d.row_t[r] < gidx[k] + (size_t)spec->embargo) {
+        if (k > 0 && (size_t)d->row_t[r] < gidx[k] + (size_t)spec->embargo) {
             c->embargoed++;
             continue;
         }
-        size_t first = d.sym_begin[d.row_sym[r]];
-        if (r - first + 1 < (size_t)L) {
+        if (r - d->sym_begin[d->row_sym[r]] + 1 < (size_t)spec->window) {
             c->short_history++;
             continue;
         }
-        if (!d.valid[r]) {
+        if (!d->valid[r]) {
             c->nan_input++;
             continue;
         }
-        d.pred_rows[k][d.npred[k]++] = (uint32_t)r;
-        if (isnan(d.ret[r]) || !isfinite(d.ret[r])) {
+        d->pred_rows[k][d->npred[k]++] = (uint32_t)r;
+        if (isnan(d->ret[r]) || !isfinite(d->ret[r])) {
             c->nan_label++;
             continue;
         }
-        if (d.time[lab[r]] >= split_hi(spec, k)) {
+        if (d->time[lab[r]] >= split_hi(spec, k)) {
             c->purged++;
             continue;
         }
-        d.samples[k][d.nsamples[k]++] = (uint32_t)r;
+        d->samples[k][d->nsamples[k]++] = (uint32_t)r;
         c->samples++;
     }
-    free(lab);
+    return QA_OK;
+}
 
-    /* Targets: standardisation / quantile edges from the training samples only. */
-    const size_t ntr = d.nsamples[QA_TRAIN_SPLIT_TRAIN];
-    if (!norm) {
-        d.norm.target_mean = 0.0, d.norm.target_std = 1.0, d.norm.nedges = 0;
-        if (spec->target == QA_MODEL_TARGET_RETURN && spec->standardize && ntr >= 2) {
-            double sum = 0.0, ss = 0.0;
-            for (size_t i = 0; i < ntr; i++) sum += d.ret[d.samples[0][i]];
-            double m = sum / (double)ntr;
-            for (size_t i = 0; i < ntr; i++) {
-                double e = d.ret[d.samples[0][i]] - m;
-                ss += e * e;
-            }
-            double sd = sqrt(ss / (double)(ntr - 1));
-            d.norm.target_mean = m;
-            d.norm.target_std = sd > 0.0 ? sd : 1.0;
+/* Target standardisation or quantile edges from the training samples only. */
+static qa_status fit_targets(qa_train_data *d) {
+    const qa_model_spec *spec = &d->spec;
+    const size_t ntr = d->nsamples[QA_TRAIN_SPLIT_TRAIN];
+    const uint32_t *tr_rows = d->samples[QA_TRAIN_SPLIT_TRAIN];
+    d->norm.target_mean = 0.0, d->norm.target_std = 1.0, d->norm.nedges = 0;
+    if (spec->target == QA_MODEL_TARGET_RETURN && spec->standardize && ntr >= 2) {
+        double sum = 0.0, ss = 0.0;
+        for (size_t i = 0; i < ntr; i++) sum += d->ret[tr_rows[i]];
+        double m = sum / (double)ntr;
+        for (size_t i = 0; i < ntr; i++) {
+            double e = d->ret[tr_rows[i]] - m;
+            ss += e * e;
         }
-        if (spec->target == QA_MODEL_TARGET_QUANTILE && ntr > 0) {
-            tr = malloc(ntr * sizeof *tr);
-            if (!tr) QA_TRY_FAIL(QA_ERR_NOMEM, "quantile edges");
-            for (size_t i = 0; i < ntr; i++) tr[i] = d.ret[d.samples[0][i]];
-            qsort(tr, ntr, sizeof *tr, cmp_double);
-            d.norm.nedges = spec->classes - 1;
-            for (int k = 1; k < spec->classes; k++) d.norm.edges[k - 1] = tr[(size_t)k * ntr / (size_t)spec->classes];
-        }
-    } else if (spec->target == QA_MODEL_TARGET_QUANTILE && norm->nedges != spec->classes - 1) {
-        QA_TRY_FAIL(QA_ERR_FORMAT, "quantile target with %d classes needs %d edges, the normalisation has %d",
-                    spec->classes, spec->classes - 1, norm->nedges);
+        double sd = sqrt(ss / (double)(ntr - 1));
+        d->norm.target_mean = m;
+        d->norm.target_std = sd > 0.0 ? sd : 1.0;
     }
-    for (size_t r = 0; r < R; r++) {
-        double v = d.ret[r];
-        d.y[r] = (float)((v - d.norm.target_mean) / d.norm.target_std);
-        if (isnan(v)) d.cls[r] = -1;
-        else if (spec->target == QA_MODEL_TARGET_SIGN) d.cls[r] = v > 0.0;
+    if (spec->target == QA_MODEL_TARGET_QUANTILE && ntr > 0) {
+        double *tr = malloc(ntr * sizeof *tr);
+        if (!tr) return QA_FAIL(QA_ERR_NOMEM, "quantile edges");
+        for (size_t i = 0; i < ntr; i++) tr[i] = d->ret[tr_rows[i]];
+        qsort(tr, ntr, sizeof *tr, cmp_double);
+        d->norm.nedges = spec->classes - 1;
+        for (int k = 1; k < spec->classes; k++) d->norm.edges[k - 1] = tr[(size_t)k * ntr / (size_t)spec->classes];
+        free(tr);
+    }
+    return QA_OK;
+}
+
+/* Regression targets and class labels of every row. */
+static void label_rows(qa_train_data *d) {
+    const qa_model_spec *spec = &d->spec;
+    for (size_t r = 0; r < d->nrows; r++) {
+        double v = d->ret[r];
+        d->y[r] = (float)((v - d->norm.target_mean) / d->norm.target_std);
+        if (isnan(v)) d->cls[r] = -1;
+        else if (spec->target == QA_MODEL_TARGET_SIGN) d->cls[r] = v > 0.0;
         else if (spec->target == QA_MODEL_TARGET_QUANTILE) {
             int c = 0;
-            for (int k = 0; k < d.norm.nedges; k++) c += v >= d.norm.edges[k];
-            d.cls[r] = c;
-        } else d.cls[r] = -1;
+            for (int k = 0; k < d->norm.nedges; k++) c += v >= d->norm.edges[k];
+            d->cls[r] = c;
+        } else d->cls[r] = -1;
     }
-    *out = d;
+}
+
+static qa_status load_steps(qa_store_t *store, const qa_model_norm *norm, qa_train_data *d) {
+    const qa_model_spec *spec = &d->spec;
+    QA_TRY_RET(load_index(store, d));
+    QA_TRY_RET(load_rows(store, d));
+    assign_splits(d);
+    QA_TRY_RET(load_inputs(store, norm, d));
+    int32_t *lab = malloc(d->nrows * sizeof *lab);
+    if (!lab) return QA_FAIL(QA_ERR_NOMEM, "labels");
+    qa_status st = forward_returns(d, lab);
+    if (st == QA_OK) st = select_samples(d, lab);
+    free(lab);
+    QA_TRY_RET(st);
+    if (!norm) QA_TRY_RET(fit_targets(d));
+    else if (spec->target == QA_MODEL_TARGET_QUANTILE && norm->nedges != spec->classes - 1)
+        return QA_FAIL(QA_ERR_FORMAT, "quantile target with %d classes needs %d edges, the normalisation has %d",
+                       spec->classes, spec->classes - 1, norm->nedges);
+    label_rows(d);
+    return QA_OK;
+}
+
+qa_status qa_train_data_load(qa_store_t *store, const qa_model_spec *spec, const qa_model_norm *norm,
+                             qa_train_data *out) {
+    memset(out, 0, sizeof *out);
+    QA_TRY_RET(qa_model_spec_check(spec));
+    qa_train_data d;
     memset(&d, 0, sizeof d);
-cleanup:
-    free(cpanel);
-    free(col);
-    free(rowok);
-    free(tr);
-    qa_train_data_free(&d);
+    d.spec = *spec;
+    qa_status st = load_steps(store, norm, &d);
+    if (st == QA_OK) *out = d;
+    else qa_train_data_free(&d);
     return st;
 }
 
