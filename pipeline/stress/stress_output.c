@@ -190,45 +190,47 @@ static const char *const limit_states[] = {"ok", "warning", "breach", "not evalu
 
 /* ---- results.h5 ---------------------------------------------------------------------------- */
 
-static qa_status write_h5(const char *path, const qa_stress_results *r) {
+static qa_status h5_header(hid_t id, const qa_stress_results *r) {
     const qa_stress_cfg *c = r->cfg;
     const qa_stress_book *b = r->book;
-    size_t P = b->p, L = c->nlevels;
-    qa_h5_file hf = {-1, NULL, NULL}, *h = &hf;
-    qa_status st = QA_OK;
-    char d[32], key[256];
-    const char **names = NULL;
-    double *buf = NULL;
-    QA_TRY(qa_stress_h5_create(path, "quantumalpha.stress", 1, h));
-    QA_TRY(qa_h5_attr_set_str(h->id, "/", "portfolio", b->pf.path));
-    QA_TRY(qa_h5_attr_set_str(h->id, "/", "data", r->panel->path));
-    QA_TRY(qa_h5_attr_set_str(h->id, "/", "valuation_date", day(b->valuation, d, sizeof d)));
-    snprintf(key, sizeof key, "%.17g", b->value);
-    QA_TRY(qa_h5_attr_set_str(h->id, "/", "portfolio_value", key));
-    snprintf(key, sizeof key, "%d", c->horizon);
-    QA_TRY(qa_h5_attr_set_str(h->id, "/", "horizon_days", key));
-    QA_TRY(qa_h5_put_f64(h->id, "levels", c->levels, L, 0));
-    /* positions */
-    names = calloc(P + 2 * QA_STRESS_METHOD_COUNT + r->nsc + 1, sizeof *names);
-    buf = malloc((P > 16 ? P : 16) * 8 * sizeof *buf + 64);
-    if (!names || !buf) QA_TRY_FAIL(QA_ERR_NOMEM, "results");
+    char d[32], v[64];
+    QA_TRY_RET(qa_h5_attr_set_str(id, "/", "portfolio", b->pf.path));
+    QA_TRY_RET(qa_h5_attr_set_str(id, "/", "data", r->panel->path));
+    QA_TRY_RET(qa_h5_attr_set_str(id, "/", "valuation_date", day(b->valuation, d, sizeof d)));
+    snprintf(v, sizeof v, "%.17g", b->value);
+    QA_TRY_RET(qa_h5_attr_set_str(id, "/", "portfolio_value", v));
+    snprintf(v, sizeof v, "%d", c->horizon);
+    QA_TRY_RET(qa_h5_attr_set_str(id, "/", "horizon_days", v));
+    return qa_h5_put_f64(id, "levels", c->levels, c->nlevels, 0);
+}
+
+/* /positions: ids, symbols, kinds, quantities, values, exposures and weights. names: P. */
+static qa_status h5_positions(hid_t id, const qa_stress_book *b, const char **names) {
+    size_t P = b->p;
     for (size_t i = 0; i < P; i++) names[i] = b->pf.pos[i].id;
-    QA_TRY(qa_h5_put_strings(h->id, "positions/id", names, P));
+    QA_TRY_RET(qa_h5_put_strings(id, "positions/id", names, P));
     for (size_t i = 0; i < P; i++) names[i] = b->pf.pos[i].symbol;
-    QA_TRY(qa_h5_put_strings(h->id, "positions/symbol", names, P));
+    QA_TRY_RET(qa_h5_put_strings(id, "positions/symbol", names, P));
     for (size_t i = 0; i < P; i++) names[i] = qa_book_kind_names[b->pf.pos[i].kind];
-    QA_TRY(qa_h5_put_strings(h->id, "positions/kind", names, P));
-    QA_TRY(qa_h5_put_f64(h->id, "positions/quantity", b->qty, P, 0));
-    QA_TRY(qa_h5_put_f64(h->id, "positions/market_value", b->mv, P, 0));
-    QA_TRY(qa_h5_put_f64(h->id, "positions/exposure", b->exposure, P, 0));
-    for (size_t i = 0; i < P; i++) buf[i] = b->exposure[i] / b->value;
-    QA_TRY(qa_h5_put_f64(h->id, "positions/weight", buf, P, 0));
-    /* measures */
-    size_t M = 0;
-    double *var = malloc(2 * QA_STRESS_METHOD_COUNT * (L + 1) * 2 * sizeof *var);
-    if (!var) QA_TRY_FAIL(QA_ERR_NOMEM, "measures");
-    double *es = var + 2 * QA_STRESS_METHOD_COUNT * L, *cnt = es + 2 * QA_STRESS_METHOD_COUNT * L;
-    for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
+    QA_TRY_RET(qa_h5_put_strings(id, "positions/kind", names, P));
+    QA_TRY_RET(qa_h5_put_f64(id, "positions/quantity", b->qty, P, 0));
+    QA_TRY_RET(qa_h5_put_f64(id, "positions/market_value", b->mv, P, 0));
+    QA_TRY_RET(qa_h5_put_f64(id, "positions/exposure", b->exposure, P, 0));
+    double *w = malloc((P ? P : 1) * sizeof *w);
+    if (!w) return QA_FAIL(QA_ERR_NOMEM, "weights");
+    for (size_t i = 0; i < P; i++) w[i] = b->exposure[i] / b->value;
+    qa_status st = qa_h5_put_f64(id, "positions/weight", w, P, 0);
+    free(w);
+    return st;
+}
+
+/* /measures: VaR and ES of every measure run, one row each. names: 2 x method count. */
+static qa_status h5_measures(hid_t id, const qa_stress_results *r, const char **names) {
+    size_t L = r->cfg->nlevels, M = 0, K = 2 * QA_STRESS_METHOD_COUNT;
+    double *var = malloc(K * (2 * L + 1) * sizeof *var);
+    if (!var) return QA_FAIL(QA_ERR_NOMEM, "measures");
+    double *es = var + K * L, *cnt = es + K * L;
+    for (size_t k = 0; k < K; k++) {
         const qa_stress_measure *m = &r->m[k];
         if (!m->run) continue;
         names[M] = m->name;
@@ -236,209 +238,240 @@ static qa_status write_h5(const char *path, const qa_stress_results *r) {
         cnt[M] = (double)m->scenarios;
         M++;
     }
-    st = qa_h5_put_strings(h->id, "measures/method", names, M);
-    if (st == QA_OK) st = qa_h5_put_f64(h->id, "measures/var", var, M, L);
-    if (st == QA_OK) st = qa_h5_put_f64(h->id, "measures/es", es, M, L);
-    if (st == QA_OK) st = qa_h5_put_f64(h->id, "measures/scenarios", cnt, M, 0);
+    qa_status st = qa_h5_put_strings(id, "measures/method", names, M);
+    if (st == QA_OK) st = qa_h5_put_f64(id, "measures/var", var, M, L);
+    if (st == QA_OK) st = qa_h5_put_f64(id, "measures/es", es, M, L);
+    if (st == QA_OK) st = qa_h5_put_f64(id, "measures/scenarios", cnt, M, 0);
     free(var);
-    if (st != QA_OK) goto cleanup;
+    return st;
+}
+
+/* /loss/<measure>: the loss sample and its histogram. */
+static qa_status h5_loss(hid_t id, const qa_stress_measure *m, size_t bins) {
+    char key[256];
+    snprintf(key, sizeof key, "loss/%s/sample", m->name);
+    QA_TRY_RET(qa_h5_put_f64(id, key, m->sample, m->nsample, 0));
+    double *counts = malloc((2 * bins + 1) * sizeof *counts), lo, hi;
+    if (!counts) return QA_FAIL(QA_ERR_NOMEM, "histogram");
+    qa_stress_histogram(m->sample, m->nsample, bins, &lo, &hi, counts);
+    double *edges = counts + bins;
+    for (size_t q = 0; q <= bins; q++) edges[q] = lo + (hi - lo) * (double)q / (double)bins;
+    snprintf(key, sizeof key, "loss/%s/hist_counts", m->name);
+    qa_status st = qa_h5_put_f64(id, key, counts, bins, 0);
+    snprintf(key, sizeof key, "loss/%s/hist_edges", m->name);
+    if (st == QA_OK) st = qa_h5_put_f64(id, key, edges, bins + 1, 0);
+    free(counts);
+    return st;
+}
+
+/* /contributions/<measure>/<kind> (levels x positions) and /loss/<measure>. */
+static qa_status h5_contributions(hid_t id, const qa_stress_results *r) {
+    size_t L = r->cfg->nlevels, P = r->book->p;
+    char key[256];
     for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
         const qa_stress_measure *m = &r->m[k];
         if (!m->run) continue;
         struct {
             const char *name;
             const double *v;
-        } arrs[] = {{"component_var", m->comp_var}, {"component_es", m->comp_es}, {"marginal_var", m->marginal}, {"marginal_es", m->marginal_es},
+        } arrs[] = {{"component_var", m->comp_var},   {"component_es", m->comp_es},
+                    {"marginal_var", m->marginal},     {"marginal_es", m->marginal_es},
                     {"incremental_var", m->incr_var}, {"incremental_es", m->incr_es}};
         for (size_t a = 0; a < sizeof arrs / sizeof arrs[0]; a++) {
             if (!arrs[a].v) continue;
             snprintf(key, sizeof key, "contributions/%s/%s", m->name, arrs[a].name);
-            QA_TRY(qa_h5_put_f64(h->id, key, arrs[a].v, L, P));
+            QA_TRY_RET(qa_h5_put_f64(id, key, arrs[a].v, L, P));
         }
-        if (m->nsample) {
-            snprintf(key, sizeof key, "loss/%s/sample", m->name);
-            QA_TRY(qa_h5_put_f64(h->id, key, m->sample, m->nsample, 0));
-            size_t bins = (size_t)c->bins;
-            double *counts = malloc((2 * bins + 1) * sizeof *counts), lo, hi;
-            if (!counts) QA_TRY_FAIL(QA_ERR_NOMEM, "histogram");
-            qa_stress_histogram(m->sample, m->nsample, bins, &lo, &hi, counts);
-            double *edges = counts + bins;
-            for (size_t q = 0; q <= bins; q++) edges[q] = lo + (hi - lo) * (double)q / (double)bins;
-            snprintf(key, sizeof key, "loss/%s/hist_counts", m->name);
-            st = qa_h5_put_f64(h->id, key, counts, bins, 0);
-            snprintf(key, sizeof key, "loss/%s/hist_edges", m->name);
-            if (st == QA_OK) st = qa_h5_put_f64(h->id, key, edges, bins + 1, 0);
-            free(counts);
-            if (st != QA_OK) goto cleanup;
-        }
+        if (m->nsample) QA_TRY_RET(h5_loss(id, m, (size_t)r->cfg->bins));
     }
-    /* scenarios */
-    if (r->nsc) {
-        double *tab = malloc(r->nsc * (P + 2) * sizeof *tab);
-        if (!tab) QA_TRY_FAIL(QA_ERR_NOMEM, "scenario table");
-        double *pnl = tab + r->nsc * P, *worst = pnl + r->nsc;
-        for (size_t s = 0; s < r->nsc; s++) {
-            memcpy(tab + s * P, r->sc[s].pos, P * sizeof *tab);
-            pnl[s] = r->sc[s].pnl;
-            worst[s] = r->sc[s].worst;
-            names[s] = r->sc[s].name;
-        }
-        st = qa_h5_put_strings(h->id, "scenarios/name", names, r->nsc);
-        for (size_t s = 0; s < r->nsc; s++) names[s] = r->sc[s].kind;
-        if (st == QA_OK) st = qa_h5_put_strings(h->id, "scenarios/kind", names, r->nsc);
-        if (st == QA_OK) st = qa_h5_put_f64(h->id, "scenarios/pnl", pnl, r->nsc, 0);
-        if (st == QA_OK) st = qa_h5_put_f64(h->id, "scenarios/worst", worst, r->nsc, 0);
-        if (st == QA_OK) st = qa_h5_put_f64(h->id, "scenarios/pnl_by_position", tab, r->nsc, P);
-        free(tab);
-        if (st != QA_OK) goto cleanup;
-        for (size_t s = 0; s < r->nsc; s++) {
-            const qa_stress_scenario *sc = &r->sc[s];
-            if (sc->npath) {
-                snprintf(key, sizeof key, "scenarios/paths/%zu/time", s);
-                QA_TRY(qa_h5_put_i64(h->id, key, sc->path_time, sc->npath));
-                snprintf(key, sizeof key, "scenarios/paths/%zu/pnl", s);
-                QA_TRY(qa_h5_put_f64(h->id, key, sc->path_pnl, sc->npath, 0));
-                snprintf(key, sizeof key, "scenarios/paths/%zu", s);
-                QA_TRY(qa_h5_attr_set_str(h->id, key, "name", sc->name));
-            }
-            if (sc->nmoves) {
-                const char **ms = malloc(sc->nmoves * sizeof *ms);
-                if (!ms) QA_TRY_FAIL(QA_ERR_NOMEM, "moves");
-                for (size_t q = 0; q < sc->nmoves; q++) ms[q] = sc->move_sym[q];
-                snprintf(key, sizeof key, "scenarios/moves/%zu/symbol", s);
-                st = qa_h5_put_strings(h->id, key, ms, sc->nmoves);
-                free(ms);
-                snprintf(key, sizeof key, "scenarios/moves/%zu/move", s);
-                if (st == QA_OK) st = qa_h5_put_f64(h->id, key, sc->moves, sc->nmoves, 0);
-                snprintf(key, sizeof key, "scenarios/moves/%zu", s);
-                if (st == QA_OK) st = qa_h5_attr_set_str(h->id, key, "name", sc->name);
-                if (st != QA_OK) goto cleanup;
-            }
-        }
+    return QA_OK;
+}
+
+/* A replay's P&L path or a shocked scenario's moves under /scenarios/{paths,moves}/<s>. */
+static qa_status h5_scenario_detail(hid_t id, const qa_stress_scenario *sc, size_t s) {
+    char key[256];
+    if (sc->npath) {
+        snprintf(key, sizeof key, "scenarios/paths/%zu/time", s);
+        QA_TRY_RET(qa_h5_put_i64(id, key, sc->path_time, sc->npath));
+        snprintf(key, sizeof key, "scenarios/paths/%zu/pnl", s);
+        QA_TRY_RET(qa_h5_put_f64(id, key, sc->path_pnl, sc->npath, 0));
+        snprintf(key, sizeof key, "scenarios/paths/%zu", s);
+        QA_TRY_RET(qa_h5_attr_set_str(id, key, "name", sc->name));
     }
-    /* limits */
-    if (c->limits.n) {
-        size_t nl = c->limits.n;
-        double *lv = malloc(2 * nl * sizeof *lv);
-        unsigned char *ls = malloc(nl);
-        if (!lv || !ls) {
-            free(lv);
-            free(ls);
-            QA_TRY_FAIL(QA_ERR_NOMEM, "limits");
-        }
-        for (size_t i = 0; i < nl; i++) {
-            names[i] = c->limits.items[i].name;
-            lv[i] = r->limits[i].value;
-            lv[nl + i] = r->limits[i].threshold;
-            ls[i] = (unsigned char)r->limits[i].state;
-        }
-        st = qa_h5_put_strings(h->id, "limits/name", names, nl);
-        if (st == QA_OK) st = qa_h5_put_f64(h->id, "limits/value", lv, nl, 0);
-        if (st == QA_OK) st = qa_h5_put_f64(h->id, "limits/threshold", lv + nl, nl, 0);
-        if (st == QA_OK) st = qa_h5_put_u8(h->id, "limits/state", ls, nl);
-        free(lv);
-        free(ls);
-        if (st != QA_OK) goto cleanup;
+    if (!sc->nmoves) return QA_OK;
+    const char **ms = malloc(sc->nmoves * sizeof *ms);
+    if (!ms) return QA_FAIL(QA_ERR_NOMEM, "moves");
+    for (size_t q = 0; q < sc->nmoves; q++) ms[q] = sc->move_sym[q];
+    snprintf(key, sizeof key, "scenarios/moves/%zu/symbol", s);
+    qa_status st = qa_h5_put_strings(id, key, ms, sc->nmoves);
+    free(ms);
+    snprintf(key, sizeof key, "scenarios/moves/%zu/move", s);
+    if (st == QA_OK) st = qa_h5_put_f64(id, key, sc->moves, sc->nmoves, 0);
+    snprintf(key, sizeof key, "scenarios/moves/%zu", s);
+    if (st == QA_OK) st = qa_h5_attr_set_str(id, key, "name", sc->name);
+    return st;
+}
+
+/* /scenarios: names, kinds, P&L, worst P&L, P&L by position. names: nsc. */
+static qa_status h5_scenarios(hid_t id, const qa_stress_results *r, const char **names) {
+    size_t P = r->book->p, n = r->nsc;
+    if (!n) return QA_OK;
+    double *tab = malloc(n * (P + 2) * sizeof *tab);
+    if (!tab) return QA_FAIL(QA_ERR_NOMEM, "scenario table");
+    double *pnl = tab + n * P, *worst = pnl + n;
+    for (size_t s = 0; s < n; s++) {
+        memcpy(tab + s * P, r->sc[s].pos, P * sizeof *tab);
+        pnl[s] = r->sc[s].pnl;
+        worst[s] = r->sc[s].worst;
+        names[s] = r->sc[s].name;
     }
+    qa_status st = qa_h5_put_strings(id, "scenarios/name", names, n);
+    for (size_t s = 0; s < n; s++) names[s] = r->sc[s].kind;
+    if (st == QA_OK) st = qa_h5_put_strings(id, "scenarios/kind", names, n);
+    if (st == QA_OK) st = qa_h5_put_f64(id, "scenarios/pnl", pnl, n, 0);
+    if (st == QA_OK) st = qa_h5_put_f64(id, "scenarios/worst", worst, n, 0);
+    if (st == QA_OK) st = qa_h5_put_f64(id, "scenarios/pnl_by_position", tab, n, P);
+    free(tab);
+    for (size_t s = 0; s < n && st == QA_OK; s++) st = h5_scenario_detail(id, &r->sc[s], s);
+    return st;
+}
+
+/* /limits: name, value, threshold and state of each limit. names: limit count. */
+static qa_status h5_limits(hid_t id, const qa_stress_results *r, const char **names) {
+    const qa_stress_cfg *c = r->cfg;
+    size_t nl = c->limits.n;
+    if (!nl) return QA_OK;
+    double *lv = malloc(2 * nl * sizeof *lv);
+    unsigned char *ls = malloc(nl);
+    qa_status st = !lv || !ls ? QA_FAIL(QA_ERR_NOMEM, "limits") : QA_OK;
+    for (size_t i = 0; i < nl && st == QA_OK; i++) {
+        names[i] = c->limits.items[i].name;
+        lv[i] = r->limits[i].value;
+        lv[nl + i] = r->limits[i].threshold;
+        ls[i] = (unsigned char)r->limits[i].state;
+    }
+    if (st == QA_OK) st = qa_h5_put_strings(id, "limits/name", names, nl);
+    if (st == QA_OK) st = qa_h5_put_f64(id, "limits/value", lv, nl, 0);
+    if (st == QA_OK) st = qa_h5_put_f64(id, "limits/threshold", lv + nl, nl, 0);
+    if (st == QA_OK) st = qa_h5_put_u8(id, "limits/state", ls, nl);
+    free(lv);
+    free(ls);
+    return st;
+}
+
+static qa_status write_h5(const char *path, const qa_stress_results *r) {
+    size_t P = r->book->p, nl = r->cfg->limits.n, nsc = r->nsc, K = 2 * QA_STRESS_METHOD_COUNT;
+    size_t nnames = P > nsc ? P : nsc;
+    nnames = nnames > nl ? nnames : nl;
+    nnames = nnames > K ? nnames : K;
+    qa_h5_file hf = {-1, NULL, NULL}, *h = &hf;
+    qa_status st = QA_OK;
+    const char **names = calloc(nnames, sizeof *names); /* the string column being written */
+    if (!names) QA_TRY_FAIL(QA_ERR_NOMEM, "results");
+    QA_TRY(qa_stress_h5_create(path, "quantumalpha.stress", 1, h));
+    QA_TRY(h5_header(h->id, r));
+    QA_TRY(h5_positions(h->id, r->book, names));
+    QA_TRY(h5_measures(h->id, r, names));
+    QA_TRY(h5_contributions(h->id, r));
+    QA_TRY(h5_scenarios(h->id, r, names));
+    QA_TRY(h5_limits(h->id, r, names));
     st = qa_h5_file_commit(h, 0);
     h = NULL;
 cleanup:
     qa_h5_file_abort(h);
     free((void *)names);
-    free(buf);
     return st;
 }
 
 /* ---- summary.json ------------------------------------------------------------------------------ */
 
-static json_t *summary_json(const qa_stress_results *r) {
-    const qa_stress_cfg *c = r->cfg;
-    const qa_stress_book *b = r->book;
-    char d[32];
-    size_t L = c->nlevels, P = b->p, top = top_level(c);
-    json_t *o = json_object(), *pf = json_object(), *lv = json_array(), *ms = json_object();
+static json_t *portfolio_json(const qa_stress_book *b) {
+    json_t *pf = json_object();
     json_object_set_new(pf, "name", json_string(b->pf.name));
     json_object_set_new(pf, "file", json_string(b->pf.path));
     json_object_set_new(pf, "value", qa_json_real(b->value));
-    json_object_set_new(pf, "positions", json_integer((json_int_t)P));
+    json_object_set_new(pf, "positions", json_integer((json_int_t)b->p));
     json_object_set_new(pf, "options", json_integer((json_int_t)b->nopt));
     json_object_set_new(pf, "assets", json_integer((json_int_t)b->n));
-    json_object_set_new(o, "portfolio", pf);
-    json_object_set_new(o, "data", json_string(r->panel->path));
-    json_object_set_new(o, "valuation_date", json_string(day(b->valuation, d, sizeof d)));
-    json_object_set_new(o, "horizon_days", json_integer(c->horizon));
-    json_t *win = json_object();
-    json_object_set_new(win, "returns", json_integer((json_int_t)r->window_used));
-    json_object_set_new(win, "start", json_string(day(r->window_start, d, sizeof d)));
-    json_object_set_new(win, "end", json_string(day(r->window_end, d, sizeof d)));
-    json_object_set_new(o, "window", win);
-    for (size_t l = 0; l < L; l++) json_array_append_new(lv, json_real(c->levels[l]));
-    json_object_set_new(o, "levels", lv);
-    for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
-        const qa_stress_measure *m = &r->m[k];
-        if (!m->run) continue;
-        double vp[QA_STRESS_MAX_LEVELS], ep[QA_STRESS_MAX_LEVELS];
-        for (size_t l = 0; l < L; l++) vp[l] = m->var[l] / b->value, ep[l] = m->es[l] / b->value;
-        json_t *x = json_object();
-        json_object_set_new(x, "var", levels_obj(c->levels, m->var, L));
-        json_object_set_new(x, "es", levels_obj(c->levels, m->es, L));
-        json_object_set_new(x, "var_fraction", levels_obj(c->levels, vp, L));
-        json_object_set_new(x, "es_fraction", levels_obj(c->levels, ep, L));
-        json_object_set_new(x, "scenarios", json_integer((json_int_t)m->scenarios));
-        json_object_set_new(x, "seconds", json_real(m->seconds));
-        if (m->comp_var) {
-            /* Contributions at the last configured level, per position. */
-            json_t *cp = json_array();
-            for (size_t i = 0; i < P; i++) {
-                json_t *e = json_object();
-                json_object_set_new(e, "id", json_string(b->pf.pos[i].id));
-                json_object_set_new(e, "component_var", qa_json_real(m->comp_var[top * P + i]));
-                if (m->comp_es) json_object_set_new(e, "component_es", qa_json_real(m->comp_es[top * P + i]));
-                if (m->marginal) json_object_set_new(e, "marginal_var", qa_json_real(m->marginal[top * P + i]));
-                if (m->marginal_es) json_object_set_new(e, "marginal_es", qa_json_real(m->marginal_es[top * P + i]));
-                if (m->incr_var) json_object_set_new(e, "incremental_var", qa_json_real(m->incr_var[top * P + i]));
-                json_array_append_new(cp, e);
-            }
-            json_object_set_new(x, "contributions_level", json_real(c->levels[top]));
-            json_object_set_new(x, "contributions", cp);
-        }
-        json_object_set_new(ms, m->name, x);
-    }
-    json_object_set_new(o, "measures", ms);
-    json_t *sc = json_array();
-    for (size_t s = 0; s < r->nsc; s++) {
-        const qa_stress_scenario *x = &r->sc[s];
+    return pf;
+}
+
+/* Contributions of every position at level index `top`. */
+static json_t *contributions_json(const qa_stress_book *b, const qa_stress_measure *m, size_t top) {
+    size_t P = b->p;
+    json_t *cp = json_array();
+    for (size_t i = 0; i < P; i++) {
         json_t *e = json_object();
-        json_object_set_new(e, "name", json_string(x->name));
-        json_object_set_new(e, "kind", json_string(x->kind));
-        json_object_set_new(e, "pnl", qa_json_real(x->pnl));
-        json_object_set_new(e, "pnl_fraction", qa_json_real(x->pnl / b->value));
-        if (x->npath) {
-            json_object_set_new(e, "worst", qa_json_real(x->worst));
-            json_object_set_new(e, "worst_date", json_string(day(x->worst_date, d, sizeof d)));
-            json_object_set_new(e, "days", json_integer((json_int_t)x->npath - 1));
-        }
-        if (!strcmp(x->kind, "reverse")) {
-            json_object_set_new(e, "model_loss", qa_json_real(x->model_loss));
-            json_object_set_new(e, "sigma_distance", qa_json_real(x->sigma_distance));
-            json_object_set_new(e, "converged", json_boolean(x->converged));
-        }
-        if (x->nmoves) {
-            json_t *mv = json_object();
-            for (size_t q = 0; q < x->nmoves; q++) json_object_set_new(mv, x->move_sym[q], qa_json_real(x->moves[q]));
-            json_object_set_new(e, "moves", mv);
-        }
-        if (x->note[0]) json_object_set_new(e, "note", json_string(x->note));
-        json_array_append_new(sc, e);
+        json_object_set_new(e, "id", json_string(b->pf.pos[i].id));
+        json_object_set_new(e, "component_var", qa_json_real(m->comp_var[top * P + i]));
+        if (m->comp_es) json_object_set_new(e, "component_es", qa_json_real(m->comp_es[top * P + i]));
+        if (m->marginal) json_object_set_new(e, "marginal_var", qa_json_real(m->marginal[top * P + i]));
+        if (m->marginal_es) json_object_set_new(e, "marginal_es", qa_json_real(m->marginal_es[top * P + i]));
+        if (m->incr_var) json_object_set_new(e, "incremental_var", qa_json_real(m->incr_var[top * P + i]));
+        json_array_append_new(cp, e);
     }
-    json_object_set_new(o, "scenarios", sc);
+    return cp;
+}
+
+static json_t *measure_json(const qa_stress_results *r, const qa_stress_measure *m) {
+    const qa_stress_cfg *c = r->cfg;
+    const qa_stress_book *b = r->book;
+    size_t L = c->nlevels, top = top_level(c);
+    double vp[QA_STRESS_MAX_LEVELS], ep[QA_STRESS_MAX_LEVELS];
+    for (size_t l = 0; l < L; l++) vp[l] = m->var[l] / b->value, ep[l] = m->es[l] / b->value;
+    json_t *x = json_object();
+    json_object_set_new(x, "var", levels_obj(c->levels, m->var, L));
+    json_object_set_new(x, "es", levels_obj(c->levels, m->es, L));
+    json_object_set_new(x, "var_fraction", levels_obj(c->levels, vp, L));
+    json_object_set_new(x, "es_fraction", levels_obj(c->levels, ep, L));
+    json_object_set_new(x, "scenarios", json_integer((json_int_t)m->scenarios));
+    json_object_set_new(x, "seconds", json_real(m->seconds));
+    if (m->comp_var) { /* at the last configured level */
+        json_object_set_new(x, "contributions_level", json_real(c->levels[top]));
+        json_object_set_new(x, "contributions", contributions_json(b, m, top));
+    }
+    return x;
+}
+
+static json_t *scenario_json(const qa_stress_results *r, const qa_stress_scenario *x) {
+    char d[32];
+    json_t *e = json_object();
+    json_object_set_new(e, "name", json_string(x->name));
+    json_object_set_new(e, "kind", json_string(x->kind));
+    json_object_set_new(e, "pnl", qa_json_real(x->pnl));
+    json_object_set_new(e, "pnl_fraction", qa_json_real(x->pnl / r->book->value));
+    if (x->npath) {
+        json_object_set_new(e, "worst", qa_json_real(x->worst));
+        json_object_set_new(e, "worst_date", json_string(day(x->worst_date, d, sizeof d)));
+        json_object_set_new(e, "days", json_integer((json_int_t)x->npath - 1));
+    }
+    if (!strcmp(x->kind, "reverse")) {
+        json_object_set_new(e, "model_loss", qa_json_real(x->model_loss));
+        json_object_set_new(e, "sigma_distance", qa_json_real(x->sigma_distance));
+        json_object_set_new(e, "converged", json_boolean(x->converged));
+    }
+    if (x->nmoves) {
+        json_t *mv = json_object();
+        for (size_t q = 0; q < x->nmoves; q++) json_object_set_new(mv, x->move_sym[q], qa_json_real(x->moves[q]));
+        json_object_set_new(e, "moves", mv);
+    }
+    if (x->note[0]) json_object_set_new(e, "note", json_string(x->note));
+    return e;
+}
+
+static json_t *exposure_json(const qa_stress_results *r) {
     json_t *ex = json_object();
     json_object_set_new(ex, "gross", qa_json_real(r->gross));
     json_object_set_new(ex, "net", qa_json_real(r->net));
     json_object_set_new(ex, "max_weight", qa_json_real(r->max_weight));
     json_object_set_new(ex, "max_weight_position", r->max_weight_name ? json_string(r->max_weight_name) : json_null());
     json_object_set_new(ex, "drawdown", qa_json_real(r->drawdown));
-    json_object_set_new(o, "exposure", ex);
+    return ex;
+}
+
+/* The limits, with their breach and warning counts into o. */
+static void limits_json(const qa_stress_results *r, json_t *o) {
+    const qa_stress_cfg *c = r->cfg;
     json_t *li = json_array();
     size_t nb = 0, nw = 0;
     for (size_t i = 0; i < c->limits.n; i++) {
@@ -459,6 +492,9 @@ static json_t *summary_json(const qa_stress_results *r) {
                         r->limits_source >= 0 ? json_string(qa_stress_method_names[r->limits_source]) : json_null());
     json_object_set_new(o, "breaches", json_integer((json_int_t)nb));
     json_object_set_new(o, "warnings", json_integer((json_int_t)nw));
+}
+
+static json_t *performance_json(const qa_stress_results *r) {
     json_t *pe = json_object();
     json_object_set_new(pe, "ranks", json_integer(r->ranks));
     json_object_set_new(pe, "backend", json_string(r->backend));
@@ -466,11 +502,36 @@ static json_t *summary_json(const qa_stress_results *r) {
     json_object_set_new(pe, "mc_revaluations_per_s", qa_json_real(r->mc_revals_per_s));
     json_object_set_new(pe, "seconds", json_real(r->seconds));
     json_object_set_new(pe, "peak_rss_mb", json_real(r->peak_rss_mb));
-    json_object_set_new(o, "performance", pe);
+    return pe;
+}
+
+static json_t *summary_json(const qa_stress_results *r) {
+    const qa_stress_cfg *c = r->cfg;
+    const qa_stress_book *b = r->book;
+    char d[32];
+    json_t *o = json_object(), *lv = json_array(), *ms = json_object(), *sc = json_array(), *no = json_array();
+    json_object_set_new(o, "portfolio", portfolio_json(b));
+    json_object_set_new(o, "data", json_string(r->panel->path));
+    json_object_set_new(o, "valuation_date", json_string(day(b->valuation, d, sizeof d)));
+    json_object_set_new(o, "horizon_days", json_integer(c->horizon));
+    json_t *win = json_object();
+    json_object_set_new(win, "returns", json_integer((json_int_t)r->window_used));
+    json_object_set_new(win, "start", json_string(day(r->window_start, d, sizeof d)));
+    json_object_set_new(win, "end", json_string(day(r->window_end, d, sizeof d)));
+    json_object_set_new(o, "window", win);
+    for (size_t l = 0; l < c->nlevels; l++) json_array_append_new(lv, json_real(c->levels[l]));
+    json_object_set_new(o, "levels", lv);
+    for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++)
+        if (r->m[k].run) json_object_set_new(ms, r->m[k].name, measure_json(r, &r->m[k]));
+    json_object_set_new(o, "measures", ms);
+    for (size_t s = 0; s < r->nsc; s++) json_array_append_new(sc, scenario_json(r, &r->sc[s]));
+    json_object_set_new(o, "scenarios", sc);
+    json_object_set_new(o, "exposure", exposure_json(r));
+    limits_json(r, o);
+    json_object_set_new(o, "performance", performance_json(r));
     json_object_set_new(o, "covariance_estimator", json_string(qa_stress_estimator_names[c->estimator]));
     if (!isnan(r->lw_intensity)) json_object_set_new(o, "ledoit_wolf_intensity", json_real(r->lw_intensity));
     json_object_set_new(o, "cholesky_jitter", json_real(r->jitter));
-    json_t *no = json_array();
     for (size_t i = 0; i < r->nnotes; i++) json_array_append_new(no, json_string(r->notes[i]));
     json_object_set_new(o, "notes", no);
     return o;
@@ -488,18 +549,14 @@ static void fmt_pct(char *buf, size_t size, double v) {
     else snprintf(buf, size, "%.3f%%", 100 * v);
 }
 
-static qa_status write_report(const char *path, const qa_stress_results *r) {
+static void report_portfolio(qa_report_t *rep, const qa_stress_results *r) {
     const qa_stress_cfg *c = r->cfg;
     const qa_stress_book *b = r->book;
-    size_t L = c->nlevels, P = b->p, top = top_level(c);
-    qa_report_t *rep = NULL;
-    qa_status st = qa_report_create("qa stress", &rep);
-    if (st != QA_OK) return st;
-    char d[32], a1[64], a2[64], a3[64], a4[64], a5[64], a6[64];
+    char d[32], a1[32], a2[32];
     qa_report_heading(rep, "Portfolio");
     qa_report_kv(rep, "portfolio", "%s (%s)", b->pf.name, b->pf.path);
     qa_report_kv(rep, "value", "%.2f", b->value);
-    qa_report_kv(rep, "positions", "%zu (%zu options) on %zu assets", P, b->nopt, b->n);
+    qa_report_kv(rep, "positions", "%zu (%zu options) on %zu assets", b->p, b->nopt, b->n);
     qa_report_kv(rep, "valuation date", "%s", day(b->valuation, d, sizeof d));
     qa_report_kv(rep, "horizon", "%d day(s)", c->horizon);
     qa_report_kv(rep, "window", "%zu returns, %s .. %s", r->window_used, day(r->window_start, a1, sizeof a1),
@@ -511,28 +568,36 @@ static qa_status write_report(const char *path, const qa_stress_results *r) {
     qa_report_kv(rep, "run", "%d rank(s), %s backend, %.2f s, peak RSS %.0f MB", r->ranks, r->backend, r->seconds,
                  r->peak_rss_mb);
     if (r->mc_revals_per_s > 0) qa_report_kv(rep, "Monte Carlo", "%.3g revaluations/s", r->mc_revals_per_s);
+}
 
+static void report_measures(qa_report_t *rep, const qa_stress_results *r) {
+    const qa_stress_cfg *c = r->cfg;
+    char a1[64], a2[64], a3[64], a4[64], a5[64], a6[64];
     qa_report_heading(rep, "VaR and Expected Shortfall by method");
-    {
-        const char *hd[] = {"method", "level", "VaR", "VaR % value", "ES", "ES % value", "scenarios"};
-        qa_report_table_begin(rep, hd, 7);
-        for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
-            const qa_stress_measure *m = &r->m[k];
-            if (!m->run) continue;
-            for (size_t l = 0; l < L; l++) {
-                snprintf(a1, sizeof a1, "%.4g%%", 100 * c->levels[l]);
-                fmt_money(a2, sizeof a2, m->var[l]);
-                fmt_pct(a3, sizeof a3, m->var[l] / b->value);
-                fmt_money(a4, sizeof a4, m->es[l]);
-                fmt_pct(a5, sizeof a5, m->es[l] / b->value);
-                snprintf(a6, sizeof a6, "%zu", m->scenarios);
-                const char *row[] = {m->name, a1, a2, a3, a4, a5, m->scenarios ? a6 : "closed form", NULL};
-                qa_report_table_row(rep, row);
-            }
+    const char *hd[] = {"method", "level", "VaR", "VaR % value", "ES", "ES % value", "scenarios"};
+    qa_report_table_begin(rep, hd, 7);
+    for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
+        const qa_stress_measure *m = &r->m[k];
+        if (!m->run) continue;
+        for (size_t l = 0; l < c->nlevels; l++) {
+            snprintf(a1, sizeof a1, "%.4g%%", 100 * c->levels[l]);
+            fmt_money(a2, sizeof a2, m->var[l]);
+            fmt_pct(a3, sizeof a3, m->var[l] / r->book->value);
+            fmt_money(a4, sizeof a4, m->es[l]);
+            fmt_pct(a5, sizeof a5, m->es[l] / r->book->value);
+            snprintf(a6, sizeof a6, "%zu", m->scenarios);
+            const char *row[] = {m->name, a1, a2, a3, a4, a5, m->scenarios ? a6 : "closed form", NULL};
+            qa_report_table_row(rep, row);
         }
-        qa_report_table_end(rep);
     }
-    /* Loss distributions with VaR/ES markers at the highest configured level. */
+    qa_report_table_end(rep);
+}
+
+/* Loss distributions with VaR/ES markers at the highest configured level. */
+static void report_losses(qa_report_t *rep, const qa_stress_results *r) {
+    const qa_stress_cfg *c = r->cfg;
+    size_t top = top_level(c);
+    char a1[64], a2[64], title[128];
     for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++) {
         const qa_stress_measure *m = &r->m[k];
         if (!m->run || !m->nsample) continue;
@@ -540,107 +605,128 @@ static qa_status write_report(const char *path, const qa_stress_results *r) {
         snprintf(a1, sizeof a1, "VaR %.4g%%", 100 * c->levels[top]);
         snprintf(a2, sizeof a2, "ES %.4g%%", 100 * c->levels[top]);
         const char *ml[2] = {a1, a2};
-        char title[128];
-        snprintf(title, sizeof title, "Loss distribution: %s (%zu of %zu scenarios shown)", m->name, m->nsample, m->scenarios);
-        qa_report_histogram(rep, title, "loss (currency; positive = money lost)", m->sample, m->nsample, (size_t)c->bins, mk,
-                            ml, 2);
+        snprintf(title, sizeof title, "Loss distribution: %s (%zu of %zu scenarios shown)", m->name, m->nsample,
+                 m->scenarios);
+        qa_report_histogram(rep, title, "loss (currency; positive = money lost)", m->sample, m->nsample, (size_t)c->bins,
+                            mk, ml, 2);
     }
-    /* Contributions. */
+}
+
+/* Contributions of the measure feeding the limits (else the first with contributions). */
+static void report_contributions(qa_report_t *rep, const qa_stress_results *r) {
+    const qa_stress_cfg *c = r->cfg;
+    const qa_stress_book *b = r->book;
+    size_t P = b->p, top = top_level(c);
     int src = r->limits_source >= 0 ? r->limits_source : -1;
     for (int k = 0; src < 0 && k < QA_STRESS_METHOD_COUNT; k++)
         if (r->m[k].run && r->m[k].comp_var) src = k;
-    if (src >= 0 && r->m[src].comp_var) {
-        const qa_stress_measure *m = &r->m[src];
-        char title[128];
-        snprintf(title, sizeof title, "Component VaR %.4g%% by position (%s; sums to VaR)", 100 * c->levels[top], m->name);
-        const char **lab = malloc(P * sizeof *lab);
-        if (lab) {
-            for (size_t i = 0; i < P; i++) lab[i] = b->pf.pos[i].id;
-            qa_report_bar_chart(rep, title, lab, m->comp_var + top * P, P);
-            free(lab);
-        }
-        const char *hd[] = {"position", "exposure", "weight", "component VaR", "marginal VaR", "incremental VaR",
-                            "component ES"};
-        qa_report_table_begin(rep, hd, 7);
-        size_t shown = P < 200 ? P : 200;
-        for (size_t i = 0; i < shown; i++) {
-            fmt_money(a1, sizeof a1, b->exposure[i]);
-            fmt_pct(a2, sizeof a2, b->exposure[i] / b->value);
-            fmt_money(a3, sizeof a3, m->comp_var[top * P + i]);
-            snprintf(a4, sizeof a4, "%.5f", m->marginal ? m->marginal[top * P + i] : NAN);
-            fmt_money(a5, sizeof a5, m->incr_var ? m->incr_var[top * P + i] : NAN);
-            fmt_money(a6, sizeof a6, m->comp_es ? m->comp_es[top * P + i] : NAN);
-            const char *row[] = {b->pf.pos[i].id, a1, a2, a3, a4, a5, a6, NULL};
-            qa_report_table_row(rep, row);
-        }
-        qa_report_table_end(rep);
-        if (shown < P) qa_report_text(rep, "%zu more positions in results.h5 (contributions/%s).", P - shown, m->name);
+    if (src < 0 || !r->m[src].comp_var) return;
+    const qa_stress_measure *m = &r->m[src];
+    char title[128], a1[64], a2[64], a3[64], a4[64], a5[64], a6[64];
+    snprintf(title, sizeof title, "Component VaR %.4g%% by position (%s; sums to VaR)", 100 * c->levels[top], m->name);
+    const char **lab = malloc(P * sizeof *lab);
+    if (lab) {
+        for (size_t i = 0; i < P; i++) lab[i] = b->pf.pos[i].id;
+        qa_report_bar_chart(rep, title, lab, m->comp_var + top * P, P);
+        free(lab);
     }
-    /* Scenarios. */
-    if (r->nsc) {
-        qa_report_heading(rep, "Stress scenarios");
-        const char *hd[] = {"scenario", "kind", "P&L", "P&L % value", "worst (replay)", "note"};
-        qa_report_table_begin(rep, hd, 6);
-        for (size_t s = 0; s < r->nsc; s++) {
-            const qa_stress_scenario *x = &r->sc[s];
-            fmt_money(a1, sizeof a1, x->pnl);
-            fmt_pct(a2, sizeof a2, x->pnl / b->value);
-            if (x->npath) snprintf(a3, sizeof a3, "%.2f on %s", x->worst, day(x->worst_date, d, sizeof d));
-            else snprintf(a3, sizeof a3, "-");
-            char note[200];
-            if (!strcmp(x->kind, "reverse") && !isnan(x->sigma_distance))
-                snprintf(note, sizeof note, "%.2f sigma; %s", x->sigma_distance, x->note);
-            else snprintf(note, sizeof note, "%s", x->note);
-            const char *row[] = {x->name, x->kind, a1, a2, a3, note, NULL};
-            qa_report_table_row(rep, row);
-        }
-        qa_report_table_end(rep);
-        size_t nrep = 0;
-        for (size_t s = 0; s < r->nsc; s++) nrep += r->sc[s].npath > 0;
-        for (size_t s = 0; s < r->nsc; s++) {
-            const qa_stress_scenario *x = &r->sc[s];
-            if (!x->npath) continue;
-            char title[160];
-            snprintf(title, sizeof title, "Replay: %s (today's book, cumulative P&L)", x->name);
-            qa_report_series ser = {"P&L", NULL, x->path_time, x->path_pnl, x->npath};
-            qa_report_chart ch = {title, "date", "P&L", 0, 1, 0};
-            qa_report_line_chart(rep, &ch, &ser, 1);
-        }
-        for (size_t s = 0; s < r->nsc; s++) {
-            const qa_stress_scenario *x = &r->sc[s];
-            if (!x->nmoves) continue;
-            char title[160];
-            snprintf(title, sizeof title, "Asset moves of '%s' (simple returns)", x->name);
-            const char **lab = malloc(x->nmoves * sizeof *lab);
-            if (!lab) continue;
-            for (size_t q = 0; q < x->nmoves; q++) lab[q] = x->move_sym[q];
-            size_t shown = x->nmoves < 60 ? x->nmoves : 60;
-            qa_report_bar_chart(rep, title, lab, x->moves, shown);
-            free(lab);
-        }
+    const char *hd[] = {"position", "exposure", "weight", "component VaR", "marginal VaR", "incremental VaR",
+                        "component ES"};
+    qa_report_table_begin(rep, hd, 7);
+    size_t shown = P < 200 ? P : 200;
+    for (size_t i = 0; i < shown; i++) {
+        fmt_money(a1, sizeof a1, b->exposure[i]);
+        fmt_pct(a2, sizeof a2, b->exposure[i] / b->value);
+        fmt_money(a3, sizeof a3, m->comp_var[top * P + i]);
+        snprintf(a4, sizeof a4, "%.5f", m->marginal ? m->marginal[top * P + i] : NAN);
+        fmt_money(a5, sizeof a5, m->incr_var ? m->incr_var[top * P + i] : NAN);
+        fmt_money(a6, sizeof a6, m->comp_es ? m->comp_es[top * P + i] : NAN);
+        const char *row[] = {b->pf.pos[i].id, a1, a2, a3, a4, a5, a6, NULL};
+        qa_report_table_row(rep, row);
     }
-    if (c->limits.n) {
-        qa_report_heading(rep, "Limits");
-        const char *hd[] = {"limit", "metric", "value", "bound", "state"};
-        qa_report_table_begin(rep, hd, 5);
-        for (size_t i = 0; i < c->limits.n; i++) {
-            const qa_limit_result *lr = &r->limits[i];
-            snprintf(a1, sizeof a1, "%.6g", lr->value);
-            double bound = !isnan(lr->threshold) ? lr->threshold : !isinf(lr->limit->max) ? lr->limit->max : lr->limit->min;
-            snprintf(a2, sizeof a2, "%.6g", bound);
-            char metric[64];
-            if (lr->limit->metric <= QA_LIMIT_ES)
-                snprintf(metric, sizeof metric, "%s %.4g%%", qa_limit_metric_names[lr->limit->metric], 100 * lr->limit->level);
-            else snprintf(metric, sizeof metric, "%s", qa_limit_metric_names[lr->limit->metric]);
-            const char *row[] = {lr->limit->name, metric, a1, a2, limit_states[lr->state], NULL};
-            qa_report_table_row(rep, row);
-        }
-        qa_report_table_end(rep);
-        qa_report_text(rep, "VaR/ES limits use the %s figures as fractions of the portfolio value; alerts in alerts.jsonl.",
-                       r->limits_source >= 0 ? qa_stress_method_names[r->limits_source] : "(none)");
+    qa_report_table_end(rep);
+    if (shown < P) qa_report_text(rep, "%zu more positions in results.h5 (contributions/%s).", P - shown, m->name);
+}
+
+/* Replay paths and the asset moves of shocked scenarios. */
+static void report_scenario_charts(qa_report_t *rep, const qa_stress_results *r) {
+    char title[160];
+    for (size_t s = 0; s < r->nsc; s++) {
+        const qa_stress_scenario *x = &r->sc[s];
+        if (!x->npath) continue;
+        snprintf(title, sizeof title, "Replay: %s (today's book, cumulative P&L)", x->name);
+        qa_report_series ser = {"P&L", NULL, x->path_time, x->path_pnl, x->npath};
+        qa_report_chart ch = {title, "date", "P&L", 0, 1, 0};
+        qa_report_line_chart(rep, &ch, &ser, 1);
     }
+    for (size_t s = 0; s < r->nsc; s++) {
+        const qa_stress_scenario *x = &r->sc[s];
+        if (!x->nmoves) continue;
+        snprintf(title, sizeof title, "Asset moves of '%s' (simple returns)", x->name);
+        const char **lab = malloc(x->nmoves * sizeof *lab);
+        if (!lab) continue;
+        for (size_t q = 0; q < x->nmoves; q++) lab[q] = x->move_sym[q];
+        qa_report_bar_chart(rep, title, lab, x->moves, x->nmoves < 60 ? x->nmoves : 60);
+        free(lab);
+    }
+}
+
+static void report_scenarios(qa_report_t *rep, const qa_stress_results *r) {
+    if (!r->nsc) return;
+    char d[32], a1[64], a2[64], a3[64], note[200];
+    qa_report_heading(rep, "Stress scenarios");
+    const char *hd[] = {"scenario", "kind", "P&L", "P&L % value", "worst (replay)", "note"};
+    qa_report_table_begin(rep, hd, 6);
+    for (size_t s = 0; s < r->nsc; s++) {
+        const qa_stress_scenario *x = &r->sc[s];
+        fmt_money(a1, sizeof a1, x->pnl);
+        fmt_pct(a2, sizeof a2, x->pnl / r->book->value);
+        if (x->npath) snprintf(a3, sizeof a3, "%.2f on %s", x->worst, day(x->worst_date, d, sizeof d));
+        else snprintf(a3, sizeof a3, "-");
+        if (!strcmp(x->kind, "reverse") && !isnan(x->sigma_distance))
+            snprintf(note, sizeof note, "%.2f sigma; %s", x->sigma_distance, x->note);
+        else snprintf(note, sizeof note, "%s", x->note);
+        const char *row[] = {x->name, x->kind, a1, a2, a3, note, NULL};
+        qa_report_table_row(rep, row);
+    }
+    qa_report_table_end(rep);
+    report_scenario_charts(rep, r);
+}
+
+static void report_limits(qa_report_t *rep, const qa_stress_results *r) {
+    const qa_stress_cfg *c = r->cfg;
+    if (!c->limits.n) return;
+    char a1[64], a2[64], metric[64];
+    qa_report_heading(rep, "Limits");
+    const char *hd[] = {"limit", "metric", "value", "bound", "state"};
+    qa_report_table_begin(rep, hd, 5);
+    for (size_t i = 0; i < c->limits.n; i++) {
+        const qa_limit_result *lr = &r->limits[i];
+        snprintf(a1, sizeof a1, "%.6g", lr->value);
+        double bound = !isnan(lr->threshold) ? lr->threshold : !isinf(lr->limit->max) ? lr->limit->max : lr->limit->min;
+        snprintf(a2, sizeof a2, "%.6g", bound);
+        if (lr->limit->metric <= QA_LIMIT_ES)
+            snprintf(metric, sizeof metric, "%s %.4g%%", qa_limit_metric_names[lr->limit->metric], 100 * lr->limit->level);
+        else snprintf(metric, sizeof metric, "%s", qa_limit_metric_names[lr->limit->metric]);
+        const char *row[] = {lr->limit->name, metric, a1, a2, limit_states[lr->state], NULL};
+        qa_report_table_row(rep, row);
+    }
+    qa_report_table_end(rep);
+    qa_report_text(rep, "VaR/ES limits use the %s figures as fractions of the portfolio value; alerts in alerts.jsonl.",
+                   r->limits_source >= 0 ? qa_stress_method_names[r->limits_source] : "(none)");
+}
+
+static qa_status write_report(const char *path, const qa_stress_results *r) {
+    qa_report_t *rep = NULL;
+    QA_TRY_RET(qa_report_create("qa stress", &rep));
+    report_portfolio(rep, r);
+    report_measures(rep, r);
+    report_losses(rep, r);
+    report_contributions(rep, r);
+    report_scenarios(rep, r);
+    report_limits(rep, r);
     for (size_t i = 0; i < r->nnotes; i++) qa_report_text(rep, "Note: %s", r->notes[i]);
-    st = qa_report_write(rep, path);
+    qa_status st = qa_report_write(rep, path);
     qa_report_free(rep);
     return st;
 }
