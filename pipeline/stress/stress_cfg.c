@@ -91,129 +91,126 @@ void qa_stress_cfg_free(qa_stress_cfg *c) {
     c->nhypos = c->nfactors = c->nreplays = 0;
 }
 
-/* Everything the schema binds, flat (sections bind into the same struct). */
-struct raw {
-    const char *portfolio, *data, *valuation_date;
-    double portfolio_value;
-    int backend, threads_set;
-    long long threads, horizon, window;
+/* What the schema binds: the configuration itself (numbers, strings and enums land in
+ * their own fields), and beside it the keys parsed after binding (dates, lists of methods
+ * and levels, scenario lists, limits, and the encoded choices below). */
+struct bind {
+    qa_stress_cfg c;
+    const char *valuation_date;
+    int backend;                         /* index into backend_names */
     const qa_cfg_node *levels, *methods;
-    int mean;
-    int estimator, lw_target;
-    double ewma_lambda, jitter_max, fhs_lambda;
-    int param_dist, mc_dist;
-    long long param_nu, mc_nu, mc_scenarios, mc_block, mc_seed, sample;
-    int contributions, incremental;
-    long long bandwidth, chunk;
+    int param_dist, mc_dist;             /* dist_names; with nu they make c.param_nu / c.mc_nu */
+    int param_nu, mc_nu;
+    int incremental;                     /* tristate_names */
     const char *st_start, *st_end;
     const qa_cfg_node *st_methods;
     const qa_cfg_node *replays, *hypos, *factors;
-    const char *sectors;
-    int hypo_cov;
     qa_cfg_list reverse_losses;
-    long long reverse_max_iter;
     const qa_cfg_node *limits;
-    int limits_method;
     const qa_cfg_node *bt_methods, *bt_levels;
-    long long bt_window, bt_scenarios;
     const char *bt_start, *bt_end;
-    long long bins;
 };
 
-#define F(key, type, member, lo, hi, choices, doc) \
-    {key, type, offsetof(struct raw, member), lo, hi, choices, NULL, 0, doc}
+#define NUM(key, member, lo, hi, doc) QA_CFG_NUM(struct bind, key, member, lo, hi, 0, doc)
+#define ENUM(key, member, names, doc) QA_CFG_ENUM(struct bind, key, member, names, 0, doc)
+#define FIELD(key, type, member, doc) QA_CFG_FIELD(struct bind, key, type, member, 0, doc)
+#define SECTION(key, sub, doc) {key, QA_CFG_T_SECTION, 0, 0, 0, NULL, sub, 0, doc}
 
 static const qa_cfg_field cov_fields[] = {
-    F("estimator", QA_CFG_T_ENUM, estimator, 0, 0, qa_stress_estimator_names, "sample, ewma or ledoit_wolf"),
-    F("lambda", QA_CFG_T_DOUBLE, ewma_lambda, 1e-6, 0.999999, NULL, "EWMA decay"),
-    F("lw_target", QA_CFG_T_ENUM, lw_target, 0, 0, lw_names, "Ledoit-Wolf target"),
-    F("jitter_max", QA_CFG_T_DOUBLE, jitter_max, 0, 1, NULL, "Cholesky jitter limit (x mean variance)"),
+    ENUM("estimator", c.estimator, qa_stress_estimator_names, "sample, ewma or ledoit_wolf"),
+    NUM("lambda", c.ewma_lambda, 1e-6, 0.999999, "EWMA decay"),
+    ENUM("lw_target", c.lw_target, lw_names, "Ledoit-Wolf target"),
+    NUM("jitter_max", c.jitter_max, 0, 1, "Cholesky jitter limit (x mean variance)"),
     {NULL},
 };
 static const qa_cfg_field fhs_fields[] = {
-    F("lambda", QA_CFG_T_DOUBLE, fhs_lambda, 1e-6, 0.999999, NULL, "EWMA decay of the volatility filter"),
+    NUM("lambda", c.fhs_lambda, 1e-6, 0.999999, "EWMA decay of the volatility filter"),
     {NULL},
 };
 static const qa_cfg_field param_fields[] = {
-    F("dist", QA_CFG_T_ENUM, param_dist, 0, 0, dist_names, "normal or student_t"),
-    F("nu", QA_CFG_T_INT, param_nu, 3, 100000, NULL, "Student-t degrees of freedom"),
+    ENUM("dist", param_dist, dist_names, "normal or student_t"),
+    NUM("nu", param_nu, 3, 100000, "Student-t degrees of freedom"),
     {NULL},
 };
 static const qa_cfg_field mc_fields[] = {
-    F("scenarios", QA_CFG_T_INT, mc_scenarios, 1, 1e13, NULL, "number of scenarios"),
-    F("block", QA_CFG_T_INT, mc_block, 1, 1 << 22, NULL, "scenarios per block (global, fixed)"),
-    F("dist", QA_CFG_T_ENUM, mc_dist, 0, 0, dist_names, "normal or student_t"),
-    F("nu", QA_CFG_T_INT, mc_nu, 3, 100000, NULL, "Student-t degrees of freedom"),
-    F("seed", QA_CFG_T_INT, mc_seed, 0, 9.2e18, NULL, "Philox seed"),
-    F("sample", QA_CFG_T_INT, sample, 0, 1e8, NULL, "losses kept for the histogram"),
+    NUM("scenarios", c.mc_scenarios, 1, 1e13, "number of scenarios"),
+    NUM("block", c.mc_block, 1, 1 << 22, "scenarios per block (global, fixed)"),
+    ENUM("dist", mc_dist, dist_names, "normal or student_t"),
+    NUM("nu", mc_nu, 3, 100000, "Student-t degrees of freedom"),
+    NUM("seed", c.mc_seed, 0, 9.2e18, "Philox seed"),
+    NUM("sample", c.sample, 0, 1e8, "losses kept for the histogram"),
     {NULL},
 };
 static const qa_cfg_field contrib_fields[] = {
-    F("enabled", QA_CFG_T_BOOL, contributions, 0, 0, NULL, "component VaR/ES"),
-    F("incremental", QA_CFG_T_ENUM, incremental, 0, 0, tristate_names, "auto, true or false"),
-    F("bandwidth", QA_CFG_T_INT, bandwidth, 0, 1e9, NULL, "component-VaR half-width in ranks (0 = sqrt(m))"),
-    F("chunk", QA_CFG_T_INT, chunk, 1, 1 << 20, NULL, "tail rows per contribution chunk"),
+    FIELD("enabled", QA_CFG_T_BOOL, c.contributions, "component VaR/ES"),
+    ENUM("incremental", incremental, tristate_names, "auto, true or false"),
+    NUM("bandwidth", c.bandwidth, 0, 1e9, "component-VaR half-width in ranks (0 = sqrt(m))"),
+    NUM("chunk", c.chunk, 1, 1 << 20, "tail rows per contribution chunk"),
     {NULL},
 };
 static const qa_cfg_field stressed_fields[] = {
-    F("start", QA_CFG_T_STRING, st_start, 0, 0, NULL, "first date of the stress window"),
-    F("end", QA_CFG_T_STRING, st_end, 0, 0, NULL, "last date of the stress window"),
-    F("methods", QA_CFG_T_NODE, st_methods, 0, 0, NULL, "historical, parametric, montecarlo"),
+    FIELD("start", QA_CFG_T_STRING, st_start, "first date of the stress window"),
+    FIELD("end", QA_CFG_T_STRING, st_end, "last date of the stress window"),
+    FIELD("methods", QA_CFG_T_NODE, st_methods, "historical, parametric, montecarlo"),
     {NULL},
 };
 static const qa_cfg_field reverse_fields[] = {
-    F("losses", QA_CFG_T_DOUBLE_LIST, reverse_losses, 1e-9, 100, NULL, "target losses, fractions of the value"),
-    F("max_iter", QA_CFG_T_INT, reverse_max_iter, 1, 10000, NULL, "iterations of the option-book search"),
+    {"losses", QA_CFG_T_DOUBLE_LIST, offsetof(struct bind, reverse_losses), 1e-9, 100, NULL, NULL, 0,
+     "target losses, fractions of the value"},
+    NUM("max_iter", c.reverse_max_iter, 1, 10000, "iterations of the option-book search"),
     {NULL},
 };
 static const qa_cfg_field scen_fields[] = {
-    F("historical", QA_CFG_T_NODE, replays, 0, 0, NULL, "replay windows [{name, start, end}]"),
-    F("hypothetical", QA_CFG_T_NODE, hypos, 0, 0, NULL, "shock scenarios [{name, shocks}]"),
-    F("factors", QA_CFG_T_NODE, factors, 0, 0, NULL, "named factors [{name, assets, weights}]"),
-    F("sectors", QA_CFG_T_STRING, sectors, 0, 0, NULL, "sector table (CSV)"),
-    F("covariance", QA_CFG_T_ENUM, hypo_cov, 0, 0, cov_names, "current or stressed"),
-    {"reverse", QA_CFG_T_SECTION, 0, 0, 0, NULL, reverse_fields, 0, "reverse stress"},
+    FIELD("historical", QA_CFG_T_NODE, replays, "replay windows [{name, start, end}]"),
+    FIELD("hypothetical", QA_CFG_T_NODE, hypos, "shock scenarios [{name, shocks}]"),
+    FIELD("factors", QA_CFG_T_NODE, factors, "named factors [{name, assets, weights}]"),
+    FIELD("sectors", QA_CFG_T_STRING, c.sectors, "sector table (CSV)"),
+    ENUM("covariance", c.hypo_stressed_cov, cov_names, "current or stressed"),
+    SECTION("reverse", reverse_fields, "reverse stress"),
     {NULL},
 };
 static const qa_cfg_field bt_fields[] = {
-    F("methods", QA_CFG_T_NODE, bt_methods, 0, 0, NULL, "methods to backtest"),
-    F("levels", QA_CFG_T_NODE, bt_levels, 0, 0, NULL, "levels to backtest"),
-    F("window", QA_CFG_T_INT, bt_window, 2, 1e6, NULL, "estimation window (days)"),
-    F("start", QA_CFG_T_STRING, bt_start, 0, 0, NULL, "first forecast date"),
-    F("end", QA_CFG_T_STRING, bt_end, 0, 0, NULL, "last forecast date"),
-    F("scenarios", QA_CFG_T_INT, bt_scenarios, 100, 1e9, NULL, "Monte-Carlo scenarios per forecast"),
+    FIELD("methods", QA_CFG_T_NODE, bt_methods, "methods to backtest"),
+    FIELD("levels", QA_CFG_T_NODE, bt_levels, "levels to backtest"),
+    NUM("window", c.bt_window, 2, 1e6, "estimation window (days)"),
+    FIELD("start", QA_CFG_T_STRING, bt_start, "first forecast date"),
+    FIELD("end", QA_CFG_T_STRING, bt_end, "last forecast date"),
+    NUM("scenarios", c.bt_scenarios, 100, 1e9, "Monte-Carlo scenarios per forecast"),
     {NULL},
 };
 static const qa_cfg_field out_fields[] = {
-    F("bins", QA_CFG_T_INT, bins, 5, 1000, NULL, "histogram bins"),
+    NUM("bins", c.bins, 5, 1000, "histogram bins"),
     {NULL},
 };
 static const qa_cfg_field top_fields[] = {
-    F("portfolio", QA_CFG_T_STRING, portfolio, 0, 0, NULL, "portfolio file (CSV or YAML)"),
-    F("data", QA_CFG_T_STRING, data, 0, 0, NULL, "market file (HDF5)"),
-    F("portfolio_value", QA_CFG_T_DOUBLE, portfolio_value, 1e-6, 1e18, NULL, "portfolio value (currency)"),
-    F("valuation_date", QA_CFG_T_STRING, valuation_date, 0, 0, NULL, "valuation date YYYY-MM-DD"),
-    F("backend", QA_CFG_T_ENUM, backend, 0, 0, backend_names, "cpu, cuda or auto"),
-    F("threads", QA_CFG_T_INT, threads, 0, 4096, NULL, "CPU threads per rank (0 = all)"),
-    F("levels", QA_CFG_T_NODE, levels, 0, 0, NULL, "confidence levels in (0, 1)"),
-    F("horizon", QA_CFG_T_INT, horizon, 1, 3650, NULL, "horizon in days (>= 1)"),
-    F("window", QA_CFG_T_INT, window, 2, 1e6, NULL, "return dates used for estimation"),
-    F("methods", QA_CFG_T_NODE, methods, 0, 0, NULL, "historical, fhs, parametric, montecarlo"),
-    F("mean", QA_CFG_T_ENUM, mean, 0, 0, mean_names, "zero or sample"),
-    {"covariance", QA_CFG_T_SECTION, 0, 0, 0, NULL, cov_fields, 0, "covariance estimator"},
-    {"fhs", QA_CFG_T_SECTION, 0, 0, 0, NULL, fhs_fields, 0, "filtered historical simulation"},
-    {"parametric", QA_CFG_T_SECTION, 0, 0, 0, NULL, param_fields, 0, "delta-normal / Student-t"},
-    {"montecarlo", QA_CFG_T_SECTION, 0, 0, 0, NULL, mc_fields, 0, "Monte Carlo"},
-    {"contributions", QA_CFG_T_SECTION, 0, 0, 0, NULL, contrib_fields, 0, "contributions per position"},
-    {"stressed", QA_CFG_T_SECTION, 0, 0, 0, NULL, stressed_fields, 0, "stressed VaR"},
-    {"scenarios", QA_CFG_T_SECTION, 0, 0, 0, NULL, scen_fields, 0, "stress scenarios"},
-    F("limits", QA_CFG_T_NODE, limits, 0, 0, NULL, "risk limits (trading/limits.h)"),
-    F("limits_method", QA_CFG_T_ENUM, limits_method, 0, 0, qa_stress_method_names, "VaR/ES source of the limits"),
-    {"backtest", QA_CFG_T_SECTION, 0, 0, 0, NULL, bt_fields, 0, "qa stress backtest"},
-    {"output", QA_CFG_T_SECTION, 0, 0, 0, NULL, out_fields, 0, "outputs"},
+    FIELD("portfolio", QA_CFG_T_STRING, c.portfolio, "portfolio file (CSV or YAML)"),
+    FIELD("data", QA_CFG_T_STRING, c.data, "market file (HDF5)"),
+    NUM("portfolio_value", c.portfolio_value, 1e-6, 1e18, "portfolio value (currency)"),
+    FIELD("valuation_date", QA_CFG_T_STRING, valuation_date, "valuation date YYYY-MM-DD"),
+    ENUM("backend", backend, backend_names, "cpu, cuda or auto"),
+    NUM("threads", c.threads, 0, 4096, "CPU threads per rank (0 = all)"),
+    FIELD("levels", QA_CFG_T_NODE, levels, "confidence levels in (0, 1)"),
+    NUM("horizon", c.horizon, 1, 3650, "horizon in days (>= 1)"),
+    NUM("window", c.window, 2, 1e6, "return dates used for estimation"),
+    FIELD("methods", QA_CFG_T_NODE, methods, "historical, fhs, parametric, montecarlo"),
+    ENUM("mean", c.use_mean, mean_names, "zero or sample"),
+    SECTION("covariance", cov_fields, "covariance estimator"),
+    SECTION("fhs", fhs_fields, "filtered historical simulation"),
+    SECTION("parametric", param_fields, "delta-normal / Student-t"),
+    SECTION("montecarlo", mc_fields, "Monte Carlo"),
+    SECTION("contributions", contrib_fields, "contributions per position"),
+    SECTION("stressed", stressed_fields, "stressed VaR"),
+    SECTION("scenarios", scen_fields, "stress scenarios"),
+    FIELD("limits", QA_CFG_T_NODE, limits, "risk limits (trading/limits.h)"),
+    ENUM("limits_method", c.limits_method, qa_stress_method_names, "VaR/ES source of the limits"),
+    SECTION("backtest", bt_fields, "qa stress backtest"),
+    SECTION("output", out_fields, "outputs"),
     {NULL},
 };
-#undef F
+#undef NUM
+#undef ENUM
+#undef FIELD
+#undef SECTION
 
 /* Node of a dotted key path (for error lines), or NULL. */
 static const qa_cfg_node *node_at(const qa_cfg_t *cfg, const char *a, const char *b) {
@@ -422,112 +419,42 @@ static qa_status parse_factors(const qa_cfg_t *cfg, const qa_cfg_node *seq, qa_s
     return QA_OK;
 }
 
-qa_status qa_stress_cfg_bind(const qa_cfg_t *cfg, qa_stress_cfg *c) {
+/* The stress window: both dates, in order, and the methods run on it. */
+static qa_status bind_stressed(const qa_cfg_t *cfg, const struct bind *r, qa_stress_cfg *c) {
     qa_status st;
-    struct raw r;
-    memset(&r, 0, sizeof r);
-    r.portfolio = c->portfolio;
-    r.data = c->data;
-    r.portfolio_value = c->portfolio_value;
-    r.backend = 2;
-    for (int i = 0; backend_names[i]; i++)
-        if (c->backend && strcmp(c->backend, backend_names[i]) == 0) r.backend = i;
-    r.threads = c->threads;
-    r.horizon = c->horizon;
-    r.window = c->window;
-    r.mean = c->use_mean;
-    r.estimator = (int)c->estimator;
-    r.lw_target = c->lw_target;
-    r.ewma_lambda = c->ewma_lambda;
-    r.jitter_max = c->jitter_max;
-    r.fhs_lambda = c->fhs_lambda;
-    r.param_dist = c->param_nu ? 1 : 0;
-    r.param_nu = c->param_nu ? c->param_nu : 5;
-    r.mc_dist = c->mc_nu ? 1 : 0;
-    r.mc_nu = c->mc_nu ? c->mc_nu : 5;
-    r.mc_scenarios = c->mc_scenarios;
-    r.mc_block = c->mc_block;
-    r.mc_seed = c->mc_seed;
-    r.sample = c->sample;
-    r.contributions = c->contributions;
-    r.incremental = c->incremental < 0 ? 0 : c->incremental ? 2 : 1;
-    r.bandwidth = c->bandwidth;
-    r.chunk = c->chunk;
-    r.hypo_cov = c->hypo_stressed_cov;
-    r.reverse_max_iter = c->reverse_max_iter;
-    r.limits_method = -1;
-    r.bt_window = c->bt_window;
-    r.bt_scenarios = c->bt_scenarios;
-    r.bins = c->bins;
-    if ((st = qa_cfg_bind(cfg, qa_cfg_root(cfg), top_fields, &r, NULL))) return st;
-
-    c->cfg_name = qa_cfg_name(cfg);
-    c->portfolio = r.portfolio;
-    c->data = r.data;
-    c->portfolio_value = r.portfolio_value;
-    c->line_portfolio_value = qa_cfg_node_line(node_at(cfg, "portfolio_value", NULL));
-    if (r.valuation_date) {
-        const qa_cfg_node *n = node_at(cfg, "valuation_date", NULL);
-        if ((st = parse_date(cfg, n, "valuation_date", &c->valuation))) return st;
-        c->line_valuation = qa_cfg_node_line(n);
+    if (!r->st_start && !r->st_end) {
+        if (r->st_methods)
+            return qa_cfg_error(cfg, r->st_methods, "stressed.methods", "a stress window (start, end) is required");
+        return QA_OK;
     }
-    c->backend = backend_names[r.backend];
-    c->threads = (int)r.threads;
-    if (r.levels && (st = parse_levels(cfg, r.levels, "levels", c->levels, QA_STRESS_MAX_LEVELS, &c->nlevels))) return st;
-    c->horizon = (int)r.horizon;
-    c->window = (int)r.window;
-    c->line_window = qa_cfg_node_line(node_at(cfg, "window", NULL));
-    unsigned all = (1u << QA_STRESS_METHOD_COUNT) - 1;
-    if (r.methods && (st = parse_methods(cfg, r.methods, "methods", all, &c->methods))) return st;
-    c->use_mean = r.mean;
-    c->estimator = (qa_stress_estimator)r.estimator;
-    c->ewma_lambda = r.ewma_lambda;
-    c->lw_target = r.lw_target;
-    c->jitter_max = r.jitter_max;
-    c->fhs_lambda = r.fhs_lambda;
-    c->param_nu = r.param_dist ? (int)r.param_nu : 0;
-    c->mc_scenarios = r.mc_scenarios;
-    c->mc_block = r.mc_block;
-    c->mc_nu = r.mc_dist ? (int)r.mc_nu : 0;
-    c->mc_seed = r.mc_seed;
-    c->sample = r.sample;
-    c->contributions = r.contributions;
-    c->incremental = r.incremental == 0 ? -1 : r.incremental == 2 ? 1 : 0;
-    c->bandwidth = r.bandwidth;
-    c->chunk = r.chunk;
+    const qa_cfg_node *sn = node_at(cfg, "stressed", NULL);
+    if (!r->st_start || !r->st_end) return qa_cfg_error(cfg, sn, "stressed", "give both start and end of the stress window");
+    if ((st = parse_date(cfg, qa_cfg_map_get(sn, "start"), "stressed.start", &c->stress_window.start)) ||
+        (st = parse_date(cfg, qa_cfg_map_get(sn, "end"), "stressed.end", &c->stress_window.end)))
+        return st;
+    if (c->stress_window.end <= c->stress_window.start)
+        return qa_cfg_error(cfg, qa_cfg_map_get(sn, "end"), "stressed.end", "the stress window ends before it starts");
+    snprintf(c->stress_window.name, sizeof c->stress_window.name, "stress window");
+    c->stress_window.line = c->line_stress_start = qa_cfg_node_line(qa_cfg_map_get(sn, "start"));
+    c->stressed = 1;
+    unsigned allowed = (1u << QA_STRESS_HISTORICAL) | (1u << QA_STRESS_PARAMETRIC) | (1u << QA_STRESS_MONTECARLO);
+    if (r->st_methods) return parse_methods(cfg, r->st_methods, "stressed.methods", allowed, &c->stressed_methods);
+    return QA_OK;
+}
 
-    /* stressed VaR */
-    if (r.st_start || r.st_end) {
-        const qa_cfg_node *sn = node_at(cfg, "stressed", NULL);
-        if (!r.st_start || !r.st_end)
-            return qa_cfg_error(cfg, sn, "stressed", "give both start and end of the stress window");
-        if ((st = parse_date(cfg, qa_cfg_map_get(sn, "start"), "stressed.start", &c->stress_window.start)) ||
-            (st = parse_date(cfg, qa_cfg_map_get(sn, "end"), "stressed.end", &c->stress_window.end)))
-            return st;
-        if (c->stress_window.end <= c->stress_window.start)
-            return qa_cfg_error(cfg, qa_cfg_map_get(sn, "end"), "stressed.end", "the stress window ends before it starts");
-        snprintf(c->stress_window.name, sizeof c->stress_window.name, "stress window");
-        c->stress_window.line = c->line_stress_start = qa_cfg_node_line(qa_cfg_map_get(sn, "start"));
-        c->stressed = 1;
-        unsigned allowed = (1u << QA_STRESS_HISTORICAL) | (1u << QA_STRESS_PARAMETRIC) | (1u << QA_STRESS_MONTECARLO);
-        if (r.st_methods && (st = parse_methods(cfg, r.st_methods, "stressed.methods", allowed, &c->stressed_methods)))
-            return st;
-    } else if (r.st_methods) {
-        return qa_cfg_error(cfg, r.st_methods, "stressed.methods", "a stress window (start, end) is required");
-    }
-
-    /* scenarios */
-    if (r.replays) {
+/* Replay windows: the configured list, else the built-in one. */
+static qa_status bind_replays(const qa_cfg_t *cfg, const qa_cfg_node *replays, qa_stress_cfg *c) {
+    if (replays) {
         c->replays_default = 0;
-        if (qa_cfg_node_kind(r.replays) != QA_CFG_SEQ)
-            return qa_cfg_error(cfg, r.replays, "scenarios.historical", "expected a list of {name, start, end}");
-        size_t n = qa_cfg_node_len(r.replays);
+        if (qa_cfg_node_kind(replays) != QA_CFG_SEQ)
+            return qa_cfg_error(cfg, replays, "scenarios.historical", "expected a list of {name, start, end}");
+        size_t n = qa_cfg_node_len(replays);
         c->replays = calloc(n ? n : 1, sizeof *c->replays);
         if (!c->replays) return QA_FAIL(QA_ERR_NOMEM, "replays");
         for (size_t i = 0; i < n; i++) {
             char what[64];
             snprintf(what, sizeof what, "scenarios.historical[%zu]", i);
-            if ((st = parse_window(cfg, qa_cfg_seq_at(r.replays, i), what, &c->replays[i]))) return st;
+            QA_TRY_RET(parse_window(cfg, qa_cfg_seq_at(replays, i), what, &c->replays[i]));
             c->nreplays++;
         }
     } else if (!c->replays) {
@@ -541,8 +468,14 @@ qa_status qa_stress_cfg_bind(const qa_cfg_t *cfg, qa_stress_cfg *c) {
         }
         c->nreplays = n;
     }
-    if (r.factors && (st = parse_factors(cfg, r.factors, c))) return st;
-    if (r.hypos && (st = parse_hypos(cfg, r.hypos, c))) return st;
+    return QA_OK;
+}
+
+/* Scenarios: replays, factors, hypothetical shocks (their factors defined), reverse losses. */
+static qa_status bind_scenarios(const qa_cfg_t *cfg, const struct bind *r, qa_stress_cfg *c) {
+    QA_TRY_RET(bind_replays(cfg, r->replays, c));
+    if (r->factors) QA_TRY_RET(parse_factors(cfg, r->factors, c));
+    if (r->hypos) QA_TRY_RET(parse_hypos(cfg, r->hypos, c));
     for (size_t i = 0; i < c->nhypos; i++)
         for (size_t j = 0; j < c->hypos[i].nshocks; j++) {
             const qa_stress_shock *s = &c->hypos[i].shocks[j];
@@ -554,42 +487,80 @@ qa_status qa_stress_cfg_bind(const qa_cfg_t *cfg, qa_stress_cfg *c) {
                                               "'%s' (define it under scenarios.factors)",
                                c->cfg_name, s->line, i, j, s->target);
         }
-    c->sectors = r.sectors;
-    c->hypo_stressed_cov = r.hypo_cov;
     if (c->hypo_stressed_cov && !c->stressed)
         return qa_cfg_error(cfg, node_at(cfg, "scenarios", "covariance"), "scenarios.covariance",
                             "'stressed' needs a stress window (stressed.start, stressed.end)");
-    if (r.reverse_losses.n) {
-        if (r.reverse_losses.n > QA_STRESS_MAX_REVERSE)
-            return qa_cfg_error(cfg, node_at(cfg, "scenarios", "reverse"), "scenarios.reverse.losses",
-                                "at most %d losses", QA_STRESS_MAX_REVERSE);
-        for (size_t i = 0; i < r.reverse_losses.n; i++) c->reverse_losses[i] = ((double *)r.reverse_losses.items)[i];
-        c->nreverse = r.reverse_losses.n;
-    }
-    c->reverse_max_iter = (int)r.reverse_max_iter;
+    if (r->reverse_losses.n > QA_STRESS_MAX_REVERSE)
+        return qa_cfg_error(cfg, node_at(cfg, "scenarios", "reverse"), "scenarios.reverse.losses", "at most %d losses",
+                            QA_STRESS_MAX_REVERSE);
+    for (size_t i = 0; i < r->reverse_losses.n; i++) c->reverse_losses[i] = ((double *)r->reverse_losses.items)[i];
+    if (r->reverse_losses.n) c->nreverse = r->reverse_losses.n;
+    return QA_OK;
+}
 
-    /* limits */
-    if (r.limits && (st = qa_limits_parse(cfg, r.limits, &c->limits))) return st;
-    c->limits_method = r.limits_method;
+/* `qa stress backtest`: methods, levels and dates. */
+static qa_status bind_backtest(const qa_cfg_t *cfg, const struct bind *r, qa_stress_cfg *c) {
+    unsigned all = (1u << QA_STRESS_METHOD_COUNT) - 1;
+    if (r->bt_methods) QA_TRY_RET(parse_methods(cfg, r->bt_methods, "backtest.methods", all, &c->bt_methods));
+    if (r->bt_levels)
+        QA_TRY_RET(parse_levels(cfg, r->bt_levels, "backtest.levels", c->bt_levels, QA_STRESS_MAX_BT_LEVELS,
+                                &c->bt_nlevels));
+    c->line_bt_window = qa_cfg_node_line(node_at(cfg, "backtest", "window"));
+    if (r->bt_start) {
+        const qa_cfg_node *n = node_at(cfg, "backtest", "start");
+        QA_TRY_RET(parse_date(cfg, n, "backtest.start", &c->bt_start));
+        c->line_bt_start = qa_cfg_node_line(n);
+    }
+    if (r->bt_end) QA_TRY_RET(parse_date(cfg, node_at(cfg, "backtest", "end"), "backtest.end", &c->bt_end));
+    if (c->bt_start && c->bt_end && c->bt_end <= c->bt_start)
+        return qa_cfg_error(cfg, node_at(cfg, "backtest", "end"), "backtest.end", "the backtest ends before it starts");
+    return QA_OK;
+}
+
+/* The keys parsed after binding, and the checks across keys. */
+static qa_status bind_parsed(const qa_cfg_t *cfg, const struct bind *r, qa_stress_cfg *c) {
+    c->cfg_name = qa_cfg_name(cfg);
+    c->line_portfolio_value = qa_cfg_node_line(node_at(cfg, "portfolio_value", NULL));
+    if (r->valuation_date) {
+        const qa_cfg_node *n = node_at(cfg, "valuation_date", NULL);
+        QA_TRY_RET(parse_date(cfg, n, "valuation_date", &c->valuation));
+        c->line_valuation = qa_cfg_node_line(n);
+    }
+    c->backend = backend_names[r->backend];
+    if (r->levels) QA_TRY_RET(parse_levels(cfg, r->levels, "levels", c->levels, QA_STRESS_MAX_LEVELS, &c->nlevels));
+    c->line_window = qa_cfg_node_line(node_at(cfg, "window", NULL));
+    unsigned all = (1u << QA_STRESS_METHOD_COUNT) - 1;
+    if (r->methods) QA_TRY_RET(parse_methods(cfg, r->methods, "methods", all, &c->methods));
+    c->param_nu = r->param_dist ? r->param_nu : 0;
+    c->mc_nu = r->mc_dist ? r->mc_nu : 0;
+    c->incremental = r->incremental == 0 ? -1 : r->incremental == 2 ? 1 : 0;
+    QA_TRY_RET(bind_stressed(cfg, r, c));
+    QA_TRY_RET(bind_scenarios(cfg, r, c));
+    if (r->limits) QA_TRY_RET(qa_limits_parse(cfg, r->limits, &c->limits));
     if (c->limits_method >= 0 && !(c->methods & (1u << c->limits_method)))
         return qa_cfg_error(cfg, node_at(cfg, "limits_method", NULL), "limits_method", "method '%s' is not in methods",
                             qa_stress_method_names[c->limits_method]);
+    return bind_backtest(cfg, r, c);
+}
 
-    /* backtest */
-    unsigned bt_allowed = (1u << QA_STRESS_METHOD_COUNT) - 1;
-    if (r.bt_methods && (st = parse_methods(cfg, r.bt_methods, "backtest.methods", bt_allowed, &c->bt_methods))) return st;
-    if (r.bt_levels && (st = parse_levels(cfg, r.bt_levels, "backtest.levels", c->bt_levels, QA_STRESS_MAX_BT_LEVELS, &c->bt_nlevels))) return st;
-    c->bt_window = (int)r.bt_window;
-    c->line_bt_window = qa_cfg_node_line(node_at(cfg, "backtest", "window"));
-    if (r.bt_start) {
-        const qa_cfg_node *n = node_at(cfg, "backtest", "start");
-        if ((st = parse_date(cfg, n, "backtest.start", &c->bt_start))) return st;
-        c->line_bt_start = qa_cfg_node_line(n);
+qa_status qa_stress_cfg_bind(const qa_cfg_t *cfg, qa_stress_cfg *c) {
+    struct bind *r = calloc(1, sizeof *r);
+    if (!r) return QA_FAIL(QA_ERR_NOMEM, "stress configuration");
+    r->c = *c;
+    r->backend = 2;
+    for (int i = 0; backend_names[i]; i++)
+        if (c->backend && strcmp(c->backend, backend_names[i]) == 0) r->backend = i;
+    r->param_dist = c->param_nu ? 1 : 0;
+    r->param_nu = c->param_nu ? c->param_nu : 5;
+    r->mc_dist = c->mc_nu ? 1 : 0;
+    r->mc_nu = c->mc_nu ? c->mc_nu : 5;
+    r->incremental = c->incremental < 0 ? 0 : c->incremental ? 2 : 1;
+    r->c.limits_method = -1;
+    qa_status st = qa_cfg_bind(cfg, qa_cfg_root(cfg), top_fields, r, NULL);
+    if (st == QA_OK) {
+        *c = r->c;
+        st = bind_parsed(cfg, r, c);
     }
-    if (r.bt_end && (st = parse_date(cfg, node_at(cfg, "backtest", "end"), "backtest.end", &c->bt_end))) return st;
-    if (c->bt_start && c->bt_end && c->bt_end <= c->bt_start)
-        return qa_cfg_error(cfg, node_at(cfg, "backtest", "end"), "backtest.end", "the backtest ends before it starts");
-    c->bt_scenarios = r.bt_scenarios;
-    c->bins = (int)r.bins;
-    return QA_OK;
+    free(r);
+    return st;
 }
