@@ -15,11 +15,21 @@ _Static_assert(sizeof qa_limit_metric_names / sizeof qa_limit_metric_names[0] ==
 
 static const char *const state_names[] = {"ok", "warning", "breach", "not evaluated"};
 
-/* A limit as written in the config, before validation. */
-struct raw_limit {
+/* A limit binds into its own fields; its name, a string in the config, is copied into the
+ * fixed array after the checks. */
+struct bind_limit {
+    qa_limit l;
     const char *name;
-    int metric;
-    double level, min, max, warn;
+};
+
+static const qa_cfg_field limit_fields[] = {
+    QA_CFG_FIELD(struct bind_limit, "name", QA_CFG_T_STRING, name, QA_CFG_REQUIRED, "limit name"),
+    QA_CFG_ENUM(struct bind_limit, "metric", l.metric, qa_limit_metric_names, QA_CFG_REQUIRED, "what is limited"),
+    QA_CFG_NUM(struct bind_limit, "level", l.level, 0.5, 0.9999, 0, "VaR/ES confidence"),
+    QA_CFG_NUM(struct bind_limit, "min", l.min, -1e12, 1e12, 0, "lower bound"),
+    QA_CFG_NUM(struct bind_limit, "max", l.max, -1e12, 1e12, 0, "upper bound"),
+    QA_CFG_NUM(struct bind_limit, "warn", l.warn_fraction, 0, 1, 0, "warning fraction"),
+    {NULL},
 };
 
 qa_status qa_limits_parse(const qa_cfg_t *cfg, const qa_cfg_node *seq, qa_limit_set *out) {
@@ -39,40 +49,26 @@ qa_status qa_limits_parse(const qa_cfg_t *cfg, const qa_cfg_node *seq, qa_limit_
             st = qa_cfg_error(cfg, m, what, "expected a map with name, metric, max/min");
             break;
         }
-        /* Bind through a tiny schema so unknown keys are rejected with file:line. */
-        struct raw_limit raw = {NULL, -1, 0.99, -INFINITY, INFINITY, 0.9};
-        const qa_cfg_field schema[] = {
-            {"name", QA_CFG_T_STRING, offsetof(struct raw_limit, name), 0, 0, NULL, NULL, QA_CFG_REQUIRED, "limit name"},
-            {"metric", QA_CFG_T_ENUM, offsetof(struct raw_limit, metric), 0, 0, qa_limit_metric_names, NULL,
-             QA_CFG_REQUIRED, "what is limited"},
-            {"level", QA_CFG_T_DOUBLE, offsetof(struct raw_limit, level), 0.5, 0.9999, NULL, NULL, 0, "VaR/ES confidence"},
-            {"min", QA_CFG_T_DOUBLE, offsetof(struct raw_limit, min), -1e12, 1e12, NULL, NULL, 0, "lower bound"},
-            {"max", QA_CFG_T_DOUBLE, offsetof(struct raw_limit, max), -1e12, 1e12, NULL, NULL, 0, "upper bound"},
-            {"warn", QA_CFG_T_DOUBLE, offsetof(struct raw_limit, warn), 0, 1, NULL, NULL, 0, "warning fraction"},
-            {NULL},
-        };
-        st = qa_cfg_bind(cfg, m, schema, &raw, what);
+        /* Bound through a schema so unknown keys are rejected with file:line. */
+        struct bind_limit b = {{"", (qa_limit_metric)-1, 0.99, -INFINITY, INFINITY, 0.9}, NULL};
+        st = qa_cfg_bind(cfg, m, limit_fields, &b, what);
         if (st != QA_OK) break;
-        if (isinf(raw.min) && isinf(raw.max)) {
-            st = qa_cfg_error(cfg, m, what, "limit '%s' needs max and/or min", raw.name);
+        if (isinf(b.l.min) && isinf(b.l.max)) {
+            st = qa_cfg_error(cfg, m, what, "limit '%s' needs max and/or min", b.name);
             break;
         }
-        if (raw.min > raw.max) {
-            st = qa_cfg_error(cfg, m, what, "min %g is above max %g", raw.min, raw.max);
+        if (b.l.min > b.l.max) {
+            st = qa_cfg_error(cfg, m, what, "min %g is above max %g", b.l.min, b.l.max);
             break;
         }
-        if (strlen(raw.name) >= sizeof items[i].name) {
+        if (strlen(b.name) >= sizeof items[i].name) {
             st = qa_cfg_error(cfg, m, what, "name longer than %zu characters", sizeof items[i].name - 1);
             break;
         }
         for (size_t k = 0; k < i; k++)
-            if (strcmp(items[k].name, raw.name) == 0) st = qa_cfg_error(cfg, m, what, "duplicate limit name '%s'", raw.name);
-        snprintf(items[i].name, sizeof items[i].name, "%s", raw.name);
-        items[i].metric = (qa_limit_metric)raw.metric;
-        items[i].level = raw.level;
-        items[i].min = raw.min;
-        items[i].max = raw.max;
-        items[i].warn_fraction = raw.warn;
+            if (strcmp(items[k].name, b.name) == 0) st = qa_cfg_error(cfg, m, what, "duplicate limit name '%s'", b.name);
+        items[i] = b.l;
+        snprintf(items[i].name, sizeof items[i].name, "%s", b.name);
     }
     if (st != QA_OK) {
         free(items);

@@ -106,47 +106,43 @@ static qa_status bind_item(const qa_cfg_t *cfg, const qa_cfg_node *m, size_t i, 
     return QA_OK;
 }
 
-struct raw_cfg {
-    const char *data, *backend;
-    long long block_bars, block_symbols;
-    int force, default_set;
+/* The schema binds into the configuration itself; the feature list and the default-set
+ * switch are read after binding. */
+struct bind {
+    qa_features_cfg c;
+    int default_set;
     const qa_cfg_node *features;
 };
 
+static const qa_cfg_field cfg_fields[] = {
+    QA_CFG_FIELD(struct bind, "data", QA_CFG_T_STRING, c.data, 0, "market file"),
+    QA_CFG_FIELD(struct bind, "backend", QA_CFG_T_STRING, c.backend, 0, "cpu, cuda or auto"),
+    QA_CFG_NUM(struct bind, "block_bars", c.block_bars, 16, 1 << 24, 0, "bars per block"),
+    QA_CFG_NUM(struct bind, "block_symbols", c.block_symbols, 64, 1 << 20, 0, "symbols per block (multiple of 64)"),
+    QA_CFG_FIELD(struct bind, "force", QA_CFG_T_BOOL, c.force, 0, "recompute up-to-date features"),
+    QA_CFG_FIELD(struct bind, "default_set", QA_CFG_T_BOOL, default_set, 0, "include the default feature set"),
+    QA_CFG_FIELD(struct bind, "features", QA_CFG_T_NODE, features, 0, "list of features"),
+    {NULL},
+};
+
 qa_status qa_features_cfg_bind(const qa_cfg_t *cfg, qa_features_cfg *c) {
-    struct raw_cfg r = {c->data, c->backend, c->block_bars, c->block_symbols, c->force, 0, NULL};
-    const qa_cfg_field schema[] = {
-        {"data", QA_CFG_T_STRING, offsetof(struct raw_cfg, data), 0, 0, NULL, NULL, 0, "market file"},
-        {"backend", QA_CFG_T_STRING, offsetof(struct raw_cfg, backend), 0, 0, NULL, NULL, 0, "cpu, cuda or auto"},
-        {"block_bars", QA_CFG_T_INT, offsetof(struct raw_cfg, block_bars), 16, 1 << 24, NULL, NULL, 0, "bars per block"},
-        {"block_symbols", QA_CFG_T_INT, offsetof(struct raw_cfg, block_symbols), 64, 1 << 20, NULL, NULL, 0,
-         "symbols per block (multiple of 64)"},
-        {"force", QA_CFG_T_BOOL, offsetof(struct raw_cfg, force), 0, 0, NULL, NULL, 0, "recompute up-to-date features"},
-        {"default_set", QA_CFG_T_BOOL, offsetof(struct raw_cfg, default_set), 0, 0, NULL, NULL, 0,
-         "include the default feature set"},
-        {"features", QA_CFG_T_NODE, offsetof(struct raw_cfg, features), 0, 0, NULL, NULL, 0, "list of features"},
-        {NULL},
-    };
-    qa_status st = qa_cfg_bind(cfg, qa_cfg_root(cfg), schema, &r, NULL);
+    struct bind b = {*c, 0, NULL};
+    qa_status st = qa_cfg_bind(cfg, qa_cfg_root(cfg), cfg_fields, &b, NULL);
     if (st != QA_OK) return st;
-    if (r.block_symbols % GROUP != 0)
+    if (b.c.block_symbols % GROUP != 0)
         return qa_cfg_error(cfg, qa_cfg_map_get(qa_cfg_root(cfg), "block_symbols"), "block_symbols",
-                            "%lld is not a multiple of %d", r.block_symbols, GROUP);
-    c->data = r.data;
-    c->backend = r.backend;
-    c->block_bars = r.block_bars;
-    c->block_symbols = r.block_symbols;
-    c->force = r.force;
-    if (r.features) {
-        if (qa_cfg_node_kind(r.features) != QA_CFG_SEQ)
-            return qa_cfg_error(cfg, r.features, "features", "expected a list of features");
-        size_t n = qa_cfg_node_len(r.features);
-        size_t keep = r.default_set ? c->nitems : 0;
+                            "%lld is not a multiple of %d", b.c.block_symbols, GROUP);
+    *c = b.c;
+    if (b.features) {
+        if (qa_cfg_node_kind(b.features) != QA_CFG_SEQ)
+            return qa_cfg_error(cfg, b.features, "features", "expected a list of features");
+        size_t n = qa_cfg_node_len(b.features);
+        size_t keep = b.default_set ? c->nitems : 0;
         qa_features_item *items = calloc(keep + n + 1, sizeof *items);
         if (!items) return QA_FAIL(QA_ERR_NOMEM, "features");
         if (keep) memcpy(items, c->items, keep * sizeof *items);
         for (size_t i = 0; i < n; i++) {
-            if ((st = bind_item(cfg, qa_cfg_seq_at(r.features, i), i, &items[keep + i])) != QA_OK) {
+            if ((st = bind_item(cfg, qa_cfg_seq_at(b.features, i), i, &items[keep + i])) != QA_OK) {
                 free(items);
                 return st;
             }
@@ -154,7 +150,7 @@ qa_status qa_features_cfg_bind(const qa_cfg_t *cfg, qa_features_cfg *c) {
         free(c->items);
         c->items = items;
         c->nitems = keep + n;
-        if (c->nitems == 0) return qa_cfg_error(cfg, r.features, "features", "the feature list is empty");
+        if (c->nitems == 0) return qa_cfg_error(cfg, b.features, "features", "the feature list is empty");
     }
     for (size_t i = 0; i < c->nitems; i++)
         for (size_t j = 0; j < i; j++)
