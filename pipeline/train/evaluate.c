@@ -86,62 +86,63 @@ void qa_evaluate_metrics_free(qa_evaluate_metrics *m) {
     m->equity_n = 0;
 }
 
-qa_status qa_evaluate_predictions(const qa_train_data *d, qa_train_split split, const double *score,
-                                  const qa_evaluate_opts *o, qa_evaluate_metrics *out) {
-    memset(out, 0, sizeof *out);
-    out->split = split;
-    out->loss = NAN;
-    if ((unsigned)split >= QA_TRAIN_SPLIT_COUNT) return QA_FAIL(QA_ERR_INVALID_ARG, "bad split %d", (int)split);
-    const uint32_t *rows = d->pred_rows[split];
-    const size_t n = d->npred[split], T = d->ntime, S = d->nsym;
-    const int h = d->spec.horizon, reg = d->spec.target == QA_MODEL_TARGET_RETURN;
+/* One evaluation: the split's prediction rows, their scores and the baseline. */
+typedef struct eval_ctx {
+    const qa_train_data *d;
+    const uint32_t *rows;
+    const double *score;
+    size_t n, T, S;
+    double *prev;     /* n: the baseline signal */
+    size_t *order;    /* n: rows with a label and a score, grouped by timestamp */
+    size_t *tstart;   /* T + 1: group starts in `order` */
+} eval_ctx;
+
+/* Baseline signal: the trailing h-bar return close(r)/close(r-h) - 1, demeaned across
+ * symbols when the labels are (compare like with like). */
+static qa_status baseline(eval_ctx *e) {
+    const qa_train_data *d = e->d;
+    const size_t h = (size_t)d->spec.horizon, T = e->T;
+    for (size_t i = 0; i < e->n; i++) {
+        size_t r = e->rows[i], first = d->sym_begin[d->row_sym[r]];
+        e->prev[i] = r >= first + h ? d->close[r] / d->close[r - h] - 1.0 : NAN;
+    }
+    if (!d->spec.demean) return QA_OK;
+    double *sum = calloc(T ? T : 1, sizeof *sum);
+    size_t *cnt = calloc(T ? T : 1, sizeof *cnt);
+    if (sum && cnt) {
+        for (size_t i = 0; i < e->n; i++)
+            if (!isnan(e->prev[i])) sum[d->row_t[e->rows[i]]] += e->prev[i], cnt[d->row_t[e->rows[i]]]++;
+        for (size_t i = 0; i < e->n; i++)
+            if (!isnan(e->prev[i])) e->prev[i] -= sum[d->row_t[e->rows[i]]] / (double)cnt[d->row_t[e->rows[i]]];
+    }
+    free(sum);
+    free(cnt);
+    return sum && cnt ? QA_OK : QA_FAIL(QA_ERR_NOMEM, "evaluation");
+}
+
+/* Errors and direction over labelled rows with a score and a baseline value. */
+static void error_metrics(const eval_ctx *e, qa_evaluate_metrics *out) {
+    const qa_train_data *d = e->d;
+    const int reg = d->spec.target == QA_MODEL_TARGET_RETURN;
     const double center = d->spec.target == QA_MODEL_TARGET_SIGN ? 0.5 : 0.0;
-    const int min_names = o->min_names >= 3 ? o->min_names : 3;
-    qa_status st = QA_OK;
-    double *prev = malloc((n ? n : 1) * sizeof *prev);
-    size_t *order = malloc((n ? n : 1) * sizeof *order), *tstart = calloc(T + 1, sizeof *tstart);
-    double *xa = malloc((n ? n : 1) * 7 * sizeof *xa);
-    double *ics = malloc((T ? T : 1) * 4 * sizeof *ics);
-    double *cpanel = NULL, *sig = NULL, *sigp = NULL;
-    if (!prev || !order || !tstart || !xa || !ics) QA_TRY_FAIL(QA_ERR_NOMEM, "evaluation of %zu rows", n);
     double train_mean = 0.0;
     for (size_t i = 0; i < d->nsamples[QA_TRAIN_SPLIT_TRAIN]; i++) train_mean += d->ret[d->samples[0][i]];
     if (d->nsamples[0]) train_mean /= (double)d->nsamples[0];
-    out->predictions = n;
-    /* baseline signal: the trailing h-bar return, close(r)/close(r-h) - 1 */
-    for (size_t i = 0; i < n; i++) {
-        size_t r = rows[i], first = d->sym_begin[d->row_sym[r]];
-        prev[i] = r >= first + (size_t)h ? d->close[r] / d->close[r - (size_t)h] - 1.0 : NAN;
-    }
-    if (d->spec.demean) { /* compare like with like: the baseline demeaned across symbols too */
-        double *sum = calloc(T ? T : 1, sizeof *sum);
-        size_t *cnt = calloc(T ? T : 1, sizeof *cnt);
-        if (!sum || !cnt) {
-            free(sum), free(cnt);
-            QA_TRY_FAIL(QA_ERR_NOMEM, "evaluation");
-        }
-        for (size_t i = 0; i < n; i++)
-            if (!isnan(prev[i])) sum[d->row_t[rows[i]]] += prev[i], cnt[d->row_t[rows[i]]]++;
-        for (size_t i = 0; i < n; i++)
-            if (!isnan(prev[i])) prev[i] -= sum[d->row_t[rows[i]]] / (double)cnt[d->row_t[rows[i]]];
-        free(sum), free(cnt);
-    }
-    /* errors and direction over labelled rows with a score and a baseline value */
     double se = 0.0, se0 = 0.0, sem = 0.0, sep = 0.0;
     size_t ne = 0, nd = 0, hit = 0, up = 0, ndp = 0, hitp = 0, ndu = 0;
-    for (size_t i = 0; i < n; i++) {
-        double y = d->ret[rows[i]], s = score[i];
+    for (size_t i = 0; i < e->n; i++) {
+        double y = d->ret[e->rows[i]], s = e->score[i], p = e->prev[i];
         if (!isfinite(y)) continue;
         out->labelled++;
-        if (!isfinite(s) || !isfinite(prev[i])) continue;
+        if (!isfinite(s) || !isfinite(p)) continue;
         se += (s - y) * (s - y), se0 += y * y, sem += (train_mean - y) * (train_mean - y);
-        sep += (prev[i] - y) * (prev[i] - y);
+        sep += (p - y) * (p - y);
         ne++;
         if (y != 0.0) {
             ndu++;
             up += y > 0.0;
             if (s != center) nd++, hit += (s > center) == (y > 0.0);
-            if (prev[i] != 0.0) ndp++, hitp += (prev[i] > 0.0) == (y > 0.0);
+            if (p != 0.0) ndp++, hitp += (p > 0.0) == (y > 0.0);
         }
     }
     out->mse = reg && ne ? se / (double)ne : NAN;
@@ -151,33 +152,51 @@ qa_status qa_evaluate_predictions(const qa_train_data *d, qa_train_split split, 
     out->dir_acc = nd ? (double)hit / (double)nd : NAN;
     out->dir_acc_up = ndu ? (double)up / (double)ndu : NAN;
     out->dir_acc_prev = ndp ? (double)hitp / (double)ndp : NAN;
+}
 
-    /* group labelled rows by timestamp (counting sort on the grid index) */
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(d->ret[rows[i]]) && isfinite(score[i])) tstart[d->row_t[rows[i]] + 1]++;
-    for (size_t t = 0; t < T; t++) tstart[t + 1] += tstart[t];
-    {
-        size_t *fill = malloc((T ? T : 1) * sizeof *fill);
-        if (!fill) QA_TRY_FAIL(QA_ERR_NOMEM, "evaluation");
-        memcpy(fill, tstart, T * sizeof *fill);
-        for (size_t i = 0; i < n; i++)
-            if (isfinite(d->ret[rows[i]]) && isfinite(score[i])) order[fill[d->row_t[rows[i]]]++] = i;
-        free(fill);
+/* Groups the labelled, scored rows by timestamp (counting sort on the grid index). */
+static qa_status group_by_time(eval_ctx *e) {
+    const qa_train_data *d = e->d;
+    const size_t T = e->T;
+    for (size_t i = 0; i < e->n; i++)
+        if (isfinite(d->ret[e->rows[i]]) && isfinite(e->score[i])) e->tstart[d->row_t[e->rows[i]] + 1]++;
+    for (size_t t = 0; t < T; t++) e->tstart[t + 1] += e->tstart[t];
+    size_t *fill = malloc((T ? T : 1) * sizeof *fill);
+    if (!fill) return QA_FAIL(QA_ERR_NOMEM, "evaluation");
+    memcpy(fill, e->tstart, T * sizeof *fill);
+    for (size_t i = 0; i < e->n; i++)
+        if (isfinite(d->ret[e->rows[i]]) && isfinite(e->score[i])) e->order[fill[d->row_t[e->rows[i]]]++] = i;
+    free(fill);
+    return QA_OK;
+}
+
+/* IC and rank IC per timestamp (at least min_names names) of the scores and the baseline. */
+static qa_status ic_metrics(const eval_ctx *e, int min_names, qa_evaluate_metrics *out) {
+    const qa_train_data *d = e->d;
+    const size_t T = e->T;
+    double *xa = malloc((e->n ? e->n : 1) * 6 * sizeof *xa); /* xs, ys, Spearman scratch (4k) */
+    double *ics = malloc((T ? T : 1) * 4 * sizeof *ics);
+    if (!xa || !ics) {
+        free(xa);
+        free(ics);
+        return QA_FAIL(QA_ERR_NOMEM, "evaluation of %zu rows", e->n);
     }
     size_t nic = 0, nric = 0, nicp = 0, nricp = 0;
     double *ic = ics, *ric = ics + T, *icp = ics + 2 * T, *ricp = ics + 3 * T;
     for (size_t t = 0; t < T; t++) {
-        size_t a = tstart[t], b = tstart[t + 1], k = b - a;
+        size_t a = e->tstart[t], k = e->tstart[t + 1] - a;
         if (k < (size_t)min_names) continue;
         double *xs = xa, *ys = xa + k, *scr = xa + 2 * k;
-        for (size_t j = 0; j < k; j++) xs[j] = score[order[a + j]], ys[j] = d->ret[rows[order[a + j]]];
+        for (size_t j = 0; j < k; j++) xs[j] = e->score[e->order[a + j]], ys[j] = d->ret[e->rows[e->order[a + j]]];
         double v = qa_evaluate_pearson(xs, ys, k);
         if (!isnan(v)) ic[nic++] = v;
         v = qa_evaluate_spearman(xs, ys, k, scr);
         if (!isnan(v)) ric[nric++] = v;
         size_t kp = 0;
-        for (size_t j = 0; j < k; j++)
-            if (isfinite(prev[order[a + j]])) xs[kp] = prev[order[a + j]], ys[kp] = d->ret[rows[order[a + j]]], kp++;
+        for (size_t j = 0; j < k; j++) {
+            size_t i = e->order[a + j];
+            if (isfinite(e->prev[i])) xs[kp] = e->prev[i], ys[kp] = d->ret[e->rows[i]], kp++;
+        }
         if (kp >= (size_t)min_names) {
             v = qa_evaluate_pearson(xs, ys, kp);
             if (!isnan(v)) icp[nicp++] = v;
@@ -189,53 +208,78 @@ qa_status qa_evaluate_predictions(const qa_train_data *d, qa_train_split split, 
     ic_finish(&out->rank_ic, ric, nric);
     ic_finish(&out->ic_prev, icp, nicp);
     ic_finish(&out->rank_ic_prev, ricp, nricp);
-
-    /* top-k backtest of the scores and of the baseline over the split's grid range */
-    if (n) {
-        size_t t0 = T, t1 = 0;
-        for (size_t i = 0; i < n; i++) {
-            size_t t = (size_t)d->row_t[rows[i]];
-            t0 = t < t0 ? t : t0;
-            t1 = t > t1 ? t : t1;
-        }
-        cpanel = malloc(S * T * sizeof *cpanel);
-        sig = malloc(S * T * sizeof *sig);
-        sigp = malloc(S * T * sizeof *sigp);
-        out->equity_n = t1 + 1 - t0;
-        out->equity = malloc(out->equity_n * sizeof *out->equity);
-        out->equity_prev = malloc(out->equity_n * sizeof *out->equity_prev);
-        out->equity_time = malloc(out->equity_n * sizeof *out->equity_time);
-        if (!cpanel || !sig || !sigp || !out->equity || !out->equity_prev || !out->equity_time)
-            QA_TRY_FAIL(QA_ERR_NOMEM, "backtest panels");
-        for (size_t i = 0; i < S * T; i++) cpanel[i] = sig[i] = sigp[i] = NAN;
-        for (size_t r = 0; r < d->nrows; r++) cpanel[(size_t)d->row_sym[r] * T + (size_t)d->row_t[r]] = d->close[r];
-        for (size_t i = 0; i < n; i++) {
-            size_t at = (size_t)d->row_sym[rows[i]] * T + (size_t)d->row_t[rows[i]];
-            sig[at] = score[i];
-            sigp[at] = prev[i];
-        }
-        qa_evaluate_topk_opts to = {o->top_k, o->top_k, 0.5, 0.5, o->cost_bps, d->bars_per_year > 0 ? d->bars_per_year : 252};
-        if (t1 > t0 && 2 * o->top_k <= (int)S) {
-            QA_TRY(qa_evaluate_topk(cpanel, sig, S, T, t0, t1 + 1, &to, &out->bt, out->equity));
-            QA_TRY(qa_evaluate_topk(cpanel, sigp, S, T, t0, t1 + 1, &to, &out->bt_prev, out->equity_prev));
-        } else {
-            out->bt.sharpe = out->bt_prev.sharpe = NAN;
-            for (size_t j = 0; j < out->equity_n; j++) out->equity[j] = out->equity_prev[j] = 1.0;
-        }
-        for (size_t j = 0; j < out->equity_n; j++) out->equity_time[j] = d->time[t0 + j];
-        out->t_first = d->time[t0];
-        out->t_last = d->time[t1];
-    }
-cleanup:
-    if (st != QA_OK) qa_evaluate_metrics_free(out);
-    free(prev);
-    free(order);
-    free(tstart);
     free(xa);
     free(ics);
+    return QA_OK;
+}
+
+/* Top-k backtest of the scores and of the baseline over the split's grid range. */
+static qa_status topk_backtests(const eval_ctx *e, const qa_evaluate_opts *o, qa_evaluate_metrics *out) {
+    const qa_train_data *d = e->d;
+    const size_t S = e->S, T = e->T;
+    size_t t0 = T, t1 = 0;
+    for (size_t i = 0; i < e->n; i++) {
+        size_t t = (size_t)d->row_t[e->rows[i]];
+        t0 = t < t0 ? t : t0;
+        t1 = t > t1 ? t : t1;
+    }
+    qa_status st = QA_OK;
+    double *cpanel = malloc(S * T * sizeof *cpanel), *sig = malloc(S * T * sizeof *sig);
+    double *sigp = malloc(S * T * sizeof *sigp);
+    out->equity_n = t1 + 1 - t0;
+    out->equity = malloc(out->equity_n * sizeof *out->equity);
+    out->equity_prev = malloc(out->equity_n * sizeof *out->equity_prev);
+    out->equity_time = malloc(out->equity_n * sizeof *out->equity_time);
+    if (!cpanel || !sig || !sigp || !out->equity || !out->equity_prev || !out->equity_time)
+        QA_TRY_FAIL(QA_ERR_NOMEM, "backtest panels");
+    for (size_t i = 0; i < S * T; i++) cpanel[i] = sig[i] = sigp[i] = NAN;
+    for (size_t r = 0; r < d->nrows; r++) cpanel[(size_t)d->row_sym[r] * T + (size_t)d->row_t[r]] = d->close[r];
+    for (size_t i = 0; i < e->n; i++) {
+        size_t at = (size_t)d->row_sym[e->rows[i]] * T + (size_t)d->row_t[e->rows[i]];
+        sig[at] = e->score[i];
+        sigp[at] = e->prev[i];
+    }
+    qa_evaluate_topk_opts to = {o->top_k, o->top_k, 0.5, 0.5, o->cost_bps, d->bars_per_year > 0 ? d->bars_per_year : 252};
+    if (t1 > t0 && 2 * o->top_k <= (int)S) {
+        QA_TRY(qa_evaluate_topk(cpanel, sig, S, T, t0, t1 + 1, &to, &out->bt, out->equity));
+        QA_TRY(qa_evaluate_topk(cpanel, sigp, S, T, t0, t1 + 1, &to, &out->bt_prev, out->equity_prev));
+    } else {
+        out->bt.sharpe = out->bt_prev.sharpe = NAN;
+        for (size_t j = 0; j < out->equity_n; j++) out->equity[j] = out->equity_prev[j] = 1.0;
+    }
+    for (size_t j = 0; j < out->equity_n; j++) out->equity_time[j] = d->time[t0 + j];
+    out->t_first = d->time[t0];
+    out->t_last = d->time[t1];
+cleanup:
     free(cpanel);
     free(sig);
     free(sigp);
+    return st;
+}
+
+qa_status qa_evaluate_predictions(const qa_train_data *d, qa_train_split split, const double *score,
+                                  const qa_evaluate_opts *o, qa_evaluate_metrics *out) {
+    memset(out, 0, sizeof *out);
+    out->split = split;
+    out->loss = NAN;
+    if ((unsigned)split >= QA_TRAIN_SPLIT_COUNT) return QA_FAIL(QA_ERR_INVALID_ARG, "bad split %d", (int)split);
+    eval_ctx e = {d, d->pred_rows[split], score, d->npred[split], d->ntime, d->nsym, NULL, NULL, NULL};
+    qa_status st = QA_OK;
+    e.prev = malloc((e.n ? e.n : 1) * sizeof *e.prev);
+    e.order = malloc((e.n ? e.n : 1) * sizeof *e.order);
+    e.tstart = calloc(e.T + 1, sizeof *e.tstart);
+    if (!e.prev || !e.order || !e.tstart) QA_TRY_FAIL(QA_ERR_NOMEM, "evaluation of %zu rows", e.n);
+    out->predictions = e.n;
+    QA_TRY(baseline(&e));
+    error_metrics(&e, out);
+    QA_TRY(group_by_time(&e));
+    QA_TRY(ic_metrics(&e, o->min_names >= 3 ? o->min_names : 3, out));
+    if (e.n) QA_TRY(topk_backtests(&e, o, out));
+cleanup:
+    if (st != QA_OK) qa_evaluate_metrics_free(out);
+    free(e.prev);
+    free(e.order);
+    free(e.tstart);
     return st;
 }
 
