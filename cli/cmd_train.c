@@ -1,12 +1,19 @@
 /* qa train: train an MLP or LSTM on features from the store into a run directory. */
+#include <errno.h>   /* errno */
 #include <getopt.h>  /* getopt_long */
+#include <signal.h>  /* sigaction: checkpoint and stop on SIGINT/SIGTERM/SIGUSR1 */
 #include <stdio.h>   /* printf */
 #include <stdlib.h>  /* strtoll */
+#include <string.h>  /* memset, strerror */
 
 #include "cli/cli.h"           /* exit codes */
 #include "common/config.h"     /* config + overrides */
+#include "common/log.h"        /* the interruption */
 #include "mpi/comm.h"          /* MPI context */
 #include "pipeline/train/train.h"    /* the training pipeline */
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_signal(int sig) { g_stop = sig; }
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -80,8 +87,21 @@ int qa_cmd_train(int argc, char **argv) {
         return qa_cli_usage_error("train", "give --data or 'data' in the config");
     }
     QA_TRY(qa_comm_create(&argc, &argv, &comm));
+    /* SIGINT, SIGTERM (preemption, scancel) and SIGUSR1 (Slurm's time-limit warning, see
+     * jobs/slurm/train.sbatch): every rank stops after its current step with a checkpoint
+     * and the command exits 0. Installed before the data load, so a signal then is not
+     * fatal either (the run stops after its first step). */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGUSR1, &sa, NULL) != 0)
+        QA_TRY_FAIL(QA_ERR_IO, "cannot install the stop handlers: %s", strerror(errno));
+    cfg.stop = &g_stop;
     qa_train_result res;
     QA_TRY(qa_train_run(&cfg, comm, argc, argv, &res));
+    if (g_stop && qa_comm_rank(comm) == 0)
+        qa_log_warn("train: interrupted by a signal (%s) at step %lld", strsignal(g_stop), res.steps);
 cleanup:
     qa_cfg_free(doc);
     qa_comm_free(comm);

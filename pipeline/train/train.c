@@ -4,7 +4,6 @@
 
 #include <limits.h>  /* INT_MAX */
 #include <math.h>    /* isfinite, INFINITY */
-#include <signal.h>  /* sigaction: checkpoint and stop on SIGINT/SIGTERM/SIGUSR1 */
 #include <stdarg.h>  /* va_list */
 #include <stddef.h>  /* offsetof */
 #include <stdlib.h>  /* malloc, free */
@@ -290,9 +289,6 @@ static qa_status cfg_hash(const qa_train_cfg *c, char *hex) {
 
 /* ---- the trainer ----------------------------------------------------------------------------- */
 
-static volatile sig_atomic_t g_stop_signal = 0;
-static void on_signal(int sig) { g_stop_signal = sig; }
-
 typedef struct trainer {
     qa_train_cfg c;
     const qa_comm_t *comm;
@@ -538,20 +534,10 @@ static void free_trainer(trainer *T) {
 }
 
 /* QA_TRY for the data part of setup (its own cleanup label, before the collective part). */
-#define TRY_DATA(expr)                       \
-    do {                                     \
-        st = (expr);                         \
-        if (st != QA_OK) goto cleanup_data;  \
-    } while (0)
-#define TRY_DATA_FAIL(code, ...)             \
-    do {                                     \
-        st = QA_FAIL((code), __VA_ARGS__);   \
-        goto cleanup_data;                   \
-    } while (0)
-
-/* Sets up data, model, backend, buffers and (on resume) the restored state; returns
- * the first step to run. */
-static qa_status setup(trainer *T, int argc, char **argv, int64_t *first_step) {
+/* Data, model and optimiser state; every rank loads the same data and they agree before
+ * the collective run-directory setup (a rank that failed alone, e.g. out of memory, must
+ * not leave the others waiting). */
+static qa_status setup_data(trainer *T) {
     qa_status st = QA_OK;
     qa_train_cfg *c = &T->c;
     T->loss = eff_loss(c);
@@ -565,16 +551,16 @@ static qa_status setup(trainer *T, int argc, char **argv, int64_t *first_step) {
     T->Bs = T->B / T->M;
     if (c->eval_batch <= 0) c->eval_batch = T->Bs; /* the LSTM plan is sized for max(shard, eval) rows */
     if (!c->data) return QA_FAIL(QA_ERR_CONFIG, "no market file: give --data or 'data' in the config");
-    TRY_DATA(qa_store_open(c->data, NULL, QA_STORE_READ, &T->store));
     qa_model_spec spec;
-    TRY_DATA(build_spec(T, &spec));
-    TRY_DATA(qa_train_data_load(T->store, &spec, NULL, &T->d));
-    TRY_DATA(check_data(T));
-    TRY_DATA(build_arch(T));
-    TRY_DATA(cfg_hash(c, T->cfg_hash));
+    QA_TRY(qa_store_open(c->data, NULL, QA_STORE_READ, &T->store));
+    QA_TRY(build_spec(T, &spec));
+    QA_TRY(qa_train_data_load(T->store, &spec, NULL, &T->d));
+    QA_TRY(check_data(T));
+    QA_TRY(build_arch(T));
+    QA_TRY(cfg_hash(c, T->cfg_hash));
     T->P = qa_nn_arch_param_count(&T->arch);
     T->nsegs = qa_nn_arch_segments(&T->arch, T->segs);
-    TRY_DATA(qa_model_init(&T->model, &T->arch, &T->d.spec, &T->d.norm));
+    QA_TRY(qa_model_init(&T->model, &T->arch, &T->d.spec, &T->d.norm));
     qa_train_arch_init_params(&T->arch, (uint64_t)c->seed, T->model.params);
     T->spe = (int64_t)(T->d.nsamples[0] / (size_t)T->B);
     T->total = c->steps > 0 ? c->steps : c->epochs * T->spe;
@@ -588,15 +574,49 @@ static qa_status setup(trainer *T, int argc, char **argv, int64_t *first_step) {
     T->perm = malloc(T->d.nsamples[0] * sizeof *T->perm);
     T->batch_rows = malloc((size_t)T->B * sizeof *T->batch_rows);
     if (!T->ck.adam_m || !T->ck.adam_v || !T->best_params || !T->perm || !T->batch_rows)
-        TRY_DATA_FAIL(QA_ERR_NOMEM, "optimiser state for %zu parameters", T->P);
+        QA_TRY_FAIL(QA_ERR_NOMEM, "optimiser state for %zu parameters", T->P);
     T->perm_epoch = -1;
-cleanup_data:
-    /* every rank loaded the same data: agree before the collective run-directory setup
-     * (a rank that failed alone, e.g. out of memory, must not leave the others waiting) */
-    st = qa_comm_agree(T->comm, st);
-    if (st != QA_OK) return st;
+cleanup:
+    return qa_comm_agree(T->comm, st);
+}
 
-    /* run directory, and the state to resume from */
+/* Restores parameters, optimiser and early-stopping state from the run's checkpoint, once
+ * it is shown to belong to this configuration, architecture and data. */
+static qa_status resume_from(trainer *T, int64_t *first_step) {
+    qa_model cm;
+    qa_model_ckpt ck;
+    QA_TRY_RET(qa_model_ckpt_load(T->ckpt_path, &cm, &ck));
+    const char *why = NULL;
+    if (strcmp(ck.config_hash, T->cfg_hash) != 0) why = "the configuration differs";
+    else if (cm.nparams != T->P || memcmp(&cm.arch, &T->arch, sizeof cm.arch) != 0) why = "the architecture differs";
+    else if (memcmp(cm.norm.mean, T->d.norm.mean, sizeof cm.norm.mean) ||
+             memcmp(cm.norm.std, T->d.norm.std, sizeof cm.norm.std) ||
+             cm.norm.target_mean != T->d.norm.target_mean || cm.norm.target_std != T->d.norm.target_std)
+        why = "the training data changed (normalisation differs)";
+    for (int f = 0; !why && f < cm.data.ninputs; f++)
+        if (strcmp(cm.data.inputs[f].input_hash, T->d.spec.inputs[f].input_hash) != 0)
+            why = "an input feature's lineage hash differs (the data changed)";
+    if (!why) {
+        memcpy(T->model.params, cm.params, T->P * sizeof(float));
+        memcpy(T->ck.adam_m, ck.adam_m, T->P * sizeof(float));
+        memcpy(T->ck.adam_v, ck.adam_v, T->P * sizeof(float));
+        if (ck.best_params) memcpy(T->best_params, ck.best_params, T->P * sizeof(float));
+        T->best_val = ck.best_val;
+        T->best_step = ck.best_step;
+        T->bad_evals = ck.bad_evals;
+        *first_step = ck.step;
+    }
+    qa_model_free(&cm);
+    qa_model_ckpt_free(&ck);
+    if (why) return QA_FAIL(QA_ERR_STATE, "cannot resume from %s: %s", T->ckpt_path, why);
+    if (T->root) qa_log_info("train: resuming %s at step %lld", T->c.run_dir, (long long)*first_step);
+    return QA_OK;
+}
+
+/* The run directory, the state to resume from, the metrics file and the resolved config. */
+static qa_status setup_rundir(trainer *T, int argc, char **argv, int64_t *first_step) {
+    qa_status st = QA_OK;
+    qa_train_cfg *c = &T->c;
     QA_TRY(qa_rundir_open(&T->rd, c->run_dir, T->comm, "train", argc, argv));
     QA_TRY(qa_rundir_file(&T->rd, "checkpoint.qac", T->ckpt_path));
     QA_TRY(qa_rundir_file(&T->rd, "model.qam", T->model_path));
@@ -609,37 +629,7 @@ cleanup_data:
                     c->run_dir);
     if (c->resume && !have && T->root)
         qa_log_info("train: --resume: %s has no checkpoint yet, starting from scratch", c->run_dir);
-    if (c->resume && have) {
-        qa_model cm;
-        qa_model_ckpt ck;
-        QA_TRY(qa_model_ckpt_load(T->ckpt_path, &cm, &ck));
-        const char *why = NULL;
-        if (strcmp(ck.config_hash, T->cfg_hash) != 0) why = "the configuration differs";
-        else if (cm.nparams != T->P || memcmp(&cm.arch, &T->arch, sizeof cm.arch) != 0) why = "the architecture differs";
-        else if (memcmp(cm.norm.mean, T->d.norm.mean, sizeof cm.norm.mean) ||
-                 memcmp(cm.norm.std, T->d.norm.std, sizeof cm.norm.std) ||
-                 cm.norm.target_mean != T->d.norm.target_mean || cm.norm.target_std != T->d.norm.target_std)
-            why = "the training data changed (normalisation differs)";
-        for (int f = 0; !why && f < cm.data.ninputs; f++)
-            if (strcmp(cm.data.inputs[f].input_hash, T->d.spec.inputs[f].input_hash) != 0)
-                why = "an input feature's lineage hash differs (the data changed)";
-        if (why) {
-            qa_model_free(&cm);
-            qa_model_ckpt_free(&ck);
-            QA_TRY_FAIL(QA_ERR_STATE, "cannot resume from %s: %s", T->ckpt_path, why);
-        }
-        memcpy(T->model.params, cm.params, T->P * sizeof(float));
-        memcpy(T->ck.adam_m, ck.adam_m, T->P * sizeof(float));
-        memcpy(T->ck.adam_v, ck.adam_v, T->P * sizeof(float));
-        if (ck.best_params) memcpy(T->best_params, ck.best_params, T->P * sizeof(float));
-        T->best_val = ck.best_val;
-        T->best_step = ck.best_step;
-        T->bad_evals = ck.bad_evals;
-        *first_step = ck.step;
-        qa_model_free(&cm);
-        qa_model_ckpt_free(&ck);
-        if (T->root) qa_log_info("train: resuming %s at step %lld", c->run_dir, (long long)*first_step);
-    }
+    if (c->resume && have) QA_TRY(resume_from(T, first_step));
     if (T->root) {
         if (have) QA_TRY(trim_metrics(T->metrics_path, *first_step));
         T->metrics = fopen(T->metrics_path, have ? "a" : "w");
@@ -647,13 +637,15 @@ cleanup_data:
         json_t *rc = qa_train_cfg_json(c);
         st = qa_rundir_write_json(&T->rd, "config.resolved.json", rc);
         json_decref(rc);
-        QA_TRY(st);
     }
-    st = qa_comm_agree(T->comm, st);
-    QA_TRY(st);
+cleanup:
+    return qa_comm_agree(T->comm, st);
+}
 
-    /* backend, net, buffers */
-    QA_TRY(qa_backend_create_named(c->backend, qa_comm_device(T->comm) >= 0 ? qa_comm_device(T->comm) : 0, &T->be));
+/* Backend, net, data-parallel plan and the device buffers, filled from the host state. */
+static qa_status setup_device(trainer *T) {
+    qa_train_cfg *c = &T->c;
+    QA_TRY_RET(qa_backend_create_named(c->backend, qa_comm_device(T->comm) >= 0 ? qa_comm_device(T->comm) : 0, &T->be));
     if (qa_backend_kind_of(T->be) == QA_BACKEND_CPU) {
         int th = (int)c->threads;
         if (th <= 0) {
@@ -662,21 +654,21 @@ cleanup_data:
         }
         qa_backend_set_threads(T->be, th);
     }
-    QA_TRY(qa_nn_ctx_create(T->be, &T->ctx));
-    QA_TRY(qa_nn_ctx_set_math(T->ctx, (qa_nn_math)c->math));
+    QA_TRY_RET(qa_nn_ctx_create(T->be, &T->ctx));
+    QA_TRY_RET(qa_nn_ctx_set_math(T->ctx, (qa_nn_math)c->math));
     int rows = T->Bs > (int)c->eval_batch ? T->Bs : (int)c->eval_batch;
-    QA_TRY(qa_train_net_create(T->ctx, &T->arch, rows, &T->net));
-    QA_TRY(qa_train_io_init(&T->io, T->be, rows, (size_t)T->arch.window * (size_t)T->arch.input));
-    QA_TRY(qa_train_dp_create(T->ctx, T->comm, T->M, c->deterministic, T->P, c->bucket_mb, &T->dp));
+    QA_TRY_RET(qa_train_net_create(T->ctx, &T->arch, rows, &T->net));
+    QA_TRY_RET(qa_train_io_init(&T->io, T->be, rows, (size_t)T->arch.window * (size_t)T->arch.input));
+    QA_TRY_RET(qa_train_dp_create(T->ctx, T->comm, T->M, c->deterministic, T->P, c->bucket_mb, &T->dp));
     const size_t pb = T->P * sizeof(float);
-    QA_TRY(qa_buf_alloc(T->be, pb, &T->p));
-    QA_TRY(qa_buf_alloc(T->be, pb, &T->m));
-    QA_TRY(qa_buf_alloc(T->be, pb, &T->v));
-    QA_TRY(qa_buf_alloc(T->be, sizeof(float), &T->norm));
-    QA_TRY(qa_buf_alloc(T->be, (size_t)T->local * sizeof(float), &T->losses));
-    QA_TRY(qa_buf_upload(T->be, &T->p, 0, T->model.params, pb));
-    QA_TRY(qa_buf_upload(T->be, &T->m, 0, T->ck.adam_m, pb));
-    QA_TRY(qa_buf_upload(T->be, &T->v, 0, T->ck.adam_v, pb));
+    QA_TRY_RET(qa_buf_alloc(T->be, pb, &T->p));
+    QA_TRY_RET(qa_buf_alloc(T->be, pb, &T->m));
+    QA_TRY_RET(qa_buf_alloc(T->be, pb, &T->v));
+    QA_TRY_RET(qa_buf_alloc(T->be, sizeof(float), &T->norm));
+    QA_TRY_RET(qa_buf_alloc(T->be, (size_t)T->local * sizeof(float), &T->losses));
+    QA_TRY_RET(qa_buf_upload(T->be, &T->p, 0, T->model.params, pb));
+    QA_TRY_RET(qa_buf_upload(T->be, &T->m, 0, T->ck.adam_m, pb));
+    QA_TRY_RET(qa_buf_upload(T->be, &T->v, 0, T->ck.adam_v, pb));
     if (T->root) {
         qa_log_info("train: %s, %zu parameters; %zu/%zu/%zu train/val/test samples of %d x %d inputs; %lld steps "
                     "(%lld per epoch) of batch %d on %s, %d rank(s): %s",
@@ -686,8 +678,15 @@ cleanup_data:
         qa_rundir_note(&T->rd, "backend", json_string(qa_backend_name(qa_backend_kind_of(T->be))));
         qa_rundir_note(&T->rd, "data_parallel", json_string(qa_train_dp_describe(T->dp)));
     }
-cleanup:
-    return st;
+    return QA_OK;
+}
+
+/* Sets up data, model, backend, buffers and (on resume) the restored state; returns
+ * the first step to run. */
+static qa_status setup(trainer *T, int argc, char **argv, int64_t *first_step) {
+    QA_TRY_RET(setup_data(T));
+    QA_TRY_RET(setup_rundir(T, argc, argv, first_step));
+    return setup_device(T);
 }
 
 /* The global batch of step s: rows of the training samples, from the epoch's shuffle. */
@@ -739,7 +738,7 @@ static qa_status train_step(trainer *T, int64_t s, double *loss, int *stop) {
         QA_TRY(qa_buf_download(T->be, ll, &T->losses, 0, (size_t)T->local * sizeof(float)));
         memset(lv, 0, sizeof lv);
         for (int j = 0; j < T->local; j++) lv[T->k0 + j] = ll[j];
-        lv[T->M] = g_stop_signal ? 1.0 : 0.0;
+        lv[T->M] = T->c.stop && *T->c.stop ? 1.0 : 0.0;
         QA_TRY(qa_comm_allreduce_sum_f64(T->comm, lv, (size_t)T->M + 1));
         double sum = 0.0;
         for (int k = 0; k < T->M; k++) sum += lv[k];
@@ -959,6 +958,88 @@ cleanup:
     return st;
 }
 
+/* The training loop's clock and running loss between metrics lines. */
+typedef struct loop_clock {
+    uint64_t t_start, t_mark;
+    double loss_sum, train_seconds, side; /* side: evaluation + checkpoint time since the mark */
+    int64_t loss_n, mark_step;
+} loop_clock;
+
+/* Validation loss after step s; a new best is kept and written as the model. */
+static qa_status evaluate_step(trainer *T, int64_t s, double *val) {
+    QA_TRY_RET(qa_train_loss_rows(T->net, &T->io, T->p.ptr, &T->d, T->d.samples[1], T->d.nsamples[1], T->loss,
+                                  (float)T->c.huber_delta, (int)T->c.eval_batch, T->comm, val));
+    if (*val < T->best_val - T->c.min_delta) {
+        T->best_val = *val;
+        T->best_step = s;
+        T->bad_evals = 0;
+        QA_TRY_RET(download(T, &T->p, T->best_params));
+        return write_model(T, T->best_params, s, *val);
+    }
+    T->bad_evals++;
+    return QA_OK;
+}
+
+/* A metrics line (and on evaluations a log line) for the steps since the last mark. */
+static qa_status log_steps(trainer *T, int64_t s, double val, int eval, loop_clock *k) {
+    float gnorm = NAN;
+    QA_TRY_RET(qa_buf_download(T->be, &gnorm, &T->norm, 0, sizeof gnorm));
+    double dt = qa_time_since(k->t_mark) - k->side; /* training time only */
+    qa_nn_lr_schedule sched = {T->c.lr, T->c.lr_min, T->c.warmup_steps, T->total};
+    double loss = k->loss_sum / (double)k->loss_n;
+    metrics_line(T, s, loss, val, qa_nn_lr_at(&sched, s - 1), gnorm,
+                 dt > 0 ? (double)(s - k->mark_step) * T->B / dt : 0.0, qa_time_since(k->t_start));
+    if (T->root && eval)
+        qa_log_info("train: step %lld/%lld  loss %.5g  val %.5g%s  lr %.3g  |g| %.3g", (long long)s, (long long)T->total,
+                    loss, val, T->best_step == s ? " (best)" : "", qa_nn_lr_at(&sched, s - 1), gnorm);
+    k->train_seconds += dt;
+    k->t_mark = qa_time_ns();
+    k->side = 0.0;
+    k->mark_step = s;
+    k->loss_sum = 0.0;
+    k->loss_n = 0;
+    return QA_OK;
+}
+
+/* Steps from s0 until the end, early stopping, max_steps or a stop request; evaluations,
+ * metrics lines and checkpoints on their schedules. */
+static qa_status train_loop(trainer *T, int64_t s0, qa_progress_t *prog, loop_clock *k, int64_t *steps,
+                            qa_train_result *res) {
+    int64_t s = s0;
+    snprintf(res->stop_reason, sizeof res->stop_reason, "steps");
+    while (s < T->total) {
+        double loss = NAN, val = NAN;
+        int stop = 0;
+        QA_TRY_RET(train_step(T, s, &loss, &stop));
+        s++;
+        *steps = s;
+        k->loss_sum += loss;
+        k->loss_n++;
+        if (prog) qa_progress_add(prog, 1);
+        int eval = s % T->eval_every == 0 || s == T->total;
+        int last = s == T->total || (T->c.max_steps > 0 && s >= T->c.max_steps) || stop;
+        uint64_t t_side = qa_time_ns();
+        if (eval) QA_TRY_RET(evaluate_step(T, s, &val));
+        k->side += qa_time_since(t_side);
+        if (s % T->c.log_every == 0 || eval || last) QA_TRY_RET(log_steps(T, s, val, eval, k));
+        int early = eval && T->c.patience > 0 && T->bad_evals >= T->c.patience, paused = 0;
+        if (early) snprintf(res->stop_reason, sizeof res->stop_reason, "early stopping");
+        if (stop) {
+            snprintf(res->stop_reason, sizeof res->stop_reason, "interrupted");
+        } else if (!early && s < T->total && T->c.max_steps > 0 && s >= T->c.max_steps) {
+            paused = 1;
+            snprintf(res->stop_reason, sizeof res->stop_reason, "max-steps");
+        }
+        if (s % T->ckpt_every == 0 || s == T->total || early || paused || stop) {
+            t_side = qa_time_ns();
+            QA_TRY_RET(qa_comm_agree(T->comm, write_ckpt(T, s)));
+            k->side += qa_time_since(t_side);
+        }
+        if (early || paused || stop) break;
+    }
+    return QA_OK;
+}
+
 qa_status qa_train_run(const qa_train_cfg *cfg, const qa_comm_t *comm, int argc, char **argv, qa_train_result *res) {
     trainer T;
     memset(&T, 0, sizeof T);
@@ -969,117 +1050,37 @@ qa_status qa_train_run(const qa_train_cfg *cfg, const qa_comm_t *comm, int argc,
     T.R = qa_comm_size(comm);
     T.root = T.rank == 0;
     qa_progress_t *prog = NULL;
-    /* SIGINT, SIGTERM (preemption, scancel) and SIGUSR1 (Slurm's time-limit warning, see
-     * jobs/slurm/train.sbatch): every rank stops after its current step with a
-     * checkpoint and returns OK. Installed before the data load so a signal then is not
-     * fatal either (the run stops after its first step). */
-    struct sigaction sa, old_int, old_term, old_usr1;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    g_stop_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGUSR1, &sa, &old_usr1);
-    int64_t s0 = 0;
+    int64_t s0 = 0, s = 0;
     qa_status st = setup(&T, argc, argv, &s0);
     st = qa_comm_agree(comm, st);
     if (st != QA_OK) goto cleanup;
-
     if (T.root) qa_progress_create("train", (uint64_t)(T.total - s0), "steps", QA_PROGRESS_AUTO, NULL, &prog);
-
-    uint64_t t_start = qa_time_ns(), t_mark = t_start;
-    double loss_sum = 0.0, train_seconds = 0.0, side = 0.0; /* side: evaluation + checkpoint time since the mark */
-    int64_t loss_n = 0, mark_step = s0, s = s0;
-    snprintf(res->stop_reason, sizeof res->stop_reason, "steps");
-    int paused = 0, interrupted = 0;
-    while (s < T.total) {
-        double loss = NAN;
-        int stop = 0;
-        QA_TRY(train_step(&T, s, &loss, &stop));
-        s++;
-        loss_sum += loss;
-        loss_n++;
-        if (prog) qa_progress_add(prog, 1);
-        int eval = s % T.eval_every == 0 || s == T.total;
-        int last = s == T.total || (T.c.max_steps > 0 && s >= T.c.max_steps) || stop;
-        double val = NAN;
-        uint64_t t_side = qa_time_ns();
-        if (eval) {
-            QA_TRY(qa_train_loss_rows(T.net, &T.io, T.p.ptr, &T.d, T.d.samples[1], T.d.nsamples[1], T.loss,
-                                      (float)T.c.huber_delta, (int)T.c.eval_batch, comm, &val));
-            if (val < T.best_val - T.c.min_delta) {
-                T.best_val = val;
-                T.best_step = s;
-                T.bad_evals = 0;
-                QA_TRY(download(&T, &T.p, T.best_params));
-                QA_TRY(write_model(&T, T.best_params, s, val));
-            } else {
-                T.bad_evals++;
-            }
-        }
-        side += qa_time_since(t_side);
-        if (s % T.c.log_every == 0 || eval || last) {
-            float gnorm = NAN;
-            QA_TRY(qa_buf_download(T.be, &gnorm, &T.norm, 0, sizeof gnorm));
-            double dt = qa_time_since(t_mark) - side; /* training time only */
-            qa_nn_lr_schedule sched = {T.c.lr, T.c.lr_min, T.c.warmup_steps, T.total};
-            metrics_line(&T, s, loss_sum / (double)loss_n, val, qa_nn_lr_at(&sched, s - 1), gnorm,
-                         dt > 0 ? (double)(s - mark_step) * T.B / dt : 0.0, qa_time_since(t_start));
-            if (T.root && eval)
-                qa_log_info("train: step %lld/%lld  loss %.5g  val %.5g%s  lr %.3g  |g| %.3g", (long long)s,
-                            (long long)T.total, loss_sum / (double)loss_n, val, T.best_step == s ? " (best)" : "",
-                            qa_nn_lr_at(&sched, s - 1), gnorm);
-            train_seconds += dt;
-            t_mark = qa_time_ns();
-            side = 0.0;
-            mark_step = s;
-            loss_sum = 0.0;
-            loss_n = 0;
-        }
-        int early = eval && T.c.patience > 0 && T.bad_evals >= T.c.patience;
-        if (early) snprintf(res->stop_reason, sizeof res->stop_reason, "early stopping");
-        if (stop) {
-            interrupted = 1;
-            snprintf(res->stop_reason, sizeof res->stop_reason, "interrupted");
-        } else if (!early && s < T.total && T.c.max_steps > 0 && s >= T.c.max_steps) {
-            paused = 1;
-            snprintf(res->stop_reason, sizeof res->stop_reason, "max-steps");
-        }
-        if (s % T.ckpt_every == 0 || s == T.total || early || paused || interrupted) {
-            t_side = qa_time_ns();
-            st = qa_comm_agree(comm, write_ckpt(&T, s));
-            QA_TRY(st);
-            side += qa_time_since(t_side);
-        }
-        if (early || paused || interrupted) break;
-    }
+    loop_clock k = {qa_time_ns(), 0, 0.0, 0.0, 0.0, 0, s0};
+    k.t_mark = k.t_start;
+    s = s0;
+    QA_TRY(train_loop(&T, s0, prog, &k, &s, res));
     if (prog) qa_progress_finish(prog);
     res->steps = s;
     res->best_val_loss = T.best_val;
     res->best_step = T.best_step;
-    res->seconds = qa_time_since(t_start);
-    res->samples_per_s = train_seconds > 0 ? (double)(s - s0) * T.B / train_seconds : 0.0;
+    res->seconds = qa_time_since(k.t_start);
+    res->samples_per_s = k.train_seconds > 0 ? (double)(s - s0) * T.B / k.train_seconds : 0.0;
     if (T.root) {
         qa_rundir_note(&T.rd, "stop_reason", json_string(res->stop_reason));
         qa_rundir_note(&T.rd, "steps", json_integer(s));
     }
-    if (interrupted) {
+    if (strcmp(res->stop_reason, "interrupted") == 0) {
         if (T.root)
-            qa_log_warn("train: interrupted by a signal at step %lld; checkpoint written, continue with --resume",
-                        (long long)s);
+            qa_log_warn("train: stopped on request at step %lld; checkpoint written, continue with --resume", (long long)s);
         goto cleanup;
     }
-    if (!paused) QA_TRY(finish_run(&T, res));
+    if (strcmp(res->stop_reason, "max-steps") != 0) QA_TRY(finish_run(&T, res));
     if (T.root)
         qa_log_info("train: %lld steps (%s), best val loss %.5g at step %lld, %.0f samples/s; test IC %.4f, rank IC "
                     "%.4f; %s",
                     (long long)s, res->stop_reason, res->best_val_loss, (long long)res->best_step, res->samples_per_s,
                     res->test_ic, res->test_rank_ic, T.c.run_dir);
 cleanup:
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGUSR1, &old_usr1, NULL);
     qa_progress_free(prog);
     if (T.rd.run) qa_rundir_close(&T.rd, st);
     free_trainer(&T);

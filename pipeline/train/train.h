@@ -16,6 +16,7 @@
 #ifndef QA_PIPELINE_TRAIN_H
 #define QA_PIPELINE_TRAIN_H
 
+#include <signal.h>   /* sig_atomic_t: the stop flag */
 #include <jansson.h>  /* json_t */
 #include <stdio.h>    /* FILE */
 
@@ -75,6 +76,9 @@ typedef struct qa_train_cfg {
     const char *run_dir;
     int resume;
     long long max_steps; /* stop with a checkpoint once this many steps are done (0: no limit) */
+    /* Set non-zero (by the caller's signal handler) to stop every rank after its current
+     * step with a checkpoint; NULL: never. The library installs no handler itself. */
+    const volatile sig_atomic_t *stop;
     const qa_cfg_t *doc; /* the parsed config, for file:line errors (may be NULL) */
 } qa_train_cfg;
 
@@ -97,9 +101,10 @@ typedef struct qa_train_result {
 } qa_train_result;
 
 /* Trains into c->run_dir. Collective over comm. argv goes to run.json. With c->resume it
- * continues from run_dir/checkpoint.qac (from scratch when there is none yet). A SIGINT,
- * SIGTERM or SIGUSR1 stops every rank after the current step with a checkpoint and
- * returns QA_OK with stop_reason "interrupted" (the Slurm template's contract). */
+ * continues from run_dir/checkpoint.qac (from scratch when there is none yet). When
+ * *c->stop becomes non-zero on any rank (`qa train` sets it on SIGINT, SIGTERM or
+ * SIGUSR1), every rank stops after the current step with a checkpoint and returns QA_OK
+ * with stop_reason "interrupted" (the Slurm template's contract). */
 qa_status qa_train_run(const qa_train_cfg *c, const qa_comm_t *comm, int argc, char **argv, qa_train_result *res);
 
 /* ---- experiment tracker (`qa runs`) -------------------------------------------------- */
