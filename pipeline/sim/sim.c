@@ -110,6 +110,8 @@ typedef struct sim {
     /* metric series over the range: sleeves [S*L], account [L] */
     double *sR, *sT, *aT;
     unsigned char *sH, *aH;
+    double A_prev;      /* account equity at the last decision */
+    int64_t trades;     /* entries over all sleeves */
 } sim;
 
 static const char *sym_name(const sim *m, size_t s, char *buf, size_t n) {
@@ -281,140 +283,174 @@ static double at(const double *p, size_t S, size_t T, size_t s, size_t t) {
     return p ? p[s * T + t] : NAN;
 }
 
+static void sim_free(sim *m) {
+    if (m->sl)
+        for (size_t s = 0; s < m->d->symbols; s++) qa_strategy_free(&m->sl[s].strat);
+    free(m->sl);
+    free(m->bars);
+    free(m->sR);
+    free(m->sH);
+    qa_order_book_free(&m->book);
+    qa_portfolio_free(&m->pf);
+}
+
+/* The account, the result arrays, the metric series and one strategy per sleeve with an
+ * equal share of the capital. */
+static qa_status sim_init(sim *m, const qa_rules *sleeve_rules) {
+    const qa_sim_data *d = m->d;
+    const qa_sim_settings *set = m->s;
+    const size_t S = d->symbols, L = d->t_end - d->t_begin;
+    m->cm = &set->rules.costs;
+    qa_order_book_init(&m->book);
+    QA_TRY_RET(alloc_result(m->out, S, L));
+    QA_TRY_RET(qa_portfolio_init(&m->pf, S, set->rules.capital));
+    m->sl = calloc(S, sizeof *m->sl);
+    m->bars = calloc(S, sizeof *m->bars);
+    m->sR = malloc((2 * S * L + L + 1) * sizeof *m->sR);
+    m->sH = calloc(S * L + L + 1, 1);
+    if (!m->sl || !m->bars || !m->sR || !m->sH) return QA_FAIL(QA_ERR_NOMEM, "simulation state for %zu symbols", S);
+    m->sT = m->sR + S * L;
+    m->aT = m->sT + S * L;
+    m->aH = m->sH + S * L;
+    for (size_t i = 0; i < S * L; i++) {
+        m->sR[i] = NAN;
+        m->sT[i] = 0.0;
+    }
+    for (size_t s = 0; s < S; s++) {
+        QA_TRY_RET(qa_strategy_init(&m->sl[s].strat, set->strategy, &set->params, sleeve_rules, d->t_end));
+        m->sl[s].alloc = set->rules.capital / (double)S;
+        m->sl[s].E_prev = m->sl[s].alloc;
+        m->sl[s].alive = 1;
+    }
+    m->A_prev = set->rules.capital;
+    return QA_OK;
+}
+
+/* Step 1: bar t reaches every symbol's strategy (decisions depend on prices only). */
+static qa_status bar_push(sim *m, size_t t, int in_range) {
+    const qa_sim_data *d = m->d;
+    const size_t S = d->symbols, T = d->bars;
+    for (size_t s = 0; s < S; s++) {
+        sleeve *sl = &m->sl[s];
+        qa_strategy_bar sb = {at(d->close, S, T, s, t), at(d->high, S, T, s, t), at(d->low, S, T, s, t),
+                              at(d->volume, S, T, s, t), at(d->signal, S, T, s, t)};
+        QA_TRY_RET(qa_strategy_push(&sl->strat, &sb, in_range, sl->alive, &sl->step));
+        qa_order_bar *b = &m->bars[s];
+        if (sl->step.observed) {
+            b->open = at(d->open, S, T, s, t);
+            b->high = sb.high;
+            b->low = sb.low;
+            b->close = sb.close;
+            b->volume = sb.volume;
+        } else {
+            b->open = b->high = b->low = b->close = b->volume = NAN;
+        }
+        sl->traded = 0.0;
+    }
+    m->out->counts.bars += (int64_t)S;
+    return QA_OK;
+}
+
+/* Step 6: per-sleeve and account P&L of bar j of the range, and the recorded state. */
+static void bar_record(sim *m, size_t j) {
+    const size_t S = m->d->symbols, L = m->d->t_end - m->d->t_begin;
+    qa_sim_result *out = m->out;
+    int any = 0;
+    double notional = 0.0;
+    m->aH[j] = 0;
+    for (size_t s = 0; s < S; s++) {
+        sleeve *sl = &m->sl[s];
+        const qa_strategy_step *x = &sl->step;
+        if (x->decision) {
+            double E = qa_portfolio_sleeve_equity(&m->pf, s, sl->alloc);
+            double base = sl->E_prev;
+            double turn_cash = m->s->rules.costs.convention == QA_RULES_VECTORIZED ? x->delta * base : sl->traded;
+            m->sR[s * L + j] = base > 0.0 ? E / base - 1.0 : 0.0;
+            m->sT[s * L + j] = base > 0.0 ? turn_cash / base : 0.0;
+            m->sH[s * L + j] = (unsigned char)x->held;
+            sl->trades += x->entry;
+            m->trades += x->entry;
+            notional += base > 0.0 ? turn_cash : 0.0;
+            sl->E_prev = E;
+            sl->alive = E > 0.0;
+            any = 1;
+            m->aH[j] |= (unsigned char)x->held;
+        }
+        out->sleeve[s * L + j] = qa_portfolio_sleeve_equity(&m->pf, s, sl->alloc) / sl->alloc;
+        out->qty[s * L + j] = m->pf.pos[s].qty;
+        out->value[s * L + j] = qa_portfolio_value(&m->pf, s);
+    }
+    double A = qa_portfolio_equity(&m->pf);
+    out->equity[j] = A;
+    out->cash[j] = qa_portfolio_cash(&m->pf);
+    qa_portfolio_exposure(&m->pf, &out->gross[j], &out->net[j]);
+    out->ret[j] = NAN;
+    m->aT[j] = 0.0;
+    if (any) {
+        out->ret[j] = m->A_prev > 0.0 ? A / m->A_prev - 1.0 : 0.0;
+        m->aT[j] = m->A_prev > 0.0 ? notional / m->A_prev : 0.0;
+        m->A_prev = A;
+    }
+}
+
+/* One bar: strategies, fills of working orders, marks, decisions, expiries, records. */
+static qa_status sim_bar(sim *m, size_t t) {
+    const qa_sim_data *d = m->d;
+    const size_t S = d->symbols;
+    const int in_range = t >= d->t_begin;
+    m->t = (int64_t)t;
+    QA_TRY_RET(bar_push(m, t, in_range));
+    /* 2. working orders from earlier bars fill during this bar; the unfilled rest of DAY
+     *    orders expires with the bar, before the decisions at its close */
+    if (m->book.n) {
+        QA_TRY_RET(qa_order_book_match(&m->book, m->t, m->bars, m->s->participation, 0, on_event, m));
+        QA_TRY_RET(qa_order_book_expire(&m->book, m->t, m->bars, on_event, m));
+    }
+    /* 3. marks at the close */
+    for (size_t s = 0; s < S; s++)
+        if (m->sl[s].step.observed) qa_portfolio_mark(&m->pf, s, m->bars[s].close);
+    /* 4. decisions at the close, symbols in ascending order */
+    for (size_t s = 0; s < S; s++) {
+        sleeve *sl = &m->sl[s];
+        if (sl->step.base) sl->E_prev = qa_portfolio_sleeve_equity(&m->pf, s, sl->alloc);
+        if (sl->step.decision) QA_TRY_RET(decide(m, s));
+    }
+    /* 5. the rest of this close's DAY market-on-close orders (participation cap) expires */
+    if (m->book.n) QA_TRY_RET(qa_order_book_expire(&m->book, m->t, m->bars, on_event, m));
+    if (in_range) bar_record(m, t - d->t_begin);
+    return QA_OK;
+}
+
+/* Metrics of every sleeve and of the account, and the final account state. */
+static void sim_finish(sim *m, const qa_rules *sleeve_rules) {
+    const size_t S = m->d->symbols, L = m->d->t_end - m->d->t_begin;
+    qa_sim_result *out = m->out;
+    for (size_t s = 0; s < S; s++)
+        qa_bt_series_metrics(m->sR + s * L, m->sT + s * L, m->sH + s * L, (long)L, m->sl[s].trades,
+                             sleeve_rules->bars_per_year, &out->sleeve_metrics[s]);
+    qa_bt_series_metrics(out->ret, m->aT, m->aH, (long)L, m->trades, sleeve_rules->bars_per_year, &out->metrics);
+    out->costs = m->pf.costs;
+    out->realized = qa_portfolio_total_realized(&m->pf);
+    out->unrealized = qa_portfolio_total_unrealized(&m->pf);
+    out->final_equity = qa_portfolio_equity(&m->pf);
+    out->final_cash = qa_portfolio_cash(&m->pf);
+}
+
 qa_status qa_sim_run(const qa_sim_data *d, const qa_sim_settings *set, qa_sim_result *out) {
     memset(out, 0, sizeof *out);
     qa_blotter_init(&out->blotter);
     qa_rules sleeve_rules;
-    qa_status st = check(d, set, &sleeve_rules);
-    if (st != QA_OK) return st;
-    const size_t S = d->symbols, T = d->bars, L = d->t_end - d->t_begin;
+    QA_TRY_RET(check(d, set, &sleeve_rules));
     sim m;
     memset(&m, 0, sizeof m);
     m.d = d;
     m.s = set;
     m.out = out;
-    m.cm = &set->rules.costs;
-    qa_order_book_init(&m.book);
-    QA_TRY(alloc_result(out, S, L));
-    QA_TRY(qa_portfolio_init(&m.pf, S, set->rules.capital));
-    m.sl = calloc(S, sizeof *m.sl);
-    m.bars = calloc(S, sizeof *m.bars);
-    m.sR = malloc((2 * S * L + L + 1) * sizeof *m.sR);
-    m.sH = calloc(S * L + L + 1, 1);
-    if (!m.sl || !m.bars || !m.sR || !m.sH) QA_TRY_FAIL(QA_ERR_NOMEM, "simulation state for %zu symbols", S);
-    m.sT = m.sR + S * L;
-    m.aT = m.sT + S * L;
-    m.aH = m.sH + S * L;
-    for (size_t i = 0; i < S * L; i++) {
-        m.sR[i] = NAN;
-        m.sT[i] = 0.0;
-    }
-    for (size_t s = 0; s < S; s++) {
-        QA_TRY(qa_strategy_init(&m.sl[s].strat, set->strategy, &set->params, &sleeve_rules, d->t_end));
-        m.sl[s].alloc = set->rules.capital / (double)S;
-        m.sl[s].E_prev = m.sl[s].alloc;
-        m.sl[s].alive = 1;
-    }
-    double A_prev = set->rules.capital;
-    int64_t trades = 0;
+    qa_status st = sim_init(&m, &sleeve_rules);
     uint64_t t0 = qa_time_ns();
-    for (size_t t = 0; t < d->t_end; t++) {
-        m.t = (int64_t)t;
-        const int in_range = t >= d->t_begin;
-        /* 1. the bar reaches every symbol's strategy (decisions depend on prices only) */
-        for (size_t s = 0; s < S; s++) {
-            sleeve *sl = &m.sl[s];
-            qa_strategy_bar sb = {at(d->close, S, T, s, t), at(d->high, S, T, s, t), at(d->low, S, T, s, t),
-                                  at(d->volume, S, T, s, t), at(d->signal, S, T, s, t)};
-            QA_TRY(qa_strategy_push(&sl->strat, &sb, in_range, sl->alive, &sl->step));
-            qa_order_bar *b = &m.bars[s];
-            if (sl->step.observed) {
-                b->open = at(d->open, S, T, s, t);
-                b->high = sb.high;
-                b->low = sb.low;
-                b->close = sb.close;
-                b->volume = sb.volume;
-            } else {
-                b->open = b->high = b->low = b->close = b->volume = NAN;
-            }
-            sl->traded = 0.0;
-        }
-        out->counts.bars += (int64_t)S;
-        /* 2. working orders from earlier bars fill during this bar; the unfilled rest of
-         *    DAY orders expires with the bar, before the decisions at its close */
-        if (m.book.n) {
-            QA_TRY(qa_order_book_match(&m.book, m.t, m.bars, set->participation, 0, on_event, &m));
-            QA_TRY(qa_order_book_expire(&m.book, m.t, m.bars, on_event, &m));
-        }
-        /* 3. marks at the close */
-        for (size_t s = 0; s < S; s++)
-            if (m.sl[s].step.observed) qa_portfolio_mark(&m.pf, s, m.bars[s].close);
-        /* 4. decisions at the close, symbols in ascending order */
-        for (size_t s = 0; s < S; s++) {
-            sleeve *sl = &m.sl[s];
-            if (sl->step.base) sl->E_prev = qa_portfolio_sleeve_equity(&m.pf, s, sl->alloc);
-            if (sl->step.decision) QA_TRY(decide(&m, s));
-        }
-        /* 5. the rest of this close's DAY market-on-close orders (participation cap) expires */
-        if (m.book.n) QA_TRY(qa_order_book_expire(&m.book, m.t, m.bars, on_event, &m));
-        if (!in_range) continue;
-        /* 6. per-sleeve and account P&L of the bar, and the recorded state */
-        size_t j = t - d->t_begin;
-        int any = 0;
-        double notional = 0.0;
-        m.aH[j] = 0;
-        for (size_t s = 0; s < S; s++) {
-            sleeve *sl = &m.sl[s];
-            const qa_strategy_step *x = &sl->step;
-            if (x->decision) {
-                double E = qa_portfolio_sleeve_equity(&m.pf, s, sl->alloc);
-                double base = sl->E_prev;
-                double turn_cash = set->rules.costs.convention == QA_RULES_VECTORIZED ? x->delta * base : sl->traded;
-                m.sR[s * L + j] = base > 0.0 ? E / base - 1.0 : 0.0;
-                m.sT[s * L + j] = base > 0.0 ? turn_cash / base : 0.0;
-                m.sH[s * L + j] = (unsigned char)x->held;
-                sl->trades += x->entry;
-                trades += x->entry;
-                notional += base > 0.0 ? turn_cash : 0.0;
-                sl->E_prev = E;
-                sl->alive = E > 0.0;
-                any = 1;
-                m.aH[j] |= (unsigned char)x->held;
-            }
-            out->sleeve[s * L + j] = qa_portfolio_sleeve_equity(&m.pf, s, sl->alloc) / sl->alloc;
-            out->qty[s * L + j] = m.pf.pos[s].qty;
-            out->value[s * L + j] = qa_portfolio_value(&m.pf, s);
-        }
-        double A = qa_portfolio_equity(&m.pf);
-        out->equity[j] = A;
-        out->cash[j] = qa_portfolio_cash(&m.pf);
-        qa_portfolio_exposure(&m.pf, &out->gross[j], &out->net[j]);
-        out->ret[j] = NAN;
-        m.aT[j] = 0.0;
-        if (any) {
-            out->ret[j] = A_prev > 0.0 ? A / A_prev - 1.0 : 0.0;
-            m.aT[j] = A_prev > 0.0 ? notional / A_prev : 0.0;
-            A_prev = A;
-        }
-    }
+    for (size_t t = 0; st == QA_OK && t < d->t_end; t++) st = sim_bar(&m, t);
     out->seconds = qa_time_since(t0);
-    for (size_t s = 0; s < S; s++)
-        qa_bt_series_metrics(m.sR + s * L, m.sT + s * L, m.sH + s * L, (long)L, m.sl[s].trades, sleeve_rules.bars_per_year,
-                             &out->sleeve_metrics[s]);
-    qa_bt_series_metrics(out->ret, m.aT, m.aH, (long)L, trades, sleeve_rules.bars_per_year, &out->metrics);
-    out->costs = m.pf.costs;
-    out->realized = qa_portfolio_total_realized(&m.pf);
-    out->unrealized = qa_portfolio_total_unrealized(&m.pf);
-    out->final_equity = qa_portfolio_equity(&m.pf);
-    out->final_cash = qa_portfolio_cash(&m.pf);
-cleanup:
-    if (m.sl)
-        for (size_t s = 0; s < S; s++) qa_strategy_free(&m.sl[s].strat);
-    free(m.sl);
-    free(m.bars);
-    free(m.sR);
-    free(m.sH);
-    qa_order_book_free(&m.book);
-    qa_portfolio_free(&m.pf);
+    if (st == QA_OK) sim_finish(&m, &sleeve_rules);
+    sim_free(&m);
     return st;
 }
