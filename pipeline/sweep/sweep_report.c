@@ -179,12 +179,7 @@ static void walk_forward(qa_report_t *r, const qa_sweep_cfg *c, const qa_sweep_v
     free(names);
 }
 
-qa_status qa_sweep_report_write(const qa_sweep_cfg *c, const qa_sweep_view *v, const char *path) {
-    char title[256];
-    snprintf(title, sizeof title, "Sweep: %s on %s", qa_sweep_strategy_name(c->strategy), c->data);
-    qa_report_t *r = NULL;
-    qa_status st = qa_report_create(title, &r);
-    if (st != QA_OK) return st;
+static void report_run(qa_report_t *r, const qa_sweep_cfg *c, const qa_sweep_view *v) {
     const json_t *sum = v->summary, *cnt = json_object_get(sum, "counts"), *tim = json_object_get(sum, "timing");
     char b[64];
     qa_report_heading(r, "Run");
@@ -207,14 +202,88 @@ qa_status qa_sweep_report_write(const qa_sweep_cfg *c, const qa_sweep_view *v, c
         qa_report_kv(r, "merge", "%s s", fmt(b, sizeof b, jnum(tim, "merge_s"), "%.3f"));
     }
     qa_report_kv(r, "config hash", "%.16s", c->config_hash);
+}
 
-    /* best runs */
+/* Best parameter sets: metrics and curves when sets were computed, else the ranking of
+ * the mean over symbols. names: one label buffer per set. */
+static void report_sets(qa_report_t *r, const qa_sweep_cfg *c, const qa_sweep_view *v, char (*names)[96]) {
+    const json_t *bs = json_object_get(json_object_get(v->summary, "best_sets"), "sets");
+    size_t ns = json_array_size(bs);
+    qa_report_heading(r, "Best parameter sets");
+    qa_report_text(r, "Ranked by %s of the %s.", qa_sweep_metric_names[c->rank_metric], v->set_source);
+    for (size_t i = 0; i < ns; i++)
+        qa_sweep_params_text(c, (size_t)json_integer_value(json_object_get(json_array_get(bs, i), "param_index")),
+                             names[i], 96);
+    if (v->nsets) {
+        metrics_table(r, c, v->nsets, v->set_metrics, names, "parameter set");
+        curves(r, c, v, v->nsets, v->set_equity, names, "sets (portfolio)");
+        return;
+    }
+    const char *hdr[] = {"rank", "parameter set", qa_sweep_metric_names[c->rank_metric]};
+    qa_report_table_begin(r, hdr, 3);
+    for (size_t i = 0; i < ns; i++) {
+        char c0[24], c2[32];
+        snprintf(c0, sizeof c0, "%zu", i + 1);
+        fmt(c2, sizeof c2, jnum(json_array_get(bs, i), "value"), "%.4f");
+        const char *row[] = {c0, names[i], c2, NULL};
+        qa_report_table_row(r, row);
+    }
+    qa_report_table_end(r);
+}
+
+static void report_heatmap(qa_report_t *r, const qa_sweep_cfg *c, const qa_sweep_view *v) {
+    const char **rl = malloc(v->nh0 * sizeof *rl), **cl = malloc(v->nh1 * sizeof *cl);
+    if (rl && cl) {
+        for (size_t i = 0; i < v->nh0; i++) rl[i] = v->heat_labels0[i];
+        for (size_t j = 0; j < v->nh1; j++) cl[j] = v->heat_labels1[j];
+        char t[160];
+        snprintf(t, sizeof t, "Sharpe ratio (%s) over %s x %s",
+                 c->strategy == QA_SWEEP_XS || v->nsets ? v->set_source : "mean over symbols",
+                 c->slot_names[c->heat[0]], c->slot_names[c->heat[1]]);
+        qa_report_heading(r, "Parameter landscape");
+        qa_report_heatmap(r, t, v->heat, v->nh0, v->nh1, rl, cl, c->slot_names[c->heat[0]], c->slot_names[c->heat[1]],
+                          0.0);
+    }
+    free(rl);
+    free(cl);
+}
+
+/* Histograms of Sharpe, total return and drawdown over all runs, the best run marked. */
+static void report_distributions(qa_report_t *r, const qa_sweep_view *v) {
+    size_t n = v->nhist, nr = v->nruns;
+    qa_report_heading(r, "Distributions across all runs");
+    double *x = malloc(n * sizeof *x);
+    /* Total returns compound: their distribution is shown as log10(1 + total return)
+     * (ruined runs, at -100%, are left out of that histogram). */
+    const char *titles[3] = {"Sharpe ratio", "Total return (log scale)", "Max drawdown"};
+    const char *xl[3] = {"annualised Sharpe", "log10(1 + total return): 0 = flat, 1 = x10, -1 = -90%", "max drawdown"};
+    for (int h = 0; h < 3 && x; h++) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            double y = h == 1 ? log10(1.0 + v->hist[h][i]) : v->hist[h][i];
+            if (isfinite(y)) x[k++] = y;
+        }
+        if (k == 0) continue;
+        double mk[1] = {h == 0 && nr ? v->run_metrics[3] : h == 1 && nr ? log10(1.0 + v->run_metrics[0])
+                                                         : nr ? v->run_metrics[5] : 0};
+        const char *ml[1] = {"best run"};
+        qa_report_histogram(r, titles[h], xl[h], x, k, 40, mk, ml, nr ? 1 : 0);
+    }
+    free(x);
+}
+
+qa_status qa_sweep_report_write(const qa_sweep_cfg *c, const qa_sweep_view *v, const char *path) {
+    char title[256];
+    snprintf(title, sizeof title, "Sweep: %s on %s", qa_sweep_strategy_name(c->strategy), c->data);
+    qa_report_t *r = NULL;
+    QA_TRY_RET(qa_report_create(title, &r));
     size_t nr = v->nruns;
-    char(*names)[96] = calloc((nr > v->nsets ? nr : v->nsets) + 1, sizeof *names);
+    char(*names)[96] = calloc((nr > v->nsets ? nr : v->nsets) + c->top + 1, sizeof *names);
     if (!names) {
         qa_report_free(r);
         return QA_FAIL(QA_ERR_NOMEM, "report labels");
     }
+    report_run(r, c, v);
     qa_report_heading(r, "Best runs (symbol, parameter set)");
     for (size_t i = 0; i < nr; i++) {
         char pt[80];
@@ -223,80 +292,14 @@ qa_status qa_sweep_report_write(const qa_sweep_cfg *c, const qa_sweep_view *v, c
     }
     metrics_table(r, c, nr, v->run_metrics, names, "run");
     curves(r, c, v, nr, v->run_equity, names, "runs");
-
-    /* best sets */
-    if (c->strategy != QA_SWEEP_XS) {
-        const json_t *bs = json_object_get(json_object_get(sum, "best_sets"), "sets");
-        size_t ns = json_array_size(bs);
-        qa_report_heading(r, "Best parameter sets");
-        qa_report_text(r, "Ranked by %s of the %s.", qa_sweep_metric_names[c->rank_metric], v->set_source);
-        for (size_t i = 0; i < ns; i++)
-            qa_sweep_params_text(c, (size_t)json_integer_value(json_object_get(json_array_get(bs, i), "param_index")),
-                                 names[i], 96);
-        if (v->nsets) {
-            metrics_table(r, c, v->nsets, v->set_metrics, names, "parameter set");
-            curves(r, c, v, v->nsets, v->set_equity, names, "sets (portfolio)");
-        } else {
-            const char *hdr[] = {"rank", "parameter set", qa_sweep_metric_names[c->rank_metric]};
-            qa_report_table_begin(r, hdr, 3);
-            for (size_t i = 0; i < ns; i++) {
-                char c0[24], c2[32];
-                snprintf(c0, sizeof c0, "%zu", i + 1);
-                fmt(c2, sizeof c2, jnum(json_array_get(bs, i), "value"), "%.4f");
-                const char *row[] = {c0, names[i], c2, NULL};
-                qa_report_table_row(r, row);
-            }
-            qa_report_table_end(r);
-        }
-    }
-
-    /* heatmap */
-    if (v->heat) {
-        const char **rl = malloc(v->nh0 * sizeof *rl), **cl = malloc(v->nh1 * sizeof *cl);
-        if (rl && cl) {
-            for (size_t i = 0; i < v->nh0; i++) rl[i] = v->heat_labels0[i];
-            for (size_t j = 0; j < v->nh1; j++) cl[j] = v->heat_labels1[j];
-            char t[160];
-            snprintf(t, sizeof t, "Sharpe ratio (%s) over %s x %s", c->strategy == QA_SWEEP_XS || v->nsets ? v->set_source : "mean over symbols",
-                     c->slot_names[c->heat[0]], c->slot_names[c->heat[1]]);
-            qa_report_heading(r, "Parameter landscape");
-            qa_report_heatmap(r, t, v->heat, v->nh0, v->nh1, rl, cl, c->slot_names[c->heat[0]], c->slot_names[c->heat[1]],
-                              0.0);
-        }
-        free(rl);
-        free(cl);
-    }
-
-    /* distributions */
-    if (v->nhist > 0) {
-        qa_report_heading(r, "Distributions across all runs");
-        size_t n = v->nhist;
-        double *x = malloc(n * sizeof *x);
-        /* Total returns compound: their distribution is shown as log10(1 + total return)
-         * (ruined runs, at -100%, are left out of that histogram). */
-        const char *titles[3] = {"Sharpe ratio", "Total return (log scale)", "Max drawdown"};
-        const char *xl[3] = {"annualised Sharpe", "log10(1 + total return): 0 = flat, 1 = x10, -1 = -90%",
-                             "max drawdown"};
-        for (int h = 0; h < 3 && x; h++) {
-            size_t k = 0;
-            for (size_t i = 0; i < n; i++) {
-                double y = h == 1 ? log10(1.0 + v->hist[h][i]) : v->hist[h][i];
-                if (isfinite(y)) x[k++] = y;
-            }
-            if (k == 0) continue;
-            double mk[1] = {h == 0 && nr ? v->run_metrics[3] : h == 1 && nr ? log10(1.0 + v->run_metrics[0])
-                                                             : nr ? v->run_metrics[5] : 0};
-            const char *ml[1] = {"best run"};
-            qa_report_histogram(r, titles[h], xl[h], x, k, 40, mk, ml, nr ? 1 : 0);
-        }
-        free(x);
-    }
-
-    const json_t *mt = json_object_get(sum, "multiple_testing");
+    if (c->strategy != QA_SWEEP_XS) report_sets(r, c, v, names);
+    if (v->heat) report_heatmap(r, c, v);
+    if (v->nhist > 0) report_distributions(r, v);
+    const json_t *mt = json_object_get(v->summary, "multiple_testing");
     if (json_is_object(mt)) multiple_testing(r, mt);
     if (v->wf) walk_forward(r, c, v);
     free(names);
-    st = qa_report_write(r, path);
+    qa_status st = qa_report_write(r, path);
     qa_report_free(r);
     return st;
 }
