@@ -519,7 +519,7 @@ static int cmp_anomaly(const void *pa, const void *pb) {
 
 /* Gathers every rank's anomalies on rank 0. */
 static qa_status gather_anomalies(const qa_comm_t *comm, qa_anom_list *mine, qa_anom_list *all) {
-    if (!comm || qa_comm_size(comm) == 1) {
+    if (qa_comm_size(comm) == 1) {
         *all = *mine;
         memset(mine, 0, sizeof *mine);
         return QA_OK;
@@ -540,7 +540,7 @@ static qa_status gather_anomalies(const qa_comm_t *comm, qa_anom_list *mine, qa_
 static qa_status import_per_symbol(const qa_import_cfg *cfg, const parse_ctx *pc, const qa_strlist *files,
                                    const qa_comm_t *comm, qa_import_report *rep) {
     qa_status st = QA_OK;
-    int rank = comm ? qa_comm_rank(comm) : 0, size = comm ? qa_comm_size(comm) : 1;
+    int rank = qa_comm_rank(comm), size = qa_comm_size(comm);
     sym_file *sf = calloc(files->n ? files->n : 1, sizeof *sf);
     size_t S = 0;
     int64_t *grid = NULL;
@@ -612,7 +612,7 @@ static qa_status import_per_symbol(const qa_import_cfg *cfg, const parse_ctx *pc
     free(times);
     free(ntimes);
     free(fbytes);
-    if (comm) st = qa_comm_agree(comm, st);
+    st = qa_comm_agree(comm, st);
     if (st != QA_OK) {
         free(local);
         goto cleanup;
@@ -620,7 +620,7 @@ static qa_status import_per_symbol(const qa_import_cfg *cfg, const parse_ctx *pc
     total = sort_unique(local, total);
 
     /* Union of every rank's grid on rank 0, then broadcast. */
-    if (comm && size > 1) {
+    if (size > 1) {
         void *all = NULL;
         size_t *counts = NULL;
         st = qa_comm_gatherv(comm, local, total * sizeof *local, 0, &all, &counts);
@@ -700,11 +700,11 @@ static qa_status import_per_symbol(const qa_import_cfg *cfg, const parse_ctx *pc
         for (size_t i = 0; i < ns && st == QA_OK; i++)
             if (fst[i] != QA_OK) st = QA_FAIL(fst[i], "%s", errs[i]);
         if (st == QA_OK) st = check_block(cfg, s0, ns, grid, T, rows, &anoms);
-        if (comm) st = qa_comm_agree(comm, st);
+        st = qa_comm_agree(comm, st);
         if (st != QA_OK) goto cleanup;
         for (int f = 0; f < QA_BAR_FIELD_COUNT && st == QA_OK; f++)
             st = qa_store_write(store, qa_bar_field_path((qa_bar_field)f), s0, ns, 0, ns ? T : 0, rows[f]);
-        if (comm) st = qa_comm_agree(comm, st);
+        st = qa_comm_agree(comm, st);
         if (st != QA_OK) goto cleanup;
     }
     qa_progress_finish(prog);
@@ -714,14 +714,14 @@ static qa_status import_per_symbol(const qa_import_cfg *cfg, const parse_ctx *pc
     /* Same report for any rank count: order by symbol, time, field, kind. */
     if (rank == 0 && all_anoms.n > 1) qsort(all_anoms.items, all_anoms.n, sizeof *all_anoms.items, cmp_anomaly);
     uint64_t nanom = all_anoms.n;
-    if (comm) QA_TRY(qa_comm_bcast(comm, &nanom, sizeof nanom, 0));
+    QA_TRY(qa_comm_bcast(comm, &nanom, sizeof nanom, 0));
     if (rank == 0 && all_anoms.n > 0) {
         log_anomalies(&all_anoms, symnames, rep);
         st = write_report(cfg, &all_anoms, symnames);
         if (st == QA_OK && cfg->policy == QA_ANOM_REJECT)
             st = QA_FAIL(QA_ERR_FORMAT, "%zu value anomalies and the policy is 'reject' (see the report)", all_anoms.n);
     }
-    if (comm) st = qa_comm_agree(comm, st);
+    st = qa_comm_agree(comm, st);
     if (st != QA_OK) goto cleanup;
     QA_TRY(qa_store_attr_set_i64(store, "/", "anomalies", (int64_t)nanom));
     QA_TRY(qa_store_attr_set_str(store, "/", "anomaly_policy", qa_anom_policy_names[cfg->policy]));
@@ -1133,7 +1133,7 @@ qa_status qa_import_run(const qa_import_cfg *cfg, const qa_comm_t *comm, qa_impo
     if ((st = range_bounds(cfg, &pc.tz, &pc.t_lo, &pc.t_hi)) != QA_OK) return st;
     if ((st = resolve_files(cfg, &files)) != QA_OK) return st;
     qa_tzone_activate(&pc.tz);
-    int rank = comm ? qa_comm_rank(comm) : 0;
+    int rank = qa_comm_rank(comm);
     if (cfg->layout == QA_IMPORT_PER_SYMBOL) {
         st = import_per_symbol(cfg, &pc, &files, comm, rep);
     } else {
@@ -1144,7 +1144,7 @@ qa_status qa_import_run(const qa_import_cfg *cfg, const qa_comm_t *comm, qa_impo
         else if (rank == 0)
             st = cfg->layout == QA_IMPORT_LOBSTER ? import_lobster(cfg, &pc, files.items[0], rep)
                                                  : import_table(cfg, &pc, files.items[0], rep);
-        if (comm) st = qa_comm_agree(comm, st);
+        st = qa_comm_agree(comm, st);
     }
     qa_tzone_restore();
     qa_strlist_free(&files);

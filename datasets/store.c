@@ -11,9 +11,6 @@
 #include "common/timer.h"  /* creation stamp */
 #include "datasets/h5.h"    /* HDF5 errors and attributes */
 
-#ifdef QA_HAVE_MPI
-#include <mpi.h>  /* MPI_COMM_WORLD for the MPI-IO driver */
-#endif
 
 #define CHUNK_SYMBOLS 64
 #define CHUNK_TIMES 2048
@@ -63,7 +60,11 @@ static hid_t make_fapl(const qa_store_t *st) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0) return fapl;
 #ifdef QA_HAVE_MPI
-    if (st->parallel) H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL);
+    /* the MPI-IO driver over the ranks this store was opened by, not the whole job */
+    if (st->parallel && H5Pset_fapl_mpio(fapl, qa_comm_mpi(st->comm), MPI_INFO_NULL) < 0) {
+        H5Pclose(fapl);
+        return -1;
+    }
 #else
     (void)st;
 #endif
@@ -172,7 +173,7 @@ static qa_status write_1d(qa_store_t *st, const char *name, hid_t ftype, hid_t m
         s = QA_H5_FAIL(-1, st->path, "cannot create dataset");
         goto done;
     }
-    int writer = !st->comm || qa_comm_rank(st->comm) == 0;
+    int writer = qa_comm_rank(st->comm) == 0;
     hid_t mspace = H5Screate_simple(1, dims, NULL);
     if (!writer) {
         H5Sselect_none(space);
@@ -223,7 +224,7 @@ static qa_status store_alloc(const char *path, const qa_comm_t *comm, qa_store_t
     if (!st) return QA_FAIL(QA_ERR_NOMEM, "store");
     st->file = -1;
     st->comm = comm;
-    st->parallel = comm && qa_comm_size(comm) > 1;
+    st->parallel = qa_comm_size(comm) > 1;
     if (strlen(path) >= sizeof st->path) {
         free(st);
         return QA_FAIL(QA_ERR_INVALID_ARG, "path too long: '%s'", path);
@@ -264,11 +265,16 @@ qa_status qa_store_create(const char *path, const qa_comm_t *comm, const qa_stor
         store_release(st);
         return s;
     }
-    if (comm && (s = qa_comm_bcast(comm, st->tmp_path, sizeof st->tmp_path, 0)) != QA_OK) {
+    if ((s = qa_comm_bcast(comm, st->tmp_path, sizeof st->tmp_path, 0)) != QA_OK) {
         store_release(st);
         return s;
     }
     hid_t fapl = make_fapl(st);
+    if (fapl < 0) {
+        s = QA_H5_FAIL(-1, path, "cannot set up the file access properties (MPI-IO driver)");
+        store_release(st);
+        return s;
+    }
     st->file = H5Fcreate(st->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     if (st->file < 0) {
@@ -300,10 +306,10 @@ qa_status qa_store_commit(qa_store_t *st) {
     if (H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0) s = QA_H5_FAIL(-1, st->path, "cannot flush");
     if (H5Fclose(st->file) < 0 && s == QA_OK) s = QA_H5_FAIL(-1, st->path, "cannot close");
     st->file = -1;
-    if (st->comm) s = qa_comm_agree(st->comm, s);
-    int renamer = !st->comm || qa_comm_rank(st->comm) == 0;
+    s = qa_comm_agree(st->comm, s);
+    int renamer = qa_comm_rank(st->comm) == 0;
     if (s == QA_OK && st->creating && renamer) s = qa_fs_rename(st->tmp_path, st->path);
-    if (st->comm) s = qa_comm_agree(st->comm, s);
+    s = qa_comm_agree(st->comm, s);
     if (s != QA_OK && st->creating && renamer) remove(st->tmp_path);
     st->creating = 0;
     store_release(st);
@@ -313,8 +319,8 @@ qa_status qa_store_commit(qa_store_t *st) {
 void qa_store_close(qa_store_t *st) {
     if (!st) return;
     if (st->file >= 0) H5Fclose(st->file);
-    if (st->comm) qa_comm_barrier(st->comm);
-    if (st->creating && (!st->comm || qa_comm_rank(st->comm) == 0)) remove(st->tmp_path);
+    qa_comm_barrier(st->comm);
+    if (st->creating && qa_comm_rank(st->comm) == 0) remove(st->tmp_path);
     store_release(st);
 }
 
@@ -332,6 +338,11 @@ qa_status qa_store_open(const char *path, const qa_comm_t *comm, qa_store_mode m
         return QA_FAIL(QA_ERR_FORMAT, "%s: not an HDF5 file (or truncated)", path);
     }
     hid_t fapl = make_fapl(st);
+    if (fapl < 0) {
+        s = QA_H5_FAIL(-1, path, "cannot set up the file access properties (MPI-IO driver)");
+        store_release(st);
+        return s;
+    }
     st->file = H5Fopen(path, st->writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
     if (st->file < 0) {

@@ -141,7 +141,7 @@ qa_status qa_synth_run(const qa_synth_cfg *c, const qa_comm_t *comm, double *sec
     uint64_t t0 = qa_time_ns();
     qa_status st = QA_OK;
     size_t S = (size_t)c->symbols, T = (size_t)c->bars, K = (size_t)c->factors;
-    int rank = comm ? qa_comm_rank(comm) : 0, size = comm ? qa_comm_size(comm) : 1;
+    int rank = qa_comm_rank(comm), size = qa_comm_size(comm);
     int64_t *grid = malloc(T * sizeof *grid);
     char **names = NULL, *namebuf = NULL;
     uint8_t *regime = malloc(T);
@@ -256,7 +256,7 @@ qa_status qa_synth_run(const qa_synth_cfg *c, const qa_comm_t *comm, double *sec
     st = qa_store_commit(store);
     store = NULL;
 cleanup:
-    if (comm) st = qa_comm_agree(comm, st);
+    st = qa_comm_agree(comm, st);
     qa_store_close(store);
     qa_progress_free(prog);
     free(grid);

@@ -165,15 +165,19 @@ qa_status qa_comm_split(const qa_comm_t *c, int color, qa_comm_t **out) {
     return QA_OK;
 }
 
-int qa_comm_rank(const qa_comm_t *c) { return c->rank; }
-int qa_comm_size(const qa_comm_t *c) { return c->size; }
-int qa_comm_local_rank(const qa_comm_t *c) { return c->local_rank; }
-int qa_comm_local_size(const qa_comm_t *c) { return c->local_size; }
-int qa_comm_device(const qa_comm_t *c) { return c->device; }
+/* NULL is one process: rank 0 of 1, no GPU assigned by rank, every collective the identity. */
+int qa_comm_rank(const qa_comm_t *c) { return c ? c->rank : 0; }
+int qa_comm_size(const qa_comm_t *c) { return c ? c->size : 1; }
+int qa_comm_local_rank(const qa_comm_t *c) { return c ? c->local_rank : 0; }
+int qa_comm_local_size(const qa_comm_t *c) { return c ? c->local_size : 1; }
+int qa_comm_device(const qa_comm_t *c) { return c ? c->device : -1; }
+#ifdef QA_HAVE_MPI
+MPI_Comm qa_comm_mpi(const qa_comm_t *c) { return c && c->use_mpi ? c->world : MPI_COMM_SELF; }
+#endif
 
 qa_status qa_comm_barrier(const qa_comm_t *c) {
 #ifdef QA_HAVE_MPI
-    if (c->use_mpi) QA_MPI_CHECK(MPI_Barrier(c->world));
+    if (c && c->use_mpi) QA_MPI_CHECK(MPI_Barrier(c->world));
 #else
     (void)c;
 #endif
@@ -182,7 +186,7 @@ qa_status qa_comm_barrier(const qa_comm_t *c) {
 
 qa_status qa_comm_bcast(const qa_comm_t *c, void *buf, size_t bytes, int root) {
 #ifdef QA_HAVE_MPI
-    if (!c->use_mpi) return QA_OK;
+    if (!c || !c->use_mpi) return QA_OK;
     /* MPI counts are int: send large buffers in pieces. */
     const size_t piece = (size_t)1 << 30;
     for (size_t off = 0; off < bytes; off += piece) {
@@ -197,7 +201,7 @@ qa_status qa_comm_bcast(const qa_comm_t *c, void *buf, size_t bytes, int root) {
 
 #ifdef QA_HAVE_MPI
 static qa_status allreduce(const qa_comm_t *c, void *inout, size_t n, MPI_Datatype t, MPI_Op op) {
-    if (!c->use_mpi) return QA_OK;
+    if (!c || !c->use_mpi) return QA_OK;
     const size_t piece = (size_t)1 << 28;
     int tsize = 0;
     MPI_Type_size(t, &tsize);
@@ -294,7 +298,7 @@ qa_status qa_comm_gatherv(const qa_comm_t *c, const void *buf, size_t bytes, int
     *all = NULL;
     *counts = NULL;
 #ifdef QA_HAVE_MPI
-    if (c->use_mpi) return gatherv_mpi(c, buf, bytes, root, all, counts);
+    if (c && c->use_mpi) return gatherv_mpi(c, buf, bytes, root, all, counts);
 #endif
     (void)c, (void)root;
     void *copy = malloc(bytes ? bytes : 1);
@@ -313,7 +317,7 @@ qa_status qa_comm_gatherv(const qa_comm_t *c, const void *buf, size_t bytes, int
 
 qa_status qa_comm_allgather(const qa_comm_t *c, const void *send, size_t bytes, void *recv) {
 #ifdef QA_HAVE_MPI
-    if (c->use_mpi) {
+    if (c && c->use_mpi) {
         if (bytes > (size_t)0x7fffffff)
             return QA_FAIL(QA_ERR_LIMIT, "allgather: %zu bytes per rank exceed 2 GiB", bytes);
         QA_MPI_CHECK(MPI_Allgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, c->world));
@@ -327,7 +331,7 @@ qa_status qa_comm_allgather(const qa_comm_t *c, const void *send, size_t bytes, 
 
 qa_status qa_comm_agree(const qa_comm_t *c, qa_status local) {
 #ifdef QA_HAVE_MPI
-    if (!c->use_mpi) return local;
+    if (!c || !c->use_mpi) return local;
     /* MIN over codes picks the most negative (errors are negative); MIN over
      * (code, rank) pairs also says which rank. */
     struct {

@@ -2,7 +2,11 @@
  *
  * Works unchanged as one process (no mpirun: a singleton, rank 0 of 1), under
  * `mpirun -np N` and under `srun --mpi=pmix`. In builds without MPI (QA_MPI=OFF) every
- * collective is the identity on one rank. Collectives must be called by all ranks. */
+ * collective is the identity on one rank. Collectives must be called by all ranks.
+ *
+ * Every function accepts a NULL context: one process (rank 0 of 1, local rank 0 of 1, no
+ * GPU assigned by rank), every collective the identity. Library code passes the
+ * communicator it was given straight through, without testing it. */
 #ifndef QA_MPI_COMM_H
 #define QA_MPI_COMM_H
 
@@ -10,6 +14,10 @@
 #include <stdint.h>  /* int64_t */
 
 #include "common/status.h"
+
+#ifdef QA_HAVE_MPI
+#include <mpi.h>  /* MPI_Comm */
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,6 +42,11 @@ int qa_comm_local_rank(const qa_comm_t *c);
 int qa_comm_local_size(const qa_comm_t *c);
 /* CUDA device for this rank, or -1 when no GPU is usable. */
 int qa_comm_device(const qa_comm_t *c);
+#ifdef QA_HAVE_MPI
+/* The MPI communicator of c, for libraries that take one (parallel HDF5's MPI-IO driver);
+ * MPI_COMM_SELF for NULL or a process started without a launcher. */
+MPI_Comm qa_comm_mpi(const qa_comm_t *c);
+#endif
 /* 1 when built with MPI. */
 int qa_comm_mpi_compiled(void);
 /* MPI library version text ("Open MPI v4.1.4, ..."), or "none". */

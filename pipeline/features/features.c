@@ -166,7 +166,7 @@ qa_status qa_features_cfg_bind(const qa_cfg_t *cfg, qa_features_cfg *c) {
 static qa_status hash_fields(qa_store_t *store, const qa_comm_t *comm, unsigned mask, char hex[QA_FEAT_BAR_FIELDS][65]) {
     qa_status st = QA_OK;
     size_t S = qa_store_nsym(store), T = qa_store_ntime(store);
-    int rank = comm ? qa_comm_rank(comm) : 0, size = comm ? qa_comm_size(comm) : 1;
+    int rank = qa_comm_rank(comm), size = qa_comm_size(comm);
     size_t ngroups = (S + GROUP - 1) / GROUP;
     qa_shard sh = qa_shard_block(ngroups, size, rank);
     size_t rounds = (ngroups + (size_t)size - 1) / (size_t)size;
@@ -197,28 +197,21 @@ static qa_status hash_fields(qa_store_t *store, const qa_comm_t *comm, unsigned 
                 qa_sha256_free(h);
             }
         }
-        if (comm) st = qa_comm_agree(comm, st);
+        st = qa_comm_agree(comm, st);
         if (st != QA_OK) break;
         /* Combine the group digests in group order on rank 0, broadcast the result. */
         void *all = NULL;
         size_t *counts = NULL;
-        if (comm) st = qa_comm_gatherv(comm, mine, (sh.end - sh.begin) * 32, 0, &all, &counts);
-        else {
-            all = mine;
-        }
+        st = qa_comm_gatherv(comm, mine, (sh.end - sh.begin) * 32, 0, &all, &counts);
         if (st == QA_OK && rank == 0) {
             size_t total = 0;
-            if (comm)
-                for (int k = 0; k < size; k++) total += counts[k];
-            else total = (sh.end - sh.begin) * 32;
+            for (int k = 0; k < size; k++) total += counts[k];
             st = qa_sha256_hex(all, total, hex[f]);
         }
-        if (comm) {
-            free(all);
-            free(counts);
-            st = qa_comm_agree(comm, st);
-            if (st == QA_OK) st = qa_comm_bcast(comm, hex[f], 65, 0);
-        }
+        free(all);
+        free(counts);
+        st = qa_comm_agree(comm, st);
+        if (st == QA_OK) st = qa_comm_bcast(comm, hex[f], 65, 0);
     }
     free(buf);
     free(mine);
@@ -299,7 +292,7 @@ static qa_status run_ts(qa_store_t *store, const qa_comm_t *comm, qa_backend_t *
                         work_item *w, size_t n, qa_progress_t *prog) {
     qa_status st = QA_OK;
     size_t S = qa_store_nsym(store), T = qa_store_ntime(store);
-    int rank = comm ? qa_comm_rank(comm) : 0, size = comm ? qa_comm_size(comm) : 1;
+    int rank = qa_comm_rank(comm), size = qa_comm_size(comm);
     size_t G = (size_t)c->block_symbols, B = (size_t)c->block_bars;
     if (B > T) B = T;
     size_t nblocks = (S + G - 1) / G, rounds = (nblocks + (size_t)size - 1) / (size_t)size;
@@ -365,7 +358,7 @@ static qa_status run_xs(qa_store_t *store, const qa_comm_t *comm, qa_backend_t *
                         work_item *w, size_t n, qa_progress_t *prog) {
     qa_status st = QA_OK;
     size_t S = qa_store_nsym(store), T = qa_store_ntime(store);
-    int rank = comm ? qa_comm_rank(comm) : 0, size = comm ? qa_comm_size(comm) : 1;
+    int rank = qa_comm_rank(comm), size = qa_comm_size(comm);
     size_t B = (size_t)c->block_bars;
     /* Keep the block within the memory of a symbol block of the first phase. */
     size_t cap = (size_t)c->block_symbols * (size_t)c->block_bars / (S ? S : 1);
@@ -453,11 +446,11 @@ qa_status qa_features_run(const qa_features_cfg *c, const qa_comm_t *comm, qa_fe
     qa_backend_t *be = NULL;
     work_item *w = NULL;
     qa_progress_t *prog = NULL;
-    int rank = comm ? qa_comm_rank(comm) : 0;
+    int rank = qa_comm_rank(comm);
     if (!c->data || !*c->data) return QA_FAIL(QA_ERR_CONFIG, "no market file (set 'data' or --data)");
     if (c->nitems == 0) return QA_FAIL(QA_ERR_CONFIG, "no features to compute");
     QA_TRY(qa_store_open(c->data, comm, QA_STORE_RDWR, &store));
-    QA_TRY(qa_backend_create_named(c->backend, comm && qa_comm_device(comm) >= 0 ? qa_comm_device(comm) : 0, &be));
+    QA_TRY(qa_backend_create_named(c->backend, qa_comm_device(comm) >= 0 ? qa_comm_device(comm) : 0, &be));
     qa_backend_set_reference(be, c->reference);
     snprintf(rep->backend, sizeof rep->backend, "%s", qa_backend_name(qa_backend_kind_of(be)));
     size_t S = qa_store_nsym(store), T = qa_store_ntime(store);
@@ -529,10 +522,10 @@ qa_status qa_features_run(const qa_features_cfg *c, const qa_comm_t *comm, qa_fe
                                   QA_PROGRESS_AUTO, NULL, &prog));
     uint64_t t_compute = qa_time_ns();
     st = run_ts(store, comm, be, c, w, n, prog);
-    if (comm) st = qa_comm_agree(comm, st);
+    st = qa_comm_agree(comm, st);
     if (st != QA_OK) goto cleanup;
     st = run_xs(store, comm, be, c, w, n, prog);
-    if (comm) st = qa_comm_agree(comm, st);
+    st = qa_comm_agree(comm, st);
     if (st != QA_OK) goto cleanup;
     double secs = qa_time_since(t_compute);
     rep->symbol_bars_per_s = (double)S * (double)T / (secs > 0 ? secs : 1);

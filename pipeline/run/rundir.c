@@ -24,7 +24,7 @@ qa_status qa_rundir_open(qa_rundir *rd, const char *path, const qa_comm_t *comm,
     if (strlen(path) >= sizeof rd->path) return QA_FAIL(QA_ERR_INVALID_ARG, "run directory path too long");
     snprintf(rd->path, sizeof rd->path, "%s", path);
     rd->comm = comm;
-    rd->root = !comm || qa_comm_rank(comm) == 0;
+    rd->root = qa_comm_rank(comm) == 0;
     rd->start_time = now_s();
     qa_status st = QA_OK;
     if (rd->root) {
@@ -32,7 +32,7 @@ qa_status qa_rundir_open(qa_rundir *rd, const char *path, const qa_comm_t *comm,
         char log[QA_PATH_MAX];
         if (st == QA_OK && (st = qa_rundir_file(rd, "run.log", log)) == QA_OK) st = qa_log_open_file(log);
     }
-    if (comm) st = qa_comm_agree(comm, st);
+    st = qa_comm_agree(comm, st);
     if (st != QA_OK) return st;
     rd->run = json_object();
     json_t *args = json_array();
@@ -43,7 +43,7 @@ qa_status qa_rundir_open(qa_rundir *rd, const char *path, const qa_comm_t *comm,
     json_object_set_new(rd->run, "argv", args);
     json_object_set_new(rd->run, "version", json_string(QA_VERSION));
     json_object_set_new(rd->run, "git", json_string(QA_GIT_HASH));
-    json_object_set_new(rd->run, "ranks", json_integer(comm ? qa_comm_size(comm) : 1));
+    json_object_set_new(rd->run, "ranks", json_integer(qa_comm_size(comm)));
     json_object_set_new(rd->run, "host", json_string(host));
     json_object_set_new(rd->run, "start_unix", json_real(rd->start_time));
     return QA_OK;

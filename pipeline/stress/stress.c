@@ -275,7 +275,7 @@ static void take_engine(qa_stress_measure *m, qa_stress_engine_result *r, const 
 static qa_status estimate(const qa_stress_cfg *c, qa_risk_ctx_t *est, const qa_comm_t *comm, const double *r,
                           size_t nret, size_t n, double *cov, double *mu, double *intensity) {
     qa_status st = QA_OK;
-    if (!comm || qa_comm_rank(comm) == 0) {
+    if (qa_comm_rank(comm) == 0) {
         *intensity = NAN;
         switch (c->estimator) {
         case QA_STRESS_COV_SAMPLE: st = qa_risk_cov_sample(est, r, nret, n, cov); break;
@@ -284,9 +284,9 @@ static qa_status estimate(const qa_stress_cfg *c, qa_risk_ctx_t *est, const qa_c
         }
         if (st == QA_OK) st = qa_risk_mean(est, r, nret, n, mu);
     }
-    if (comm) st = qa_comm_agree(comm, st);
-    if (st == QA_OK && comm) st = qa_comm_bcast(comm, cov, n * n * sizeof *cov, 0);
-    if (st == QA_OK && comm) st = qa_comm_bcast(comm, mu, n * sizeof *mu, 0);
+    st = qa_comm_agree(comm, st);
+    if (st == QA_OK) st = qa_comm_bcast(comm, cov, n * n * sizeof *cov, 0);
+    if (st == QA_OK) st = qa_comm_bcast(comm, mu, n * sizeof *mu, 0);
     return st;
 }
 
@@ -296,15 +296,15 @@ static qa_status horizon_factor(const qa_stress_cfg *c, qa_risk_ctx_t *est, cons
     qa_status st = QA_OK;
     double *ch = malloc(n * n * sizeof *ch);
     if (!ch) st = QA_FAIL(QA_ERR_NOMEM, "covariance");
-    if (st == QA_OK && (!comm || qa_comm_rank(comm) == 0)) {
+    if (st == QA_OK && qa_comm_rank(comm) == 0) {
         memcpy(ch, cov, n * n * sizeof *ch);
         st = qa_risk_cov_horizon(est, ch, n, (double)c->horizon);
         if (st == QA_OK) st = qa_risk_cholesky(est, ch, n, c->jitter_max, l, jitter);
     }
     free(ch);
-    if (comm) st = qa_comm_agree(comm, st);
-    if (st == QA_OK && comm) st = qa_comm_bcast(comm, l, n * n * sizeof *l, 0);
-    if (st == QA_OK && comm) st = qa_comm_bcast(comm, jitter, sizeof *jitter, 0);
+    st = qa_comm_agree(comm, st);
+    if (st == QA_OK) st = qa_comm_bcast(comm, l, n * n * sizeof *l, 0);
+    if (st == QA_OK) st = qa_comm_bcast(comm, jitter, sizeof *jitter, 0);
     return st;
 }
 
@@ -460,7 +460,7 @@ static qa_status run_mc(const qa_stress_cfg *c, qa_risk_ctx_t *ctx, const qa_com
     qa_progress_t *prog = NULL;
     qa_stress_engine_result er;
     memset(&er, 0, sizeof er);
-    if (!comm || qa_comm_rank(comm) == 0)
+    if (qa_comm_rank(comm) == 0)
         QA_TRY(qa_progress_create(name, (uint64_t)c->mc_scenarios, "scenarios", QA_PROGRESS_AUTO, NULL, &prog));
     qa_stress_engine_book eb = engine_book(b);
     qa_stress_engine_source s;
@@ -565,13 +565,13 @@ static qa_status book_load(const qa_stress_cfg *c, const qa_comm_t *comm, int sc
     char buf[32];
     *nsyms = 0;
     st = qa_book_load(c->portfolio, c->portfolio_value, &b->pf);
-    if (st == QA_OK && (!comm || qa_comm_rank(comm) == 0)) {
+    if (st == QA_OK && qa_comm_rank(comm) == 0) {
         st = qa_store_open(c->data, NULL, QA_STORE_READ, &store);
         if (st == QA_OK) st = qa_book_check_market(&b->pf, store, INT64_MIN);
         if (st == QA_OK && scenarios) st = check_scenario_symbols(c, store);
         qa_store_close(store);
     }
-    if (comm) st = qa_comm_agree(comm, st);
+    st = qa_comm_agree(comm, st);
     if (st != QA_OK) return st;
     QA_TRY(book_factors(b));
     for (size_t i = 0; i < b->p; i++) QA_TRY(add_symbol(&syms, nsyms, &capsyms, b->pf.pos[i].symbol));
@@ -766,7 +766,7 @@ static qa_status step_book(stress_run *s) {
 static qa_status step_estimate(stress_run *s) {
     const qa_stress_cfg *c = s->c;
     const qa_comm_t *comm = s->comm;
-    int dev = comm && qa_comm_device(comm) >= 0 ? qa_comm_device(comm) : 0;
+    int dev = qa_comm_device(comm) >= 0 ? qa_comm_device(comm) : 0;
     QA_TRY_RET(qa_backend_create_named(c->backend, dev, &s->be));
     if (c->threads > 0) qa_backend_set_threads(s->be, c->threads);
     QA_TRY_RET(qa_risk_ctx_create(s->be, &s->ctx));
@@ -800,7 +800,7 @@ static qa_status step_estimate(stress_run *s) {
 static qa_status run_parametric(stress_run *s, const double *cov, const double *mu, qa_stress_measure *m,
                                 const char *name) {
     qa_status st = s->root ? parametric(s->c, &s->b, cov, mu, m, name) : QA_OK;
-    return s->comm ? qa_comm_agree(s->comm, st) : st;
+    return qa_comm_agree(s->comm, st);
 }
 
 /* Step 4: VaR/ES by method on the window. */
@@ -901,7 +901,7 @@ static qa_status step_scenarios(stress_run *s) {
         }
         if (st == QA_OK) st = check_limits(c, s->dir, &s->res);
     }
-    return s->comm ? qa_comm_agree(s->comm, st) : st;
+    return qa_comm_agree(s->comm, st);
 }
 
 static void fill_summary(const stress_run *s, qa_stress_summary *sum) {
@@ -951,12 +951,12 @@ static qa_status step_outputs(stress_run *s, uint64_t t_start, qa_stress_summary
     qa_status st = QA_OK;
     json_t *summary = NULL;
     int64_t rss = (int64_t)qa_peak_rss_bytes();
-    if (s->comm) QA_TRY_RET(qa_comm_allreduce_max_i64(s->comm, &rss, 1));
+    QA_TRY_RET(qa_comm_allreduce_max_i64(s->comm, &rss, 1));
     s->res.peak_rss_mb = (double)rss / 1048576.0;
     s->res.seconds = qa_time_since(t_start);
     if (s->root) st = qa_stress_write_outputs(s->dir, &s->res, &summary);
     json_decref(summary);
-    if (s->comm) st = qa_comm_agree(s->comm, st);
+    st = qa_comm_agree(s->comm, st);
     if (st != QA_OK) return st;
     if (sum) fill_summary(s, sum);
     if (s->root) log_results(s);
@@ -974,15 +974,15 @@ qa_status qa_stress_run(const qa_stress_cfg *c, const qa_comm_t *comm, const cha
     s->c = c;
     s->comm = comm;
     s->dir = run_dir;
-    s->root = !comm || qa_comm_rank(comm) == 0;
+    s->root = qa_comm_rank(comm) == 0;
     s->res.cfg = c;
     s->res.book = &s->b;
     s->res.panel = &s->panel;
     s->res.limits_source = -1;
-    s->res.ranks = comm ? qa_comm_size(comm) : 1;
+    s->res.ranks = qa_comm_size(comm);
     QA_TRY(qa_rundir_open(&s->rd, run_dir, comm, "stress", argc, argv));
     if (s->root) st = qa_stress_write_config(run_dir, c);
-    if (comm) st = qa_comm_agree(comm, st);
+    st = qa_comm_agree(comm, st);
     if (st != QA_OK) goto cleanup;
     QA_TRY(step_check(s));
     QA_TRY(step_book(s));

@@ -238,10 +238,10 @@ static qa_status bt_forecasts(bt_run *s) {
         }
         if (prog) qa_progress_add(prog, (uint64_t)s->size);
     }
-    if (s->comm) st = qa_comm_agree(s->comm, st);
+    st = qa_comm_agree(s->comm, st);
     if (st != QA_OK) goto cleanup;
     qa_progress_finish(prog);
-    if (s->comm) QA_TRY(qa_comm_allreduce_sum_f64(s->comm, s->var, QA_STRESS_METHOD_COUNT * s->LV * s->nd));
+    QA_TRY(qa_comm_allreduce_sum_f64(s->comm, s->var, QA_STRESS_METHOD_COUNT * s->LV * s->nd));
 cleanup:
     qa_progress_free(prog);
     work_free(&wk);
@@ -482,7 +482,7 @@ static qa_status bt_steps(bt_run *s, uint64_t t_start, int argc, char **argv) {
     char d[32], d2[32];
     QA_TRY_RET(qa_rundir_open(&s->rd, s->dir, s->comm, "stress backtest", argc, argv));
     qa_status st = s->root ? qa_stress_write_config(s->dir, c) : QA_OK;
-    QA_TRY_RET(s->comm ? qa_comm_agree(s->comm, st) : st);
+    QA_TRY_RET(qa_comm_agree(s->comm, st));
     QA_TRY_RET(bt_history(s));
     QA_TRY_RET(bt_series(s));
     if (s->root)
@@ -492,7 +492,7 @@ static qa_status bt_steps(bt_run *s, uint64_t t_start, int argc, char **argv) {
                     __builtin_popcount(c->bt_methods), s->LV, s->size);
     QA_TRY_RET(bt_forecasts(s));
     st = s->root ? bt_outputs(s, t_start) : QA_OK;
-    return s->comm ? qa_comm_agree(s->comm, st) : st;
+    return qa_comm_agree(s->comm, st);
 }
 
 qa_status qa_stress_backtest(const qa_stress_cfg *c, const qa_comm_t *comm, const char *run_dir, int argc, char **argv) {
@@ -502,8 +502,8 @@ qa_status qa_stress_backtest(const qa_stress_cfg *c, const qa_comm_t *comm, cons
     s->c = c;
     s->comm = comm;
     s->dir = run_dir;
-    s->rank = comm ? qa_comm_rank(comm) : 0;
-    s->size = comm ? qa_comm_size(comm) : 1;
+    s->rank = qa_comm_rank(comm);
+    s->size = qa_comm_size(comm);
     s->root = s->rank == 0;
     qa_status st = bt_steps(s, t_start, argc, argv);
     bt_free(s, st);

@@ -154,12 +154,12 @@ static qa_status block_positions(eng *g, const double *x, size_t count) {
 
 /* ---- gathering ---------------------------------------------------------------------------- */
 
-static int rank_of(const qa_comm_t *c) { return c ? qa_comm_rank(c) : 0; }
-static int size_of(const qa_comm_t *c) { return c ? qa_comm_size(c) : 1; }
+static int rank_of(const qa_comm_t *c) { return qa_comm_rank(c); }
+static int size_of(const qa_comm_t *c) { return qa_comm_size(c); }
 
 /* Rank 0 ends with the merge of every rank's tail (the global top m). */
 static qa_status merge_tail(const qa_comm_t *comm, qa_risk_tail *t) {
-    if (!comm || qa_comm_size(comm) == 1) return QA_OK;
+    if (qa_comm_size(comm) == 1) return QA_OK;
     void *all = NULL;
     size_t *counts = NULL;
     qa_status st = qa_comm_gatherv(comm, t->items, t->count * sizeof *t->items, 0, &all, &counts);
@@ -179,7 +179,7 @@ static qa_status merge_tail(const qa_comm_t *comm, qa_risk_tail *t) {
 
 /* Incremental tails: each rank sends, per position, [count, items...]. */
 static qa_status merge_tails(const qa_comm_t *comm, qa_risk_tail *t, size_t p) {
-    if (!comm || qa_comm_size(comm) == 1) return QA_OK;
+    if (qa_comm_size(comm) == 1) return QA_OK;
     size_t bytes = 0;
     for (size_t j = 0; j < p; j++) bytes += sizeof(uint64_t) + t[j].count * sizeof(qa_risk_tail_item);
     unsigned char *buf = malloc(bytes ? bytes : 1), *q = buf;
@@ -233,7 +233,7 @@ static qa_status gather_sample(const qa_comm_t *comm, const sample_item *mine, s
     size_t *counts = NULL, total = nmine;
     const sample_item *items = mine;
     qa_status st = QA_OK;
-    if (comm && qa_comm_size(comm) > 1) {
+    if (qa_comm_size(comm) > 1) {
         st = qa_comm_gatherv(comm, mine, nmine * sizeof *mine, 0, &all, &counts);
         if (st != QA_OK) return st;
         if (qa_comm_rank(comm) != 0) goto done;
@@ -468,13 +468,13 @@ static qa_status contributions(run *u, qa_stress_engine_result *r) {
     size_t *gcounts = NULL;
     if (!idx || !part) st = QA_FAIL(QA_ERR_NOMEM, "tail indices");
     for (size_t i = 0; root && st == QA_OK && i < u->cap; i++) idx[i] = u->tail.items[i].index;
-    if (u->comm) st = qa_comm_agree(u->comm, st);
-    if (st == QA_OK && u->comm) st = qa_comm_bcast(u->comm, idx, u->cap * sizeof *idx, 0);
+    st = qa_comm_agree(u->comm, st);
+    if (st == QA_OK) st = qa_comm_bcast(u->comm, idx, u->cap * sizeof *idx, 0);
     if (st == QA_OK) st = chunk_sums(u, idx, part);
-    if (u->comm) st = qa_comm_agree(u->comm, st);
+    st = qa_comm_agree(u->comm, st);
     if (st != QA_OK) goto cleanup;
     const double *chunks = part;
-    if (u->comm && u->size > 1) {
+    if (u->size > 1) {
         st = qa_comm_gatherv(u->comm, part, mych * per * sizeof *part, 0, &gathered, &gcounts);
         if (st == QA_OK && root) {
             /* Rank q's k-th chunk is chunk k * size + q. */
@@ -516,7 +516,7 @@ static qa_status contributions(run *u, qa_stress_engine_result *r) {
         }
     }
 cleanup:
-    if (u->comm) st = qa_comm_agree(u->comm, st);
+    st = qa_comm_agree(u->comm, st);
     free(idx);
     free(part);
     free(allpart);
@@ -557,10 +557,10 @@ qa_status qa_stress_engine_run(qa_risk_ctx_t *ctx, const qa_comm_t *comm, const 
 
     /* 1. Stream. Every phase ends with qa_comm_agree so a failing rank stops all. */
     if (st == QA_OK) st = scan(&u);
-    if (comm) st = qa_comm_agree(comm, st);
+    st = qa_comm_agree(comm, st);
     if (st != QA_OK) goto cleanup;
     r.seconds_scan = qa_time_since(t0);
-    if (comm) QA_TRY(qa_comm_allreduce_max_f64(comm, &r.seconds_scan, 1));
+    QA_TRY(qa_comm_allreduce_max_f64(comm, &r.seconds_scan, 1));
 
     /* 2. Exact global tail on rank 0; VaR/ES for every level. */
     st = merge_tail(comm, &u.tail);
@@ -570,18 +570,16 @@ qa_status qa_stress_engine_run(qa_risk_ctx_t *ctx, const qa_comm_t *comm, const 
         st = qa_risk_var_es_tail(u.tail.items, u.tail.count, u.m[l], &r.var[l], &r.es[l]);
         r.var_index[l] = u.tail.items[u.m[l] - 1].index;
     }
-    if (comm) st = qa_comm_agree(comm, st);
+    st = qa_comm_agree(comm, st);
     if (st != QA_OK) goto cleanup;
-    if (comm) {
-        QA_TRY(qa_comm_bcast(comm, r.var, u.L * sizeof *r.var, 0));
-        QA_TRY(qa_comm_bcast(comm, r.es, u.L * sizeof *r.es, 0));
-        QA_TRY(qa_comm_bcast(comm, r.var_index, u.L * sizeof *r.var_index, 0));
-    }
+    QA_TRY(qa_comm_bcast(comm, r.var, u.L * sizeof *r.var, 0));
+    QA_TRY(qa_comm_bcast(comm, r.es, u.L * sizeof *r.es, 0));
+    QA_TRY(qa_comm_bcast(comm, r.var_index, u.L * sizeof *r.var_index, 0));
     if (u.nsample) {
         if (root && !(r.sample = malloc(u.nsample * sizeof *r.sample))) st = QA_FAIL(QA_ERR_NOMEM, "loss sample");
-        if (comm) st = qa_comm_agree(comm, st);
+        st = qa_comm_agree(comm, st);
         if (st == QA_OK) st = gather_sample(comm, u.smp, u.nsmp, r.sample, u.nsample);
-        if (comm) st = qa_comm_agree(comm, st);
+        st = qa_comm_agree(comm, st);
         if (st != QA_OK) goto cleanup;
         r.nsample = root ? u.nsample : 0;
     }
@@ -605,7 +603,7 @@ qa_status qa_stress_engine_run(qa_risk_ctx_t *ctx, const qa_comm_t *comm, const 
                     r.incr_es[l * u.P + j] = r.es[l] - e;
                 }
         }
-        if (comm) st = qa_comm_agree(comm, st);
+        st = qa_comm_agree(comm, st);
         if (st != QA_OK) goto cleanup;
     }
     r.seconds_contrib = qa_time_since(t1);

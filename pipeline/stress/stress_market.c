@@ -21,7 +21,7 @@ qa_status qa_stress_panel_load(const char *path, const qa_comm_t *comm, const ch
     qa_status st = QA_OK;
     qa_stress_panel p;
     memset(&p, 0, sizeof p);
-    int root = !comm || qa_comm_rank(comm) == 0;
+    int root = qa_comm_rank(comm) == 0;
     qa_store_t *store = NULL;
     uint64_t hdr[2] = {0, 0};
     snprintf(p.path, sizeof p.path, "%s", path);
@@ -50,9 +50,9 @@ qa_status qa_stress_panel_load(const char *path, const qa_comm_t *comm, const ch
         hdr[0] = p.t;
         memcpy(&hdr[1], &p.bars_per_year, sizeof hdr[1]);
     }
-    if (comm) st = qa_comm_agree(comm, st);
+    st = qa_comm_agree(comm, st);
     if (st != QA_OK) goto cleanup;
-    if (comm && qa_comm_size(comm) > 1) {
+    if (qa_comm_size(comm) > 1) {
         QA_TRY(qa_comm_bcast(comm, hdr, sizeof hdr, 0));
         if (!root) {
             p.t = (size_t)hdr[0];

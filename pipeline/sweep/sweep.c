@@ -233,9 +233,6 @@ static qa_status prepare_dirs(const char *run_dir) {
 
 /* ---- the run --------------------------------------------------------------------------------------------- */
 
-static int comm_rank(const qa_comm_t *c) { return c ? qa_comm_rank(c) : 0; }
-static int comm_size(const qa_comm_t *c) { return c ? qa_comm_size(c) : 1; }
-static qa_status agree(const qa_comm_t *c, qa_status st) { return c ? qa_comm_agree(c, st) : st; }
 
 static void fill_layout(const qa_sweep_cfg *c, size_t nchunks, qa_sweep_report *rep) {
     rep->symbols = c->nsym;
@@ -322,22 +319,22 @@ static void run_free(sweep_run *s) {
  * data with its hash, agreed by every rank. */
 static qa_status run_setup(sweep_run *s) {
     const qa_sweep_opts *o = s->o;
-    QA_TRY_RET(agree(s->comm, qa_sweep_cfg_load(s->doc, o, &s->c)));
+    QA_TRY_RET(qa_comm_agree(s->comm, qa_sweep_cfg_load(s->doc, o, &s->c)));
     qa_status st = qa_sweep_plan(&s->c, &s->plan, &s->nplan);
     if (st == QA_OK) {
-        int device = s->comm && qa_comm_device(s->comm) >= 0 ? qa_comm_device(s->comm) : 0;
+        int device = qa_comm_device(s->comm) >= 0 ? qa_comm_device(s->comm) : 0;
         st = qa_backend_create_named(s->c.backend, device, &s->be);
     }
     if (st == QA_OK) {
-        int local = s->comm ? qa_comm_local_size(s->comm) : 1;
+        int local = qa_comm_local_size(s->comm);
         int threads = o->threads > 0 ? o->threads : qa_backend_threads(s->be) / (local > 0 ? local : 1);
         qa_backend_set_threads(s->be, threads > 0 ? threads : 1);
         qa_backend_set_reference(s->be, o->reference);
         snprintf(s->rep->backend, sizeof s->rep->backend, "%s", qa_backend_name(qa_backend_kind_of(s->be)));
         st = qa_sweep_data_load(&s->c, s->be, s->rank == 0, &s->d);
     }
-    QA_TRY_RET(agree(s->comm, st));
-    if (s->comm) QA_TRY_RET(qa_comm_bcast(s->comm, s->d.input_hash, sizeof s->d.input_hash, 0));
+    QA_TRY_RET(qa_comm_agree(s->comm, st));
+    QA_TRY_RET(qa_comm_bcast(s->comm, s->d.input_hash, sizeof s->d.input_hash, 0));
     fill_layout(&s->c, s->nplan, s->rep);
     return QA_OK;
 }
@@ -363,7 +360,7 @@ static qa_status run_open_dir(sweep_run *s) {
     if (s->rank == 0 && st == QA_OK) st = manifest_check(&s->c, s->d.input_hash, o->run_dir, s->nplan, 1);
     if (s->rank == 0 && st == QA_OK && !s->part_mode)
         st = qa_rundir_write_json(&s->rd, "config.resolved.json", s->c.resolved);
-    return agree(s->comm, st);
+    return qa_comm_agree(s->comm, st);
 }
 
 /* This process's chunks: the part's contiguous range, dealt round-robin to ranks. */
@@ -385,7 +382,7 @@ static qa_status run_announce(sweep_run *s) {
                         s->range.end ? s->range.end - 1 : 0, s->nplan);
         st = qa_progress_create("sweep", (uint64_t)(my_evals * s->size), "evals", QA_PROGRESS_AUTO, NULL, &s->prog);
     }
-    return agree(s->comm, st);
+    return qa_comm_agree(s->comm, st);
 }
 
 static const char *chunk_kind_name(const qa_sweep_chunk *k) {
@@ -438,12 +435,10 @@ static qa_status run_chunks(sweep_run *s) {
             nanosleep(&pause, NULL); /* a signal cuts the pause short; the loop then stops */
         }
     }
-    QA_TRY_RET(agree(s->comm, st));
-    if (s->comm) {
-        QA_TRY_RET(qa_comm_allreduce_sum_i64(s->comm, s->counts, 2));
-        QA_TRY_RET(qa_comm_allreduce_max_i64(s->comm, s->counts + 2, 2));
-        QA_TRY_RET(qa_comm_allreduce_sum_f64(s->comm, &s->evals, 1));
-    }
+    QA_TRY_RET(qa_comm_agree(s->comm, st));
+    QA_TRY_RET(qa_comm_allreduce_sum_i64(s->comm, s->counts, 2));
+    QA_TRY_RET(qa_comm_allreduce_max_i64(s->comm, s->counts + 2, 2));
+    QA_TRY_RET(qa_comm_allreduce_sum_f64(s->comm, &s->evals, 1));
     qa_progress_finish(s->prog);
     rep->computed = (size_t)s->counts[0];
     rep->skipped = (size_t)s->counts[1];
@@ -502,7 +497,7 @@ static qa_status run_merge(sweep_run *s) {
         rep->merge_seconds = qa_time_since(tm);
         json_decref(timing);
     }
-    st = agree(s->comm, st);
+    st = qa_comm_agree(s->comm, st);
     if (st == QA_OK) rep->merged = 1;
     return st;
 }
@@ -517,7 +512,7 @@ static qa_status run_steps(sweep_run *s) {
     if (s->rank == 0 && s->rep->stopped)
         qa_log_info("stopped after %zu chunk(s) (--max-chunks); run again with --run-dir %s to resume", s->rep->computed,
                     o->run_dir);
-    return agree(s->comm, s->rank == 0 && s->part_mode ? write_part_record(s) : QA_OK);
+    return qa_comm_agree(s->comm, s->rank == 0 && s->part_mode ? write_part_record(s) : QA_OK);
 }
 
 qa_status qa_sweep_run(const qa_cfg_t *doc, const qa_sweep_opts *o, const qa_comm_t *comm, qa_sweep_report *rep) {
@@ -531,8 +526,8 @@ qa_status qa_sweep_run(const qa_cfg_t *doc, const qa_sweep_opts *o, const qa_com
     s->o = o;
     s->doc = doc;
     s->comm = comm;
-    s->rank = comm_rank(comm);
-    s->size = comm_size(comm);
+    s->rank = qa_comm_rank(comm);
+    s->size = qa_comm_size(comm);
     s->part_mode = o->parts > 0;
     s->rep = rep;
     qa_status st = run_steps(s);

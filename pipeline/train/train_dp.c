@@ -60,7 +60,7 @@ void qa_train_dp_free(qa_train_dp *dp) {
 
 qa_status qa_train_dp_create(qa_nn_ctx_t *ctx, const qa_comm_t *comm, int shards, int deterministic, size_t nparams,
                              double bucket_mb, qa_train_dp **out) {
-    int R = comm ? qa_comm_size(comm) : 1;
+    int R = qa_comm_size(comm);
     if (shards < 1 || shards % R != 0)
         return QA_FAIL(QA_ERR_CONFIG, "%d data shards cannot be split evenly over %d ranks", shards, R);
     if (nparams == 0 || nparams > (size_t)INT_MAX / (size_t)shards)

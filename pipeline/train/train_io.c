@@ -61,7 +61,7 @@ qa_status qa_train_loss_rows(qa_train_net_t *net, qa_train_io *io, const float *
     if (n == 0) return QA_OK;
     if (chunk < 1 || chunk > io->rows || chunk > qa_train_net_max_rows(net))
         return QA_FAIL(QA_ERR_INVALID_ARG, "loss chunk %d exceeds the buffers", chunk);
-    const int rank = comm ? qa_comm_rank(comm) : 0, size = comm ? qa_comm_size(comm) : 1;
+    const int rank = qa_comm_rank(comm), size = qa_comm_size(comm);
     const size_t nchunks = (n + (size_t)chunk - 1) / (size_t)chunk;
     double *sums = calloc(nchunks, sizeof *sums);
     if (!sums) return QA_FAIL(QA_ERR_NOMEM, "loss chunks");
@@ -78,8 +78,8 @@ qa_status qa_train_loss_rows(qa_train_net_t *net, qa_train_io *io, const float *
     }
 cleanup:
     qa_buf_free(&scalar);
-    if (comm) st = qa_comm_agree(comm, st);
-    if (st == QA_OK && comm) st = qa_comm_allreduce_sum_f64(comm, sums, nchunks);
+    st = qa_comm_agree(comm, st);
+    if (st == QA_OK) st = qa_comm_allreduce_sum_f64(comm, sums, nchunks);
     if (st == QA_OK) {
         double total = 0.0;
         for (size_t c = 0; c < nchunks; c++) total += sums[c];
