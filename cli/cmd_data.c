@@ -11,13 +11,13 @@
 #include "common/config.h"       /* config files and overrides */
 #include "common/fs.h"           /* atomic report */
 #include "common/log.h"          /* summaries */
+#include "datasets/describe.h"   /* qa data info */
 #include "datasets/import.h"     /* qa_import_run */
 #include "datasets/store.h"      /* the market file */
 #include "datasets/synth.h"      /* synthetic markets */
 #include "common/timeparse.h"  /* dates in output */
 #include "datasets/validate.h"   /* anomaly checks */
 #include "kernels/backend.h"     /* --backend for stats */
-#include "kernels/reduce.h"      /* per-symbol return moments */
 #include "mpi/comm.h"            /* MPI context */
 
 #define MAX_DOCS 4
@@ -194,27 +194,40 @@ static void info_usage(FILE *out) {
             "computed with the reduce kernel on the chosen backend.\n");
 }
 
-/* Per-field share of non-NaN cells, streamed by blocks of symbols. */
-static qa_status coverage(qa_store_t *st, const char *path, double *share, double *buf, size_t block) {
-    size_t S = qa_store_nsym(st), T = qa_store_ntime(st), valid = 0;
-    for (size_t s0 = 0; s0 < S; s0 += block) {
-        size_t ns = S - s0 < block ? S - s0 : block;
-        qa_status rc = qa_store_read(st, path, s0, ns, 0, T, buf);
-        if (rc != QA_OK) return rc;
-        for (size_t i = 0; i < ns * T; i++) valid += !isnan(buf[i]);
+/* The description as text: metadata, coverage, datasets with lineage, the first `top`
+ * symbols' return moments. */
+static void print_info(const json_t *root, const qa_store_meta *m, const qa_moments *mom, qa_store_t *store,
+                       const char *backend, int top) {
+    printf("%s\n  %lld symbols x %lld timestamps, %s .. %s\n  frequency %s (%lld s bars, %.0f bars/year), calendar %s, "
+           "currency %s\n  adjustment: %s\n  source: %s\n",
+           json_string_value(json_object_get(root, "file")), (long long)json_integer_value(json_object_get(root, "symbols")),
+           (long long)json_integer_value(json_object_get(root, "timestamps")),
+           json_string_value(json_object_get(root, "first")), json_string_value(json_object_get(root, "last")),
+           m->frequency, (long long)m->bar_seconds, m->bars_per_year, m->calendar, m->currency, m->adjustment, m->source);
+    printf("coverage (share of non-NaN cells):");
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(root, "coverage"), key, v) printf(" %s %.1f%%", key, 100 * json_real_value(v));
+    printf("\n");
+    static const char *const groups[] = {"alt", "features"};
+    for (int g = 0; g < 2; g++) {
+        json_t *grp = json_object_get(root, groups[g]);
+        printf("%s: %zu\n", groups[g], json_object_size(grp));
+        json_object_foreach(grp, key, v) {
+            printf("  %-24s", key);
+            const char *k2;
+            json_t *v2;
+            json_object_foreach(v, k2, v2) if (strcmp(k2, "input_hash") && strcmp(k2, "created"))
+                printf(" %s=%s", k2, json_string_value(v2));
+            printf("\n");
+        }
     }
-    *share = (double)valid / ((double)S * (double)T);
-    return QA_OK;
-}
-
-static json_t *dataset_json(qa_store_t *st, const char *group, const char *name) {
-    char path[256], buf[1024];
-    snprintf(path, sizeof path, "%s/%s", group, name);
-    json_t *o = json_object();
-    static const char *const keys[] = {"kind", "params", "input", "code_version", "input_hash", "created", "description"};
-    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-        if (qa_store_attr_get_str(st, path, keys[k], buf, sizeof buf) == QA_OK) json_object_set_new(o, keys[k], json_string(buf));
-    return o;
+    if (!mom) return;
+    printf("log-return moments (backend %s), first %d symbols:\n  %-10s %8s %12s %10s %10s %10s\n", backend, top,
+           "symbol", "returns", "mean", "ann.vol", "min", "max");
+    for (size_t i = 0; i < qa_store_nsym(store) && (int)i < top; i++)
+        printf("  %-10s %8lld %12.6f %9.1f%% %10.4f %10.4f\n", qa_store_symbol(store, i), (long long)mom[i].count,
+               mom[i].mean, 100 * qa_moments_std(&mom[i]) * sqrt(m->bars_per_year), mom[i].min, mom[i].max);
 }
 
 static int cmd_info(int argc, char **argv) {
@@ -238,87 +251,18 @@ static int cmd_info(int argc, char **argv) {
     qa_status st = QA_OK;
     qa_store_t *store = NULL;
     qa_backend_t *be = NULL;
-    double *buf = NULL, *lr = NULL;
     qa_moments *mom = NULL;
-    json_t *root = json_object();
-    char **names = NULL;
-    size_t nnames = 0;
+    json_t *root = NULL;
     QA_TRY(qa_store_open(file, NULL, QA_STORE_READ, &store));
-    size_t S = qa_store_nsym(store), T = qa_store_ntime(store);
-    const qa_store_meta *m = qa_store_get_meta(store);
-    char t0[40], t1[40];
-    qa_time_format_iso(qa_store_time(store)[0], t0, sizeof t0);
-    qa_time_format_iso(qa_store_time(store)[T - 1], t1, sizeof t1);
+    QA_TRY(qa_describe_store(store, &root));
     json_object_set_new(root, "file", json_string(file));
-    json_object_set_new(root, "symbols", json_integer((json_int_t)S));
-    json_object_set_new(root, "timestamps", json_integer((json_int_t)T));
-    json_object_set_new(root, "first", json_string(t0));
-    json_object_set_new(root, "last", json_string(t1));
-    json_object_set_new(root, "frequency", json_string(m->frequency));
-    json_object_set_new(root, "bar_seconds", json_integer(m->bar_seconds));
-    json_object_set_new(root, "bars_per_year", json_real(m->bars_per_year));
-    json_object_set_new(root, "calendar", json_string(m->calendar));
-    json_object_set_new(root, "currency", json_string(m->currency));
-    json_object_set_new(root, "adjustment", json_string(m->adjustment));
-    json_object_set_new(root, "source", json_string(m->source));
-    const size_t block = 64;
-    buf = malloc(block * T * sizeof *buf);
-    if (!buf) QA_TRY_FAIL(QA_ERR_NOMEM, "read buffer");
-    json_t *cov = json_object();
-    for (int f = 0; f < QA_BAR_FIELD_COUNT; f++) {
-        double share;
-        QA_TRY(coverage(store, qa_bar_field_path((qa_bar_field)f), &share, buf, block));
-        json_object_set_new(cov, qa_bar_field_name((qa_bar_field)f), json_real(share));
-    }
-    json_object_set_new(root, "coverage", cov);
-    static const char *const groups[] = {"alt", "features"};
-    for (int g = 0; g < 2; g++) {
-        json_t *arr = json_object();
-        QA_TRY(qa_store_list(store, groups[g], &names, &nnames));
-        for (size_t i = 0; i < nnames; i++) json_object_set_new(arr, names[i], dataset_json(store, groups[g], names[i]));
-        qa_store_free_names(names, nnames);
-        names = NULL;
-        json_object_set_new(root, groups[g], arr);
-    }
     if (stats) {
-        /* Per-symbol moments of log returns on the observation sequence: the reduce
-         * kernel on the chosen backend (the demo's first real kernel run). */
+        /* the demo's first real kernel run: the reduce kernel on the chosen backend */
         QA_TRY(qa_backend_create_named(backend, 0, &be));
-        lr = malloc(block * T * sizeof *lr);
-        mom = malloc(S * sizeof *mom);
-        if (!lr || !mom) QA_TRY_FAIL(QA_ERR_NOMEM, "stats buffers");
-        qa_buf dev = {0};
-        if (qa_backend_kind_of(be) == QA_BACKEND_CUDA) QA_TRY(qa_buf_alloc(be, block * T * sizeof *lr, &dev));
-        for (size_t s0 = 0; s0 < S; s0 += block) {
-            size_t ns = S - s0 < block ? S - s0 : block;
-            QA_TRY(qa_store_read(store, "bars/close", s0, ns, 0, T, buf));
-            for (size_t i = 0; i < ns; i++) {
-                double prev = NAN;
-                for (size_t t = 0; t < T; t++) {
-                    double p = buf[i * T + t];
-                    lr[i * T + t] = (isnan(p) || isnan(prev)) ? NAN : log(p / prev);
-                    if (!isnan(p)) prev = p;
-                }
-            }
-            if (dev.ptr) {
-                QA_TRY(qa_buf_upload(be, &dev, 0, lr, ns * T * sizeof *lr));
-                QA_TRY(qa_reduce_moments(be, dev.ptr, ns, T, mom + s0));
-            } else {
-                QA_TRY(qa_reduce_moments(be, lr, ns, T, mom + s0));
-            }
-        }
-        qa_buf_free(&dev);
-        json_t *arr = json_array();
-        for (size_t i = 0; i < S; i++) {
-            json_t *o = json_pack("{s:s, s:I}", "symbol", qa_store_symbol(store, i), "returns", (json_int_t)mom[i].count);
-            json_object_set_new(o, "mean_log_return", json_real(isnan(mom[i].mean) ? 0 : mom[i].mean));
-            double vol = qa_moments_std(&mom[i]) * sqrt(m->bars_per_year);
-            json_object_set_new(o, "annual_vol", isnan(vol) ? json_null() : json_real(vol));
-            json_object_set_new(o, "min", isnan(mom[i].min) ? json_null() : json_real(mom[i].min));
-            json_object_set_new(o, "max", isnan(mom[i].max) ? json_null() : json_real(mom[i].max));
-            json_array_append_new(arr, o);
-        }
-        json_object_set_new(root, "return_stats", arr);
+        mom = malloc((qa_store_nsym(store) ? qa_store_nsym(store) : 1) * sizeof *mom);
+        if (!mom) QA_TRY_FAIL(QA_ERR_NOMEM, "moments");
+        QA_TRY(qa_describe_return_moments(store, be, mom));
+        json_object_set_new(root, "return_stats", qa_describe_moments_json(store, mom));
         json_object_set_new(root, "stats_backend", json_string(qa_backend_name(qa_backend_kind_of(be))));
     }
     if (as_json) {
@@ -326,39 +270,10 @@ static int cmd_info(int argc, char **argv) {
         if (text) puts(text);
         free(text);
     } else {
-        printf("%s\n  %zu symbols x %zu timestamps, %s .. %s\n  frequency %s (%lld s bars, %.0f bars/year), calendar %s, "
-               "currency %s\n  adjustment: %s\n  source: %s\n",
-               file, S, T, t0, t1, m->frequency, (long long)m->bar_seconds, m->bars_per_year, m->calendar, m->currency,
-               m->adjustment, m->source);
-        printf("coverage (share of non-NaN cells):");
-        const char *key;
-        json_t *v;
-        json_object_foreach(cov, key, v) printf(" %s %.1f%%", key, 100 * json_real_value(v));
-        printf("\n");
-        for (int g = 0; g < 2; g++) {
-            json_t *grp = json_object_get(root, groups[g]);
-            printf("%s: %zu\n", groups[g], json_object_size(grp));
-            json_object_foreach(grp, key, v) {
-                printf("  %-24s", key);
-                const char *k2;
-                json_t *v2;
-                json_object_foreach(v, k2, v2) if (strcmp(k2, "input_hash") && strcmp(k2, "created"))
-                    printf(" %s=%s", k2, json_string_value(v2));
-                printf("\n");
-            }
-        }
-        if (stats) {
-            printf("log-return moments (backend %s), first %d symbols:\n  %-10s %8s %12s %10s %10s %10s\n",
-                   qa_backend_name(qa_backend_kind_of(be)), top, "symbol", "returns", "mean", "ann.vol", "min", "max");
-            for (size_t i = 0; i < S && (int)i < top; i++)
-                printf("  %-10s %8lld %12.6f %9.1f%% %10.4f %10.4f\n", qa_store_symbol(store, i), (long long)mom[i].count,
-                       mom[i].mean, 100 * qa_moments_std(&mom[i]) * sqrt(m->bars_per_year), mom[i].min, mom[i].max);
-        }
+        print_info(root, qa_store_get_meta(store), mom, store, be ? qa_backend_name(qa_backend_kind_of(be)) : "", top);
     }
 cleanup:
     json_decref(root);
-    free(buf);
-    free(lr);
     free(mom);
     qa_backend_free(be);
     qa_store_close(store);
