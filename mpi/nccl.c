@@ -69,6 +69,52 @@ void qa_nccl_free(qa_nccl_t *n) {
     free(n);
 }
 
+struct qa_nccl_overlap {
+    qa_nccl_t *n;
+    cudaStream_t compute, comm; /* comm: non-blocking, so it never serialises with stream 0 */
+    cudaEvent_t ready, done;
+};
+
+qa_status qa_nccl_overlap_create(qa_nccl_t *n, void *compute_stream, qa_nccl_overlap_t **out) {
+    *out = NULL;
+    qa_nccl_overlap_t *o = calloc(1, sizeof *o);
+    if (!o) return QA_FAIL(QA_ERR_NOMEM, "nccl overlap");
+    o->n = n;
+    o->compute = (cudaStream_t)compute_stream;
+    qa_status st = QA_OK;
+    QA_CUDA_TRY(cudaStreamCreateWithFlags(&o->comm, cudaStreamNonBlocking));
+    QA_CUDA_TRY(cudaEventCreateWithFlags(&o->ready, cudaEventDisableTiming));
+    QA_CUDA_TRY(cudaEventCreateWithFlags(&o->done, cudaEventDisableTiming));
+    *out = o;
+    return QA_OK;
+cleanup:
+    qa_nccl_overlap_free(o);
+    return st;
+}
+
+qa_status qa_nccl_overlap_launch(qa_nccl_overlap_t *o, float *dev, size_t count) {
+    QA_CUDA_CHECK(cudaEventRecord(o->ready, o->compute));
+    QA_CUDA_CHECK(cudaStreamWaitEvent(o->comm, o->ready, 0));
+    return qa_nccl_allreduce_sum_f32(o->n, dev, count, o->comm);
+}
+
+qa_status qa_nccl_overlap_join(qa_nccl_overlap_t *o) {
+    QA_CUDA_CHECK(cudaEventRecord(o->done, o->comm));
+    QA_CUDA_CHECK(cudaStreamWaitEvent(o->compute, o->done, 0));
+    return QA_OK;
+}
+
+void qa_nccl_overlap_free(qa_nccl_overlap_t *o) {
+    if (!o) return;
+    if (o->comm) {
+        cudaStreamSynchronize(o->comm);
+        cudaStreamDestroy(o->comm);
+    }
+    if (o->ready) cudaEventDestroy(o->ready);
+    if (o->done) cudaEventDestroy(o->done);
+    free(o);
+}
+
 #else /* no NCCL in this build */
 
 struct qa_nccl {
@@ -104,4 +150,26 @@ qa_status qa_nccl_allgather_f32(qa_nccl_t *n, const float *send, float *recv, si
 }
 
 void qa_nccl_free(qa_nccl_t *n) { free(n); }
+
+struct qa_nccl_overlap {
+    int unused;
+};
+
+qa_status qa_nccl_overlap_create(qa_nccl_t *n, void *compute_stream, qa_nccl_overlap_t **out) {
+    (void)n, (void)compute_stream;
+    *out = NULL;
+    return QA_FAIL(QA_ERR_UNSUPPORTED, "this build has no NCCL");
+}
+
+qa_status qa_nccl_overlap_launch(qa_nccl_overlap_t *o, float *dev, size_t count) {
+    (void)o, (void)dev, (void)count;
+    return QA_FAIL(QA_ERR_UNSUPPORTED, "this build has no NCCL");
+}
+
+qa_status qa_nccl_overlap_join(qa_nccl_overlap_t *o) {
+    (void)o;
+    return QA_FAIL(QA_ERR_UNSUPPORTED, "this build has no NCCL");
+}
+
+void qa_nccl_overlap_free(qa_nccl_overlap_t *o) { free(o); }
 #endif

@@ -28,6 +28,23 @@ qa_status qa_nccl_allreduce_sum_f64(qa_nccl_t *n, double *dev, size_t count, voi
 qa_status qa_nccl_allgather_f32(qa_nccl_t *n, const float *send, float *recv, size_t count, void *cuda_stream);
 void qa_nccl_free(qa_nccl_t *n);
 
+/* Allreduce overlapped with compute: pieces of a device buffer are summed over ranks on a
+ * communication stream of its own as soon as the compute stream has produced them, while
+ * the compute stream goes on (data-parallel training reduces gradient buckets during the
+ * backward pass this way). The streams and events live here, not in the callers. */
+typedef struct qa_nccl_overlap qa_nccl_overlap_t;
+
+/* compute_stream: the CUDA stream producing the data (the backend's). */
+qa_status qa_nccl_overlap_create(qa_nccl_t *n, void *compute_stream, qa_nccl_overlap_t **out);
+/* Sums dev[0, count) over ranks once the work queued so far on the compute stream is done;
+ * returns at once. */
+qa_status qa_nccl_overlap_launch(qa_nccl_overlap_t *o, float *dev, size_t count);
+/* Makes the compute stream wait for every reduction launched so far (the host does not
+ * wait). */
+qa_status qa_nccl_overlap_join(qa_nccl_overlap_t *o);
+/* Waits for the reductions in flight, then frees. Accepts NULL. */
+void qa_nccl_overlap_free(qa_nccl_overlap_t *o);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,11 +10,6 @@
 
 #include "mpi/nccl.h" /* NCCL communicator over MPI */
 
-#ifdef QA_HAVE_CUDA
-#include <cuda_runtime_api.h> /* second stream and events for the overlapped allreduce */
-
-#include "kernels/check.h"
-#endif
 
 struct qa_train_dp {
     qa_nn_ctx_t *ctx;
@@ -31,24 +26,14 @@ struct qa_train_dp {
     int overlap;
     size_t bucket, launched_from;
     int nbuckets;
-#ifdef QA_HAVE_CUDA
-    cudaStream_t cs;
-    cudaEvent_t ev_ready, ev_done;
-#endif
+    qa_nccl_overlap_t *ov; /* overlapped bucket reductions (NCCL, non-deterministic mode) */
     char desc[160];
 };
 
 void qa_train_dp_free(qa_train_dp *dp) {
     if (!dp) return;
     if (dp->be) qa_backend_sync(dp->be);
-#ifdef QA_HAVE_CUDA
-    if (dp->cs) {
-        cudaStreamSynchronize(dp->cs);
-        cudaStreamDestroy(dp->cs);
-    }
-    if (dp->ev_ready) cudaEventDestroy(dp->ev_ready);
-    if (dp->ev_done) cudaEventDestroy(dp->ev_done);
-#endif
+    qa_nccl_overlap_free(dp->ov);
     qa_nccl_free(dp->nccl);
     qa_buf_free(&dp->g);
     qa_buf_free(&dp->gall);
@@ -101,19 +86,13 @@ qa_status qa_train_dp_create(qa_nn_ctx_t *ctx, const qa_comm_t *comm, int shards
     } else if (R > 1) {
         how = dp->det ? "MPI allgather in shard order" : "MPI allreduce";
     }
-#ifdef QA_HAVE_CUDA
     if (dp->nccl && !dp->det) {
         dp->overlap = 1;
         double mb = bucket_mb > 0.0 ? bucket_mb : 4.0;
         dp->bucket = (size_t)(mb * 1048576.0 / (double)fb);
         if (dp->bucket < 1) dp->bucket = 1;
-        QA_CUDA_TRY(cudaStreamCreateWithFlags(&dp->cs, cudaStreamNonBlocking));
-        QA_CUDA_TRY(cudaEventCreateWithFlags(&dp->ev_ready, cudaEventDisableTiming));
-        QA_CUDA_TRY(cudaEventCreateWithFlags(&dp->ev_done, cudaEventDisableTiming));
+        QA_TRY(qa_nccl_overlap_create(dp->nccl, qa_backend_stream(dp->be), &dp->ov));
     }
-#else
-    (void)bucket_mb;
-#endif
     snprintf(dp->desc, sizeof dp->desc, "%s%s; %d shard(s), %d per rank", how,
              dp->overlap ? ", bucketed and overlapped with the backward pass" : "", dp->M, dp->local);
     *out = dp;
@@ -137,15 +116,11 @@ void qa_train_dp_begin(qa_train_dp *dp) {
     dp->nbuckets = 0;
 }
 
-#ifdef QA_HAVE_CUDA
 /* Allreduce of grad[lo, launched_from) on the comm stream once the compute stream has
  * produced it. */
 static qa_status launch(qa_train_dp *dp, size_t lo) {
-    cudaStream_t s = (cudaStream_t)qa_backend_stream(dp->be);
-    QA_CUDA_CHECK(cudaEventRecord(dp->ev_ready, s));
-    QA_CUDA_CHECK(cudaStreamWaitEvent(dp->cs, dp->ev_ready, 0));
     float *g = dp->g.ptr;
-    qa_status st = qa_nccl_allreduce_sum_f32(dp->nccl, g + lo, dp->launched_from - lo, dp->cs);
+    qa_status st = qa_nccl_overlap_launch(dp->ov, g + lo, dp->launched_from - lo);
     if (st != QA_OK) return st;
     dp->launched_from = lo;
     dp->nbuckets++;
@@ -157,15 +132,8 @@ static qa_status hook(void *user, size_t first) {
     if (first < dp->launched_from && (dp->launched_from - first >= dp->bucket || first == 0)) return launch(dp, first);
     return QA_OK;
 }
-#endif
 
-qa_train_grad_ready_fn qa_train_dp_hook(const qa_train_dp *dp) {
-#ifdef QA_HAVE_CUDA
-    if (dp->overlap) return hook;
-#endif
-    (void)dp;
-    return NULL;
-}
+qa_train_grad_ready_fn qa_train_dp_hook(const qa_train_dp *dp) { return dp->overlap ? hook : NULL; }
 
 qa_status qa_train_dp_finish(qa_train_dp *dp, const float **grad) {
     qa_status st = QA_OK;
@@ -191,11 +159,8 @@ qa_status qa_train_dp_finish(qa_train_dp *dp, const float **grad) {
         }
     } else if (dp->R > 1) {
         if (dp->nccl) {
-#ifdef QA_HAVE_CUDA
             if (dp->launched_from > 0) QA_TRY(launch(dp, 0));
-            QA_CUDA_TRY(cudaEventRecord(dp->ev_done, dp->cs));
-            QA_CUDA_TRY(cudaStreamWaitEvent((cudaStream_t)qa_backend_stream(dp->be), dp->ev_done, 0));
-#endif
+            QA_TRY(qa_nccl_overlap_join(dp->ov));
         } else if (dp->host) {
             QA_TRY(qa_buf_download(dp->be, dp->host, &dp->g, 0, P * fb));
             QA_TRY(qa_comm_allreduce_sum_f32(dp->comm, dp->host, P));
