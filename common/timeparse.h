@@ -6,8 +6,8 @@
  * a fixed offset ("+01:00"), or an IANA name ("America/New_York", from the system's tz
  * database, DST-aware). A bare date is 00:00 UTC of that day (daily bars are keyed by
  * their trading date). */
-#ifndef QA_DATASETS_TIMEPARSE_H
-#define QA_DATASETS_TIMEPARSE_H
+#ifndef QA_COMMON_TIMEPARSE_H
+#define QA_COMMON_TIMEPARSE_H
 
 #include <stddef.h>  /* size_t */
 #include <stdint.h>  /* int64_t */

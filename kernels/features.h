@@ -2,7 +2,7 @@
  * per-symbol state so that a history can be processed in time blocks (streaming,
  * sharding by symbols) or one bar at a time (live), with the same results.
  *
- * Semantics are binding and defined in docs/features.md (from SPEC_INDICATORS):
+ * Semantics are binding and defined in docs/features.md:
  * every per-symbol computation runs on the symbol's observation sequence, the bars
  * where all inputs it uses are non-NaN; missing bars give NaN and change no state;
  * windows count observations; outputs are NaN until their window is full.

@@ -2,9 +2,9 @@
  * backend implementations the dispatcher in risk.c calls after validating arguments.
  * Tests include it to call a backend directly. Not part of the public API.
  *
- * CPU functions take `threads`: 0 runs the plain reference (the oracle: single thread,
- * straightforward loops, no BLAS); >= 1 runs the optimised path (OpenBLAS/LAPACKE when
- * the build has it, OpenMP) on that many threads. CUDA functions queue work on the
+ * CPU functions take `ref` and `threads`: ref (the backend's reference flag) runs the
+ * plain reference (the oracle: single thread, straightforward loops, no BLAS); otherwise
+ * the optimised path (OpenBLAS/LAPACKE when the build has it, OpenMP) runs on `threads`. CUDA functions queue work on the
  * context's stream; they synchronise only where a result must reach the host. */
 #ifndef QA_KERNELS_RISK_IMPL_H
 #define QA_KERNELS_RISK_IMPL_H

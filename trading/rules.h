@@ -5,7 +5,7 @@
  * the services that come after them (live sizing, RL rewards). A rules block accepted by
  * one engine is accepted, with the same bounds and messages, by every other.
  *
- * YAML (docs/rules.md): under `settings:` or at the config's top level (not both):
+ * YAML (docs/rules.md): under `settings:` or at the config's top level (each value once):
  *     direction: long_short               # long_short | long_only | short_only
  *     stops:  {stop_loss: 0.08, take_profit: 0}
  *     sizing: {method: vol_target, fraction: 1, target_vol: 0.15, vol_window: 20,

@@ -48,30 +48,28 @@ void qa_sim_result_free(qa_sim_result *r) {
 
 /* ---- validation ----------------------------------------------------------------------------- */
 
-/* Checks the settings against the data and derives the rules of one sleeve. */
+/* Checks the settings against the data and derives the rules of one sleeve. Messages
+ * carry no command prefix: qa_sim_execute adds "simulate: " to any failure of the run. */
 static qa_status check(const qa_sim_data *d, const qa_sim_settings *s, qa_rules *sleeve) {
-    if (d->symbols == 0) return QA_FAIL(QA_ERR_INVALID_ARG, "simulate: no symbols");
+    if (d->symbols == 0) return QA_FAIL(QA_ERR_INVALID_ARG, "no symbols");
     qa_status st = qa_rules_validate(&s->rules);
-    if (st != QA_OK) {
-        qa_err_prefix("simulate: ");
-        return st;
-    }
+    if (st != QA_OK) return st;
     if ((int)s->order_type < 0 || s->order_type >= QA_ORDER_TYPE_COUNT || (int)s->tif < 0 || s->tif >= QA_TIF_COUNT)
-        return QA_FAIL(QA_ERR_CONFIG, "simulate: unknown order type %d or time in force %d", (int)s->order_type, (int)s->tif);
+        return QA_FAIL(QA_ERR_CONFIG, "unknown order type %d or time in force %d", (int)s->order_type, (int)s->tif);
     if (!(isfinite(s->price_offset) && s->price_offset >= 0.0 && s->price_offset < 1.0))
-        return QA_FAIL(QA_ERR_CONFIG, "simulate: price_offset %g must lie in [0, 1)", s->price_offset);
+        return QA_FAIL(QA_ERR_CONFIG, "price_offset %g must lie in [0, 1)", s->price_offset);
     if (!(isfinite(s->participation) && s->participation >= 0.0))
-        return QA_FAIL(QA_ERR_CONFIG, "simulate: participation %g must be >= 0 (0 = no cap)", s->participation);
+        return QA_FAIL(QA_ERR_CONFIG, "participation %g must be >= 0 (0 = no cap)", s->participation);
     if (!(isfinite(s->rebalance_band) && s->rebalance_band >= 0.0) ||
         !(isfinite(s->min_order_value) && s->min_order_value >= 0.0))
-        return QA_FAIL(QA_ERR_CONFIG, "simulate: rebalance_band %g and min_order_value %g must be >= 0", s->rebalance_band,
+        return QA_FAIL(QA_ERR_CONFIG, "rebalance_band %g and min_order_value %g must be >= 0", s->rebalance_band,
                        s->min_order_value);
     if (s->participation > 0.0 && !d->volume)
-        return QA_FAIL(QA_ERR_INVALID_ARG, "simulate: a participation cap needs the volume panel");
+        return QA_FAIL(QA_ERR_INVALID_ARG, "a participation cap needs the volume panel");
     if (s->rules.costs.convention == QA_RULES_VECTORIZED &&
         (s->order_type != QA_ORDER_MOC || s->participation > 0.0 || s->rebalance_band > 0.0 || s->min_order_value > 0.0))
         return QA_FAIL(QA_ERR_CONFIG,
-                       "simulate: the vectorized cost convention is the vectorized engine's accounting and needs "
+                       "the vectorized cost convention is the vectorized engine's accounting and needs "
                        "market-on-close orders without participation cap, rebalance band or minimum order value "
                        "(use convention: traded for %s orders)",
                        qa_order_type_name(s->order_type));

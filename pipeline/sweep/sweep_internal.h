@@ -1,4 +1,4 @@
-/* Internal header of the sweep module (pipeline/sweep*.c, pipeline/walkforward.c):
+/* Internal header of the sweep module (the files of pipeline/sweep/):
  * the bound configuration, the loaded data, the chunk plan, chunk files and the HDF5
  * helpers they share. Not part of the public API (pipeline/sweep/sweep.h). */
 #ifndef QA_PIPELINE_SWEEP_INTERNAL_H
@@ -178,7 +178,7 @@ qa_status qa_sweep_compute(const qa_sweep_cfg *c, const qa_sweep_data *d, qa_bac
  * portfolio for xs_topk. `rets` ([np][te - tb]) may be NULL. */
 qa_status qa_sweep_set_series(const qa_sweep_cfg *c, const qa_sweep_data *d, qa_backend_t *be, size_t p0, size_t np,
                               size_t tb, size_t te, qa_bt_metrics *out, double *rets);
-/* Walk-forward chunk (pipeline/walkforward.c). */
+/* Walk-forward chunk (pipeline/sweep/walkforward.c). */
 qa_status qa_sweep_compute_wf(const qa_sweep_cfg *c, const qa_sweep_data *d, qa_backend_t *be,
                               const qa_sweep_chunk *k, qa_sweep_result *r);
 
@@ -239,7 +239,7 @@ typedef struct qa_sweep_view {
 /* Plans the walk-forward windows into c->wf (called by the config loader). */
 qa_status qa_sweep_wf_plan(qa_sweep_cfg *c);
 
-/* Writes report.html (pipeline/sweep_report.c). */
+/* Writes report.html (pipeline/sweep/sweep_report.c). */
 qa_status qa_sweep_report_write(const qa_sweep_cfg *c, const qa_sweep_view *v, const char *path);
 
 
