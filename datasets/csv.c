@@ -9,6 +9,7 @@
 #include <zlib.h>    /* gzopen, gzread */
 
 #include "common/fs.h" /* QA_PATH_MAX */
+#include "common/mem.h"
 
 #define CSV_BUF (256 * 1024)
 
@@ -56,10 +57,7 @@ qa_status qa_csv_open(const char *path, char delimiter, qa_csv_t **out) {
 void qa_csv_close(qa_csv_t *c) {
     if (!c) return;
     if (c->gz) gzclose(c->gz);
-    free(c->buf);
-    free(c->rec);
-    free(c->fields);
-    free(c);
+    QA_FREE_ALL(c->buf, c->rec, c->fields, c);
 }
 
 /* Ensures at least one unread byte is buffered; returns 0 at EOF, -1 on error. */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>  /* stat */
 
 #include "common/fs.h"          /* atomic report file */
+#include "common/mem.h"
 #include "common/strlist.h"     /* file and symbol lists */
 #include "common/log.h"         /* progress and summaries */
 #include "common/progress.h"    /* files/s */
@@ -735,12 +736,7 @@ cleanup:
     qa_progress_free(prog);
     qa_anom_list_free(&anoms);
     qa_anom_list_free(&all_anoms);
-    free(block);
-    free(grid);
-    free(symnames);
-    free(errs);
-    free(fst);
-    free(sf);
+    QA_FREE_ALL(block, grid, symnames, errs, fst, sf);
     return st;
 }
 
@@ -964,10 +960,7 @@ static qa_status import_table(const qa_import_cfg *cfg, const parse_ctx *pc, con
 cleanup:
     qa_csv_close(csv);
     qa_strlist_free(&syms);
-    free(times);
-    free(grid);
-    free(panel);
-    free(wide_cols);
+    QA_FREE_ALL(times, grid, panel, wide_cols);
     return st;
 }
 
@@ -1097,16 +1090,7 @@ static qa_status import_lobster(const qa_import_cfg *cfg, const parse_ctx *pc, c
 cleanup:
     qa_csv_close(mcsv);
     qa_csv_close(bcsv);
-    free(ts);
-    free(px);
-    free(sz);
-    free(tp);
-    free(bid);
-    free(ask);
-    free(grid);
-    free(panel);
-    free(mid);
-    free(spread);
+    QA_FREE_ALL(ts, px, sz, tp, bid, ask, grid, panel, mid, spread);
     qa_strlist_free(&syms);
     return st;
 }

@@ -7,6 +7,7 @@
 #include <string.h>  /* memset */
 
 #include "common/log.h"          /* summary */
+#include "common/mem.h"
 #include "common/philox.h"       /* counter-based random numbers */
 #include "common/progress.h"     /* bars/s */
 #include "common/timer.h"        /* elapsed */
@@ -259,14 +260,7 @@ cleanup:
     st = qa_comm_agree(comm, st);
     qa_store_close(store);
     qa_progress_free(prog);
-    free(grid);
-    free(regime);
-    free(names);
-    free(namebuf);
-    free(factor);
-    free(block);
-    free(last_close);
-    free(params);
+    QA_FREE_ALL(grid, regime, names, namebuf, factor, block, last_close, params);
     if (seconds) *seconds = qa_time_since(t0);
     return st;
 }

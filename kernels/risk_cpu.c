@@ -11,6 +11,7 @@
 #include <stdlib.h>  /* malloc, calloc, free, qsort */
 #include <string.h>  /* memcpy, memset */
 
+#include "common/mem.h"         /* QA_FREE_ALL */
 #include "common/philox.h"      /* qa_rng_normal: the scenario definition */
 #include "kernels/risk_impl.h"  /* backend entry points, shared per-element code */
 
@@ -146,11 +147,7 @@ finish:
     sums->rho_off = rho_off;
     qa_risk_lw_finish(s, n, sums);
 cleanup:
-    free(mean);
-    free(x);
-    free(y);
-    free(g2);
-    free(g3);
+    QA_FREE_ALL(mean, x, y, g2, g3);
     return st;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>  /* memcpy */
 
 #include "common/log.h"       /* rank prefix, device choice */
+#include "common/mem.h"
 #include "kernels/backend.h"  /* qa_cuda_device_count */
 
 #ifdef QA_HAVE_MPI
@@ -285,10 +286,7 @@ static qa_status gatherv_mpi(const qa_comm_t *c, const void *buf, size_t bytes, 
             recv = NULL;
         }
     }
-    free(recv);
-    free(sizes);
-    free(icounts);
-    free(displs);
+    QA_FREE_ALL(recv, sizes, icounts, displs);
     return st;
 }
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>  /* calloc, malloc, free */
 #include <string.h>  /* memset */
 
+#include "common/mem.h" /* QA_FREE_ALL */
+
 /* ---- shared pieces ------------------------------------------------------------------------------ */
 
 /* (raw - mean) / std of input f, clipped to +-clip when clip > 0 (NaN passes through). */
@@ -129,10 +131,7 @@ struct qa_model_stream {
 void qa_model_stream_free(qa_model_stream_t *s) {
     if (!s) return;
     qa_nn_infer_free(s->net);
-    free(s->state);
-    free(s->bars);
-    free(s->x);
-    free(s);
+    QA_FREE_ALL(s->state, s->bars, s->x, s);
 }
 
 qa_status qa_model_stream_create(const qa_model *m, size_t symbols, long period, qa_model_stream_t **out) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>  /* calloc, free */
 #include <string.h>  /* memset */
 
+#include "common/mem.h"
 #include "common/timer.h"          /* loop timing */
 #include "kernels/backtest_rules.h" /* qa_bt_series_metrics */
 #include "trading/costs.h"         /* cost model */
@@ -284,10 +285,7 @@ static double at(const double *p, size_t S, size_t T, size_t s, size_t t) {
 static void sim_free(sim *m) {
     if (m->sl)
         for (size_t s = 0; s < m->d->symbols; s++) qa_strategy_free(&m->sl[s].strat);
-    free(m->sl);
-    free(m->bars);
-    free(m->sR);
-    free(m->sH);
+    QA_FREE_ALL(m->sl, m->bars, m->sR, m->sH);
     qa_order_book_free(&m->book);
     qa_portfolio_free(&m->pf);
 }

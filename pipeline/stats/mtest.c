@@ -6,6 +6,7 @@
 #include <stdlib.h>  /* calloc, malloc, free */
 #include <string.h>  /* memset */
 
+#include "common/mem.h"
 #include "common/philox.h" /* counter-based draws of the bootstrap plan */
 
 #define EULER_GAMMA 0.57721566490153286061
@@ -202,11 +203,7 @@ struct qa_mtest_rc {
 
 void qa_mtest_rc_free(qa_mtest_rc_t *rc) {
     if (!rc) return;
-    free(rc->bstart);
-    free(rc->start);
-    free(rc->len);
-    free(rc->prefix);
-    free(rc);
+    QA_FREE_ALL(rc->bstart, rc->start, rc->len, rc->prefix, rc);
 }
 
 /* Stationary bootstrap plan: resample b starts at a uniform index; at each later step it

@@ -9,6 +9,7 @@
 
 #include "common/fs.h"          /* alerts file */
 #include "common/log.h"         /* progress lines */
+#include "common/mem.h"
 #include "common/progress.h"    /* Monte-Carlo progress */
 #include "common/timer.h"       /* timings, peak RSS */
 #include "common/timeparse.h" /* dates in messages */
@@ -37,19 +38,8 @@ void qa_stress_note(qa_stress_results *r, const char *fmt, ...) {
 void qa_stress_book_free(qa_stress_book *b) {
     if (!b) return;
     qa_book_free(&b->pf);
-    free(b->cols);
-    free(b->factor);
-    free(b->spot);
-    free(b->qty);
-    free(b->mv);
-    free(b->exposure);
-    free(b->w);
-    free(b->w_lin);
-    free(b->e_lin);
-    free(b->lin_pos);
-    free(b->opt_pos);
-    free(b->opt);
-    free(b->vol);
+    QA_FREE_ALL(b->cols, b->factor, b->spot, b->qty, b->mv, b->exposure, b->w, b->w_lin, b->e_lin, b->lin_pos,
+                b->opt_pos, b->opt, b->vol);
     memset(b, 0, sizeof *b);
 }
 
@@ -212,24 +202,14 @@ static qa_stress_engine_book engine_book(const qa_stress_book *b) {
 /* ---- results -------------------------------------------------------------------------------- */
 
 static void measure_free(qa_stress_measure *m) {
-    free(m->comp_var);
-    free(m->comp_es);
-    free(m->marginal);
-    free(m->marginal_es);
-    free(m->incr_var);
-    free(m->incr_es);
-    free(m->sample);
+    QA_FREE_ALL(m->comp_var, m->comp_es, m->marginal, m->marginal_es, m->incr_var, m->incr_es, m->sample);
 }
 
 void qa_stress_results_free(qa_stress_results *r) {
     if (!r) return;
     for (size_t i = 0; i < 2 * QA_STRESS_METHOD_COUNT; i++) measure_free(&r->m[i]);
     for (size_t i = 0; i < r->nsc; i++) {
-        free(r->sc[i].pos);
-        free(r->sc[i].path_time);
-        free(r->sc[i].path_pnl);
-        free(r->sc[i].move_sym);
-        free(r->sc[i].moves);
+        QA_FREE_ALL(r->sc[i].pos, r->sc[i].path_time, r->sc[i].path_pnl, r->sc[i].move_sym, r->sc[i].moves);
     }
     free(r->sc);
     free(r->limits);
@@ -664,11 +644,7 @@ static void run_free(stress_run *s, qa_status st) {
     qa_risk_ctx_free(s->est);
     qa_backend_free(s->be);
     qa_backend_free(s->be_est);
-    free(s->dates);
-    free(s->sdates);
-    free(s->r);
-    free(s->sr);
-    free(s->work);
+    QA_FREE_ALL(s->dates, s->sdates, s->r, s->sr, s->work);
 }
 
 /* Every replay window must have prices for the whole portfolio before and inside it. */
@@ -878,11 +854,7 @@ static qa_status run_hypothetical(stress_run *s) {
     QA_TRY(estimate(c, s->est, NULL, ur, avail, nu, ucov, umu, &unused));
     QA_TRY(qa_stress_hypothetical(c, &s->panel, &s->b, uni, nu, ucov, &s->sectors, &s->res));
 cleanup:
-    free(uni);
-    free(udates);
-    free(ur);
-    free(ucov);
-    free(umu);
+    QA_FREE_ALL(uni, udates, ur, ucov, umu);
     return st;
 }
 

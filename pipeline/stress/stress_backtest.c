@@ -11,6 +11,7 @@
 #include "common/fs.h"          /* paths */
 #include "common/json.h"        /* summary */
 #include "common/log.h"         /* progress lines */
+#include "common/mem.h"
 #include "common/progress.h"    /* days done */
 #include "common/timer.h"       /* seconds */
 #include "common/timeparse.h" /* dates */
@@ -29,13 +30,7 @@ typedef struct bt_work {
 } bt_work;
 
 static void work_free(bt_work *w) {
-    free(w->pnl);
-    free(w->f);
-    free(w->cov);
-    free(w->l);
-    free(w->mu);
-    free(w->m);
-    free(w->eps);
+    QA_FREE_ALL(w->pnl, w->f, w->cov, w->l, w->mu, w->m, w->eps);
 }
 
 static qa_status work_init(bt_work *w, size_t n, size_t win, size_t nsc) {
@@ -140,14 +135,7 @@ static void bt_free(bt_run *s, qa_status st) {
     qa_rundir_close(&s->rd, st);
     qa_stress_book_free(&s->b);
     qa_stress_panel_free(&s->panel);
-    free(s->r);
-    free(s->dates);
-    free(s->w);
-    free(s->x);
-    free(s->real);
-    free(s->var);
-    free(s->time);
-    free(s->stats);
+    QA_FREE_ALL(s->r, s->dates, s->w, s->x, s->real, s->var, s->time, s->stats);
 }
 
 static int method_on(const qa_stress_cfg *c, size_t k) { return (c->bt_methods & (1u << k)) != 0; }

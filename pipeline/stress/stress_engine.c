@@ -6,6 +6,7 @@
 #include <stdlib.h>  /* calloc, malloc, free */
 #include <string.h>  /* memcpy, memset */
 
+#include "common/mem.h"
 #include "common/timer.h"     /* phase timings */
 #include "kernels/backend.h"  /* qa_buf */
 
@@ -256,14 +257,7 @@ done:
 
 void qa_stress_engine_result_free(qa_stress_engine_result *r) {
     if (!r) return;
-    free(r->var);
-    free(r->es);
-    free(r->var_index);
-    free(r->comp_var);
-    free(r->comp_es);
-    free(r->incr_var);
-    free(r->incr_es);
-    free(r->sample);
+    QA_FREE_ALL(r->var, r->es, r->var_index, r->comp_var, r->comp_es, r->incr_var, r->incr_es, r->sample);
     memset(r, 0, sizeof *r);
 }
 
@@ -517,12 +511,7 @@ static qa_status contributions(run *u, qa_stress_engine_result *r) {
     }
 cleanup:
     st = qa_comm_agree(u->comm, st);
-    free(idx);
-    free(part);
-    free(allpart);
-    free(sums);
-    free(gathered);
-    free(gcounts);
+    QA_FREE_ALL(idx, part, allpart, sums, gathered, gcounts);
     return st;
 }
 
@@ -616,11 +605,7 @@ cleanup:
     free(u.inc);
     qa_risk_tail_free(&u.tail);
     eng_free(&u.g);
-    free(u.m);
-    free(u.h);
-    free(u.smp);
-    free(u.hp);
-    free(u.cand);
+    QA_FREE_ALL(u.m, u.h, u.smp, u.hp, u.cand);
     qa_stress_engine_result_free(&r);
     return st;
 }

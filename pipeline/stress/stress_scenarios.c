@@ -6,6 +6,7 @@
 #include <string.h>  /* memcpy, strcmp */
 
 #include "common/timeparse.h" /* dates in notes */
+#include "common/mem.h"
 #include "pipeline/stress/stress_impl.h"
 
 static qa_stress_scenario *new_scenario(qa_stress_results *res, size_t p) {
@@ -280,10 +281,7 @@ qa_status qa_stress_hypothetical(const qa_stress_cfg *c, const qa_stress_panel *
         snprintf(sc->note, sizeof sc->note, "%zu constraint(s); other assets by E[r | shocks]", k);
     }
 cleanup:
-    free(a);
-    free(s);
-    free(row);
-    free(x);
+    QA_FREE_ALL(a, s, row, x);
     return st;
 }
 
@@ -425,11 +423,6 @@ qa_status qa_stress_reverse(const qa_stress_cfg *c, const qa_stress_book *b, con
         for (size_t i = 0; i < b->p; i++) snprintf(s->move_sym[b->factor[i]], sizeof s->move_sym[0], "%s", b->pf.pos[i].symbol);
     }
 cleanup:
-    free(l);
-    free(x);
-    free(xn);
-    free(g);
-    free(sg);
-    free(tmp);
+    QA_FREE_ALL(l, x, xn, g, sg, tmp);
     return st;
 }

@@ -11,6 +11,7 @@
 
 #include "common/hash.h"        /* config hash */
 #include "common/log.h"         /* notes on dropped combinations */
+#include "common/mem.h"
 #include "common/philox.h"      /* random search draws */
 #include "common/timeparse.h" /* start/end dates */
 
@@ -766,11 +767,7 @@ static qa_status build_json(qa_sweep_cfg *c) {
 
 void qa_sweep_cfg_free(qa_sweep_cfg *c) {
     if (!c) return;
-    free(c->params);
-    free(c->sym_index);
-    free(c->sym_names);
-    free(c->time);
-    free(c->wf.train_begin);
+    QA_FREE_ALL(c->params, c->sym_index, c->sym_names, c->time, c->wf.train_begin);
     json_decref(c->work);
     json_decref(c->resolved);
     memset(c, 0, sizeof *c);

@@ -25,6 +25,7 @@
 #include "common/fs.h"          /* atomic top.csv, results rename */
 #include "common/json.h"        /* summary.json */
 #include "common/log.h"         /* merge progress */
+#include "common/mem.h"
 #include "common/timer.h"       /* created stamp */
 #include "common/timeparse.h" /* dates */
 #include "pipeline/stats/mtest.h"     /* DSR, Reality Check, SPA */
@@ -54,10 +55,7 @@ static qa_status best_init(best_list *l, size_t cap, int metric) {
 }
 
 static void best_free(best_list *l) {
-    free(l->a);
-    free(l->b);
-    free(l->val);
-    free(l->row);
+    QA_FREE_ALL(l->a, l->b, l->val, l->row);
     memset(l, 0, sizeof *l);
 }
 
@@ -483,22 +481,12 @@ static void merge_free(merge_run *mr) {
     if (ms->file >= 0) qa_h5_file_abort(&ms->out);
     best_free(&ms->runs);
     best_free(&ms->sets);
-    free(ms->set_sum);
-    free(ms->set_sharpe);
-    free(ms->set_cnt);
-    free(ms->sh_cnt);
+    QA_FREE_ALL(ms->set_sum, ms->set_sharpe, ms->set_cnt, ms->sh_cnt);
     for (int h = 0; h < 3; h++) free(ms->hist[h]);
     qa_mtest_trials_free(mr->mt.trials);
     qa_mtest_rc_free(mr->mt.rc);
-    free(mr->mt.bench);
-    free(mr->mt.diff);
-    free(mr->mt.best);
-    free(mr->plan);
-    free(mr->tmp);
-    free(mr->run_eq);
-    free(mr->set_eq);
-    free(mr->heat);
-    free(mr->heat_n);
+    QA_FREE_ALL(mr->mt.bench, mr->mt.diff, mr->mt.best, mr->plan, mr->tmp, mr->run_eq, mr->set_eq, mr->heat,
+                mr->heat_n);
     json_decref(mr->summary);
     qa_sweep_wf_out_free(&mr->wf);
 }

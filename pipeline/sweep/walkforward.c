@@ -16,6 +16,7 @@
 #include <string.h>  /* memset */
 
 #include "common/fs.h"             /* walkforward.csv */
+#include "common/mem.h"
 #include "common/timeparse.h"    /* dates in tables */
 #include "kernels/backtest_rules.h" /* qa_bt_series_metrics: the metric definitions, reused for the stitched series */
 
@@ -144,10 +145,7 @@ qa_status qa_sweep_compute_wf(const qa_sweep_cfg *c, const qa_sweep_data *d, qa_
         qa_sweep_metrics_to_row(&om, row + 2);
     }
 cleanup:
-    free(best);
-    free(bval);
-    free(m);
-    free(tr);
+    QA_FREE_ALL(best, bval, m, tr);
     return st;
 }
 
@@ -197,14 +195,7 @@ typedef struct wf_merge {
 } wf_merge;
 
 static void wf_free(wf_merge *m) {
-    free(m->R);
-    free(m->turn);
-    free(m->held);
-    free(m->trades);
-    free(m->chosen);
-    free(m->isv);
-    free(m->oosv);
-    free(m->win);
+    QA_FREE_ALL(m->R, m->turn, m->held, m->trades, m->chosen, m->isv, m->oosv, m->win);
 }
 
 static qa_status wf_alloc(wf_merge *m, qa_sweep_wf_out *out) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>  /* malloc, calloc, free, qsort */
 #include <string.h>  /* strcmp, memcpy */
 
+#include "common/mem.h"
 #include "common/philox.h" /* qa_rng_u32: the shuffle */
 
 static const char *const split_names[] = {"train", "val", "test"};
@@ -46,18 +47,8 @@ qa_status qa_train_data_resolve_inputs(qa_store_t *st, qa_model_spec *spec) {
 
 void qa_train_data_free(qa_train_data *d) {
     if (!d) return;
-    free(d->symbols);
-    free(d->time);
-    free(d->sym_begin);
-    free(d->row_sym);
-    free(d->row_t);
-    free(d->close);
-    free(d->x);
-    free(d->ret);
-    free(d->y);
-    free(d->cls);
-    free(d->split);
-    free(d->valid);
+    QA_FREE_ALL(d->symbols, d->time, d->sym_begin, d->row_sym, d->row_t, d->close, d->x, d->ret, d->y, d->cls, d->split,
+                d->valid);
     for (int k = 0; k < QA_TRAIN_SPLIT_COUNT; k++) {
         free(d->samples[k]);
         free(d->pred_rows[k]);
