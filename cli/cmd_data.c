@@ -1,5 +1,4 @@
 /* qa data import|info|validate|generate: the market-data store from the command line. */
-#include <getopt.h>  /* getopt_long */
 #include <math.h>    /* isnan, sqrt */
 #include <stdio.h>   /* printf */
 #include <stdlib.h>  /* free */
@@ -7,6 +6,7 @@
 
 #include <jansson.h>  /* --json output */
 
+#include "cli/args.h"             /* the option tables */
 #include "cli/cli.h"             /* exit codes, dispatch */
 #include "common/config.h"       /* config files and overrides */
 #include "common/fs.h"           /* atomic report */
@@ -21,7 +21,6 @@
 #include "mpi/comm.h"            /* MPI context */
 
 #define MAX_DOCS 4
-#define MAX_SETS 32
 
 /* ---- import ------------------------------------------------------------------------------ */
 
@@ -52,48 +51,24 @@ static size_t split_list(char *buf, const char **items, size_t max) {
 }
 
 static int cmd_import(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"preset", required_argument, NULL, 'p'}, {"data-root", required_argument, NULL, 'r'},
-        {"config", required_argument, NULL, 'c'}, {"input", required_argument, NULL, 'i'},
-        {"out", required_argument, NULL, 'o'},    {"symbols", required_argument, NULL, 'S'},
-        {"start", required_argument, NULL, 's'},  {"end", required_argument, NULL, 'e'},
-        {"policy", required_argument, NULL, 'P'}, {"set", required_argument, NULL, 'x'},
-        {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0}};
     const char *preset = NULL, *config = NULL, *out = NULL, *start = NULL, *end = NULL, *policy = NULL;
     const char *root = getenv("QA_DATA_ROOT") ? getenv("QA_DATA_ROOT") : "../shared/datasets";
-    const char *inputs[256], *sets[MAX_SETS];
-    char *symbols_arg = NULL;
-    size_t ninputs = 0, nsets = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'p': preset = optarg; break;
-        case 'r': root = optarg; break;
-        case 'c': config = optarg; break;
-        case 'i':
-            if (ninputs == 256) return qa_cli_usage_error("data import", "too many --input");
-            inputs[ninputs++] = optarg;
-            break;
-        case 'o': out = optarg; break;
-        case 'S': symbols_arg = optarg; break;
-        case 's': start = optarg; break;
-        case 'e': end = optarg; break;
-        case 'P': policy = optarg; break;
-        case 'x':
-            if (nsets == MAX_SETS) return qa_cli_usage_error("data import", "too many --set");
-            sets[nsets++] = optarg;
-            break;
-        case 'h': import_usage(stdout); return QA_EXIT_OK;
-        default: return qa_cli_usage_error("data import", "unknown option");
-        }
-    }
-    if (optind < argc) return qa_cli_usage_error("data import", "unexpected argument '%s'", argv[optind]);
-    if (!preset && !config && ninputs == 0)
+    const char *symbols_arg = NULL;
+    qa_cli_list inputs = {.n = 0}, sets = {.n = 0};
+    const qa_cli_opt opts[] = {QA_OPT_STR("preset", &preset), QA_OPT_STR("data-root", &root),
+                               QA_OPT_STR("config", &config), QA_OPT_LIST("input", &inputs),
+                               QA_OPT_STR("out", &out),       QA_OPT_STR("symbols", &symbols_arg),
+                               QA_OPT_STR("start", &start),   QA_OPT_STR("end", &end),
+                               QA_OPT_CHOICE("policy", &policy, qa_anom_policy_names),
+                               QA_OPT_LIST("set", &sets),     QA_OPT_END};
+    int rc = qa_cli_parse("data import", argc, argv, opts, import_usage, NULL, 0, NULL);
+    if (rc != QA_CLI_RUN) return rc;
+    if (!preset && !config && inputs.n == 0)
         return qa_cli_usage_error("data import", "give --preset, --config or --input");
     if (preset && !qa_import_preset_text(preset))
         return qa_cli_usage_error("data import", "unknown preset '%s'", preset);
 
-    int rc = QA_EXIT_FAILURE;
+    rc = QA_EXIT_FAILURE;
     qa_status st = QA_OK;
     qa_cfg_t *docs[MAX_DOCS] = {0};
     size_t ndocs = 0;
@@ -128,16 +103,14 @@ static int cmd_import(int argc, char **argv) {
             cfg.lobster_orderbook = ob;
         }
     }
-    if (config || nsets) {
-        if (config) QA_TRY(qa_cfg_load(config, &docs[ndocs]));
-        else QA_TRY(qa_cfg_parse("--set", "", 0, &docs[ndocs]));
-        for (size_t i = 0; i < nsets; i++) QA_TRY(qa_cfg_override(docs[ndocs], sets[i]));
+    if (config || sets.n) {
+        QA_TRY(qa_cli_config(config, &sets, "--set", &docs[ndocs]));
         QA_TRY(qa_cfg_bind(docs[ndocs], qa_cfg_root(docs[ndocs]), qa_import_schema, &cfg, NULL));
         ndocs++;
     }
-    if (ninputs) {
-        cfg.files.items = (void *)inputs;
-        cfg.files.n = ninputs;
+    if (inputs.n) {
+        cfg.files.items = (void *)inputs.items;
+        cfg.files.n = inputs.n;
     }
     if (out) cfg.output = out;
     if (start) cfg.start = start;
@@ -147,18 +120,8 @@ static int cmd_import(int argc, char **argv) {
         cfg.symbols.items = (void *)symbols;
         cfg.symbols.n = split_list(symbuf, symbols, 1024);
     }
-    if (policy) {
-        int found = 0;
-        for (int i = 0; qa_anom_policy_names[i]; i++)
-            if (strcmp(policy, qa_anom_policy_names[i]) == 0) {
-                cfg.policy = i;
-                found = 1;
-            }
-        if (!found) {
-            rc = qa_cli_usage_error("data import", "--policy must be keep, mask or reject");
-            goto cleanup;
-        }
-    }
+    for (int i = 0; policy && qa_anom_policy_names[i]; i++)
+        if (strcmp(policy, qa_anom_policy_names[i]) == 0) cfg.policy = i;
     QA_TRY(qa_comm_create(&argc, &argv, &comm));
     qa_import_report rep;
     st = qa_import_run(&cfg, comm, &rep);
@@ -231,23 +194,16 @@ static void print_info(const json_t *root, const qa_store_meta *m, const qa_mome
 }
 
 static int cmd_info(int argc, char **argv) {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},      {"stats", no_argument, NULL, 's'},
-                                         {"backend", required_argument, NULL, 'b'}, {"top", required_argument, NULL, 'n'},
-                                         {"help", no_argument, NULL, 'h'},      {0, 0, 0, 0}};
-    int as_json = 0, stats = 0, top = 10, c;
-    const char *backend = "cpu";
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j': as_json = 1; break;
-        case 's': stats = 1; break;
-        case 'b': backend = optarg; break;
-        case 'n': top = atoi(optarg); break;
-        case 'h': info_usage(stdout); return QA_EXIT_OK;
-        default: return qa_cli_usage_error("data info", "unknown option");
-        }
-    }
-    if (optind != argc - 1) return qa_cli_usage_error("data info", "give exactly one market file");
-    const char *file = argv[optind];
+    int as_json = 0, stats = 0;
+    long long top = 10;
+    const char *backend = "cpu", *file = NULL;
+    size_t nfile = 0;
+    const qa_cli_opt opts[] = {QA_OPT_FLAG("json", &as_json), QA_OPT_FLAG("stats", &stats),
+                               QA_OPT_CHOICE("backend", &backend, qa_cli_backends), QA_OPT_INT("top", &top, 0, 1e9),
+                               QA_OPT_END};
+    int rc = qa_cli_parse("data info", argc, argv, opts, info_usage, &file, 1, &nfile);
+    if (rc != QA_CLI_RUN) return rc;
+    if (nfile != 1) return qa_cli_usage_error("data info", "give exactly one market file");
     qa_status st = QA_OK;
     qa_store_t *store = NULL;
     qa_backend_t *be = NULL;
@@ -270,7 +226,7 @@ static int cmd_info(int argc, char **argv) {
         if (text) puts(text);
         free(text);
     } else {
-        print_info(root, qa_store_get_meta(store), mom, store, be ? qa_backend_name(qa_backend_kind_of(be)) : "", top);
+        print_info(root, qa_store_get_meta(store), mom, store, be ? qa_backend_name(qa_backend_kind_of(be)) : "", (int)top);
     }
 cleanup:
     json_decref(root);
@@ -294,25 +250,17 @@ static void validate_usage(FILE *out) {
 }
 
 static int cmd_validate(int argc, char **argv) {
-    static const struct option opts[] = {{"report", required_argument, NULL, 'r'}, {"strict", no_argument, NULL, 's'},
-                                         {"spike-log", required_argument, NULL, 'k'}, {"jump-log", required_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0}};
-    const char *report = NULL;
-    int strict = 0, c;
+    const char *report = NULL, *file = NULL;
+    int strict = 0;
+    size_t nfile = 0;
     qa_validate_opts vo;
     qa_validate_opts_default(&vo);
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r': report = optarg; break;
-        case 's': strict = 1; break;
-        case 'k': vo.spike_log = atof(optarg); break;
-        case 'j': vo.jump_log = atof(optarg); break;
-        case 'h': validate_usage(stdout); return QA_EXIT_OK;
-        default: return qa_cli_usage_error("data validate", "unknown option");
-        }
-    }
-    if (optind != argc - 1) return qa_cli_usage_error("data validate", "give exactly one market file");
-    const char *file = argv[optind];
+    const qa_cli_opt opts[] = {QA_OPT_STR("report", &report), QA_OPT_FLAG("strict", &strict),
+                               QA_OPT_NUM("spike-log", &vo.spike_log, 0.01, 10), QA_OPT_NUM("jump-log", &vo.jump_log, 0.01, 10),
+                               QA_OPT_END};
+    int rc = qa_cli_parse("data validate", argc, argv, opts, validate_usage, &file, 1, &nfile);
+    if (rc != QA_CLI_RUN) return rc;
+    if (nfile != 1) return qa_cli_usage_error("data validate", "give exactly one market file");
     qa_status st = QA_OK;
     qa_store_t *store = NULL;
     double *blk = NULL;
@@ -381,43 +329,30 @@ static void generate_usage(FILE *out) {
 }
 
 int qa_cmd_data_generate(int argc, char **argv) {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'}, {"out", required_argument, NULL, 'o'},
-                                         {"symbols", required_argument, NULL, 'S'}, {"bars", required_argument, NULL, 'T'},
-                                         {"seed", required_argument, NULL, 's'},    {"bar-seconds", required_argument, NULL, 'b'},
-                                         {"set", required_argument, NULL, 'x'},     {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *config = NULL, *sets[MAX_SETS];
-    char *flag_sets[MAX_SETS] = {0};
-    size_t nsets = 0, nflags = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        char buf[300];
-        if (nflags == MAX_SETS) return qa_cli_usage_error("data generate", "too many options");
-        switch (c) {
-        case 'c': config = optarg; break;
-        case 'o': snprintf(buf, sizeof buf, "output=%s", optarg); flag_sets[nflags++] = strdup(buf); break;
-        case 'S': snprintf(buf, sizeof buf, "symbols=%s", optarg); flag_sets[nflags++] = strdup(buf); break;
-        case 'T': snprintf(buf, sizeof buf, "bars=%s", optarg); flag_sets[nflags++] = strdup(buf); break;
-        case 's': snprintf(buf, sizeof buf, "seed=%s", optarg); flag_sets[nflags++] = strdup(buf); break;
-        case 'b': snprintf(buf, sizeof buf, "bar_seconds=%s", optarg); flag_sets[nflags++] = strdup(buf); break;
-        case 'x':
-            if (nsets == MAX_SETS) return qa_cli_usage_error("data generate", "too many --set");
-            sets[nsets++] = optarg;
-            break;
-        case 'h': generate_usage(stdout); return QA_EXIT_OK;
-        default: return qa_cli_usage_error("data generate", "unknown option");
-        }
-    }
-    if (optind < argc) return qa_cli_usage_error("data generate", "unexpected argument '%s'", argv[optind]);
+    const char *config = NULL, *out = NULL, *symbols = NULL, *bars = NULL, *seed = NULL, *bar_seconds = NULL;
+    qa_cli_list sets = {.n = 0};
+    const qa_cli_opt opts[] = {QA_OPT_STR("config", &config),   QA_OPT_STR("out", &out),
+                               QA_OPT_STR("symbols", &symbols), QA_OPT_STR("bars", &bars),
+                               QA_OPT_STR("seed", &seed),       QA_OPT_STR("bar-seconds", &bar_seconds),
+                               QA_OPT_LIST("set", &sets),       QA_OPT_END};
+    int rc = qa_cli_parse("data generate", argc, argv, opts, generate_usage, NULL, 0, NULL);
+    if (rc != QA_CLI_RUN) return rc;
+    /* The flags are config keys given on the command line: they override the file and --set. */
+    const struct {
+        const char *key, *value;
+    } flags[] = {{"output", out}, {"symbols", symbols}, {"bars", bars}, {"seed", seed}, {"bar_seconds", bar_seconds}};
     qa_status st = QA_OK;
     qa_cfg_t *doc = NULL;
     qa_comm_t *comm = NULL;
     qa_synth_cfg cfg;
     qa_synth_cfg_default(&cfg);
-    if (config) QA_TRY(qa_cfg_load(config, &doc));
-    else QA_TRY(qa_cfg_parse("(command line)", "", 0, &doc));
-    for (size_t i = 0; i < nsets; i++) QA_TRY(qa_cfg_override(doc, sets[i]));
-    for (size_t i = 0; i < nflags; i++) QA_TRY(qa_cfg_override(doc, flag_sets[i]));
+    QA_TRY(qa_cli_config(config, &sets, "(command line)", &doc));
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        char kv[QA_PATH_MAX + 32];
+        if (!flags[i].value) continue;
+        snprintf(kv, sizeof kv, "%s=%s", flags[i].key, flags[i].value);
+        QA_TRY(qa_cfg_override(doc, kv));
+    }
     QA_TRY(qa_cfg_bind(doc, qa_cfg_root(doc), qa_synth_schema, &cfg, NULL));
     QA_TRY(qa_comm_create(&argc, &argv, &comm));
     double secs = 0;
@@ -427,7 +362,6 @@ int qa_cmd_data_generate(int argc, char **argv) {
                     cfg.bars, cfg.output, secs, (double)cfg.symbols * (double)cfg.bars / (secs > 0 ? secs : 1),
                     qa_comm_size(comm));
 cleanup:
-    for (size_t i = 0; i < nflags; i++) free(flag_sets[i]);
     qa_cfg_free(doc);
     qa_comm_free(comm);
     if (st != QA_OK) return qa_cli_fail("data generate");

@@ -1,9 +1,9 @@
 /* qa evaluate: out-of-sample metrics of a trained model on a market file. */
-#include <getopt.h>  /* getopt_long */
 #include <math.h>    /* isfinite */
 #include <stdio.h>   /* printf */
 #include <stdlib.h>  /* strtod */
 
+#include "cli/args.h"           /* the option table */
 #include "cli/cli.h"           /* exit codes */
 #include "common/json.h"       /* --json output */
 #include "pipeline/train/evaluate.h" /* the evaluation */
@@ -27,35 +27,16 @@ static void line(const char *name, double v, const char *fmt) {
 }
 
 int qa_cmd_evaluate(int argc, char **argv) {
-    static const struct option opts[] = {{"model", required_argument, NULL, 'm'}, {"data", required_argument, NULL, 'd'},
-                                         {"split", required_argument, NULL, 's'}, {"backend", required_argument, NULL, 'b'},
-                                         {"top-k", required_argument, NULL, 'k'}, {"cost-bps", required_argument, NULL, 'c'},
-                                         {"json", required_argument, NULL, 'j'},  {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
     const char *model = NULL, *data = NULL, *split_name = "test", *backend = "cpu", *json_path = NULL;
-    qa_evaluate_opts o = {3, 5.0, 3};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        char *end = NULL;
-        switch (c) {
-        case 'm': model = optarg; break;
-        case 'd': data = optarg; break;
-        case 's': split_name = optarg; break;
-        case 'b': backend = optarg; break;
-        case 'k':
-            o.top_k = (int)strtol(optarg, &end, 10);
-            if (*end || o.top_k < 1) return qa_cli_usage_error("evaluate", "--top-k needs a positive integer");
-            break;
-        case 'c':
-            o.cost_bps = strtod(optarg, &end);
-            if (*end || !(o.cost_bps >= 0)) return qa_cli_usage_error("evaluate", "--cost-bps needs a number >= 0");
-            break;
-        case 'j': json_path = optarg; break;
-        case 'h': usage(stdout); return QA_EXIT_OK;
-        default: return qa_cli_usage_error("evaluate", "unknown option");
-        }
-    }
-    if (optind < argc) return qa_cli_usage_error("evaluate", "unexpected argument '%s'", argv[optind]);
+    long long top_k = 3;
+    double cost_bps = 5.0;
+    const qa_cli_opt opts[] = {QA_OPT_STR("model", &model),      QA_OPT_STR("data", &data),
+                               QA_OPT_STR("split", &split_name), QA_OPT_STR("backend", &backend),
+                               QA_OPT_INT("top-k", &top_k, 1, 1e6), QA_OPT_NUM("cost-bps", &cost_bps, 0, 1e5),
+                               QA_OPT_STR("json", &json_path),   QA_OPT_END};
+    int rc = qa_cli_parse("evaluate", argc, argv, opts, usage, NULL, 0, NULL);
+    if (rc != QA_CLI_RUN) return rc;
+    qa_evaluate_opts o = {(int)top_k, cost_bps, 3};
     if (!model || !data) return qa_cli_usage_error("evaluate", "give --model FILE and --data FILE");
     qa_train_split split;
     if (qa_train_split_parse(split_name, &split) != QA_OK) return qa_cli_usage_error("evaluate", "%s", qa_err_msg());
@@ -82,7 +63,7 @@ int qa_cmd_evaluate(int argc, char **argv) {
     line("  max drawdown", 100 * m.bt.max_drawdown, "%.2f%%");
     line("  turnover (per year)", m.bt.turnover, "%.1f");
     line("  baseline Sharpe (trailing return)", m.bt_prev.sharpe, "%.3f");
-    int rc = QA_EXIT_OK;
+    rc = QA_EXIT_OK;
     if (json_path) {
         json_t *j = qa_evaluate_metrics_json(&m);
         if (!j || qa_json_write_file(j, json_path) != QA_OK) rc = qa_cli_fail("evaluate");

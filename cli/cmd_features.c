@@ -1,7 +1,7 @@
 /* qa features: compute a declared feature set into a market file's /features group. */
-#include <getopt.h>  /* getopt_long */
 #include <stdio.h>   /* printf */
 
+#include "cli/args.h"           /* the option table */
 #include "cli/cli.h"             /* exit codes */
 #include "common/config.h"       /* config + overrides */
 #include "common/log.h"          /* summary */
@@ -26,38 +26,22 @@ static void usage(FILE *out) {
 }
 
 int qa_cmd_features(int argc, char **argv) {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'}, {"data", required_argument, NULL, 'd'},
-                                         {"backend", required_argument, NULL, 'b'}, {"force", no_argument, NULL, 'f'},
-                                         {"reference", no_argument, NULL, 'r'},    {"set", required_argument, NULL, 'x'},
-                                         {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0}};
-    const char *config = NULL, *data = NULL, *backend = NULL, *sets[32];
-    int force = 0, reference = 0, c;
-    size_t nsets = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': config = optarg; break;
-        case 'd': data = optarg; break;
-        case 'b': backend = optarg; break;
-        case 'f': force = 1; break;
-        case 'r': reference = 1; break;
-        case 'x':
-            if (nsets == 32) return qa_cli_usage_error("features", "too many --set");
-            sets[nsets++] = optarg;
-            break;
-        case 'h': usage(stdout); return QA_EXIT_OK;
-        default: return qa_cli_usage_error("features", "unknown option");
-        }
-    }
-    if (optind < argc) return qa_cli_usage_error("features", "unexpected argument '%s'", argv[optind]);
+    const char *config = NULL, *data = NULL, *backend = NULL;
+    int force = 0, reference = 0;
+    qa_cli_list sets = {.n = 0};
+    const qa_cli_opt opts[] = {QA_OPT_STR("config", &config),     QA_OPT_STR("data", &data),
+                               QA_OPT_STR("backend", &backend),   QA_OPT_FLAG("force", &force),
+                               QA_OPT_FLAG("reference", &reference), QA_OPT_LIST("set", &sets),
+                               QA_OPT_END};
+    int rc = qa_cli_parse("features", argc, argv, opts, usage, NULL, 0, NULL);
+    if (rc != QA_CLI_RUN) return rc;
     qa_status st = QA_OK;
     qa_cfg_t *doc = NULL;
     qa_comm_t *comm = NULL;
     qa_features_cfg cfg;
     QA_TRY(qa_features_cfg_default(&cfg));
-    if (config || nsets) {
-        if (config) QA_TRY(qa_cfg_load(config, &doc));
-        else QA_TRY(qa_cfg_parse("(command line)", "", 0, &doc));
-        for (size_t i = 0; i < nsets; i++) QA_TRY(qa_cfg_override(doc, sets[i]));
+    if (config || sets.n) {
+        QA_TRY(qa_cli_config(config, &sets, "(command line)", &doc));
         QA_TRY(qa_features_cfg_bind(doc, &cfg));
     }
     if (data) cfg.data = data;

@@ -1,6 +1,5 @@
 /* qa info: what this binary was built with and what it finds on this machine. Builds
  * one JSON document and prints it either as text or, with --json, as is. */
-#include <getopt.h>   /* getopt_long */
 #include <stdio.h>    /* printf */
 #include <string.h>   /* strcmp */
 #include <unistd.h>   /* sysconf */
@@ -26,6 +25,7 @@
 #endif
 
 #include "build_info.h"       /* compile-time options */
+#include "cli/args.h"   /* the option table */
 #include "cli/cli.h"          /* exit codes */
 #include "kernels/backend.h"  /* GPU discovery */
 #include "mpi/comm.h"         /* MPI library version */
@@ -189,16 +189,10 @@ static void print_text(const json_t *root) {
 }
 
 int qa_cmd_info(int argc, char **argv) {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
-    int as_json = 0, c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'j') as_json = 1;
-        else if (c == 'h') {
-            usage(stdout);
-            return QA_EXIT_OK;
-        } else return qa_cli_usage_error("info", "unknown option");
-    }
-    if (optind < argc) return qa_cli_usage_error("info", "unexpected argument '%s'", argv[optind]);
+    int as_json = 0;
+    const qa_cli_opt opts[] = {QA_OPT_FLAG("json", &as_json), QA_OPT_END};
+    int rc = qa_cli_parse("info", argc, argv, opts, usage, NULL, 0, NULL);
+    if (rc != QA_CLI_RUN) return rc;
     json_t *root = build_json();
     if (!root) return QA_EXIT_FAILURE;
     if (as_json) {

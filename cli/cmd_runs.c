@@ -1,27 +1,23 @@
 /* qa runs: the experiment tracker over run directories (list, show). */
-#include <getopt.h>  /* getopt_long */
 #include <stdio.h>   /* stdout */
 #include <string.h>  /* strcmp */
 
+#include "cli/args.h"     /* the option table */
 #include "cli/cli.h"        /* exit codes, dispatch */
 #include "pipeline/train/train.h" /* qa_train_runs_list/show */
 
+static void list_usage(FILE *out) {
+    fprintf(out, "usage: qa runs list [--dir DIR | DIR]\n\nA table of the training runs under DIR (default runs): model, "
+                 "inputs, target,\nsteps, best validation loss, test IC, rank IC, top-k Sharpe, duration, status.\n");
+}
+
 static int cmd_list(int argc, char **argv) {
-    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
-    const char *dir = "runs";
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': dir = optarg; break;
-        case 'h':
-            printf("usage: qa runs list [--dir DIR]\n\nA table of the training runs under DIR (default runs): model, "
-                   "inputs, target,\nsteps, best validation loss, test IC, rank IC, top-k Sharpe, duration, status.\n");
-            return QA_EXIT_OK;
-        default: return qa_cli_usage_error("runs list", "unknown option");
-        }
-    }
-    if (optind < argc) dir = argv[optind++];
-    if (optind < argc) return qa_cli_usage_error("runs list", "unexpected argument '%s'", argv[optind]);
+    const char *dir = "runs", *pos = NULL;
+    size_t npos = 0;
+    const qa_cli_opt opts[] = {QA_OPT_STR("dir", &dir), QA_OPT_END};
+    int rc = qa_cli_parse("runs list", argc, argv, opts, list_usage, &pos, 1, &npos);
+    if (rc != QA_CLI_RUN) return rc;
+    if (npos) dir = pos;
     if (qa_train_runs_list(dir, stdout) != QA_OK) return qa_cli_fail("runs list");
     return QA_EXIT_OK;
 }

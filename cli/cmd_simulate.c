@@ -1,8 +1,8 @@
 /* qa simulate: the event-driven backtest simulator (orders, fills, costs, accounting)
  * for one strategy and parameter set, writing a run directory. */
-#include <getopt.h>  /* getopt_long */
 #include <stdio.h>   /* printf */
 
+#include "cli/args.h"           /* the option table */
 #include "cli/cli.h"         /* exit codes */
 #include "common/config.h"   /* config + overrides */
 #include "common/log.h"      /* summary line */
@@ -24,34 +24,18 @@ static void usage(FILE *out) {
 }
 
 int qa_cmd_simulate(int argc, char **argv) {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'}, {"data", required_argument, NULL, 'd'},
-                                         {"run-dir", required_argument, NULL, 'o'}, {"set", required_argument, NULL, 'x'},
-                                         {"help", no_argument, NULL, 'h'},          {0, 0, 0, 0}};
-    const char *config = NULL, *data = NULL, *run_dir = NULL, *sets[32];
-    size_t nsets = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': config = optarg; break;
-        case 'd': data = optarg; break;
-        case 'o': run_dir = optarg; break;
-        case 'x':
-            if (nsets == 32) return qa_cli_usage_error("simulate", "too many --set");
-            sets[nsets++] = optarg;
-            break;
-        case 'h': usage(stdout); return QA_EXIT_OK;
-        default: return qa_cli_usage_error("simulate", "unknown option");
-        }
-    }
-    if (optind < argc) return qa_cli_usage_error("simulate", "unexpected argument '%s'", argv[optind]);
-    if (!config && !nsets) return qa_cli_usage_error("simulate", "give --config FILE (see 'qa simulate --help')");
+    const char *config = NULL, *data = NULL, *run_dir = NULL;
+    qa_cli_list sets = {.n = 0};
+    const qa_cli_opt opts[] = {QA_OPT_STR("config", &config), QA_OPT_STR("data", &data), QA_OPT_STR("run-dir", &run_dir),
+                               QA_OPT_LIST("set", &sets), QA_OPT_END};
+    int rc = qa_cli_parse("simulate", argc, argv, opts, usage, NULL, 0, NULL);
+    if (rc != QA_CLI_RUN) return rc;
+    if (!config && !sets.n) return qa_cli_usage_error("simulate", "give --config FILE (see 'qa simulate --help')");
     qa_status st = QA_OK;
     qa_cfg_t *doc = NULL;
     qa_sim_cfg cfg;
     qa_sim_cfg_default(&cfg);
-    if (config) QA_TRY(qa_cfg_load(config, &doc));
-    else QA_TRY(qa_cfg_parse("(command line)", "", 0, &doc));
-    for (size_t i = 0; i < nsets; i++) QA_TRY(qa_cfg_override(doc, sets[i]));
+    QA_TRY(qa_cli_config(config, &sets, "(command line)", &doc));
     QA_TRY(qa_sim_cfg_bind(doc, &cfg));
     if (data) cfg.data = data;
     if (run_dir) cfg.run_dir = run_dir;

@@ -1,11 +1,10 @@
 /* qa stress: VaR/ES, stress scenarios, contributions and limits of a portfolio; and
  * qa stress backtest: rolling VaR forecasts against realised P&L. */
-#include <getopt.h>  /* getopt_long */
 #include <math.h>    /* isnan */
 #include <stdio.h>   /* printf */
-#include <stdlib.h>  /* strtol */
 #include <string.h>  /* strcmp */
 
+#include "cli/args.h"          /* the option table */
 #include "cli/cli.h"           /* exit codes */
 #include "common/config.h"     /* config + overrides */
 #include "mpi/comm.h"          /* MPI context */
@@ -31,11 +30,6 @@ static void usage(FILE *out) {
 }
 
 int qa_cmd_stress(int argc, char **argv) {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},  {"portfolio", required_argument, NULL, 'p'},
-                                         {"data", required_argument, NULL, 'd'},    {"run-dir", required_argument, NULL, 'r'},
-                                         {"backend", required_argument, NULL, 'b'}, {"threads", required_argument, NULL, 't'},
-                                         {"set", required_argument, NULL, 'x'},     {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
     int backtest = 0;
     if (argc > 1 && strcmp(argv[1], "backtest") == 0) {
         backtest = 1;
@@ -44,44 +38,27 @@ int qa_cmd_stress(int argc, char **argv) {
         argv++;
     }
     const char *cmd = backtest ? "stress backtest" : "stress";
-    const char *config = NULL, *portfolio = NULL, *data = NULL, *run_dir = NULL, *backend = NULL, *sets[64];
-    long threads = -1;
-    size_t nsets = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': config = optarg; break;
-        case 'p': portfolio = optarg; break;
-        case 'd': data = optarg; break;
-        case 'r': run_dir = optarg; break;
-        case 'b': backend = optarg; break;
-        case 't': {
-            char *end;
-            threads = strtol(optarg, &end, 10);
-            if (*end || threads < 0 || threads > 4096) return qa_cli_usage_error(cmd, "--threads needs 0..4096");
-            break;
-        }
-        case 'x':
-            if (nsets == 64) return qa_cli_usage_error(cmd, "too many --set");
-            sets[nsets++] = optarg;
-            break;
-        case 'h': usage(stdout); return QA_EXIT_OK;
-        default: return qa_cli_usage_error(cmd, "unknown option");
-        }
-    }
-    if (optind < argc) return qa_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    const char *config = NULL, *portfolio = NULL, *data = NULL, *run_dir = NULL, *backend = NULL;
+    long long threads = -1;
+    qa_cli_list sets = {.n = 0};
+    const qa_cli_opt opts[] = {QA_OPT_STR("config", &config),
+                               QA_OPT_STR("portfolio", &portfolio),
+                               QA_OPT_STR("data", &data),
+                               QA_OPT_STR("run-dir", &run_dir),
+                               QA_OPT_CHOICE("backend", &backend, qa_cli_backends),
+                               QA_OPT_INT("threads", &threads, 0, 4096),
+                               QA_OPT_LIST("set", &sets),
+                               QA_OPT_END};
+    int rc = qa_cli_parse(cmd, argc, argv, opts, usage, NULL, 0, NULL);
+    if (rc != QA_CLI_RUN) return rc;
     if (!run_dir) return qa_cli_usage_error(cmd, "--run-dir is required");
-    if (backend && strcmp(backend, "cpu") && strcmp(backend, "cuda") && strcmp(backend, "auto"))
-        return qa_cli_usage_error(cmd, "--backend must be cpu, cuda or auto");
     qa_status st = QA_OK;
     qa_cfg_t *doc = NULL;
     qa_comm_t *comm = NULL;
     qa_stress_cfg cfg;
     qa_stress_cfg_default(&cfg);
     /* Errors in the files are reported before MPI starts any work. */
-    if (config) QA_TRY(qa_cfg_load(config, &doc));
-    else QA_TRY(qa_cfg_parse("(command line)", "", 0, &doc));
-    for (size_t i = 0; i < nsets; i++) QA_TRY(qa_cfg_override(doc, sets[i]));
+    QA_TRY(qa_cli_config(config, &sets, "(command line)", &doc));
     QA_TRY(qa_stress_cfg_bind(doc, &cfg));
     if (portfolio) cfg.portfolio = portfolio;
     if (data) cfg.data = data;

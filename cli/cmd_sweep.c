@@ -1,11 +1,11 @@
 /* qa sweep: backtest parameter sweeps (MPI x GPU, checkpointed, Slurm-array parts),
  * `qa sweep merge` for the parts, `qa sweep walkforward`. */
-#include <getopt.h>  /* getopt_long */
 #include <signal.h>  /* SIGTERM: finish the current chunk and stop */
 #include <stdio.h>   /* printf */
 #include <stdlib.h>  /* strtol */
 #include <string.h>  /* strcmp */
 
+#include "cli/args.h"          /* the option table */
 #include "cli/cli.h"          /* exit codes */
 #include "common/config.h"    /* config + overrides */
 #include "common/log.h"       /* summary line */
@@ -58,15 +58,6 @@ static int parse_part(const char *s, int *part, int *parts) {
 }
 
 int qa_cmd_sweep(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},  {"data", required_argument, NULL, 'd'},
-        {"run-dir", required_argument, NULL, 'r'}, {"backend", required_argument, NULL, 'b'},
-        {"set", required_argument, NULL, 'x'},     {"chunk", required_argument, NULL, 'k'},
-        {"chunks", required_argument, NULL, 'K'},  {"max-chunks", required_argument, NULL, 'm'},
-        {"chunk-delay-ms", required_argument, NULL, 'D'},
-        {"threads", required_argument, NULL, 't'}, {"reference", no_argument, NULL, 'R'},
-        {"check", no_argument, NULL, 'C'},         {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0}};
     const char *mode = "run";
     int argc0 = argc;
     char **argv0 = argv;
@@ -75,40 +66,35 @@ int qa_cmd_sweep(int argc, char **argv) {
         argc--;
         argv++;
     }
-    const char *config = NULL, *sets[64];
-    size_t nsets = 0;
-    int check = 0, c;
+    const char *config = NULL, *part = NULL;
+    long long chunks = 0, threads = 0;
+    int check = 0;
     char run_dir_buf[512];
+    qa_cli_list sets = {.n = 0};
     qa_sweep_opts o;
     qa_sweep_opts_init(&o);
     o.command = strcmp(mode, "merge") == 0 ? "sweep merge" : "sweep";
     o.argc = argc0;
     o.argv = argv0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': config = optarg; break;
-        case 'd': o.data = optarg; break;
-        case 'r': o.run_dir = optarg; break;
-        case 'b': o.backend = optarg; break;
-        case 'x':
-            if (nsets == 64) return qa_cli_usage_error("sweep", "too many --set");
-            sets[nsets++] = optarg;
-            break;
-        case 'k':
-            if (!parse_part(optarg, &o.part, &o.parts))
-                return qa_cli_usage_error("sweep", "--chunk '%s': expected I/K with 0 <= I < K", optarg);
-            break;
-        case 'K': o.expect_parts = atoi(optarg); if (o.expect_parts < 1) return qa_cli_usage_error("sweep", "--chunks needs K >= 1"); break;
-        case 'D': o.chunk_delay_ms = atoll(optarg); break;
-        case 'm': o.max_chunks = atoll(optarg); if (o.max_chunks < 1) return qa_cli_usage_error("sweep", "--max-chunks needs N >= 1"); break;
-        case 't': o.threads = atoi(optarg); if (o.threads < 1) return qa_cli_usage_error("sweep", "--threads needs N >= 1"); break;
-        case 'R': o.reference = 1; break;
-        case 'C': check = 1; break;
-        case 'h': usage(stdout); return QA_EXIT_OK;
-        default: return qa_cli_usage_error("sweep", "unknown option");
-        }
-    }
-    if (optind < argc) return qa_cli_usage_error("sweep", "unexpected argument '%s'", argv[optind]);
+    const qa_cli_opt opts[] = {QA_OPT_STR("config", &config),
+                               QA_OPT_STR("data", &o.data),
+                               QA_OPT_STR("run-dir", &o.run_dir),
+                               QA_OPT_STR("backend", &o.backend),
+                               QA_OPT_LIST("set", &sets),
+                               QA_OPT_STR("chunk", &part),
+                               QA_OPT_INT("chunks", &chunks, 1, 1e6),
+                               QA_OPT_INT("max-chunks", &o.max_chunks, 1, 9e18),
+                               QA_OPT_INT("chunk-delay-ms", &o.chunk_delay_ms, 0, 3.6e6),
+                               QA_OPT_INT("threads", &threads, 1, 4096),
+                               QA_OPT_FLAG("reference", &o.reference),
+                               QA_OPT_FLAG("check", &check),
+                               QA_OPT_END};
+    int rc = qa_cli_parse("sweep", argc, argv, opts, usage, NULL, 0, NULL);
+    if (rc != QA_CLI_RUN) return rc;
+    if (part && !parse_part(part, &o.part, &o.parts))
+        return qa_cli_usage_error("sweep", "--chunk '%s': expected I/K with 0 <= I < K", part);
+    o.expect_parts = (int)chunks;
+    o.threads = (int)threads;
     if (!config) return qa_cli_usage_error("sweep", "--config FILE is required");
     if (strcmp(mode, "merge") == 0 && !o.run_dir) return qa_cli_usage_error("sweep", "merge needs --run-dir");
     if (strcmp(mode, "merge") == 0 && o.parts) return qa_cli_usage_error("sweep", "merge takes --chunks K, not --chunk I/K");
@@ -117,8 +103,7 @@ int qa_cmd_sweep(int argc, char **argv) {
     qa_cfg_t *doc = NULL;
     qa_comm_t *comm = NULL;
     qa_sweep_report rep;
-    QA_TRY(qa_cfg_load(config, &doc));
-    for (size_t i = 0; i < nsets; i++) QA_TRY(qa_cfg_override(doc, sets[i]));
+    QA_TRY(qa_cli_config(config, &sets, NULL, &doc));
     if (strcmp(mode, "walkforward") == 0 && !qa_cfg_map_get(qa_cfg_root(doc), "walk_forward"))
         QA_TRY_FAIL(QA_ERR_CONFIG, "%s: 'qa sweep walkforward' needs a walk_forward section", config);
     if (check || (!o.run_dir && strcmp(mode, "merge") != 0)) {

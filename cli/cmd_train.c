@@ -1,11 +1,11 @@
 /* qa train: train an MLP or LSTM on features from the store into a run directory. */
 #include <errno.h>   /* errno */
-#include <getopt.h>  /* getopt_long */
 #include <signal.h>  /* sigaction: checkpoint and stop on SIGINT/SIGTERM/SIGUSR1 */
 #include <stdio.h>   /* printf */
 #include <stdlib.h>  /* strtoll */
 #include <string.h>  /* memset, strerror */
 
+#include "cli/args.h"           /* the option table */
 #include "cli/cli.h"           /* exit codes */
 #include "common/config.h"     /* config + overrides */
 #include "common/log.h"        /* the interruption */
@@ -35,47 +35,24 @@ static void usage(FILE *out) {
 }
 
 int qa_cmd_train(int argc, char **argv) {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'}, {"data", required_argument, NULL, 'd'},
-                                         {"run-dir", required_argument, NULL, 'r'}, {"backend", required_argument, NULL, 'b'},
-                                         {"resume", no_argument, NULL, 'R'},        {"max-steps", required_argument, NULL, 'm'},
-                                         {"set", required_argument, NULL, 'x'},     {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *config = NULL, *data = NULL, *run_dir = NULL, *backend = NULL, *sets[64];
-    int resume = 0, c;
+    const char *config = NULL, *data = NULL, *run_dir = NULL, *backend = NULL;
+    int resume = 0;
     long long max_steps = 0;
-    size_t nsets = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': config = optarg; break;
-        case 'd': data = optarg; break;
-        case 'r': run_dir = optarg; break;
-        case 'b': backend = optarg; break;
-        case 'R': resume = 1; break;
-        case 'm': {
-            char *end = NULL;
-            max_steps = strtoll(optarg, &end, 10);
-            if (!*optarg || *end || max_steps < 1) return qa_cli_usage_error("train", "--max-steps needs a positive integer");
-            break;
-        }
-        case 'x':
-            if (nsets == 64) return qa_cli_usage_error("train", "too many --set");
-            sets[nsets++] = optarg;
-            break;
-        case 'h': usage(stdout); return QA_EXIT_OK;
-        default: return qa_cli_usage_error("train", "unknown option");
-        }
-    }
-    if (optind < argc) return qa_cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
+    qa_cli_list sets = {.n = 0};
+    const qa_cli_opt opts[] = {QA_OPT_STR("config", &config),     QA_OPT_STR("data", &data),
+                               QA_OPT_STR("run-dir", &run_dir),   QA_OPT_STR("backend", &backend),
+                               QA_OPT_FLAG("resume", &resume),    QA_OPT_INT("max-steps", &max_steps, 1, 9e18),
+                               QA_OPT_LIST("set", &sets),         QA_OPT_END};
+    int rc = qa_cli_parse("train", argc, argv, opts, usage, NULL, 0, NULL);
+    if (rc != QA_CLI_RUN) return rc;
     if (!run_dir) return qa_cli_usage_error("train", "give --run-dir DIR");
-    if (!config && !nsets) return qa_cli_usage_error("train", "give --config FILE (and/or --set key=value)");
+    if (!config && !sets.n) return qa_cli_usage_error("train", "give --config FILE (and/or --set key=value)");
     qa_status st = QA_OK;
     qa_cfg_t *doc = NULL;
     qa_comm_t *comm = NULL;
     qa_train_cfg cfg;
     QA_TRY(qa_train_cfg_default(&cfg));
-    if (config) QA_TRY(qa_cfg_load(config, &doc));
-    else QA_TRY(qa_cfg_parse("(command line)", "", 0, &doc));
-    for (size_t i = 0; i < nsets; i++) QA_TRY(qa_cfg_override(doc, sets[i]));
+    QA_TRY(qa_cli_config(config, &sets, "(command line)", &doc));
     QA_TRY(qa_train_cfg_bind(doc, &cfg));
     if (data) cfg.data = data;
     if (backend) cfg.backend = backend;

@@ -12,6 +12,8 @@
 #include <strings.h>  /* strcasecmp */
 #include <yaml.h>     /* libyaml parser and document API */
 
+#include "common/fs.h"  /* qa_fs_read_all */
+
 #define MAX_DEPTH 64
 
 struct qa_cfg_node {
@@ -194,32 +196,14 @@ cleanup:
 }
 
 qa_status qa_cfg_load(const char *path, qa_cfg_t **out) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return QA_FAIL(QA_ERR_IO, "%s: cannot open config file: %s", path, strerror(errno));
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            cap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return QA_FAIL(QA_ERR_NOMEM, "%s: config too large", path);
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
+    size_t len = 0;
+    qa_status st = qa_fs_read_all(path, &buf, &len);
+    if (st != QA_OK) {
+        qa_err_prefix("config file: ");
+        return st;
     }
-    int read_err = ferror(f);
-    fclose(f);
-    if (read_err) {
-        free(buf);
-        return QA_FAIL(QA_ERR_IO, "%s: read error", path);
-    }
-    qa_status st = qa_cfg_parse(path, buf ? buf : "", len, out);
+    st = qa_cfg_parse(path, buf, len, out);
     free(buf);
     return st;
 }
