@@ -195,6 +195,19 @@ static qa_status check_range(const qa_buf *b, size_t off, size_t bytes, const ch
     return QA_OK;
 }
 
+/* A host<->device copy on the backend's stream, complete on return. */
+static qa_status copy_sync(qa_backend_t *be, void *dst, const void *src, size_t bytes, int to_device) {
+#ifdef QA_HAVE_CUDA
+    cudaStream_t s = (cudaStream_t)be->stream;
+    QA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost, s));
+    QA_CUDA_CHECK(cudaStreamSynchronize(s));
+    return QA_OK;
+#else
+    (void)be, (void)dst, (void)src, (void)bytes, (void)to_device;
+    return QA_FAIL(QA_ERR_UNSUPPORTED, "this build has no CUDA backend");
+#endif
+}
+
 qa_status qa_buf_upload(qa_backend_t *be, qa_buf *dst, size_t off, const void *src, size_t bytes) {
     qa_status st = check_range(dst, off, bytes, "upload");
     if (st != QA_OK || bytes == 0) return st;
@@ -202,15 +215,7 @@ qa_status qa_buf_upload(qa_backend_t *be, qa_buf *dst, size_t off, const void *s
         memcpy((char *)dst->ptr + off, src, bytes);
         return QA_OK;
     }
-#ifdef QA_HAVE_CUDA
-    cudaStream_t s = (cudaStream_t)be->stream;
-    QA_CUDA_CHECK(cudaMemcpyAsync((char *)dst->ptr + off, src, bytes, cudaMemcpyHostToDevice, s));
-    QA_CUDA_CHECK(cudaStreamSynchronize(s));
-    return QA_OK;
-#else
-    (void)be;
-    return QA_FAIL(QA_ERR_UNSUPPORTED, "this build has no CUDA backend");
-#endif
+    return copy_sync(be, (char *)dst->ptr + off, src, bytes, 1);
 }
 
 qa_status qa_buf_download(qa_backend_t *be, void *dst, const qa_buf *src, size_t off, size_t bytes) {
@@ -220,15 +225,7 @@ qa_status qa_buf_download(qa_backend_t *be, void *dst, const qa_buf *src, size_t
         memcpy(dst, (const char *)src->ptr + off, bytes);
         return QA_OK;
     }
-#ifdef QA_HAVE_CUDA
-    cudaStream_t s = (cudaStream_t)be->stream;
-    QA_CUDA_CHECK(cudaMemcpyAsync(dst, (const char *)src->ptr + off, bytes, cudaMemcpyDeviceToHost, s));
-    QA_CUDA_CHECK(cudaStreamSynchronize(s));
-    return QA_OK;
-#else
-    (void)be;
-    return QA_FAIL(QA_ERR_UNSUPPORTED, "this build has no CUDA backend");
-#endif
+    return copy_sync(be, dst, (const char *)src->ptr + off, bytes, 0);
 }
 
 qa_status qa_buf_memset(qa_backend_t *be, qa_buf *buf, int value) {

@@ -784,12 +784,7 @@ extern "C" qa_status qa_bt_run_cuda(void *cuda_stream, const qa_bt_data *data, c
         QA_CUDA_TRY(cudaStreamSynchronize(s_));
     }
 cleanup:
-    if (chunk_block) cudaFreeAsync(chunk_block, s_);
-    if (dout) cudaFreeAsync(dout, s_);
-    if (dtr) cudaFreeAsync(dtr, s_);
-    if (dto) cudaFreeAsync(dto, s_);
-    if (dts) cudaFreeAsync(dts, s_);
-    if (dtp) cudaFreeAsync(dtp, s_);
+    qa_cuda_free_all(s_, chunk_block, dout, dtr, dto, dts, dtp);
     dev_grid_free(s_, &dg);
     cudaStreamSynchronize(s_);
     return st;
@@ -879,15 +874,7 @@ extern "C" qa_status qa_bt_portfolio_cuda(void *cuda_stream, const qa_bt_data *d
         QA_CUDA_TRY(cudaStreamSynchronize(s_));
     }
 cleanup:
-    if (chunk_block) cudaFreeAsync(chunk_block, s_);
-    if (acc) cudaFreeAsync(acc, s_);
-    if (held) cudaFreeAsync(held, s_);
-    if (trades) cudaFreeAsync(trades, s_);
-    if (ser) cudaFreeAsync(ser, s_);
-    if (Wg) cudaFreeAsync(Wg, s_);
-    if (Rp) cudaFreeAsync(Rp, s_);
-    if (dout) cudaFreeAsync(dout, s_);
-    if (deq) cudaFreeAsync(deq, s_);
+    qa_cuda_free_all(s_, chunk_block, acc, held, trades, ser, Wg, Rp, dout, deq);
     dev_grid_free(s_, &dg);
     cudaStreamSynchronize(s_);
     return st;
@@ -939,12 +926,7 @@ extern "C" qa_status qa_bt_xs_cuda(void *cuda_stream, const qa_bt_data *data, co
         QA_CUDA_TRY(cudaStreamSynchronize(s_));
     }
 cleanup:
-    if (codes) cudaFreeAsync(codes, s_);
-    if (flags) cudaFreeAsync(flags, s_);
-    if (buf) cudaFreeAsync(buf, s_);
-    if (trades) cudaFreeAsync(trades, s_);
-    if (dout) cudaFreeAsync(dout, s_);
-    if (deq) cudaFreeAsync(deq, s_);
+    qa_cuda_free_all(s_, codes, flags, buf, trades, dout, deq);
     cudaStreamSynchronize(s_);
     return st;
 }

@@ -91,19 +91,21 @@ static void run_one(const qa_bt_obs *o, const qa_bt_consts *k, const double *p, 
 static int needs_hl(int strategy) { return strategy == QA_BT_DONCHIAN; }
 static int needs_sig(int strategy) { return strategy == QA_BT_SIGNAL; }
 
+/* The observation buffers and one run's series for data of t_end bars. */
+static qa_status work_alloc(qa_bt_obs *o, run_series *rs, size_t t_end) {
+    QA_TRY_RET(qa_bt_obs_alloc(o, t_end));
+    qa_status st = series_alloc(rs, t_end);
+    if (st != QA_OK) qa_bt_obs_free(o);
+    return st;
+}
+
 qa_status qa_bt_run_reference(const qa_bt_data *data, const qa_bt_grid *grid, const qa_bt_rules *rules,
                               qa_bt_metrics *out) {
     qa_bt_consts k;
     qa_bt_consts_make(rules, grid->strategy, &k);
     qa_bt_obs o;
     run_series rs;
-    qa_status st = qa_bt_obs_alloc(&o, data->t_end);
-    if (st != QA_OK) return st;
-    st = series_alloc(&rs, data->t_end);
-    if (st != QA_OK) {
-        qa_bt_obs_free(&o);
-        return st;
-    }
+    QA_TRY_RET(work_alloc(&o, &rs, data->t_end));
     for (size_t s = 0; s < data->symbols; s++) {
         qa_bt_obs_build(&o, data, s, needs_hl(k.strategy), k.impact, needs_sig(k.strategy));
         for (size_t p = 0; p < grid->count; p++) {
@@ -123,13 +125,7 @@ qa_status qa_bt_trace_reference(const qa_bt_data *data, const qa_bt_grid *grid, 
     qa_bt_consts_make(rules, grid->strategy, &k);
     qa_bt_obs o;
     run_series rs;
-    qa_status st = qa_bt_obs_alloc(&o, data->t_end);
-    if (st != QA_OK) return st;
-    st = series_alloc(&rs, data->t_end);
-    if (st != QA_OK) {
-        qa_bt_obs_free(&o);
-        return st;
-    }
+    QA_TRY_RET(work_alloc(&o, &rs, data->t_end));
     for (size_t j = 0; j < n_traces; j++) {
         const qa_bt_trace *tr = &traces[j];
         qa_bt_obs_build(&o, data, tr->symbol, needs_hl(k.strategy), k.impact, needs_sig(k.strategy));

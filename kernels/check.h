@@ -68,6 +68,16 @@
     } while (0)
 
 /* ---- cuBLAS */
+#if defined(__cplusplus)
+/* Cleanup paths of the CUDA kernels: cudaFreeAsync of every non-NULL pointer on stream s
+ * (freeing is ordered after the stream's queued work). */
+template <typename... P> static inline void qa_cuda_free_all(cudaStream_t s, P... p) {
+    void *ptrs[] = {(void *)p...};
+    for (void *x : ptrs)
+        if (x) cudaFreeAsync(x, s);
+}
+#endif
+
 #ifdef CUBLAS_VER_MAJOR
 #define QA_CUBLAS_CHECK(stmt) QA_LIB_CHECK_(cublasStatus_t, stmt, CUBLAS_STATUS_SUCCESS, cublasGetStatusString, QA_ERR_CUDA)
 #define QA_CUBLAS_TRY(stmt) QA_LIB_TRY_(cublasStatus_t, stmt, CUBLAS_STATUS_SUCCESS, cublasGetStatusString, QA_ERR_CUDA)

@@ -515,13 +515,7 @@ extern "C" qa_status qa_risk_lw_cuda(qa_risk_ctx_t *ctx, const double *r, size_t
     QA_CUDA_LAUNCH_TRY("Ledoit-Wolf combine");
     *delta = d;
 cleanup:
-    if (x) cudaFreeAsync(x, s);
-    if (y) cudaFreeAsync(y, s);
-    if (cvec) cudaFreeAsync(cvec, s);
-    if (sm) cudaFreeAsync(sm, s);
-    if (g2) cudaFreeAsync(g2, s);
-    if (g3) cudaFreeAsync(g3, s);
-    if (dsums) cudaFreeAsync(dsums, s);
+    qa_cuda_free_all(s, x, y, cvec, sm, g2, g3, dsums);
     return st;
 }
 
@@ -585,10 +579,7 @@ extern "C" qa_status qa_risk_cholesky_cuda(qa_risk_ctx_t *ctx, const double *cov
     QA_CUDA_TRY(cudaMemcpyAsync(l, a, n * n * sizeof(double), cudaMemcpyDeviceToDevice, s));
 cleanup:
     free(diag);
-    if (a) cudaFreeAsync(a, s);
-    if (work) cudaFreeAsync(work, s);
-    if (bad_d) cudaFreeAsync(bad_d, s);
-    if (info_d) cudaFreeAsync(info_d, s);
+    qa_cuda_free_all(s, a, work, bad_d, info_d);
     return st;
 }
 
@@ -814,9 +805,6 @@ extern "C" qa_status qa_risk_tail_top_cuda(qa_risk_ctx_t *ctx, const double *pnl
 cleanup:
     free(hbuf);
     free(items);
-    if (keys) cudaFreeAsync(keys, s);
-    if (dcnt) cudaFreeAsync(dcnt, s);
-    if (gt) cudaFreeAsync(gt, s);
-    if (eq) cudaFreeAsync(eq, s);
+    qa_cuda_free_all(s, keys, dcnt, gt, eq);
     return st;
 }

@@ -515,6 +515,19 @@ static double quad_form(const double *cov, const double *w, size_t n, double *sw
     return q;
 }
 
+/* v = w' Sigma w with *sw = Sigma w (malloc'd, caller frees); a variance that is not
+ * positive and finite is an error of `what`. */
+static qa_status portfolio_variance(const double *cov, const double *w, size_t n, const char *what, double *v,
+                                    double **sw) {
+    *sw = malloc(n * sizeof **sw);
+    if (!*sw) return QA_FAIL(QA_ERR_NOMEM, "%s: %zu doubles", what, n);
+    *v = quad_form(cov, w, n, *sw);
+    if (*v > 0.0 && !isinf(*v)) return QA_OK;
+    free(*sw);
+    *sw = NULL;
+    return QA_FAIL(QA_ERR_NUMERIC, "%s: portfolio variance w'Sigma w = %g is not > 0", what, *v);
+}
+
 qa_status qa_risk_parametric(const double *cov, const double *mu, const double *w, size_t n, double alpha,
                              double horizon, int nu, qa_risk_param *out, double *marginal, double *comp_var,
                              double *comp_es, double *incremental) {
@@ -524,13 +537,8 @@ qa_status qa_risk_parametric(const double *cov, const double *mu, const double *
         return QA_FAIL(QA_ERR_INVALID_ARG, "parametric VaR: horizon %g days must be > 0", horizon);
     if (nu != 0 && (nu < 3 || nu > 100000))
         return QA_FAIL(QA_ERR_INVALID_ARG, "parametric VaR: Student-t needs an integer nu in [3, 100000], got %d", nu);
-    double *sw = malloc(n * sizeof *sw);
-    if (!sw) return QA_FAIL(QA_ERR_NOMEM, "parametric VaR: %zu doubles", n);
-    double v = quad_form(cov, w, n, sw);
-    if (!(v > 0.0) || isinf(v)) {
-        free(sw);
-        return QA_FAIL(QA_ERR_NUMERIC, "parametric VaR: portfolio variance w'Sigma w = %g is not > 0", v);
-    }
+    double *sw = NULL, v = 0.0;
+    QA_TRY_RET(portfolio_variance(cov, w, n, "parametric VaR", &v, &sw));
     double s1 = sqrt(v), sh = sqrt(horizon);
     double m = 0.0;
     if (mu)
@@ -570,13 +578,8 @@ qa_status qa_risk_parametric(const double *cov, const double *mu, const double *
 
 qa_status qa_risk_reverse_stress(const double *cov, const double *w, size_t n, double loss, double *x) {
     if (!cov || !w || !x || n == 0) return QA_FAIL(QA_ERR_INVALID_ARG, "reverse stress: empty portfolio or NULL input");
-    double *sw = malloc(n * sizeof *sw);
-    if (!sw) return QA_FAIL(QA_ERR_NOMEM, "reverse stress: %zu doubles", n);
-    double v = quad_form(cov, w, n, sw);
-    if (!(v > 0.0) || isinf(v)) {
-        free(sw);
-        return QA_FAIL(QA_ERR_NUMERIC, "reverse stress: portfolio variance w'Sigma w = %g is not > 0", v);
-    }
+    double *sw = NULL, v = 0.0;
+    QA_TRY_RET(portfolio_variance(cov, w, n, "reverse stress", &v, &sw));
     for (size_t i = 0; i < n; i++) x[i] = -loss * sw[i] / v;
     free(sw);
     return QA_OK;

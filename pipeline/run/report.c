@@ -66,31 +66,34 @@ void qa_report_heading(qa_report_t *r, const char *text) {
     qa_strbuf_append(&r->doc, "</h2>\n");
 }
 
+/* Appends the formatted text, HTML-escaped. */
+static void append_escaped_v(qa_strbuf *b, const char *fmt, va_list ap) {
+    char buf[4096];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    qa_strbuf_append_escaped(b, buf);
+}
+
 void qa_report_text(qa_report_t *r, const char *fmt, ...) {
     end_kv(r);
-    char buf[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
     qa_strbuf_append(&r->doc, "<p>");
-    qa_strbuf_append_escaped(&r->doc, buf);
+    append_escaped_v(&r->doc, fmt, ap);
     qa_strbuf_append(&r->doc, "</p>\n");
+    va_end(ap);
 }
 
 void qa_report_kv(qa_report_t *r, const char *key, const char *fmt, ...) {
     if (!r->in_kv) qa_strbuf_append(&r->doc, "<table class=\"kv\">\n");
     r->in_kv = 1;
-    char buf[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
     qa_strbuf_append(&r->doc, "<tr><td><b>");
     qa_strbuf_append_escaped(&r->doc, key);
     qa_strbuf_append(&r->doc, "</b></td><td>");
-    qa_strbuf_append_escaped(&r->doc, buf);
+    append_escaped_v(&r->doc, fmt, ap);
     qa_strbuf_append(&r->doc, "</td></tr>\n");
+    va_end(ap);
 }
 
 void qa_report_table_begin(qa_report_t *r, const char *const *headers, size_t ncols) {

@@ -205,6 +205,22 @@ void qa_mtest_rc_free(qa_mtest_rc_t *rc) {
     if (!rc) return;
     QA_FREE_ALL(rc->bstart, rc->start, rc->len, rc->prefix, rc);
 }
+/* Appends block (start, len) to the bootstrap plan, doubling its arrays when full. */
+static qa_status plan_block(qa_mtest_rc_t *rc, size_t *used, size_t *cap, size_t start, size_t len) {
+    if (*used + 1 >= *cap) {
+        size_t ncap = *cap * 2;
+        size_t *ns = realloc(rc->start, ncap * sizeof *ns);
+        if (ns) rc->start = ns;
+        size_t *nl = ns ? realloc(rc->len, ncap * sizeof *nl) : NULL;
+        if (!ns || !nl) return QA_FAIL(QA_ERR_NOMEM, "bootstrap plan blocks");
+        rc->len = nl;
+        *cap = ncap;
+    }
+    rc->start[*used] = start;
+    rc->len[(*used)++] = len;
+    return QA_OK;
+}
+
 
 /* Stationary bootstrap plan: resample b starts at a uniform index; at each later step it
  * starts a new block at a uniform index with probability q = 1/mean_block, else
@@ -235,17 +251,7 @@ qa_status qa_mtest_rc_create(size_t n, size_t B, double mean_block, uint64_t see
         size_t cur = (size_t)floor(qa_rng_uniform(seed, stream, 1) * (double)n), l = 1;
         for (size_t i = 1; i < n; i++) {
             if (qa_rng_uniform(seed, stream, 2 * i) < q) {
-                if (used + 1 >= cap) {
-                    size_t ncap = cap * 2;
-                    size_t *ns = realloc(rc->start, ncap * sizeof *ns);
-                    if (ns) rc->start = ns;
-                    size_t *nl = ns ? realloc(rc->len, ncap * sizeof *nl) : NULL;
-                    if (!ns || !nl) QA_TRY_FAIL(QA_ERR_NOMEM, "bootstrap plan blocks");
-                    rc->len = nl;
-                    cap = ncap;
-                }
-                rc->start[used] = cur;
-                rc->len[used++] = l;
+                QA_TRY(plan_block(rc, &used, &cap, cur, l));
                 cur = (size_t)floor(qa_rng_uniform(seed, stream, 2 * i + 1) * (double)n);
                 if (cur >= n) cur = n - 1;
                 l = 1;
@@ -253,17 +259,7 @@ qa_status qa_mtest_rc_create(size_t n, size_t B, double mean_block, uint64_t see
                 l++;
             }
         }
-        if (used + 1 >= cap) {
-            size_t ncap = cap * 2;
-            size_t *ns = realloc(rc->start, ncap * sizeof *ns);
-            if (ns) rc->start = ns;
-            size_t *nl = ns ? realloc(rc->len, ncap * sizeof *nl) : NULL;
-            if (!ns || !nl) QA_TRY_FAIL(QA_ERR_NOMEM, "bootstrap plan blocks");
-            rc->len = nl;
-            cap = ncap;
-        }
-        rc->start[used] = cur;
-        rc->len[used++] = l;
+        QA_TRY(plan_block(rc, &used, &cap, cur, l));
     }
     rc->bstart[B] = used;
     for (size_t b = 0; b < B; b++) {

@@ -199,6 +199,17 @@ static qa_status add_constraint(const qa_stress_cfg *c, const qa_stress_shock *s
     return QA_OK;
 }
 
+/* The scenario's asset moves as simple returns of the log-moves x (n assets); the caller
+ * names the assets. */
+static qa_status set_moves(qa_stress_scenario *sc, size_t n, const double *x) {
+    sc->nmoves = n;
+    sc->move_sym = calloc(n, sizeof *sc->move_sym);
+    sc->moves = calloc(n, sizeof *sc->moves);
+    if (!sc->move_sym || !sc->moves) return QA_FAIL(QA_ERR_NOMEM, "scenario moves");
+    for (size_t f = 0; f < n; f++) sc->moves[f] = expm1(x[f]);
+    return QA_OK;
+}
+
 qa_status qa_stress_hypothetical(const qa_stress_cfg *c, const qa_stress_panel *panel, const qa_stress_book *b,
                               const size_t *uni, size_t nu, const double *cov, const qa_stress_sectors *sectors,
                               qa_stress_results *res) {
@@ -267,17 +278,8 @@ qa_status qa_stress_hypothetical(const qa_stress_cfg *c, const qa_stress_panel *
         snprintf(sc->name, sizeof sc->name, "%s", hy->name);
         snprintf(sc->kind, sizeof sc->kind, "hypothetical");
         sc->pnl = sc->worst = qa_stress_book_pnl_full(b, x, 0.0, sc->pos);
-        sc->nmoves = nu;
-        sc->move_sym = calloc(nu, sizeof *sc->move_sym);
-        sc->moves = calloc(nu, sizeof *sc->moves);
-        if (!sc->move_sym || !sc->moves) {
-            st = QA_FAIL(QA_ERR_NOMEM, "scenario moves");
-            goto cleanup;
-        }
-        for (size_t u = 0; u < nu; u++) {
-            snprintf(sc->move_sym[u], sizeof sc->move_sym[u], "%s", panel->sym[uni[u]]);
-            sc->moves[u] = expm1(x[u]);
-        }
+        QA_TRY(set_moves(sc, nu, x));
+        for (size_t u = 0; u < nu; u++) snprintf(sc->move_sym[u], sizeof sc->move_sym[u], "%s", panel->sym[uni[u]]);
         snprintf(sc->note, sizeof sc->note, "%zu constraint(s); other assets by E[r | shocks]", k);
     }
 cleanup:
@@ -409,17 +411,7 @@ qa_status qa_stress_reverse(const qa_stress_cfg *c, const qa_stress_book *b, con
         s->model_loss = -qa_stress_book_pnl_model(b, x, b->horizon_years, NULL);
         s->pnl = s->worst = qa_stress_book_pnl_full(b, x, b->horizon_years, s->pos);
         s->sigma_distance = have_l ? mahalanobis(l, n, x, tmp) : NAN;
-        s->nmoves = n;
-        s->move_sym = calloc(n, sizeof *s->move_sym);
-        s->moves = calloc(n, sizeof *s->moves);
-        if (!s->move_sym || !s->moves) {
-            st = QA_FAIL(QA_ERR_NOMEM, "scenario moves");
-            goto cleanup;
-        }
-        for (size_t f = 0; f < n; f++) {
-            snprintf(s->move_sym[f], sizeof s->move_sym[f], "%s", b->pf.pos[0].symbol);
-            s->moves[f] = expm1(x[f]);
-        }
+        QA_TRY(set_moves(s, n, x));
         for (size_t i = 0; i < b->p; i++) snprintf(s->move_sym[b->factor[i]], sizeof s->move_sym[0], "%s", b->pf.pos[i].symbol);
     }
 cleanup:
