@@ -3,6 +3,7 @@
  * per value (compare, add, min, max, and the second pass's subtract-square-add). */
 #include "bench.h"
 #include "kernels/backend.h"
+#include "kernels/kernel_test.h" /* qa_kernel_bench_gpu */
 #include "kernels/reduce.h"
 #include "kernels/rng.h"
 
@@ -40,26 +41,20 @@ int main(int argc, char **argv) {
             qa_bench_report(&r);
         }
     }
-    int gpus = 0;
-    qa_cuda_device_count(&gpus);
-    if (gpus > 0) {
-        qa_backend_t *gpu = NULL;
-        qa_buf d;
-        if (qa_backend_create(QA_BACKEND_CUDA, 0, &gpu) == QA_OK && qa_buf_alloc(gpu, n * sizeof(double), &d) == QA_OK &&
-            qa_buf_upload(gpu, &d, 0, x, n * sizeof(double)) == QA_OK) {
-            for (int s = 0; s < 2; s++) {
-                char size[48];
-                snprintf(size, sizeof size, "%zux%zu", shapes[s][0], shapes[s][1]);
-                double t = time_reduce(gpu, d.ptr, shapes[s][0], shapes[s][1], out, 20);
-                qa_bench_result r = {"reduce_moments", "cuda", size, t, (double)n, "values", 1.0 * n * 8, 8.0 * n};
-                qa_bench_report(&r);
-            }
-            qa_buf_free(&d);
+    qa_backend_t *gpu = qa_kernel_bench_gpu();
+    qa_buf d;
+    if (gpu && qa_buf_alloc(gpu, n * sizeof(double), &d) == QA_OK &&
+        qa_buf_upload(gpu, &d, 0, x, n * sizeof(double)) == QA_OK) {
+        for (int s = 0; s < 2; s++) {
+            char size[48];
+            snprintf(size, sizeof size, "%zux%zu", shapes[s][0], shapes[s][1]);
+            double t = time_reduce(gpu, d.ptr, shapes[s][0], shapes[s][1], out, 20);
+            qa_bench_result r = {"reduce_moments", "cuda", size, t, (double)n, "values", 1.0 * n * 8, 8.0 * n};
+            qa_bench_report(&r);
         }
-        qa_backend_free(gpu);
-    } else {
-        printf("# cuda: skipped (no GPU)\n");
+        qa_buf_free(&d);
     }
+    qa_backend_free(gpu);
     qa_backend_free(cpu);
     free(x);
     free(out);

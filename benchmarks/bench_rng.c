@@ -3,6 +3,7 @@
  * two 32x32->64 multiplies per 4 words. */
 #include "bench.h"
 #include "kernels/backend.h"
+#include "kernels/kernel_test.h" /* qa_kernel_bench_gpu */
 #include "kernels/rng.h"
 
 static double time_fill(qa_backend_t *be, qa_rng_dist d, size_t n, void *out, int repeats) {
@@ -40,24 +41,18 @@ int main(int argc, char **argv) {
             qa_bench_report(&r);
         }
     }
-    int gpus = 0;
-    qa_cuda_device_count(&gpus);
-    if (gpus > 0) {
-        qa_backend_t *gpu = NULL;
-        qa_buf d;
-        if (qa_backend_create(QA_BACKEND_CUDA, 0, &gpu) == QA_OK && qa_buf_alloc(gpu, n * sizeof(double), &d) == QA_OK) {
-            for (int k = 0; k < 3; k++) {
-                double s = time_fill(gpu, dists[k], n, d.ptr, 20);
-                qa_bench_result r = {names[k], "cuda", size, s, (double)n, "numbers",
-                                     (double)(n * qa_rng_elem_size(dists[k])), 0};
-                qa_bench_report(&r);
-            }
-            qa_buf_free(&d);
+    qa_backend_t *gpu = qa_kernel_bench_gpu();
+    qa_buf d;
+    if (gpu && qa_buf_alloc(gpu, n * sizeof(double), &d) == QA_OK) {
+        for (int k = 0; k < 3; k++) {
+            double s = time_fill(gpu, dists[k], n, d.ptr, 20);
+            qa_bench_result r = {names[k], "cuda", size, s, (double)n, "numbers",
+                                 (double)(n * qa_rng_elem_size(dists[k])), 0};
+            qa_bench_report(&r);
         }
-        qa_backend_free(gpu);
-    } else {
-        printf("# cuda: skipped (no GPU)\n");
+        qa_buf_free(&d);
     }
+    qa_backend_free(gpu);
     qa_backend_free(cpu);
     free(host);
     return 0;

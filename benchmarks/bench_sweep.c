@@ -30,6 +30,7 @@
 #include "trading/rules.h"        /* the rules of the check */
 #include "mpi/comm.h"
 #include "pipeline/sweep/sweep.h"
+#include "pipeline/sweep_test.h" /* qa_test_sweep_text: the tests' sweep run (tests/pipeline) */
 
 static const char *cfg_fmt =
     "data: %s\n"
@@ -49,17 +50,12 @@ static double cpu_seconds(void) {
 
 static qa_status run_once(const char *cfgtext, const char *run_dir, const char *backend, int threads,
                           const qa_comm_t *comm, qa_sweep_report *rep) {
-    qa_cfg_t *doc = NULL;
-    qa_status st = qa_cfg_parse("bench.yaml", cfgtext, strlen(cfgtext), &doc);
-    if (st != QA_OK) return st;
     qa_sweep_opts o;
     qa_sweep_opts_init(&o);
     o.run_dir = run_dir;
     o.backend = backend;
     o.threads = threads;
-    st = qa_sweep_run(doc, &o, comm, rep);
-    qa_cfg_free(doc);
-    return st;
+    return qa_test_sweep_text("bench.yaml", cfgtext, &o, comm, rep);
 }
 
 /* results.h5 metrics of (s, p) against qa_bt_run_reference on the file's closes. */

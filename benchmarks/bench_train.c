@@ -30,6 +30,7 @@
 #include "mpi/comm.h"
 #include "pipeline/features/features.h"
 #include "pipeline/train/train.h"
+#include "pipeline/train_test.h" /* tt_train: the tests' training run (tests/pipeline) */
 #include "registry/model.h"
 #include "registry/predict.h"
 
@@ -76,8 +77,6 @@ cleanup:
 /* One training run paused after `steps` steps (no evaluation): the loop's samples/s. */
 static qa_status run(qa_comm_t *comm, const char *yaml, const char *name, const char *backend, int threads, int steps,
                      qa_train_result *res, double *wall) {
-    qa_cfg_t *doc = NULL;
-    qa_train_cfg c;
     char run_dir[512], cmd[600];
     snprintf(run_dir, sizeof run_dir, "%s/%s", dir, name);
     if (qa_comm_rank(comm) == 0 && qa_fs_exists(run_dir)) {
@@ -85,21 +84,11 @@ static qa_status run(qa_comm_t *comm, const char *yaml, const char *name, const 
         if (system(cmd) != 0) return QA_FAIL(QA_ERR_IO, "cannot clear %s", run_dir);
     }
     qa_comm_barrier(comm);
-    qa_status st = qa_cfg_parse("bench", yaml, strlen(yaml), &doc);
-    if (st == QA_OK) st = qa_train_cfg_default(&c);
-    if (st == QA_OK) st = qa_train_cfg_bind(doc, &c);
-    if (st == QA_OK) {
-        c.data = data_path;
-        c.backend = backend;
-        c.threads = threads;
-        c.run_dir = run_dir;
-        c.max_steps = steps;
-        char *argv[] = {"bench_train", NULL};
-        uint64_t t0 = qa_time_ns();
-        st = qa_train_run(&c, comm, 1, argv, res);
-        *wall = qa_time_since(t0);
-    }
-    qa_cfg_free(doc);
+    tt_run o = {.name = "bench", .data = data_path, .backend = backend, .threads = threads, .run_dir = run_dir,
+                .max_steps = steps, .argv0 = "bench_train"};
+    uint64_t t0 = qa_time_ns();
+    qa_status st = tt_train(yaml, &o, comm, res);
+    *wall = qa_time_since(t0);
     return st;
 }
 

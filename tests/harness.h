@@ -1,6 +1,8 @@
 /* Minimal test harness: each test file is one executable; main() runs its cases with
- * QA_RUN and returns qa_test_finish(). A failed check prints file:line and the values
- * and marks the case failed, but the case continues so one run shows every failure.
+ * QA_RUN (or a table of them with qa_test_run_all) and returns qa_test_finish(); the run's
+ * seed and a temporary directory come from here too. A failed check prints file:line and
+ * the values and marks the case failed, but the case continues so one run shows every
+ * failure.
  * Exit code 77 tells ctest the test was skipped (e.g. no GPU).
  *
  * Numeric comparisons use |got - ref| <= atol + rtol*|ref| elementwise; NaN must match
@@ -9,10 +11,11 @@
 #define QA_TESTS_HARNESS_H
 
 #include <math.h>    /* fabs, isnan, isinf */
-#include <stdint.h>  /* uint8_t */
-#include <stdio.h>   /* printf */
-#include <stdlib.h>  /* exit, getenv */
+#include <stdint.h>  /* uint8_t, uint64_t */
+#include <stdio.h>   /* printf, snprintf */
+#include <stdlib.h>  /* exit, getenv, mkdtemp, system */
 #include <string.h>  /* memcmp */
+#include <time.h>    /* time: the default seed */
 
 #include "common/status.h"
 
@@ -125,15 +128,31 @@ static inline int qa_test_guard_intact(const void *p, size_t n) {
     return 1;
 }
 
-#define QA_RUN(fn)                                          \
-    do {                                                    \
-        qa_test_case_failed_ = 0;                           \
-        printf("[ RUN  ] %s\n", #fn);                       \
-        fflush(stdout);                                     \
-        fn();                                               \
-        printf("[ %s ] %s\n", qa_test_case_failed_ ? "FAIL" : " OK ", #fn); \
-        fflush(stdout);                                     \
-    } while (0)
+/* Runs one case between a [ RUN  ] line and its [  OK  ] / [ FAIL ] line. */
+static inline void qa_test_run(const char *name, void (*fn)(void)) {
+    qa_test_case_failed_ = 0;
+    printf("[ RUN  ] %s\n", name);
+    fflush(stdout);
+    fn();
+    printf("[ %s ] %s\n", qa_test_case_failed_ ? "FAIL" : " OK ", name);
+    fflush(stdout);
+}
+
+#define QA_RUN(fn) qa_test_run(#fn, fn)
+
+/* A table of cases, for a main() that picks which cases run:
+ *   static const qa_test_case cpu[] = {QA_CASE(test_a), QA_CASE(test_b)}; */
+typedef struct qa_test_case {
+    const char *name;
+    void (*fn)(void);
+} qa_test_case;
+
+#define QA_CASE(fn) {#fn, fn}
+#define QA_CASES(table) (table), sizeof(table) / sizeof((table)[0]) /* a table and its length */
+
+static inline void qa_test_run_all(const qa_test_case *cases, size_t n) {
+    for (size_t i = 0; i < n; i++) qa_test_run(cases[i].name, cases[i].fn);
+}
 
 static inline int qa_test_finish(void) {
     printf("%s: %d failure(s)\n", qa_test_failures_ ? "FAILED" : "PASSED", qa_test_failures_);
@@ -145,6 +164,29 @@ static inline void qa_test_skip(const char *why) {
     printf("skipped: %s\n", why);
     fflush(stdout);
     exit(QA_TEST_SKIP_CODE);
+}
+
+/* The seed of a randomised test: QA_TEST_SEED when set, else the time; printed so that a
+ * failure can be repeated. */
+static inline uint64_t qa_test_seed(void) {
+    const char *env = getenv("QA_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
+    printf("seed %llu (set QA_TEST_SEED to repeat)\n", (unsigned long long)seed);
+    return seed;
+}
+
+/* A fresh directory /tmp/qa_<tag>_XXXXXX, its path into buf. Returns 0 on success. */
+static inline int qa_test_tmpdir(char *buf, size_t size, const char *tag) {
+    snprintf(buf, size, "/tmp/qa_%s_XXXXXX", tag);
+    return mkdtemp(buf) ? 0 : 1;
+}
+
+/* rm -rf of a directory made by qa_test_tmpdir (any other path is left alone). */
+static inline void qa_test_rmtree(const char *dir) {
+    if (strncmp(dir, "/tmp/qa_", 8) != 0) return;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("warning: could not remove %s\n", dir);
 }
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "common/json.h" /* qa_json_from_schema */
+#include "config_test.h" /* qa_test_bind_text */
 #include "harness.h"
 
 typedef struct demo_cfg {
@@ -188,11 +189,7 @@ static const qa_cfg_field engine_schema[] = {
 };
 
 static qa_status bind_engine(const char *text, engine *e) {
-    qa_cfg_t *cfg = NULL;
-    qa_status st = qa_cfg_parse("e.yaml", text, strlen(text), &cfg);
-    if (st == QA_OK) st = qa_cfg_bind(cfg, qa_cfg_root(cfg), engine_schema, e, NULL);
-    qa_cfg_free(cfg);
-    return st;
+    return qa_test_bind_text("e.yaml", text, engine_schema, e);
 }
 
 static void test_typed_blocks(void) {

@@ -84,19 +84,12 @@ static void test_json_roundtrip(void) {
     QA_CHECK_ERR(qa_json_read_file(path, &back), QA_ERR_FORMAT, "s.json:2:");
 }
 
-static void cleanup_dir(void) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) printf("warning: could not remove %s\n", tmpdir);
-}
-
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/qa_test_fs_XXXXXX");
-    if (!mkdtemp(tmpdir)) qa_test_skip("cannot create a temp dir");
+    if (qa_test_tmpdir(tmpdir, sizeof tmpdir, "test_fs")) qa_test_skip("cannot create a temp dir");
     QA_RUN(test_atomic_commit_and_abort);
     QA_RUN(test_mkdirs);
     QA_RUN(test_sha256);
     QA_RUN(test_json_roundtrip);
-    cleanup_dir();
+    qa_test_rmtree(tmpdir);
     return qa_test_finish();
 }

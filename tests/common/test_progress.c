@@ -25,40 +25,42 @@ static void test_format(void) {
     QA_CHECK_STR(b, "scan  7 files  0/s  elapsed 1:01:01");
 }
 
-static void test_log_mode_lines(void) {
+/* What a LOG-mode progress writes, with the log, while the `n` adds are counted one by
+ * one (a report at each) and it finishes: the text (the caller frees it), its length in
+ * *len. */
+static char *log_mode_text(const char *label, uint64_t total, const char *unit, const uint64_t *adds, size_t n,
+                           size_t *len) {
     char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
+    FILE *mem = open_memstream(&buf, len);
     qa_log_set_stream(mem);
     qa_progress_t *p = NULL;
-    QA_CHECK_OK(qa_progress_create("work", 100, "items", QA_PROGRESS_LOG, mem, &p));
+    QA_CHECK_OK(qa_progress_create(label, total, unit, QA_PROGRESS_LOG, mem, &p));
     qa_progress_set_interval(p, 0.0); /* report at every add */
-    qa_progress_add(p, 40);
-    qa_progress_add(p, 60);
+    for (size_t i = 0; i < n; i++) qa_progress_add(p, adds[i]);
     qa_progress_finish(p);
     qa_progress_free(p);
     qa_log_set_stream(NULL);
     fclose(mem);
+    return buf;
+}
+
+static void test_log_mode_lines(void) {
+    const uint64_t adds[2] = {40, 60};
+    size_t len = 0;
+    char *buf = log_mode_text("work", 100, "items", adds, 2, &len);
     QA_CHECK(strstr(buf, "INFO  work  40.0%  40/100 items") != NULL);
     QA_CHECK(strstr(buf, "work 100.0%  100/100 items") != NULL);
     QA_CHECK(strstr(buf, "(done)") != NULL);
     free(buf);
 }
 
+/* QA_PROGRESS=0 when the progress is created: nothing is written. */
 static void test_silent(void) {
-    char *buf = NULL;
+    const uint64_t adds[1] = {10};
     size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    qa_log_set_stream(mem);
-    qa_progress_t *p = NULL;
     setenv("QA_PROGRESS", "0", 1);
-    QA_CHECK_OK(qa_progress_create("quiet", 10, "x", QA_PROGRESS_LOG, mem, &p));
+    char *buf = log_mode_text("quiet", 10, "x", adds, 1, &len);
     unsetenv("QA_PROGRESS");
-    qa_progress_add(p, 10);
-    qa_progress_finish(p);
-    qa_progress_free(p);
-    qa_log_set_stream(NULL);
-    fclose(mem);
     QA_CHECK_INT(len, 0);
     free(buf);
 }

@@ -143,14 +143,11 @@ static void test_times(void) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof dir, "/tmp/qa_test_csv_XXXXXX");
-    if (!mkdtemp(dir)) qa_test_skip("no temp dir");
+    if (qa_test_tmpdir(dir, sizeof dir, "test_csv")) qa_test_skip("no temp dir");
     QA_RUN(test_records);
     QA_RUN(test_gzip_and_truncation);
     QA_RUN(test_parse_double_exact);
     QA_RUN(test_times);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) printf("could not clean %s\n", dir);
+    qa_test_rmtree(dir);
     return qa_test_finish();
 }

@@ -8,20 +8,15 @@
 
 #include "datasets/describe.h"
 #include "harness.h"
+#include "store_test.h" /* qa_test_daily_meta */
 
 static char dir[256];
 
 static void test_describe(void) {
     char p[300];
     snprintf(p, sizeof p, "%s/d.h5", dir);
-    qa_store_meta m = {0};
-    snprintf(m.frequency, sizeof m.frequency, "1d");
-    m.bar_seconds = 86400;
+    qa_store_meta m = qa_test_daily_meta("NYSE", "unit test", 0);
     m.bars_per_year = 256; /* sqrt = 16: an exact annualisation factor */
-    snprintf(m.calendar, sizeof m.calendar, "NYSE");
-    snprintf(m.currency, sizeof m.currency, "USD");
-    snprintf(m.adjustment, sizeof m.adjustment, "none");
-    snprintf(m.source, sizeof m.source, "unit test");
     const char *syms[] = {"AAA", "BBB"};
     int64_t time[4] = {0, 86400000000000LL, 2 * 86400000000000LL, 3 * 86400000000000LL};
     /* AAA doubles, halves, doubles: returns ln2, -ln2, ln2. BBB has a gap at t=1: one
@@ -67,11 +62,8 @@ static void test_describe(void) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof dir, "/tmp/qa_test_describe_XXXXXX");
-    if (!mkdtemp(dir)) qa_test_skip("no temp dir");
+    if (qa_test_tmpdir(dir, sizeof dir, "test_describe")) qa_test_skip("no temp dir");
     QA_RUN(test_describe);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) printf("could not clean %s\n", dir);
+    qa_test_rmtree(dir);
     return qa_test_finish();
 }

@@ -4,11 +4,8 @@
 # with h5py against the CSV text, and the three anomaly policies.
 QA="$1"; SRC="$2"; PY="${3:-/usr/bin/python3}"
 BAD="$SRC/tests/data/bad"; SAMPLE="$SRC/datasets/sample"
-W=$(mktemp -d /tmp/qa_test_import_XXXXXX)
-trap 'rm -rf "$W"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-ko() { echo "FAIL: $1"; fail=1; }
+. "$SRC/tests/lib.sh"
+qa_tmpdir import
 
 # 1. Malformed inputs: tests/data/bad/EXPECTED lists file | command | expected text.
 grep -v '^#' "$BAD/EXPECTED" | while IFS='|' read -r file cmd want; do

@@ -10,23 +10,13 @@
 #include "common/fs.h"
 #include "datasets/store.h"
 #include "harness.h"
+#include "store_test.h" /* qa_test_daily_meta */
 
 static char dir[256];
 
 static void path_of(char *buf, size_t size, const char *name) { snprintf(buf, size, "%s/%s", dir, name); }
 
-static qa_store_meta test_meta(void) {
-    qa_store_meta m = {0};
-    snprintf(m.frequency, sizeof m.frequency, "1d");
-    m.bar_seconds = 86400;
-    m.bars_per_year = 252;
-    snprintf(m.calendar, sizeof m.calendar, "NYSE");
-    snprintf(m.currency, sizeof m.currency, "USD");
-    snprintf(m.adjustment, sizeof m.adjustment, "none");
-    snprintf(m.source, sizeof m.source, "unit test");
-    m.deflate_level = 4;
-    return m;
-}
+static qa_store_meta test_meta(void) { return qa_test_daily_meta("NYSE", "unit test", 4); }
 
 static void test_round_trip(void) {
     char p[512];
@@ -165,15 +155,12 @@ static void test_bad_files(void) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof dir, "/tmp/qa_test_store_XXXXXX");
-    if (!mkdtemp(dir)) qa_test_skip("no temp dir");
+    if (qa_test_tmpdir(dir, sizeof dir, "test_store")) qa_test_skip("no temp dir");
     QA_RUN(test_round_trip);
     QA_RUN(test_move_delete);
     QA_RUN(test_uncommitted_leaves_nothing);
     QA_RUN(test_bad_grids);
     QA_RUN(test_bad_files);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) printf("could not clean %s\n", dir);
+    qa_test_rmtree(dir);
     return qa_test_finish();
 }

@@ -8,7 +8,9 @@
 
 #include "common/fs.h"
 #include "datasets/store.h"
+#include "common/mem.h" /* QA_FREE_ALL */
 #include "harness.h"
+#include "mpi_test.h"   /* qa_test_finish_comm */
 #include "mpi/comm.h"
 #include "mpi/shard.h"
 
@@ -64,14 +66,9 @@ int main(int argc, char **argv) {
     QA_CHECK(isnan(rd[0]) && isnan(rd[nt - 1]));
     qa_store_close(st);
     free(rd);
-    int64_t failures = qa_test_failures_;
-    qa_comm_allreduce_sum_i64(comm, &failures, 1);
-    qa_comm_barrier(comm);
+    int rc = qa_test_finish_comm(comm);
     if (rank == 0) remove(path);
-    free(names);
-    free(nb);
-    free(time);
-    int rc = qa_test_finish();
+    QA_FREE_ALL(names, nb, time);
     qa_comm_free(comm);
-    return failures ? 1 : rc;
+    return rc;
 }

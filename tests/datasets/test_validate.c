@@ -8,8 +8,12 @@
 #include "harness.h"
 
 #define T 9
-/* The same bars as tests/data/good/ANOM.csv. */
-static void bars(double *o, double *h, double *l, double *c, double *v) {
+static int64_t times[T] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+
+/* The same bars as tests/data/good/ANOM.csv into o..v, validated with the default options
+ * as symbol `symbol`, masking (mask 1) or keeping (0) what is found. */
+static void validate_anom(int64_t symbol, int mask, double *o, double *h, double *l, double *c, double *v,
+                          qa_anom_list *out) {
     const double O[T] = {10.0, 10.2, 10.4, 10.5, -10.7, 10.8, 10.9, 11.1, 11.2};
     const double H[T] = {10.5, 10.6, 1.07, 10.9, 11.0, 11.2, 11.3, 11.0, 11.6};
     const double L[T] = {9.8, 10.0, 10.1, 10.3, 10.5, 10.6, 10.7, 10.9, 11.0};
@@ -20,17 +24,15 @@ static void bars(double *o, double *h, double *l, double *c, double *v) {
     memcpy(l, L, sizeof L);
     memcpy(c, C, sizeof C);
     memcpy(v, V, sizeof V);
+    qa_validate_opts opts;
+    qa_validate_opts_default(&opts);
+    QA_CHECK_OK(qa_validate_bars(&opts, symbol, times, T, o, h, l, c, v, mask, out));
 }
-
-static int64_t times[T] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
 
 static void test_keep(void) {
     double o[T], h[T], l[T], c[T], v[T];
-    bars(o, h, l, c, v);
-    qa_validate_opts opts;
-    qa_validate_opts_default(&opts);
     qa_anom_list out = {0};
-    QA_CHECK_OK(qa_validate_bars(&opts, 0, times, T, o, h, l, c, v, 0, &out));
+    validate_anom(0, 0, o, h, l, c, v, &out);
     struct {
         int t, kind, field;
     } want[] = {{1, QA_ANOM_ZERO_VOLUME, QA_BAR_VOLUME}, {2, QA_ANOM_SHIFT, QA_BAR_HIGH},
@@ -51,11 +53,8 @@ static void test_keep(void) {
 
 static void test_mask(void) {
     double o[T], h[T], l[T], c[T], v[T];
-    bars(o, h, l, c, v);
-    qa_validate_opts opts;
-    qa_validate_opts_default(&opts);
     qa_anom_list out = {0};
-    QA_CHECK_OK(qa_validate_bars(&opts, 3, times, T, o, h, l, c, v, 1, &out));
+    validate_anom(3, 1, o, h, l, c, v, &out);
     QA_CHECK_INT(out.n, 5); /* the masked close no longer makes a spike */
     QA_CHECK(isnan(v[1]) && !isnan(c[1]));                           /* zero volume: volume only */
     QA_CHECK(isnan(h[2]) && !isnan(o[2]) && !isnan(c[2]));           /* shifted high: high only */

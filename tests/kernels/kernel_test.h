@@ -1,5 +1,6 @@
 /* Shared setup for kernel tests: `test_<op> cpu` runs reference checks; `test_<op> gpu`
- * runs CPU<->CUDA parity and exits 77 (skipped) when no GPU is usable. */
+ * runs CPU<->CUDA parity and exits 77 (skipped) when no GPU is usable. Kernel benchmarks
+ * take their GPU backend and their inputs from here too. */
 #ifndef QA_TESTS_KERNEL_TEST_H
 #define QA_TESTS_KERNEL_TEST_H
 
@@ -17,6 +18,15 @@ static inline int qa_kernel_test_mode(int argc, char **argv) {
     exit(2);
 }
 
+/* main() of a kernel test: runs the `gpu` cases for "gpu", the `cpu` cases for "cpu";
+ * returns the exit status. */
+static inline int qa_kernel_test_main(int argc, char **argv, const qa_test_case *gpu, size_t ngpu,
+                                      const qa_test_case *cpu, size_t ncpu) {
+    if (qa_kernel_test_mode(argc, argv)) qa_test_run_all(gpu, ngpu);
+    else qa_test_run_all(cpu, ncpu);
+    return qa_test_finish();
+}
+
 /* A CUDA backend on device 0, or a skip (exit 77) with the reason. */
 static inline qa_backend_t *qa_kernel_test_gpu(void) {
     if (!qa_backend_cuda_compiled()) qa_test_skip("this build has no CUDA backend");
@@ -28,6 +38,17 @@ static inline qa_backend_t *qa_kernel_test_gpu(void) {
         printf("cannot create CUDA backend: %s\n", qa_err_msg());
         exit(1);
     }
+    return be;
+}
+
+/* A CUDA backend on device 0 for a benchmark's GPU lines, or NULL after printing why
+ * there are none. */
+static inline qa_backend_t *qa_kernel_bench_gpu(void) {
+    int n = 0;
+    qa_cuda_device_count(&n);
+    qa_backend_t *be = NULL;
+    if (n == 0) printf("# cuda: skipped (no GPU)\n");
+    else if (qa_backend_create(QA_BACKEND_CUDA, 0, &be) != QA_OK) printf("# cuda: skipped (%s)\n", qa_err_msg());
     return be;
 }
 

@@ -1,12 +1,12 @@
 /* Helpers shared by the nn kernel tests (test_nn_layers.c, test_nn_lstm.c): seeded
- * random arrays, CPU/GPU contexts, device round trips and the gradient comparison. */
+ * random arrays, CPU/GPU contexts, device round trips, finite-difference gradients and the
+ * gradient comparison. */
 #ifndef QA_TESTS_NN_TEST_H
 #define QA_TESTS_NN_TEST_H
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "common/philox.h"
 #include "kernel_test.h"
@@ -16,12 +16,23 @@
  * replayed. */
 static inline uint64_t nn_test_seed(void) {
     static uint64_t seed = 0;
-    if (!seed) {
-        const char *env = getenv("QA_TEST_SEED");
-        seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-        printf("seed %llu (set QA_TEST_SEED to replay)\n", (unsigned long long)seed);
-    }
+    if (!seed) seed = qa_test_seed();
     return seed;
+}
+
+/* Central differences of the loss f(ctx) in each of the n parameters (step 1e-5; each
+ * parameter is restored): out[i] ~ dL/dparam[i]. */
+static inline void nn_fd_grad(double (*f)(void *ctx), void *ctx, double *param, size_t n, double *out) {
+    const double h = 1e-5;
+    for (size_t i = 0; i < n; i++) {
+        double save = param[i];
+        param[i] = save + h;
+        double lp = f(ctx);
+        param[i] = save - h;
+        double lm = f(ctx);
+        param[i] = save;
+        out[i] = (lp - lm) / (2 * h);
+    }
 }
 
 /* The activations in double precision (GELU in its tanh form, as the kernels). */

@@ -17,6 +17,7 @@
  * clock), with a JSON line per measurement. Op-specific edge cases live in the
  * op's own test (test_<op>.c); this table is the one place where every op meets every
  * backend. */
+#include <assert.h> /* static_assert */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -128,8 +129,9 @@ static void panels_free(panels *p) { free(p->open); }
 
 /* ---- the table ----------------------------------------------------------------------------- */
 
-/* Runs the op on `be` into out (host doubles, at most `cap`); *n gets the count. */
-typedef qa_status (*run_fn)(qa_backend_t *be, const void *arg, double *out, size_t cap, size_t *n);
+/* Runs the op on a->be, its backend arrays in `a` (the caller frees them), into out (host
+ * doubles, room for MAX_OUT); *n gets the count. */
+typedef qa_status (*run_fn)(arena *a, const void *arg, double *out, size_t *n);
 
 typedef struct op {
     char name[64];
@@ -148,23 +150,23 @@ typedef struct op {
 
 /* ---- rng ---- */
 
-static qa_status run_rng(qa_backend_t *be, const void *arg, double *out, size_t cap, size_t *n) {
+enum { RNG_N = 1000003 };
+static_assert(RNG_N <= MAX_OUT, "rng: the output must fit the run's buffer");
+
+static qa_status run_rng(arena *a, const void *arg, double *out, size_t *n) {
     const qa_rng_dist dist = (qa_rng_dist)(intptr_t)arg;
-    const size_t N = 1000003;
-    if (N > cap) return QA_FAIL(QA_ERR_LIMIT, "rng: output too large");
-    arena a = {be, {{0}}, 0};
+    const size_t N = RNG_N;
     size_t esz = qa_rng_elem_size(dist);
-    void *d = dev_out(&a, N * esz), *h = malloc(N * esz);
+    void *d = dev_out(a, N * esz), *h = malloc(N * esz);
     qa_status st = d && h ? QA_OK : QA_FAIL(QA_ERR_NOMEM, "rng");
-    if (st == QA_OK) TIMED(be, qa_rng_fill(be, dist, SEED, 7, 12345, N, d));
-    if (st == QA_OK) st = fetch(&a, h, d, N * esz);
+    if (st == QA_OK) TIMED(a->be, qa_rng_fill(a->be, dist, SEED, 7, 12345, N, d));
+    if (st == QA_OK) st = fetch(a, h, d, N * esz);
     for (size_t i = 0; st == QA_OK && i < N; i++)
         out[i] = dist == QA_RNG_U32 ? (double)((uint32_t *)h)[i]
                  : dist == QA_RNG_UNIFORM_F32 ? (double)((float *)h)[i]
                                               : ((double *)h)[i];
     *n = N;
     free(h);
-    arena_free(&a);
     return st;
 }
 
@@ -188,23 +190,21 @@ static void moments_out(const qa_moments *m, size_t rows, double *out) {
     }
 }
 
-static qa_status run_reduce(qa_backend_t *be, const void *arg, double *out, size_t cap, size_t *n) {
-    (void)arg, (void)cap;
+static qa_status run_reduce(arena *a, const void *arg, double *out, size_t *n) {
+    (void)arg;
     double *x = reduce_input();
     qa_moments m[RED_ROWS];
-    arena a = {be, {{0}}, 0};
-    const double *d = dev(&a, x, sizeof(double) * RED_ROWS * RED_COLS);
+    const double *d = dev(a, x, sizeof(double) * RED_ROWS * RED_COLS);
     qa_status st = d ? QA_OK : QA_FAIL(QA_ERR_NOMEM, "reduce");
-    if (st == QA_OK) TIMED(be, qa_reduce_moments(be, d, RED_ROWS, RED_COLS, m));
+    if (st == QA_OK) TIMED(a->be, qa_reduce_moments(a->be, d, RED_ROWS, RED_COLS, m));
     if (st == QA_OK) moments_out(m, RED_ROWS, out);
     *n = 6 * RED_ROWS;
-    arena_free(&a);
     free(x);
     return st;
 }
 
-static qa_status replay_reduce(qa_backend_t *be, const void *arg, double *out, size_t cap, size_t *n) {
-    (void)be, (void)arg, (void)cap;
+static qa_status replay_reduce(arena *a, const void *arg, double *out, size_t *n) {
+    (void)a, (void)arg;
     double *x = reduce_input();
     qa_moments m[RED_ROWS];
     qa_reduce_moments_gpu_order(x, RED_ROWS, RED_COLS, m);
@@ -217,30 +217,28 @@ static qa_status replay_reduce(qa_backend_t *be, const void *arg, double *out, s
 /* ---- features ---- */
 
 enum { FEAT_S = 61, FEAT_T = 1531 };
+static_assert((size_t)FEAT_S * FEAT_T <= MAX_OUT, "features: the output must fit the run's buffer");
 
-static qa_status run_feature(qa_backend_t *be, const void *arg, double *out, size_t cap, size_t *n) {
+static qa_status run_feature(arena *a, const void *arg, double *out, size_t *n) {
     const qa_feat_spec *spec = arg;
     panels p = make_panels(FEAT_S, FEAT_T);
     const size_t N = (size_t)FEAT_S * FEAT_T;
-    if (N > cap) return QA_FAIL(QA_ERR_LIMIT, "features: output too large");
-    arena a = {be, {{0}}, 0};
     const double *host[QA_FEAT_BAR_FIELDS] = {p.open, p.high, p.low, p.close, p.volume};
     qa_feat_panel in = {{NULL}, FEAT_S, FEAT_T, 0};
-    for (int f = 0; f < QA_FEAT_BAR_FIELDS; f++) in.field[f] = dev(&a, host[f], N * sizeof(double));
-    double *o = dev_out(&a, N * sizeof(double));
+    for (int f = 0; f < QA_FEAT_BAR_FIELDS; f++) in.field[f] = dev(a, host[f], N * sizeof(double));
+    double *o = dev_out(a, N * sizeof(double));
     qa_feat_state_t *state = NULL;
-    qa_status st = qa_feat_state_create(be, spec, FEAT_S, &state);
+    qa_status st = qa_feat_state_create(a->be, spec, FEAT_S, &state);
     /* two time blocks: the carried state is part of what is compared */
     qa_feat_panel b1 = in, b2 = in;
     b1.nbar = 700, b1.ld = FEAT_T;
     b2.nbar = FEAT_T - 700, b2.ld = FEAT_T;
     for (int f = 0; f < QA_FEAT_BAR_FIELDS; f++) b2.field[f] = in.field[f] + 700;
-    if (st == QA_OK) TIMED(be, qa_feat_compute(be, spec, &b1, state, o, FEAT_T));
-    if (st == QA_OK) TIMED(be, qa_feat_compute(be, spec, &b2, state, o + 700, FEAT_T));
-    if (st == QA_OK) st = fetch(&a, out, o, N * sizeof(double));
+    if (st == QA_OK) TIMED(a->be, qa_feat_compute(a->be, spec, &b1, state, o, FEAT_T));
+    if (st == QA_OK) TIMED(a->be, qa_feat_compute(a->be, spec, &b2, state, o + 700, FEAT_T));
+    if (st == QA_OK) st = fetch(a, out, o, N * sizeof(double));
     *n = N;
     qa_feat_state_free(state);
-    arena_free(&a);
     panels_free(&p);
     return st;
 }
@@ -278,13 +276,12 @@ static void metrics_out(const qa_bt_metrics *m, size_t n, double *out) {
     }
 }
 
-static qa_status run_backtest(qa_backend_t *be, const void *arg, double *out, size_t cap, size_t *n) {
+static qa_status run_backtest(arena *a, const void *arg, double *out, size_t *n) {
     const bt_case *c = arg;
     panels p = make_panels(BT_S, BT_T);
     const size_t N = (size_t)BT_S * BT_T;
-    arena a = {be, {{0}}, 0};
-    qa_bt_data d = {dev(&a, p.close, N * 8), dev(&a, p.high, N * 8), dev(&a, p.low, N * 8),
-                    dev(&a, p.volume, N * 8), dev(&a, p.signal, N * 8), BT_S, BT_T, 400, BT_T};
+    qa_bt_data d = {dev(a, p.close, N * 8), dev(a, p.high, N * 8), dev(a, p.low, N * 8),
+                    dev(a, p.volume, N * 8), dev(a, p.signal, N * 8), BT_S, BT_T, 400, BT_T};
     qa_bt_params prm[64];
     size_t np = 0;
     bt_params(c->strategy, prm, &np);
@@ -299,18 +296,18 @@ static qa_status run_backtest(qa_backend_t *be, const void *arg, double *out, si
     qa_bt_metrics *m = calloc(BT_S * 64, sizeof *m);
     qa_status st = QA_OK;
     if (c->kind == 0) {
-        TIMED(be, qa_bt_run(be, &d, &g, &r, m, NULL, 0));
+        TIMED(a->be, qa_bt_run(a->be, &d, &g, &r, m, NULL, 0));
         *n = 13 * BT_S * np;
         if (st == QA_OK) metrics_out(m, BT_S * np, out);
     } else if (c->kind == 1) {
         qa_bt_portfolio_opts po = {QA_BT_WEIGHT_INV_VOL, 60};
-        TIMED(be, qa_bt_portfolio(be, &d, &g, &r, &po, m, NULL));
+        TIMED(a->be, qa_bt_portfolio(a->be, &d, &g, &r, &po, m, NULL));
         *n = 13 * np;
         if (st == QA_OK) metrics_out(m, np, out);
     } else {
         qa_bt_xs_settings xs = {3, 3, 0.5, 0.5, 3.0, 252.0};
         double *eq = malloc((BT_T - 400) * sizeof *eq);
-        TIMED(be, qa_bt_xs_topk(be, &d, &xs, m, eq));
+        TIMED(a->be, qa_bt_xs_topk(a->be, &d, &xs, m, eq));
         *n = 13 + (BT_T - 400);
         if (st == QA_OK) {
             metrics_out(m, 1, out);
@@ -318,9 +315,7 @@ static qa_status run_backtest(qa_backend_t *be, const void *arg, double *out, si
         }
         free(eq);
     }
-    (void)cap;
     free(m);
-    arena_free(&a);
     panels_free(&p);
     return st;
 }
@@ -359,57 +354,55 @@ static qa_status run_lstm(qa_nn_ctx_t *ctx, arena *a, int backward, double *out,
     return st;
 }
 
-static qa_status run_nn(qa_backend_t *be, const void *arg, double *out, size_t cap, size_t *n) {
+static qa_status run_nn(arena *a, const void *arg, double *out, size_t *n) {
     const nn_case *c = arg;
-    (void)cap;
-    arena a = {be, {{0}}, 0};
     qa_nn_ctx_t *ctx = NULL;
-    qa_status st = qa_nn_ctx_create(be, &ctx);
+    qa_status st = qa_nn_ctx_create(a->be, &ctx);
     if (st != QA_OK) return st;
     const size_t nx = (size_t)NN_B * NN_IN, nw = (size_t)NN_OUT * NN_IN, ny = (size_t)NN_B * NN_OUT;
     float *x = randnf(nx, 70, 1.0), *w = randnf(nw, 71, 0.1), *b = randnf(NN_OUT, 72, 0.1);
     float *t = randnf(ny, 73, 1.0), *t2 = randnf(ny, 79, 1.0);
-    const float *dx = dev(&a, x, nx * 4), *dw = dev(&a, w, nw * 4), *db = dev(&a, b, NN_OUT * 4);
-    const float *dt = dev(&a, t, ny * 4), *dt2 = dev(&a, t2, ny * 4);
-    float *y = dev_out(&a, ny * 4), *y2 = dev_out(&a, ny * 4), *s1 = dev_out(&a, NN_B * 4), *s2 = dev_out(&a, NN_B * 4);
-    float *loss = dev_out(&a, 8);
+    const float *dx = dev(a, x, nx * 4), *dw = dev(a, w, nw * 4), *db = dev(a, b, NN_OUT * 4);
+    const float *dt = dev(a, t, ny * 4), *dt2 = dev(a, t2, ny * 4);
+    float *y = dev_out(a, ny * 4), *y2 = dev_out(a, ny * 4), *s1 = dev_out(a, NN_B * 4), *s2 = dev_out(a, NN_B * 4);
+    float *loss = dev_out(a, 8);
     switch (c->kind) {
     case 0:
-        TIMED(be, qa_nn_linear_forward(ctx, NN_B, NN_IN, NN_OUT, dx, dw, db, y));
-        if (st == QA_OK) st = floats_out(&a, y, ny, out);
+        TIMED(a->be, qa_nn_linear_forward(ctx, NN_B, NN_IN, NN_OUT, dx, dw, db, y));
+        if (st == QA_OK) st = floats_out(a, y, ny, out);
         *n = ny;
         break;
     case 1: { /* GELU forward with dropout, then its gradient */
         qa_nn_dropout dr = {0.25f, 77, 3};
-        TIMED(be, qa_nn_bias_act_forward(ctx, QA_NN_ACT_GELU, NN_B, NN_OUT, dt, db, &dr, y));
-        if (st == QA_OK) TIMED(be, qa_nn_bias_act_backward(ctx, QA_NN_ACT_GELU, NN_B, NN_OUT, dt, db, &dr, dt, y2, NULL, 0));
-        if (st == QA_OK) st = floats_out(&a, y, ny, out);
-        if (st == QA_OK) st = floats_out(&a, y2, ny, out + ny);
+        TIMED(a->be, qa_nn_bias_act_forward(ctx, QA_NN_ACT_GELU, NN_B, NN_OUT, dt, db, &dr, y));
+        if (st == QA_OK) TIMED(a->be, qa_nn_bias_act_backward(ctx, QA_NN_ACT_GELU, NN_B, NN_OUT, dt, db, &dr, dt, y2, NULL, 0));
+        if (st == QA_OK) st = floats_out(a, y, ny, out);
+        if (st == QA_OK) st = floats_out(a, y2, ny, out + ny);
         *n = 2 * ny;
         break;
     }
     case 2: {
         float *g = randnf(NN_OUT, 74, 1.0), *be_ = randnf(NN_OUT, 75, 0.5);
-        const float *dg = dev(&a, g, NN_OUT * 4), *dbe = dev(&a, be_, NN_OUT * 4);
-        TIMED(be, qa_nn_layernorm_forward(ctx, NN_B, NN_OUT, QA_NN_LAYERNORM_EPS, dt, dg, dbe, y, s1, s2));
-        if (st == QA_OK) st = floats_out(&a, y, ny, out);
+        const float *dg = dev(a, g, NN_OUT * 4), *dbe = dev(a, be_, NN_OUT * 4);
+        TIMED(a->be, qa_nn_layernorm_forward(ctx, NN_B, NN_OUT, QA_NN_LAYERNORM_EPS, dt, dg, dbe, y, s1, s2));
+        if (st == QA_OK) st = floats_out(a, y, ny, out);
         *n = ny;
         free(g), free(be_);
         break;
     }
     case 3:
-        TIMED(be, qa_nn_loss_mse(ctx, ny, dt, dt2, loss, y));
-        if (st == QA_OK) st = floats_out(&a, loss, 1, out);
-        if (st == QA_OK) st = floats_out(&a, y, ny, out + 1);
+        TIMED(a->be, qa_nn_loss_mse(ctx, ny, dt, dt2, loss, y));
+        if (st == QA_OK) st = floats_out(a, loss, 1, out);
+        if (st == QA_OK) st = floats_out(a, y, ny, out + 1);
         *n = 1 + ny;
         break;
     case 4: {
         int32_t *lab = malloc(NN_B * sizeof *lab);
         for (int r = 0; r < NN_B; r++) lab[r] = (int32_t)(qa_rng_u32(SEED, 76, (uint64_t)r) % NN_OUT);
-        const int32_t *dlab = dev(&a, lab, NN_B * 4);
-        TIMED(be, qa_nn_loss_cross_entropy(ctx, NN_B, NN_OUT, dt, dlab, loss, y));
-        if (st == QA_OK) st = floats_out(&a, loss, 1, out);
-        if (st == QA_OK) st = floats_out(&a, y, ny, out + 1);
+        const int32_t *dlab = dev(a, lab, NN_B * 4);
+        TIMED(a->be, qa_nn_loss_cross_entropy(ctx, NN_B, NN_OUT, dt, dlab, loss, y));
+        if (st == QA_OK) st = floats_out(a, loss, 1, out);
+        if (st == QA_OK) st = floats_out(a, y, ny, out + 1);
         *n = 1 + ny;
         free(lab);
         break;
@@ -417,25 +410,24 @@ static qa_status run_nn(qa_backend_t *be, const void *arg, double *out, size_t c
     case 5: { /* global norm + clipped AdamW, step 3 */
         float *m0 = randnf(nw, 77, 0.01), *v0 = randnf(nw, 78, 0.01);
         for (size_t i = 0; i < nw; i++) v0[i] = v0[i] * v0[i];
-        float *pm = dev(&a, w, nw * 4), *mm = dev(&a, m0, nw * 4), *vv = dev(&a, v0, nw * 4);
-        if (qa_backend_kind_of(be) == QA_BACKEND_CPU) { /* the update is in place: work on copies */
+        float *pm = dev(a, w, nw * 4), *mm = dev(a, m0, nw * 4), *vv = dev(a, v0, nw * 4);
+        if (qa_backend_kind_of(a->be) == QA_BACKEND_CPU) { /* the update is in place: work on copies */
             pm = memcpy(malloc(nw * 4), w, nw * 4), mm = memcpy(malloc(nw * 4), m0, nw * 4);
             vv = memcpy(malloc(nw * 4), v0, nw * 4);
         }
         qa_nn_adamw_cfg cfg = {1e-3, 0.9, 0.999, 1e-8, 0.01, 0.5};
-        TIMED(be, qa_nn_grad_norm(ctx, nw, dx, loss));
-        if (st == QA_OK) TIMED(be, qa_nn_adamw_update(ctx, &cfg, 3, nw, pm, dx, mm, vv, loss));
-        if (st == QA_OK) st = floats_out(&a, pm, nw, out);
-        if (st == QA_OK) st = floats_out(&a, vv, nw, out + nw);
+        TIMED(a->be, qa_nn_grad_norm(ctx, nw, dx, loss));
+        if (st == QA_OK) TIMED(a->be, qa_nn_adamw_update(ctx, &cfg, 3, nw, pm, dx, mm, vv, loss));
+        if (st == QA_OK) st = floats_out(a, pm, nw, out);
+        if (st == QA_OK) st = floats_out(a, vv, nw, out + nw);
         *n = 2 * nw;
-        if (qa_backend_kind_of(be) == QA_BACKEND_CPU) free(pm), free(mm), free(vv);
+        if (qa_backend_kind_of(a->be) == QA_BACKEND_CPU) free(pm), free(mm), free(vv);
         free(m0), free(v0);
         break;
     }
-    default: st = run_lstm(ctx, &a, c->kind == 7, out, n); break;
+    default: st = run_lstm(ctx, a, c->kind == 7, out, n); break;
     }
     free(x), free(w), free(b), free(t), free(t2);
-    arena_free(&a);
     qa_nn_ctx_free(ctx);
     return st;
 }
@@ -449,49 +441,47 @@ typedef struct risk_case {
 
 enum { RK_T = 509, RK_N = 23, RK_SC = 5003 };
 
-static qa_status run_risk(qa_backend_t *be, const void *arg, double *out, size_t cap, size_t *n) {
+static qa_status run_risk(arena *a, const void *arg, double *out, size_t *n) {
     const risk_case *c = arg;
-    (void)cap;
-    arena a = {be, {{0}}, 0};
     qa_risk_ctx_t *ctx = NULL;
-    qa_status st = qa_risk_ctx_create(be, &ctx);
+    qa_status st = qa_risk_ctx_create(a->be, &ctx);
     if (st != QA_OK) return st;
     double *r = randn((size_t)RK_T * RK_N, 80, 0.01);
     for (size_t i = 0; i < (size_t)RK_T * RK_N; i++) r[i] += 0.004 * qa_rng_normal(SEED, 81, i / RK_N); /* a factor */
-    const double *dr = dev(&a, r, sizeof(double) * RK_T * RK_N);
-    double *cov = dev_out(&a, sizeof(double) * RK_N * RK_N), *l = dev_out(&a, sizeof(double) * RK_N * RK_N);
-    double *shocks = dev_out(&a, sizeof(double) * RK_SC * RK_N), *pnl = dev_out(&a, sizeof(double) * RK_SC);
+    const double *dr = dev(a, r, sizeof(double) * RK_T * RK_N);
+    double *cov = dev_out(a, sizeof(double) * RK_N * RK_N), *l = dev_out(a, sizeof(double) * RK_N * RK_N);
+    double *shocks = dev_out(a, sizeof(double) * RK_SC * RK_N), *pnl = dev_out(a, sizeof(double) * RK_SC);
     double delta = 0.0, jit = 0.0;
     const size_t nn = (size_t)RK_N * RK_N;
     switch (c->kind) {
-    case 0: TIMED(be, qa_risk_cov_sample(ctx, dr, RK_T, RK_N, cov)); break;
-    case 1: TIMED(be, qa_risk_cov_ewma(ctx, dr, RK_T, RK_N, 0.94, 1, cov)); break;
-    case 2: TIMED(be, qa_risk_cov_ledoit_wolf(ctx, dr, RK_T, RK_N, QA_RISK_LW_CONSTANT_CORRELATION, cov, &delta)); break;
+    case 0: TIMED(a->be, qa_risk_cov_sample(ctx, dr, RK_T, RK_N, cov)); break;
+    case 1: TIMED(a->be, qa_risk_cov_ewma(ctx, dr, RK_T, RK_N, 0.94, 1, cov)); break;
+    case 2: TIMED(a->be, qa_risk_cov_ledoit_wolf(ctx, dr, RK_T, RK_N, QA_RISK_LW_CONSTANT_CORRELATION, cov, &delta)); break;
     default:
         st = qa_risk_cov_sample(ctx, dr, RK_T, RK_N, cov);
-        if (st == QA_OK && c->kind == 3) TIMED(be, qa_risk_cholesky(ctx, cov, RK_N, 1e-6, l, &jit));
+        if (st == QA_OK && c->kind == 3) TIMED(a->be, qa_risk_cholesky(ctx, cov, RK_N, 1e-6, l, &jit));
         else if (st == QA_OK) st = qa_risk_cholesky(ctx, cov, RK_N, 1e-6, l, &jit);
         break;
     }
     if (st == QA_OK && c->kind <= 2) {
-        st = fetch(&a, out, cov, nn * sizeof(double));
+        st = fetch(a, out, cov, nn * sizeof(double));
         out[nn] = delta;
         *n = nn + 1;
     } else if (st == QA_OK && c->kind == 3) {
-        st = fetch(&a, out, l, nn * sizeof(double));
+        st = fetch(a, out, l, nn * sizeof(double));
         *n = nn;
     } else if (st == QA_OK) {
         qa_risk_mc mc = {SEED, 40, c->kind == 5 ? QA_RISK_DIST_STUDENT_T : QA_RISK_DIST_NORMAL, 6};
-        if (c->kind <= 5) TIMED(be, qa_risk_scenarios(ctx, &mc, c->kind == 4 ? NULL : l, NULL, RK_N, 1000, RK_SC, shocks));
+        if (c->kind <= 5) TIMED(a->be, qa_risk_scenarios(ctx, &mc, c->kind == 4 ? NULL : l, NULL, RK_N, 1000, RK_SC, shocks));
         else st = qa_risk_scenarios(ctx, &mc, l, NULL, RK_N, 1000, RK_SC, shocks);
         if (st == QA_OK && c->kind <= 5) {
-            st = fetch(&a, out, shocks, sizeof(double) * RK_SC * RK_N);
+            st = fetch(a, out, shocks, sizeof(double) * RK_SC * RK_N);
             *n = (size_t)RK_SC * RK_N;
         } else if (st == QA_OK && c->kind == 6) {
             double *w = randn(RK_N, 82, 1e5);
-            const double *dw = dev(&a, w, RK_N * sizeof(double));
-            TIMED(be, qa_risk_pnl_linear(ctx, shocks, RK_SC, RK_N, dw, pnl));
-            if (st == QA_OK) st = fetch(&a, out, pnl, sizeof(double) * RK_SC);
+            const double *dw = dev(a, w, RK_N * sizeof(double));
+            TIMED(a->be, qa_risk_pnl_linear(ctx, shocks, RK_SC, RK_N, dw, pnl));
+            if (st == QA_OK) st = fetch(a, out, pnl, sizeof(double) * RK_SC);
             *n = RK_SC;
             free(w);
         } else if (st == QA_OK) {
@@ -499,14 +489,13 @@ static qa_status run_risk(qa_backend_t *be, const void *arg, double *out, size_t
             for (int q = 0; q < 7; q++)
                 opt[q] = (qa_risk_option){q % 2 ? -3.0 : 2.0, 100.0, 80.0 + 7.0 * q, 0.05 + 0.3 * q, 0.2 + 0.02 * q,
                                           0.03, 0.01, q % 2 ? QA_RISK_PUT : QA_RISK_CALL, q, q == 3 ? 5 : -1, 0};
-            const qa_risk_option *dopt = dev(&a, opt, sizeof opt);
-            TIMED(be, qa_risk_pnl_options(ctx, shocks, RK_SC, RK_N, dopt, 7, 1.0 / 252.0, NULL, pnl));
-            if (st == QA_OK) st = fetch(&a, out, pnl, sizeof(double) * RK_SC);
+            const qa_risk_option *dopt = dev(a, opt, sizeof opt);
+            TIMED(a->be, qa_risk_pnl_options(ctx, shocks, RK_SC, RK_N, dopt, 7, 1.0 / 252.0, NULL, pnl));
+            if (st == QA_OK) st = fetch(a, out, pnl, sizeof(double) * RK_SC);
             *n = RK_SC;
         }
     }
     free(r);
-    arena_free(&a);
     qa_risk_ctx_free(ctx);
     return st;
 }
@@ -614,13 +603,21 @@ static void build_table(void) {
 
 /* ---- running ------------------------------------------------------------------------------------- */
 
+/* One run of `run` on `be` with its own arena. */
+static qa_status run_on(run_fn run, qa_backend_t *be, const void *arg, double *out, size_t *n) {
+    arena a = {be, {{0}}, 0};
+    qa_status st = run(&a, arg, out, n);
+    arena_free(&a);
+    return st;
+}
+
 static double time_run(const op *o, qa_backend_t *be, double *buf) {
     size_t n;
     double t[5];
-    o->run(be, o->arg, buf, MAX_OUT, &n); /* warm-up */
+    run_on(o->run, be, o->arg, buf, &n); /* warm-up */
     for (int k = 0; k < 5; k++) {
         g_kernel_s = 0.0;
-        o->run(be, o->arg, buf, MAX_OUT, &n);
+        run_on(o->run, be, o->arg, buf, &n);
         t[k] = g_kernel_s;
     }
     for (int i = 1; i < 5; i++) /* median of 5 */
@@ -647,10 +644,10 @@ static void run_table(qa_backend_t *ref, qa_backend_t *be, const char *label, in
         const op *o = &g_ops[i];
         if (filter && !strstr(o->name, filter)) continue;
         size_t nref = 0, n = 0;
-        qa_status st = o->run(ref, o->arg, want, MAX_OUT, &nref);
+        qa_status st = run_on(o->run, ref, o->arg, want, &nref);
         QA_CHECK_MSG(st == QA_OK, "%s on the reference: %s", o->name, qa_err_msg());
         if (st != QA_OK) continue;
-        st = o->run(be, o->arg, got, MAX_OUT, &n);
+        st = run_on(o->run, be, o->arg, got, &n);
         QA_CHECK_MSG(st == QA_OK && n == nref, "%s on %s: %s", o->name, label, st == QA_OK ? "size" : qa_err_msg());
         if (st != QA_OK || n != nref) continue;
         char what[128];
@@ -659,7 +656,7 @@ static void run_table(qa_backend_t *ref, qa_backend_t *be, const char *label, in
         printf("  %-4s %-36s %-6s %8zu values, budget %.0e + %.0e|ref|: %s\n", ok ? "ok" : "FAIL", o->name, label, n,
                o->atol, o->rtol, o->why);
         if (o->host_replay && qa_backend_kind_of(be) == QA_BACKEND_CPU) {
-            QA_CHECK_OK(o->host_replay(be, o->arg, got, MAX_OUT, &n));
+            QA_CHECK_OK(run_on(o->host_replay, be, o->arg, got, &n));
             snprintf(what, sizeof what, "%.63s (CUDA order on the host)", o->name);
             ok = qa_test_near_arrays(what, got, want, n, o->atol, o->rtol);
             printf("  %-4s %-36s %-6s %8zu values: the CUDA kernels' code and order, replayed on the host\n",

@@ -20,8 +20,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/mem.h" /* QA_FREE_ALL */
 #include "common/philox.h"
 #include "kernel_test.h"
 #include "kernels/backtest_impl.h" /* engines called directly */
@@ -41,11 +41,7 @@ typedef struct panel {
 } panel;
 
 static void panel_free(panel *p) {
-    free(p->close);
-    free(p->high);
-    free(p->low);
-    free(p->volume);
-    free(p->signal);
+    QA_FREE_ALL(p->close, p->high, p->low, p->volume, p->signal);
     memset(p, 0, sizeof *p);
 }
 
@@ -650,9 +646,7 @@ static void test_parity_cpu(void) {
     }
     printf("  %zu configurations x 2 ranges x %zu symbols x %zu sets, seed %llu: %zu failing\n", nc, S, P,
            (unsigned long long)g_seed, failures);
-    free(ref);
-    free(opt);
-    free(opt1);
+    QA_FREE_ALL(ref, opt, opt1);
     panel_free(&pn);
 }
 
@@ -789,8 +783,7 @@ static void test_xs_parity(void) {
         qa_test_near_arrays("xs_topk equity", eo, er, d.t_end - d.t_begin, 0, RTOL_SAME);
         if (c < 3) QA_CHECK_MSG(r.trades > 0, "config %d never traded", c);
     }
-    free(er);
-    free(eo);
+    QA_FREE_ALL(er, eo);
     panel_free(&pn);
 }
 
@@ -1087,22 +1080,10 @@ static void test_gpu_parity(void) {
 }
 
 int main(int argc, char **argv) {
-    int gpu = qa_kernel_test_mode(argc, argv);
-    const char *env = getenv("QA_TEST_SEED");
-    g_seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-    printf("seed %llu (set QA_TEST_SEED to repeat)\n", (unsigned long long)g_seed);
-    if (gpu) {
-        QA_RUN(test_gpu_parity);
-    } else {
-        QA_RUN(test_hand_example);
-        QA_RUN(test_independent);
-        QA_RUN(test_parity_cpu);
-        QA_RUN(test_portfolio);
-        QA_RUN(test_xs_hand);
-        QA_RUN(test_xs_parity);
-        QA_RUN(test_traces);
-        QA_RUN(test_invalid);
-        QA_RUN(test_edges);
-    }
-    return qa_test_finish();
+    g_seed = qa_test_seed();
+    static const qa_test_case gpu[] = {QA_CASE(test_gpu_parity)};
+    static const qa_test_case cpu[] = {QA_CASE(test_hand_example), QA_CASE(test_independent), QA_CASE(test_parity_cpu),
+                                       QA_CASE(test_portfolio), QA_CASE(test_xs_hand), QA_CASE(test_xs_parity),
+                                       QA_CASE(test_traces), QA_CASE(test_invalid), QA_CASE(test_edges)};
+    return qa_kernel_test_main(argc, argv, QA_CASES(gpu), QA_CASES(cpu));
 }

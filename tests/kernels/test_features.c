@@ -377,47 +377,38 @@ static int bitwise_equal(const char *what, const double *a, const double *b, siz
     return 1;
 }
 
+/* qa_feat_spec_default(kind) with another window, field or output (KEEP: the default's). */
+enum { KEEP = -1 };
+static qa_feat_spec spec_of(qa_feat_kind kind, int window, int field, int output) {
+    qa_feat_spec s = qa_feat_spec_default(kind);
+    if (window != KEEP) s.window = window;
+    if (field != KEEP) s.field = (qa_feat_field)field;
+    if (output != KEEP) s.output = (qa_feat_output)output;
+    return s;
+}
+
 /* Specs exercised by the random tests: the default set plus variants (derived inputs,
  * short and long windows, other outputs and fields). */
 static size_t test_specs(qa_feat_spec *out, size_t cap) {
     size_t n = qa_feat_default_set(out, cap);
     qa_feat_spec extra[16];
     size_t m = 0;
-    extra[m] = qa_feat_spec_default(QA_FEAT_MEAN);
-    extra[m++].window = 1;
-    extra[m] = qa_feat_spec_default(QA_FEAT_STD);
-    extra[m].window = 2;
-    extra[m++].field = QA_FEAT_FIELD_VOLUME;
-    extra[m] = qa_feat_spec_default(QA_FEAT_ZSCORE);
-    extra[m].window = 60;
-    extra[m++].field = QA_FEAT_FIELD_RET;
-    extra[m] = qa_feat_spec_default(QA_FEAT_EMA);
-    extra[m].window = 1;
-    extra[m++].field = QA_FEAT_FIELD_LOGRET;
-    extra[m] = qa_feat_spec_default(QA_FEAT_RSI);
-    extra[m++].window = 3;
-    extra[m] = qa_feat_spec_default(QA_FEAT_ATR);
-    extra[m++].window = 1;
-    extra[m] = qa_feat_spec_default(QA_FEAT_MACD);
-    extra[m].window = 3;
+    extra[m++] = spec_of(QA_FEAT_MEAN, 1, KEEP, KEEP);
+    extra[m++] = spec_of(QA_FEAT_STD, 2, QA_FEAT_FIELD_VOLUME, KEEP);
+    extra[m++] = spec_of(QA_FEAT_ZSCORE, 60, QA_FEAT_FIELD_RET, KEEP);
+    extra[m++] = spec_of(QA_FEAT_EMA, 1, QA_FEAT_FIELD_LOGRET, KEEP);
+    extra[m++] = spec_of(QA_FEAT_RSI, 3, KEEP, KEEP);
+    extra[m++] = spec_of(QA_FEAT_ATR, 1, KEEP, KEEP);
+    extra[m] = spec_of(QA_FEAT_MACD, 3, KEEP, QA_FEAT_OUT_HIST);
     extra[m].slow = 7;
-    extra[m].signal = 1;
-    extra[m++].output = QA_FEAT_OUT_HIST;
-    extra[m] = qa_feat_spec_default(QA_FEAT_DONCHIAN);
-    extra[m].window = 1;
-    extra[m++].output = QA_FEAT_OUT_UPPER;
-    extra[m] = qa_feat_spec_default(QA_FEAT_DONCHIAN);
-    extra[m].window = 45;
-    extra[m++].output = QA_FEAT_OUT_LOWER;
-    extra[m] = qa_feat_spec_default(QA_FEAT_BBPCT);
-    extra[m].k = 1.5;
-    extra[m++].field = QA_FEAT_FIELD_HIGH;
-    extra[m] = qa_feat_spec_default(QA_FEAT_RET);
-    extra[m++].field = QA_FEAT_FIELD_OPEN;
-    extra[m] = qa_feat_spec_default(QA_FEAT_XS_RANK);
-    extra[m++].field = QA_FEAT_FIELD_VOLUME;
-    extra[m] = qa_feat_spec_default(QA_FEAT_XS_ZSCORE);
-    extra[m++].field = QA_FEAT_FIELD_CLOSE;
+    extra[m++].signal = 1;
+    extra[m++] = spec_of(QA_FEAT_DONCHIAN, 1, KEEP, QA_FEAT_OUT_UPPER);
+    extra[m++] = spec_of(QA_FEAT_DONCHIAN, 45, KEEP, QA_FEAT_OUT_LOWER);
+    extra[m] = spec_of(QA_FEAT_BBPCT, KEEP, QA_FEAT_FIELD_HIGH, KEEP);
+    extra[m++].k = 1.5;
+    extra[m++] = spec_of(QA_FEAT_RET, KEEP, QA_FEAT_FIELD_OPEN, KEEP);
+    extra[m++] = spec_of(QA_FEAT_XS_RANK, KEEP, QA_FEAT_FIELD_VOLUME, KEEP);
+    extra[m++] = spec_of(QA_FEAT_XS_ZSCORE, KEEP, QA_FEAT_FIELD_CLOSE, KEEP);
     for (size_t i = 0; i < m && n < cap; i++) out[n++] = extra[i];
     return n;
 }
@@ -1102,15 +1093,9 @@ static void test_gpu_parity(void) {
 }
 
 int main(int argc, char **argv) {
-    if (qa_kernel_test_mode(argc, argv)) {
-        QA_RUN(test_gpu_parity);
-    } else {
-        QA_RUN(test_hand_checked);
-        QA_RUN(test_specs_api);
-        QA_RUN(test_parity_random);
-        QA_RUN(test_state_handover);
-        QA_RUN(test_long_drift);
-        QA_RUN(test_infinite_input);
-    }
-    return qa_test_finish();
+    static const qa_test_case gpu[] = {QA_CASE(test_gpu_parity)};
+    static const qa_test_case cpu[] = {QA_CASE(test_hand_checked), QA_CASE(test_specs_api), QA_CASE(test_parity_random),
+                                       QA_CASE(test_state_handover), QA_CASE(test_long_drift),
+                                       QA_CASE(test_infinite_input)};
+    return qa_kernel_test_main(argc, argv, QA_CASES(gpu), QA_CASES(cpu));
 }

@@ -40,24 +40,6 @@ static void gemm_d(int ta, int tb, int m, int n, int k, double alpha, const floa
         }
 }
 
-
-/* ---- finite differences ------------------------------------------------------------------- */
-
-typedef double (*loss_fn)(void *ctx);
-
-static void fd_grad(loss_fn f, void *ctx, double *param, size_t n, double *out) {
-    const double h = 1e-5;
-    for (size_t i = 0; i < n; i++) {
-        double save = param[i];
-        param[i] = save + h;
-        double lp = f(ctx);
-        param[i] = save - h;
-        double lm = f(ctx);
-        param[i] = save;
-        out[i] = (lp - lm) / (2 * h);
-    }
-}
-
 /* ---- GEMM ----------------------------------------------------------------------------------- */
 
 static void test_gemm_hand(void) {
@@ -210,9 +192,9 @@ static void test_linear_hand_and_grad(void) {
         nn_near("linear forward", yf, yd, (size_t)batch * out, 1e-5, 1e-5);
         QA_CHECK_OK(qa_nn_linear_backward(ctx, batch, in, out, xf, wf, rf, dx, dw, db, 0));
         double *nx = malloc(sizeof(double) * batch * in), *nw = malloc(sizeof(double) * out * in), *nb = malloc(sizeof(double) * out);
-        fd_grad(lin_loss, &c, c.x, (size_t)batch * in, nx);
-        fd_grad(lin_loss, &c, c.w, (size_t)out * in, nw);
-        fd_grad(lin_loss, &c, c.b, out, nb);
+        nn_fd_grad(lin_loss, &c, c.x, (size_t)batch * in, nx);
+        nn_fd_grad(lin_loss, &c, c.w, (size_t)out * in, nw);
+        nn_fd_grad(lin_loss, &c, c.b, out, nb);
         nn_grad_check("linear dx", dx, nx, (size_t)batch * in, GRAD_REL);
         nn_grad_check("linear dw", dw, nw, (size_t)out * in, GRAD_REL);
         nn_grad_check("linear db", db, nb, out, GRAD_REL);
@@ -338,8 +320,8 @@ static void test_bias_act_grad(void) {
                 QA_CHECK_OK(qa_nn_bias_act_backward(envs[e].ctx, (qa_nn_act)a, rows, cols, x, b, c.drop, r, dx, db, 0));
                 QA_CHECK(qa_test_guard_intact(y + n, QA_GUARD_BYTES) && qa_test_guard_intact(dx + n, QA_GUARD_BYTES) &&
                          qa_test_guard_intact(db + cols, QA_GUARD_BYTES));
-                fd_grad(act_loss, &c, c.x, n, nx);
-                fd_grad(act_loss, &c, c.b, cols, nb);
+                nn_fd_grad(act_loss, &c, c.x, n, nx);
+                nn_fd_grad(act_loss, &c, c.b, cols, nb);
                 snprintf(what, sizeof what, "%s %s%s dx", e ? "opt" : "ref", qa_nn_act_name((qa_nn_act)a), d ? "+dropout" : "");
                 nn_grad_check(what, dx, nx, n, GRAD_REL);
                 snprintf(what, sizeof what, "%s %s%s dbias", e ? "opt" : "ref", qa_nn_act_name((qa_nn_act)a),
@@ -459,9 +441,9 @@ static void test_layernorm(void) {
             ln_forward_d(&c, yd);
             nn_near("layernorm forward", y, yd, n, 2e-6, 2e-6);
             QA_CHECK_OK(qa_nn_layernorm_backward(ctx, rows, cols, x, g, mean, rstd, r, dx, dg, dbt, 0));
-            fd_grad(ln_loss, &c, c.x, n, nx);
-            fd_grad(ln_loss, &c, c.g, cols, ng);
-            fd_grad(ln_loss, &c, c.b, cols, nb);
+            nn_fd_grad(ln_loss, &c, c.x, n, nx);
+            nn_fd_grad(ln_loss, &c, c.g, cols, ng);
+            nn_fd_grad(ln_loss, &c, c.b, cols, nb);
             /* cols == 1: y = beta exactly, dx = 0 both ways (the numeric one is ~1e-11) */
             nn_grad_check("layernorm dx", dx, nx, n, cols == 1 ? 1.0 : GRAD_REL);
             if (cols == 1) QA_CHECK(nn_max_absf(dx, n) == 0.0 && nn_max_abs(nx, n) < 1e-8);
@@ -904,26 +886,14 @@ static void test_gpu_layers(void) {
 }
 
 int main(int argc, char **argv) {
-    int gpu = qa_kernel_test_mode(argc, argv);
     nn_test_seed();
-    if (gpu) {
-        QA_RUN(test_gpu_gemm);
-        QA_RUN(test_gpu_layers);
-    } else {
-        QA_RUN(test_gemm_hand);
-        QA_RUN(test_gemm_random);
-        QA_RUN(test_linear_hand_and_grad);
-        QA_RUN(test_fast_math);
-        QA_RUN(test_bias_act_hand);
-        QA_RUN(test_bias_act_grad);
-        QA_RUN(test_dropout_mask);
-        QA_RUN(test_layernorm);
-        QA_RUN(test_losses_hand);
-        QA_RUN(test_losses_random);
-        QA_RUN(test_adamw_hand);
-        QA_RUN(test_adamw_vs_straightforward);
-        QA_RUN(test_schedule);
-            QA_RUN(test_mlp_training_converges);
-    }
-    return qa_test_finish();
+    static const qa_test_case gpu[] = {QA_CASE(test_gpu_gemm), QA_CASE(test_gpu_layers)};
+    static const qa_test_case cpu[] = {QA_CASE(test_gemm_hand), QA_CASE(test_gemm_random),
+                                       QA_CASE(test_linear_hand_and_grad), QA_CASE(test_fast_math),
+                                       QA_CASE(test_bias_act_hand), QA_CASE(test_bias_act_grad),
+                                       QA_CASE(test_dropout_mask), QA_CASE(test_layernorm), QA_CASE(test_losses_hand),
+                                       QA_CASE(test_losses_random), QA_CASE(test_adamw_hand),
+                                       QA_CASE(test_adamw_vs_straightforward), QA_CASE(test_schedule),
+                                       QA_CASE(test_mlp_training_converges)};
+    return qa_kernel_test_main(argc, argv, QA_CASES(gpu), QA_CASES(cpu));
 }

@@ -73,19 +73,6 @@ static double lstm_forward_d(const lstm_d *c, double *h_last, double *y_seq) {
 
 static double lstm_loss(void *p) { return lstm_forward_d(p, NULL, NULL); }
 
-static void fd_grad(double (*f)(void *), void *ctx, double *param, size_t n, double *out) {
-    const double h = 1e-5;
-    for (size_t i = 0; i < n; i++) {
-        double save = param[i];
-        param[i] = save + h;
-        double lp = f(ctx);
-        param[i] = save - h;
-        double lm = f(ctx);
-        param[i] = save;
-        out[i] = (lp - lm) / (2 * h);
-    }
-}
-
 /* ---- tests ----------------------------------------------------------------------------- */
 
 /* One cell, all parameters 0 except b_ih of gate g = 1: i = f = o = 1/2, g = tanh(1),
@@ -152,8 +139,8 @@ static void test_lstm_grad(void) {
     for (int mode = 0; mode < 3; mode++) { /* 0: h_last only, 1: y_seq only, 2: both */
         lstm_d c = {s, batch, nn_to_double(p, np), nn_to_double(x, nx), mode != 1 ? nn_to_double(rl, nh) : NULL,
                     mode != 0 ? nn_to_double(rs, ns) : NULL};
-        fd_grad(lstm_loss, &c, c.p, np, np_);
-        fd_grad(lstm_loss, &c, c.x, nx, nx_);
+        nn_fd_grad(lstm_loss, &c, c.p, np, np_);
+        nn_fd_grad(lstm_loss, &c, c.x, nx, nx_);
         for (int ref = 0; ref < 2; ref++) {
             nn_env e = nn_env_cpu(ref, 2);
             qa_nn_lstm_t *lstm = NULL;
@@ -281,16 +268,9 @@ static void test_gpu_lstm(void) {
 }
 
 int main(int argc, char **argv) {
-    int gpu = qa_kernel_test_mode(argc, argv);
     nn_test_seed();
-    if (gpu) {
-        QA_RUN(test_gpu_lstm);
-    } else {
-        QA_RUN(test_lstm_hand);
-        QA_RUN(test_lstm_forward);
-        QA_RUN(test_lstm_grad);
-        QA_RUN(test_lstm_opt_vs_ref);
-        QA_RUN(test_lstm_errors);
-    }
-    return qa_test_finish();
+    static const qa_test_case gpu[] = {QA_CASE(test_gpu_lstm)};
+    static const qa_test_case cpu[] = {QA_CASE(test_lstm_hand), QA_CASE(test_lstm_forward), QA_CASE(test_lstm_grad),
+                                       QA_CASE(test_lstm_opt_vs_ref), QA_CASE(test_lstm_errors)};
+    return qa_kernel_test_main(argc, argv, QA_CASES(gpu), QA_CASES(cpu));
 }

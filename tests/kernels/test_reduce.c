@@ -154,13 +154,8 @@ static void test_gpu_parity(void) {
 }
 
 int main(int argc, char **argv) {
-    if (qa_kernel_test_mode(argc, argv)) {
-        QA_RUN(test_gpu_parity);
-    } else {
-        QA_RUN(test_hand_checked);
-        QA_RUN(test_edges);
-        QA_RUN(test_against_long_double);
-        QA_RUN(test_gpu_order_on_host);
-    }
-    return qa_test_finish();
+    static const qa_test_case gpu[] = {QA_CASE(test_gpu_parity)};
+    static const qa_test_case cpu[] = {QA_CASE(test_hand_checked), QA_CASE(test_edges),
+                                       QA_CASE(test_against_long_double), QA_CASE(test_gpu_order_on_host)};
+    return qa_kernel_test_main(argc, argv, QA_CASES(gpu), QA_CASES(cpu));
 }

@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/cpu.h"         /* qa_simd_cap: compare the SIMD kernels */
 #include "common/philox.h"      /* test inputs */
@@ -1587,36 +1586,17 @@ static void test_gpu_parity(void) {
 }
 
 int main(int argc, char **argv) {
-    int gpu = qa_kernel_test_mode(argc, argv);
-    const char *env = getenv("QA_TEST_SEED");
-    g_seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-    printf("seed %llu (set QA_TEST_SEED to repeat)\n", (unsigned long long)g_seed);
-    if (gpu) {
-        QA_RUN(test_gpu_parity);
-    } else {
-        QA_RUN(test_norm_ppf);
-        QA_RUN(test_student_t);
-        QA_RUN(test_black_scholes);
-        QA_RUN(test_var_rank);
-        QA_RUN(test_cov_sample_ewma);
-        QA_RUN(test_ledoit_wolf);
-        QA_RUN(test_cholesky);
-        QA_RUN(test_scenarios);
-        QA_RUN(test_scenario_block_invariance);
-        QA_RUN(test_fast_normals);
-        QA_RUN(test_gemm_kernels);
-        QA_RUN(test_student_t_covariance);
-        QA_RUN(test_linear_revaluation);
-        QA_RUN(test_factor_loadings);
-        QA_RUN(test_option_revaluation);
-        QA_RUN(test_historical_var);
-        QA_RUN(test_hist_horizon_fhs);
-        QA_RUN(test_tail_merge);
-        QA_RUN(test_mc_var);
-        QA_RUN(test_parametric);
-        QA_RUN(test_incremental_sim);
-        QA_RUN(test_reverse_stress);
-        QA_RUN(test_edges);
-    }
-    return qa_test_finish();
+    g_seed = qa_test_seed();
+    static const qa_test_case gpu[] = {QA_CASE(test_gpu_parity)};
+    static const qa_test_case cpu[] = {QA_CASE(test_norm_ppf), QA_CASE(test_student_t), QA_CASE(test_black_scholes),
+                                       QA_CASE(test_var_rank), QA_CASE(test_cov_sample_ewma), QA_CASE(test_ledoit_wolf),
+                                       QA_CASE(test_cholesky), QA_CASE(test_scenarios),
+                                       QA_CASE(test_scenario_block_invariance), QA_CASE(test_fast_normals),
+                                       QA_CASE(test_gemm_kernels), QA_CASE(test_student_t_covariance),
+                                       QA_CASE(test_linear_revaluation), QA_CASE(test_factor_loadings),
+                                       QA_CASE(test_option_revaluation), QA_CASE(test_historical_var),
+                                       QA_CASE(test_hist_horizon_fhs), QA_CASE(test_tail_merge), QA_CASE(test_mc_var),
+                                       QA_CASE(test_parametric), QA_CASE(test_incremental_sim),
+                                       QA_CASE(test_reverse_stress), QA_CASE(test_edges)};
+    return qa_kernel_test_main(argc, argv, QA_CASES(gpu), QA_CASES(cpu));
 }

@@ -120,12 +120,8 @@ static void test_gpu_parity(void) {
 }
 
 int main(int argc, char **argv) {
-    if (qa_kernel_test_mode(argc, argv)) {
-        QA_RUN(test_gpu_parity);
-    } else {
-        QA_RUN(test_cpu_matches_scalar);
-        QA_RUN(test_threads_identical);
-        QA_RUN(test_bad_args);
-    }
-    return qa_test_finish();
+    static const qa_test_case gpu[] = {QA_CASE(test_gpu_parity)};
+    static const qa_test_case cpu[] = {QA_CASE(test_cpu_matches_scalar), QA_CASE(test_threads_identical),
+                                       QA_CASE(test_bad_args)};
+    return qa_kernel_test_main(argc, argv, QA_CASES(gpu), QA_CASES(cpu));
 }

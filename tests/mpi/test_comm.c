@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "mpi_test.h" /* qa_test_finish_comm */
 #include "mpi/comm.h"
 #include "mpi/shard.h"
 
@@ -132,10 +133,7 @@ int main(int argc, char **argv) {
     QA_RUN(test_split);
     QA_RUN(test_bcast);
     QA_RUN(test_agree);
-    /* Every rank must report success for the test to pass. */
-    int64_t failures = qa_test_failures_;
-    qa_comm_allreduce_sum_i64(comm, &failures, 1);
-    int rc = qa_test_finish();
+    int rc = qa_test_finish_comm(comm); /* every rank must pass */
     qa_comm_free(comm);
-    return failures ? 1 : rc;
+    return rc;
 }

@@ -194,10 +194,8 @@ static void test_correlations(void) {
 }
 
 static void test_prediction_metrics(void) {
-    char dir[256], path[300];
-    if (tt_tmpdir(dir, sizeof dir, "evaluate")) return;
-    snprintf(path, sizeof path, "%s/m.h5", dir);
-    if (tt_make_store(path, 7, 400, 5)) return;
+    tt_fixture fx;
+    if (tt_setup(&fx, "evaluate", 7, 400, 5)) return;
     qa_model_spec s;
     memset(&s, 0, sizeof s);
     snprintf(s.inputs[0].name, sizeof s.inputs[0].name, "f_noise");
@@ -206,7 +204,7 @@ static void test_prediction_metrics(void) {
     s.start = INT64_MIN, s.train_end = TT_T0 + 200 * TT_DAY, s.val_end = TT_T0 + 300 * TT_DAY, s.end = INT64_MAX;
     qa_store_t *st = NULL;
     qa_train_data d;
-    QA_CHECK_OK(qa_store_open(path, NULL, QA_STORE_READ, &st));
+    QA_CHECK_OK(qa_store_open(fx.store, NULL, QA_STORE_READ, &st));
     QA_CHECK_OK(qa_train_data_load(st, &s, NULL, &d));
     qa_store_close(st);
     const int k = QA_TRAIN_SPLIT_TEST;
@@ -254,7 +252,7 @@ static void test_prediction_metrics(void) {
     qa_evaluate_metrics_free(&m);
     free(score);
     qa_train_data_free(&d);
-    tt_rmtree(dir);
+    qa_test_rmtree(fx.dir);
 }
 
 int main(void) {

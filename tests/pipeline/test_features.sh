@@ -3,12 +3,9 @@
 # NumPy implementation of the definitions, lineage (up to date / stale), block-size and
 # rank-count invariance, GPU parity when a GPU exists, and config errors.
 QA="$1"; SRC="$2"; PY="${3:-/usr/bin/python3}"; MPIRUN="$4"
-W=$(mktemp -d /tmp/qa_test_features_XXXXXX)
-trap 'rm -rf "$W"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-ko() { echo "FAIL: $1"; fail=1; }
-"$QA" -q data import --preset sp500-daily --data-root "$SRC/datasets/sample" --out "$W/m.h5" 2>/dev/null || { echo "FAIL: import"; exit 1; }
+. "$SRC/tests/lib.sh"
+qa_tmpdir features
+qa_import sp500-daily "$W/m.h5"
 cp "$W/m.h5" "$W/base.h5"
 "$QA" features --data "$W/m.h5" --backend cpu > "$W/log" 2>&1 && grep -q "20 computed" "$W/log" && ok "default set computed" || { ko "features"; cat "$W/log"; }
 

@@ -2,11 +2,10 @@
 # qa features on the GPU equals the CPU within docs/features.md's tolerance (skipped, exit
 # 77, where no GPU is usable).
 QA="$1"; SRC="$2"; PY="${3:-/usr/bin/python3}"
-"$QA" info --json 2>/dev/null | grep -q '"gpus": \[\]' && { echo "skipped: no GPU"; exit 77; }
-"$QA" info --json 2>/dev/null | grep -q '"cuda"' || { echo "skipped: no CUDA backend in this build"; exit 77; }
-W=$(mktemp -d /tmp/qa_test_features_gpu_XXXXXX)
-trap 'rm -rf "$W"' EXIT
-"$QA" -q data import --preset sp500-daily --data-root "$SRC/datasets/sample" --out "$W/a.h5" 2>/dev/null || exit 1
+. "$SRC/tests/lib.sh"
+qa_need_gpu
+qa_tmpdir features_gpu
+qa_import sp500-daily "$W/a.h5"
 cp "$W/a.h5" "$W/b.h5"
 "$QA" -q features --data "$W/a.h5" --backend cpu || exit 1
 "$QA" -q features --data "$W/b.h5" --backend cuda || exit 1

@@ -8,7 +8,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/philox.h"
 #include "harness.h"
@@ -103,9 +102,20 @@ static panel make_panel(size_t S, size_t T, uint64_t seed) {
     return p;
 }
 
+static void panel_free(panel *p) { free(p->open); } /* one allocation, six views */
+
 static qa_sim_data data_of(const panel *p, size_t tb) {
     qa_sim_data d = {p->open, p->high, p->low, p->close, p->volume, p->signal, NULL, p->S, p->T, tb, p->T};
     return d;
+}
+
+/* The default settings with an SMA cross of `fast` and `slow` bars. */
+static qa_sim_settings sma_settings(double fast, double slow) {
+    qa_sim_settings s;
+    qa_sim_settings_init(&s);
+    s.strategy = QA_BT_SMA_CROSS;
+    s.params.p[0] = fast, s.params.p[1] = slow;
+    return s;
 }
 
 /* The NEW row of every order, by id. */
@@ -249,16 +259,13 @@ static void test_order_types(void) {
     QA_CHECK_OK(qa_sim_run(&d, &s, &r));
     check_accounting(&p, &r, s.rules.capital);
     qa_sim_result_free(&r);
-    free(p.open);
+    panel_free(&p);
 }
 
 static void test_pretrade(void) {
     panel p = make_panel(4, 400, g_seed + 1);
     qa_sim_data d = data_of(&p, 20);
-    qa_sim_settings s;
-    qa_sim_settings_init(&s);
-    s.strategy = QA_BT_SMA_CROSS;
-    s.params.p[0] = 3, s.params.p[1] = 12;
+    qa_sim_settings s = sma_settings(3, 12);
     s.pretrade_on = 1;
     s.pretrade.max_order_qty = 1e-3; /* nothing passes */
     qa_sim_result r;
@@ -305,16 +312,14 @@ static void test_pretrade(void) {
     QA_CHECK(r.counts.fills > 0);
     check_accounting(&q, &r, s.rules.capital);
     qa_sim_result_free(&r);
-    free(p.open);
-    free(q.open);
+    panel_free(&p);
+    panel_free(&q);
 }
 
 static void test_validation(void) {
     panel p = make_panel(2, 100, g_seed + 3);
     qa_sim_data d = data_of(&p, 10);
-    qa_sim_settings s;
-    qa_sim_settings_init(&s);
-    s.params.p[0] = 3, s.params.p[1] = 8;
+    qa_sim_settings s = sma_settings(3, 8);
     qa_sim_result r;
     s.order_type = QA_ORDER_LIMIT;
     QA_CHECK_ERR(qa_sim_run(&d, &s, &r), QA_ERR_CONFIG, "vectorized cost convention");
@@ -333,7 +338,7 @@ static void test_validation(void) {
     s.params.p[1] = 2; /* fast >= slow: the vectorized engine's validation */
     QA_CHECK_ERR(qa_sim_run(&d, &s, &r), QA_ERR_CONFIG, "shorter than slow");
     qa_sim_result_free(&r);
-    free(p.open);
+    panel_free(&p);
 }
 
 static void test_config(void) {
@@ -381,9 +386,7 @@ static void test_config(void) {
 }
 
 int main(void) {
-    const char *env = getenv("QA_TEST_SEED");
-    g_seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-    printf("seed %llu (set QA_TEST_SEED to repeat)\n", (unsigned long long)g_seed);
+    g_seed = qa_test_seed();
     QA_RUN(test_market_orders_by_hand);
     QA_RUN(test_order_types);
     QA_RUN(test_pretrade);

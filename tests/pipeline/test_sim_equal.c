@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/philox.h"
 #include "datasets/store.h"
@@ -503,9 +502,7 @@ static void test_real_data(void) {
 }
 
 int main(int argc, char **argv) {
-    const char *env = getenv("QA_TEST_SEED");
-    g_seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-    printf("seed %llu (set QA_TEST_SEED to repeat)\n", (unsigned long long)g_seed);
+    g_seed = qa_test_seed();
     if (argc > 1) {
         g_real = argv[1];
         QA_RUN(test_real_data);

@@ -4,26 +4,18 @@
 # complete run directory whose files agree with each other, the traded convention with
 # limit orders, participation caps and pre-trade checks runs, and config errors name
 # file:line.
-QA="$1"; EQ="$2"; SRC="$3"; PY="${4:-python3}"
-W=$(mktemp -d /tmp/qa_test_simulate_XXXXXX)
-trap 'rm -rf "$W"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-ko() { echo "FAIL: $1"; fail=1; }
-"$QA" -q data import --preset sp500-daily --data-root "$SRC/datasets/sample" --out "$W/m.h5" 2>/dev/null || { echo "FAIL: import"; exit 1; }
+# Usage: test_simulate.sh QA SOURCE_DIR PYTHON3 TEST_SIM_EQUAL
+QA="$1"; SRC="$2"; PY="${3:-python3}"; EQ="$4"
+. "$SRC/tests/lib.sh"
+qa_tmpdir simulate
+qa_import sp500-daily "$W/m.h5"
 
 # 1. Equality with the vectorized engine on the real data (every strategy and direction).
 "$EQ" "$W/m.h5" > "$W/eq.log" 2>&1 && ok "simulator equals the vectorized engine on the shipped data" || { ko "equality on real data"; cat "$W/eq.log"; }
 grep "worst" "$W/eq.log"
 
 # 2. The CLI with the default MOC / vectorized accounting.
-cat > "$W/sim.yaml" <<YAML
-data: $W/m.h5
-symbols: [AAPL, MSFT, JPM, XOM]
-start: 2012-01-03
-end: 2019-12-31
-strategy: ema_cross
-params: {fast: 12, slow: 40}
+{ ema_sim_yaml "$W/m.h5" 2019-12-31; cat <<'YAML'; } > "$W/sim.yaml"
 direction: long_short
 stops: {stop_loss: 0.08}
 sizing: {method: vol_target, target_vol: 0.12, vol_window: 30}
@@ -96,27 +88,25 @@ grep -q "NOPE" "$W/log5" && ok "unknown symbol" || { ko "unknown symbol"; cat "$
 # 5. One rules block (trading/rules.h), accepted or refused identically by qa sweep and
 #    qa simulate: the same text at the same line of both configs gives the same outcome
 #    and, when refused, the same message.
+# rules_yaml KEY: a config with the block $rules at line 6, its windows under KEY (grid for
+# qa sweep, params for qa simulate)
+rules_yaml() {
+  cat <<YAML
+data: $W/m.h5
+symbols: [AAPL, MSFT]
+start: 2012-01-03
+end: 2016-12-30
+strategy: sma_cross
+settings: $rules
+$1: {fast: 10, slow: 40}
+YAML
+}
+
 n=0; same=0; accepted=0
 while IFS= read -r rules; do
   n=$((n + 1))
-  printf 'data: %s
-symbols: [AAPL, MSFT]
-start: 2012-01-03
-end: 2016-12-30
-strategy: sma_cross
-settings: %s
-grid: {fast: 10, slow: 40}
-' \
-    "$W/m.h5" "$rules" > "$W/r_sweep.yaml"
-  printf 'data: %s
-symbols: [AAPL, MSFT]
-start: 2012-01-03
-end: 2016-12-30
-strategy: sma_cross
-settings: %s
-params: {fast: 10, slow: 40}
-' \
-    "$W/m.h5" "$rules" > "$W/r_sim.yaml"
+  rules_yaml grid > "$W/r_sweep.yaml"
+  rules_yaml params > "$W/r_sim.yaml"
   "$QA" -q sweep --check --config "$W/r_sweep.yaml" > "$W/r1" 2>&1; a=$?
   "$QA" -q simulate --config "$W/r_sim.yaml" --run-dir "$W/r_run$n" > "$W/r2" 2>&1; b=$?
   m1=$(grep -o "key '[^']*'.*" "$W/r1" | head -1); m2=$(grep -o "key '[^']*'.*" "$W/r2" | head -1)

@@ -7,22 +7,12 @@
 #   mode "errors": bad portfolios and configs fail before any work with file:line:key.
 #   mode "mpi":    1 and 4 ranks write bitwise identical results.h5 (all methods, options).
 QA="$1"; SRC="$2"; PY="${3:-/usr/bin/python3}"; MPIRUN="$4"; MODE="${5:-run}"
+. "$SRC/tests/lib.sh"
 "$PY" -c "import h5py, numpy" 2>/dev/null || { echo "skipped: python3 with h5py and numpy is needed"; exit 77; }
-W=$(mktemp -d /tmp/qa_test_stress_XXXXXX)
-trap 'rm -rf "$W"' EXIT
-fail=0
-ok() { echo "ok: $1"; }
-ko() { echo "FAIL: $1"; fail=1; }
-"$QA" -q data import --preset etf-daily --data-root "$SRC/datasets/sample" --out "$W/etf.h5" 2>/dev/null || { echo "FAIL: import"; exit 1; }
+qa_tmpdir stress
+qa_import etf-daily "$W/etf.h5"
 
-cat > "$W/book.yaml" <<'EOF'
-name: test book
-value: 1000000
-positions:
-  - {id: spy, symbol: SPY, type: etf, weight: 0.3}
-  - {id: tlt, symbol: TLT, type: etf, weight: 0.3}
-  - {id: gld, symbol: GLD, type: etf, weight: 0.2}
-  - {id: xlf, symbol: XLF, type: etf, weight: 0.2}
+{ etf_book_yaml "test book" SPY=0.3 TLT=0.3 GLD=0.2 XLF=0.2; cat <<'EOF'; } > "$W/book.yaml"
   - {id: es, symbol: SPY, type: future, quantity: -1, multiplier: 50}
   - {id: put, symbol: SPY, type: option, right: put, strike: 600, expiry: 2026-12-18, quantity: 5, vol: 0.2, rate: 0.04}
 EOF

@@ -10,10 +10,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/mem.h" /* QA_FREE_ALL */
 #include "harness.h"
 #include "kernels/backend.h"
 #include "kernels/risk.h"
 #include "mpi/comm.h"
+#include "mpi_test.h" /* qa_test_finish_comm */
 #include "pipeline/stress/stress_engine.h"
 
 #define N 5     /* factors */
@@ -146,9 +148,7 @@ static void test_matrix_vs_reference(void) {
         }
     }
     qa_stress_engine_result_free(&r);
-    free(x);
-    free(pos);
-    free(it);
+    QA_FREE_ALL(x, pos, it);
 }
 
 /* Monte Carlo of a linear book: VaR converges to the closed form z_alpha sqrt(w' S w)
@@ -285,9 +285,7 @@ int main(int argc, char **argv) {
     QA_RUN(test_ranks_bitwise);
     qa_risk_ctx_free(ctx);
     qa_backend_free(be);
-    int rc = qa_test_finish();
-    int64_t fails = rc;
-    qa_comm_allreduce_max_i64(comm, &fails, 1);
+    int rc = qa_test_finish_comm(comm);
     qa_comm_free(comm);
-    return fails ? 1 : 0;
+    return rc;
 }

@@ -3,11 +3,10 @@
 # where no GPU is usable): same Monte-Carlo scenarios (Philox by global index), linear and
 # Black-Scholes revaluation on the device, exact tails.
 QA="$1"; SRC="$2"; PY="${3:-/usr/bin/python3}"
-"$QA" info --json 2>/dev/null | grep -q '"gpus": \[\]' && { echo "skipped: no GPU"; exit 77; }
-"$QA" info --json 2>/dev/null | grep -q '"cuda"' || { echo "skipped: no CUDA backend in this build"; exit 77; }
-W=$(mktemp -d /tmp/qa_test_stress_gpu_XXXXXX)
-trap 'rm -rf "$W"' EXIT
-"$QA" -q data import --preset etf-daily --data-root "$SRC/datasets/sample" --out "$W/etf.h5" 2>/dev/null || exit 1
+. "$SRC/tests/lib.sh"
+qa_need_gpu
+qa_tmpdir stress_gpu
+qa_import etf-daily "$W/etf.h5"
 cat > "$W/book.yaml" <<'YEOF'
 value: 1000000
 positions:

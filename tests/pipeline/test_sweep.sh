@@ -7,26 +7,14 @@
 # and cross-sectional strategies on a feature; the report and summary layout.
 # Usage: test_sweep.sh QA SOURCE_DIR [PYTHON3] [MPIEXEC]
 QA="$1"; SRC="$2"; PY="${3:-/usr/bin/python3}"; MPIRUN="$4"
-W=$(mktemp -d /tmp/qa_test_sweep_XXXXXX)
-trap 'rm -rf "$W"' EXIT
 CHECK="$SRC/tests/pipeline/sweep_check.py"
-fail=0
-ok() { echo "ok: $1"; }
-ko() { echo "FAIL: $1"; fail=1; }
+. "$SRC/tests/lib.sh"
+qa_tmpdir sweep
 have_py=0
 "$PY" -c "import h5py, numpy" 2>/dev/null && have_py=1
-"$QA" -q data import --preset sp500-daily --data-root "$SRC/datasets/sample" --out "$W/m.h5" 2>/dev/null || { echo "FAIL: import"; exit 1; }
+qa_import sp500-daily "$W/m.h5"
 cd "$W" || exit 1
-cat > s.yaml <<'EOF'
-data: m.h5
-symbols: all
-start: 1990-01-01
-end: 2020-12-31
-strategy: sma_cross
-grid:
-  fast: [5, 10, 20, 50]
-  slow: {start: 20, stop: 200, step: 30}
-settings: {commission_bps: 1, half_spread_bps: 2}
+{ sma_sweep_yaml m.h5 2020-12-31; cat <<'EOF'; } > s.yaml
 portfolio: {weighting: equal}
 top: 5
 chunk: {symbols: 6, params: 10}

@@ -5,13 +5,12 @@
 # variance: ann_vol, Sharpe, Sortino; pow: CAGR, Calmar), the same walk-forward choices
 # and the same best lists. Skipped (exit 77) where no GPU is usable.
 QA="$1"; SRC="$2"; PY="${3:-/usr/bin/python3}"
-"$QA" info --json 2>/dev/null | grep -q '"gpus": \[\]' && { echo "skipped: no GPU"; exit 77; }
-"$QA" info --json 2>/dev/null | grep -q '"cuda"' || { echo "skipped: no CUDA backend in this build"; exit 77; }
+. "$SRC/tests/lib.sh"
+qa_need_gpu
 "$PY" -c "import h5py, numpy" 2>/dev/null || { echo "skipped: python3-h5py not installed"; exit 77; }
-W=$(mktemp -d /tmp/qa_test_sweep_gpu_XXXXXX)
-trap 'rm -rf "$W"' EXIT
+qa_tmpdir sweep_gpu
 cd "$W" || exit 1
-"$QA" -q data import --preset sp500-daily --data-root "$SRC/datasets/sample" --out m.h5 2>/dev/null || exit 1
+qa_import sp500-daily m.h5
 printf 'features:\n  - {kind: rsi, window: 14}\n' > f.yaml
 "$QA" -q features --data m.h5 --config f.yaml --backend cpu 2>/dev/null || exit 1
 cat > s.yaml <<'EOF'
@@ -34,7 +33,6 @@ grid: {k_long: [1, 2, 4], k_short: [0, 2, 4]}
 settings: {commission_bps: 1}
 walk_forward: {train: 3y, test: 1y, per: portfolio}
 EOF
-fail=0
 for cfg in s x; do
     "$QA" -q sweep --config $cfg.yaml --run-dir ${cfg}_cpu --backend cpu >/dev/null || { echo "FAIL: cpu run $cfg"; exit 1; }
     "$QA" -q sweep --config $cfg.yaml --run-dir ${cfg}_gpu --backend cuda >/dev/null || { echo "FAIL: cuda run $cfg"; exit 1; }

@@ -26,6 +26,8 @@
 #include "common/philox.h"
 #include "datasets/store.h"
 #include "harness.h"
+#include "store_test.h" /* qa_test_daily_meta */
+#include "sweep_test.h" /* qa_test_sweep_text */
 #include "pipeline/sweep/sweep.h"
 
 enum { S = 3, T = 2000, REGIME = 500, WIN = 250 };
@@ -49,16 +51,7 @@ static void make_market(const char *path, uint64_t seed) {
         for (size_t t = 0; t < T; t++)
             sig[s * T + t] = t + 1 < T ? regime_c(t) + (g_close[s * T + t + 1] / g_close[s * T + t] - 1.0) : NAN;
     }
-    qa_store_meta m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.frequency, sizeof m.frequency, "1d");
-    m.bar_seconds = 86400;
-    m.bars_per_year = 252;
-    snprintf(m.calendar, sizeof m.calendar, "weekdays");
-    snprintf(m.currency, sizeof m.currency, "USD");
-    snprintf(m.adjustment, sizeof m.adjustment, "none");
-    snprintf(m.source, sizeof m.source, "test_sweep_wf synthetic regimes");
-    m.deflate_level = 1;
+    qa_store_meta m = qa_test_daily_meta("weekdays", "test_sweep_wf synthetic regimes", 1);
     qa_store_t *st = NULL;
     QA_CHECK_OK(qa_store_create(path, NULL, &m, S, syms, T, time, &st));
     QA_CHECK_OK(qa_store_write(st, "bars/close", 0, S, 0, T, g_close));
@@ -70,17 +63,12 @@ static void make_market(const char *path, uint64_t seed) {
 }
 
 static qa_status run_text(const char *text, const char *run_dir, long long max_chunks, qa_sweep_report *rep) {
-    qa_cfg_t *doc = NULL;
-    qa_status st = qa_cfg_parse("wf.yaml", text, strlen(text), &doc);
-    if (st != QA_OK) return st;
     qa_sweep_opts o;
     qa_sweep_opts_init(&o);
     o.run_dir = run_dir;
     o.max_chunks = max_chunks;
     o.threads = 1;
-    st = qa_sweep_run(doc, &o, NULL, rep);
-    qa_cfg_free(doc);
-    return st;
+    return qa_test_sweep_text("wf.yaml", text, &o, NULL, rep);
 }
 
 static double *read_2d(const char *file, const char *name, size_t *r, size_t *c) {

@@ -6,46 +6,21 @@
 # files refused, and config errors with file:line:key.
 # Two ctest entries share it: MODE "main" (sections 1-3, 5, 6) and "resume" (section 4).
 QA="$1"; SRC="$2"; PY="${3:-/usr/bin/python3}"; MODE="${4:-main}"
-W=$(mktemp -d /tmp/qa_test_train_cli_XXXXXX)
-trap 'rm -rf "$W"' EXIT
+. "$SRC/tests/lib.sh"
+qa_tmpdir train_cli
 export QA_PROGRESS=0
-fail=0
-ok() { echo "ok: $1"; }
-ko() { echo "FAIL: $1"; fail=1; }
 cd "$W" || exit 1
-"$QA" -q data import --preset sp500-daily --data-root "$SRC/datasets/sample" --out m.h5 2>/dev/null || { echo "FAIL: import"; exit 1; }
+qa_import sp500-daily m.h5
 "$QA" -q features --data m.h5 --backend cpu || { echo "FAIL: features"; exit 1; }
 
-cat > mlp.yaml <<'EOF'
-data: m.h5
-backend: cpu
-seed: 7
-threads: 1
-inputs:
-  features: [ret_close, zscore_close_20, rsi_close_14, bbpct_close_20_2, donchian_20_pos, volz_20, xs_rank_ret, xs_zscore_ret]
-  bars: [logret, range, body]
-  window: 2
-  clip: 5
+{ printf 'data: m.h5\nbackend: cpu\nseed: 7\nthreads: 1\n'; mlp_inputs_yaml; cat <<'EOF'; } > mlp.yaml
 target: {kind: return, horizon: 5}
 split: {start: 1990-01-01, train_end: 2012-01-01, val_end: 2017-01-01, embargo: 5}
 model: {type: mlp, hidden: [64, 32], activation: gelu, dropout: 0.1, layer_norm: true}
 train: {batch_size: 512, steps: 300, lr: 1e-3, warmup_steps: 30, eval_every: 50, log_every: 10, patience: 0}
 evaluate: {top_k: 3, cost_bps: 5}
 EOF
-cat > lstm.yaml <<'EOF'
-data: m.h5
-backend: cpu
-seed: 11
-threads: 1
-inputs:
-  features: [ret_close, zscore_close_20, rsi_close_14, xs_rank_ret, volz_20]
-  bars: [logret]
-  window: 16
-target: {kind: sign, horizon: 5}
-split: {start: 1990-01-01, train_end: 2012-01-01, val_end: 2017-01-01, embargo: 5}
-model: {type: lstm, hidden: [32]}
-train: {batch_size: 256, steps: 200, lr: 2e-3, warmup_steps: 20, eval_every: 100, eval_batch: 2048, patience: 0}
-EOF
+lstm_yaml m.h5 200 100 > lstm.yaml
 
 if [ "$MODE" = main ]; then
 # 1. Train both; the run directory holds every file.

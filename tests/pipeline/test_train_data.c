@@ -11,7 +11,7 @@
 #include "train_test.h"
 
 enum { S = 6, T = 520 };
-static char dir[256], store_path[300];
+static tt_fixture fx;
 
 static qa_model_spec base_spec(int window, int horizon, int embargo) {
     qa_model_spec s;
@@ -63,8 +63,8 @@ static double *read_panel(const char *path, const char *name) {
 static void test_rows_and_targets(void) {
     qa_model_spec spec = base_spec(1, 3, 4);
     qa_train_data d;
-    QA_CHECK_OK(load(store_path, &spec, NULL, &d));
-    double *c = read_panel(store_path, "bars/close");
+    QA_CHECK_OK(load(fx.store, &spec, NULL, &d));
+    double *c = read_panel(fx.store, "bars/close");
     if (!c) return;
     size_t r = 0, bad = 0;
     for (size_t s = 0; s < S; s++) {
@@ -116,14 +116,14 @@ static void expect_samples(const double *c, const double *f1, const double *f2, 
 }
 
 static void test_splits_purge_embargo(void) {
-    double *c = read_panel(store_path, "bars/close"), *f1 = read_panel(store_path, "features/f_noise"),
-           *f2 = read_panel(store_path, "features/f_mom");
+    double *c = read_panel(fx.store, "bars/close"), *f1 = read_panel(fx.store, "features/f_noise"),
+           *f2 = read_panel(fx.store, "features/f_mom");
     uint32_t *want = malloc(S * T * sizeof *want);
     const int cases[][3] = {{1, 1, 0}, {1, 5, 4}, {4, 10, 7}, {2, 20, 0}, {8, 3, 25}};
     for (size_t ci = 0; c && f1 && f2 && ci < sizeof cases / sizeof cases[0]; ci++) {
         qa_model_spec spec = base_spec(cases[ci][0], cases[ci][1], cases[ci][2]);
         qa_train_data d;
-        QA_CHECK_OK(load(store_path, &spec, NULL, &d));
+        QA_CHECK_OK(load(fx.store, &spec, NULL, &d));
         for (int k = 0; k < QA_TRAIN_SPLIT_COUNT; k++) {
             size_t n = 0;
             expect_samples(c, f1, f2, &spec, k, want, &n);
@@ -157,9 +157,9 @@ static void test_splits_purge_embargo(void) {
  * equals a two-pass mean / sample std over the training period. */
 static void test_norm_train_only(void) {
     char other[320];
-    snprintf(other, sizeof other, "%s/other.h5", dir);
+    snprintf(other, sizeof other, "%s/other.h5", fx.dir);
     char cmd[700];
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", store_path, other);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", fx.store, other);
     QA_CHECK(system(cmd) == 0);
     qa_model_spec spec = base_spec(2, 5, 3);
     qa_store_t *st = NULL;
@@ -173,7 +173,7 @@ static void test_norm_train_only(void) {
     QA_CHECK_OK(qa_store_write(st, "features/f_noise", 0, S, 0, T, f));
     qa_store_close(st);
     qa_train_data a, b;
-    QA_CHECK_OK(load(store_path, &spec, NULL, &a));
+    QA_CHECK_OK(load(fx.store, &spec, NULL, &a));
     QA_CHECK_OK(load(other, &spec, NULL, &b));
     for (int i = 0; i < spec.ninputs; i++) {
         QA_CHECK(a.norm.mean[i] == b.norm.mean[i]);
@@ -181,7 +181,7 @@ static void test_norm_train_only(void) {
     }
     QA_CHECK(a.norm.target_mean == b.norm.target_mean && a.norm.target_std == b.norm.target_std);
     /* independent fit over the training period */
-    double *orig = read_panel(store_path, "features/f_noise"), *c = read_panel(store_path, "bars/close");
+    double *orig = read_panel(fx.store, "features/f_noise"), *c = read_panel(fx.store, "bars/close");
     double sum = 0.0, ss = 0.0;
     size_t n = 0;
     for (size_t s = 0; orig && c && s < S; s++)
@@ -210,7 +210,7 @@ static void test_norm_train_only(void) {
     QA_CHECK(diff > 0);
     /* a model's normalisation given back reproduces the inputs exactly */
     qa_train_data a2;
-    QA_CHECK_OK(load(store_path, &spec, &a.norm, &a2));
+    QA_CHECK_OK(load(fx.store, &spec, &a.norm, &a2));
     QA_CHECK(memcmp(a.x, a2.x, a.nrows * 3 * sizeof *a.x) == 0);
     qa_train_data_free(&a2);
     free(orig), free(c), free(f);
@@ -221,8 +221,8 @@ static void test_norm_train_only(void) {
 /* A NaN input removes exactly the samples whose window contains it. */
 static void test_nan_inputs_dropped(void) {
     char other[320], cmd[700];
-    snprintf(other, sizeof other, "%s/nan.h5", dir);
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", store_path, other);
+    snprintf(other, sizeof other, "%s/nan.h5", fx.dir);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", fx.store, other);
     QA_CHECK(system(cmd) == 0);
     qa_store_t *st = NULL;
     double v = NAN;
@@ -231,7 +231,7 @@ static void test_nan_inputs_dropped(void) {
     qa_store_close(st);
     qa_model_spec spec = base_spec(3, 2, 0);
     qa_train_data a, b;
-    QA_CHECK_OK(load(store_path, &spec, NULL, &a));
+    QA_CHECK_OK(load(fx.store, &spec, NULL, &a));
     QA_CHECK_OK(load(other, &spec, NULL, &b));
     /* symbol 0 has every bar: row 100 is bar 100; windows of rows 100, 101, 102 contain it */
     QA_CHECK_INT(a.nsamples[0] - b.nsamples[0], 3);
@@ -249,7 +249,7 @@ static void test_classes(void) {
     spec.target = QA_MODEL_TARGET_QUANTILE;
     spec.classes = 4;
     qa_train_data d;
-    QA_CHECK_OK(load(store_path, &spec, NULL, &d));
+    QA_CHECK_OK(load(fx.store, &spec, NULL, &d));
     size_t n = d.nsamples[0];
     double *r = malloc(n * sizeof *r);
     for (size_t i = 0; i < n; i++) r[i] = d.ret[d.samples[0][i]];
@@ -275,7 +275,7 @@ static void test_classes(void) {
     free(r);
     spec.target = QA_MODEL_TARGET_SIGN;
     spec.classes = 2;
-    QA_CHECK_OK(load(store_path, &spec, NULL, &d));
+    QA_CHECK_OK(load(fx.store, &spec, NULL, &d));
     bad = 0;
     for (size_t r2 = 0; r2 < d.nrows; r2++) bad += isnan(d.ret[r2]) ? d.cls[r2] != -1 : d.cls[r2] != (d.ret[r2] > 0.0);
     QA_CHECK_INT(bad, 0);
@@ -312,7 +312,7 @@ static void test_shuffle_and_gather(void) {
 
     qa_model_spec spec = base_spec(4, 2, 0);
     qa_train_data d;
-    QA_CHECK_OK(load(store_path, &spec, NULL, &d));
+    QA_CHECK_OK(load(fx.store, &spec, NULL, &d));
     uint32_t rows[3] = {d.samples[0][0], d.samples[0][d.nsamples[0] / 2], d.samples[1][1]};
     float x[3 * 4 * 3], y[3];
     int32_t cls[3];
@@ -337,9 +337,9 @@ static void test_shuffle_and_gather(void) {
 static void test_demean(void) {
     qa_model_spec spec = base_spec(1, 4, 0);
     qa_train_data raw, dm;
-    QA_CHECK_OK(load(store_path, &spec, NULL, &raw));
+    QA_CHECK_OK(load(fx.store, &spec, NULL, &raw));
     spec.demean = 1;
-    QA_CHECK_OK(load(store_path, &spec, NULL, &dm));
+    QA_CHECK_OK(load(fx.store, &spec, NULL, &dm));
     double sum[T] = {0}, rawsum[T] = {0};
     int cnt[T] = {0};
     size_t bad = 0;
@@ -373,7 +373,7 @@ static void test_errors(void) {
     spec = base_spec(1, 1, 0);
     snprintf(spec.inputs[1].name, sizeof spec.inputs[1].name, "no_such_feature");
     qa_store_t *st = NULL;
-    QA_CHECK_OK(qa_store_open(store_path, NULL, QA_STORE_READ, &st));
+    QA_CHECK_OK(qa_store_open(fx.store, NULL, QA_STORE_READ, &st));
     QA_CHECK_ERR(qa_train_data_resolve_inputs(st, &spec), QA_ERR_NOT_FOUND, "'no_such_feature' is not in /features");
     spec = base_spec(1, 1, 0);
     QA_CHECK_OK(qa_train_data_resolve_inputs(st, &spec));
@@ -385,9 +385,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
-    if (tt_tmpdir(dir, sizeof dir, "train_data")) return 1;
-    snprintf(store_path, sizeof store_path, "%s/m.h5", dir);
-    if (tt_make_store(store_path, S, T, 11)) return 1;
+    if (tt_setup(&fx, "train_data", S, T, 11)) return 1;
     QA_RUN(test_rows_and_targets);
     QA_RUN(test_splits_purge_embargo);
     QA_RUN(test_norm_train_only);
@@ -396,6 +394,6 @@ int main(void) {
     QA_RUN(test_shuffle_and_gather);
     QA_RUN(test_demean);
     QA_RUN(test_errors);
-    tt_rmtree(dir);
+    qa_test_rmtree(fx.dir);
     return qa_test_finish();
 }

@@ -9,12 +9,13 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "harness.h"
+#include "mpi_test.h" /* qa_test_finish_comm */
 #include "mpi/comm.h"
 #include "pipeline/train/train.h"
 #include "registry/model.h"
 #include "train_test.h"
 
-static char dir[256], store_path[300];
+static tt_fixture fx;
 static qa_comm_t *world;
 
 static const char *const MLP_CFG =
@@ -41,23 +42,10 @@ static const char *const LSTM_CFG =
 
 /* Trains on the ranks of `comm` into dir/<name>. */
 static qa_status train(qa_comm_t *comm, const char *yaml, const char *set, const char *name) {
-    qa_cfg_t *doc = NULL;
-    qa_train_cfg c;
-    qa_train_result r;
     char run[400];
-    snprintf(run, sizeof run, "%s/%s", dir, name);
-    qa_status st = qa_cfg_parse("dp.yaml", yaml, strlen(yaml), &doc);
-    if (st == QA_OK && set) st = qa_cfg_override(doc, set);
-    if (st == QA_OK) st = qa_train_cfg_default(&c);
-    if (st == QA_OK) st = qa_train_cfg_bind(doc, &c);
-    if (st == QA_OK) {
-        c.data = store_path;
-        c.run_dir = run;
-        char *argv[] = {"test", NULL};
-        st = qa_train_run(&c, comm, 1, argv, &r);
-    }
-    qa_cfg_free(doc);
-    return st;
+    snprintf(run, sizeof run, "%s/%s", fx.dir, name);
+    tt_run o = {.name = "dp.yaml", .sets = &set, .nsets = set != NULL, .data = fx.store, .run_dir = run};
+    return tt_train(yaml, &o, comm, NULL);
 }
 
 /* Runs `yaml` on 1, 2 and 4 ranks (as many as the job has) into <tag>_r<n>. */
@@ -83,7 +71,7 @@ static void run_all(const char *yaml, const char *set, const char *tag, int *cou
 static qa_status load_final(const char *tag, int n, qa_model *m) {
     char p[400];
     qa_model_ckpt c;
-    snprintf(p, sizeof p, "%s/%s_r%d/checkpoint.qac", dir, tag, n);
+    snprintf(p, sizeof p, "%s/%s_r%d/checkpoint.qac", fx.dir, tag, n);
     qa_status st = qa_model_ckpt_load(p, m, &c);
     qa_model_ckpt_free(&c);
     return st;
@@ -133,7 +121,7 @@ static void test_threads(void) {
         qa_model a, b;
         char p[400];
         qa_model_ckpt c;
-        snprintf(p, sizeof p, "%s/det_mlp_r1t2/checkpoint.qac", dir);
+        snprintf(p, sizeof p, "%s/det_mlp_r1t2/checkpoint.qac", fx.dir);
         QA_CHECK_OK(qa_model_ckpt_load(p, &b, &c));
         qa_model_ckpt_free(&c);
         QA_CHECK_OK(load_final("det_mlp", 1, &a));
@@ -169,21 +157,17 @@ int main(int argc, char **argv) {
     if (qa_comm_create(&argc, &argv, &world) != QA_OK) return 1;
     int rank = qa_comm_rank(world);
     qa_log_set_level(QA_LOG_WARN);
-    if (rank == 0 && tt_tmpdir(dir, sizeof dir, "train_dp")) return 1;
-    qa_comm_bcast(world, dir, sizeof dir, 0);
-    snprintf(store_path, sizeof store_path, "%s/m.h5", dir);
-    int rc = rank == 0 ? tt_make_store(store_path, 8, 600, 33) : 0;
+    /* rank 0 writes the store; every rank learns its path and whether that worked */
+    int rc = rank == 0 ? tt_setup(&fx, "train_dp", 8, 600, 33) : 0;
+    qa_comm_bcast(world, &fx, sizeof fx, 0);
     qa_comm_bcast(world, &rc, sizeof rc, 0);
     if (rc) return 1;
     QA_RUN(test_deterministic_mlp);
     QA_RUN(test_threads);
     QA_RUN(test_deterministic_lstm);
     QA_RUN(test_allreduce_mlp);
-    int64_t failures = qa_test_failures_;
-    qa_comm_allreduce_sum_i64(world, &failures, 1);
-    qa_comm_barrier(world);
-    if (rank == 0) tt_rmtree(dir);
-    rc = qa_test_finish();
+    rc = qa_test_finish_comm(world);
+    if (rank == 0) qa_test_rmtree(fx.dir);
     qa_comm_free(world);
-    return failures ? 1 : rc;
+    return rc;
 }

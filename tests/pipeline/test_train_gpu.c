@@ -23,7 +23,7 @@
 #include "registry/predict.h"
 #include "train_test.h"
 
-static char dir[256], store_path[300];
+static tt_fixture fx;
 static qa_comm_t *comm;
 
 static const char *const MLP_CFG =
@@ -48,30 +48,17 @@ static const char *const LSTM_CFG =
 
 static qa_status train(const char *yaml, const char *backend, const char *name, long long max_steps, int resume,
                        qa_train_result *r) {
-    qa_cfg_t *doc = NULL;
-    qa_train_cfg c;
     char run[400];
-    snprintf(run, sizeof run, "%s/%s", dir, name);
-    qa_status st = qa_cfg_parse("gpu.yaml", yaml, strlen(yaml), &doc);
-    if (st == QA_OK) st = qa_train_cfg_default(&c);
-    if (st == QA_OK) st = qa_train_cfg_bind(doc, &c);
-    if (st == QA_OK) {
-        c.data = store_path;
-        c.backend = backend;
-        c.run_dir = run;
-        c.max_steps = max_steps;
-        c.resume = resume;
-        char *argv[] = {"test", NULL};
-        st = qa_train_run(&c, comm, 1, argv, r);
-    }
-    qa_cfg_free(doc);
-    return st;
+    snprintf(run, sizeof run, "%s/%s", fx.dir, name);
+    tt_run o = {.name = "gpu.yaml", .data = fx.store, .backend = backend, .run_dir = run, .max_steps = max_steps,
+                .resume = resume};
+    return tt_train(yaml, &o, comm, r);
 }
 
 static qa_status final_params(const char *name, qa_model *m) {
     char p[400];
     qa_model_ckpt c;
-    snprintf(p, sizeof p, "%s/%s/checkpoint.qac", dir, name);
+    snprintf(p, sizeof p, "%s/%s/checkpoint.qac", fx.dir, name);
     qa_status st = qa_model_ckpt_load(p, m, &c);
     qa_model_ckpt_free(&c);
     return st;
@@ -103,7 +90,7 @@ static void cpu_vs_gpu(const char *yaml, const char *tag) {
     if (mr.params && mg.params) QA_CHECK(memcmp(mr.params, mg.params, mg.nparams * sizeof(float)) == 0);
     /* the GPU-trained model predicts on the CPU */
     char p[400];
-    snprintf(p, sizeof p, "%s/%s/model.qam", dir, b);
+    snprintf(p, sizeof p, "%s/%s/model.qam", fx.dir, b);
     qa_model m;
     QA_CHECK_OK(qa_model_load(p, &m));
     qa_model_predictor_t *pr = NULL;
@@ -128,13 +115,11 @@ int main(int argc, char **argv) {
     if (!qa_backend_cuda_compiled()) qa_test_skip("this build has no CUDA backend");
     if (qa_cuda_device_count(&gpus) != QA_OK || gpus < 1) qa_test_skip("no usable GPU");
     if (qa_comm_create(&argc, &argv, &comm) != QA_OK) return 1;
-    if (tt_tmpdir(dir, sizeof dir, "train_gpu")) return 1;
-    snprintf(store_path, sizeof store_path, "%s/m.h5", dir);
-    if (tt_make_store(store_path, 8, 600, 44)) return 1;
+    if (tt_setup(&fx, "train_gpu", 8, 600, 44)) return 1;
     qa_log_set_level(QA_LOG_WARN);
     QA_RUN(test_mlp);
     QA_RUN(test_lstm);
-    tt_rmtree(dir);
+    qa_test_rmtree(fx.dir);
     qa_comm_free(comm);
     return qa_test_finish();
 }

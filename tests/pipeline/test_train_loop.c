@@ -16,7 +16,7 @@
 #include "registry/model.h"
 #include "train_test.h"
 
-static char dir[256], store_path[300];
+static tt_fixture fx;
 static qa_comm_t *comm;
 
 static const char *const MLP_CFG =
@@ -45,29 +45,15 @@ static const char *const LSTM_CFG =
     "train: {batch_size: 32, steps: 40, lr: 1e-2, warmup_steps: 4, eval_every: 10, patience: 0}\n"
     "parallel: {shards: 4}\n";
 
-/* Trains `yaml` (+ overrides) into dir/run; returns the status. */
+/* Trains `yaml` (+ overrides) into `run`; returns the status. */
 static qa_status train(const char *yaml, const char *name, const char *const *sets, size_t nsets, const char *run,
                        int resume, long long max_steps, qa_train_result *res) {
-    qa_cfg_t *doc = NULL;
-    qa_train_cfg c;
-    qa_train_result r;
-    qa_status st = qa_cfg_parse(name, yaml, strlen(yaml), &doc);
-    for (size_t i = 0; st == QA_OK && i < nsets; i++) st = qa_cfg_override(doc, sets[i]);
-    if (st == QA_OK) st = qa_train_cfg_default(&c);
-    if (st == QA_OK) st = qa_train_cfg_bind(doc, &c);
-    if (st == QA_OK) {
-        c.data = store_path;
-        c.run_dir = run;
-        c.resume = resume;
-        c.max_steps = max_steps;
-        char *argv[] = {"test", NULL};
-        st = qa_train_run(&c, comm, 1, argv, res ? res : &r);
-    }
-    qa_cfg_free(doc);
-    return st;
+    tt_run o = {.name = name, .sets = sets, .nsets = nsets, .data = fx.store, .run_dir = run, .max_steps = max_steps,
+                .resume = resume};
+    return tt_train(yaml, &o, comm, res);
 }
 
-static void run_path(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%.40s", dir, name); }
+static void run_path(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%.40s", fx.dir, name); }
 
 static int same_floats(const float *a, const float *b, size_t n, const char *what) {
     size_t diff = 0;
@@ -223,7 +209,7 @@ static void test_bad_configs(void) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char b[300], yaml[2048], p[400];
-        snprintf(b, sizeof b, "%s/bad%zu", dir, i);
+        snprintf(b, sizeof b, "%s/bad%zu", fx.dir, i);
         edit(yaml, sizeof yaml, cases[i].find, cases[i].replace);
         QA_CHECK(strcmp(yaml, MLP_CFG) != 0);
         qa_status s = train(yaml, "cfg.yaml", NULL, 0, b, 0, 0, NULL);
@@ -241,16 +227,14 @@ static void test_bad_configs(void) {
 
 int main(int argc, char **argv) {
     if (qa_comm_create(&argc, &argv, &comm) != QA_OK) return 1;
-    if (tt_tmpdir(dir, sizeof dir, "train_loop")) return 1;
-    snprintf(store_path, sizeof store_path, "%s/m.h5", dir);
-    if (tt_make_store(store_path, 8, 600, 21)) return 1;
+    if (tt_setup(&fx, "train_loop", 8, 600, 21)) return 1;
     qa_log_set_level(QA_LOG_WARN);
     QA_RUN(test_resume_mlp);
     QA_RUN(test_resume_lstm);
     QA_RUN(test_checkpoint_refusals);
     QA_RUN(test_early_stopping);
     QA_RUN(test_bad_configs);
-    tt_rmtree(dir);
+    qa_test_rmtree(fx.dir);
     qa_comm_free(comm);
     return qa_test_finish();
 }

@@ -432,12 +432,12 @@ static void test_corruption(void) {
 }
 
 int main(void) {
-    if (tt_tmpdir(dir, sizeof dir, "train_model")) return 1;
+    if (qa_test_tmpdir(dir, sizeof dir, "train_model")) return 1;
     QA_RUN(test_layout);
     QA_RUN(test_gradients);
     QA_RUN(test_dropout);
     QA_RUN(test_predictor);
     QA_RUN(test_corruption);
-    tt_rmtree(dir);
+    qa_test_rmtree(dir);
     return qa_test_finish();
 }

@@ -1,5 +1,6 @@
-/* Shared by the training tests: a small synthetic market file with bars and three
- * features, written through the store API (no CLI), and a temporary directory.
+/* Shared by the training tests and bench_train: a small synthetic market file with bars
+ * and three features, written through the store API (no CLI), in a temporary directory,
+ * and a training run from config text.
  *
  * Prices: per symbol a Philox random walk, close = 100 exp(cumsum(0.01 z)); open/high/
  * low/volume derived from it. Symbol 1 lists late (NaN before bar 40), symbol 2 misses
@@ -16,9 +17,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/config.h"
 #include "common/fs.h"
 #include "common/philox.h"
 #include "datasets/store.h"
+#include "harness.h"    /* qa_test_tmpdir */
+#include "mpi/comm.h"
+#include "pipeline/train/train.h"
+#include "store_test.h" /* qa_test_daily_meta */
 
 #define TT_DAY 86400000000000LL
 #define TT_T0 946857600000000000LL /* 2000-01-03 */
@@ -27,16 +33,7 @@ static inline int tt_missing(size_t s, size_t t) { return (s == 1 && t < 40) || 
 
 /* Writes `path` (S symbols x T daily bars from 2000-01-03). Returns 0 on success. */
 static inline int tt_make_store(const char *path, size_t S, size_t T, uint64_t seed) {
-    qa_store_meta m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.frequency, sizeof m.frequency, "1d");
-    m.bar_seconds = 86400;
-    m.bars_per_year = 252;
-    snprintf(m.calendar, sizeof m.calendar, "24x7");
-    snprintf(m.currency, sizeof m.currency, "USD");
-    snprintf(m.adjustment, sizeof m.adjustment, "none");
-    snprintf(m.source, sizeof m.source, "training test");
-    m.deflate_level = 1;
+    qa_store_meta m = qa_test_daily_meta("24x7", "training test", 1);
     char names[16][8];
     const char *syms[16];
     for (size_t s = 0; s < S && s < 16; s++) {
@@ -105,18 +102,53 @@ done:
     return rc;
 }
 
-/* A fresh directory under /tmp (path into buf). */
-static inline int tt_tmpdir(char *buf, size_t size, const char *tag) {
-    snprintf(buf, size, "/tmp/qa_%s_XXXXXX", tag);
-    return mkdtemp(buf) ? 0 : 1;
+/* A training test's files: its directory and the market file in it. */
+typedef struct tt_fixture {
+    char dir[256];   /* /tmp/qa_<tag>_XXXXXX */
+    char store[300]; /* <dir>/m.h5 */
+} tt_fixture;
+
+/* Makes f->dir and writes f->store (S symbols x T bars from `seed`). Returns 0 on success. */
+static inline int tt_setup(tt_fixture *f, const char *tag, size_t S, size_t T, uint64_t seed) {
+    if (qa_test_tmpdir(f->dir, sizeof f->dir, tag)) return 1;
+    snprintf(f->store, sizeof f->store, "%s/m.h5", f->dir);
+    return tt_make_store(f->store, S, T, seed);
 }
 
-/* rm -rf of a test directory (paths made by tt_tmpdir only). */
-static inline void tt_rmtree(const char *dir) {
-    if (strncmp(dir, "/tmp/qa_", 8) != 0) return;
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) printf("warning: could not remove %s\n", dir);
+/* A training run as `qa train` makes it: the YAML text (called `name` in messages) with
+ * the `--set` overrides, then what comes from the command line. NULL / 0 fields keep the
+ * config's value (backend, threads) or the default (the rest). */
+typedef struct tt_run {
+    const char *name;
+    const char *const *sets;
+    size_t nsets;
+    const char *data, *backend, *run_dir;
+    long long threads, max_steps;
+    int resume;
+    const char *argv0; /* recorded in run.json ("test" when NULL) */
+} tt_run;
+
+/* Trains `yaml` with the options of `o` on the ranks of comm; r may be NULL. */
+static inline qa_status tt_train(const char *yaml, const tt_run *o, const qa_comm_t *comm, qa_train_result *r) {
+    qa_cfg_t *doc = NULL;
+    qa_train_cfg c;
+    qa_train_result ignored;
+    qa_status st = qa_cfg_parse(o->name, yaml, strlen(yaml), &doc);
+    for (size_t i = 0; st == QA_OK && i < o->nsets; i++) st = qa_cfg_override(doc, o->sets[i]);
+    if (st == QA_OK) st = qa_train_cfg_default(&c);
+    if (st == QA_OK) st = qa_train_cfg_bind(doc, &c);
+    if (st == QA_OK) {
+        c.data = o->data;
+        if (o->backend) c.backend = o->backend;
+        if (o->threads) c.threads = o->threads;
+        c.run_dir = o->run_dir;
+        c.max_steps = o->max_steps;
+        c.resume = o->resume;
+        char *argv[] = {(char *)(o->argv0 ? o->argv0 : "test"), NULL};
+        st = qa_train_run(&c, comm, 1, argv, r ? r : &ignored);
+    }
+    qa_cfg_free(doc);
+    return st;
 }
 
 #endif

@@ -93,29 +93,28 @@ static void bad(const char *name, const char *text, double value, const char *ne
     QA_CHECK_MSG(strstr(qa_err_msg(), name) != NULL, "%s: '%s' lacks the file name", name, qa_err_msg());
 }
 
-static void test_bad_files(void) {
-    const char *H = "id,symbol,type,quantity,weight,right,strike,expiry,vol\n";
+/* A CSV portfolio of these rows under the full header: refused as bad() checks. */
+static void bad_rows(const char *name, const char *rows, const char *needle) {
     char t[512];
-    snprintf(t, sizeof t, "%sa,SPY,etf,abc,,,,,\n", H);
-    bad("q1.csv", t, NAN, ":2: field 'quantity': 'abc' is not a number");
-    snprintf(t, sizeof t, "%sa,SPY,etf,nan,,,,,\n", H);
-    bad("q2.csv", t, NAN, ":2: field 'quantity': 'nan' is not a number");
-    snprintf(t, sizeof t, "%sa,SPY,etf,1,,,,,\nb,SPY,option,1,,put,-5,2027-01-15,0.2\n", H);
-    bad("strike.csv", t, NAN, ":3: field 'strike': -5 must be > 0");
-    snprintf(t, sizeof t, "%sa,SPY,etf,1,,,,,\nb,SPY,option,1,,put,500,2027-13-45,0.2\n", H);
-    bad("expiry.csv", t, NAN, ":3: field 'expiry': '2027-13-45' is not a date");
-    bad("empty.csv", H, NAN, "has no positions");
+    snprintf(t, sizeof t, "id,symbol,type,quantity,weight,right,strike,expiry,vol\n%s", rows);
+    bad(name, t, NAN, needle);
+}
+
+static void test_bad_files(void) {
+    bad_rows("q1.csv", "a,SPY,etf,abc,,,,,\n", ":2: field 'quantity': 'abc' is not a number");
+    bad_rows("q2.csv", "a,SPY,etf,nan,,,,,\n", ":2: field 'quantity': 'nan' is not a number");
+    bad_rows("strike.csv", "a,SPY,etf,1,,,,,\nb,SPY,option,1,,put,-5,2027-01-15,0.2\n", ":3: field 'strike': -5 must be > 0");
+    bad_rows("expiry.csv", "a,SPY,etf,1,,,,,\nb,SPY,option,1,,put,500,2027-13-45,0.2\n",
+             ":3: field 'expiry': '2027-13-45' is not a date");
+    bad_rows("empty.csv", "", "has no positions");
     bad("nothing.csv", "", NAN, "empty portfolio file");
-    snprintf(t, sizeof t, "%sa,SPY,etf,1,,,,,\na,TLT,etf,2,,,,,\n", H);
-    bad("dup.csv", t, NAN, ":3: field 'id': duplicate id 'a' (first at line 2)");
-    snprintf(t, sizeof t, "%sa,SPY,etf,,0.5,,,,\n", H);
-    bad("weight.csv", t, NAN, ":2: field 'weight': position is given by weight but the portfolio has no value");
-    snprintf(t, sizeof t, "%sa,SPY,bond,1,,,,,\n", H);
-    bad("type.csv", t, NAN, ":2: field 'type': 'bond' is not one of");
-    snprintf(t, sizeof t, "%sa,SPY,etf,1,,put,,,\n", H);
-    bad("notopt.csv", t, NAN, ":2: field 'right': only options have a right");
-    snprintf(t, sizeof t, "%sa,SPY,option,1,,straddle,500,2027-01-15,0.2\n", H);
-    bad("right.csv", t, NAN, ":2: field 'right': 'straddle' is not call or put");
+    bad_rows("dup.csv", "a,SPY,etf,1,,,,,\na,TLT,etf,2,,,,,\n", ":3: field 'id': duplicate id 'a' (first at line 2)");
+    bad_rows("weight.csv", "a,SPY,etf,,0.5,,,,\n",
+             ":2: field 'weight': position is given by weight but the portfolio has no value");
+    bad_rows("type.csv", "a,SPY,bond,1,,,,,\n", ":2: field 'type': 'bond' is not one of");
+    bad_rows("notopt.csv", "a,SPY,etf,1,,put,,,\n", ":2: field 'right': only options have a right");
+    bad_rows("right.csv", "a,SPY,option,1,,straddle,500,2027-01-15,0.2\n",
+             ":2: field 'right': 'straddle' is not call or put");
     bad("col.csv", "id,symbol,qty\na,SPY,1\n", NAN, ":1: unknown column 'qty'");
     bad("y1.yaml", "positions:\n  - {id: a, symbol: SPY, quantity: 1}\n  - {id: b, symbol: SPY, quantity: .nan}\n", NAN,
         ":3: key 'positions[1].quantity': '.nan' is not a number");
@@ -166,14 +165,10 @@ static void test_market_checks(void) {
 }
 
 int main(void) {
-    snprintf(dir, sizeof dir, "/tmp/qa_test_portfolio_%d", (int)getpid());
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
-    if (system(cmd) != 0) return 1;
+    if (qa_test_tmpdir(dir, sizeof dir, "test_portfolio")) return 1;
     QA_RUN(test_csv_and_yaml_agree);
     QA_RUN(test_bad_files);
     QA_RUN(test_market_checks);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) return 1;
+    qa_test_rmtree(dir);
     return qa_test_finish();
 }

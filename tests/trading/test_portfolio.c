@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/philox.h"
 #include "harness.h"
@@ -196,9 +195,7 @@ static void test_sizing(void) {
 }
 
 int main(void) {
-    const char *env = getenv("QA_TEST_SEED");
-    g_seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-    printf("seed %llu (set QA_TEST_SEED to repeat)\n", (unsigned long long)g_seed);
+    g_seed = qa_test_seed();
     QA_RUN(test_hand_sequence);
     QA_RUN(test_random_invariants);
     QA_RUN(test_costs);

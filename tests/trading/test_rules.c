@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "config_test.h" /* qa_test_bind_text */
 #include "harness.h"
 #include "trading/rules.h"
 
@@ -25,13 +26,9 @@ static const qa_cfg_field engine_schema[] = {
 };
 
 static qa_status bind(const char *text, qa_rules *out) {
-    qa_cfg_t *cfg = NULL;
-    qa_status st = qa_cfg_parse("r.yaml", text, strlen(text), &cfg);
-    if (st != QA_OK) return st;
     engine_cfg e = {NULL, {0}};
     qa_rules_init(&e.rules);
-    st = qa_cfg_bind(cfg, qa_cfg_root(cfg), engine_schema, &e, NULL);
-    qa_cfg_free(cfg);
+    qa_status st = qa_test_bind_text("r.yaml", text, engine_schema, &e);
     if (st == QA_OK) *out = e.rules;
     return st;
 }

@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/philox.h"
 #include "harness.h"
@@ -135,9 +134,7 @@ static void test_observation_rule(void) {
 }
 
 int main(void) {
-    const char *env = getenv("QA_TEST_SEED");
-    g_seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-    printf("seed %llu (set QA_TEST_SEED to repeat)\n", (unsigned long long)g_seed);
+    g_seed = qa_test_seed();
     QA_RUN(test_positions_identical);
     QA_RUN(test_observation_rule);
     return qa_test_finish();

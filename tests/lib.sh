@@ -1,0 +1,29 @@
+# Sourced by the shell tests after they set QA (the qa binary) and SRC (the source tree):
+# ok/ko reporting into $fail (the test ends with `exit $fail`), a temporary directory, the
+# shipped sample imported into a market file, the GPU skip, and the configs over the
+# sample that the demo and the golden runs use too (scripts/sample_configs.sh).
+
+. "$SRC/scripts/sample_configs.sh"
+
+fail=0
+ok() { echo "ok: $1"; }
+ko() { echo "FAIL: $1"; fail=1; }
+
+# qa_tmpdir NAME: W = a fresh directory /tmp/qa_test_NAME_XXXXXX, removed when the test exits.
+qa_tmpdir() {
+    W=$(mktemp -d "/tmp/qa_test_$1_XXXXXX")
+    trap 'rm -rf "$W"' EXIT
+}
+
+# qa_import PRESET OUT: the preset's files of the shipped sample (datasets/sample) imported
+# into the market file OUT; the test fails and ends if that does not work.
+qa_import() {
+    "$QA" -q data import --preset "$1" --data-root "$SRC/datasets/sample" --out "$2" 2>/dev/null \
+        || { echo "FAIL: import"; exit 1; }
+}
+
+# qa_need_gpu: the test is skipped (exit 77) unless qa sees a GPU and has its CUDA backend.
+qa_need_gpu() {
+    "$QA" info --json 2>/dev/null | grep -q '"gpus": \[\]' && { echo "skipped: no GPU"; exit 77; }
+    "$QA" info --json 2>/dev/null | grep -q '"cuda"' || { echo "skipped: no CUDA backend in this build"; exit 77; }
+}
