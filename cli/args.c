@@ -10,10 +10,19 @@
 
 const char *const qa_cli_backends[] = {"cpu", "cuda", "auto", NULL};
 
+/* The option named exactly, else the one option the name is a prefix of (as getopt_long
+ * accepts unambiguous abbreviations: --conf for --config); NULL when none or ambiguous. */
 static const qa_cli_opt *find(const qa_cli_opt *opts, const char *name, size_t len) {
-    for (const qa_cli_opt *o = opts; o->name; o++)
-        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0) return o;
-    return NULL;
+    if (len == 0) return NULL;
+    const qa_cli_opt *prefix = NULL;
+    size_t nprefix = 0;
+    for (const qa_cli_opt *o = opts; o->name; o++) {
+        if (strncmp(o->name, name, len) != 0) continue;
+        if (strlen(o->name) == len) return o;
+        prefix = o;
+        nprefix++;
+    }
+    return nprefix == 1 ? prefix : NULL;
 }
 
 /* Stores `v` as option o's value; returns QA_CLI_RUN or a usage error. */
