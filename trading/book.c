@@ -27,6 +27,13 @@ static const char *const field_names[] = {"id",     "symbol", "type",   "quantit
                                           "strike", "expiry", "vol",    "rate",     "dividend_yield", "sector", NULL};
 _Static_assert(sizeof field_names / sizeof field_names[0] == F_COUNT + 1, "position fields");
 
+/* The position field called `name` (CSV headers ignore case, YAML keys do not), or -1. */
+static int field_index(const char *name, int any_case) {
+    for (int k = 0; k < F_COUNT; k++)
+        if ((any_case ? strcasecmp(name, field_names[k]) : strcmp(name, field_names[k])) == 0) return k;
+    return -1;
+}
+
 /* Where a position's fields came from, for messages. */
 typedef struct src {
     const char *file;
@@ -186,9 +193,7 @@ static qa_status load_csv(const char *path, double value, qa_book *p) {
         if (!header) {
             for (size_t i = 0; i < nf; i++) {
                 const char *h = qa_csv_field(csv, i);
-                int f = -1;
-                for (int k = 0; k < F_COUNT; k++)
-                    if (strcasecmp(h, field_names[k]) == 0) f = k;
+                int f = field_index(h, 1);
                 if (f < 0)
                     QA_TRY_FAIL(QA_ERR_CONFIG,
                                 "%s:%d: unknown column '%s' (columns: id, symbol, type, quantity, weight, multiplier, "
@@ -259,9 +264,7 @@ static qa_status load_yaml(const char *path, double value, qa_book *p) {
         for (size_t k = 0; k < qa_cfg_node_len(m); k++) {
             const char *key = qa_cfg_map_key_at(m, k);
             const qa_cfg_node *v = qa_cfg_map_value_at(m, k);
-            int f = -1;
-            for (int j = 0; j < F_COUNT; j++)
-                if (strcmp(key, field_names[j]) == 0) f = j;
+            int f = field_index(key, 0);
             if (f < 0)
                 QA_TRY_FAIL(QA_ERR_CONFIG,
                             "%s:%d: unknown key '%s' in positions[%zu] (keys: id, symbol, type, quantity, weight, "

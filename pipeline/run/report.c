@@ -347,6 +347,16 @@ static void heat_color(char *buf, size_t size, double v, double center, double s
     snprintf(buf, size, "#%02x%02x%02x", rr, gg, bb);
 }
 
+/* An SVG chart of the report's width and height h on a white ground, with its title. */
+static void svg_open(qa_strbuf *b, double h, const char *title) {
+    qa_strbuf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\">\n", W, h);
+    qa_strbuf_append(b, "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n");
+    if (!title) return;
+    qa_strbuf_printf(b, "<text class=\"title\" x=\"%.0f\" y=\"18\">", ML);
+    qa_strbuf_append_escaped(b, title);
+    qa_strbuf_append(b, "</text>\n");
+}
+
 void qa_report_heatmap(qa_report_t *r, const char *title, const double *values, size_t nrows, size_t ncols,
                        const char *const *row_labels, const char *const *col_labels, const char *row_title,
                        const char *col_title, double center) {
@@ -356,13 +366,7 @@ void qa_report_heatmap(qa_report_t *r, const char *title, const double *values, 
     for (size_t i = 0; i < nrows * ncols; i++)
         if (!isnan(values[i])) span = fmax(span, fabs(values[i] - center));
     double h = fmax(H, MT + MB + 16.0 * (double)nrows);
-    qa_strbuf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\">\n", W, h);
-    qa_strbuf_append(b, "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n");
-    if (title) {
-        qa_strbuf_printf(b, "<text class=\"title\" x=\"%.0f\" y=\"18\">", ML);
-        qa_strbuf_append_escaped(b, title);
-        qa_strbuf_append(b, "</text>\n");
-    }
+    svg_open(b, h, title);
     double cw = (W - ML - MR - 60) / (double)(ncols ? ncols : 1), chh = (h - MT - MB) / (double)(nrows ? nrows : 1);
     for (size_t i = 0; i < nrows; i++) {
         for (size_t j = 0; j < ncols; j++) {
@@ -477,13 +481,7 @@ void qa_report_bar_chart(qa_report_t *r, const char *title, const char *const *l
         if (!isnan(values[i])) lo = fmin(lo, values[i]), hi = fmax(hi, values[i]);
     if (hi == lo) hi = lo + 1;
     double h = fmax(120, MT + MB + 18.0 * (double)n);
-    qa_strbuf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\">\n", W, h);
-    qa_strbuf_append(b, "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n");
-    if (title) {
-        qa_strbuf_printf(b, "<text class=\"title\" x=\"%.0f\" y=\"18\">", ML);
-        qa_strbuf_append_escaped(b, title);
-        qa_strbuf_append(b, "</text>\n");
-    }
+    svg_open(b, h, title);
     double left = 120, right = W - 90;
     double zx = left + (right - left) * (0 - lo) / (hi - lo);
     for (size_t i = 0; i < n; i++) {

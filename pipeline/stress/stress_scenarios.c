@@ -9,18 +9,21 @@
 #include "common/mem.h"
 #include "pipeline/stress/stress_impl.h"
 
-static qa_stress_scenario *new_scenario(qa_stress_results *res, size_t p) {
+/* A new scenario of `kind` with room for p per-position P&Ls; the caller names it. */
+static qa_status new_scenario(qa_stress_results *res, size_t p, const char *kind, qa_stress_scenario **out) {
     qa_stress_scenario *n = realloc(res->sc, (res->nsc + 1) * sizeof *n);
-    if (!n) return NULL;
+    if (!n) return QA_FAIL(QA_ERR_NOMEM, "scenario");
     res->sc = n;
     qa_stress_scenario *s = &res->sc[res->nsc];
     memset(s, 0, sizeof *s);
     s->pos = calloc(p ? p : 1, sizeof *s->pos);
-    if (!s->pos) return NULL;
+    if (!s->pos) return QA_FAIL(QA_ERR_NOMEM, "scenario");
     res->nsc++;
     s->sigma_distance = NAN;
     s->model_loss = NAN;
-    return s;
+    snprintf(s->kind, sizeof s->kind, "%s", kind);
+    *out = s;
+    return QA_OK;
 }
 
 /* ---- small dense linear algebra (k x k systems; plain loops) ------------------------------ */
@@ -123,13 +126,9 @@ qa_status qa_stress_replays(const qa_stress_cfg *c, const qa_stress_panel *panel
                         w->name, qa_time_format_iso(w->start, d0, sizeof d0), qa_time_format_iso(w->end, d1, sizeof d1));
             continue;
         }
-        qa_stress_scenario *s = new_scenario(res, b->p);
-        if (!s) {
-            st = QA_FAIL(QA_ERR_NOMEM, "scenario");
-            goto cleanup;
-        }
+        qa_stress_scenario *s = NULL;
+        QA_TRY(new_scenario(res, b->p, "replay", &s));
         snprintf(s->name, sizeof s->name, "%s", w->name);
-        snprintf(s->kind, sizeof s->kind, "replay");
         s->path_time = malloc((cnt + 1) * sizeof *s->path_time);
         s->path_pnl = malloc((cnt + 1) * sizeof *s->path_pnl);
         if (!s->path_time || !s->path_pnl) {
@@ -270,13 +269,9 @@ qa_status qa_stress_hypothetical(const qa_stress_cfg *c, const qa_stress_panel *
             qa_err_prefix("%s:%d: scenario '%s': ", c->cfg_name, hy->line, hy->name);
             goto cleanup;
         }
-        qa_stress_scenario *sc = new_scenario(res, b->p);
-        if (!sc) {
-            st = QA_FAIL(QA_ERR_NOMEM, "scenario");
-            goto cleanup;
-        }
+        qa_stress_scenario *sc = NULL;
+        QA_TRY(new_scenario(res, b->p, "hypothetical", &sc));
         snprintf(sc->name, sizeof sc->name, "%s", hy->name);
-        snprintf(sc->kind, sizeof sc->kind, "hypothetical");
         sc->pnl = sc->worst = qa_stress_book_pnl_full(b, x, 0.0, sc->pos);
         QA_TRY(set_moves(sc, nu, x));
         for (size_t u = 0; u < nu; u++) snprintf(sc->move_sym[u], sizeof sc->move_sym[u], "%s", panel->sym[uni[u]]);
@@ -335,13 +330,9 @@ qa_status qa_stress_reverse(const qa_stress_cfg *c, const qa_stress_book *b, con
     int have_l = cholesky(l, n);
     for (size_t q = 0; q < c->nreverse; q++) {
         double loss = c->reverse_losses[q] * b->value;
-        qa_stress_scenario *s = new_scenario(res, b->p);
-        if (!s) {
-            st = QA_FAIL(QA_ERR_NOMEM, "scenario");
-            goto cleanup;
-        }
+        qa_stress_scenario *s = NULL;
+        QA_TRY(new_scenario(res, b->p, "reverse", &s));
         snprintf(s->name, sizeof s->name, "reverse %.4g%% loss", 100 * c->reverse_losses[q]);
-        snprintf(s->kind, sizeof s->kind, "reverse");
         int ok = 1;
         if (b->nopt == 0) {
             /* Closed form (docs/risk.md): x* = -L Sigma w / (w' Sigma w). */
