@@ -3,12 +3,11 @@
 
 #include <errno.h>   /* ERANGE */
 #include <math.h>    /* isfinite */
+#include <stdio.h>   /* snprintf */
 #include <stdlib.h>  /* strtoll, strtod */
 #include <string.h>  /* strcmp, strncmp, strchr */
 
 #include "cli/cli.h" /* exit codes, qa_cli_usage_error */
-
-const char *const qa_cli_backends[] = {"cpu", "cuda", "auto", NULL};
 
 /* The option named exactly, else the one option the name is a prefix of (as getopt_long
  * accepts unambiguous abbreviations: --conf for --config); NULL when none or ambiguous. */
@@ -52,10 +51,12 @@ static int store(const char *cmd, const qa_cli_opt *o, const char *v) {
                 *(const char **)o->dst = o->choices[i];
                 return QA_CLI_RUN;
             }
-        return qa_cli_usage_error(cmd, "--%s '%s': expected one of %s%s%s%s%s", o->name, v, o->choices[0],
-                                  o->choices[1] ? ", " : "", o->choices[1] ? o->choices[1] : "",
-                                  o->choices[1] && o->choices[2] ? ", " : "",
-                                  o->choices[1] && o->choices[2] ? o->choices[2] : "");
+        {
+            char list[256] = "";
+            for (size_t i = 0, n = 0; o->choices[i] && n < sizeof list; i++)
+                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", o->choices[i]);
+            return qa_cli_usage_error(cmd, "--%s '%s': expected one of %s", o->name, v, list);
+        }
     case QA_ARG_LIST: {
         qa_cli_list *l = o->dst;
         if (l->n == QA_CLI_LIST_MAX) return qa_cli_usage_error(cmd, "too many --%s (at most %d)", o->name, QA_CLI_LIST_MAX);

@@ -44,9 +44,6 @@ typedef struct qa_cli_opt {
 #define QA_OPT_LIST(name, dst) {name, QA_ARG_LIST, dst, 0, 0, NULL}
 #define QA_OPT_END {NULL, QA_ARG_STR, NULL, 0, 0, NULL}
 
-/* cpu, cuda, auto: the --backend choices. */
-extern const char *const qa_cli_backends[];
-
 #define QA_CLI_RUN (-1) /* qa_cli_parse: go on and run the command */
 
 /* Parses argv[1..] by the table (ended by an entry with name NULL). --help prints

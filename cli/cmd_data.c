@@ -199,7 +199,7 @@ static int cmd_info(int argc, char **argv) {
     const char *backend = "cpu", *file = NULL;
     size_t nfile = 0;
     const qa_cli_opt opts[] = {QA_OPT_FLAG("json", &as_json), QA_OPT_FLAG("stats", &stats),
-                               QA_OPT_CHOICE("backend", &backend, qa_cli_backends), QA_OPT_INT("top", &top, 0, 1e9),
+                               QA_OPT_CHOICE("backend", &backend, qa_backend_choices), QA_OPT_INT("top", &top, 0, 1e9),
                                QA_OPT_END};
     int rc = qa_cli_parse("data info", argc, argv, opts, info_usage, &file, 1, &nfile);
     if (rc != QA_CLI_RUN) return rc;

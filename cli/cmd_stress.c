@@ -8,6 +8,7 @@
 #include "cli/cli.h"           /* exit codes */
 #include "common/config.h"     /* config + overrides */
 #include "mpi/comm.h"          /* MPI context */
+#include "kernels/backend.h"    /* backend names */
 #include "pipeline/stress/stress.h"   /* the pipeline */
 
 static void usage(FILE *out) {
@@ -45,7 +46,7 @@ int qa_cmd_stress(int argc, char **argv) {
                                QA_OPT_STR("portfolio", &portfolio),
                                QA_OPT_STR("data", &data),
                                QA_OPT_STR("run-dir", &run_dir),
-                               QA_OPT_CHOICE("backend", &backend, qa_cli_backends),
+                               QA_OPT_CHOICE("backend", &backend, qa_backend_choices),
                                QA_OPT_INT("threads", &threads, 0, 4096),
                                QA_OPT_LIST("set", &sets),
                                QA_OPT_END};

@@ -27,6 +27,8 @@ static const char *const backend_names[] = {"cpu", "cuda"};
 _Static_assert(sizeof backend_names / sizeof backend_names[0] == QA_BACKEND_KIND_COUNT,
                "backend name table");
 
+const char *const qa_backend_choices[] = {"cpu", "cuda", "auto", NULL};
+
 const char *qa_backend_name(qa_backend_kind kind) {
     return (kind >= 0 && kind < QA_BACKEND_KIND_COUNT) ? backend_names[kind] : "?";
 }

@@ -39,6 +39,9 @@ qa_status qa_cuda_device_describe(int device, char *buf, size_t size);
 qa_status qa_backend_create(qa_backend_kind kind, int device, qa_backend_t **out);
 /* Parses "cpu", "cuda" or "auto" (CUDA when a GPU is usable, else CPU) and creates it. */
 qa_status qa_backend_create_named(const char *name, int device, qa_backend_t **out);
+/* The names qa_backend_create_named takes: "cpu", "cuda", "auto" (NULL-terminated; the
+ * choice list of every config key and option that names a backend). */
+extern const char *const qa_backend_choices[];
 /* Waits for queued work, then releases the stream and handles. Accepts NULL. */
 void qa_backend_free(qa_backend_t *be);
 

@@ -6,6 +6,7 @@
 #include <string.h>  /* strcmp, memset */
 
 #include "common/timeparse.h" /* dates */
+#include "kernels/backend.h"    /* backend names */
 #include "kernels/risk.h"       /* Ledoit-Wolf targets */
 #include "pipeline/stress/stress.h"
 
@@ -19,7 +20,6 @@ static const char *const dist_names[] = {"normal", "student_t", NULL};
 static const char *const lw_names[] = {"constant_correlation", "scaled_identity", NULL};
 _Static_assert(sizeof lw_names / sizeof lw_names[0] == QA_RISK_LW_TARGET_COUNT + 1, "lw targets");
 static const char *const mean_names[] = {"zero", "sample", NULL};
-static const char *const backend_names[] = {"cpu", "cuda", "auto", NULL};
 static const char *const tristate_names[] = {"auto", "false", "true", NULL};
 static const char *const cov_names[] = {"current", "stressed", NULL};
 
@@ -97,7 +97,7 @@ void qa_stress_cfg_free(qa_stress_cfg *c) {
 struct bind {
     qa_stress_cfg c;
     const char *valuation_date;
-    int backend;                         /* index into backend_names */
+    int backend;                         /* index into qa_backend_choices */
     const qa_cfg_node *levels, *methods;
     int param_dist, mc_dist;             /* dist_names; with nu they make c.param_nu / c.mc_nu */
     int param_nu, mc_nu;
@@ -187,7 +187,7 @@ static const qa_cfg_field top_fields[] = {
     FIELD("data", QA_CFG_T_STRING, c.data, "market file (HDF5)"),
     NUM("portfolio_value", c.portfolio_value, 1e-6, 1e18, "portfolio value (currency)"),
     FIELD("valuation_date", QA_CFG_T_STRING, valuation_date, "valuation date YYYY-MM-DD"),
-    ENUM("backend", backend, backend_names, "cpu, cuda or auto"),
+    ENUM("backend", backend, qa_backend_choices, "cpu, cuda or auto"),
     NUM("threads", c.threads, 0, 4096, "CPU threads per rank (0 = all)"),
     FIELD("levels", QA_CFG_T_NODE, levels, "confidence levels in (0, 1)"),
     NUM("horizon", c.horizon, 1, 3650, "horizon in days (>= 1)"),
@@ -526,7 +526,7 @@ static qa_status bind_parsed(const qa_cfg_t *cfg, const struct bind *r, qa_stres
         QA_TRY_RET(parse_date(cfg, n, "valuation_date", &c->valuation));
         c->line_valuation = qa_cfg_node_line(n);
     }
-    c->backend = backend_names[r->backend];
+    c->backend = qa_backend_choices[r->backend];
     if (r->levels) QA_TRY_RET(parse_levels(cfg, r->levels, "levels", c->levels, QA_STRESS_MAX_LEVELS, &c->nlevels));
     c->line_window = qa_cfg_node_line(node_at(cfg, "window", NULL));
     unsigned all = (1u << QA_STRESS_METHOD_COUNT) - 1;
@@ -548,8 +548,8 @@ qa_status qa_stress_cfg_bind(const qa_cfg_t *cfg, qa_stress_cfg *c) {
     if (!r) return QA_FAIL(QA_ERR_NOMEM, "stress configuration");
     r->c = *c;
     r->backend = 2;
-    for (int i = 0; backend_names[i]; i++)
-        if (c->backend && strcmp(c->backend, backend_names[i]) == 0) r->backend = i;
+    for (int i = 0; qa_backend_choices[i]; i++)
+        if (c->backend && strcmp(c->backend, qa_backend_choices[i]) == 0) r->backend = i;
     r->param_dist = c->param_nu ? 1 : 0;
     r->param_nu = c->param_nu ? c->param_nu : 5;
     r->mc_dist = c->mc_nu ? 1 : 0;

@@ -1001,12 +1001,16 @@ static qa_status log_steps(trainer *T, int64_t s, double val, int eval, loop_clo
     return QA_OK;
 }
 
+/* Why the loop ended; the names are the run's stop_reason. */
+typedef enum loop_end { END_STEPS, END_EARLY, END_PAUSED, END_INTERRUPTED } loop_end;
+static const char *const end_names[] = {"steps", "early stopping", "max-steps", "interrupted"};
+
 /* Steps from s0 until the end, early stopping, max_steps or a stop request; evaluations,
  * metrics lines and checkpoints on their schedules. */
 static qa_status train_loop(trainer *T, int64_t s0, qa_progress_t *prog, loop_clock *k, int64_t *steps,
-                            qa_train_result *res) {
+                            loop_end *end) {
     int64_t s = s0;
-    snprintf(res->stop_reason, sizeof res->stop_reason, "steps");
+    *end = END_STEPS;
     while (s < T->total) {
         double loss = NAN, val = NAN;
         int stop = 0;
@@ -1022,20 +1026,16 @@ static qa_status train_loop(trainer *T, int64_t s0, qa_progress_t *prog, loop_cl
         if (eval) QA_TRY_RET(evaluate_step(T, s, &val));
         k->side += qa_time_since(t_side);
         if (s % T->c.log_every == 0 || eval || last) QA_TRY_RET(log_steps(T, s, val, eval, k));
-        int early = eval && T->c.patience > 0 && T->bad_evals >= T->c.patience, paused = 0;
-        if (early) snprintf(res->stop_reason, sizeof res->stop_reason, "early stopping");
-        if (stop) {
-            snprintf(res->stop_reason, sizeof res->stop_reason, "interrupted");
-        } else if (!early && s < T->total && T->c.max_steps > 0 && s >= T->c.max_steps) {
-            paused = 1;
-            snprintf(res->stop_reason, sizeof res->stop_reason, "max-steps");
-        }
-        if (s % T->ckpt_every == 0 || s == T->total || early || paused || stop) {
+        int early = eval && T->c.patience > 0 && T->bad_evals >= T->c.patience;
+        if (stop) *end = END_INTERRUPTED;
+        else if (early) *end = END_EARLY;
+        else if (s < T->total && T->c.max_steps > 0 && s >= T->c.max_steps) *end = END_PAUSED;
+        if (s % T->ckpt_every == 0 || s == T->total || *end != END_STEPS) {
             t_side = qa_time_ns();
             QA_TRY_RET(qa_comm_agree(T->comm, write_ckpt(T, s)));
             k->side += qa_time_since(t_side);
         }
-        if (early || paused || stop) break;
+        if (*end != END_STEPS) break;
     }
     return QA_OK;
 }
@@ -1058,7 +1058,9 @@ qa_status qa_train_run(const qa_train_cfg *cfg, const qa_comm_t *comm, int argc,
     loop_clock k = {qa_time_ns(), 0, 0.0, 0.0, 0.0, 0, s0};
     k.t_mark = k.t_start;
     s = s0;
-    QA_TRY(train_loop(&T, s0, prog, &k, &s, res));
+    loop_end end = END_STEPS;
+    QA_TRY(train_loop(&T, s0, prog, &k, &s, &end));
+    snprintf(res->stop_reason, sizeof res->stop_reason, "%s", end_names[end]);
     if (prog) qa_progress_finish(prog);
     res->steps = s;
     res->best_val_loss = T.best_val;
@@ -1069,12 +1071,12 @@ qa_status qa_train_run(const qa_train_cfg *cfg, const qa_comm_t *comm, int argc,
         qa_rundir_note(&T.rd, "stop_reason", json_string(res->stop_reason));
         qa_rundir_note(&T.rd, "steps", json_integer(s));
     }
-    if (strcmp(res->stop_reason, "interrupted") == 0) {
+    if (end == END_INTERRUPTED) {
         if (T.root)
             qa_log_warn("train: stopped on request at step %lld; checkpoint written, continue with --resume", (long long)s);
         goto cleanup;
     }
-    if (strcmp(res->stop_reason, "max-steps") != 0) QA_TRY(finish_run(&T, res));
+    if (end != END_PAUSED) QA_TRY(finish_run(&T, res));
     if (T.root)
         qa_log_info("train: %lld steps (%s), best val loss %.5g at step %lld, %.0f samples/s; test IC %.4f, rank IC "
                     "%.4f; %s",

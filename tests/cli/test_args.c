@@ -18,6 +18,7 @@ typedef struct vals {
     size_t npos;
 } vals;
 
+static const char *const backends[] = {"cpu", "cuda", "auto", NULL};
 static int helped = 0;
 static void usage(FILE *out) {
     (void)out;
@@ -34,7 +35,7 @@ static int parse(const char *line, vals *v, size_t max_pos) {
     memset(v, 0, sizeof *v);
     v->threads = -1;
     const qa_cli_opt opts[] = {QA_OPT_STR("config", &v->config),
-                               QA_OPT_CHOICE("backend", &v->backend, qa_cli_backends),
+                               QA_OPT_CHOICE("backend", &v->backend, backends),
                                QA_OPT_FLAG("force", &v->force),
                                QA_OPT_INT("threads", &v->threads, 0, 64),
                                QA_OPT_NUM("cost-bps", &v->cost, 0, 100),
