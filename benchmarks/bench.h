@@ -35,6 +35,13 @@ static inline double qa_bench_median(double *t, int n) {
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
+/* The sample at quantile q (0..1, nearest rank below) of n samples; sorts them in place. */
+static inline double qa_bench_quantile(double *t, size_t n, double q) {
+    if (n == 0) return 0.0 / 0.0;
+    qsort(t, n, sizeof *t, qa_bench_cmp_);
+    return t[(size_t)(q * (double)(n - 1))];
+}
+
 static inline void qa_bench_header(const char *title) {
     char host[128] = "?";
     gethostname(host, sizeof host);

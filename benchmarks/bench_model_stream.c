@@ -24,13 +24,6 @@
 #include "registry/model.h"
 #include "registry/predict.h"
 
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double pct(double *v, size_t n, double q) { return n ? v[(size_t)(q * (double)(n - 1))] : NAN; }
-
 static void die(const char *what) {
     fprintf(stderr, "bench_model_stream: %s: %s\n", what, qa_err_msg());
     exit(1);
@@ -66,8 +59,9 @@ int main(int argc, char **argv) {
     double *raw = malloc(d.nrows * F * sizeof *raw), *win = malloc(L * F * sizeof *win);
     double *diff = malloc(d.nrows * K * sizeof *diff), *wv = malloc(d.nrows * K * sizeof *wv);
     double *sv = malloc(d.nrows * K * sizeof *sv), *lat_s = malloc(d.nrows * sizeof *lat_s);
-    double *lat_w = malloc(d.nrows * sizeof *lat_w), ys[8], yl[8], yw[8];
-    if (!raw || !win || !diff || !wv || !sv || !lat_s || !lat_w || K > 8) die("buffers");
+    double *lat_w = malloc(d.nrows * sizeof *lat_w), ys[QA_MODEL_MAX_CLASSES], yl[QA_MODEL_MAX_CLASSES];
+    double yw[QA_MODEL_MAX_CLASSES];
+    if (!raw || !win || !diff || !wv || !sv || !lat_s || !lat_w) die("buffers");
     for (size_t r = 0; r < d.nrows; r++)
         for (size_t f = 0; f < F; f++) {
             float x = d.x[r * F + f];
@@ -75,16 +69,11 @@ int main(int argc, char **argv) {
         }
     size_t nd = 0, ns = 0, nw = 0, aligned = 0, aligned_equal = 0;
     for (size_t i = 0; i < S; i++) {
-        size_t since = 0, first = d.sym_begin[i]; /* stream_L: bars since its last reset, the first of them */
         for (size_t r = d.sym_begin[i]; r < d.sym_begin[i + 1]; r++) {
             uint64_t t0 = qa_time_ns();
             if (qa_model_stream_push(st, i, raw + r * F, ys) != QA_OK) die("stream");
             lat_s[ns++] = qa_time_since(t0);
-            int finite = !isnan(ys[0]);
-            if (finite && since == L) since = 0; /* the period reset happens before this bar */
-            if (finite && since == 0) first = r;
             if (qa_model_stream_push(stL, i, raw + r * F, yl) != QA_OK) die("stream_L");
-            since += finite;
             if (!d.valid[r]) continue;
             for (size_t q = 0; q < L; q++) memcpy(win + q * F, raw + (r + 1 - L + q) * F, F * sizeof *win);
             t0 = qa_time_ns();
@@ -96,7 +85,9 @@ int main(int argc, char **argv) {
                 sv[nd * K + k] = ys[k];
             }
             nd++;
-            if (since == L && first == r + 1 - L) {
+            /* rows r-L+1..r are all finite (valid), so L bars since stream_L's last reset are
+             * exactly this window */
+            if (qa_model_stream_bars(stL, i) == (long)L) {
                 aligned++;
                 aligned_equal += memcmp(yl, yw, K * sizeof *yw) == 0;
             }
@@ -117,9 +108,6 @@ int main(int argc, char **argv) {
         sws += (wv[j] - mw) * (sv[j] - ms);
     }
     double sd = sqrt(sww / (double)(n - 1)), corr = sws / sqrt(sww * sss);
-    qsort(diff, n, sizeof *diff, cmp_d);
-    qsort(lat_s, ns, sizeof *lat_s, cmp_d);
-    qsort(lat_w, nw, sizeof *lat_w, cmp_d);
     qa_bench_header("streaming vs windowed LSTM inference (one thread)");
     printf("model %s: LSTM F=%zu L=%zu outputs=%zu; %zu symbols, %zu bars pushed, %zu with a full window\n", argv[1],
            F, L, K, S, ns, nd);
@@ -132,24 +120,24 @@ int main(int argc, char **argv) {
         in = h;
     }
     step_flops += 2.0 * in * (double)K;
-    qa_bench_result rs = {"model_stream_push", "cpu-1t", size, pct(lat_s, ns, 0.5), 1, "bars", 0.0, step_flops};
-    qa_bench_result rw = {"model_window_predict", "cpu-1t", size, pct(lat_w, nw, 0.5), 1, "bars", 0.0,
+    qa_bench_result rs = {"model_stream_push", "cpu-1t", size, qa_bench_quantile(lat_s, ns, 0.5), 1, "bars", 0.0, step_flops};
+    qa_bench_result rw = {"model_window_predict", "cpu-1t", size, qa_bench_quantile(lat_w, nw, 0.5), 1, "bars", 0.0,
                           step_flops * (double)L};
     qa_bench_report(&rs);
     qa_bench_report(&rw);
-    printf("  latency per bar: stream p50 %.2f us p99 %.2f us; window p50 %.2f us p99 %.2f us\n", pct(lat_s, ns, 0.5) * 1e6,
-           pct(lat_s, ns, 0.99) * 1e6, pct(lat_w, nw, 0.5) * 1e6, pct(lat_w, nw, 0.99) * 1e6);
+    printf("  latency per bar: stream p50 %.2f us p99 %.2f us; window p50 %.2f us p99 %.2f us\n", qa_bench_quantile(lat_s, ns, 0.5) * 1e6,
+           qa_bench_quantile(lat_s, ns, 0.99) * 1e6, qa_bench_quantile(lat_w, nw, 0.5) * 1e6, qa_bench_quantile(lat_w, nw, 0.99) * 1e6);
     printf("  |stream - window| over %zu outputs: p50 %.3g p95 %.3g max %.3g (std of windowed outputs %.3g: p50 %.3g "
            "p95 %.3g of it); correlation %.4f\n",
-           n, pct(diff, n, 0.5), pct(diff, n, 0.95), diff[n - 1], sd, pct(diff, n, 0.5) / sd, pct(diff, n, 0.95) / sd,
+           n, qa_bench_quantile(diff, n, 0.5), qa_bench_quantile(diff, n, 0.95), qa_bench_quantile(diff, n, 1.0), sd, qa_bench_quantile(diff, n, 0.5) / sd, qa_bench_quantile(diff, n, 0.95) / sd,
            corr);
     printf("  period L, aligned bars: %zu of %zu equal to the window bit for bit\n", aligned_equal, aligned);
     printf("JSON {\"bench\":\"model_stream_vs_window\",\"size\":\"%s\",\"bars\":%zu,\"compared\":%zu,"
            "\"stream_p50_us\":%.3f,\"stream_p99_us\":%.3f,\"window_p50_us\":%.3f,\"window_p99_us\":%.3f,"
            "\"absdiff_p50\":%.4g,\"absdiff_p95\":%.4g,\"absdiff_max\":%.4g,\"window_std\":%.4g,\"corr\":%.6f,"
            "\"aligned\":%zu,\"aligned_equal\":%zu,\"peak_rss_mb\":%.1f}\n",
-           size, ns, nd, pct(lat_s, ns, 0.5) * 1e6, pct(lat_s, ns, 0.99) * 1e6, pct(lat_w, nw, 0.5) * 1e6,
-           pct(lat_w, nw, 0.99) * 1e6, pct(diff, n, 0.5), pct(diff, n, 0.95), diff[n - 1], sd, corr, aligned,
+           size, ns, nd, qa_bench_quantile(lat_s, ns, 0.5) * 1e6, qa_bench_quantile(lat_s, ns, 0.99) * 1e6, qa_bench_quantile(lat_w, nw, 0.5) * 1e6,
+           qa_bench_quantile(lat_w, nw, 0.99) * 1e6, qa_bench_quantile(diff, n, 0.5), qa_bench_quantile(diff, n, 0.95), qa_bench_quantile(diff, n, 1.0), sd, corr, aligned,
            aligned_equal, (double)qa_peak_rss_bytes() / 1048576.0);
     int ok = aligned_equal == aligned;
     qa_model_stream_free(st);

@@ -48,8 +48,7 @@ static void time_calls(const char *name, const char *size, call_fn fn, qa_nn_inf
         fn(p, params, x, state, y, rows);
         lat[i] = qa_time_since(t0);
     }
-    qa_bench_median(lat, CALLS); /* sorts */
-    double p50 = lat[CALLS / 2], p99 = lat[(int)(0.99 * CALLS)];
+    double p50 = qa_bench_quantile(lat, CALLS, 0.5), p99 = qa_bench_quantile(lat, CALLS, 0.99);
     qa_bench_result r = {name, "cpu-1t", size, p50, rows, "rows", 0.0, flops};
     qa_bench_report(&r);
     printf("  %s %s: p50 %.2f us, p99 %.2f us\n", name, size, p50 * 1e6, p99 * 1e6);
