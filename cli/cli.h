@@ -49,6 +49,8 @@ int qa_cmd_sweep(int argc, char **argv);
 int qa_cmd_train(int argc, char **argv);
 int qa_cmd_runs(int argc, char **argv);
 int qa_cmd_evaluate(int argc, char **argv);
+int qa_cmd_registry(int argc, char **argv);
+int qa_cmd_predict(int argc, char **argv);
 int qa_cmd_stress(int argc, char **argv);
 
 #endif

@@ -10,9 +10,10 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: qa evaluate --model FILE --data FILE [--split train|val|test] [--backend cpu|cuda|auto]\n"
-            "                   [--top-k K] [--cost-bps C] [--json FILE]\n\n"
-            "Scores a split with a trained model (model.qam) and prints the information coefficient and\n"
+            "usage: qa evaluate --model MODEL --data FILE [--split train|val|test] [--backend cpu|cuda|auto]\n"
+            "                   [--top-k K] [--cost-bps C] [--json FILE] [--registry DIR]\n\n"
+            "Scores a split with a trained model (a model.qam file, or a registry URI such as\n"
+            "models:/NAME/3 or models:/NAME@champion, its artifact hash checked) and prints the information coefficient and\n"
             "rank IC per timestamp (mean, t-stat), directional accuracy, MSE against naive baselines\n"
             "(zero, training mean, trailing return) and a top-k long / bottom-k short backtest with\n"
             "costs. The model's features are checked against the store (definitions must match).\n"
@@ -27,13 +28,14 @@ static void line(const char *name, double v, const char *fmt) {
 }
 
 int qa_cmd_evaluate(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *split_name = "test", *backend = "cpu", *json_path = NULL;
+    const char *model = NULL, *reg_dir = NULL, *data = NULL, *split_name = "test", *backend = "cpu", *json_path = NULL;
     long long top_k = 3;
     double cost_bps = 5.0;
     const qa_cli_opt opts[] = {QA_OPT_STR("model", &model),      QA_OPT_STR("data", &data),
                                QA_OPT_STR("split", &split_name), QA_OPT_STR("backend", &backend),
                                QA_OPT_INT("top-k", &top_k, 1, 1e6), QA_OPT_NUM("cost-bps", &cost_bps, 0, 1e5),
-                               QA_OPT_STR("json", &json_path),   QA_OPT_END};
+                               QA_OPT_STR("json", &json_path),   QA_OPT_STR("registry", &reg_dir),
+                               QA_OPT_END};
     int rc = qa_cli_parse("evaluate", argc, argv, opts, usage, NULL, 0, NULL);
     if (rc != QA_CLI_RUN) return rc;
     qa_evaluate_opts o = {(int)top_k, cost_bps, 3};
@@ -41,7 +43,7 @@ int qa_cmd_evaluate(int argc, char **argv) {
     qa_train_split split;
     if (qa_train_split_parse(split_name, &split) != QA_OK) return qa_cli_usage_error("evaluate", "%s", qa_err_msg());
     qa_evaluate_metrics m;
-    if (qa_evaluate_run(model, data, split, backend, &o, &m) != QA_OK) return qa_cli_fail("evaluate");
+    if (qa_evaluate_run(model, reg_dir, data, split, backend, &o, &m) != QA_OK) return qa_cli_fail("evaluate");
     printf("%s split: %zu predictions, %zu labelled\n", split_name, m.predictions, m.labelled);
     line("loss (training loss)", m.loss, "%.6g");
     line("IC mean", m.ic.mean, "%.4f");

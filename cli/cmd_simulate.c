@@ -10,7 +10,8 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: qa simulate --config FILE [--data FILE] [--run-dir DIR] [--set key=value]...\n\n"
+            "usage: qa simulate --config FILE [--data FILE] [--run-dir DIR] [--set key=value]...\n"
+            "                   [--registry DIR]\n\n"
             "Runs the event-driven simulator: bars in time order, the strategy's target weight per\n"
             "symbol (the vectorized engine's rules), orders (market-on-close, next-bar market, limit,\n"
             "stop; partial fills by volume participation), optional pre-trade checks, costs and\n"
@@ -20,14 +21,16 @@ static void usage(FILE *out) {
             "                  direction, stops, sizing, costs, capital, orders, pretrade, blotter\n"
             "  --data FILE     market file (overrides 'data')\n"
             "  --run-dir DIR   run directory (overrides 'run_dir'; default runs/simulate)\n"
-            "  --set K=V       override a config key, e.g. --set costs.convention=traded\n");
+            "  --set K=V       override a config key, e.g. --set costs.convention=traded\n"
+            "  --registry DIR  registry for a model-driven signal (signal: models:/NAME@champion;\n"
+            "                  default $QA_REGISTRY, else ~/.local/share/quantumalpha/registry)\n");
 }
 
 int qa_cmd_simulate(int argc, char **argv) {
-    const char *config = NULL, *data = NULL, *run_dir = NULL;
+    const char *config = NULL, *data = NULL, *run_dir = NULL, *reg_dir = NULL;
     qa_cli_list sets = {.n = 0};
     const qa_cli_opt opts[] = {QA_OPT_STR("config", &config), QA_OPT_STR("data", &data), QA_OPT_STR("run-dir", &run_dir),
-                               QA_OPT_LIST("set", &sets), QA_OPT_END};
+                               QA_OPT_LIST("set", &sets), QA_OPT_STR("registry", &reg_dir), QA_OPT_END};
     int rc = qa_cli_parse("simulate", argc, argv, opts, usage, NULL, 0, NULL);
     if (rc != QA_CLI_RUN) return rc;
     if (!config && !sets.n) return qa_cli_usage_error("simulate", "give --config FILE (see 'qa simulate --help')");
@@ -39,6 +42,7 @@ int qa_cmd_simulate(int argc, char **argv) {
     QA_TRY(qa_sim_cfg_bind(doc, &cfg));
     if (data) cfg.data = data;
     if (run_dir) cfg.run_dir = run_dir;
+    cfg.registry = reg_dir;
     if (!cfg.run_dir) cfg.run_dir = "runs/simulate";
     if (!cfg.data) {
         qa_cfg_free(doc);

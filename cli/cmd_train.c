@@ -11,6 +11,7 @@
 #include "common/log.h"        /* the interruption */
 #include "mpi/comm.h"          /* MPI context */
 #include "pipeline/train/train.h"    /* the training pipeline */
+#include "registry/registry.h"   /* --publish */
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) { g_stop = sig; }
@@ -18,7 +19,8 @@ static void on_signal(int sig) { g_stop = sig; }
 static void usage(FILE *out) {
     fprintf(out,
             "usage: qa train --config FILE --run-dir DIR [--data FILE] [--backend cpu|cuda|auto]\n"
-            "                [--resume] [--max-steps N] [--set key=value]...\n\n"
+            "                [--resume] [--max-steps N] [--set key=value]...\n"
+            "                [--publish NAME [--alias A] [--registry DIR]]\n\n"
             "Trains an MLP or an LSTM on features of a market file (inputs, forward-return target,\n"
             "time splits with purge and embargo, per-feature normalisation fitted on the training\n"
             "period) and writes a run directory: config.resolved.json, metrics.jsonl, checkpoint.qac,\n"
@@ -31,21 +33,31 @@ static void usage(FILE *out) {
             "  --backend B     cpu, cuda or auto (overrides 'backend')\n"
             "  --resume        continue from DIR/checkpoint.qac (bit-identical to an uninterrupted run)\n"
             "  --max-steps N   stop after N steps with a checkpoint (resume later)\n"
-            "  --set k=v       override a config key, e.g. --set train.lr=3e-4\n");
+            "  --set k=v       override a config key, e.g. --set train.lr=3e-4\n"
+            "  --publish NAME  when the run finishes, publish it as the next version of NAME in the\n"
+            "                  model registry (docs/registry.md) and print its URI\n"
+            "  --alias A       then point alias A (e.g. challenger) at that version\n"
+            "  --registry DIR  the registry (default $QA_REGISTRY, else ~/.local/share/quantumalpha/registry)\n");
 }
 
 int qa_cmd_train(int argc, char **argv) {
-    const char *config = NULL, *data = NULL, *run_dir = NULL, *backend = NULL;
+    const char *config = NULL, *data = NULL, *run_dir = NULL, *backend = NULL, *publish = NULL, *alias = NULL,
+               *reg_dir = NULL;
     int resume = 0;
     long long max_steps = 0;
     qa_cli_list sets = {.n = 0};
     const qa_cli_opt opts[] = {QA_OPT_STR("config", &config),     QA_OPT_STR("data", &data),
                                QA_OPT_STR("run-dir", &run_dir),   QA_OPT_STR("backend", &backend),
                                QA_OPT_FLAG("resume", &resume),    QA_OPT_INT("max-steps", &max_steps, 1, 9e18),
-                               QA_OPT_LIST("set", &sets),         QA_OPT_END};
+                               QA_OPT_LIST("set", &sets),         QA_OPT_STR("publish", &publish),
+                               QA_OPT_STR("alias", &alias),       QA_OPT_STR("registry", &reg_dir),
+                               QA_OPT_END};
     int rc = qa_cli_parse("train", argc, argv, opts, usage, NULL, 0, NULL);
     if (rc != QA_CLI_RUN) return rc;
     if (!run_dir) return qa_cli_usage_error("train", "give --run-dir DIR");
+    if (alias && !publish) return qa_cli_usage_error("train", "--alias needs --publish NAME");
+    if (publish && qa_registry_name_check(publish, "model name") != QA_OK)
+        return qa_cli_usage_error("train", "--publish: %s", qa_err_msg());
     if (!config && !sets.n) return qa_cli_usage_error("train", "give --config FILE (and/or --set key=value)");
     qa_status st = QA_OK;
     qa_cfg_t *doc = NULL;
@@ -79,6 +91,21 @@ int qa_cmd_train(int argc, char **argv) {
     QA_TRY(qa_train_run(&cfg, comm, argc, argv, &res));
     if (g_stop && qa_comm_rank(comm) == 0)
         qa_log_warn("train: interrupted by a signal (%s) at step %lld", strsignal(g_stop), res.steps);
+    if (publish && qa_comm_rank(comm) == 0) {
+        if (g_stop || strcmp(res.stop_reason, "max-steps") == 0 || strcmp(res.stop_reason, "interrupted") == 0) {
+            qa_log_warn("train: the run stopped early (%s): not published; resume it, then qa registry publish %s --name %s",
+                        res.stop_reason, run_dir, publish);
+        } else {
+            qa_registry_t *reg = NULL;
+            long v = 0;
+            st = qa_registry_open(reg_dir, 1, &reg);
+            if (st == QA_OK) st = qa_registry_publish_path(reg, run_dir, publish, NULL, NULL, NULL, &v);
+            if (st == QA_OK && alias) st = qa_registry_alias_set(reg, publish, alias, v, NULL, "qa train --publish --alias");
+            qa_registry_close(reg);
+            QA_TRY(st);
+            printf("models:/%s/%ld\n", publish, v);
+        }
+    }
 cleanup:
     qa_cfg_free(doc);
     qa_comm_free(comm);

@@ -16,6 +16,8 @@ static const qa_cli_command commands[] = {
     {"simulate", "event-driven backtest: orders, fills, costs, portfolio accounting", qa_cmd_simulate},
     {"train", "train an MLP/LSTM on store features into a run directory (MPI, GPU)", qa_cmd_train},
     {"runs", "experiment tracker: list and show training runs", qa_cmd_runs},
+    {"registry", "model registry: publish, versions, aliases, lineage, verify, export/import, events", qa_cmd_registry},
+    {"predict", "score a market file with a model (file or models:/ URI) into /predictions", qa_cmd_predict},
     {"evaluate", "out-of-sample IC, accuracy and top-k backtest of a trained model", qa_cmd_evaluate},
     {"stress", "portfolio VaR/ES, stress scenarios, contributions, limits; VaR backtests", qa_cmd_stress},
     {"submit", "submit a batch-script template to Slurm (libslurm); prints the job id", qa_cmd_submit},

@@ -12,8 +12,8 @@
 #include <string.h>  /* memcpy, strcmp */
 
 #include "build_info.h"            /* QA_VERSION, QA_GIT_HASH */
+#include "common/container.h"      /* the file container */
 #include "common/fs.h"             /* atomic files */
-#include "common/hash.h"           /* SHA-256 */
 #include "common/timeparse.h"    /* ISO dates in the metadata */
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -78,8 +78,6 @@ qa_status qa_model_spec_check(const qa_model_spec *s) {
 }
 
 static const unsigned char MAGIC[8] = {0x89, 'Q', 'A', 'M', 'O', 'D', 'L', '\n'};
-#define HEADER_BYTES 32
-#define TRAILER_BYTES 32
 #define MAX_BLOBS 8
 
 /* ---- container -------------------------------------------------------------------------- */
@@ -90,27 +88,14 @@ typedef struct blob {
     size_t count;
 } blob;
 
-static void put_u32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put_u64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint32_t get_u32(const unsigned char *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get_u64(const unsigned char *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
-/* Adds the blob table to doc and writes header, JSON, blobs and the SHA-256 trailer. */
+/* Adds the blob table to doc and writes the container (common/container.h) with the
+ * blobs as its payload, each at an 8-byte aligned offset. */
 static qa_status container_write(const char *path, json_t *doc, const blob *b, int nb, char *sha_hex) {
     qa_status st = QA_OK;
     char *text = NULL;
-    unsigned char *buf = NULL;
-    qa_sha256_t *h = NULL;
+    unsigned char *payload = NULL;
     json_t *tab = json_array();
     size_t off = 0;
     for (int i = 0; i < nb; i++) {
@@ -126,88 +111,27 @@ static qa_status container_write(const char *path, json_t *doc, const blob *b, i
     tab = NULL;
     text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     if (!text) QA_TRY_FAIL(QA_ERR_NOMEM, "model metadata");
-    size_t J = strlen(text), B = off, total = HEADER_BYTES + J + B + TRAILER_BYTES;
-    buf = calloc(1, total);
-    if (!buf) QA_TRY_FAIL(QA_ERR_NOMEM, "model file of %zu bytes", total);
-    memcpy(buf, MAGIC, 8);
-    put_u32(buf + 8, QA_MODEL_VERSION);
-    put_u32(buf + 12, 0);
-    put_u64(buf + 16, J);
-    put_u64(buf + 24, B);
-    memcpy(buf + HEADER_BYTES, text, J);
+    const size_t B = off;
+    payload = calloc(1, B ? B : 1);
+    if (!payload) QA_TRY_FAIL(QA_ERR_NOMEM, "model parameters of %zu bytes", B);
     off = 0;
     for (int i = 0; i < nb; i++) {
-        if (b[i].count) memcpy(buf + HEADER_BYTES + J + off, b[i].data, b[i].count * sizeof(float));
+        if (b[i].count) memcpy(payload + off, b[i].data, b[i].count * sizeof(float));
         off = align8(off + b[i].count * sizeof(float));
     }
-    QA_TRY(qa_sha256_create(&h));
-    QA_TRY(qa_sha256_update(h, buf, HEADER_BYTES + J + B));
-    char hex[65];
-    QA_TRY(qa_sha256_final_hex(h, hex));
-    for (int i = 0; i < 32; i++) {
-        unsigned v;
-        sscanf(hex + 2 * i, "%2x", &v);
-        buf[HEADER_BYTES + J + B + (size_t)i] = (unsigned char)v;
-    }
-    QA_TRY(qa_fs_write_all(path, buf, total));
-    if (sha_hex) memcpy(sha_hex, hex, 65);
+    QA_TRY(qa_container_write(path, MAGIC, QA_MODEL_VERSION, text, strlen(text), payload, B, sha_hex));
 cleanup:
     json_decref(tab);
     free(text);
-    free(buf);
-    qa_sha256_free(h);
+    free(payload);
     return st;
 }
 
 /* Reads and verifies a container; returns the parsed JSON and the blob section. */
 static qa_status container_read(const char *path, json_t **doc, unsigned char **file, const unsigned char **blobs,
                                 size_t *blob_bytes, char *sha_hex) {
-    qa_status st = QA_OK;
-    char *data = NULL;
-    size_t len = 0;
-    *doc = NULL;
-    *file = NULL;
-    QA_TRY(qa_fs_read_all(path, &data, &len));
-    const unsigned char *u = (const unsigned char *)data;
-    if (len < 8 || memcmp(u, MAGIC, 8) != 0)
-        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: not a QuantumAlpha model or checkpoint file (bad magic)", path);
-    if (len < HEADER_BYTES + TRAILER_BYTES)
-        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: truncated (%zu bytes, shorter than the header and checksum)", path, len);
-    uint32_t ver = get_u32(u + 8);
-    if (ver != QA_MODEL_VERSION)
-        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: container version %u is not supported (this build reads %d)", path, ver,
-                    QA_MODEL_VERSION);
-    uint64_t J = get_u64(u + 16), B = get_u64(u + 24);
-    if (J > len || B > len || HEADER_BYTES + J + B + TRAILER_BYTES != len) {
-        if (J <= len && B <= len && HEADER_BYTES + J + B + TRAILER_BYTES > len)
-            QA_TRY_FAIL(QA_ERR_FORMAT, "%s: truncated: the header announces %llu bytes, the file has %zu", path,
-                        (unsigned long long)(HEADER_BYTES + J + B + TRAILER_BYTES), len);
-        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: length mismatch: the header announces %llu + %llu bytes of content, the file "
-                                   "has %zu bytes (truncated, appended to or corrupted)",
-                    path, (unsigned long long)J, (unsigned long long)B, len);
-    }
-    char hex[65], stored[65];
-    QA_TRY(qa_sha256_hex(u, HEADER_BYTES + J + B, hex));
-    for (int i = 0; i < 32; i++) snprintf(stored + 2 * i, 3, "%02x", u[HEADER_BYTES + J + B + (size_t)i]);
-    if (strcmp(hex, stored) != 0)
-        QA_TRY_FAIL(QA_ERR_INTEGRITY, "%s: SHA-256 mismatch: the file is corrupted (stored %.16s..., computed %.16s...)",
-                    path, stored, hex);
-    json_error_t err;
-    *doc = json_loadb(data + HEADER_BYTES, J, 0, &err);
-    if (!*doc || !json_is_object(*doc))
-        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: metadata is not a JSON object (%s, line %d)", path, err.text, err.line);
-    *file = (unsigned char *)data;
-    *blobs = u + HEADER_BYTES + J;
-    *blob_bytes = B;
-    if (sha_hex) memcpy(sha_hex, hex, 65);
-    data = NULL;
-cleanup:
-    if (st != QA_OK) {
-        json_decref(*doc);
-        *doc = NULL;
-    }
-    free(data);
-    return st;
+    return qa_container_read(path, MAGIC, QA_MODEL_VERSION, "QuantumAlpha model or checkpoint file", doc, file, blobs,
+                             blob_bytes, sha_hex);
 }
 
 /* ---- JSON fields with checks ---------------------------------------------------------------- */

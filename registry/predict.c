@@ -31,15 +31,19 @@ static void finish(const qa_model *m, const float *yr, double *out) {
     for (int k = 0; k < K; k++) out[k] /= sum;
 }
 
-double qa_model_score(const qa_model *m, const float *y) {
+double qa_model_output_score(const qa_model *m, const double *o) {
     const int K = m->arch.outputs;
-    if (m->data.target == QA_MODEL_TARGET_RETURN) return (double)y[0] * m->norm.target_std + m->norm.target_mean;
+    if (m->data.target == QA_MODEL_TARGET_RETURN) return o[0];
+    if (m->data.target == QA_MODEL_TARGET_SIGN) return o[1];
+    double e = 0.0;
+    for (int k = 0; k < K; k++) e += k * o[k];
+    return e - (K - 1) / 2.0;
+}
+
+double qa_model_score(const qa_model *m, const float *y) {
     double pr[QA_MODEL_MAX_CLASSES];
     finish(m, y, pr);
-    if (m->data.target == QA_MODEL_TARGET_SIGN) return pr[1];
-    double e = 0.0;
-    for (int k = 0; k < K; k++) e += k * pr[k];
-    return e - (K - 1) / 2.0;
+    return qa_model_output_score(m, pr);
 }
 
 /* ---- windowed ------------------------------------------------------------------------------------ */

@@ -45,6 +45,8 @@ qa_status qa_model_predictor_run_normalized(qa_model_predictor_t *p, int rows, c
  * regression the predicted return; sign targets P(up); quantile targets the expected
  * bucket index minus (K-1)/2. */
 double qa_model_score(const qa_model *m, const float *outputs);
+/* The same score from a predictor's outputs (one row of K values). */
+double qa_model_output_score(const qa_model *m, const double *outputs);
 
 /* ---- streaming (LSTM) ------------------------------------------------------------------------- */
 

@@ -118,7 +118,11 @@ typedef struct qa_sim_cfg {
     qa_cfg_list symbols;    /* names (strings); empty = all */
     const char *start;      /* first date of the evaluation range (ISO; NULL = first bar) */
     const char *end;        /* last date, inclusive (NULL = last bar) */
-    const char *signal;     /* panel path for the signal strategy ("features/x", "alt/y") */
+    const char *signal;     /* panel path for the signal strategy ("features/x", "alt/y",
+                               "predictions/NAME/7"), or a model URI ("models:/NAME@champion"):
+                               the model's scores at each bar (pipeline/predict/predict.h) */
+    const char *registry;   /* registry directory for a model signal (NULL: the default; not
+                               a config key: the command line's --registry) */
     const char *strategy;   /* the strategy's name as written (set.strategy once parsed) */
     const qa_cfg_node *n_params, *n_pretrade; /* parsed by qa_sim_cfg_bind */
     qa_sim_settings set;    /* set.rules.bars_per_year NaN: the store's */

@@ -15,6 +15,8 @@
 #include "common/json.h"        /* qa_json_real, qa_json_from_schema */
 #include "common/log.h"         /* progress lines */
 #include "datasets/store.h"     /* the market file */
+#include "pipeline/predict/predict.h" /* model-driven signals */
+#include "registry/registry.h"  /* models:/ URIs */
 #include "common/timeparse.h" /* start/end dates, ISO times */
 #include "pipeline/run/report.h"    /* report.html */
 #include "pipeline/run/rundir.h"    /* run directory */
@@ -43,7 +45,7 @@ static const qa_cfg_field schema[] = {
     QA_CFG_FIELD(qa_sim_cfg, "strategy", QA_CFG_T_STRING, strategy, 0,
                  "sma_cross, ema_cross, zscore, bollinger, donchian, rsi, signal"),
     QA_CFG_FIELD(qa_sim_cfg, "params", QA_CFG_T_NODE, n_params, 0, "the strategy's parameters by name"),
-    QA_CFG_FIELD(qa_sim_cfg, "signal", QA_CFG_T_STRING, signal, 0, "signal panel (features/..., alt/...)"),
+    QA_CFG_FIELD(qa_sim_cfg, "signal", QA_CFG_T_STRING, signal, 0, "signal panel (features/..., alt/..., predictions/...) or a model (models:/NAME@ALIAS)"),
     {"", QA_CFG_T_INLINE, offsetof(qa_sim_cfg, SET(rules)), 0, 0, NULL, qa_rules_schema, 0, "trading rules"},
     {"settings", QA_CFG_T_SECTION, offsetof(qa_sim_cfg, SET(rules)), 0, 0, NULL, qa_rules_schema, QA_CFG_ALIAS,
      "trading rules as a block (as in a sweep config)"},
@@ -183,7 +185,27 @@ static qa_status parse_date(const char *text, const char *key, int64_t *ns) {
     return QA_OK;
 }
 
-static qa_status load(qa_store_t *store, const qa_sim_cfg *c, panels *p) {
+/* The signal panel of a model-driven run: the model's scores (pipeline/predict) over the
+ * whole file, rows of the selected symbols. `used` (QA_PATH_MAX) receives the resolved
+ * version ("models:/NAME/V") for the run's record. */
+static qa_status model_signal(qa_store_t *store, const qa_sim_cfg *c, const panels *p, double *dst, char *used) {
+    qa_model m;
+    memset(&m, 0, sizeof m);
+    double *score = NULL;
+    size_t n = 0;
+    const size_t Tall = qa_store_ntime(store);
+    qa_status st = qa_registry_load_ref(c->registry, c->signal, &m, used, NULL);
+    if (st != QA_OK) return st;
+    QA_TRY(qa_predict_store(&m, used, store, &score, &n));
+    for (size_t i = 0; i < p->S; i++) memcpy(dst + i * p->T, score + p->index[i] * Tall, p->T * sizeof *dst);
+    qa_log_info("simulate: signal from %s (%zu scores)", used, n);
+cleanup:
+    free(score);
+    qa_model_free(&m);
+    return st;
+}
+
+static qa_status load(qa_store_t *store, const qa_sim_cfg *c, panels *p, char *model_used) {
     qa_status st = QA_OK;
     memset(p, 0, sizeof *p);
     size_t nall = qa_store_nsym(store), T = qa_store_ntime(store);
@@ -233,6 +255,10 @@ static qa_status load(qa_store_t *store, const qa_sim_cfg *c, panels *p) {
         double *dst = p->block + (size_t)f * S * te;
         if (!paths[f] || (f == 5 && c->set.strategy != QA_BT_SIGNAL)) {
             for (size_t i = 0; i < S * te; i++) dst[i] = NAN;
+            continue;
+        }
+        if (f == 5 && qa_registry_is_uri(paths[f])) {
+            QA_TRY(model_signal(store, c, p, dst, model_used));
             continue;
         }
         if (!qa_store_exists(store, paths[f]))
@@ -512,7 +538,9 @@ qa_status qa_sim_execute(const qa_sim_cfg *c, const char *run_dir, int argc, cha
     if (!run_dir) return QA_FAIL(QA_ERR_CONFIG, "simulate: no run directory (give --run-dir or 'run_dir')");
     QA_TRY(qa_rundir_open(&rd, run_dir, NULL, "simulate", argc, argv));
     QA_TRY(qa_store_open(c->data, NULL, QA_STORE_READ, &store));
-    QA_TRY(load(store, c, &p));
+    char model_used[QA_PATH_MAX] = "";
+    QA_TRY(load(store, c, &p, model_used));
+    if (model_used[0]) qa_rundir_note(&rd, "model", json_string(model_used));
     qa_sim_cfg eff = *c;
     qa_rules_resolve_bars_per_year(&eff.set.rules, qa_store_get_meta(store)->bars_per_year);
     doc = resolved_json(&eff);

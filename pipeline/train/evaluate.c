@@ -9,6 +9,7 @@
 
 #include "common/json.h"            /* qa_json_real */
 #include "common/log.h"             /* lineage warnings */
+#include "registry/registry.h"        /* models:/ URIs */
 #include "datasets/store.h"         /* qa_store_open */
 #include "pipeline/train/train_internal.h" /* batch staging, loss over rows */
 #include "registry/predict.h"          /* qa_model_score */
@@ -332,7 +333,7 @@ cleanup:
     return st;
 }
 
-qa_status qa_evaluate_run(const char *model_path, const char *data_path, qa_train_split split, const char *backend,
+qa_status qa_evaluate_run(const char *model_ref, const char *registry, const char *data_path, qa_train_split split, const char *backend,
                           const qa_evaluate_opts *o, qa_evaluate_metrics *out) {
     memset(out, 0, sizeof *out);
     qa_model m;
@@ -346,11 +347,16 @@ qa_status qa_evaluate_run(const char *model_path, const char *data_path, qa_trai
     memset(&io, 0, sizeof io);
     qa_buf pbuf = {0};
     double *score = NULL;
-    qa_status st = qa_model_load(model_path, &m);
+    char label[QA_PATH_MAX];
+    qa_status st = qa_registry_load_ref(registry, model_ref, &m, label, NULL);
     if (st != QA_OK) return st;
     QA_TRY(qa_store_open(data_path, NULL, QA_STORE_READ, &store));
     int changed = 0;
-    QA_TRY(qa_train_check_store(&m, store, &changed));
+    st = qa_train_check_store(&m, store, &changed);
+    if (st != QA_OK) {
+        qa_err_prefix("%s: its signature does not match %s: ", label, data_path);
+        goto cleanup;
+    }
     if (changed)
         qa_log_warn("evaluate: %d feature(s) of %s have other lineage hashes than at training (other or newer "
                     "data under the same definitions)",

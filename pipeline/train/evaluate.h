@@ -107,9 +107,11 @@ double qa_evaluate_spearman(const double *x, const double *y, size_t n, double *
 qa_status qa_evaluate_scores(qa_train_net_t *net, qa_backend_t *be, const float *params, const qa_model *m,
                              const qa_train_data *d, qa_train_split split, int chunk, double *score);
 
-/* `qa evaluate`: loads the model, checks its features against the store, loads the data
- * with the model's normalisation, scores `split` on `backend` and computes the metrics. */
-qa_status qa_evaluate_run(const char *model_path, const char *data_path, qa_train_split split, const char *backend,
+/* `qa evaluate`: loads the model (a file, or a models:/ URI resolved in the registry
+ * `registry`, NULL: the default, with the artifact's hash checked), checks its features
+ * against the store, loads the data with the model's normalisation, scores `split` on
+ * `backend` and computes the metrics. */
+qa_status qa_evaluate_run(const char *model_ref, const char *registry, const char *data_path, qa_train_split split, const char *backend,
                           const qa_evaluate_opts *o, qa_evaluate_metrics *out);
 
 #ifdef __cplusplus

@@ -8,6 +8,7 @@
 #include <stdlib.h>  /* malloc, calloc, free, qsort */
 #include <string.h>  /* strcmp, memcpy */
 
+#include "common/hash.h"   /* the data digest */
 #include "common/mem.h"
 #include "common/philox.h" /* qa_rng_u32: the shuffle */
 
@@ -232,7 +233,7 @@ static void assign_splits(qa_train_data *d) {
 /* Inputs: raw column, normalisation fitted on the training period (or given), clipped,
  * stored as float; a window is valid when its L rows belong to the symbol and are all
  * finite. */
-static qa_status load_inputs(qa_store_t *store, const qa_model_norm *norm, qa_train_data *d) {
+static qa_status load_inputs(qa_store_t *store, const qa_model_norm *norm, qa_train_data *d, qa_sha256_t *h) {
     const qa_model_spec *spec = &d->spec;
     const size_t R = d->nrows, F = (size_t)spec->ninputs;
     qa_status st = QA_OK;
@@ -243,6 +244,7 @@ static qa_status load_inputs(qa_store_t *store, const qa_model_norm *norm, qa_tr
     memset(rowok, 1, R);
     for (size_t f = 0; f < F; f++) {
         QA_TRY(input_column(store, d, &spec->inputs[f], col));
+        QA_TRY(qa_sha256_update(h, col, R * sizeof *col));
         if (!norm) fit_column(d, col, &d->norm.mean[f], &d->norm.std[f]);
         double m = d->norm.mean[f], sd = d->norm.std[f], c = spec->clip;
         for (size_t r = 0; r < R; r++) {
@@ -389,7 +391,18 @@ static qa_status load_steps(qa_store_t *store, const qa_model_norm *norm, qa_tra
     QA_TRY_RET(load_index(store, d));
     QA_TRY_RET(load_rows(store, d));
     assign_splits(d);
-    QA_TRY_RET(load_inputs(store, norm, d));
+    /* The identity of the data read (lineage): names, grid, rows and raw inputs. */
+    qa_sha256_t *h = NULL;
+    qa_status hs = qa_sha256_create(&h);
+    if (hs == QA_OK) hs = qa_sha256_update(h, d->symbols, d->nsym * sizeof *d->symbols);
+    if (hs == QA_OK) hs = qa_sha256_update(h, d->time, d->ntime * sizeof *d->time);
+    if (hs == QA_OK) hs = qa_sha256_update(h, d->row_sym, d->nrows * sizeof *d->row_sym);
+    if (hs == QA_OK) hs = qa_sha256_update(h, d->row_t, d->nrows * sizeof *d->row_t);
+    if (hs == QA_OK) hs = qa_sha256_update(h, d->close, d->nrows * sizeof *d->close);
+    if (hs == QA_OK) hs = load_inputs(store, norm, d, h);
+    if (hs == QA_OK) hs = qa_sha256_final_hex(h, d->data_sha256);
+    qa_sha256_free(h);
+    QA_TRY_RET(hs);
     int32_t *lab = malloc(d->nrows * sizeof *lab);
     if (!lab) return QA_FAIL(QA_ERR_NOMEM, "labels");
     qa_status st = forward_returns(d, lab);

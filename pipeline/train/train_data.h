@@ -89,6 +89,10 @@ typedef struct qa_train_data {
     size_t npred[QA_TRAIN_SPLIT_COUNT];
     qa_train_data_counts counts[QA_TRAIN_SPLIT_COUNT];
     int64_t first_time, last_time; /* timestamps of the first/last row in [start, end) */
+    /* SHA-256 of the data read, for lineage: the symbol names (fixed-width records), the
+     * time grid (int64), every observation row's symbol and grid index (int32) and close,
+     * then each input's raw column (float64, before normalisation), in host byte order. */
+    char data_sha256[65];
 } qa_train_data;
 
 /* Reads the inputs' lineage attributes (input_hash, params) from the store into

@@ -1,0 +1,206 @@
+/* What a version records about its model and its run: the signature (derived from the
+ * model file), the input check against what a caller provides, the publish request of a
+ * `qa train` run directory, and loading by URI or path (registry.h). */
+#include "registry/registry_internal.h"
+
+#include <math.h>    /* isfinite */
+#include <stdlib.h>  /* realpath, free */
+#include <string.h>  /* strcmp */
+
+#include "common/json.h"  /* qa_json_read_file, qa_json_real */
+#include "kernels/nn.h"   /* qa_nn_act_name */
+
+/* What the outputs mean, in words, for the signature. */
+static const char *output_meaning(const qa_model *m) {
+    switch (m->data.target) {
+    case QA_MODEL_TARGET_RETURN:
+        return m->data.demean ? "forward return over the horizon minus the cross-sectional mean (fraction)"
+                              : "forward return over the horizon (fraction)";
+    case QA_MODEL_TARGET_SIGN: return "class probabilities [down-or-flat, up] of the forward return";
+    default: return "class probabilities of the forward return's training-quantile buckets, lowest first";
+    }
+}
+
+json_t *qa_registry_signature(const qa_model *m) {
+    json_t *inputs = json_array(), *mean = json_array(), *sd = json_array(), *hidden = json_array(), *edges = json_array();
+    for (int f = 0; f < m->data.ninputs; f++) {
+        const qa_model_input *in = &m->data.inputs[f];
+        json_array_append_new(inputs, json_pack("{s:i, s:s, s:s, s:s, s:s}", "position", f, "name", in->name, "kind",
+                                                in->bar >= 0 ? "bar" : "feature", "params", in->params, "input_hash",
+                                                in->input_hash));
+        json_array_append_new(mean, qa_json_real(m->norm.mean[f]));
+        json_array_append_new(sd, qa_json_real(m->norm.std[f]));
+    }
+    for (int l = 0; l < m->arch.nhidden; l++) json_array_append_new(hidden, json_integer(m->arch.hidden[l]));
+    for (int e = 0; e < m->norm.nedges; e++) json_array_append_new(edges, qa_json_real(m->norm.edges[e]));
+    return json_pack("{s:o, s:i, s:s, s:s, s:{s:o, s:o, s:o, s:o, s:o, s:o}, s:{s:s, s:i, s:i, s:b, s:b, s:s}, "
+                     "s:{s:s, s:o, s:s, s:b, s:I}}",
+                     "inputs", inputs, "window", m->data.window, "dtype", "float32", "layout",
+                     "[rows, window, inputs], oldest bar first", "normalisation", "mean", mean, "std", sd, "clip",
+                     qa_json_real(m->data.clip), "target_mean", qa_json_real(m->norm.target_mean), "target_std",
+                     qa_json_real(m->norm.target_std), "quantile_edges", edges, "output", "target",
+                     qa_model_target_name(m->data.target), "classes", m->data.classes, "horizon", m->data.horizon,
+                     "standardize", m->data.standardize, "demean", m->data.demean, "meaning", output_meaning(m),
+                     "architecture", "type", qa_nn_arch_name(m->arch.type), "hidden", hidden, "activation",
+                     qa_nn_act_name(m->arch.act), "layer_norm", m->arch.layer_norm, "parameters",
+                     (json_int_t)m->nparams);
+}
+
+qa_status qa_registry_check_inputs(const qa_model *m, const char *label, const char *const *names,
+                                   const char *const *params, int n) {
+    const int F = m->data.ninputs;
+    for (int f = 0; f < F; f++) {
+        const qa_model_input *in = &m->data.inputs[f];
+        if (f >= n || strcmp(names[f], in->name) != 0) {
+            int at = -1;
+            for (int g = 0; g < n; g++)
+                if (strcmp(names[g], in->name) == 0) at = g;
+            if (at < 0)
+                return QA_FAIL(QA_ERR_CONFIG, "%s: signature field inputs[%d] '%s' is missing from the %d provided input(s)",
+                               label, f, in->name, n);
+            return QA_FAIL(QA_ERR_CONFIG,
+                           "%s: signature field inputs[%d] is '%s' but the caller provides it at position %d "
+                           "(position %d holds '%s'): inputs are reordered",
+                           label, f, in->name, at, f, f < n ? names[f] : "nothing");
+        }
+        if (params && params[f] && in->bar < 0 && strcmp(params[f], in->params) != 0)
+            return QA_FAIL(QA_ERR_CONFIG,
+                           "%s: signature field inputs[%d].params of '%s' is '%s' but the provided feature is defined "
+                           "as '%s'",
+                           label, f, in->name, in->params, params[f]);
+    }
+    if (n != F)
+        return QA_FAIL(QA_ERR_CONFIG, "%s: the model reads %d input(s) but %d are provided (extra: '%s')", label, F, n,
+                       names[F]);
+    return QA_OK;
+}
+
+qa_status qa_registry_load_ref(const char *dir, const char *ref, qa_model *m, char *label, qa_registry_version *info) {
+    if (info) memset(info, 0, sizeof *info);
+    if (!qa_registry_is_uri(ref)) {
+        if (label) snprintf(label, QA_PATH_MAX, "%s", ref);
+        return qa_model_load(ref, m);
+    }
+    qa_registry_t *r = NULL;
+    qa_registry_version v;
+    qa_status st = qa_registry_open(dir, 0, &r);
+    if (st == QA_OK) st = qa_registry_load(r, ref, m, &v);
+    qa_registry_close(r);
+    if (st != QA_OK) return st;
+    if (label) snprintf(label, QA_PATH_MAX, "models:/%s/%ld", v.name, v.version);
+    if (info) *info = v;
+    return QA_OK;
+}
+
+/* ---- run directories --------------------------------------------------------------------- */
+
+static json_t *path_get(json_t *j, const char *a, const char *b, const char *c) {
+    j = json_object_get(j, a);
+    if (b) j = json_object_get(j, b);
+    if (c) j = json_object_get(j, c);
+    return j;
+}
+
+/* Headline metrics of a split's evaluation ("val_ic", "test_sharpe", ...). */
+static void split_metrics(json_t *metrics, json_t *ev, const char *split) {
+    static const struct {
+        const char *name, *a, *b;
+    } keys[] = {{"loss", "loss", NULL},
+                {"ic", "ic", "mean"},
+                {"ic_t", "ic", "t"},
+                {"rank_ic", "rank_ic", "mean"},
+                {"mse", "mse", "model"},
+                {"dir_acc", "directional_accuracy", "model"},
+                {"sharpe", "backtest", "sharpe"},
+                {"total_return", "backtest", "total_return"},
+                {"max_drawdown", "backtest", "max_drawdown"}};
+    json_t *e = json_object_get(ev, split);
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        json_t *v = path_get(e, keys[i].a, keys[i].b, NULL);
+        char k[64];
+        snprintf(k, sizeof k, "%s_%s", split, keys[i].name);
+        if (json_is_number(v) && isfinite(json_number_value(v))) json_object_set_new(metrics, k, json_real(json_number_value(v)));
+    }
+}
+
+void qa_registry_run_free(qa_registry_run *run) {
+    json_decref(run->metrics);
+    json_decref(run->lineage);
+    json_decref(run->config);
+    memset(run, 0, sizeof *run);
+}
+
+qa_status qa_registry_run_read(const char *run_dir, qa_registry_run *out) {
+    memset(out, 0, sizeof *out);
+    qa_status st = QA_OK;
+    json_t *sum = NULL, *run = NULL, *lin = NULL;
+    char p[QA_PATH_MAX], abs[QA_PATH_MAX];
+    QA_TRY(qa_path_join(out->model_path, run_dir, "model.qam"));
+    if (!qa_fs_exists(out->model_path))
+        QA_TRY_FAIL(QA_ERR_NOT_FOUND, "%s is not a finished training run: no model.qam", run_dir);
+    QA_TRY(qa_path_join(p, run_dir, "summary.json"));
+    if (!qa_fs_exists(p))
+        QA_TRY_FAIL(QA_ERR_NOT_FOUND, "%s: no summary.json (the run has not finished; resume it with qa train --resume)",
+                    run_dir);
+    QA_TRY(qa_json_read_file(p, &sum));
+    QA_TRY(qa_path_join(p, run_dir, "config.resolved.json"));
+    QA_TRY(qa_json_read_file(p, &out->config));
+    QA_TRY(qa_path_join(p, run_dir, "run.json"));
+    if (qa_fs_exists(p)) QA_TRY(qa_json_read_file(p, &run));
+    QA_TRY(qa_path_join(p, run_dir, "lineage.json"));
+    if (!qa_fs_exists(p))
+        QA_TRY_FAIL(QA_ERR_NOT_FOUND, "%s: no lineage.json (written by qa train since the registry; retrain to publish)",
+                    run_dir);
+    QA_TRY(qa_json_read_file(p, &lin));
+    out->metrics = json_object();
+    json_t *ev = json_object_get(sum, "evaluation");
+    split_metrics(out->metrics, ev, "val");
+    split_metrics(out->metrics, ev, "test");
+    json_t *bv = path_get(sum, "training", "best_val_loss", NULL), *steps = path_get(sum, "training", "steps", NULL);
+    if (json_is_number(bv) && isfinite(json_number_value(bv)))
+        json_object_set_new(out->metrics, "best_val_loss", json_real(json_number_value(bv)));
+    if (json_is_integer(steps)) json_object_set_new(out->metrics, "steps", json_real((double)json_integer_value(steps)));
+    /* Lineage: what the run recorded, plus where the run directory is and how it ended. */
+    out->lineage = lin;
+    lin = NULL;
+    if (!realpath(run_dir, abs)) snprintf(abs, sizeof abs, "%s", run_dir);
+    json_object_set_new(out->lineage, "run_dir", json_string(abs));
+    if (run) {
+        json_t *rs = json_object_get(run, "status");
+        if (json_is_string(rs) && strcmp(json_string_value(rs), "ok") != 0)
+            QA_TRY_FAIL(QA_ERR_STATE, "%s: the run ended with status '%s'; only finished runs are published", run_dir,
+                        json_string_value(rs));
+        json_object_set(out->lineage, "command", json_object_get(run, "argv") ? json_object_get(run, "argv") : json_null());
+        json_object_set(out->lineage, "host", json_object_get(run, "host") ? json_object_get(run, "host") : json_null());
+    }
+cleanup:
+    json_decref(sum);
+    json_decref(run);
+    json_decref(lin);
+    if (st != QA_OK) qa_registry_run_free(out);
+    return st;
+}
+
+qa_status qa_registry_publish_path(qa_registry_t *r, const char *path, const char *name, const json_t *tags,
+                                   const char *description, const char *who, long *version) {
+    qa_registry_run run;
+    memset(&run, 0, sizeof run);
+    qa_registry_publish_req req = {name, path, NULL, NULL, NULL, tags, description, who};
+    qa_status st = QA_OK;
+    if (qa_fs_is_dir(path)) {
+        QA_TRY(qa_registry_run_read(path, &run));
+        req.model_path = run.model_path;
+        req.metrics = run.metrics;
+        req.lineage = run.lineage;
+        req.config = run.config;
+    } else {
+        char abs[QA_PATH_MAX];
+        if (!realpath(path, abs)) snprintf(abs, sizeof abs, "%s", path);
+        run.lineage = json_pack("{s:s}", "source_file", abs);
+        req.lineage = run.lineage;
+    }
+    QA_TRY(qa_registry_publish(r, &req, version));
+cleanup:
+    qa_registry_run_free(&run);
+    return st;
+}
