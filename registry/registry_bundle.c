@@ -230,7 +230,7 @@ qa_status qa_registry_import(qa_registry_t *r, const char *path, const char *who
     QA_TRY(insert_rows(r,
                        "INSERT INTO alias_history(model, alias, from_version, to_version, at, who, why) "
                        "VALUES (?1,?2,?3,?4,?5,?6,?7)",
-                       name, hist, (const char *const[]){"alias", "from", "to", "at", "who", "why", NULL}));
+                       name, hist, (const char *const[]){"alias", "from_version", "to_version", "at", "who", "why", NULL}));
     json_t *vl = json_array();
     json_array_foreach(versions, i, v) json_array_append(vl, json_object_get(v, "version"));
     qa_registry_now(at, sizeof at);
