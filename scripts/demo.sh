@@ -46,15 +46,23 @@ demo_sim_yaml "$OUT/stocks.h5" > "$OUT/sim.yaml"
 "$QA" simulate --config "$OUT/sim.yaml" --run-dir "$OUT/simulate"
 head -3 "$OUT/simulate/blotter.csv"
 
-step "train an MLP on the store's features (5-day forward returns), track it, evaluate out of sample"
+step "train an MLP on the store's features (5-day forward returns), track it, publish it to the model registry"
 demo_mlp_yaml "$OUT/stocks.h5" auto 600 > "$OUT/mlp.yaml"
 rm -rf "$OUT/runs/mlp"
-"$QA" train --config "$OUT/mlp.yaml" --run-dir "$OUT/runs/mlp"
+export QA_REGISTRY="$OUT/registry" # the demo's own registry (default: ~/.local/share/quantumalpha/registry)
+URI=$("$QA" train --config "$OUT/mlp.yaml" --run-dir "$OUT/runs/mlp" --publish demo-mlp | tail -1)
 "$QA" runs list --dir "$OUT/runs"
-"$QA" evaluate --model "$OUT/runs/mlp/model.qam" --data "$OUT/stocks.h5" --split test
+
+step "make $URI the champion (audited), then evaluate and score by models:/demo-mlp@champion"
+"$QA" registry alias set demo-mlp champion "${URI##*/}" --reason "demo: the newest trained model"
+"$QA" registry list --name demo-mlp
+"$QA" evaluate --model models:/demo-mlp@champion --data "$OUT/stocks.h5" --split test
+"$QA" predict --model models:/demo-mlp@champion --data "$OUT/stocks.h5"
+"$QA" registry watch | tail -3
 
 step "done"
 echo "market file: $OUT/stocks.h5 (read it with h5py: see docs/data-format.md)"
 echo "sweep results: $OUT/sweep/results.h5, summary $OUT/sweep/summary.json (docs/sweep.md)"
 echo "reports: $OUT/sweep/report.html, $OUT/stress/report.html, $OUT/stress-backtest/report.html,"
 echo "         $OUT/simulate/report.html, $OUT/runs/mlp/report.html"
+echo "model registry: $OUT/registry ('qa registry show demo-mlp --registry $OUT/registry'; docs/registry.md)"
