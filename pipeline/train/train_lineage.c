@@ -12,6 +12,8 @@
 #include <time.h>      /* gmtime_r */
 #include <unistd.h>    /* getpid, gethostname */
 
+#include <cblas.h>      /* openblas_get_config */
+
 #include "build_info.h"               /* version, git, build options */
 #include "common/hash.h"              /* the run id */
 #include "common/json.h"              /* lineage.json */
@@ -78,6 +80,11 @@ qa_status qa_train_write_provenance(const char *run_dir, const qa_train_cfg *c, 
                     "git", QA_GIT_HASH, "build", "backend", backend, "build_type", QA_BUILD_TYPE, "cuda", QA_BUILD_CUDA,
                     "mpi", QA_BUILD_MPI, "nccl", QA_BUILD_NCCL, "ranks", ranks, "created", created);
     if (!lin) QA_TRY_FAIL(QA_ERR_NOMEM, "lineage");
+    /* the numerical libraries the run linked: another BLAS or HDF5 can change the last bits */
+    char h5v[64], mpv[256];
+    json_object_set_new(json_object_get(lin, "build"), "libraries",
+                        json_pack("{s:s, s:s, s:s}", "hdf5", qa_store_hdf5_version(h5v, sizeof h5v), "openblas",
+                                  openblas_get_config(), "mpi", qa_comm_library_version(mpv, sizeof mpv)));
     QA_TRY(qa_path_join(path, run_dir, "lineage.json"));
     QA_TRY(qa_json_write_file(lin, path));
     /* The run's own predictions, by the registry's predictor on the data as loaded. */
