@@ -365,6 +365,28 @@ cleanup:
     return st;
 }
 
+/* ---- reading rows ------------------------------------------------------------------------- */
+
+qa_status qa_registry_rows(qa_registry_t *r, const char *sql, const char *name, long version, qa_registry_row_fn fn,
+                           const void *ctx, json_t **out) {
+    qa_status st = QA_OK;
+    sqlite3_stmt *s = NULL;
+    json_t *a = json_array();
+    if (!a) return QA_FAIL(QA_ERR_NOMEM, "rows");
+    QA_TRY(qa_sqlite_prepare(r->db, sql, &s));
+    QA_TRY(qa_sqlite_bind_text(s, 1, name));
+    if (version >= 0) QA_TRY(QA_SQLITE_CHECK(r->db, sqlite3_bind_int64(s, 2, version)));
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) json_array_append_new(a, fn(s, ctx));
+    QA_TRY(QA_SQLITE_CHECK(r->db, rc));
+    *out = a;
+    a = NULL;
+cleanup:
+    json_decref(a);
+    sqlite3_finalize(s);
+    return st;
+}
+
 /* ---- publish ------------------------------------------------------------------------------ */
 
 qa_status qa_registry_model_exists(qa_registry_t *r, const char *name) {

@@ -229,42 +229,33 @@ cleanup:
 
 /* ---- show ------------------------------------------------------------------------------- */
 
+static json_t *pair_row(sqlite3_stmt *s, const void *ctx) {
+    (void)ctx;
+    return json_pack("[s,s]", qa_sqlite_text(s, 0), qa_sqlite_text(s, 1));
+}
+
+static json_t *text_row(sqlite3_stmt *s, const void *ctx) {
+    (void)ctx;
+    return json_string(qa_sqlite_text(s, 0));
+}
+
 /* {key: value} of the tags of (name, version). */
 static qa_status tags_of(qa_registry_t *r, const char *name, long version, json_t **out) {
-    qa_status st = QA_OK;
-    sqlite3_stmt *s = NULL;
-    json_t *o = json_object();
-    QA_TRY(qa_sqlite_prepare(r->db, "SELECT key, value FROM tags WHERE model = ? AND version = ? ORDER BY key", &s));
-    QA_TRY(qa_sqlite_bind_text(s, 1, name));
-    QA_TRY(QA_SQLITE_CHECK(r->db, sqlite3_bind_int64(s, 2, version)));
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) json_object_set_new(o, qa_sqlite_text(s, 0), json_string(qa_sqlite_text(s, 1)));
-    QA_TRY(QA_SQLITE_CHECK(r->db, rc));
-    *out = o;
-    o = NULL;
-cleanup:
-    json_decref(o);
-    sqlite3_finalize(s);
-    return st;
+    json_t *pairs = NULL;
+    QA_TRY_RET(qa_registry_rows(r, "SELECT key, value FROM tags WHERE model = ?1 AND version = ?2 ORDER BY key", name,
+                                version, pair_row, NULL, &pairs));
+    *out = json_object();
+    size_t i;
+    json_t *p;
+    json_array_foreach(pairs, i, p) json_object_set(*out, json_string_value(json_array_get(p, 0)), json_array_get(p, 1));
+    json_decref(pairs);
+    return QA_OK;
 }
 
 /* Names of the aliases pointing at a version, sorted. */
 static qa_status aliases_of(qa_registry_t *r, const char *name, long version, json_t **out) {
-    qa_status st = QA_OK;
-    sqlite3_stmt *s = NULL;
-    json_t *a = json_array();
-    QA_TRY(qa_sqlite_prepare(r->db, "SELECT alias FROM aliases WHERE model = ? AND version = ? ORDER BY alias", &s));
-    QA_TRY(qa_sqlite_bind_text(s, 1, name));
-    QA_TRY(QA_SQLITE_CHECK(r->db, sqlite3_bind_int64(s, 2, version)));
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) json_array_append_new(a, json_string(qa_sqlite_text(s, 0)));
-    QA_TRY(QA_SQLITE_CHECK(r->db, rc));
-    *out = a;
-    a = NULL;
-cleanup:
-    json_decref(a);
-    sqlite3_finalize(s);
-    return st;
+    return qa_registry_rows(r, "SELECT alias FROM aliases WHERE model = ?1 AND version = ?2 ORDER BY alias", name,
+                            version, text_row, NULL, out);
 }
 
 static qa_status show_version(qa_registry_t *r, const qa_registry_version *v, json_t **out) {
@@ -299,43 +290,26 @@ cleanup:
     return st;
 }
 
-/* Rows of a query as an array of objects built by `row`. */
-typedef json_t *(*row_fn)(sqlite3_stmt *s);
-
-static qa_status rows(qa_registry_t *r, const char *sql, const char *name, row_fn fn, json_t **out) {
-    qa_status st = QA_OK;
-    sqlite3_stmt *s = NULL;
-    json_t *a = json_array();
-    QA_TRY(qa_sqlite_prepare(r->db, sql, &s));
-    QA_TRY(qa_sqlite_bind_text(s, 1, name));
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) json_array_append_new(a, fn(s));
-    QA_TRY(QA_SQLITE_CHECK(r->db, rc));
-    *out = a;
-    a = NULL;
-cleanup:
-    json_decref(a);
-    sqlite3_finalize(s);
-    return st;
-}
-
 static json_t *int_or_null(sqlite3_stmt *s, int col) {
     return sqlite3_column_type(s, col) == SQLITE_NULL ? json_null() : json_integer(sqlite3_column_int64(s, col));
 }
 
-static json_t *history_row(sqlite3_stmt *s) {
+static json_t *history_row(sqlite3_stmt *s, const void *ctx) {
+    (void)ctx;
     return json_pack("{s:s, s:o, s:o, s:s, s:s, s:s}", "alias", qa_sqlite_text(s, 0), "from", int_or_null(s, 1), "to",
                      int_or_null(s, 2), "at", qa_sqlite_text(s, 3), "who", qa_sqlite_text(s, 4), "why",
                      qa_sqlite_text(s, 5));
 }
 
-static json_t *alias_row(sqlite3_stmt *s) {
+static json_t *alias_row(sqlite3_stmt *s, const void *ctx) {
+    (void)ctx;
     return json_pack("{s:s, s:I, s:s, s:s, s:s}", "alias", qa_sqlite_text(s, 0), "version",
                      (json_int_t)sqlite3_column_int64(s, 1), "updated", qa_sqlite_text(s, 2), "updated_by",
                      qa_sqlite_text(s, 3), "protected_for", qa_sqlite_text(s, 4));
 }
 
-static json_t *version_row(sqlite3_stmt *s) {
+static json_t *version_row(sqlite3_stmt *s, const void *ctx) {
+    (void)ctx;
     return json_pack("{s:I, s:s, s:s, s:s, s:I, s:o}", "version", (json_int_t)sqlite3_column_int64(s, 0), "created",
                      qa_sqlite_text(s, 1), "created_by", qa_sqlite_text(s, 2), "sha256", qa_sqlite_text(s, 3), "size",
                      (json_int_t)sqlite3_column_int64(s, 4), "metrics", qa_registry_json_col(s, 5));
@@ -350,14 +324,17 @@ static qa_status show_model(qa_registry_t *r, const char *name, json_t **out) {
     QA_TRY(qa_sqlite_bind_text(s, 1, name));
     if (sqlite3_step(s) != SQLITE_ROW) QA_TRY(QA_SQLITE_CHECK(r->db, SQLITE_ERROR));
     QA_TRY(tags_of(r, name, 0, &tags));
-    QA_TRY(rows(r, "SELECT version, created, created_by, sha256, size, metrics FROM versions WHERE model = ? ORDER BY version",
-                name, version_row, &vers));
-    QA_TRY(rows(r,
-                "SELECT a.alias, a.version, a.updated, a.updated_by, COALESCE(p.users, '') FROM aliases a LEFT JOIN "
-                "alias_protection p ON p.model = a.model AND p.alias = a.alias WHERE a.model = ? ORDER BY a.alias",
-                name, alias_row, &al));
-    QA_TRY(rows(r, "SELECT alias, from_version, to_version, at, who, why FROM alias_history WHERE model = ? ORDER BY id",
-                name, history_row, &hist));
+    QA_TRY(qa_registry_rows(r, "SELECT version, created, created_by, sha256, size, metrics FROM versions WHERE model = ?1 "
+                               "ORDER BY version",
+                            name, -1, version_row, NULL, &vers));
+    QA_TRY(qa_registry_rows(r,
+                            "SELECT a.alias, a.version, a.updated, a.updated_by, COALESCE(p.users, '') FROM aliases a "
+                            "LEFT JOIN alias_protection p ON p.model = a.model AND p.alias = a.alias WHERE a.model = ?1 "
+                            "ORDER BY a.alias",
+                            name, -1, alias_row, NULL, &al));
+    QA_TRY(qa_registry_rows(r, "SELECT alias, from_version, to_version, at, who, why FROM alias_history WHERE model = ?1 "
+                               "ORDER BY id",
+                            name, -1, history_row, NULL, &hist));
     o = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o}", "name", name, "created", qa_sqlite_text(s, 0), "created_by",
                   qa_sqlite_text(s, 1), "next_version", (json_int_t)sqlite3_column_int64(s, 2), "tags", tags, "versions",
                   vers, "aliases", al, "alias_history", hist);

@@ -17,38 +17,29 @@ static const unsigned char MAGIC[8] = {0x89, 'Q', 'A', 'R', 'E', 'G', 'B', '\n'}
 #define BUNDLE_FORMAT "quantumalpha.registry-bundle"
 #define BUNDLE_VERSION 1
 
-/* Every row of `sql` (one ?1 = model name) as objects keyed by the column names; JSON
- * columns (names in `json_cols`, comma-separated) are parsed. */
-static qa_status table(qa_registry_t *r, const char *sql, const char *name, const char *json_cols, json_t **out) {
-    qa_status st = QA_OK;
-    sqlite3_stmt *s = NULL;
-    json_t *a = json_array();
-    QA_TRY(qa_sqlite_prepare(r->db, sql, &s));
-    QA_TRY(qa_sqlite_bind_text(s, 1, name));
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *o = json_object();
-        for (int c = 0; c < sqlite3_column_count(s); c++) {
-            const char *col = sqlite3_column_name(s, c);
-            json_t *v;
-            char pat[80];
-            snprintf(pat, sizeof pat, ",%s,", col);
-            if (sqlite3_column_type(s, c) == SQLITE_NULL) v = json_null();
-            else if (sqlite3_column_type(s, c) == SQLITE_INTEGER) v = json_integer(sqlite3_column_int64(s, c));
-            else if (sqlite3_column_type(s, c) == SQLITE_FLOAT) v = json_real(sqlite3_column_double(s, c));
-            else if (strstr(json_cols, pat)) v = qa_registry_json_col(s, c);
-            else v = json_string(qa_sqlite_text(s, c));
-            json_object_set_new(o, col, v);
-        }
-        json_array_append_new(a, o);
+/* A row as an object keyed by the column names; the columns named in ctx (",a,b,") hold
+ * JSON text and are parsed. */
+static json_t *columns_row(sqlite3_stmt *s, const void *ctx) {
+    const char *json_cols = ctx;
+    json_t *o = json_object();
+    for (int c = 0; c < sqlite3_column_count(s); c++) {
+        const char *col = sqlite3_column_name(s, c);
+        char pat[80];
+        snprintf(pat, sizeof pat, ",%s,", col);
+        json_t *v;
+        if (sqlite3_column_type(s, c) == SQLITE_NULL) v = json_null();
+        else if (sqlite3_column_type(s, c) == SQLITE_INTEGER) v = json_integer(sqlite3_column_int64(s, c));
+        else if (sqlite3_column_type(s, c) == SQLITE_FLOAT) v = json_real(sqlite3_column_double(s, c));
+        else if (strstr(json_cols, pat)) v = qa_registry_json_col(s, c);
+        else v = json_string(qa_sqlite_text(s, c));
+        json_object_set_new(o, col, v);
     }
-    QA_TRY(QA_SQLITE_CHECK(r->db, rc));
-    *out = a;
-    a = NULL;
-cleanup:
-    json_decref(a);
-    sqlite3_finalize(s);
-    return st;
+    return o;
+}
+
+/* Every row of `sql` (?1 = the model name) as objects (columns_row). */
+static qa_status table(qa_registry_t *r, const char *sql, const char *name, const char *json_cols, json_t **out) {
+    return qa_registry_rows(r, sql, name, -1, columns_row, json_cols, out);
 }
 
 static const char JSON_COLS[] = ",signature,metrics,lineage,config,";
@@ -192,13 +183,28 @@ qa_status qa_registry_import(qa_registry_t *r, const char *path, const char *who
         QA_TRY(qa_sha256_hex(payload + off, (size_t)n, got));
         if (strcmp(got, sha) != 0) QA_TRY_FAIL(QA_ERR_INTEGRITY, "%s: artifact %s hashes to %s", path, sha, got);
     }
+    /* Records are checked as a publish would check them: numbers below the model's
+     * counter, names and aliases well formed, every artifact present. */
+    json_int_t next = json_integer_value(json_object_get(model, "next_version"));
     size_t i;
     json_t *v;
     json_array_foreach(versions, i, v) {
         const char *vs = json_string_value(json_object_get(v, "sha256"));
+        json_t *num = json_object_get(v, "version");
+        if (!json_is_integer(num) || json_integer_value(num) < 1 || json_integer_value(num) >= next)
+            QA_TRY_FAIL(QA_ERR_FORMAT, "%s: versions[%zu].version is not a number between 1 and next_version - 1 (%lld)",
+                        path, i, (long long)next - 1);
         if (!vs || !json_object_get(arts, vs))
             QA_TRY_FAIL(QA_ERR_FORMAT, "%s: version %lld's artifact is not in the bundle", path,
-                        (long long)json_integer_value(json_object_get(v, "version")));
+                        (long long)json_integer_value(num));
+    }
+    json_array_foreach(aliases, i, v) {
+        const char *al = json_string_value(json_object_get(v, "alias"));
+        if (!al || qa_registry_name_check(al, "alias") != QA_OK) {
+            qa_err_prefix("%s: aliases[%zu]: ", path, i);
+            st = QA_ERR_FORMAT;
+            goto cleanup;
+        }
     }
     json_object_foreach(arts, sha, a) {
         json_int_t off = json_integer_value(json_object_get(a, "offset")), n = json_integer_value(json_object_get(a, "size"));

@@ -35,6 +35,11 @@ qa_status qa_registry_artifact_store_bytes(qa_registry_t *r, const void *data, s
 json_t *qa_registry_json_col(sqlite3_stmt *s, int col);
 /* Serialises compactly with sorted keys (NULL: "{}"); caller frees. */
 char *qa_registry_json_text(const json_t *j);
+/* One JSON value per result row of `sql`, whose ?1 is bound to `name` and, when
+ * version >= 0, ?2 to `version`: *out is the array of fn's values (new reference). */
+typedef json_t *(*qa_registry_row_fn)(sqlite3_stmt *s, const void *ctx);
+qa_status qa_registry_rows(qa_registry_t *r, const char *sql, const char *name, long version, qa_registry_row_fn fn,
+                           const void *ctx, json_t **out);
 /* Fails with QA_ERR_NOT_FOUND when the model does not exist. */
 qa_status qa_registry_model_exists(qa_registry_t *r, const char *name);
 

@@ -23,7 +23,7 @@ import numpy as np
 # Keys whose values are clocks, rates or build identity, never results.
 VOLATILE_KEYS = {
     "seconds", "mc_seconds", "loop_seconds", "start_unix", "end_unix", "created", "git",
-    "host", "run_id", "model_sha256", "libraries", "evals_per_s", "samples_per_s", "mc_revaluations_per_s", "steps_per_s",
+    "host", "run_id", "model_sha256", "libraries", "build", "evals_per_s", "samples_per_s", "mc_revaluations_per_s", "steps_per_s",
     "wall_seconds", "elapsed", "elapsed_s", "rows_per_s", "symbol_bars_per_s",
     "bars_per_s", "orders_per_s", "throughput", "time_s", "ms", "t_ms", "peak_rss_mb",
 }

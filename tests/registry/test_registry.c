@@ -12,6 +12,7 @@
 #include <unistd.h>     /* fork */
 #include <utime.h>      /* ageing an artifact for gc */
 
+#include "common/container.h"
 #include "common/fs.h"
 #include "common/hash.h"
 #include "harness.h"
@@ -336,6 +337,32 @@ static void test_export_import(void) {
     QA_CHECK_OK(qa_registry_load(r2, "models:/beta@champion", &m, NULL));
     QA_CHECK_INT(m.arch.type, QA_NN_ARCH_LSTM);
     qa_model_free(&m);
+    /* a bundle with a valid checksum but bad records is refused whole */
+    {
+        static const unsigned char magic[8] = {0x89, 'Q', 'A', 'R', 'E', 'G', 'B', '\n'};
+        json_t *doc = NULL;
+        unsigned char *file = NULL;
+        const unsigned char *payload = NULL;
+        size_t B = 0;
+        char bad[QA_PATH_MAX];
+        snprintf(bad, sizeof bad, "%s/bad.qab", g_dir);
+        QA_CHECK_OK(qa_container_read(bundle, magic, 1, "bundle", &doc, &file, &payload, &B, NULL));
+        json_object_set_new(json_array_get(json_object_get(doc, "aliases"), 0), "alias", json_string("42"));
+        char *text = json_dumps(doc, 0);
+        QA_CHECK_OK(qa_container_write(bad, magic, 1, text, strlen(text), payload, B, NULL));
+        qa_registry_t *r4 = open_reg("e");
+        QA_CHECK_ERR(qa_registry_import(r4, bad, "ops", name), QA_ERR_FORMAT, "aliases[0]");
+        json_object_set_new(json_array_get(json_object_get(doc, "aliases"), 0), "alias", json_string("champion"));
+        json_object_set_new(json_array_get(json_object_get(doc, "versions"), 1), "version", json_integer(99));
+        free(text);
+        text = json_dumps(doc, 0);
+        QA_CHECK_OK(qa_container_write(bad, magic, 1, text, strlen(text), payload, B, NULL));
+        QA_CHECK_ERR(qa_registry_import(r4, bad, "ops", name), QA_ERR_FORMAT, "versions[1].version");
+        qa_registry_close(r4);
+        free(text);
+        free(file);
+        json_decref(doc);
+    }
     /* a damaged bundle is refused whole */
     FILE *f = fopen(bundle, "r+b");
     if (f) {
