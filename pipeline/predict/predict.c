@@ -50,7 +50,7 @@ qa_status qa_predict_store(const qa_model *m, const char *label, qa_store_t *sto
     int changed = 0;
     st = qa_train_check_store(m, store, &changed);
     if (st != QA_OK) {
-        qa_err_prefix("%s: its signature does not match %s: ", label, qa_store_path(store));
+        qa_err_prefix("%s: ", label);
         return st;
     }
     if (changed)

@@ -354,7 +354,7 @@ qa_status qa_evaluate_run(const char *model_ref, const char *registry, const cha
     int changed = 0;
     st = qa_train_check_store(&m, store, &changed);
     if (st != QA_OK) {
-        qa_err_prefix("%s: its signature does not match %s: ", label, data_path);
+        qa_err_prefix("%s: ", label);
         goto cleanup;
     }
     if (changed)

@@ -457,13 +457,22 @@ void qa_train_data_shuffle(uint32_t *perm, size_t n, uint64_t seed, uint64_t epo
 qa_status qa_train_check_store(const qa_model *m, qa_store_t *st, int *lineage_changed) {
     qa_model_spec cur = m->data;
     *lineage_changed = 0;
+    for (int f = 0; f < cur.ninputs; f++) { /* the signature's field names the input */
+        char path[QA_MODEL_NAME_LEN + 16];
+        snprintf(path, sizeof path, "features/%s", cur.inputs[f].name);
+        if (cur.inputs[f].bar < 0 && !qa_store_exists(st, path))
+            return QA_FAIL(QA_ERR_NOT_FOUND, "signature field inputs[%d] '%s' is not in /features of %s (run qa features)",
+                           f, cur.inputs[f].name, qa_store_path(st));
+    }
     qa_status s = qa_train_data_resolve_inputs(st, &cur);
     if (s != QA_OK) return s;
     for (int f = 0; f < cur.ninputs; f++) {
         if (cur.inputs[f].bar >= 0) continue;
         if (strcmp(cur.inputs[f].params, m->data.inputs[f].params) != 0)
-            return QA_FAIL(QA_ERR_FORMAT, "feature '%s' in %s is defined as %s, the model was trained on %s",
-                           cur.inputs[f].name, qa_store_path(st), cur.inputs[f].params, m->data.inputs[f].params);
+            return QA_FAIL(QA_ERR_FORMAT,
+                           "signature field inputs[%d].params: feature '%s' in %s is defined as %s, the model was "
+                           "trained on %s",
+                           f, cur.inputs[f].name, qa_store_path(st), cur.inputs[f].params, m->data.inputs[f].params);
         if (strcmp(cur.inputs[f].input_hash, m->data.inputs[f].input_hash) != 0) (*lineage_changed)++;
     }
     return QA_OK;

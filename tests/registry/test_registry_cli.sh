@@ -161,8 +161,13 @@ YAML
 grep -q "model 'alpha' has no version 9" e2.txt && ok "missing version refused" || { ko "missing version"; cat e2.txt; }
 qa_import sp500-daily bare.h5
 "$QA" -q predict --model models:/alpha/1 --data bare.h5 --out x.h5 2> e3.txt; rc=$?
-[ $rc -eq 1 ] && grep -q "models:/alpha/1: its signature does not match" e3.txt && grep -q "ret_close" e3.txt && [ ! -e x.h5 ] \
+[ $rc -eq 1 ] && grep -q "models:/alpha/1: signature field inputs\[0\] 'ret_close' is not in /features of bare.h5" e3.txt && [ ! -e x.h5 ] \
     && ok "missing feature refused with the model, version and feature" || { ko "signature (rc $rc)"; cat e3.txt; }
+cp m.h5 m_def.h5
+"$PY" -c "import h5py; h5py.File('m_def.h5', 'r+')['features/rsi_close_14'].attrs['params'] = '{\"field\":\"close\",\"kind\":\"rsi\",\"output\":\"value\",\"window\":21}'"
+"$QA" -q predict --model models:/alpha/1 --data m_def.h5 --out x.h5 2> e3b.txt; rc=$?
+[ $rc -eq 1 ] && grep -q "models:/alpha/1: signature field inputs\[2\].params: feature 'rsi_close_14' in m_def.h5 is defined as .*\"window\":21" e3b.txt && [ ! -e x.h5 ] \
+    && ok "a feature under another definition refused" || { ko "definition (rc $rc)"; cat e3b.txt; }
 cp -r reg reg_bad
 ART=$(ls reg_bad/artifacts/*/*.qam | head -1)
 SHA=$(basename "$ART" .qam)
