@@ -335,22 +335,33 @@ static int cmd_gc(int argc, char **argv) {
 }
 
 static void export_usage(FILE *out) {
-    fprintf(out, "usage: qa registry export NAME --out FILE [--registry DIR]\n"
+    fprintf(out, "usage: qa registry export NAME --out FILE [--versions 3,5] [--registry DIR]\n"
                  "       qa registry import FILE [--registry DIR]\n\n"
                  "A single bundle file with a model's versions, artifacts, tags, metrics, aliases and alias\n"
-                 "history; import recreates it (same version numbers and records) in a registry without it.\n\n" REG_HELP);
+                 "history; import recreates it (same version numbers and records) in a registry without it.\n"
+                 "--versions exports only those versions (and the aliases pointing to them).\n\n" REG_HELP);
 }
 
 static int cmd_export(int argc, char **argv) {
-    const char *reg_dir = NULL, *out = NULL, *pos = NULL;
+    const char *reg_dir = NULL, *out = NULL, *pos = NULL, *vlist = NULL;
     size_t npos = 0;
-    const qa_cli_opt opts[] = {REG_OPT, QA_OPT_STR("out", &out), QA_OPT_END};
+    const qa_cli_opt opts[] = {REG_OPT, QA_OPT_STR("out", &out), QA_OPT_STR("versions", &vlist), QA_OPT_END};
     int rc = qa_cli_parse("registry export", argc, argv, opts, export_usage, &pos, 1, &npos);
     if (rc != QA_CLI_RUN) return rc;
     if (!npos || !out) return qa_cli_usage_error("registry export", "give NAME and --out FILE");
+    long vs[256];
+    int nv = 0;
+    for (const char *p = vlist; p && *p;) {
+        char *end = NULL;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || (*end && *end != ',') || nv == 256)
+            return qa_cli_usage_error("registry export", "--versions '%s': expected version numbers like 3,5", vlist);
+        vs[nv++] = v;
+        p = *end ? end + 1 : end;
+    }
     qa_registry_t *r = NULL;
     if ((rc = open_reg("registry export", reg_dir, 0, &r)) != QA_EXIT_OK) return rc;
-    qa_status st = qa_registry_export(r, pos, out);
+    qa_status st = qa_registry_export(r, pos, vs, nv, out);
     qa_registry_close(r);
     return st == QA_OK ? QA_EXIT_OK : qa_cli_fail("registry export");
 }

@@ -195,8 +195,10 @@ qa_status qa_registry_gc(qa_registry_t *r, int apply, FILE *report, long *files,
 /* ---- bundles ------------------------------------------------------------------------------- */
 
 /* Writes one file with everything the registry holds on model `name` (versions,
- * artifacts, tags, metrics, aliases, alias history), atomically. */
-qa_status qa_registry_export(qa_registry_t *r, const char *name, const char *path);
+ * artifacts, tags, metrics, aliases, alias history), atomically. With nversions > 0 only
+ * those versions travel (with their tags and metrics, and the aliases pointing to them;
+ * model tags, protections and the whole alias history always do); numbers are kept. */
+qa_status qa_registry_export(qa_registry_t *r, const char *name, const long *versions, int nversions, const char *path);
 /* Reads a bundle, checks its checksum and every artifact's hash, and recreates the model
  * with the same version numbers, records and alias history (the model must not exist
  * here). name_out (QA_REGISTRY_NAME_MAX, may be NULL) receives the model's name. */

@@ -44,7 +44,17 @@ static qa_status table(qa_registry_t *r, const char *sql, const char *name, cons
 
 static const char JSON_COLS[] = ",signature,metrics,lineage,config,";
 
-qa_status qa_registry_export(qa_registry_t *r, const char *name, const char *path) {
+/* Keeps the rows of `rows` whose "version" is one of the chosen (or 0, when keep0). */
+static void keep_versions(json_t *rows, const long *versions, int n, int keep0) {
+    for (size_t i = json_array_size(rows); i-- > 0;) {
+        json_int_t v = json_integer_value(json_object_get(json_array_get(rows, i), "version"));
+        int keep = keep0 && v == 0;
+        for (int k = 0; k < n && !keep; k++) keep = v == versions[k];
+        if (!keep) json_array_remove(rows, i);
+    }
+}
+
+qa_status qa_registry_export(qa_registry_t *r, const char *name, const long *chosen, int nversions, const char *path) {
     qa_status st = QA_OK;
     json_t *doc = NULL, *model = NULL, *versions = NULL, *tags = NULL, *metrics = NULL, *aliases = NULL, *prot = NULL,
            *hist = NULL, *arts = json_object();
@@ -68,6 +78,15 @@ qa_status qa_registry_export(qa_registry_t *r, const char *name, const char *pat
                  "SELECT alias, from_version, to_version, at, who, why FROM alias_history WHERE model = ?1 ORDER BY id",
                  name, JSON_COLS, &hist));
     qa_sqlite_rollback(r->db); /* read-only: end the snapshot */
+    if (nversions > 0) {
+        keep_versions(versions, chosen, nversions, 0);
+        if (json_array_size(versions) != (size_t)nversions)
+            QA_TRY_FAIL(QA_ERR_NOT_FOUND, "model '%s': %d version(s) asked for export, %zu exist", name, nversions,
+                        json_array_size(versions));
+        keep_versions(tags, chosen, nversions, 1);
+        keep_versions(metrics, chosen, nversions, 0);
+        keep_versions(aliases, chosen, nversions, 0);
+    }
     /* Artifacts: each digest once, checked against its recorded hash before it is packed. */
     size_t i;
     json_t *v;

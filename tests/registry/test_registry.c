@@ -319,7 +319,7 @@ static void test_export_import(void) {
     QA_CHECK_OK(qa_registry_alias_protect(r, "beta", "champion", "ana", "ana"));
     QA_CHECK_OK(qa_registry_tag(r, "beta", 0, "owner", "desk-1", "ana"));
     snprintf(bundle, sizeof bundle, "%s/beta.qab", g_dir);
-    QA_CHECK_OK(qa_registry_export(r, "beta", bundle));
+    QA_CHECK_OK(qa_registry_export(r, "beta", NULL, 0, bundle));
     qa_registry_t *r2 = open_reg("c");
     char name[QA_REGISTRY_NAME_MAX];
     QA_CHECK_OK(qa_registry_import(r2, bundle, "ops", name));
@@ -332,6 +332,25 @@ static void test_export_import(void) {
         free(b);
     }
     QA_CHECK_ERR(qa_registry_import(r2, bundle, "ops", name), QA_ERR_EXISTS, "already exists");
+    /* one version only: the champion travels with its alias and the whole history */
+    {
+        char one[QA_PATH_MAX];
+        snprintf(one, sizeof one, "%s/beta2.qab", g_dir);
+        long v2 = 2, v9 = 9;
+        QA_CHECK_ERR(qa_registry_export(r, "beta", &v9, 1, one), QA_ERR_NOT_FOUND, "1 version(s) asked for export, 0 exist");
+        QA_CHECK_OK(qa_registry_export(r, "beta", &v2, 1, one));
+        qa_registry_t *r5 = open_reg("f");
+        QA_CHECK_OK(qa_registry_import(r5, one, "ops", name));
+        qa_registry_version v;
+        QA_CHECK_OK(qa_registry_resolve(r5, "models:/beta@champion", &v));
+        QA_CHECK_INT(v.version, 2);
+        QA_CHECK_ERR(qa_registry_resolve(r5, "models:/beta/1", &v), QA_ERR_NOT_FOUND, "no version 1");
+        QA_CHECK_INT(history_rows(r5, "beta"), 2);
+        char pv[QA_PATH_MAX];
+        model_file("b3.qam", QA_NN_ARCH_MLP, 13, pv);
+        QA_CHECK_INT(publish(r5, "beta", pv, 0.3), 3); /* the counter travelled too */
+        qa_registry_close(r5);
+    }
     qa_model m;
     memset(&m, 0, sizeof m);
     QA_CHECK_OK(qa_registry_load(r2, "models:/beta@champion", &m, NULL));
