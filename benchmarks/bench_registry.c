@@ -20,6 +20,7 @@
 #include "kernels/nn.h"         /* activations */
 #include "registry/predict.h"
 #include "registry/registry.h"
+#include "registry/registry_test.h" /* the tests' synthetic model (tests/registry) */
 
 static void die(const char *what) {
     fprintf(stderr, "bench_registry: %s: %s\n", what, qa_err_msg());
@@ -31,23 +32,7 @@ static void make(qa_model *m, qa_nn_arch_type type, int F, int L, int h0, int h1
     memset(&a, 0, sizeof a);
     a.type = type, a.input = F, a.window = L, a.outputs = K, a.act = QA_NN_ACT_GELU;
     a.nhidden = h1 ? 2 : 1, a.hidden[0] = h0, a.hidden[1] = h1, a.layer_norm = type == QA_NN_ARCH_MLP;
-    qa_model_spec s;
-    memset(&s, 0, sizeof s);
-    s.ninputs = F;
-    for (int f = 0; f < F; f++) {
-        snprintf(s.inputs[f].name, sizeof s.inputs[f].name, "feature_%d", f);
-        s.inputs[f].bar = -1;
-        snprintf(s.inputs[f].input_hash, sizeof s.inputs[f].input_hash, "%064d", f);
-        snprintf(s.inputs[f].params, sizeof s.inputs[f].params, "{\"kind\":\"k%d\"}", f);
-    }
-    s.window = L, s.horizon = 5, s.target = K == 1 ? QA_MODEL_TARGET_RETURN : QA_MODEL_TARGET_SIGN, s.classes = K;
-    s.standardize = K == 1, s.start = INT64_MIN, s.train_end = 1000, s.val_end = 2000, s.end = INT64_MAX, s.clip = 5;
-    qa_model_norm n;
-    memset(&n, 0, sizeof n);
-    for (int f = 0; f < F; f++) n.mean[f] = 0.01 * f, n.std[f] = 1.0 + 0.1 * f;
-    n.target_mean = 0, n.target_std = 0.02;
-    if (qa_model_init(m, &a, &s, &n) != QA_OK) die("model");
-    for (size_t i = 0; i < m->nparams; i++) m->params[i] = (float)(0.2 * sin(0.113 * (double)i + salt));
+    if (qa_test_registry_model(m, &a, NULL, salt) != QA_OK) die("model");
 }
 
 /* p50/p99 line and JSON of per-call samples. */

@@ -48,51 +48,59 @@ cleanup:
     return st;
 }
 
-qa_status qa_container_read(const char *path, const unsigned char magic[8], uint32_t version, const char *what,
-                            json_t **doc, unsigned char **file, const unsigned char **payload, size_t *Bout,
-                            char *sha_hex) {
-    qa_status st = QA_OK;
-    char *data = NULL;
-    size_t len = 0;
+qa_status qa_container_parse(const char *path, const unsigned char *u, size_t len, const unsigned char magic[8],
+                             uint32_t version, const char *what, json_t **doc, const unsigned char **payload, size_t *Bout,
+                             char *sha_hex) {
     const size_t H = QA_CONTAINER_HEADER, T = QA_CONTAINER_TRAILER;
     *doc = NULL;
-    *file = NULL;
-    QA_TRY(qa_fs_read_all(path, &data, &len));
-    const unsigned char *u = (const unsigned char *)data;
-    if (len < 8 || memcmp(u, magic, 8) != 0) QA_TRY_FAIL(QA_ERR_FORMAT, "%s: not a %s (bad magic)", path, what);
-    if (len < H + T) QA_TRY_FAIL(QA_ERR_FORMAT, "%s: truncated (%zu bytes, shorter than the header and checksum)", path, len);
+    if (len < 8 || memcmp(u, magic, 8) != 0) return QA_FAIL(QA_ERR_FORMAT, "%s: not a %s (bad magic)", path, what);
+    if (len < H + T) return QA_FAIL(QA_ERR_FORMAT, "%s: truncated (%zu bytes, shorter than the header and checksum)", path, len);
     uint32_t ver = get_u32(u + 8);
     if (ver != version)
-        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: container version %u is not supported (this build reads %u)", path, ver, version);
+        return QA_FAIL(QA_ERR_FORMAT, "%s: container version %u is not supported (this build reads %u)", path, ver, version);
     uint64_t J = get_u64(u + 16), B = get_u64(u + 24);
     if (J > len || B > len || H + J + B + T != len) {
         if (J <= len && B <= len && H + J + B + T > len)
-            QA_TRY_FAIL(QA_ERR_FORMAT, "%s: truncated: the header announces %llu bytes, the file has %zu", path,
-                        (unsigned long long)(H + J + B + T), len);
-        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: length mismatch: the header announces %llu + %llu bytes of content, the file "
-                                   "has %zu bytes (truncated, appended to or corrupted)",
-                    path, (unsigned long long)J, (unsigned long long)B, len);
+            return QA_FAIL(QA_ERR_FORMAT, "%s: truncated: the header announces %llu bytes, the file has %zu", path,
+                           (unsigned long long)(H + J + B + T), len);
+        return QA_FAIL(QA_ERR_FORMAT, "%s: length mismatch: the header announces %llu + %llu bytes of content, the file "
+                                      "has %zu bytes (truncated, appended to or corrupted)",
+                       path, (unsigned long long)J, (unsigned long long)B, len);
     }
     char hex[65], stored[65];
-    QA_TRY(qa_sha256_hex(u, H + J + B, hex));
+    qa_status st = qa_sha256_hex(u, H + J + B, hex);
+    if (st != QA_OK) return st;
     for (int i = 0; i < 32; i++) snprintf(stored + 2 * i, 3, "%02x", u[H + J + B + (size_t)i]);
     if (strcmp(hex, stored) != 0)
-        QA_TRY_FAIL(QA_ERR_INTEGRITY, "%s: SHA-256 mismatch: the file is corrupted (stored %.16s..., computed %.16s...)",
-                    path, stored, hex);
+        return QA_FAIL(QA_ERR_INTEGRITY, "%s: SHA-256 mismatch: the file is corrupted (stored %.16s..., computed %.16s...)",
+                       path, stored, hex);
     json_error_t err;
-    *doc = json_loadb(data + H, J, 0, &err);
-    if (!*doc || !json_is_object(*doc))
-        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: metadata is not a JSON object (%s, line %d)", path, err.text, err.line);
-    *file = (unsigned char *)data;
+    *doc = json_loadb((const char *)u + H, J, 0, &err);
+    if (!*doc || !json_is_object(*doc)) {
+        json_decref(*doc);
+        *doc = NULL;
+        return QA_FAIL(QA_ERR_FORMAT, "%s: metadata is not a JSON object (%s, line %d)", path, err.text, err.line);
+    }
     *payload = u + H + J;
     *Bout = B;
     if (sha_hex) memcpy(sha_hex, hex, 65);
-    data = NULL;
-cleanup:
+    return QA_OK;
+}
+
+qa_status qa_container_read(const char *path, const unsigned char magic[8], uint32_t version, const char *what,
+                            json_t **doc, unsigned char **file, const unsigned char **payload, size_t *B,
+                            char *sha_hex) {
+    char *data = NULL;
+    size_t len = 0;
+    *doc = NULL;
+    *file = NULL;
+    qa_status st = qa_fs_read_all(path, &data, &len);
+    if (st != QA_OK) return st;
+    st = qa_container_parse(path, (const unsigned char *)data, len, magic, version, what, doc, payload, B, sha_hex);
     if (st != QA_OK) {
-        json_decref(*doc);
-        *doc = NULL;
+        free(data);
+        return st;
     }
-    free(data);
-    return st;
+    *file = (unsigned char *)data;
+    return QA_OK;
 }

@@ -32,9 +32,16 @@ extern "C" {
 qa_status qa_container_write(const char *path, const unsigned char magic[8], uint32_t version, const char *json,
                              size_t J, const void *payload, size_t B, char *sha_hex);
 
-/* Reads and verifies `path` (`what` names the kind of file in messages: "QuantumAlpha
- * model or checkpoint file"). On success *doc is the parsed JSON object (new reference),
- * *file the whole file (caller frees), *payload points into it with *B bytes. */
+/* Verifies and parses `len` bytes of a container held in memory (`name` labels
+ * messages; `what` names the kind of file: "QuantumAlpha model or checkpoint file"). On
+ * success *doc is the parsed JSON object (new reference) and *payload points into
+ * `data` with *B bytes. */
+qa_status qa_container_parse(const char *name, const unsigned char *data, size_t len, const unsigned char magic[8],
+                             uint32_t version, const char *what, json_t **doc, const unsigned char **payload, size_t *B,
+                             char *sha_hex);
+
+/* Reads `path` whole and parses it (qa_container_parse); *file is the whole file
+ * (caller frees) that *payload points into. */
 qa_status qa_container_read(const char *path, const unsigned char magic[8], uint32_t version, const char *what,
                             json_t **doc, unsigned char **file, const unsigned char **payload, size_t *B,
                             char *sha_hex);

@@ -34,6 +34,20 @@ qa_status qa_json_read_file(const char *path, json_t **out) {
 
 json_t *qa_json_real(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
+json_t *qa_json_path(const json_t *j, const char *path) {
+    char key[128];
+    while (j && *path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        if (n >= sizeof key) return NULL;
+        memcpy(key, path, n);
+        key[n] = '\0';
+        j = json_object_get(j, key);
+        path += n + (dot ? 1 : 0);
+    }
+    return (json_t *)j;
+}
+
 static json_t *list_json(const qa_cfg_field *f, const qa_cfg_list *l) {
     json_t *a = json_array();
     if (!a) return NULL;

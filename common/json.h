@@ -15,6 +15,9 @@ extern "C" {
 qa_status qa_json_write_file(const json_t *j, const char *path);
 /* Parses a JSON file; errors name the file, line and column. Caller json_decref()s. */
 qa_status qa_json_read_file(const char *path, json_t **out);
+/* j["a"]["b"]["c"] for the dotted path "a.b.c"; NULL when any step is missing (or a
+ * key is longer than 127 bytes). Borrowed reference. */
+json_t *qa_json_path(const json_t *j, const char *path);
 /* A JSON number for a double; NaN/Inf (not valid JSON) become null. */
 json_t *qa_json_real(double v);
 /* Builds the resolved configuration (every schema key with its bound or default value)

@@ -481,9 +481,8 @@ qa_status qa_model_save(qa_model *m, const char *path) {
     return st;
 }
 
-qa_status qa_model_load(const char *path, qa_model *out) {
+qa_status qa_model_load_bytes(const char *path, const void *data, size_t len, qa_model *out) {
     json_t *doc = NULL;
-    unsigned char *file = NULL;
     const unsigned char *blobs = NULL;
     size_t nb = 0;
     char sha[65];
@@ -492,7 +491,8 @@ qa_status qa_model_load(const char *path, qa_model *out) {
     memset(out, 0, sizeof *out);
     qa_status st = QA_OK;
     const float *p = NULL;
-    QA_TRY(container_read(path, &doc, &file, &blobs, &nb, sha));
+    QA_TRY(qa_container_parse(path, data, len, MAGIC, QA_MODEL_VERSION, "QuantumAlpha model or checkpoint file", &doc,
+                              &blobs, &nb, sha));
     QA_TRY(model_from_json(path, doc, QA_MODEL_FORMAT, &m));
     QA_TRY(find_blob(path, doc, blobs, nb, "params", m.nparams, &p));
     QA_TRY(copy_floats(path, "params", p, m.nparams, 1, &m.params));
@@ -502,7 +502,16 @@ qa_status qa_model_load(const char *path, qa_model *out) {
 cleanup:
     qa_model_free(&m);
     json_decref(doc);
-    free(file);
+    return st;
+}
+
+qa_status qa_model_load(const char *path, qa_model *out) {
+    char *data = NULL;
+    size_t len = 0;
+    memset(out, 0, sizeof *out);
+    qa_status st = qa_fs_read_all(path, &data, &len);
+    if (st == QA_OK) st = qa_model_load_bytes(path, data, len, out);
+    free(data);
     return st;
 }
 

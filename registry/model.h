@@ -126,6 +126,9 @@ void qa_model_free(qa_model *m);
 qa_status qa_model_save(qa_model *m, const char *path);
 /* Reads and validates a model file (QA_ERR_FORMAT / QA_ERR_INTEGRITY with the reason). */
 qa_status qa_model_load(const char *path, qa_model *out);
+/* The same from the file's `len` bytes already in memory (`path` labels messages): what
+ * the registry parses after hashing the bytes it read, so nothing is read twice. */
+qa_status qa_model_load_bytes(const char *path, const void *data, size_t len, qa_model *out);
 /* Checks a model file completely (container, checksum, metadata, parameters finite)
  * without keeping it; sha_hex (65 bytes, may be NULL) receives its content identity. */
 qa_status qa_model_verify(const char *path, char *sha_hex);

@@ -4,13 +4,12 @@
 
 #include <ctype.h>     /* isalnum, isdigit */
 #include <errno.h>     /* errno */
-#include <fcntl.h>     /* open */
 #include <pwd.h>       /* getpwuid: the OS user */
 #include <stdlib.h>    /* getenv, free, strtol */
 #include <string.h>    /* strcmp, strchr, strncmp */
 #include <sys/time.h>  /* gettimeofday */
 #include <time.h>      /* gmtime_r */
-#include <unistd.h>    /* getuid, fsync, close */
+#include <unistd.h>    /* getuid */
 #include <utime.h>     /* utime: refresh a re-used artifact */
 
 #include "common/hash.h"    /* content addresses */
@@ -247,66 +246,19 @@ qa_status qa_registry_artifact_path(const qa_registry_t *r, const char *sha, cha
     return qa_path_join(out, r->dir, "artifacts/%.2s/%s.qam", sha, sha);
 }
 
-/* Writes `len` bytes (or the file `src` when data is NULL) to the artifact's temporary
- * name, fsyncs, checks the digest of what was written, renames. */
-static qa_status store_artifact(qa_registry_t *r, const char *src, const void *data, size_t len, const char *sha) {
-    char path[QA_PATH_MAX], dir[QA_PATH_MAX], tmp[QA_PATH_MAX];
+qa_status qa_registry_artifact_store(qa_registry_t *r, const void *data, size_t len, const char *sha) {
+    char path[QA_PATH_MAX], dir[QA_PATH_MAX];
     QA_TRY_RET(qa_registry_artifact_path(r, sha, path, NULL));
-    if (qa_fs_exists(path)) {
-        /* Stored once: an artifact with this digest exists. If it was damaged, verify
-         * reports it; rewrite it here only when its size is wrong (a crashed writer
-         * never leaves one, since files appear by rename). */
-        long long want = data ? (long long)len : qa_fs_size(src);
-        if (qa_fs_size(path) == want) {
-            /* Touch it: gc's grace period then covers the publish now in flight. */
-            if (utime(path, NULL) != 0) return QA_FAIL(QA_ERR_IO, "cannot touch %s: %s", path, strerror(errno));
-            return QA_OK;
-        }
+    /* Stored once: an artifact with this digest exists (files appear whole, by rename, so
+     * one of the right size is complete; verify reports one damaged later). Touch it: gc's
+     * grace period then covers the publish now in flight. */
+    if (qa_fs_size(path) == (long long)len) {
+        if (utime(path, NULL) != 0) return QA_FAIL(QA_ERR_IO, "cannot touch %s: %s", path, strerror(errno));
+        return QA_OK;
     }
     QA_TRY_RET(qa_path_join(dir, r->dir, "artifacts/%.2s", sha));
     QA_TRY_RET(qa_fs_mkdirs(dir));
-    QA_TRY_RET(qa_path_join(tmp, dir, ".%s.tmp-%ld", sha, (long)getpid()));
-    qa_status st = QA_OK;
-    char *buf = NULL;
-    size_t n = len;
-    int fd = -1;
-    if (!data) {
-        QA_TRY(qa_fs_read_all(src, &buf, &n));
-        data = buf;
-    }
-    char got[65];
-    QA_TRY(qa_sha256_hex(data, n, got));
-    if (strcmp(got, sha) != 0)
-        QA_TRY_FAIL(QA_ERR_INTEGRITY, "%s changed while it was being stored (sha256 %s, expected %s)", src ? src : "artifact",
-                    got, sha);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) QA_TRY_FAIL(QA_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-    for (size_t off = 0; off < n;) {
-        ssize_t w = write(fd, (const char *)data + off, n - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) QA_TRY_FAIL(QA_ERR_IO, "writing %s: %s", tmp, strerror(errno));
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0) QA_TRY_FAIL(QA_ERR_IO, "fsync %s: %s", tmp, strerror(errno));
-    if (close(fd) != 0) {
-        fd = -1;
-        QA_TRY_FAIL(QA_ERR_IO, "closing %s: %s", tmp, strerror(errno));
-    }
-    fd = -1;
-    QA_TRY(qa_fs_rename(tmp, path));
-cleanup:
-    if (fd >= 0) close(fd);
-    if (st != QA_OK) unlink(tmp);
-    free(buf);
-    return st;
-}
-
-qa_status qa_registry_artifact_store(qa_registry_t *r, const char *src, const char *sha) {
-    return store_artifact(r, src, NULL, 0, sha);
-}
-
-qa_status qa_registry_artifact_store_bytes(qa_registry_t *r, const void *data, size_t len, const char *sha) {
-    return store_artifact(r, NULL, data, len, sha);
+    return qa_fs_write_all(path, data, len); /* temporary file, fsync, rename */
 }
 
 /* ---- events ------------------------------------------------------------------------------- */
@@ -485,37 +437,41 @@ qa_status qa_registry_publish(qa_registry_t *r, const qa_registry_publish_req *r
     qa_status st = QA_OK;
     qa_model m;
     memset(&m, 0, sizeof m);
-    char *sig = NULL;
+    char *sig = NULL, *bytes = NULL;
+    size_t len = 0;
     char sha[65], at[40];
     long v = 0;
     QA_TRY(qa_registry_name_check(req->name, "model name"));
     if (req->metrics && !json_is_object(req->metrics)) QA_TRY_FAIL(QA_ERR_INVALID_ARG, "metrics must be a JSON object");
     if (req->tags && !json_is_object(req->tags)) QA_TRY_FAIL(QA_ERR_INVALID_ARG, "tags must be a JSON object");
-    /* The whole file is checked (container, checksum, shapes) before anything is stored. */
-    st = qa_model_load(req->model_path, &m);
+    /* The file is read once: the bytes checked completely (container, checksum, shapes)
+     * are the bytes hashed and stored. */
+    QA_TRY(qa_fs_read_all(req->model_path, &bytes, &len));
+    st = qa_model_load_bytes(req->model_path, bytes, len, &m);
     if (st != QA_OK) {
         qa_err_prefix("publishing %s as '%s': ", req->model_path, req->name);
-        return st;
+        goto cleanup;
     }
     json_t *sj = qa_registry_signature(&m);
     sig = sj ? qa_registry_json_text(sj) : NULL;
     json_decref(sj);
     if (!sig) QA_TRY_FAIL(QA_ERR_NOMEM, "signature");
-    QA_TRY(qa_sha256_file_hex(req->model_path, sha));
-    QA_TRY(qa_registry_artifact_store(r, req->model_path, sha));
+    QA_TRY(qa_sha256_hex(bytes, len, sha));
+    QA_TRY(qa_registry_artifact_store(r, bytes, len, sha));
     const char *who = qa_registry_who(req->who);
     QA_TRY(qa_sqlite_begin(r->db));
     qa_registry_now(at, sizeof at);
-    QA_TRY(insert_version(r, req, sha, qa_fs_size(req->model_path), at, who, sig, &v));
+    QA_TRY(insert_version(r, req, sha, (long long)len, at, who, sig, &v));
     QA_TRY(insert_metrics_tags(r, req->name, v, req->metrics, req->tags));
     QA_TRY(qa_registry_event_add(r, at, "version_created", req->name, v, "", who,
-                                 json_pack("{s:s, s:I}", "sha256", sha, "size", (json_int_t)qa_fs_size(req->model_path))));
+                                 json_pack("{s:s, s:I}", "sha256", sha, "size", (json_int_t)len)));
     QA_TRY(qa_sqlite_commit(r->db));
     qa_log_debug("registry: published %s as models:/%s/%ld (sha256 %.12s)", req->model_path, req->name, v, sha);
     *version = v;
 cleanup:
     if (st != QA_OK) qa_sqlite_rollback(r->db);
     free(sig);
+    free(bytes);
     qa_model_free(&m);
     return st;
 }
@@ -594,22 +550,22 @@ cleanup:
 qa_status qa_registry_load(qa_registry_t *r, const char *uri, qa_model *m, qa_registry_version *info) {
     qa_registry_version v;
     QA_TRY_RET(qa_registry_resolve(r, uri, &v));
-    char sha[65];
     if (!qa_fs_exists(v.path))
         return QA_FAIL(QA_ERR_INTEGRITY, "models:/%s/%ld: artifact %s is missing (field sha256 = %s)", v.name, v.version,
                        v.path, v.sha256);
-    qa_status st = qa_sha256_file_hex(v.path, sha);
-    if (st != QA_OK) return st;
-    if (strcmp(sha, v.sha256) != 0)
-        return QA_FAIL(QA_ERR_INTEGRITY,
-                       "models:/%s/%ld: artifact %s is corrupted: field sha256 recorded %s, the file hashes to %s; "
-                       "nothing was loaded",
-                       v.name, v.version, v.path, v.sha256, sha);
-    st = qa_model_load(v.path, m);
-    if (st != QA_OK) {
+    /* One read: the bytes hashed are the bytes parsed. */
+    char *bytes = NULL, sha[65];
+    size_t len = 0;
+    qa_status st = qa_fs_read_all(v.path, &bytes, &len);
+    if (st == QA_OK) st = qa_sha256_hex(bytes, len, sha);
+    if (st == QA_OK && strcmp(sha, v.sha256) != 0)
+        st = QA_FAIL(QA_ERR_INTEGRITY,
+                     "models:/%s/%ld: artifact %s is corrupted: field sha256 recorded %s, the file hashes to %s; "
+                     "nothing was loaded",
+                     v.name, v.version, v.path, v.sha256, sha);
+    if (st == QA_OK && (st = qa_model_load_bytes(v.path, bytes, len, m)) != QA_OK)
         qa_err_prefix("models:/%s/%ld: ", v.name, v.version);
-        return st;
-    }
-    if (info) *info = v;
-    return QA_OK;
+    free(bytes);
+    if (st == QA_OK && info) *info = v;
+    return st;
 }

@@ -227,7 +227,7 @@ qa_status qa_registry_import(qa_registry_t *r, const char *path, const char *who
     }
     json_object_foreach(arts, sha, a) {
         json_int_t off = json_integer_value(json_object_get(a, "offset")), n = json_integer_value(json_object_get(a, "size"));
-        QA_TRY(qa_registry_artifact_store_bytes(r, payload + off, (size_t)n, sha));
+        QA_TRY(qa_registry_artifact_store(r, payload + off, (size_t)n, sha));
     }
     QA_TRY(qa_sqlite_begin(r->db));
     if (qa_registry_model_exists(r, name) == QA_OK)

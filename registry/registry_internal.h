@@ -26,11 +26,9 @@ qa_status qa_registry_event_add(qa_registry_t *r, const char *at, const char *ki
 /* "DIR/artifacts/ab/<sha>.qam" into out (QA_PATH_MAX) and the relative form into rel
  * (may be NULL; 128 bytes). */
 qa_status qa_registry_artifact_path(const qa_registry_t *r, const char *sha, char *out, char *rel);
-/* Copies src into the content store under its SHA-256 (sha given), unless present:
- * temporary file, fsync, rename; the copy is re-hashed before it is renamed. */
-qa_status qa_registry_artifact_store(qa_registry_t *r, const char *src, const char *sha);
-/* Stores `len` bytes as the artifact `sha` (hash checked first). */
-qa_status qa_registry_artifact_store_bytes(qa_registry_t *r, const void *data, size_t len, const char *sha);
+/* Stores `len` bytes as the artifact `sha` (the caller has checked the digest) unless it
+ * is there already: temporary file, fsync, rename (qa_fs_write_all). */
+qa_status qa_registry_artifact_store(qa_registry_t *r, const void *data, size_t len, const char *sha);
 /* A parsed JSON column (NULL text or bad JSON: an empty object). New reference. */
 json_t *qa_registry_json_col(sqlite3_stmt *s, int col);
 /* Serialises compactly with sorted keys (NULL: "{}"); caller frees. */

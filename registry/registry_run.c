@@ -7,7 +7,7 @@
 #include <stdlib.h>  /* realpath, free */
 #include <string.h>  /* strcmp */
 
-#include "common/json.h"  /* qa_json_read_file, qa_json_real */
+#include "common/json.h"  /* qa_json_read_file, qa_json_real, qa_json_path */
 #include "kernels/nn.h"   /* qa_nn_act_name */
 
 /* What the outputs mean, in words, for the signature. */
@@ -94,29 +94,22 @@ qa_status qa_registry_load_ref(const char *dir, const char *ref, qa_model *m, ch
 
 /* ---- run directories --------------------------------------------------------------------- */
 
-static json_t *path_get(json_t *j, const char *a, const char *b, const char *c) {
-    j = json_object_get(j, a);
-    if (b) j = json_object_get(j, b);
-    if (c) j = json_object_get(j, c);
-    return j;
-}
-
 /* Headline metrics of a split's evaluation ("val_ic", "test_sharpe", ...). */
 static void split_metrics(json_t *metrics, json_t *ev, const char *split) {
     static const struct {
-        const char *name, *a, *b;
-    } keys[] = {{"loss", "loss", NULL},
-                {"ic", "ic", "mean"},
-                {"ic_t", "ic", "t"},
-                {"rank_ic", "rank_ic", "mean"},
-                {"mse", "mse", "model"},
-                {"dir_acc", "directional_accuracy", "model"},
-                {"sharpe", "backtest", "sharpe"},
-                {"total_return", "backtest", "total_return"},
-                {"max_drawdown", "backtest", "max_drawdown"}};
+        const char *name, *path;
+    } keys[] = {{"loss", "loss"},
+                {"ic", "ic.mean"},
+                {"ic_t", "ic.t"},
+                {"rank_ic", "rank_ic.mean"},
+                {"mse", "mse.model"},
+                {"dir_acc", "directional_accuracy.model"},
+                {"sharpe", "backtest.sharpe"},
+                {"total_return", "backtest.total_return"},
+                {"max_drawdown", "backtest.max_drawdown"}};
     json_t *e = json_object_get(ev, split);
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-        json_t *v = path_get(e, keys[i].a, keys[i].b, NULL);
+        json_t *v = qa_json_path(e, keys[i].path);
         char k[64];
         snprintf(k, sizeof k, "%s_%s", split, keys[i].name);
         if (json_is_number(v) && isfinite(json_number_value(v))) json_object_set_new(metrics, k, json_real(json_number_value(v)));
@@ -156,7 +149,7 @@ qa_status qa_registry_run_read(const char *run_dir, qa_registry_run *out) {
     json_t *ev = json_object_get(sum, "evaluation");
     split_metrics(out->metrics, ev, "val");
     split_metrics(out->metrics, ev, "test");
-    json_t *bv = path_get(sum, "training", "best_val_loss", NULL), *steps = path_get(sum, "training", "steps", NULL);
+    json_t *bv = qa_json_path(sum, "training.best_val_loss"), *steps = qa_json_path(sum, "training.steps");
     if (json_is_number(bv) && isfinite(json_number_value(bv)))
         json_object_set_new(out->metrics, "best_val_loss", json_real(json_number_value(bv)));
     if (json_is_integer(steps)) json_object_set_new(out->metrics, "steps", json_real((double)json_integer_value(steps)));

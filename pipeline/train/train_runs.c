@@ -35,28 +35,13 @@ static void free_run(run_files *f) {
     json_decref(f->sum);
 }
 
-/* j["a"]["b"]["c"]... by a dotted path. */
-static json_t *at(json_t *j, const char *path) {
-    char key[128];
-    while (j && *path) {
-        const char *dot = strchr(path, '.');
-        size_t n = dot ? (size_t)(dot - path) : strlen(path);
-        if (n >= sizeof key) return NULL;
-        memcpy(key, path, n);
-        key[n] = '\0';
-        j = json_object_get(j, key);
-        path += n + (dot ? 1 : 0);
-    }
-    return j;
-}
-
 static double numv(json_t *j, const char *path) {
-    json_t *v = at(j, path);
+    json_t *v = qa_json_path(j, path);
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
 static const char *strv(json_t *j, const char *path, const char *dflt) {
-    json_t *v = at(j, path);
+    json_t *v = qa_json_path(j, path);
     return json_is_string(v) ? json_string_value(v) : dflt;
 }
 
@@ -74,7 +59,7 @@ static void fmt_duration(char *buf, size_t n, double s) {
 
 /* "mlp 256x256 gelu", "lstm 128" */
 static void model_text(json_t *cfg, char *buf, size_t n) {
-    json_t *h = at(cfg, "model.hidden");
+    json_t *h = qa_json_path(cfg, "model.hidden");
     size_t used = (size_t)snprintf(buf, n, "%s ", strv(cfg, "model.type", "?"));
     for (size_t i = 0; json_is_array(h) && i < json_array_size(h) && used < n; i++)
         used += (size_t)snprintf(buf + used, n - used, "%s%lld", i ? "x" : "",
@@ -124,11 +109,11 @@ qa_status qa_train_runs_list(const char *dir, FILE *out) {
             load_run(p, &f);
             char model[64], inputs[32], target[40], steps[24], best[24], ic[24], ric[24], sh[24], dur[24];
             model_text(f.cfg, model, sizeof model);
-            json_t *feats = at(f.cfg, "inputs.features"), *bars = at(f.cfg, "inputs.bars");
+            json_t *feats = qa_json_path(f.cfg, "inputs.features"), *bars = qa_json_path(f.cfg, "inputs.bars");
             snprintf(inputs, sizeof inputs, "%zux%lld", json_array_size(feats) + json_array_size(bars),
-                     (long long)json_integer_value(at(f.cfg, "inputs.window")));
+                     (long long)json_integer_value(qa_json_path(f.cfg, "inputs.window")));
             snprintf(target, sizeof target, "%s h%lld", strv(f.cfg, "target.kind", "?"),
-                     (long long)json_integer_value(at(f.cfg, "target.horizon")));
+                     (long long)json_integer_value(qa_json_path(f.cfg, "target.horizon")));
             fmt_num(steps, sizeof steps, numv(f.run, "steps"), "%.0f");
             fmt_num(best, sizeof best, numv(f.sum, "training.best_val_loss"), "%.5g");
             fmt_num(ic, sizeof ic, numv(f.sum, "evaluation.test.ic.mean"), "%.4f");
@@ -181,30 +166,30 @@ qa_status qa_train_runs_show(const char *run, FILE *out) {
     fmt_duration(dur, sizeof dur, numv(f.run, "seconds"));
     fprintf(out, "run       %s\n", run);
     fprintf(out, "status    %s (%s), %s, %.0f steps, %lld rank(s) on %s\n", strv(f.run, "status", "running?"),
-            strv(f.run, "stop_reason", "-"), dur, numv(f.run, "steps"), (long long)json_integer_value(at(f.run, "ranks")),
+            strv(f.run, "stop_reason", "-"), dur, numv(f.run, "steps"), (long long)json_integer_value(qa_json_path(f.run, "ranks")),
             strv(f.run, "backend", "?"));
     if (strv(f.run, "error", NULL)) fprintf(out, "error     %s\n", strv(f.run, "error", ""));
     fprintf(out, "version   qa %s (git %s)\n", strv(f.run, "version", "?"), strv(f.run, "git", "?"));
     fprintf(out, "data      %s\n", strv(f.cfg, "data", "?"));
     fprintf(out, "model     %s, activation %s, dropout %g, layer norm %s\n", model, strv(f.cfg, "model.activation", "?"),
-            numv(f.cfg, "model.dropout"), json_is_true(at(f.cfg, "model.layer_norm")) ? "on" : "off");
-    fprintf(out, "inputs    window %lld, clip %g:", (long long)json_integer_value(at(f.cfg, "inputs.window")),
+            numv(f.cfg, "model.dropout"), json_is_true(qa_json_path(f.cfg, "model.layer_norm")) ? "on" : "off");
+    fprintf(out, "inputs    window %lld, clip %g:", (long long)json_integer_value(qa_json_path(f.cfg, "inputs.window")),
             numv(f.cfg, "inputs.clip"));
-    json_t *lists[2] = {at(f.cfg, "inputs.features"), at(f.cfg, "inputs.bars")};
+    json_t *lists[2] = {qa_json_path(f.cfg, "inputs.features"), qa_json_path(f.cfg, "inputs.bars")};
     for (int k = 0; k < 2; k++)
         for (size_t i = 0; json_is_array(lists[k]) && i < json_array_size(lists[k]); i++)
             fprintf(out, " %s%s", k ? "bar:" : "", json_string_value(json_array_get(lists[k], i)));
     fprintf(out, "\ntarget    %s, horizon %lld, classes %lld\n", strv(f.cfg, "target.kind", "?"),
-            (long long)json_integer_value(at(f.cfg, "target.horizon")),
-            (long long)json_integer_value(at(f.cfg, "target.classes")));
+            (long long)json_integer_value(qa_json_path(f.cfg, "target.horizon")),
+            (long long)json_integer_value(qa_json_path(f.cfg, "target.classes")));
     fprintf(out, "split     start %s, train_end %s, val_end %s, end %s, embargo %lld\n", strv(f.cfg, "split.start", "-"),
             strv(f.cfg, "split.train_end", "?"), strv(f.cfg, "split.val_end", "?"), strv(f.cfg, "split.end", "-"),
-            (long long)json_integer_value(at(f.cfg, "split.embargo")));
+            (long long)json_integer_value(qa_json_path(f.cfg, "split.embargo")));
     fprintf(out, "optimiser %s loss, batch %lld, lr %g -> %g (warm-up %lld), weight decay %g, clip %g, seed %lld\n",
-            strv(f.cfg, "train.loss", "?"), (long long)json_integer_value(at(f.cfg, "train.batch_size")),
+            strv(f.cfg, "train.loss", "?"), (long long)json_integer_value(qa_json_path(f.cfg, "train.batch_size")),
             numv(f.cfg, "train.lr"), numv(f.cfg, "train.lr_min"),
-            (long long)json_integer_value(at(f.cfg, "train.warmup_steps")), numv(f.cfg, "train.weight_decay"),
-            numv(f.cfg, "train.max_grad_norm"), (long long)json_integer_value(at(f.cfg, "seed")));
+            (long long)json_integer_value(qa_json_path(f.cfg, "train.warmup_steps")), numv(f.cfg, "train.weight_decay"),
+            numv(f.cfg, "train.max_grad_norm"), (long long)json_integer_value(qa_json_path(f.cfg, "seed")));
     fprintf(out, "parallel  %s\n", strv(f.run, "data_parallel", "-"));
     if (f.sum) {
         fprintf(out, "samples   train %.0f, val %.0f, test %.0f\n", numv(f.sum, "samples.train.samples"),
@@ -212,8 +197,8 @@ qa_status qa_train_runs_show(const char *run, FILE *out) {
         fprintf(out, "training  best val loss %.6g at step %.0f, %.0f samples/s\n", numv(f.sum, "training.best_val_loss"),
                 numv(f.sum, "training.best_step"), numv(f.sum, "training.samples_per_s"));
         fprintf(out, "evaluation (best model):\n");
-        print_metrics(out, at(f.sum, "evaluation.val"), "val");
-        print_metrics(out, at(f.sum, "evaluation.test"), "test");
+        print_metrics(out, qa_json_path(f.sum, "evaluation.val"), "val");
+        print_metrics(out, qa_json_path(f.sum, "evaluation.test"), "test");
     } else {
         fprintf(out, "(no summary.json yet: the run is in progress, paused or failed)\n");
     }

@@ -18,35 +18,19 @@
 #include "harness.h"
 #include "registry/predict.h"
 #include "registry/registry.h"
+#include "registry/registry_test.h" /* the synthetic model */
 
 static char g_dir[256];
 
-/* A small model whose parameters depend on `salt` (different salts: different artifacts). */
+/* A small model whose parameters depend on `salt` (different salts: different artifacts):
+ * 3 inputs (two features, the bar return), 5 hidden units, a return target. */
 static void make_model(qa_model *m, qa_nn_arch_type type, int salt) {
     qa_nn_arch a;
     memset(&a, 0, sizeof a);
     a.type = type, a.input = 3, a.window = type == QA_NN_ARCH_LSTM ? 4 : 1, a.outputs = 1;
     a.nhidden = 1, a.hidden[0] = 5, a.act = QA_NN_ACT_RELU;
-    qa_model_spec s;
-    memset(&s, 0, sizeof s);
-    s.ninputs = 3;
-    const char *names[3] = {"rsi_close_14", "zscore_close_20", "ret"};
-    for (int f = 0; f < 3; f++) {
-        snprintf(s.inputs[f].name, sizeof s.inputs[f].name, "%s", names[f]);
-        s.inputs[f].bar = f == 2 ? QA_MODEL_BAR_RET : -1;
-        if (f < 2) {
-            snprintf(s.inputs[f].input_hash, sizeof s.inputs[f].input_hash, "%064d", f + 1);
-            snprintf(s.inputs[f].params, sizeof s.inputs[f].params, "{\"kind\":\"k%d\"}", f);
-        }
-    }
-    s.window = a.window, s.horizon = 5, s.target = QA_MODEL_TARGET_RETURN, s.classes = 1, s.standardize = 1;
-    s.start = INT64_MIN, s.train_end = 1000, s.val_end = 2000, s.end = INT64_MAX, s.clip = 5.0;
-    qa_model_norm n;
-    memset(&n, 0, sizeof n);
-    for (int f = 0; f < 3; f++) n.mean[f] = 0.1 * f, n.std[f] = 1.0 + f;
-    n.target_mean = 0.001, n.target_std = 0.02;
-    QA_CHECK_OK(qa_model_init(m, &a, &s, &n));
-    for (size_t i = 0; i < m->nparams; i++) m->params[i] = (float)(0.3 * sin(0.37 * (double)i + salt));
+    static const char *const names[3] = {"rsi_close_14", "zscore_close_20", "ret"};
+    QA_CHECK_OK(qa_test_registry_model(m, &a, names, salt));
 }
 
 /* Saves a model with `salt` as DIR/<file>. */
