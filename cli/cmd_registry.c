@@ -306,9 +306,9 @@ static int cmd_verify(int argc, char **argv) {
     long checked = 0, bad = 0;
     if ((rc = open_reg("registry verify", reg_dir, 0, &r)) != QA_EXIT_OK) return rc;
     qa_status st = qa_registry_verify(r, stdout, &checked, &bad);
+    if (st == QA_OK) printf("%ld version(s) checked in %s, %ld bad\n", checked, qa_registry_dir(r), bad);
     qa_registry_close(r);
     if (st != QA_OK) return qa_cli_fail("registry verify");
-    printf("%ld version(s) checked, %ld bad\n", checked, bad);
     return bad ? QA_EXIT_FAILURE : QA_EXIT_OK;
 }
 

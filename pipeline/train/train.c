@@ -954,7 +954,7 @@ static qa_status finish_run(trainer *T, qa_train_result *res) {
         best.params = (float *)bestp;
         char id[17];
         QA_TRY(qa_model_verify(T->model_path, best.sha256));
-        QA_TRY(qa_train_write_provenance(T->c.run_dir, &T->c, &T->d, &best, T->cfg_hash,
+        QA_TRY(qa_train_write_provenance(T->c.run_dir, &T->c, T->store, &T->d, &best, T->cfg_hash,
                                          qa_backend_name(qa_backend_kind_of(T->be)), T->R, id));
         qa_rundir_note(&T->rd, "run_id", json_string(id));
     }

@@ -76,10 +76,11 @@ struct qa_train_cfg;
 /* Writes run_dir/lineage.json (run id, config hash, the data read with its digest, the
  * features' lineage, the split range, code and build; docs/registry.md) and
  * run_dir/predictions.h5 (panel predictions/run/best: `best`'s scores over every row of
- * d, computed by qa_predict_data). best: the best parameters with the run's spec and
+ * d, computed by qa_predict_data, with the symbols and grid of `store`, the open market
+ * file d was loaded from). best: the best parameters with the run's spec and
  * normalisation (d was loaded with them). run_id_out (17 bytes, may be NULL). Rank 0. */
-qa_status qa_train_write_provenance(const char *run_dir, const struct qa_train_cfg *c, const qa_train_data *d,
-                                    const qa_model *best, const char *cfg_hash, const char *backend, int ranks,
+qa_status qa_train_write_provenance(const char *run_dir, const struct qa_train_cfg *c, qa_store_t *store,
+                                    const qa_train_data *d, const qa_model *best, const char *cfg_hash, const char *backend, int ranks,
                                     char *run_id_out);
 
 #endif

@@ -54,13 +54,12 @@ static json_t *data_json(const qa_train_data *d, const char *data_path) {
                      d->ntime ? iso_or_null(d->time[d->ntime - 1]) : json_null());
 }
 
-qa_status qa_train_write_provenance(const char *run_dir, const qa_train_cfg *c, const qa_train_data *d,
-                                    const qa_model *best, const char *cfg_hash, const char *backend, int ranks,
+qa_status qa_train_write_provenance(const char *run_dir, const qa_train_cfg *c, qa_store_t *store,
+                                    const qa_train_data *d, const qa_model *best, const char *cfg_hash, const char *backend, int ranks,
                                     char *run_id_out) {
     qa_status st = QA_OK;
     json_t *lin = NULL, *feats = json_array();
     double *score = NULL;
-    qa_store_t *store = NULL;
     char id[17], path[QA_PATH_MAX], created[40], abs[QA_PATH_MAX];
     QA_TRY(run_id(run_dir, id));
     if (!realpath(run_dir, abs)) snprintf(abs, sizeof abs, "%s", run_dir);
@@ -93,12 +92,10 @@ qa_status qa_train_write_provenance(const char *run_dir, const qa_train_cfg *c, 
     score = malloc((cells ? cells : 1) * sizeof *score);
     if (!score) QA_TRY_FAIL(QA_ERR_NOMEM, "prediction panel");
     QA_TRY(qa_predict_data(best, d, score, &scored));
-    QA_TRY(qa_store_open(c->data, NULL, QA_STORE_READ, &store));
     QA_TRY(qa_path_join(path, run_dir, "predictions.h5"));
     QA_TRY(qa_predict_write_file(store, path, "predictions/run/best", score, best, abs));
     if (run_id_out) snprintf(run_id_out, 17, "%s", id);
 cleanup:
-    qa_store_close(store);
     free(score);
     json_decref(feats);
     json_decref(lin);
