@@ -6,6 +6,8 @@
 
 #include <stdio.h>  /* FILE */
 
+#include "common/status.h" /* qa_status */
+
 enum {
     QA_EXIT_OK = 0,
     QA_EXIT_FAILURE = 1, /* runtime failure: bad input file, I/O, library error */
@@ -36,6 +38,13 @@ int qa_cli_dispatch(const char *group, const char *group_summary, const qa_cli_c
 void qa_cli_print_table(FILE *out, const qa_cli_command *table);
 /* Resets getopt so a subcommand can parse its own argv. */
 void qa_cli_reset_getopt(void);
+
+/* Publishes a run directory or model file as the next version of `name` in the registry
+ * `reg_dir` (NULL: the default), points `alias` (may be NULL) at it with reason `why`,
+ * and prints its URI: `qa registry publish` and `qa train --publish` (cli/cmd_registry.c). */
+struct json_t;
+qa_status qa_cli_publish(const char *reg_dir, const char *path, const char *name, const struct json_t *tags,
+                         const char *description, const char *alias, const char *why);
 
 /* Subcommands (cli/cmd_*.c). */
 int qa_cmd_info(int argc, char **argv);

@@ -47,6 +47,18 @@ static int kv_object(const char *cmd, const qa_cli_list *l, json_t **out) {
 
 /* ---- publish ------------------------------------------------------------------------------ */
 
+qa_status qa_cli_publish(const char *reg_dir, const char *path, const char *name, const json_t *tags,
+                         const char *description, const char *alias, const char *why) {
+    qa_registry_t *r = NULL;
+    long v = 0;
+    qa_status st = qa_registry_open(reg_dir, 1, &r);
+    if (st == QA_OK) st = qa_registry_publish_path(r, path, name, tags, description, NULL, &v);
+    if (st == QA_OK && alias) st = qa_registry_alias_set(r, name, alias, v, NULL, why);
+    qa_registry_close(r);
+    if (st == QA_OK) printf("models:/%s/%ld\n", name, v);
+    return st;
+}
+
 static void publish_usage(FILE *out) {
     fprintf(out, "usage: qa registry publish RUN_DIR|MODEL.qam --name NAME [--tag k=v]... [--description TEXT]\n"
                  "                            [--alias A [--reason WHY]] [--registry DIR]\n\n"
@@ -67,17 +79,9 @@ static int cmd_publish(int argc, char **argv) {
     if (!npos || !name) return qa_cli_usage_error("registry publish", "give a run directory (or model file) and --name NAME");
     json_t *tj = NULL;
     if ((rc = kv_object("registry publish", &tags, &tj)) != QA_EXIT_OK) return rc;
-    qa_registry_t *r = NULL;
-    long v = 0;
-    rc = QA_EXIT_FAILURE;
-    if (open_reg("registry publish", reg_dir, 1, &r) == QA_EXIT_OK) {
-        if (qa_registry_publish_path(r, pos, name, tj, desc, NULL, &v) == QA_OK &&
-            (!alias || qa_registry_alias_set(r, name, alias, v, NULL, reason ? reason : "published") == QA_OK)) {
-            printf("models:/%s/%ld\n", name, v);
-            rc = QA_EXIT_OK;
-        } else rc = qa_cli_fail("registry publish");
-    }
-    qa_registry_close(r);
+    rc = qa_cli_publish(reg_dir, pos, name, tj, desc, alias, reason ? reason : "published") == QA_OK
+             ? QA_EXIT_OK
+             : qa_cli_fail("registry publish");
     json_decref(tj);
     return rc;
 }

@@ -96,14 +96,7 @@ int qa_cmd_train(int argc, char **argv) {
             qa_log_warn("train: the run stopped early (%s): not published; resume it, then qa registry publish %s --name %s",
                         res.stop_reason, run_dir, publish);
         } else {
-            qa_registry_t *reg = NULL;
-            long v = 0;
-            st = qa_registry_open(reg_dir, 1, &reg);
-            if (st == QA_OK) st = qa_registry_publish_path(reg, run_dir, publish, NULL, NULL, NULL, &v);
-            if (st == QA_OK && alias) st = qa_registry_alias_set(reg, publish, alias, v, NULL, "qa train --publish --alias");
-            qa_registry_close(reg);
-            QA_TRY(st);
-            printf("models:/%s/%ld\n", publish, v);
+            QA_TRY(qa_cli_publish(reg_dir, run_dir, publish, NULL, NULL, alias, "qa train --publish --alias"));
         }
     }
 cleanup:
