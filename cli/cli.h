@@ -61,5 +61,8 @@ int qa_cmd_evaluate(int argc, char **argv);
 int qa_cmd_registry(int argc, char **argv);
 int qa_cmd_predict(int argc, char **argv);
 int qa_cmd_stress(int argc, char **argv);
+int qa_cmd_bus(int argc, char **argv);
+int qa_cmd_replay(int argc, char **argv);
+int qa_cmd_live(int argc, char **argv);
 
 #endif

@@ -32,6 +32,10 @@ extern "C" {
 
 /* ---- feature definitions ------------------------------------------------------------ */
 
+/* Version of the feature definitions; part of every lineage hash (batch `qa features`
+ * and the live service), bumped when a definition's numbers change. */
+#define QA_FEATURES_CODE_VERSION "features-1"
+
 /* What is computed. Names (for configs) in parentheses. */
 typedef enum qa_feat_kind {
     QA_FEAT_RET = 0,       /* "ret": p/p_prev - 1 of the field (default close) */

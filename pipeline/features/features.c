@@ -7,7 +7,6 @@
 #include <stdlib.h>  /* calloc */
 #include <string.h>  /* strcmp */
 
-#include <jansson.h> /* params attribute */
 
 #include "build_info.h"        /* code version in lineage */
 #include "common/hash.h"       /* lineage hashes */
@@ -17,6 +16,7 @@
 #include "datasets/store.h"    /* the market file */
 #include "kernels/backend.h"   /* CPU/CUDA */
 #include "mpi/shard.h"         /* block plans */
+#include "registry/inputs.h"    /* the params attribute, shared with the live service */
 
 #define GROUP 64      /* symbols per HDF5 chunk row: the unit of hashing */
 #define HASH_BARS 2048 /* time block of the input hash (fixed: the hash must not depend on block_bars) */
@@ -216,18 +216,6 @@ static qa_status hash_fields(qa_store_t *store, const qa_comm_t *comm, unsigned 
     free(buf);
     free(mine);
     return st;
-}
-
-static json_t *spec_json(const qa_feat_spec *s) {
-    json_t *o = json_object();
-    json_object_set_new(o, "kind", json_string(qa_feat_kind_name(s->kind)));
-    json_object_set_new(o, "field", json_string(qa_feat_field_name(s->field)));
-    if (s->window) json_object_set_new(o, "window", json_integer(s->window));
-    if (s->slow) json_object_set_new(o, "slow", json_integer(s->slow));
-    if (s->signal) json_object_set_new(o, "signal", json_integer(s->signal));
-    if (s->k != 0) json_object_set_new(o, "k", json_real(s->k));
-    json_object_set_new(o, "output", json_string(qa_feat_output_name(s->output)));
-    return o;
 }
 
 /* Bar fields a spec's values depend on (derived returns depend on close). */
@@ -476,12 +464,7 @@ qa_status qa_features_run(const qa_features_cfg *c, const qa_comm_t *comm, qa_fe
         x->mask = field_mask(&it->spec);
         x->xs = qa_feat_spec_is_xs(&it->spec);
         x->xs_input = -1;
-        json_t *pj = spec_json(&it->spec);
-        char *ps = json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(pj);
-        if (!ps) QA_TRY_FAIL(QA_ERR_NOMEM, "params");
-        snprintf(x->params, sizeof x->params, "%s", ps);
-        free(ps);
+        QA_TRY(qa_inputs_feat_params(&it->spec, x->params, sizeof x->params));
         QA_TRY(lineage_hash(&it->spec, x->params, field_hex, x->hash));
         snprintf(x->final, sizeof x->final, "features/%s", it->name);
         snprintf(x->tmp, sizeof x->tmp, "features/.tmp.%s", it->name);

@@ -28,9 +28,6 @@
 extern "C" {
 #endif
 
-/* Version of the feature definitions; part of every lineage hash, bumped when a
- * definition's numbers change. */
-#define QA_FEATURES_CODE_VERSION "features-1"
 
 typedef struct qa_features_item {
     char name[64];

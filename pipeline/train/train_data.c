@@ -11,6 +11,7 @@
 #include "common/hash.h"   /* the data digest */
 #include "common/mem.h"
 #include "common/philox.h" /* qa_rng_u32: the shuffle */
+#include "registry/inputs.h" /* bar-derived inputs, shared with the live service */
 
 static const char *const split_names[] = {"train", "val", "test"};
 static_assert(sizeof split_names / sizeof split_names[0] == QA_TRAIN_SPLIT_COUNT, "split names");
@@ -81,36 +82,27 @@ static qa_status input_column(qa_store_t *st, const qa_train_data *d, const qa_m
         if ((s = read_panel(st, path, S, T, &a)) != QA_OK) return s;
         for (size_t r = 0; r < R; r++) col[r] = a[(size_t)d->row_sym[r] * T + (size_t)d->row_t[r]];
     } else {
-        switch ((qa_model_bar_input)in->bar) {
-        case QA_MODEL_BAR_RET:
-        case QA_MODEL_BAR_LOGRET:
-            for (size_t r = 0; r < R; r++) {
-                int first = r == d->sym_begin[d->row_sym[r]];
-                double q = first ? NAN : d->close[r] / d->close[r - 1];
-                col[r] = in->bar == QA_MODEL_BAR_RET ? q - 1.0 : log(q);
+        /* The bar fields this input reads (close comes with the rows), then the one
+         * definition batch and live share. */
+        static const char *const extra[QA_MODEL_BAR_COUNT][2] = {
+            [QA_MODEL_BAR_RANGE] = {"bars/high", "bars/low"}, [QA_MODEL_BAR_BODY] = {"bars/open", NULL},
+            [QA_MODEL_BAR_LOGVOL] = {"bars/volume", NULL}};
+        if (in->bar >= QA_MODEL_BAR_COUNT)
+            return QA_FAIL(QA_ERR_INVALID_ARG, "input '%s': unknown bar input %d", in->name, in->bar);
+        const char *const *need = extra[in->bar];
+        if (need[0] && (s = read_panel(st, need[0], S, T, &a)) != QA_OK) goto cleanup;
+        if (need[1] && (s = read_panel(st, need[1], S, T, &b)) != QA_OK) goto cleanup;
+        for (size_t r = 0; r < R; r++) {
+            size_t i = (size_t)d->row_sym[r] * T + (size_t)d->row_t[r];
+            double bar[5] = {NAN, NAN, NAN, d->close[r], NAN};
+            switch ((qa_model_bar_input)in->bar) {
+            case QA_MODEL_BAR_RANGE: bar[1] = a[i], bar[2] = b[i]; break;
+            case QA_MODEL_BAR_BODY: bar[0] = a[i]; break;
+            case QA_MODEL_BAR_LOGVOL: bar[4] = a[i]; break;
+            default: break;
             }
-            break;
-        case QA_MODEL_BAR_RANGE:
-            if ((s = read_panel(st, "bars/high", S, T, &a)) != QA_OK) goto cleanup;
-            if ((s = read_panel(st, "bars/low", S, T, &b)) != QA_OK) goto cleanup;
-            for (size_t r = 0; r < R; r++) {
-                size_t i = (size_t)d->row_sym[r] * T + (size_t)d->row_t[r];
-                col[r] = (a[i] - b[i]) / d->close[r];
-            }
-            break;
-        case QA_MODEL_BAR_BODY:
-            if ((s = read_panel(st, "bars/open", S, T, &a)) != QA_OK) goto cleanup;
-            for (size_t r = 0; r < R; r++)
-                col[r] = d->close[r] / a[(size_t)d->row_sym[r] * T + (size_t)d->row_t[r]] - 1.0;
-            break;
-        case QA_MODEL_BAR_LOGVOL:
-            if ((s = read_panel(st, "bars/volume", S, T, &a)) != QA_OK) goto cleanup;
-            for (size_t r = 0; r < R; r++) {
-                double v = a[(size_t)d->row_sym[r] * T + (size_t)d->row_t[r]];
-                col[r] = v >= 0.0 ? log1p(v) : NAN;
-            }
-            break;
-        default: s = QA_FAIL(QA_ERR_INVALID_ARG, "input '%s': unknown bar input %d", in->name, in->bar); goto cleanup;
+            int first = r == d->sym_begin[d->row_sym[r]];
+            col[r] = qa_inputs_bar_value((qa_model_bar_input)in->bar, bar, first ? NAN : d->close[r - 1]);
         }
     }
     for (size_t r = 0; r < R; r++)

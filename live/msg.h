@@ -1,0 +1,136 @@
+/* The bus's message schemas (docs/live.md, "Messages"): one binary envelope for every
+ * topic, little-endian, fixed offsets, so a decoder checks lengths and never parses text
+ * on the hot path.
+ *
+ *   [0, 2)    magic "QA"
+ *   [2]       kind (qa_msg_kind)
+ *   [3]       schema major version (QA_MSG_MAJOR): a decoder refuses other majors
+ *   [4, 6)    u16 minor version: additions at the end of a body; older decoders ignore them
+ *   [6, 8)    u16 body length B (bytes after the header)
+ *   [8, 16)   i64 event time, UTC nanoseconds (a bar's close time, a signal's bar)
+ *   [16, 24)  u64 id: replay row for bars, signal id for signals and sizes, 0 otherwise
+ *   [24, 40)  symbol, ASCII, NUL padded (also the Kafka key, so a symbol's messages
+ *             stay in order on one partition)
+ *   [40, 40+B) body, by kind (below)
+ *
+ * Bodies, major 1:
+ *   bar        5 x f64 open, high, low, close, volume; i32 bar_seconds; u32 0   (48)
+ *   watermark  u32 partition, u32 partitions: every bar with an event time <= the
+ *              header's time has been sent on this partition                      (8)
+ *   features   32 B lineage (SHA-256 of the definitions); u32 n; n x {32 B name,
+ *              f64 value}                                                   (36 + 40n)
+ *   signal     48 B model name; u32 version; u32 0; f64 score; f64 close;
+ *              32 B features lineage                                            (104)
+ *   size       f64 target weight, f64 target shares, f64 price, f64 equity,
+ *              f64 score, 16 B sizing method                                     (56)
+ *   dead       32 B source topic; i32 partition; u32 payload bytes P; i64 offset;
+ *              128 B reason; P payload bytes (the original, cut at 4096)   (176 + P)
+ * Every text field is NUL padded and must hold a NUL. */
+#ifndef QA_LIVE_MSG_H
+#define QA_LIVE_MSG_H
+
+#include <stddef.h>  /* size_t */
+#include <stdint.h>  /* int64_t, uint64_t */
+
+#include "common/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QA_MSG_MAJOR 1
+#define QA_MSG_MINOR 0
+#define QA_MSG_HEADER 40
+#define QA_MSG_SYMBOL_LEN 16
+#define QA_MSG_MAX_FEATURES 64
+#define QA_MSG_NAME_LEN 32
+#define QA_MSG_MODEL_LEN 48
+#define QA_MSG_REASON_LEN 128
+#define QA_MSG_DEAD_PAYLOAD 4096
+/* Largest encoded message (a dead letter with its whole payload). */
+#define QA_MSG_MAX (QA_MSG_HEADER + 176 + QA_MSG_DEAD_PAYLOAD)
+
+typedef enum qa_msg_kind {
+    QA_MSG_BAR = 1,
+    QA_MSG_WATERMARK = 2,
+    QA_MSG_FEATURES = 3,
+    QA_MSG_SIGNAL = 4,
+    QA_MSG_SIZE = 5,
+    QA_MSG_DEAD = 6,
+    QA_MSG_KIND_END = 7
+} qa_msg_kind;
+
+/* "bar", "watermark", ...; "?" for others. */
+const char *qa_msg_kind_name(int kind);
+
+typedef struct qa_msg_bar {
+    double open, high, low, close, volume;
+    int32_t bar_seconds;
+} qa_msg_bar;
+
+typedef struct qa_msg_watermark {
+    uint32_t partition, partitions;
+} qa_msg_watermark;
+
+typedef struct qa_msg_features {
+    uint8_t lineage[32];
+    uint32_t n;
+    char names[QA_MSG_MAX_FEATURES][QA_MSG_NAME_LEN];
+    double values[QA_MSG_MAX_FEATURES];
+} qa_msg_features;
+
+typedef struct qa_msg_signal {
+    char model[QA_MSG_MODEL_LEN];
+    uint32_t version;
+    double score, close;
+    uint8_t lineage[32];
+} qa_msg_signal;
+
+typedef struct qa_msg_size {
+    double weight, shares, price, equity, score;
+    char method[16];
+} qa_msg_size;
+
+typedef struct qa_msg_dead {
+    char topic[32];
+    int32_t partition;
+    int64_t offset;
+    char reason[QA_MSG_REASON_LEN];
+    uint32_t payload_len;
+    const uint8_t *payload; /* decode: points into the decoded buffer */
+} qa_msg_dead;
+
+typedef struct qa_msg {
+    int kind;          /* qa_msg_kind */
+    int minor;         /* the sender's minor version */
+    int64_t time;      /* event time, UTC ns */
+    uint64_t id;
+    char symbol[QA_MSG_SYMBOL_LEN + 1];
+    union {
+        qa_msg_bar bar;
+        qa_msg_watermark wm;
+        qa_msg_features feat;
+        qa_msg_signal sig;
+        qa_msg_size size;
+        qa_msg_dead dead;
+    } u;
+} qa_msg;
+
+/* Encodes m into buf (cap bytes, QA_MSG_MAX always suffices); *len receives the size.
+ * QA_ERR_INVALID_ARG when a text field does not fit (naming it) or the kind is unknown. */
+qa_status qa_msg_encode(const qa_msg *m, void *buf, size_t cap, size_t *len);
+
+/* Decodes len bytes. QA_ERR_FORMAT with the reason in the last-error text ("truncated:
+ * 12 bytes, a header needs 40", "schema major 2, this decoder reads 1", ...) when the
+ * bytes are not a message this decoder understands; *m is then unspecified. Values are
+ * not judged here (NaN prices are the collector's business). */
+qa_status qa_msg_decode(const void *buf, size_t len, qa_msg *m);
+
+/* A deterministic 64-bit id of (stream, symbol, event time): the signal id, the same
+ * for a replayed input, so a consumer can spot a second copy. */
+uint64_t qa_msg_signal_id(const char *stream, const char *symbol, int64_t time);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

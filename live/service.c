@@ -1,0 +1,621 @@
+/* The live service's loop: collector, timestamp closing, engine, outputs, checkpoints and
+ * recovery (live/service.h). */
+#include "live/service.h"
+
+#include <inttypes.h> /* PRId64 */
+#include <math.h>     /* isfinite, log */
+#include <stdio.h>    /* snprintf */
+#include <stdlib.h>   /* calloc, qsort */
+#include <string.h>   /* strcmp, memmove */
+
+#include <jansson.h>  /* /health */
+
+#include "common/log.h"          /* progress, warnings */
+#include "common/timer.h"        /* latency */
+#include "datasets/store.h"      /* the universe file */
+#include "datasets/validate.h"   /* the importer's anomaly rules */
+#include "live/bus.h"            /* Kafka */
+#include "live/checkpoint.h"     /* state across restarts */
+#include "live/engine.h"         /* the processing */
+#include "live/http.h"           /* /health, /metrics */
+#include "live/metrics.h"        /* Prometheus counters */
+#include "live/msg.h"            /* schemas */
+#include "registry/registry.h"   /* models by URI */
+
+/* ---- configuration ------------------------------------------------------------------------ */
+
+void qa_live_cfg_init(qa_live_cfg *c) {
+    memset(c, 0, sizeof *c);
+    c->stream = "live";
+    c->checkpoint_every = 64;
+    c->http = "";
+    qa_rules_init(&c->rules);
+    c->rules.sizing.method = QA_BT_SIZE_VOL_TARGET;
+}
+
+static const qa_cfg_field kafka_schema[] = {
+    QA_CFG_FIELD(qa_live_cfg, "bootstrap", QA_CFG_T_STRING, bootstrap, 0, "bootstrap.servers (default: the embedded cluster)"),
+    QA_CFG_FIELD(qa_live_cfg, "prefix", QA_CFG_T_STRING, prefix, 0, "topic name prefix"),
+    QA_CFG_FIELD(qa_live_cfg, "properties", QA_CFG_T_STRING_LIST, properties, 0, "librdkafka properties key=value"),
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+static const qa_cfg_field live_schema[] = {
+    QA_CFG_FIELD(qa_live_cfg, "universe", QA_CFG_T_STRING, universe, QA_CFG_REQUIRED, "market file naming the symbols"),
+    QA_CFG_FIELD(qa_live_cfg, "model", QA_CFG_T_STRING, model, 0, "model URI or file (none: features only)"),
+    QA_CFG_FIELD(qa_live_cfg, "registry", QA_CFG_T_STRING, registry, 0, "registry directory"),
+    QA_CFG_FIELD(qa_live_cfg, "state_dir", QA_CFG_T_STRING, state_dir, QA_CFG_REQUIRED, "checkpoint directory"),
+    QA_CFG_FIELD(qa_live_cfg, "stream", QA_CFG_T_STRING, stream, 0, "namespace of signal ids and the consumer group"),
+    QA_CFG_FIELD(qa_live_cfg, "default_features", QA_CFG_T_BOOL, default_features, 0, "also publish the default feature set"),
+    QA_CFG_NUM(qa_live_cfg, "checkpoint_every", checkpoint_every, 1, 1e9, 0, "timestamps between checkpoints"),
+    QA_CFG_NUM(qa_live_cfg, "threshold", threshold, 0, 1e9, 0, "|score - centre| needed for a position"),
+    QA_CFG_NUM(qa_live_cfg, "allocation", allocation, 0, 1e3, 0, "fraction of capital per symbol (0: 1/N)"),
+    QA_CFG_NUM(qa_live_cfg, "exit_idle", exit_idle, 0, 1e9, 0, "seconds without input before a clean exit"),
+    QA_CFG_FIELD(qa_live_cfg, "http", QA_CFG_T_STRING, http, 0, "host:port of /health and /metrics"),
+    {"kafka", QA_CFG_T_SECTION, 0, 0, 0, NULL, kafka_schema, 0, "the bus"},
+    {"rules", QA_CFG_T_SECTION, offsetof(qa_live_cfg, rules), 0, 0, NULL, qa_rules_schema, 0, "trading rules"},
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+qa_status qa_live_cfg_bind(const qa_cfg_t *doc, qa_live_cfg *c) {
+    return qa_cfg_bind(doc, qa_cfg_root(doc), live_schema, c, NULL); /* rules: validated once the universe gives bars_per_year */
+}
+
+/* ---- the service ------------------------------------------------------------------------------ */
+
+typedef struct pending {
+    int64_t time;
+    uint32_t sym;
+    int32_t part;
+    int64_t offset;
+    int64_t wm_before; /* the partition's watermark when the bar was read: where a restart
+                          from this bar's offset stands */
+    qa_msg_bar bar;
+} pending;
+
+/* Last output already in a topic partition: (time, symbol index). */
+typedef struct mark {
+    int64_t time;
+    int64_t sym;
+} mark;
+
+typedef struct svc {
+    const qa_live_cfg *cfg;
+    qa_bus_cfg bus;
+    char topic_in[256], topic_out[QA_ENGINE_OUTS][256], topic_dead[256];
+    qa_bus_producer_t *prod;
+    qa_bus_consumer_t *cons;
+    qa_engine_t *engine;
+    qa_model model;
+    int have_model;
+    char model_label[QA_PATH_MAX];
+    char model_name[QA_PATH_MAX]; /* the registry name (signals carry it) */
+    uint32_t model_version;
+    /* universe */
+    size_t S;
+    char **symbols;
+    int64_t bar_seconds;
+    uint32_t *hash; /* open addressing: symbol index + 1, 0 empty */
+    size_t hcap;
+    /* input */
+    int nparts;
+    int64_t *next_off;  /* next offset consumed per partition */
+    int64_t *wm;        /* highest watermark read per partition */
+    int64_t *dl_done;   /* last source offset already dead-lettered per input partition */
+    pending *pend;
+    size_t npend, cap_pend;
+    /* outputs */
+    int nout[QA_ENGINE_OUTS], ndead;
+    mark *done[QA_ENGINE_OUTS];
+    /* checkpoint */
+    qa_ckpt_t *ckpt;
+    qa_ckpt_data cd;
+    long long since_ckpt;
+    /* per timestamp */
+    qa_msg_bar *bars;
+    unsigned char *present;
+    qa_validate_opts vopt;
+    uint8_t buf[QA_MSG_MAX];
+    qa_live_report *rep;
+    /* operations */
+    qa_metrics_t *metrics;
+    qa_http_t *http;
+    qa_metrics_counter *m_in, *m_out[QA_ENGINE_OUTS], *m_dead, *m_suppressed, *m_ckpt, *m_times;
+    qa_metrics_histogram *m_step, *m_bar;
+    qa_metrics_gauge *m_closed;
+} svc;
+
+static size_t hash_str(const char *s) {
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static long find_symbol(const svc *v, const char *name) {
+    for (size_t i = hash_str(name) & (v->hcap - 1);; i = (i + 1) & (v->hcap - 1)) {
+        if (!v->hash[i]) return -1;
+        if (strcmp(v->symbols[v->hash[i] - 1], name) == 0) return (long)v->hash[i] - 1;
+    }
+}
+
+static qa_status load_universe(svc *v) {
+    qa_store_t *st = NULL;
+    QA_TRY_RET(qa_store_open(v->cfg->universe, NULL, QA_STORE_READ, &st));
+    qa_status s = QA_OK;
+    v->S = qa_store_nsym(st);
+    v->bar_seconds = qa_store_get_meta(st)->bar_seconds;
+    double bpy = qa_store_get_meta(st)->bars_per_year;
+    v->hcap = 16;
+    while (v->hcap < 2 * v->S) v->hcap *= 2;
+    v->symbols = calloc(v->S + 1, sizeof *v->symbols);
+    v->hash = calloc(v->hcap, sizeof *v->hash);
+    if (!v->symbols || !v->hash) s = QA_FAIL(QA_ERR_NOMEM, "universe of %zu symbols", v->S);
+    for (size_t i = 0; i < v->S && s == QA_OK; i++) {
+        v->symbols[i] = strdup(qa_store_symbol(st, i));
+        if (!v->symbols[i]) s = QA_FAIL(QA_ERR_NOMEM, "symbol");
+        else if (strlen(v->symbols[i]) >= QA_MSG_SYMBOL_LEN)
+            s = QA_FAIL(QA_ERR_CONFIG, "%s: symbol '%s' is longer than the %d characters of a message", v->cfg->universe,
+                        v->symbols[i], QA_MSG_SYMBOL_LEN - 1);
+        else {
+            size_t k = hash_str(v->symbols[i]) & (v->hcap - 1);
+            while (v->hash[k]) k = (k + 1) & (v->hcap - 1);
+            v->hash[k] = (uint32_t)i + 1;
+        }
+    }
+    if (s == QA_OK && v->S == 0) s = QA_FAIL(QA_ERR_CONFIG, "%s: no symbols", v->cfg->universe);
+    qa_store_close(st);
+    if (s == QA_OK) {
+        qa_live_cfg *c = (qa_live_cfg *)v->cfg; /* bars_per_year resolved from the universe */
+        qa_rules_resolve_bars_per_year(&c->rules, bpy);
+        s = qa_rules_validate(&c->rules);
+    }
+    return s;
+}
+
+/* ---- operations --------------------------------------------------------------------------------- */
+
+static qa_status health(void *ctx, char **json, int *healthy) {
+    svc *v = ctx;
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "status", "ok", "model", v->model_label, "closed_time",
+                          (json_int_t)v->cd.closed_time, "timestamps", (json_int_t)v->rep->timestamps, "bars",
+                          (json_int_t)v->rep->bars, "dead_letters", (json_int_t)v->rep->dead_letters);
+    *json = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    *healthy = 1;
+    return *json ? QA_OK : QA_FAIL(QA_ERR_NOMEM, "health");
+}
+
+static qa_status start_metrics(svc *v) {
+    QA_TRY_RET(qa_metrics_create(&v->metrics));
+    qa_metrics_t *m = v->metrics;
+    char lab[300];
+    snprintf(lab, sizeof lab, "topic=\"%s\"", v->topic_in);
+    QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_messages_in_total", "messages consumed", lab, &v->m_in));
+    for (int o = 0; o < QA_ENGINE_OUTS; o++) {
+        snprintf(lab, sizeof lab, "topic=\"%s\"", v->topic_out[o]);
+        QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_messages_out_total", "messages produced", lab, &v->m_out[o]));
+    }
+    QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_dead_letters_total", "inputs sent to the dead-letter topic", NULL, &v->m_dead));
+    QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_suppressed_total",
+                                           "outputs not produced again after a restart (already in their topic)", NULL,
+                                           &v->m_suppressed));
+    QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_checkpoints_total", "checkpoints written", NULL, &v->m_ckpt));
+    QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_timestamps_total", "timestamps closed and processed", NULL, &v->m_times));
+    QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_closed_time_seconds", "event time of the last closed timestamp", NULL, &v->m_closed));
+    double b[32];
+    size_t nb = qa_metrics_latency_buckets(b, 32);
+    QA_TRY_RET(qa_metrics_histogram_register(m, "qa_live_step_seconds", "engine time per closed timestamp", NULL, b, nb, &v->m_step));
+    QA_TRY_RET(qa_metrics_histogram_register(m, "qa_live_bar_seconds",
+                                             "engine time per bar (features, signal, size)", NULL, b, nb, &v->m_bar));
+    if (!v->cfg->http || !v->cfg->http[0]) return QA_OK;
+    char host[256];
+    snprintf(host, sizeof host, "%s", v->cfg->http);
+    char *colon = strrchr(host, ':');
+    unsigned port = 0;
+    if (colon) *colon = '\0', port = (unsigned)strtoul(colon + 1, NULL, 10);
+    qa_http_opts ho = {host[0] ? host : NULL, port, v->metrics, health, v};
+    QA_TRY_RET(qa_http_start(&ho, &v->http));
+    qa_log_info("live: /health and /metrics on http://%s:%u", host[0] ? host : "127.0.0.1", qa_http_port(v->http));
+    return QA_OK;
+}
+
+/* ---- outputs ------------------------------------------------------------------------------------- */
+
+static int mark_le(int64_t t, int64_t s, const mark *m) {
+    return t < m->time || (t == m->time && s <= m->sym);
+}
+
+static qa_status emit(void *ctx, qa_engine_out out, size_t sym, const qa_msg *m) {
+    svc *v = ctx;
+    size_t len = 0;
+    size_t kl = strlen(m->symbol);
+    int p = qa_bus_partition_of(m->symbol, kl, v->nout[out]);
+    if (mark_le(m->time, (int64_t)sym, &v->done[out][p])) { /* sent before the restart */
+        v->rep->suppressed++;
+        qa_metrics_counter_add(v->m_suppressed, 1);
+        return QA_OK;
+    }
+    QA_TRY_RET(qa_msg_encode(m, v->buf, sizeof v->buf, &len));
+    QA_TRY_RET(qa_bus_produce(v->prod, v->topic_out[out], p, m->symbol, kl, v->buf, len));
+    v->rep->produced[out]++;
+    qa_metrics_counter_add(v->m_out[out], 1);
+    return QA_OK;
+}
+
+/* Sends an input to dead.letter with the reason, unless a run before a restart did. */
+static qa_status dead_letter(svc *v, const qa_bus_record *r, const char *reason) {
+    v->rep->dead_letters++;
+    qa_metrics_counter_add(v->m_dead, 1);
+    qa_log_warn("dead letter: %s [%d] offset %" PRId64 ": %s", r->topic, r->partition, r->offset, reason);
+    if (r->offset <= v->dl_done[r->partition]) return QA_OK;
+    qa_msg m = {.kind = QA_MSG_DEAD};
+    size_t kn = r->keylen < QA_MSG_SYMBOL_LEN ? r->keylen : QA_MSG_SYMBOL_LEN - 1;
+    for (size_t i = 0; i < kn; i++) { /* printable part of the key only */
+        char ch = ((const char *)r->key)[i];
+        m.symbol[i] = ch >= 32 && ch < 127 ? ch : '?';
+    }
+    snprintf(m.u.dead.topic, sizeof m.u.dead.topic, "%s", r->topic);
+    m.u.dead.partition = r->partition, m.u.dead.offset = r->offset;
+    snprintf(m.u.dead.reason, sizeof m.u.dead.reason, "%s", reason);
+    m.u.dead.payload_len = (uint32_t)(r->len < QA_MSG_DEAD_PAYLOAD ? r->len : QA_MSG_DEAD_PAYLOAD);
+    m.u.dead.payload = r->payload;
+    size_t len = 0;
+    QA_TRY_RET(qa_msg_encode(&m, v->buf, sizeof v->buf, &len));
+    return qa_bus_produce(v->prod, v->topic_dead, r->partition % v->ndead, m.symbol, strlen(m.symbol), v->buf, len);
+}
+
+/* ---- the collector --------------------------------------------------------------------------------- */
+
+/* Why a decoded bar is refused ("" when accepted): the importer's per-bar rules
+ * (datasets/validate.h: prices > 0, OHLC consistent, no decimal shift, volume >= 0),
+ * finite prices,
+ * and event times that move forward. */
+static void judge(svc *v, const qa_msg *m, long s, char *why, size_t size) {
+    const qa_msg_bar *b = &m->u.bar;
+    why[0] = '\0';
+    if (s < 0) {
+        snprintf(why, size, "unknown symbol '%s' (not in the universe %s)", m->symbol, v->cfg->universe);
+        return;
+    }
+    const double px[4] = {b->open, b->high, b->low, b->close};
+    static const char *const names[4] = {"open", "high", "low", "close"};
+    for (int k = 0; k < 4; k++)
+        if (!isfinite(px[k])) {
+            snprintf(why, size, "%s: %s is %g, expected a finite price", m->symbol, names[k], px[k]);
+            return;
+        }
+    if (!isfinite(b->volume) && !isnan(b->volume)) {
+        snprintf(why, size, "%s: volume is %g", m->symbol, b->volume);
+        return;
+    }
+    int64_t last = v->cd.last_seen[s];
+    if (m->time <= last) {
+        snprintf(why, size, "%s: bar time %" PRId64 " is not after the symbol's last bar %" PRId64 " (stale or out of order)",
+                 m->symbol, m->time, last);
+        return;
+    }
+    if (m->time <= v->cd.closed_time) {
+        snprintf(why, size, "%s: bar time %" PRId64 " arrived after its timestamp was closed (%" PRId64 ")", m->symbol, m->time,
+                 v->cd.closed_time);
+        return;
+    }
+    /* The per-bar rules on a one-bar series (the spike and jump rules need the bars
+     * around it and are left to the batch validator). */
+    double open = b->open, high = b->high, low = b->low, close = b->close, vol = b->volume;
+    int64_t t1 = m->time;
+    qa_anom_list l = {0};
+    if (qa_validate_bars(&v->vopt, s, &t1, 1, &open, &high, &low, &close, &vol, 0, &l) != QA_OK) {
+        snprintf(why, size, "%s: %s", m->symbol, qa_err_msg());
+        return;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        if (l.items[i].kind == QA_ANOM_ZERO_VOLUME) continue; /* kept by the importer too */
+        char d[200];
+        snprintf(why, size, "%s: %s", m->symbol, qa_anomaly_describe(&l.items[i], d, sizeof d));
+        break;
+    }
+    qa_anom_list_free(&l);
+}
+
+/* ---- closing timestamps ----------------------------------------------------------------------------- */
+
+static int cmp_pending(const void *a, const void *b) {
+    const pending *x = a, *y = b;
+    if (x->time != y->time) return x->time < y->time ? -1 : 1;
+    return x->sym < y->sym ? -1 : x->sym > y->sym;
+}
+
+/* Processes every buffered timestamp <= the smallest watermark. */
+static qa_status close_ready(svc *v) {
+    int64_t w = INT64_MAX;
+    for (int p = 0; p < v->nparts; p++)
+        if (v->wm[p] < w) w = v->wm[p];
+    if (!v->npend || w == INT64_MIN) return QA_OK;
+    qsort(v->pend, v->npend, sizeof *v->pend, cmp_pending);
+    size_t i = 0;
+    while (i < v->npend && v->pend[i].time <= w) {
+        const int64_t t = v->pend[i].time;
+        memset(v->present, 0, v->S);
+        size_t n = 0;
+        for (; i < v->npend && v->pend[i].time == t; i++, n++) {
+            v->bars[v->pend[i].sym] = v->pend[i].bar;
+            v->present[v->pend[i].sym] = 1;
+            v->cd.last_seen[v->pend[i].sym] = t;
+        }
+        uint64_t t0 = qa_time_ns();
+        QA_TRY_RET(qa_engine_step(v->engine, t, v->bars, v->present, emit, v));
+        double dt = qa_time_since(t0);
+        qa_metrics_histogram_observe(v->m_step, dt);
+        qa_metrics_histogram_observe(v->m_bar, dt / (double)n);
+        qa_bus_poll(v->prod);
+        v->cd.closed_time = t;
+        v->cd.times++;
+        v->rep->timestamps++;
+        v->since_ckpt++;
+        qa_metrics_counter_add(v->m_times, 1);
+        qa_metrics_gauge_set(v->m_closed, (double)t * 1e-9);
+    }
+    memmove(v->pend, v->pend + i, (v->npend - i) * sizeof *v->pend);
+    v->npend -= i;
+    return QA_OK;
+}
+
+/* Flush, then save (offsets to resume from: the first buffered bar of a partition, else
+ * the next unread offset; with the watermark read before that offset, so a restart never
+ * closes a timestamp whose bars it has not re-read yet), then commit the same offsets to
+ * the group. */
+static qa_status checkpoint(svc *v) {
+    QA_TRY_RET(qa_bus_flush(v->prod, -1));
+    for (int p = 0; p < v->nparts; p++) v->cd.offsets[p] = v->next_off[p], v->cd.watermarks[p] = v->wm[p];
+    for (size_t i = 0; i < v->npend; i++) {
+        const pending *q = &v->pend[i];
+        if (q->offset < v->cd.offsets[q->part]) v->cd.offsets[q->part] = q->offset, v->cd.watermarks[q->part] = q->wm_before;
+    }
+    QA_TRY_RET(qa_ckpt_save(v->ckpt, &v->cd));
+    v->since_ckpt = 0;
+    v->rep->checkpoints++;
+    qa_metrics_counter_add(v->m_ckpt, 1);
+    qa_status st = qa_bus_commit(v->cons, v->topic_in, v->nparts, v->cd.offsets);
+    if (st != QA_OK) qa_log_warn("live: %s (the checkpoint holds the offsets; the group's lag view lags)", qa_err_msg());
+    return QA_OK;
+}
+
+/* ---- one input message ------------------------------------------------------------------------------- */
+
+static qa_status on_record(svc *v, const qa_bus_record *r) {
+    v->rep->messages++;
+    qa_metrics_counter_add(v->m_in, 1);
+    if (r->partition < 0 || r->partition >= v->nparts)
+        return QA_FAIL(QA_ERR_STATE, "%s has grown to more than %d partitions: restart the service", r->topic, v->nparts);
+    v->next_off[r->partition] = r->offset + 1;
+    qa_msg m;
+    char why[QA_MSG_REASON_LEN + 64];
+    if (r->len > QA_MSG_MAX) {
+        snprintf(why, sizeof why, "oversized: %zu bytes, a market.data message has at most %d", r->len, QA_MSG_MAX);
+        return dead_letter(v, r, why);
+    }
+    if (qa_msg_decode(r->payload, r->len, &m) != QA_OK) return dead_letter(v, r, qa_err_msg());
+    if (m.kind == QA_MSG_WATERMARK) {
+        v->rep->watermarks++;
+        if (m.time > v->wm[r->partition]) v->wm[r->partition] = m.time;
+        return close_ready(v);
+    }
+    if (m.kind != QA_MSG_BAR) {
+        snprintf(why, sizeof why, "a %s message on %s, expected bars and watermarks", qa_msg_kind_name(m.kind), r->topic);
+        return dead_letter(v, r, why);
+    }
+    long s = find_symbol(v, m.symbol);
+    judge(v, &m, s, why, sizeof why);
+    /* A second bar of a symbol for a still-open timestamp is refused like a stale one. */
+    for (size_t i = 0; !why[0] && i < v->npend; i++)
+        if (v->pend[i].sym == (uint32_t)s && v->pend[i].time >= m.time)
+            snprintf(why, sizeof why, "%s: bar time %" PRId64 " is not after the symbol's last bar %" PRId64
+                     " (stale, duplicate or out of order)", m.symbol, m.time, v->pend[i].time);
+    if (why[0]) return dead_letter(v, r, why);
+    if (v->npend == v->cap_pend) {
+        size_t cap = v->cap_pend ? 2 * v->cap_pend : 1024;
+        pending *q = realloc(v->pend, cap * sizeof *q);
+        if (!q) return QA_FAIL(QA_ERR_NOMEM, "pending bars");
+        v->pend = q, v->cap_pend = cap;
+    }
+    v->pend[v->npend++] = (pending){m.time, (uint32_t)s, r->partition, r->offset, v->wm[r->partition], m.u.bar};
+    v->rep->bars++;
+    return QA_OK;
+}
+
+/* ---- recovery: what the topics already hold ---------------------------------------------------------- */
+
+typedef struct tail_ctx {
+    svc *v;
+    mark *mk;
+} tail_ctx;
+
+static qa_status on_tail(void *ctx, const qa_bus_record *r) {
+    tail_ctx *t = ctx;
+    qa_msg m;
+    if (qa_msg_decode(r->payload, r->len, &m) != QA_OK) return QA_OK; /* not ours: nothing to skip */
+    if (m.kind == QA_MSG_DEAD) {
+        int p = m.u.dead.partition;
+        if (p >= 0 && p < t->v->nparts && strcmp(m.u.dead.topic, t->v->topic_in) == 0 && m.u.dead.offset > t->v->dl_done[p])
+            t->v->dl_done[p] = m.u.dead.offset;
+        return QA_OK;
+    }
+    long s = find_symbol(t->v, m.symbol);
+    if (s >= 0) *t->mk = (mark){m.time, s};
+    return QA_OK;
+}
+
+/* Dead letters are rare: the last DEAD_SCAN of each partition are read. */
+#define DEAD_SCAN 4096
+
+static qa_status read_tails(svc *v) {
+    for (int o = 0; o < QA_ENGINE_OUTS; o++) {
+        QA_TRY_RET(qa_bus_partitions(v->cons, v->topic_out[o], 10000, &v->nout[o]));
+        v->done[o] = calloc((size_t)v->nout[o], sizeof *v->done[o]);
+        if (!v->done[o]) return QA_FAIL(QA_ERR_NOMEM, "output marks");
+        for (int p = 0; p < v->nout[o]; p++) {
+            v->done[o][p] = (mark){INT64_MIN, -1};
+            int64_t lo, hi;
+            QA_TRY_RET(qa_bus_watermarks(v->cons, v->topic_out[o], p, 10000, &lo, &hi));
+            tail_ctx t = {v, &v->done[o][p]};
+            if (hi > lo) QA_TRY_RET(qa_bus_read_range(v->cons, v->topic_out[o], p, hi - 1, hi, 10000, on_tail, &t));
+        }
+    }
+    QA_TRY_RET(qa_bus_partitions(v->cons, v->topic_dead, 10000, &v->ndead));
+    for (int p = 0; p < v->ndead; p++) {
+        int64_t lo, hi;
+        QA_TRY_RET(qa_bus_watermarks(v->cons, v->topic_dead, p, 10000, &lo, &hi));
+        tail_ctx t = {v, NULL};
+        int64_t from = hi - lo > DEAD_SCAN ? hi - DEAD_SCAN : lo;
+        if (hi > lo) QA_TRY_RET(qa_bus_read_range(v->cons, v->topic_dead, p, from, hi, 20000, on_tail, &t));
+    }
+    return QA_OK;
+}
+
+/* ---- setup and loop ------------------------------------------------------------------------------------ */
+
+static qa_status setup(svc *v, const char *exe) {
+    const qa_live_cfg *c = v->cfg;
+    QA_TRY_RET(load_universe(v));
+    qa_validate_opts_default(&v->vopt);
+    qa_bus_cfg_default(&v->bus);
+    if (c->bootstrap) snprintf(v->bus.bootstrap, sizeof v->bus.bootstrap, "%s", c->bootstrap);
+    if (c->prefix) snprintf(v->bus.prefix, sizeof v->bus.prefix, "%s", c->prefix);
+    snprintf(v->bus.client_id, sizeof v->bus.client_id, "qa-live-%s", c->stream);
+    for (size_t i = 0; i < c->properties.n; i++) {
+        if (i == QA_BUS_MAX_PROPS) return QA_FAIL(QA_ERR_CONFIG, "more than %d Kafka properties", QA_BUS_MAX_PROPS);
+        snprintf(v->bus.props[i], sizeof v->bus.props[i], "%s", ((const char **)c->properties.items)[i]);
+        v->bus.nprops++;
+    }
+    int started = 0;
+    QA_TRY_RET(qa_bus_mock_ensure(&v->bus, exe, &started));
+    qa_bus_topic(&v->bus, QA_TOPIC_MARKET, v->topic_in, sizeof v->topic_in);
+    qa_bus_topic(&v->bus, QA_TOPIC_FEATURES, v->topic_out[QA_ENGINE_FEATURES], sizeof v->topic_out[0]);
+    qa_bus_topic(&v->bus, QA_TOPIC_SIGNALS, v->topic_out[QA_ENGINE_SIGNALS], sizeof v->topic_out[0]);
+    qa_bus_topic(&v->bus, QA_TOPIC_SIZES, v->topic_out[QA_ENGINE_SIZES], sizeof v->topic_out[0]);
+    qa_bus_topic(&v->bus, QA_TOPIC_DEAD, v->topic_dead, sizeof v->topic_dead);
+
+    /* The model: loaded and verified through the registry (or a file). */
+    qa_registry_version info = {0};
+    if (c->model) {
+        QA_TRY_RET(qa_registry_load_ref(c->registry, c->model, &v->model, v->model_label, &info));
+        v->have_model = 1;
+    } else {
+        snprintf(v->model_label, sizeof v->model_label, "none");
+    }
+    qa_feat_spec extra[64];
+    char extra_names[64][64];
+    const char *extra_ptr[64];
+    size_t nextra = c->default_features ? qa_feat_default_set(extra, 64) : 0;
+    for (size_t i = 0; i < nextra; i++) {
+        qa_feat_spec_format(&extra[i], extra_names[i], sizeof extra_names[i]);
+        extra_ptr[i] = extra_names[i];
+    }
+    snprintf(v->model_name, sizeof v->model_name, "%s", info.name[0] ? info.name : v->model_label);
+    v->model_version = (uint32_t)info.version;
+    qa_engine_cfg ec = {(const char *const *)v->symbols, v->S, v->have_model ? &v->model : NULL,
+                        v->model_name, v->model_version, extra, extra_ptr, nextra,
+                        c->rules, c->threshold, c->allocation, c->stream};
+    QA_TRY_RET(qa_engine_create(&ec, &v->engine));
+
+    QA_TRY_RET(qa_bus_producer_create(&v->bus, &v->prod));
+    char group[128];
+    snprintf(group, sizeof group, "qa-live-%s", c->stream);
+    QA_TRY_RET(qa_bus_consumer_create(&v->bus, group, &v->cons));
+    QA_TRY_RET(qa_bus_partitions(v->cons, v->topic_in, 10000, &v->nparts));
+
+    /* Checkpoint arrays and identity. */
+    const size_t P = (size_t)v->nparts;
+    v->next_off = calloc(P, sizeof *v->next_off);
+    v->wm = calloc(P, sizeof *v->wm);
+    v->cd.watermarks = calloc(P, sizeof *v->cd.watermarks);
+    v->dl_done = calloc(P, sizeof *v->dl_done);
+    v->cd.offsets = calloc(P, sizeof *v->cd.offsets);
+    v->cd.last_seen = calloc(v->S, sizeof *v->cd.last_seen);
+    v->bars = calloc(v->S, sizeof *v->bars);
+    v->present = calloc(v->S, 1);
+    if (!v->next_off || !v->wm || !v->cd.watermarks || !v->dl_done || !v->cd.offsets || !v->cd.last_seen || !v->bars || !v->present)
+        return QA_FAIL(QA_ERR_NOMEM, "service state");
+    for (size_t p = 0; p < P; p++) v->cd.offsets[p] = -1, v->cd.watermarks[p] = INT64_MIN, v->dl_done[p] = -1;
+    for (size_t s = 0; s < v->S; s++) v->cd.last_seen[s] = INT64_MIN;
+    v->cd.closed_time = INT64_MIN;
+    v->cd.nparts = v->nparts, v->cd.nsym = v->S;
+    v->cd.ndoubles = qa_engine_state_doubles(v->engine);
+    v->cd.state = qa_engine_state(v->engine);
+    snprintf(v->cd.identity, sizeof v->cd.identity, "universe %zu symbols %.12s, features %.16s, model %.16s, input %.64s", v->S,
+             v->symbols[0], qa_engine_lineage(v->engine), v->have_model ? v->model.sha256 : "none", v->topic_in);
+    QA_TRY_RET(qa_ckpt_open(c->state_dir, &v->ckpt));
+    int found = 0;
+    QA_TRY_RET(qa_ckpt_load(v->ckpt, &v->cd, &found));
+    v->rep->resumed = found;
+    for (size_t p = 0; p < P; p++) v->next_off[p] = v->cd.offsets[p], v->wm[p] = v->cd.watermarks[p];
+    QA_TRY_RET(read_tails(v));
+    QA_TRY_RET(qa_bus_assign(v->cons, v->topic_in, v->nparts, v->cd.offsets));
+    QA_TRY_RET(start_metrics(v));
+    qa_log_info("live: %s, %zu symbols from %s, %zu features (lineage %.12s), %s from %s; %d input partitions, %s",
+                v->model_label, v->S, c->universe, qa_engine_nfeatures(v->engine), qa_engine_lineage(v->engine),
+                found ? "resuming" : "starting", found ? "its checkpoint" : "the beginning", v->nparts, v->bus.bootstrap);
+    return QA_OK;
+}
+
+static void teardown(svc *v) {
+    qa_http_stop(v->http);
+    qa_bus_consumer_free(v->cons);
+    qa_bus_producer_free(v->prod);
+    qa_engine_free(v->engine);
+    if (v->have_model) qa_model_free(&v->model);
+    qa_ckpt_close(v->ckpt);
+    qa_metrics_free(v->metrics);
+    for (size_t i = 0; v->symbols && i < v->S; i++) free(v->symbols[i]);
+    free(v->symbols);
+    free(v->hash);
+    free(v->next_off);
+    free(v->wm);
+    free(v->cd.watermarks);
+    free(v->dl_done);
+    free(v->pend);
+    for (int o = 0; o < QA_ENGINE_OUTS; o++) free(v->done[o]);
+    free(v->cd.offsets);
+    free(v->cd.last_seen);
+    free(v->bars);
+    free(v->present);
+}
+
+qa_status qa_live_run(const qa_live_cfg *c, const char *exe, volatile sig_atomic_t *stop, qa_live_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    if (!c->state_dir || !c->universe) return QA_FAIL(QA_ERR_CONFIG, "live: universe and state_dir are required");
+    svc v = {0};
+    v.cfg = c;
+    v.rep = rep;
+    const uint64_t begin = qa_time_ns();
+    qa_status st = setup(&v, exe);
+    uint64_t last_input = qa_time_ns(), last_log = last_input;
+    while (st == QA_OK && !*stop) {
+        qa_bus_record r;
+        int got = qa_bus_consume(v.cons, 100, &r);
+        if (got < 0) { /* a broker restarting: librdkafka retries; say so and go on */
+            qa_log_warn("live: %s", qa_err_msg());
+            continue;
+        }
+        if (got == 0) {
+            if (c->exit_idle > 0 && qa_time_since(last_input) >= c->exit_idle) {
+                qa_log_info("live: no input for %.1f s: stopping", c->exit_idle);
+                break;
+            }
+            if (v.since_ckpt) st = checkpoint(&v); /* quiet: make progress durable */
+            continue;
+        }
+        last_input = qa_time_ns();
+        st = on_record(&v, &r);
+        qa_bus_record_release(&r);
+        if (st == QA_OK && v.since_ckpt >= c->checkpoint_every) st = checkpoint(&v);
+        if (qa_time_since(last_log) > 5.0) {
+            last_log = qa_time_ns();
+            qa_log_info("live: %lld messages, %lld timestamps closed, %lld signals, %lld dead letters", rep->messages,
+                        rep->timestamps, rep->produced[QA_ENGINE_SIGNALS], rep->dead_letters);
+        }
+    }
+    /* Graceful stop (SIGTERM, idle): everything produced is acknowledged and checkpointed. */
+    if (st == QA_OK && v.ckpt) st = checkpoint(&v);
+    rep->seconds = qa_time_since(begin);
+    teardown(&v);
+    return st;
+}

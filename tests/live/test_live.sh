@@ -1,0 +1,160 @@
+#!/bin/sh
+# The live service end to end on the shipped 5-minute bars, through the embedded Kafka
+# cluster on loopback (its own bus file, so it never touches a user's cluster):
+#   1. live features == `qa features` and live signals == `qa predict` bit for bit, every
+#      valid prediction has exactly one signal, sizes follow the rules;
+#   2. malformed inputs of every kind go to dead.letter with their reason, the service
+#      keeps going and processes the bars after them;
+#   3. kill -9 at random points, restart each time ($QA_LIVE_KILLS trials): the outputs
+#      equal a clean run's, with no duplicate and no gap;
+#   4. a checkpoint made by another model is refused.
+# Usage: test_live.sh QA SRC PYTHON INJECT
+set -u
+QA=$1 SRC=$2 PY=$3 INJECT=$4
+. "$SRC/tests/lib.sh"
+qa_tmpdir live
+cd "$W" || exit 1
+KILLS=${QA_LIVE_KILLS:-8}
+export QA_BUS_FILE="$W/bus" QA_REGISTRY="$W/registry"
+N=900 # timestamps replayed (of 7943): 2,700 bars, ~11 days of 5-minute bars
+
+qa_import stocks-5min s5.h5
+"$QA" -q features --data s5.h5 > /dev/null 2>&1 || { echo "FAIL: qa features"; exit 1; }
+cat > mlp.yaml <<EOF
+data: s5.h5
+seed: 3
+$(mlp_inputs_yaml)
+target: {kind: return, horizon: 6, demean: true}
+split: {start: 2026-01-26, train_end: 2026-04-01, val_end: 2026-05-01, embargo: 6}
+model: {type: mlp, hidden: [16], activation: gelu, layer_norm: true}
+train: {batch_size: 256, steps: 60, lr: 1e-3, eval_every: 30, patience: 0}
+EOF
+"$QA" -q train --config mlp.yaml --run-dir run --publish m5 > pub.txt 2> pub.err || { echo "FAIL: train: $(cat pub.err)"; exit 1; }
+"$QA" -q registry alias set m5 champion 1 --reason "live test" > /dev/null || ko "alias"
+"$QA" -q predict --model models:/m5@champion --data s5.h5 > /dev/null 2>&1 || ko "qa predict"
+
+# The cluster: started by `qa replay` itself (no bus running), found by everything after.
+"$QA" -q replay --data s5.h5 --max-times $N --prefix c. > replay.txt 2> replay.err || { echo "FAIL: replay: $(cat replay.err)"; exit 1; }
+[ -s "$W/bus" ] && ok "qa replay started the embedded cluster and recorded it" || ko "no bus file"
+trap '"$QA" -q bus stop > /dev/null 2>&1; rm -rf "$W"' EXIT
+BOOT=$(cut -d' ' -f1 "$W/bus")
+
+live_yaml() { # PREFIX STATE [MODEL]
+    printf 'universe: s5.h5\nstate_dir: %s\nmodel: %s\ndefault_features: true\nexit_idle: 2\ncheckpoint_every: %s\n' \
+        "$2" "${3:-models:/m5@champion}" "${CKPT:-64}"
+    printf 'kafka: {prefix: "%s"}\nrules: {sizing: {method: vol_target, target_vol: 0.1, vol_window: 20}, capital: 1000000}\n' "$1"
+}
+tail_topic() { # PREFIX TOPIC OUT
+    "$QA" -q bus tail "$2" --prefix "$1" --idle 1.5 > "$3" 2>/dev/null
+}
+
+# ---- 1. clean run: parity with batch ---------------------------------------------------------
+live_yaml c. state_c > c.yaml
+"$QA" -q live --config c.yaml > c.out 2> c.err || ko "clean live run: $(tail -3 c.err)"
+grep -q "2700 bars" c.out && ok "clean run consumed 2700 bars" || ko "clean run: $(cat c.out)"
+for t in features signals position.sizes dead.letter; do tail_topic c. $t c.$t.jsonl; done
+"$PY" - "$N" <<'EOF' && ok "live features = qa features, signals = qa predict (bit for bit), sizes by the rules" || ko "parity with batch"
+import json, sys, math, h5py, numpy as np
+N = int(sys.argv[1])
+f = h5py.File('s5.h5', 'r')
+sym = [s.decode() for s in f['symbols'][:]]
+time = f['time'][:N]
+col = {int(t): i for i, t in enumerate(time)}
+bad = 0
+def same(a, b):
+    return (a is None and math.isnan(b)) or (a is not None and a == b)   # exact, NaN as null
+feat = [json.loads(l) for l in open('c.features.jsonl')]
+assert len(feat) == int(np.isfinite(f['bars/close'][:, :N]).sum()), ('features messages', len(feat))
+names = feat[0]['values'].keys()
+assert len(names) == 20, names
+for m in feat:
+    s, t = sym.index(m['symbol']), col[m['time']]
+    for k, v in m['values'].items():
+        if not same(v, f['features/' + k][s, t]):
+            bad += 1
+            if bad < 5: print('feature', k, m['symbol'], t, v, f['features/' + k][s, t])
+pred = f['predictions/m5/1'][:, :N]
+sig = [json.loads(l) for l in open('c.signals.jsonl')]
+assert len(sig) == int(np.isfinite(pred).sum()) and len(sig) > 1000, ('signals', len(sig), int(np.isfinite(pred).sum()))
+assert len({m['id'] for m in sig}) == len(sig), 'duplicate signal ids'
+for m in sig:
+    s, t = sym.index(m['symbol']), col[m['time']]
+    if m['score'] != pred[s, t] or m['model'] != 'm5' or m['version'] != 1:
+        bad += 1
+        if bad < 10: print('signal', m, pred[s, t])
+size = {(m['symbol'], m['time']): m for m in (json.loads(l) for l in open('c.position.sizes.jsonl'))}
+assert len(size) == len(sig)
+close = f['bars/close'][:, :N]
+for m in sig:
+    z = size[(m['symbol'], m['time'])]
+    s, t = sym.index(m['symbol']), col[m['time']]
+    c = close[s, np.isfinite(close[s])][:np.isfinite(close[s, :t + 1]).sum()]
+    r = c[1:] / c[:-1] - 1
+    want = 0.0
+    if len(r) >= 20:
+        sd = np.std(r[-20:], ddof=1)
+        want = min(0.1 / (sd * math.sqrt(19656.0)), 2.0) * np.sign(m['score']) / 3
+    if abs(z['weight'] - want) > 1e-12 * max(1, abs(want)) or abs(z['shares'] - z['weight'] * 1e6 / c[-1]) > 1e-6:
+        bad += 1
+        if bad < 15: print('size', m['symbol'], t, z['weight'], want)
+sys.exit(1 if bad else 0)
+EOF
+[ ! -s c.dead.letter.jsonl ] && ok "no dead letters from clean history" || ko "dead letters in a clean replay"
+
+# ---- 2. malformed inputs --------------------------------------------------------------------
+# Eight bad messages after the first 900 timestamps, then 100 more good timestamps.
+LAST=$("$PY" -c "import h5py; print(int(h5py.File('s5.h5','r')['time'][$N]))")
+SENT=$("$INJECT" "$BOOT" c. AAPL "$LAST") || ko "inject"
+"$QA" -q replay --data s5.h5 --start "$("$PY" -c "import h5py,datetime; t=int(h5py.File('s5.h5','r')['time'][$N]); print(datetime.datetime.utcfromtimestamp(t/1e9).isoformat())")" \
+    --max-times 100 --prefix c. > /dev/null 2>&1 || ko "second replay"
+"$QA" -q live --config c.yaml > c2.out 2> c2.err || ko "live after bad input: $(tail -3 c2.err)"
+tail_topic c. dead.letter dl.jsonl
+"$PY" - "$SENT" <<'EOF' && ok "8 malformed inputs -> dead.letter with reasons; the next 100 timestamps processed" || { ko "dead letters"; cat dl.jsonl; cat c2.out; }
+import json, sys
+dl = [json.loads(l) for l in open('dl.jsonl')]
+want = ['truncated bar', 'schema major 9', "close is nan", "unknown symbol 'NOSUCH'", 'oversized: 70000', 'truncated: 12',
+        'high', 'open']
+assert int(sys.argv[1]) == 8 and len(dl) == 8, len(dl)
+for d, w in zip(sorted(dl, key=lambda d: d['source_offset']), want):
+    assert w in d['reason'], (w, d['reason'])
+    assert d['source_topic'] == 'c.market.data'
+out = open('c2.out').read()
+assert '8 dead letters' in out and '300 bars' in out, out
+EOF
+
+# ---- 3. kill -9 at random points -------------------------------------------------------------
+"$QA" -q replay --data s5.h5 --max-times $N --prefix k. > /dev/null 2>&1 || ko "replay k."
+CKPT=16 live_yaml k. state_k > k.yaml
+i=0
+while [ $i -lt "$KILLS" ]; do
+    "$QA" -q live --config k.yaml > /dev/null 2> "k.$i.err" &
+    pid=$!
+    sleep "$("$PY" -c "import random; print(round(random.uniform(0.3, 1.6), 2))")"
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    i=$((i + 1))
+done
+"$QA" -q live --config k.yaml > k.out 2> k.err || ko "final run after kills: $(tail -3 k.err)"
+for t in features signals position.sizes; do tail_topic k. $t k.$t.jsonl; done
+"$PY" - "$KILLS" <<'EOF' && ok "kill -9 x $KILLS: outputs equal the clean run, no duplicates, no gaps" || ko "kill -9 trials"
+import json, sys
+for t in ['features', 'signals', 'position.sizes']:
+    k = [json.loads(l) for l in open('k.%s.jsonl' % t)]
+    c = [json.loads(l) for l in open('c.%s.jsonl' % t)]
+    key = lambda m: (m['symbol'], m['time'])
+    kk = [key(m) for m in k]
+    assert len(kk) == len(set(kk)), (t, 'duplicates', len(kk) - len(set(kk)))
+    strip = lambda m: {x: y for x, y in m.items() if x not in ('topic', 'partition', 'offset')}
+    ck = {key(m): strip(m) for m in c}
+    assert set(kk) == set(ck), (t, 'gaps', len(set(ck) - set(kk)), 'extra', len(set(kk) - set(ck)))
+    for m in k:
+        assert strip(m) == ck[key(m)], (t, m, ck[key(m)])
+    print(t, len(k), 'messages, identical')
+EOF
+grep -q "resumed" k.out && ok "the last run resumed from a checkpoint" || ko "no resume: $(cat k.out)"
+
+# ---- 4. another model's checkpoint ------------------------------------------------------------
+"$QA" -q live --config c.yaml --set default_features=false > other.out 2> other.err
+[ $? -eq 1 ] && grep -q "another configuration" other.err && ok "a checkpoint of another configuration is refused" \
+    || ko "other checkpoint: $(cat other.err)"
+exit $fail
