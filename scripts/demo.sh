@@ -60,9 +60,29 @@ step "make $URI the champion (audited), then evaluate and score by models:/demo-
 "$QA" predict --model models:/demo-mlp@champion --data "$OUT/stocks.h5"
 "$QA" registry watch | tail -3
 
+step "live: replay 1,000 five-minute bars per stock through the Kafka bus into qa live with models:/demo-mlp@champion"
+echo "   (embedded 3-broker cluster on loopback; features -> signals -> position sizes, exactly once; docs/live.md)"
+"$QA" data import --preset stocks-5min --data-root "$SAMPLE" --out "$OUT/stocks5m.h5"
+export QA_BUS_FILE="$OUT/bus" # the demo's own cluster, stopped at the end
+"$QA" bus stop > /dev/null
+"$QA" replay --data "$OUT/stocks5m.h5" --max-times 1000
+cat > "$OUT/live.yaml" <<YAML
+universe: $OUT/stocks5m.h5
+model: models:/demo-mlp@champion
+state_dir: $OUT/live-state
+exit_idle: 2
+rules: {sizing: {method: vol_target, target_vol: 0.1, vol_window: 20}, capital: 1000000}
+YAML
+rm -rf "$OUT/live-state"
+"$QA" live --config "$OUT/live.yaml"
+echo "last position sizes (weight of capital, shares) per symbol:"
+"$QA" bus tail position.sizes | tail -3
+"$QA" bus stop
+
 step "done"
 echo "market file: $OUT/stocks.h5 (read it with h5py: see docs/data-format.md)"
 echo "sweep results: $OUT/sweep/results.h5, summary $OUT/sweep/summary.json (docs/sweep.md)"
 echo "reports: $OUT/sweep/report.html, $OUT/stress/report.html, $OUT/stress-backtest/report.html,"
 echo "         $OUT/simulate/report.html, $OUT/runs/mlp/report.html"
+echo "live: $OUT/live.yaml (qa live), state $OUT/live-state; docs/live.md"
 echo "model registry: $OUT/registry ('qa registry show demo-mlp --registry $OUT/registry'; docs/registry.md)"
