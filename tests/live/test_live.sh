@@ -33,10 +33,11 @@ EOF
 "$QA" -q registry alias set m5 champion 1 --reason "live test" > /dev/null || ko "alias"
 "$QA" -q predict --model models:/m5@champion --data s5.h5 > /dev/null 2>&1 || ko "qa predict"
 
-# The cluster: started by `qa replay` itself (no bus running), found by everything after.
+# The cluster: started by `qa replay` itself (no bus running), found by everything after,
+# stopped when the test ends however it ends.
+trap '"$QA" -q bus stop > /dev/null 2>&1; rm -rf "$W"' EXIT
 "$QA" -q replay --data s5.h5 --max-times $N --prefix c. > replay.txt 2> replay.err || { echo "FAIL: replay: $(cat replay.err)"; exit 1; }
 [ -s "$W/bus" ] && ok "qa replay started the embedded cluster and recorded it" || ko "no bus file"
-trap '"$QA" -q bus stop > /dev/null 2>&1; rm -rf "$W"' EXIT
 BOOT=$(cut -d' ' -f1 "$W/bus")
 
 live_yaml() { # PREFIX STATE [MODEL]
