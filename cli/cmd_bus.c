@@ -211,6 +211,27 @@ static json_t *msg_json(const qa_msg *m) {
         json_object_set_new(o, "equity", num(m->u.size.equity));
         json_object_set_new(o, "score", num(m->u.size.score));
         json_object_set_new(o, "method", json_string(m->u.size.method));
+        json_object_set_new(o, "state", json_string(m->u.size.state));
+        break;
+    case QA_MSG_RISK: {
+        const qa_msg_risk *k = &m->u.risk;
+        const char *names[11] = {"equity", "pnl", "drawdown", "gross", "net", "concentration", "var_hist", "es_hist",
+                                 "var_param", "es_param", "level"};
+        const double vals[11] = {k->equity, k->pnl, k->drawdown, k->gross, k->net, k->concentration,
+                                 k->var_hist, k->es_hist, k->var_param, k->es_param, k->level};
+        for (int i = 0; i < 11; i++) json_object_set_new(o, names[i], num(vals[i]));
+        json_object_set_new(o, "state", json_string(k->state));
+        json_object_set_new(o, "top", json_string(k->top));
+        break;
+    }
+    case QA_MSG_ALERT:
+        json_object_set_new(o, "severity", json_string(m->u.alert.severity));
+        json_object_set_new(o, "limit", json_string(m->u.alert.limit));
+        json_object_set_new(o, "metric", json_string(m->u.alert.metric));
+        json_object_set_new(o, "value", num(m->u.alert.value));
+        json_object_set_new(o, "threshold", num(m->u.alert.threshold));
+        json_object_set_new(o, "state", json_string(m->u.alert.state));
+        json_object_set_new(o, "detail", json_string(m->u.alert.detail));
         break;
     case QA_MSG_DEAD:
         json_object_set_new(o, "source_topic", json_string(m->u.dead.topic));

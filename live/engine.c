@@ -254,7 +254,7 @@ qa_status qa_engine_step(qa_engine_t *e, int64_t time, const qa_msg_bar *bars, c
         double w = dir * size * alloc;
         m.kind = QA_MSG_SIZE; /* same id as its signal */
         m.u.size = (qa_msg_size){w, qa_sizing_shares(w, e->cfg.rules.capital, b->close), b->close,
-                                 e->cfg.rules.capital, score, ""};
+                                 e->cfg.rules.capital, score, "", ""};
         snprintf(m.u.size.method, sizeof m.u.size.method, "%s",
                  qa_rules_sizing_names[e->cfg.rules.sizing.method]);
         QA_TRY_RET(emit(ctx, QA_ENGINE_SIZES, s, &m));

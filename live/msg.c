@@ -4,7 +4,7 @@
 #include <string.h>  /* memcpy, memset, strlen, memchr */
 
 static const char *const kind_names[QA_MSG_KIND_END] = {
-    "?", "bar", "watermark", "features", "signal", "size", "dead_letter"};
+    "?", "bar", "watermark", "features", "signal", "size", "dead_letter", "risk", "alert"};
 
 const char *qa_msg_kind_name(int kind) {
     return kind > 0 && kind < QA_MSG_KIND_END ? kind_names[kind] : "?";
@@ -67,7 +67,9 @@ static size_t body_min(int kind) {
     case QA_MSG_WATERMARK: return 8;
     case QA_MSG_FEATURES: return 36;
     case QA_MSG_SIGNAL: return 104;
-    case QA_MSG_SIZE: return 56;
+    case QA_MSG_SIZE: return 72;
+    case QA_MSG_RISK: return 120;
+    case QA_MSG_ALERT: return 240;
     case QA_MSG_DEAD: return 176;
     default: return 0;
     }
@@ -128,6 +130,28 @@ qa_status qa_msg_encode(const qa_msg *m, void *buf, size_t cap, size_t *len) {
         put_f64(b, x->weight), put_f64(b + 8, x->shares), put_f64(b + 16, x->price);
         put_f64(b + 24, x->equity), put_f64(b + 32, x->score);
         QA_TRY_RET(put_text(b + 40, 16, x->method, "sizing method"));
+        QA_TRY_RET(put_text(b + 56, 16, x->state, "trading state"));
+        break;
+    }
+    case QA_MSG_RISK: {
+        const qa_msg_risk *x = &m->u.risk;
+        const double v[11] = {x->equity, x->pnl, x->drawdown, x->gross, x->net, x->concentration,
+                              x->var_hist, x->es_hist, x->var_param, x->es_param, x->level};
+        for (int i = 0; i < 11; i++) put_f64(b + 8 * i, v[i]);
+        QA_TRY_RET(put_text(b + 88, 16, x->state, "trading state"));
+        QA_TRY_RET(put_text(b + 104, 16, x->top, "symbol"));
+        break;
+    }
+    case QA_MSG_ALERT: {
+        const qa_msg_alert *x = &m->u.alert;
+        QA_TRY_RET(put_text(b, 16, x->severity, "severity"));
+        QA_TRY_RET(put_text(b + 16, 48, x->limit, "limit"));
+        QA_TRY_RET(put_text(b + 64, 16, x->metric, "metric"));
+        put_f64(b + 80, x->value), put_f64(b + 88, x->threshold);
+        QA_TRY_RET(put_text(b + 96, 16, x->state, "trading state"));
+        memset(b + 112, 0, QA_MSG_REASON_LEN); /* details are cut, never refused */
+        size_t dn = strlen(x->detail);
+        memcpy(b + 112, x->detail, dn < QA_MSG_REASON_LEN ? dn : QA_MSG_REASON_LEN - 1);
         break;
     }
     case QA_MSG_DEAD: {
@@ -202,6 +226,26 @@ qa_status qa_msg_decode(const void *buf, size_t len, qa_msg *m) {
         x->weight = get_f64(b), x->shares = get_f64(b + 8), x->price = get_f64(b + 16);
         x->equity = get_f64(b + 24), x->score = get_f64(b + 32);
         QA_TRY_RET(get_text(b + 40, 16, x->method, "sizing method"));
+        QA_TRY_RET(get_text(b + 56, 16, x->state, "trading state"));
+        break;
+    }
+    case QA_MSG_RISK: {
+        qa_msg_risk *x = &m->u.risk;
+        double *v[11] = {&x->equity, &x->pnl, &x->drawdown, &x->gross, &x->net, &x->concentration,
+                         &x->var_hist, &x->es_hist, &x->var_param, &x->es_param, &x->level};
+        for (int i = 0; i < 11; i++) *v[i] = get_f64(b + 8 * i);
+        QA_TRY_RET(get_text(b + 88, 16, x->state, "trading state"));
+        QA_TRY_RET(get_text(b + 104, 16, x->top, "symbol"));
+        break;
+    }
+    case QA_MSG_ALERT: {
+        qa_msg_alert *x = &m->u.alert;
+        QA_TRY_RET(get_text(b, 16, x->severity, "severity"));
+        QA_TRY_RET(get_text(b + 16, 48, x->limit, "limit"));
+        QA_TRY_RET(get_text(b + 64, 16, x->metric, "metric"));
+        x->value = get_f64(b + 80), x->threshold = get_f64(b + 88);
+        QA_TRY_RET(get_text(b + 96, 16, x->state, "trading state"));
+        QA_TRY_RET(get_text(b + 112, QA_MSG_REASON_LEN, x->detail, "detail"));
         break;
     }
     case QA_MSG_DEAD: {

@@ -22,7 +22,12 @@
  *   signal     48 B model name; u32 version; u32 0; f64 score; f64 close;
  *              32 B features lineage                                            (104)
  *   size       f64 target weight, f64 target shares, f64 price, f64 equity,
- *              f64 score, 16 B sizing method                                     (56)
+ *              f64 score, 16 B sizing method, 16 B trading state                 (72)
+ *   risk       f64 equity, pnl, drawdown, gross, net, concentration, var, es
+ *              (historical), var, es (parametric), level; 16 B trading state;
+ *              16 B most concentrated symbol                                    (120)
+ *   alert      16 B severity (warning, breach, state); 48 B limit; 16 B metric;
+ *              f64 value, f64 threshold; 16 B trading state; 128 B detail       (240)
  *   dead       32 B source topic; i32 partition; u32 payload bytes P; i64 offset;
  *              128 B reason; P payload bytes (the original, cut at 4096)   (176 + P)
  * Every text field is NUL padded and must hold a NUL. */
@@ -57,7 +62,9 @@ typedef enum qa_msg_kind {
     QA_MSG_SIGNAL = 4,
     QA_MSG_SIZE = 5,
     QA_MSG_DEAD = 6,
-    QA_MSG_KIND_END = 7
+    QA_MSG_RISK = 7,
+    QA_MSG_ALERT = 8,
+    QA_MSG_KIND_END = 9
 } qa_msg_kind;
 
 /* "bar", "watermark", ...; "?" for others. */
@@ -89,7 +96,24 @@ typedef struct qa_msg_signal {
 typedef struct qa_msg_size {
     double weight, shares, price, equity, score;
     char method[16];
+    char state[16]; /* the trading state that gated it */
 } qa_msg_size;
+
+typedef struct qa_msg_risk {
+    double equity, pnl, drawdown, gross, net, concentration;
+    double var_hist, es_hist, var_param, es_param, level;
+    char state[16];
+    char top[16]; /* the most concentrated symbol */
+} qa_msg_risk;
+
+typedef struct qa_msg_alert {
+    char severity[16];
+    char limit[48];
+    char metric[16];
+    double value, threshold;
+    char state[16];
+    char detail[QA_MSG_REASON_LEN];
+} qa_msg_alert;
 
 typedef struct qa_msg_dead {
     char topic[32];
@@ -113,6 +137,8 @@ typedef struct qa_msg {
         qa_msg_signal sig;
         qa_msg_size size;
         qa_msg_dead dead;
+        qa_msg_risk risk;
+        qa_msg_alert alert;
     } u;
 } qa_msg;
 

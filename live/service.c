@@ -20,6 +20,8 @@
 #include "live/http.h"           /* /health, /metrics */
 #include "live/metrics.h"        /* Prometheus counters */
 #include "live/msg.h"            /* schemas */
+#include "live/riskdb.h"         /* metrics history, alerts, kill-switch commands */
+#include "live/riskmon.h"        /* book, VaR/ES, limits, trading state */
 #include "registry/registry.h"   /* models by URI */
 
 /* ---- configuration ------------------------------------------------------------------------ */
@@ -31,12 +33,26 @@ void qa_live_cfg_init(qa_live_cfg *c) {
     c->http = "";
     qa_rules_init(&c->rules);
     c->rules.sizing.method = QA_BT_SIZE_VOL_TARGET;
+    c->risk_window = 500, c->risk_every = 12, c->risk_level = 0.99, c->risk_recover = 3;
+}
+
+void qa_live_cfg_free(qa_live_cfg *c) {
+    qa_limits_free(&c->limits);
 }
 
 static const qa_cfg_field kafka_schema[] = {
     QA_CFG_FIELD(qa_live_cfg, "bootstrap", QA_CFG_T_STRING, bootstrap, 0, "bootstrap.servers (default: the embedded cluster)"),
     QA_CFG_FIELD(qa_live_cfg, "prefix", QA_CFG_T_STRING, prefix, 0, "topic name prefix"),
     QA_CFG_FIELD(qa_live_cfg, "properties", QA_CFG_T_STRING_LIST, properties, 0, "librdkafka properties key=value"),
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
+static const qa_cfg_field risk_schema[] = {
+    QA_CFG_NUM(qa_live_cfg, "window", risk_window, 20, 1e6, 0, "rows of returns for VaR/ES"),
+    QA_CFG_NUM(qa_live_cfg, "every", risk_every, 1, 1e9, 0, "timestamps between risk snapshots"),
+    QA_CFG_NUM(qa_live_cfg, "level", risk_level, 0.5, 0.9999, 0, "VaR/ES confidence"),
+    QA_CFG_NUM(qa_live_cfg, "recover", risk_recover, 1, 1e9, 0, "clean snapshots before an automatic state ends"),
+    QA_CFG_FIELD(qa_live_cfg, "limits", QA_CFG_T_NODE, risk_limits_node, 0, "limits (docs/risk.md)"),
+    QA_CFG_FIELD(qa_live_cfg, "halt", QA_CFG_T_STRING_LIST, risk_halt, 0, "limits whose breach halts trading"),
     {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const qa_cfg_field live_schema[] = {
@@ -53,10 +69,20 @@ static const qa_cfg_field live_schema[] = {
     QA_CFG_FIELD(qa_live_cfg, "http", QA_CFG_T_STRING, http, 0, "host:port of /health and /metrics"),
     {"kafka", QA_CFG_T_SECTION, 0, 0, 0, NULL, kafka_schema, 0, "the bus"},
     {"rules", QA_CFG_T_SECTION, offsetof(qa_live_cfg, rules), 0, 0, NULL, qa_rules_schema, 0, "trading rules"},
+    {"risk", QA_CFG_T_SECTION, 0, 0, 0, NULL, risk_schema, 0, "risk monitoring"},
     {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 qa_status qa_live_cfg_bind(const qa_cfg_t *doc, qa_live_cfg *c) {
-    return qa_cfg_bind(doc, qa_cfg_root(doc), live_schema, c, NULL); /* rules: validated once the universe gives bars_per_year */
+    /* The rules are validated once the universe gives bars_per_year. */
+    QA_TRY_RET(qa_cfg_bind(doc, qa_cfg_root(doc), live_schema, c, NULL));
+    if (c->risk_limits_node) QA_TRY_RET(qa_limits_parse(doc, c->risk_limits_node, &c->limits));
+    for (size_t i = 0; i < c->risk_halt.n; i++) {
+        const char *h = ((const char **)c->risk_halt.items)[i];
+        size_t k = 0;
+        while (k < c->limits.n && strcmp(c->limits.items[k].name, h) != 0) k++;
+        if (k == c->limits.n) return QA_FAIL(QA_ERR_CONFIG, "risk.halt: '%s' is not the name of a risk limit", h);
+    }
+    return QA_OK;
 }
 
 /* ---- the service ------------------------------------------------------------------------------ */
@@ -77,10 +103,16 @@ typedef struct mark {
     int64_t sym;
 } mark;
 
+/* Output topics: the engine's three, then the service's own. Risk and alert messages are
+ * ordered after every symbol of their timestamp: their mark is (time, S + id). */
+enum { OUT_RISK = QA_ENGINE_OUTS, OUT_ALERTS, NOUT };
+#define MAX_CMDS 64
+#define MAX_ALERTS 64
+
 typedef struct svc {
     const qa_live_cfg *cfg;
     qa_bus_cfg bus;
-    char topic_in[256], topic_out[QA_ENGINE_OUTS][256], topic_dead[256];
+    char topic_in[256], topic_out[NOUT][256], topic_dead[256];
     qa_bus_producer_t *prod;
     qa_bus_consumer_t *cons;
     qa_engine_t *engine;
@@ -103,8 +135,8 @@ typedef struct svc {
     pending *pend;
     size_t npend, cap_pend;
     /* outputs */
-    int nout[QA_ENGINE_OUTS], ndead;
-    mark *done[QA_ENGINE_OUTS];
+    int nout[NOUT], ndead;
+    mark *done[NOUT];
     /* checkpoint */
     qa_ckpt_t *ckpt;
     qa_ckpt_data cd;
@@ -118,9 +150,18 @@ typedef struct svc {
     /* operations */
     qa_metrics_t *metrics;
     qa_http_t *http;
-    qa_metrics_counter *m_in, *m_out[QA_ENGINE_OUTS], *m_dead, *m_suppressed, *m_ckpt, *m_times;
+    qa_metrics_counter *m_in, *m_out[NOUT], *m_alerts, *m_dead, *m_suppressed, *m_ckpt, *m_times;
     qa_metrics_histogram *m_step, *m_bar;
-    qa_metrics_gauge *m_closed;
+    qa_metrics_gauge *m_closed, *m_equity, *m_drawdown, *m_gross, *m_var, *m_state;
+    /* risk */
+    qa_riskmon_t *risk;
+    qa_riskdb_t *riskdb;
+    double *statebuf; /* engine state then risk state: the checkpoint blob */
+    qa_riskdb_command cmds[MAX_CMDS];
+    size_t ncmds;
+    uint64_t last_poll;
+    qa_msg_alert alerts[MAX_ALERTS];
+    size_t nalerts;
 } svc;
 
 static size_t hash_str(const char *s) {
@@ -174,7 +215,8 @@ static qa_status load_universe(svc *v) {
 
 static qa_status health(void *ctx, char **json, int *healthy) {
     svc *v = ctx;
-    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "status", "ok", "model", v->model_label, "closed_time",
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "status", "ok", "trading_state",
+                          qa_trading_state_names[qa_riskmon_state(v->risk)], "model", v->model_label, "closed_time",
                           (json_int_t)v->cd.closed_time, "timestamps", (json_int_t)v->rep->timestamps, "bars",
                           (json_int_t)v->rep->bars, "dead_letters", (json_int_t)v->rep->dead_letters);
     *json = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -189,7 +231,7 @@ static qa_status start_metrics(svc *v) {
     char lab[300];
     snprintf(lab, sizeof lab, "topic=\"%s\"", v->topic_in);
     QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_messages_in_total", "messages consumed", lab, &v->m_in));
-    for (int o = 0; o < QA_ENGINE_OUTS; o++) {
+    for (int o = 0; o < NOUT; o++) {
         snprintf(lab, sizeof lab, "topic=\"%s\"", v->topic_out[o]);
         QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_messages_out_total", "messages produced", lab, &v->m_out[o]));
     }
@@ -200,6 +242,12 @@ static qa_status start_metrics(svc *v) {
     QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_checkpoints_total", "checkpoints written", NULL, &v->m_ckpt));
     QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_timestamps_total", "timestamps closed and processed", NULL, &v->m_times));
     QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_closed_time_seconds", "event time of the last closed timestamp", NULL, &v->m_closed));
+    QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_alerts_total", "alerts raised (limit warnings, breaches, state changes)", NULL, &v->m_alerts));
+    QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_equity", "book equity in the capital's currency", NULL, &v->m_equity));
+    QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_drawdown_ratio", "drawdown from the equity peak", NULL, &v->m_drawdown));
+    QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_gross_exposure_ratio", "sum of |weights|", NULL, &v->m_gross));
+    QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_var_ratio", "historical VaR of the book, fraction of equity", NULL, &v->m_var));
+    QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_trading_state", "0 ACTIVE, 1 REDUCING, 2 HALTED", NULL, &v->m_state));
     double b[32];
     size_t nb = qa_metrics_latency_buckets(b, 32);
     QA_TRY_RET(qa_metrics_histogram_register(m, "qa_live_step_seconds", "engine time per closed timestamp", NULL, b, nb, &v->m_step));
@@ -223,8 +271,9 @@ static int mark_le(int64_t t, int64_t s, const mark *m) {
     return t < m->time || (t == m->time && s <= m->sym);
 }
 
-static qa_status emit(void *ctx, qa_engine_out out, size_t sym, const qa_msg *m) {
-    svc *v = ctx;
+/* Produces output `out` of universe position `sym` (S + id for risk and alerts) unless
+ * its topic already holds it. */
+static qa_status produce_out(svc *v, int out, size_t sym, const qa_msg *m) {
     size_t len = 0;
     size_t kl = strlen(m->symbol);
     int p = qa_bus_partition_of(m->symbol, kl, v->nout[out]);
@@ -237,6 +286,106 @@ static qa_status emit(void *ctx, qa_engine_out out, size_t sym, const qa_msg *m)
     QA_TRY_RET(qa_bus_produce(v->prod, v->topic_out[out], p, m->symbol, kl, v->buf, len));
     v->rep->produced[out]++;
     qa_metrics_counter_add(v->m_out[out], 1);
+    return QA_OK;
+}
+
+/* The engine's outputs; a size is gated by the trading state and becomes the book's
+ * position first. */
+static qa_status emit(void *ctx, qa_engine_out out, size_t sym, const qa_msg *m) {
+    svc *v = ctx;
+    if (out != QA_ENGINE_SIZES) return produce_out(v, out, sym, m);
+    qa_msg z = *m;
+    qa_riskmon_target(v->risk, sym, &z.u.size.weight, &z.u.size.shares, z.u.size.price);
+    snprintf(z.u.size.state, sizeof z.u.size.state, "%s", qa_trading_state_names[qa_riskmon_state(v->risk)]);
+    return produce_out(v, out, sym, &z);
+}
+
+/* Queues an alert of this timestamp (sent with the snapshot, or at once for state
+ * changes by command). */
+static void add_alert(svc *v, const char *severity, const char *limit, const char *metric, double value,
+                      double threshold, const char *detail) {
+    if (v->nalerts == MAX_ALERTS) return;
+    qa_msg_alert *a = &v->alerts[v->nalerts++];
+    memset(a, 0, sizeof *a);
+    snprintf(a->severity, sizeof a->severity, "%s", severity);
+    snprintf(a->limit, sizeof a->limit, "%s", limit);
+    snprintf(a->metric, sizeof a->metric, "%s", metric);
+    a->value = value, a->threshold = threshold;
+    snprintf(a->state, sizeof a->state, "%s", qa_trading_state_names[qa_riskmon_state(v->risk)]);
+    snprintf(a->detail, sizeof a->detail, "%s", detail);
+    v->rep->alerts_raised++;
+    qa_metrics_counter_add(v->m_alerts, 1);
+    qa_log_warn("alert: %s %s %s %g (threshold %g), state %s: %s", severity, limit, metric, value, threshold, a->state, detail);
+}
+
+/* Kill-switch commands: those due at t (replayed after a restart) and new ones. */
+static qa_status apply_commands(svc *v, int64_t t) {
+    size_t keep = 0;
+    for (size_t i = 0; i < v->ncmds; i++) {
+        qa_riskdb_command *c = &v->cmds[i];
+        if (c->applied_time != INT64_MIN && c->applied_time != t) {
+            if (c->applied_time > t) v->cmds[keep++] = *c;
+            continue;
+        }
+        if (c->applied_time == INT64_MIN) QA_TRY_RET(qa_riskdb_command_applied(v->riskdb, c->id, t));
+        qa_trading_state to;
+        if (qa_trading_state_parse(c->state, &to) != QA_OK) continue; /* checked when queued */
+        qa_trading_state from = qa_riskmon_state(v->risk);
+        qa_riskmon_set_state(v->risk, to, to != QA_STATE_ACTIVE);
+        char d[QA_MSG_REASON_LEN];
+        snprintf(d, sizeof d, "%s -> %s by %s: %s", qa_trading_state_names[from], c->state, c->who, c->why);
+        add_alert(v, "state", "kill_switch", "state", (double)to, (double)from, d);
+    }
+    v->ncmds = keep;
+    return QA_OK;
+}
+
+/* After the engine: the risk snapshot (every risk.every timestamps), its alerts, the risk
+ * database, then every alert of the timestamp. */
+static qa_status risk_step(svc *v, int64_t t) {
+    qa_riskmon_report r;
+    int taken = 0;
+    QA_TRY_RET(qa_riskmon_end(v->risk, t, &r, &taken));
+    qa_msg m = {0};
+    m.time = t;
+    snprintf(m.symbol, sizeof m.symbol, "%s", v->cfg->stream);
+    if (taken) {
+        v->rep->snapshots++;
+        for (size_t i = 0; i < r.nresults; i++) {
+            const qa_limit_result *x = &r.results[i];
+            if (x->state != QA_LIMIT_WARNING && x->state != QA_LIMIT_BREACH) continue;
+            char d[QA_MSG_REASON_LEN];
+            snprintf(d, sizeof d, "%s %s %.6g against %.6g", x->limit->name, qa_limit_metric_names[x->limit->metric],
+                     x->value, x->threshold);
+            add_alert(v, x->state == QA_LIMIT_BREACH ? "breach" : "warning", x->limit->name,
+                      qa_limit_metric_names[x->limit->metric], x->value, x->threshold, d);
+        }
+        if (r.state != r.prev_state) {
+            char d[QA_MSG_REASON_LEN];
+            snprintf(d, sizeof d, "%s -> %s (%s)", qa_trading_state_names[r.prev_state], qa_trading_state_names[r.state],
+                     r.state_reason);
+            add_alert(v, "state", r.state_reason[0] ? r.state_reason : "limits", "state", (double)r.state,
+                      (double)r.prev_state, d);
+        }
+        m.kind = QA_MSG_RISK, m.id = 0;
+        m.u.risk = (qa_msg_risk){r.equity, r.pnl, r.drawdown, r.gross, r.net, r.concentration, r.var_hist, r.es_hist,
+                                 r.var_param, r.es_param, v->cfg->risk_level, "", ""};
+        snprintf(m.u.risk.state, sizeof m.u.risk.state, "%s", qa_trading_state_names[r.state]);
+        snprintf(m.u.risk.top, sizeof m.u.risk.top, "%s", r.concentration_symbol);
+        QA_TRY_RET(produce_out(v, OUT_RISK, v->S, &m));
+        QA_TRY_RET(qa_riskdb_record(v->riskdb, t, &m.u.risk, v->alerts, v->nalerts));
+        qa_metrics_gauge_set(v->m_equity, r.equity);
+        qa_metrics_gauge_set(v->m_drawdown, r.drawdown);
+        qa_metrics_gauge_set(v->m_gross, r.gross);
+        if (r.var_hist == r.var_hist) qa_metrics_gauge_set(v->m_var, r.var_hist);
+    }
+    qa_metrics_gauge_set(v->m_state, (double)qa_riskmon_state(v->risk));
+    for (size_t k = 0; k < v->nalerts; k++) {
+        m.kind = QA_MSG_ALERT, m.id = k;
+        m.u.alert = v->alerts[k];
+        QA_TRY_RET(produce_out(v, OUT_ALERTS, v->S + k, &m));
+    }
+    v->nalerts = 0;
     return QA_OK;
 }
 
@@ -341,7 +490,10 @@ static qa_status close_ready(svc *v) {
             v->cd.last_seen[v->pend[i].sym] = t;
         }
         uint64_t t0 = qa_time_ns();
+        QA_TRY_RET(apply_commands(v, t));
+        qa_riskmon_mark(v->risk, v->bars, v->present);
         QA_TRY_RET(qa_engine_step(v->engine, t, v->bars, v->present, emit, v));
+        QA_TRY_RET(risk_step(v, t));
         double dt = qa_time_since(t0);
         qa_metrics_histogram_observe(v->m_step, dt);
         qa_metrics_histogram_observe(v->m_bar, dt / (double)n);
@@ -369,6 +521,9 @@ static qa_status checkpoint(svc *v) {
         const pending *q = &v->pend[i];
         if (q->offset < v->cd.offsets[q->part]) v->cd.offsets[q->part] = q->offset, v->cd.watermarks[q->part] = q->wm_before;
     }
+    const size_t ne = qa_engine_state_doubles(v->engine);
+    memcpy(v->statebuf, qa_engine_state(v->engine), ne * sizeof *v->statebuf);
+    memcpy(v->statebuf + ne, qa_riskmon_state_data(v->risk), qa_riskmon_state_doubles(v->risk) * sizeof *v->statebuf);
     QA_TRY_RET(qa_ckpt_save(v->ckpt, &v->cd));
     v->since_ckpt = 0;
     v->rep->checkpoints++;
@@ -438,6 +593,10 @@ static qa_status on_tail(void *ctx, const qa_bus_record *r) {
             t->v->dl_done[p] = m.u.dead.offset;
         return QA_OK;
     }
+    if (m.kind == QA_MSG_RISK || m.kind == QA_MSG_ALERT) {
+        *t->mk = (mark){m.time, (int64_t)(t->v->S + m.id)};
+        return QA_OK;
+    }
     long s = find_symbol(t->v, m.symbol);
     if (s >= 0) *t->mk = (mark){m.time, s};
     return QA_OK;
@@ -447,7 +606,7 @@ static qa_status on_tail(void *ctx, const qa_bus_record *r) {
 #define DEAD_SCAN 4096
 
 static qa_status read_tails(svc *v) {
-    for (int o = 0; o < QA_ENGINE_OUTS; o++) {
+    for (int o = 0; o < NOUT; o++) {
         QA_TRY_RET(qa_bus_partitions(v->cons, v->topic_out[o], 10000, &v->nout[o]));
         v->done[o] = calloc((size_t)v->nout[o], sizeof *v->done[o]);
         if (!v->done[o]) return QA_FAIL(QA_ERR_NOMEM, "output marks");
@@ -491,6 +650,8 @@ static qa_status setup(svc *v, const char *exe) {
     qa_bus_topic(&v->bus, QA_TOPIC_FEATURES, v->topic_out[QA_ENGINE_FEATURES], sizeof v->topic_out[0]);
     qa_bus_topic(&v->bus, QA_TOPIC_SIGNALS, v->topic_out[QA_ENGINE_SIGNALS], sizeof v->topic_out[0]);
     qa_bus_topic(&v->bus, QA_TOPIC_SIZES, v->topic_out[QA_ENGINE_SIZES], sizeof v->topic_out[0]);
+    qa_bus_topic(&v->bus, QA_TOPIC_RISK, v->topic_out[OUT_RISK], sizeof v->topic_out[0]);
+    qa_bus_topic(&v->bus, QA_TOPIC_ALERTS, v->topic_out[OUT_ALERTS], sizeof v->topic_out[0]);
     qa_bus_topic(&v->bus, QA_TOPIC_DEAD, v->topic_dead, sizeof v->topic_dead);
 
     /* The model: loaded and verified through the registry (or a file). */
@@ -515,6 +676,10 @@ static qa_status setup(svc *v, const char *exe) {
                         v->model_name, v->model_version, extra, extra_ptr, nextra,
                         c->rules, c->threshold, c->allocation, c->stream};
     QA_TRY_RET(qa_engine_create(&ec, &v->engine));
+    qa_riskmon_cfg rc = {v->S, c->rules.capital, (long)c->risk_window, (long)c->risk_every, c->risk_level,
+                         (long)c->risk_recover, &c->limits, (const char *const *)c->risk_halt.items, c->risk_halt.n};
+    QA_TRY_RET(qa_riskmon_create(&rc, (const char *const *)v->symbols, &v->risk));
+    QA_TRY_RET(qa_riskdb_open(c->state_dir, &v->riskdb));
 
     QA_TRY_RET(qa_bus_producer_create(&v->bus, &v->prod));
     char group[128];
@@ -538,14 +703,23 @@ static qa_status setup(svc *v, const char *exe) {
     for (size_t s = 0; s < v->S; s++) v->cd.last_seen[s] = INT64_MIN;
     v->cd.closed_time = INT64_MIN;
     v->cd.nparts = v->nparts, v->cd.nsym = v->S;
-    v->cd.ndoubles = qa_engine_state_doubles(v->engine);
-    v->cd.state = qa_engine_state(v->engine);
+    const size_t ne = qa_engine_state_doubles(v->engine), nr = qa_riskmon_state_doubles(v->risk);
+    v->statebuf = calloc(ne + nr, sizeof *v->statebuf);
+    if (!v->statebuf) return QA_FAIL(QA_ERR_NOMEM, "checkpoint buffer");
+    v->cd.ndoubles = ne + nr;
+    v->cd.state = v->statebuf;
     snprintf(v->cd.identity, sizeof v->cd.identity, "universe %zu symbols %.12s, features %.16s, model %.16s, input %.64s", v->S,
              v->symbols[0], qa_engine_lineage(v->engine), v->have_model ? v->model.sha256 : "none", v->topic_in);
     QA_TRY_RET(qa_ckpt_open(c->state_dir, &v->ckpt));
     int found = 0;
     QA_TRY_RET(qa_ckpt_load(v->ckpt, &v->cd, &found));
     v->rep->resumed = found;
+    if (found) {
+        memcpy(qa_engine_state(v->engine), v->statebuf, ne * sizeof *v->statebuf);
+        memcpy(qa_riskmon_state_data(v->risk), v->statebuf + ne, nr * sizeof *v->statebuf);
+    }
+    /* Commands applied after the checkpoint are applied again at their timestamps. */
+    QA_TRY_RET(qa_riskdb_commands(v->riskdb, v->cd.closed_time, v->cmds, MAX_CMDS, &v->ncmds));
     for (size_t p = 0; p < P; p++) v->next_off[p] = v->cd.offsets[p], v->wm[p] = v->cd.watermarks[p];
     QA_TRY_RET(read_tails(v));
     QA_TRY_RET(qa_bus_assign(v->cons, v->topic_in, v->nparts, v->cd.offsets));
@@ -561,6 +735,9 @@ static void teardown(svc *v) {
     qa_bus_consumer_free(v->cons);
     qa_bus_producer_free(v->prod);
     qa_engine_free(v->engine);
+    qa_riskmon_free(v->risk);
+    qa_riskdb_close(v->riskdb);
+    free(v->statebuf);
     if (v->have_model) qa_model_free(&v->model);
     qa_ckpt_close(v->ckpt);
     qa_metrics_free(v->metrics);
@@ -572,11 +749,25 @@ static void teardown(svc *v) {
     free(v->cd.watermarks);
     free(v->dl_done);
     free(v->pend);
-    for (int o = 0; o < QA_ENGINE_OUTS; o++) free(v->done[o]);
+    for (int o = 0; o < NOUT; o++) free(v->done[o]);
     free(v->cd.offsets);
     free(v->cd.last_seen);
     free(v->bars);
     free(v->present);
+}
+
+/* New kill-switch commands (`qa live state`), applied at the next timestamp. */
+static qa_status poll_commands(svc *v) {
+    v->last_poll = qa_time_ns();
+    qa_riskdb_command fresh[MAX_CMDS];
+    size_t n = 0;
+    QA_TRY_RET(qa_riskdb_commands(v->riskdb, INT64_MAX, fresh, MAX_CMDS, &n));
+    for (size_t i = 0; i < n; i++) {
+        int known = 0;
+        for (size_t j = 0; j < v->ncmds; j++) known |= v->cmds[j].id == fresh[i].id;
+        if (!known && v->ncmds < MAX_CMDS) v->cmds[v->ncmds++] = fresh[i];
+    }
+    return QA_OK;
 }
 
 qa_status qa_live_run(const qa_live_cfg *c, const char *exe, volatile sig_atomic_t *stop, qa_live_report *rep) {
@@ -601,10 +792,12 @@ qa_status qa_live_run(const qa_live_cfg *c, const char *exe, volatile sig_atomic
                 break;
             }
             if (v.since_ckpt) st = checkpoint(&v); /* quiet: make progress durable */
+            if (st == QA_OK) st = poll_commands(&v);
             continue;
         }
         last_input = qa_time_ns();
-        st = on_record(&v, &r);
+        if (qa_time_since(v.last_poll) > 0.25) st = poll_commands(&v);
+        if (st == QA_OK) st = on_record(&v, &r);
         qa_bus_record_release(&r);
         if (st == QA_OK && v.since_ckpt >= c->checkpoint_every) st = checkpoint(&v);
         if (qa_time_since(last_log) > 5.0) {
@@ -616,6 +809,7 @@ qa_status qa_live_run(const qa_live_cfg *c, const char *exe, volatile sig_atomic
     /* Graceful stop (SIGTERM, idle): everything produced is acknowledged and checkpointed. */
     if (st == QA_OK && v.ckpt) st = checkpoint(&v);
     rep->seconds = qa_time_since(begin);
+    if (v.risk) snprintf(rep->state, sizeof rep->state, "%s", qa_trading_state_names[qa_riskmon_state(v.risk)]);
     teardown(&v);
     return st;
 }

@@ -26,7 +26,8 @@
 
 #include "common/config.h" /* qa_cfg_t, qa_cfg_list */
 #include "common/status.h"
-#include "trading/rules.h" /* qa_rules */
+#include "trading/limits.h" /* qa_limit_set */
+#include "trading/rules.h"  /* qa_rules */
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,19 +49,32 @@ typedef struct qa_live_cfg {
     double exit_idle;            /* seconds without input before a clean exit (0: run until SIGTERM) */
     const char *http;            /* host:port of /health and /metrics ("" or NULL: off; port 0: any) */
     qa_rules rules;              /* direction, sizing, capital */
+    /* risk: {window, every, level, recover, limits: [...], halt: [names]} (live/riskmon.h) */
+    long long risk_window;       /* rows of returns for VaR/ES (500) */
+    long long risk_every;        /* timestamps between snapshots (12: an hour of 5-minute bars) */
+    double risk_level;           /* VaR/ES confidence (0.99) */
+    long long risk_recover;      /* clean snapshots before REDUCING/HALTED returns to ACTIVE (3) */
+    const qa_cfg_node *risk_limits_node;
+    qa_cfg_list risk_halt;       /* limit names whose breach halts */
+    qa_limit_set limits;         /* parsed from risk.limits (owned) */
 } qa_live_cfg;
 
 /* Defaults above; rules from qa_rules_init with vol-target sizing. */
 void qa_live_cfg_init(qa_live_cfg *c);
 /* Binds a YAML document (keys as the fields; `rules:` the trading rules block;
- * `kafka: {bootstrap, prefix, properties}`). Errors name file:line and key. */
+ * `kafka: {bootstrap, prefix, properties}`; `risk: {...}` with `limits:` as in
+ * docs/risk.md). Errors name file:line and key. */
 qa_status qa_live_cfg_bind(const qa_cfg_t *doc, qa_live_cfg *c);
+void qa_live_cfg_free(qa_live_cfg *c);
 
 typedef struct qa_live_report {
     long long messages, bars, dead_letters, watermarks, timestamps;
-    long long produced[3];       /* features, signals, sizes */
+    long long produced[5];       /* features, signals, sizes, risk metrics, alerts */
     long long suppressed;        /* outputs already in their topic after a restart */
     long long checkpoints;
+    long long snapshots;         /* risk snapshots */
+    long long alerts_raised;
+    char state[16];              /* trading state at the end */
     int resumed;                 /* started from a checkpoint */
     double seconds;
 } qa_live_report;

@@ -7,7 +7,11 @@
 #      keeps going and processes the bars after them;
 #   3. kill -9 at random points, restart each time ($QA_LIVE_KILLS trials): the outputs
 #      equal a clean run's, with no duplicate and no gap;
-#   4. a checkpoint made by another model is refused.
+#   4. risk: snapshots equal an independent NumPy recomputation of the book (equity,
+#      exposures, historical and parametric VaR/ES); a limit breach moves the state to
+#      REDUCING and every later size only moves toward zero; the kill switch (qa live
+#      state HALTED) freezes every target and raises an alert;
+#   5. a checkpoint made by another configuration is refused.
 # Usage: test_live.sh QA SRC PYTHON INJECT
 set -u
 QA=$1 SRC=$2 PY=$3 INJECT=$4
@@ -40,10 +44,12 @@ trap '"$QA" -q bus stop > /dev/null 2>&1; rm -rf "$W"' EXIT
 [ -s "$W/bus" ] && ok "qa replay started the embedded cluster and recorded it" || ko "no bus file"
 BOOT=$(cut -d' ' -f1 "$W/bus")
 
-live_yaml() { # PREFIX STATE [MODEL]
-    printf 'universe: s5.h5\nstate_dir: %s\nmodel: %s\ndefault_features: true\nexit_idle: 2\ncheckpoint_every: %s\n' \
-        "$2" "${3:-models:/m5@champion}" "${CKPT:-64}"
-    printf 'kafka: {prefix: "%s"}\nrules: {sizing: {method: vol_target, target_vol: 0.1, vol_window: 20}, capital: 1000000}\n' "$1"
+live_yaml() { # PREFIX STATE [GROSS_LIMIT]
+    printf 'universe: s5.h5\nstate_dir: %s\nmodel: models:/m5@champion\ndefault_features: true\nexit_idle: 2\n' "$2"
+    printf 'checkpoint_every: %s\nkafka: {prefix: "%s"}\n' "${CKPT:-64}" "$1"
+    printf 'rules: {sizing: {method: vol_target, target_vol: 0.1, vol_window: 20}, capital: 1000000}\n'
+    printf 'risk: {window: 100, every: 12, limits: [{name: gross, metric: gross_exposure, max: %s, warn: 0.3},' "${3:-2}"
+    printf ' {name: var99, metric: var, level: 0.99, max: 0.05}]}\n'
 }
 tail_topic() { # PREFIX TOPIC OUT
     "$QA" -q bus tail "$2" --prefix "$1" --idle 1.5 > "$3" 2>/dev/null
@@ -53,7 +59,7 @@ tail_topic() { # PREFIX TOPIC OUT
 live_yaml c. state_c > c.yaml
 "$QA" -q live --config c.yaml > c.out 2> c.err || ko "clean live run: $(tail -3 c.err)"
 grep -q "2700 bars" c.out && ok "clean run consumed 2700 bars" || ko "clean run: $(cat c.out)"
-for t in features signals position.sizes dead.letter; do tail_topic c. $t c.$t.jsonl; done
+for t in features signals position.sizes risk.metrics alerts dead.letter; do tail_topic c. $t c.$t.jsonl; done
 "$PY" - "$N" <<'EOF' && ok "live features = qa features, signals = qa predict (bit for bit), sizes by the rules" || ko "parity with batch"
 import json, sys, math, h5py, numpy as np
 N = int(sys.argv[1])
@@ -102,14 +108,100 @@ sys.exit(1 if bad else 0)
 EOF
 [ ! -s c.dead.letter.jsonl ] && ok "no dead letters from clean history" || ko "dead letters in a clean replay"
 
+# The book, recomputed from the sizes topic and the file: positions held from a size on,
+# equity marked to each close, snapshots every 12 timestamps over the last 100 returns.
+cat > riskcheck.py <<'EOF'
+import json, sys, math, h5py, numpy as np
+prefix, N, W, EVERY = sys.argv[1], int(sys.argv[2]), 100, 12
+f = h5py.File('s5.h5', 'r')
+sym = [s.decode() for s in f['symbols'][:]]
+S, time, close = len(sym), f['time'][:N], f['bars/close'][:, :N]
+sizes = {(m['symbol'], m['time']): m for m in map(json.loads, open(prefix + 'position.sizes.jsonl'))}
+risk = {m['time']: m for m in map(json.loads, open(prefix + 'risk.metrics.jsonl'))}
+shares, last, eq, peak, rows, n, bad = np.zeros(S), np.zeros(S), 1e6, 1e6, [], 0, 0
+z = 2.3263478740408408  # the standard normal's 0.99 quantile
+for t in range(N):
+    row = np.zeros(S)
+    for s in range(S):
+        c = close[s, t]
+        if not np.isfinite(c): continue
+        if last[s] > 0: eq += shares[s] * (c - last[s]); row[s] = c / last[s] - 1
+        last[s] = c
+    peak = max(peak, eq)
+    rows = (rows + [row])[-W:]
+    for s in range(S):
+        m = sizes.get((sym[s], int(time[t])))
+        if m: shares[s] = m['shares']
+    n += 1
+    if n % EVERY: continue
+    r = risk.get(int(time[t]))
+    if r is None: bad += 1; print('no snapshot at', t); continue
+    w = shares * last / eq
+    want = {'equity': eq, 'drawdown': 1 - eq / peak, 'gross': np.abs(w).sum(), 'net': w.sum(), 'concentration': np.abs(w).max()}
+    if len(rows) == W:
+        R = np.array(rows); loss = np.sort(-(R @ w)); k = math.ceil(0.99 * W - 1e-9)
+        sd = math.sqrt(w @ np.cov(R.T, ddof=1) @ w)
+        want.update(var_hist=loss[k - 1], es_hist=loss[k - 1:].mean(), var_param=z * sd,
+                    es_param=sd * math.exp(-z * z / 2) / math.sqrt(2 * math.pi) / 0.01)
+    else:
+        assert r['var_hist'] is None, r
+    for key, v in want.items():
+        if abs(r[key] - v) > 1e-9 * max(1.0, abs(v)) + 1e-12:
+            bad += 1
+            if bad < 6: print(key, t, r[key], v)
+assert len(risk) == N // EVERY, (len(risk), N // EVERY)
+sys.exit(1 if bad else 0)
+EOF
+"$PY" riskcheck.py c. $N && ok "risk snapshots (equity, exposures, historical and parametric VaR/ES) = NumPy recomputation" || ko "risk snapshots"
+grep -q '"severity":"warning","limit":"gross"' c.alerts.jsonl && ! grep -q '"severity":"breach"' c.alerts.jsonl \
+    && ok "gross-exposure warnings on alerts, no breach, state ACTIVE" || ko "clean-run alerts: $(head -3 c.alerts.jsonl)"
+
+# A gross limit the book breaks: REDUCING, and from then on targets only move toward zero.
+live_yaml g. state_g 0.5 > g.yaml
+"$QA" -q replay --data s5.h5 --max-times $N --prefix g. > /dev/null 2>&1 || ko "replay g."
+"$QA" -q live --config g.yaml > g.out 2> g.err || ko "gated run: $(tail -3 g.err)"
+for t in position.sizes alerts risk.metrics; do tail_topic g. $t g.$t.jsonl; done
+"$PY" - <<'EOF' && ok "gross breach -> alert and REDUCING; every later size moves toward zero" || ko "limit gating"
+import json
+al = [json.loads(l) for l in open('g.alerts.jsonl')]
+br = [a for a in al if a['severity'] == 'breach' and a['limit'] == 'gross']
+stt = [a for a in al if a['severity'] == 'state' and a['state'] == 'REDUCING']
+assert br and stt and stt[0]['time'] == br[0]['time'], (br[:1], stt[:1])
+t0 = stt[0]['time']
+prev, checked = {}, 0
+for m in sorted(map(json.loads, open('g.position.sizes.jsonl')), key=lambda m: (m['time'], m['symbol'])):
+    p = prev.get(m['symbol'], 0.0)
+    if m['time'] > t0 and m['state'] == 'REDUCING':
+        assert m['shares'] * p >= 0 and abs(m['shares']) <= abs(p) + 1e-9, (m, p)
+        checked += 1
+    prev[m['symbol']] = m['shares']
+assert checked > 10, checked
+EOF
+
 # ---- 2. malformed inputs --------------------------------------------------------------------
 # Eight bad messages after the first 900 timestamps, then 100 more good timestamps.
 LAST=$("$PY" -c "import h5py; print(int(h5py.File('s5.h5','r')['time'][$N]))")
 SENT=$("$INJECT" "$BOOT" c. AAPL "$LAST") || ko "inject"
+"$QA" -q live state HALTED --state-dir state_c --who ops --why "test kill switch" > /dev/null || ko "qa live state"
 "$QA" -q replay --data s5.h5 --start "$("$PY" -c "import h5py,datetime; t=int(h5py.File('s5.h5','r')['time'][$N]); print(datetime.datetime.utcfromtimestamp(t/1e9).isoformat())")" \
     --max-times 100 --prefix c. > /dev/null 2>&1 || ko "second replay"
 "$QA" -q live --config c.yaml > c2.out 2> c2.err || ko "live after bad input: $(tail -3 c2.err)"
 tail_topic c. dead.letter dl.jsonl
+tail_topic c. position.sizes c2.sizes.jsonl
+tail_topic c. alerts c2.alerts.jsonl
+"$PY" - "$LAST" <<'EOF' && ok "kill switch: HALTED at the next timestamp, every later target frozen, alert with who and why" || ko "kill switch"
+import json, sys
+t1 = int(sys.argv[1])
+ks = [a for a in map(json.loads, open('c2.alerts.jsonl')) if a['limit'] == 'kill_switch']
+assert len(ks) == 1 and ks[0]['time'] == t1 and ks[0]['state'] == 'HALTED' and 'by ops: test kill switch' in ks[0]['detail'], ks
+prev, n = {}, 0
+for m in sorted(map(json.loads, open('c2.sizes.jsonl')), key=lambda m: (m['time'], m['symbol'])):
+    if m['time'] >= t1:
+        assert m['state'] == 'HALTED' and m['shares'] == prev[m['symbol']], (m, prev.get(m['symbol']))
+        n += 1
+    prev[m['symbol']] = m['shares']
+assert n > 200, n
+EOF
 "$PY" - "$SENT" <<'EOF' && ok "8 malformed inputs -> dead.letter with reasons; the next 100 timestamps processed" || { ko "dead letters"; cat dl.jsonl; cat c2.out; }
 import json, sys
 dl = [json.loads(l) for l in open('dl.jsonl')]
@@ -136,13 +228,13 @@ while [ $i -lt "$KILLS" ]; do
     i=$((i + 1))
 done
 "$QA" -q live --config k.yaml > k.out 2> k.err || ko "final run after kills: $(tail -3 k.err)"
-for t in features signals position.sizes; do tail_topic k. $t k.$t.jsonl; done
+for t in features signals position.sizes risk.metrics alerts; do tail_topic k. $t k.$t.jsonl; done
 "$PY" - "$KILLS" <<'EOF' && ok "kill -9 x $KILLS: outputs equal the clean run, no duplicates, no gaps" || ko "kill -9 trials"
 import json, sys
-for t in ['features', 'signals', 'position.sizes']:
+for t in ['features', 'signals', 'position.sizes', 'risk.metrics', 'alerts']:
     k = [json.loads(l) for l in open('k.%s.jsonl' % t)]
     c = [json.loads(l) for l in open('c.%s.jsonl' % t)]
-    key = lambda m: (m['symbol'], m['time'])
+    key = lambda m: (m['symbol'], m['time'], m['id'])
     kk = [key(m) for m in k]
     assert len(kk) == len(set(kk)), (t, 'duplicates', len(kk) - len(set(kk)))
     strip = lambda m: {x: y for x, y in m.items() if x not in ('topic', 'partition', 'offset')}

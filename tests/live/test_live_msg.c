@@ -40,9 +40,23 @@ static void test_roundtrip(void) {
     QA_CHECK(strcmp(o.u.sig.model, "demo-mlp") == 0 && o.u.sig.version == 12 && o.u.sig.score == -0.003);
 
     qa_msg z = {.kind = QA_MSG_SIZE, .time = 7, .id = 9, .symbol = "NVDA"};
-    z.u.size = (qa_msg_size){-0.25, -1335.1, 187.25, 1e6, -0.003, "vol_target"};
-    o = roundtrip(&z, 96);
+    z.u.size = (qa_msg_size){-0.25, -1335.1, 187.25, 1e6, -0.003, "vol_target", "REDUCING"};
+    o = roundtrip(&z, 112);
     QA_CHECK(o.u.size.weight == -0.25 && o.u.size.shares == -1335.1 && strcmp(o.u.size.method, "vol_target") == 0);
+    QA_CHECK(strcmp(o.u.size.state, "REDUCING") == 0);
+
+    qa_msg k = {.kind = QA_MSG_RISK, .time = 8, .id = 0, .symbol = "live"};
+    k.u.risk = (qa_msg_risk){1e6, -2.5, 0.01, 0.9, -0.1, 0.4, 0.02, 0.03, 0.021, 0.024, 0.99, "ACTIVE", "AAPL"};
+    o = roundtrip(&k, 160);
+    QA_CHECK(o.u.risk.pnl == -2.5 && o.u.risk.es_param == 0.024 && o.u.risk.level == 0.99);
+    QA_CHECK(strcmp(o.u.risk.state, "ACTIVE") == 0 && strcmp(o.u.risk.top, "AAPL") == 0);
+
+    qa_msg a = {.kind = QA_MSG_ALERT, .time = 9, .id = 1, .symbol = "live"};
+    a.u.alert = (qa_msg_alert){"breach", "var99", "var", 0.031, 0.02, "REDUCING", ""};
+    memset(a.u.alert.detail, 'd', sizeof a.u.alert.detail); /* too long: cut, not refused */
+    a.u.alert.detail[sizeof a.u.alert.detail - 1] = 0;
+    o = roundtrip(&a, 280);
+    QA_CHECK(strcmp(o.u.alert.limit, "var99") == 0 && o.u.alert.value == 0.031 && strlen(o.u.alert.detail) == 127);
 
     const uint8_t payload[5] = {1, 2, 3, 0, 5};
     qa_msg d = {.kind = QA_MSG_DEAD, .time = 0, .symbol = "X"};

@@ -1,0 +1,158 @@
+/* The live service's risk database in SQLite (live/riskdb.h). */
+#include "live/riskdb.h"
+
+#include <stdio.h>   /* snprintf */
+#include <stdlib.h>  /* calloc */
+#include <string.h>  /* strcmp */
+
+#include "common/fs.h"     /* qa_path_join, qa_fs_mkdirs */
+#include "common/sqlite.h" /* open (WAL), checks */
+#include "common/timer.h"  /* created */
+
+struct qa_riskdb {
+    sqlite3 *db;
+};
+
+static const char *const schema =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "INSERT OR IGNORE INTO meta VALUES('format', 'quantumalpha.risk'), ('format_version', '1');"
+    "CREATE TABLE IF NOT EXISTS metrics(time INTEGER PRIMARY KEY, equity REAL, pnl REAL, drawdown REAL, gross REAL,"
+    " net REAL, concentration REAL, top TEXT, var_hist REAL, es_hist REAL, var_param REAL, es_param REAL,"
+    " level REAL, state TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS alerts(time INTEGER NOT NULL, seq INTEGER NOT NULL, severity TEXT NOT NULL,"
+    " limit_name TEXT NOT NULL, metric TEXT, value REAL, threshold REAL, state TEXT, detail TEXT,"
+    " PRIMARY KEY(time, seq));"
+    "CREATE TABLE IF NOT EXISTS commands(id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL,"
+    " state TEXT NOT NULL, who TEXT NOT NULL, why TEXT NOT NULL, applied_time INTEGER);";
+
+static qa_status open_db(const char *dir, sqlite3 **out) {
+    char path[QA_PATH_MAX];
+    QA_TRY_RET(qa_fs_mkdirs(dir));
+    QA_TRY_RET(qa_path_join(path, dir, "risk.db"));
+    int wal = 0;
+    QA_TRY_RET(qa_sqlite_open(path, 1, 5000, out, &wal));
+    qa_status st = qa_sqlite_exec(*out, schema);
+    if (st != QA_OK) qa_sqlite_close(*out);
+    return st;
+}
+
+qa_status qa_riskdb_open(const char *state_dir, qa_riskdb_t **out) {
+    qa_riskdb_t *d = calloc(1, sizeof *d);
+    if (!d) return QA_FAIL(QA_ERR_NOMEM, "risk database");
+    qa_status st = open_db(state_dir, &d->db);
+    if (st != QA_OK) {
+        free(d);
+        return st;
+    }
+    *out = d;
+    return QA_OK;
+}
+
+void qa_riskdb_close(qa_riskdb_t *d) {
+    if (!d) return;
+    qa_sqlite_close(d->db);
+    free(d);
+}
+
+/* Binds a double, NaN as SQL NULL. */
+static int bind_num(sqlite3_stmt *s, int i, double v) {
+    return v == v ? sqlite3_bind_double(s, i, v) : sqlite3_bind_null(s, i);
+}
+
+static qa_status step_done(sqlite3 *db, sqlite3_stmt *s) {
+    int rc = sqlite3_step(s);
+    return rc == SQLITE_DONE ? QA_OK : QA_SQLITE_CHECK(db, rc);
+}
+
+qa_status qa_riskdb_record(qa_riskdb_t *d, int64_t time, const qa_msg_risk *k, const qa_msg_alert *alerts, size_t n) {
+    sqlite3_stmt *s = NULL;
+    qa_status st = qa_sqlite_begin(d->db);
+    if (st == QA_OK)
+        st = qa_sqlite_prepare(d->db,
+                               "INSERT OR REPLACE INTO metrics VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &s);
+    if (st == QA_OK) {
+        const double v[6] = {k->equity, k->pnl, k->drawdown, k->gross, k->net, k->concentration};
+        const double w[5] = {k->var_hist, k->es_hist, k->var_param, k->es_param, k->level};
+        sqlite3_bind_int64(s, 1, time);
+        for (int i = 0; i < 6; i++) bind_num(s, 2 + i, v[i]);
+        qa_sqlite_bind_text(s, 8, k->top);
+        for (int i = 0; i < 5; i++) bind_num(s, 9 + i, w[i]);
+        qa_sqlite_bind_text(s, 14, k->state);
+        st = step_done(d->db, s);
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (st == QA_OK) st = qa_sqlite_prepare(d->db, "INSERT OR REPLACE INTO alerts VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)", &s);
+    for (size_t i = 0; i < n && st == QA_OK; i++) {
+        const qa_msg_alert *a = &alerts[i];
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, time);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)i);
+        qa_sqlite_bind_text(s, 3, a->severity);
+        qa_sqlite_bind_text(s, 4, a->limit);
+        qa_sqlite_bind_text(s, 5, a->metric);
+        bind_num(s, 6, a->value);
+        bind_num(s, 7, a->threshold);
+        qa_sqlite_bind_text(s, 8, a->state);
+        qa_sqlite_bind_text(s, 9, a->detail);
+        st = step_done(d->db, s);
+    }
+    sqlite3_finalize(s);
+    if (st == QA_OK) st = qa_sqlite_commit(d->db);
+    else qa_sqlite_rollback(d->db);
+    return st;
+}
+
+qa_status qa_riskdb_command_add(const char *state_dir, const char *state, const char *who, const char *why,
+                                long long *id) {
+    sqlite3 *db = NULL;
+    QA_TRY_RET(open_db(state_dir, &db));
+    char now[40];
+    qa_time_utc_iso(now, sizeof now);
+    sqlite3_stmt *s = NULL;
+    qa_status st = qa_sqlite_prepare(db, "INSERT INTO commands(created, state, who, why) VALUES(?, ?, ?, ?)", &s);
+    if (st == QA_OK) {
+        qa_sqlite_bind_text(s, 1, now);
+        qa_sqlite_bind_text(s, 2, state);
+        qa_sqlite_bind_text(s, 3, who);
+        qa_sqlite_bind_text(s, 4, why);
+        st = step_done(db, s);
+    }
+    if (st == QA_OK) *id = sqlite3_last_insert_rowid(db);
+    sqlite3_finalize(s);
+    qa_sqlite_close(db);
+    return st;
+}
+
+qa_status qa_riskdb_commands(qa_riskdb_t *d, int64_t after, qa_riskdb_command *out, size_t cap, size_t *n) {
+    sqlite3_stmt *s = NULL;
+    *n = 0;
+    QA_TRY_RET(qa_sqlite_prepare(d->db,
+                                 "SELECT id, state, who, why, applied_time FROM commands"
+                                 " WHERE applied_time IS NULL OR applied_time > ? ORDER BY id",
+                                 &s));
+    sqlite3_bind_int64(s, 1, after);
+    qa_status st = QA_OK;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < cap) {
+        qa_riskdb_command *c = &out[(*n)++];
+        c->id = sqlite3_column_int64(s, 0);
+        snprintf(c->state, sizeof c->state, "%s", qa_sqlite_text(s, 1));
+        snprintf(c->who, sizeof c->who, "%s", qa_sqlite_text(s, 2));
+        snprintf(c->why, sizeof c->why, "%s", qa_sqlite_text(s, 3));
+        c->applied_time = sqlite3_column_type(s, 4) == SQLITE_NULL ? INT64_MIN : sqlite3_column_int64(s, 4);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) st = QA_SQLITE_CHECK(d->db, rc);
+    sqlite3_finalize(s);
+    return st;
+}
+
+qa_status qa_riskdb_command_applied(qa_riskdb_t *d, long long id, int64_t time) {
+    sqlite3_stmt *s = NULL;
+    QA_TRY_RET(qa_sqlite_prepare(d->db, "UPDATE commands SET applied_time = ? WHERE id = ?", &s));
+    sqlite3_bind_int64(s, 1, time);
+    sqlite3_bind_int64(s, 2, id);
+    qa_status st = step_done(d->db, s);
+    sqlite3_finalize(s);
+    return st;
+}

@@ -1,0 +1,51 @@
+/* The live service's risk database (docs/live.md, "Risk"): <state_dir>/risk.db, SQLite
+ * (WAL), read by operators, the API and the dashboard:
+ *   metrics(time PK, equity, pnl, drawdown, gross, net, concentration, top, var_hist,
+ *           es_hist, var_param, es_param, level, state)      one row per risk snapshot
+ *   alerts(time, seq, severity, limit_name, metric, value, threshold, state, detail)
+ *   commands(id, created, state, who, why, applied_time)    the kill switch: written by
+ *           `qa live state`, applied by the service at its next timestamp (applied_time)
+ * Rows are keyed by event time, so a timestamp replayed after a crash rewrites the same
+ * rows instead of adding new ones. */
+#ifndef QA_LIVE_RISKDB_H
+#define QA_LIVE_RISKDB_H
+
+#include <stddef.h>  /* size_t */
+#include <stdint.h>  /* int64_t */
+
+#include "common/status.h"
+#include "live/msg.h"     /* qa_msg_risk, qa_msg_alert */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qa_riskdb qa_riskdb_t;
+
+qa_status qa_riskdb_open(const char *state_dir, qa_riskdb_t **out);
+void qa_riskdb_close(qa_riskdb_t *db);
+
+/* One transaction per snapshot: its metrics row and its alerts. */
+qa_status qa_riskdb_record(qa_riskdb_t *db, int64_t time, const qa_msg_risk *risk, const qa_msg_alert *alerts,
+                           size_t nalerts);
+
+typedef struct qa_riskdb_command {
+    long long id;
+    char state[16];
+    char who[64];
+    char why[128];
+    int64_t applied_time; /* INT64_MIN: not applied yet */
+} qa_riskdb_command;
+
+/* Queues a kill-switch command (`qa live state`). */
+qa_status qa_riskdb_command_add(const char *state_dir, const char *state, const char *who, const char *why,
+                                long long *id);
+/* Commands not yet applied, and those applied after `time` (to replay after a restart),
+ * in id order (at most cap). */
+qa_status qa_riskdb_commands(qa_riskdb_t *db, int64_t after, qa_riskdb_command *out, size_t cap, size_t *n);
+qa_status qa_riskdb_command_applied(qa_riskdb_t *db, long long id, int64_t time);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
