@@ -8,6 +8,7 @@
 
 #include "cli/args.h"           /* the option table */
 #include "cli/cli.h"            /* exit codes, dispatch */
+#include "live/regbridge.h"      /* --publish: the event log onto the bus */
 #include "common/fs.h"          /* qa_fs_is_dir */
 #include "common/timer.h"       /* watch timeouts */
 #include "registry/registry.h"  /* the registry */
@@ -419,21 +420,41 @@ static qa_status print_event(const qa_registry_event *e, void *p) {
 
 static void watch_usage(FILE *out) {
     fprintf(out, "usage: qa registry watch [--from SEQ] [--follow] [--interval MS] [--timeout S] [--json]\n"
-                 "                          [--registry DIR]\n\n"
+                 "                          [--registry DIR] [--publish [--bootstrap B] [--prefix P]]\n\n"
                  "Prints the registry's events after SEQ (default 0: all), oldest first; --follow keeps\n"
-                 "polling (every --interval ms, default 200) until --timeout seconds pass or Ctrl-C.\n\n" REG_HELP);
+                 "polling (every --interval ms, default 200) until --timeout seconds pass or Ctrl-C.\n"
+                 "--publish sends the events the bus's registry.events topic does not hold yet, in order and\n"
+                 "exactly once (qa live follows that topic to hot-reload its model; docs/live.md); without\n"
+                 "--bootstrap it uses the embedded cluster.\n\n" REG_HELP);
 }
 
 static int cmd_watch(int argc, char **argv) {
     const char *reg_dir = NULL;
     long long from = 0, interval = 200;
     double timeout = 0;
-    int follow = 0, as_json = 0;
+    int follow = 0, as_json = 0, publish = 0;
+    const char *bootstrap = NULL, *prefix = NULL;
     const qa_cli_opt opts[] = {REG_OPT, QA_OPT_INT("from", &from, 0, 9e18), QA_OPT_FLAG("follow", &follow),
                                QA_OPT_INT("interval", &interval, 1, 3.6e6), QA_OPT_NUM("timeout", &timeout, 0, 1e9),
-                               QA_OPT_FLAG("json", &as_json), QA_OPT_END};
+                               QA_OPT_FLAG("json", &as_json), QA_OPT_FLAG("publish", &publish),
+                               QA_OPT_STR("bootstrap", &bootstrap), QA_OPT_STR("prefix", &prefix), QA_OPT_END};
     int rc = qa_cli_parse("registry watch", argc, argv, opts, watch_usage, NULL, 0, NULL);
     if (rc != QA_CLI_RUN) return rc;
+    if (publish) { /* onto the bus's registry.events, where qa live follows it */
+        qa_bus_cfg cfg;
+        qa_bus_cfg_default(&cfg);
+        if (bootstrap) snprintf(cfg.bootstrap, sizeof cfg.bootstrap, "%s", bootstrap);
+        if (prefix) snprintf(cfg.prefix, sizeof cfg.prefix, "%s", prefix);
+        int started = 0;
+        long long n = 0;
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        if (qa_bus_mock_ensure(&cfg, "/proc/self/exe", &started) != QA_OK ||
+            qa_regbridge_run(&cfg, reg_dir, follow, (int)interval, &g_stop, &n) != QA_OK)
+            return qa_cli_fail("registry watch");
+        printf("published %lld registry events to %s%s\n", n, cfg.prefix, QA_TOPIC_REGISTRY);
+        return QA_EXIT_OK;
+    }
     qa_registry_t *r = NULL;
     if ((rc = open_reg("registry watch", reg_dir, 0, &r)) != QA_EXIT_OK) return rc;
     signal(SIGINT, on_signal);

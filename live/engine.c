@@ -144,6 +144,30 @@ cleanup:
     return st;
 }
 
+qa_status qa_engine_set_model(qa_engine_t *e, const qa_model *m, const char *name, uint32_t version) {
+    const qa_model *o = e->cfg.model;
+    if (!o) return QA_FAIL(QA_ERR_CONFIG, "the service was started without a model");
+    if (m->data.ninputs != o->data.ninputs || m->data.window != o->data.window || m->arch.outputs != o->arch.outputs ||
+        m->data.target != o->data.target)
+        return QA_FAIL(QA_ERR_CONFIG, "%s/%u reads %d inputs over %d bars into %d outputs, the running model %d over %d into %d",
+                       name, version, m->data.ninputs, m->data.window, m->arch.outputs, o->data.ninputs, o->data.window,
+                       o->arch.outputs);
+    for (int i = 0; i < m->data.ninputs; i++) {
+        const qa_model_input *a = &m->data.inputs[i], *b = &o->data.inputs[i];
+        if (strcmp(a->name, b->name) != 0 || a->bar != b->bar || strcmp(a->params, b->params) != 0)
+            return QA_FAIL(QA_ERR_CONFIG, "%s/%u: input %d is '%s' %s, the running model's is '%s' %s", name, version, i,
+                           a->name, a->params, b->name, b->params);
+    }
+    qa_model_predictor_t *p = NULL;
+    QA_TRY_RET(qa_model_predictor_create(m, 1, &p));
+    qa_model_predictor_free(e->pred);
+    e->pred = p;
+    e->cfg.model = m;
+    e->cfg.model_name = name;
+    e->cfg.model_version = version;
+    return QA_OK;
+}
+
 size_t qa_engine_nfeatures(const qa_engine_t *e) {
     return e->nfeat;
 }

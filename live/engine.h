@@ -68,6 +68,12 @@ void qa_engine_free(qa_engine_t *e);
 qa_status qa_engine_step(qa_engine_t *e, int64_t time, const qa_msg_bar *bars, const unsigned char *present,
                          qa_engine_emit_fn emit, void *ctx);
 
+/* Swaps the model between two timestamps (hot reload): the new one must read the same
+ * inputs (names, definitions, window) and give the same outputs, so every feature state
+ * and window carries over; QA_ERR_CONFIG naming the first difference otherwise (the
+ * engine is unchanged). m must outlive the engine or the next swap. */
+qa_status qa_engine_set_model(qa_engine_t *e, const qa_model *m, const char *name, uint32_t version);
+
 /* The feature set: count, names, and its lineage (SHA-256 hex of the code version and
  * each feature's name and definition). */
 size_t qa_engine_nfeatures(const qa_engine_t *e);

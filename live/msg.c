@@ -4,7 +4,7 @@
 #include <string.h>  /* memcpy, memset, strlen, memchr */
 
 static const char *const kind_names[QA_MSG_KIND_END] = {
-    "?", "bar", "watermark", "features", "signal", "size", "dead_letter", "risk", "alert"};
+    "?", "bar", "watermark", "features", "signal", "size", "dead_letter", "risk", "alert", "registry"};
 
 const char *qa_msg_kind_name(int kind) {
     return kind > 0 && kind < QA_MSG_KIND_END ? kind_names[kind] : "?";
@@ -70,6 +70,7 @@ static size_t body_min(int kind) {
     case QA_MSG_SIZE: return 72;
     case QA_MSG_RISK: return 120;
     case QA_MSG_ALERT: return 240;
+    case QA_MSG_REGISTRY: return 200;
     case QA_MSG_DEAD: return 176;
     default: return 0;
     }
@@ -152,6 +153,18 @@ qa_status qa_msg_encode(const qa_msg *m, void *buf, size_t cap, size_t *len) {
         memset(b + 112, 0, QA_MSG_REASON_LEN); /* details are cut, never refused */
         size_t dn = strlen(x->detail);
         memcpy(b + 112, x->detail, dn < QA_MSG_REASON_LEN ? dn : QA_MSG_REASON_LEN - 1);
+        break;
+    }
+    case QA_MSG_REGISTRY: {
+        const qa_msg_registry *x = &m->u.reg;
+        put_u64(b, (uint64_t)x->seq);
+        QA_TRY_RET(put_text(b + 8, 24, x->kind, "event kind"));
+        QA_TRY_RET(put_text(b + 32, 64, x->model, "model"));
+        QA_TRY_RET(put_text(b + 96, 32, x->alias, "alias"));
+        put_u64(b + 128, (uint64_t)x->version);
+        memset(b + 136, 0, 64); /* who is informational: cut, never refused */
+        size_t wn = strlen(x->who);
+        memcpy(b + 136, x->who, wn < 64 ? wn : 63);
         break;
     }
     case QA_MSG_DEAD: {
@@ -246,6 +259,16 @@ qa_status qa_msg_decode(const void *buf, size_t len, qa_msg *m) {
         x->value = get_f64(b + 80), x->threshold = get_f64(b + 88);
         QA_TRY_RET(get_text(b + 96, 16, x->state, "trading state"));
         QA_TRY_RET(get_text(b + 112, QA_MSG_REASON_LEN, x->detail, "detail"));
+        break;
+    }
+    case QA_MSG_REGISTRY: {
+        qa_msg_registry *x = &m->u.reg;
+        x->seq = (int64_t)get_u64(b);
+        QA_TRY_RET(get_text(b + 8, 24, x->kind, "event kind"));
+        QA_TRY_RET(get_text(b + 32, 64, x->model, "model"));
+        QA_TRY_RET(get_text(b + 96, 32, x->alias, "alias"));
+        x->version = (int64_t)get_u64(b + 128);
+        QA_TRY_RET(get_text(b + 136, 64, x->who, "who"));
         break;
     }
     case QA_MSG_DEAD: {

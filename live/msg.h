@@ -28,6 +28,8 @@
  *              16 B most concentrated symbol                                    (120)
  *   alert      16 B severity (warning, breach, state); 48 B limit; 16 B metric;
  *              f64 value, f64 threshold; 16 B trading state; 128 B detail       (240)
+ *   registry   i64 event seq; 24 B event kind; 64 B model; 32 B alias; i64 version;
+ *              64 B who: one event of the model registry's log                  (200)
  *   dead       32 B source topic; i32 partition; u32 payload bytes P; i64 offset;
  *              128 B reason; P payload bytes (the original, cut at 4096)   (176 + P)
  * Every text field is NUL padded and must hold a NUL. */
@@ -64,7 +66,8 @@ typedef enum qa_msg_kind {
     QA_MSG_DEAD = 6,
     QA_MSG_RISK = 7,
     QA_MSG_ALERT = 8,
-    QA_MSG_KIND_END = 9
+    QA_MSG_REGISTRY = 9,
+    QA_MSG_KIND_END = 10
 } qa_msg_kind;
 
 /* "bar", "watermark", ...; "?" for others. */
@@ -115,6 +118,15 @@ typedef struct qa_msg_alert {
     char detail[QA_MSG_REASON_LEN];
 } qa_msg_alert;
 
+typedef struct qa_msg_registry {
+    int64_t seq;
+    char kind[24]; /* version_created, alias_set, ... (registry/registry.h) */
+    char model[64];
+    char alias[32];
+    int64_t version;
+    char who[64];
+} qa_msg_registry;
+
 typedef struct qa_msg_dead {
     char topic[32];
     int32_t partition;
@@ -139,6 +151,7 @@ typedef struct qa_msg {
         qa_msg_dead dead;
         qa_msg_risk risk;
         qa_msg_alert alert;
+        qa_msg_registry reg;
     } u;
 } qa_msg;
 

@@ -23,7 +23,9 @@ static const char *const schema =
     " limit_name TEXT NOT NULL, metric TEXT, value REAL, threshold REAL, state TEXT, detail TEXT,"
     " PRIMARY KEY(time, seq));"
     "CREATE TABLE IF NOT EXISTS commands(id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL,"
-    " state TEXT NOT NULL, who TEXT NOT NULL, why TEXT NOT NULL, applied_time INTEGER);";
+    " state TEXT NOT NULL, who TEXT NOT NULL, why TEXT NOT NULL, applied_time INTEGER);"
+    "CREATE TABLE IF NOT EXISTS model_switches(seq INTEGER PRIMARY KEY, version INTEGER NOT NULL,"
+    " effective_time INTEGER, status TEXT NOT NULL);";
 
 static qa_status open_db(const char *dir, sqlite3 **out) {
     char path[QA_PATH_MAX];
@@ -153,6 +155,36 @@ qa_status qa_riskdb_command_applied(qa_riskdb_t *d, long long id, int64_t time) 
     sqlite3_bind_int64(s, 1, time);
     sqlite3_bind_int64(s, 2, id);
     qa_status st = step_done(d->db, s);
+    sqlite3_finalize(s);
+    return st;
+}
+
+qa_status qa_riskdb_switch_add(qa_riskdb_t *d, const qa_riskdb_switch *w) {
+    sqlite3_stmt *s = NULL;
+    QA_TRY_RET(qa_sqlite_prepare(d->db, "INSERT OR REPLACE INTO model_switches VALUES(?, ?, ?, ?)", &s));
+    sqlite3_bind_int64(s, 1, w->seq);
+    sqlite3_bind_int64(s, 2, w->version);
+    if (w->effective_time == INT64_MIN) sqlite3_bind_null(s, 3);
+    else sqlite3_bind_int64(s, 3, w->effective_time);
+    qa_sqlite_bind_text(s, 4, w->status);
+    qa_status st = step_done(d->db, s);
+    sqlite3_finalize(s);
+    return st;
+}
+
+qa_status qa_riskdb_switches(qa_riskdb_t *d, qa_riskdb_switch *out, size_t cap, size_t *n) {
+    sqlite3_stmt *s = NULL;
+    *n = 0;
+    QA_TRY_RET(qa_sqlite_prepare(d->db, "SELECT seq, version, effective_time, status FROM model_switches ORDER BY seq", &s));
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < cap) {
+        qa_riskdb_switch *w = &out[(*n)++];
+        w->seq = sqlite3_column_int64(s, 0);
+        w->version = (long)sqlite3_column_int64(s, 1);
+        w->effective_time = sqlite3_column_type(s, 2) == SQLITE_NULL ? INT64_MIN : sqlite3_column_int64(s, 2);
+        snprintf(w->status, sizeof w->status, "%s", qa_sqlite_text(s, 3));
+    }
+    qa_status st = rc == SQLITE_ROW || rc == SQLITE_DONE ? QA_OK : QA_SQLITE_CHECK(d->db, rc);
     sqlite3_finalize(s);
     return st;
 }

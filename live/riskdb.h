@@ -5,6 +5,8 @@
  *   alerts(time, seq, severity, limit_name, metric, value, threshold, state, detail)
  *   commands(id, created, state, who, why, applied_time)    the kill switch: written by
  *           `qa live state`, applied by the service at its next timestamp (applied_time)
+ *   model_switches(seq, version, effective_time, status)    hot reloads: the registry
+ *           event seq, the version, the timestamp from which it scored (NULL: rejected)
  * Rows are keyed by event time, so a timestamp replayed after a crash rewrites the same
  * rows instead of adding new ones. */
 #ifndef QA_LIVE_RISKDB_H
@@ -44,6 +46,17 @@ qa_status qa_riskdb_command_add(const char *state_dir, const char *state, const 
  * in id order (at most cap). */
 qa_status qa_riskdb_commands(qa_riskdb_t *db, int64_t after, qa_riskdb_command *out, size_t cap, size_t *n);
 qa_status qa_riskdb_command_applied(qa_riskdb_t *db, long long id, int64_t time);
+
+typedef struct qa_riskdb_switch {
+    int64_t seq;            /* registry event (the initial row: the log's last seq at first start) */
+    long version;
+    int64_t effective_time; /* INT64_MIN: the initial version, or rejected */
+    char status[160];       /* "initial", "applied", "rejected: ..." */
+} qa_riskdb_switch;
+
+qa_status qa_riskdb_switch_add(qa_riskdb_t *db, const qa_riskdb_switch *s);
+/* Every switch row in seq order (at most cap). */
+qa_status qa_riskdb_switches(qa_riskdb_t *db, qa_riskdb_switch *out, size_t cap, size_t *n);
 
 #ifdef __cplusplus
 }

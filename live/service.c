@@ -107,6 +107,7 @@ typedef struct mark {
  * ordered after every symbol of their timestamp: their mark is (time, S + id). */
 enum { OUT_RISK = QA_ENGINE_OUTS, OUT_ALERTS, NOUT };
 #define MAX_CMDS 64
+#define MAX_SWITCHES 256
 #define MAX_ALERTS 64
 
 typedef struct svc {
@@ -116,8 +117,19 @@ typedef struct svc {
     qa_bus_producer_t *prod;
     qa_bus_consumer_t *cons;
     qa_engine_t *engine;
-    qa_model model;
-    int have_model;
+    qa_model model;   /* the scoring model (engine points here) */
+    qa_model next;    /* a version loaded for the next timestamp */
+    int have_model, have_next;
+    /* Hot reload: the alias followed, the last registry event seen, switches due. */
+    int hot;
+    qa_registry_ref ref;
+    qa_registry_t *reg;
+    qa_bus_consumer_t *regc;
+    char topic_reg[256];
+    int64_t reg_seq;
+    qa_riskdb_switch pend_switch; /* received, applied at the next timestamp (seq 0: none) */
+    qa_riskdb_switch due[MAX_SWITCHES]; /* recorded after the checkpoint: replayed at their times */
+    size_t ndue;
     char model_label[QA_PATH_MAX];
     char model_name[QA_PATH_MAX]; /* the registry name (signals carry it) */
     uint32_t model_version;
@@ -340,6 +352,130 @@ static qa_status apply_commands(svc *v, int64_t t) {
     return QA_OK;
 }
 
+/* Loads version `version` of the followed model into the spare slot. */
+static qa_status load_next(svc *v, long version) {
+    char uri[QA_PATH_MAX];
+    snprintf(uri, sizeof uri, "models:/%s/%ld", v->ref.name, version);
+    if (v->have_next) qa_model_free(&v->next), v->have_next = 0;
+    QA_TRY_RET(qa_registry_load(v->reg, uri, &v->next, NULL));
+    v->have_next = 1;
+    return QA_OK;
+}
+
+/* The spare slot becomes the scoring model (the engine checks it reads the same inputs). */
+static qa_status swap_model(svc *v, long version) {
+    QA_TRY_RET(qa_engine_set_model(v->engine, &v->next, v->model_name, (uint32_t)version));
+    qa_model old = v->model;
+    v->model = v->next;
+    v->next = old; /* freed below: the engine now points at v->model's parameters */
+    /* The engine holds a pointer to the struct it was given: point it at the slot kept. */
+    QA_TRY_RET(qa_engine_set_model(v->engine, &v->model, v->model_name, (uint32_t)version));
+    qa_model_free(&v->next);
+    v->have_next = 0;
+    v->model_version = (uint32_t)version;
+    snprintf(v->model_label, sizeof v->model_label, "models:/%s/%ld", v->ref.name, version);
+    return QA_OK;
+}
+
+/* Model switches at timestamp t: those recorded before a restart (due at t), then a
+ * version received since the last timestamp. Each is recorded with t, so a restart
+ * replays it at the same timestamp. */
+static qa_status apply_switches(svc *v, int64_t t) {
+    for (size_t i = 0; i < v->ndue; i++)
+        if (v->due[i].effective_time == t) {
+            QA_TRY_RET(load_next(v, v->due[i].version));
+            QA_TRY_RET(swap_model(v, v->due[i].version));
+        }
+    if (!v->pend_switch.seq) return QA_OK;
+    qa_riskdb_switch w = v->pend_switch;
+    long from = (long)v->model_version;
+    char d[256];
+    v->pend_switch.seq = 0;
+    if (swap_model(v, w.version) == QA_OK) {
+        w.effective_time = t;
+        snprintf(w.status, sizeof w.status, "applied");
+        snprintf(d, sizeof d, "models:/%.40s/%ld -> %ld (%.20s, registry event %lld)", v->ref.name, from, w.version,
+                 v->ref.alias, (long long)w.seq);
+        add_alert(v, "model", "model_switch", "version", (double)w.version, (double)from, d);
+    } else {
+        snprintf(w.status, sizeof w.status, "rejected: %.140s", qa_err_msg());
+        snprintf(d, sizeof d, "models:/%.40s/%ld refused, still scoring with %ld: %.60s", v->ref.name, w.version, from,
+                 qa_err_msg());
+        add_alert(v, "model", "model_rejected", "version", (double)w.version, (double)from, d);
+        if (v->have_next) qa_model_free(&v->next), v->have_next = 0;
+    }
+    return qa_riskdb_switch_add(v->riskdb, &w);
+}
+
+/* New events on registry.events: the followed alias moved -> load and verify the new
+ * version now, switch at the next timestamp. */
+static qa_status poll_registry(svc *v) {
+    for (int k = 0; k < 16; k++) {
+        qa_bus_record r;
+        int got = qa_bus_consume(v->regc, 0, &r);
+        if (got <= 0) return QA_OK;
+        qa_msg m;
+        int ours = qa_msg_decode(r.payload, r.len, &m) == QA_OK && m.kind == QA_MSG_REGISTRY && m.u.reg.seq > v->reg_seq &&
+                   strcmp(m.u.reg.kind, "alias_set") == 0 && strcmp(m.u.reg.model, v->ref.name) == 0 &&
+                   strcmp(m.u.reg.alias, v->ref.alias) == 0;
+        qa_bus_record_release(&r);
+        if (!ours) continue;
+        v->reg_seq = m.u.reg.seq;
+        if (m.u.reg.version == (int64_t)v->model_version) continue;
+        qa_riskdb_switch w = {m.u.reg.seq, (long)m.u.reg.version, INT64_MIN, ""};
+        if (load_next(v, w.version) != QA_OK) { /* missing or corrupted: refuse, keep scoring */
+            snprintf(w.status, sizeof w.status, "rejected: %.140s", qa_err_msg());
+            qa_log_warn("live: %s@%s moved to version %ld, which cannot be loaded: %s", v->ref.name, v->ref.alias,
+                        w.version, qa_err_msg());
+            QA_TRY_RET(qa_riskdb_switch_add(v->riskdb, &w));
+            continue;
+        }
+        qa_log_info("live: %s@%s moved to version %ld (registry event %lld): loaded and verified, scoring from the next "
+                    "timestamp", v->ref.name, v->ref.alias, w.version, (long long)w.seq);
+        v->pend_switch = w;
+    }
+    return QA_OK;
+}
+
+/* At start: the followed alias's history in risk.db decides the version active at the
+ * checkpoint (the first start records the alias's version and the log's last seq). */
+static qa_status setup_hot(svc *v) {
+    const qa_live_cfg *c = v->cfg;
+    if (!c->model || !qa_registry_is_uri(c->model) || qa_registry_uri_parse(c->model, &v->ref) != QA_OK ||
+        !v->ref.alias[0] || strcmp(v->ref.alias, "latest") == 0)
+        return QA_OK; /* a file, a fixed version or latest: nothing to follow */
+    v->hot = 1;
+    QA_TRY_RET(qa_registry_open(c->registry, 0, &v->reg));
+    static qa_riskdb_switch rows[MAX_SWITCHES];
+    size_t n = 0;
+    QA_TRY_RET(qa_riskdb_switches(v->riskdb, rows, MAX_SWITCHES, &n));
+    if (n == 0) {
+        int64_t last = 0;
+        QA_TRY_RET(qa_registry_last_seq(v->reg, &last));
+        rows[0] = (qa_riskdb_switch){last, (long)v->model_version, INT64_MIN, "initial"};
+        QA_TRY_RET(qa_riskdb_switch_add(v->riskdb, &rows[0]));
+        n = 1;
+    }
+    long active = rows[0].version;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].seq > v->reg_seq) v->reg_seq = rows[i].seq;
+        if (strcmp(rows[i].status, "applied") != 0) continue;
+        if (rows[i].effective_time <= v->cd.closed_time) active = rows[i].version;
+        else if (v->ndue < MAX_SWITCHES) v->due[v->ndue++] = rows[i];
+    }
+    if (active != (long)v->model_version) {
+        QA_TRY_RET(load_next(v, active));
+        QA_TRY_RET(swap_model(v, active));
+    }
+    QA_TRY_RET(qa_bus_consumer_create(&v->bus, NULL, &v->regc));
+    int parts = 0;
+    QA_TRY_RET(qa_bus_partitions(v->regc, v->topic_reg, 10000, &parts));
+    QA_TRY_RET(qa_bus_assign(v->regc, v->topic_reg, parts, NULL));
+    qa_log_info("live: following %s@%s on %s (scoring with version %u)", v->ref.name, v->ref.alias, v->topic_reg,
+                v->model_version);
+    return QA_OK;
+}
+
 /* After the engine: the risk snapshot (every risk.every timestamps), its alerts, the risk
  * database, then every alert of the timestamp. */
 static qa_status risk_step(svc *v, int64_t t) {
@@ -491,6 +627,7 @@ static qa_status close_ready(svc *v) {
         }
         uint64_t t0 = qa_time_ns();
         QA_TRY_RET(apply_commands(v, t));
+        QA_TRY_RET(apply_switches(v, t));
         qa_riskmon_mark(v->risk, v->bars, v->present);
         QA_TRY_RET(qa_engine_step(v->engine, t, v->bars, v->present, emit, v));
         QA_TRY_RET(risk_step(v, t));
@@ -708,8 +845,12 @@ static qa_status setup(svc *v, const char *exe) {
     if (!v->statebuf) return QA_FAIL(QA_ERR_NOMEM, "checkpoint buffer");
     v->cd.ndoubles = ne + nr;
     v->cd.state = v->statebuf;
-    snprintf(v->cd.identity, sizeof v->cd.identity, "universe %zu symbols %.12s, features %.16s, model %.16s, input %.64s", v->S,
-             v->symbols[0], qa_engine_lineage(v->engine), v->have_model ? v->model.sha256 : "none", v->topic_in);
+    /* A followed alias may switch versions: the identity names the alias, else the digest. */
+    qa_registry_ref ref;
+    int follows = c->model && qa_registry_is_uri(c->model) && qa_registry_uri_parse(c->model, &ref) == QA_OK && ref.alias[0];
+    snprintf(v->cd.identity, sizeof v->cd.identity, "universe %zu symbols %.12s, features %.16s, model %.64s, input %.64s",
+             v->S, v->symbols[0], qa_engine_lineage(v->engine),
+             follows ? c->model : v->have_model ? v->model.sha256 : "none", v->topic_in);
     QA_TRY_RET(qa_ckpt_open(c->state_dir, &v->ckpt));
     int found = 0;
     QA_TRY_RET(qa_ckpt_load(v->ckpt, &v->cd, &found));
@@ -718,6 +859,8 @@ static qa_status setup(svc *v, const char *exe) {
         memcpy(qa_engine_state(v->engine), v->statebuf, ne * sizeof *v->statebuf);
         memcpy(qa_riskmon_state_data(v->risk), v->statebuf + ne, nr * sizeof *v->statebuf);
     }
+    qa_bus_topic(&v->bus, QA_TOPIC_REGISTRY, v->topic_reg, sizeof v->topic_reg);
+    QA_TRY_RET(setup_hot(v));
     /* Commands applied after the checkpoint are applied again at their timestamps. */
     QA_TRY_RET(qa_riskdb_commands(v->riskdb, v->cd.closed_time, v->cmds, MAX_CMDS, &v->ncmds));
     for (size_t p = 0; p < P; p++) v->next_off[p] = v->cd.offsets[p], v->wm[p] = v->cd.watermarks[p];
@@ -739,6 +882,9 @@ static void teardown(svc *v) {
     qa_riskdb_close(v->riskdb);
     free(v->statebuf);
     if (v->have_model) qa_model_free(&v->model);
+    if (v->have_next) qa_model_free(&v->next);
+    qa_bus_consumer_free(v->regc);
+    qa_registry_close(v->reg);
     qa_ckpt_close(v->ckpt);
     qa_metrics_free(v->metrics);
     for (size_t i = 0; v->symbols && i < v->S; i++) free(v->symbols[i]);
@@ -793,10 +939,12 @@ qa_status qa_live_run(const qa_live_cfg *c, const char *exe, volatile sig_atomic
             }
             if (v.since_ckpt) st = checkpoint(&v); /* quiet: make progress durable */
             if (st == QA_OK) st = poll_commands(&v);
+            if (st == QA_OK && v.hot) st = poll_registry(&v);
             continue;
         }
         last_input = qa_time_ns();
         if (qa_time_since(v.last_poll) > 0.25) st = poll_commands(&v);
+        if (st == QA_OK && v.hot) st = poll_registry(&v);
         if (st == QA_OK) st = on_record(&v, &r);
         qa_bus_record_release(&r);
         if (st == QA_OK && v.since_ckpt >= c->checkpoint_every) st = checkpoint(&v);

@@ -11,7 +11,10 @@
 #      exposures, historical and parametric VaR/ES); a limit breach moves the state to
 #      REDUCING and every later size only moves toward zero; the kill switch (qa live
 #      state HALTED) freezes every target and raises an alert;
-#   5. a checkpoint made by another configuration is refused.
+#   5. hot reload: the champion alias moves (qa registry watch --publish puts the event on
+#      registry.events); the service switches at the next timestamp, each signal equals
+#      qa predict of the version that made it, none dropped or doubled;
+#   6. a checkpoint made by another configuration is refused.
 # Usage: test_live.sh QA SRC PYTHON INJECT
 set -u
 QA=$1 SRC=$2 PY=$3 INJECT=$4
@@ -215,6 +218,7 @@ out = open('c2.out').read()
 assert '8 dead letters' in out and '300 bars' in out, out
 EOF
 
+
 # ---- 3. kill -9 at random points -------------------------------------------------------------
 "$QA" -q replay --data s5.h5 --max-times $N --prefix k. > /dev/null 2>&1 || ko "replay k."
 CKPT=16 live_yaml k. state_k > k.yaml
@@ -245,6 +249,40 @@ for t in ['features', 'signals', 'position.sizes', 'risk.metrics', 'alerts']:
     print(t, len(k), 'messages, identical')
 EOF
 grep -q "resumed" k.out && ok "the last run resumed from a checkpoint" || ko "no resume: $(cat k.out)"
+
+# ---- hot reload: champion moves to a retrained version 2 --------------------------------------
+sed 's/^seed: 3/seed: 4/' mlp.yaml > mlp2.yaml
+"$QA" -q train --config mlp2.yaml --run-dir run2 --publish m5 > /dev/null 2>&1 || ko "train v2"
+"$QA" -q predict --model models:/m5/2 --data s5.h5 > /dev/null 2>&1 || ko "predict v2"
+"$QA" -q registry alias set m5 champion 2 --reason "hot reload test" > /dev/null || ko "alias v2"
+"$QA" -q registry watch --publish --prefix c. > watch.out 2> watch.err || ko "registry watch --publish: $(cat watch.err)"
+"$QA" -q registry watch --publish --prefix c. > watch2.out 2>&1
+grep -q "published 0 " watch2.out && ok "registry events on the bus exactly once ($(cat watch.out))" || ko "bridge again: $(cat watch2.out)"
+T2=$("$PY" -c "import h5py,datetime; t=int(h5py.File('s5.h5','r')['time'][$N + 100]); print(datetime.datetime.utcfromtimestamp(t/1e9).isoformat())")
+"$QA" -q replay --data s5.h5 --start "$T2" --max-times 100 --prefix c. > /dev/null 2>&1 || ko "third replay"
+"$QA" -q live --config c.yaml > c3.out 2> c3.err || ko "live after the alias move: $(tail -3 c3.err)"
+tail_topic c. signals c3.signals.jsonl
+tail_topic c. alerts c3.alerts.jsonl
+"$PY" - "$N" <<'EOF' && ok "alias move -> version 2 from the next timestamp, signals = qa predict of each version, none dropped or doubled" || ko "hot reload"
+import json, sys, h5py, numpy as np
+N = int(sys.argv[1])
+f = h5py.File('s5.h5', 'r')
+sym = [s.decode() for s in f['symbols'][:]]
+time = f['time'][:]
+col = {int(t): i for i, t in enumerate(time)}
+p1, p2 = f['predictions/m5/1'][:], f['predictions/m5/2'][:]
+sw = [a for a in map(json.loads, open('c3.alerts.jsonl')) if a['limit'] == 'model_switch']
+assert len(sw) == 1 and sw[0]['time'] == int(time[N + 100]) and sw[0]['value'] == 2 and sw[0]['threshold'] == 1, sw
+sig = [m for m in map(json.loads, open('c3.signals.jsonl')) if m['time'] >= int(time[N])]
+ids = [(m['symbol'], m['time']) for m in sig]
+assert len(ids) == len(set(ids)), 'doubled'
+for m in sig:
+    s, t = sym.index(m['symbol']), col[m['time']]
+    want = (2, p2[s, t]) if t >= N + 100 else (1, p1[s, t])
+    assert (m['version'], m['score']) == want, (m, want)
+n2 = sum(1 for m in sig if col[m['time']] >= N + 100)
+assert n2 == int(np.isfinite(p2[:, N + 100:N + 200]).sum()) and n2 > 200, n2
+EOF
 
 # ---- 4. another model's checkpoint ------------------------------------------------------------
 "$QA" -q live --config c.yaml --set default_features=false > other.out 2> other.err
