@@ -45,10 +45,21 @@ static qa_status conf_set(rd_kafka_conf_t *conf, const char *key, const char *va
 /* Transport and broker errors are expected while a broker restarts: librdkafka retries
  * on its own, so they are warnings; fatal ones (idempotence broken) end the session at
  * the next produce or flush. */
+struct qa_bus_producer {
+    rd_kafka_t *rk;
+    atomic_ullong delivered, failed, errors;
+    char first_failure[256]; /* written once, by the polling thread */
+    char last_error[256];    /* written by the polling thread */
+};
+
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
-    (void)opaque;
     (void)rk;
     qa_log_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    qa_bus_producer_t *p = opaque; /* producers only: consumers report errors through consume */
+    if (p) {
+        snprintf(p->last_error, sizeof p->last_error, "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+        atomic_fetch_add(&p->errors, 1);
+    }
 }
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
@@ -84,12 +95,6 @@ static qa_status make_conf_with(const qa_bus_cfg *cfg, const char *const *defaul
 }
 
 /* ---- producer ------------------------------------------------------------------------------- */
-
-struct qa_bus_producer {
-    rd_kafka_t *rk;
-    atomic_ullong delivered, failed;
-    char first_failure[256]; /* written once, by the polling thread */
-};
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
@@ -174,6 +179,11 @@ qa_status qa_bus_flush(qa_bus_producer_t *p, int timeout_ms) {
                        (unsigned long long)atomic_load(&p->failed), p->first_failure);
     if (e) return QA_FAIL(QA_ERR_KAFKA, "flush: %d messages not acknowledged after %d ms", rd_kafka_outq_len(p->rk), timeout_ms);
     return QA_OK;
+}
+
+uint64_t qa_bus_producer_errors(qa_bus_producer_t *p, char *last, size_t size) {
+    if (last && size) snprintf(last, size, "%s", p->last_error);
+    return atomic_load(&p->errors);
 }
 
 void qa_bus_producer_stats(const qa_bus_producer_t *p, uint64_t *delivered, uint64_t *failed, long *in_flight) {

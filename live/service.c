@@ -174,6 +174,10 @@ typedef struct svc {
     uint64_t last_poll;
     qa_msg_alert alerts[MAX_ALERTS];
     size_t nalerts;
+    /* bus health */
+    uint64_t bus_errors_seen, last_ops_alert;
+    long long bus_errors;
+    qa_metrics_counter *m_bus_errors;
 } svc;
 
 static size_t hash_str(const char *s) {
@@ -227,7 +231,8 @@ static qa_status load_universe(svc *v) {
 
 static qa_status health(void *ctx, char **json, int *healthy) {
     svc *v = ctx;
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "status", "ok", "trading_state",
+    int degraded = v->last_ops_alert && qa_time_since(v->last_ops_alert) < 30.0;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "status", degraded ? "degraded" : "ok", "trading_state",
                           qa_trading_state_names[qa_riskmon_state(v->risk)], "model", v->model_label, "closed_time",
                           (json_int_t)v->cd.closed_time, "timestamps", (json_int_t)v->rep->timestamps, "bars",
                           (json_int_t)v->rep->bars, "dead_letters", (json_int_t)v->rep->dead_letters);
@@ -254,6 +259,7 @@ static qa_status start_metrics(svc *v) {
     QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_checkpoints_total", "checkpoints written", NULL, &v->m_ckpt));
     QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_timestamps_total", "timestamps closed and processed", NULL, &v->m_times));
     QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_closed_time_seconds", "event time of the last closed timestamp", NULL, &v->m_closed));
+    QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_bus_errors_total", "errors librdkafka reported (it retries)", NULL, &v->m_bus_errors));
     QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_alerts_total", "alerts raised (limit warnings, breaches, state changes)", NULL, &v->m_alerts));
     QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_equity", "book equity in the capital's currency", NULL, &v->m_equity));
     QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_drawdown_ratio", "drawdown from the equity peak", NULL, &v->m_drawdown));
@@ -730,6 +736,7 @@ static qa_status on_tail(void *ctx, const qa_bus_record *r) {
             t->v->dl_done[p] = m.u.dead.offset;
         return QA_OK;
     }
+    if (m.kind == QA_MSG_ALERT && strcmp(m.u.alert.severity, "bus") == 0) return QA_OK; /* operational */
     if (m.kind == QA_MSG_RISK || m.kind == QA_MSG_ALERT) {
         *t->mk = (mark){m.time, (int64_t)(t->v->S + m.id)};
         return QA_OK;
@@ -902,6 +909,41 @@ static void teardown(svc *v) {
     free(v->present);
 }
 
+/* A bus problem (a broker down, a request timing out): librdkafka retries with backoff on
+ * its own; the desk is told at most every 10 s, on the log, the metrics, /health and an
+ * operational alert. It goes to the alerts partition after the one deterministic alerts
+ * use, so it never disturbs their exactly-once marks (not sent with one partition). */
+static void bus_trouble(svc *v, const char *what) {
+    v->bus_errors++;
+    qa_metrics_counter_add(v->m_bus_errors, 1);
+    if (v->last_ops_alert && qa_time_since(v->last_ops_alert) < 10.0) return;
+    v->last_ops_alert = qa_time_ns();
+    qa_log_warn("live: bus trouble (librdkafka retries): %s", what);
+    const int n = v->nout[OUT_ALERTS];
+    if (n < 2) return;
+    qa_msg m = {.kind = QA_MSG_ALERT, .time = v->cd.closed_time};
+    snprintf(m.symbol, sizeof m.symbol, "%s", v->cfg->stream);
+    snprintf(m.u.alert.severity, sizeof m.u.alert.severity, "bus");
+    snprintf(m.u.alert.limit, sizeof m.u.alert.limit, "kafka");
+    snprintf(m.u.alert.metric, sizeof m.u.alert.metric, "errors");
+    m.u.alert.value = (double)v->bus_errors, m.u.alert.threshold = 0;
+    snprintf(m.u.alert.state, sizeof m.u.alert.state, "%s", qa_trading_state_names[qa_riskmon_state(v->risk)]);
+    snprintf(m.u.alert.detail, sizeof m.u.alert.detail, "%s", what);
+    size_t len = 0;
+    int p = (qa_bus_partition_of(m.symbol, strlen(m.symbol), n) + 1) % n;
+    if (qa_msg_encode(&m, v->buf, sizeof v->buf, &len) == QA_OK)
+        qa_bus_produce(v->prod, v->topic_out[OUT_ALERTS], p, m.symbol, strlen(m.symbol), v->buf, len);
+}
+
+static void check_bus(svc *v) {
+    char last[256];
+    uint64_t n = qa_bus_producer_errors(v->prod, last, sizeof last);
+    if (n != v->bus_errors_seen) {
+        v->bus_errors_seen = n;
+        bus_trouble(v, last);
+    }
+}
+
 /* New kill-switch commands (`qa live state`), applied at the next timestamp. */
 static qa_status poll_commands(svc *v) {
     v->last_poll = qa_time_ns();
@@ -929,10 +971,12 @@ qa_status qa_live_run(const qa_live_cfg *c, const char *exe, volatile sig_atomic
         qa_bus_record r;
         int got = qa_bus_consume(v.cons, 100, &r);
         if (got < 0) { /* a broker restarting: librdkafka retries; say so and go on */
-            qa_log_warn("live: %s", qa_err_msg());
+            bus_trouble(&v, qa_err_msg());
             continue;
         }
+        check_bus(&v);
         if (got == 0) {
+            check_bus(&v);
             if (c->exit_idle > 0 && qa_time_since(last_input) >= c->exit_idle) {
                 qa_log_info("live: no input for %.1f s: stopping", c->exit_idle);
                 break;
