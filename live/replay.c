@@ -52,7 +52,16 @@ qa_status qa_replay_run(const qa_bus_cfg *cfg, const qa_replay_opts *o, qa_repla
     for (int f = 0; f < QA_BAR_FIELD_COUNT; f++)
         QA_TRY(qa_store_read(store, qa_bar_field_path((qa_bar_field)f), 0, S, t0, n, bars + (size_t)f * S * n));
 
-    QA_TRY(qa_bus_producer_create(cfg, &prod));
+    /* Throughput over latency for a replay: bigger batches (the caller's properties,
+     * applied after these, still win). */
+    qa_bus_cfg pc = *cfg;
+    if (pc.nprops + 2 <= QA_BUS_MAX_PROPS) {
+        memmove(pc.props[2], pc.props[0], (size_t)pc.nprops * sizeof pc.props[0]);
+        snprintf(pc.props[0], sizeof pc.props[0], "linger.ms=5");
+        snprintf(pc.props[1], sizeof pc.props[1], "batch.num.messages=10000");
+        pc.nprops += 2;
+    }
+    QA_TRY(qa_bus_producer_create(&pc, &prod));
     QA_TRY(qa_bus_consumer_create(cfg, NULL, &meta));
     int parts = 0;
     QA_TRY(qa_bus_partitions(meta, topic, 10000, &parts));

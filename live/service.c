@@ -146,6 +146,8 @@ typedef struct svc {
     int64_t *dl_done;   /* last source offset already dead-lettered per input partition */
     pending *pend;
     size_t npend, cap_pend;
+    int64_t pend_min; /* earliest buffered time (INT64_MAX: none) */
+    int64_t *last_buf; /* [S] latest buffered bar time per symbol (INT64_MIN: none) */
     /* outputs */
     int nout[NOUT], ndead;
     mark *done[NOUT];
@@ -614,13 +616,22 @@ static int cmp_pending(const void *a, const void *b) {
     return x->sym < y->sym ? -1 : x->sym > y->sym;
 }
 
-/* Processes every buffered timestamp <= the smallest watermark. */
+/* Processes every buffered timestamp <= the smallest watermark. Only the bars that can
+ * close are sorted: with a backlog (a replay read partition by partition) most of the
+ * buffer waits for other partitions, and sorting all of it per watermark is quadratic. */
 static qa_status close_ready(svc *v) {
     int64_t w = INT64_MAX;
     for (int p = 0; p < v->nparts; p++)
         if (v->wm[p] < w) w = v->wm[p];
-    if (!v->npend || w == INT64_MIN) return QA_OK;
-    qsort(v->pend, v->npend, sizeof *v->pend, cmp_pending);
+    if (!v->npend || w == INT64_MIN || v->pend_min > w) return QA_OK;
+    size_t nready = 0; /* move the ready bars to the front (order of the rest is irrelevant) */
+    for (size_t j = 0; j < v->npend; j++)
+        if (v->pend[j].time <= w) {
+            pending x = v->pend[nready];
+            v->pend[nready++] = v->pend[j];
+            v->pend[j] = x;
+        }
+    qsort(v->pend, nready, sizeof *v->pend, cmp_pending);
     size_t i = 0;
     while (i < v->npend && v->pend[i].time <= w) {
         const int64_t t = v->pend[i].time;
@@ -650,6 +661,9 @@ static qa_status close_ready(svc *v) {
     }
     memmove(v->pend, v->pend + i, (v->npend - i) * sizeof *v->pend);
     v->npend -= i;
+    v->pend_min = INT64_MAX;
+    for (size_t j = 0; j < v->npend; j++)
+        if (v->pend[j].time < v->pend_min) v->pend_min = v->pend[j].time;
     return QA_OK;
 }
 
@@ -703,10 +717,9 @@ static qa_status on_record(svc *v, const qa_bus_record *r) {
     long s = find_symbol(v, m.symbol);
     judge(v, &m, s, why, sizeof why);
     /* A second bar of a symbol for a still-open timestamp is refused like a stale one. */
-    for (size_t i = 0; !why[0] && i < v->npend; i++)
-        if (v->pend[i].sym == (uint32_t)s && v->pend[i].time >= m.time)
-            snprintf(why, sizeof why, "%s: bar time %" PRId64 " is not after the symbol's last bar %" PRId64
-                     " (stale, duplicate or out of order)", m.symbol, m.time, v->pend[i].time);
+    if (!why[0] && m.time <= v->last_buf[s])
+        snprintf(why, sizeof why, "%s: bar time %" PRId64 " is not after the symbol's last bar %" PRId64
+                 " (stale, duplicate or out of order)", m.symbol, m.time, v->last_buf[s]);
     if (why[0]) return dead_letter(v, r, why);
     if (v->npend == v->cap_pend) {
         size_t cap = v->cap_pend ? 2 * v->cap_pend : 1024;
@@ -715,6 +728,8 @@ static qa_status on_record(svc *v, const qa_bus_record *r) {
         v->pend = q, v->cap_pend = cap;
     }
     v->pend[v->npend++] = (pending){m.time, (uint32_t)s, r->partition, r->offset, v->wm[r->partition], m.u.bar};
+    if (m.time < v->pend_min) v->pend_min = m.time;
+    v->last_buf[s] = m.time;
     v->rep->bars++;
     return QA_OK;
 }
@@ -841,11 +856,13 @@ static qa_status setup(svc *v, const char *exe) {
     v->cd.last_seen = calloc(v->S, sizeof *v->cd.last_seen);
     v->bars = calloc(v->S, sizeof *v->bars);
     v->present = calloc(v->S, 1);
-    if (!v->next_off || !v->wm || !v->cd.watermarks || !v->dl_done || !v->cd.offsets || !v->cd.last_seen || !v->bars || !v->present)
+    v->last_buf = malloc(v->S * sizeof *v->last_buf);
+    if (!v->next_off || !v->wm || !v->cd.watermarks || !v->dl_done || !v->cd.offsets || !v->cd.last_seen || !v->bars || !v->present || !v->last_buf)
         return QA_FAIL(QA_ERR_NOMEM, "service state");
     for (size_t p = 0; p < P; p++) v->cd.offsets[p] = -1, v->cd.watermarks[p] = INT64_MIN, v->dl_done[p] = -1;
-    for (size_t s = 0; s < v->S; s++) v->cd.last_seen[s] = INT64_MIN;
+    for (size_t s = 0; s < v->S; s++) v->cd.last_seen[s] = v->last_buf[s] = INT64_MIN;
     v->cd.closed_time = INT64_MIN;
+    v->pend_min = INT64_MAX;
     v->cd.nparts = v->nparts, v->cd.nsym = v->S;
     const size_t ne = qa_engine_state_doubles(v->engine), nr = qa_riskmon_state_doubles(v->risk);
     v->statebuf = calloc(ne + nr, sizeof *v->statebuf);
@@ -907,6 +924,7 @@ static void teardown(svc *v) {
     free(v->cd.last_seen);
     free(v->bars);
     free(v->present);
+    free(v->last_buf);
 }
 
 /* A bus problem (a broker down, a request timing out): librdkafka retries with backoff on
