@@ -72,11 +72,15 @@ model: models:/demo-mlp@champion
 state_dir: $OUT/live-state
 exit_idle: 2
 rules: {sizing: {method: vol_target, target_vol: 0.1, vol_window: 20}, capital: 1000000}
+risk: {window: 250, every: 12, limits: [{name: gross, metric: gross_exposure, max: 1.0, warn: 0.8}, {name: var99, metric: var, level: 0.99, max: 0.02}]}
 YAML
 rm -rf "$OUT/live-state"
 "$QA" live --config "$OUT/live.yaml"
-echo "last position sizes (weight of capital, shares) per symbol:"
+echo "last position sizes (weight of capital, shares, trading state) per symbol:"
 "$QA" bus tail position.sizes | tail -3
+echo "last risk snapshot (equity, exposures, historical and parametric 99% VaR/ES of the book):"
+"$QA" bus tail risk.metrics | tail -1
+echo "alerts raised: $("$QA" bus tail alerts | wc -l) (history in $OUT/live-state/risk.db)"
 "$QA" bus stop
 
 step "done"

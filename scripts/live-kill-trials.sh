@@ -1,7 +1,9 @@
 #!/bin/sh
 # The full kill -9 proof of the live service (docs/live.md, "Exactly once"): the live
 # integration test with 50 kill/restart trials instead of the 8 `make test` runs.
-# Usage: scripts/live-kill-trials.sh [build-dir] [trials]
+# Usage: scripts/live-kill-trials.sh [build-dir] [trials]   (from the source tree)
 set -eu
-BUILD=${1:-build}
-QA_LIVE_KILLS=${2:-50} exec sh tests/live/test_live.sh "$BUILD/bin/qa" "$(pwd)" /usr/bin/python3 "$BUILD/tests/live/live_inject"
+SRC=$(pwd)
+BUILD=$(cd "${1:-build}" && pwd)
+QA_LIVE_KILLS=${2:-50} exec sh "$SRC/tests/live/test_live.sh" "$BUILD/bin/qa" "$SRC" /usr/bin/python3 \
+    "$BUILD/tests/live/live_inject"
