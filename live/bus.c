@@ -312,6 +312,17 @@ qa_status qa_bus_watermarks(qa_bus_consumer_t *c, const char *topic, int partiti
     return QA_OK;
 }
 
+long long qa_bus_lag(qa_bus_consumer_t *c, const char *topic, int n, const int64_t *next) {
+    long long lag = 0;
+    for (int p = 0; p < n; p++) {
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_get_watermark_offsets(c->rk, topic, p, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0) return -1;
+        int64_t at = next[p] >= 0 ? next[p] : lo;
+        if (hi > at) lag += hi - at;
+    }
+    return lag;
+}
+
 qa_status qa_bus_read_range(qa_bus_consumer_t *c, const char *topic, int partition, int64_t from, int64_t to,
                             int timeout_ms, qa_bus_read_fn fn, void *ctx) {
     if (from >= to) return QA_OK;

@@ -112,6 +112,12 @@ qa_status qa_bus_commit(qa_bus_consumer_t *c, const char *topic, int n, const in
 /* Low and high watermark of a partition (high = the offset the next message gets). */
 qa_status qa_bus_watermarks(qa_bus_consumer_t *c, const char *topic, int partition, int timeout_ms, int64_t *lo,
                             int64_t *hi);
+/* Messages not yet consumed on partitions [0, n) of topic, given the next offsets to read
+ * (a value < 0: from the low watermark), from the high watermarks the consumer's last
+ * fetches reported (cached: no request, so cheap enough for every checkpoint). -1 when no
+ * fetch has reported them yet. */
+long long qa_bus_lag(qa_bus_consumer_t *c, const char *topic, int n, const int64_t *next);
+
 /* Reads offsets [from, to) of a partition, calling fn for each message in order (a
  * non-OK return stops and is returned); QA_ERR_NOT_FOUND when they did not all arrive
  * within timeout_ms. Uses its own short-lived assignment: call it before qa_bus_assign. */

@@ -166,6 +166,8 @@ typedef struct svc {
     qa_http_t *http;
     qa_metrics_counter *m_in, *m_out[NOUT], *m_alerts, *m_dead, *m_suppressed, *m_ckpt, *m_times;
     qa_metrics_histogram *m_step, *m_bar;
+    qa_metrics_gauge *m_lag;
+    long long lag;
     qa_metrics_gauge *m_closed, *m_equity, *m_drawdown, *m_gross, *m_var, *m_state;
     /* risk */
     qa_riskmon_t *risk;
@@ -234,7 +236,8 @@ static qa_status load_universe(svc *v) {
 static qa_status health(void *ctx, char **json, int *healthy) {
     svc *v = ctx;
     int degraded = v->last_ops_alert && qa_time_since(v->last_ops_alert) < 30.0;
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "status", degraded ? "degraded" : "ok", "trading_state",
+    json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I}", "status", degraded ? "degraded" : "ok",
+                          "consumer_lag", (json_int_t)v->lag, "trading_state",
                           qa_trading_state_names[qa_riskmon_state(v->risk)], "model", v->model_label, "closed_time",
                           (json_int_t)v->cd.closed_time, "timestamps", (json_int_t)v->rep->timestamps, "bars",
                           (json_int_t)v->rep->bars, "dead_letters", (json_int_t)v->rep->dead_letters);
@@ -261,6 +264,9 @@ static qa_status start_metrics(svc *v) {
     QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_checkpoints_total", "checkpoints written", NULL, &v->m_ckpt));
     QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_timestamps_total", "timestamps closed and processed", NULL, &v->m_times));
     QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_closed_time_seconds", "event time of the last closed timestamp", NULL, &v->m_closed));
+    QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_consumer_lag_messages",
+                                         "market.data messages not yet read (from the last fetches' high watermarks)", NULL,
+                                         &v->m_lag));
     QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_bus_errors_total", "errors librdkafka reported (it retries)", NULL, &v->m_bus_errors));
     QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_alerts_total", "alerts raised (limit warnings, breaches, state changes)", NULL, &v->m_alerts));
     QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_equity", "book equity in the capital's currency", NULL, &v->m_equity));
@@ -415,34 +421,43 @@ static qa_status apply_switches(svc *v, int64_t t) {
     return qa_riskdb_switch_add(v->riskdb, &w);
 }
 
-/* New events on registry.events: the followed alias moved -> load and verify the new
- * version now, switch at the next timestamp. */
+/* One message of registry.events: when the followed alias moved, load and verify the
+ * new version now and switch at the next timestamp. */
+static qa_status on_registry(svc *v, const void *payload, size_t len) {
+    qa_msg m;
+    if (qa_msg_decode(payload, len, &m) != QA_OK || m.kind != QA_MSG_REGISTRY || m.u.reg.seq <= v->reg_seq ||
+        strcmp(m.u.reg.kind, "alias_set") != 0 || strcmp(m.u.reg.model, v->ref.name) != 0 ||
+        strcmp(m.u.reg.alias, v->ref.alias) != 0)
+        return QA_OK;
+    v->reg_seq = m.u.reg.seq;
+    if (m.u.reg.version == (int64_t)v->model_version) return QA_OK;
+    qa_riskdb_switch w = {m.u.reg.seq, (long)m.u.reg.version, INT64_MIN, ""};
+    if (load_next(v, w.version) != QA_OK) { /* missing or corrupted: refuse, keep scoring */
+        snprintf(w.status, sizeof w.status, "rejected: %.140s", qa_err_msg());
+        qa_log_warn("live: %s@%s moved to version %ld, which cannot be loaded: %s", v->ref.name, v->ref.alias, w.version,
+                    qa_err_msg());
+        return qa_riskdb_switch_add(v->riskdb, &w);
+    }
+    qa_log_info("live: %s@%s moved to version %ld (registry event %lld): loaded and verified, scoring from the next "
+                "timestamp", v->ref.name, v->ref.alias, w.version, (long long)w.seq);
+    v->pend_switch = w;
+    return QA_OK;
+}
+
 static qa_status poll_registry(svc *v) {
     for (int k = 0; k < 16; k++) {
         qa_bus_record r;
         int got = qa_bus_consume(v->regc, 0, &r);
         if (got <= 0) return QA_OK;
-        qa_msg m;
-        int ours = qa_msg_decode(r.payload, r.len, &m) == QA_OK && m.kind == QA_MSG_REGISTRY && m.u.reg.seq > v->reg_seq &&
-                   strcmp(m.u.reg.kind, "alias_set") == 0 && strcmp(m.u.reg.model, v->ref.name) == 0 &&
-                   strcmp(m.u.reg.alias, v->ref.alias) == 0;
+        qa_status st = on_registry(v, r.payload, r.len);
         qa_bus_record_release(&r);
-        if (!ours) continue;
-        v->reg_seq = m.u.reg.seq;
-        if (m.u.reg.version == (int64_t)v->model_version) continue;
-        qa_riskdb_switch w = {m.u.reg.seq, (long)m.u.reg.version, INT64_MIN, ""};
-        if (load_next(v, w.version) != QA_OK) { /* missing or corrupted: refuse, keep scoring */
-            snprintf(w.status, sizeof w.status, "rejected: %.140s", qa_err_msg());
-            qa_log_warn("live: %s@%s moved to version %ld, which cannot be loaded: %s", v->ref.name, v->ref.alias,
-                        w.version, qa_err_msg());
-            QA_TRY_RET(qa_riskdb_switch_add(v->riskdb, &w));
-            continue;
-        }
-        qa_log_info("live: %s@%s moved to version %ld (registry event %lld): loaded and verified, scoring from the next "
-                    "timestamp", v->ref.name, v->ref.alias, w.version, (long long)w.seq);
-        v->pend_switch = w;
+        QA_TRY_RET(st);
     }
     return QA_OK;
+}
+
+static qa_status on_registry_rec(void *ctx, const qa_bus_record *r) {
+    return on_registry(ctx, r->payload, r->len);
 }
 
 /* At start: the followed alias's history in risk.db decides the version active at the
@@ -478,7 +493,21 @@ static qa_status setup_hot(svc *v) {
     QA_TRY_RET(qa_bus_consumer_create(&v->bus, NULL, &v->regc));
     int parts = 0;
     QA_TRY_RET(qa_bus_partitions(v->regc, v->topic_reg, 10000, &parts));
-    QA_TRY_RET(qa_bus_assign(v->regc, v->topic_reg, parts, NULL));
+    /* What the topic already holds is read before the first bar, so an alias moved while
+     * the service was down takes effect at its first timestamp, not whenever a fetch
+     * happens to return; later events are polled between messages. */
+    int64_t *from = calloc((size_t)parts, sizeof *from);
+    if (!from) return QA_FAIL(QA_ERR_NOMEM, "registry offsets");
+    qa_status st = QA_OK;
+    for (int p = 0; p < parts && st == QA_OK; p++) {
+        int64_t lo = 0, hi = 0;
+        st = qa_bus_watermarks(v->regc, v->topic_reg, p, 10000, &lo, &hi);
+        if (st == QA_OK) st = qa_bus_read_range(v->regc, v->topic_reg, p, lo, hi, 10000, on_registry_rec, v);
+        from[p] = hi;
+    }
+    if (st == QA_OK) st = qa_bus_assign(v->regc, v->topic_reg, parts, from);
+    free(from);
+    QA_TRY_RET(st);
     qa_log_info("live: following %s@%s on %s (scoring with version %u)", v->ref.name, v->ref.alias, v->topic_reg,
                 v->model_version);
     return QA_OK;
@@ -684,6 +713,8 @@ static qa_status checkpoint(svc *v) {
     QA_TRY_RET(qa_ckpt_save(v->ckpt, &v->cd));
     v->since_ckpt = 0;
     v->rep->checkpoints++;
+    v->lag = qa_bus_lag(v->cons, v->topic_in, v->nparts, v->next_off);
+    if (v->lag >= 0) qa_metrics_gauge_set(v->m_lag, (double)v->lag);
     qa_metrics_counter_add(v->m_ckpt, 1);
     qa_status st = qa_bus_commit(v->cons, v->topic_in, v->nparts, v->cd.offsets);
     if (st != QA_OK) qa_log_warn("live: %s (the checkpoint holds the offsets; the group's lag view lags)", qa_err_msg());
@@ -863,6 +894,7 @@ static qa_status setup(svc *v, const char *exe) {
     for (size_t s = 0; s < v->S; s++) v->cd.last_seen[s] = v->last_buf[s] = INT64_MIN;
     v->cd.closed_time = INT64_MIN;
     v->pend_min = INT64_MAX;
+    v->lag = -1; /* unknown until a fetch reports the high watermarks */
     v->cd.nparts = v->nparts, v->cd.nsym = v->S;
     const size_t ne = qa_engine_state_doubles(v->engine), nr = qa_riskmon_state_doubles(v->risk);
     v->statebuf = calloc(ne + nr, sizeof *v->statebuf);
@@ -995,6 +1027,8 @@ qa_status qa_live_run(const qa_live_cfg *c, const char *exe, volatile sig_atomic
         check_bus(&v);
         if (got == 0) {
             check_bus(&v);
+            v.lag = qa_bus_lag(v.cons, v.topic_in, v.nparts, v.next_off); /* cached watermarks: cheap */
+            if (v.lag >= 0) qa_metrics_gauge_set(v.m_lag, (double)v.lag);
             if (c->exit_idle > 0 && qa_time_since(last_input) >= c->exit_idle) {
                 qa_log_info("live: no input for %.1f s: stopping", c->exit_idle);
                 break;

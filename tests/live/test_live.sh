@@ -161,8 +161,38 @@ grep -q '"severity":"warning","limit":"gross"' c.alerts.jsonl && ! grep -q '"sev
 
 # A gross limit the book breaks: REDUCING, and from then on targets only move toward zero.
 live_yaml g. state_g 0.5 > g.yaml
-"$QA" -q replay --data s5.h5 --max-times $N --prefix g. > /dev/null 2>&1 || ko "replay g."
-"$QA" -q live --config g.yaml > g.out 2> g.err || ko "gated run: $(tail -3 g.err)"
+"$QA" -q replay --data s5.h5 --max-times $N --prefix g. > g.replay.txt 2>&1 || ko "replay g."
+"$QA" live --config g.yaml --set http=127.0.0.1:0 --set exit_idle=4 > g.out 2> g.err &
+gpid=$!
+# While it runs: /health and /metrics answer with the service's own numbers.
+"$PY" - <<'EOF' && ok "/health and /metrics of the running service (Prometheus text, lag, trading state)" || ko "operations endpoints"
+import json, re, time, urllib.request
+port = None
+for _ in range(200):
+    m = re.search(r'/metrics on http://127\.0\.0\.1:(\d+)', open('g.err').read())
+    if m: port = int(m.group(1)); break
+    time.sleep(0.05)
+assert port, 'no port in the log'
+for _ in range(100):
+    h = json.loads(urllib.request.urlopen('http://127.0.0.1:%d/health' % port).read())
+    if h['timestamps'] == 900: break
+    time.sleep(0.1)
+assert h['timestamps'] == 900 and h['trading_state'] == 'REDUCING' and h['bars'] == 2700, h
+val = lambda name: float(re.search(r'^' + re.escape(name) + r' (\S+)$', text, re.M).group(1))
+for _ in range(30): # the lag gauge is refreshed while the service waits for input
+    r = urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port)
+    assert r.headers['Content-Type'].startswith('text/plain; version=0.0.4'), r.headers['Content-Type']
+    text = r.read().decode()
+    if val('qa_live_consumer_lag_messages') == 0: break
+    time.sleep(0.1)
+wms = int(re.search(r'2700 bars and (\d+) watermarks', open('g.replay.txt').read()).group(1))
+assert val('qa_live_messages_in_total{topic="g.market.data"}') == 2700 + wms, text[:400]
+for name, want in [('qa_live_timestamps_total', 900), ('qa_live_trading_state', 1),
+                   ('qa_live_consumer_lag_messages', 0), ('qa_live_bar_seconds_count', 900)]:
+    assert val(name) == want, (name, val(name), want)
+assert '# TYPE qa_live_step_seconds histogram' in text
+EOF
+wait $gpid || ko "gated run: $(tail -3 g.err)"
 for t in position.sizes alerts risk.metrics; do tail_topic g. $t g.$t.jsonl; done
 "$PY" - <<'EOF' && ok "gross breach -> alert and REDUCING; every later size moves toward zero" || ko "limit gating"
 import json
