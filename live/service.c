@@ -18,6 +18,7 @@
 #include "live/checkpoint.h"     /* state across restarts */
 #include "live/engine.h"         /* the processing */
 #include "live/http.h"           /* /health, /metrics */
+#include "live/livestore.h"      /* accepted bars as a market file */
 #include "live/metrics.h"        /* Prometheus counters */
 #include "live/msg.h"            /* schemas */
 #include "live/riskdb.h"         /* metrics history, alerts, kill-switch commands */
@@ -31,6 +32,7 @@ void qa_live_cfg_init(qa_live_cfg *c) {
     c->stream = "live";
     c->checkpoint_every = 64;
     c->http = "";
+    c->live_store = 1;
     qa_rules_init(&c->rules);
     c->rules.sizing.method = QA_BT_SIZE_VOL_TARGET;
     c->risk_window = 500, c->risk_every = 12, c->risk_level = 0.99, c->risk_recover = 3;
@@ -67,6 +69,7 @@ static const qa_cfg_field live_schema[] = {
     QA_CFG_NUM(qa_live_cfg, "allocation", allocation, 0, 1e3, 0, "fraction of capital per symbol (0: 1/N)"),
     QA_CFG_NUM(qa_live_cfg, "exit_idle", exit_idle, 0, 1e9, 0, "seconds without input before a clean exit"),
     QA_CFG_FIELD(qa_live_cfg, "http", QA_CFG_T_STRING, http, 0, "host:port of /health and /metrics"),
+    QA_CFG_FIELD(qa_live_cfg, "live_store", QA_CFG_T_BOOL, live_store, 0, "keep accepted bars in state_dir/live.h5"),
     {"kafka", QA_CFG_T_SECTION, 0, 0, 0, NULL, kafka_schema, 0, "the bus"},
     {"rules", QA_CFG_T_SECTION, offsetof(qa_live_cfg, rules), 0, 0, NULL, qa_rules_schema, 0, "trading rules"},
     {"risk", QA_CFG_T_SECTION, 0, 0, 0, NULL, risk_schema, 0, "risk monitoring"},
@@ -137,6 +140,8 @@ typedef struct svc {
     size_t S;
     char **symbols;
     int64_t bar_seconds;
+    qa_store_meta meta;        /* the universe file's, for the live store */
+    qa_livestore_t *store;
     uint32_t *hash; /* open addressing: symbol index + 1, 0 empty */
     size_t hcap;
     /* input */
@@ -203,6 +208,7 @@ static qa_status load_universe(svc *v) {
     qa_status s = QA_OK;
     v->S = qa_store_nsym(st);
     v->bar_seconds = qa_store_get_meta(st)->bar_seconds;
+    v->meta = *qa_store_get_meta(st);
     double bpy = qa_store_get_meta(st)->bars_per_year;
     v->hcap = 16;
     while (v->hcap < 2 * v->S) v->hcap *= 2;
@@ -681,6 +687,7 @@ static qa_status close_ready(svc *v) {
         qa_metrics_histogram_observe(v->m_step, dt);
         qa_metrics_histogram_observe(v->m_bar, dt / (double)n);
         qa_bus_poll(v->prod);
+        if (v->store) QA_TRY_RET(qa_livestore_append(v->store, t, v->bars, v->present));
         v->cd.closed_time = t;
         v->cd.times++;
         v->rep->timestamps++;
@@ -707,6 +714,7 @@ static qa_status checkpoint(svc *v) {
         const pending *q = &v->pend[i];
         if (q->offset < v->cd.offsets[q->part]) v->cd.offsets[q->part] = q->offset, v->cd.watermarks[q->part] = q->wm_before;
     }
+    if (v->store) QA_TRY_RET(qa_livestore_commit(v->store)); /* never behind the checkpoint row */
     const size_t ne = qa_engine_state_doubles(v->engine);
     memcpy(v->statebuf, qa_engine_state(v->engine), ne * sizeof *v->statebuf);
     memcpy(v->statebuf + ne, qa_riskmon_state_data(v->risk), qa_riskmon_state_doubles(v->risk) * sizeof *v->statebuf);
@@ -915,6 +923,9 @@ static qa_status setup(svc *v, const char *exe) {
         memcpy(qa_engine_state(v->engine), v->statebuf, ne * sizeof *v->statebuf);
         memcpy(qa_riskmon_state_data(v->risk), v->statebuf + ne, nr * sizeof *v->statebuf);
     }
+    if (c->live_store)
+        QA_TRY_RET(qa_livestore_open(c->state_dir, &v->meta, v->S, (const char *const *)v->symbols, v->cd.closed_time,
+                                     &v->store));
     qa_bus_topic(&v->bus, QA_TOPIC_REGISTRY, v->topic_reg, sizeof v->topic_reg);
     QA_TRY_RET(setup_hot(v));
     /* Commands applied after the checkpoint are applied again at their timestamps. */
@@ -935,6 +946,7 @@ static void teardown(svc *v) {
     qa_bus_producer_free(v->prod);
     qa_engine_free(v->engine);
     qa_riskmon_free(v->risk);
+    qa_livestore_free(v->store);
     qa_riskdb_close(v->riskdb);
     free(v->statebuf);
     if (v->have_model) qa_model_free(&v->model);

@@ -48,6 +48,7 @@ typedef struct qa_live_cfg {
     double allocation;           /* fraction of capital per symbol (0: 1/N) */
     double exit_idle;            /* seconds without input before a clean exit (0: run until SIGTERM) */
     const char *http;            /* host:port of /health and /metrics ("" or NULL: off; port 0: any) */
+    int live_store;              /* keep the accepted bars in <state_dir>/live.h5 (1; live/livestore.h) */
     qa_rules rules;              /* direction, sizing, capital */
     /* risk: {window, every, level, recover, limits: [...], halt: [names]} (live/riskmon.h) */
     long long risk_window;       /* rows of returns for VaR/ES (500) */

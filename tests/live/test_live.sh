@@ -283,6 +283,18 @@ for t in ['features', 'signals', 'position.sizes', 'risk.metrics', 'alerts']:
 EOF
 "$PY" same.py k. && ok "kill -9 x $KILLS: outputs equal the clean run, no duplicates, no gaps" || ko "kill -9 trials"
 grep -q "resumed" k.out && ok "the last run resumed from a checkpoint" || ko "no resume: $(cat k.out)"
+# The live store after all those kills: a complete market file with exactly the replayed bars.
+"$QA" -q data info state_k/live.h5 > kinfo.txt 2>&1 || ko "qa data info of the live store: $(cat kinfo.txt)"
+"$PY" - "$N" <<'EOF' && ok "live store after the kills: a market file holding exactly the accepted bars" || ko "live store"
+import sys, h5py, numpy as np
+N = int(sys.argv[1])
+a, b = h5py.File('state_k/live.h5', 'r'), h5py.File('s5.h5', 'r')
+assert a.attrs['format'] == b'quantumalpha.market' or a.attrs['format'] == 'quantumalpha.market', a.attrs['format']
+assert list(a['symbols'][:]) == list(b['symbols'][:]) and (a['time'][:] == b['time'][:N]).all(), len(a['time'])
+for f in ['open', 'high', 'low', 'close', 'volume']:
+    x, y = a['bars/' + f][:], b['bars/' + f][:, :N]
+    assert ((x == y) | (np.isnan(x) & np.isnan(y))).all(), f
+EOF
 
 # ---- broker down and back ----------------------------------------------------------------------
 # A cluster of its own with a fault-injection FIFO: broker 1 (leader of some partitions of
