@@ -464,6 +464,8 @@ QA_BT_FN void qa_bt_path_push(qa_bt_path *p, double R) {
     p->E = e;
 }
 
+#define QA_BT_ROUNDOFF 1e-12 /* per-bar deviation / drawdown below which a ratio is undefined */
+
 /* Metrics from the accumulated sums. m2 is the sum of squared deviations from the mean
  * (exact two-pass value or sumsq - sum^2/n). */
 QA_BT_FN void qa_bt_finalize(int64_t n, double sum, double m2, double down, const qa_bt_path *p,
@@ -480,17 +482,20 @@ QA_BT_FN void qa_bt_finalize(int64_t n, double sum, double m2, double down, cons
     m->exposure = n > 0 ? (double)held / (double)n : NAN;
     m->hit_rate = held > 0 ? (double)wins / (double)held : NAN;
     double mean = n > 0 ? sum / (double)n : NAN;
+    /* A deviation or drawdown below QA_BT_ROUNDOFF is the round-off of a flat equity
+     * curve (an engine that keeps cash can dip by 1e-16 where the vectorized one stays
+     * exactly flat), not risk: the ratio over it is undefined, as over an exact zero. */
     if (n >= 2) {
         double sd = sqrt((m2 > 0.0 ? m2 : 0.0) / (double)(n - 1));
         m->ann_vol = sd * sb;
-        m->sharpe = sd > 0.0 ? mean / sd * sb : NAN;
+        m->sharpe = sd > QA_BT_ROUNDOFF ? mean / sd * sb : NAN;
     } else {
         m->ann_vol = NAN;
         m->sharpe = NAN;
     }
     double dd = n > 0 ? sqrt(down / (double)n) : NAN;
-    m->sortino = dd > 0.0 ? mean / dd * sb : NAN;
-    m->calmar = m->max_drawdown < 0.0 ? m->cagr / -m->max_drawdown : NAN;
+    m->sortino = dd > QA_BT_ROUNDOFF ? mean / dd * sb : NAN;
+    m->calmar = m->max_drawdown < -QA_BT_ROUNDOFF ? m->cagr / -m->max_drawdown : NAN;
 }
 
 /* One-pass accumulator (optimised CPU scalar paths and CUDA threads). */

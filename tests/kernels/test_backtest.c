@@ -477,10 +477,10 @@ static void ind_run(const panel *pn, size_t sym, const ind_case *ic, size_t t_en
     m->total_return = E - 1;
     m->cagr = bars ? (E > 0 ? pow(E, st->bars_per_year / bars) - 1 : -1) : NAN;
     m->ann_vol = sd * sb;
-    m->sharpe = sd > 0 ? mean / sd * sb : NAN;
-    m->sortino = dn > 0 ? mean / sqrt(dn / bars) * sb : NAN;
+    m->sharpe = sd > 1e-12 ? mean / sd * sb : NAN;
+    m->sortino = sqrt(dn / bars) > 1e-12 ? mean / sqrt(dn / bars) * sb : NAN; /* docs/backtest.md: round-off is no risk */
     m->max_drawdown = mdd;
-    m->calmar = mdd < 0 ? m->cagr / -mdd : NAN;
+    m->calmar = mdd < -1e-12 ? m->cagr / -mdd : NAN;
     m->hit_rate = held ? (double)wins / held : NAN;
     m->turnover = tv;
     m->exposure = bars ? (double)held / bars : NAN;
