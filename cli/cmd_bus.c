@@ -165,6 +165,11 @@ static json_t *num(double x) {
     return isfinite(x) ? json_real(x) : json_null();
 }
 
+/* Sets n named numbers (NaN as null). */
+static void set_nums(json_t *o, const char *const *names, const double *vals, int n) {
+    for (int i = 0; i < n; i++) json_object_set_new(o, names[i], num(vals[i]));
+}
+
 static json_t *hex32(const uint8_t *b) {
     char h[65];
     for (int i = 0; i < 32; i++) snprintf(h + 2 * i, 3, "%02x", b[i]);
@@ -178,14 +183,13 @@ static json_t *msg_json(const qa_msg *m) {
     snprintf(id, sizeof id, "%016llx", (unsigned long long)m->id);
     json_object_set_new(o, "id", json_string(id));
     switch (m->kind) {
-    case QA_MSG_BAR:
-        json_object_set_new(o, "open", num(m->u.bar.open));
-        json_object_set_new(o, "high", num(m->u.bar.high));
-        json_object_set_new(o, "low", num(m->u.bar.low));
-        json_object_set_new(o, "close", num(m->u.bar.close));
-        json_object_set_new(o, "volume", num(m->u.bar.volume));
-        json_object_set_new(o, "bar_seconds", json_integer(m->u.bar.bar_seconds));
+    case QA_MSG_BAR: {
+        static const char *const names[5] = {"open", "high", "low", "close", "volume"};
+        const qa_msg_bar *b = &m->u.bar;
+        set_nums(o, names, (const double[5]){b->open, b->high, b->low, b->close, b->volume}, 5);
+        json_object_set_new(o, "bar_seconds", json_integer(b->bar_seconds));
         break;
+    }
     case QA_MSG_WATERMARK:
         json_object_set_new(o, "partition", json_integer(m->u.wm.partition));
         json_object_set_new(o, "partitions", json_integer(m->u.wm.partitions));
@@ -204,22 +208,22 @@ static json_t *msg_json(const qa_msg *m) {
         json_object_set_new(o, "close", num(m->u.sig.close));
         json_object_set_new(o, "lineage", hex32(m->u.sig.lineage));
         break;
-    case QA_MSG_SIZE:
-        json_object_set_new(o, "weight", num(m->u.size.weight));
-        json_object_set_new(o, "shares", num(m->u.size.shares));
-        json_object_set_new(o, "price", num(m->u.size.price));
-        json_object_set_new(o, "equity", num(m->u.size.equity));
-        json_object_set_new(o, "score", num(m->u.size.score));
+    case QA_MSG_SIZE: {
+        static const char *const names[5] = {"weight", "shares", "price", "equity", "score"};
+        const qa_msg_size *z = &m->u.size;
+        set_nums(o, names, (const double[5]){z->weight, z->shares, z->price, z->equity, z->score}, 5);
         json_object_set_new(o, "method", json_string(m->u.size.method));
         json_object_set_new(o, "state", json_string(m->u.size.state));
         break;
+    }
     case QA_MSG_RISK: {
+        static const char *const names[11] = {"equity", "pnl", "drawdown", "gross", "net", "concentration", "var_hist",
+                                              "es_hist", "var_param", "es_param", "level"};
         const qa_msg_risk *k = &m->u.risk;
-        const char *names[11] = {"equity", "pnl", "drawdown", "gross", "net", "concentration", "var_hist", "es_hist",
-                                 "var_param", "es_param", "level"};
-        const double vals[11] = {k->equity, k->pnl, k->drawdown, k->gross, k->net, k->concentration,
-                                 k->var_hist, k->es_hist, k->var_param, k->es_param, k->level};
-        for (int i = 0; i < 11; i++) json_object_set_new(o, names[i], num(vals[i]));
+        set_nums(o, names,
+                 (const double[11]){k->equity, k->pnl, k->drawdown, k->gross, k->net, k->concentration, k->var_hist,
+                                    k->es_hist, k->var_param, k->es_param, k->level},
+                 11);
         json_object_set_new(o, "state", json_string(k->state));
         json_object_set_new(o, "top", json_string(k->top));
         break;
@@ -276,11 +280,8 @@ static int cmd_tail(int argc, char **argv) {
         int got = qa_bus_consume(c, 100, &r);
         if (got <= 0) continue;
         last = qa_time_ns();
-        char key[64] = "";
-        for (size_t i = 0; r.key && i < r.keylen && i < sizeof key - 1; i++) { /* printable ASCII only */
-            char ch = ((const char *)r.key)[i];
-            key[i] = ch >= 32 && ch < 127 ? ch : '?';
-        }
+        char key[64];
+        qa_msg_printable(r.key, r.keylen, key, sizeof key);
         json_t *o = json_pack("{s:s, s:i, s:I, s:s}", "topic", r.topic, "partition", r.partition, "offset",
                               (json_int_t)r.offset, "key", key);
         qa_msg m;

@@ -47,7 +47,7 @@ static qa_status conf_set(rd_kafka_conf_t *conf, const char *key, const char *va
  * the next produce or flush. */
 struct qa_bus_producer {
     rd_kafka_t *rk;
-    atomic_ullong delivered, failed, errors;
+    atomic_ullong failed, errors;
     char first_failure[256]; /* written once, by the polling thread */
     char last_error[256];    /* written by the polling thread */
 };
@@ -103,8 +103,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         if (atomic_fetch_add(&p->failed, 1) == 0)
             snprintf(p->first_failure, sizeof p->first_failure, "%s [%d]: %s", rd_kafka_topic_name(m->rkt),
                      (int)m->partition, rd_kafka_err2str(m->err));
-    } else {
-        atomic_fetch_add(&p->delivered, 1);
     }
 }
 
@@ -186,11 +184,6 @@ uint64_t qa_bus_producer_errors(qa_bus_producer_t *p, char *last, size_t size) {
     return atomic_load(&p->errors);
 }
 
-void qa_bus_producer_stats(const qa_bus_producer_t *p, uint64_t *delivered, uint64_t *failed, long *in_flight) {
-    if (delivered) *delivered = atomic_load(&p->delivered);
-    if (failed) *failed = atomic_load(&p->failed);
-    if (in_flight) *in_flight = rd_kafka_outq_len(p->rk);
-}
 
 /* ---- consumer ------------------------------------------------------------------------------- */
 

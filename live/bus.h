@@ -76,8 +76,6 @@ qa_status qa_bus_flush(qa_bus_producer_t *p, int timeout_ms);
 /* Errors librdkafka reported (a broker down, a timeout: it retries on its own) since
  * creation, and the last one's text. */
 uint64_t qa_bus_producer_errors(qa_bus_producer_t *p, char *last, size_t size);
-/* Messages acknowledged and failed since creation; messages still in flight. */
-void qa_bus_producer_stats(const qa_bus_producer_t *p, uint64_t *delivered, uint64_t *failed, long *in_flight);
 
 /* ---- consumer ---------------------------------------------------------------------------- */
 

@@ -171,9 +171,6 @@ qa_status qa_engine_set_model(qa_engine_t *e, const qa_model *m, const char *nam
 size_t qa_engine_nfeatures(const qa_engine_t *e) {
     return e->nfeat;
 }
-const char *qa_engine_feature_name(const qa_engine_t *e, size_t j) {
-    return e->names[j];
-}
 const char *qa_engine_lineage(const qa_engine_t *e) {
     return e->lineage;
 }

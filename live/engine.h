@@ -74,10 +74,9 @@ qa_status qa_engine_step(qa_engine_t *e, int64_t time, const qa_msg_bar *bars, c
  * engine is unchanged). m must outlive the engine or the next swap. */
 qa_status qa_engine_set_model(qa_engine_t *e, const qa_model *m, const char *name, uint32_t version);
 
-/* The feature set: count, names, and its lineage (SHA-256 hex of the code version and
- * each feature's name and definition). */
+/* The feature set: count and its lineage (SHA-256 hex of the code version and each
+ * feature's name and definition). */
 size_t qa_engine_nfeatures(const qa_engine_t *e);
-const char *qa_engine_feature_name(const qa_engine_t *e, size_t j);
 const char *qa_engine_lineage(const qa_engine_t *e);
 
 /* The whole state as doubles (nsym x per-symbol), for checkpoints; the layout is fixed

@@ -120,10 +120,6 @@ qa_status qa_livestore_append(qa_livestore_t *s, int64_t time, const qa_msg_bar 
     return QA_OK;
 }
 
-size_t qa_livestore_ntime(const qa_livestore_t *s) {
-    return s->T;
-}
-
 /* The checkpoint row that follows must never be on disk before the file it covers: fsync
  * the file and its directory entry (the rename). */
 static qa_status make_durable(const char *path) {

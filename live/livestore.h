@@ -36,7 +36,6 @@ void qa_livestore_free(qa_livestore_t *s);
 qa_status qa_livestore_append(qa_livestore_t *s, int64_t time, const qa_msg_bar *bars, const unsigned char *present);
 /* Rewrites the file when anything was appended since the last commit. */
 qa_status qa_livestore_commit(qa_livestore_t *s);
-size_t qa_livestore_ntime(const qa_livestore_t *s);
 
 #ifdef __cplusplus
 }

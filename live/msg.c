@@ -288,6 +288,15 @@ qa_status qa_msg_decode(const void *buf, size_t len, qa_msg *m) {
     return QA_OK;
 }
 
+void qa_msg_printable(const void *key, size_t n, char *out, size_t size) {
+    size_t k = 0;
+    for (; key && k < n && k + 1 < size; k++) {
+        char ch = ((const char *)key)[k];
+        out[k] = ch >= 32 && ch < 127 ? ch : '?';
+    }
+    out[k] = '\0';
+}
+
 /* FNV-1a 64 over the three fields with separators: stable across builds and hosts. */
 uint64_t qa_msg_signal_id(const char *stream, const char *symbol, int64_t time) {
     uint64_t h = 1469598103934665603ull;

@@ -165,6 +165,10 @@ qa_status qa_msg_encode(const qa_msg *m, void *buf, size_t cap, size_t *len);
  * not judged here (NaN prices are the collector's business). */
 qa_status qa_msg_decode(const void *buf, size_t len, qa_msg *m);
 
+/* The printable ASCII of n key bytes into out (size bytes, NUL-terminated; other bytes
+ * become '?'): a dead letter's or a tail line's key, whatever the producer sent. */
+void qa_msg_printable(const void *key, size_t n, char *out, size_t size);
+
 /* A deterministic 64-bit id of (stream, symbol, event time): the signal id, the same
  * for a replayed input, so a consumer can spot a second copy. */
 uint64_t qa_msg_signal_id(const char *stream, const char *symbol, int64_t time);

@@ -5,6 +5,7 @@
 #include <inttypes.h> /* PRId64 */
 #include <math.h>     /* isfinite, log */
 #include <stdio.h>    /* snprintf */
+#include <stddef.h>   /* offsetof: the metric table */
 #include <stdlib.h>   /* calloc, qsort */
 #include <string.h>   /* strcmp, memmove */
 
@@ -120,11 +121,11 @@ typedef struct svc {
     qa_bus_producer_t *prod;
     qa_bus_consumer_t *cons;
     qa_engine_t *engine;
-    qa_model model;   /* the scoring model (engine points here) */
-    qa_model next;    /* a version loaded for the next timestamp */
-    int have_model, have_next;
-    /* Hot reload: the alias followed, the last registry event seen, switches due. */
-    int hot;
+    /* Two slots: the engine scores with models[cur]; a version loaded for the next
+     * timestamp waits in the other, so a swap is one pointer change. */
+    qa_model models[2];
+    int cur, loaded[2];
+    /* Hot reload: the alias followed (regc != NULL), the last registry event seen, switches due. */
     qa_registry_ref ref;
     qa_registry_t *reg;
     qa_bus_consumer_t *regc;
@@ -139,7 +140,6 @@ typedef struct svc {
     /* universe */
     size_t S;
     char **symbols;
-    int64_t bar_seconds;
     qa_store_meta meta;        /* the universe file's, for the live store */
     qa_livestore_t *store;
     uint32_t *hash; /* open addressing: symbol index + 1, 0 empty */
@@ -207,7 +207,6 @@ static qa_status load_universe(svc *v) {
     QA_TRY_RET(qa_store_open(v->cfg->universe, NULL, QA_STORE_READ, &st));
     qa_status s = QA_OK;
     v->S = qa_store_nsym(st);
-    v->bar_seconds = qa_store_get_meta(st)->bar_seconds;
     v->meta = *qa_store_get_meta(st);
     double bpy = qa_store_get_meta(st)->bars_per_year;
     v->hcap = 16;
@@ -263,23 +262,33 @@ static qa_status start_metrics(svc *v) {
         snprintf(lab, sizeof lab, "topic=\"%s\"", v->topic_out[o]);
         QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_messages_out_total", "messages produced", lab, &v->m_out[o]));
     }
-    QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_dead_letters_total", "inputs sent to the dead-letter topic", NULL, &v->m_dead));
-    QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_suppressed_total",
-                                           "outputs not produced again after a restart (already in their topic)", NULL,
-                                           &v->m_suppressed));
-    QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_checkpoints_total", "checkpoints written", NULL, &v->m_ckpt));
-    QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_timestamps_total", "timestamps closed and processed", NULL, &v->m_times));
-    QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_closed_time_seconds", "event time of the last closed timestamp", NULL, &v->m_closed));
-    QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_consumer_lag_messages",
-                                         "market.data messages not yet read (from the last fetches' high watermarks)", NULL,
-                                         &v->m_lag));
-    QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_bus_errors_total", "errors librdkafka reported (it retries)", NULL, &v->m_bus_errors));
-    QA_TRY_RET(qa_metrics_counter_register(m, "qa_live_alerts_total", "alerts raised (limit warnings, breaches, state changes)", NULL, &v->m_alerts));
-    QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_equity", "book equity in the capital's currency", NULL, &v->m_equity));
-    QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_drawdown_ratio", "drawdown from the equity peak", NULL, &v->m_drawdown));
-    QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_gross_exposure_ratio", "sum of |weights|", NULL, &v->m_gross));
-    QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_var_ratio", "historical VaR of the book, fraction of equity", NULL, &v->m_var));
-    QA_TRY_RET(qa_metrics_gauge_register(m, "qa_live_trading_state", "0 ACTIVE, 1 REDUCING, 2 HALTED", NULL, &v->m_state));
+    static const struct {
+        const char *name, *help;
+        size_t off; /* of the handle in svc */
+        int gauge;
+    } plain[] = {
+        {"qa_live_dead_letters_total", "inputs sent to the dead-letter topic", offsetof(svc, m_dead), 0},
+        {"qa_live_suppressed_total", "outputs not produced again after a restart (already in their topic)",
+         offsetof(svc, m_suppressed), 0},
+        {"qa_live_checkpoints_total", "checkpoints written", offsetof(svc, m_ckpt), 0},
+        {"qa_live_timestamps_total", "timestamps closed and processed", offsetof(svc, m_times), 0},
+        {"qa_live_bus_errors_total", "errors librdkafka reported (it retries)", offsetof(svc, m_bus_errors), 0},
+        {"qa_live_alerts_total", "alerts raised (limit warnings, breaches, state changes)", offsetof(svc, m_alerts), 0},
+        {"qa_live_closed_time_seconds", "event time of the last closed timestamp", offsetof(svc, m_closed), 1},
+        {"qa_live_consumer_lag_messages", "market.data messages not yet read (from the last fetches' high watermarks)",
+         offsetof(svc, m_lag), 1},
+        {"qa_live_equity", "book equity in the capital's currency", offsetof(svc, m_equity), 1},
+        {"qa_live_drawdown_ratio", "drawdown from the equity peak", offsetof(svc, m_drawdown), 1},
+        {"qa_live_gross_exposure_ratio", "sum of |weights|", offsetof(svc, m_gross), 1},
+        {"qa_live_var_ratio", "historical VaR of the book, fraction of equity", offsetof(svc, m_var), 1},
+        {"qa_live_trading_state", "0 ACTIVE, 1 REDUCING, 2 HALTED", offsetof(svc, m_state), 1},
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        void *handle = (char *)v + plain[i].off;
+        QA_TRY_RET(plain[i].gauge
+                       ? qa_metrics_gauge_register(m, plain[i].name, plain[i].help, NULL, (qa_metrics_gauge **)handle)
+                       : qa_metrics_counter_register(m, plain[i].name, plain[i].help, NULL, (qa_metrics_counter **)handle));
+    }
     double b[32];
     size_t nb = qa_metrics_latency_buckets(b, 32);
     QA_TRY_RET(qa_metrics_histogram_register(m, "qa_live_step_seconds", "engine time per closed timestamp", NULL, b, nb, &v->m_step));
@@ -372,26 +381,32 @@ static qa_status apply_commands(svc *v, int64_t t) {
     return QA_OK;
 }
 
+/* 1 when the configured model is models:/NAME@alias (not latest): the alias is followed
+ * on registry.events; *ref receives it. */
+static int follows_alias(const qa_live_cfg *c, qa_registry_ref *ref) {
+    return c->model && qa_registry_is_uri(c->model) && qa_registry_uri_parse(c->model, ref) == QA_OK && ref->alias[0] &&
+           strcmp(ref->alias, "latest") != 0;
+}
+
 /* Loads version `version` of the followed model into the spare slot. */
 static qa_status load_next(svc *v, long version) {
     char uri[QA_PATH_MAX];
     snprintf(uri, sizeof uri, "models:/%s/%ld", v->ref.name, version);
-    if (v->have_next) qa_model_free(&v->next), v->have_next = 0;
-    QA_TRY_RET(qa_registry_load(v->reg, uri, &v->next, NULL));
-    v->have_next = 1;
+    const int spare = 1 - v->cur;
+    if (v->loaded[spare]) qa_model_free(&v->models[spare]), v->loaded[spare] = 0;
+    QA_TRY_RET(qa_registry_load(v->reg, uri, &v->models[spare], NULL));
+    v->loaded[spare] = 1;
     return QA_OK;
 }
 
-/* The spare slot becomes the scoring model (the engine checks it reads the same inputs). */
+/* The spare slot becomes the scoring model (the engine checks it reads the same inputs);
+ * the old one is freed. */
 static qa_status swap_model(svc *v, long version) {
-    QA_TRY_RET(qa_engine_set_model(v->engine, &v->next, v->model_name, (uint32_t)version));
-    qa_model old = v->model;
-    v->model = v->next;
-    v->next = old; /* freed below: the engine now points at v->model's parameters */
-    /* The engine holds a pointer to the struct it was given: point it at the slot kept. */
-    QA_TRY_RET(qa_engine_set_model(v->engine, &v->model, v->model_name, (uint32_t)version));
-    qa_model_free(&v->next);
-    v->have_next = 0;
+    const int spare = 1 - v->cur;
+    QA_TRY_RET(qa_engine_set_model(v->engine, &v->models[spare], v->model_name, (uint32_t)version));
+    qa_model_free(&v->models[v->cur]);
+    v->loaded[v->cur] = 0;
+    v->cur = spare;
     v->model_version = (uint32_t)version;
     snprintf(v->model_label, sizeof v->model_label, "models:/%s/%ld", v->ref.name, version);
     return QA_OK;
@@ -422,7 +437,7 @@ static qa_status apply_switches(svc *v, int64_t t) {
         snprintf(d, sizeof d, "models:/%.40s/%ld refused, still scoring with %ld: %.60s", v->ref.name, w.version, from,
                  qa_err_msg());
         add_alert(v, "model", "model_rejected", "version", (double)w.version, (double)from, d);
-        if (v->have_next) qa_model_free(&v->next), v->have_next = 0;
+        if (v->loaded[1 - v->cur]) qa_model_free(&v->models[1 - v->cur]), v->loaded[1 - v->cur] = 0;
     }
     return qa_riskdb_switch_add(v->riskdb, &w);
 }
@@ -470,10 +485,7 @@ static qa_status on_registry_rec(void *ctx, const qa_bus_record *r) {
  * checkpoint (the first start records the alias's version and the log's last seq). */
 static qa_status setup_hot(svc *v) {
     const qa_live_cfg *c = v->cfg;
-    if (!c->model || !qa_registry_is_uri(c->model) || qa_registry_uri_parse(c->model, &v->ref) != QA_OK ||
-        !v->ref.alias[0] || strcmp(v->ref.alias, "latest") == 0)
-        return QA_OK; /* a file, a fixed version or latest: nothing to follow */
-    v->hot = 1;
+    if (!follows_alias(c, &v->ref)) return QA_OK; /* a file, a fixed version or latest: nothing to follow */
     QA_TRY_RET(qa_registry_open(c->registry, 0, &v->reg));
     static qa_riskdb_switch rows[MAX_SWITCHES];
     size_t n = 0;
@@ -575,11 +587,7 @@ static qa_status dead_letter(svc *v, const qa_bus_record *r, const char *reason)
     qa_log_warn("dead letter: %s [%d] offset %" PRId64 ": %s", r->topic, r->partition, r->offset, reason);
     if (r->offset <= v->dl_done[r->partition]) return QA_OK;
     qa_msg m = {.kind = QA_MSG_DEAD};
-    size_t kn = r->keylen < QA_MSG_SYMBOL_LEN ? r->keylen : QA_MSG_SYMBOL_LEN - 1;
-    for (size_t i = 0; i < kn; i++) { /* printable part of the key only */
-        char ch = ((const char *)r->key)[i];
-        m.symbol[i] = ch >= 32 && ch < 127 ? ch : '?';
-    }
+    qa_msg_printable(r->key, r->keylen, m.symbol, QA_MSG_SYMBOL_LEN);
     snprintf(m.u.dead.topic, sizeof m.u.dead.topic, "%s", r->topic);
     m.u.dead.partition = r->partition, m.u.dead.offset = r->offset;
     snprintf(m.u.dead.reason, sizeof m.u.dead.reason, "%s", reason);
@@ -855,8 +863,8 @@ static qa_status setup(svc *v, const char *exe) {
     /* The model: loaded and verified through the registry (or a file). */
     qa_registry_version info = {0};
     if (c->model) {
-        QA_TRY_RET(qa_registry_load_ref(c->registry, c->model, &v->model, v->model_label, &info));
-        v->have_model = 1;
+        QA_TRY_RET(qa_registry_load_ref(c->registry, c->model, &v->models[0], v->model_label, &info));
+        v->loaded[0] = 1;
     } else {
         snprintf(v->model_label, sizeof v->model_label, "none");
     }
@@ -870,7 +878,7 @@ static qa_status setup(svc *v, const char *exe) {
     }
     snprintf(v->model_name, sizeof v->model_name, "%s", info.name[0] ? info.name : v->model_label);
     v->model_version = (uint32_t)info.version;
-    qa_engine_cfg ec = {(const char *const *)v->symbols, v->S, v->have_model ? &v->model : NULL,
+    qa_engine_cfg ec = {(const char *const *)v->symbols, v->S, v->loaded[0] ? &v->models[0] : NULL,
                         v->model_name, v->model_version, extra, extra_ptr, nextra,
                         c->rules, c->threshold, c->allocation, c->stream};
     QA_TRY_RET(qa_engine_create(&ec, &v->engine));
@@ -910,11 +918,9 @@ static qa_status setup(svc *v, const char *exe) {
     v->cd.ndoubles = ne + nr;
     v->cd.state = v->statebuf;
     /* A followed alias may switch versions: the identity names the alias, else the digest. */
-    qa_registry_ref ref;
-    int follows = c->model && qa_registry_is_uri(c->model) && qa_registry_uri_parse(c->model, &ref) == QA_OK && ref.alias[0];
     snprintf(v->cd.identity, sizeof v->cd.identity, "universe %zu symbols %.12s, features %.16s, model %.64s, input %.64s",
              v->S, v->symbols[0], qa_engine_lineage(v->engine),
-             follows ? c->model : v->have_model ? v->model.sha256 : "none", v->topic_in);
+             follows_alias(c, &v->ref) ? c->model : v->loaded[0] ? v->models[0].sha256 : "none", v->topic_in);
     QA_TRY_RET(qa_ckpt_open(c->state_dir, &v->ckpt));
     int found = 0;
     QA_TRY_RET(qa_ckpt_load(v->ckpt, &v->cd, &found));
@@ -949,8 +955,8 @@ static void teardown(svc *v) {
     qa_livestore_free(v->store);
     qa_riskdb_close(v->riskdb);
     free(v->statebuf);
-    if (v->have_model) qa_model_free(&v->model);
-    if (v->have_next) qa_model_free(&v->next);
+    for (int k = 0; k < 2; k++)
+        if (v->loaded[k]) qa_model_free(&v->models[k]);
     qa_bus_consumer_free(v->regc);
     qa_registry_close(v->reg);
     qa_ckpt_close(v->ckpt);
@@ -1047,12 +1053,12 @@ qa_status qa_live_run(const qa_live_cfg *c, const char *exe, volatile sig_atomic
             }
             if (v.since_ckpt) st = checkpoint(&v); /* quiet: make progress durable */
             if (st == QA_OK) st = poll_commands(&v);
-            if (st == QA_OK && v.hot) st = poll_registry(&v);
+            if (st == QA_OK && v.regc) st = poll_registry(&v);
             continue;
         }
         last_input = qa_time_ns();
         if (qa_time_since(v.last_poll) > 0.25) st = poll_commands(&v);
-        if (st == QA_OK && v.hot) st = poll_registry(&v);
+        if (st == QA_OK && v.regc) st = poll_registry(&v);
         if (st == QA_OK) st = on_record(&v, &r);
         qa_bus_record_release(&r);
         if (st == QA_OK && v.since_ckpt >= c->checkpoint_every) st = checkpoint(&v);
