@@ -64,5 +64,7 @@ int qa_cmd_stress(int argc, char **argv);
 int qa_cmd_bus(int argc, char **argv);
 int qa_cmd_replay(int argc, char **argv);
 int qa_cmd_live(int argc, char **argv);
+int qa_cmd_alt(int argc, char **argv);
+int qa_cmd_alt_study(int argc, char **argv); /* `qa alt study` (cli/cmd_altstudy.c) */
 
 #endif

@@ -20,6 +20,7 @@ static const qa_cli_command commands[] = {
     {"predict", "score a market file with a model (file or models:/ URI) into /predictions", qa_cmd_predict},
     {"evaluate", "out-of-sample IC, accuracy and top-k backtest of a trained model", qa_cmd_evaluate},
     {"bus", "the embedded Kafka-protocol cluster (run, stop) and topic reader (tail)", qa_cmd_bus},
+    {"alt", "alternative data: news and tweets, sentiment, aligned series, search, event study", qa_cmd_alt},
     {"replay", "publish a market file's history on market.data (feeds qa live)", qa_cmd_replay},
     {"live", "the live service: market data -> features -> model signals -> position sizes", qa_cmd_live},
     {"stress", "portfolio VaR/ES, stress scenarios, contributions, limits; VaR backtests", qa_cmd_stress},
