@@ -9,6 +9,10 @@
 #include <jansson.h> /* params are JSON */
 
 qa_status qa_inputs_feat_params(const qa_feat_spec *s, char *buf, size_t size) {
+    return qa_inputs_feat_params_input(s, NULL, buf, size);
+}
+
+qa_status qa_inputs_feat_params_input(const qa_feat_spec *s, const char *input, char *buf, size_t size) {
     json_t *o = json_object();
     if (!o) return QA_FAIL(QA_ERR_NOMEM, "feature params");
     json_object_set_new(o, "kind", json_string(qa_feat_kind_name(s->kind)));
@@ -18,6 +22,7 @@ qa_status qa_inputs_feat_params(const qa_feat_spec *s, char *buf, size_t size) {
     if (s->signal) json_object_set_new(o, "signal", json_integer(s->signal));
     if (s->k != 0) json_object_set_new(o, "k", json_real(s->k));
     json_object_set_new(o, "output", json_string(qa_feat_output_name(s->output)));
+    if (input && *input) json_object_set_new(o, "input", json_string(input));
     char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     if (!text) return QA_FAIL(QA_ERR_NOMEM, "feature params");
@@ -48,10 +53,13 @@ qa_status qa_inputs_feat_spec(const char *params, qa_feat_spec *out) {
     }
     qa_feat_spec s = {0};
     qa_status st = QA_OK;
+    const char *input = json_string_value(json_object_get(o, "input"));
+    if (input)
+        st = QA_FAIL(QA_ERR_UNSUPPORTED, "the feature reads '%s', not the bars; only batch computes it", input);
     const char *kind = json_string_value(json_object_get(o, "kind"));
     const char *field = json_string_value(json_object_get(o, "field"));
     const char *output = json_string_value(json_object_get(o, "output"));
-    if (!kind) st = QA_FAIL(QA_ERR_CONFIG, "feature params %s: field 'kind' missing", params);
+    if (st == QA_OK && !kind) st = QA_FAIL(QA_ERR_CONFIG, "feature params %s: field 'kind' missing", params);
     if (st == QA_OK) st = qa_feat_kind_parse(kind, &s.kind);
     if (st == QA_OK) st = qa_feat_field_parse(field ? field : "close", &s.field);
     if (st == QA_OK) st = qa_feat_output_parse(output ? output : "value", &s.output);

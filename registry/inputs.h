@@ -24,10 +24,15 @@ extern "C" {
  * {"field":"close","kind":"rsi","output":"value","window":14}. snprintf semantics;
  * QA_ERR_NOMEM/QA_ERR_INVALID_ARG when it does not fit. */
 qa_status qa_inputs_feat_params(const qa_feat_spec *spec, char *buf, size_t size);
+/* The same for a feature whose input x is a panel of the market file other than the bars
+ * (`input`, e.g. "alt/news_sent_mean", stored under the key "input"; the spec reads it as
+ * its close). NULL or "" gives qa_inputs_feat_params' text. */
+qa_status qa_inputs_feat_params_input(const qa_feat_spec *spec, const char *input, char *buf, size_t size);
 
 /* Parses a params attribute back into a validated, normalized spec. QA_ERR_CONFIG
- * naming the key and the value when it is not a feature definition; *out unchanged on
- * failure. */
+ * naming the key and the value when it is not a feature definition; QA_ERR_UNSUPPORTED
+ * when the feature reads a panel other than the bars ("input"), which only batch
+ * computes: a model using it cannot be fed bar by bar. *out unchanged on failure. */
 qa_status qa_inputs_feat_spec(const char *params, qa_feat_spec *out);
 
 /* One bar-derived input of an observation row from the row's bar (open, high, low,

@@ -58,7 +58,7 @@ static int valid_name(const char *n) {
 
 /* One entry of `features:`: {name, kind, field, window, slow, signal, k, output}. */
 struct raw_item {
-    const char *name, *kind, *field, *output;
+    const char *name, *kind, *field, *output, *input;
     long long window, slow, signal;
     double k;
 };
@@ -66,7 +66,7 @@ struct raw_item {
 static qa_status bind_item(const qa_cfg_t *cfg, const qa_cfg_node *m, size_t i, qa_features_item *out) {
     char what[48];
     snprintf(what, sizeof what, "features[%zu]", i);
-    struct raw_item r = {NULL, NULL, NULL, NULL, -1, -1, -1, NAN};
+    struct raw_item r = {NULL, NULL, NULL, NULL, NULL, -1, -1, -1, NAN};
     const qa_cfg_field schema[] = {
         {"name", QA_CFG_T_STRING, offsetof(struct raw_item, name), 0, 0, NULL, NULL, 0, "dataset name"},
         {"kind", QA_CFG_T_STRING, offsetof(struct raw_item, kind), 0, 0, NULL, NULL, QA_CFG_REQUIRED, "feature kind"},
@@ -76,6 +76,7 @@ static qa_status bind_item(const qa_cfg_t *cfg, const qa_cfg_node *m, size_t i, 
         {"signal", QA_CFG_T_INT, offsetof(struct raw_item, signal), 1, 100000, NULL, NULL, 0, "macd signal span"},
         {"k", QA_CFG_T_DOUBLE, offsetof(struct raw_item, k), 1e-6, 100, NULL, NULL, 0, "Bollinger width"},
         {"output", QA_CFG_T_STRING, offsetof(struct raw_item, output), 0, 0, NULL, NULL, 0, "which output"},
+        {"input", QA_CFG_T_STRING, offsetof(struct raw_item, input), 0, 0, NULL, NULL, 0, "panel read as x (alt/...)"},
         {NULL},
     };
     if (qa_cfg_node_kind(m) != QA_CFG_MAP) return qa_cfg_error(cfg, m, what, "expected a map (kind, window, ...)");
@@ -95,6 +96,22 @@ static qa_status bind_item(const qa_cfg_t *cfg, const qa_cfg_node *m, size_t i, 
     if (!isnan(r.k)) s.k = r.k;
     if ((st = qa_feat_spec_validate(&s)) != QA_OK) return qa_cfg_error(cfg, m, what, "%s", qa_err_msg());
     out->spec = qa_feat_spec_normalize(&s);
+    out->input[0] = '\0';
+    if (r.input) {
+        /* Another panel as x: the spec reads it in the close slot, so only kinds that read
+         * x alone (no high/low/volume, no derived return) qualify. */
+        const qa_cfg_node *in = qa_cfg_map_get(m, "input");
+        if (strncmp(r.input, "alt/", 4) != 0 || !valid_name(r.input + 4) || strlen(r.input) >= sizeof out->input)
+            return qa_cfg_error(cfg, in, what, "'%s' is not an alternative-data panel (expected alt/<name>, e.g. "
+                                "alt/news_sent_mean from qa alt align)", r.input);
+        if (r.field || qa_feat_spec_inputs(&out->spec) != (1u << QA_FEAT_FIELD_CLOSE))
+            return qa_cfg_error(cfg, in, what, "kind '%s'%s reads %s; with 'input' only kinds that read one series "
+                                "(no 'field') apply", r.kind, r.field ? " with 'field'" : "",
+                                r.field ? r.field : "high/low/volume");
+        snprintf(out->input, sizeof out->input, "%s", r.input);
+        s.field = QA_FEAT_FIELD_CLOSE; /* xs kinds default to ret: here x is the panel itself */
+        out->spec = qa_feat_spec_normalize(&s);
+    }
     if (r.name) {
         if (!valid_name(r.name) || strlen(r.name) >= sizeof out->name)
             return qa_cfg_error(cfg, qa_cfg_map_get(m, "name"), what,
@@ -102,6 +119,16 @@ static qa_status bind_item(const qa_cfg_t *cfg, const qa_cfg_node *m, size_t i, 
         snprintf(out->name, sizeof out->name, "%s", r.name);
     } else {
         qa_feat_spec_format(&out->spec, out->name, sizeof out->name);
+        if (out->input[0]) { /* zscore_close_20 of alt/news_count -> zscore_news_count_20 */
+            char base[64], *p = strstr(out->name, "_close");
+            snprintf(base, sizeof base, "%s", out->name);
+            if (p) {
+                size_t at = (size_t)(p - out->name);
+                int w = snprintf(out->name, sizeof out->name, "%.*s_%s%s", (int)at, base, out->input + 4, base + at + 6);
+                if (w < 0 || (size_t)w >= sizeof out->name)
+                    return qa_cfg_error(cfg, m, what, "the default name of this feature is too long: give 'name'");
+            }
+        }
     }
     return QA_OK;
 }
@@ -161,9 +188,9 @@ qa_status qa_features_cfg_bind(const qa_cfg_t *cfg, qa_features_cfg *c) {
 
 /* ---- lineage --------------------------------------------------------------------------------- */
 
-/* SHA-256 of each bar field's content (fields in `mask`), hashed per 64-symbol group and
- * 2048-bar block in a fixed order, so the digest is the same for any rank count. */
-static qa_status hash_fields(qa_store_t *store, const qa_comm_t *comm, unsigned mask, char hex[QA_FEAT_BAR_FIELDS][65]) {
+/* SHA-256 of a panel's content, hashed per 64-symbol group and 2048-bar block in a fixed
+ * order, so the digest is the same for any rank count. Collective. */
+static qa_status hash_panel(qa_store_t *store, const qa_comm_t *comm, const char *path, char hex[65]) {
     qa_status st = QA_OK;
     size_t S = qa_store_nsym(store), T = qa_store_ntime(store);
     int rank = qa_comm_rank(comm), size = qa_comm_size(comm);
@@ -177,28 +204,26 @@ static qa_status hash_fields(qa_store_t *store, const qa_comm_t *comm, unsigned 
         free(mine);
         return QA_FAIL(QA_ERR_NOMEM, "hash buffers");
     }
-    for (int f = 0; f < QA_FEAT_BAR_FIELDS && st == QA_OK; f++) {
-        if (!(mask & (1u << f))) continue;
-        for (size_t r = 0; r < rounds && st == QA_OK; r++) {
-            size_t g = sh.begin + r;
-            int have = g < sh.end;
-            size_t s0 = have ? g * GROUP : 0, ns = have ? (S - s0 < GROUP ? S - s0 : GROUP) : 0;
-            qa_sha256_t *h = NULL;
-            if (have && (st = qa_sha256_create(&h)) != QA_OK) break;
-            for (size_t t0 = 0; t0 < T && st == QA_OK; t0 += HASH_BARS) {
-                size_t nb = T - t0 < HASH_BARS ? T - t0 : HASH_BARS;
-                st = qa_store_read(store, qa_bar_field_path((qa_bar_field)f), s0, ns, ns ? t0 : 0, ns ? nb : 0, buf);
-                if (st == QA_OK && have) st = qa_sha256_update(h, buf, ns * nb * sizeof *buf);
-            }
-            if (have) {
-                char g_hex[65];
-                if (st == QA_OK) st = qa_sha256_final_hex(h, g_hex);
-                memcpy(mine + r * 32, g_hex, 32); /* half the hex digest identifies the group */
-                qa_sha256_free(h);
-            }
+    for (size_t r = 0; r < rounds && st == QA_OK; r++) {
+        size_t g = sh.begin + r;
+        int have = g < sh.end;
+        size_t s0 = have ? g * GROUP : 0, ns = have ? (S - s0 < GROUP ? S - s0 : GROUP) : 0;
+        qa_sha256_t *h = NULL;
+        if (have && (st = qa_sha256_create(&h)) != QA_OK) break;
+        for (size_t t0 = 0; t0 < T && st == QA_OK; t0 += HASH_BARS) {
+            size_t nb = T - t0 < HASH_BARS ? T - t0 : HASH_BARS;
+            st = qa_store_read(store, path, s0, ns, ns ? t0 : 0, ns ? nb : 0, buf);
+            if (st == QA_OK && have) st = qa_sha256_update(h, buf, ns * nb * sizeof *buf);
         }
-        st = qa_comm_agree(comm, st);
-        if (st != QA_OK) break;
+        if (have) {
+            char g_hex[65];
+            if (st == QA_OK) st = qa_sha256_final_hex(h, g_hex);
+            memcpy(mine + r * 32, g_hex, 32); /* half the hex digest identifies the group */
+            qa_sha256_free(h);
+        }
+    }
+    st = qa_comm_agree(comm, st);
+    if (st == QA_OK) {
         /* Combine the group digests in group order on rank 0, broadcast the result. */
         void *all = NULL;
         size_t *counts = NULL;
@@ -206,16 +231,23 @@ static qa_status hash_fields(qa_store_t *store, const qa_comm_t *comm, unsigned 
         if (st == QA_OK && rank == 0) {
             size_t total = 0;
             for (int k = 0; k < size; k++) total += counts[k];
-            st = qa_sha256_hex(all, total, hex[f]);
+            st = qa_sha256_hex(all, total, hex);
         }
         free(all);
         free(counts);
         st = qa_comm_agree(comm, st);
-        if (st == QA_OK) st = qa_comm_bcast(comm, hex[f], 65, 0);
+        if (st == QA_OK) st = qa_comm_bcast(comm, hex, 65, 0);
     }
     free(buf);
     free(mine);
     return st;
+}
+
+/* The digests of the bar fields in `mask`. Collective. */
+static qa_status hash_fields(qa_store_t *store, const qa_comm_t *comm, unsigned mask, char hex[QA_FEAT_BAR_FIELDS][65]) {
+    for (int f = 0; f < QA_FEAT_BAR_FIELDS; f++)
+        if (mask & (1u << f)) QA_TRY_RET(hash_panel(store, comm, qa_bar_field_path((qa_bar_field)f), hex[f]));
+    return QA_OK;
 }
 
 /* Bar fields a spec's values depend on (derived returns depend on close). */
@@ -235,15 +267,20 @@ static void input_list(unsigned mask, char *buf, size_t size) {
     }
 }
 
-static qa_status lineage_hash(const qa_feat_spec *s, const char *params, char field_hex[QA_FEAT_BAR_FIELDS][65],
-                              char *out) {
+/* Bar fields an item reads: none when its x is another panel. */
+static unsigned item_mask(const qa_features_item *it) { return it->input[0] ? 0 : field_mask(&it->spec); }
+
+/* The input hash of an item: code version, params, and the digests of what it reads (the
+ * bar fields of `mask`, or the other panel's `input_hex`). */
+static qa_status lineage_hash(unsigned mask, const char *params, char field_hex[QA_FEAT_BAR_FIELDS][65],
+                              const char *input_hex, char *out) {
     qa_sha256_t *h = NULL;
     qa_status st = qa_sha256_create(&h);
-    unsigned mask = field_mask(s);
     if (st == QA_OK) st = qa_sha256_update(h, QA_FEATURES_CODE_VERSION, strlen(QA_FEATURES_CODE_VERSION));
     if (st == QA_OK) st = qa_sha256_update(h, params, strlen(params));
     for (int f = 0; f < QA_FEAT_BAR_FIELDS && st == QA_OK; f++)
         if (mask & (1u << f)) st = qa_sha256_update(h, field_hex[f], 64);
+    if (st == QA_OK && input_hex) st = qa_sha256_update(h, input_hex, 64);
     if (st == QA_OK) st = qa_sha256_final_hex(h, out);
     qa_sha256_free(h);
     return st;
@@ -286,19 +323,22 @@ static qa_status run_ts(qa_store_t *store, const qa_comm_t *comm, qa_backend_t *
     size_t nblocks = (S + G - 1) / G, rounds = (nblocks + (size_t)size - 1) / (size_t)size;
     unsigned mask = 0;
     size_t nts = 0;
+    int other = 0; /* items whose x is another panel (alt/...) */
     for (size_t i = 0; i < n; i++)
-        if (!w[i].xs) mask |= field_mask(&w[i].run_spec), nts++;
+        if (!w[i].xs) mask |= w[i].mask, nts++, other |= w[i].item->input[0] != 0;
     if (nts == 0) return QA_OK;
     int gpu = qa_backend_kind_of(be) == QA_BACKEND_CUDA;
     size_t blk = G * B;
-    double *host_in = malloc(QA_FEAT_BAR_FIELDS * blk * sizeof *host_in);
+    double *host_in = malloc((QA_FEAT_BAR_FIELDS + (size_t)other) * blk * sizeof *host_in);
     double *host_out = malloc(blk * sizeof *host_out);
-    qa_buf dev_in = {0}, dev_out = {0};
+    double *host_x = host_in ? host_in + QA_FEAT_BAR_FIELDS * blk : NULL; /* the other panel's block */
+    qa_buf dev_in = {0}, dev_out = {0}, dev_x = {0};
     qa_feat_state_t **state = calloc(n, sizeof *state);
     if (!host_in || !host_out || !state) QA_TRY_FAIL(QA_ERR_NOMEM, "feature block buffers (%zu x %zu)", G, B);
     if (gpu) {
         QA_TRY(qa_buf_alloc(be, QA_FEAT_BAR_FIELDS * blk * sizeof(double), &dev_in));
         QA_TRY(qa_buf_alloc(be, blk * sizeof(double), &dev_out));
+        if (other) QA_TRY(qa_buf_alloc(be, blk * sizeof(double), &dev_x));
     }
     for (size_t r = 0; r < rounds; r++) {
         size_t b = r * (size_t)size + (size_t)rank;
@@ -320,9 +360,16 @@ static qa_status run_ts(qa_store_t *store, const qa_comm_t *comm, qa_backend_t *
             }
             for (size_t i = 0; i < n; i++) {
                 if (w[i].xs) continue;
+                const char *input = w[i].item->input;
+                qa_feat_panel xpanel = {{NULL}, ns, nb, nb}; /* x from another panel, in the close slot */
+                if (input[0]) {
+                    QA_TRY(qa_store_read(store, input, s0, ns, ns ? t0 : 0, ns ? nb : 0, host_x));
+                    if (gpu && ns) QA_TRY(qa_buf_upload(be, &dev_x, 0, host_x, ns * nb * sizeof(double)));
+                    xpanel.field[QA_FEAT_FIELD_CLOSE] = gpu ? (const double *)dev_x.ptr : host_x;
+                }
                 if (ns) {
                     double *out = gpu ? dev_out.ptr : host_out;
-                    QA_TRY(qa_feat_compute(be, &w[i].run_spec, &panel, state[i], out, 0));
+                    QA_TRY(qa_feat_compute(be, &w[i].run_spec, input[0] ? &xpanel : &panel, state[i], out, 0));
                     if (gpu) QA_TRY(qa_buf_download(be, host_out, &dev_out, 0, ns * nb * sizeof(double)));
                 }
                 QA_TRY(qa_store_write(store, w[i].tmp, s0, ns, ns ? t0 : 0, ns ? nb : 0, host_out));
@@ -336,6 +383,7 @@ cleanup:
     free(state);
     qa_buf_free(&dev_in);
     qa_buf_free(&dev_out);
+    qa_buf_free(&dev_x);
     free(host_in);
     free(host_out);
     return st;
@@ -367,7 +415,9 @@ static qa_status run_xs(qa_store_t *store, const qa_comm_t *comm, qa_backend_t *
     }
     for (size_t i = 0; i < n; i++) {
         if (!w[i].xs) continue;
-        const char *src = w[i].xs_input >= 0 ? w[w[i].xs_input].tmp : qa_bar_field_path((qa_bar_field)w[i].run_spec.field);
+        const char *src = w[i].xs_input >= 0       ? w[w[i].xs_input].tmp
+                          : w[i].item->input[0] ? w[i].item->input
+                                                : qa_bar_field_path((qa_bar_field)w[i].run_spec.field);
         qa_feat_state_free(state);
         state = NULL;
         QA_TRY(qa_feat_state_create(be, &w[i].run_spec, S, &state));
@@ -413,7 +463,8 @@ static qa_status publish(qa_store_t *store, work_item *w, size_t n) {
             st = qa_store_delete(store, w[i].tmp);
         } else {
             st = qa_store_move(store, w[i].tmp, w[i].final);
-            input_list(w[i].mask, inputs, sizeof inputs);
+            if (w[i].item->input[0]) snprintf(inputs, sizeof inputs, "%s", w[i].item->input);
+            else input_list(w[i].mask, inputs, sizeof inputs);
             if (st == QA_OK) st = qa_store_attr_set_str(store, w[i].final, "kind", qa_feat_kind_name(w[i].item->spec.kind));
             if (st == QA_OK) st = qa_store_attr_set_str(store, w[i].final, "params", w[i].params);
             if (st == QA_OK) st = qa_store_attr_set_str(store, w[i].final, "input", inputs);
@@ -447,7 +498,7 @@ qa_status qa_features_run(const qa_features_cfg *c, const qa_comm_t *comm, qa_fe
 
     /* Lineage: hash the bar fields any feature reads. */
     unsigned all_mask = 0;
-    for (size_t i = 0; i < c->nitems; i++) all_mask |= field_mask(&c->items[i].spec);
+    for (size_t i = 0; i < c->nitems; i++) all_mask |= item_mask(&c->items[i]);
     char field_hex[QA_FEAT_BAR_FIELDS][65];
     memset(field_hex, 0, sizeof field_hex);
     QA_TRY(hash_fields(store, comm, all_mask, field_hex));
@@ -461,11 +512,18 @@ qa_status qa_features_run(const qa_features_cfg *c, const qa_comm_t *comm, qa_fe
         work_item *x = &w[n];
         x->item = it;
         x->run_spec = it->spec;
-        x->mask = field_mask(&it->spec);
+        x->mask = item_mask(it);
         x->xs = qa_feat_spec_is_xs(&it->spec);
         x->xs_input = -1;
-        QA_TRY(qa_inputs_feat_params(&it->spec, x->params, sizeof x->params));
-        QA_TRY(lineage_hash(&it->spec, x->params, field_hex, x->hash));
+        QA_TRY(qa_inputs_feat_params_input(&it->spec, it->input, x->params, sizeof x->params));
+        char input_hex[65];
+        if (it->input[0]) {
+            if (!qa_store_exists(store, it->input))
+                QA_TRY_FAIL(QA_ERR_NOT_FOUND, "feature %s: %s has no panel '%s' (qa alt align writes alt/ panels)", it->name,
+                            c->data, it->input);
+            QA_TRY(hash_panel(store, comm, it->input, input_hex));
+        }
+        QA_TRY(lineage_hash(x->mask, x->params, field_hex, it->input[0] ? input_hex : NULL, x->hash));
         snprintf(x->final, sizeof x->final, "features/%s", it->name);
         snprintf(x->tmp, sizeof x->tmp, "features/.tmp.%s", it->name);
         if (!c->force && qa_store_exists(store, x->final)) {

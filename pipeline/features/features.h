@@ -32,6 +32,7 @@ extern "C" {
 typedef struct qa_features_item {
     char name[64];
     qa_feat_spec spec;
+    char input[96]; /* "" = the bars; else a panel ("alt/news_sent_mean") read as the spec's x */
 } qa_features_item;
 
 typedef struct qa_features_cfg {

@@ -73,6 +73,58 @@ print(int(np.searchsorted(f['time'][:], d)))" "$W/m.h5" $day)
     $CHECK prefix "$W/m.h5" "$W/cut.h5" "$t" && ok "no look-ahead at $day (bar $t)" || fail=1
 done
 
+# --- alt series as features (qa features input:), training inputs and sweep signals ---
+cat > "$W/f.yaml" <<EOF
+data: $W/m.h5
+features:
+  - {kind: mean, window: 1, input: alt/news_sent_mean, name: news_sent}
+  - {kind: zscore, window: 20, input: alt/tweets_count}
+  - {kind: xs_rank, input: alt/tweets_count_z}
+EOF
+"$QA" -q features --config "$W/f.yaml" >/dev/null 2>&1 || ko "features over alt panels"
+"$PY" - "$W/m.h5" <<'PY' && ok "features over alt panels (identity, input attribute, lineage)" || ko "alt features"
+import h5py, numpy as np, sys
+f = h5py.File(sys.argv[1], "r")
+assert np.array_equal(f["alt/news_sent_mean"][:], f["features/news_sent"][:], equal_nan=True)
+a = f["features/zscore_tweets_count_20"].attrs
+assert a["input"] == "alt/tweets_count" and '"input":"alt/tweets_count"' in a["params"], dict(a)
+assert np.isfinite(f["features/xs_rank_tweets_count_z"][:]).sum() > 1000
+PY
+"$QA" features --config "$W/f.yaml" 2>&1 | grep -q "0 computed, 3 up to date" && ok "alt features up to date on a second run" \
+    || ko "alt features not up to date"
+"$QA" -q alt align --data "$W/m.h5" --db "$DB" --source stocknet --z-window 10 >/dev/null
+"$QA" features --config "$W/f.yaml" 2>&1 | grep -q "1 computed, 2 up to date" && ok "re-aligned tweet z-scores make their feature stale" \
+    || ko "lineage of alt features: $("$QA" features --config "$W/f.yaml" 2>&1 | tail -1)"
+printf 'data: %s\nfeatures:\n  - {kind: atr, input: alt/news_count}\n' "$W/m.h5" > "$W/bad.yaml"
+"$QA" features --config "$W/bad.yaml" 2>"$W/err" && ko "atr over alt accepted" || grep -q "only kinds that read one series" "$W/err" \
+    && ok "a kind that reads high/low refused with input" || ko "atr message: $(cat "$W/err")"
+printf 'data: %s\nfeatures:\n  - {kind: mean, input: alt/nothing}\n' "$W/m.h5" > "$W/bad.yaml"
+"$QA" features --config "$W/bad.yaml" 2>"$W/err" && ko "missing alt panel accepted" || grep -q "has no panel 'alt/nothing'" "$W/err" \
+    && ok "missing alt panel named" || ko "missing panel message: $(cat "$W/err")"
+cat > "$W/t.yaml" <<EOF
+data: $W/m.h5
+backend: cpu
+seed: 7
+inputs: {features: [zscore_tweets_count_20, xs_rank_tweets_count_z], bars: [logret], window: 2, clip: 5}
+target: {kind: return, horizon: 5, demean: true}
+split: {start: 2014-01-01, train_end: 2015-06-01, val_end: 2015-10-01, end: 2016-04-01, embargo: 5}
+model: {type: mlp, hidden: [8]}
+train: {batch_size: 64, steps: 60, lr: 1e-3, eval_every: 30, log_every: 30}
+EOF
+"$QA" -q train --config "$W/t.yaml" --run-dir "$W/train" >/dev/null 2>&1 && [ -f "$W/train/model.qam" ] \
+    && ok "a model trains on alt features" || ko "train on alt features"
+cat > "$W/s.yaml" <<EOF
+data: $W/m.h5
+symbols: all
+start: 2014-01-01
+end: 2016-04-01
+strategy: signal
+signal: alt/tweets_count_z
+grid: {lower: [-1, 0], upper: [1, 2]}
+EOF
+"$QA" -q sweep --config "$W/s.yaml" --run-dir "$W/sweep" >/dev/null 2>&1 && [ "$(wc -l < "$W/sweep/top.csv")" -gt 1 ] \
+    && ok "a sweep trades the tweet-volume signal" || ko "sweep on alt signal"
+
 # --- errors name the file and what was expected ---
 printf '"ticker","company","date","title","summary","news_type"\n"AAPL","Apple","2011-08-24","t","s","normal"\n' > "$W/bad.csv"
 "$QA" alt import --source reuters --input "$W/bad.csv" --lexicon "$ALT/vader_lexicon.csv.gz" --db "$W/new.db" 2>"$W/err" \
