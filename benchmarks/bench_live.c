@@ -201,7 +201,7 @@ static int bench_bus(const char *dir, size_t S, size_t T, const char *model_path
     if (qa_bus_mock_create(&cfg, 3, &mock) != QA_OK) return fprintf(stderr, "mock: %s\n", qa_err_msg()), 1;
     snprintf(cfg.bootstrap, sizeof cfg.bootstrap, "%s", qa_bus_mock_bootstrap(mock));
 
-    qa_replay_opts ro = {file, 0.0, INT64_MIN, INT64_MAX, 0, 0};
+    qa_replay_opts ro = {file, 0.0, INT64_MIN, INT64_MAX, 0, 0, NULL, NULL};
     qa_replay_report rr;
     if (qa_replay_run(&cfg, &ro, &rr) != QA_OK) return fprintf(stderr, "replay: %s\n", qa_err_msg()), 1;
     printf("replay %zu symbols x %zu timestamps: %zu bars + %zu watermarks acknowledged in %.2f s: %.0f msg/s\n", S, T,

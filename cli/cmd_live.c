@@ -31,6 +31,7 @@ static void usage(FILE *out) {
             "  state_dir: DIR               checkpoint (one per stream)\n"
             "  rules: {sizing: {method: vol_target, target_vol: 0.1, vol_window: 20}, capital: 1e6}\n"
             "  risk: {window: 500, every: 12, level: 0.99, limits: [{name: gross, metric: gross, max: 1.5}]}\n"
+            "  alt: {sources: [stocknet]}   also read alt.data: VADER-scored documents into news/tweet series\n"
             "  http: 127.0.0.1:9464         /health and /metrics (Prometheus)\n"
             "  exit_idle: 5                 stop cleanly after 5 s without input (replays)\n\n"
             "  --config FILE    YAML configuration\n"
@@ -96,5 +97,8 @@ int qa_cmd_live(int argc, char **argv) {
            rep.messages, rep.bars, rep.watermarks, rep.dead_letters, rep.timestamps, rep.produced[0], rep.produced[1],
            rep.produced[2], rep.produced[3], rep.produced[4], rep.suppressed, rep.checkpoints, rep.state, rep.seconds,
            rep.resumed ? " (resumed)" : "");
+    if (rep.docs || rep.docs_ignored)
+        printf("live: alt.data: %lld documents counted, %lld of other tickers skipped, %lld late (counted for the next bar)\n",
+               rep.docs, rep.docs_ignored, rep.docs_late);
     return QA_EXIT_OK;
 }

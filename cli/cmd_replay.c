@@ -11,7 +11,7 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: qa replay --data FILE [--speed X] [--start DATE] [--end DATE] [--max-times N]\n"
-            "                 [--bootstrap B] [--prefix P] [--partitions N]\n\n"
+            "                 [--bootstrap B] [--prefix P] [--partitions N] [--alt-db FILE [--alt-source S]]\n\n"
             "Publishes the bars of a market file on market.data in event-time order, one bar message per\n"
             "symbol and timestamp (keyed by symbol) and one watermark per partition after each timestamp,\n"
             "so `qa live` closes timestamps exactly as it would on a live feed. --speed 0 (default) sends\n"
@@ -25,7 +25,10 @@ static void usage(FILE *out) {
             "  --max-times N     stop after N timestamps\n"
             "  --bootstrap B     Kafka bootstrap.servers (a real cluster)\n"
             "  --prefix P        topic name prefix\n"
-            "  --partitions N    partitions when this command starts the embedded cluster (default 6)\n");
+            "  --partitions N    partitions when this command starts the embedded cluster (default 6)\n"
+            "  --alt-db FILE     also publish the documents of this store (qa alt import) on alt.data, each\n"
+            "                    after the bars of the timestamp it becomes available for (docs/alt-data.md)\n"
+            "  --alt-source S    only this source's documents (reuters, stocknet)\n");
 }
 
 /* 0 when text is NULL or a UTC date/time (stored into *out). */
@@ -35,13 +38,14 @@ static int parse_time(const char *text, int64_t *out) {
 }
 
 int qa_cmd_replay(int argc, char **argv) {
-    qa_replay_opts o = {NULL, 0.0, INT64_MIN, INT64_MAX, 0, 1};
+    qa_replay_opts o = {NULL, 0.0, INT64_MIN, INT64_MAX, 0, 1, NULL, NULL};
     const char *bootstrap = NULL, *prefix = NULL, *start = NULL, *end = NULL;
     long long max_times = 0, partitions = 6;
     const qa_cli_opt opts[] = {QA_OPT_STR("data", &o.data),         QA_OPT_NUM("speed", &o.speed, 0, 1e9),
                                QA_OPT_STR("start", &start),         QA_OPT_STR("end", &end),
                                QA_OPT_INT("max-times", &max_times, 0, 1e12), QA_OPT_STR("bootstrap", &bootstrap),
                                QA_OPT_STR("prefix", &prefix),       QA_OPT_INT("partitions", &partitions, 1, 1024),
+                               QA_OPT_STR("alt-db", &o.alt_db),     QA_OPT_STR("alt-source", &o.alt_source),
                                QA_OPT_END};
     int rc = qa_cli_parse("replay", argc, argv, opts, usage, NULL, 0, NULL);
     if (rc != QA_CLI_RUN) return rc;
@@ -58,7 +62,7 @@ int qa_cmd_replay(int argc, char **argv) {
     if (qa_bus_mock_ensure(&cfg, "/proc/self/exe", &started) != QA_OK) return qa_cli_fail("replay");
     qa_replay_report rep;
     if (qa_replay_run(&cfg, &o, &rep) != QA_OK) return qa_cli_fail("replay");
-    printf("replayed %zu timestamps: %zu bars and %zu watermarks to %s in %.2f s (%.0f msg/s acknowledged)\n", rep.times,
-           rep.bars, rep.watermarks, cfg.bootstrap, rep.seconds, rep.msgs_per_s);
+    printf("replayed %zu timestamps: %zu bars, %zu documents and %zu watermarks to %s in %.2f s (%.0f msg/s acknowledged)\n",
+           rep.times, rep.bars, rep.docs, rep.watermarks, cfg.bootstrap, rep.seconds, rep.msgs_per_s);
     return QA_EXIT_OK;
 }

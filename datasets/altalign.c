@@ -140,6 +140,16 @@ void qa_altseries_close(qa_altseries *s, double out[QA_ALT_NSERIES]) {
     s->n = s->sum = s->maxabs = 0.0;
 }
 
+void qa_altseries_pack(const qa_altseries *s, double *out) {
+    out[0] = s->filled, out[1] = s->pos, out[2] = s->n, out[3] = s->sum, out[4] = s->maxabs;
+    memcpy(out + 5, s->ring, (size_t)s->window * sizeof *out);
+}
+
+void qa_altseries_unpack(qa_altseries *s, const double *in) {
+    s->filled = (int)in[0], s->pos = (int)in[1], s->n = in[2], s->sum = in[3], s->maxabs = in[4];
+    memcpy(s->ring, in + 5, (size_t)s->window * sizeof *in);
+}
+
 /* ---- the batch job ------------------------------------------------------------------------ */
 
 typedef struct doc {
@@ -219,7 +229,7 @@ static qa_status align_symbol(const qa_altalign_opts *o, qa_altdocs_t *docs, con
     return QA_OK;
 }
 
-static const char *default_prefix(const char *source) {
+const char *qa_altalign_default_prefix(const char *source) {
     if (strcmp(source, "reuters") == 0) return "news";
     if (strcmp(source, "stocknet") == 0) return "tweets";
     return source;
@@ -252,7 +262,7 @@ qa_status qa_altalign_run(const qa_altalign_opts *o, qa_altalign_report *rep) {
     if (!o->market || !o->db || !o->source) return QA_FAIL(QA_ERR_INVALID_ARG, "alt align: market, db and source are required");
     if (o->z_window < 2 || o->z_window > QA_ALTSERIES_MAX_WINDOW)
         return QA_FAIL(QA_ERR_CONFIG, "z_window %d: expected 2..%d", o->z_window, QA_ALTSERIES_MAX_WINDOW);
-    const char *prefix = o->prefix ? o->prefix : default_prefix(o->source);
+    const char *prefix = o->prefix ? o->prefix : qa_altalign_default_prefix(o->source);
     if (!*prefix || strlen(prefix) >= sizeof rep->prefix ||
         strspn(prefix, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(prefix))
         return QA_FAIL(QA_ERR_CONFIG, "prefix '%s': expected lower-case letters, digits and '_' (up to 31)", prefix);

@@ -84,6 +84,15 @@ void qa_altseries_add(qa_altseries *s, double sentiment);
 /* Closes a bar of the symbol: writes the four values and starts the next bar. */
 void qa_altseries_close(qa_altseries *s, double out[QA_ALT_NSERIES]);
 
+/* Checkpoint form (the live service's state blob): 5 + window doubles. */
+#define QA_ALTSERIES_DOUBLES(window) (5 + (size_t)(window))
+void qa_altseries_pack(const qa_altseries *s, double *out);
+/* Restores what qa_altseries_pack wrote into a series initialised with the same window. */
+void qa_altseries_unpack(qa_altseries *s, const double *in);
+
+/* Dataset prefix of a source: news for reuters, tweets for stocknet, else the source. */
+const char *qa_altalign_default_prefix(const char *source);
+
 /* ---- the batch job ------------------------------------------------------------------ */
 
 typedef struct qa_altalign_opts {

@@ -243,20 +243,22 @@ qa_status qa_bus_partitions(qa_bus_consumer_t *c, const char *topic, int timeout
     return st;
 }
 
-static rd_kafka_topic_partition_list_t *plist(const char *topic, int n, const int64_t *offsets) {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
-    for (int i = 0; l && i < n; i++)
-        rd_kafka_topic_partition_list_add(l, topic, i)->offset =
-            offsets && offsets[i] >= 0 ? offsets[i] : RD_KAFKA_OFFSET_BEGINNING;
-    return l;
+qa_status qa_bus_assign(qa_bus_consumer_t *c, const char *topic, int n, const int64_t *offsets) {
+    return qa_bus_assign_topics(c, 1, &topic, &n, &offsets);
 }
 
-qa_status qa_bus_assign(qa_bus_consumer_t *c, const char *topic, int n, const int64_t *offsets) {
-    rd_kafka_topic_partition_list_t *l = plist(topic, n, offsets);
+qa_status qa_bus_assign_topics(qa_bus_consumer_t *c, int ntopics, const char *const *topics, const int *n,
+                               const int64_t *const *offsets) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(ntopics > 0 ? n[0] : 0);
     if (!l) return QA_FAIL(QA_ERR_NOMEM, "partition list");
+    for (int k = 0; k < ntopics; k++)
+        for (int i = 0; i < n[k]; i++)
+            rd_kafka_topic_partition_list_add(l, topics[k], i)->offset =
+                offsets[k] && offsets[k][i] >= 0 ? offsets[k][i] : RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
-    if (e) return QA_FAIL(QA_ERR_KAFKA, "assigning %d partitions of %s: %s", n, topic, rd_kafka_err2str(e));
+    if (e) return QA_FAIL(QA_ERR_KAFKA, "assigning %d partitions of %s%s: %s", n[0], topics[0], ntopics > 1 ? " and more" : "",
+                          rd_kafka_err2str(e));
     return QA_OK;
 }
 

@@ -88,6 +88,10 @@ void qa_bus_consumer_free(qa_bus_consumer_t *c);
 qa_status qa_bus_partitions(qa_bus_consumer_t *c, const char *topic, int timeout_ms, int *n);
 /* Reads partitions [0, n) of topic from offsets[i] (a value < 0: from the beginning). */
 qa_status qa_bus_assign(qa_bus_consumer_t *c, const char *topic, int n, const int64_t *offsets);
+/* The same over several topics at once (an assignment replaces the previous one): topic
+ * k's partitions [0, n[k]) from offsets[k][i]. */
+qa_status qa_bus_assign_topics(qa_bus_consumer_t *c, int ntopics, const char *const *topics, const int *n,
+                               const int64_t *const *offsets);
 
 typedef struct qa_bus_record {
     const char *topic;

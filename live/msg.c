@@ -4,7 +4,7 @@
 #include <string.h>  /* memcpy, memset, strlen, memchr */
 
 static const char *const kind_names[QA_MSG_KIND_END] = {
-    "?", "bar", "watermark", "features", "signal", "size", "dead_letter", "risk", "alert", "registry"};
+    "?", "bar", "watermark", "features", "signal", "size", "dead_letter", "risk", "alert", "registry", "doc"};
 
 const char *qa_msg_kind_name(int kind) {
     return kind > 0 && kind < QA_MSG_KIND_END ? kind_names[kind] : "?";
@@ -72,6 +72,7 @@ static size_t body_min(int kind) {
     case QA_MSG_ALERT: return 240;
     case QA_MSG_REGISTRY: return 200;
     case QA_MSG_DEAD: return 176;
+    case QA_MSG_DOC: return 32;
     default: return 0;
     }
 }
@@ -89,6 +90,11 @@ qa_status qa_msg_encode(const qa_msg *m, void *buf, size_t cap, size_t *len) {
             return QA_FAIL(QA_ERR_INVALID_ARG, "dead letter payload of %u bytes, at most %d", m->u.dead.payload_len,
                            QA_MSG_DEAD_PAYLOAD);
         body += m->u.dead.payload_len;
+    }
+    if (m->kind == QA_MSG_DOC) {
+        if (m->u.doc.text_len > QA_MSG_DOC_TEXT)
+            return QA_FAIL(QA_ERR_INVALID_ARG, "document text of %u bytes, at most %d", m->u.doc.text_len, QA_MSG_DOC_TEXT);
+        body += m->u.doc.text_len;
     }
     if (QA_MSG_HEADER + body > cap) return QA_FAIL(QA_ERR_INVALID_ARG, "message of %zu bytes in a %zu-byte buffer", QA_MSG_HEADER + body, cap);
     uint8_t *p = buf;
@@ -177,6 +183,14 @@ qa_status qa_msg_encode(const qa_msg *m, void *buf, size_t cap, size_t *len) {
         size_t rn = strlen(x->reason);
         memcpy(b + 48, x->reason, rn < QA_MSG_REASON_LEN ? rn : QA_MSG_REASON_LEN - 1);
         if (x->payload_len) memcpy(b + 176, x->payload, x->payload_len);
+        break;
+    }
+    case QA_MSG_DOC: {
+        const qa_msg_doc *x = &m->u.doc;
+        put_u32(b, x->basis), put_u32(b + 4, x->text_len);
+        put_f64(b + 8, x->sentiment);
+        QA_TRY_RET(put_text(b + 16, 16, x->source, "source"));
+        if (x->text_len) memcpy(b + 32, x->text, x->text_len);
         break;
     }
     default: break;
@@ -281,6 +295,17 @@ qa_status qa_msg_decode(const void *buf, size_t len, qa_msg *m) {
         if (x->payload_len > QA_MSG_DEAD_PAYLOAD || body < 176 + (size_t)x->payload_len)
             return QA_FAIL(QA_ERR_FORMAT, "dead letter: payload of %u bytes in a body of %zu", x->payload_len, body);
         x->payload = b + 176;
+        break;
+    }
+    case QA_MSG_DOC: {
+        qa_msg_doc *x = &m->u.doc;
+        x->basis = get_u32(b), x->text_len = get_u32(b + 4);
+        x->sentiment = get_f64(b + 8);
+        QA_TRY_RET(get_text(b + 16, 16, x->source, "source"));
+        if (x->basis > 1) return QA_FAIL(QA_ERR_FORMAT, "document: time basis %u, expected 0 or 1", x->basis);
+        if (x->text_len > QA_MSG_DOC_TEXT || body < 32 + (size_t)x->text_len)
+            return QA_FAIL(QA_ERR_FORMAT, "document: text of %u bytes in a body of %zu", x->text_len, body);
+        x->text = (const char *)b + 32;
         break;
     }
     default: break;

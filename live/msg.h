@@ -32,6 +32,11 @@
  *              64 B who: one event of the model registry's log                  (200)
  *   dead       32 B source topic; i32 partition; u32 payload bytes P; i64 offset;
  *              128 B reason; P payload bytes (the original, cut at 4096)   (176 + P)
+ *   doc        u32 time basis (0 timestamp, 1 date only); u32 text bytes N; f64 the
+ *              source's sentiment; 16 B source; N bytes of UTF-8 text (the scored text:
+ *              a headline, a tweet; at most 2048): one alternative-data document for
+ *              the header's symbol (a ticker), id = its document id, time = its event
+ *              time (00:00 UTC of the day for date-only documents)          (32 + N)
  * Every text field is NUL padded and must hold a NUL. */
 #ifndef QA_LIVE_MSG_H
 #define QA_LIVE_MSG_H
@@ -54,6 +59,7 @@ extern "C" {
 #define QA_MSG_MODEL_LEN 48
 #define QA_MSG_REASON_LEN 128
 #define QA_MSG_DEAD_PAYLOAD 4096
+#define QA_MSG_DOC_TEXT 2048
 /* Largest encoded message (a dead letter with its whole payload). */
 #define QA_MSG_MAX (QA_MSG_HEADER + 176 + QA_MSG_DEAD_PAYLOAD)
 
@@ -67,7 +73,8 @@ typedef enum qa_msg_kind {
     QA_MSG_RISK = 7,
     QA_MSG_ALERT = 8,
     QA_MSG_REGISTRY = 9,
-    QA_MSG_KIND_END = 10
+    QA_MSG_DOC = 10,
+    QA_MSG_KIND_END = 11
 } qa_msg_kind;
 
 /* "bar", "watermark", ...; "?" for others. */
@@ -136,6 +143,14 @@ typedef struct qa_msg_dead {
     const uint8_t *payload; /* decode: points into the decoded buffer */
 } qa_msg_dead;
 
+typedef struct qa_msg_doc {
+    uint32_t basis;      /* qa_altdocs_basis: 0 timestamp, 1 date only */
+    uint32_t text_len;
+    double sentiment;    /* as the source scored it (informative: the service scores the text) */
+    char source[16];     /* "reuters", "stocknet" */
+    const char *text;    /* text_len bytes, not NUL-terminated; decode: points into the buffer */
+} qa_msg_doc;
+
 typedef struct qa_msg {
     int kind;          /* qa_msg_kind */
     int minor;         /* the sender's minor version */
@@ -152,6 +167,7 @@ typedef struct qa_msg {
         qa_msg_risk risk;
         qa_msg_alert alert;
         qa_msg_registry reg;
+        qa_msg_doc doc;
     } u;
 } qa_msg;
 

@@ -8,7 +8,14 @@
  * consumer close the timestamp (cross-sectional features need all of it) without
  * waiting on a clock. Pacing: speed 0 sends as fast as the bus takes it; speed N sends
  * one timestamp every bar_seconds / N seconds of wall time (calendar gaps such as
- * nights are not waited out). */
+ * nights are not waited out).
+ *
+ * With a document store (alt_db), the documents of the replayed range go to `alt.data` in
+ * the order they became available (datasets/altalign.h's clock on the market file's
+ * calendar), one message per (document, ticker) keyed by the ticker; after each
+ * timestamp's bars come the documents available before that bar's close, then one
+ * watermark per alt.data partition, so a consumer knows every document of the bar has
+ * arrived when it closes the timestamp. */
 #ifndef QA_LIVE_REPLAY_H
 #define QA_LIVE_REPLAY_H
 
@@ -29,10 +36,12 @@ typedef struct qa_replay_opts {
     int64_t end;       /* exclusive; INT64_MAX = after the last bar */
     long max_times;    /* stop after this many timestamps (0 = no limit) */
     int progress;      /* log progress lines */
+    const char *alt_db;     /* document store (qa alt import); NULL: bars only */
+    const char *alt_source; /* its source to replay ("stocknet"); NULL: every source */
 } qa_replay_opts;
 
 typedef struct qa_replay_report {
-    size_t times, bars, watermarks;
+    size_t times, bars, watermarks, docs;
     double seconds;
     double msgs_per_s;
 } qa_replay_report;

@@ -13,6 +13,9 @@
 
 #include "common/log.h"          /* progress, warnings */
 #include "common/timer.h"        /* latency */
+#include "datasets/altalign.h"   /* alternative-data series, session clock */
+#include "datasets/altdocs.h"    /* ticker normal form */
+#include "datasets/altvader.h"   /* sentiment of incoming documents */
 #include "datasets/store.h"      /* the universe file */
 #include "datasets/validate.h"   /* the importer's anomaly rules */
 #include "live/bus.h"            /* Kafka */
@@ -28,6 +31,8 @@
 
 /* ---- configuration ------------------------------------------------------------------------ */
 
+#define QA_LIVE_ALT_SOURCES 4 /* document sources one service follows */
+
 void qa_live_cfg_init(qa_live_cfg *c) {
     memset(c, 0, sizeof *c);
     c->stream = "live";
@@ -37,6 +42,7 @@ void qa_live_cfg_init(qa_live_cfg *c) {
     qa_rules_init(&c->rules);
     c->rules.sizing.method = QA_BT_SIZE_VOL_TARGET;
     c->risk_window = 500, c->risk_every = 12, c->risk_level = 0.99, c->risk_recover = 3;
+    c->alt_z_window = 20;
 }
 
 void qa_live_cfg_free(qa_live_cfg *c) {
@@ -58,6 +64,12 @@ static const qa_cfg_field risk_schema[] = {
     QA_CFG_FIELD(qa_live_cfg, "halt", QA_CFG_T_STRING_LIST, risk_halt, 0, "limits whose breach halts trading"),
     {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
+static const qa_cfg_field alt_schema[] = {
+    QA_CFG_FIELD(qa_live_cfg, "sources", QA_CFG_T_STRING_LIST, alt_sources, 0, "document sources read from alt.data"),
+    QA_CFG_FIELD(qa_live_cfg, "lexicon", QA_CFG_T_STRING, alt_lexicon, 0, "VADER lexicon CSV"),
+    QA_CFG_NUM(qa_live_cfg, "z_window", alt_z_window, 2, QA_ALTSERIES_MAX_WINDOW, 0, "bars in the count z-score"),
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
+
 static const qa_cfg_field live_schema[] = {
     QA_CFG_FIELD(qa_live_cfg, "universe", QA_CFG_T_STRING, universe, QA_CFG_REQUIRED, "market file naming the symbols"),
     QA_CFG_FIELD(qa_live_cfg, "model", QA_CFG_T_STRING, model, 0, "model URI or file (none: features only)"),
@@ -74,6 +86,7 @@ static const qa_cfg_field live_schema[] = {
     {"kafka", QA_CFG_T_SECTION, 0, 0, 0, NULL, kafka_schema, 0, "the bus"},
     {"rules", QA_CFG_T_SECTION, offsetof(qa_live_cfg, rules), 0, 0, NULL, qa_rules_schema, 0, "trading rules"},
     {"risk", QA_CFG_T_SECTION, 0, 0, 0, NULL, risk_schema, 0, "risk monitoring"},
+    {"alt", QA_CFG_T_SECTION, 0, 0, 0, NULL, alt_schema, 0, "alternative data"},
     {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 qa_status qa_live_cfg_bind(const qa_cfg_t *doc, qa_live_cfg *c) {
@@ -86,10 +99,31 @@ qa_status qa_live_cfg_bind(const qa_cfg_t *doc, qa_live_cfg *c) {
         while (k < c->limits.n && strcmp(c->limits.items[k].name, h) != 0) k++;
         if (k == c->limits.n) return QA_FAIL(QA_ERR_CONFIG, "risk.halt: '%s' is not the name of a risk limit", h);
     }
+    if (c->alt_sources.n > QA_LIVE_ALT_SOURCES)
+        return QA_FAIL(QA_ERR_CONFIG, "alt.sources: %zu sources, at most %d", c->alt_sources.n, QA_LIVE_ALT_SOURCES);
+    for (size_t i = 0; i < c->alt_sources.n; i++) {
+        const char *a = ((const char **)c->alt_sources.items)[i];
+        if (!*a || strlen(a) >= 16) return QA_FAIL(QA_ERR_CONFIG, "alt.sources: '%s' is not a source name (1-15 characters)", a);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(a, ((const char **)c->alt_sources.items)[j]) == 0)
+                return QA_FAIL(QA_ERR_CONFIG, "alt.sources: '%s' is listed twice", a);
+    }
     return QA_OK;
 }
 
 /* ---- the service ------------------------------------------------------------------------------ */
+
+/* A document read from alt.data, waiting for the close of the bar it counts for. */
+typedef struct pdoc {
+    int64_t avail;     /* when it became available (datasets/altalign.h) */
+    int64_t id;        /* document id: ties in avail are broken by it, as in batch */
+    uint32_t sym;
+    int32_t src;       /* index in alt.sources */
+    int32_t part;      /* global input partition */
+    int64_t offset;
+    int64_t wm_before; /* as for bars: where a restart from this offset stands */
+    double sentiment;  /* VADER compound of its text, scored here */
+} pdoc;
 
 typedef struct pending {
     int64_t time;
@@ -183,6 +217,20 @@ typedef struct svc {
     uint64_t last_poll;
     qa_msg_alert alerts[MAX_ALERTS];
     size_t nalerts;
+    /* alternative data: inputs [0, nmkt) are market.data's partitions, [nmkt, nparts)
+     * alt.data's; one series per (source, symbol) */
+    int nmkt;
+    char topic_alt[256];
+    size_t nsrc;
+    char src_name[QA_LIVE_ALT_SOURCES][16], src_prefix[QA_LIVE_ALT_SOURCES][16];
+    qa_altvader_t *vader;
+    qa_altclock clock;
+    qa_altseries *series;     /* [nsrc * S] */
+    double *alt_vals;         /* [S * nsrc * QA_ALT_NSERIES]: this timestamp's values */
+    pdoc *docs;
+    size_t ndocs, cap_docs;
+    char (*tick)[32];         /* [S] the symbols in ticker normal form */
+    uint32_t *thash;          /* open addressing over tick, like hash */
     /* bus health */
     uint64_t bus_errors_seen, last_ops_alert;
     long long bus_errors;
@@ -200,6 +248,23 @@ static long find_symbol(const svc *v, const char *name) {
         if (!v->hash[i]) return -1;
         if (strcmp(v->symbols[v->hash[i] - 1], name) == 0) return (long)v->hash[i] - 1;
     }
+}
+
+/* Universe index of a ticker in normal form (datasets/altdocs.h), or -1. */
+static long find_ticker(const svc *v, const char *t) {
+    for (size_t i = hash_str(t) & (v->hcap - 1);; i = (i + 1) & (v->hcap - 1)) {
+        if (!v->thash[i]) return -1;
+        if (strcmp(v->tick[v->thash[i] - 1], t) == 0) return (long)v->thash[i] - 1;
+    }
+}
+
+/* Global input partition of a record (market.data first, then alt.data); -1 when its
+ * topic has more partitions than the service assigned. */
+static int gpart(const svc *v, const qa_bus_record *r) {
+    int alt = strcmp(r->topic, v->topic_in) != 0;
+    int n = alt ? v->nparts - v->nmkt : v->nmkt;
+    if (r->partition < 0 || r->partition >= n) return -1;
+    return alt ? v->nmkt + r->partition : r->partition;
 }
 
 static qa_status load_universe(svc *v) {
@@ -334,6 +399,17 @@ static qa_status produce_out(svc *v, int out, size_t sym, const qa_msg *m) {
  * position first. */
 static qa_status emit(void *ctx, qa_engine_out out, size_t sym, const qa_msg *m) {
     svc *v = ctx;
+    if (out == QA_ENGINE_FEATURES && v->nsrc) { /* the symbol's alternative-data series ride along */
+        qa_msg z = *m;
+        const double *a = v->alt_vals + sym * v->nsrc * QA_ALT_NSERIES;
+        for (size_t k = 0; k < v->nsrc; k++)
+            for (int j = 0; j < QA_ALT_NSERIES; j++) {
+                uint32_t n = z.u.feat.n++;
+                snprintf(z.u.feat.names[n], QA_MSG_NAME_LEN, "%s_%s", v->src_prefix[k], qa_altseries_names[j]);
+                z.u.feat.values[n] = a[k * QA_ALT_NSERIES + (size_t)j];
+            }
+        return produce_out(v, out, sym, &z);
+    }
     if (out != QA_ENGINE_SIZES) return produce_out(v, out, sym, m);
     qa_msg z = *m;
     qa_riskmon_target(v->risk, sym, &z.u.size.weight, &z.u.size.shares, z.u.size.price);
@@ -585,7 +661,7 @@ static qa_status dead_letter(svc *v, const qa_bus_record *r, const char *reason)
     v->rep->dead_letters++;
     qa_metrics_counter_add(v->m_dead, 1);
     qa_log_warn("dead letter: %s [%d] offset %" PRId64 ": %s", r->topic, r->partition, r->offset, reason);
-    if (r->offset <= v->dl_done[r->partition]) return QA_OK;
+    if (r->offset <= v->dl_done[gpart(v, r)]) return QA_OK;
     qa_msg m = {.kind = QA_MSG_DEAD};
     qa_msg_printable(r->key, r->keylen, m.symbol, QA_MSG_SYMBOL_LEN);
     snprintf(m.u.dead.topic, sizeof m.u.dead.topic, "%s", r->topic);
@@ -659,6 +735,53 @@ static int cmp_pending(const void *a, const void *b) {
     return x->sym < y->sym ? -1 : x->sym > y->sym;
 }
 
+static int cmp_pdoc(const void *a, const void *b) {
+    const pdoc *x = a, *y = b;
+    if (x->avail != y->avail) return x->avail < y->avail ? -1 : 1;
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;
+    return (x->sym > y->sym) - (x->sym < y->sym);
+}
+
+/* The alternative-data part of closing timestamp t: the waiting documents available
+ * before t's close go to their symbol's series in (availability, id) order, the order
+ * batch uses; every symbol with a bar closes its series. A symbol without a bar keeps
+ * its documents in the open accumulator for its next bar, as `qa alt align` does. */
+static void alt_step(svc *v, int64_t t) {
+    const int64_t close = qa_altclock_bar_close(&v->clock, t);
+    size_t nready = 0;
+    for (size_t j = 0; j < v->ndocs; j++)
+        if (v->docs[j].avail < close) {
+            pdoc x = v->docs[nready];
+            v->docs[nready++] = v->docs[j];
+            v->docs[j] = x;
+        }
+    if (nready > 1) qsort(v->docs, nready, sizeof *v->docs, cmp_pdoc);
+    for (size_t j = 0; j < nready; j++) qa_altseries_add(&v->series[(size_t)v->docs[j].src * v->S + v->docs[j].sym], v->docs[j].sentiment);
+    memmove(v->docs, v->docs + nready, (v->ndocs - nready) * sizeof *v->docs);
+    v->ndocs -= nready;
+    for (size_t s = 0; s < v->S; s++) {
+        if (!v->present[s]) continue;
+        for (size_t k = 0; k < v->nsrc; k++)
+            qa_altseries_close(&v->series[k * v->S + s], v->alt_vals + (s * v->nsrc + k) * QA_ALT_NSERIES);
+    }
+}
+
+/* With no engine features the alternative-data series still get a features message per
+ * symbol with a bar, in symbol order (the order the outputs' exactly-once marks need). */
+static qa_status alt_only_features(svc *v, int64_t t) {
+    qa_msg m = {0};
+    m.kind = QA_MSG_FEATURES;
+    m.time = t;
+    /* lineage stays zero: no engine feature is in the message */
+    for (size_t s = 0; s < v->S; s++) {
+        if (!v->present[s]) continue;
+        snprintf(m.symbol, sizeof m.symbol, "%s", v->symbols[s]);
+        m.u.feat.n = 0;
+        QA_TRY_RET(emit(v, QA_ENGINE_FEATURES, s, &m));
+    }
+    return QA_OK;
+}
+
 /* Processes every buffered timestamp <= the smallest watermark. Only the bars that can
  * close are sorted: with a backlog (a replay read partition by partition) most of the
  * buffer waits for other partitions, and sorting all of it per watermark is quadratic. */
@@ -689,7 +812,9 @@ static qa_status close_ready(svc *v) {
         QA_TRY_RET(apply_commands(v, t));
         QA_TRY_RET(apply_switches(v, t));
         qa_riskmon_mark(v->risk, v->bars, v->present);
+        if (v->nsrc) alt_step(v, t);
         QA_TRY_RET(qa_engine_step(v->engine, t, v->bars, v->present, emit, v));
+        if (v->nsrc && qa_engine_nfeatures(v->engine) == 0) QA_TRY_RET(alt_only_features(v, t));
         QA_TRY_RET(risk_step(v, t));
         double dt = qa_time_since(t0);
         qa_metrics_histogram_observe(v->m_step, dt);
@@ -711,6 +836,16 @@ static qa_status close_ready(svc *v) {
     return QA_OK;
 }
 
+/* Messages not yet read on the inputs (from the cached high watermarks; -1 unknown). */
+static long long input_lag(svc *v) {
+    long long lag = qa_bus_lag(v->cons, v->topic_in, v->nmkt, v->next_off);
+    if (lag >= 0 && v->nsrc) {
+        long long a = qa_bus_lag(v->cons, v->topic_alt, v->nparts - v->nmkt, v->next_off + v->nmkt);
+        lag = a >= 0 ? lag + a : -1;
+    }
+    return lag;
+}
+
 /* Flush, then save (offsets to resume from: the first buffered bar of a partition, else
  * the next unread offset; with the watermark read before that offset, so a restart never
  * closes a timestamp whose bars it has not re-read yet), then commit the same offsets to
@@ -722,29 +857,79 @@ static qa_status checkpoint(svc *v) {
         const pending *q = &v->pend[i];
         if (q->offset < v->cd.offsets[q->part]) v->cd.offsets[q->part] = q->offset, v->cd.watermarks[q->part] = q->wm_before;
     }
+    for (size_t i = 0; i < v->ndocs; i++) { /* documents not yet counted are read again after a restart */
+        const pdoc *q = &v->docs[i];
+        if (q->offset < v->cd.offsets[q->part]) v->cd.offsets[q->part] = q->offset, v->cd.watermarks[q->part] = q->wm_before;
+    }
     if (v->store) QA_TRY_RET(qa_livestore_commit(v->store)); /* never behind the checkpoint row */
     const size_t ne = qa_engine_state_doubles(v->engine);
     memcpy(v->statebuf, qa_engine_state(v->engine), ne * sizeof *v->statebuf);
     memcpy(v->statebuf + ne, qa_riskmon_state_data(v->risk), qa_riskmon_state_doubles(v->risk) * sizeof *v->statebuf);
+    double *alt = v->statebuf + ne + qa_riskmon_state_doubles(v->risk);
+    for (size_t k = 0; k < v->nsrc * v->S; k++)
+        qa_altseries_pack(&v->series[k], alt + k * QA_ALTSERIES_DOUBLES(v->cfg->alt_z_window));
     QA_TRY_RET(qa_ckpt_save(v->ckpt, &v->cd));
     v->since_ckpt = 0;
     v->rep->checkpoints++;
-    v->lag = qa_bus_lag(v->cons, v->topic_in, v->nparts, v->next_off);
+    v->lag = input_lag(v);
     if (v->lag >= 0) qa_metrics_gauge_set(v->m_lag, (double)v->lag);
     qa_metrics_counter_add(v->m_ckpt, 1);
-    qa_status st = qa_bus_commit(v->cons, v->topic_in, v->nparts, v->cd.offsets);
+    qa_status st = qa_bus_commit(v->cons, v->topic_in, v->nmkt, v->cd.offsets);
+    if (st == QA_OK && v->nsrc) st = qa_bus_commit(v->cons, v->topic_alt, v->nparts - v->nmkt, v->cd.offsets + v->nmkt);
     if (st != QA_OK) qa_log_warn("live: %s (the checkpoint holds the offsets; the group's lag view lags)", qa_err_msg());
     return QA_OK;
 }
 
 /* ---- one input message ------------------------------------------------------------------------------- */
 
+/* A document from alt.data (after its watermark test): scored, timed by the session
+ * clock and kept until the close of the bar it counts for. Documents of tickers outside
+ * the universe are the topic's business, not errors: counted and skipped. */
+static qa_status on_doc(svc *v, const qa_bus_record *r, int gp, const qa_msg *m) {
+    char why[QA_MSG_REASON_LEN + 64];
+    if (m->kind != QA_MSG_DOC) {
+        snprintf(why, sizeof why, "a %s message on %s, expected documents and watermarks", qa_msg_kind_name(m->kind), r->topic);
+        return dead_letter(v, r, why);
+    }
+    const qa_msg_doc *d = &m->u.doc;
+    int src = -1;
+    for (size_t k = 0; k < v->nsrc; k++)
+        if (strcmp(d->source, v->src_name[k]) == 0) src = (int)k;
+    if (src < 0) {
+        snprintf(why, sizeof why, "document source '%s' is not one of alt.sources", d->source);
+        return dead_letter(v, r, why);
+    }
+    char tick[32];
+    long s = qa_altdocs_ticker_norm(m->symbol, tick, sizeof tick) ? find_ticker(v, tick) : -1;
+    if (s < 0) {
+        v->rep->docs_ignored++;
+        return QA_OK;
+    }
+    char text[QA_MSG_DOC_TEXT + 1];
+    memcpy(text, d->text, d->text_len);
+    text[d->text_len] = '\0';
+    const double sentiment = qa_altvader_compound(v->vader, text);
+    const int64_t avail = qa_altclock_available(&v->clock, m->time, (qa_altdocs_basis)d->basis);
+    /* Late (its bar has closed): it counts for the symbol's next bar. */
+    if (v->cd.closed_time != INT64_MIN && avail < qa_altclock_bar_close(&v->clock, v->cd.closed_time)) v->rep->docs_late++;
+    if (v->ndocs == v->cap_docs) {
+        size_t cap = v->cap_docs ? 2 * v->cap_docs : 1024;
+        pdoc *q = realloc(v->docs, cap * sizeof *q);
+        if (!q) return QA_FAIL(QA_ERR_NOMEM, "waiting documents");
+        v->docs = q, v->cap_docs = cap;
+    }
+    v->docs[v->ndocs++] = (pdoc){avail, (int64_t)m->id, (uint32_t)s, src, gp, r->offset, v->wm[gp], sentiment};
+    v->rep->docs++;
+    return QA_OK;
+}
+
 static qa_status on_record(svc *v, const qa_bus_record *r) {
     v->rep->messages++;
     qa_metrics_counter_add(v->m_in, 1);
-    if (r->partition < 0 || r->partition >= v->nparts)
-        return QA_FAIL(QA_ERR_STATE, "%s has grown to more than %d partitions: restart the service", r->topic, v->nparts);
-    v->next_off[r->partition] = r->offset + 1;
+    const int gp = gpart(v, r);
+    if (gp < 0)
+        return QA_FAIL(QA_ERR_STATE, "%s has grown to more partitions than the service assigned: restart it", r->topic);
+    v->next_off[gp] = r->offset + 1;
     qa_msg m;
     char why[QA_MSG_REASON_LEN + 64];
     if (r->len > QA_MSG_MAX) {
@@ -754,9 +939,10 @@ static qa_status on_record(svc *v, const qa_bus_record *r) {
     if (qa_msg_decode(r->payload, r->len, &m) != QA_OK) return dead_letter(v, r, qa_err_msg());
     if (m.kind == QA_MSG_WATERMARK) {
         v->rep->watermarks++;
-        if (m.time > v->wm[r->partition]) v->wm[r->partition] = m.time;
+        if (m.time > v->wm[gp]) v->wm[gp] = m.time;
         return close_ready(v);
     }
+    if (gp >= v->nmkt) return on_doc(v, r, gp, &m);
     if (m.kind != QA_MSG_BAR) {
         snprintf(why, sizeof why, "a %s message on %s, expected bars and watermarks", qa_msg_kind_name(m.kind), r->topic);
         return dead_letter(v, r, why);
@@ -774,7 +960,7 @@ static qa_status on_record(svc *v, const qa_bus_record *r) {
         if (!q) return QA_FAIL(QA_ERR_NOMEM, "pending bars");
         v->pend = q, v->cap_pend = cap;
     }
-    v->pend[v->npend++] = (pending){m.time, (uint32_t)s, r->partition, r->offset, v->wm[r->partition], m.u.bar};
+    v->pend[v->npend++] = (pending){m.time, (uint32_t)s, gp, r->offset, v->wm[gp], m.u.bar};
     if (m.time < v->pend_min) v->pend_min = m.time;
     v->last_buf[s] = m.time;
     v->rep->bars++;
@@ -793,9 +979,12 @@ static qa_status on_tail(void *ctx, const qa_bus_record *r) {
     qa_msg m;
     if (qa_msg_decode(r->payload, r->len, &m) != QA_OK) return QA_OK; /* not ours: nothing to skip */
     if (m.kind == QA_MSG_DEAD) {
-        int p = m.u.dead.partition;
-        if (p >= 0 && p < t->v->nparts && strcmp(m.u.dead.topic, t->v->topic_in) == 0 && m.u.dead.offset > t->v->dl_done[p])
-            t->v->dl_done[p] = m.u.dead.offset;
+        const svc *v = t->v;
+        int p = m.u.dead.partition, alt = v->nsrc && strcmp(m.u.dead.topic, v->topic_alt) == 0;
+        if (!alt && strcmp(m.u.dead.topic, v->topic_in) != 0) return QA_OK;
+        if (p < 0 || p >= (alt ? v->nparts - v->nmkt : v->nmkt)) return QA_OK;
+        if (alt) p += v->nmkt;
+        if (m.u.dead.offset > v->dl_done[p]) t->v->dl_done[p] = m.u.dead.offset;
         return QA_OK;
     }
     if (m.kind == QA_MSG_ALERT && strcmp(m.u.alert.severity, "bus") == 0) return QA_OK; /* operational */
@@ -836,6 +1025,68 @@ static qa_status read_tails(svc *v) {
 }
 
 /* ---- setup and loop ------------------------------------------------------------------------------------ */
+
+/* Input the topic no longer holds is input lost, and a service that never loses anything
+ * must say so rather than start from whatever survived: resuming from an offset the
+ * topic's retention has deleted is an error; a first start on a topic whose beginning
+ * is gone is logged with the first offset read. (The embedded cluster keeps about 5 MB
+ * per partition: librdkafka's mock retention.) */
+static qa_status check_retention(svc *v) {
+    for (int p = 0; p < v->nparts; p++) {
+        const int alt = p >= v->nmkt;
+        const char *topic = alt ? v->topic_alt : v->topic_in;
+        const int tp = alt ? p - v->nmkt : p;
+        int64_t lo = -1, hi = -1;
+        QA_TRY_RET(qa_bus_watermarks(v->cons, topic, tp, 10000, &lo, &hi));
+        if (v->cd.offsets[p] >= 0 && v->cd.offsets[p] < lo)
+            return QA_FAIL(QA_ERR_INTEGRITY, "%s [%d]: resuming at offset %" PRId64 " but the topic now starts at %" PRId64
+                           ": %" PRId64 " messages were deleted by retention before this service read them",
+                           topic, tp, v->cd.offsets[p], lo, lo - v->cd.offsets[p]);
+        if (v->cd.offsets[p] < 0 && lo > 0)
+            qa_log_warn("live: %s [%d] starts at offset %" PRId64 ": its first messages were deleted by retention before "
+                        "this service's first start", topic, tp, lo);
+    }
+    return QA_OK;
+}
+
+/* alt.sources: the lexicon, the universe in ticker form, one series per (source, symbol). */
+static qa_status setup_alt(svc *v) {
+    const qa_live_cfg *c = v->cfg;
+    v->nsrc = c->alt_sources.n;
+    for (size_t k = 0; k < v->nsrc; k++) {
+        const char *name = ((const char **)c->alt_sources.items)[k];
+        snprintf(v->src_name[k], sizeof v->src_name[k], "%s", name);
+        snprintf(v->src_prefix[k], sizeof v->src_prefix[k], "%s", qa_altalign_default_prefix(name));
+    }
+    size_t nfeat = qa_engine_nfeatures(v->engine) + v->nsrc * QA_ALT_NSERIES;
+    if (nfeat > QA_MSG_MAX_FEATURES)
+        return QA_FAIL(QA_ERR_CONFIG, "alt: %zu features and alternative-data series, a features message holds %d", nfeat,
+                       QA_MSG_MAX_FEATURES);
+    char lex[4096];
+    if (c->alt_lexicon) {
+        snprintf(lex, sizeof lex, "%s", c->alt_lexicon);
+    } else {
+        const char *root = getenv("QA_DATA_ROOT");
+        snprintf(lex, sizeof lex, "%s/alt_text/vader_lexicon.csv.gz", root && *root ? root : "../shared/datasets");
+    }
+    QA_TRY_RET(qa_altvader_load(lex, &v->vader));
+    qa_altclock_init(&v->meta, &v->clock);
+    v->tick = calloc(v->S, sizeof *v->tick);
+    v->thash = calloc(v->hcap, sizeof *v->thash);
+    v->series = calloc(v->nsrc * v->S, sizeof *v->series);
+    v->alt_vals = calloc(v->S * v->nsrc * QA_ALT_NSERIES, sizeof *v->alt_vals);
+    if (!v->tick || !v->thash || !v->series || !v->alt_vals) return QA_FAIL(QA_ERR_NOMEM, "alternative-data state");
+    for (size_t i = 0; i < v->S; i++) {
+        if (!qa_altdocs_ticker_norm(v->symbols[i], v->tick[i], sizeof v->tick[i]) || find_ticker(v, v->tick[i]) >= 0)
+            continue; /* not a ticker, or the same ticker twice ("BRK.B", "BRK-B"): documents go to the first */
+        size_t k = hash_str(v->tick[i]) & (v->hcap - 1);
+        while (v->thash[k]) k = (k + 1) & (v->hcap - 1);
+        v->thash[k] = (uint32_t)i + 1;
+    }
+    for (size_t k = 0; k < v->nsrc * v->S; k++) qa_altseries_init(&v->series[k], (int)c->alt_z_window);
+    qa_bus_topic(&v->bus, QA_TOPIC_ALT, v->topic_alt, sizeof v->topic_alt);
+    return QA_OK;
+}
 
 static qa_status setup(svc *v, const char *exe) {
     const qa_live_cfg *c = v->cfg;
@@ -891,7 +1142,14 @@ static qa_status setup(svc *v, const char *exe) {
     char group[128];
     snprintf(group, sizeof group, "qa-live-%s", c->stream);
     QA_TRY_RET(qa_bus_consumer_create(&v->bus, group, &v->cons));
-    QA_TRY_RET(qa_bus_partitions(v->cons, v->topic_in, 10000, &v->nparts));
+    QA_TRY_RET(qa_bus_partitions(v->cons, v->topic_in, 10000, &v->nmkt));
+    v->nparts = v->nmkt;
+    if (c->alt_sources.n) {
+        int nalt = 0;
+        QA_TRY_RET(setup_alt(v));
+        QA_TRY_RET(qa_bus_partitions(v->cons, v->topic_alt, 10000, &nalt));
+        v->nparts += nalt;
+    }
 
     /* Checkpoint arrays and identity. */
     const size_t P = (size_t)v->nparts;
@@ -913,14 +1171,19 @@ static qa_status setup(svc *v, const char *exe) {
     v->lag = -1; /* unknown until a fetch reports the high watermarks */
     v->cd.nparts = v->nparts, v->cd.nsym = v->S;
     const size_t ne = qa_engine_state_doubles(v->engine), nr = qa_riskmon_state_doubles(v->risk);
-    v->statebuf = calloc(ne + nr, sizeof *v->statebuf);
+    const size_t per = QA_ALTSERIES_DOUBLES(c->alt_z_window), na = v->nsrc * v->S * per;
+    v->statebuf = calloc(ne + nr + na + 1, sizeof *v->statebuf);
     if (!v->statebuf) return QA_FAIL(QA_ERR_NOMEM, "checkpoint buffer");
-    v->cd.ndoubles = ne + nr;
+    v->cd.ndoubles = ne + nr + na;
     v->cd.state = v->statebuf;
     /* A followed alias may switch versions: the identity names the alias, else the digest. */
-    snprintf(v->cd.identity, sizeof v->cd.identity, "universe %zu symbols %.12s, features %.16s, model %.64s, input %.64s",
+    char alt[96] = "";
+    for (size_t k = 0; k < v->nsrc; k++)
+        snprintf(alt + strlen(alt), sizeof alt - strlen(alt), "%s%s", k ? "+" : ", alt ", v->src_name[k]);
+    if (v->nsrc) snprintf(alt + strlen(alt), sizeof alt - strlen(alt), " z%lld", c->alt_z_window);
+    snprintf(v->cd.identity, sizeof v->cd.identity, "universe %zu symbols %.12s, features %.16s, model %.64s, input %.64s%s",
              v->S, v->symbols[0], qa_engine_lineage(v->engine),
-             follows_alias(c, &v->ref) ? c->model : v->loaded[0] ? v->models[0].sha256 : "none", v->topic_in);
+             follows_alias(c, &v->ref) ? c->model : v->loaded[0] ? v->models[0].sha256 : "none", v->topic_in, alt);
     QA_TRY_RET(qa_ckpt_open(c->state_dir, &v->ckpt));
     int found = 0;
     QA_TRY_RET(qa_ckpt_load(v->ckpt, &v->cd, &found));
@@ -928,6 +1191,7 @@ static qa_status setup(svc *v, const char *exe) {
     if (found) {
         memcpy(qa_engine_state(v->engine), v->statebuf, ne * sizeof *v->statebuf);
         memcpy(qa_riskmon_state_data(v->risk), v->statebuf + ne, nr * sizeof *v->statebuf);
+        for (size_t k = 0; k < v->nsrc * v->S; k++) qa_altseries_unpack(&v->series[k], v->statebuf + ne + nr + k * per);
     }
     if (c->live_store)
         QA_TRY_RET(qa_livestore_open(c->state_dir, &v->meta, v->S, (const char *const *)v->symbols, v->cd.closed_time,
@@ -938,7 +1202,11 @@ static qa_status setup(svc *v, const char *exe) {
     QA_TRY_RET(qa_riskdb_commands(v->riskdb, v->cd.closed_time, v->cmds, MAX_CMDS, &v->ncmds));
     for (size_t p = 0; p < P; p++) v->next_off[p] = v->cd.offsets[p], v->wm[p] = v->cd.watermarks[p];
     QA_TRY_RET(read_tails(v));
-    QA_TRY_RET(qa_bus_assign(v->cons, v->topic_in, v->nparts, v->cd.offsets));
+    QA_TRY_RET(check_retention(v));
+    const char *topics[2] = {v->topic_in, v->topic_alt};
+    const int counts[2] = {v->nmkt, v->nparts - v->nmkt};
+    const int64_t *offs[2] = {v->cd.offsets, v->cd.offsets + v->nmkt};
+    QA_TRY_RET(qa_bus_assign_topics(v->cons, v->nsrc ? 2 : 1, topics, counts, offs));
     QA_TRY_RET(start_metrics(v));
     qa_log_info("live: %s, %zu symbols from %s, %zu features (lineage %.12s), %s from %s; %d input partitions, %s",
                 v->model_label, v->S, c->universe, qa_engine_nfeatures(v->engine), qa_engine_lineage(v->engine),
@@ -975,6 +1243,12 @@ static void teardown(svc *v) {
     free(v->bars);
     free(v->present);
     free(v->last_buf);
+    qa_altvader_free(v->vader);
+    free(v->series);
+    free(v->alt_vals);
+    free(v->docs);
+    free(v->tick);
+    free(v->thash);
 }
 
 /* A bus problem (a broker down, a request timing out): librdkafka retries with backoff on
@@ -1045,7 +1319,7 @@ qa_status qa_live_run(const qa_live_cfg *c, const char *exe, volatile sig_atomic
         check_bus(&v);
         if (got == 0) {
             check_bus(&v);
-            v.lag = qa_bus_lag(v.cons, v.topic_in, v.nparts, v.next_off); /* cached watermarks: cheap */
+            v.lag = input_lag(&v); /* cached watermarks: cheap */
             if (v.lag >= 0) qa_metrics_gauge_set(v.m_lag, (double)v.lag);
             if (c->exit_idle > 0 && qa_time_since(last_input) >= c->exit_idle) {
                 qa_log_info("live: no input for %.1f s: stopping", c->exit_idle);

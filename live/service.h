@@ -58,6 +58,12 @@ typedef struct qa_live_cfg {
     const qa_cfg_node *risk_limits_node;
     qa_cfg_list risk_halt;       /* limit names whose breach halts */
     qa_limit_set limits;         /* parsed from risk.limits (owned) */
+    /* alt: {sources: [reuters, stocknet], lexicon: FILE, z_window: 20}: documents from
+     * alt.data scored with VADER into the aligned series of datasets/altalign.h, published
+     * in each symbol's features message (docs/live.md, "Alternative data") */
+    qa_cfg_list alt_sources;     /* none: alt.data is not read */
+    const char *alt_lexicon;     /* NULL: $QA_DATA_ROOT or ../shared/datasets, alt_text/vader_lexicon.csv.gz */
+    long long alt_z_window;      /* 20 */
 } qa_live_cfg;
 
 /* Defaults above; rules from qa_rules_init with vol-target sizing. */
@@ -70,6 +76,7 @@ void qa_live_cfg_free(qa_live_cfg *c);
 
 typedef struct qa_live_report {
     long long messages, bars, dead_letters, watermarks, timestamps;
+    long long docs, docs_ignored, docs_late; /* alt.data: accepted, other tickers, after their bar closed */
     long long produced[5];       /* features, signals, sizes, risk metrics, alerts */
     long long suppressed;        /* outputs already in their topic after a restart */
     long long checkpoints;

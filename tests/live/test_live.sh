@@ -185,7 +185,7 @@ for _ in range(30): # the lag gauge is refreshed while the service waits for inp
     text = r.read().decode()
     if val('qa_live_consumer_lag_messages') == 0: break
     time.sleep(0.1)
-wms = int(re.search(r'2700 bars and (\d+) watermarks', open('g.replay.txt').read()).group(1))
+wms = int(re.search(r'2700 bars, 0 documents and (\d+) watermarks', open('g.replay.txt').read()).group(1))
 assert val('qa_live_messages_in_total{topic="g.market.data"}') == 2700 + wms, text[:400]
 for name, want in [('qa_live_timestamps_total', 900), ('qa_live_trading_state', 1),
                    ('qa_live_consumer_lag_messages', 0), ('qa_live_bar_seconds_count', 900)]:

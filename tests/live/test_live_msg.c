@@ -66,6 +66,30 @@ static void test_roundtrip(void) {
     o = roundtrip(&d, 40 + 176 + 5);
     QA_CHECK(o.u.dead.partition == 4 && o.u.dead.offset == 123456789012LL && o.u.dead.payload_len == 5);
     QA_CHECK(memcmp(o.u.dead.payload, payload, 5) == 0 && strcmp(o.u.dead.reason, "truncated") == 0);
+
+    const char *text = "RT @WSJD: $AAPL closed Friday at $645.57";
+    qa_msg doc = {.kind = QA_MSG_DOC, .time = 1402319580000000000LL, .id = 77, .symbol = "AAPL"};
+    doc.u.doc = (qa_msg_doc){0, (uint32_t)strlen(text), 0.25, "stocknet", text};
+    o = roundtrip(&doc, 40 + 32 + strlen(text));
+    QA_CHECK(o.u.doc.basis == 0 && o.u.doc.sentiment == 0.25 && strcmp(o.u.doc.source, "stocknet") == 0);
+    QA_CHECK(o.u.doc.text_len == strlen(text) && memcmp(o.u.doc.text, text, strlen(text)) == 0 && o.id == 77);
+}
+
+/* Documents: the text length must fit the body and the limit; the basis is 0 or 1. */
+static void test_doc_refusals(void) {
+    static char text[QA_MSG_DOC_TEXT + 2];
+    memset(text, 'x', sizeof text - 1);
+    qa_msg d = {.kind = QA_MSG_DOC, .symbol = "T"}, o;
+    d.u.doc = (qa_msg_doc){1, QA_MSG_DOC_TEXT + 1, 0.0, "reuters", text};
+    uint8_t b[QA_MSG_MAX];
+    size_t len = 0;
+    QA_CHECK(qa_msg_encode(&d, b, sizeof b, &len) == QA_ERR_INVALID_ARG && strstr(qa_err_msg(), "at most 2048"));
+    d.u.doc.text_len = 10;
+    QA_CHECK(qa_msg_encode(&d, b, sizeof b, &len) == QA_OK && len == 40 + 32 + 10);
+    b[40 + 4] = 11; /* says 11 bytes of text in a body of 42 */
+    QA_CHECK(qa_msg_decode(b, len, &o) == QA_ERR_FORMAT && strstr(qa_err_msg(), "text of 11 bytes"));
+    b[40 + 4] = 10, b[40] = 2;
+    QA_CHECK(qa_msg_decode(b, len, &o) == QA_ERR_FORMAT && strstr(qa_err_msg(), "time basis 2"));
 }
 
 /* The bytes at the documented offsets (docs/live.md), little-endian. */
@@ -126,6 +150,7 @@ int main(void) {
     QA_RUN(test_roundtrip);
     QA_RUN(test_layout);
     QA_RUN(test_refusals);
+    QA_RUN(test_doc_refusals);
     QA_RUN(test_signal_id);
     return qa_test_finish();
 }
