@@ -78,6 +78,10 @@ static int cmd_import(int argc, char **argv) {
     qa_altimp_report rep;
     qa_status st = qa_altimp_run(&o, &rep);
     if (st != QA_OK) return qa_cli_fail("alt import");
+    if (rep.already && !json) {
+        printf("%s: already imported into %s (same SHA-256 %.16s...): nothing to do\n", input, db, rep.file_sha256);
+        return QA_EXIT_OK;
+    }
     if (json) {
         char *j = qa_altimp_report_json(&o, &rep);
         printf("%s\n", j ? j : "{}");
@@ -100,7 +104,12 @@ static void align_usage(FILE *out) {
             "Writes /alt/P_count, P_sent_mean, P_sent_maxabs and P_count_z (P: news for reuters, tweets for\n"
             "stocknet) per symbol and bar of the market file, without look-ahead: a document counts for the\n"
             "first bar whose close comes after it is available (dated stories: the next session's open).\n"
-            "docs/alt-data.md.\n");
+            "Replaces earlier panels of the same prefix. docs/alt-data.md.\n\n"
+            "  --data FILE      market file (qa data import), written in place\n"
+            "  --db FILE        document store (default alt.db)\n"
+            "  --source S       the store's source: reuters or stocknet\n"
+            "  --prefix P       dataset prefix (default news for reuters, tweets for stocknet)\n"
+            "  --z-window N     previous bars in the count z-score (default 20, 2..256)\n");
 }
 
 static int cmd_align(int argc, char **argv) {
@@ -185,6 +194,12 @@ static int cmd_search(int argc, char **argv) {
     }
     qa_altdocs_t *d = NULL;
     qa_status st = qa_altdocs_open(db, 0, &d);
+    qa_altdocs_stats have;
+    if (st == QA_OK && q.source && (st = qa_altdocs_stats_get(d, q.source, &have)) == QA_OK && have.documents == 0) {
+        char list[256] = "";
+        qa_altdocs_sources(d, list, sizeof list);
+        st = QA_FAIL(QA_ERR_CONFIG, "--source '%s': %s holds no document of it (its sources: %s)", q.source, db, list);
+    }
     if (st == QA_OK) st = qa_altdocs_search(d, &q, print_hit, &so);
     qa_altdocs_close(d);
     if (st != QA_OK) return qa_cli_fail("alt search");

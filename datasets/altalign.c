@@ -155,6 +155,7 @@ void qa_altseries_unpack(qa_altseries *s, const double *in) {
 typedef struct doc {
     int64_t avail, id;
     double sentiment;
+    char hash[QA_SHA256_HEX_LEN + 1]; /* the content's: lineage that does not depend on row ids */
 } doc;
 
 typedef struct collect {
@@ -176,7 +177,9 @@ static int collect_cb(void *ctx, const qa_altdocs_row *r) {
         c->v = v;
         c->cap = cap;
     }
-    c->v[c->n++] = (doc){qa_altclock_available(c->clock, r->event_ns, r->basis), r->id, r->sentiment};
+    doc *d = &c->v[c->n++];
+    *d = (doc){qa_altclock_available(c->clock, r->event_ns, r->basis), r->id, r->sentiment, ""};
+    snprintf(d->hash, sizeof d->hash, "%s", r->hash);
     return 0;
 }
 
@@ -213,9 +216,10 @@ static qa_status align_symbol(const qa_altalign_opts *o, qa_altdocs_t *docs, con
         if (isnan(close_row[t])) continue;
         for (; k < c->n && c->v[k].avail < closes[t]; k++) {
             qa_altseries_add(&s, c->v[k].sentiment);
-            int64_t rec[3] = {c->v[k].id, (int64_t)t, 0};
-            memcpy(&rec[2], &c->v[k].sentiment, sizeof(double));
+            int64_t rec[2] = {closes[t], 0}; /* the bar by its close time, the score by its bits */
+            memcpy(&rec[1], &c->v[k].sentiment, sizeof(double));
             QA_TRY_RET(qa_sha256_update(h, symbol, strlen(symbol) + 1));
+            QA_TRY_RET(qa_sha256_update(h, c->v[k].hash, QA_SHA256_HEX_LEN));
             QA_TRY_RET(qa_sha256_update(h, rec, sizeof rec));
             used++;
         }
@@ -278,6 +282,15 @@ qa_status qa_altalign_run(const qa_altalign_opts *o, qa_altalign_report *rep) {
     if (rc == QA_OK) rc = qa_altdocs_open(o->db, 0, &docs);
     if (rc == QA_OK) rc = qa_sha256_create(&h);
     if (rc != QA_OK) goto cleanup;
+    qa_altdocs_stats have;
+    if ((rc = qa_altdocs_stats_get(docs, o->source, &have)) != QA_OK) goto cleanup;
+    if (have.documents == 0) { /* a misspelt source would write all-zero series */
+        char list[256];
+        if ((rc = qa_altdocs_sources(docs, list, sizeof list)) == QA_OK)
+            rc = QA_FAIL(QA_ERR_CONFIG, "source '%s': %s holds no document of it (its sources: %s)", o->source, o->db,
+                         *list ? list : "none");
+        goto cleanup;
+    }
     qa_altclock clock;
     qa_altclock_init(qa_store_get_meta(st), &clock);
     c.clock = &clock;

@@ -109,7 +109,7 @@ typedef struct qa_altalign_report {
     long long docs_used;      /* documents counted for some bar */
     long long docs_before;    /* available before the symbol's first bar */
     long long docs_after;     /* available after its last bar's close */
-    char docs_hash[65];       /* SHA-256 over the used (symbol, document, bar, sentiment) */
+    char docs_hash[65];       /* SHA-256 over the used (symbol, content hash, bar close, sentiment) */
 } qa_altalign_report;
 
 /* Writes the four /alt/P_* panels (replacing earlier ones atomically per panel) with

@@ -214,6 +214,32 @@ qa_status qa_altdocs_add(qa_altdocs_t *d, const qa_altdocs_doc *doc, const char 
     return QA_OK;
 }
 
+int qa_altdocs_imported(qa_altdocs_t *d, const char *source, const char *file_sha256) {
+    sqlite3_stmt *s = NULL;
+    if (qa_sqlite_prepare(d->db, "SELECT 1 FROM imports WHERE source = ?1 AND file_sha256 = ?2", &s) != QA_OK) return -1;
+    sqlite3_bind_text(s, 1, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, file_sha256, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s), found = rc == SQLITE_ROW;
+    if (!found && rc != SQLITE_DONE) found = QA_SQLITE_CHECK(d->db, rc);
+    sqlite3_finalize(s);
+    return found;
+}
+
+qa_status qa_altdocs_sources(qa_altdocs_t *d, char *buf, size_t size) {
+    sqlite3_stmt *s = NULL;
+    QA_TRY_RET(qa_sqlite_prepare(d->db, "SELECT DISTINCT source FROM docs ORDER BY source", &s));
+    size_t n = 0;
+    buf[0] = '\0';
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int w = snprintf(buf + n, size - n, "%s%s", n ? ", " : "", qa_sqlite_text(s, 0));
+        if (w > 0 && n + (size_t)w < size) n += (size_t)w;
+    }
+    qa_status st = rc == SQLITE_DONE ? QA_OK : QA_SQLITE_CHECK(d->db, rc);
+    sqlite3_finalize(s);
+    return st;
+}
+
 qa_status qa_altdocs_log_import(qa_altdocs_t *d, const char *source, const char *path, const char *file_sha256,
                                 const char *report_json) {
     sqlite3_stmt *s = NULL;
@@ -231,7 +257,7 @@ qa_status qa_altdocs_log_import(qa_altdocs_t *d, const char *source, const char 
 /* ---- reading ------------------------------------------------------------------------ */
 
 #define ROW_COLUMNS                                                                              \
-    "d.id, d.source, d.event_ns, d.basis, d.title, d.body, d.kind, d.sentiment,"                 \
+    "d.id, d.source, d.event_ns, d.basis, d.title, d.body, d.kind, d.sentiment, d.hash,"         \
     " (SELECT group_concat(ticker, ' ') FROM (SELECT ticker FROM doc_tickers WHERE doc_id = d.id" \
     " ORDER BY ticker))"
 
@@ -249,7 +275,8 @@ static qa_status run_rows(qa_altdocs_t *d, sqlite3_stmt *s, int rank_col, qa_alt
         r.body = qa_sqlite_text(s, 5);
         r.kind = qa_sqlite_text(s, 6);
         r.sentiment = sqlite3_column_double(s, 7);
-        r.tickers = qa_sqlite_text(s, 8);
+        r.hash = qa_sqlite_text(s, 8);
+        r.tickers = qa_sqlite_text(s, 9);
         r.rank = rank_col >= 0 ? sqlite3_column_double(s, rank_col) : 0.0;
         if (cb(ctx, &r)) {
             rc = SQLITE_DONE;
@@ -306,7 +333,7 @@ qa_status qa_altdocs_search(qa_altdocs_t *d, const qa_altdocs_query *q, qa_altdo
     sqlite3_bind_text(s, 4, q->source, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 5, q->ticker, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 6, q->limit);
-    qa_status st = run_rows(d, s, 9, cb, ctx);
+    qa_status st = run_rows(d, s, 10, cb, ctx);
     if (st != QA_OK && strstr(sqlite3_errmsg(d->db), "fts5"))
         return QA_FAIL(QA_ERR_CONFIG, "search: query '%s' is not valid FTS5 syntax (%s); quote phrases with \"...\"",
                        q->match, sqlite3_errmsg(d->db));

@@ -82,6 +82,10 @@ void qa_altdocs_rollback(qa_altdocs_t *d);
 qa_status qa_altdocs_add(qa_altdocs_t *d, const qa_altdocs_doc *doc, const char *ticker,
                          qa_altdocs_outcome *outcome);
 
+/* 1 when a file with this SHA-256 was imported from `source` before (0 when not; a
+ * negative status on error). */
+int qa_altdocs_imported(qa_altdocs_t *d, const char *source, const char *file_sha256);
+
 /* Records one finished import (file, its SHA-256, counts, skip report JSON) in the
  * store's `imports` table. Inside the transaction. */
 qa_status qa_altdocs_log_import(qa_altdocs_t *d, const char *source, const char *path, const char *file_sha256,
@@ -96,6 +100,7 @@ typedef struct qa_altdocs_row {
     int64_t event_ns;
     qa_altdocs_basis basis;
     const char *title, *body, *kind, *tickers; /* tickers: space-separated, sorted */
+    const char *hash;                          /* SHA-256 hex of the normalized content */
     double sentiment;
     double rank;  /* search: FTS5 bm25 (lower = better); 0 elsewhere */
 } qa_altdocs_row;
@@ -123,6 +128,9 @@ typedef struct qa_altdocs_query {
 /* Full-text search ranked by bm25 (title weighted 2x the body), best first. A query the
  * FTS5 grammar rejects is QA_ERR_CONFIG quoting it. */
 qa_status qa_altdocs_search(qa_altdocs_t *d, const qa_altdocs_query *q, qa_altdocs_cb cb, void *ctx);
+
+/* The sources the store holds, comma-separated, into buf ("" when empty). */
+qa_status qa_altdocs_sources(qa_altdocs_t *d, char *buf, size_t size);
 
 /* Counts for `qa alt info`. */
 typedef struct qa_altdocs_stats {

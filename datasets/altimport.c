@@ -411,10 +411,10 @@ char *qa_altimp_report_json(const qa_altimp_opts *o, const qa_altimp_report *r) 
     qa_strbuf b;
     qa_strbuf_init(&b);
     qa_strbuf_printf(&b,
-                     "{\"source\":\"%s\",\"rows\":%lld,\"documents_new\":%lld,\"copies\":%lld,\"duplicates\":%lld,"
+                     "{\"source\":\"%s\",\"already_imported\":%s,\"rows\":%lld,\"documents_new\":%lld,\"copies\":%lld,\"duplicates\":%lld,"
                      "\"skipped\":{\"language\":%lld,\"no_cashtag\":%lld,\"empty\":%lld,\"bad_rows\":%lld},"
                      "\"bad_examples\":[",
-                     qa_altimp_source_name(o->source), r->rows, r->docs_new, r->copies, r->duplicates, r->skip_lang,
+                     qa_altimp_source_name(o->source), r->already ? "true" : "false", r->rows, r->docs_new, r->copies, r->duplicates, r->skip_lang,
                      r->skip_cashtag, r->skip_empty, r->bad);
     for (long long i = 0; i < r->bad && i < QA_ALTIMP_EXAMPLES; i++) {
         qa_strbuf_append(&b, i ? ",\"" : "\"");
@@ -449,6 +449,14 @@ qa_status qa_altimp_run(const qa_altimp_opts *o, qa_altimp_report *rep) {
         target = tmp;
     }
     st = qa_altdocs_open(target, 1, &im.docs);
+    if (st == QA_OK && !tmp[0]) {
+        int seen = qa_altdocs_imported(im.docs, qa_altimp_source_name(o->source), rep->file_sha256);
+        if (seen < 0) st = (qa_status)seen;
+        if (seen > 0) { /* the same bytes again: nothing to add, nothing to count twice */
+            rep->already = 1;
+            goto cleanup;
+        }
+    }
     if (st == QA_OK) st = qa_altdocs_begin(im.docs);
     if (st == QA_OK) st = import_rows(&im);
     rep->seconds = qa_time_since(t0);

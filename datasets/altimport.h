@@ -20,8 +20,9 @@
  * no cashtag, empty text) are counted, not errors.
  *
  * All rows of one import are one transaction; a new store is built under a temporary
- * name and renamed into place, so a failed import leaves the store as it was. Importing
- * the same file again adds nothing (every row is then a duplicate). */
+ * name and renamed into place, so a failed import leaves the store as it was. A file whose
+ * SHA-256 the store has imported before is not read again (rep->already): importing twice
+ * changes nothing. */
 #ifndef QA_DATASETS_ALTIMPORT_H
 #define QA_DATASETS_ALTIMPORT_H
 
@@ -63,6 +64,7 @@ typedef struct qa_altimp_report {
     char examples[QA_ALTIMP_EXAMPLES][320]; /* the first bad rows' messages */
     double seconds;
     char file_sha256[65];
+    int already;            /* the same file (SHA-256) was imported before: nothing was done */
 } qa_altimp_report;
 
 /* Runs one import. On failure the store is unchanged and the error names the file, line,

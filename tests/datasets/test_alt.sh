@@ -38,8 +38,8 @@ print('same' if got==w and s['bad_rows']==0 else 'got %s want %s' % (got, w))" "
 done
 # the Reuters README: 267 exact duplicate rows; 35,132 rows share (date, title) with another ticker
 again=$("$QA" -q alt import --source reuters --input "$NEWS" --lexicon "$ALT/vader_lexicon.csv.gz" --db "$DB" --json)
-[ "$(field "$again" "['documents_new']")" = 0 ] && [ "$(field "$again" "['duplicates']")" = "$(field "$again" "['rows']")" ] \
-    && ok "re-import adds nothing" || ko "re-import: $again"
+[ "$(field "$again" "['already_imported']")" = True ] && "$QA" alt info --db "$DB" | grep -q "^reuters *26195 *50622 *51087 " \
+    && ok "re-importing the same file changes nothing" || ko "re-import: $again $("$QA" alt info --db "$DB")"
 
 # --- search ---
 out=$("$QA" alt search "jobs resigns" --db "$DB" --ticker AAPL --limit 3 --json 2>/dev/null)
@@ -132,4 +132,10 @@ printf '"ticker","company","date","title","summary","news_type"\n"AAPL","Apple",
     && [ ! -e "$W/new.db" ] && ok "bad row: message and no store"; } || ko "bad row: $(cat "$W/err")"
 "$QA" alt align --data "$W/m.h5" --db "$W/none.db" --source reuters 2>"$W/err" && ko "missing store accepted" \
     || grep -q "none.db: no such document store" "$W/err" && ok "missing store named" || ko "missing store: $(cat "$W/err")"
+cp "$W/m.h5" "$W/m2.h5"
+"$QA" alt align --data "$W/m2.h5" --db "$DB" --source news 2>"$W/err" && ko "unknown source accepted by align" \
+    || grep -q "source 'news': .* holds no document of it (its sources: reuters, stocknet)" "$W/err" \
+    && ok "align refuses a source the store lacks" || ko "align source message: $(cat "$W/err")"
+"$QA" alt search apple --db "$DB" --source news 2>"$W/err" && ko "unknown source accepted by search" \
+    || grep -q "holds no document of it" "$W/err" && ok "search refuses a source the store lacks" || ko "search source: $(cat "$W/err")"
 exit $fail

@@ -16,7 +16,7 @@
  * six orders of magnitude below the smallest rule effect checked here (the 0.9 decay of a
  * booster moves compound by about 2e-3).
  *
- * usage: test_altvader [source-dir]; the lexicon is $QA_SHARED_DATASETS/alt_text/..., else
+ * usage: test_altvader [source-dir]; the lexicon is $QA_DATA_ROOT/alt_text/..., else
  * <source-dir>/../shared/datasets/alt_text/...; without it the lexicon cases are skipped. */
 #include <math.h>    /* sqrt */
 #include <stdio.h>   /* printf, snprintf */
@@ -297,7 +297,7 @@ int main(int argc, char **argv) {
     QA_RUN(test_small_lexicon);
 
     char lexicon[QA_PATH_MAX];
-    const char *shared = getenv("QA_SHARED_DATASETS");
+    const char *shared = getenv("QA_DATA_ROOT");
     const char *src = argc > 1 ? argv[1] : getenv("QA_SOURCE_DIR");
     if (shared && *shared) snprintf(lexicon, sizeof lexicon, "%s/alt_text/vader_lexicon.csv.gz", shared);
     else snprintf(lexicon, sizeof lexicon, "%s/../shared/datasets/alt_text/vader_lexicon.csv.gz", src ? src : ".");
@@ -305,7 +305,7 @@ int main(int argc, char **argv) {
         qa_test_rmtree(dir);
         printf("lexicon %s is absent: the lexicon cases are not run\n", lexicon);
         if (qa_test_failures_) return qa_test_finish();
-        qa_test_skip("no VADER lexicon (set QA_SHARED_DATASETS)");
+        qa_test_skip("no VADER lexicon (set QA_DATA_ROOT)");
     }
     QA_CHECK_OK(qa_altvader_load(lexicon, &vader));
     if (!vader) {
