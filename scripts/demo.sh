@@ -60,6 +60,17 @@ step "make $URI the champion (audited), then evaluate and score by models:/demo-
 "$QA" predict --model models:/demo-mlp@champion --data "$OUT/stocks.h5"
 "$QA" registry watch | tail -3
 
+step "alternative data: the sample's Reuters headlines (Aug 2011) and tweets (Jun 2014) into a document store"
+echo "   (SQLite + FTS5, VADER sentiment), aligned to the stocks without look-ahead, searched, and an event study"
+rm -f "$OUT/alt.db"
+"$QA" alt import --source reuters --data-root "$SAMPLE" --db "$OUT/alt.db"
+"$QA" alt import --source stocknet --data-root "$SAMPLE" --db "$OUT/alt.db"
+"$QA" alt align --data "$OUT/stocks.h5" --db "$OUT/alt.db" --source reuters
+"$QA" alt align --data "$OUT/stocks.h5" --db "$OUT/alt.db" --source stocknet
+"$QA" alt search "jobs resigns" --db "$OUT/alt.db" --ticker AAPL --limit 3
+"$QA" alt study --data "$OUT/stocks.h5" --source news --out "$OUT/alt-study"
+echo "   (a few hundred sample documents: the study shows the method, not a finding; the full data's result is in docs/alt-data.md)"
+
 step "live: replay 1,000 five-minute bars per stock through the Kafka bus into qa live with models:/demo-mlp@champion"
 echo "   (embedded 3-broker cluster on loopback; features -> signals -> position sizes, exactly once; docs/live.md)"
 "$QA" data import --preset stocks-5min --data-root "$SAMPLE" --out "$OUT/stocks5m.h5"
@@ -87,6 +98,6 @@ step "done"
 echo "market file: $OUT/stocks.h5 (read it with h5py: see docs/data-format.md)"
 echo "sweep results: $OUT/sweep/results.h5, summary $OUT/sweep/summary.json (docs/sweep.md)"
 echo "reports: $OUT/sweep/report.html, $OUT/stress/report.html, $OUT/stress-backtest/report.html,"
-echo "         $OUT/simulate/report.html, $OUT/runs/mlp/report.html"
+echo "         $OUT/simulate/report.html, $OUT/runs/mlp/report.html, $OUT/alt-study/report.html"
 echo "live: $OUT/live.yaml (qa live), state $OUT/live-state; docs/live.md"
 echo "model registry: $OUT/registry ('qa registry show demo-mlp --registry $OUT/registry'; docs/registry.md)"
