@@ -757,7 +757,7 @@ static void alt_step(svc *v, int64_t t) {
         }
     if (nready > 1) qsort(v->docs, nready, sizeof *v->docs, cmp_pdoc);
     for (size_t j = 0; j < nready; j++) qa_altseries_add(&v->series[(size_t)v->docs[j].src * v->S + v->docs[j].sym], v->docs[j].sentiment);
-    memmove(v->docs, v->docs + nready, (v->ndocs - nready) * sizeof *v->docs);
+    if (nready) memmove(v->docs, v->docs + nready, (v->ndocs - nready) * sizeof *v->docs);
     v->ndocs -= nready;
     for (size_t s = 0; s < v->S; s++) {
         if (!v->present[s]) continue;
@@ -1181,7 +1181,7 @@ static qa_status setup(svc *v, const char *exe) {
     for (size_t k = 0; k < v->nsrc; k++)
         snprintf(alt + strlen(alt), sizeof alt - strlen(alt), "%s%s", k ? "+" : ", alt ", v->src_name[k]);
     if (v->nsrc) snprintf(alt + strlen(alt), sizeof alt - strlen(alt), " z%lld", c->alt_z_window);
-    snprintf(v->cd.identity, sizeof v->cd.identity, "universe %zu symbols %.12s, features %.16s, model %.64s, input %.64s%s",
+    snprintf(v->cd.identity, sizeof v->cd.identity, "universe %zu symbols %.12s, features %.16s, model %.64s, input %.48s%.60s",
              v->S, v->symbols[0], qa_engine_lineage(v->engine),
              follows_alias(c, &v->ref) ? c->model : v->loaded[0] ? v->models[0].sha256 : "none", v->topic_in, alt);
     QA_TRY_RET(qa_ckpt_open(c->state_dir, &v->ckpt));
