@@ -126,6 +126,21 @@ static qa_status send_doc(qa_bus_producer_t *prod, const char *topic, const rdoc
     return QA_OK;
 }
 
+/* One watermark for `time` on every partition of `topic`. */
+static qa_status send_watermarks(qa_bus_producer_t *prod, const char *topic, int parts, int64_t time, uint8_t *buf,
+                                 qa_replay_report *rep) {
+    qa_msg w = {.kind = QA_MSG_WATERMARK, .time = time};
+    w.u.wm.partitions = (uint32_t)parts;
+    for (int p = 0; p < parts; p++) {
+        size_t len = 0;
+        w.u.wm.partition = (uint32_t)p;
+        QA_TRY_RET(qa_msg_encode(&w, buf, QA_MSG_MAX, &len));
+        QA_TRY_RET(qa_bus_produce(prod, topic, p, NULL, 0, buf, len));
+        rep->watermarks++;
+    }
+    return QA_OK;
+}
+
 qa_status qa_replay_run(const qa_bus_cfg *cfg, const qa_replay_opts *o, qa_replay_report *rep) {
     qa_status st = QA_OK;
     qa_store_t *store = NULL;
@@ -212,25 +227,12 @@ qa_status qa_replay_run(const qa_bus_cfg *cfg, const qa_replay_opts *o, qa_repla
             QA_TRY(qa_bus_produce(prod, topic, -1, m.symbol, strlen(m.symbol), buf, len));
             rep->bars++;
         }
-        qa_msg w = {.kind = QA_MSG_WATERMARK, .time = time[t0 + k]};
-        w.u.wm.partitions = (uint32_t)parts;
-        for (int p = 0; p < parts; p++) {
-            w.u.wm.partition = (uint32_t)p;
-            QA_TRY(qa_msg_encode(&w, buf, sizeof buf, &len));
-            QA_TRY(qa_bus_produce(prod, topic, p, NULL, 0, buf, len));
-            rep->watermarks++;
-        }
+        QA_TRY(send_watermarks(prod, topic, parts, time[t0 + k], buf, rep));
         if (o->alt_db) {
             const int64_t close = qa_altclock_bar_close(&clock, time[t0 + k]);
             for (; next_doc < docs.n && docs.v[next_doc].avail < close; next_doc++)
                 QA_TRY(send_doc(prod, topic_alt, &docs.v[next_doc], known, nknown, buf, rep));
-            w.u.wm.partitions = (uint32_t)alt_parts;
-            for (int p = 0; p < alt_parts; p++) {
-                w.u.wm.partition = (uint32_t)p;
-                QA_TRY(qa_msg_encode(&w, buf, sizeof buf, &len));
-                QA_TRY(qa_bus_produce(prod, topic_alt, p, NULL, 0, buf, len));
-                rep->watermarks++;
-            }
+            QA_TRY(send_watermarks(prod, topic_alt, alt_parts, time[t0 + k], buf, rep));
         }
         rep->times++;
         qa_bus_poll(prod);

@@ -27,3 +27,19 @@ qa_need_gpu() {
     "$QA" info --json 2>/dev/null | grep -q '"gpus": \[\]' && { echo "skipped: no GPU"; exit 77; }
     "$QA" info --json 2>/dev/null | grep -q '"cuda"' || { echo "skipped: no CUDA backend in this build"; exit 77; }
 }
+
+# qa_kill_trials N LO HI CMD...: runs CMD in the background N times, each killed with
+# SIGKILL after a random LO..HI seconds (the live tests' crash-recovery trials; $PY draws).
+qa_kill_trials() {
+    n=$1 lo=$2 hi=$3
+    shift 3
+    i=0
+    while [ $i -lt "$n" ]; do
+        "$@" > /dev/null 2> "kill.$i.err" &
+        pid=$!
+        sleep "$("$PY" -c "import random; print(round(random.uniform($lo, $hi), 2))")"
+        kill -9 $pid 2>/dev/null
+        wait $pid 2>/dev/null
+        i=$((i + 1))
+    done
+}

@@ -252,15 +252,7 @@ EOF
 # ---- 3. kill -9 at random points -------------------------------------------------------------
 "$QA" -q replay --data s5.h5 --max-times $N --prefix k. > /dev/null 2>&1 || ko "replay k."
 CKPT=16 live_yaml k. state_k > k.yaml
-i=0
-while [ $i -lt "$KILLS" ]; do
-    "$QA" -q live --config k.yaml > /dev/null 2> "k.$i.err" &
-    pid=$!
-    sleep "$("$PY" -c "import random; print(round(random.uniform(0.3, 1.6), 2))")"
-    kill -9 $pid 2>/dev/null
-    wait $pid 2>/dev/null
-    i=$((i + 1))
-done
+qa_kill_trials "$KILLS" 0.3 1.6 "$QA" -q live --config k.yaml
 "$QA" -q live --config k.yaml > k.out 2> k.err || ko "final run after kills: $(tail -3 k.err)"
 for t in features signals position.sizes risk.metrics alerts; do tail_topic k. $t k.$t.jsonl; done
 # Outputs of a stream equal the clean run's, message for message, none twice, none missing

@@ -79,15 +79,7 @@ EOF
 # ---- 2. kill -9 at random points -----------------------------------------------------------------
 "$QA" -q replay --data m.h5 $RANGE --alt-db alt.db --alt-source stocknet --prefix k. > /dev/null 2>&1 || ko "replay k."
 CKPT=8 live_yaml k. state_k > k.yaml
-i=0
-while [ $i -lt "$KILLS" ]; do
-    "$QA" -q live --config k.yaml > /dev/null 2> "k.$i.err" &
-    pid=$!
-    sleep "$("$PY" -c "import random; print(round(random.uniform(1.0, 3.0), 2))")"
-    kill -9 $pid 2>/dev/null
-    wait $pid 2>/dev/null
-    i=$((i + 1))
-done
+qa_kill_trials "$KILLS" 1.0 3.0 "$QA" -q live --config k.yaml
 "$QA" -q live --config k.yaml > k.out 2> k.err || ko "final run after kills: $(tail -3 k.err)"
 tail_topic k. features k.features.jsonl
 "$PY" - <<'EOF' && ok "kill -9 x $KILLS: features with tweet series equal the clean run, no duplicates, no gaps" || ko "kill -9 trials"
