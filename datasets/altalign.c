@@ -117,6 +117,11 @@ void qa_altseries_add(qa_altseries *s, double sentiment) {
 }
 
 void qa_altseries_close(qa_altseries *s, double out[QA_ALT_NSERIES]) {
+    if (s->n > 0) s->started = 1;
+    if (!s->started) { /* not covered yet: no count, no history */
+        for (int j = 0; j < QA_ALT_NSERIES; j++) out[j] = NAN;
+        return;
+    }
     out[QA_ALT_COUNT] = s->n;
     out[QA_ALT_SENT_MEAN] = s->n > 0 ? s->sum / s->n : NAN;
     out[QA_ALT_SENT_MAXABS] = s->n > 0 ? s->maxabs : NAN;
@@ -141,13 +146,14 @@ void qa_altseries_close(qa_altseries *s, double out[QA_ALT_NSERIES]) {
 }
 
 void qa_altseries_pack(const qa_altseries *s, double *out) {
-    out[0] = s->filled, out[1] = s->pos, out[2] = s->n, out[3] = s->sum, out[4] = s->maxabs;
-    memcpy(out + 5, s->ring, (size_t)s->window * sizeof *out);
+    out[0] = s->filled, out[1] = s->pos, out[2] = s->n, out[3] = s->sum, out[4] = s->maxabs, out[5] = s->started;
+    memcpy(out + 6, s->ring, (size_t)s->window * sizeof *out);
 }
 
 void qa_altseries_unpack(qa_altseries *s, const double *in) {
     s->filled = (int)in[0], s->pos = (int)in[1], s->n = in[2], s->sum = in[3], s->maxabs = in[4];
-    memcpy(s->ring, in + 5, (size_t)s->window * sizeof *in);
+    s->started = in[5] != 0;
+    memcpy(s->ring, in + 6, (size_t)s->window * sizeof *in);
 }
 
 /* ---- the batch job ------------------------------------------------------------------------ */

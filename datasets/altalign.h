@@ -10,14 +10,17 @@
  * which is also when the bar's own close price is known.
  *
  * Per symbol and bar, for a source prefix P (news, tweets):
- *   /alt/P_count         documents for the bar (0 where the symbol has a bar and none came)
+ *   /alt/P_count         documents for the bar (0 where the symbol has a bar and none came,
+ *                        once its first document has come)
  *   /alt/P_sent_mean     their mean VADER compound (NaN without documents)
  *   /alt/P_sent_maxabs   the compound with the largest magnitude, signed (NaN without)
  *   /alt/P_count_z       (count - mean) / std of the previous `z_window` counts of the
  *                        symbol's bars (sample std; NaN until the window is full or when
  *                        the std is 0)
- * All four are NaN where the symbol has no bar; documents that arrive while a symbol has
- * no bar wait for its next bar.
+ * All four are NaN where the symbol has no bar, and before the bar of the symbol's first
+ * document from the source: until then the source may simply not cover it (the tweets
+ * start in 2014), and zeros there would read as "no news" and make the first z-scores
+ * jump. Documents that arrive while a symbol has no bar wait for its next bar.
  *
  * The per-bar update (qa_altseries_*) is the one the live service runs, so batch and live
  * produce the same numbers from the same documents. */
@@ -69,6 +72,7 @@ int qa_altclock_early_close(int64_t day_ns);
 
 typedef struct qa_altseries {
     int window;                          /* z-score window (2..QA_ALTSERIES_MAX_WINDOW) */
+    int started;                         /* the symbol's first document has come */
     int filled, pos;                     /* counts in the ring, next slot */
     double ring[QA_ALTSERIES_MAX_WINDOW];/* previous bars' counts */
     double n, sum, maxabs;               /* the open bar's documents */
@@ -81,11 +85,12 @@ extern const char *const qa_altseries_names[QA_ALT_NSERIES];
 void qa_altseries_init(qa_altseries *s, int window);
 /* One document for the symbol's open bar. */
 void qa_altseries_add(qa_altseries *s, double sentiment);
-/* Closes a bar of the symbol: writes the four values and starts the next bar. */
+/* Closes a bar of the symbol: writes the four values (all NaN before its first document)
+ * and starts the next bar. */
 void qa_altseries_close(qa_altseries *s, double out[QA_ALT_NSERIES]);
 
-/* Checkpoint form (the live service's state blob): 5 + window doubles. */
-#define QA_ALTSERIES_DOUBLES(window) (5 + (size_t)(window))
+/* Checkpoint form (the live service's state blob): 6 + window doubles. */
+#define QA_ALTSERIES_DOUBLES(window) (6 + (size_t)(window))
 void qa_altseries_pack(const qa_altseries *s, double *out);
 /* Restores what qa_altseries_pack wrote into a series initialised with the same window. */
 void qa_altseries_unpack(qa_altseries *s, const double *in);

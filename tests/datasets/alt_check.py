@@ -176,13 +176,16 @@ def expected(f, db, source, window=20):
         k = 0
         while k < len(docs) and docs[k][0] < lower:
             k += 1
-        hist = []
+        hist, started = [], False
         for t in bars:
             mine = []
             while k < len(docs) and docs[k][0] < closes[t]:
                 mine.append(docs[k][2])
                 k += 1
             n = len(mine)
+            started = started or n > 0
+            if not started:  # before the symbol's first document: not covered, no history
+                continue
             exp["count"][i, t] = n
             if n:
                 exp["sent_mean"][i, t] = sum(mine) / n

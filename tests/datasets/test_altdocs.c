@@ -138,9 +138,23 @@ static void test_series(void) {
     QA_CHECK_INT(v[QA_ALT_COUNT], 0);
     QA_CHECK(isnan(v[QA_ALT_SENT_MEAN]) && isnan(v[QA_ALT_SENT_MAXABS]));
     QA_CHECK_NEAR(v[QA_ALT_COUNT_Z], -(10.0 / 3.0) / sqrt(7.0 / 3.0), 1e-14, 0);
-    /* A constant window has std 0: z undefined. */
+    /* Before the symbol's first document every value is NaN and no history builds up;
+     * then zero-document bars count 0, and a constant window has std 0: z undefined. */
     qa_altseries_init(&s, 2);
-    for (int b = 0; b < 3; b++) qa_altseries_close(&s, v);
+    for (int b = 0; b < 3; b++) {
+        qa_altseries_close(&s, v);
+        QA_CHECK(isnan(v[QA_ALT_COUNT]) && isnan(v[QA_ALT_COUNT_Z]));
+    }
+    qa_altseries_add(&s, 0.5);
+    qa_altseries_close(&s, v);
+    QA_CHECK_INT(v[QA_ALT_COUNT], 1);
+    QA_CHECK(isnan(v[QA_ALT_COUNT_Z])); /* no history yet */
+    qa_altseries_close(&s, v);
+    QA_CHECK_INT(v[QA_ALT_COUNT], 0);
+    qa_altseries_close(&s, v); /* window {1, 0}: mean 0.5, std sqrt(0.5); z = -0.5 / sqrt(0.5) */
+    QA_CHECK_NEAR(v[QA_ALT_COUNT_Z], -0.5 / sqrt(0.5), 1e-15, 0);
+    qa_altseries_close(&s, v);
+    qa_altseries_close(&s, v); /* window {0, 0}: std 0 */
     QA_CHECK(isnan(v[QA_ALT_COUNT_Z]));
 }
 
