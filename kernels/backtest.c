@@ -142,6 +142,11 @@ qa_status qa_bt_rules_check(const qa_bt_rules *s) {
         return QA_FAIL(QA_ERR_CONFIG, "direction %d is not long_short, long_only or short_only", (int)s->direction);
     if ((int)s->sizing < 0 || s->sizing >= QA_BT_SIZING_COUNT)
         return QA_FAIL(QA_ERR_CONFIG, "sizing %d is not fixed or vol_target", (int)s->sizing);
+    /* Kelly needs each bar's expected return, which a rule-based strategy does not have:
+     * only the live service, from its model's scores, sizes by it. */
+    if (s->sizing == QA_BT_SIZE_KELLY)
+        return QA_FAIL(QA_ERR_CONFIG, "sizing kelly needs a model's expected return per bar, which only the live "
+                       "service has (qa live); backtests size with fixed or vol_target");
     if (!nonneg(s->stop_loss) || !nonneg(s->take_profit))
         return QA_FAIL(QA_ERR_CONFIG, "stop_loss %g and take_profit %g must be finite and >= 0 (0 = off)", s->stop_loss,
                        s->take_profit);

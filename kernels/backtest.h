@@ -75,7 +75,9 @@ typedef enum qa_bt_direction {
 typedef enum qa_bt_sizing {
     QA_BT_SIZE_FIXED = 0,      /* |pos| = fraction */
     QA_BT_SIZE_VOL_TARGET = 1, /* |pos| = min(target_vol / realised annual vol, max_leverage) */
-    QA_BT_SIZING_COUNT = 2
+    QA_BT_SIZE_KELLY = 2,      /* |pos| = min(kelly_fraction x |mu| / sigma^2, max_leverage), mu a model's
+                                  expected return per bar: live sizing only (qa_bt_rules_check refuses it) */
+    QA_BT_SIZING_COUNT = 3
 } qa_bt_sizing;
 
 /* The trading rules common to a whole grid, as flat plain data. The rules are owned by

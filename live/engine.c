@@ -107,6 +107,9 @@ qa_status qa_engine_create(const qa_engine_cfg *cfg, qa_engine_t **out) {
     if (m) {
         e->F = m->data.ninputs, e->L = m->data.window, e->K = m->arch.outputs;
         e->centre = m->data.target == QA_MODEL_TARGET_SIGN ? 0.5 : 0.0;
+        if (cfg->rules.sizing.method == QA_BT_SIZE_KELLY && m->data.target != QA_MODEL_TARGET_RETURN)
+            QA_TRY_FAIL(QA_ERR_CONFIG, "kelly sizing needs a model of the forward return (target kind return) for its "
+                        "expected return; this model predicts the %s", qa_model_target_name(m->data.target));
         for (int i = 0; i < e->F; i++) {
             const qa_model_input *in = &m->data.inputs[i];
             e->model_feat[i] = -1, e->model_bar[i] = in->bar;
@@ -125,7 +128,8 @@ qa_status qa_engine_create(const qa_engine_cfg *cfg, qa_engine_t **out) {
     QA_TRY(make_lineage(e));
     size_t off = 0;
     for (size_t j = 0; j < e->nfeat; j++) e->feat_off[j] = off, off += qa_feat_state_doubles(&e->spec[j]);
-    e->nret = cfg->rules.sizing.method == QA_BT_SIZE_VOL_TARGET ? cfg->rules.sizing.vol_window : 1;
+    const qa_bt_sizing method = cfg->rules.sizing.method;
+    e->nret = method == QA_BT_SIZE_VOL_TARGET || method == QA_BT_SIZE_KELLY ? cfg->rules.sizing.vol_window : 1;
     e->aux = off, e->win = off + 3, e->ret = e->win + (size_t)e->L * (size_t)e->F;
     e->per_sym = e->ret + (size_t)e->nret + 1;
     const size_t S = cfg->nsym;
@@ -199,7 +203,8 @@ static int push_row(qa_engine_t *e, double *st, const double *vals, const qa_msg
     return 1;
 }
 
-/* |weight| of the symbol after this bar's return is in (0 while the vol window fills). */
+/* |weight| of the symbol after this bar's return is in (0 while the vol window fills); for
+ * Kelly sizing, which needs the score, the per-bar sd instead (NaN while it fills). */
 static double size_of(qa_engine_t *e, double *st, const qa_msg_bar *b) {
     double *aux = st + e->aux, *r = st + e->ret;
     const int n = e->nret;
@@ -209,6 +214,11 @@ static double size_of(qa_engine_t *e, double *st, const qa_msg_bar *b) {
         if (aux[2] < n) aux[2] += 1;
     }
     double size = 0.0;
+    if (e->cfg.rules.sizing.method == QA_BT_SIZE_KELLY) {
+        if (aux[2] < n) return NAN;
+        qa_sizing_sd(&e->cfg.rules, r, n, &size);
+        return size;
+    }
     if (e->cfg.rules.sizing.method != QA_BT_SIZE_VOL_TARGET) return e->cfg.rules.sizing.fraction;
     if (aux[2] < n) return 0.0;
     qa_sizing_size(&e->cfg.rules, r, n, &size);
@@ -271,6 +281,8 @@ qa_status qa_engine_step(qa_engine_t *e, int64_t time, const qa_msg_bar *bars, c
         double x = score - e->centre, dir = 0.0;
         if (x > e->cfg.threshold && e->cfg.rules.direction != QA_BT_SHORT_ONLY) dir = 1.0;
         if (x < -e->cfg.threshold && e->cfg.rules.direction != QA_BT_LONG_ONLY) dir = -1.0;
+        if (e->cfg.rules.sizing.method == QA_BT_SIZE_KELLY) /* expected return per bar: the score over its horizon */
+            size = isnan(size) ? 0.0 : qa_sizing_kelly(&e->cfg.rules, x / (double)e->cfg.model->data.horizon, size);
         double alloc = e->cfg.allocation > 0 ? e->cfg.allocation : 1.0 / (double)S;
         double w = dir * size * alloc;
         m.kind = QA_MSG_SIZE; /* same id as its signal */

@@ -7,7 +7,7 @@
 #include <string.h>  /* memset */
 
 const char *const qa_rules_direction_names[] = {"long_short", "long_only", "short_only", NULL};
-const char *const qa_rules_sizing_names[] = {"fixed", "vol_target", NULL};
+const char *const qa_rules_sizing_names[] = {"fixed", "vol_target", "kelly", NULL};
 const char *const qa_rules_convention_names[] = {"vectorized", "traded", NULL};
 _Static_assert(sizeof qa_rules_direction_names / sizeof qa_rules_direction_names[0] == QA_BT_DIRECTION_COUNT + 1,
                "direction names");
@@ -27,11 +27,12 @@ static const qa_cfg_field stops_fields[] = {
 };
 /* `method` first: `sizing: vol_target` is `sizing: {method: vol_target}`. */
 static const qa_cfg_field sizing_fields[] = {
-    QA_CFG_ENUM(qa_rules, "method", sizing.method, qa_rules_sizing_names, 0, "fixed or vol_target"),
+    QA_CFG_ENUM(qa_rules, "method", sizing.method, qa_rules_sizing_names, 0, "fixed, vol_target or kelly (live only)"),
     NUM("fraction", sizing.fraction, 1e-9, QA_RULES_MAX_LEVERAGE, "fixed: |weight| as a fraction of equity"),
     NUM("target_vol", sizing.target_vol, 1e-9, QA_RULES_MAX_TARGET_VOL, "vol_target: annualised target"),
     NUM("vol_window", sizing.vol_window, 2, QA_RULES_MAX_WINDOW, "vol_target: returns in the realised-vol window"),
-    NUM("max_leverage", sizing.max_leverage, 1e-9, QA_RULES_MAX_LEVERAGE, "vol_target: cap on |weight|"),
+    NUM("max_leverage", sizing.max_leverage, 1e-9, QA_RULES_MAX_LEVERAGE, "vol_target, kelly: cap on |weight|"),
+    NUM("kelly_fraction", sizing.kelly_fraction, 1e-9, 1, "kelly: share of the full Kelly weight"),
     {NULL},
 };
 static const qa_cfg_field costs_fields[] = {
@@ -67,7 +68,7 @@ void qa_rules_init(qa_rules *r) {
         .direction = QA_BT_LONG_SHORT,
         .stops = {0.0, 0.0},
         .sizing = {.method = QA_BT_SIZE_FIXED, .fraction = 1.0, .target_vol = 0.15, .vol_window = 20,
-                   .max_leverage = 2.0},
+                   .max_leverage = 2.0, .kelly_fraction = 0.5},
         .costs = {.adv_window = 20, .impact_vol_window = 20, .convention = QA_RULES_VECTORIZED},
         .capital = 1e6,
         .bars_per_year = NAN,
@@ -87,6 +88,19 @@ qa_status qa_rules_validate(const qa_rules *r) {
         return QA_FAIL(QA_ERR_CONFIG, "capital %g must be finite and > 0", r->capital);
     qa_bt_rules bt;
     qa_rules_to_bt(r, &bt);
+    if (r->sizing.method == QA_BT_SIZE_KELLY) {
+        /* Valid rules for the live service; the batch engines refuse them in their own
+         * check (qa_bt_rules_check). Its other checks apply as to any sizing. */
+        const qa_rules_sizing *z = &r->sizing;
+        if (!(isfinite(z->kelly_fraction) && z->kelly_fraction > 0.0 && z->kelly_fraction <= 1.0))
+            return QA_FAIL(QA_ERR_CONFIG, "kelly sizing: kelly_fraction %g must lie in (0, 1]", z->kelly_fraction);
+        if (!(isfinite(z->max_leverage) && z->max_leverage > 0.0))
+            return QA_FAIL(QA_ERR_CONFIG, "kelly sizing: max_leverage %g must be finite and > 0", z->max_leverage);
+        if (z->vol_window < 2 || z->vol_window > QA_RULES_MAX_WINDOW)
+            return QA_FAIL(QA_ERR_CONFIG, "kelly sizing: vol_window %d must lie in [2, %.0f]", z->vol_window,
+                           (double)QA_RULES_MAX_WINDOW);
+        bt.sizing = QA_BT_SIZE_FIXED, bt.fraction = 1.0;
+    }
     return qa_bt_rules_check(&bt);
 }
 
@@ -123,6 +137,7 @@ json_t *qa_rules_bt_json(const qa_rules *r) {
     PUT("target_vol", json_real(r->sizing.target_vol));
     PUT("vol_window", json_integer(r->sizing.vol_window));
     PUT("max_leverage", json_real(r->sizing.max_leverage));
+    if (r->sizing.method == QA_BT_SIZE_KELLY) PUT("kelly_fraction", json_real(r->sizing.kelly_fraction));
     PUT("commission_bps", json_real(r->costs.commission_bps));
     PUT("half_spread_bps", json_real(r->costs.half_spread_bps));
     PUT("fixed_cost", json_real(r->costs.fixed_cost));

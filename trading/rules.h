@@ -9,7 +9,8 @@
  *     direction: long_short               # long_short | long_only | short_only
  *     stops:  {stop_loss: 0.08, take_profit: 0}
  *     sizing: {method: vol_target, fraction: 1, target_vol: 0.15, vol_window: 20,
- *              max_leverage: 2}           # or `sizing: fixed`
+ *              max_leverage: 2}           # or `sizing: fixed`; `kelly` (live only:
+ *                                         #   kelly_fraction, vol_window, max_leverage)
  *     costs:  {commission_bps: 1, half_spread_bps: 2, fixed_cost: 0, impact_coef: 0,
  *              adv_window: 20, impact_vol_window: 20, convention: vectorized}
  *     capital: 1000000
@@ -55,11 +56,12 @@ typedef struct qa_rules_stops {
 } qa_rules_stops;
 
 typedef struct qa_rules_sizing {
-    qa_bt_sizing method;  /* QA_BT_SIZE_FIXED or QA_BT_SIZE_VOL_TARGET */
+    qa_bt_sizing method;  /* QA_BT_SIZE_FIXED, _VOL_TARGET or _KELLY (live only) */
     double fraction;      /* fixed: |weight| of equity (> 0; above 1 is leverage) */
     double target_vol;    /* vol_target: annualised target (> 0) */
     int vol_window;       /* vol_target: returns in the realised-vol window (>= 2) */
-    double max_leverage;  /* vol_target: cap on |weight| (> 0) */
+    double max_leverage;  /* vol_target, kelly: cap on |weight| (> 0) */
+    double kelly_fraction;/* kelly: share of the full Kelly weight, (0, 1] (0.5: "half Kelly") */
 } qa_rules_sizing;
 
 typedef struct qa_rules_costs {
@@ -83,7 +85,7 @@ typedef struct qa_rules {
 
 /* Names of the enums, NULL-terminated, indexed by value. */
 extern const char *const qa_rules_direction_names[]; /* "long_short", "long_only", "short_only" */
-extern const char *const qa_rules_sizing_names[];    /* "fixed", "vol_target" */
+extern const char *const qa_rules_sizing_names[];    /* "fixed", "vol_target", "kelly" */
 extern const char *const qa_rules_convention_names[]; /* "vectorized", "traded" */
 
 /* The block's schema, offsets relative to a qa_rules: an engine's schema places it as

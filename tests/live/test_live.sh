@@ -47,10 +47,11 @@ trap '"$QA" -q bus stop > /dev/null 2>&1; rm -rf "$W"' EXIT
 [ -s "$W/bus" ] && ok "qa replay started the embedded cluster and recorded it" || ko "no bus file"
 BOOT=$(cut -d' ' -f1 "$W/bus")
 
+LIVE_RULES='{sizing: {method: vol_target, target_vol: 0.1, vol_window: 20}, capital: 1000000}'
 live_yaml() { # PREFIX STATE [GROSS_LIMIT]
     printf 'universe: s5.h5\nstate_dir: %s\nmodel: models:/m5@champion\ndefault_features: true\nexit_idle: 2\n' "$2"
     printf 'checkpoint_every: %s\nkafka: {prefix: "%s"}\n' "${CKPT:-64}" "$1"
-    printf 'rules: {sizing: {method: vol_target, target_vol: 0.1, vol_window: 20}, capital: 1000000}\n'
+    printf 'rules: %s\n' "$LIVE_RULES"
     printf 'risk: {window: 100, every: 12, limits: [{name: gross, metric: gross_exposure, max: %s, warn: 0.3},' "${3:-2}"
     printf ' {name: var99, metric: var, level: 0.99, max: 0.05}]}\n'
 }
@@ -209,6 +210,42 @@ for m in sorted(map(json.loads, open('g.position.sizes.jsonl')), key=lambda m: (
         checked += 1
     prev[m['symbol']] = m['shares']
 assert checked > 10, checked
+EOF
+
+# ---- 1b. capped Kelly sizing: |w| = min(0.5 x |score| / horizon / sd^2, cap) ---------------------
+"$QA" -q replay --data s5.h5 --max-times $N --prefix y. > /dev/null 2>&1 || ko "replay y."
+LIVE_RULES='{sizing: {method: kelly, kelly_fraction: 0.5, vol_window: 20, max_leverage: 0.8}, capital: 1000000}' \
+    live_yaml y. state_y > y.yaml
+"$QA" -q live --config y.yaml > y.out 2> y.err || ko "kelly live run: $(tail -3 y.err)"
+for t in signals position.sizes; do tail_topic y. $t y.$t.jsonl; done
+"$PY" - "$N" <<'EOF' && ok "capped Kelly sizes: half Kelly of the model's expected return per bar, capped, as recomputed" || ko "kelly sizes"
+import json, sys, math, h5py, numpy as np
+N = int(sys.argv[1])
+f = h5py.File('s5.h5', 'r')
+sym = [s.decode() for s in f['symbols'][:]]
+col = {int(t): i for i, t in enumerate(f['time'][:N])}
+close = f['bars/close'][:, :N]
+sig = {(m['symbol'], m['time']): m for m in map(json.loads, open('y.signals.jsonl'))}
+size = [json.loads(l) for l in open('y.position.sizes.jsonl')]
+assert len(size) == len(sig) > 1000, (len(size), len(sig))
+bad = capped = inside = 0
+for z in size:
+    m = sig[(z['symbol'], z['time'])]
+    s, t = sym.index(z['symbol']), col[z['time']]
+    c = close[s, np.isfinite(close[s])][:np.isfinite(close[s, :t + 1]).sum()]
+    r = c[1:] / c[:-1] - 1
+    want = 0.0
+    if len(r) >= 20:
+        sd = np.std(r[-20:], ddof=1)
+        k = 0.5 * abs(m['score'] / 6.0) / (sd * sd)   # horizon 6: the model's target
+        capped += k >= 0.8
+        inside += 0 < k < 0.8
+        want = min(k, 0.8) * np.sign(m['score']) / 3
+    if abs(z['weight'] - want) > 1e-12 * max(1, abs(want)) or z['method'] != 'kelly':
+        bad += 1
+        if bad < 10: print('size', z, want)
+print(len(size), 'sizes,', capped, 'at the cap,', inside, 'below it')
+sys.exit(1 if bad or not capped or not inside else 0)
 EOF
 
 # ---- 2. malformed inputs --------------------------------------------------------------------

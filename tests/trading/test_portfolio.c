@@ -160,7 +160,7 @@ static void test_costs(void) {
 static void test_sizing(void) {
     qa_rules z;
     qa_rules_init(&z);
-    z.sizing = (qa_rules_sizing){QA_BT_SIZE_VOL_TARGET, 1.0, 0.2, 5, 2.0};
+    z.sizing = (qa_rules_sizing){QA_BT_SIZE_VOL_TARGET, 1.0, 0.2, 5, 2.0, 0.5};
     z.bars_per_year = 256.0;
     QA_CHECK_NEAR(qa_sizing_vol_target(&z, 0.01), 1.25, 1e-15, 0); /* 0.2 / (0.01 x 16) */
     QA_CHECK_NEAR(qa_sizing_vol_target(&z, 0.005), 2.0, 0, 0);    /* 2.5 capped */
@@ -168,7 +168,7 @@ static void test_sizing(void) {
     QA_CHECK_NEAR(qa_sizing_shares(0.5, 10000, 20), 250, 0, 0);
     QA_CHECK_NEAR(qa_sizing_shares(-1.5, 10000, 20), -750, 0, 0);
     /* bit-identical to the vectorized engine's sizing on random returns */
-    z.sizing = (qa_rules_sizing){QA_BT_SIZE_VOL_TARGET, 1.0, 0.15, 7, 3};
+    z.sizing = (qa_rules_sizing){QA_BT_SIZE_VOL_TARGET, 1.0, 0.15, 7, 3, 0.5};
     z.bars_per_year = 252;
     qa_bt_rules bt;
     qa_rules_to_bt(&z, &bt);

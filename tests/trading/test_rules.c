@@ -10,6 +10,7 @@
 #include "config_test.h" /* qa_test_bind_text */
 #include "harness.h"
 #include "trading/rules.h"
+#include "trading/sizing.h"
 
 /* An engine config as sweep and simulate embed the block: under `settings:` and inline
  * at the top level, next to a key of the engine's own. */
@@ -102,7 +103,7 @@ static void test_rejections(void) {
         {"impact_coef: 5000\n", "key 'impact_coef': 5000 is out of range [0, 1000]"},
         {"settings: {vol_window: 20000000}\n", "out of range [2, 10000000]"},
         {"settings: {vol_window: 2.5}\n", "'2.5' is not an integer"},
-        {"settings: {sizing: kelly}\n", "key 'settings.sizing.method': 'kelly' is not one of: fixed, vol_target"},
+        {"settings: {sizing: optimal}\n", "key 'settings.sizing.method': 'optimal' is not one of: fixed, vol_target, kelly"},
         {"direction: both\n", "'both' is not one of: long_short, long_only, short_only"},
         {"costs: {convention: daily}\n", "'daily' is not one of: vectorized, traded"},
         {"settings: {comission_bps: 1}\n", "unknown key 'comission_bps' in settings (did you mean 'commission_bps'?)"},
@@ -143,6 +144,41 @@ static void test_validate(void) {
     QA_CHECK_ERR(qa_rules_validate(&r), QA_ERR_CONFIG, "convention 7");
 }
 
+/* Capped Kelly: valid rules for the live service, refused by every batch engine's check;
+ * the weight by hand. */
+static void test_kelly(void) {
+    qa_rules r;
+    QA_CHECK_OK(bind("sizing: {method: kelly, kelly_fraction: 0.5, vol_window: 20, max_leverage: 1.5}\nbars_per_year: 252\n",
+                     &r));
+    QA_CHECK(r.sizing.method == QA_BT_SIZE_KELLY && r.sizing.kelly_fraction == 0.5 && r.sizing.max_leverage == 1.5);
+    QA_CHECK_OK(qa_rules_validate(&r));
+    qa_bt_rules b;
+    qa_rules_to_bt(&r, &b);
+    QA_CHECK_ERR(qa_bt_rules_check(&b), QA_ERR_CONFIG, "only the live service has");
+    QA_CHECK_ERR(bind("sizing: {method: kelly, kelly_fraction: 1.5}\n", &r), QA_ERR_CONFIG, "kelly_fraction");
+    qa_rules_init(&r);
+    r.bars_per_year = 252, r.sizing.method = QA_BT_SIZE_KELLY, r.sizing.kelly_fraction = 0;
+    QA_CHECK_ERR(qa_rules_validate(&r), QA_ERR_CONFIG, "kelly_fraction 0 must lie in (0, 1]");
+    r.sizing.kelly_fraction = 0.5, r.sizing.vol_window = 1;
+    QA_CHECK_ERR(qa_rules_validate(&r), QA_ERR_CONFIG, "kelly sizing: vol_window 1");
+    r.sizing.vol_window = 20, r.sizing.max_leverage = 1.5;
+    /* mu 0.001 a bar, sd 0.02: full Kelly 0.001 / 0.0004 = 2.5, half 1.25 (under the cap);
+     * mu 0.002: 2.5 capped at 1.5; the sign is the caller's; sd 0 gives the cap, a NaN mu 0. */
+    QA_CHECK_NEAR(qa_sizing_kelly(&r, 0.001, 0.02), 1.25, 1e-15, 1e-14);
+    QA_CHECK_NEAR(qa_sizing_kelly(&r, -0.001, 0.02), 1.25, 1e-15, 1e-14);
+    QA_CHECK(qa_sizing_kelly(&r, 0.002, 0.02) == 1.5);
+    QA_CHECK(qa_sizing_kelly(&r, 0.001, 0.0) == 1.5);
+    QA_CHECK(qa_sizing_kelly(&r, NAN, 0.02) == 0.0);
+    /* The sd the live engine feeds it: returns 0.01, -0.01 alternating over 20 bars have
+     * mean 0 and sample sd sqrt(20 x 1e-4 / 19). */
+    double ret[21] = {0};
+    for (int i = 1; i <= 20; i++) ret[i] = i % 2 ? 0.01 : -0.01;
+    double sd = 0;
+    QA_CHECK(!qa_sizing_sd(&r, ret, 19, &sd) && isnan(sd));
+    QA_CHECK(qa_sizing_sd(&r, ret, 20, &sd));
+    QA_CHECK_NEAR(sd, sqrt(20 * 1e-4 / 19), 1e-17, 1e-12);
+}
+
 /* The kernels' flat struct and the canonical JSON carry every rule, by name. */
 static void test_flat_forms(void) {
     qa_rules r;
@@ -173,5 +209,6 @@ int main(void) {
     QA_RUN(test_rejections);
     QA_RUN(test_validate);
     QA_RUN(test_flat_forms);
+    QA_RUN(test_kelly);
     return qa_test_finish();
 }
