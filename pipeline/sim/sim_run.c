@@ -134,6 +134,15 @@ qa_status qa_sim_cfg_bind(const qa_cfg_t *cfg, qa_sim_cfg *c) {
     }
     if (s->strategy == QA_BT_SIGNAL && !c->signal)
         return QA_FAIL(QA_ERR_CONFIG, "%s: strategy signal needs 'signal' (a panel such as features/ret_1)", qa_cfg_name(cfg));
+    if (s->rules.sizing.method == QA_BT_SIZE_KELLY) {
+        /* Kelly is live sizing: refused here with the kernels' words, at the config, as
+         * `qa sweep` refuses it. */
+        qa_bt_rules b;
+        qa_rules_to_bt(&s->rules, &b);
+        (void)qa_bt_rules_check(&b);
+        const qa_cfg_node *at = qa_cfg_map_get(qa_cfg_root(cfg), "settings");
+        return qa_cfg_error(cfg, at ? at : qa_cfg_root(cfg), "settings", "%s", qa_err_msg());
+    }
     return QA_OK;
 }
 
