@@ -8,6 +8,7 @@
 #include <string.h>  /* strcmp, strncmp, strchr */
 
 #include "cli/cli.h" /* exit codes, qa_cli_usage_error */
+#include "common/timeparse.h" /* time options */
 
 /* The option named exactly, else the one option the name is a prefix of (as getopt_long
  * accepts unambiguous abbreviations: --conf for --config); NULL when none or ambiguous. */
@@ -116,4 +117,9 @@ qa_status qa_cli_config(const char *config, const qa_cli_list *sets, const char 
         *doc = NULL;
     }
     return st;
+}
+
+int qa_cli_time_opt(const char *text, int64_t *out) {
+    qa_tzone utc = {0};
+    return !text || qa_time_parse(text, QA_TIME_ISO, &utc, out);
 }

@@ -7,6 +7,7 @@
 #define QA_CLI_ARGS_H
 
 #include <stddef.h>  /* size_t */
+#include <stdint.h>  /* int64_t */
 #include <stdio.h>   /* FILE */
 
 #include "common/config.h"
@@ -57,5 +58,9 @@ int qa_cli_parse(const char *cmd, int argc, char **argv, const qa_cli_opt *opts,
 /* The document a command binds: `config` loaded (or an empty document named `empty_name`
  * when there is none) with every --set applied in order. */
 qa_status qa_cli_config(const char *config, const qa_cli_list *sets, const char *empty_name, qa_cfg_t **doc);
+
+/* A date or ISO date-time option in UTC (--start, --from): 1 when `text` is NULL (not
+ * given: *out unchanged) or parses (into *out), 0 when malformed. */
+int qa_cli_time_opt(const char *text, int64_t *out);
 
 #endif

@@ -9,7 +9,7 @@
 
 #include "cli/args.h"            /* option tables */
 #include "cli/cli.h"             /* exit codes, dispatch */
-#include "common/timeparse.h"    /* --from/--to */
+#include "common/timeparse.h"    /* result times */
 #include "datasets/altalign.h"   /* qa alt align */
 #include "datasets/altdocs.h"    /* the store: search, info */
 #include "datasets/altimport.h"  /* qa alt import */
@@ -164,11 +164,6 @@ static int print_hit(void *ctx, const qa_altdocs_row *r) {
     return 0;
 }
 
-static int parse_day_opt(const char *text, int64_t *out) {
-    qa_tzone utc = {0};
-    return !text || qa_time_parse(text, QA_TIME_ISO, &utc, out);
-}
-
 static int cmd_search(int argc, char **argv) {
     const char *db = DEFAULT_DB, *from = NULL, *to = NULL;
     long long limit = 20;
@@ -184,8 +179,8 @@ static int cmd_search(int argc, char **argv) {
     if (npos != 1) return qa_cli_usage_error("alt search", "give one QUERY (quote it)");
     q.match = pos[0];
     q.limit = (int)limit;
-    if (!parse_day_opt(from, &q.from)) return qa_cli_usage_error("alt search", "--from '%s': expected a date or ISO time", from);
-    if (!parse_day_opt(to, &q.to)) return qa_cli_usage_error("alt search", "--to '%s': expected a date or ISO time", to);
+    if (!qa_cli_time_opt(from, &q.from)) return qa_cli_usage_error("alt search", "--from '%s': expected a date or ISO time", from);
+    if (!qa_cli_time_opt(to, &q.to)) return qa_cli_usage_error("alt search", "--to '%s': expected a date or ISO time", to);
     char ticker[32];
     if (q.ticker) {
         if (!qa_altdocs_ticker_norm(q.ticker, ticker, sizeof ticker))
@@ -194,12 +189,7 @@ static int cmd_search(int argc, char **argv) {
     }
     qa_altdocs_t *d = NULL;
     qa_status st = qa_altdocs_open(db, 0, &d);
-    qa_altdocs_stats have;
-    if (st == QA_OK && q.source && (st = qa_altdocs_stats_get(d, q.source, &have)) == QA_OK && have.documents == 0) {
-        char list[256] = "";
-        qa_altdocs_sources(d, list, sizeof list);
-        st = QA_FAIL(QA_ERR_CONFIG, "--source '%s': %s holds no document of it (its sources: %s)", q.source, db, list);
-    }
+    if (st == QA_OK && q.source) st = qa_altdocs_require_source(d, q.source);
     if (st == QA_OK) st = qa_altdocs_search(d, &q, print_hit, &so);
     qa_altdocs_close(d);
     if (st != QA_OK) return qa_cli_fail("alt search");

@@ -5,7 +5,6 @@
 
 #include "cli/args.h"           /* option table */
 #include "cli/cli.h"            /* exit codes */
-#include "common/timeparse.h"   /* --start/--end dates */
 #include "live/replay.h"        /* the replay */
 
 static void usage(FILE *out) {
@@ -31,12 +30,6 @@ static void usage(FILE *out) {
             "  --alt-source S    only this source's documents (reuters, stocknet)\n");
 }
 
-/* 0 when text is NULL or a UTC date/time (stored into *out). */
-static int parse_time(const char *text, int64_t *out) {
-    qa_tzone utc = {0};
-    return text && !qa_time_parse(text, QA_TIME_ISO, &utc, out);
-}
-
 int qa_cmd_replay(int argc, char **argv) {
     qa_replay_opts o = {NULL, 0.0, INT64_MIN, INT64_MAX, 0, 1, NULL, NULL};
     const char *bootstrap = NULL, *prefix = NULL, *start = NULL, *end = NULL;
@@ -50,8 +43,8 @@ int qa_cmd_replay(int argc, char **argv) {
     int rc = qa_cli_parse("replay", argc, argv, opts, usage, NULL, 0, NULL);
     if (rc != QA_CLI_RUN) return rc;
     if (!o.data) return qa_cli_usage_error("replay", "give --data FILE");
-    if (parse_time(start, &o.start) != 0) return qa_cli_usage_error("replay", "--start '%s': expected a date or ISO time", start);
-    if (parse_time(end, &o.end) != 0) return qa_cli_usage_error("replay", "--end '%s': expected a date or ISO time", end);
+    if (!qa_cli_time_opt(start, &o.start)) return qa_cli_usage_error("replay", "--start '%s': expected a date or ISO time", start);
+    if (!qa_cli_time_opt(end, &o.end)) return qa_cli_usage_error("replay", "--end '%s': expected a date or ISO time", end);
     o.max_times = (long)max_times;
     qa_bus_cfg cfg;
     qa_bus_cfg_default(&cfg);

@@ -23,7 +23,7 @@ int64_t qa_days_from_civil(int64_t y, unsigned m, unsigned d) {
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+void qa_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
     z += 719468;
     const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     const unsigned doe = (unsigned)(z - era * 146097);
@@ -105,7 +105,7 @@ static int digits(const char *p, int n, int *v) {
     return 1;
 }
 
-static int days_in_month(int y, int m) {
+int qa_days_in_month(int64_t y, int m) {
     static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     return m == 2 ? 28 + leap : dm[m - 1];
@@ -115,7 +115,7 @@ static int parse_iso(const char *s, const qa_tzone *tz, int64_t *ns) {
     int y, mo, d, hh = 0, mi = 0, se = 0;
     int64_t frac_ns = 0;
     if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d)) return 0;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > qa_days_in_month(y, mo)) return 0;
     const char *p = s + 10;
     int64_t days = qa_days_from_civil(y, (unsigned)mo, (unsigned)d);
     if (*p == '\0') { /* a bare date: 00:00 UTC of that day */
@@ -190,7 +190,7 @@ char *qa_time_format_iso(int64_t ns, char *buf, size_t size) {
     int64_t rem = secs - days * 86400;
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    qa_civil_from_days(days, &y, &m, &d);
     if (rem == 0 && ns % NS_PER_S == 0)
         snprintf(buf, size, "%04lld-%02u-%02u", (long long)y, m, d);
     else

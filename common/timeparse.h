@@ -49,6 +49,10 @@ int qa_time_parse(const char *text, qa_time_format fmt, const qa_tzone *tz, int6
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (exact for all int years). */
 int64_t qa_days_from_civil(int64_t y, unsigned m, unsigned d);
+/* Its inverse: the date of day z since 1970-01-01 (negative before). */
+void qa_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+/* Days in month m (1..12) of year y, leap years included. */
+int qa_days_in_month(int64_t y, int m);
 /* Formats `ns` as "2020-03-16" when it is midnight UTC, else "2026-01-26T14:30:00Z". */
 char *qa_time_format_iso(int64_t ns, char *buf, size_t size);
 

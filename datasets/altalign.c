@@ -8,7 +8,7 @@
 #include <string.h>  /* strcmp, memcpy */
 
 #include "common/hash.h"       /* lineage digest */
-#include "common/timeparse.h"  /* qa_days_from_civil */
+#include "common/timeparse.h"  /* civil dates */
 
 #define NS_PER_S 1000000000LL
 #define NS_PER_DAY (86400LL * NS_PER_S)
@@ -16,24 +16,11 @@
 
 /* ---- calendar arithmetic --------------------------------------------------------------- */
 
-/* Floor division for day numbers before 1970. */
+/* Floor division: day numbers of times before 1970. */
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 /* 0 = Sunday .. 6 = Saturday; 1970-01-01 was a Thursday. */
 static int weekday(int64_t days) { return (int)(((days % 7) + 11) % 7); }
-
-/* Inverse of qa_days_from_civil (proleptic Gregorian). */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-    z += 719468;
-    int64_t era = floor_div(z, 146097);
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
 
 /* Day number of the n-th (1-based) weekday `wd` of a month; n = -1: the last one. */
 static int64_t nth_weekday(int64_t y, unsigned m, int wd, int n) {
@@ -51,7 +38,7 @@ static int64_t nth_weekday(int64_t y, unsigned m, int wd, int n) {
 static int new_york_dst(int64_t days) {
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    qa_civil_from_days(days, &y, &m, &d);
     int64_t start, end;
     if (y >= 2007) {
         start = nth_weekday(y, 3, 0, 2);
@@ -75,7 +62,7 @@ int64_t qa_altclock_new_york(int64_t day_ns, int hour, int minute) {
 int qa_altclock_early_close(int64_t day_ns) {
     int64_t days = floor_div(day_ns, NS_PER_DAY), y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    qa_civil_from_days(days, &y, &m, &d);
     int wd = weekday(days);
     if ((m == 7 && d == 3) || (m == 12 && d == 24)) return wd >= 1 && wd <= 4;
     if (m == 11) return days == nth_weekday(y, 11, 4, 4) + 1;
@@ -288,15 +275,7 @@ qa_status qa_altalign_run(const qa_altalign_opts *o, qa_altalign_report *rep) {
     if (rc == QA_OK) rc = qa_altdocs_open(o->db, 0, &docs);
     if (rc == QA_OK) rc = qa_sha256_create(&h);
     if (rc != QA_OK) goto cleanup;
-    qa_altdocs_stats have;
-    if ((rc = qa_altdocs_stats_get(docs, o->source, &have)) != QA_OK) goto cleanup;
-    if (have.documents == 0) { /* a misspelt source would write all-zero series */
-        char list[256];
-        if ((rc = qa_altdocs_sources(docs, list, sizeof list)) == QA_OK)
-            rc = QA_FAIL(QA_ERR_CONFIG, "source '%s': %s holds no document of it (its sources: %s)", o->source, o->db,
-                         *list ? list : "none");
-        goto cleanup;
-    }
+    if ((rc = qa_altdocs_require_source(docs, o->source)) != QA_OK) goto cleanup;
     qa_altclock clock;
     qa_altclock_init(qa_store_get_meta(st), &clock);
     c.clock = &clock;

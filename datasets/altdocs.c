@@ -225,18 +225,22 @@ int qa_altdocs_imported(qa_altdocs_t *d, const char *source, const char *file_sh
     return found;
 }
 
-qa_status qa_altdocs_sources(qa_altdocs_t *d, char *buf, size_t size) {
+qa_status qa_altdocs_require_source(qa_altdocs_t *d, const char *source) {
     sqlite3_stmt *s = NULL;
     QA_TRY_RET(qa_sqlite_prepare(d->db, "SELECT DISTINCT source FROM docs ORDER BY source", &s));
+    char list[256] = "";
     size_t n = 0;
-    buf[0] = '\0';
-    int rc;
+    int rc, found = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int w = snprintf(buf + n, size - n, "%s%s", n ? ", " : "", qa_sqlite_text(s, 0));
-        if (w > 0 && n + (size_t)w < size) n += (size_t)w;
+        found |= strcmp(qa_sqlite_text(s, 0), source) == 0;
+        int w = snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", qa_sqlite_text(s, 0));
+        if (w > 0 && n + (size_t)w < sizeof list) n += (size_t)w;
     }
     qa_status st = rc == SQLITE_DONE ? QA_OK : QA_SQLITE_CHECK(d->db, rc);
     sqlite3_finalize(s);
+    if (st == QA_OK && !found)
+        st = QA_FAIL(QA_ERR_CONFIG, "source '%s': %s holds no document of it (its sources: %s)", source, d->path,
+                     n ? list : "none");
     return st;
 }
 

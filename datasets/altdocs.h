@@ -129,8 +129,10 @@ typedef struct qa_altdocs_query {
  * FTS5 grammar rejects is QA_ERR_CONFIG quoting it. */
 qa_status qa_altdocs_search(qa_altdocs_t *d, const qa_altdocs_query *q, qa_altdocs_cb cb, void *ctx);
 
-/* The sources the store holds, comma-separated, into buf ("" when empty). */
-qa_status qa_altdocs_sources(qa_altdocs_t *d, char *buf, size_t size);
+/* QA_OK when the store holds a document of `source`; else QA_ERR_CONFIG naming the
+ * sources it has (a misspelt source would otherwise align all-zero series or find
+ * nothing). */
+qa_status qa_altdocs_require_source(qa_altdocs_t *d, const char *source);
 
 /* Counts for `qa alt info`. */
 typedef struct qa_altdocs_stats {

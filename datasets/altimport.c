@@ -171,12 +171,6 @@ static int digits(const char *s, int n, long *out) {
     return 1;
 }
 
-static int days_in_month(long y, long m) {
-    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d[m - 1] + (m == 2 && leap);
-}
-
 int qa_altimp_parse_twitter_time(const char *text, long long *ns) {
     /* "Thu Jan 02 15:45:02 +0000 2014": fixed layout, 30 characters. */
     if (strlen(text) != 30 || text[3] != ' ' || text[7] != ' ' || text[10] != ' ' || text[13] != ':' ||
@@ -187,7 +181,7 @@ int qa_altimp_parse_twitter_time(const char *text, long long *ns) {
         !digits(text + 17, 2, &ss) || !digits(text + 21, 4, &off) || !digits(text + 26, 4, &year))
         return 0;
     if (text[20] != '+' && text[20] != '-') return 0;
-    if (day < 1 || day > days_in_month(year, mon) || hh > 23 || mm > 59 || ss > 60 || off % 100 > 59) return 0;
+    if (day < 1 || day > qa_days_in_month(year, (int)mon) || hh > 23 || mm > 59 || ss > 60 || off % 100 > 59) return 0;
     long long off_s = (off / 100) * 3600 + (off % 100) * 60;
     if (text[20] == '-') off_s = -off_s;
     long long secs = (long long)qa_days_from_civil(year, (unsigned)mon, (unsigned)day) * 86400 + hh * 3600 + mm * 60 + ss -
@@ -204,7 +198,7 @@ static int parse_day(const char *s, long long *ns) {
                : !(n == 10 && s[4] == '-' && s[7] == '-' && digits(s, 4, &y) && digits(s + 5, 2, &m) &&
                    digits(s + 8, 2, &d)))
         return 0;
-    if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m)) return 0;
+    if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1 || d > qa_days_in_month(y, (int)m)) return 0;
     *ns = (long long)qa_days_from_civil(y, (unsigned)m, (unsigned)d) * NS_PER_DAY;
     return 1;
 }

@@ -340,7 +340,7 @@ static qa_status start_metrics(svc *v) {
         {"qa_live_bus_errors_total", "errors librdkafka reported (it retries)", offsetof(svc, m_bus_errors), 0},
         {"qa_live_alerts_total", "alerts raised (limit warnings, breaches, state changes)", offsetof(svc, m_alerts), 0},
         {"qa_live_closed_time_seconds", "event time of the last closed timestamp", offsetof(svc, m_closed), 1},
-        {"qa_live_consumer_lag_messages", "market.data messages not yet read (from the last fetches' high watermarks)",
+        {"qa_live_consumer_lag_messages", "input messages (market.data, alt.data) not yet read (from the last fetches' high watermarks)",
          offsetof(svc, m_lag), 1},
         {"qa_live_equity", "book equity in the capital's currency", offsetof(svc, m_equity), 1},
         {"qa_live_drawdown_ratio", "drawdown from the equity peak", offsetof(svc, m_drawdown), 1},
