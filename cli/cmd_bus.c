@@ -244,6 +244,14 @@ static json_t *msg_json(const qa_msg *m) {
         json_object_set_new(o, "reason", json_string(m->u.dead.reason));
         json_object_set_new(o, "payload_bytes", json_integer(m->u.dead.payload_len));
         break;
+    case QA_MSG_DOC: {
+        json_object_set_new(o, "source", json_string(m->u.doc.source));
+        json_object_set_new(o, "time_basis", json_string(m->u.doc.basis ? "date" : "timestamp"));
+        json_object_set_new(o, "sentiment", num(m->u.doc.sentiment));
+        json_t *text = json_stringn(m->u.doc.text, m->u.doc.text_len); /* NULL: not UTF-8 (a foreign producer) */
+        json_object_set_new(o, "text", text ? text : json_null());
+        break;
+    }
     default: break;
     }
     return o;

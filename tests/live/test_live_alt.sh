@@ -46,6 +46,8 @@ live_yaml c. state_c > c.yaml
 "$QA" -q live --config c.yaml > c.out 2> c.err || ko "clean live run: $(tail -3 c.err)"
 grep -q "alt.data: [1-9][0-9]* documents counted" c.out && ok "$(grep alt.data c.out)" || ko "no documents: $(cat c.out)"
 tail_topic c. features c.features.jsonl
+"$QA" -q bus tail alt.data --prefix c. --idle 1.5 --max 1 2>/dev/null | grep '"kind":"doc"' | grep '"source":"stocknet"' \
+    | grep -q '"text":"' && ok "qa bus tail prints documents (source, text)" || ko "tail of alt.data"
 "$PY" - <<'EOF' && ok "live tweet series = qa alt align bit for bit (count, sentiment, z-score)" || ko "parity with batch"
 import json, math, h5py, numpy as np
 f = h5py.File('m.h5', 'r')
