@@ -185,7 +185,7 @@ typedef struct run_ctx {
 
 static void *run_service(void *p) {
     run_ctx *r = p;
-    r->st = qa_live_run(&r->cfg, "/proc/self/exe", &r->stop, &r->rep);
+    r->st = qa_live_run(&r->cfg, "/proc/self/exe", &r->stop, NULL, &r->rep);
     return NULL;
 }
 
@@ -215,7 +215,7 @@ static int bench_bus(const char *dir, size_t S, size_t T, const char *model_path
     qa_live_cfg_init(&r.cfg);
     r.cfg.universe = file, r.cfg.state_dir = state, r.cfg.bootstrap = cfg.bootstrap, r.cfg.model = model_path;
     r.cfg.exit_idle = 1.0, r.cfg.checkpoint_every = 64;
-    qa_live_run(&r.cfg, "/proc/self/exe", &r.stop, &r.rep);
+    qa_live_run(&r.cfg, "/proc/self/exe", &r.stop, NULL, &r.rep);
     double busy = r.rep.seconds - r.cfg.exit_idle;
     printf("qa live over it: %lld bars, %lld timestamps, %lld signals, %lld checkpoints in %.2f s (less the %.0f s idle "
            "exit): %.0f bars/s, %.0f messages in/s\n",

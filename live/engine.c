@@ -85,6 +85,15 @@ static qa_status make_lineage(qa_engine_t *e) {
     return st;
 }
 
+/* Kelly sizing takes the expected return from the score: only a return model has one. */
+static qa_status kelly_check(const qa_rules *r, const qa_model *m) {
+    if (r->sizing.method == QA_BT_SIZE_KELLY && (!m || m->data.target != QA_MODEL_TARGET_RETURN))
+        return QA_FAIL(QA_ERR_CONFIG, "kelly sizing needs a model of the forward return (target kind return) for its "
+                                      "expected return; %s%s", m ? "this model predicts the " : "there is no model",
+                       m ? qa_model_target_name(m->data.target) : "");
+    return QA_OK;
+}
+
 void qa_engine_free(qa_engine_t *e) {
     if (!e) return;
     qa_model_predictor_free(e->pred);
@@ -107,9 +116,7 @@ qa_status qa_engine_create(const qa_engine_cfg *cfg, qa_engine_t **out) {
     if (m) {
         e->F = m->data.ninputs, e->L = m->data.window, e->K = m->arch.outputs;
         e->centre = m->data.target == QA_MODEL_TARGET_SIGN ? 0.5 : 0.0;
-        if (cfg->rules.sizing.method == QA_BT_SIZE_KELLY && m->data.target != QA_MODEL_TARGET_RETURN)
-            QA_TRY_FAIL(QA_ERR_CONFIG, "kelly sizing needs a model of the forward return (target kind return) for its "
-                        "expected return; this model predicts the %s", qa_model_target_name(m->data.target));
+        QA_TRY(kelly_check(&cfg->rules, m));
         for (int i = 0; i < e->F; i++) {
             const qa_model_input *in = &m->data.inputs[i];
             e->model_feat[i] = -1, e->model_bar[i] = in->bar;
@@ -128,8 +135,10 @@ qa_status qa_engine_create(const qa_engine_cfg *cfg, qa_engine_t **out) {
     QA_TRY(make_lineage(e));
     size_t off = 0;
     for (size_t j = 0; j < e->nfeat; j++) e->feat_off[j] = off, off += qa_feat_state_doubles(&e->spec[j]);
-    const qa_bt_sizing method = cfg->rules.sizing.method;
-    e->nret = method == QA_BT_SIZE_VOL_TARGET || method == QA_BT_SIZE_KELLY ? cfg->rules.sizing.vol_window : 1;
+    /* The returns are kept whatever the sizing method, so a reload may switch between
+     * fixed, vol-target and Kelly sizing without a gap in the window. */
+    e->nret = cfg->rules.sizing.vol_window;
+    if (e->nret < 2) QA_TRY_FAIL(QA_ERR_CONFIG, "rules.sizing.vol_window %d: at least 2 returns", e->nret);
     e->aux = off, e->win = off + 3, e->ret = e->win + (size_t)e->L * (size_t)e->F;
     e->per_sym = e->ret + (size_t)e->nret + 1;
     const size_t S = cfg->nsym;
@@ -169,6 +178,21 @@ qa_status qa_engine_set_model(qa_engine_t *e, const qa_model *m, const char *nam
     e->cfg.model = m;
     e->cfg.model_name = name;
     e->cfg.model_version = version;
+    return QA_OK;
+}
+
+qa_status qa_engine_rules_check(const qa_engine_t *e, const qa_rules *r) {
+    if (r->sizing.vol_window != e->nret)
+        return QA_FAIL(QA_ERR_CONFIG, "rules.sizing.vol_window %d: the engine keeps %d returns per symbol (a new window "
+                                      "needs a new state)", r->sizing.vol_window, e->nret);
+    return kelly_check(r, e->cfg.model);
+}
+
+qa_status qa_engine_set_rules(qa_engine_t *e, const qa_rules *r, double threshold, double allocation) {
+    QA_TRY_RET(qa_engine_rules_check(e, r));
+    e->cfg.rules = *r;
+    e->cfg.threshold = threshold;
+    e->cfg.allocation = allocation;
     return QA_OK;
 }
 

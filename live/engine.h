@@ -74,6 +74,13 @@ qa_status qa_engine_step(qa_engine_t *e, int64_t time, const qa_msg_bar *bars, c
  * engine is unchanged). m must outlive the engine or the next swap. */
 qa_status qa_engine_set_model(qa_engine_t *e, const qa_model *m, const char *name, uint32_t version);
 
+/* Configuration reload (live/reload.h): new rules, threshold and allocation from the
+ * next timestamp. The sizing window must stay the same (the returns kept per symbol) and
+ * Kelly sizing needs a return model; QA_ERR_CONFIG otherwise (the engine is unchanged).
+ * qa_engine_rules_check answers without changing anything. */
+qa_status qa_engine_rules_check(const qa_engine_t *e, const qa_rules *r);
+qa_status qa_engine_set_rules(qa_engine_t *e, const qa_rules *r, double threshold, double allocation);
+
 /* The feature set: count and its lineage (SHA-256 hex of the code version and each
  * feature's name and definition). */
 size_t qa_engine_nfeatures(const qa_engine_t *e);

@@ -25,7 +25,11 @@ static const char *const schema =
     "CREATE TABLE IF NOT EXISTS commands(id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL,"
     " state TEXT NOT NULL, who TEXT NOT NULL, why TEXT NOT NULL, applied_time INTEGER);"
     "CREATE TABLE IF NOT EXISTS model_switches(seq INTEGER PRIMARY KEY, version INTEGER NOT NULL,"
-    " effective_time INTEGER, status TEXT NOT NULL);";
+    " effective_time INTEGER, status TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS config_changes(id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL,"
+    " kind TEXT NOT NULL, who TEXT NOT NULL, why TEXT NOT NULL, path TEXT NOT NULL, payload TEXT NOT NULL,"
+    " sets TEXT NOT NULL, digest TEXT NOT NULL, changes TEXT NOT NULL, at INTEGER, not_before INTEGER,"
+    " applied_time INTEGER, status TEXT NOT NULL);";
 
 static qa_status open_db(const char *dir, sqlite3 **out) {
     char path[QA_PATH_MAX];
@@ -185,6 +189,102 @@ qa_status qa_riskdb_switches(qa_riskdb_t *d, qa_riskdb_switch *out, size_t cap, 
         snprintf(w->status, sizeof w->status, "%s", qa_sqlite_text(s, 3));
     }
     qa_status st = rc == SQLITE_ROW || rc == SQLITE_DONE ? QA_OK : QA_SQLITE_CHECK(d->db, rc);
+    sqlite3_finalize(s);
+    return st;
+}
+
+/* NULL for INT64_MIN (none). */
+static void bind_time(sqlite3_stmt *s, int i, int64_t t) {
+    if (t == INT64_MIN) sqlite3_bind_null(s, i);
+    else sqlite3_bind_int64(s, i, t);
+}
+
+static int64_t column_time(sqlite3_stmt *s, int i) {
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? INT64_MIN : sqlite3_column_int64(s, i);
+}
+
+qa_status qa_riskdb_config_add(qa_riskdb_t *d, qa_riskdb_config *c) {
+    if (!c->created[0]) qa_time_utc_iso(c->created, sizeof c->created);
+    sqlite3_stmt *s = NULL;
+    QA_TRY_RET(qa_sqlite_prepare(d->db,
+                                 "INSERT INTO config_changes(created, kind, who, why, path, payload, sets, digest, changes,"
+                                 " at, not_before, applied_time, status) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 &s));
+    const char *txt[9] = {c->created, c->kind, c->who, c->why, c->path, c->payload ? c->payload : "",
+                          c->sets ? c->sets : "", c->digest, c->changes};
+    for (int i = 0; i < 9; i++) qa_sqlite_bind_text(s, 1 + i, txt[i]);
+    bind_time(s, 10, c->at);
+    bind_time(s, 11, c->not_before);
+    bind_time(s, 12, c->applied_time);
+    qa_sqlite_bind_text(s, 13, c->status);
+    qa_status st = step_done(d->db, s);
+    if (st == QA_OK) c->id = sqlite3_last_insert_rowid(d->db);
+    sqlite3_finalize(s);
+    return st;
+}
+
+void qa_riskdb_configs_free(qa_riskdb_config *rows, size_t n) {
+    for (size_t i = 0; rows && i < n; i++) free(rows[i].payload), free(rows[i].sets);
+    free(rows);
+}
+
+qa_status qa_riskdb_configs(qa_riskdb_t *d, const char *status, qa_riskdb_config **out, size_t *n) {
+    *out = NULL, *n = 0;
+    sqlite3_stmt *s = NULL;
+    QA_TRY_RET(qa_sqlite_prepare(d->db,
+                                 "SELECT id, created, kind, who, why, path, payload, sets, digest, changes, at, not_before,"
+                                 " applied_time, status FROM config_changes WHERE ?1 IS NULL OR status = ?1 ORDER BY id",
+                                 &s));
+    if (status) qa_sqlite_bind_text(s, 1, status);
+    qa_status st = QA_OK;
+    size_t cap = 0;
+    int rc = SQLITE_DONE;
+    while (st == QA_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t nc = cap ? 2 * cap : 16;
+            qa_riskdb_config *g = realloc(*out, nc * sizeof *g);
+            if (!g) {
+                st = QA_FAIL(QA_ERR_NOMEM, "configuration changes");
+                break;
+            }
+            *out = g, cap = nc;
+        }
+        qa_riskdb_config *c = &(*out)[*n];
+        memset(c, 0, sizeof *c);
+        c->id = sqlite3_column_int64(s, 0);
+        snprintf(c->created, sizeof c->created, "%s", qa_sqlite_text(s, 1));
+        snprintf(c->kind, sizeof c->kind, "%s", qa_sqlite_text(s, 2));
+        snprintf(c->who, sizeof c->who, "%s", qa_sqlite_text(s, 3));
+        snprintf(c->why, sizeof c->why, "%s", qa_sqlite_text(s, 4));
+        snprintf(c->path, sizeof c->path, "%s", qa_sqlite_text(s, 5));
+        c->payload = strdup(qa_sqlite_text(s, 6));
+        c->sets = strdup(qa_sqlite_text(s, 7));
+        snprintf(c->digest, sizeof c->digest, "%s", qa_sqlite_text(s, 8));
+        snprintf(c->changes, sizeof c->changes, "%s", qa_sqlite_text(s, 9));
+        c->at = column_time(s, 10), c->not_before = column_time(s, 11), c->applied_time = column_time(s, 12);
+        snprintf(c->status, sizeof c->status, "%s", qa_sqlite_text(s, 13));
+        (*n)++;
+        if (!c->payload || !c->sets) st = QA_FAIL(QA_ERR_NOMEM, "configuration text");
+    }
+    if (st == QA_OK && rc != SQLITE_DONE) st = QA_SQLITE_CHECK(d->db, rc);
+    sqlite3_finalize(s);
+    if (st != QA_OK) qa_riskdb_configs_free(*out, *n), *out = NULL, *n = 0;
+    return st;
+}
+
+qa_status qa_riskdb_config_update(qa_riskdb_t *d, const qa_riskdb_config *c) {
+    sqlite3_stmt *s = NULL;
+    QA_TRY_RET(qa_sqlite_prepare(d->db,
+                                 "UPDATE config_changes SET digest = ?, changes = ?, not_before = ?, applied_time = ?,"
+                                 " status = ? WHERE id = ?",
+                                 &s));
+    qa_sqlite_bind_text(s, 1, c->digest);
+    qa_sqlite_bind_text(s, 2, c->changes);
+    bind_time(s, 3, c->not_before);
+    bind_time(s, 4, c->applied_time);
+    qa_sqlite_bind_text(s, 5, c->status);
+    sqlite3_bind_int64(s, 6, c->id);
+    qa_status st = step_done(d->db, s);
     sqlite3_finalize(s);
     return st;
 }

@@ -7,6 +7,9 @@
  *           `qa live state`, applied by the service at its next timestamp (applied_time)
  *   model_switches(seq, version, effective_time, status)    hot reloads: the registry
  *           event seq, the version, the timestamp from which it scored (NULL: rejected)
+ *   config_changes(id, created, kind, who, why, path, payload, sets, digest, changes, at,
+ *           not_before, applied_time, status)   configuration reloads (live/reload.h): the
+ *           whole file as read, when it was asked for and from which timestamp it applied
  * Rows are keyed by event time, so a timestamp replayed after a crash rewrites the same
  * rows instead of adding new ones. */
 #ifndef QA_LIVE_RISKDB_H
@@ -57,6 +60,33 @@ typedef struct qa_riskdb_switch {
 qa_status qa_riskdb_switch_add(qa_riskdb_t *db, const qa_riskdb_switch *s);
 /* Every switch row in seq order (at most cap). */
 qa_status qa_riskdb_switches(qa_riskdb_t *db, qa_riskdb_switch *out, size_t cap, size_t *n);
+
+/* A configuration change (docs/live.md, "Configuration reload"). */
+typedef struct qa_riskdb_config {
+    long long id;
+    char created[40];     /* UTC, when it was recorded */
+    char kind[16];        /* initial (the file of the first start), reload (`qa live reload`),
+                             signal (SIGHUP), restart (the file changed while the service was down) */
+    char who[64], why[160];
+    char path[1024];      /* the file it was read from */
+    char *payload;        /* the file's text (owned: qa_riskdb_configs_free) */
+    char *sets;           /* --set assignments, one per line */
+    char digest[65];      /* of its reloadable settings (qa_reload_digest) */
+    char changes[1024];   /* what it changes against the configuration recorded before it */
+    int64_t at;           /* requested first timestamp (INT64_MIN: the next one) */
+    int64_t not_before;   /* applies only to timestamps after this one (INT64_MIN: none) */
+    int64_t applied_time; /* the timestamp from which it applied (INT64_MIN: not (yet), or the initial) */
+    char status[200];     /* queued, pending, applied, unchanged, rejected: ..., initial */
+} qa_riskdb_config;
+
+/* Records a change (its id is set); payload and sets are copied. */
+qa_status qa_riskdb_config_add(qa_riskdb_t *db, qa_riskdb_config *c);
+/* The changes with this status (NULL: all) in id order (*out allocated:
+ * qa_riskdb_configs_free). */
+qa_status qa_riskdb_configs(qa_riskdb_t *db, const char *status, qa_riskdb_config **out, size_t *n);
+void qa_riskdb_configs_free(qa_riskdb_config *rows, size_t n);
+/* Updates a change's digest, changes, not_before, applied_time and status. */
+qa_status qa_riskdb_config_update(qa_riskdb_t *db, const qa_riskdb_config *c);
 
 #ifdef __cplusplus
 }

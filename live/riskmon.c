@@ -85,6 +85,20 @@ qa_status qa_riskmon_create(const qa_riskmon_cfg *cfg, const char *const *symbol
     return QA_OK;
 }
 
+qa_status qa_riskmon_reconfigure(qa_riskmon_t *r, const qa_riskmon_cfg *cfg) {
+    if (cfg->nsym != r->cfg.nsym || cfg->window != r->cfg.window || cfg->capital != r->cfg.capital)
+        return QA_FAIL(QA_ERR_CONFIG, "risk: the window (%ld rows), capital (%g) and universe stay those of the book (%ld, %g)",
+                       cfg->window, cfg->capital, r->cfg.window, r->cfg.capital);
+    if (cfg->every < 1 || !(cfg->level > 0.5 && cfg->level < 1))
+        return QA_FAIL(QA_ERR_CONFIG, "risk: every %ld (>= 1), level %g (in (0.5, 1))", cfg->every, cfg->level);
+    qa_limit_result *res = calloc(cfg->limits ? cfg->limits->n + 1 : 1, sizeof *res);
+    if (!res) return QA_FAIL(QA_ERR_NOMEM, "risk limits");
+    free(r->res);
+    r->res = res;
+    r->cfg = *cfg;
+    return QA_OK;
+}
+
 void qa_riskmon_mark(qa_riskmon_t *r, const qa_msg_bar *bars, const unsigned char *present) {
     const size_t S = r->cfg.nsym, W = (size_t)r->cfg.window;
     double *row = r->ret + (size_t)r->st[H_NEXT] * S, pnl = 0.0;

@@ -66,6 +66,12 @@ typedef struct qa_riskmon_report {
 qa_status qa_riskmon_create(const qa_riskmon_cfg *cfg, const char *const *symbols, qa_riskmon_t **out);
 void qa_riskmon_free(qa_riskmon_t *r);
 
+/* Configuration reload: new every, level, recover, limits and halt names from the next
+ * timestamp (the snapshot counter and state carry over). The universe, window and capital
+ * stay (QA_ERR_CONFIG otherwise); cfg's limits and names must outlive the monitor or the
+ * next call. */
+qa_status qa_riskmon_reconfigure(qa_riskmon_t *r, const qa_riskmon_cfg *cfg);
+
 /* Marks the book to the timestamp's closes and adds its return row. Call once per
  * timestamp before the targets. */
 void qa_riskmon_mark(qa_riskmon_t *r, const qa_msg_bar *bars, const unsigned char *present);

@@ -25,6 +25,7 @@
 #include "live/livestore.h"      /* accepted bars as a market file */
 #include "live/metrics.h"        /* Prometheus counters */
 #include "live/msg.h"            /* schemas */
+#include "live/reload.h"         /* configuration changes */
 #include "live/riskdb.h"         /* metrics history, alerts, kill-switch commands */
 #include "live/riskmon.h"        /* book, VaR/ES, limits, trading state */
 #include "registry/registry.h"   /* models by URI */
@@ -145,6 +146,17 @@ typedef struct mark {
  * ordered after every symbol of their timestamp: their mark is (time, S + id). */
 enum { OUT_RISK = QA_ENGINE_OUTS, OUT_ALERTS, NOUT };
 #define MAX_CMDS 64
+
+/* A configuration change the service knows (live/reload.h): its row in risk.db, its file
+ * parsed, and the service's configuration with it in force (the startup file's process
+ * settings, its own reloadable ones, which point into rc). */
+typedef struct chg {
+    qa_riskdb_config row; /* payload and sets are in rc */
+    qa_reload_cfg *rc;
+    qa_live_cfg eff;
+    int due;              /* applied before a restart at row.applied_time, after the checkpoint: replayed */
+    int pending;          /* accepted, waiting for its timestamp */
+} chg;
 #define MAX_SWITCHES 256
 #define MAX_ALERTS 64
 
@@ -213,7 +225,15 @@ typedef struct svc {
     qa_riskdb_t *riskdb;
     double *statebuf; /* engine state then risk state: the checkpoint blob */
     qa_riskdb_command cmds[MAX_CMDS];
+    int64_t cmd_after[MAX_CMDS]; /* a command applies only after this timestamp (see produced_until) */
     size_t ncmds;
+    /* configuration changes, in id order; cfg is the eff of the one in force (or the
+     * startup configuration, `base`, when there is no file) */
+    const qa_live_cfg *base;
+    chg **chg;
+    size_t nchg, cap_chg;
+    chg *latest; /* the last one recorded (pending, else applied, else the initial) */
+    volatile sig_atomic_t *reload;
     uint64_t last_poll;
     qa_msg_alert alerts[MAX_ALERTS];
     size_t nalerts;
@@ -440,8 +460,8 @@ static qa_status apply_commands(svc *v, int64_t t) {
     size_t keep = 0;
     for (size_t i = 0; i < v->ncmds; i++) {
         qa_riskdb_command *c = &v->cmds[i];
-        if (c->applied_time != INT64_MIN && c->applied_time != t) {
-            if (c->applied_time > t) v->cmds[keep++] = *c;
+        if ((c->applied_time != INT64_MIN && c->applied_time != t) || (c->applied_time == INT64_MIN && t <= v->cmd_after[i])) {
+            if (c->applied_time == INT64_MIN || c->applied_time > t) v->cmd_after[keep] = v->cmd_after[i], v->cmds[keep++] = *c;
             continue;
         }
         if (c->applied_time == INT64_MIN) QA_TRY_RET(qa_riskdb_command_applied(v->riskdb, c->id, t));
@@ -516,6 +536,311 @@ static qa_status apply_switches(svc *v, int64_t t) {
         if (v->loaded[1 - v->cur]) qa_model_free(&v->models[1 - v->cur]), v->loaded[1 - v->cur] = 0;
     }
     return qa_riskdb_switch_add(v->riskdb, &w);
+}
+
+/* ---- configuration changes (docs/live.md, "Configuration reload") ------------------------------------ */
+
+/* The latest timestamp any output partition holds. Processing before it after a restart
+ * re-creates outputs already sent, so it must run with the settings they were made with: a
+ * change (or a kill-switch command) first seen now applies only after it. */
+static int64_t produced_until(const svc *v) {
+    int64_t t = v->cd.closed_time;
+    for (int o = 0; o < NOUT; o++)
+        for (int p = 0; v->done[o] && p < v->nout[o]; p++)
+            if (v->done[o][p].time > t) t = v->done[o][p].time;
+    return t;
+}
+
+static void chg_free(chg *c) {
+    if (!c) return;
+    qa_reload_free(c->rc);
+    free(c);
+}
+
+/* Parses a recorded change (rc NULL: from its payload) and builds its configuration;
+ * takes ownership of rc and of row's payload and sets. */
+static qa_status chg_make(svc *v, qa_riskdb_config *row, qa_reload_cfg *rc, chg **out) {
+    *out = NULL;
+    qa_status st = QA_OK;
+    if (!rc) {
+        char name[64];
+        snprintf(name, sizeof name, "risk.db configuration change %lld", row->id);
+        st = qa_reload_from_text(name, row->payload ? row->payload : "", row->sets, &rc);
+    }
+    free(row->payload), free(row->sets);
+    row->payload = row->sets = NULL;
+    if (st != QA_OK) return st;
+    chg *c = calloc(1, sizeof *c);
+    if (!c) {
+        qa_reload_free(rc);
+        return QA_FAIL(QA_ERR_NOMEM, "configuration change");
+    }
+    c->row = *row, c->rc = rc;
+    qa_rules_resolve_bars_per_year(&rc->cfg.rules, v->meta.bars_per_year);
+    st = qa_rules_validate(&rc->cfg.rules);
+    c->eff = *v->base;
+    qa_reload_adopt(&c->eff, &rc->cfg);
+    if (st == QA_OK && v->nchg == v->cap_chg) {
+        size_t nc = v->cap_chg ? 2 * v->cap_chg : 8;
+        chg **g = realloc(v->chg, nc * sizeof *g);
+        if (!g) st = QA_FAIL(QA_ERR_NOMEM, "configuration changes");
+        else v->chg = g, v->cap_chg = nc;
+    }
+    if (st != QA_OK) {
+        chg_free(c);
+        return st;
+    }
+    v->chg[v->nchg++] = c;
+    *out = c;
+    return QA_OK;
+}
+
+/* Drops the change made last (one that was refused). */
+static void chg_drop_last(svc *v) {
+    chg_free(v->chg[--v->nchg]);
+}
+
+/* Puts a configuration in force: the engine's rules, the risk monitor's limits. */
+static qa_status chg_install(svc *v, const qa_live_cfg *c) {
+    QA_TRY_RET(qa_engine_set_rules(v->engine, &c->rules, c->threshold, c->allocation));
+    qa_riskmon_cfg rc = {v->S, c->rules.capital, (long)c->risk_window, (long)c->risk_every, c->risk_level,
+                         (long)c->risk_recover, &c->limits, (const char *const *)c->risk_halt.items, c->risk_halt.n};
+    QA_TRY_RET(qa_riskmon_reconfigure(v->risk, &rc));
+    v->cfg = c;
+    return QA_OK;
+}
+
+/* An operational alert (not tied to a timestamp's outputs): sent to the alerts partition
+ * after the one deterministic alerts use, like bus trouble, and logged. */
+static void ops_alert(svc *v, const char *severity, const char *limit, const char *metric, double value, const char *what) {
+    qa_log_warn("live: %s: %s", limit, what);
+    const int n = v->nout[OUT_ALERTS];
+    if (n < 2 || !v->prod) return;
+    qa_msg m = {.kind = QA_MSG_ALERT, .time = v->cd.closed_time};
+    snprintf(m.symbol, sizeof m.symbol, "%s", v->cfg->stream);
+    snprintf(m.u.alert.severity, sizeof m.u.alert.severity, "%s", severity);
+    snprintf(m.u.alert.limit, sizeof m.u.alert.limit, "%s", limit);
+    snprintf(m.u.alert.metric, sizeof m.u.alert.metric, "%s", metric);
+    m.u.alert.value = value, m.u.alert.threshold = 0;
+    snprintf(m.u.alert.state, sizeof m.u.alert.state, "%s", qa_trading_state_names[qa_riskmon_state(v->risk)]);
+    snprintf(m.u.alert.detail, sizeof m.u.alert.detail, "%s", what);
+    size_t len = 0;
+    int p = (qa_bus_partition_of(m.symbol, strlen(m.symbol), n) + 1) % n;
+    if (qa_msg_encode(&m, v->buf, sizeof v->buf, &len) == QA_OK)
+        qa_bus_produce(v->prod, v->topic_out[OUT_ALERTS], p, m.symbol, strlen(m.symbol), v->buf, len);
+}
+
+/* Judges a new change (queued by `qa live reload`, SIGHUP or a restart) against the one
+ * recorded last: refused (an identity setting differs, or the engine cannot take the
+ * rules), unchanged, or pending from the next timestamp after everything already produced
+ * (and its `at`). The verdict is recorded. */
+static qa_status chg_accept(svc *v, chg *c) {
+    const qa_live_cfg *prev = v->latest ? &v->latest->rc->cfg : v->base;
+    char later[512] = "";
+    qa_status st = qa_reload_compare(v->base, &c->rc->cfg, NULL, 0, later, sizeof later);
+    if (st == QA_OK) st = qa_reload_compare(prev, &c->rc->cfg, c->row.changes, sizeof c->row.changes, NULL, 0);
+    if (st == QA_OK) st = qa_engine_rules_check(v->engine, &c->eff.rules);
+    if (st == QA_OK) st = qa_reload_digest(&c->rc->cfg, c->row.digest);
+    if (st != QA_OK) {
+        snprintf(c->row.status, sizeof c->row.status, "rejected: %.180s", qa_err_msg());
+        char d[QA_MSG_REASON_LEN];
+        snprintf(d, sizeof d, "configuration change %lld (%s by %s) refused: %s", c->row.id, c->row.kind, c->row.who,
+                 qa_err_msg());
+        ops_alert(v, "config", "config_rejected", "change", (double)c->row.id, d);
+        QA_TRY_RET(qa_riskdb_config_update(v->riskdb, &c->row));
+        chg_drop_last(v);
+        return QA_OK;
+    }
+    if (!c->row.changes[0]) {
+        snprintf(c->row.status, sizeof c->row.status, "unchanged");
+        qa_log_info("live: configuration change %lld (%s by %s): no reloadable setting differs%s%s", c->row.id,
+                    c->row.kind, c->row.who, later[0] ? "; at the next start: " : "", later);
+        QA_TRY_RET(qa_riskdb_config_update(v->riskdb, &c->row));
+        chg_drop_last(v);
+        return QA_OK;
+    }
+    const int64_t after = produced_until(v);
+    if (after > c->row.not_before) c->row.not_before = after;
+    snprintf(c->row.status, sizeof c->row.status, "pending");
+    QA_TRY_RET(qa_riskdb_config_update(v->riskdb, &c->row));
+    c->pending = 1;
+    v->latest = c;
+    qa_log_info("live: configuration change %lld (%s by %s: %s) accepted, from the next timestamp%s: %s%s%s", c->row.id,
+                c->row.kind, c->row.who, c->row.why, c->row.at != INT64_MIN ? " at or after its `at`" : "",
+                c->row.changes, later[0] ? "; at the next start only: " : "", later);
+    return QA_OK;
+}
+
+/* Records a new change read from a file (kind restart or signal) and judges it. */
+static qa_status chg_record(svc *v, qa_reload_cfg *rc, const char *kind, const char *who, const char *why) {
+    qa_riskdb_config row = {0};
+    snprintf(row.kind, sizeof row.kind, "%s", kind);
+    snprintf(row.who, sizeof row.who, "%s", who);
+    snprintf(row.why, sizeof row.why, "%s", why);
+    snprintf(row.path, sizeof row.path, "%s", v->base->source_path ? v->base->source_path : "");
+    snprintf(row.status, sizeof row.status, "queued");
+    row.payload = rc->text, row.sets = rc->sets;
+    row.at = row.not_before = row.applied_time = INT64_MIN;
+    qa_status st = qa_riskdb_config_add(v->riskdb, &row);
+    row.payload = row.sets = NULL;
+    chg *c = NULL;
+    if (st == QA_OK) st = chg_make(v, &row, rc, &c);
+    else qa_reload_free(rc);
+    return st == QA_OK ? chg_accept(v, c) : st;
+}
+
+/* Changes due at t: those applied at t before a restart, then pending ones whose time has
+ * come, in id order. Each is recorded with t (so a restart replays it at t) and raises a
+ * `config` alert with what it changes. */
+static qa_status apply_changes(svc *v, int64_t t) {
+    for (size_t i = 0; i < v->nchg; i++) {
+        chg *c = v->chg[i];
+        int now = (c->due && c->row.applied_time == t) ||
+                  (c->pending && t > c->row.not_before && (c->row.at == INT64_MIN || t >= c->row.at));
+        if (!now) continue;
+        QA_TRY_RET(chg_install(v, &c->eff));
+        if (c->pending) {
+            c->pending = 0;
+            c->row.applied_time = t;
+            snprintf(c->row.status, sizeof c->row.status, "applied");
+            QA_TRY_RET(qa_riskdb_config_update(v->riskdb, &c->row));
+        }
+        c->due = 0;
+        v->rep->config_changes++;
+        char d[QA_MSG_REASON_LEN];
+        /* the detail holds 127 characters: the whole change is in risk.db (`qa live changes`) */
+        snprintf(d, sizeof d, "change %lld by %.20s: %.80s", c->row.id, c->row.who, c->row.changes);
+        add_alert(v, "config", "config_reload", "change", (double)c->row.id, 0.0, d);
+    }
+    return QA_OK;
+}
+
+/* New changes queued by `qa live reload`, and a SIGHUP's re-read of the file. */
+static qa_status poll_changes(svc *v) {
+    if (!v->base->source_text) {
+        if (v->reload && *v->reload) {
+            *v->reload = 0;
+            qa_log_warn("live: SIGHUP: the service was started without a configuration file; nothing to reload");
+        }
+        return QA_OK;
+    }
+    if (v->reload && *v->reload) {
+        *v->reload = 0;
+        qa_reload_cfg *rc = NULL;
+        if (qa_reload_from_file(v->base->source_path, v->base->source_sets, &rc) != QA_OK) {
+            char d[QA_MSG_REASON_LEN];
+            snprintf(d, sizeof d, "SIGHUP: %s cannot be used, the configuration in force stays: %s", v->base->source_path,
+                     qa_err_msg());
+            ops_alert(v, "config", "config_rejected", "change", 0.0, d);
+        } else {
+            QA_TRY_RET(chg_record(v, rc, "signal", "SIGHUP", "the configuration file was read again"));
+        }
+    }
+    qa_riskdb_config *rows = NULL;
+    size_t n = 0;
+    QA_TRY_RET(qa_riskdb_configs(v->riskdb, "queued", &rows, &n));
+    qa_status st = QA_OK;
+    for (size_t i = 0; i < n && st == QA_OK; i++) {
+        int known = 0;
+        for (size_t j = 0; j < v->nchg; j++) known |= v->chg[j]->row.id == rows[i].id;
+        if (known) continue;
+        chg *c = NULL;
+        if (chg_make(v, &rows[i], NULL, &c) == QA_OK) {
+            st = chg_accept(v, c);
+            continue;
+        }
+        snprintf(rows[i].status, sizeof rows[i].status, "rejected: %.180s", qa_err_msg());
+        char d[QA_MSG_REASON_LEN];
+        snprintf(d, sizeof d, "configuration change %lld refused: %s", rows[i].id, qa_err_msg());
+        ops_alert(v, "config", "config_rejected", "change", (double)rows[i].id, d);
+        st = qa_riskdb_config_update(v->riskdb, &rows[i]);
+    }
+    qa_riskdb_configs_free(rows, n);
+    return st;
+}
+
+/* At start (after the checkpoint and the output marks are read): the change log decides
+ * the settings in force at the checkpoint, the changes to replay after it, and those
+ * still waiting. The first start records its file as the initial configuration; a start
+ * whose file differs from the configuration recorded last records it as a change, applied
+ * after everything already produced. */
+static qa_status setup_changes(svc *v) {
+    const qa_live_cfg *b = v->base;
+    if (!b->source_text) {
+        qa_log_info("live: no configuration file: configuration reloads are off");
+        return QA_OK;
+    }
+    qa_riskdb_config *rows = NULL;
+    size_t n = 0;
+    QA_TRY_RET(qa_riskdb_configs(v->riskdb, NULL, &rows, &n));
+    qa_status st = QA_OK;
+    chg *inforce = NULL;
+    int initial = 0;
+    for (size_t i = 0; i < n && st == QA_OK; i++) {
+        qa_riskdb_config *r = &rows[i];
+        const int init = strcmp(r->status, "initial") == 0, applied = strcmp(r->status, "applied") == 0;
+        const int pend = strcmp(r->status, "pending") == 0, queued = strcmp(r->status, "queued") == 0;
+        if (!init && !applied && !pend) continue; /* rejected, unchanged; queued ones are judged below */
+        (void)queued;
+        chg *c = NULL;
+        st = chg_make(v, r, NULL, &c);
+        if (st != QA_OK) {
+            qa_err_prefix("risk.db of %s, configuration change %lld (%s)", b->state_dir, r->id, r->status);
+            break;
+        }
+        initial |= init;
+        if (init || (applied && c->row.applied_time <= v->cd.closed_time)) {
+            if (!inforce || init || c->row.applied_time >= inforce->row.applied_time) inforce = c;
+        } else if (applied) {
+            c->due = 1;
+        } else {
+            c->pending = 1;
+            int64_t after = produced_until(v);
+            if (after > c->row.not_before) c->row.not_before = after;
+        }
+        if (!v->latest || c->pending || !v->latest->pending) v->latest = c;
+    }
+    qa_riskdb_configs_free(rows, n);
+    QA_TRY_RET(st);
+    if (!initial) { /* the first start: its file is the initial configuration */
+        qa_riskdb_config row = {0};
+        snprintf(row.kind, sizeof row.kind, "initial");
+        snprintf(row.who, sizeof row.who, "qa live");
+        snprintf(row.why, sizeof row.why, "first start");
+        snprintf(row.path, sizeof row.path, "%s", b->source_path ? b->source_path : "");
+        snprintf(row.status, sizeof row.status, "initial");
+        row.at = row.not_before = row.applied_time = INT64_MIN;
+        qa_reload_cfg *rc = NULL;
+        QA_TRY_RET(qa_reload_from_text(b->source_path ? b->source_path : "live.yaml", b->source_text, b->source_sets, &rc));
+        QA_TRY_RET(qa_reload_digest(b, row.digest));
+        row.payload = rc->text, row.sets = rc->sets;
+        st = qa_riskdb_config_add(v->riskdb, &row);
+        row.payload = row.sets = NULL;
+        chg *c = NULL;
+        if (st == QA_OK) st = chg_make(v, &row, rc, &c);
+        else qa_reload_free(rc);
+        QA_TRY_RET(st);
+        inforce = v->latest = c;
+    }
+    if (inforce) {
+        /* The file's identity settings must be those the state was built with. */
+        QA_TRY_RET(qa_reload_compare(&inforce->rc->cfg, b, NULL, 0, NULL, 0));
+        QA_TRY_RET(chg_install(v, &inforce->eff));
+        if (initial && inforce->row.id != v->chg[0]->row.id)
+            qa_log_info("live: configuration change %lld in force at the checkpoint (%s)", inforce->row.id,
+                        inforce->row.changes);
+    }
+    /* Changes queued while the service was down, then the file itself when it differs
+     * from the configuration recorded last. */
+    QA_TRY_RET(poll_changes(v));
+    char digest[65];
+    QA_TRY_RET(qa_reload_digest(b, digest));
+    if (v->latest && strcmp(digest, v->latest->row.digest) != 0) {
+        qa_reload_cfg *rc = NULL;
+        QA_TRY_RET(qa_reload_from_text(b->source_path ? b->source_path : "live.yaml", b->source_text, b->source_sets, &rc));
+        QA_TRY_RET(chg_record(v, rc, "restart", "qa live", "the configuration file changed while the service was down"));
+    }
+    return QA_OK;
 }
 
 /* One message of registry.events: when the followed alias moved, load and verify the
@@ -811,6 +1136,7 @@ static qa_status close_ready(svc *v) {
         uint64_t t0 = qa_time_ns();
         QA_TRY_RET(apply_commands(v, t));
         QA_TRY_RET(apply_switches(v, t));
+        if (v->nchg) QA_TRY_RET(apply_changes(v, t));
         qa_riskmon_mark(v->risk, v->bars, v->present);
         if (v->nsrc) alt_step(v, t);
         QA_TRY_RET(qa_engine_step(v->engine, t, v->bars, v->present, emit, v));
@@ -1198,10 +1524,13 @@ static qa_status setup(svc *v, const char *exe) {
                                      &v->store));
     qa_bus_topic(&v->bus, QA_TOPIC_REGISTRY, v->topic_reg, sizeof v->topic_reg);
     QA_TRY_RET(setup_hot(v));
-    /* Commands applied after the checkpoint are applied again at their timestamps. */
-    QA_TRY_RET(qa_riskdb_commands(v->riskdb, v->cd.closed_time, v->cmds, MAX_CMDS, &v->ncmds));
     for (size_t p = 0; p < P; p++) v->next_off[p] = v->cd.offsets[p], v->wm[p] = v->cd.watermarks[p];
     QA_TRY_RET(read_tails(v));
+    /* Commands applied after the checkpoint are applied again at their timestamps; new
+     * ones after everything already produced. */
+    QA_TRY_RET(qa_riskdb_commands(v->riskdb, v->cd.closed_time, v->cmds, MAX_CMDS, &v->ncmds));
+    for (size_t i = 0; i < v->ncmds; i++) v->cmd_after[i] = produced_until(v);
+    QA_TRY_RET(setup_changes(v));
     QA_TRY_RET(check_retention(v));
     const char *topics[2] = {v->topic_in, v->topic_alt};
     const int counts[2] = {v->nmkt, v->nparts - v->nmkt};
@@ -1244,6 +1573,8 @@ static void teardown(svc *v) {
     free(v->present);
     free(v->last_buf);
     qa_altvader_free(v->vader);
+    for (size_t i = 0; i < v->nchg; i++) chg_free(v->chg[i]);
+    free(v->chg);
     free(v->series);
     free(v->alt_vals);
     free(v->docs);
@@ -1286,7 +1617,8 @@ static void check_bus(svc *v) {
     }
 }
 
-/* New kill-switch commands (`qa live state`), applied at the next timestamp. */
+/* New kill-switch commands (`qa live state`), applied at the next timestamp, and
+ * configuration changes. */
 static qa_status poll_commands(svc *v) {
     v->last_poll = qa_time_ns();
     qa_riskdb_command fresh[MAX_CMDS];
@@ -1295,16 +1627,18 @@ static qa_status poll_commands(svc *v) {
     for (size_t i = 0; i < n; i++) {
         int known = 0;
         for (size_t j = 0; j < v->ncmds; j++) known |= v->cmds[j].id == fresh[i].id;
-        if (!known && v->ncmds < MAX_CMDS) v->cmds[v->ncmds++] = fresh[i];
+        if (!known && v->ncmds < MAX_CMDS) v->cmd_after[v->ncmds] = produced_until(v), v->cmds[v->ncmds++] = fresh[i];
     }
-    return QA_OK;
+    return poll_changes(v);
 }
 
-qa_status qa_live_run(const qa_live_cfg *c, const char *exe, volatile sig_atomic_t *stop, qa_live_report *rep) {
+qa_status qa_live_run(const qa_live_cfg *c, const char *exe, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
+                      qa_live_report *rep) {
     memset(rep, 0, sizeof *rep);
     if (!c->state_dir || !c->universe) return QA_FAIL(QA_ERR_CONFIG, "live: universe and state_dir are required");
     svc v = {0};
-    v.cfg = c;
+    v.cfg = v.base = c;
+    v.reload = reload;
     v.rep = rep;
     const uint64_t begin = qa_time_ns();
     qa_status st = setup(&v, exe);
@@ -1331,7 +1665,7 @@ qa_status qa_live_run(const qa_live_cfg *c, const char *exe, volatile sig_atomic
             continue;
         }
         last_input = qa_time_ns();
-        if (qa_time_since(v.last_poll) > 0.25) st = poll_commands(&v);
+        if (qa_time_since(v.last_poll) > 0.25 || (reload && *reload)) st = poll_commands(&v);
         if (st == QA_OK && v.regc) st = poll_registry(&v);
         if (st == QA_OK) st = on_record(&v, &r);
         qa_bus_record_release(&r);

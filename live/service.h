@@ -64,6 +64,10 @@ typedef struct qa_live_cfg {
     qa_cfg_list alt_sources;     /* none: alt.data is not read */
     const char *alt_lexicon;     /* NULL: $QA_DATA_ROOT or ../shared/datasets, alt_text/vader_lexicon.csv.gz */
     long long alt_z_window;      /* 20 */
+    /* Where it came from (set by `qa live`, not by YAML): a reload (SIGHUP) reads the file
+     * again with the same --set assignments, and the change log records the text
+     * (live/reload.h). source_text NULL: no file, reloads are off. */
+    const char *source_path, *source_text, *source_sets; /* sets: one assignment per line */
 } qa_live_cfg;
 
 /* Defaults above; rules from qa_rules_init with vol-target sizing. */
@@ -82,14 +86,19 @@ typedef struct qa_live_report {
     long long checkpoints;
     long long snapshots;         /* risk snapshots */
     long long alerts_raised;
+    long long config_changes;    /* configuration changes applied (replayed ones included) */
     char state[16];              /* trading state at the end */
     int resumed;                 /* started from a checkpoint */
     double seconds;
 } qa_live_report;
 
 /* Runs until *stop is set (SIGTERM/SIGINT handlers set it), exit_idle passes without
- * input, or an error. `exe` is the qa binary (to start the embedded cluster). */
-qa_status qa_live_run(const qa_live_cfg *c, const char *exe, volatile sig_atomic_t *stop, qa_live_report *rep);
+ * input, or an error. `exe` is the qa binary (to start the embedded cluster). When
+ * *reload is set (SIGHUP; may be NULL) the service reads its configuration file again,
+ * records the change and applies it at its next timestamp (docs/live.md, "Configuration
+ * reload"); it clears the flag. */
+qa_status qa_live_run(const qa_live_cfg *c, const char *exe, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
+                      qa_live_report *rep);
 
 #ifdef __cplusplus
 }

@@ -248,6 +248,106 @@ print(len(size), 'sizes,', capped, 'at the cap,', inside, 'below it')
 sys.exit(1 if bad or not capped or not inside else 0)
 EOF
 
+# ---- 1c. configuration reload -----------------------------------------------------------------
+# The service starts with the vol-target rules of the clean run; `qa live reload` queues the
+# edited file (half Kelly, a looser gross warning) for timestamp 450; kill -9 at random
+# points while it is replayed. Every size before 450 must equal the clean run's, every size
+# from 450 on the Kelly run's, once each; the change applies once, at 450, in every restart.
+iso() { "$PY" -c "import h5py,datetime; t=int(h5py.File('s5.h5','r')['time'][$1]); print(datetime.datetime.utcfromtimestamp(t/1e9).isoformat())"; }
+"$QA" -q replay --data s5.h5 --max-times 300 --prefix r. > /dev/null 2>&1 || ko "replay r."
+live_yaml r. state_r > r.yaml
+"$QA" -q live --config r.yaml > r1.out 2> r1.err || ko "reload run, first part: $(tail -3 r1.err)"
+LIVE_RULES='{sizing: {method: kelly, kelly_fraction: 0.5, vol_window: 20, max_leverage: 0.8}, capital: 1000000}' \
+    live_yaml r. state_r | sed 's/warn: 0.3/warn: 0.9/' > r.yaml
+sed 's/window: 100/window: 50/' r.yaml > bad.yaml
+"$QA" -q live reload --state-dir state_r --config bad.yaml --why "another VaR window" > bad.out 2> bad.err
+[ $? -eq 1 ] && grep -q "risk.window: 100 -> 50" bad.err && grep -q "new state_dir" bad.err \
+    && ok "qa live reload refuses a change of a setting the state was built with (risk.window)" || ko "bad reload: $(cat bad.out bad.err)"
+"$QA" -q live reload --state-dir state_r --why "half Kelly" --who desk --at "$(iso 450)" > rl.out 2> rl.err || ko "qa live reload: $(cat rl.err)"
+grep -q 'rules.sizing: "vol_target" -> "kelly"' rl.out && grep -q "risk.limits.gross.warn: 0.3 -> 0.9" rl.out \
+    && ok "qa live reload checks the edited file and queues what it changes" || ko "reload output: $(cat rl.out)"
+"$QA" -q replay --data s5.h5 --start "$(iso 300)" --max-times 600 --prefix r. > /dev/null 2>&1 || ko "replay r. 2"
+qa_kill_trials "${QA_LIVE_RELOAD_KILLS:-3}" 0.3 1.6 "$QA" -q live --config r.yaml
+"$QA" -q live --config r.yaml > r2.out 2> r2.err || ko "reload run after kills: $(tail -3 r2.err)"
+for t in features signals position.sizes risk.metrics alerts; do tail_topic r. $t r.$t.jsonl; done
+"$PY" riskcheck.py r. $N && ok "risk snapshots across the reload = NumPy recomputation" || ko "risk across the reload"
+"$PY" - "$N" <<'EOF' && ok "reload at 450 across kill -9: sizes by the old rules before, by the new after, once each; limits follow" || ko "configuration reload"
+import json, sys, sqlite3, h5py
+N = int(sys.argv[1])
+T = int(h5py.File('s5.h5', 'r')['time'][450])
+load = lambda f: [json.loads(l) for l in open(f)]
+strip = lambda m: {x: y for x, y in m.items() if x not in ('topic', 'partition', 'offset')}
+key = lambda m: (m['symbol'], m['time'], m['id'])
+for t in ['features', 'signals']:
+    a, c = load('r.%s.jsonl' % t), {key(m): strip(m) for m in load('c.%s.jsonl' % t)}
+    assert len(a) == len({key(m) for m in a}) == len(c), (t, len(a), len(c))
+    assert all(strip(m) == c[key(m)] for m in a), t
+old = {key(m): strip(m) for m in load('c.position.sizes.jsonl')}
+new = {key(m): strip(m) for m in load('y.position.sizes.jsonl')}
+sz = load('r.position.sizes.jsonl')
+assert len(sz) == len({key(m) for m in sz}) == len(old), (len(sz), len(old))
+for m in sz:
+    want = old[key(m)] if m['time'] < T else new[key(m)]
+    assert strip(m) == want, (m, want)
+nk = sum(m['time'] >= T for m in sz)
+al = [m for m in load('r.alerts.jsonl') if m['severity'] != 'bus']
+cfg = [m for m in al if m['severity'] == 'config']
+assert len(cfg) == 1 and cfg[0]['time'] == T and cfg[0]['limit'] == 'config_reload' and 'by desk' in cfg[0]['detail'], cfg
+gross = lambda f: [(m['time'], m['severity'], m['value']) for m in f if m['limit'] == 'gross']
+want = [g for g in gross(load('c.alerts.jsonl')) if g[0] < T]
+assert gross(al) == want and want, (gross(al)[:3], want[:3])
+db = sqlite3.connect('state_r/risk.db')
+rows = db.execute("select kind, who, why, status, applied_time from config_changes order by id").fetchall()
+assert len(rows) == 2 and rows[0][0] == 'initial' and rows[1] == ('reload', 'desk', 'half Kelly', 'applied', T), rows
+print(nk, 'sizes by the new rules,', len(sz) - nk, 'by the old')
+EOF
+"$QA" -q live changes --state-dir state_r | grep -q "applied" && ok "qa live changes lists the log" || ko "qa live changes"
+# SIGHUP: the running (idle) service reads its file again and applies it at the next
+# timestamp, the first of the next replay; then a file edited while the service is down
+# is recorded at the next start and applies after everything already produced.
+"$QA" live --config r.yaml --set exit_idle=8 > r3.out 2> r3.err &
+rpid=$!
+i=0; while ! grep -q "resuming from its checkpoint" r3.err && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+sed 's/method: kelly, kelly_fraction: 0.5, vol_window: 20, max_leverage: 0.8/method: vol_target, target_vol: 0.1, vol_window: 20/' \
+    r.yaml > r.yaml.new && mv r.yaml.new r.yaml
+kill -HUP $rpid
+i=0; while ! grep -q "configuration change 3 (signal" r3.err && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+"$QA" -q replay --data s5.h5 --start "$(iso 900)" --max-times 100 --prefix r. > /dev/null 2>&1 || ko "replay r. 3"
+wait $rpid || ko "run through SIGHUP: $(tail -3 r3.err)"
+echo "allocation: 0.2" >> r.yaml
+"$QA" -q replay --data s5.h5 --start "$(iso 1000)" --max-times 100 --prefix r. > /dev/null 2>&1 || ko "replay r. 4"
+"$QA" -q live --config r.yaml > r4.out 2> r4.err || ko "run after an edit: $(tail -3 r4.err)"
+tail_topic r. position.sizes r4.sizes.jsonl
+tail_topic r. alerts r4.alerts.jsonl
+"$PY" - <<'EOF' && ok "SIGHUP applies the file at the next timestamp; a file edited while down applies after the produced outputs" || ko "SIGHUP and restart changes"
+import json, math, sqlite3, h5py, numpy as np
+t = h5py.File('s5.h5', 'r')['time']
+T450, T900, T1000 = int(t[450]), int(t[900]), int(t[1000])
+rows = sqlite3.connect('state_r/risk.db').execute("select id, kind, status, applied_time, changes from config_changes order by id").fetchall()
+assert [r[1:4] for r in rows[2:]] == [('signal', 'applied', T900), ('restart', 'applied', T1000)], rows
+assert 'rules.sizing: "kelly" -> "vol_target"' in rows[2][4] and rows[3][4] == 'allocation: 0.0 -> 0.2', rows
+f = h5py.File('s5.h5', 'r')
+sym = [s.decode() for s in f['symbols'][:]]
+close = f['bars/close'][:]
+col = {int(x): i for i, x in enumerate(t[:])}
+sz = sorted(map(json.loads, open('r4.sizes.jsonl')), key=lambda m: (m['time'], m['symbol']))
+assert len(sz) == len({(m['symbol'], m['time']) for m in sz}), 'duplicates'
+n = 0
+for m in sz:
+    want = 'vol_target' if m['time'] < T450 or m['time'] >= T900 else 'kelly'
+    assert m['method'] == want, (m, want)
+    if m['time'] < T900: continue
+    s, i = sym.index(m['symbol']), col[m['time']]   # vol target 0.1 over 20 returns, 1/3 then 0.2 of capital
+    c = close[s, :i + 1][np.isfinite(close[s, :i + 1])]
+    r = c[1:] / c[:-1] - 1
+    w = min(0.1 / (np.std(r[-20:], ddof=1) * math.sqrt(19656.0)), 2.0) * np.sign(m['score']) * (1 / 3 if m['time'] < T1000 else 0.2)
+    assert m['state'] == 'ACTIVE' and abs(m['weight'] - w) <= 1e-12 * max(1, abs(w)), (m, w)
+    n += 1
+assert n > 400, n
+cfg = [(a['time'], a['value']) for a in map(json.loads, open('r4.alerts.jsonl')) if a['severity'] == 'config']
+assert cfg == [(T450, 2.0), (T900, 3.0), (T1000, 4.0)], cfg
+EOF
+
 # ---- 2. malformed inputs --------------------------------------------------------------------
 # Eight bad messages after the first 900 timestamps, then 100 more good timestamps.
 LAST=$("$PY" -c "import h5py; print(int(h5py.File('s5.h5','r')['time'][$N]))")
