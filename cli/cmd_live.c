@@ -24,7 +24,8 @@ static void usage(FILE *out) {
             "usage: qa live --config live.yaml [--set KEY=VALUE ...]\n"
             "       qa live state ACTIVE|REDUCING|HALTED --state-dir DIR --why TEXT   (the kill switch)\n"
             "       qa live reload --state-dir DIR --why TEXT [--at TIME]    (apply the edited config file)\n"
-            "       qa live changes --state-dir DIR                           (the configuration change log)\n\n"
+            "       qa live changes --state-dir DIR                           (the configuration change log)\n"
+            "       qa live status --config live.yaml                         (the desk's view: book, limits, positions)\n\n"
             "Runs the live service: consumes market.data, checks each bar (bad ones go to dead.letter with\n"
             "the reason), closes each timestamp when every partition's watermark passed it, computes the\n"
             "features with the batch kernels' incremental form, scores the model (a registry alias is\n"
@@ -220,8 +221,11 @@ static int cmd_changes(int argc, char **argv) {
     return st == QA_OK ? QA_EXIT_OK : qa_cli_fail("live changes");
 }
 
+int qa_cmd_live_status(int argc, char **argv); /* cli/cmd_livestatus.c */
+
 int qa_cmd_live(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "state") == 0) return cmd_state(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "status") == 0) return qa_cmd_live_status(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "reload") == 0) return cmd_reload(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "changes") == 0) return cmd_changes(argc - 1, argv + 1);
     const char *config = NULL;

@@ -1,6 +1,7 @@
 /* The live service's risk database in SQLite (live/riskdb.h). */
 #include "live/riskdb.h"
 
+#include <math.h>    /* NAN */
 #include <stdio.h>   /* snprintf */
 #include <stdlib.h>  /* calloc */
 #include <string.h>  /* strcmp */
@@ -73,10 +74,10 @@ static qa_status step_done(sqlite3 *db, sqlite3_stmt *s) {
 qa_status qa_riskdb_record(qa_riskdb_t *d, int64_t time, const qa_msg_risk *k, const qa_msg_alert *alerts, size_t n) {
     sqlite3_stmt *s = NULL;
     qa_status st = qa_sqlite_begin(d->db);
-    if (st == QA_OK)
+    if (st == QA_OK && k)
         st = qa_sqlite_prepare(d->db,
                                "INSERT OR REPLACE INTO metrics VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &s);
-    if (st == QA_OK) {
+    if (st == QA_OK && k) {
         const double v[6] = {k->equity, k->pnl, k->drawdown, k->gross, k->net, k->concentration};
         const double w[5] = {k->var_hist, k->es_hist, k->var_param, k->es_param, k->level};
         sqlite3_bind_int64(s, 1, time);
@@ -285,6 +286,67 @@ qa_status qa_riskdb_config_update(qa_riskdb_t *d, const qa_riskdb_config *c) {
     qa_sqlite_bind_text(s, 5, c->status);
     sqlite3_bind_int64(s, 6, c->id);
     qa_status st = step_done(d->db, s);
+    sqlite3_finalize(s);
+    return st;
+}
+
+/* A REAL column, SQL NULL as NaN. */
+static double column_num(sqlite3_stmt *s, int i) {
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
+}
+
+qa_status qa_riskdb_last_metrics(qa_riskdb_t *d, int64_t *time, qa_msg_risk *k, int *found) {
+    sqlite3_stmt *s = NULL;
+    *found = 0;
+    memset(k, 0, sizeof *k);
+    QA_TRY_RET(qa_sqlite_prepare(d->db,
+                                 "SELECT time, equity, pnl, drawdown, gross, net, concentration, top, var_hist, es_hist,"
+                                 " var_param, es_param, level, state FROM metrics ORDER BY time DESC LIMIT 1",
+                                 &s));
+    int rc = sqlite3_step(s);
+    qa_status st = QA_OK;
+    if (rc == SQLITE_ROW) {
+        *found = 1;
+        *time = sqlite3_column_int64(s, 0);
+        double *v[11] = {&k->equity, &k->pnl, &k->drawdown, &k->gross, &k->net, &k->concentration, NULL,
+                         &k->var_hist, &k->es_hist, &k->var_param, &k->es_param};
+        for (int i = 0; i < 11; i++)
+            if (v[i]) *v[i] = column_num(s, 1 + i);
+        snprintf(k->top, sizeof k->top, "%s", qa_sqlite_text(s, 7));
+        k->level = column_num(s, 12);
+        snprintf(k->state, sizeof k->state, "%s", qa_sqlite_text(s, 13));
+    } else if (rc != SQLITE_DONE) {
+        st = QA_SQLITE_CHECK(d->db, rc);
+    }
+    sqlite3_finalize(s);
+    return st;
+}
+
+qa_status qa_riskdb_alerts_recent(qa_riskdb_t *d, qa_riskdb_alert *out, size_t cap, size_t *n, long long *total) {
+    sqlite3_stmt *s = NULL;
+    *n = 0, *total = 0;
+    QA_TRY_RET(qa_sqlite_prepare(d->db, "SELECT count(*) FROM alerts", &s));
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) *total = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW) return QA_SQLITE_CHECK(d->db, rc);
+    QA_TRY_RET(qa_sqlite_prepare(d->db,
+                                 "SELECT time, severity, limit_name, metric, value, threshold, state, detail FROM alerts"
+                                 " ORDER BY time DESC, seq DESC LIMIT ?",
+                                 &s));
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)cap);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < cap) {
+        qa_riskdb_alert *x = &out[(*n)++];
+        memset(x, 0, sizeof *x);
+        x->time = sqlite3_column_int64(s, 0);
+        snprintf(x->a.severity, sizeof x->a.severity, "%s", qa_sqlite_text(s, 1));
+        snprintf(x->a.limit, sizeof x->a.limit, "%s", qa_sqlite_text(s, 2));
+        snprintf(x->a.metric, sizeof x->a.metric, "%s", qa_sqlite_text(s, 3));
+        x->a.value = column_num(s, 4), x->a.threshold = column_num(s, 5);
+        snprintf(x->a.state, sizeof x->a.state, "%s", qa_sqlite_text(s, 6));
+        snprintf(x->a.detail, sizeof x->a.detail, "%s", qa_sqlite_text(s, 7));
+    }
+    qa_status st = rc == SQLITE_ROW || rc == SQLITE_DONE ? QA_OK : QA_SQLITE_CHECK(d->db, rc);
     sqlite3_finalize(s);
     return st;
 }

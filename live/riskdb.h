@@ -30,7 +30,8 @@ typedef struct qa_riskdb qa_riskdb_t;
 qa_status qa_riskdb_open(const char *state_dir, qa_riskdb_t **out);
 void qa_riskdb_close(qa_riskdb_t *db);
 
-/* One transaction per snapshot: its metrics row and its alerts. */
+/* One transaction per timestamp with a snapshot or alerts: its metrics row (risk NULL:
+ * none) and its alerts. */
 qa_status qa_riskdb_record(qa_riskdb_t *db, int64_t time, const qa_msg_risk *risk, const qa_msg_alert *alerts,
                            size_t nalerts);
 
@@ -60,6 +61,17 @@ typedef struct qa_riskdb_switch {
 qa_status qa_riskdb_switch_add(qa_riskdb_t *db, const qa_riskdb_switch *s);
 /* Every switch row in seq order (at most cap). */
 qa_status qa_riskdb_switches(qa_riskdb_t *db, qa_riskdb_switch *out, size_t cap, size_t *n);
+
+/* The last metrics row: *found 0 when there is none. */
+qa_status qa_riskdb_last_metrics(qa_riskdb_t *db, int64_t *time, qa_msg_risk *out, int *found);
+
+typedef struct qa_riskdb_alert {
+    int64_t time;
+    qa_msg_alert a;
+} qa_riskdb_alert;
+
+/* The newest alerts (at most cap, newest first) and how many there are in all. */
+qa_status qa_riskdb_alerts_recent(qa_riskdb_t *db, qa_riskdb_alert *out, size_t cap, size_t *n, long long *total);
 
 /* A configuration change (docs/live.md, "Configuration reload"). */
 typedef struct qa_riskdb_config {

@@ -610,10 +610,10 @@ static qa_status chg_install(svc *v, const qa_live_cfg *c) {
     return QA_OK;
 }
 
-/* An operational alert (not tied to a timestamp's outputs): sent to the alerts partition
- * after the one deterministic alerts use, like bus trouble, and logged. */
+/* An operational alert (not tied to a timestamp's outputs: bus trouble, a refused
+ * configuration): sent to the alerts partition after the one deterministic alerts use, so
+ * it never disturbs their exactly-once marks (not sent with one partition). */
 static void ops_alert(svc *v, const char *severity, const char *limit, const char *metric, double value, const char *what) {
-    qa_log_warn("live: %s: %s", limit, what);
     const int n = v->nout[OUT_ALERTS];
     if (n < 2 || !v->prod) return;
     qa_msg m = {.kind = QA_MSG_ALERT, .time = v->cd.closed_time};
@@ -646,6 +646,7 @@ static qa_status chg_accept(svc *v, chg *c) {
         char d[QA_MSG_REASON_LEN];
         snprintf(d, sizeof d, "configuration change %lld (%s by %s) refused: %s", c->row.id, c->row.kind, c->row.who,
                  qa_err_msg());
+        qa_log_warn("live: %s", d);
         ops_alert(v, "config", "config_rejected", "change", (double)c->row.id, d);
         QA_TRY_RET(qa_riskdb_config_update(v->riskdb, &c->row));
         chg_drop_last(v);
@@ -731,6 +732,7 @@ static qa_status poll_changes(svc *v) {
             char d[QA_MSG_REASON_LEN];
             snprintf(d, sizeof d, "SIGHUP: %s cannot be used, the configuration in force stays: %s", v->base->source_path,
                      qa_err_msg());
+            qa_log_warn("live: %s", d);
             ops_alert(v, "config", "config_rejected", "change", 0.0, d);
         } else {
             QA_TRY_RET(chg_record(v, rc, "signal", "SIGHUP", "the configuration file was read again"));
@@ -752,6 +754,7 @@ static qa_status poll_changes(svc *v) {
         snprintf(rows[i].status, sizeof rows[i].status, "rejected: %.180s", qa_err_msg());
         char d[QA_MSG_REASON_LEN];
         snprintf(d, sizeof d, "configuration change %lld refused: %s", rows[i].id, qa_err_msg());
+        qa_log_warn("live: %s", d);
         ops_alert(v, "config", "config_rejected", "change", (double)rows[i].id, d);
         st = qa_riskdb_config_update(v->riskdb, &rows[i]);
     }
@@ -971,6 +974,8 @@ static qa_status risk_step(svc *v, int64_t t) {
         qa_metrics_gauge_set(v->m_gross, r.gross);
         if (r.var_hist == r.var_hist) qa_metrics_gauge_set(v->m_var, r.var_hist);
     }
+    /* alerts of a timestamp without a snapshot (kill switch, model switch, reload) too */
+    else if (v->nalerts) QA_TRY_RET(qa_riskdb_record(v->riskdb, t, NULL, v->alerts, v->nalerts));
     qa_metrics_gauge_set(v->m_state, (double)qa_riskmon_state(v->risk));
     for (size_t k = 0; k < v->nalerts; k++) {
         m.kind = QA_MSG_ALERT, m.id = k;
@@ -1313,7 +1318,8 @@ static qa_status on_tail(void *ctx, const qa_bus_record *r) {
         if (m.u.dead.offset > v->dl_done[p]) t->v->dl_done[p] = m.u.dead.offset;
         return QA_OK;
     }
-    if (m.kind == QA_MSG_ALERT && strcmp(m.u.alert.severity, "bus") == 0) return QA_OK; /* operational */
+    if (m.kind == QA_MSG_ALERT && (strcmp(m.u.alert.severity, "bus") == 0 || strcmp(m.u.alert.limit, "config_rejected") == 0))
+        return QA_OK; /* operational: not in the deterministic sequence */
     if (m.kind == QA_MSG_RISK || m.kind == QA_MSG_ALERT) {
         *t->mk = (mark){m.time, (int64_t)(t->v->S + m.id)};
         return QA_OK;
@@ -1592,20 +1598,7 @@ static void bus_trouble(svc *v, const char *what) {
     if (v->last_ops_alert && qa_time_since(v->last_ops_alert) < 10.0) return;
     v->last_ops_alert = qa_time_ns();
     qa_log_warn("live: bus trouble (librdkafka retries): %s", what);
-    const int n = v->nout[OUT_ALERTS];
-    if (n < 2) return;
-    qa_msg m = {.kind = QA_MSG_ALERT, .time = v->cd.closed_time};
-    snprintf(m.symbol, sizeof m.symbol, "%s", v->cfg->stream);
-    snprintf(m.u.alert.severity, sizeof m.u.alert.severity, "bus");
-    snprintf(m.u.alert.limit, sizeof m.u.alert.limit, "kafka");
-    snprintf(m.u.alert.metric, sizeof m.u.alert.metric, "errors");
-    m.u.alert.value = (double)v->bus_errors, m.u.alert.threshold = 0;
-    snprintf(m.u.alert.state, sizeof m.u.alert.state, "%s", qa_trading_state_names[qa_riskmon_state(v->risk)]);
-    snprintf(m.u.alert.detail, sizeof m.u.alert.detail, "%s", what);
-    size_t len = 0;
-    int p = (qa_bus_partition_of(m.symbol, strlen(m.symbol), n) + 1) % n;
-    if (qa_msg_encode(&m, v->buf, sizeof v->buf, &len) == QA_OK)
-        qa_bus_produce(v->prod, v->topic_out[OUT_ALERTS], p, m.symbol, strlen(m.symbol), v->buf, len);
+    ops_alert(v, "bus", "kafka", "errors", (double)v->bus_errors, what);
 }
 
 static void check_bus(svc *v) {

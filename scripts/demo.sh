@@ -87,11 +87,8 @@ risk: {window: 250, every: 12, limits: [{name: gross, metric: gross_exposure, ma
 YAML
 rm -rf "$OUT/live-state"
 "$QA" live --config "$OUT/live.yaml"
-echo "last position sizes (weight of capital, shares, trading state) per symbol:"
-"$QA" bus tail position.sizes | tail -3
-echo "last risk snapshot (equity, exposures, historical and parametric 99% VaR/ES of the book):"
-"$QA" bus tail risk.metrics | tail -1
-echo "alerts raised: $("$QA" bus tail alerts | wc -l) (history in $OUT/live-state/risk.db)"
+echo "what the desk sees (qa live status: book, limits in force, positions, alerts):"
+"$QA" live status --config "$OUT/live.yaml" --alerts 5
 "$QA" bus stop
 
 step "done"

@@ -346,6 +346,26 @@ for m in sz:
 assert n > 400, n
 cfg = [(a['time'], a['value']) for a in map(json.loads, open('r4.alerts.jsonl')) if a['severity'] == 'config']
 assert cfg == [(T450, 2.0), (T900, 3.0), (T1000, 4.0)], cfg
+db = sqlite3.connect('state_r/risk.db')   # alerts of timestamps without a snapshot are in risk.db too
+assert db.execute("select time, value from alerts where severity = 'config' order by time").fetchall() == cfg
+EOF
+# The desk's view of that service: the book and limits of the last snapshot, each symbol's
+# last size, the configuration in force.
+"$QA" -q live status --config r.yaml > status.txt 2> status.err || ko "qa live status: $(cat status.err)"
+"$PY" - <<'EOF' && ok "qa live status: book, limits in force with their use, every symbol's last position, history" || { ko "qa live status"; cat status.txt; }
+import json, re, sqlite3
+out = open('status.txt').read()
+last = {}
+for m in map(json.loads, open('r4.sizes.jsonl')):
+    if m['symbol'] not in last or m['time'] > last[m['symbol']]['time']: last[m['symbol']] = m
+assert len(last) == 3
+for sym, m in last.items():
+    row = re.search(r'^  %s +(\S+) +(\S+) +(\S+) +(\S+) +(\S+) +(\S+)' % sym, out, re.M)
+    assert row and abs(float(row.group(1)) - m['shares']) < 0.006 and abs(float(row.group(2)) - m['weight']) < 6e-5, (sym, row and row.groups(), m)
+    assert row.group(5) == 'vol_target' and row.group(6) == m['state']
+k = sqlite3.connect('state_r/risk.db').execute('select equity, gross from metrics order by time desc limit 1').fetchone()
+assert 'equity %.2f' % k[0] in out and re.search(r'^  gross +gross_exposure +%.6g +2 ' % k[1], out, re.M), (k, out)
+assert 'change 4 in force, 3 applied' in out and 'var99' in out, out
 EOF
 
 # ---- 2. malformed inputs --------------------------------------------------------------------
