@@ -45,20 +45,27 @@ static qa_status conf_set(rd_kafka_conf_t *conf, const char *key, const char *va
 /* Transport and broker errors are expected while a broker restarts: librdkafka retries
  * on its own, so they are warnings; fatal ones (idempotence broken) end the session at
  * the next produce or flush. */
+/* Errors a client's error callback reported: the first member of producers and consumers
+ * (the callback's opaque). */
+typedef struct health {
+    atomic_ullong errors;
+    char last_error[256]; /* written by the thread that polls the client */
+} health;
+
 struct qa_bus_producer {
+    health h;
     rd_kafka_t *rk;
-    atomic_ullong failed, errors;
+    atomic_ullong failed;
     char first_failure[256]; /* written once, by the polling thread */
-    char last_error[256];    /* written by the polling thread */
 };
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
     (void)rk;
     qa_log_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
-    qa_bus_producer_t *p = opaque; /* producers only: consumers report errors through consume */
-    if (p) {
-        snprintf(p->last_error, sizeof p->last_error, "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
-        atomic_fetch_add(&p->errors, 1);
+    health *h = opaque;
+    if (h) {
+        snprintf(h->last_error, sizeof h->last_error, "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+        atomic_fetch_add(&h->errors, 1);
     }
 }
 
@@ -180,16 +187,22 @@ qa_status qa_bus_flush(qa_bus_producer_t *p, int timeout_ms) {
 }
 
 uint64_t qa_bus_producer_errors(qa_bus_producer_t *p, char *last, size_t size) {
-    if (last && size) snprintf(last, size, "%s", p->last_error);
-    return atomic_load(&p->errors);
+    if (last && size) snprintf(last, size, "%s", p->h.last_error);
+    return atomic_load(&p->h.errors);
 }
 
 
 /* ---- consumer ------------------------------------------------------------------------------- */
 
 struct qa_bus_consumer {
+    health h; /* a broker down is reported here while nothing is fetched from it */
     rd_kafka_t *rk;
 };
+
+uint64_t qa_bus_consumer_errors(qa_bus_consumer_t *c, char *last, size_t size) {
+    if (last && size) snprintf(last, size, "%s", c->h.last_error);
+    return atomic_load(&c->h.errors);
+}
 
 qa_status qa_bus_consumer_create(const qa_bus_cfg *cfg, const char *group, qa_bus_consumer_t **out) {
     char gid[96];
@@ -207,6 +220,7 @@ qa_status qa_bus_consumer_create(const qa_bus_cfg *cfg, const char *group, qa_bu
         rd_kafka_conf_destroy(conf);
         return QA_FAIL(QA_ERR_NOMEM, "Kafka consumer");
     }
+    rd_kafka_conf_set_opaque(conf, &c->h);
     char err[256];
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!c->rk) {

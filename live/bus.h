@@ -84,6 +84,9 @@ typedef struct qa_bus_consumer qa_bus_consumer_t;
 /* group may be NULL (no commits). */
 qa_status qa_bus_consumer_create(const qa_bus_cfg *cfg, const char *group, qa_bus_consumer_t **out);
 void qa_bus_consumer_free(qa_bus_consumer_t *c);
+/* Errors the consumer's client reported (a broker down while nothing is fetched from it)
+ * since creation, and the last one's text. */
+uint64_t qa_bus_consumer_errors(qa_bus_consumer_t *c, char *last, size_t size);
 /* Number of partitions of a topic (waits up to timeout_ms for metadata). */
 qa_status qa_bus_partitions(qa_bus_consumer_t *c, const char *topic, int timeout_ms, int *n);
 /* Reads partitions [0, n) of topic from offsets[i] (a value < 0: from the beginning). */

@@ -252,7 +252,7 @@ typedef struct svc {
     char (*tick)[32];         /* [S] the symbols in ticker normal form */
     uint32_t *thash;          /* open addressing over tick, like hash */
     /* bus health */
-    uint64_t bus_errors_seen, last_ops_alert;
+    uint64_t bus_errors_seen, cons_errors_seen, last_ops_alert;
     long long bus_errors;
     qa_metrics_counter *m_bus_errors;
 } svc;
@@ -1604,9 +1604,12 @@ static void bus_trouble(svc *v, const char *what) {
 static void check_bus(svc *v) {
     char last[256];
     uint64_t n = qa_bus_producer_errors(v->prod, last, sizeof last);
-    if (n != v->bus_errors_seen) {
-        v->bus_errors_seen = n;
-        bus_trouble(v, last);
+    char clast[256];
+    uint64_t m = qa_bus_consumer_errors(v->cons, clast, sizeof clast);
+    if (n + m != v->bus_errors_seen) { /* the consumer sees a broker go down even when the service is idle */
+        v->bus_errors_seen = n + m;
+        bus_trouble(v, m > v->cons_errors_seen ? clast : last);
+        v->cons_errors_seen = m;
     }
 }
 
