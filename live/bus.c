@@ -52,6 +52,10 @@ typedef struct health {
     char last_error[256]; /* written by the thread that polls the client */
 } health;
 
+/* The producer's local queue (queue.buffering.max.messages). */
+#define QA_BUS_QUEUE_MAX 1000000u
+#define QA_BUS_QUEUE_MAX_S "1000000"
+
 struct qa_bus_producer {
     health h;
     rd_kafka_t *rk;
@@ -118,7 +122,7 @@ qa_status qa_bus_producer_create(const qa_bus_cfg *cfg, qa_bus_producer_t **out)
      * which keeps per-partition order across retries. linger.ms 1 keeps latency low
      * while still batching a burst (a replay). */
     static const char *const defaults[] = {"enable.idempotence", "true", "linger.ms", "1",
-                                           "queue.buffering.max.messages", "1000000", "partitioner", "murmur2_random", NULL};
+                                           "queue.buffering.max.messages", QA_BUS_QUEUE_MAX_S, "partitioner", "murmur2_random", NULL};
     qa_bus_producer_t *p = calloc(1, sizeof *p);
     if (!p) return QA_FAIL(QA_ERR_NOMEM, "Kafka producer");
     rd_kafka_conf_t *conf = NULL;
@@ -170,6 +174,56 @@ qa_status qa_bus_produce(qa_bus_producer_t *p, const char *topic, int partition,
         if (e == RD_KAFKA_RESP_ERR__FATAL) return fatal_status(p->rk);
         return QA_FAIL(QA_ERR_KAFKA, "producing to %s: %s", topic, rd_kafka_err2str(e));
     }
+}
+
+qa_status qa_bus_produce_batch(qa_bus_producer_t *p, const char *topic, const qa_bus_out *msgs, size_t n) {
+    if (n == 0) return QA_OK;
+    int np = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i].partition < 0 || msgs[i].partition >= 4096)
+            return QA_FAIL(QA_ERR_INVALID_ARG, "batch message %zu: partition %d", i, msgs[i].partition);
+        if (msgs[i].partition >= np) np = msgs[i].partition + 1;
+    }
+    /* Room for the whole batch first: a message refused in the middle of a partition's run
+     * would let the ones after it overtake it. */
+    while ((size_t)rd_kafka_outq_len(p->rk) + n > QA_BUS_QUEUE_MAX) rd_kafka_poll(p->rk, 10);
+    rd_kafka_message_t *m = calloc(n, sizeof *m);
+    size_t *start = calloc((size_t)np + 1, sizeof *start);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->rk, topic, NULL);
+    qa_status st = QA_OK;
+    if (!m || !start) st = QA_FAIL(QA_ERR_NOMEM, "batch of %zu messages", n);
+    else if (!rkt) st = QA_FAIL(QA_ERR_KAFKA, "topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+    if (st == QA_OK) { /* stable counting sort by partition */
+        for (size_t i = 0; i < n; i++) start[msgs[i].partition + 1]++;
+        for (int k = 0; k < np; k++) start[k + 1] += start[k];
+        for (size_t i = 0; i < n; i++) {
+            rd_kafka_message_t *x = &m[start[msgs[i].partition]++];
+            x->partition = msgs[i].partition;
+            x->key = (void *)msgs[i].key, x->key_len = msgs[i].keylen;
+            x->payload = (void *)msgs[i].payload, x->len = msgs[i].len;
+        }
+    }
+    for (size_t i = 0; st == QA_OK && i < n;) {
+        size_t j = i;
+        while (j < n && m[j].partition == m[i].partition) j++;
+        int sent = rd_kafka_produce_batch(rkt, m[i].partition, RD_KAFKA_MSG_F_COPY, m + i, (int)(j - i));
+        if (sent != (int)(j - i)) {
+            rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_UNKNOWN;
+            for (size_t k = i; k < j; k++)
+                if (m[k].err) {
+                    e = m[k].err;
+                    break;
+                }
+            st = e == RD_KAFKA_RESP_ERR__FATAL ? fatal_status(p->rk)
+                                                : QA_FAIL(QA_ERR_KAFKA, "producing %zu messages to %s [%d]: %d queued, %s",
+                                                          j - i, topic, m[i].partition, sent, rd_kafka_err2str(e));
+        }
+        i = j;
+    }
+    if (rkt) rd_kafka_topic_destroy(rkt);
+    free(m);
+    free(start);
+    return st;
 }
 
 void qa_bus_poll(qa_bus_producer_t *p) {

@@ -64,6 +64,20 @@ typedef struct qa_bus_producer qa_bus_producer_t;
 qa_status qa_bus_producer_create(const qa_bus_cfg *cfg, qa_bus_producer_t **out);
 /* Flushes (up to 10 s) and frees; accepts NULL. */
 void qa_bus_producer_free(qa_bus_producer_t *p);
+/* One message of a batch: partition >= 0 (qa_bus_partition_of for a key). */
+typedef struct qa_bus_out {
+    int partition;
+    const void *key;
+    size_t keylen;
+    const void *payload;
+    size_t len;
+} qa_bus_out;
+
+/* Queues n messages (copied) of one topic with one call per partition, so a burst (a
+ * replay's timestamp) pays librdkafka's queue lock once per partition, not per message.
+ * The order of the messages of each partition is kept. Waits while the local queue has no
+ * room for the batch; QA_ERR_KAFKA as qa_bus_produce. */
+qa_status qa_bus_produce_batch(qa_bus_producer_t *p, const char *topic, const qa_bus_out *msgs, size_t n);
 /* Queues one message (copied). partition -1 = by key (qa_bus_partition_of). Waits while the local queue is full. QA_ERR_KAFKA when
  * librdkafka refuses it or the producer hit a fatal error. */
 qa_status qa_bus_produce(qa_bus_producer_t *p, const char *topic, int partition, const void *key, size_t keylen,

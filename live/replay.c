@@ -148,6 +148,9 @@ qa_status qa_replay_run(const qa_bus_cfg *cfg, const qa_replay_opts *o, qa_repla
     qa_bus_consumer_t *meta = NULL;
     double *bars = NULL;
     rdocs docs = {0};
+    qa_bus_out *out = NULL;
+    uint8_t *slots = NULL;
+    int *part = NULL;
     char **known = NULL; /* the market file's symbols in ticker form, sorted */
     size_t nknown = 0;
     memset(rep, 0, sizeof *rep);
@@ -209,6 +212,17 @@ qa_status qa_replay_run(const qa_bus_cfg *cfg, const qa_replay_opts *o, qa_repla
 
     uint8_t buf[QA_MSG_MAX];
     size_t len = 0;
+    /* A timestamp's bars go out as one batch: each symbol's partition and message slot
+     * fixed once (a bar message is 88 bytes). */
+    enum { SLOT = 128 };
+    out = malloc((S + 1) * sizeof *out);
+    slots = malloc((S + 1) * SLOT);
+    part = malloc((S + 1) * sizeof *part);
+    if (!out || !slots || !part) QA_TRY_FAIL(QA_ERR_NOMEM, "replay batch of %zu symbols", S);
+    for (size_t s = 0; s < S; s++) {
+        const char *name = qa_store_symbol(store, s);
+        part[s] = qa_bus_partition_of(name, strlen(name), parts);
+    }
     const uint64_t begin = qa_time_ns();
     uint64_t last_log = begin;
     for (size_t k = 0; k < n; k++) {
@@ -217,16 +231,22 @@ qa_status qa_replay_run(const qa_bus_cfg *cfg, const qa_replay_opts *o, qa_repla
         qa_msg m = {0};
         m.time = time[t0 + k];
         m.kind = QA_MSG_BAR;
+        size_t nb = 0;
         for (size_t s = 0; s < S; s++) {
             const double *b = bars + s * n + k; /* field f at + f*S*n */
             if (!isfinite(b[(size_t)QA_BAR_CLOSE * S * n])) continue; /* no bar */
-            snprintf(m.symbol, sizeof m.symbol, "%s", qa_store_symbol(store, s));
+            const char *name = qa_store_symbol(store, s);
+            const size_t kl = strlen(name);
+            memcpy(m.symbol, name, kl + 1); /* checked above: shorter than the field */
             m.id = (uint64_t)(t0 + k) * S + s;
             m.u.bar = (qa_msg_bar){b[0], b[S * n], b[2 * S * n], b[3 * S * n], b[4 * S * n], (int32_t)sm->bar_seconds};
-            QA_TRY(qa_msg_encode(&m, buf, sizeof buf, &len));
-            QA_TRY(qa_bus_produce(prod, topic, -1, m.symbol, strlen(m.symbol), buf, len));
-            rep->bars++;
+            uint8_t *slot = slots + nb * SLOT;
+            QA_TRY(qa_msg_encode(&m, slot, SLOT, &len));
+            out[nb] = (qa_bus_out){part[s], name, kl, slot, len};
+            nb++;
         }
+        QA_TRY(qa_bus_produce_batch(prod, topic, out, nb));
+        rep->bars += nb;
         QA_TRY(send_watermarks(prod, topic, parts, time[t0 + k], buf, rep));
         if (o->alt_db) {
             const int64_t close = qa_altclock_bar_close(&clock, time[t0 + k]);
@@ -254,6 +274,9 @@ cleanup:
     qa_bus_consumer_free(meta);
     qa_bus_producer_free(prod);
     free(bars);
+    free(out);
+    free(slots);
+    free(part);
     qa_store_close(store);
     return st;
 }

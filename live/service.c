@@ -202,6 +202,14 @@ typedef struct svc {
     /* outputs */
     int nout[NOUT], ndead;
     mark *done[NOUT];
+    /* a timestamp's outputs, encoded into `arena` and queued in one batch per topic at its
+     * end (offsets, not pointers: the arena grows) */
+    struct outmsg { int topic, partition; size_t key, keylen, off, len; } *ob;
+    size_t nob, cap_ob;
+    uint8_t *arena;
+    size_t narena, cap_arena;
+    qa_bus_out *obatch;
+    size_t cap_obatch;
     /* checkpoint */
     qa_ckpt_t *ckpt;
     qa_ckpt_data cd;
@@ -408,10 +416,49 @@ static qa_status produce_out(svc *v, int out, size_t sym, const qa_msg *m) {
         qa_metrics_counter_add(v->m_suppressed, 1);
         return QA_OK;
     }
-    QA_TRY_RET(qa_msg_encode(m, v->buf, sizeof v->buf, &len));
-    QA_TRY_RET(qa_bus_produce(v->prod, v->topic_out[out], p, m->symbol, kl, v->buf, len));
+    if (v->nob == v->cap_ob) {
+        size_t nc = v->cap_ob ? 2 * v->cap_ob : 256;
+        struct outmsg *g = realloc(v->ob, nc * sizeof *g);
+        if (!g) return QA_FAIL(QA_ERR_NOMEM, "output batch");
+        v->ob = g, v->cap_ob = nc;
+    }
+    if (v->cap_arena - v->narena < QA_MSG_MAX + kl) {
+        size_t nc = v->cap_arena ? 2 * v->cap_arena : 1u << 20;
+        while (nc - v->narena < QA_MSG_MAX + kl) nc *= 2;
+        uint8_t *g = realloc(v->arena, nc);
+        if (!g) return QA_FAIL(QA_ERR_NOMEM, "output batch of %zu bytes", nc);
+        v->arena = g, v->cap_arena = nc;
+    }
+    struct outmsg *o = &v->ob[v->nob];
+    o->topic = out, o->partition = p, o->key = v->narena, o->keylen = kl;
+    memcpy(v->arena + v->narena, m->symbol, kl);
+    v->narena += kl;
+    QA_TRY_RET(qa_msg_encode(m, v->arena + v->narena, QA_MSG_MAX, &len));
+    o->off = v->narena, o->len = len;
+    v->narena += len;
+    v->nob++;
     v->rep->produced[out]++;
     qa_metrics_counter_add(v->m_out[out], 1);
+    return QA_OK;
+}
+
+/* Queues the timestamp's outputs: one batch per topic, in the order they were made, so
+ * each partition still receives them in (time, symbol) order. */
+static qa_status send_outputs(svc *v) {
+    if (v->cap_obatch < v->nob) {
+        qa_bus_out *g = realloc(v->obatch, v->nob * sizeof *g);
+        if (!g) return QA_FAIL(QA_ERR_NOMEM, "output batch");
+        v->obatch = g, v->cap_obatch = v->nob;
+    }
+    for (int t = 0; t < NOUT; t++) {
+        size_t k = 0;
+        for (size_t i = 0; i < v->nob; i++) {
+            const struct outmsg *o = &v->ob[i];
+            if (o->topic == t) v->obatch[k++] = (qa_bus_out){o->partition, v->arena + o->key, o->keylen, v->arena + o->off, o->len};
+        }
+        if (k) QA_TRY_RET(qa_bus_produce_batch(v->prod, v->topic_out[t], v->obatch, k));
+    }
+    v->nob = v->narena = 0;
     return QA_OK;
 }
 
@@ -1147,6 +1194,7 @@ static qa_status close_ready(svc *v) {
         QA_TRY_RET(qa_engine_step(v->engine, t, v->bars, v->present, emit, v));
         if (v->nsrc && qa_engine_nfeatures(v->engine) == 0) QA_TRY_RET(alt_only_features(v, t));
         QA_TRY_RET(risk_step(v, t));
+        QA_TRY_RET(send_outputs(v));
         double dt = qa_time_since(t0);
         qa_metrics_histogram_observe(v->m_step, dt);
         qa_metrics_histogram_observe(v->m_bar, dt / (double)n);
@@ -1580,6 +1628,9 @@ static void teardown(svc *v) {
     free(v->last_buf);
     qa_altvader_free(v->vader);
     for (size_t i = 0; i < v->nchg; i++) chg_free(v->chg[i]);
+    free(v->ob);
+    free(v->arena);
+    free(v->obatch);
     free(v->chg);
     free(v->series);
     free(v->alt_vals);
