@@ -776,11 +776,20 @@ static qa_status poll_changes(svc *v) {
         *v->reload = 0;
         qa_reload_cfg *rc = NULL;
         if (qa_reload_from_file(v->base->source_path, v->base->source_sets, &rc) != QA_OK) {
+            /* recorded too, so the log shows every attempt */
+            qa_riskdb_config row = {0};
+            snprintf(row.kind, sizeof row.kind, "signal");
+            snprintf(row.who, sizeof row.who, "SIGHUP");
+            snprintf(row.why, sizeof row.why, "the configuration file was read again");
+            snprintf(row.path, sizeof row.path, "%s", v->base->source_path);
+            snprintf(row.status, sizeof row.status, "rejected: %.180s", qa_err_msg());
+            row.at = row.not_before = row.applied_time = INT64_MIN;
             char d[QA_MSG_REASON_LEN];
             snprintf(d, sizeof d, "SIGHUP: %s cannot be used, the configuration in force stays: %s", v->base->source_path,
                      qa_err_msg());
             qa_log_warn("live: %s", d);
-            ops_alert(v, "config", "config_rejected", "change", 0.0, d);
+            QA_TRY_RET(qa_riskdb_config_add(v->riskdb, &row));
+            ops_alert(v, "config", "config_rejected", "change", (double)row.id, d);
         } else {
             QA_TRY_RET(chg_record(v, rc, "signal", "SIGHUP", "the configuration file was read again"));
         }

@@ -308,10 +308,13 @@ EOF
 "$QA" live --config r.yaml --set exit_idle=8 > r3.out 2> r3.err &
 rpid=$!
 i=0; while ! grep -q "resuming from its checkpoint" r3.err && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-sed 's/method: kelly, kelly_fraction: 0.5, vol_window: 20, max_leverage: 0.8/method: vol_target, target_vol: 0.1, vol_window: 20/' \
-    r.yaml > r.yaml.new && mv r.yaml.new r.yaml
+cp r.yaml r.good && echo "rules: [" >> r.yaml   # a broken file first: refused, recorded, nothing changes
 kill -HUP $rpid
-i=0; while ! grep -q "configuration change 3 (signal" r3.err && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+i=0; while ! grep -q "cannot be used" r3.err && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+sed 's/method: kelly, kelly_fraction: 0.5, vol_window: 20, max_leverage: 0.8/method: vol_target, target_vol: 0.1, vol_window: 20/' \
+    r.good > r.yaml.new && mv r.yaml.new r.yaml
+kill -HUP $rpid
+i=0; while ! grep -q "configuration change 4 (signal" r3.err && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 "$QA" -q replay --data s5.h5 --start "$(iso 900)" --max-times 100 --prefix r. > /dev/null 2>&1 || ko "replay r. 3"
 wait $rpid || ko "run through SIGHUP: $(tail -3 r3.err)"
 echo "allocation: 0.2" >> r.yaml
@@ -324,8 +327,9 @@ import json, math, sqlite3, h5py, numpy as np
 t = h5py.File('s5.h5', 'r')['time']
 T450, T900, T1000 = int(t[450]), int(t[900]), int(t[1000])
 rows = sqlite3.connect('state_r/risk.db').execute("select id, kind, status, applied_time, changes from config_changes order by id").fetchall()
-assert [r[1:4] for r in rows[2:]] == [('signal', 'applied', T900), ('restart', 'applied', T1000)], rows
-assert 'rules.sizing: "kelly" -> "vol_target"' in rows[2][4] and rows[3][4] == 'allocation: 0.0 -> 0.2', rows
+assert [r[1:4] for r in rows[2:]] == [('signal', rows[2][2], None), ('signal', 'applied', T900), ('restart', 'applied', T1000)], rows
+assert rows[2][2].startswith('rejected: ') and 'r.yaml' in rows[2][2], rows   # the broken file
+assert 'rules.sizing: "kelly" -> "vol_target"' in rows[3][4] and rows[4][4] == 'allocation: 0.0 -> 0.2', rows
 f = h5py.File('s5.h5', 'r')
 sym = [s.decode() for s in f['symbols'][:]]
 close = f['bars/close'][:]
@@ -344,10 +348,12 @@ for m in sz:
     assert m['state'] == 'ACTIVE' and abs(m['weight'] - w) <= 1e-12 * max(1, abs(w)), (m, w)
     n += 1
 assert n > 400, n
-cfg = [(a['time'], a['value']) for a in map(json.loads, open('r4.alerts.jsonl')) if a['severity'] == 'config']
-assert cfg == [(T450, 2.0), (T900, 3.0), (T1000, 4.0)], cfg
+cfg = [(a['time'], a['value']) for a in map(json.loads, open('r4.alerts.jsonl')) if a['limit'] == 'config_reload']
+assert cfg == [(T450, 2.0), (T900, 4.0), (T1000, 5.0)], cfg
 db = sqlite3.connect('state_r/risk.db')   # alerts of timestamps without a snapshot are in risk.db too
 assert db.execute("select time, value from alerts where severity = 'config' order by time").fetchall() == cfg
+rej = [a for a in map(json.loads, open('r4.alerts.jsonl')) if a['limit'] == 'config_rejected']
+assert len(rej) == 1 and rej[0]['value'] == 3.0 and 'cannot be used' in rej[0]['detail'], rej
 EOF
 # The desk's view of that service: the book and limits of the last snapshot, each symbol's
 # last size, the configuration in force.
@@ -365,7 +371,7 @@ for sym, m in last.items():
     assert row.group(5) == 'vol_target' and row.group(6) == m['state']
 k = sqlite3.connect('state_r/risk.db').execute('select equity, gross from metrics order by time desc limit 1').fetchone()
 assert 'equity %.2f' % k[0] in out and re.search(r'^  gross +gross_exposure +%.6g +2 ' % k[1], out, re.M), (k, out)
-assert 'change 4 in force, 3 applied' in out and 'var99' in out, out
+assert 'change 5 in force, 3 applied' in out and 'var99' in out, out
 EOF
 
 # ---- 2. malformed inputs --------------------------------------------------------------------
