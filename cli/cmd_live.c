@@ -96,18 +96,6 @@ static void usage_reload(FILE *out) {
                  "  --set K=V       replace the service's --set assignments (default: its own)\n");
 }
 
-/* The configuration recorded last: pending, else applied last, else the initial (-1: none). */
-static long latest_row(const qa_riskdb_config *rows, size_t n) {
-    long best = -1, pend = -1;
-    for (size_t i = 0; i < n; i++) {
-        const qa_riskdb_config *r = &rows[i];
-        if (!strcmp(r->status, "pending") || !strcmp(r->status, "queued")) pend = (long)i;
-        else if (!strcmp(r->status, "initial") && best < 0) best = (long)i;
-        else if (!strcmp(r->status, "applied") && (best < 0 || r->applied_time >= rows[best].applied_time)) best = (long)i;
-    }
-    return pend >= 0 ? pend : best;
-}
-
 /* Reads a configuration for the checks of `qa live reload` (bars per year from the universe). */
 static qa_status read_resolved(const char *name, const char *path, const char *text, const char *sets, qa_reload_cfg **out) {
     qa_status st = path ? qa_reload_from_file(path, sets, out) : qa_reload_from_text(name, text, sets, out);
@@ -142,7 +130,7 @@ static int cmd_reload(int argc, char **argv) {
     char *joined = NULL, user[64], later[512] = "";
     qa_status st = qa_riskdb_open(dir, &db);
     if (st == QA_OK) st = qa_riskdb_configs(db, NULL, &rows, &n);
-    long k = st == QA_OK ? latest_row(rows, n) : -1;
+    long k = st == QA_OK ? qa_riskdb_config_latest(rows, n, 1) : -1;
     if (st == QA_OK && k < 0)
         st = QA_FAIL(QA_ERR_STATE, "%s: no configuration recorded: start `qa live` with this state_dir first", dir);
     const char *path = config;

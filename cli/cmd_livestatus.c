@@ -89,14 +89,8 @@ static qa_status config_in_force(qa_riskdb_t *db, qa_reload_cfg **out, long long
     size_t n = 0;
     *out = NULL, *id = 0, *nchanges = 0;
     QA_TRY_RET(qa_riskdb_configs(db, NULL, &rows, &n));
-    long best = -1;
-    for (size_t i = 0; i < n; i++) {
-        const qa_riskdb_config *r = &rows[i];
-        if (!strcmp(r->status, "applied")) (*nchanges)++;
-        if ((!strcmp(r->status, "initial") && best < 0) ||
-            (!strcmp(r->status, "applied") && (best < 0 || r->applied_time >= rows[best].applied_time)))
-            best = (long)i;
-    }
+    for (size_t i = 0; i < n; i++) *nchanges += !strcmp(rows[i].status, "applied");
+    const long best = qa_riskdb_config_in_force(rows, n, INT64_MAX);
     qa_status st = QA_OK;
     if (best >= 0) {
         *id = rows[best].id;

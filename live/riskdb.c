@@ -350,3 +350,21 @@ qa_status qa_riskdb_alerts_recent(qa_riskdb_t *d, qa_riskdb_alert *out, size_t c
     sqlite3_finalize(s);
     return st;
 }
+
+long qa_riskdb_config_in_force(const qa_riskdb_config *rows, size_t n, int64_t t) {
+    long best = -1;
+    for (size_t i = 0; i < n; i++) {
+        const qa_riskdb_config *r = &rows[i];
+        if (!strcmp(r->status, "initial") && best < 0) best = (long)i;
+        else if (!strcmp(r->status, "applied") && r->applied_time <= t &&
+                 (best < 0 || r->applied_time >= rows[best].applied_time))
+            best = (long)i;
+    }
+    return best;
+}
+
+long qa_riskdb_config_latest(const qa_riskdb_config *rows, size_t n, int queued) {
+    for (size_t i = n; i-- > 0;)
+        if (!strcmp(rows[i].status, "pending") || (queued && !strcmp(rows[i].status, "queued"))) return (long)i;
+    return qa_riskdb_config_in_force(rows, n, INT64_MAX);
+}

@@ -97,6 +97,13 @@ qa_status qa_riskdb_config_add(qa_riskdb_t *db, qa_riskdb_config *c);
  * qa_riskdb_configs_free). */
 qa_status qa_riskdb_configs(qa_riskdb_t *db, const char *status, qa_riskdb_config **out, size_t *n);
 void qa_riskdb_configs_free(qa_riskdb_config *rows, size_t n);
+/* Index in rows (id order) of the configuration in force at time t: the change applied
+ * last at or before t (ties: the later id), else the initial one; -1 when none. */
+long qa_riskdb_config_in_force(const qa_riskdb_config *rows, size_t n, int64_t t);
+/* Index of the configuration recorded last: the last one waiting to apply (pending, and
+ * queued when `queued`), else the one in force now; -1 when none. */
+long qa_riskdb_config_latest(const qa_riskdb_config *rows, size_t n, int queued);
+
 /* Updates a change's digest, changes, not_before, applied_time and status. */
 qa_status qa_riskdb_config_update(qa_riskdb_t *db, const qa_riskdb_config *c);
 

@@ -719,22 +719,31 @@ static qa_status chg_accept(svc *v, chg *c) {
     return QA_OK;
 }
 
-/* Records a new change read from a file (kind restart or signal) and judges it. */
-static qa_status chg_record(svc *v, qa_reload_cfg *rc, const char *kind, const char *who, const char *why) {
+/* A change row of the service's own file (no times yet). */
+static qa_riskdb_config file_row(const svc *v, const char *kind, const char *who, const char *why, const char *status) {
     qa_riskdb_config row = {0};
     snprintf(row.kind, sizeof row.kind, "%s", kind);
     snprintf(row.who, sizeof row.who, "%s", who);
     snprintf(row.why, sizeof row.why, "%s", why);
     snprintf(row.path, sizeof row.path, "%s", v->base->source_path ? v->base->source_path : "");
-    snprintf(row.status, sizeof row.status, "queued");
-    row.payload = rc->text, row.sets = rc->sets;
+    snprintf(row.status, sizeof row.status, "%s", status);
     row.at = row.not_before = row.applied_time = INT64_MIN;
-    qa_status st = qa_riskdb_config_add(v->riskdb, &row);
+    return row;
+}
+
+/* Records the service's file, read again (kind signal or restart; status queued, or
+ * initial at the first start), and makes its change; a queued one is judged at once. */
+static qa_status chg_record(svc *v, qa_reload_cfg *rc, const char *kind, const char *who, const char *why, chg **out) {
+    qa_riskdb_config row = file_row(v, kind, who, why, strcmp(kind, "initial") ? "queued" : "initial");
+    qa_status st = qa_reload_digest(&rc->cfg, row.digest);
+    row.payload = rc->text, row.sets = rc->sets;
+    if (st == QA_OK) st = qa_riskdb_config_add(v->riskdb, &row);
     row.payload = row.sets = NULL;
     chg *c = NULL;
     if (st == QA_OK) st = chg_make(v, &row, rc, &c);
     else qa_reload_free(rc);
-    return st == QA_OK ? chg_accept(v, c) : st;
+    if (out) *out = c;
+    return st == QA_OK && strcmp(kind, "initial") ? chg_accept(v, c) : st;
 }
 
 /* Changes due at t: those applied at t before a restart, then pending ones whose time has
@@ -777,13 +786,9 @@ static qa_status poll_changes(svc *v) {
         qa_reload_cfg *rc = NULL;
         if (qa_reload_from_file(v->base->source_path, v->base->source_sets, &rc) != QA_OK) {
             /* recorded too, so the log shows every attempt */
-            qa_riskdb_config row = {0};
-            snprintf(row.kind, sizeof row.kind, "signal");
-            snprintf(row.who, sizeof row.who, "SIGHUP");
-            snprintf(row.why, sizeof row.why, "the configuration file was read again");
-            snprintf(row.path, sizeof row.path, "%s", v->base->source_path);
-            snprintf(row.status, sizeof row.status, "rejected: %.180s", qa_err_msg());
-            row.at = row.not_before = row.applied_time = INT64_MIN;
+            char why[200];
+            snprintf(why, sizeof why, "rejected: %.180s", qa_err_msg());
+            qa_riskdb_config row = file_row(v, "signal", "SIGHUP", "the configuration file was read again", why);
             char d[QA_MSG_REASON_LEN];
             snprintf(d, sizeof d, "SIGHUP: %s cannot be used, the configuration in force stays: %s", v->base->source_path,
                      qa_err_msg());
@@ -791,7 +796,7 @@ static qa_status poll_changes(svc *v) {
             QA_TRY_RET(qa_riskdb_config_add(v->riskdb, &row));
             ops_alert(v, "config", "config_rejected", "change", (double)row.id, d);
         } else {
-            QA_TRY_RET(chg_record(v, rc, "signal", "SIGHUP", "the configuration file was read again"));
+            QA_TRY_RET(chg_record(v, rc, "signal", "SIGHUP", "the configuration file was read again", NULL));
         }
     }
     qa_riskdb_config *rows = NULL;
@@ -832,54 +837,33 @@ static qa_status setup_changes(svc *v) {
     qa_riskdb_config *rows = NULL;
     size_t n = 0;
     QA_TRY_RET(qa_riskdb_configs(v->riskdb, NULL, &rows, &n));
+    const long fi = qa_riskdb_config_in_force(rows, n, v->cd.closed_time), li = qa_riskdb_config_latest(rows, n, 0);
+    const int64_t after = produced_until(v);
     qa_status st = QA_OK;
     chg *inforce = NULL;
-    int initial = 0;
     for (size_t i = 0; i < n && st == QA_OK; i++) {
         qa_riskdb_config *r = &rows[i];
-        const int init = strcmp(r->status, "initial") == 0, applied = strcmp(r->status, "applied") == 0;
-        const int pend = strcmp(r->status, "pending") == 0, queued = strcmp(r->status, "queued") == 0;
-        if (!init && !applied && !pend) continue; /* rejected, unchanged; queued ones are judged below */
-        (void)queued;
+        const int applied = !strcmp(r->status, "applied"), pend = !strcmp(r->status, "pending");
+        if (!applied && !pend && strcmp(r->status, "initial")) continue; /* rejected, unchanged; queued: judged below */
         chg *c = NULL;
         st = chg_make(v, r, NULL, &c);
         if (st != QA_OK) {
             qa_err_prefix("risk.db of %s, configuration change %lld (%s)", b->state_dir, r->id, r->status);
             break;
         }
-        initial |= init;
-        if (init || (applied && c->row.applied_time <= v->cd.closed_time)) {
-            if (!inforce || init || c->row.applied_time >= inforce->row.applied_time) inforce = c;
-        } else if (applied) {
-            c->due = 1;
-        } else {
-            c->pending = 1;
-            int64_t after = produced_until(v);
-            if (after > c->row.not_before) c->row.not_before = after;
-        }
-        if (!v->latest || c->pending || !v->latest->pending) v->latest = c;
+        c->due = applied && c->row.applied_time > v->cd.closed_time;
+        if ((c->pending = pend) && after > c->row.not_before) c->row.not_before = after;
+        if ((long)i == fi) inforce = c;
+        if ((long)i == li) v->latest = c;
     }
     qa_riskdb_configs_free(rows, n);
     QA_TRY_RET(st);
+    const int initial = inforce != NULL;
     if (!initial) { /* the first start: its file is the initial configuration */
-        qa_riskdb_config row = {0};
-        snprintf(row.kind, sizeof row.kind, "initial");
-        snprintf(row.who, sizeof row.who, "qa live");
-        snprintf(row.why, sizeof row.why, "first start");
-        snprintf(row.path, sizeof row.path, "%s", b->source_path ? b->source_path : "");
-        snprintf(row.status, sizeof row.status, "initial");
-        row.at = row.not_before = row.applied_time = INT64_MIN;
         qa_reload_cfg *rc = NULL;
         QA_TRY_RET(qa_reload_from_text(b->source_path ? b->source_path : "live.yaml", b->source_text, b->source_sets, &rc));
-        QA_TRY_RET(qa_reload_digest(b, row.digest));
-        row.payload = rc->text, row.sets = rc->sets;
-        st = qa_riskdb_config_add(v->riskdb, &row);
-        row.payload = row.sets = NULL;
-        chg *c = NULL;
-        if (st == QA_OK) st = chg_make(v, &row, rc, &c);
-        else qa_reload_free(rc);
-        QA_TRY_RET(st);
-        inforce = v->latest = c;
+        QA_TRY_RET(chg_record(v, rc, "initial", "qa live", "first start", &inforce));
+        v->latest = inforce;
     }
     if (inforce) {
         /* The file's identity settings must be those the state was built with. */
@@ -897,7 +881,7 @@ static qa_status setup_changes(svc *v) {
     if (v->latest && strcmp(digest, v->latest->row.digest) != 0) {
         qa_reload_cfg *rc = NULL;
         QA_TRY_RET(qa_reload_from_text(b->source_path ? b->source_path : "live.yaml", b->source_text, b->source_sets, &rc));
-        QA_TRY_RET(chg_record(v, rc, "restart", "qa live", "the configuration file changed while the service was down"));
+        QA_TRY_RET(chg_record(v, rc, "restart", "qa live", "the configuration file changed while the service was down", NULL));
     }
     return QA_OK;
 }
@@ -1592,7 +1576,8 @@ static qa_status setup(svc *v, const char *exe) {
     /* Commands applied after the checkpoint are applied again at their timestamps; new
      * ones after everything already produced. */
     QA_TRY_RET(qa_riskdb_commands(v->riskdb, v->cd.closed_time, v->cmds, MAX_CMDS, &v->ncmds));
-    for (size_t i = 0; i < v->ncmds; i++) v->cmd_after[i] = produced_until(v);
+    const int64_t after = produced_until(v);
+    for (size_t i = 0; i < v->ncmds; i++) v->cmd_after[i] = after;
     QA_TRY_RET(setup_changes(v));
     QA_TRY_RET(check_retention(v));
     const char *topics[2] = {v->topic_in, v->topic_alt};
@@ -1662,15 +1647,14 @@ static void bus_trouble(svc *v, const char *what) {
 }
 
 static void check_bus(svc *v) {
-    char last[256];
-    uint64_t n = qa_bus_producer_errors(v->prod, last, sizeof last);
-    char clast[256];
-    uint64_t m = qa_bus_consumer_errors(v->cons, clast, sizeof clast);
-    if (n + m != v->bus_errors_seen) { /* the consumer sees a broker go down even when the service is idle */
-        v->bus_errors_seen = n + m;
-        bus_trouble(v, m > v->cons_errors_seen ? clast : last);
-        v->cons_errors_seen = m;
-    }
+    /* every input message: the counts only; the texts when one moved */
+    const uint64_t n = qa_bus_producer_errors(v->prod, NULL, 0), m = qa_bus_consumer_errors(v->cons, NULL, 0);
+    if (n + m == v->bus_errors_seen) return;
+    char last[256]; /* the consumer sees a broker go down even when the service is idle */
+    if (m > v->cons_errors_seen) qa_bus_consumer_errors(v->cons, last, sizeof last);
+    else qa_bus_producer_errors(v->prod, last, sizeof last);
+    v->bus_errors_seen = n + m, v->cons_errors_seen = m;
+    bus_trouble(v, last);
 }
 
 /* New kill-switch commands (`qa live state`), applied at the next timestamp, and
