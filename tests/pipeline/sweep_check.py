@@ -6,6 +6,11 @@
                                                definitions in docs/backtest.md (float64)
   sweep_check.py same RUN_A RUN_B              results.h5 identical bit for bit, same best lists
   sweep_check.py layout RUN_DIR                results.h5 / summary.json / top.csv / report.html shape
+  sweep_check.py walkforward RUN_DIR MARKET.h5 START END TRAIN_YEARS TEST_YEARS ANCHORED
+                                               sma_cross walk-forward (per symbol, select_by sharpe):
+                                               windows from the dates and lengths given here,
+                                               every in-sample choice, the out-of-sample returns
+                                               and stitched metrics recomputed here
 
 The backtest here is a straightforward loop over one symbol's observations, written from
 the documentation, not from the engine: moving averages summed newest first (the canonical
@@ -205,6 +210,126 @@ def check_layout(run):
           (S, P, L, len(top), html.count("<svg")))
 
 
+def sma_newest_first(c, w):
+    """Means of w closes ending at each observation (NaN before w exist), summed newest
+    first as in sma_cross_series (the same additions in the same order, vectorised)."""
+    out = np.full(len(c), np.nan)
+    if len(c) < w:
+        return out
+    acc = c[w - 1:].copy()
+    for k in range(1, w):
+        acc = acc + c[w - 1 - k:len(c) - k]
+    out[w - 1:] = acc / w
+    return out
+
+
+def sharpe(R, bpy):
+    if len(R) < 2:
+        return float("nan")
+    sd = R.std(ddof=1)
+    return R.mean() / sd * math.sqrt(bpy) if sd > 0 else float("nan")
+
+
+def check_walkforward(run, market, start, end, train_years, test_years, anchored):
+    """Walk-forward of an sma_cross sweep selecting per symbol by Sharpe, recomputed from
+    docs/sweep.md ("Walk-forward") and docs/backtest.md: window k trains on
+    [t0 + k*step, t0 + train + k*step) (anchored: from t0) and tests on the next `test`
+    bars (the last one cut at the end); the set with the best in-sample Sharpe (strict
+    improvement, lowest index on ties, NaN never) runs flat-started over
+    [test_begin - 1, test_end); the test windows' returns, back to back, are the stitched
+    series."""
+    res, mk = h5py.File(run + "/results.h5", "r"), h5py.File(market, "r")
+    cfg = json.load(open(run + "/config.resolved.json"))
+    st = cfg["settings"]
+    cost = (st["commission_bps"] + st["half_spread_bps"]) * 1e-4
+    bpy = float(mk.attrs["bars_per_year"])
+    time = mk["time"][:]
+    day = lambda d: np.datetime64(d, "ns").astype(np.int64)
+    t0 = int(np.searchsorted(time, day(start)))                                  # first bar on or after start
+    t1 = int(np.searchsorted(time, day(end) + 86400 * 10**9))                     # past the end date's day
+    train, test = int(round(train_years * bpy)), int(round(test_years * bpy))
+    wins = []
+    k = 0
+    while t0 + train + k * test < t1:
+        te = t0 + train + k * test
+        wins.append((t0 if anchored else t0 + k * test, te, te, min(te + test, t1)))
+        k += 1
+    got = res["walkforward/windows"][:]
+    assert got.shape == (len(wins), 4) and (got == np.array(wins)).all(), (got.tolist(), wins)
+    # the shape of the windows, stated directly
+    for k, (trb, tre, tsb, tse) in enumerate(wins):
+        assert tsb == tre and tse > tsb
+        if anchored:
+            assert trb == t0, "anchored: every training window starts at the start"
+        if k:
+            assert tre > wins[k - 1][1], "training end grows"
+            assert tsb == wins[k - 1][3], "test windows are contiguous and do not overlap"
+    assert wins[-1][3] == t1, "the test windows reach the end"
+    assert bool(res["walkforward"].attrs["anchored"]) == anchored
+
+    file_syms = list(mk["symbols"].asstr()[:])
+    series = list(res["walkforward/series"].asstr()[:])
+    params = res["params"][:]
+    chosen, isv, oosv = res["walkforward/param_index"][:], res["walkforward/is_value"][:], res["walkforward/oos_value"][:]
+    oos = res["walkforward/oos_returns"][:]
+    base = wins[0][2]
+    assert oos.shape == (len(series), t1 - base), (oos.shape, t1 - base)
+    stitched = {x["series"]: x for x in json.load(open(run + "/summary.json"))["walk_forward"]["stitched"]}
+    close = mk["bars/close"]
+    counts = {"windows": len(wins), "choices": 0, "flat": 0, "oos_bars": 0}
+    for j, sym in enumerate(series):
+        cl = close[file_syms.index(sym), :t1]
+        obs = np.flatnonzero(~np.isnan(cl))
+        c = cl[obs]
+        sma = {int(w): sma_newest_first(c, int(w)) for w in np.unique(params)}
+        def returns(p, b, e):
+            """Flat-started P&L of set p over the observations of bars [b, e): R and their bars."""
+            f, s = int(params[p][0]), int(params[p][1])
+            i0, i1 = np.searchsorted(obs, b), np.searchsorted(obs, e)
+            if i1 - i0 < 2:
+                return np.zeros(0), np.zeros(0, dtype=int)
+            mf, ms = sma[f][i0 + 1:i1], sma[s][i0 + 1:i1]
+            q = np.where(np.isnan(mf) | np.isnan(ms) | (mf == ms), 0.0, np.where(mf > ms, 1.0, -1.0))
+            qprev = np.concatenate([[0.0], q[:-1]])
+            r = c[i0 + 1:i1] / c[i0:i1 - 1] - 1.0
+            return qprev * r - cost * np.abs(q - qprev), obs[i0 + 1:i1]
+        ref = np.full(t1 - base, np.nan)
+        for k, (trb, tre, tsb, tse) in enumerate(wins):
+            best, bval, vals = -1, float("nan"), []
+            for p in range(len(params)):
+                v = sharpe(returns(p, trb, tre)[0], bpy)
+                vals.append(v)
+                if not math.isnan(v) and (math.isnan(bval) or v > bval):
+                    best, bval = p, v
+            g = int(chosen[k, j])
+            if g != best:  # only a tie within rounding may pick another set
+                assert g >= 0 and best >= 0 and abs(vals[g] - bval) <= 1e-9 * abs(bval), (sym, k, g, best, vals)
+            counts["choices"] += 1
+            if best < 0:
+                assert math.isnan(isv[k, j]) and np.isnan(oos[j, tsb - base:tse - base]).all(), (sym, k)
+                counts["flat"] += 1
+                continue
+            assert close_enough("sharpe", float(isv[k, j]), bval), (sym, k, isv[k, j], bval)
+            R, bars = returns(g, tsb - 1, tse)
+            assert close_enough("sharpe", float(oosv[k, j]), sharpe(R, bpy)), (sym, k, oosv[k, j], sharpe(R, bpy))
+            ref[bars - base] = R
+        m = ~np.isnan(ref)
+        g = oos[j]
+        assert (np.abs(g[m] - ref[m]) <= 1e-12 + 1e-9 * np.abs(ref[m])).all(), \
+            (sym, np.flatnonzero(np.abs(g[m] - ref[m]) > 1e-12 + 1e-9 * np.abs(ref[m]))[:5])
+        assert np.all(np.isnan(g[~m]) | (g[~m] == 0)), (sym, "values on bars without a test return")
+        counts["oos_bars"] += int(m.sum())
+        R = ref[m]
+        s = stitched[sym]["metrics"] if "metrics" in stitched[sym] else stitched[sym]
+        for name, v in (("sharpe", sharpe(R, bpy)), ("total_return", float(np.prod(1.0 + R) - 1.0))):
+            if s.get(name) is None:
+                assert math.isnan(v), (sym, name, v)
+            else:
+                assert close_enough(name, float(s[name]), v), (sym, name, s[name], v)
+    print("walk-forward: %(windows)d windows, %(choices)d in-sample choices (%(flat)d flat: no set had a Sharpe), "
+          "%(oos_bars)d out-of-sample returns and the stitched metrics match" % counts)
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "metrics":
@@ -213,5 +338,8 @@ if __name__ == "__main__":
         check_same(sys.argv[2], sys.argv[3])
     elif cmd == "layout":
         check_layout(sys.argv[2])
+    elif cmd == "walkforward":
+        a = sys.argv[2:]
+        check_walkforward(a[0], a[1], a[2], a[3], float(a[4]), float(a[5]), a[6] == "anchored")
     else:
         sys.exit("unknown command " + cmd)
