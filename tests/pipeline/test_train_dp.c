@@ -1,7 +1,9 @@
 /* Data parallelism: the same global batch trained on 1, 2 and 4 ranks (sub-groups of one
  * `mpirun -np 4` job) gives bit-identical parameters in deterministic mode (MLP with
  * dropout and LayerNorm; LSTM), and parameters within a stated tolerance with the
- * MPI allreduce. Also runs as one process (then only the 1-rank runs happen). */
+ * MPI allreduce. Registered on 4 ranks (test_train_dp_4) and on one (test_train_dp_1):
+ * one rank has nothing to compare its training with, so there only the thread-count case
+ * checks anything, and the test then reports a skip (exit 77) rather than a pass. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 
 static tt_fixture fx;
 static qa_comm_t *world;
+static int g_compared; /* rank counts compared with the 1-rank run */
 
 static const char *const MLP_CFG =
     "backend: cpu\n"
@@ -80,6 +83,9 @@ static qa_status load_final(const char *tag, int n, qa_model *m) {
 /* Rank 0 compares every rank count's final parameters with the 1-rank run: bitwise
  * (atol < 0) or within |a - b| <= atol. */
 static void compare(const char *tag, const int *counts, int ncounts, double atol) {
+    if (ncounts < 2) printf("  skipped: %s: no rank count but 1 divides %d rank(s), nothing to compare\n", tag,
+                            qa_comm_size(world));
+    g_compared += ncounts - 1;
     if (qa_comm_rank(world) != 0) return;
     qa_model ref;
     QA_CHECK_OK(load_final(tag, 1, &ref));
@@ -169,5 +175,6 @@ int main(int argc, char **argv) {
     rc = qa_test_finish_comm(world);
     if (rank == 0) qa_test_rmtree(fx.dir);
     qa_comm_free(world);
+    if (rc == 0 && g_compared == 0) qa_test_skip("the data-parallel comparisons need 2 or 4 ranks (mpirun -np 4)");
     return rc;
 }
