@@ -68,8 +68,7 @@ static void test_gzip_and_truncation(void) {
 
 /* The fast path must give exactly strtod's correctly rounded result. */
 static void test_parse_double_exact(void) {
-    uint64_t seed = (uint64_t)time(NULL);
-    printf("  seed %llu\n", (unsigned long long)seed);
+    uint64_t seed = qa_test_seed();
     char txt[64];
     size_t bad = 0;
     for (uint64_t i = 0; i < 200000; i++) {

@@ -31,13 +31,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/philox.h"
 #include "kernel_test.h"
 #include "kernels/features.h"
 
 /* ---- data ---------------------------------------------------------------------------- */
+
+static uint64_t g_seed; /* the run's seed (qa_test_seed: printed, QA_TEST_SEED repeats it) */
 
 typedef struct panel {
     size_t S, T;
@@ -886,7 +887,7 @@ static void parity_cpu(size_t S, size_t T, uint64_t seed, double gap, int report
 }
 
 static void test_parity_random(void) {
-    uint64_t seed = (uint64_t)time(NULL);
+    uint64_t seed = g_seed;
     parity_cpu(23, 701, seed, 0.05, 1);   /* T not a multiple of anything; gaps */
     parity_cpu(7, 300, seed + 1, 0.4, 0); /* sparse: many gaps */
     parity_cpu(1, 1, seed + 2, 0.0, 0);   /* S = 1, T = 1 */
@@ -897,8 +898,7 @@ static void test_parity_random(void) {
 /* A state written by one path continues on another: reference for the first part,
  * optimised for the rest (and the other way), against the reference in one call. */
 static void test_state_handover(void) {
-    uint64_t seed = (uint64_t)time(NULL) + 11;
-    printf("  seed %llu\n", (unsigned long long)seed);
+    uint64_t seed = g_seed + 11;
     const size_t S = 9, T = 400, cut = 173;
     panel p = panel_random(S, T, seed, 0.05);
     qa_feat_spec specs[48];
@@ -937,8 +937,7 @@ static void test_state_handover(void) {
  * re-anchoring periods, including level shifts of 1e6 (drift control). */
 static void test_long_drift(void) {
     const size_t T = 200000;
-    uint64_t seed = (uint64_t)time(NULL) + 21;
-    printf("  seed %llu\n", (unsigned long long)seed);
+    uint64_t seed = g_seed + 21;
     panel p = panel_alloc(1, T);
     double level = 100.0;
     for (size_t t = 0; t < T; t++) {
@@ -1083,7 +1082,7 @@ static void gpu_shape(qa_backend_t *gpu, size_t S, size_t T, uint64_t seed, doub
 
 static void test_gpu_parity(void) {
     qa_backend_t *gpu = qa_kernel_test_gpu();
-    uint64_t seed = (uint64_t)time(NULL);
+    uint64_t seed = g_seed + 31;
     gpu_shape(gpu, 1, 1, seed, 0.0, 1);
     gpu_shape(gpu, 3, 37, seed + 1, 0.2, 1);
     gpu_shape(gpu, 257, 1000, seed + 2, 0.05, 1);
@@ -1093,6 +1092,7 @@ static void test_gpu_parity(void) {
 }
 
 int main(int argc, char **argv) {
+    g_seed = qa_test_seed();
     static const qa_test_case gpu[] = {QA_CASE(test_gpu_parity)};
     static const qa_test_case cpu[] = {QA_CASE(test_hand_checked), QA_CASE(test_specs_api), QA_CASE(test_parity_random),
                                        QA_CASE(test_state_handover), QA_CASE(test_long_drift),

@@ -2,7 +2,6 @@
  * CPU<->CUDA parity on fresh random inputs with NaNs. */
 #include <math.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "common/philox.h"
 #include "kernel_test.h"
@@ -41,6 +40,8 @@ static void test_edges(void) {
     QA_CHECK(isinf(m[0].max) && m[0].count == 2);
 }
 
+static uint64_t g_seed; /* the run's seed (qa_test_seed: printed, QA_TEST_SEED repeats it) */
+
 static double *random_matrix(size_t rows, size_t cols, uint64_t seed, double nan_rate) {
     double *x = malloc((rows * cols + 1) * sizeof *x);
     for (size_t i = 0; i < rows * cols; i++) {
@@ -55,7 +56,7 @@ static double *random_matrix(size_t rows, size_t cols, uint64_t seed, double nan
  * <= 5000 values stay within ~n*eps = 1e-12 relative in the worst case; 1e-12 holds. */
 static void test_against_long_double(void) {
     const size_t rows = 37, cols = 5000;
-    double *x = random_matrix(rows, cols, (uint64_t)time(NULL), 0.05);
+    double *x = random_matrix(rows, cols, g_seed, 0.05);
     qa_moments *m = malloc(rows * sizeof *m);
     qa_reduce_moments_cpu(x, rows, cols, m, 2);
     for (size_t r = 0; r < rows; r++) {
@@ -115,7 +116,7 @@ static const size_t shapes[][2] = {{1, 1}, {1, 1000007}, {3, 4097}, {2000, 301},
  * strided threads, shuffle tree, warps, chunk partials), against the reference with the
  * GPU budget: this checks the code the GPU runs (reduce_impl.h) on any machine. */
 static void test_gpu_order_on_host(void) {
-    uint64_t seed = (uint64_t)time(NULL);
+    uint64_t seed = g_seed + 100;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t rows = shapes[s][0], cols = shapes[s][1];
         double *x = random_matrix(rows, cols, seed + s, 0.03);
@@ -134,7 +135,7 @@ static void test_gpu_order_on_host(void) {
  * difference of large squares in the GPU's one-pass form). */
 static void test_gpu_parity(void) {
     qa_backend_t *gpu = qa_kernel_test_gpu();
-    uint64_t seed = (uint64_t)time(NULL);
+    uint64_t seed = g_seed + 100;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t rows = shapes[s][0], cols = shapes[s][1];
         double *x = random_matrix(rows, cols, seed + s, 0.03);
@@ -154,6 +155,7 @@ static void test_gpu_parity(void) {
 }
 
 int main(int argc, char **argv) {
+    g_seed = qa_test_seed();
     static const qa_test_case gpu[] = {QA_CASE(test_gpu_parity)};
     static const qa_test_case cpu[] = {QA_CASE(test_hand_checked), QA_CASE(test_edges),
                                        QA_CASE(test_against_long_double), QA_CASE(test_gpu_order_on_host)};
