@@ -1,13 +1,26 @@
 # Sourced by the shell tests after they set QA (the qa binary) and SRC (the source tree):
-# ok/ko reporting into $fail (the test ends with `exit $fail`), a temporary directory, the
+# ok/ko reporting into $fail, qa_skip for a core check that cannot run here and qa_exit
+# to end the test (1 failed, 77 skipped, 0 passed), a temporary directory, the
 # shipped sample imported into a market file, the GPU skip, and the configs over the
 # sample that the demo and the golden runs use too (scripts/sample_configs.sh).
 
 . "$SRC/scripts/sample_configs.sh"
 
 fail=0
+skipped=0
 ok() { echo "ok: $1"; }
 ko() { echo "FAIL: $1"; fail=1; }
+
+# qa_skip WHAT: a core check cannot run here (no h5py, no mpirun); the test goes on with
+# the rest, and qa_exit then reports a skip rather than a pass.
+qa_skip() { echo "skipped: $1"; skipped=1; }
+
+# qa_exit: the end of a shell test: exit 1 when a check failed, else 77 (ctest's skip
+# code, SKIP_RETURN_CODE of every qa_add_test) when a core check was skipped, else 0.
+qa_exit() {
+    [ "$fail" = 0 ] && [ "$skipped" = 1 ] && { echo "skipped: some core checks could not run here (see above)"; exit 77; }
+    exit "$fail"
+}
 
 # qa_tmpdir NAME: W = a fresh directory /tmp/qa_test_NAME_XXXXXX, removed when the test exits.
 qa_tmpdir() {

@@ -39,5 +39,7 @@ check 2 "bad log level" "$QA" --log-level loud info
 # JSON from info parses and agrees with the build.
 if command -v python3 >/dev/null 2>&1; then
     "$QA" info --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert "cpu" in d["build"]["backends"]; print("ok: info json parses")' || fail=1
+elif [ $fail = 0 ]; then
+    echo "skipped: qa info --json parses (no python3)"; exit 77
 fi
 exit $fail

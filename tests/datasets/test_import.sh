@@ -78,7 +78,7 @@ assert k["symbols"].asstr()[0] == "LINKUSDT" and k["time"].shape[0] == 40320 and
 print("h5py checks passed")
 PYEOF
 else
-    echo "skipped: h5py checks (python3-h5py not installed)"
+    qa_skip "h5py checks (python3-h5py not installed)"
 fi
 
 # 4. Anomaly policies on a crafted file.
@@ -97,4 +97,4 @@ done
 "$QA" data import --preset nope > /dev/null 2>&1; [ $? -eq 2 ] && ok "unknown preset: usage error" || ko "preset exit"
 "$QA" data import --input "$SAMPLE/us_equities_daily/stocks" --set columns.clse=x --out "$W/x.h5" > "$W/log" 2>&1
 [ $? -eq 1 ] && grep -q "unknown key 'clse' in columns (did you mean 'close'?)" "$W/log" && ok "config typo named" || { ko "config typo"; cat "$W/log"; }
-exit $fail
+qa_exit

@@ -41,13 +41,13 @@ assert len(wf["windows"]) == 9 and len(wf["stitched"]) == 16, (len(wf["windows"]
 assert s["best_sets"]["by"] == "portfolio" and s["counts"]["runs"] == 16 * 25
 assert s["timing"]["evals_per_s"] > 0
 PYEOF
-else echo "skipped: Python checks (python3-h5py not installed)"; fi
+else qa_skip "Python checks (python3-h5py not installed)"; fi
 
 # 2. Ranks, parts and interruptions do not change a single bit.
 if [ -n "$MPIRUN" ] && [ $have_py = 1 ]; then
     "$MPIRUN" --allow-run-as-root --oversubscribe -np 4 "$QA" -q sweep --config s.yaml --run-dir r4 >/dev/null 2>&1
     "$PY" "$CHECK" same r1 r4 && ok "4 ranks == 1 rank (bitwise)" || ko "mpi 4 ranks"
-fi
+elif [ -z "$MPIRUN" ]; then qa_skip "4 ranks == 1 rank (no mpirun)"; fi
 for i in 0 1 2; do "$QA" -q sweep --config s.yaml --run-dir rk --chunk $i/4 >/dev/null 2>&1 || ko "part $i/4"; done
 "$QA" sweep merge --config s.yaml --run-dir rk --chunks 4 > log 2>&1; [ $? -eq 1 ] && grep -q "chunks are missing" log && grep -q "(part 3/4)" log \
     && ok "merge refuses an incomplete sweep, naming the missing part" || { ko "merge incomplete"; cat log; }
@@ -179,4 +179,4 @@ assert (a[:, 0] == np.floor(a[:, 0])).all() and (a[:, 0] >= 10).all() and (a[:, 
 assert (a[:, 1] >= 1).all() and (a[:, 1] <= 3).all() and set(a[:, 2]) <= {0.0, 0.5}
 PYEOF
 fi
-exit $fail
+qa_exit

@@ -51,7 +51,7 @@ for k in (("ic", "mean"), ("rank_ic", "mean"), ("mse", "model"), ("backtest", "s
     assert a == b, (k, a, b)
 assert abs(s["loss"] - e["loss"]) <= 1e-12 * abs(s["loss"]), (s["loss"], e["loss"])
 PYEOF
-fi
+else qa_skip "evaluate equals the run's summary (no $PY)"; fi
 
 fi
 
@@ -80,7 +80,7 @@ PYEOF
 if "$PY" -c "import json" 2>/dev/null; then
   params_equal runs/mlp/model.qam runs/paused/model.qam && params_equal runs/mlp/checkpoint.qac runs/paused/checkpoint.qac \
     && ok "max-steps + resume == uninterrupted (bitwise)" || ko "resumed parameters differ"
-fi
+else qa_skip "max-steps + resume == uninterrupted (no $PY)"; fi
 "$QA" train --config mlp.yaml --set train.steps=100000 --set train.eval_every=20 --run-dir runs/killed > k.log 2>&1 &
 pid=$!
 i=0; while [ $i -lt 300 ] && ! grep -q '"step":30,' runs/killed/metrics.jsonl 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
@@ -93,7 +93,7 @@ step=$("$PY" -c "import json; print(json.load(open('runs/killed/run.json'))['ste
 "$QA" -q train --config mlp.yaml --set train.steps=100000 --set train.eval_every=20 --run-dir runs/straight --max-steps $((step + 30)) > k3.log 2>&1
 if "$PY" -c "import json" 2>/dev/null; then
   params_equal runs/killed/checkpoint.qac runs/straight/checkpoint.qac && ok "SIGTERM + resume == uninterrupted (bitwise)" || ko "SIGTERM resume differs"
-fi
+else qa_skip "SIGTERM + resume == uninterrupted (no $PY)"; fi
 # USR1 (Slurm's warning before the time limit) stops the run the same way
 "$QA" train --config mlp.yaml --set train.steps=100000 --set train.eval_every=20 --run-dir runs/killed --resume > u.log 2>&1 &
 pid=$!
@@ -121,4 +121,4 @@ sed 's/ret_close, zscore/ret_close, nope_20, zscore/' mlp.yaml > bad2.yaml
 "$QA" train --config mlp.yaml --set train.batch_size=1000000 --run-dir runs/bad3 > b3.log 2>&1; [ $? -eq 1 ] && grep -q "larger than the training set" b3.log && ok "batch larger than the training set" || { ko "batch size"; cat b3.log; }
 "$QA" train --config mlp.yaml > b4.log 2>&1; [ $? -eq 2 ] && ok "missing --run-dir is a usage error" || ko "usage"
 fi
-exit $fail
+qa_exit
