@@ -340,6 +340,28 @@ qa_status qa_risk_pnl_without(qa_risk_ctx_t *ctx, const double *pnl, const doubl
     return qa_risk_pnl_without_ref(pnl, pnl_pos, b, p, j, out);
 }
 
+/* ---- revaluation features ------------------------------------------------------------------ */
+
+const char *const qa_risk_reval_names[QA_RISK_REVAL_COUNT] = {"full", "delta", "delta_gamma"};
+
+size_t qa_risk_reval_width(qa_risk_reval mode, size_t n) { return mode == QA_RISK_REVAL_DELTA_GAMMA ? 2 * n : n; }
+
+qa_status qa_risk_reval_features(qa_risk_ctx_t *ctx, qa_risk_reval mode, const double *x, size_t b, size_t n,
+                                 double *out) {
+    CHECK_CTX(ctx, "revaluation features");
+    qa_status st;
+    if ((unsigned)mode >= QA_RISK_REVAL_COUNT)
+        return QA_FAIL(QA_ERR_INVALID_ARG, "revaluation features: mode %d is not one of full, delta, delta_gamma",
+                       (int)mode);
+    if ((st = check_matrix(x, b, n, "revaluation features", "scenarios")) ||
+        (st = check_matrix(out, b, qa_risk_reval_width(mode, n), "revaluation features", "output")))
+        return st;
+    if (b == 0 || n == 0) return QA_OK;
+    if (x == out) return QA_FAIL(QA_ERR_INVALID_ARG, "revaluation features: the output aliases the scenarios");
+    if (is_cuda(ctx)) return qa_risk_reval_features_cuda(ctx, mode, x, b, n, out);
+    return qa_risk_reval_features_cpu(mode, x, b, n, out, cpu_ref(ctx), cpu_threads(ctx));
+}
+
 /* ---- historical ------------------------------------------------------------------------------ */
 
 qa_status qa_risk_hist_horizon(qa_risk_ctx_t *ctx, const double *r, size_t t, size_t n, size_t h, double *out) {
@@ -602,6 +624,11 @@ qa_status qa_risk_pnl_options_cuda(qa_risk_ctx_t *ctx, const double *x, size_t b
 qa_status qa_risk_pnl_without_cuda(qa_risk_ctx_t *ctx, const double *pnl, const double *pnl_pos, size_t b,
                                    size_t p, size_t j, double *out) {
     (void)ctx, (void)pnl, (void)pnl_pos, (void)b, (void)p, (void)j, (void)out;
+    return NO_CUDA();
+}
+qa_status qa_risk_reval_features_cuda(qa_risk_ctx_t *ctx, qa_risk_reval mode, const double *x, size_t b,
+                                      size_t n, double *out) {
+    (void)ctx, (void)mode, (void)x, (void)b, (void)n, (void)out;
     return NO_CUDA();
 }
 qa_status qa_risk_hist_horizon_cuda(qa_risk_ctx_t *ctx, const double *r, size_t t, size_t n, size_t h,

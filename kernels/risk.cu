@@ -268,6 +268,21 @@ __global__ void without_kernel(const double *pnl, const double *pnl_pos, size_t 
         out[s] = pnl[s] - pnl_pos[s * p + j];
 }
 
+// Revaluation features (risk.h): expm1(x) (full), x (delta), [x, x^2] (delta-gamma).
+__global__ void reval_kernel(int mode, const double *x, size_t b, size_t n, double *out) {
+    size_t total = b * n, stride = (size_t)gridDim.x * blockDim.x, w = mode == QA_RISK_REVAL_DELTA_GAMMA ? 2 * n : n;
+    for (size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x; k < total; k += stride) {
+        size_t s = k / n, j = k % n;
+        double v = x[k];
+        if (mode == QA_RISK_REVAL_FULL) {
+            out[s * w + j] = expm1(v);
+        } else {
+            out[s * w + j] = v;
+            if (mode == QA_RISK_REVAL_DELTA_GAMMA) out[s * w + n + j] = v * v;
+        }
+    }
+}
+
 // out[d][j] = r[d][j] + r[d+1][j] + ... + r[d+h-1][j], in that order (as the CPU).
 __global__ void hist_kernel(const double *r, size_t rows, size_t n, size_t h, double *out) {
     size_t total = rows * n, stride = (size_t)gridDim.x * blockDim.x;
@@ -718,6 +733,13 @@ extern "C" qa_status qa_risk_pnl_without_cuda(qa_risk_ctx_t *ctx, const double *
                                               size_t p, size_t j, double *out) {
     without_kernel<<<grid_for(b), kBlock, 0, stream_of(ctx)>>>(pnl, pnl_pos, b, p, j, out);
     QA_CUDA_LAUNCH_CHECK("P&L without a position");
+    return QA_OK;
+}
+
+extern "C" qa_status qa_risk_reval_features_cuda(qa_risk_ctx_t *ctx, qa_risk_reval mode, const double *x, size_t b,
+                                                 size_t n, double *out) {
+    reval_kernel<<<grid_for(b * n), kBlock, 0, stream_of(ctx)>>>((int)mode, x, b, n, out);
+    QA_CUDA_LAUNCH_CHECK("revaluation features");
     return QA_OK;
 }
 

@@ -193,6 +193,39 @@ qa_status qa_risk_pnl_options(qa_risk_ctx_t *ctx, const double *x, size_t b, siz
 qa_status qa_risk_pnl_without(qa_risk_ctx_t *ctx, const double *pnl, const double *pnl_pos, size_t b,
                               size_t p, size_t j, double *out);
 
+/* ---- revaluation modes of linear positions (docs/risk.md, "Revaluation model") ---- */
+
+/* How a position's value responds to its risk factor's log-return x over the horizon:
+ *   FULL         exact: a linear position of exposure e (currency) makes e (exp(x) - 1);
+ *                options are revalued in full Black-Scholes (qa_risk_pnl_options);
+ *   DELTA        first order: e x (options: their delta, vega and time decay);
+ *   DELTA_GAMMA  second order: e (x + x^2 / 2) (options: + gamma, volga).
+ * FULL is the default of every method; the others are explicit approximations. */
+typedef enum qa_risk_reval {
+    QA_RISK_REVAL_FULL = 0,
+    QA_RISK_REVAL_DELTA = 1,
+    QA_RISK_REVAL_DELTA_GAMMA = 2,
+    QA_RISK_REVAL_COUNT = 3
+} qa_risk_reval;
+
+/* "full", "delta", "delta_gamma" (config values and summary labels). */
+extern const char *const qa_risk_reval_names[QA_RISK_REVAL_COUNT];
+
+/* Columns of the feature block of a mode: n (FULL, DELTA) or 2n (DELTA_GAMMA). */
+size_t qa_risk_reval_width(qa_risk_reval mode, size_t n);
+
+/* The features a linear revaluation multiplies by exposures, so that any mode's P&L is
+ * one product out E (qa_risk_pnl_linear_pos, E with qa_risk_reval_width rows):
+ *   FULL:         out[s][j] = expm1(x[s][j])                  (b x n, simple returns)
+ *   DELTA:        out = x                                     (b x n)
+ *   DELTA_GAMMA:  out[s] = [x[s][0..n), x[s][0..n)^2]          (b x 2n)
+ * x: backend, b x n; out: backend, b x width (must not alias x). Each element is one
+ * function of one input on every path, so a scenario's bits do not depend on its block
+ * or thread split. CPU: glibc's vector expm1 (<= 4 ulp, libmvec AVX2) where built, the
+ * scalar expm1 in reference mode; CUDA: expm1 of libdevice. */
+qa_status qa_risk_reval_features(qa_risk_ctx_t *ctx, qa_risk_reval mode, const double *x, size_t b, size_t n,
+                                 double *out);
+
 /* ---- historical scenarios (r: backend, T x N log-returns) -------------------------- */
 
 /* Overlapping h-day returns: out[t][j] = sum_{k<h} r[t+k][j], t < T - h + 1

@@ -115,6 +115,7 @@ qa_status qa_risk_pnl_linear_pos_ref(const double *x, size_t b, size_t n, const 
 qa_status qa_risk_factor_loadings_ref(const double *l, size_t n, const double *e, size_t p, double *m);
 qa_status qa_risk_pnl_without_ref(const double *pnl, const double *pnl_pos, size_t b, size_t p, size_t j,
                                   double *out);
+qa_status qa_risk_reval_features_ref(qa_risk_reval mode, const double *x, size_t b, size_t n, double *out);
 qa_status qa_risk_hist_horizon_ref(const double *r, size_t t, size_t n, size_t h, double *out);
 qa_status qa_risk_fhs_ref(const double *r, size_t t, size_t n, double lambda, double *out, double *sigma_now);
 /* Top min(m, n) of the block in canonical order; *nan_at = index of the first NaN
@@ -143,6 +144,10 @@ qa_status qa_risk_pnl_linear_pos_cpu(const double *x, size_t b, size_t n, const 
                                      int blas);
 qa_status qa_risk_factor_loadings_cpu(const double *l, size_t n, const double *e, size_t p, double *m, int ref,
                                       int threads, int blas);
+/* expm1 through libmvec's 4-lane vector function for every element (a padded last
+ * vector, so no element takes a scalar path); the reference's scalar loop otherwise. */
+qa_status qa_risk_reval_features_cpu(qa_risk_reval mode, const double *x, size_t b, size_t n, double *out, int ref,
+                                     int threads);
 /* The same per-element code on every path (threads only split the scenarios). */
 qa_status qa_risk_pnl_options_cpu(const double *x, size_t b, size_t n, const qa_risk_option *opt, size_t p,
                                   double horizon, double *pnl_pos, double *pnl, int threads);
@@ -171,6 +176,8 @@ qa_status qa_risk_pnl_options_cuda(qa_risk_ctx_t *ctx, const double *x, size_t b
                                    double *pnl);
 qa_status qa_risk_pnl_without_cuda(qa_risk_ctx_t *ctx, const double *pnl, const double *pnl_pos, size_t b,
                                    size_t p, size_t j, double *out);
+qa_status qa_risk_reval_features_cuda(qa_risk_ctx_t *ctx, qa_risk_reval mode, const double *x, size_t b,
+                                      size_t n, double *out);
 qa_status qa_risk_hist_horizon_cuda(qa_risk_ctx_t *ctx, const double *r, size_t t, size_t n, size_t h,
                                     double *out);
 qa_status qa_risk_fhs_cuda(qa_risk_ctx_t *ctx, const double *r, size_t t, size_t n, double lambda, double *out,

@@ -220,6 +220,21 @@ qa_status qa_risk_pnl_without_ref(const double *pnl, const double *pnl_pos, size
 
 /* ---- historical ------------------------------------------------------------------------------ */
 
+qa_status qa_risk_reval_features_ref(qa_risk_reval mode, const double *x, size_t b, size_t n, double *out) {
+    size_t w = qa_risk_reval_width(mode, n);
+    for (size_t s = 0; s < b; s++)
+        for (size_t j = 0; j < n; j++) {
+            double v = x[s * n + j];
+            if (mode == QA_RISK_REVAL_FULL) {
+                out[s * w + j] = expm1(v);
+            } else {
+                out[s * w + j] = v;
+                if (mode == QA_RISK_REVAL_DELTA_GAMMA) out[s * w + n + j] = v * v;
+            }
+        }
+    return QA_OK;
+}
+
 qa_status qa_risk_hist_horizon_ref(const double *r, size_t t, size_t n, size_t h, double *out) {
     size_t rows = t - h + 1;
     for (size_t d = 0; d < rows; d++) {

@@ -436,7 +436,8 @@ static qa_status run_nn(arena *a, const void *arg, double *out, size_t *n) {
 
 typedef struct risk_case {
     int kind; /* 0 sample cov, 1 ewma, 2 ledoit-wolf, 3 cholesky, 4 normal scenarios, 5 student-t scenarios
-                 through L, 6 linear P&L, 7 option P&L */
+                 through L, 6 linear P&L, 7 option P&L, 8 full-revaluation features (expm1), 9 delta-gamma
+                 features */
 } risk_case;
 
 enum { RK_T = 509, RK_N = 23, RK_SC = 5003 };
@@ -484,6 +485,13 @@ static qa_status run_risk(arena *a, const void *arg, double *out, size_t *n) {
             if (st == QA_OK) st = fetch(a, out, pnl, sizeof(double) * RK_SC);
             *n = RK_SC;
             free(w);
+        } else if (st == QA_OK && c->kind >= 8) {
+            qa_risk_reval mode = c->kind == 8 ? QA_RISK_REVAL_FULL : QA_RISK_REVAL_DELTA_GAMMA;
+            size_t len = (size_t)RK_SC * qa_risk_reval_width(mode, RK_N);
+            double *feat = dev_out(a, sizeof(double) * len);
+            TIMED(a->be, qa_risk_reval_features(ctx, mode, shocks, RK_SC, RK_N, feat));
+            if (st == QA_OK) st = fetch(a, out, feat, sizeof(double) * len);
+            *n = len;
         } else if (st == QA_OK) {
             qa_risk_option opt[7];
             for (int q = 0; q < 7; q++)
@@ -521,7 +529,7 @@ static qa_feat_spec g_feat[32];
 static const bt_case g_bt[] = {{0, QA_BT_SMA_CROSS, 0}, {0, QA_BT_EMA_CROSS, 1}, {0, QA_BT_ZSCORE, 1},
                                {0, QA_BT_DONCHIAN, 0},  {1, QA_BT_SMA_CROSS, 1}, {2, QA_BT_SIGNAL, 0}};
 static const nn_case g_nn[] = {{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}};
-static const risk_case g_risk[] = {{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}};
+static const risk_case g_risk[] = {{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}};
 
 static void build_table(void) {
     const char *rng_why = "every backend evaluates the same per-element Philox expressions (common/philox.h)";
@@ -575,9 +583,11 @@ static void build_table(void) {
     }
     static const char *const risk_names[] = {"risk/cov_sample", "risk/cov_ewma", "risk/cov_ledoit_wolf",
                                              "risk/cholesky", "risk/scenarios normal", "risk/scenarios student-t",
-                                             "risk/pnl_linear", "risk/pnl_options"};
+                                             "risk/pnl_linear", "risk/pnl_options", "risk/reval_features full",
+                                             "risk/reval_features delta_gamma"};
     static const double risk_tol[][2] = {{1e-16, 1e-10}, {1e-16, 1e-10}, {1e-16, 1e-9}, {1e-14, 1e-10},
-                                         {1e-14, 1e-14}, {1e-12, 1e-12}, {1e-6, 1e-11}, {1e-8, 1e-10}};
+                                         {1e-14, 1e-14}, {1e-12, 1e-12}, {1e-6, 1e-11}, {1e-8, 1e-10},
+                                         {2e-14, 2e-14}, {1e-14, 1e-14}};
     static const char *const risk_why[] = {
         "DSYRK / cuBLAS vs the definition's date-order sums: ~T eps relative",
         "the same, weighted",
@@ -586,7 +596,9 @@ static void build_table(void) {
         "vectorised / libdevice log, sin, cos within a few ulp of libm (|z| < 9)",
         "the same normals scaled by the t factor and multiplied through L (n eps)",
         "GEMV in another order: n eps sum |x w| (P&L ~1e3, atol 1e-6)",
-        "Black-Scholes per element, exp/log/erfc to a few ulp (P&L ~1e2)"};
+        "Black-Scholes per element, exp/log/erfc to a few ulp (P&L ~1e2)",
+        "the scenarios' budget carried through e^x (expm1: libmvec AVX2 / libdevice, <= 4 ulp)",
+        "the scenarios' budget (copies, squares)"};
     /* work models: values read (items), bytes of the inputs, flops (covariances T N^2,
      * Cholesky n^3/3, ~30 flops per Philox normal, L products n^2 per scenario, GEMV
      * 2n, ~100 per Black-Scholes valuation) */
@@ -594,7 +606,8 @@ static void build_table(void) {
     const double risk_work[][3] = {{T * N, 8 * T * N, T * N * N},       {T * N, 8 * T * N, T * N * N},
                                    {T * N, 8 * T * N, 3 * T * N * N},   {N * N, 8 * N * N, N * N * N / 3},
                                    {SC * N, 8 * SC * N, 30 * SC * N},   {SC * N, 8 * SC * N, 30 * SC * N + SC * N * N},
-                                   {SC * N, 8 * SC * N, 2 * SC * N},    {SC * 7, 8 * SC * N, 100 * SC * 7}};
+                                   {SC * N, 8 * SC * N, 2 * SC * N},    {SC * 7, 8 * SC * N, 100 * SC * 7},
+                                   {SC * N, 16 * SC * N, 20 * SC * N},  {SC * N, 24 * SC * N, SC * N}};
     for (size_t i = 0; i < sizeof g_risk / sizeof g_risk[0]; i++) {
         op *o = add(risk_names[i], run_risk, &g_risk[i], risk_tol[i][0], risk_tol[i][1], risk_why[i]);
         work(o, risk_work[i][0], i == 7 ? "valuations" : "values", risk_work[i][1], risk_work[i][2]);

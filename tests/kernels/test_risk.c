@@ -709,6 +709,67 @@ static void test_linear_revaluation(void) {
     free(tot);
 }
 
+/* Revaluation features: every mode against its definition written here (expm1 of glibc's
+ * scalar libm for full revaluation: the vector path within 4 ulp, measured here; delta and
+ * delta-gamma copies and squares: bit-exact), on every CPU path and thread count; an
+ * element's bits do not depend on the row length (padded last vector) or on the block. */
+static void test_reval_features(void) {
+    const size_t b = 257, n = 13; /* n not a multiple of the vector width */
+    double *x = dalloc(b * n);
+    for (size_t k = 0; k < b * n; k++) x[k] = 0.03 * qa_rng_normal(g_seed, 450, k);
+    x[0] = 0.0, x[1] = -0.0, x[2] = 1e-300, x[3] = -0.7, x[4] = 0.9, x[5] = 1e-9; /* edges */
+    for (int mode = 0; mode < QA_RISK_REVAL_COUNT; mode++) {
+        size_t wd = qa_risk_reval_width((qa_risk_reval)mode, n);
+        QA_CHECK_INT(wd, mode == QA_RISK_REVAL_DELTA_GAMMA ? 2 * n : n);
+        double *first = NULL;
+        for (int path = 0; path < 3; path++) { /* reference, 1 thread, 2 threads */
+            qa_backend_t *be;
+            qa_risk_ctx_t *ctx = cpu_ctx(&be, path == 0, path == 2 ? 2 : 1);
+            double *out = dalloc(b * wd + 8);
+            qa_test_guard_fill(out + b * wd, 64);
+            QA_CHECK_OK(qa_risk_reval_features(ctx, (qa_risk_reval)mode, x, b, n, out));
+            QA_CHECK(qa_test_guard_intact(out + b * wd, 64));
+            double worst = 0.0;
+            for (size_t s = 0; s < b; s++)
+                for (size_t j = 0; j < n; j++) {
+                    double v = x[s * n + j], *o = out + s * wd;
+                    if (mode == QA_RISK_REVAL_FULL) {
+                        double ref = expm1(v), ulp = nextafter(fabs(ref), INFINITY) - fabs(ref);
+                        if (ref != 0.0) worst = fmax(worst, fabs(o[j] - ref) / ulp);
+                        else QA_CHECK(o[j] == 0.0);
+                    } else {
+                        QA_CHECK(o[j] == v);
+                        if (mode == QA_RISK_REVAL_DELTA_GAMMA) QA_CHECK(o[n + j] == v * v);
+                    }
+                }
+            if (mode == QA_RISK_REVAL_FULL) {
+                printf("  full revaluation, path %d: worst %.1f ulp from glibc's scalar expm1\n", path, worst);
+                QA_CHECK_MSG(worst <= 4.0, "path %d: expm1 %.1f ulp off", path, worst);
+            }
+            if (path == 1) first = out;
+            else if (path == 2) QA_CHECK(memcmp(out, first, b * wd * sizeof *out) == 0); /* threads: same bits */
+            if (path == 1 && mode == QA_RISK_REVAL_FULL) {
+                /* Block invariance: rows 100.. alone give the same bits as in the whole block. */
+                double *part = dalloc((b - 100) * wd);
+                QA_CHECK_OK(qa_risk_reval_features(ctx, (qa_risk_reval)mode, x + 100 * n, b - 100, n, part));
+                QA_CHECK(memcmp(part, out + 100 * wd, (b - 100) * wd * sizeof *part) == 0);
+                free(part);
+            }
+            if (path != 1) free(out);
+            free_ctx(ctx, be);
+        }
+        free(first);
+    }
+    qa_backend_t *be;
+    qa_risk_ctx_t *ctx = cpu_ctx(&be, 0, 1);
+    double y[4];
+    QA_CHECK_ERR(qa_risk_reval_features(ctx, (qa_risk_reval)7, x, 1, 2, y), QA_ERR_INVALID_ARG, "mode 7");
+    QA_CHECK_ERR(qa_risk_reval_features(ctx, QA_RISK_REVAL_FULL, x, 1, 2, x), QA_ERR_INVALID_ARG, "aliases");
+    QA_CHECK_ERR(qa_risk_reval_features(ctx, QA_RISK_REVAL_FULL, NULL, 1, 2, y), QA_ERR_INVALID_ARG, "NULL");
+    free_ctx(ctx, be);
+    free(x);
+}
+
 /* Fused linear path: raw shocks against m = L' e equal correlated shocks against e. */
 static void test_factor_loadings(void) {
     const size_t n = 29, p = 4, b = 200;
@@ -1569,6 +1630,35 @@ static void gpu_tail_hist(devctx *d, qa_risk_ctx_t *ref) {
     free(b);
 }
 
+/* Revaluation features on the device: expm1 of libdevice (<= 1 ulp) against glibc's
+ * scalar expm1 (budget 4 ulp, as the CPU vector path); copies and squares bit-exact. */
+static void gpu_reval_features(devctx *d, qa_risk_ctx_t *ref) {
+    const size_t b = 3001, n = 37;
+    double *x = dalloc(b * n), *g = dalloc(2 * b * n), *a = dalloc(2 * b * n);
+    for (size_t k = 0; k < b * n; k++) x[k] = 0.03 * qa_rng_normal(g_seed, 1350, k);
+    qa_buf dx, dout;
+    double *px = up(d, x, b * n * 8, &dx);
+    QA_CHECK_OK(qa_buf_alloc(d->gpu, 2 * b * n * 8, &dout));
+    for (int mode = 0; mode < QA_RISK_REVAL_COUNT; mode++) {
+        size_t len = b * qa_risk_reval_width((qa_risk_reval)mode, n);
+        QA_CHECK_OK(qa_risk_reval_features(d->ctx, (qa_risk_reval)mode, px, b, n, dout.ptr));
+        down(d, g, &dout, len * 8);
+        QA_CHECK_OK(qa_risk_reval_features(ref, (qa_risk_reval)mode, x, b, n, a));
+        size_t bad = 0;
+        for (size_t k = 0; k < len; k++) {
+            double ulp = nextafter(fabs(a[k]), INFINITY) - fabs(a[k]);
+            if (mode == QA_RISK_REVAL_FULL ? fabs(g[k] - a[k]) > 4 * ulp : g[k] != a[k]) bad++;
+        }
+        QA_CHECK_MSG(bad == 0, "gpu revaluation features (%s): %zu values outside the budget",
+                     qa_risk_reval_names[mode], bad);
+    }
+    qa_buf_free(&dx);
+    qa_buf_free(&dout);
+    free(x);
+    free(g);
+    free(a);
+}
+
 static void test_gpu_parity(void) {
     devctx d;
     d.gpu = qa_kernel_test_gpu();
@@ -1579,6 +1669,7 @@ static void test_gpu_parity(void) {
     gpu_cholesky(&d, ref);
     gpu_scenarios(&d, ref);
     gpu_revaluation(&d, ref);
+    gpu_reval_features(&d, ref);
     gpu_tail_hist(&d, ref);
     free_ctx(ref, rb);
     qa_risk_ctx_free(d.ctx);
@@ -1593,7 +1684,8 @@ int main(int argc, char **argv) {
                                        QA_CASE(test_cholesky), QA_CASE(test_scenarios),
                                        QA_CASE(test_scenario_block_invariance), QA_CASE(test_fast_normals),
                                        QA_CASE(test_gemm_kernels), QA_CASE(test_student_t_covariance),
-                                       QA_CASE(test_linear_revaluation), QA_CASE(test_factor_loadings),
+                                       QA_CASE(test_linear_revaluation), QA_CASE(test_reval_features),
+                                       QA_CASE(test_factor_loadings),
                                        QA_CASE(test_option_revaluation), QA_CASE(test_historical_var),
                                        QA_CASE(test_hist_horizon_fhs), QA_CASE(test_tail_merge), QA_CASE(test_mc_var),
                                        QA_CASE(test_parametric), QA_CASE(test_incremental_sim),
