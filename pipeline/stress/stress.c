@@ -39,7 +39,7 @@ void qa_stress_book_free(qa_stress_book *b) {
     if (!b) return;
     qa_book_free(&b->pf);
     QA_FREE_ALL(b->cols, b->factor, b->spot, b->qty, b->mv, b->exposure, b->w, b->w_lin, b->e_lin, b->lin_pos,
-                b->opt_pos, b->opt, b->vol);
+                b->opt_pos, b->opt, b->vol, b->c0, b->a1, b->a2, b->e_apx, b->w_apx, b->all_pos);
     memset(b, 0, sizeof *b);
 }
 
@@ -61,9 +61,19 @@ static double option_value(const qa_risk_option *o, double s, double years) {
 
 static double book_pnl(const qa_stress_book *b, const double *x, double years, double *pos, int full) {
     double total = 0.0;
+    if (!full && b->reval != QA_RISK_REVAL_FULL) {
+        /* The approximations: one quadratic (or linear) function per position. */
+        int dg = b->reval == QA_RISK_REVAL_DELTA_GAMMA;
+        for (size_t i = 0; i < b->p; i++) {
+            double v = x[b->factor[i]], y = b->c0[i] + b->a1[i] * v + (dg ? 0.5 * b->a2[i] * v * v : 0.0);
+            if (pos) pos[i] = y;
+            total += y;
+        }
+        return total;
+    }
     for (size_t i = 0; i < b->nlin; i++) {
         size_t p = b->lin_pos[i], f = b->factor[p];
-        double v = full ? b->exposure[p] * expm1(x[f]) : b->exposure[p] * x[f];
+        double v = b->exposure[p] * expm1(x[f]);
         if (pos) pos[p] = v;
         total += v;
     }
@@ -86,13 +96,74 @@ double qa_stress_book_pnl_full(const qa_stress_book *b, const double *x, double 
 }
 
 void qa_stress_book_gradient(const qa_stress_book *b, const double *x, double years, double *g) {
-    for (size_t j = 0; j < b->n; j++) g[j] = b->w_lin[j];
+    for (size_t j = 0; j < b->n; j++) g[j] = 0.0;
+    if (b->reval != QA_RISK_REVAL_FULL) {
+        int dg = b->reval == QA_RISK_REVAL_DELTA_GAMMA;
+        for (size_t i = 0; i < b->p; i++) g[b->factor[i]] += b->a1[i] + (dg ? b->a2[i] * x[b->factor[i]] : 0.0);
+        return;
+    }
+    for (size_t i = 0; i < b->nlin; i++) {
+        size_t p = b->lin_pos[i], f = b->factor[p];
+        g[f] += b->exposure[p] * exp(x[f]);
+    }
     for (size_t k = 0; k < b->nopt; k++) {
         qa_risk_option o = b->opt[k];
         double s1 = o.spot * exp(x[o.factor]);
         o.expiry -= years;
         g[o.factor] += o.quantity * qa_stress_option_delta(&o, s1) * s1;
     }
+}
+
+/* Gamma of an option at spot s (its expiry field: years left; 0 at or after expiry). */
+static double option_gamma(const qa_risk_option *o, double s) {
+    double tau = o->expiry;
+    if (!(tau > 0)) return 0.0;
+    double sq = o->vol * sqrt(tau);
+    double d1 = (log(s / o->strike) + (o->rate - o->div_yield + 0.5 * o->vol * o->vol) * tau) / sq;
+    return exp(-o->div_yield * tau) * qa_risk_norm_pdf(d1) / (s * sq);
+}
+
+/* The approximation coefficients of every position (at the horizon) and, under an
+ * approximation, the engine's exposures: every position becomes a linear column of
+ * width = qa_risk_reval_width(reval, n) rows (x, then x^2 with the halved a2). */
+static qa_status book_approximations(const qa_stress_cfg *c, qa_stress_book *b) {
+    size_t n = b->n, p = b->p;
+    b->reval = c->reval;
+    b->c0 = calloc(p, sizeof *b->c0);
+    b->a1 = calloc(p, sizeof *b->a1);
+    b->a2 = calloc(p, sizeof *b->a2);
+    b->all_pos = calloc(p, sizeof *b->all_pos);
+    if (!b->c0 || !b->a1 || !b->a2 || !b->all_pos) return QA_FAIL(QA_ERR_NOMEM, "revaluation model");
+    for (size_t i = 0; i < p; i++) {
+        b->all_pos[i] = i;
+        b->a1[i] = b->a2[i] = b->exposure[i];
+    }
+    for (size_t k = 0; k < b->nopt; k++) {
+        /* V(S e^x, tau - h) = V + (Delta S) x + (Delta S + Gamma S^2) x^2 / 2 + ...:
+         * d/dx V(S e^x) = Delta S e^x, d2/dx2 = Delta S e^x + Gamma S^2 e^2x. */
+        qa_risk_option o = b->opt[k];
+        size_t i = b->opt_pos[k];
+        double s0 = o.spot, v0 = option_value(&o, s0, 0.0);
+        o.expiry -= b->horizon_years;
+        double vh = qa_risk_bs_price((qa_risk_option_type)o.type, s0, o.strike, o.expiry, o.vol, o.rate, o.div_yield);
+        double dS = qa_stress_option_delta(&o, s0) * s0, gS2 = option_gamma(&o, s0) * s0 * s0;
+        b->c0[i] = o.quantity * (vh - v0);
+        b->a1[i] = o.quantity * dS;
+        b->a2[i] = o.quantity * (dS + gS2);
+    }
+    if (b->reval == QA_RISK_REVAL_FULL) return QA_OK;
+    size_t wd = qa_risk_reval_width((qa_risk_reval)b->reval, n);
+    b->e_apx = calloc(wd * p, sizeof *b->e_apx);
+    b->w_apx = calloc(wd, sizeof *b->w_apx);
+    if (!b->e_apx || !b->w_apx) return QA_FAIL(QA_ERR_NOMEM, "exposures (%zu x %zu)", wd, p);
+    for (size_t i = 0; i < p; i++) {
+        size_t f = b->factor[i];
+        b->e_apx[f * p + i] = b->a1[i];
+        if (wd > n) b->e_apx[(n + f) * p + i] = 0.5 * b->a2[i];
+    }
+    for (size_t k = 0; k < wd; k++)
+        for (size_t i = 0; i < p; i++) b->w_apx[k] += b->e_apx[k * p + i];
+    return QA_OK;
 }
 
 /* Distinct symbols of the positions, in order of first appearance. */
@@ -190,12 +261,26 @@ static qa_status book_resolve(const qa_stress_cfg *c, const qa_stress_panel *pan
         size_t i = b->lin_pos[k];
         b->e_lin[b->factor[i] * b->nlin + k] = b->exposure[i];
     }
-    return QA_OK;
+    return book_approximations(c, b);
 }
 
+/* The engine's view of the book: full revaluation keeps options in Black-Scholes and
+ * revalues linear positions on expm1(x); the approximations map every position onto a
+ * linear column (book_approximations) with its time decay as a constant. */
 static qa_stress_engine_book engine_book(const qa_stress_book *b) {
-    qa_stress_engine_book e = {b->n, b->p, b->nlin, b->e_lin, b->w_lin, b->lin_pos, b->nopt, b->opt, b->opt_pos,
-                               b->horizon_years};
+    qa_stress_engine_book e;
+    memset(&e, 0, sizeof e);
+    e.n = b->n;
+    e.p = b->p;
+    e.reval = (qa_risk_reval)b->reval;
+    e.horizon_years = b->horizon_years;
+    if (b->reval == QA_RISK_REVAL_FULL) {
+        e.nlin = b->nlin, e.e_lin = b->e_lin, e.w = b->w_lin, e.lin_pos = b->lin_pos;
+        e.nopt = b->nopt, e.opt = b->opt, e.opt_pos = b->opt_pos;
+    } else {
+        e.nlin = b->p, e.e_lin = b->e_apx, e.w = b->w_apx, e.lin_pos = b->all_pos;
+        e.off_lin = b->nopt ? b->c0 : NULL;
+    }
     return e;
 }
 
@@ -458,7 +543,10 @@ static qa_status run_mc(const qa_stress_cfg *c, qa_risk_ctx_t *ctx, const qa_com
     qa_progress_finish(prog);
     if (res && stream == 0) {
         res->mc_seconds = er.seconds_scan;
-        res->mc_revals_per_s = (double)er.scenarios * (double)b->p / (er.seconds_scan > 0 ? er.seconds_scan : 1e-9);
+        double sec = er.seconds_scan > 0 ? er.seconds_scan : 1e-9, sc = (double)er.scenarios;
+        res->mc_scenarios_per_s = sc / sec;
+        res->mc_asset_revals_per_s = sc * (double)b->n / sec;
+        res->mc_option_revals_per_s = b->reval == QA_RISK_REVAL_FULL ? sc * (double)b->nopt / sec : 0.0;
     }
     take_engine(m, &er, name, c->nlevels);
     QA_TRY(add_marginal(b, c->nlevels, m));
@@ -579,29 +667,49 @@ cleanup:
     return st;
 }
 
-/* The estimation window: the `window` returns ending on the valuation date (W x n) and
- * their time indices. */
+/* The estimation window (W x n returns and their time indices, *w = W): the `window`
+ * returns ending on the valuation date, or every return dated within the window's dates,
+ * which must end by the valuation date (later returns would look ahead). */
 static qa_status window_returns(const qa_stress_cfg *c, const qa_stress_book *b, const qa_stress_panel *panel,
-                                double **r, size_t **dates) {
-    char buf[32];
+                                double **r, size_t **dates, size_t *w) {
+    char buf[32], buf2[32], buf3[32];
     size_t avail = 0;
+    if (c->window_start) {
+        if (c->window_end > b->valuation)
+            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window.end': the window ends on %s, after the valuation date %s "
+                                          "(returns after it would look ahead)",
+                           c->cfg_name, c->line_window, date_str(c->window_end, buf, sizeof buf),
+                           date_str(b->valuation, buf2, sizeof buf2));
+        qa_status st = qa_stress_returns_range(panel, b->cols, b->n, c->window_start, c->window_end, r, dates, &avail);
+        if (st == QA_OK && avail < 2) st = QA_ERR_NOT_FOUND;
+        if (st == QA_ERR_NOT_FOUND)
+            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': %s..%s holds %zu returns with prices for all %zu portfolio "
+                                          "assets in %s (data %s..%s; at least 2 needed)",
+                           c->cfg_name, c->line_window, date_str(c->window_start, buf, sizeof buf),
+                           date_str(c->window_end, buf2, sizeof buf2), avail, b->n, panel->path,
+                           date_str(panel->time[0], buf3, sizeof buf3),
+                           date_str(panel->time[panel->t - 1], buf2, sizeof buf2));
+        *w = avail;
+        return st;
+    }
     qa_status st = qa_stress_returns_last(panel, b->cols, b->n, b->t_val, (size_t)c->window, r, dates, &avail);
     if (st == QA_ERR_NOT_FOUND)
         return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': %d returns requested but only %zu dates up to %s have prices "
                                       "for all %zu portfolio assets (history too short)",
                        c->cfg_name, c->line_window, c->window, avail, date_str(b->valuation, buf, sizeof buf), b->n);
+    *w = (size_t)c->window;
     return st;
 }
 
 qa_status qa_stress_book_prepare(const qa_stress_cfg *c, const qa_comm_t *comm, qa_stress_book *b, qa_stress_panel *panel) {
     qa_status st = QA_OK;
-    size_t nsyms, *dates = NULL;
+    size_t nsyms, *dates = NULL, w = 0;
     double *r = NULL;
     if (!c->portfolio) return QA_FAIL(QA_ERR_CONFIG, "no portfolio (give --portfolio or 'portfolio' in the config)");
     if (!c->data) return QA_FAIL(QA_ERR_CONFIG, "no market data (give --data or 'data' in the config)");
     QA_TRY(book_load(c, comm, 0, b, panel, &nsyms));
-    QA_TRY(window_returns(c, b, panel, &r, &dates));
-    QA_TRY(book_resolve(c, panel, r, (size_t)c->window, b));
+    QA_TRY(window_returns(c, b, panel, &r, &dates, &w));
+    QA_TRY(book_resolve(c, panel, r, w, b));
 cleanup:
     free(dates);
     free(r);
@@ -625,6 +733,7 @@ typedef struct stress_run {
     qa_risk_ctx_t *ctx, *est;      /* the engine's; a 1-thread CPU context for estimation */
     double *r;                     /* window returns (W x n) */
     size_t *dates;                 /* their time indices */
+    size_t W;                      /* returns in the window */
     double *sr;                    /* stress-window returns (nsr x n) */
     size_t *sdates, nsr;
     /* The estimation workspace: one allocation, views NULL where the run does not need them. */
@@ -698,10 +807,10 @@ static qa_status step_check(stress_run *s) {
     const qa_stress_cfg *c = s->c;
     char buf[32], buf2[32];
     QA_TRY_RET(book_load(c, s->comm, 1, &s->b, &s->panel, &s->nsyms));
-    QA_TRY_RET(window_returns(c, &s->b, &s->panel, &s->r, &s->dates));
-    if (c->horizon >= c->window)
-        return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'horizon': %d days do not fit in a window of %d returns", c->cfg_name,
-                       c->line_window, c->horizon, c->window);
+    QA_TRY_RET(window_returns(c, &s->b, &s->panel, &s->r, &s->dates, &s->W));
+    if ((size_t)c->horizon >= s->W)
+        return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'horizon': %d days do not fit in a window of %zu returns", c->cfg_name,
+                       c->line_window, c->horizon, s->W);
     if (c->stressed) {
         qa_status st = qa_stress_returns_range(&s->panel, s->b.cols, s->b.n, c->stress_window.start,
                                                c->stress_window.end, &s->sr, &s->sdates, &s->nsr);
@@ -721,7 +830,7 @@ static qa_status step_check(stress_run *s) {
 static qa_status step_book(stress_run *s) {
     const qa_stress_cfg *c = s->c;
     qa_stress_results *res = &s->res;
-    size_t W = (size_t)c->window;
+    size_t W = s->W;
     char buf[32], buf2[32], buf3[32];
     QA_TRY_RET(book_resolve(c, &s->panel, s->r, W, &s->b));
     res->window_used = W;
@@ -765,7 +874,7 @@ static qa_status step_estimate(stress_run *s) {
     if (stressed_mc) s->sl = w, w += nn, s->smh = w, w += n;
     if (c->nreverse) s->hcov = w;
 
-    QA_TRY_RET(estimate(c, s->est, comm, s->r, (size_t)c->window, n, s->cov, s->mu, &s->res.lw_intensity));
+    QA_TRY_RET(estimate(c, s->est, comm, s->r, s->W, n, s->cov, s->mu, &s->res.lw_intensity));
     for (size_t j = 0; j < n; j++) s->mean_h[j] = (double)c->horizon * s->mu[j];
     if ((c->methods & (1u << QA_STRESS_MONTECARLO)) || c->nreverse)
         QA_TRY_RET(horizon_factor(c, s->est, comm, s->cov, n, s->l, &s->res.jitter));
@@ -783,7 +892,7 @@ static qa_status run_parametric(stress_run *s, const double *cov, const double *
 static qa_status step_var(stress_run *s) {
     const qa_stress_cfg *c = s->c;
     qa_stress_results *res = &s->res;
-    size_t W = (size_t)c->window;
+    size_t W = s->W;
     if (c->methods & (1u << QA_STRESS_HISTORICAL)) {
         if (s->root) qa_log_info("stress: historical simulation (%zu scenarios)", W - (size_t)c->horizon + 1);
         QA_TRY_RET(run_hist(c, s->ctx, s->est, s->comm, &s->b, s->r, W, 0, &res->m[QA_STRESS_HISTORICAL], "historical"));
@@ -837,20 +946,22 @@ static qa_status step_stressed(stress_run *s) {
 static qa_status run_hypothetical(stress_run *s) {
     const qa_stress_cfg *c = s->c;
     qa_status st = QA_OK;
-    size_t nu = s->nsyms, avail = 0, *uni = malloc(nu * sizeof *uni), *udates = NULL, W = (size_t)c->window;
+    size_t nu = s->nsyms, avail = 0, *uni = malloc(nu * sizeof *uni), *udates = NULL, W = s->W;
     double *ur = NULL, *ucov = malloc(nu * nu * sizeof *ucov), *umu = malloc(nu * sizeof *umu), unused;
     if (!uni || !ucov || !umu) QA_TRY_FAIL(QA_ERR_NOMEM, "scenario covariance (%zu x %zu)", nu, nu);
     for (size_t i = 0; i < nu; i++) uni[i] = i;
     if (c->hypo_stressed_cov)
         st = qa_stress_returns_range(&s->panel, uni, nu, c->stress_window.start, c->stress_window.end, &ur, &udates,
                                      &avail);
+    else if (c->window_start)
+        st = qa_stress_returns_range(&s->panel, uni, nu, c->window_start, c->window_end, &ur, &udates, &avail);
     else
         st = qa_stress_returns_last(&s->panel, uni, nu, s->b.t_val, W, &ur, &udates, &avail);
     if (st == QA_ERR_NOT_FOUND)
         QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': the scenario assets have only %zu common returns (window %zu)",
                     c->cfg_name, c->line_window, avail, W);
     if (st != QA_OK) goto cleanup;
-    if (!c->hypo_stressed_cov) avail = W;
+    if (!c->hypo_stressed_cov && !c->window_start) avail = W;
     QA_TRY(estimate(c, s->est, NULL, ur, avail, nu, ucov, umu, &unused));
     QA_TRY(qa_stress_hypothetical(c, &s->panel, &s->b, uni, nu, ucov, &s->sectors, &s->res));
 cleanup:
@@ -893,7 +1004,8 @@ static void fill_summary(const stress_run *s, qa_stress_summary *sum) {
         sum->warnings += res->limits[i].state == QA_LIMIT_WARNING;
     }
     sum->mc_seconds = res->mc_seconds;
-    sum->mc_revaluations_per_s = res->mc_revals_per_s;
+    sum->mc_scenarios_per_s = res->mc_scenarios_per_s;
+    sum->mc_asset_revals_per_s = res->mc_asset_revals_per_s;
     sum->seconds = res->seconds;
     sum->peak_rss_mb = res->peak_rss_mb;
 }
@@ -912,9 +1024,11 @@ static void log_results(const stress_run *s) {
                     100 * c->levels[li], m->var[li], m->es[li], 100 * m->var[li] / s->b.value,
                     100 * m->es[li] / s->b.value);
     }
-    if (res->mc_revals_per_s > 0)
-        qa_log_info("stress: Monte Carlo %.3g revaluations/s (scenarios x positions) in %.2f s; peak RSS %.0f MB",
-                    res->mc_revals_per_s, res->mc_seconds, res->peak_rss_mb);
+    if (res->mc_scenarios_per_s > 0)
+        qa_log_info("stress: Monte Carlo (%s revaluation) %.3g scenarios/s = %.3g scenario x asset revaluations/s (%zu "
+                    "assets) in %.2f s; peak RSS %.0f MB",
+                    qa_risk_reval_names[res->book->reval], res->mc_scenarios_per_s, res->mc_asset_revals_per_s,
+                    res->book->n, res->mc_seconds, res->peak_rss_mb);
     qa_log_info("stress: wrote %s/{results.h5,summary.json,report.html,alerts.jsonl} in %.2f s", s->dir, res->seconds);
 }
 

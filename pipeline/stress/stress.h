@@ -93,7 +93,9 @@ typedef struct qa_stress_cfg {
     double levels[QA_STRESS_MAX_LEVELS];
     size_t nlevels;
     int horizon;              /* days */
-    int window;               /* return dates for estimation and historical simulation */
+    int window;               /* return dates for estimation and historical simulation (count form) */
+    int64_t window_start, window_end; /* date form (UTC ns, inclusive): every return dated within; 0 = count form */
+    int reval;                /* qa_risk_reval: full (default), delta, delta_gamma */
     unsigned methods;         /* bit per qa_stress_method */
     int use_mean;             /* 1: sample mean of the window, 0: zero mean */
     /* covariance */
@@ -146,7 +148,7 @@ typedef struct qa_stress_cfg {
     /* output */
     int bins;
     /* lines of keys for data-dependent errors (0 when absent) */
-    int line_window, line_valuation, line_stress_start, line_portfolio_value, line_bt_window, line_bt_start;
+    int line_window, line_reval, line_valuation, line_stress_start, line_portfolio_value, line_bt_window, line_bt_start;
 } qa_stress_cfg;
 
 void qa_stress_cfg_default(qa_stress_cfg *c);
@@ -161,7 +163,7 @@ typedef struct qa_stress_summary {
     size_t positions, factors;
     double var[QA_STRESS_METHOD_COUNT][QA_STRESS_MAX_LEVELS], es[QA_STRESS_METHOD_COUNT][QA_STRESS_MAX_LEVELS]; /* NaN when not run */
     size_t breaches, warnings;
-    double mc_seconds, mc_revaluations_per_s;
+    double mc_seconds, mc_scenarios_per_s, mc_asset_revals_per_s;
     double seconds;
     double peak_rss_mb;       /* max over ranks */
 } qa_stress_summary;

@@ -1,6 +1,7 @@
 /* `qa stress backtest`: rolling one-day VaR forecasts of the portfolio held at constant
  * weights (its delta exposures on the valuation date, as fractions of its value) against
- * the realised P&L of the next day, for each configured method and level; Kupiec,
+ * the realised P&L of the next day (simple returns), for each configured method and level,
+ * the scenarios revalued by the configured model (full by default: w (e^x - 1)); Kupiec,
  * Christoffersen and traffic-light statistics; results.h5, summary.json, report.html.
  * Forecast days are dealt round-robin over MPI ranks. */
 #include <math.h>    /* exp, expm1, NAN */
@@ -27,15 +28,25 @@ typedef struct bt_work {
     double *f;    /* win x n (FHS) */
     double *cov, *l, *mu, *m; /* n x n, n x n, n, n */
     double *eps;  /* nsc x n */
+    double *feat; /* max(win, nsc) x width: the revaluation features (full, delta-gamma) */
+    double *wf;   /* width: the weights per feature ([w] or [w, w/2]) */
+    qa_risk_reval mode;
+    size_t width;
 } bt_work;
 
 static void work_free(bt_work *w) {
-    QA_FREE_ALL(w->pnl, w->f, w->cov, w->l, w->mu, w->m, w->eps);
+    QA_FREE_ALL(w->pnl, w->f, w->cov, w->l, w->mu, w->m, w->eps, w->feat, w->wf);
 }
 
-static qa_status work_init(bt_work *w, size_t n, size_t win, size_t nsc) {
+static qa_status work_init(bt_work *w, size_t n, size_t win, size_t nsc, qa_risk_reval mode, const double *weights) {
     memset(w, 0, sizeof *w);
     w->n = n, w->win = win, w->nsc = nsc;
+    w->mode = mode;
+    w->width = qa_risk_reval_width(mode, n);
+    w->feat = malloc((win > nsc ? win : nsc) * w->width * sizeof *w->feat);
+    w->wf = malloc(w->width * sizeof *w->wf);
+    if (w->wf)
+        for (size_t k = 0; k < w->width; k++) w->wf[k] = k < n ? weights[k] : 0.5 * weights[k - n];
     w->pnl = malloc((win > nsc ? win : nsc) * sizeof *w->pnl);
     w->f = malloc(win * n * sizeof *w->f);
     w->cov = malloc(n * n * sizeof *w->cov);
@@ -43,7 +54,7 @@ static qa_status work_init(bt_work *w, size_t n, size_t win, size_t nsc) {
     w->mu = malloc(n * sizeof *w->mu);
     w->m = malloc(n * sizeof *w->m);
     w->eps = malloc(nsc * n * sizeof *w->eps);
-    if (!w->pnl || !w->f || !w->cov || !w->l || !w->mu || !w->m || !w->eps) {
+    if (!w->pnl || !w->f || !w->cov || !w->l || !w->mu || !w->m || !w->eps || !w->feat || !w->wf) {
         work_free(w);
         return QA_FAIL(QA_ERR_NOMEM, "backtest scratch (%zu x %zu)", nsc, n);
     }
@@ -72,7 +83,11 @@ static qa_status forecast(const qa_stress_cfg *c, qa_risk_ctx_t *ctx, bt_work *w
         return st;
     case QA_STRESS_FHS:
         if ((st = qa_risk_fhs(ctx, rw, win, n, c->fhs_lambda, wk->f, NULL))) return st;
-        if ((st = qa_risk_pnl_linear(ctx, wk->f, win, n, w, wk->pnl))) return st;
+        if (wk->mode == QA_RISK_REVAL_DELTA)
+            st = qa_risk_pnl_linear(ctx, wk->f, win, n, w, wk->pnl);
+        else if ((st = qa_risk_reval_features(ctx, wk->mode, wk->f, win, n, wk->feat)) == QA_OK)
+            st = qa_risk_pnl_linear(ctx, wk->feat, win, wk->width, wk->wf, wk->pnl);
+        if (st != QA_OK) return st;
         for (size_t l = 0; l < c->bt_nlevels && st == QA_OK; l++) st = qa_risk_var_es(ctx, wk->pnl, win, c->bt_levels[l], &var[l], &es);
         return st;
     case QA_STRESS_PARAMETRIC:
@@ -85,10 +100,22 @@ static qa_status forecast(const qa_stress_cfg *c, qa_risk_ctx_t *ctx, bt_work *w
         }
         return st;
     default: {
-        /* Monte Carlo: z = L eps (+ mu), P&L = eps'(L'w) (+ mu'w); stream 2t keys the day. */
+        /* Monte Carlo: z = L eps (+ mu); stream 2t keys the day. Full and delta-gamma revalue
+         * each asset's move z; delta folds L into the weights: P&L = eps'(L'w) (+ mu'w). */
         if ((st = covariance(c, ctx, rw, win, n, wk->cov)) || (st = qa_risk_mean(ctx, rw, win, n, wk->mu)) ||
             (st = qa_risk_cholesky(ctx, wk->cov, n, c->jitter_max, wk->l, NULL)))
             return st;
+        if (wk->mode != QA_RISK_REVAL_DELTA) {
+            qa_risk_mc mc = {(uint64_t)c->mc_seed, 2 * (uint64_t)t,
+                             c->mc_nu ? QA_RISK_DIST_STUDENT_T : QA_RISK_DIST_NORMAL, c->mc_nu};
+            if ((st = qa_risk_scenarios(ctx, &mc, wk->l, c->use_mean ? wk->mu : NULL, n, 0, wk->nsc, wk->eps)) ||
+                (st = qa_risk_reval_features(ctx, wk->mode, wk->eps, wk->nsc, n, wk->feat)) ||
+                (st = qa_risk_pnl_linear(ctx, wk->feat, wk->nsc, wk->width, wk->wf, wk->pnl)))
+                return st;
+            for (size_t l = 0; l < c->bt_nlevels && st == QA_OK; l++)
+                st = qa_risk_var_es(ctx, wk->pnl, wk->nsc, c->bt_levels[l], &var[l], &es);
+            return st;
+        }
         double mw = 0.0;
         for (size_t i = 0; i < n; i++) {
             double v = 0.0;
@@ -187,9 +214,14 @@ static qa_status bt_series(bt_run *s) {
     s->time = malloc(nd * sizeof *s->time);
     if (!s->w || !s->x || !s->real || !s->var || !s->time) return QA_FAIL(QA_ERR_NOMEM, "backtest (%zu days)", nd);
     for (size_t f = 0; f < n; f++) s->w[f] = s->b.w[f] / s->b.value;
+    /* Historical scenarios: the day's P&L (fraction of value) under the revaluation model. */
+    int mode = s->c->reval;
     for (size_t t = 0; t < T; t++) {
         double v = 0.0;
-        for (size_t f = 0; f < n; f++) v += s->w[f] * s->r[t * n + f];
+        for (size_t f = 0; f < n; f++) {
+            double x = s->r[t * n + f];
+            v += s->w[f] * (mode == QA_RISK_REVAL_FULL ? expm1(x) : mode == QA_RISK_REVAL_DELTA ? x : x + 0.5 * x * x);
+        }
         s->x[t] = v;
     }
     for (size_t i = 0; i < nd; i++) {
@@ -215,7 +247,7 @@ static qa_status bt_forecasts(bt_run *s) {
     QA_TRY(qa_backend_create(QA_BACKEND_CPU, 0, &be));
     qa_backend_set_threads(be, 1);
     QA_TRY(qa_risk_ctx_create(be, &ctx));
-    QA_TRY(work_init(&wk, s->b.n, (size_t)c->bt_window, (size_t)c->bt_scenarios));
+    QA_TRY(work_init(&wk, s->b.n, (size_t)c->bt_window, (size_t)c->bt_scenarios, (qa_risk_reval)c->reval, s->w));
     if (s->root) QA_TRY(qa_progress_create("backtest", s->nd, "forecasts", QA_PROGRESS_AUTO, NULL, &prog));
     double lv[QA_STRESS_MAX_BT_LEVELS];
     for (size_t i = (size_t)s->rank; i < s->nd && st == QA_OK; i += (size_t)s->size) {

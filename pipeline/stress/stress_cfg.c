@@ -22,6 +22,8 @@ _Static_assert(sizeof lw_names / sizeof lw_names[0] == QA_RISK_LW_TARGET_COUNT +
 static const char *const mean_names[] = {"zero", "sample", NULL};
 static const char *const tristate_names[] = {"auto", "false", "true", NULL};
 static const char *const cov_names[] = {"current", "stressed", NULL};
+/* qa_risk_reval_names, NULL-terminated for the binder. */
+static const char *const reval_names[] = {"full", "delta", "delta_gamma", NULL};
 
 /* Built-in replay windows (skipped, with a note, where the data does not cover them). */
 static const struct {
@@ -97,6 +99,7 @@ void qa_stress_cfg_free(qa_stress_cfg *c) {
 struct bind {
     qa_stress_cfg c;
     const char *valuation_date;
+    const qa_cfg_node *window;           /* a count of returns or {start, end} */
     int backend;                         /* index into qa_backend_choices */
     const qa_cfg_node *levels, *methods;
     int param_dist, mc_dist;             /* dist_names; with nu they make c.param_nu / c.mc_nu */
@@ -191,7 +194,8 @@ static const qa_cfg_field top_fields[] = {
     NUM("threads", c.threads, 0, 4096, "CPU threads per rank (0 = all)"),
     FIELD("levels", QA_CFG_T_NODE, levels, "confidence levels in (0, 1)"),
     NUM("horizon", c.horizon, 1, 3650, "horizon in days (>= 1)"),
-    NUM("window", c.window, 2, 1e6, "return dates used for estimation"),
+    FIELD("window", QA_CFG_T_NODE, window, "returns used for estimation: a count, or {start, end} dates"),
+    ENUM("revaluation", c.reval, reval_names, "full, delta or delta_gamma"),
     FIELD("methods", QA_CFG_T_NODE, methods, "historical, fhs, parametric, montecarlo"),
     ENUM("mean", c.use_mean, mean_names, "zero or sample"),
     SECTION("covariance", cov_fields, "covariance estimator"),
@@ -517,6 +521,33 @@ static qa_status bind_backtest(const qa_cfg_t *cfg, const struct bind *r, qa_str
     return QA_OK;
 }
 
+/* `window`: a count of returns ending on the valuation date, or {start, end}: every
+ * return dated within those dates (inclusive). */
+static qa_status bind_window(const qa_cfg_t *cfg, const qa_cfg_node *n, qa_stress_cfg *c) {
+    if (!n) return QA_OK;
+    c->line_window = qa_cfg_node_line(n);
+    if (qa_cfg_node_kind(n) == QA_CFG_SCALAR) {
+        long long v;
+        QA_TRY_RET(qa_cfg_read_int(cfg, n, "window", 2, 1000000, &v));
+        c->window = (int)v;
+        c->window_start = c->window_end = 0;
+        return QA_OK;
+    }
+    if (qa_cfg_node_kind(n) != QA_CFG_MAP)
+        return qa_cfg_error(cfg, n, "window", "expected a count of returns or {start: YYYY-MM-DD, end: YYYY-MM-DD}");
+    for (size_t i = 0; i < qa_cfg_node_len(n); i++) {
+        const char *k = qa_cfg_map_key_at(n, i);
+        if (strcmp(k, "start") != 0 && strcmp(k, "end") != 0)
+            return qa_cfg_error(cfg, qa_cfg_map_value_at(n, i), "window", "unknown key '%s' (expected start and end)", k);
+    }
+    const qa_cfg_node *a = qa_cfg_map_get(n, "start"), *b = qa_cfg_map_get(n, "end");
+    if (!a || !b) return qa_cfg_error(cfg, n, "window", "give both start and end (YYYY-MM-DD)");
+    QA_TRY_RET(parse_date(cfg, a, "window.start", &c->window_start));
+    QA_TRY_RET(parse_date(cfg, b, "window.end", &c->window_end));
+    if (c->window_end <= c->window_start) return qa_cfg_error(cfg, b, "window.end", "the window ends before it starts");
+    return QA_OK;
+}
+
 /* The keys parsed after binding, and the checks across keys. */
 static qa_status bind_parsed(const qa_cfg_t *cfg, const struct bind *r, qa_stress_cfg *c) {
     c->cfg_name = qa_cfg_name(cfg);
@@ -528,7 +559,8 @@ static qa_status bind_parsed(const qa_cfg_t *cfg, const struct bind *r, qa_stres
     }
     c->backend = qa_backend_choices[r->backend];
     if (r->levels) QA_TRY_RET(parse_levels(cfg, r->levels, "levels", c->levels, QA_STRESS_MAX_LEVELS, &c->nlevels));
-    c->line_window = qa_cfg_node_line(node_at(cfg, "window", NULL));
+    QA_TRY_RET(bind_window(cfg, r->window, c));
+    c->line_reval = qa_cfg_node_line(node_at(cfg, "revaluation", NULL));
     unsigned all = (1u << QA_STRESS_METHOD_COUNT) - 1;
     if (r->methods) QA_TRY_RET(parse_methods(cfg, r->methods, "methods", all, &c->methods));
     c->param_nu = r->param_dist ? r->param_nu : 0;

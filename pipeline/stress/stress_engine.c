@@ -16,11 +16,16 @@ typedef struct eng {
     qa_backend_t *be;
     const qa_stress_engine_book *bk;
     const qa_stress_engine_source *src;
-    /* MC of a book without options: shocks stay uncorrelated (l = NULL) and are revalued
-     * against the loadings L'w / L'E (docs/risk.md, "fused linear path"). */
+    /* MC of a book without options under delta revaluation: shocks stay uncorrelated
+     * (l = NULL) and are revalued against the loadings L'w / L'E (docs/risk.md, "fused
+     * linear path"). Full and delta-gamma revaluation need each asset's correlated move. */
     int fused;
     size_t rows;            /* capacity in scenarios of the row buffers */
+    size_t width;           /* feature columns of the linear revaluation */
     qa_buf x;               /* rows x n scenario block */
+    qa_buf feat;            /* rows x width features (not for delta: f = x) */
+    const double *f;        /* the features of the current block (feat or x) */
+    qa_buf offtot;          /* 1: sum of the linear positions' constant P&L */
     qa_buf pnl, tmp, neg, optsum;  /* rows each */
     qa_buf linpos, optpos;  /* rows x nlin, rows x nopt */
     qa_buf w, wneg, e;      /* n, n, n x nlin */
@@ -31,7 +36,7 @@ typedef struct eng {
 } eng;
 
 static void eng_free(eng *g) {
-    qa_buf *bufs[] = {&g->x, &g->pnl, &g->tmp, &g->neg, &g->optsum, &g->linpos, &g->optpos, &g->w, &g->wneg,
+    qa_buf *bufs[] = {&g->x, &g->feat, &g->offtot, &g->pnl, &g->tmp, &g->neg, &g->optsum, &g->linpos, &g->optpos, &g->w, &g->wneg,
                       &g->e, &g->mw, &g->mwoff, &g->me, &g->meoff, &g->opt, &g->l, &g->mean, &g->mat};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) qa_buf_free(bufs[i]);
     free(g->host_x);
@@ -55,8 +60,11 @@ static qa_status eng_init(eng *g, qa_risk_ctx_t *ctx, const qa_stress_engine_boo
     g->rows = rows;
     size_t n = bk->n, d = sizeof(double);
     double *host = NULL;
-    g->fused = src->kind == QA_STRESS_SOURCE_MC && bk->nopt == 0 && bk->nlin > 0;
+    g->fused = src->kind == QA_STRESS_SOURCE_MC && bk->nopt == 0 && bk->nlin > 0 && bk->reval == QA_RISK_REVAL_DELTA;
+    g->width = qa_risk_reval_width(bk->reval, n);
+    size_t wd = g->width;
     QA_TRY(qa_buf_alloc(g->be, rows * n * d, &g->x));
+    if (bk->nlin && bk->reval != QA_RISK_REVAL_DELTA) QA_TRY(qa_buf_alloc(g->be, rows * wd * d, &g->feat));
     QA_TRY(qa_buf_alloc(g->be, rows * d, &g->pnl));
     QA_TRY(qa_buf_alloc(g->be, rows * d, &g->tmp));
     QA_TRY(qa_buf_alloc(g->be, rows * d, &g->neg));
@@ -73,29 +81,35 @@ static qa_status eng_init(eng *g, qa_risk_ctx_t *ctx, const qa_stress_engine_boo
     }
     if (bk->nopt) QA_TRY(up(g, &g->opt, bk->opt, bk->nopt * sizeof *bk->opt));
     if (bk->nlin) {
-        host = malloc((n > bk->nlin ? n : bk->nlin) * d);
+        size_t hn = wd > bk->nlin ? wd : bk->nlin;
+        host = malloc(hn * d);
         if (!host) QA_TRY_FAIL(QA_ERR_NOMEM, "exposures");
-        QA_TRY(up(g, &g->w, bk->w, n * d));
-        for (size_t j = 0; j < n; j++) host[j] = -bk->w[j]; /* exact negation: see block_totals */
-        QA_TRY(up(g, &g->wneg, host, n * d));
-        QA_TRY(up(g, &g->e, bk->e_lin, n * bk->nlin * d));
+        QA_TRY(up(g, &g->w, bk->w, wd * d));
+        for (size_t j = 0; j < wd; j++) host[j] = -bk->w[j]; /* exact negation: see block_totals */
+        QA_TRY(up(g, &g->wneg, host, wd * d));
+        QA_TRY(up(g, &g->e, bk->e_lin, wd * bk->nlin * d));
+        /* Constant P&L of the linear positions (their total summed in position order). */
+        double off = 0.0;
+        for (size_t i = 0; bk->off_lin && i < bk->nlin; i++) off += bk->off_lin[i];
+        QA_TRY(up(g, &g->offtot, &off, d));
         if (g->fused) {
             QA_TRY(qa_buf_alloc(g->be, n * d, &g->mw));
             QA_TRY(qa_risk_factor_loadings(ctx, g->l.ptr, n, g->w.ptr, 1, g->mw.ptr));
             QA_TRY(qa_buf_alloc(g->be, n * bk->nlin * d, &g->me));
             QA_TRY(qa_risk_factor_loadings(ctx, g->l.ptr, n, g->e.ptr, bk->nlin, g->me.ptr));
-            if (src->mean) {
-                /* Offsets mean'w and mean'E, summed over factors in index order. */
-                double mw = 0.0;
-                for (size_t j = 0; j < n; j++) mw += src->mean[j] * bk->w[j];
-                QA_TRY(up(g, &g->mwoff, &mw, d));
-                for (size_t i = 0; i < bk->nlin; i++) {
-                    double s = 0.0;
-                    for (size_t j = 0; j < n; j++) s += src->mean[j] * bk->e_lin[j * bk->nlin + i];
-                    host[i] = s;
-                }
-                QA_TRY(up(g, &g->meoff, host, bk->nlin * d));
+            /* Offsets mean'w + off and mean'E + off_lin, summed over factors in index order. */
+            double mw = 0.0;
+            for (size_t j = 0; src->mean && j < n; j++) mw += src->mean[j] * bk->w[j];
+            mw += off;
+            QA_TRY(up(g, &g->mwoff, &mw, d));
+            for (size_t i = 0; i < bk->nlin; i++) {
+                double s = 0.0;
+                for (size_t j = 0; src->mean && j < n; j++) s += src->mean[j] * bk->e_lin[j * bk->nlin + i];
+                host[i] = s + (bk->off_lin ? bk->off_lin[i] : 0.0);
             }
+            QA_TRY(up(g, &g->meoff, host, bk->nlin * d));
+        } else if (bk->off_lin) {
+            QA_TRY(up(g, &g->meoff, bk->off_lin, bk->nlin * d));
         }
     }
 cleanup:
@@ -106,7 +120,7 @@ cleanup:
 
 /* The scenario rows of [first, first + count) (indices NULL) or of an index list, as a
  * backend pointer. */
-static qa_status scenarios(eng *g, uint64_t first, const uint64_t *idx, size_t count, const double **x) {
+static qa_status scenario_rows(eng *g, uint64_t first, const uint64_t *idx, size_t count, const double **x) {
     const qa_stress_engine_source *s = g->src;
     size_t n = g->bk->n;
     if (s->kind == QA_STRESS_SOURCE_MATRIX) {
@@ -124,17 +138,30 @@ static qa_status scenarios(eng *g, uint64_t first, const uint64_t *idx, size_t c
     return qa_risk_scenarios(g->ctx, &s->mc, l, mean, n, first, count, g->x.ptr);
 }
 
-/* Portfolio P&L of count scenario rows into g->pnl. */
+/* The scenario rows and, into g->f, the linear revaluation's features of them. */
+static qa_status scenarios(eng *g, uint64_t first, const uint64_t *idx, size_t count, const double **x) {
+    qa_status st = scenario_rows(g, first, idx, count, x);
+    g->f = *x;
+    if (st != QA_OK || !g->feat.ptr) return st;
+    g->f = g->feat.ptr;
+    return qa_risk_reval_features(g->ctx, g->bk->reval, *x, count, g->bk->n, g->feat.ptr);
+}
+
+/* Portfolio P&L of count scenario rows into g->pnl (x: the rows, g->f their features). */
 static qa_status block_totals(eng *g, const double *x, size_t count) {
     const qa_stress_engine_book *b = g->bk;
     qa_status st;
     if (g->fused)
         return qa_risk_pnl_linear_pos(g->ctx, x, count, b->n, g->mw.ptr, 1, g->mwoff.ptr, NULL, g->pnl.ptr);
-    if (b->nopt == 0) return qa_risk_pnl_linear(g->ctx, x, count, b->n, g->w.ptr, g->pnl.ptr);
+    if (b->nopt == 0)
+        return b->off_lin ? qa_risk_pnl_linear_pos(g->ctx, g->f, count, g->width, g->w.ptr, 1, g->offtot.ptr, NULL,
+                                                   g->pnl.ptr)
+                          : qa_risk_pnl_linear(g->ctx, g->f, count, g->width, g->w.ptr, g->pnl.ptr);
     if (b->nlin == 0) return qa_risk_pnl_options(g->ctx, x, count, b->n, g->opt.ptr, b->nopt, b->horizon_years, NULL, g->pnl.ptr);
-    /* Mixed book: total = options - (x'(-w)) through qa_risk_pnl_without, which is exactly
-     * options + x'w (negating w negates every product and partial sum exactly). */
-    if ((st = qa_risk_pnl_linear(g->ctx, x, count, b->n, g->wneg.ptr, g->neg.ptr))) return st;
+    /* Mixed book: total = options - (f'(-w)) through qa_risk_pnl_without, which is exactly
+     * options + f'w (negating w negates every product and partial sum exactly). Options
+     * are only revalued in full, so there is no constant term here. */
+    if ((st = qa_risk_pnl_linear(g->ctx, g->f, count, g->width, g->wneg.ptr, g->neg.ptr))) return st;
     if ((st = qa_risk_pnl_options(g->ctx, x, count, b->n, g->opt.ptr, b->nopt, b->horizon_years, NULL, g->optsum.ptr)))
         return st;
     return qa_risk_pnl_without(g->ctx, g->optsum.ptr, g->neg.ptr, count, 1, 0, g->pnl.ptr);
@@ -145,8 +172,9 @@ static qa_status block_positions(eng *g, const double *x, size_t count) {
     const qa_stress_engine_book *b = g->bk;
     qa_status st = QA_OK;
     if (b->nlin) {
-        const double *e = g->fused ? g->me.ptr : g->e.ptr, *off = g->fused ? g->meoff.ptr : NULL;
-        st = qa_risk_pnl_linear_pos(g->ctx, x, count, b->n, e, b->nlin, off, g->linpos.ptr, NULL);
+        const double *e = g->fused ? g->me.ptr : g->e.ptr, *off = g->meoff.ptr;
+        st = qa_risk_pnl_linear_pos(g->ctx, g->fused ? x : g->f, count, g->fused ? b->n : g->width, e, b->nlin, off,
+                                    g->linpos.ptr, NULL);
     }
     if (st == QA_OK && b->nopt)
         st = qa_risk_pnl_options(g->ctx, x, count, b->n, g->opt.ptr, b->nopt, b->horizon_years, g->optpos.ptr, NULL);

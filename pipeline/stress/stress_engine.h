@@ -27,15 +27,21 @@ extern "C" {
 #endif
 
 /* The revaluation model over a scenario x (n factor log-returns), host memory:
- *   linear position i:  pnl = sum_j x_j e_lin[j][i]            (delta mapping)
- *   option k:           pnl = qa_risk_pnl_options(x, opt[k], horizon_years)
- * Position lin_pos[i] / opt_pos[k] of the portfolio (0 <= pos < p) receives it. */
+ *   linear position i:  pnl = off_lin[i] + sum_k f_k(x) e_lin[k][i]
+ *                        with the features f(x) of the mode (qa_risk_reval_features):
+ *                        FULL expm1(x) (exact), DELTA x, DELTA_GAMMA [x, x^2]
+ *   option k:           pnl = qa_risk_pnl_options(x, opt[k], horizon_years) (full)
+ * Position lin_pos[i] / opt_pos[k] of the portfolio (0 <= pos < p) receives it. Under
+ * the approximations the caller maps options onto linear columns (their greeks), so
+ * nopt = 0 there. */
 typedef struct qa_stress_engine_book {
     size_t n;                  /* risk factors (scenario columns) */
     size_t p;                  /* positions of the portfolio */
     size_t nlin;
-    const double *e_lin;       /* n x nlin exposures, currency per unit log-return */
-    const double *w;           /* n: the linear book, w[j] = sum_i e_lin[j][i] */
+    qa_risk_reval reval;       /* features of the linear positions */
+    const double *e_lin;       /* width x nlin exposures, width = qa_risk_reval_width(reval, n) */
+    const double *w;           /* width: the linear book, w[k] = sum_i e_lin[k][i] */
+    const double *off_lin;     /* nlin constant P&L per linear position (options' time decay), or NULL */
     const size_t *lin_pos;     /* nlin */
     size_t nopt;
     const qa_risk_option *opt; /* nopt */

@@ -88,6 +88,14 @@ typedef struct qa_stress_book {
     size_t *lin_pos, *opt_pos;
     qa_risk_option *opt; /* nopt, with the horizon's factor columns */
     double *vol;         /* p: option volatility used (NaN for linear) */
+    /* The revaluation model (qa_risk_reval; docs/risk.md, "Revaluation model"). Under the
+     * approximations position i makes c0 + a1 x + [delta-gamma] a2 x^2 / 2 in its factor's
+     * log-return x, from its value and greeks at the horizon (linear: c0 = 0, a1 = a2 =
+     * exposure; option: time decay, q (Delta S), q (Delta S + Gamma S^2)). */
+    int reval;
+    double *c0, *a1, *a2;/* p */
+    double *e_apx, *w_apx;/* approximations: width x p exposures and their row sums (engine book) */
+    size_t *all_pos;     /* p: 0 .. p-1 */
     double value;        /* portfolio value (NAV) */
     double horizon_years;
     int64_t valuation;
@@ -100,9 +108,11 @@ void qa_stress_book_free(qa_stress_book *b);
  * `window` returns). Collective. */
 qa_status qa_stress_book_prepare(const qa_stress_cfg *c, const qa_comm_t *comm, qa_stress_book *b, qa_stress_panel *panel);
 
-/* Model P&L of one scenario x (n log-returns; the VaR engines' revaluation: linear delta
- * mapping, options by Black-Scholes after `years` of time decay), per position into
- * pos (p, may be NULL). Returns the total. */
+/* P&L of one scenario x (n log-returns) under the run's revaluation model (the VaR
+ * engines' and reverse stress's: full by default, else the delta / delta-gamma
+ * approximation with greeks at the horizon), per position into pos (p, may be NULL).
+ * `years` of time decay apply to full revaluation (the approximations are taken at the
+ * horizon). Returns the total. */
 double qa_stress_book_pnl_model(const qa_stress_book *b, const double *x, double years, double *pos);
 /* Full revaluation (scenarios): linear positions exactly, q m S (e^x - 1). */
 double qa_stress_book_pnl_full(const qa_stress_book *b, const double *x, double years, double *pos);
@@ -160,11 +170,15 @@ typedef struct qa_stress_results {
     double gross, net, max_weight, drawdown;
     const char *max_weight_name;
     int limits_source;        /* measure index feeding the limits, -1 none */
-    double mc_revals_per_s, mc_seconds;
+    /* Monte-Carlo throughput of the scan, in the units of the work done (docs/risk.md,
+     * "Throughput"): scenarios/s; scenario x asset moves revalued/s (normals, correlation,
+     * the mode's features, the book's exposure per asset); option valuations/s (full
+     * Black-Scholes per option and scenario, 0 when none are revalued). */
+    double mc_scenarios_per_s, mc_asset_revals_per_s, mc_option_revals_per_s, mc_seconds;
     double seconds, peak_rss_mb;
     int ranks;
     char backend[16];
-    char notes[8][200];
+    char notes[8][320];
     size_t nnotes;
 } qa_stress_results;
 

@@ -71,7 +71,15 @@ static json_t *cfg_json(const qa_stress_cfg *c) {
     for (size_t l = 0; l < c->nlevels; l++) json_array_append_new(lv, json_real(c->levels[l]));
     json_object_set_new(o, "levels", lv);
     json_object_set_new(o, "horizon", json_integer(c->horizon));
-    json_object_set_new(o, "window", json_integer(c->window));
+    if (c->window_start) {
+        json_t *w = json_object();
+        json_object_set_new(w, "start", json_string(day(c->window_start, d, sizeof d)));
+        json_object_set_new(w, "end", json_string(day(c->window_end, d, sizeof d)));
+        json_object_set_new(o, "window", w);
+    } else {
+        json_object_set_new(o, "window", json_integer(c->window));
+    }
+    json_object_set_new(o, "revaluation", json_string(qa_risk_reval_names[c->reval]));
     for (int k = 0; k < QA_STRESS_METHOD_COUNT; k++)
         if (c->methods & (1u << k)) json_array_append_new(me, json_string(qa_stress_method_names[k]));
     json_object_set_new(o, "methods", me);
@@ -494,12 +502,31 @@ static void limits_json(const qa_stress_results *r, json_t *o) {
     json_object_set_new(o, "warnings", json_integer((json_int_t)nw));
 }
 
+/* What each revaluation mode computes, for summary.json and the report. */
+static const char *reval_label(int mode) {
+    switch (mode) {
+    case QA_RISK_REVAL_DELTA:
+        return "delta (first-order approximation): linear e x, options c0 + q Delta S x (greeks at the horizon); "
+               "parametric VaR is delta-normal";
+    case QA_RISK_REVAL_DELTA_GAMMA:
+        return "delta-gamma (second-order approximation): linear e (x + x^2/2), options c0 + q Delta S x + q (Delta S + "
+               "Gamma S^2) x^2/2; parametric VaR is delta-normal";
+    default:
+        return "full: linear e (exp(x) - 1), options in full Black-Scholes; parametric VaR is delta-normal "
+               "(first order)";
+    }
+}
+
 static json_t *performance_json(const qa_stress_results *r) {
     json_t *pe = json_object();
     json_object_set_new(pe, "ranks", json_integer(r->ranks));
     json_object_set_new(pe, "backend", json_string(r->backend));
     json_object_set_new(pe, "mc_seconds", qa_json_real(r->mc_seconds));
-    json_object_set_new(pe, "mc_revaluations_per_s", qa_json_real(r->mc_revals_per_s));
+    /* Units of the work done (docs/risk.md, "Throughput"): not scenarios x positions. */
+    json_object_set_new(pe, "mc_scenarios_per_s", qa_json_real(r->mc_scenarios_per_s));
+    json_object_set_new(pe, "mc_scenario_asset_revaluations_per_s", qa_json_real(r->mc_asset_revals_per_s));
+    json_object_set_new(pe, "mc_option_valuations_per_s", qa_json_real(r->mc_option_revals_per_s));
+    json_object_set_new(pe, "mc_assets", json_integer((json_int_t)r->book->n));
     json_object_set_new(pe, "seconds", json_real(r->seconds));
     json_object_set_new(pe, "peak_rss_mb", json_real(r->peak_rss_mb));
     return pe;
@@ -519,6 +546,10 @@ static json_t *summary_json(const qa_stress_results *r) {
     json_object_set_new(win, "start", json_string(day(r->window_start, d, sizeof d)));
     json_object_set_new(win, "end", json_string(day(r->window_end, d, sizeof d)));
     json_object_set_new(o, "window", win);
+    json_t *rv = json_object();
+    json_object_set_new(rv, "mode", json_string(qa_risk_reval_names[b->reval]));
+    json_object_set_new(rv, "model", json_string(reval_label(b->reval)));
+    json_object_set_new(o, "revaluation", rv);
     for (size_t l = 0; l < c->nlevels; l++) json_array_append_new(lv, json_real(c->levels[l]));
     json_object_set_new(o, "levels", lv);
     for (int k = 0; k < 2 * QA_STRESS_METHOD_COUNT; k++)
@@ -567,7 +598,11 @@ static void report_portfolio(qa_report_t *rep, const qa_stress_results *r) {
     qa_report_kv(rep, "largest position", "%s at %.1f%%", r->max_weight_name ? r->max_weight_name : "-", 100 * r->max_weight);
     qa_report_kv(rep, "run", "%d rank(s), %s backend, %.2f s, peak RSS %.0f MB", r->ranks, r->backend, r->seconds,
                  r->peak_rss_mb);
-    if (r->mc_revals_per_s > 0) qa_report_kv(rep, "Monte Carlo", "%.3g revaluations/s", r->mc_revals_per_s);
+    qa_report_kv(rep, "revaluation", "%s", reval_label(b->reval));
+    if (r->mc_scenarios_per_s > 0)
+        qa_report_kv(rep, "Monte Carlo", "%.3g scenarios/s, %.3g scenario x asset revaluations/s (%zu assets)%s",
+                     r->mc_scenarios_per_s, r->mc_asset_revals_per_s, b->n,
+                     r->mc_option_revals_per_s > 0 ? ", plus every option in Black-Scholes" : "");
 }
 
 static void report_measures(qa_report_t *rep, const qa_stress_results *r) {

@@ -107,7 +107,7 @@ qa_status qa_stress_replays(const qa_stress_cfg *c, const qa_stress_panel *panel
     size_t n = b->n;
     double *x = malloc(n * sizeof *x), *pos = malloc(b->p * sizeof *pos);
     qa_status st = QA_OK;
-    char d0[32], d1[32];
+    char d0[32], d1[32], d2[32], d3[32], d4[32];
     if (!x || !pos) {
         st = QA_FAIL(QA_ERR_NOMEM, "replay");
         goto cleanup;
@@ -156,6 +156,13 @@ qa_status qa_stress_replays(const qa_stress_cfg *c, const qa_stress_panel *panel
             s->pnl = v;
             memcpy(s->pos, pos, b->p * sizeof *pos);
         }
+        /* A window that runs past the market file is replayed on the part it holds: say so. */
+        int64_t last = s->path_time[s->npath - 1];
+        if (panel->time[panel->t - 1] < w->end)
+            qa_stress_note(res, "replay '%s' (%s..%s) covers only %s..%s: the market file %s ends on %s", w->name,
+                           qa_time_format_iso(w->start, d0, sizeof d0), qa_time_format_iso(w->end, d1, sizeof d1),
+                           qa_time_format_iso(s->path_time[1], d2, sizeof d2), qa_time_format_iso(last, d3, sizeof d3),
+                           panel->path, qa_time_format_iso(panel->time[panel->t - 1], d4, sizeof d4));
     }
 cleanup:
     free(x);
@@ -334,7 +341,7 @@ qa_status qa_stress_reverse(const qa_stress_cfg *c, const qa_stress_book *b, con
         QA_TRY(new_scenario(res, b->p, "reverse", &s));
         snprintf(s->name, sizeof s->name, "reverse %.4g%% loss", 100 * c->reverse_losses[q]);
         int ok = 1;
-        if (b->nopt == 0) {
+        if (b->nopt == 0 && b->reval == QA_RISK_REVAL_DELTA) {
             /* Closed form (docs/risk.md): x* = -L Sigma w / (w' Sigma w). */
             st = qa_risk_reverse_stress(cov, b->w, n, loss, x);
             if (st != QA_OK) {
@@ -342,7 +349,7 @@ qa_status qa_stress_reverse(const qa_stress_cfg *c, const qa_stress_book *b, con
                 goto cleanup;
             }
             s->converged = 1;
-            snprintf(s->note, sizeof s->note, "closed form (linear book)");
+            snprintf(s->note, sizeof s->note, "closed form (linear book, delta revaluation)");
         } else {
             memset(x, 0, n * sizeof *x);
             int it = 0, conv = 0;
@@ -389,8 +396,8 @@ qa_status qa_stress_reverse(const qa_stress_cfg *c, const qa_stress_book *b, con
                 }
             } else if (ok) {
                 s->converged = 1;
-                snprintf(s->note, sizeof s->note, "HL-RF iteration on the full Black-Scholes revaluation (%d iterations)",
-                         it);
+                snprintf(s->note, sizeof s->note, "HL-RF iteration on the %s revaluation (%d iterations)",
+                         qa_risk_reval_names[b->reval], it);
             }
         }
         if (!ok) {

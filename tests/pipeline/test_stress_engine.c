@@ -1,6 +1,8 @@
 /* The distributed scenario engine against a slow straightforward evaluation in this test
- * (sort every loss; sum positions over the tail by hand), the Monte-Carlo VaR of a
- * linear book against the closed-form normal VaR, fused vs general revaluation paths, and
+ * (sort every loss; sum positions over the tail by hand) under each revaluation mode of
+ * the linear positions (full e (e^x - 1), delta e x, delta-gamma e (x + x^2/2)), the
+ * Monte-Carlo VaR of a linear book against the closed-form normal VaR (delta), fused vs
+ * general revaluation paths, and
  * (under mpirun) bitwise equality of 1 and N ranks with block and chunk sizes that do not
  * divide the scenario count. */
 #include <math.h>
@@ -56,16 +58,26 @@ static void make_book(void) {
     opt[1] = (qa_risk_option){-500.0, 50.0, 45.0, 0.5, 0.35, 0.03, 0.0, QA_RISK_PUT, 2, -1, 0};
 }
 
-static qa_stress_engine_book book(int with_options) {
-    qa_stress_engine_book b = {N, with_options ? P : 5, 5, e_lin, w, with_options ? lin_pos : lin_only,
-                               with_options ? 2 : 0, opt, opt_pos, horizon};
+/* Delta-gamma exposures: e on x, e/2 on x^2 (2N rows). */
+static double e_dg[2 * N * 5], w_dg[2 * N];
+
+static qa_stress_engine_book book(int with_options, qa_risk_reval mode) {
+    int dg = mode == QA_RISK_REVAL_DELTA_GAMMA;
+    memset(e_dg, 0, sizeof e_dg);
+    for (size_t k = 0; k < N * 5; k++) e_dg[k] = e_lin[k], e_dg[N * 5 + k] = 0.5 * e_lin[k];
+    for (size_t j = 0; j < N; j++) w_dg[j] = w[j], w_dg[N + j] = 0.5 * w[j];
+    qa_stress_engine_book b = {N, with_options ? P : 5, 5, mode, dg ? e_dg : e_lin, dg ? w_dg : w, NULL,
+                               with_options ? lin_pos : lin_only, with_options ? 2 : 0, opt, opt_pos, horizon};
     return b;
 }
 
 /* Reference revaluation of scenario x, per position (the definitions of docs/risk.md). */
-static double ref_pnl(const double *x, double *pos) {
+static double ref_pnl(const double *x, double *pos, qa_risk_reval mode) {
     double tot = 0.0;
-    for (size_t i = 0; i < 5; i++) pos[lin_pos[i]] = e_lin[i * 5 + i] * x[i];
+    for (size_t i = 0; i < 5; i++) {
+        double f = mode == QA_RISK_REVAL_FULL ? expm1(x[i]) : mode == QA_RISK_REVAL_DELTA ? x[i] : x[i] + 0.5 * x[i] * x[i];
+        pos[lin_pos[i]] = e_lin[i * 5 + i] * f;
+    }
     for (size_t k = 0; k < 2; k++) {
         const qa_risk_option *o = &opt[k];
         double s1 = o->spot * exp(x[o->factor]);
@@ -90,19 +102,20 @@ static size_t tail_m(double alpha, size_t n) {
     return n - k + 1;
 }
 
-static void test_matrix_vs_reference(void) {
+static void test_matrix_vs_reference(qa_risk_reval mode) {
+    printf("  matrix source, %s revaluation\n", qa_risk_reval_names[mode]);
     double *x = malloc(T * N * sizeof *x), *pos = malloc(T * P * sizeof *pos);
     item *it = malloc(T * sizeof *it);
     for (size_t s = 0; s < T * N; s++) x[s] = 0.02 * gauss();
     const double levels[3] = {0.95, 0.99, 0.975};
-    qa_stress_engine_book b = book(1);
+    qa_stress_engine_book b = book(1, mode);
     qa_stress_engine_source src = {QA_STRESS_SOURCE_MATRIX, T, {0, 0, 0, 0}, NULL, NULL, x};
     qa_stress_engine_opts o = {levels, 3, 97, 41, 1, 1, 0, 300, NULL};
     qa_stress_engine_result r;
     QA_CHECK_OK(qa_stress_engine_run(ctx, NULL, &b, &src, &o, &r));
     double scale = 0.0;
     for (size_t s = 0; s < T; s++) {
-        it[s].loss = -ref_pnl(x + s * N, pos + s * P) + 0.0;
+        it[s].loss = -ref_pnl(x + s * N, pos + s * P, mode) + 0.0;
         it[s].idx = s;
         scale = fmax(scale, fabs(it[s].loss));
     }
@@ -167,7 +180,7 @@ static void test_mc_converges(void) {
     QA_CHECK_OK(qa_risk_cholesky(ctx, cov, N, 0, l, NULL));
     const double levels[2] = {0.99, 0.95};
     const uint64_t n = 200000;
-    qa_stress_engine_book b = book(0);
+    qa_stress_engine_book b = book(0, QA_RISK_REVAL_DELTA);
     qa_stress_engine_source src = {QA_STRESS_SOURCE_MC, n, {seed, 4, QA_RISK_DIST_NORMAL, 0}, l, NULL, NULL};
     qa_stress_engine_opts o = {levels, 2, 16384, 1024, 1, 0, 0, 0, NULL};
     qa_stress_engine_result r;
@@ -192,7 +205,7 @@ static void test_mc_converges(void) {
     qa_risk_option zero = opt[0];
     zero.quantity = 0.0;
     size_t lp[5] = {0, 1, 2, 3, 4}, op[1] = {5};
-    qa_stress_engine_book b2 = {N, 6, 5, e_lin, w, lp, 1, &zero, op, horizon};
+    qa_stress_engine_book b2 = {N, 6, 5, QA_RISK_REVAL_DELTA, e_lin, w, NULL, lp, 1, &zero, op, horizon};
     qa_stress_engine_result r2;
     QA_CHECK_OK(qa_stress_engine_run(ctx, comm, &b2, &src, &o, &r2));
     for (size_t k = 0; k < 2; k++) QA_CHECK_NEAR(r2.var[k], r.var[k], 1e-10 * r.var[k], 0); /* rounding of two product orders */
@@ -210,12 +223,15 @@ static void test_ranks_bitwise(void) {
         for (size_t j = 0; j < N; j++) cov[i * N + j] = (i == j ? 4e-4 : 1e-4);
     QA_CHECK_OK(qa_risk_cholesky(ctx, cov, N, 0, l, NULL));
     const double levels[2] = {0.975, 0.9};
-    qa_stress_engine_book b = book(1);
-    qa_stress_engine_source srcs[3] = {{QA_STRESS_SOURCE_MATRIX, T, {0, 0, 0, 0}, NULL, NULL, x},
+    qa_stress_engine_source srcs[4] = {{QA_STRESS_SOURCE_MATRIX, T, {0, 0, 0, 0}, NULL, NULL, x},
                                        {QA_STRESS_SOURCE_MC, 30001, {seed, 0, QA_RISK_DIST_STUDENT_T, 5}, l, NULL, NULL},
-                                       {QA_STRESS_SOURCE_MC, 30001, {seed, 2, QA_RISK_DIST_NORMAL, 0}, l, NULL, NULL}};
-    for (size_t k = 0; k < 3; k++) {
-        qa_stress_engine_book bk = k == 2 ? book(0) : b; /* k = 2: fused linear path */
+                                       {QA_STRESS_SOURCE_MC, 30001, {seed, 2, QA_RISK_DIST_NORMAL, 0}, l, NULL, NULL},
+                                       {QA_STRESS_SOURCE_MC, 30001, {seed, 6, QA_RISK_DIST_NORMAL, 0}, l, NULL, NULL}};
+    for (size_t k = 0; k < 4; k++) {
+        /* k = 0, 1: full revaluation with options; 2: the fused linear path (delta); 3: a
+         * linear book in full revaluation (correlated shocks, expm1 per asset). */
+        qa_stress_engine_book bk = k == 2 ? book(0, QA_RISK_REVAL_DELTA) : k == 3 ? book(0, QA_RISK_REVAL_FULL)
+                                                                                   : book(1, QA_RISK_REVAL_FULL);
         qa_stress_engine_opts o = {levels, 2, 1000, 77, 1, 1, 0, 5000, NULL};
         qa_stress_engine_result a, c;
         QA_CHECK_OK(qa_stress_engine_run(ctx, comm, &bk, &srcs[k], &o, &a));
@@ -244,9 +260,13 @@ static void test_ranks_bitwise(void) {
     free(x);
 }
 
+static void test_matrix_full(void) { test_matrix_vs_reference(QA_RISK_REVAL_FULL); }
+static void test_matrix_delta(void) { test_matrix_vs_reference(QA_RISK_REVAL_DELTA); }
+static void test_matrix_delta_gamma(void) { test_matrix_vs_reference(QA_RISK_REVAL_DELTA_GAMMA); }
+
 static void test_errors(void) {
     const double bad_levels[1] = {1.0};
-    qa_stress_engine_book b = book(1);
+    qa_stress_engine_book b = book(1, QA_RISK_REVAL_FULL);
     double x[N] = {0};
     qa_stress_engine_source src = {QA_STRESS_SOURCE_MATRIX, 1, {0, 0, 0, 0}, NULL, NULL, x};
     qa_stress_engine_opts o = {bad_levels, 1, 10, 10, 0, 0, 0, 0, NULL};
@@ -260,7 +280,7 @@ static void test_errors(void) {
     src.count = 1;
     x[0] = -0.1;
     QA_CHECK_OK(qa_stress_engine_run(ctx, NULL, &b, &src, &o, &r));
-    double pos[P], ref = -ref_pnl(x, pos);
+    double pos[P], ref = -ref_pnl(x, pos, QA_RISK_REVAL_FULL);
     QA_CHECK_NEAR(r.var[0], ref, 1e-9, 1e-12);
     QA_CHECK_NEAR(r.es[0], ref, 1e-9, 1e-12);
     qa_stress_engine_result_free(&r);
@@ -278,7 +298,9 @@ int main(int argc, char **argv) {
     if (qa_comm_size(comm) > 1) qa_backend_set_threads(be, 1);
     make_book();
     if (qa_comm_size(comm) == 1) {
-        QA_RUN(test_matrix_vs_reference);
+        QA_RUN(test_matrix_full);
+        QA_RUN(test_matrix_delta);
+        QA_RUN(test_matrix_delta_gamma);
         QA_RUN(test_errors);
     }
     QA_RUN(test_mc_converges);
