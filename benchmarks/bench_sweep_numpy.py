@@ -87,7 +87,7 @@ def main():
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print("numpy_sma100  numpy-1t  %dx%dx%d  median %.1f ms  %.4g evaluations/s  peak RSS %.0f MB (block %d symbols)"
           % (P, S, T, med * 1e3, items / med, rss, a.block))
-    print("JSON " + json.dumps({"bench": "numpy_sma100", "backend": "numpy", "size": "%dx%dx%d" % (P, S, T),
+    print("JSON " + json.dumps({"bench": "numpy_sma100", "backend": "numpy-1t", "size": "%dx%dx%d" % (P, S, T),
                                 "median_s": med, "items_per_s": items / med, "unit": "bar-params",
                                 "peak_rss_mb": rss, "numpy": np.__version__}))
     if a.check:

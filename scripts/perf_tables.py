@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Markdown tables of a committed benchmark results file (benchmarks/results/*.txt: a
-benchmark's stdout, sections '## <command>', 'JSON {...}' lines). docs/performance.md
+benchmark's stdout, sections '## <command>', 'JSON {...}' lines; the first line, '# ...',
+names the machine and run: scripts/bench.sh writes it). docs/performance.md
 includes its output verbatim for the sections that say so.
 Usage: scripts/perf_tables.py benchmarks/results/FILE.txt"""
 import json
@@ -19,8 +20,8 @@ def main(path):
     head, section, rows = "", "", {}
     for line in open(path, encoding="utf-8"):
         line = line.rstrip("\n")
-        if line.startswith("# cpu-vm") or line.startswith("# gpu"):
-            head = line[2:]
+        if not section and not head and line.startswith("# "):
+            head = line[2:]  # the run's identity: the file's first line (scripts/bench.sh writes it)
         elif line.startswith("## "):
             section = line[3:]
             rows[section] = []
@@ -36,8 +37,10 @@ def main(path):
             print("| benchmark | backend | size | median | items/s | GFLOP/s | peak RSS MB |")
             print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
             for r in thr:
-                print(f"| {r['bench']} | {r['backend']} | {r['size']} | {fmt(r['median_s'] * 1e6, ' us')} | "
-                      f"{fmt(r['items_per_s'])} | {fmt(r['gflop_per_s'])} | {fmt(r['peak_rss_mb'])} |")
+                # Baselines (NumPy, PyTorch) leave out some columns: an empty cell.
+                print(f"| {r['bench']} | {r.get('backend', '')} | {r['size']} | {fmt(r['median_s'] * 1e6, ' us')} | "
+                      f"{fmt(r.get('items_per_s', ''))} | {fmt(r.get('gflop_per_s', ''))} | "
+                      f"{fmt(r.get('peak_rss_mb', ''))} |")
             print()
         for r in lat:
             keys = [k for k in r if k not in ("bench", "size")]
