@@ -60,7 +60,7 @@ simd_json="" simd_text=""
 for f in avx2 fma avx512f avx512_bf16; do
     case $FLAGS in *" $f "*)
         simd_json="$simd_json${simd_json:+,}\"$f\""
-        simd_text="$simd_text${simd_text:++}$(echo "$f" | tr 'a-z' 'A-Z')" ;;
+        simd_text="$simd_text${simd_text:++}$(echo "$f" | tr '[:lower:]' '[:upper:]')" ;;
     esac
 done
 case $FLAGS in *" avx512f "*) ;; *) simd_text="${simd_text:-no AVX2}, no AVX-512" ;; esac

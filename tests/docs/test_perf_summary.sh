@@ -14,7 +14,7 @@ if [ -z "$PY" ] || [ ! -x "$PY" ]; then
     echo "skipped: no python3 (${PY:-unset})"
     exit 77
 fi
-QA=true
+QA=true # lib.sh wants the qa binary; this test uses none of the helpers that run it
 . "$SRC/tests/lib.sh"
 qa_tmpdir perf_summary
 gen() { "$PY" "$SRC/scripts/perf_summary.py" "$@"; }
