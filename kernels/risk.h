@@ -175,12 +175,13 @@ typedef struct qa_risk_option {
     int32_t type;      /* qa_risk_option_type */
     int32_t factor;    /* scenario column holding the underlying's log-return */
     int32_t vol_factor;/* scenario column holding the log-change of the vol, or -1 */
-    int32_t reserved;  /* 0 */
+    int32_t rate_factor;/* scenario column holding the absolute change of the rate, or -1 */
 } qa_risk_option;
 
 /* Full revaluation of an option book per scenario over a horizon of `horizon` years:
  *   S' = S exp(x[s][factor]),  vol' = vol exp(x[s][vol_factor]) (if any),
- *   tau' = expiry - horizon,   V' = BSM(S', K, tau', vol', r, q) (payoff if tau' <= 0)
+ *   r' = r + x[s][rate_factor] (if any),
+ *   tau' = expiry - horizon,   V' = BSM(S', K, tau', vol', r', q) (payoff if tau' <= 0)
  *   pnl_pos[s][p] = quantity (V' - BSM(S, K, expiry, vol, r, q)).
  * opt: backend memory, p entries (validated: QA_ERR_INVALID_ARG names a bad one);
  * pnl_pos (b x p) and pnl (b, row sums in position order) as in qa_risk_pnl_linear_pos. */

@@ -200,7 +200,8 @@ QA_RISK_HD int qa_risk_option_valid(const qa_risk_option *o, size_t n) {
            isfinite(o->vol) && isfinite(o->rate) && isfinite(o->div_yield) && o->spot > 0.0 && o->strike > 0.0 &&
            o->expiry > 0.0 && o->vol > 0.0 && (o->type == QA_RISK_CALL || o->type == QA_RISK_PUT) &&
            o->factor >= 0 && (size_t)o->factor < n && o->vol_factor >= -1 &&
-           (o->vol_factor < 0 || (size_t)o->vol_factor < n);
+           (o->vol_factor < 0 || (size_t)o->vol_factor < n) && o->rate_factor >= -1 &&
+           (o->rate_factor < 0 || (size_t)o->rate_factor < n);
 }
 
 /* Standard normal CDF through erfc (full relative accuracy in the lower tail). */
@@ -224,7 +225,8 @@ QA_RISK_HD double qa_risk_bs_(int type, double s, double k, double tau, double v
 QA_RISK_HD double qa_risk_option_pnl_(const qa_risk_option *o, const double *row, double horizon, double v0) {
     double s1 = o->spot * exp(row[o->factor]);
     double vol1 = o->vol_factor >= 0 ? o->vol * exp(row[o->vol_factor]) : o->vol;
-    double v1 = qa_risk_bs_(o->type, s1, o->strike, o->expiry - horizon, vol1, o->rate, o->div_yield);
+    double r1 = o->rate_factor >= 0 ? o->rate + row[o->rate_factor] : o->rate;
+    double v1 = qa_risk_bs_(o->type, s1, o->strike, o->expiry - horizon, vol1, r1, o->div_yield);
     return o->quantity * (v1 - v0);
 }
 

@@ -39,7 +39,7 @@ void qa_stress_book_free(qa_stress_book *b) {
     if (!b) return;
     qa_book_free(&b->pf);
     QA_FREE_ALL(b->cols, b->factor, b->spot, b->qty, b->mv, b->exposure, b->w, b->w_lin, b->e_lin, b->lin_pos,
-                b->opt_pos, b->opt, b->vol, b->c0, b->a1, b->a2, b->e_apx, b->w_apx, b->all_pos);
+                b->opt_pos, b->opt, b->vol, b->c0, b->a1, b->a2, b->av, b->ar, b->e_apx, b->w_apx, b->all_pos, b->vol_of);
     memset(b, 0, sizeof *b);
 }
 
@@ -59,6 +59,18 @@ static double option_value(const qa_risk_option *o, double s, double years) {
     return qa_risk_bs_price((qa_risk_option_type)o->type, s, o->strike, o->expiry - years, o->vol, o->rate, o->div_yield);
 }
 
+/* An option's value in scenario x after `years`: spot, vol and rate moved by their factors
+ * (the kernels' model, qa_risk_option_pnl_). */
+static double option_value_moved(const qa_risk_option *o, double xs, double xv, double xr, double years) {
+    return qa_risk_bs_price((qa_risk_option_type)o->type, o->spot * exp(xs), o->strike, o->expiry - years,
+                            o->vol * exp(xv), o->rate + xr, o->div_yield);
+}
+
+static double option_value_at(const qa_risk_option *o, const double *x, double years) {
+    return option_value_moved(o, x[o->factor], o->vol_factor >= 0 ? x[o->vol_factor] : 0.0,
+                              o->rate_factor >= 0 ? x[o->rate_factor] : 0.0, years);
+}
+
 static double book_pnl(const qa_stress_book *b, const double *x, double years, double *pos, int full) {
     double total = 0.0;
     if (!full && b->reval != QA_RISK_REVAL_FULL) {
@@ -66,6 +78,9 @@ static double book_pnl(const qa_stress_book *b, const double *x, double years, d
         int dg = b->reval == QA_RISK_REVAL_DELTA_GAMMA;
         for (size_t i = 0; i < b->p; i++) {
             double v = x[b->factor[i]], y = b->c0[i] + b->a1[i] * v + (dg ? 0.5 * b->a2[i] * v * v : 0.0);
+            long vf = b->vol_of[b->factor[i]];
+            if (b->av[i] != 0.0 && vf >= 0) y += b->av[i] * x[vf];
+            if (b->ar[i] != 0.0 && b->rate_f >= 0) y += b->ar[i] * x[b->rate_f];
             if (pos) pos[i] = y;
             total += y;
         }
@@ -79,8 +94,7 @@ static double book_pnl(const qa_stress_book *b, const double *x, double years, d
     }
     for (size_t k = 0; k < b->nopt; k++) {
         const qa_risk_option *o = &b->opt[k];
-        double s1 = o->spot * exp(x[o->factor]);
-        double v = o->quantity * (option_value(o, s1, years) - option_value(o, o->spot, 0.0));
+        double v = o->quantity * (option_value_at(o, x, years) - option_value(o, o->spot, 0.0));
         if (pos) pos[b->opt_pos[k]] = v;
         total += v;
     }
@@ -99,7 +113,12 @@ void qa_stress_book_gradient(const qa_stress_book *b, const double *x, double ye
     for (size_t j = 0; j < b->n; j++) g[j] = 0.0;
     if (b->reval != QA_RISK_REVAL_FULL) {
         int dg = b->reval == QA_RISK_REVAL_DELTA_GAMMA;
-        for (size_t i = 0; i < b->p; i++) g[b->factor[i]] += b->a1[i] + (dg ? b->a2[i] * x[b->factor[i]] : 0.0);
+        for (size_t i = 0; i < b->p; i++) {
+            g[b->factor[i]] += b->a1[i] + (dg ? b->a2[i] * x[b->factor[i]] : 0.0);
+            long vf = b->vol_of[b->factor[i]];
+            if (vf >= 0) g[vf] += b->av[i];
+            if (b->rate_f >= 0) g[b->rate_f] += b->ar[i];
+        }
         return;
     }
     for (size_t i = 0; i < b->nlin; i++) {
@@ -107,10 +126,25 @@ void qa_stress_book_gradient(const qa_stress_book *b, const double *x, double ye
         g[f] += b->exposure[p] * exp(x[f]);
     }
     for (size_t k = 0; k < b->nopt; k++) {
-        qa_risk_option o = b->opt[k];
+        const qa_risk_option *op = &b->opt[k];
+        qa_risk_option o = *op;
         double s1 = o.spot * exp(x[o.factor]);
+        o.vol = o.vol_factor >= 0 ? o.vol * exp(x[o.vol_factor]) : o.vol;
+        o.rate = o.rate_factor >= 0 ? o.rate + x[o.rate_factor] : o.rate;
         o.expiry -= years;
         g[o.factor] += o.quantity * qa_stress_option_delta(&o, s1) * s1;
+        /* Vol and rate slopes by central differences of the full revaluation (steps well
+         * inside the factors' daily moves, far above rounding). */
+        const double h = 1e-5, xs = x[op->factor];
+        double xv = op->vol_factor >= 0 ? x[op->vol_factor] : 0.0, xr = op->rate_factor >= 0 ? x[op->rate_factor] : 0.0;
+        if (op->vol_factor >= 0)
+            g[op->vol_factor] += op->quantity *
+                                 (option_value_moved(op, xs, xv + h, xr, years) - option_value_moved(op, xs, xv - h, xr, years)) /
+                                 (2 * h);
+        if (op->rate_factor >= 0)
+            g[op->rate_factor] += op->quantity *
+                                  (option_value_moved(op, xs, xv, xr + h, years) - option_value_moved(op, xs, xv, xr - h, years)) /
+                                  (2 * h);
     }
 }
 
@@ -132,8 +166,10 @@ static qa_status book_approximations(const qa_stress_cfg *c, qa_stress_book *b) 
     b->c0 = calloc(p, sizeof *b->c0);
     b->a1 = calloc(p, sizeof *b->a1);
     b->a2 = calloc(p, sizeof *b->a2);
+    b->av = calloc(p, sizeof *b->av);
+    b->ar = calloc(p, sizeof *b->ar);
     b->all_pos = calloc(p, sizeof *b->all_pos);
-    if (!b->c0 || !b->a1 || !b->a2 || !b->all_pos) return QA_FAIL(QA_ERR_NOMEM, "revaluation model");
+    if (!b->c0 || !b->a1 || !b->a2 || !b->av || !b->ar || !b->all_pos) return QA_FAIL(QA_ERR_NOMEM, "revaluation model");
     for (size_t i = 0; i < p; i++) {
         b->all_pos[i] = i;
         b->a1[i] = b->a2[i] = b->exposure[i];
@@ -150,6 +186,19 @@ static qa_status book_approximations(const qa_stress_cfg *c, qa_stress_book *b) 
         b->c0[i] = o.quantity * (vh - v0);
         b->a1[i] = o.quantity * dS;
         b->a2[i] = o.quantity * (dS + gS2);
+        /* First order in the vol's log-change (vega x vol) and in the rate (rho), by
+         * central differences at the horizon (first order only, in every approximation). */
+        double h = 1e-5, up, dn;
+        if (o.vol_factor >= 0) {
+            up = qa_risk_bs_price((qa_risk_option_type)o.type, s0, o.strike, o.expiry, o.vol * exp(h), o.rate, o.div_yield);
+            dn = qa_risk_bs_price((qa_risk_option_type)o.type, s0, o.strike, o.expiry, o.vol * exp(-h), o.rate, o.div_yield);
+            b->av[i] = o.quantity * (up - dn) / (2 * h);
+        }
+        if (o.rate_factor >= 0) {
+            up = qa_risk_bs_price((qa_risk_option_type)o.type, s0, o.strike, o.expiry, o.vol, o.rate + h, o.div_yield);
+            dn = qa_risk_bs_price((qa_risk_option_type)o.type, s0, o.strike, o.expiry, o.vol, o.rate - h, o.div_yield);
+            b->ar[i] = o.quantity * (up - dn) / (2 * h);
+        }
     }
     if (b->reval == QA_RISK_REVAL_FULL) return QA_OK;
     size_t wd = qa_risk_reval_width((qa_risk_reval)b->reval, n);
@@ -160,9 +209,49 @@ static qa_status book_approximations(const qa_stress_cfg *c, qa_stress_book *b) 
         size_t f = b->factor[i];
         b->e_apx[f * p + i] = b->a1[i];
         if (wd > n) b->e_apx[(n + f) * p + i] = 0.5 * b->a2[i];
+        if (b->vol_of[f] >= 0) b->e_apx[(size_t)b->vol_of[f] * p + i] += b->av[i];
+        if (b->rate_f >= 0) b->e_apx[(size_t)b->rate_f * p + i] += b->ar[i];
     }
     for (size_t k = 0; k < wd; k++)
         for (size_t i = 0; i < p; i++) b->w_apx[k] += b->e_apx[k * p + i];
+    return QA_OK;
+}
+
+/* The option factors beyond the underlyings (docs/risk.md, "Volatility and rate factors"):
+ * a vol factor per option underlying (its realised-vol proxy) and one rate factor (a bond
+ * ETF proxy), as panel columns right after the portfolio's symbols, so the book's factors
+ * are still the panel's first columns. */
+static qa_status book_option_factors(const qa_stress_cfg *c, qa_stress_book *b, qa_stress_panel *panel, int vol,
+                                     int rate) {
+    size_t n0 = b->n, nd = 0;
+    b->n0 = n0;
+    b->rate_f = -1;
+    b->vol_of = malloc(n0 * sizeof *b->vol_of);
+    if (!b->vol_of) return QA_FAIL(QA_ERR_NOMEM, "factors");
+    for (size_t f = 0; f < n0; f++) b->vol_of[f] = -1;
+    for (size_t i = 0; vol && i < b->p; i++) {
+        size_t f = b->factor[i];
+        if (b->pf.pos[i].kind != QA_BOOK_OPTION || b->vol_of[f] >= 0) continue;
+        char name[QA_STORE_SYMBOL_LEN];
+        snprintf(name, sizeof name, "%.26s~vol", panel->sym[f]);
+        QA_TRY_RET(qa_stress_panel_derive(panel, n0 + nd, name, QA_STRESS_COL_VOL, f, c->vol_window, 0.0));
+        b->vol_of[f] = (long)(n0 + nd++);
+    }
+    if (rate) {
+        char name[QA_STORE_SYMBOL_LEN];
+        snprintf(name, sizeof name, "rate~%.26s", c->rate_proxy);
+        long src = qa_stress_panel_find(panel, c->rate_proxy);
+        if (src < 0) return QA_FAIL(QA_ERR_STATE, "rate proxy %s: no panel column", c->rate_proxy);
+        QA_TRY_RET(qa_stress_panel_derive(panel, n0 + nd, name, QA_STRESS_COL_RATE, (size_t)src, 0, c->rate_duration));
+        b->rate_f = (long)(n0 + nd++);
+    }
+    if (nd) {
+        size_t *cols = realloc(b->cols, (n0 + nd) * sizeof *cols);
+        if (!cols) return QA_FAIL(QA_ERR_NOMEM, "factors");
+        b->cols = cols;
+        b->n = n0 + nd;
+    }
+    b->fkind = panel->kind;
     return QA_OK;
 }
 
@@ -236,7 +325,8 @@ static qa_status book_resolve(const qa_stress_cfg *c, const qa_stress_panel *pan
             o->div_yield = q->div_yield;
             o->type = q->right;
             o->factor = (int32_t)f;
-            o->vol_factor = -1;
+            o->vol_factor = (int32_t)b->vol_of[f];
+            o->rate_factor = (int32_t)b->rate_f;
             b->vol[i] = vol;
             b->mv[i] = o->quantity * option_value(o, s, 0.0);
             b->exposure[i] = o->quantity * qa_stress_option_delta(o, s) * s;
@@ -633,16 +723,27 @@ static qa_status book_load(const qa_stress_cfg *c, const qa_comm_t *comm, int sc
     char buf[32];
     *nsyms = 0;
     st = qa_book_load(c->portfolio, c->portfolio_value, &b->pf);
+    int has_opt = 0, rate = 0;
+    for (size_t i = 0; st == QA_OK && i < b->pf.n; i++) has_opt |= b->pf.pos[i].kind == QA_BOOK_OPTION;
     if (st == QA_OK && qa_comm_rank(comm) == 0) {
         st = qa_store_open(c->data, NULL, QA_STORE_READ, &store);
         if (st == QA_OK) st = qa_book_check_market(&b->pf, store, INT64_MIN);
         if (st == QA_OK && scenarios) st = check_scenario_symbols(c, store);
+        rate = st == QA_OK && has_opt && c->rate_proxy && qa_store_find_symbol(store, c->rate_proxy) >= 0;
+        if (st == QA_OK && has_opt && c->rate_proxy && !rate && c->rate_explicit)
+            st = QA_FAIL(QA_ERR_CONFIG, "%s: key 'option_factors.rate': the rate proxy '%s' is not in %s (give a bond ETF "
+                                        "in the file, or none to keep rates fixed)",
+                         c->cfg_name, c->rate_proxy, c->data);
         qa_store_close(store);
     }
     st = qa_comm_agree(comm, st);
     if (st != QA_OK) return st;
+    if (qa_comm_size(comm) > 1) QA_TRY(qa_comm_bcast(comm, &rate, sizeof rate, 0));
+    b->rate_missing = scenarios && has_opt && c->rate_proxy && !rate;
+    rate = rate && scenarios;
     QA_TRY(book_factors(b));
     for (size_t i = 0; i < b->p; i++) QA_TRY(add_symbol(&syms, nsyms, &capsyms, b->pf.pos[i].symbol));
+    if (rate) QA_TRY(add_symbol(&syms, nsyms, &capsyms, c->rate_proxy));
     for (size_t i = 0; scenarios && i < c->nhypos; i++)
         for (size_t j = 0; j < c->hypos[i].nshocks; j++)
             if (c->hypos[i].shocks[j].kind == QA_STRESS_SHOCK_ASSET)
@@ -650,7 +751,10 @@ static qa_status book_load(const qa_stress_cfg *c, const qa_comm_t *comm, int sc
     for (size_t i = 0; scenarios && i < c->nfactors; i++)
         for (size_t j = 0; j < c->factors[i].n; j++) QA_TRY(add_symbol(&syms, nsyms, &capsyms, c->factors[i].assets[j]));
     QA_TRY(qa_stress_panel_load(c->data, comm, syms, *nsyms, panel));
-    for (size_t f = 0; f < b->n; f++) b->cols[f] = f; /* portfolio symbols come first in the panel */
+    /* The backtest (scenarios = 0) holds the book at constant delta weights: no option factors. */
+    QA_TRY(book_option_factors(c, b, panel, scenarios && c->opt_vol, rate));
+    *nsyms = panel->n;
+    for (size_t f = 0; f < b->n; f++) b->cols[f] = f; /* the book's factors come first in the panel */
     long tv = qa_stress_panel_last_common(panel, b->cols, b->n, c->valuation);
     if (tv < 0) {
         if (c->valuation)
@@ -837,6 +941,9 @@ static qa_status step_book(stress_run *s) {
     res->window_start = s->panel.time[s->dates[0]];
     res->window_end = s->panel.time[s->dates[W - 1]];
     res->drawdown = book_drawdown(&s->b, &s->panel, s->dates, W);
+    if (s->b.rate_missing)
+        qa_stress_note(res, "rates stay fixed: the rate proxy %s (option_factors.rate) is not in %s", c->rate_proxy,
+                       c->data);
     if (s->root)
         qa_log_info("stress: %s, %zu positions on %zu assets, value %.2f on %s; window %zu returns %s..%s, horizon %d "
                     "day(s), %d rank(s)",

@@ -50,7 +50,13 @@ typedef struct qa_stress_window {
 
 /* One shock of a hypothetical scenario: a simple-return move of an asset, of every
  * portfolio asset of a sector, or of a named factor (a weighted basket). */
-typedef enum qa_stress_shock_kind { QA_STRESS_SHOCK_ASSET = 0, QA_STRESS_SHOCK_SECTOR = 1, QA_STRESS_SHOCK_FACTOR = 2 } qa_stress_shock_kind;
+typedef enum qa_stress_shock_kind {
+    QA_STRESS_SHOCK_ASSET = 0,
+    QA_STRESS_SHOCK_SECTOR = 1,
+    QA_STRESS_SHOCK_FACTOR = 2,
+    QA_STRESS_SHOCK_VOL = 3,  /* relative move of an option underlying's volatility: 0.5 = +50% */
+    QA_STRESS_SHOCK_RATE = 4  /* absolute move of the rate: 0.01 = +100 bp */
+} qa_stress_shock_kind;
 
 typedef struct qa_stress_shock {
     qa_stress_shock_kind kind;
@@ -96,6 +102,13 @@ typedef struct qa_stress_cfg {
     int window;               /* return dates for estimation and historical simulation (count form) */
     int64_t window_start, window_end; /* date form (UTC ns, inclusive): every return dated within; 0 = count form */
     int reval;                /* qa_risk_reval: full (default), delta, delta_gamma */
+    /* Option risk factors beyond the underlying (docs/risk.md, "Volatility and rate
+     * factors"): no implied-volatility or rate series ships, so proxies stand in. */
+    int opt_vol;              /* 1: a vol factor per option underlying, its realised-vol proxy's log-change */
+    int vol_window;           /* returns in the realised-volatility proxy */
+    const char *rate_proxy;   /* bond ETF whose price moves give the rate factor (NULL/"none": rates fixed) */
+    double rate_duration;     /* its modified duration: dr = -d log P / D */
+    int rate_explicit;        /* rate_proxy was configured (missing from the data: an error, not a note) */
     unsigned methods;         /* bit per qa_stress_method */
     int use_mean;             /* 1: sample mean of the window, 0: zero mean */
     /* covariance */

@@ -24,6 +24,7 @@ static const char *const tristate_names[] = {"auto", "false", "true", NULL};
 static const char *const cov_names[] = {"current", "stressed", NULL};
 /* qa_risk_reval_names, NULL-terminated for the binder. */
 static const char *const reval_names[] = {"full", "delta", "delta_gamma", NULL};
+static const char *const vol_names[] = {"none", "realised", NULL};
 
 /* Built-in replay windows (skipped, with a note, where the data does not cover them). */
 static const struct {
@@ -51,6 +52,10 @@ void qa_stress_cfg_default(qa_stress_cfg *c) {
     c->levels[2] = 0.99;
     c->nlevels = 3;
     c->horizon = 1;
+    c->opt_vol = 1;
+    c->vol_window = 21;
+    c->rate_proxy = "IEF";
+    c->rate_duration = 7.5; /* iShares 7-10 Year Treasury: modified duration ~7.5 years */
     c->window = 1000;
     c->methods = (1u << QA_STRESS_METHOD_COUNT) - 1;
     c->estimator = QA_STRESS_COV_SAMPLE;
@@ -100,6 +105,7 @@ struct bind {
     qa_stress_cfg c;
     const char *valuation_date;
     const qa_cfg_node *window;           /* a count of returns or {start, end} */
+    const char *rate_proxy;              /* option_factors.rate: a symbol or "none" */
     int backend;                         /* index into qa_backend_choices */
     const qa_cfg_node *levels, *methods;
     int param_dist, mc_dist;             /* dist_names; with nu they make c.param_nu / c.mc_nu */
@@ -181,6 +187,13 @@ static const qa_cfg_field bt_fields[] = {
     NUM("scenarios", c.bt_scenarios, 100, 1e9, "Monte-Carlo scenarios per forecast"),
     {NULL},
 };
+static const qa_cfg_field optf_fields[] = {
+    ENUM("vol", c.opt_vol, vol_names, "none or realised (a vol factor per option underlying)"),
+    NUM("vol_window", c.vol_window, 5, 1000, "returns in the realised-volatility proxy"),
+    FIELD("rate", QA_CFG_T_STRING, rate_proxy, "bond ETF proxy of the rate factor, or none"),
+    NUM("rate_duration", c.rate_duration, 0.1, 50, "modified duration of the rate proxy (years)"),
+    {NULL},
+};
 static const qa_cfg_field out_fields[] = {
     NUM("bins", c.bins, 5, 1000, "histogram bins"),
     {NULL},
@@ -209,6 +222,7 @@ static const qa_cfg_field top_fields[] = {
     ENUM("limits_method", c.limits_method, qa_stress_method_names, "VaR/ES source of the limits"),
     SECTION("backtest", bt_fields, "qa stress backtest"),
     SECTION("output", out_fields, "outputs"),
+    SECTION("option_factors", optf_fields, "volatility and rate factors of option books"),
     {NULL},
 };
 #undef NUM
@@ -321,7 +335,7 @@ struct raw_factor {
 };
 
 struct raw_shock {
-    const char *asset, *sector, *factor;
+    const char *asset, *sector, *factor, *vol, *rate;
     double move;
 };
 
@@ -356,22 +370,34 @@ static qa_status parse_hypos(const qa_cfg_t *cfg, const qa_cfg_node *seq, qa_str
             const qa_cfg_node *sm = qa_cfg_seq_at(r.shocks, j);
             char sw[128];
             snprintf(sw, sizeof sw, "%s.shocks[%zu]", what, j);
-            struct raw_shock rs = {NULL, NULL, NULL, NAN};
+            struct raw_shock rs = {NULL, NULL, NULL, NULL, NULL, NAN};
             const qa_cfg_field ss[] = {
                 {"asset", QA_CFG_T_STRING, offsetof(struct raw_shock, asset), 0, 0, NULL, NULL, 0, "symbol"},
                 {"sector", QA_CFG_T_STRING, offsetof(struct raw_shock, sector), 0, 0, NULL, NULL, 0, "sector"},
                 {"factor", QA_CFG_T_STRING, offsetof(struct raw_shock, factor), 0, 0, NULL, NULL, 0, "factor"},
+                {"vol", QA_CFG_T_STRING, offsetof(struct raw_shock, vol), 0, 0, NULL, NULL, 0,
+                 "option underlying whose volatility moves"},
+                {"rate", QA_CFG_T_STRING, offsetof(struct raw_shock, rate), 0, 0, NULL, NULL, 0,
+                 "the rate (its currency, e.g. USD)"},
                 {"move", QA_CFG_T_DOUBLE, offsetof(struct raw_shock, move), -0.999999, 100, NULL, NULL, QA_CFG_REQUIRED,
-                 "simple return (-0.2 = -20%)"},
+                 "simple return (-0.2 = -20%); for vol a relative change, for rate an absolute change (0.01 = +100 bp)"},
                 {NULL},
             };
             if (qa_cfg_node_kind(sm) != QA_CFG_MAP) return qa_cfg_error(cfg, sm, sw, "expected a map {asset, move}");
             if ((st = qa_cfg_bind(cfg, sm, ss, &rs, sw))) return st;
-            int given = (rs.asset != NULL) + (rs.sector != NULL) + (rs.factor != NULL);
-            if (given != 1) return qa_cfg_error(cfg, sm, sw, "give exactly one of asset, sector or factor");
+            int given = (rs.asset != NULL) + (rs.sector != NULL) + (rs.factor != NULL) + (rs.vol != NULL) +
+                        (rs.rate != NULL);
+            if (given != 1) return qa_cfg_error(cfg, sm, sw, "give exactly one of asset, sector, factor, vol or rate");
             qa_stress_shock *sh = &hy->shocks[hy->nshocks++];
-            sh->kind = rs.asset ? QA_STRESS_SHOCK_ASSET : rs.sector ? QA_STRESS_SHOCK_SECTOR : QA_STRESS_SHOCK_FACTOR;
-            sh->target = rs.asset ? rs.asset : rs.sector ? rs.sector : rs.factor;
+            sh->kind = rs.asset    ? QA_STRESS_SHOCK_ASSET
+                       : rs.sector ? QA_STRESS_SHOCK_SECTOR
+                       : rs.factor ? QA_STRESS_SHOCK_FACTOR
+                       : rs.vol    ? QA_STRESS_SHOCK_VOL
+                                   : QA_STRESS_SHOCK_RATE;
+            sh->target = rs.asset ? rs.asset : rs.sector ? rs.sector : rs.factor ? rs.factor : rs.vol ? rs.vol : rs.rate;
+            if (sh->kind == QA_STRESS_SHOCK_RATE && !(fabs(rs.move) <= 0.2))
+                return qa_cfg_error(cfg, qa_cfg_map_get(sm, "move"), sw, "a rate move of %g is outside [-0.2, 0.2] "
+                                    "(absolute: 0.01 = +100 bp)", rs.move);
             sh->move = rs.move;
             sh->line = qa_cfg_node_line(sm);
         }
@@ -560,6 +586,10 @@ static qa_status bind_parsed(const qa_cfg_t *cfg, const struct bind *r, qa_stres
     c->backend = qa_backend_choices[r->backend];
     if (r->levels) QA_TRY_RET(parse_levels(cfg, r->levels, "levels", c->levels, QA_STRESS_MAX_LEVELS, &c->nlevels));
     QA_TRY_RET(bind_window(cfg, r->window, c));
+    if (r->rate_proxy) {
+        c->rate_proxy = strcmp(r->rate_proxy, "none") == 0 ? NULL : r->rate_proxy;
+        c->rate_explicit = c->rate_proxy != NULL;
+    }
     c->line_reval = qa_cfg_node_line(node_at(cfg, "revaluation", NULL));
     unsigned all = (1u << QA_STRESS_METHOD_COUNT) - 1;
     if (r->methods) QA_TRY_RET(parse_methods(cfg, r->methods, "methods", all, &c->methods));

@@ -32,7 +32,8 @@ typedef struct qa_stress_panel {
     char (*sym)[QA_STORE_SYMBOL_LEN];     /* n */
     size_t t;                             /* timestamps */
     int64_t *time;                        /* t, UTC ns */
-    double *close;                        /* n x t, NaN where no bar */
+    double *close;                        /* n x t, NaN where no bar (derived columns: the proxy's level) */
+    unsigned char *kind;                  /* n: qa_stress_col_kind */
     double bars_per_year;
     char path[QA_PATH_MAX];               /* market file */
 } qa_stress_panel;
@@ -41,6 +42,23 @@ typedef struct qa_stress_panel {
 qa_status qa_stress_panel_load(const char *path, const qa_comm_t *comm, const char *const *symbols, size_t n,
                             qa_stress_panel *out);
 void qa_stress_panel_free(qa_stress_panel *p);
+/* What a panel column holds; a factor's scenario value is the log-change of its level. */
+typedef enum qa_stress_col_kind {
+    QA_STRESS_COL_PRICE = 0, /* a close: log-return */
+    QA_STRESS_COL_VOL = 1,   /* realised-volatility proxy of an implied vol: log-change of the vol */
+    QA_STRESS_COL_RATE = 2   /* exp(rate proxy): its log-change is the rate's absolute change */
+} qa_stress_col_kind;
+
+/* Inserts at column `at` a derived level series computed from column `src` (the columns
+ * from `at` on move right by one):
+ *   QA_STRESS_COL_VOL:  the annualised realised volatility of src's last `window` log-
+ *                       returns (zero mean), NaN until `window` returns exist;
+ *   QA_STRESS_COL_RATE: exp(-log(P_t / P_0) / duration) for src's closes P (P_0 its first),
+ *                       so a log-change is the rate move dr = -dlog P / D of a bond of
+ *                       modified duration D.
+ * Every rank computes the same bits from the same panel. */
+qa_status qa_stress_panel_derive(qa_stress_panel *p, size_t at, const char *name, qa_stress_col_kind kind, size_t src,
+                                 int window, double duration);
 /* Column of `symbol`, or -1. */
 long qa_stress_panel_find(const qa_stress_panel *p, const char *symbol);
 /* Index of the last timestamp <= `at` (at = 0: the last) where every symbol in cols has a
@@ -94,6 +112,14 @@ typedef struct qa_stress_book {
      * exposure; option: time decay, q (Delta S), q (Delta S + Gamma S^2)). */
     int reval;
     double *c0, *a1, *a2;/* p */
+    double *av, *ar;     /* p: first-order P&L per unit vol log-change (q vega vol) and per unit rate move (q rho) */
+    /* Factors: the n0 portfolio assets, then a vol factor per option underlying (its
+     * realised-vol proxy) and one rate factor (a bond ETF proxy), each a panel column. */
+    size_t n0;
+    long *vol_of;        /* n0: the vol factor of an underlying, or -1 */
+    long rate_f;         /* the rate factor, or -1 */
+    int rate_missing;    /* the book has options but the default rate proxy is not in the data */
+    const unsigned char *fkind; /* n: qa_stress_col_kind of each factor (the panel's) */
     double *e_apx, *w_apx;/* approximations: width x p exposures and their row sums (engine book) */
     size_t *all_pos;     /* p: 0 .. p-1 */
     double value;        /* portfolio value (NAV) */

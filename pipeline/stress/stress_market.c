@@ -1,10 +1,12 @@
 /* Market data for `qa stress`: closing-price panels (read on rank 0, broadcast), common-
  * date log-returns and the sector table. */
-#include <math.h>    /* log, isnan */
+#include <math.h>    /* log, exp, sqrt, isnan */
+#include <stdio.h>   /* snprintf */
 #include <stdlib.h>  /* malloc, calloc, free */
 #include <string.h>  /* memcpy, strcmp */
 #include <strings.h> /* strcasecmp */
 
+#include "common/mem.h"          /* QA_FREE_ALL */
 #include "datasets/csv.h"        /* sector table */
 #include "pipeline/stress/stress_impl.h"
 
@@ -13,7 +15,75 @@ void qa_stress_panel_free(qa_stress_panel *p) {
     free(p->sym);
     free(p->time);
     free(p->close);
+    free(p->kind);
     memset(p, 0, sizeof *p);
+}
+
+qa_status qa_stress_panel_derive(qa_stress_panel *p, size_t at, const char *name, qa_stress_col_kind kind, size_t src,
+                                 int window, double duration) {
+    size_t t = p->t, n = p->n;
+    double *close = malloc((n + 1) * (t ? t : 1) * sizeof *close), *lv = malloc((t ? t : 1) * sizeof *lv);
+    char(*sym)[QA_STORE_SYMBOL_LEN] = calloc(n + 1, sizeof *sym);
+    unsigned char *kinds = calloc(n + 1, 1);
+    if (!close || !lv || !sym || !kinds) {
+        QA_FREE_ALL(close, lv, sym, kinds);
+        return QA_FAIL(QA_ERR_NOMEM, "derived series '%s' (%zu dates)", name, t);
+    }
+    const double *c = p->close + src * t;
+    if (kind == QA_STRESS_COL_VOL) {
+        /* Rolling sum of the last `window` squared log-returns between consecutive closes,
+         * recomputed from scratch at each date (no drift from running sums). */
+        size_t w = (size_t)window, cnt = 0;
+        double *r2 = malloc((t ? t : 1) * sizeof *r2);
+        if (!r2) {
+            QA_FREE_ALL(close, lv, sym, kinds);
+            return QA_FAIL(QA_ERR_NOMEM, "derived series '%s'", name);
+        }
+        long prev = -1;
+        for (size_t d = 0; d < t; d++) {
+            lv[d] = NAN;
+            if (!(c[d] > 0)) continue;
+            if (prev >= 0) {
+                double r = log(c[d] / c[prev]);
+                r2[cnt++] = r * r;
+                if (cnt >= w) {
+                    double s = 0.0;
+                    for (size_t k = cnt - w; k < cnt; k++) s += r2[k];
+                    lv[d] = sqrt(s / (double)w * p->bars_per_year);
+                    if (!(lv[d] > 0)) lv[d] = NAN; /* a flat stretch has no volatility to move */
+                }
+            }
+            prev = (long)d;
+        }
+        free(r2);
+    } else {
+        double p0 = NAN;
+        for (size_t d = 0; d < t; d++) {
+            if (isnan(p0) && c[d] > 0) p0 = c[d];
+            lv[d] = c[d] > 0 ? exp(-log(c[d] / p0) / duration) : NAN;
+        }
+    }
+    for (size_t j = 0, k = 0; j <= n; j++) {
+        if (j == at) {
+            memcpy(close + j * t, lv, t * sizeof *lv);
+            snprintf(sym[j], sizeof sym[j], "%s", name);
+            kinds[j] = (unsigned char)kind;
+            continue;
+        }
+        memcpy(close + j * t, p->close + k * t, t * sizeof *close);
+        memcpy(sym[j], p->sym[k], sizeof sym[j]);
+        kinds[j] = p->kind ? p->kind[k] : QA_STRESS_COL_PRICE;
+        k++;
+    }
+    free(p->close);
+    free(p->sym);
+    free(p->kind);
+    free(lv);
+    p->close = close;
+    p->sym = sym;
+    p->kind = kinds;
+    p->n = n + 1;
+    return QA_OK;
 }
 
 qa_status qa_stress_panel_load(const char *path, const qa_comm_t *comm, const char *const *symbols, size_t n,
@@ -27,7 +97,8 @@ qa_status qa_stress_panel_load(const char *path, const qa_comm_t *comm, const ch
     snprintf(p.path, sizeof p.path, "%s", path);
     p.n = n;
     p.sym = calloc(n ? n : 1, sizeof *p.sym);
-    if (!p.sym) st = QA_FAIL(QA_ERR_NOMEM, "symbols");
+    p.kind = calloc(n ? n : 1, 1); /* every loaded column is a price */
+    if (!p.sym || !p.kind) st = QA_FAIL(QA_ERR_NOMEM, "symbols");
     for (size_t i = 0; st == QA_OK && i < n; i++) snprintf(p.sym[i], sizeof p.sym[i], "%s", symbols[i]);
     /* Rank 0 reads serially; the others receive the bytes. */
     if (root && st == QA_OK) {

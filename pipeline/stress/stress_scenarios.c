@@ -205,14 +205,18 @@ static qa_status add_constraint(const qa_stress_cfg *c, const qa_stress_shock *s
     return QA_OK;
 }
 
-/* The scenario's asset moves as simple returns of the log-moves x (n assets); the caller
- * names the assets. */
-static qa_status set_moves(qa_stress_scenario *sc, size_t n, const double *x) {
+/* The scenario's factor moves, named from the panel columns cols[0..n): prices and vols
+ * as simple (relative) changes of the log-moves x, the rate as its absolute change. */
+static qa_status set_moves(qa_stress_scenario *sc, const qa_stress_panel *panel, const size_t *cols, size_t n,
+                           const double *x) {
     sc->nmoves = n;
     sc->move_sym = calloc(n, sizeof *sc->move_sym);
     sc->moves = calloc(n, sizeof *sc->moves);
     if (!sc->move_sym || !sc->moves) return QA_FAIL(QA_ERR_NOMEM, "scenario moves");
-    for (size_t f = 0; f < n; f++) sc->moves[f] = expm1(x[f]);
+    for (size_t f = 0; f < n; f++) {
+        sc->moves[f] = panel->kind[cols[f]] == QA_STRESS_COL_RATE ? x[f] : expm1(x[f]);
+        snprintf(sc->move_sym[f], sizeof sc->move_sym[f], "%s", panel->sym[cols[f]]);
+    }
     return QA_OK;
 }
 
@@ -243,9 +247,31 @@ qa_status qa_stress_hypothetical(const qa_stress_cfg *c, const qa_stress_panel *
         }
         for (size_t j = 0; j < hy->nshocks && st == QA_OK; j++) {
             const qa_stress_shock *sh = &hy->shocks[j];
-            double v = log1p(sh->move); /* simple-return move -> log-return */
+            /* simple-return (or relative vol) move -> log-change; a rate move is absolute */
+            double v = sh->kind == QA_STRESS_SHOCK_RATE ? sh->move : log1p(sh->move);
             memset(row, 0, nu * sizeof *row);
-            if (sh->kind == QA_STRESS_SHOCK_ASSET) {
+            if (sh->kind == QA_STRESS_SHOCK_VOL || sh->kind == QA_STRESS_SHOCK_RATE) {
+                char want[QA_STORE_SYMBOL_LEN];
+                snprintf(want, sizeof want, "%.26s~vol", sh->target);
+                long col = -1;
+                for (size_t u = 0; u < nu && col < 0; u++)
+                    if (sh->kind == QA_STRESS_SHOCK_VOL ? strcmp(panel->sym[uni[u]], want) == 0
+                                                        : panel->kind[uni[u]] == QA_STRESS_COL_RATE)
+                        col = (long)u;
+                if (col < 0) {
+                    st = sh->kind == QA_STRESS_SHOCK_VOL
+                             ? QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.hypothetical[%zu].shocks[%zu].vol': no option "
+                                                      "on '%s' in the book, so its volatility is not a risk factor",
+                                       c->cfg_name, sh->line, h, j, sh->target)
+                             : QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.hypothetical[%zu].shocks[%zu].rate': the run "
+                                                      "has no rate factor (it needs options in the book and a rate "
+                                                      "proxy in the data: option_factors.rate)",
+                                       c->cfg_name, sh->line, h, j);
+                    goto cleanup;
+                }
+                row[col] = 1.0;
+                st = add_constraint(c, sh, a, s, &k, nu, row, v);
+            } else if (sh->kind == QA_STRESS_SHOCK_ASSET) {
                 for (size_t u = 0; u < nu; u++)
                     if (strcmp(panel->sym[uni[u]], sh->target) == 0) row[u] = 1.0;
                 st = add_constraint(c, sh, a, s, &k, nu, row, v);
@@ -280,8 +306,7 @@ qa_status qa_stress_hypothetical(const qa_stress_cfg *c, const qa_stress_panel *
         QA_TRY(new_scenario(res, b->p, "hypothetical", &sc));
         snprintf(sc->name, sizeof sc->name, "%s", hy->name);
         sc->pnl = sc->worst = qa_stress_book_pnl_full(b, x, 0.0, sc->pos);
-        QA_TRY(set_moves(sc, nu, x));
-        for (size_t u = 0; u < nu; u++) snprintf(sc->move_sym[u], sizeof sc->move_sym[u], "%s", panel->sym[uni[u]]);
+        QA_TRY(set_moves(sc, panel, uni, nu, x));
         snprintf(sc->note, sizeof sc->note, "%zu constraint(s); other assets by E[r | shocks]", k);
     }
 cleanup:
@@ -409,8 +434,7 @@ qa_status qa_stress_reverse(const qa_stress_cfg *c, const qa_stress_book *b, con
         s->model_loss = -qa_stress_book_pnl_model(b, x, b->horizon_years, NULL);
         s->pnl = s->worst = qa_stress_book_pnl_full(b, x, b->horizon_years, s->pos);
         s->sigma_distance = have_l ? mahalanobis(l, n, x, tmp) : NAN;
-        QA_TRY(set_moves(s, n, x));
-        for (size_t i = 0; i < b->p; i++) snprintf(s->move_sym[b->factor[i]], sizeof s->move_sym[0], "%s", b->pf.pos[i].symbol);
+        QA_TRY(set_moves(s, res->panel, b->cols, n, x));
     }
 cleanup:
     QA_FREE_ALL(l, x, xn, g, sg, tmp);

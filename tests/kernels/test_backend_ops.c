@@ -496,7 +496,7 @@ static qa_status run_risk(arena *a, const void *arg, double *out, size_t *n) {
             qa_risk_option opt[7];
             for (int q = 0; q < 7; q++)
                 opt[q] = (qa_risk_option){q % 2 ? -3.0 : 2.0, 100.0, 80.0 + 7.0 * q, 0.05 + 0.3 * q, 0.2 + 0.02 * q,
-                                          0.03, 0.01, q % 2 ? QA_RISK_PUT : QA_RISK_CALL, q, q == 3 ? 5 : -1, 0};
+                                          0.03, 0.01, q % 2 ? QA_RISK_PUT : QA_RISK_CALL, q, q == 3 ? 5 : -1, q == 4 ? 6 : -1};
             const qa_risk_option *dopt = dev(a, opt, sizeof opt);
             TIMED(a->be, qa_risk_pnl_options(ctx, shocks, RK_SC, RK_N, dopt, 7, 1.0 / 252.0, NULL, pnl));
             if (st == QA_OK) st = fetch(a, out, pnl, sizeof(double) * RK_SC);

@@ -822,6 +822,7 @@ static qa_risk_option make_option(uint64_t i, int nfac) {
     o.type = (int32_t)(i % 2);
     o.factor = (int32_t)(i % (uint64_t)(nfac - 1));
     o.vol_factor = i % 3 == 0 ? nfac - 1 : -1;
+    o.rate_factor = i % 4 == 1 ? nfac - 2 : -1; /* an absolute rate change (0.05 x N(0,1): +-5% moves) */
     return o;
 }
 
@@ -840,8 +841,9 @@ static void test_option_revaluation(void) {
             double v0 = qa_risk_bs_price(o->type, o->spot, o->strike, o->expiry, o->vol, o->rate, o->div_yield);
             double s1 = o->spot * exp(x[s * n + o->factor]);
             double vol1 = o->vol_factor >= 0 ? o->vol * exp(x[s * n + o->vol_factor]) : o->vol;
+            double r1 = o->rate_factor >= 0 ? o->rate + x[s * n + o->rate_factor] : o->rate;
             double tau = o->expiry - horizon, v1;
-            if (tau > 0) v1 = qa_risk_bs_price(o->type, s1, o->strike, tau, vol1, o->rate, o->div_yield);
+            if (tau > 0) v1 = qa_risk_bs_price(o->type, s1, o->strike, tau, vol1, r1, o->div_yield);
             else v1 = fmax(o->type == QA_RISK_CALL ? s1 - o->strike : o->strike - s1, 0.0);
             ref[s * p + q] = o->quantity * (v1 - v0);
         }
@@ -868,6 +870,9 @@ static void test_option_revaluation(void) {
         badopt = opt[0];
         badopt.vol = 0.0;
         QA_CHECK_ERR(qa_risk_pnl_options(ctx, x, b, n, &badopt, 1, horizon, pp, NULL), QA_ERR_INVALID_ARG, "invalid");
+        badopt = opt[0];
+        badopt.rate_factor = (int32_t)n;
+        QA_CHECK_ERR(qa_risk_pnl_options(ctx, x, b, n, &badopt, 1, horizon, pp, NULL), QA_ERR_INVALID_ARG, "option 0");
         free_ctx(ctx, be);
     }
     /* Zero shock and zero horizon: zero P&L exactly. */

@@ -54,8 +54,8 @@ static void make_book(void) {
         e_lin[i * 5 + i] = e; /* position lin_pos[i] on factor i */
         w[i] += e;
     }
-    opt[0] = (qa_risk_option){300.0, 100.0, 105.0, 0.25, 0.25, 0.03, 0.01, QA_RISK_CALL, 0, -1, 0};
-    opt[1] = (qa_risk_option){-500.0, 50.0, 45.0, 0.5, 0.35, 0.03, 0.0, QA_RISK_PUT, 2, -1, 0};
+    opt[0] = (qa_risk_option){300.0, 100.0, 105.0, 0.25, 0.25, 0.03, 0.01, QA_RISK_CALL, 0, -1, -1};
+    opt[1] = (qa_risk_option){-500.0, 50.0, 45.0, 0.5, 0.35, 0.03, 0.0, QA_RISK_PUT, 2, -1, -1};
 }
 
 /* Delta-gamma exposures: e on x, e/2 on x^2 (2N rows). */
