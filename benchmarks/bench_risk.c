@@ -1,25 +1,28 @@
-/* Risk kernels: Monte-Carlo scenario revaluation throughput with bounded memory.
+/* Risk kernels: Monte-Carlo VaR throughput by revaluation model, with bounded memory.
  *
- *   bench_risk [scenarios [factors [positions [option_scenarios]]]]
- *   defaults:   1000000    1000      1000       200000
+ *   bench_risk [scenarios [assets [positions [option_scenarios]]]]
+ *   defaults:   200000     500      500         200000
  *
- * Model and units:
- * - A "revaluation" is one (scenario, position) pair; linear positions have dense
- *   exposures to all factors (E: factors x positions), options are Black-Scholes.
+ * Model of work and units (docs/risk.md, "Throughput"): each row counts what it does.
+ * - Full revaluation (qa stress's default), portfolio: per scenario N normals (~30 flops
+ *   each), the correlation product z = L eps (triangular: N^2 flops), one expm1 per asset
+ *   (~20 flops) and the exposure dot product (2N): items = scenario x asset
+ *   revaluations (S N), flops S (N^2 + 52 N). The NumPy baseline does the same:
+ *   expm1(eps @ L.T) @ w (2 N^2 flops: it cannot use the triangle).
+ * - Full revaluation per position (the contribution path): + expm1(z) E, 2 N P flops per
+ *   scenario: items = scenario x position revaluations of N assets each (S P).
+ * - Delta (first-order) portfolio: the shortcut eps (L'w) needs no per-asset move, so its
+ *   work is N normals + one N-dot per scenario and does not depend on the positions:
+ *   items = scenarios (S). Delta per position: eps (L'E), 2 N P flops: items S P.
+ * - The revaluation GEMM alone (X E): items S P, flops 2 S N P.
+ * - Options: Black-Scholes valuations (scenario x option, ~100 flops each).
  * - Scenarios are streamed in blocks (8192 on the CPU, 65536 on CUDA) so memory stays
  *   bounded: peak RSS is printed with every row (JSON line).
- * - Flop counts: revaluation GEMM 2 S N P; correlating shocks (triangular) S N^2;
- *   fused per-position path 2 S N P; covariance T N^2; Cholesky N^3 / 3.
  * - Market model: sample covariance of 1500 dates of synthetic one-factor returns;
  *   dense exposures E[j][q] = 1e4 ((7j + 13q) mod 101 - 50) / 50 (bench_risk_numpy.py
- *   builds the same book, so the VaR/ES lines can be compared).
- * Rows: covariance + Cholesky; scenarios (RNG + L eps); linear revaluation GEMM
- * (deterministic kernel and, for comparison, OpenBLAS); end-to-end Monte Carlo for
- * the portfolio (fused GEMV), per position (fused GEMM, the contributions path) and
- * the straightforward two-step pipeline (L eps, then X E: what the NumPy script does);
- * an option book; exact tail selection. CPU on 1 thread and all threads; CUDA when a
- * GPU is present. Correctness is checked first on a small block (optimised vs
- * reference). */
+ *   builds the same book, so the VaR/ES lines can be compared statistically).
+ * CPU on 1 thread and all threads; CUDA when a GPU is present. Correctness is checked
+ * first on a small block (optimised vs reference, full revaluation). */
 #include <math.h>
 #include <stdint.h>
 
@@ -28,7 +31,7 @@
 #include "kernels/backend.h"       /* backends, device buffers */
 #include "kernels/risk.h"          /* the kernels under test */
 
-static size_t g_s = 1000000, g_n = 1000, g_p = 1000, g_sopt = 200000;
+static size_t g_s = 200000, g_n = 500, g_p = 500, g_sopt = 200000;
 
 static void die(const char *what) {
     printf("bench_risk: %s failed: %s\n", what, qa_err_msg());
@@ -45,8 +48,8 @@ typedef struct env {
     qa_risk_ctx_t *ctx;
     const char *name;
     size_t block;
-    double *l, *e, *m, *w, *wl, *x, *pos, *pnl; /* backend arrays */
-    qa_buf bufs[8];
+    double *l, *e, *m, *w, *wl, *x, *f, *pos, *pnl; /* backend arrays */
+    qa_buf bufs[10];
     int nbufs;
 } env;
 
@@ -79,6 +82,7 @@ static void env_init(env *v, qa_backend_t *be, const char *name, size_t block, c
     v->w = balloc(v, n);
     v->wl = balloc(v, n);
     v->x = balloc(v, block * n);
+    v->f = balloc(v, block * n);
     v->pos = balloc(v, block * p);
     v->pnl = balloc(v, block);
     put(v, v->l, l, n * n);
@@ -94,7 +98,7 @@ static void env_free(env *v) {
     qa_risk_ctx_free(v->ctx);
 }
 
-typedef enum pipeline { P_SCEN, P_REVAL, P_MC_PORT, P_MC_POS, P_MC_2STEP } pipeline;
+typedef enum pipeline { P_SCEN, P_REVAL, P_FULL, P_FULL_POS, P_DELTA, P_DELTA_POS } pipeline;
 
 /* Streams `total` scenarios through one pipeline; returns seconds (after a warm-up block). */
 static double run_pipeline(env *v, pipeline pl, size_t total, double *var_out, double *es_out) {
@@ -105,7 +109,8 @@ static double run_pipeline(env *v, pipeline pl, size_t total, double *var_out, d
     TRY(qa_risk_tail_init(&tail, m));
     /* Warm-up (first-touch, handles, caches) on one block outside the timing. */
     TRY(qa_risk_scenarios(v->ctx, &mc, v->l, NULL, n, 0, b < total ? b : total, v->x));
-    TRY(qa_risk_pnl_linear_pos(v->ctx, v->x, b < total ? b : total, n, v->e, p, NULL, v->pos, v->pnl));
+    TRY(qa_risk_reval_features(v->ctx, QA_RISK_REVAL_FULL, v->x, b < total ? b : total, n, v->f));
+    TRY(qa_risk_pnl_linear_pos(v->ctx, v->f, b < total ? b : total, n, v->e, p, NULL, v->pos, v->pnl));
     TRY(qa_backend_sync(v->be));
     if (pl == P_REVAL) /* revaluation only: one block of shocks, revalued total/b times */
         TRY(qa_risk_scenarios(v->ctx, &mc, v->l, NULL, n, 0, b, v->x));
@@ -115,56 +120,66 @@ static double run_pipeline(env *v, pipeline pl, size_t total, double *var_out, d
         switch (pl) {
         case P_SCEN: TRY(qa_risk_scenarios(v->ctx, &mc, v->l, NULL, n, s0, cnt, v->x)); break;
         case P_REVAL: TRY(qa_risk_pnl_linear_pos(v->ctx, v->x, cnt, n, v->e, p, NULL, v->pos, NULL)); break;
-        case P_MC_PORT: /* raw shocks against L'w: one GEMV per block */
+        case P_FULL: /* z = L eps, expm1(z), one GEMV against the exposures per asset */
+        case P_FULL_POS: /* ... and the per-position GEMM (contributions) */
+            TRY(qa_risk_scenarios(v->ctx, &mc, v->l, NULL, n, s0, cnt, v->x));
+            TRY(qa_risk_reval_features(v->ctx, QA_RISK_REVAL_FULL, v->x, cnt, n, v->f));
+            if (pl == P_FULL) TRY(qa_risk_pnl_linear(v->ctx, v->f, cnt, n, v->w, v->pnl));
+            else TRY(qa_risk_pnl_linear_pos(v->ctx, v->f, cnt, n, v->e, p, NULL, v->pos, v->pnl));
+            TRY(qa_risk_tail_push(v->ctx, &tail, v->pnl, cnt, s0));
+            break;
+        case P_DELTA: /* first order: raw shocks against L'w, one GEMV per block */
             TRY(qa_risk_scenarios(v->ctx, &mc, NULL, NULL, n, s0, cnt, v->x));
             TRY(qa_risk_pnl_linear(v->ctx, v->x, cnt, n, v->wl, v->pnl));
             TRY(qa_risk_tail_push(v->ctx, &tail, v->pnl, cnt, s0));
             break;
-        case P_MC_POS: /* raw shocks against M = L'E: per-position P&L and totals */
+        case P_DELTA_POS: /* first order per position: raw shocks against M = L'E */
             TRY(qa_risk_scenarios(v->ctx, &mc, NULL, NULL, n, s0, cnt, v->x));
             TRY(qa_risk_pnl_linear_pos(v->ctx, v->x, cnt, n, v->m, p, NULL, v->pos, v->pnl));
-            TRY(qa_risk_tail_push(v->ctx, &tail, v->pnl, cnt, s0));
-            break;
-        case P_MC_2STEP: /* z = L eps, then X E */
-            TRY(qa_risk_scenarios(v->ctx, &mc, v->l, NULL, n, s0, cnt, v->x));
-            TRY(qa_risk_pnl_linear_pos(v->ctx, v->x, cnt, n, v->e, p, NULL, v->pos, v->pnl));
             TRY(qa_risk_tail_push(v->ctx, &tail, v->pnl, cnt, s0));
             break;
         }
     }
     TRY(qa_backend_sync(v->be));
     double sec = qa_time_since(t0);
-    if (pl >= P_MC_PORT) TRY(qa_risk_var_es_tail(tail.items, tail.count, m, var_out, es_out));
+    if (pl >= P_FULL) TRY(qa_risk_var_es_tail(tail.items, tail.count, m, var_out, es_out));
     qa_risk_tail_free(&tail);
     return sec;
 }
 
-static void report(const char *bench, const char *backend, size_t s, double sec, double items, double flops,
-                   double bytes) {
+static void report(const char *bench, const char *backend, size_t s, double sec, double items, const char *unit,
+                   double flops, double bytes) {
     char size[64];
     snprintf(size, sizeof size, "S=%zu N=%zu P=%zu", s, g_n, g_p);
-    qa_bench_result r = {bench, backend, size, sec, items, "revaluations", bytes, flops};
+    qa_bench_result r = {bench, backend, size, sec, items, unit, bytes, flops};
     qa_bench_report(&r);
 }
 
+#define U_ASSET "scenario x asset revaluations"
+#define U_POS "scenario x position revaluations (N assets each)"
+
 /* Linear book: every pipeline on one backend configuration. */
-static void bench_linear(env *v, int full) {
+static void bench_linear(env *v, int all) {
     const double S = (double)g_s, N = (double)g_n, P = (double)g_p;
     double var = 0, es = 0;
     double t = run_pipeline(v, P_REVAL, g_s, NULL, NULL);
-    report("risk_reval_linear", v->name, g_s, t, S * P, 2 * S * N * P, 8 * (S * N + S * P));
-    if (!full) return;
+    report("risk_reval_linear", v->name, g_s, t, S * P, U_POS, 2 * S * N * P, 8 * (S * N + S * P));
+    if (!all) return;
     t = run_pipeline(v, P_SCEN, g_s, NULL, NULL);
-    report("risk_scenarios", v->name, g_s, t, S * N, S * N * N, 8 * S * N);
-    t = run_pipeline(v, P_MC_PORT, g_s, &var, &es);
-    report("risk_mc_portfolio", v->name, g_s, t, S * P, 2 * S * N, 8 * S * N);
-    printf("#   portfolio 99%% VaR %.6g ES %.6g\n", var, es);
-    t = run_pipeline(v, P_MC_POS, g_s, &var, &es);
-    report("risk_mc_positions", v->name, g_s, t, S * P, 2 * S * N * P, 8 * (S * N + S * P));
-    printf("#   portfolio 99%% VaR %.6g ES %.6g (fused path)\n", var, es);
-    t = run_pipeline(v, P_MC_2STEP, g_s, &var, &es);
-    report("risk_mc_two_step", v->name, g_s, t, S * P, S * N * N + 2 * S * N * P, 8 * (2 * S * N + S * P));
-    printf("#   portfolio 99%% VaR %.6g ES %.6g (two-step path)\n", var, es);
+    report("risk_scenarios", v->name, g_s, t, S * N, "scenario x asset shocks", S * N * N + 30 * S * N, 8 * S * N);
+    t = run_pipeline(v, P_FULL, g_s, &var, &es);
+    report("risk_mc_full", v->name, g_s, t, S * N, U_ASSET, S * N * N + 52 * S * N, 8 * S * N);
+    printf("#   full revaluation: %.4g scenarios/s; portfolio 99%% VaR %.6g ES %.6g\n", S / t, var, es);
+    t = run_pipeline(v, P_FULL_POS, g_s, &var, &es);
+    report("risk_mc_full_positions", v->name, g_s, t, S * P, U_POS, S * N * N + 50 * S * N + 2 * S * N * P,
+           8 * (S * N + S * P));
+    printf("#   full revaluation per position: %.4g scenarios/s; 99%% VaR %.6g ES %.6g\n", S / t, var, es);
+    t = run_pipeline(v, P_DELTA, g_s, &var, &es);
+    report("risk_mc_delta", v->name, g_s, t, S, "scenarios", 32 * S * N, 8 * S * N);
+    printf("#   delta (first-order) portfolio: 99%% VaR %.6g ES %.6g\n", var, es);
+    t = run_pipeline(v, P_DELTA_POS, g_s, &var, &es);
+    report("risk_mc_delta_positions", v->name, g_s, t, S * P, U_POS, 30 * S * N + 2 * S * N * P, 8 * (S * N + S * P));
+    printf("#   delta per position: 99%% VaR %.6g ES %.6g\n", var, es);
 }
 
 /* Revalues option_scenarios scenarios in blocks (the same block of shocks each time). */
@@ -189,7 +204,8 @@ static void bench_options(qa_backend_t *be, const char *name, const double *xh, 
     double t = qa_time_since(t0);
     char size[64];
     snprintf(size, sizeof size, "S=%zu options=%zu", g_sopt, p);
-    qa_bench_result r = {"risk_reval_options", name, size, t, (double)g_sopt * (double)p, "revaluations", 0, 0};
+    qa_bench_result r = {"risk_reval_options", name, size, t, (double)g_sopt * (double)p, "option valuations", 0,
+                         100.0 * (double)g_sopt * (double)p};
     qa_bench_report(&r);
     qa_buf_free(&bx);
     qa_buf_free(&bo);
@@ -283,16 +299,22 @@ int main(int argc, char **argv) {
         qa_risk_mc mc = {1, 0, QA_RISK_DIST_NORMAL, 0};
         TRY(qa_risk_scenarios(rc, &mc, l, NULL, n, 12345, b, z1));
         TRY(qa_risk_scenarios(cctx, &mc, l, NULL, n, 12345, b, z2));
-        TRY(qa_risk_pnl_linear_pos(rc, z1, b, n, e, p, NULL, NULL, p1));
-        TRY(qa_risk_pnl_linear_pos(cctx, z2, b, n, e, p, NULL, NULL, p2));
         double worst = 0;
         for (size_t k = 0; k < b * n; k++) worst = fmax(worst, fabs(z1[k] - z2[k]));
+        double *f1 = malloc(b * n * sizeof *f1), *f2 = malloc(b * n * sizeof *f2);
+        if (!f1 || !f2) die("allocation");
+        TRY(qa_risk_reval_features(rc, QA_RISK_REVAL_FULL, z1, b, n, f1));
+        TRY(qa_risk_reval_features(cctx, QA_RISK_REVAL_FULL, z2, b, n, f2));
+        TRY(qa_risk_pnl_linear_pos(rc, f1, b, n, e, p, NULL, NULL, p1));
+        TRY(qa_risk_pnl_linear_pos(cctx, f2, b, n, e, p, NULL, NULL, p2));
+        free(f1);
+        free(f2);
         double worst_p = 0, scale = 0;
         for (size_t s = 0; s < b; s++) {
             worst_p = fmax(worst_p, fabs(p1[s] - p2[s]));
             scale = fmax(scale, fabs(p1[s]));
         }
-        printf("# check: shocks max |opt - ref| = %.3g, P&L max |opt - ref| = %.3g (|P&L| up to %.3g)\n", worst,
+        printf("# check: shocks max |opt - ref| = %.3g, full-revaluation P&L max |opt - ref| = %.3g (|P&L| up to %.3g)\n", worst,
                worst_p, scale);
         if (worst > 1e-12 || worst_p > 1e-9 * scale) die("correctness check");
         free(z1);
@@ -340,6 +362,7 @@ int main(int argc, char **argv) {
         opt[q].type = (int32_t)(q % 2);
         opt[q].factor = (int32_t)(q % (nof > 1 ? nof - 1 : 1));
         opt[q].vol_factor = q % 3 == 0 && nof > 1 ? (int32_t)(nof - 1) : -1;
+        opt[q].rate_factor = -1;
     }
     qa_risk_mc mco = {99, 0, QA_RISK_DIST_NORMAL, 0};
     qa_backend_set_threads(cpu, threads);

@@ -1,20 +1,22 @@
 #!/usr/bin/python3
-"""NumPy baseline for bench_risk: the same Monte-Carlo VaR/ES of a linear book.
+"""NumPy baseline for bench_risk: the same Monte-Carlo VaR/ES of a linear book, by
+revaluation model, in the same units (docs/risk.md, "Throughput").
 
-Correlated normals via Cholesky (z = eps @ L.T), linear revaluation (z @ E), exact
-99% VaR/ES from a streamed top-m tail (np.partition), in blocks of 8192 scenarios so
-memory stays bounded. Same market model and sizes as bench_risk (sample covariance of
+Correlated normals via Cholesky (z = eps @ L.T), full revaluation (expm1(z) @ w: the
+exact P&L of exposures w), exact 99% VaR/ES from a streamed top-m tail (np.partition),
+in blocks of 8192 scenarios so memory stays bounded. Same market model and sizes as bench_risk (sample covariance of
 1500 dates of synthetic one-factor returns, the same dense exposure formula); NumPy's own RNG
 (PCG64 + ziggurat) draws the returns and the normals, so the VaR agrees with
 bench_risk only statistically (a few per cent: covariance sampling + Monte-Carlo noise).
 
-    /usr/bin/python3 benchmarks/bench_risk_numpy.py [scenarios [factors [positions]]] [--threads K]
+    /usr/bin/python3 benchmarks/bench_risk_numpy.py [scenarios [assets [positions]]] [--threads K]
 
-Prints the same table + JSON lines as the C benchmarks. Variants:
-  numpy_mc_two_step   eps @ L.T, then @ E (per-position P&L), row sums, tail
-  numpy_mc_positions  eps @ (L.T @ E): the fused per-position path
-  numpy_mc_portfolio  eps @ (L.T @ w): portfolio P&L only
-  numpy_reval_linear  the revaluation GEMM alone (z @ E)
+Prints the same table + JSON lines as the C benchmarks. Variants (units as bench_risk):
+  numpy_mc_full            expm1(eps @ L.T) @ w, tail          scenario x asset revaluations
+  numpy_mc_full_positions  expm1(eps @ L.T) @ E, row sums      scenario x position (N assets each)
+  numpy_mc_delta           eps @ (L.T @ w): first order        scenarios
+  numpy_mc_delta_positions eps @ (L.T @ E)                     scenario x position (N assets each)
+  numpy_reval_linear       the revaluation GEMM alone (z @ E)  scenario x position (N assets each)
 """
 import json
 import os
@@ -34,9 +36,9 @@ def parse():
             continue
         args.append(argv[i])
         i += 1
-    s = int(args[0]) if len(args) > 0 else 1000000
-    n = int(args[1]) if len(args) > 1 else 1000
-    p = int(args[2]) if len(args) > 2 else 1000
+    s = int(args[0]) if len(args) > 0 else 200000
+    n = int(args[1]) if len(args) > 1 else 500
+    p = int(args[2]) if len(args) > 2 else 500
     return s, n, p, threads
 
 
@@ -55,12 +57,16 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def report(bench, seconds, items, flops, nbytes, size):
+U_ASSET = "scenario x asset revaluations"
+U_POS = "scenario x position revaluations (N assets each)"
+
+
+def report(bench, seconds, items, flops, nbytes, size, unit):
     ips = items / seconds
     print("%-22s %-8s %-22s %12.3f %14.4g %10.2f %10.2f" % (bench, BACKEND, size, seconds * 1e3, ips,
                                                              nbytes / seconds * 1e-9, flops / seconds * 1e-9))
     print("JSON " + json.dumps({"bench": bench, "backend": BACKEND, "size": size, "median_s": seconds,
-                                "items_per_s": ips, "unit": "revaluations", "gb_per_s": nbytes / seconds * 1e-9,
+                                "items_per_s": ips, "unit": unit, "gb_per_s": nbytes / seconds * 1e-9,
                                 "gflop_per_s": flops / seconds * 1e-9, "peak_rss_mb": round(peak_rss_mb(), 1)}))
     sys.stdout.flush()
 
@@ -93,8 +99,8 @@ def main():
 
     def run(kind):
         tail = np.empty(0)
-        M = L.T @ E if kind == "positions" else None
-        wl = L.T @ w if kind == "portfolio" else None
+        M = L.T @ E if kind == "delta_positions" else None
+        wl = L.T @ w if kind == "delta" else None
         z0 = rng.standard_normal((BLOCK, N)) @ L.T
         t0 = time.perf_counter()
         for s0 in range(0, S, BLOCK):
@@ -103,9 +109,11 @@ def main():
                 z0[:cnt] @ E
                 continue
             eps = rng.standard_normal((cnt, N))
-            if kind == "two_step":
-                pnl = ((eps @ L.T) @ E).sum(axis=1)
-            elif kind == "positions":
+            if kind == "full":
+                pnl = np.expm1(eps @ L.T) @ w
+            elif kind == "full_positions":
+                pnl = (np.expm1(eps @ L.T) @ E).sum(axis=1)
+            elif kind == "delta_positions":
                 pnl = (eps @ M).sum(axis=1)
             else:
                 pnl = eps @ wl
@@ -115,16 +123,20 @@ def main():
         return sec, (var_es(tail, m) if kind != "reval" else None)
 
     sec, _ = run("reval")
-    report("numpy_reval_linear", sec, S * P, 2.0 * S * N * P, 8.0 * (S * N + S * P), size)
-    sec, ve = run("portfolio")
-    report("numpy_mc_portfolio", sec, S * P, 2.0 * S * N, 8.0 * S * N, size)
-    print("#   portfolio 99%% VaR %.6g ES %.6g" % ve)
-    sec, ve = run("positions")
-    report("numpy_mc_positions", sec, S * P, 2.0 * S * N * P, 8.0 * (S * N + S * P), size)
-    print("#   portfolio 99%% VaR %.6g ES %.6g (fused path)" % ve)
-    sec, ve = run("two_step")
-    report("numpy_mc_two_step", sec, S * P, 1.0 * S * N * N * 2 + 2.0 * S * N * P, 8.0 * (2 * S * N + S * P), size)
-    print("#   portfolio 99%% VaR %.6g ES %.6g (two-step path)" % ve)
+    report("numpy_reval_linear", sec, S * P, 2.0 * S * N * P, 8.0 * (S * N + S * P), size, U_POS)
+    sec, ve = run("full")
+    report("numpy_mc_full", sec, S * N, 2.0 * S * N * N + 52.0 * S * N, 8.0 * S * N, size, U_ASSET)
+    print("#   full revaluation: %.4g scenarios/s; portfolio 99%% VaR %.6g ES %.6g" % ((S / sec,) + tuple(ve)))
+    sec, ve = run("full_positions")
+    report("numpy_mc_full_positions", sec, S * P, 2.0 * S * N * N + 50.0 * S * N + 2.0 * S * N * P,
+           8.0 * (S * N + S * P), size, U_POS)
+    print("#   full revaluation per position: 99%% VaR %.6g ES %.6g" % ve)
+    sec, ve = run("delta")
+    report("numpy_mc_delta", sec, S, 32.0 * S * N, 8.0 * S * N, size, "scenarios")
+    print("#   delta (first-order) portfolio: 99%% VaR %.6g ES %.6g" % ve)
+    sec, ve = run("delta_positions")
+    report("numpy_mc_delta_positions", sec, S * P, 30.0 * S * N + 2.0 * S * N * P, 8.0 * (S * N + S * P), size, U_POS)
+    print("#   delta per position: 99%% VaR %.6g ES %.6g" % ve)
 
 
 if __name__ == "__main__":
