@@ -358,8 +358,18 @@ qa_status qa_stress_reverse(const qa_stress_cfg *c, const qa_stress_book *b, con
         st = QA_FAIL(QA_ERR_NOMEM, "reverse stress");
         goto cleanup;
     }
-    memcpy(l, cov, n * n * sizeof *l);
-    int have_l = cholesky(l, n);
+    /* The distance's factor. A factor that is an exact function of others (the rate proxy
+     * when its bond ETF is also a position) makes cov singular; moves found here lie in its
+     * range, where x'(cov + d I)^-1 x tends to the pseudo-inverse form as d -> 0: retry
+     * with d = 1e-12 .. 1e-6 of the mean variance, as the Monte-Carlo factor does. */
+    double mdiag = 0.0;
+    for (size_t i = 0; i < n; i++) mdiag += cov[i * n + i] / (double)n;
+    int have_l = 0;
+    for (double d = 0.0; !have_l && d <= 1e-6; d = d == 0.0 ? 1e-12 : 10 * d) {
+        memcpy(l, cov, n * n * sizeof *l);
+        for (size_t i = 0; i < n; i++) l[i * n + i] += d * mdiag;
+        have_l = cholesky(l, n);
+    }
     for (size_t q = 0; q < c->nreverse; q++) {
         double loss = c->reverse_losses[q] * b->value;
         qa_stress_scenario *s = NULL;
