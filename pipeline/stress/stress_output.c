@@ -80,6 +80,12 @@ static json_t *cfg_json(const qa_stress_cfg *c) {
         json_object_set_new(o, "window", json_integer(c->window));
     }
     json_object_set_new(o, "revaluation", json_string(qa_risk_reval_names[c->reval]));
+    json_t *of = json_object();
+    json_object_set_new(of, "vol", json_string(c->opt_vol ? "realised" : "none"));
+    json_object_set_new(of, "vol_window", json_integer(c->vol_window));
+    json_object_set_new(of, "rate", json_string(c->rate_proxy ? c->rate_proxy : "none"));
+    json_object_set_new(of, "rate_duration", json_real(c->rate_duration));
+    json_object_set_new(o, "option_factors", of);
     for (int k = 0; k < QA_STRESS_METHOD_COUNT; k++)
         if (c->methods & (1u << k)) json_array_append_new(me, json_string(qa_stress_method_names[k]));
     json_object_set_new(o, "methods", me);
@@ -134,7 +140,7 @@ static json_t *cfg_json(const qa_stress_cfg *c) {
         for (size_t j = 0; j < c->hypos[i].nshocks; j++) {
             const qa_stress_shock *s = &c->hypos[i].shocks[j];
             json_t *x = json_object();
-            static const char *const kinds[] = {"asset", "sector", "factor"};
+            static const char *const kinds[] = {"asset", "sector", "factor", "vol", "rate"}; /* qa_stress_shock_kind */
             json_object_set_new(x, kinds[s->kind], json_string(s->target));
             json_object_set_new(x, "move", json_real(s->move));
             json_array_append_new(sh, x);
