@@ -11,7 +11,10 @@
  *   c = fma(a_k, b_k, c), k = 0, 1, ..., K-1
  * whatever the tiling, row grouping or thread split (padding adds exact zeros). The
  * AVX2+FMA micro-kernel (6 x 8 register tile, packed operands, Goto-style blocking)
- * and the portable fallback (libm fma, correctly rounded) give identical bits. */
+ * and the portable fallback (libm fma, correctly rounded) give identical bits. The k
+ * range is cut into KC-long pieces so one B piece (KC x 8) and one A micro-panel
+ * (KC x 6) stay in L1 across the row tiles; between pieces the accumulators go to memory
+ * and come back unchanged, so each chain goes on in k order with the same bits. */
 #include <math.h>    /* fma */
 #include <stdlib.h>  /* aligned_alloc, free */
 #include <string.h>  /* memset */
@@ -24,17 +27,20 @@
 #define QA_RISK_X86 1
 #endif
 
-enum { MR_MAX = 12, NR = 8, MC = 48 }; /* register tile rows (max) / columns; rows per packed block */
+enum { MR_MAX = 12, NR = 8, MC = 48, KC = 256 }; /* register tile rows (max) / columns; rows per packed
+                                                 block; k per L1 piece */
 
 static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
-/* ---- micro-kernels: out[r][c] = sum_{k < kend} ap[k][r] * bp[k][c], one chain each ----
- * ap holds mr rows per k (mr = the kernel's tile height), bp 8 columns per k. */
+/* ---- micro-kernels: out[r][c] = init + sum_{k < kend} ap[k][r] * bp[k][c], one chain each
+ * (init: out's values when acc, else 0) ap holds mr rows per k (mr = the kernel's tile
+ * height), bp 8 columns per k. */
 
 enum { MR_PORTABLE = 6 };
 
-static void micro_portable(size_t kend, const double *ap, const double *bp, double *out) {
+static void micro_portable(size_t kend, const double *ap, const double *bp, double *out, int acc_in) {
     double acc[MR_PORTABLE][NR] = {{0}};
+    if (acc_in) memcpy(acc, out, sizeof acc);
     for (size_t k = 0; k < kend; k++)
         for (int r = 0; r < MR_PORTABLE; r++)
             for (int c = 0; c < NR; c++) acc[r][c] = fma(ap[k * MR_PORTABLE + r], bp[k * NR + c], acc[r][c]);
@@ -43,9 +49,17 @@ static void micro_portable(size_t kend, const double *ap, const double *bp, doub
 
 #ifdef QA_RISK_X86
 __attribute__((target("avx2,fma"))) static void micro_avx2(size_t kend, const double *ap, const double *bp,
-                                                           double *out) {
+                                                           double *out, int acc_in) {
     __m256d c00 = _mm256_setzero_pd(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256d c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    if (acc_in) {
+        c00 = _mm256_loadu_pd(out + 0), c01 = _mm256_loadu_pd(out + 4);
+        c10 = _mm256_loadu_pd(out + 8), c11 = _mm256_loadu_pd(out + 12);
+        c20 = _mm256_loadu_pd(out + 16), c21 = _mm256_loadu_pd(out + 20);
+        c30 = _mm256_loadu_pd(out + 24), c31 = _mm256_loadu_pd(out + 28);
+        c40 = _mm256_loadu_pd(out + 32), c41 = _mm256_loadu_pd(out + 36);
+        c50 = _mm256_loadu_pd(out + 40), c51 = _mm256_loadu_pd(out + 44);
+    }
     for (size_t k = 0; k < kend; k++) {
         __m256d b0 = _mm256_load_pd(bp + k * NR), b1 = _mm256_load_pd(bp + k * NR + 4);
         const double *a = ap + k * 6;
@@ -85,9 +99,9 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(size_t kend, const do
 /* AVX-512: 12 rows x 8 columns, one zmm accumulator per row (fewer instructions per
  * FMA than AVX2; the same chains, so the same bits). */
 __attribute__((target("avx512f"))) static void micro_avx512(size_t kend, const double *ap, const double *bp,
-                                                             double *out) {
+                                                             double *out, int acc_in) {
     __m512d c[12];
-    for (int r = 0; r < 12; r++) c[r] = _mm512_setzero_pd();
+    for (int r = 0; r < 12; r++) c[r] = acc_in ? _mm512_loadu_pd(out + r * NR) : _mm512_setzero_pd();
     for (size_t k = 0; k < kend; k++) {
         __m512d b = _mm512_load_pd(bp + k * NR);
         const double *a = ap + k * 12;
@@ -108,7 +122,7 @@ __attribute__((target("avx512f"))) static void micro_avx512(size_t kend, const d
 }
 #endif
 
-typedef void (*micro_fn)(size_t, const double *, const double *, double *);
+typedef void (*micro_fn)(size_t, const double *, const double *, double *, int);
 
 typedef struct micro_kernel {
     micro_fn fn;
@@ -156,7 +170,7 @@ qa_status qa_risk_gemm_det(const double *a, size_t lda, size_t rows, size_t kdim
         /* Each thread packs whole row blocks (all of k) before writing their outputs, so
          * c may alias a (in-place products). */
         double *ap = aligned_alloc(64, round_up(MC * kk * sizeof(double), 64));
-        double out[MR_MAX * NR];
+        double out[(MC + MR_MAX) * NR]; /* the accumulator tiles of a block (tiles x MR <= MC + MR - 1 rows) */
         if (!ap) {
 #pragma omp atomic write
             failed = 1;
@@ -175,12 +189,18 @@ qa_status qa_risk_gemm_det(const double *a, size_t lda, size_t rows, size_t kdim
             for (size_t t = 0; t < nt; t++) {
                 size_t kend = tri ? (kdim < (t + 1) * NR ? kdim : (t + 1) * NR) : kdim;
                 size_t cols = ncols - t * NR < NR ? ncols - t * NR : NR;
+                /* k pieces outer, row tiles inner: the B piece stays in L1 for every tile. */
+                for (size_t k0 = 0; k0 < kend || k0 == 0; k0 += KC) {
+                    size_t kl = kend - k0 < KC ? kend - k0 : KC;
+                    for (size_t rt = 0; rt < tiles; rt++)
+                        mk.fn(kl, ap + (rt * kk + k0) * MR, bp + (t * kk + k0) * NR, out + rt * MR * NR, k0 > 0);
+                    if (kend == 0) break;
+                }
                 for (size_t rt = 0; rt < tiles; rt++) {
-                    mk.fn(kend, ap + rt * kk * MR, bp + t * kk * NR, out);
                     size_t rr = mrows - rt * MR < MR ? mrows - rt * MR : MR;
                     for (size_t r = 0; r < rr; r++) {
                         double *dst = c + (s0 + rt * MR + r) * ldc + t * NR;
-                        for (size_t q = 0; q < cols; q++) dst[q] = out[r * NR + q];
+                        for (size_t q = 0; q < cols; q++) dst[q] = out[rt * MR * NR + r * NR + q];
                     }
                 }
             }
