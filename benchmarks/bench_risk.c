@@ -123,9 +123,17 @@ static double run_pipeline(env *v, pipeline pl, size_t total, double *var_out, d
         case P_FULL: /* z = L eps, expm1(z), one GEMV against the exposures per asset */
         case P_FULL_POS: /* ... and the per-position GEMM (contributions) */
             TRY(qa_risk_scenarios(v->ctx, &mc, v->l, NULL, n, s0, cnt, v->x));
-            TRY(qa_risk_reval_features(v->ctx, QA_RISK_REVAL_FULL, v->x, cnt, n, v->f));
-            if (pl == P_FULL) TRY(qa_risk_pnl_linear(v->ctx, v->f, cnt, n, v->w, v->pnl));
-            else TRY(qa_risk_pnl_linear_pos(v->ctx, v->f, cnt, n, v->e, p, NULL, v->pos, v->pnl));
+            if (pl == P_FULL) {
+                /* features and the exposure sum in cache-sized row pieces (as qa stress) */
+                for (size_t r0 = 0; r0 < cnt; r0 += 512) {
+                    size_t rc = cnt - r0 < 512 ? cnt - r0 : 512;
+                    TRY(qa_risk_reval_features(v->ctx, QA_RISK_REVAL_FULL, v->x + r0 * n, rc, n, v->f));
+                    TRY(qa_risk_pnl_linear(v->ctx, v->f, rc, n, v->w, v->pnl + r0));
+                }
+            } else {
+                TRY(qa_risk_reval_features(v->ctx, QA_RISK_REVAL_FULL, v->x, cnt, n, v->f));
+                TRY(qa_risk_pnl_linear_pos(v->ctx, v->f, cnt, n, v->e, p, NULL, v->pos, v->pnl));
+            }
             TRY(qa_risk_tail_push(v->ctx, &tail, v->pnl, cnt, s0));
             break;
         case P_DELTA: /* first order: raw shocks against L'w, one GEMV per block */

@@ -23,8 +23,8 @@ typedef struct eng {
     size_t rows;            /* capacity in scenarios of the row buffers */
     size_t width;           /* feature columns of the linear revaluation */
     qa_buf x;               /* rows x n scenario block */
-    qa_buf feat;            /* rows x width features (not for delta: f = x) */
-    const double *f;        /* the features of the current block (feat or x) */
+    qa_buf feat;            /* features of a piece of rows (not for delta, which revalues x itself) */
+    int cpu;                /* CPU backend: features in cache-sized pieces */
     qa_buf offtot;          /* 1: sum of the linear positions' constant P&L */
     qa_buf pnl, tmp, neg, optsum;  /* rows each */
     qa_buf linpos, optpos;  /* rows x nlin, rows x nopt */
@@ -62,6 +62,7 @@ static qa_status eng_init(eng *g, qa_risk_ctx_t *ctx, const qa_stress_engine_boo
     double *host = NULL;
     g->fused = src->kind == QA_STRESS_SOURCE_MC && bk->nopt == 0 && bk->nlin > 0 && bk->reval == QA_RISK_REVAL_DELTA;
     g->width = qa_risk_reval_width(bk->reval, n);
+    g->cpu = qa_backend_kind_of(g->be) == QA_BACKEND_CPU;
     size_t wd = g->width;
     QA_TRY(qa_buf_alloc(g->be, rows * n * d, &g->x));
     if (bk->nlin && bk->reval != QA_RISK_REVAL_DELTA) QA_TRY(qa_buf_alloc(g->be, rows * wd * d, &g->feat));
@@ -120,7 +121,7 @@ cleanup:
 
 /* The scenario rows of [first, first + count) (indices NULL) or of an index list, as a
  * backend pointer. */
-static qa_status scenario_rows(eng *g, uint64_t first, const uint64_t *idx, size_t count, const double **x) {
+static qa_status scenarios(eng *g, uint64_t first, const uint64_t *idx, size_t count, const double **x) {
     const qa_stress_engine_source *s = g->src;
     size_t n = g->bk->n;
     if (s->kind == QA_STRESS_SOURCE_MATRIX) {
@@ -138,30 +139,47 @@ static qa_status scenario_rows(eng *g, uint64_t first, const uint64_t *idx, size
     return qa_risk_scenarios(g->ctx, &s->mc, l, mean, n, first, count, g->x.ptr);
 }
 
-/* The scenario rows and, into g->f, the linear revaluation's features of them. */
-static qa_status scenarios(eng *g, uint64_t first, const uint64_t *idx, size_t count, const double **x) {
-    qa_status st = scenario_rows(g, first, idx, count, x);
-    g->f = *x;
-    if (st != QA_OK || !g->feat.ptr) return st;
-    g->f = g->feat.ptr;
-    return qa_risk_reval_features(g->ctx, g->bk->reval, *x, count, g->bk->n, g->feat.ptr);
+/* The linear revaluation reads the scenario rows themselves (delta) or their features
+ * (qa_risk_reval_features). On the CPU the features are made in pieces of PIECE rows that
+ * are still in cache when the product reads them (a whole block's features would be tens
+ * of MB, written and read back from memory); the bits do not depend on the pieces (every
+ * row's chain is its own). On a GPU one piece is the whole block. */
+enum { PIECE = 512 };
+
+static size_t piece_rows(const eng *g, size_t count) { return g->cpu && g->feat.ptr ? PIECE : count; }
+
+/* The revaluation input of rows [r0, r0 + rc) of x, into *f (backend memory). */
+static qa_status piece(eng *g, const double *x, size_t r0, size_t rc, const double **f) {
+    const size_t n = g->bk->n;
+    if (!g->feat.ptr) {
+        *f = x + r0 * n;
+        return QA_OK;
+    }
+    *f = g->feat.ptr;
+    return qa_risk_reval_features(g->ctx, g->bk->reval, x + r0 * n, rc, n, g->feat.ptr);
 }
 
-/* Portfolio P&L of count scenario rows into g->pnl (x: the rows, g->f their features). */
+/* Portfolio P&L of count scenario rows into g->pnl. */
 static qa_status block_totals(eng *g, const double *x, size_t count) {
     const qa_stress_engine_book *b = g->bk;
-    qa_status st;
+    qa_status st = QA_OK;
     if (g->fused)
         return qa_risk_pnl_linear_pos(g->ctx, x, count, b->n, g->mw.ptr, 1, g->mwoff.ptr, NULL, g->pnl.ptr);
-    if (b->nopt == 0)
-        return b->off_lin ? qa_risk_pnl_linear_pos(g->ctx, g->f, count, g->width, g->w.ptr, 1, g->offtot.ptr, NULL,
-                                                   g->pnl.ptr)
-                          : qa_risk_pnl_linear(g->ctx, g->f, count, g->width, g->w.ptr, g->pnl.ptr);
     if (b->nlin == 0) return qa_risk_pnl_options(g->ctx, x, count, b->n, g->opt.ptr, b->nopt, b->horizon_years, NULL, g->pnl.ptr);
     /* Mixed book: total = options - (f'(-w)) through qa_risk_pnl_without, which is exactly
      * options + f'w (negating w negates every product and partial sum exactly). Options
-     * are only revalued in full, so there is no constant term here. */
-    if ((st = qa_risk_pnl_linear(g->ctx, g->f, count, g->width, g->wneg.ptr, g->neg.ptr))) return st;
+     * are only revalued in full, so there is no constant term then. */
+    double *lin = b->nopt ? g->neg.ptr : g->pnl.ptr;
+    const double *w = b->nopt ? g->wneg.ptr : g->w.ptr;
+    for (size_t r0 = 0, step = piece_rows(g, count); r0 < count && st == QA_OK; r0 += step) {
+        size_t rc = count - r0 < step ? count - r0 : step;
+        const double *f;
+        if ((st = piece(g, x, r0, rc, &f))) break;
+        st = b->off_lin && !b->nopt
+                 ? qa_risk_pnl_linear_pos(g->ctx, f, rc, g->width, w, 1, g->offtot.ptr, NULL, lin + r0)
+                 : qa_risk_pnl_linear(g->ctx, f, rc, g->width, w, lin + r0);
+    }
+    if (st != QA_OK || b->nopt == 0) return st;
     if ((st = qa_risk_pnl_options(g->ctx, x, count, b->n, g->opt.ptr, b->nopt, b->horizon_years, NULL, g->optsum.ptr)))
         return st;
     return qa_risk_pnl_without(g->ctx, g->optsum.ptr, g->neg.ptr, count, 1, 0, g->pnl.ptr);
@@ -171,10 +189,14 @@ static qa_status block_totals(eng *g, const double *x, size_t count) {
 static qa_status block_positions(eng *g, const double *x, size_t count) {
     const qa_stress_engine_book *b = g->bk;
     qa_status st = QA_OK;
-    if (b->nlin) {
-        const double *e = g->fused ? g->me.ptr : g->e.ptr, *off = g->meoff.ptr;
-        st = qa_risk_pnl_linear_pos(g->ctx, g->fused ? x : g->f, count, g->fused ? b->n : g->width, e, b->nlin, off,
-                                    g->linpos.ptr, NULL);
+    if (b->nlin && g->fused)
+        st = qa_risk_pnl_linear_pos(g->ctx, x, count, b->n, g->me.ptr, b->nlin, g->meoff.ptr, g->linpos.ptr, NULL);
+    for (size_t r0 = 0, step = piece_rows(g, count); b->nlin && !g->fused && r0 < count && st == QA_OK; r0 += step) {
+        size_t rc = count - r0 < step ? count - r0 : step;
+        const double *f;
+        if ((st = piece(g, x, r0, rc, &f))) break;
+        st = qa_risk_pnl_linear_pos(g->ctx, f, rc, g->width, g->e.ptr, b->nlin, g->meoff.ptr,
+                                    (double *)g->linpos.ptr + r0 * b->nlin, NULL);
     }
     if (st == QA_OK && b->nopt)
         st = qa_risk_pnl_options(g->ctx, x, count, b->n, g->opt.ptr, b->nopt, b->horizon_years, g->optpos.ptr, NULL);
