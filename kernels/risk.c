@@ -342,7 +342,7 @@ qa_status qa_risk_pnl_without(qa_risk_ctx_t *ctx, const double *pnl, const doubl
 
 /* ---- revaluation features ------------------------------------------------------------------ */
 
-const char *const qa_risk_reval_names[QA_RISK_REVAL_COUNT] = {"full", "delta", "delta_gamma"};
+const char *const qa_risk_reval_names[QA_RISK_REVAL_COUNT + 1] = {"full", "delta", "delta_gamma", NULL};
 
 size_t qa_risk_reval_width(qa_risk_reval mode, size_t n) { return mode == QA_RISK_REVAL_DELTA_GAMMA ? 2 * n : n; }
 

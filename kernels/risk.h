@@ -209,8 +209,9 @@ typedef enum qa_risk_reval {
     QA_RISK_REVAL_COUNT = 3
 } qa_risk_reval;
 
-/* "full", "delta", "delta_gamma" (config values and summary labels). */
-extern const char *const qa_risk_reval_names[QA_RISK_REVAL_COUNT];
+/* "full", "delta", "delta_gamma", NULL (config values and summary labels; NULL-terminated
+ * for the configuration binder). */
+extern const char *const qa_risk_reval_names[QA_RISK_REVAL_COUNT + 1];
 
 /* Columns of the feature block of a mode: n (FULL, DELTA) or 2n (DELTA_GAMMA). */
 size_t qa_risk_reval_width(qa_risk_reval mode, size_t n);

@@ -71,6 +71,22 @@ static double option_value_at(const qa_risk_option *o, const double *x, double y
                               o->rate_factor >= 0 ? x[o->rate_factor] : 0.0, years);
 }
 
+/* Slopes of the option's P&L in its vol factor (*dv) and rate factor (*dr) at the moves
+ * (xs, xv, xr) after `years`: central differences of the full revaluation, with steps well
+ * inside the factors' daily moves and far above rounding; 0 for a factor it lacks. */
+static void option_vol_rate_slopes(const qa_risk_option *o, double xs, double xv, double xr, double years, double *dv,
+                                   double *dr) {
+    const double h = 1e-5;
+    *dv = o->vol_factor < 0 ? 0.0
+                            : o->quantity *
+                                  (option_value_moved(o, xs, xv + h, xr, years) - option_value_moved(o, xs, xv - h, xr, years)) /
+                                  (2 * h);
+    *dr = o->rate_factor < 0 ? 0.0
+                             : o->quantity *
+                                   (option_value_moved(o, xs, xv, xr + h, years) - option_value_moved(o, xs, xv, xr - h, years)) /
+                                   (2 * h);
+}
+
 static double book_pnl(const qa_stress_book *b, const double *x, double years, double *pos, int full) {
     double total = 0.0;
     if (!full && b->reval != QA_RISK_REVAL_FULL) {
@@ -133,18 +149,11 @@ void qa_stress_book_gradient(const qa_stress_book *b, const double *x, double ye
         o.rate = o.rate_factor >= 0 ? o.rate + x[o.rate_factor] : o.rate;
         o.expiry -= years;
         g[o.factor] += o.quantity * qa_stress_option_delta(&o, s1) * s1;
-        /* Vol and rate slopes by central differences of the full revaluation (steps well
-         * inside the factors' daily moves, far above rounding). */
-        const double h = 1e-5, xs = x[op->factor];
-        double xv = op->vol_factor >= 0 ? x[op->vol_factor] : 0.0, xr = op->rate_factor >= 0 ? x[op->rate_factor] : 0.0;
-        if (op->vol_factor >= 0)
-            g[op->vol_factor] += op->quantity *
-                                 (option_value_moved(op, xs, xv + h, xr, years) - option_value_moved(op, xs, xv - h, xr, years)) /
-                                 (2 * h);
-        if (op->rate_factor >= 0)
-            g[op->rate_factor] += op->quantity *
-                                  (option_value_moved(op, xs, xv, xr + h, years) - option_value_moved(op, xs, xv, xr - h, years)) /
-                                  (2 * h);
+        double dv, dr;
+        option_vol_rate_slopes(op, x[op->factor], op->vol_factor >= 0 ? x[op->vol_factor] : 0.0,
+                               op->rate_factor >= 0 ? x[op->rate_factor] : 0.0, years, &dv, &dr);
+        if (op->vol_factor >= 0) g[op->vol_factor] += dv;
+        if (op->rate_factor >= 0) g[op->rate_factor] += dr;
     }
 }
 
@@ -186,19 +195,9 @@ static qa_status book_approximations(const qa_stress_cfg *c, qa_stress_book *b) 
         b->c0[i] = o.quantity * (vh - v0);
         b->a1[i] = o.quantity * dS;
         b->a2[i] = o.quantity * (dS + gS2);
-        /* First order in the vol's log-change (vega x vol) and in the rate (rho), by
-         * central differences at the horizon (first order only, in every approximation). */
-        double h = 1e-5, up, dn;
-        if (o.vol_factor >= 0) {
-            up = qa_risk_bs_price((qa_risk_option_type)o.type, s0, o.strike, o.expiry, o.vol * exp(h), o.rate, o.div_yield);
-            dn = qa_risk_bs_price((qa_risk_option_type)o.type, s0, o.strike, o.expiry, o.vol * exp(-h), o.rate, o.div_yield);
-            b->av[i] = o.quantity * (up - dn) / (2 * h);
-        }
-        if (o.rate_factor >= 0) {
-            up = qa_risk_bs_price((qa_risk_option_type)o.type, s0, o.strike, o.expiry, o.vol, o.rate + h, o.div_yield);
-            dn = qa_risk_bs_price((qa_risk_option_type)o.type, s0, o.strike, o.expiry, o.vol, o.rate - h, o.div_yield);
-            b->ar[i] = o.quantity * (up - dn) / (2 * h);
-        }
+        /* First order in the vol's log-change (vega x vol) and in the rate (rho), at the
+         * horizon (first order only, in every approximation). */
+        option_vol_rate_slopes(&b->opt[k], 0.0, 0.0, 0.0, b->horizon_years, &b->av[i], &b->ar[i]);
     }
     if (b->reval == QA_RISK_REVAL_FULL) return QA_OK;
     size_t wd = qa_risk_reval_width((qa_risk_reval)b->reval, n);
@@ -224,7 +223,6 @@ static qa_status book_approximations(const qa_stress_cfg *c, qa_stress_book *b) 
 static qa_status book_option_factors(const qa_stress_cfg *c, qa_stress_book *b, qa_stress_panel *panel, int vol,
                                      int rate) {
     size_t n0 = b->n, nd = 0;
-    b->n0 = n0;
     b->rate_f = -1;
     b->vol_of = malloc(n0 * sizeof *b->vol_of);
     if (!b->vol_of) return QA_FAIL(QA_ERR_NOMEM, "factors");
@@ -251,7 +249,6 @@ static qa_status book_option_factors(const qa_stress_cfg *c, qa_stress_book *b, 
         b->cols = cols;
         b->n = n0 + nd;
     }
-    b->fkind = panel->kind;
     return QA_OK;
 }
 
@@ -776,7 +773,7 @@ cleanup:
  * which must end by the valuation date (later returns would look ahead). */
 static qa_status window_returns(const qa_stress_cfg *c, const qa_stress_book *b, const qa_stress_panel *panel,
                                 double **r, size_t **dates, size_t *w) {
-    char buf[32], buf2[32], buf3[32];
+    char buf[32], buf2[32], buf3[32], buf4[32];
     size_t avail = 0;
     if (c->window_start) {
         if (c->window_end > b->valuation)
@@ -787,19 +784,19 @@ static qa_status window_returns(const qa_stress_cfg *c, const qa_stress_book *b,
         qa_status st = qa_stress_returns_range(panel, b->cols, b->n, c->window_start, c->window_end, r, dates, &avail);
         if (st == QA_OK && avail < 2) st = QA_ERR_NOT_FOUND;
         if (st == QA_ERR_NOT_FOUND)
-            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': %s..%s holds %zu returns with prices for all %zu portfolio "
-                                          "assets in %s (data %s..%s; at least 2 needed)",
+            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': %s..%s holds %zu returns with levels for all %zu risk "
+                                          "factors in %s (data %s..%s; at least 2 needed)",
                            c->cfg_name, c->line_window, date_str(c->window_start, buf, sizeof buf),
                            date_str(c->window_end, buf2, sizeof buf2), avail, b->n, panel->path,
                            date_str(panel->time[0], buf3, sizeof buf3),
-                           date_str(panel->time[panel->t - 1], buf2, sizeof buf2));
+                           date_str(panel->time[panel->t - 1], buf4, sizeof buf4));
         *w = avail;
         return st;
     }
     qa_status st = qa_stress_returns_last(panel, b->cols, b->n, b->t_val, (size_t)c->window, r, dates, &avail);
     if (st == QA_ERR_NOT_FOUND)
-        return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': %d returns requested but only %zu dates up to %s have prices "
-                                      "for all %zu portfolio assets (history too short)",
+        return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': %d returns requested but only %zu dates up to %s have levels "
+                                      "for all %zu risk factors (history too short)",
                        c->cfg_name, c->line_window, c->window, avail, date_str(b->valuation, buf, sizeof buf), b->n);
     *w = (size_t)c->window;
     return st;

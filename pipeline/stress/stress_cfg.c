@@ -7,7 +7,7 @@
 
 #include "common/timeparse.h" /* dates */
 #include "kernels/backend.h"    /* backend names */
-#include "kernels/risk.h"       /* Ledoit-Wolf targets */
+#include "kernels/risk.h"       /* Ledoit-Wolf targets, revaluation modes */
 #include "pipeline/stress/stress.h"
 
 const char *const qa_stress_method_names[] = {"historical", "fhs", "parametric", "montecarlo", NULL};
@@ -22,8 +22,6 @@ _Static_assert(sizeof lw_names / sizeof lw_names[0] == QA_RISK_LW_TARGET_COUNT +
 static const char *const mean_names[] = {"zero", "sample", NULL};
 static const char *const tristate_names[] = {"auto", "false", "true", NULL};
 static const char *const cov_names[] = {"current", "stressed", NULL};
-/* qa_risk_reval_names, NULL-terminated for the binder. */
-static const char *const reval_names[] = {"full", "delta", "delta_gamma", NULL};
 static const char *const vol_names[] = {"none", "realised", NULL};
 
 /* Built-in replay windows (skipped, with a note, where the data does not cover them). */
@@ -208,7 +206,7 @@ static const qa_cfg_field top_fields[] = {
     FIELD("levels", QA_CFG_T_NODE, levels, "confidence levels in (0, 1)"),
     NUM("horizon", c.horizon, 1, 3650, "horizon in days (>= 1)"),
     FIELD("window", QA_CFG_T_NODE, window, "returns used for estimation: a count, or {start, end} dates"),
-    ENUM("revaluation", c.reval, reval_names, "full, delta or delta_gamma"),
+    ENUM("revaluation", c.reval, qa_risk_reval_names, "full, delta or delta_gamma"),
     FIELD("methods", QA_CFG_T_NODE, methods, "historical, fhs, parametric, montecarlo"),
     ENUM("mean", c.use_mean, mean_names, "zero or sample"),
     SECTION("covariance", cov_fields, "covariance estimator"),

@@ -113,13 +113,11 @@ typedef struct qa_stress_book {
     int reval;
     double *c0, *a1, *a2;/* p */
     double *av, *ar;     /* p: first-order P&L per unit vol log-change (q vega vol) and per unit rate move (q rho) */
-    /* Factors: the n0 portfolio assets, then a vol factor per option underlying (its
+    /* Factors: the portfolio's assets, then a vol factor per option underlying (its
      * realised-vol proxy) and one rate factor (a bond ETF proxy), each a panel column. */
-    size_t n0;
-    long *vol_of;        /* n0: the vol factor of an underlying, or -1 */
+    long *vol_of;        /* per asset factor: the vol factor of an underlying, or -1 */
     long rate_f;         /* the rate factor, or -1 */
     int rate_missing;    /* the book has options but the default rate proxy is not in the data */
-    const unsigned char *fkind; /* n: qa_stress_col_kind of each factor (the panel's) */
     double *e_apx, *w_apx;/* approximations: width x p exposures and their row sums (engine book) */
     size_t *all_pos;     /* p: 0 .. p-1 */
     double value;        /* portfolio value (NAV) */
