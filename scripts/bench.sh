@@ -172,6 +172,11 @@ fi
 if has_py torch; then run "$PY" benchmarks/bench_nn_torch.py --threads "$CORES"
 else skip "$PY benchmarks/bench_nn_torch.py --threads $CORES" "torch not importable by $PY (python3-torch)"; fi
 
+if has_py numpy; then run "$PY" benchmarks/bench_rl_numpy.py
+else skip "$PY benchmarks/bench_rl_numpy.py" "numpy not importable by $PY (python3-numpy)"; fi
+if has_py torch; then run "$PY" benchmarks/bench_rl_torch.py --threads "$CORES"
+else skip "$PY benchmarks/bench_rl_torch.py --threads $CORES" "torch not importable by $PY (python3-torch)"; fi
+
 echo "bench: done in $(elapsed): $(wc -l < "$jsonl") records in $jsonl, raw output in $txt" >&2
 if [ -n "$failed" ]; then
     echo "bench: FAILED:$failed" >&2
