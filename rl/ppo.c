@@ -1,0 +1,567 @@
+/* PPO on the trading environments (rl/ppo.h). */
+#include "rl/ppo.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fs.h"
+#include "common/philox.h"
+#include "common/timer.h"
+#include "kernels/ppo.h"
+
+void qa_ppo_cfg_default(qa_ppo_cfg *c) {
+    memset(c, 0, sizeof *c);
+    c->nsteps = 128;
+    c->epochs = 4;
+    c->minibatches = 4;
+    c->nhidden = 2;
+    c->hidden[0] = c->hidden[1] = 64;
+    c->act = QA_NN_ACT_RELU;
+    c->lr = 2.5e-4;
+    c->anneal_lr = 1;
+    c->gamma = 0.99;
+    c->lambda = 0.95;
+    c->clip = 0.2;
+    c->vclip = 0.2;
+    c->ent_coef = 0.01;
+    c->vf_coef = 0.5;
+    c->max_grad_norm = 0.5;
+    c->adam_eps = 1e-5;
+    c->norm_adv = 1;
+    c->norm_obs = 1;
+    c->obs_clip = 10.0;
+    c->init_log_std = 0.0;
+    c->total_updates = 1;
+    c->seed = 1;
+}
+
+/* Philox streams of the run's random draws (the env resets use the env cfg's seed). */
+enum { STREAM_ACTOR_INIT = 1000, STREAM_CRITIC_INIT = 2000, STREAM_SHUFFLE = 3000 };
+
+/* One network's parameters are a slice of the flat vector; its activations its own. */
+typedef struct net {
+    qa_rl_mlp m;
+    size_t off, n;
+    qa_rl_mlp_act act;
+} net;
+
+struct qa_ppo {
+    qa_backend_t *be;
+    qa_nn_ctx_t *ctx;
+    qa_rl_env_t *env;
+    const qa_comm_t *comm;
+    qa_ppo_cfg cfg;
+    int N, T, D, A, discrete, B, mb;
+    net actor, critic;
+    size_t P, logstd_off; /* log-std at the end of the vector (continuous) */
+    int64_t update, env_steps, sample_counter;
+    /* backend buffers */
+    qa_buf all[64];
+    int nall;
+    float *params, *grad, *adam_m, *adam_v, *norm;
+    double *ob_mean, *ob_var, *ob_count, *scratch, *stats;
+    float *obs_raw, *obs_n, *fin_raw, *fin_n, *tmp_n;
+    void *act;                  /* [T x N x A] int32 or float */
+    float *logp, *val, *rew, *fval, *last_val, *adv, *ret, *ep_ret;
+    uint8_t *term, *trunc;
+    int32_t *ep_len, *perm;
+    float *out_a, *out_c, *dout_a, *dout_c, *s0, *s1;
+    float *mb_obs, *mb_logp, *mb_adv, *mb_ret, *mb_val;
+    void *mb_act;
+    int32_t *host_perm;
+};
+
+static qa_status alloc(qa_ppo_t *p, size_t bytes, void *ptr) {
+    if (p->nall >= (int)(sizeof p->all / sizeof p->all[0])) return QA_FAIL(QA_ERR_STATE, "ppo: too many buffers");
+    qa_buf *b = &p->all[p->nall++];
+    QA_TRY_RET(qa_buf_alloc(p->be, bytes ? bytes : 8, b));
+    *(void **)ptr = b->ptr;
+    return QA_OK;
+}
+
+void qa_ppo_free(qa_ppo_t *p) {
+    if (!p) return;
+    for (int i = 0; i < p->nall; i++) qa_buf_free(&p->all[i]);
+    qa_nn_ctx_free(p->ctx);
+    free(p->host_perm);
+    free(p);
+}
+
+static qa_status net_alloc(qa_ppo_t *p, net *n, int rows) {
+    for (int l = 0; l < n->m.nhidden; l++) {
+        QA_TRY_RET(alloc(p, (size_t)rows * n->m.hidden[l] * sizeof(float), &n->act.z[l]));
+        QA_TRY_RET(alloc(p, (size_t)rows * n->m.hidden[l] * sizeof(float), &n->act.h[l]));
+    }
+    return QA_OK;
+}
+
+qa_status qa_ppo_create(qa_backend_t *be, qa_rl_env_t *env, const qa_ppo_cfg *cfg, const qa_comm_t *comm,
+                        qa_ppo_t **out) {
+    *out = NULL;
+    const qa_rlenv_cfg *ec = qa_rl_env_cfg(env);
+    if (cfg->nsteps < 1 || cfg->epochs < 1 || cfg->minibatches < 1)
+        return QA_FAIL(QA_ERR_CONFIG, "ppo: nsteps, epochs and minibatches must be >= 1");
+    if (((int64_t)cfg->nsteps * ec->nenv) % cfg->minibatches)
+        return QA_FAIL(QA_ERR_CONFIG, "ppo: %d steps x %d envs = %lld samples do not split into %d equal minibatches",
+                       cfg->nsteps, ec->nenv, (long long)cfg->nsteps * ec->nenv, cfg->minibatches);
+    if ((int64_t)cfg->nsteps * ec->nenv > INT32_MAX / 4)
+        return QA_FAIL(QA_ERR_CONFIG, "ppo: a rollout of %lld samples is too large", (long long)cfg->nsteps * ec->nenv);
+    if (cfg->nhidden < 0 || cfg->nhidden > QA_NN_MAX_HIDDEN)
+        return QA_FAIL(QA_ERR_CONFIG, "ppo: %d hidden layers (0 to %d)", cfg->nhidden, QA_NN_MAX_HIDDEN);
+    qa_ppo_t *p = calloc(1, sizeof *p);
+    if (!p) return QA_FAIL(QA_ERR_NOMEM, "ppo: no memory");
+    qa_status st = QA_OK;
+    float *host = NULL;
+    p->be = be;
+    p->env = env;
+    p->comm = comm;
+    p->cfg = *cfg;
+    p->N = ec->nenv;
+    p->T = cfg->nsteps;
+    p->D = qa_rl_env_obs_dim(env);
+    p->discrete = ec->action == QA_RLENV_DISCRETE;
+    p->A = p->discrete ? 3 : qa_rl_env_action_dim(env);
+    p->mb = p->T * p->N / cfg->minibatches;
+    p->B = p->mb > p->N ? p->mb : p->N;
+    QA_TRY(qa_nn_ctx_create(be, &p->ctx));
+    qa_rl_mlp base = {.in = p->D, .nhidden = cfg->nhidden, .act = cfg->act};
+    for (int l = 0; l < cfg->nhidden; l++) {
+        if (cfg->hidden[l] < 1) QA_TRY_FAIL(QA_ERR_CONFIG, "ppo: hidden width %d", cfg->hidden[l]);
+        base.hidden[l] = cfg->hidden[l];
+    }
+    p->actor.m = base, p->actor.m.out = p->A;
+    p->critic.m = base, p->critic.m.out = 1;
+    p->actor.off = 0, p->actor.n = qa_rl_mlp_params(&p->actor.m);
+    p->critic.off = p->actor.n, p->critic.n = qa_rl_mlp_params(&p->critic.m);
+    p->logstd_off = p->actor.n + p->critic.n;
+    p->P = p->logstd_off + (p->discrete ? 0 : (size_t)p->A);
+    size_t P = p->P, TN = (size_t)p->T * p->N, N = (size_t)p->N, D = (size_t)p->D, A = (size_t)p->A;
+    size_t aw = p->discrete ? 1 : A; /* action elements per sample (4 bytes each) */
+    int W = qa_rl_mlp_max_width(&p->actor.m);
+    QA_TRY(alloc(p, P * 4, &p->params));
+    QA_TRY(alloc(p, P * 4, &p->grad));
+    QA_TRY(alloc(p, P * 4, &p->adam_m));
+    QA_TRY(alloc(p, P * 4, &p->adam_v));
+    QA_TRY(alloc(p, 4, &p->norm));
+    QA_TRY(alloc(p, D * 8, &p->ob_mean));
+    QA_TRY(alloc(p, D * 8, &p->ob_var));
+    QA_TRY(alloc(p, 8, &p->ob_count));
+    QA_TRY(alloc(p, qa_ppo_scratch_doubles(p->B, p->D) * 8, &p->scratch));
+    QA_TRY(alloc(p, (size_t)cfg->epochs * cfg->minibatches * QA_PPO_STATS * 8, &p->stats));
+    QA_TRY(alloc(p, N * D * 4, &p->obs_raw));
+    QA_TRY(alloc(p, TN * D * 4, &p->obs_n));
+    QA_TRY(alloc(p, N * D * 4, &p->fin_raw));
+    QA_TRY(alloc(p, N * D * 4, &p->fin_n));
+    QA_TRY(alloc(p, N * D * 4, &p->tmp_n));
+    QA_TRY(alloc(p, TN * aw * 4, &p->act));
+    QA_TRY(alloc(p, TN * 4, &p->logp));
+    QA_TRY(alloc(p, TN * 4, &p->val));
+    QA_TRY(alloc(p, TN * 4, &p->rew));
+    QA_TRY(alloc(p, TN * 4, &p->fval));
+    QA_TRY(alloc(p, N * 4, &p->last_val));
+    QA_TRY(alloc(p, TN * 4, &p->adv));
+    QA_TRY(alloc(p, TN * 4, &p->ret));
+    QA_TRY(alloc(p, TN * 4, &p->ep_ret));
+    QA_TRY(alloc(p, TN, &p->term));
+    QA_TRY(alloc(p, TN, &p->trunc));
+    QA_TRY(alloc(p, TN * 4, &p->ep_len));
+    QA_TRY(alloc(p, TN * 4, &p->perm));
+    QA_TRY(alloc(p, (size_t)p->B * A * 4, &p->out_a));
+    QA_TRY(alloc(p, (size_t)p->B * 4, &p->out_c));
+    QA_TRY(alloc(p, (size_t)p->B * A * 4, &p->dout_a));
+    QA_TRY(alloc(p, (size_t)p->B * 4, &p->dout_c));
+    QA_TRY(alloc(p, (size_t)p->B * W * 4, &p->s0));
+    QA_TRY(alloc(p, (size_t)p->B * W * 4, &p->s1));
+    QA_TRY(alloc(p, (size_t)p->mb * D * 4, &p->mb_obs));
+    QA_TRY(alloc(p, (size_t)p->mb * aw * 4, &p->mb_act));
+    QA_TRY(alloc(p, (size_t)p->mb * 4, &p->mb_logp));
+    QA_TRY(alloc(p, (size_t)p->mb * 4, &p->mb_adv));
+    QA_TRY(alloc(p, (size_t)p->mb * 4, &p->mb_ret));
+    QA_TRY(alloc(p, (size_t)p->mb * 4, &p->mb_val));
+    QA_TRY(net_alloc(p, &p->actor, p->B));
+    QA_TRY(net_alloc(p, &p->critic, p->B));
+    p->host_perm = malloc(TN * sizeof *p->host_perm);
+    host = malloc((P > D ? P : D) * sizeof(double));
+    if (!p->host_perm || !host) QA_TRY_FAIL(QA_ERR_NOMEM, "ppo: no memory");
+    /* Parameters: both networks, then the log-std. */
+    qa_rl_mlp_init(&p->actor.m, cfg->seed, STREAM_ACTOR_INIT, 0.01, host);
+    qa_rl_mlp_init(&p->critic.m, cfg->seed, STREAM_CRITIC_INIT, 1.0, host + p->critic.off);
+    for (size_t j = p->logstd_off; j < P; j++) host[j] = (float)cfg->init_log_std;
+    QA_TRY(qa_buf_upload(be, &p->all[0], 0, host, P * 4));
+    QA_TRY(qa_buf_memset(be, &p->all[2], 0));
+    QA_TRY(qa_buf_memset(be, &p->all[3], 0));
+    /* gym's RunningMeanStd start: mean 0, var 1, count 1e-4. */
+    double *hd = (double *)host;
+    for (size_t j = 0; j < D; j++) hd[j] = 0.0;
+    QA_TRY(qa_buf_upload(be, &p->all[5], 0, hd, D * 8));
+    for (size_t j = 0; j < D; j++) hd[j] = cfg->norm_obs ? 1.0 : 1.0 - 1e-8;
+    QA_TRY(qa_buf_upload(be, &p->all[6], 0, hd, D * 8));
+    hd[0] = 1e-4;
+    QA_TRY(qa_buf_upload(be, &p->all[7], 0, hd, 8));
+    QA_TRY(qa_rl_env_reset(env, p->obs_raw));
+    *out = p;
+    p = NULL;
+cleanup:
+    free(host);
+    qa_ppo_free(p);
+    return st;
+}
+
+int64_t qa_ppo_updates_done(const qa_ppo_t *p) { return p->update; }
+const qa_rl_mlp *qa_ppo_actor(const qa_ppo_t *p) { return &p->actor.m; }
+
+static int rank_count(const qa_ppo_t *p) { return p->comm ? qa_comm_size(p->comm) : 1; }
+
+/* Normalised observations of `rows` raw rows (stats updated first when `learn`). Without
+ * normalisation the statistics stay at mean 0, var 1 - 1e-8 and no clip, so the same
+ * kernel copies x / sqrt(1) = x. */
+static qa_status normalise(qa_ppo_t *p, int rows, const float *raw, float *dst, int learn) {
+    if (learn && p->cfg.norm_obs)
+        QA_TRY_RET(qa_ppo_obsnorm_update(p->be, rows, p->D, raw, p->ob_mean, p->ob_var, p->ob_count, p->scratch));
+    return qa_ppo_obsnorm_apply(p->be, rows, p->D, raw, p->ob_mean, p->ob_var,
+                                p->cfg.norm_obs ? (float)p->cfg.obs_clip : 0.0f, dst);
+}
+
+static qa_status value_of(qa_ppo_t *p, int rows, const float *x, float *v) {
+    return qa_rl_mlp_forward(p->ctx, &p->critic.m, p->params + p->critic.off, rows, x, &p->critic.act, v);
+}
+
+static int any_truncated_host(qa_ppo_t *p, const uint8_t *trunc) {
+    /* Only the CPU can look without a sync; the GPU always values the final rows. */
+    if (qa_backend_kind_of(p->be) != QA_BACKEND_CPU) return 1;
+    for (int i = 0; i < p->N; i++)
+        if (trunc[i]) return 1;
+    return 0;
+}
+
+static qa_status rollout(qa_ppo_t *p) {
+    size_t N = (size_t)p->N, D = (size_t)p->D, aw = p->discrete ? 1 : (size_t)p->A;
+    for (int t = 0; t < p->T; t++) {
+        size_t r = (size_t)t * N;
+        float *on = p->obs_n + r * D;
+        QA_TRY_RET(normalise(p, p->N, p->obs_raw, on, 1));
+        QA_TRY_RET(qa_rl_mlp_forward(p->ctx, &p->actor.m, p->params, p->N, on, &p->actor.act, p->out_a));
+        QA_TRY_RET(value_of(p, p->N, on, p->val + r));
+        void *a = (char *)p->act + r * aw * 4;
+        uint64_t ctr = (uint64_t)p->sample_counter++;
+        uint64_t seed = p->cfg.seed ^ ((uint64_t)(p->comm ? qa_comm_rank(p->comm) : 0) << 40);
+        if (p->discrete) QA_TRY_RET(qa_ppo_cat_sample(p->be, p->N, p->A, p->out_a, seed, ctr, a, p->logp + r));
+        else
+            QA_TRY_RET(qa_ppo_gauss_sample(p->be, p->N, p->A, p->out_a, p->params + p->logstd_off, seed, ctr, a,
+                                           p->logp + r));
+        qa_rlenv_out o = {.reward = p->rew + r, .terminated = p->term + r, .truncated = p->trunc + r,
+                          .obs = p->obs_raw, .final_obs = p->fin_raw, .ep_return = p->ep_ret + r,
+                          .ep_length = p->ep_len + r};
+        QA_TRY_RET(qa_rl_env_step(p->env, a, &o));
+        if (any_truncated_host(p, p->trunc + r)) {
+            QA_TRY_RET(normalise(p, p->N, p->fin_raw, p->fin_n, 0));
+            QA_TRY_RET(value_of(p, p->N, p->fin_n, p->fval + r));
+        }
+    }
+    QA_TRY_RET(normalise(p, p->N, p->obs_raw, p->tmp_n, 0));
+    QA_TRY_RET(value_of(p, p->N, p->tmp_n, p->last_val));
+    return qa_ppo_gae(p->be, p->T, p->N, (float)p->cfg.gamma, (float)p->cfg.lambda, p->rew, p->val, p->last_val,
+                      p->term, p->trunc, p->fval, p->adv, p->ret);
+}
+
+/* A Philox Fisher-Yates shuffle of the rollout's sample indices (host; one upload per
+ * epoch, the only host-to-device copy of an update). */
+static qa_status shuffle(qa_ppo_t *p, int epoch) {
+    int n = p->T * p->N;
+    uint64_t stream = STREAM_SHUFFLE + (uint64_t)p->update * 64 + (uint64_t)epoch;
+    for (int i = 0; i < n; i++) p->host_perm[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(qa_rng_uniform(p->cfg.seed, stream, (uint64_t)i) * (i + 1));
+        if (j > i) j = i;
+        int32_t x = p->host_perm[i];
+        p->host_perm[i] = p->host_perm[j];
+        p->host_perm[j] = x;
+    }
+    qa_buf b = {.ptr = p->perm, .bytes = (size_t)n * 4, .kind = qa_backend_kind_of(p->be)};
+    return qa_buf_upload(p->be, &b, 0, p->host_perm, (size_t)n * 4);
+}
+
+static qa_status minibatch(qa_ppo_t *p, const int32_t *idx, double *stats, double lr, int64_t step) {
+    int B = p->mb, D = p->D, A = p->A, aw = p->discrete ? 1 : A;
+    QA_TRY_RET(qa_ppo_gather(p->be, B, D, p->obs_n, idx, p->mb_obs));
+    QA_TRY_RET(qa_ppo_gather(p->be, B, aw, p->act, idx, p->mb_act));
+    QA_TRY_RET(qa_ppo_gather(p->be, B, 1, p->logp, idx, p->mb_logp));
+    QA_TRY_RET(qa_ppo_gather(p->be, B, 1, p->adv, idx, p->mb_adv));
+    QA_TRY_RET(qa_ppo_gather(p->be, B, 1, p->ret, idx, p->mb_ret));
+    QA_TRY_RET(qa_ppo_gather(p->be, B, 1, p->val, idx, p->mb_val));
+    if (p->cfg.norm_adv) QA_TRY_RET(qa_ppo_normalize(p->be, B, p->mb_adv, p->scratch));
+    float *pa = p->params + p->actor.off, *pc = p->params + p->critic.off;
+    QA_TRY_RET(qa_rl_mlp_forward(p->ctx, &p->actor.m, pa, B, p->mb_obs, &p->actor.act, p->out_a));
+    if (p->discrete)
+        QA_TRY_RET(qa_ppo_cat_loss(p->be, B, A, p->out_a, p->mb_act, p->mb_logp, p->mb_adv, (float)p->cfg.clip,
+                                   (float)p->cfg.ent_coef, p->dout_a, stats, p->scratch));
+    else
+        QA_TRY_RET(qa_ppo_gauss_loss(p->be, B, A, p->out_a, p->params + p->logstd_off, p->mb_act, p->mb_logp,
+                                     p->mb_adv, (float)p->cfg.clip, (float)p->cfg.ent_coef, p->dout_a,
+                                     p->grad + p->logstd_off, stats, p->scratch));
+    QA_TRY_RET(qa_rl_mlp_backward(p->ctx, &p->actor.m, pa, B, p->mb_obs, &p->actor.act, p->dout_a,
+                                  p->grad + p->actor.off, p->s0, p->s1));
+    QA_TRY_RET(value_of(p, B, p->mb_obs, p->out_c));
+    QA_TRY_RET(qa_ppo_value_loss(p->be, B, p->out_c, p->mb_val, p->mb_ret, (float)p->cfg.vclip,
+                                 (float)p->cfg.vf_coef, p->dout_c, stats, p->scratch));
+    QA_TRY_RET(qa_rl_mlp_backward(p->ctx, &p->critic.m, pc, B, p->mb_obs, &p->critic.act, p->dout_c,
+                                  p->grad + p->critic.off, p->s0, p->s1));
+    int R = rank_count(p);
+    if (R > 1) {
+        /* Data parallel: every rank takes the same step on the mean gradient. The
+         * reduction goes through the host (CPU builds; NCCL is the GPU path of qa train). */
+        if (qa_backend_kind_of(p->be) != QA_BACKEND_CPU)
+            return QA_FAIL(QA_ERR_UNSUPPORTED, "ppo: multi-rank training on CUDA is not implemented (use one rank per GPU run)");
+        QA_TRY_RET(qa_comm_allreduce_sum_f32(p->comm, p->grad, p->P));
+        float s = 1.0f / (float)R;
+        for (size_t j = 0; j < p->P; j++) p->grad[j] *= s;
+    }
+    QA_TRY_RET(qa_nn_grad_norm(p->ctx, p->P, p->grad, p->norm));
+    qa_nn_adamw_cfg ac = {.lr = lr, .beta1 = 0.9, .beta2 = 0.999, .eps = p->cfg.adam_eps, .weight_decay = 0.0,
+                          .max_norm = p->cfg.max_grad_norm};
+    return qa_nn_adamw_update(p->ctx, &ac, step, p->P, p->params, p->grad, p->adam_m, p->adam_v,
+                              p->cfg.max_grad_norm > 0 ? p->norm : NULL);
+}
+
+/* Mean and variance of a host float array, in double. */
+static void moments(const float *x, size_t n, double *mean, double *var) {
+    double s = 0.0, q = 0.0;
+    for (size_t i = 0; i < n; i++) s += x[i];
+    double m = n ? s / n : NAN;
+    for (size_t i = 0; i < n; i++) q += (x[i] - m) * (x[i] - m);
+    *mean = m;
+    *var = n > 1 ? q / (n - 1) : NAN;
+}
+
+static qa_status rollout_stats(qa_ppo_t *p, qa_ppo_stats *s) {
+    size_t TN = (size_t)p->T * p->N;
+    float *h = malloc(TN * 4 * 3);
+    int32_t *len = malloc(TN * 4);
+    qa_status st = QA_OK;
+    if (!h || !len) QA_TRY_FAIL(QA_ERR_NOMEM, "ppo: no memory for statistics");
+    qa_buf b = {.kind = qa_backend_kind_of(p->be), .bytes = TN * 4};
+    b.ptr = p->rew;
+    QA_TRY(qa_buf_download(p->be, h, &b, 0, TN * 4));
+    b.ptr = p->ep_ret;
+    QA_TRY(qa_buf_download(p->be, h + TN, &b, 0, TN * 4));
+    b.ptr = p->ep_len;
+    QA_TRY(qa_buf_download(p->be, len, &b, 0, TN * 4));
+    double m, v;
+    moments(h, TN, &m, &v);
+    double acc[4] = {0, 0, 0, m}; /* episodes, sum of returns, sum of lengths, reward mean */
+    for (size_t i = 0; i < TN; i++)
+        if (len[i] > 0) acc[0] += 1, acc[1] += h[TN + i], acc[2] += len[i];
+    /* Explained variance of the value function over this rollout. */
+    b.ptr = p->val;
+    QA_TRY(qa_buf_download(p->be, h, &b, 0, TN * 4));
+    b.ptr = p->ret;
+    QA_TRY(qa_buf_download(p->be, h + TN, &b, 0, TN * 4));
+    for (size_t i = 0; i < TN; i++) h[2 * TN + i] = h[TN + i] - h[i];
+    double mr, vr, md, vd;
+    moments(h + TN, TN, &mr, &vr);
+    moments(h + 2 * TN, TN, &md, &vd);
+    s->explained_var = vr > 0 ? 1.0 - vd / vr : NAN;
+    int R = rank_count(p);
+    if (R > 1) {
+        QA_TRY(qa_comm_allreduce_sum_f64(p->comm, acc, 4));
+        acc[3] /= R;
+    }
+    s->reward_mean = acc[3];
+    s->episodes = acc[0];
+    s->ep_return = acc[0] > 0 ? acc[1] / acc[0] : NAN;
+    s->ep_length = acc[0] > 0 ? acc[2] / acc[0] : NAN;
+cleanup:
+    free(h);
+    free(len);
+    return st;
+}
+
+qa_status qa_ppo_iterate(qa_ppo_t *p, qa_ppo_stats *s) {
+    memset(s, 0, sizeof *s);
+    uint64_t t0 = qa_time_ns();
+    QA_TRY_RET(rollout(p));
+    QA_TRY_RET(qa_backend_sync(p->be));
+    double t1 = qa_time_since(t0);
+    double frac = p->cfg.anneal_lr && p->cfg.total_updates > 0
+                      ? 1.0 - (double)p->update / (double)p->cfg.total_updates : 1.0;
+    double lr = p->cfg.lr * (frac > 0 ? frac : 0);
+    int nmb = p->cfg.minibatches;
+    int64_t step0 = p->update * p->cfg.epochs * nmb;
+    for (int e = 0; e < p->cfg.epochs; e++) {
+        QA_TRY_RET(shuffle(p, e));
+        for (int k = 0; k < nmb; k++)
+            QA_TRY_RET(minibatch(p, p->perm + (size_t)k * p->mb, p->stats + (size_t)(e * nmb + k) * QA_PPO_STATS, lr,
+                                 step0 + e * nmb + k + 1));
+    }
+    size_t ns = (size_t)p->cfg.epochs * nmb * QA_PPO_STATS;
+    double *hs = malloc(ns * sizeof *hs);
+    if (!hs) return QA_FAIL(QA_ERR_NOMEM, "ppo: no memory");
+    qa_buf b = {.ptr = p->stats, .bytes = ns * 8, .kind = qa_backend_kind_of(p->be)};
+    qa_status st = qa_buf_download(p->be, hs, &b, 0, ns * 8);
+    if (st != QA_OK) {
+        free(hs);
+        return st;
+    }
+    double t2 = qa_time_since(t0);
+    int M = p->cfg.epochs * nmb;
+    for (int i = 0; i < M; i++) {
+        s->policy_loss += hs[i * QA_PPO_STATS + QA_PPO_STAT_PG] / M;
+        s->value_loss += hs[i * QA_PPO_STATS + QA_PPO_STAT_VLOSS] / M;
+        s->entropy += hs[i * QA_PPO_STATS + QA_PPO_STAT_ENT] / M;
+        s->approx_kl += hs[i * QA_PPO_STATS + QA_PPO_STAT_KL] / M;
+        s->clipfrac += hs[i * QA_PPO_STATS + QA_PPO_STAT_CLIPFRAC] / M;
+    }
+    free(hs);
+    QA_TRY_RET(rollout_stats(p, s));
+    p->update++;
+    p->env_steps += (int64_t)p->T * p->N * rank_count(p);
+    s->update = p->update;
+    s->env_steps = p->env_steps;
+    s->lr = lr;
+    s->rollout_s = t1;
+    s->update_s = t2 - t1;
+    return QA_OK;
+}
+
+qa_status qa_ppo_actor_params(qa_ppo_t *p, float *params, float *log_std) {
+    qa_buf b = {.ptr = p->params, .bytes = p->P * 4, .kind = qa_backend_kind_of(p->be)};
+    QA_TRY_RET(qa_buf_download(p->be, params, &b, 0, p->actor.n * 4));
+    if (log_std && !p->discrete) QA_TRY_RET(qa_buf_download(p->be, log_std, &b, p->logstd_off * 4, (size_t)p->A * 4));
+    return QA_OK;
+}
+
+qa_status qa_ppo_obs_stats(qa_ppo_t *p, double *mean, double *var) {
+    size_t D = (size_t)p->D;
+    QA_TRY_RET(qa_buf_download(p->be, mean, &p->all[5], 0, D * 8));
+    return qa_buf_download(p->be, var, &p->all[6], 0, D * 8);
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------- */
+
+#define CKPT_MAGIC "QARLPPO1"
+
+typedef struct ckpt_head {
+    char magic[8];
+    int64_t P, D, A, N, T, state_bytes;
+    int64_t update, env_steps, sample_counter;
+} ckpt_head;
+
+/* The buffers a checkpoint holds, in file order: params, Adam m and v, the observation
+ * statistics, the current raw observations. */
+static int ckpt_bufs(const qa_ppo_t *p, const qa_buf **b, size_t *n) {
+    int k = 0;
+    b[k] = &p->all[0], n[k++] = p->P * 4;
+    b[k] = &p->all[2], n[k++] = p->P * 4;
+    b[k] = &p->all[3], n[k++] = p->P * 4;
+    b[k] = &p->all[5], n[k++] = (size_t)p->D * 8;
+    b[k] = &p->all[6], n[k++] = (size_t)p->D * 8;
+    b[k] = &p->all[7], n[k++] = 8;
+    b[k] = &p->all[10], n[k++] = (size_t)p->N * p->D * 4;
+    return k;
+}
+
+qa_status qa_ppo_save(qa_ppo_t *p, const char *path) {
+    ckpt_head h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, CKPT_MAGIC, 8);
+    h.P = (int64_t)p->P, h.D = p->D, h.A = p->A, h.N = p->N, h.T = p->T;
+    h.state_bytes = (int64_t)qa_rl_env_state_bytes(p->env);
+    h.update = p->update, h.env_steps = p->env_steps, h.sample_counter = p->sample_counter;
+    const qa_buf *b[8];
+    size_t n[8];
+    int k = ckpt_bufs(p, b, n);
+    size_t total = (size_t)h.state_bytes;
+    for (int i = 0; i < k; i++) total = n[i] > total ? n[i] : total;
+    void *tmp = malloc(total);
+    if (!tmp) return QA_FAIL(QA_ERR_NOMEM, "%s: no memory for the checkpoint", path);
+    qa_atomic_file af;
+    qa_status st = qa_atomic_open(&af, path);
+    if (st != QA_OK) {
+        free(tmp);
+        return st;
+    }
+    if (fwrite(&h, sizeof h, 1, af.f) != 1) QA_TRY_FAIL(QA_ERR_IO, "%s: write failed", path);
+    for (int i = 0; i < k; i++) {
+        QA_TRY(qa_buf_download(p->be, tmp, b[i], 0, n[i]));
+        if (fwrite(tmp, 1, n[i], af.f) != n[i]) QA_TRY_FAIL(QA_ERR_IO, "%s: write failed", path);
+    }
+    QA_TRY(qa_rl_env_state_save(p->env, tmp));
+    if (fwrite(tmp, 1, (size_t)h.state_bytes, af.f) != (size_t)h.state_bytes)
+        QA_TRY_FAIL(QA_ERR_IO, "%s: write failed", path);
+    st = qa_atomic_commit(&af);
+cleanup:
+    if (st != QA_OK) qa_atomic_abort(&af);
+    free(tmp);
+    return st;
+}
+
+qa_status qa_ppo_load(qa_ppo_t *p, const char *path) {
+    char *data = NULL;
+    size_t len = 0;
+    QA_TRY_RET(qa_fs_read_all(path, &data, &len));
+    qa_status st = QA_OK;
+    ckpt_head h;
+    if (len < sizeof h) QA_TRY_FAIL(QA_ERR_FORMAT, "%s: %zu bytes, too short for a PPO checkpoint", path, len);
+    memcpy(&h, data, sizeof h);
+    if (memcmp(h.magic, CKPT_MAGIC, 8) != 0) QA_TRY_FAIL(QA_ERR_FORMAT, "%s: not a PPO checkpoint (bad magic)", path);
+    int64_t want[6] = {(int64_t)p->P, p->D, p->A, p->N, p->T, (int64_t)qa_rl_env_state_bytes(p->env)};
+    int64_t got[6] = {h.P, h.D, h.A, h.N, h.T, h.state_bytes};
+    static const char *const what[6] = {"parameters", "observation width", "action width", "envs",
+                                        "steps per rollout", "env state bytes"};
+    for (int i = 0; i < 6; i++)
+        if (want[i] != got[i])
+            QA_TRY_FAIL(QA_ERR_CONFIG, "%s: checkpoint has %lld %s, this configuration %lld", path,
+                        (long long)got[i], what[i], (long long)want[i]);
+    const qa_buf *b[8];
+    size_t n[8], off = sizeof h, need = sizeof h + (size_t)h.state_bytes;
+    int k = ckpt_bufs(p, b, n);
+    for (int i = 0; i < k; i++) need += n[i];
+    if (len != need) QA_TRY_FAIL(QA_ERR_FORMAT, "%s: %zu bytes, expected %zu (truncated?)", path, len, need);
+    for (int i = 0; i < k; i++) {
+        QA_TRY(qa_buf_upload(p->be, (qa_buf *)b[i], 0, data + off, n[i]));
+        off += n[i];
+    }
+    QA_TRY(qa_rl_env_state_load(p->env, data + off));
+    p->update = h.update, p->env_steps = h.env_steps, p->sample_counter = h.sample_counter;
+cleanup:
+    free(data);
+    return st;
+}
+
+/* ---- greedy policy on the host --------------------------------------------------------------- */
+
+qa_status qa_ppo_policy_greedy(const qa_rl_mlp *actor, const float *params, const double *mean, const double *var,
+                               double obs_clip, int discrete, int rows, const float *obs, void *action) {
+    qa_nn_arch a = qa_rl_mlp_arch(actor);
+    qa_nn_infer_t *inf = NULL;
+    int D = actor->in, A = actor->out;
+    float *x = malloc((size_t)rows * D * sizeof *x), *y = malloc((size_t)rows * A * sizeof *y);
+    qa_status st = QA_OK;
+    if (!x || !y) QA_TRY_FAIL(QA_ERR_NOMEM, "ppo: no memory");
+    for (size_t i = 0; i < (size_t)rows * D; i++) {
+        size_t j = i % (size_t)D;
+        double z = ((double)obs[i] - mean[j]) / sqrt(var[j] + 1e-8);
+        if (obs_clip > 0) z = z < -obs_clip ? -obs_clip : (z > obs_clip ? obs_clip : z);
+        x[i] = (float)z;
+    }
+    QA_TRY(qa_nn_infer_create(&a, rows, &inf));
+    QA_TRY(qa_nn_infer_forward(inf, params, rows, x, y));
+    for (int r = 0; r < rows; r++) {
+        const float *yr = y + (size_t)r * A;
+        if (discrete) {
+            int best = 0;
+            for (int j = 1; j < A; j++)
+                if (yr[j] > yr[best]) best = j;
+            ((int32_t *)action)[r] = best;
+        } else {
+            for (int j = 0; j < A; j++) ((float *)action)[(size_t)r * A + j] = yr[j];
+        }
+    }
+cleanup:
+    qa_nn_infer_free(inf);
+    free(x);
+    free(y);
+    return st;
+}
