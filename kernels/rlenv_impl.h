@@ -74,7 +74,7 @@ QA_RLENV_HD void qa_rlenv_obs1(const qa_rlenv_cfg *c, const qa_rlenv_market *m,
         int sym = c->kind == QA_RLENV_PORTFOLIO ? a : s->sym[i];
         for (int f = 0; f < c->nfeat; f++) {
             const float *src = m->feat + f * plane + (size_t)sym * m->ntime + t0;
-            for (int j = 0; j < w; j++) o[n + j] = src[j];
+            memcpy(o + n, src, (size_t)w * sizeof *src);
             n += w;
         }
     }
