@@ -221,8 +221,10 @@ void qa_rl_env_free(qa_rl_env_t *e) {
     free(e);
 }
 
-qa_status qa_rl_env_create(qa_backend_t *be, const qa_rl_panel *p, qa_rl_split split, const qa_rlenv_cfg *cfg,
-                           qa_rl_env_t **out) {
+/* path_sym < 0: every (symbol, start) of the split; else one env that walks symbol
+ * path_sym from its first decision bar to its last (horizon set to fit). */
+static qa_status create(qa_backend_t *be, const qa_rl_panel *p, qa_rl_split split, const qa_rlenv_cfg *cfg,
+                        int path_sym, qa_rl_env_t **out, int *path_first, int *path_steps) {
     *out = NULL;
     qa_rl_env_t *e = calloc(1, sizeof *e);
     if (!e) return QA_FAIL(QA_ERR_NOMEM, "rl env: no memory");
@@ -256,10 +258,22 @@ qa_status qa_rl_env_create(qa_backend_t *be, const qa_rl_panel *p, qa_rl_split s
         int ra, rb;
         longest_run(ok, slo, shi, &ra, &rb);
         int first = ra + W - 1, last = rb - 1 - H;
+        if (path_sym >= 0) {
+            /* One walk: from the first decision bar to the last one with a next return. */
+            int steps = rb - 1 - first;
+            if (g == path_sym && steps >= 1) {
+                e->cfg.horizon = steps;
+                *path_first = first, *path_steps = steps;
+            }
+            last = g == path_sym && steps >= 1 ? first : first - 1;
+        }
         lo[g] = first;
         cum[g + 1] = cum[g] + (last >= first ? last - first + 1 : 0);
     }
     e->starts = cum[G];
+    if (e->starts == 0 && path_sym >= 0)
+        QA_TRY_FAIL(QA_ERR_CONFIG, "rl env: symbol %s has no stretch of finite data in the %s split longer than the "
+                    "window of %d bars", p->symbols[path_sym], qa_rl_split_name(split), W);
     if (e->starts == 0)
         QA_TRY_FAIL(QA_ERR_CONFIG,
                     "rl env: the %s split (bars %d..%d) has no start where a window of %d bars and a horizon of %d "
@@ -297,6 +311,22 @@ cleanup:
     free(cum);
     qa_rl_env_free(e);
     return st;
+}
+
+qa_status qa_rl_env_create(qa_backend_t *be, const qa_rl_panel *p, qa_rl_split split, const qa_rlenv_cfg *cfg,
+                           qa_rl_env_t **out) {
+    return create(be, p, split, cfg, -1, out, NULL, NULL);
+}
+
+qa_status qa_rl_env_create_path(qa_backend_t *be, const qa_rl_panel *p, qa_rl_split split, const qa_rlenv_cfg *cfg,
+                                int sym, qa_rl_env_t **out, int *first, int *steps) {
+    if (sym < 0 || sym >= p->nsym || cfg->kind != QA_RLENV_SINGLE)
+        return QA_FAIL(QA_ERR_INVALID_ARG, "rl env: a path walks one symbol of a single-asset env (symbol %d)", sym);
+    qa_rlenv_cfg c = *cfg;
+    c.nenv = 1;
+    c.min_equity = 0.0;   /* an evaluation walks the whole period */
+    c.max_drawdown = 0.0;
+    return create(be, p, split, &c, sym, out, first, steps);
 }
 
 const qa_rlenv_cfg *qa_rl_env_cfg(const qa_rl_env_t *e) { return &e->cfg; }

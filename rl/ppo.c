@@ -11,7 +11,7 @@
 #include "common/timer.h"
 #include "kernels/ppo.h"
 
-void qa_ppo_cfg_default(qa_ppo_cfg *c) {
+void qa_rl_ppo_cfg_default(qa_rl_ppo_cfg *c) {
     memset(c, 0, sizeof *c);
     c->nsteps = 128;
     c->epochs = 4;
@@ -47,12 +47,12 @@ typedef struct net {
     qa_rl_mlp_act act;
 } net;
 
-struct qa_ppo {
+struct qa_rl_ppo {
     qa_backend_t *be;
     qa_nn_ctx_t *ctx;
     qa_rl_env_t *env;
     const qa_comm_t *comm;
-    qa_ppo_cfg cfg;
+    qa_rl_ppo_cfg cfg;
     int N, T, D, A, discrete, B, mb;
     net actor, critic;
     size_t P, logstd_off; /* log-std at the end of the vector (continuous) */
@@ -73,7 +73,7 @@ struct qa_ppo {
     int32_t *host_perm;
 };
 
-static qa_status alloc(qa_ppo_t *p, size_t bytes, void *ptr) {
+static qa_status alloc(qa_rl_ppo_t *p, size_t bytes, void *ptr) {
     if (p->nall >= (int)(sizeof p->all / sizeof p->all[0])) return QA_FAIL(QA_ERR_STATE, "ppo: too many buffers");
     qa_buf *b = &p->all[p->nall++];
     QA_TRY_RET(qa_buf_alloc(p->be, bytes ? bytes : 8, b));
@@ -81,7 +81,7 @@ static qa_status alloc(qa_ppo_t *p, size_t bytes, void *ptr) {
     return QA_OK;
 }
 
-void qa_ppo_free(qa_ppo_t *p) {
+void qa_rl_ppo_free(qa_rl_ppo_t *p) {
     if (!p) return;
     for (int i = 0; i < p->nall; i++) qa_buf_free(&p->all[i]);
     qa_nn_ctx_free(p->ctx);
@@ -89,7 +89,7 @@ void qa_ppo_free(qa_ppo_t *p) {
     free(p);
 }
 
-static qa_status net_alloc(qa_ppo_t *p, net *n, int rows) {
+static qa_status net_alloc(qa_rl_ppo_t *p, net *n, int rows) {
     for (int l = 0; l < n->m.nhidden; l++) {
         QA_TRY_RET(alloc(p, (size_t)rows * n->m.hidden[l] * sizeof(float), &n->act.z[l]));
         QA_TRY_RET(alloc(p, (size_t)rows * n->m.hidden[l] * sizeof(float), &n->act.h[l]));
@@ -97,8 +97,8 @@ static qa_status net_alloc(qa_ppo_t *p, net *n, int rows) {
     return QA_OK;
 }
 
-qa_status qa_ppo_create(qa_backend_t *be, qa_rl_env_t *env, const qa_ppo_cfg *cfg, const qa_comm_t *comm,
-                        qa_ppo_t **out) {
+qa_status qa_rl_ppo_create(qa_backend_t *be, qa_rl_env_t *env, const qa_rl_ppo_cfg *cfg, const qa_comm_t *comm,
+                        qa_rl_ppo_t **out) {
     *out = NULL;
     const qa_rlenv_cfg *ec = qa_rl_env_cfg(env);
     if (cfg->nsteps < 1 || cfg->epochs < 1 || cfg->minibatches < 1)
@@ -110,7 +110,7 @@ qa_status qa_ppo_create(qa_backend_t *be, qa_rl_env_t *env, const qa_ppo_cfg *cf
         return QA_FAIL(QA_ERR_CONFIG, "ppo: a rollout of %lld samples is too large", (long long)cfg->nsteps * ec->nenv);
     if (cfg->nhidden < 0 || cfg->nhidden > QA_NN_MAX_HIDDEN)
         return QA_FAIL(QA_ERR_CONFIG, "ppo: %d hidden layers (0 to %d)", cfg->nhidden, QA_NN_MAX_HIDDEN);
-    qa_ppo_t *p = calloc(1, sizeof *p);
+    qa_rl_ppo_t *p = calloc(1, sizeof *p);
     if (!p) return QA_FAIL(QA_ERR_NOMEM, "ppo: no memory");
     qa_status st = QA_OK;
     float *host = NULL;
@@ -205,30 +205,30 @@ qa_status qa_ppo_create(qa_backend_t *be, qa_rl_env_t *env, const qa_ppo_cfg *cf
     p = NULL;
 cleanup:
     free(host);
-    qa_ppo_free(p);
+    qa_rl_ppo_free(p);
     return st;
 }
 
-int64_t qa_ppo_updates_done(const qa_ppo_t *p) { return p->update; }
-const qa_rl_mlp *qa_ppo_actor(const qa_ppo_t *p) { return &p->actor.m; }
+int64_t qa_rl_ppo_updates_done(const qa_rl_ppo_t *p) { return p->update; }
+const qa_rl_mlp *qa_rl_ppo_actor(const qa_rl_ppo_t *p) { return &p->actor.m; }
 
-static int rank_count(const qa_ppo_t *p) { return p->comm ? qa_comm_size(p->comm) : 1; }
+static int rank_count(const qa_rl_ppo_t *p) { return p->comm ? qa_comm_size(p->comm) : 1; }
 
 /* Normalised observations of `rows` raw rows (stats updated first when `learn`). Without
  * normalisation the statistics stay at mean 0, var 1 - 1e-8 and no clip, so the same
  * kernel copies x / sqrt(1) = x. */
-static qa_status normalise(qa_ppo_t *p, int rows, const float *raw, float *dst, int learn) {
+static qa_status normalise(qa_rl_ppo_t *p, int rows, const float *raw, float *dst, int learn) {
     if (learn && p->cfg.norm_obs)
         QA_TRY_RET(qa_ppo_obsnorm_update(p->be, rows, p->D, raw, p->ob_mean, p->ob_var, p->ob_count, p->scratch));
     return qa_ppo_obsnorm_apply(p->be, rows, p->D, raw, p->ob_mean, p->ob_var,
                                 p->cfg.norm_obs ? (float)p->cfg.obs_clip : 0.0f, dst);
 }
 
-static qa_status value_of(qa_ppo_t *p, int rows, const float *x, float *v) {
+static qa_status value_of(qa_rl_ppo_t *p, int rows, const float *x, float *v) {
     return qa_rl_mlp_forward(p->ctx, &p->critic.m, p->params + p->critic.off, rows, x, &p->critic.act, v);
 }
 
-static int any_truncated_host(qa_ppo_t *p, const uint8_t *trunc) {
+static int any_truncated_host(qa_rl_ppo_t *p, const uint8_t *trunc) {
     /* Only the CPU can look without a sync; the GPU always values the final rows. */
     if (qa_backend_kind_of(p->be) != QA_BACKEND_CPU) return 1;
     for (int i = 0; i < p->N; i++)
@@ -236,7 +236,7 @@ static int any_truncated_host(qa_ppo_t *p, const uint8_t *trunc) {
     return 0;
 }
 
-static qa_status rollout(qa_ppo_t *p) {
+static qa_status rollout(qa_rl_ppo_t *p) {
     size_t N = (size_t)p->N, D = (size_t)p->D, aw = p->discrete ? 1 : (size_t)p->A;
     for (int t = 0; t < p->T; t++) {
         size_t r = (size_t)t * N;
@@ -268,7 +268,7 @@ static qa_status rollout(qa_ppo_t *p) {
 
 /* A Philox Fisher-Yates shuffle of the rollout's sample indices (host; one upload per
  * epoch, the only host-to-device copy of an update). */
-static qa_status shuffle(qa_ppo_t *p, int epoch) {
+static qa_status shuffle(qa_rl_ppo_t *p, int epoch) {
     int n = p->T * p->N;
     uint64_t stream = STREAM_SHUFFLE + (uint64_t)p->update * 64 + (uint64_t)epoch;
     for (int i = 0; i < n; i++) p->host_perm[i] = i;
@@ -283,7 +283,7 @@ static qa_status shuffle(qa_ppo_t *p, int epoch) {
     return qa_buf_upload(p->be, &b, 0, p->host_perm, (size_t)n * 4);
 }
 
-static qa_status minibatch(qa_ppo_t *p, const int32_t *idx, double *stats, double lr, int64_t step) {
+static qa_status minibatch(qa_rl_ppo_t *p, const int32_t *idx, double *stats, double lr, int64_t step) {
     int B = p->mb, D = p->D, A = p->A, aw = p->discrete ? 1 : A;
     QA_TRY_RET(qa_ppo_gather(p->be, B, D, p->obs_n, idx, p->mb_obs));
     QA_TRY_RET(qa_ppo_gather(p->be, B, aw, p->act, idx, p->mb_act));
@@ -335,7 +335,7 @@ static void moments(const float *x, size_t n, double *mean, double *var) {
     *var = n > 1 ? q / (n - 1) : NAN;
 }
 
-static qa_status rollout_stats(qa_ppo_t *p, qa_ppo_stats *s) {
+static qa_status rollout_stats(qa_rl_ppo_t *p, qa_rl_ppo_stats *s) {
     size_t TN = (size_t)p->T * p->N;
     float *h = malloc(TN * 4 * 3);
     int32_t *len = malloc(TN * 4);
@@ -378,7 +378,7 @@ cleanup:
     return st;
 }
 
-qa_status qa_ppo_iterate(qa_ppo_t *p, qa_ppo_stats *s) {
+qa_status qa_rl_ppo_iterate(qa_rl_ppo_t *p, qa_rl_ppo_stats *s) {
     memset(s, 0, sizeof *s);
     uint64_t t0 = qa_time_ns();
     QA_TRY_RET(rollout(p));
@@ -425,14 +425,14 @@ qa_status qa_ppo_iterate(qa_ppo_t *p, qa_ppo_stats *s) {
     return QA_OK;
 }
 
-qa_status qa_ppo_actor_params(qa_ppo_t *p, float *params, float *log_std) {
+qa_status qa_rl_ppo_actor_params(qa_rl_ppo_t *p, float *params, float *log_std) {
     qa_buf b = {.ptr = p->params, .bytes = p->P * 4, .kind = qa_backend_kind_of(p->be)};
     QA_TRY_RET(qa_buf_download(p->be, params, &b, 0, p->actor.n * 4));
     if (log_std && !p->discrete) QA_TRY_RET(qa_buf_download(p->be, log_std, &b, p->logstd_off * 4, (size_t)p->A * 4));
     return QA_OK;
 }
 
-qa_status qa_ppo_obs_stats(qa_ppo_t *p, double *mean, double *var) {
+qa_status qa_rl_ppo_obs_stats(qa_rl_ppo_t *p, double *mean, double *var) {
     size_t D = (size_t)p->D;
     QA_TRY_RET(qa_buf_download(p->be, mean, &p->all[5], 0, D * 8));
     return qa_buf_download(p->be, var, &p->all[6], 0, D * 8);
@@ -450,7 +450,7 @@ typedef struct ckpt_head {
 
 /* The buffers a checkpoint holds, in file order: params, Adam m and v, the observation
  * statistics, the current raw observations. */
-static int ckpt_bufs(const qa_ppo_t *p, const qa_buf **b, size_t *n) {
+static int ckpt_bufs(const qa_rl_ppo_t *p, const qa_buf **b, size_t *n) {
     int k = 0;
     b[k] = &p->all[0], n[k++] = p->P * 4;
     b[k] = &p->all[2], n[k++] = p->P * 4;
@@ -462,7 +462,7 @@ static int ckpt_bufs(const qa_ppo_t *p, const qa_buf **b, size_t *n) {
     return k;
 }
 
-qa_status qa_ppo_save(qa_ppo_t *p, const char *path) {
+qa_status qa_rl_ppo_save(qa_rl_ppo_t *p, const char *path) {
     ckpt_head h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, CKPT_MAGIC, 8);
@@ -497,7 +497,7 @@ cleanup:
     return st;
 }
 
-qa_status qa_ppo_load(qa_ppo_t *p, const char *path) {
+qa_status qa_rl_ppo_load(qa_rl_ppo_t *p, const char *path) {
     char *data = NULL;
     size_t len = 0;
     QA_TRY_RET(qa_fs_read_all(path, &data, &len));
@@ -532,7 +532,7 @@ cleanup:
 
 /* ---- greedy policy on the host --------------------------------------------------------------- */
 
-qa_status qa_ppo_policy_greedy(const qa_rl_mlp *actor, const float *params, const double *mean, const double *var,
+qa_status qa_rl_ppo_policy_greedy(const qa_rl_mlp *actor, const float *params, const double *mean, const double *var,
                                double obs_clip, int discrete, int rows, const float *obs, void *action) {
     qa_nn_arch a = qa_rl_mlp_arch(actor);
     qa_nn_infer_t *inf = NULL;

@@ -38,7 +38,7 @@
 extern "C" {
 #endif
 
-typedef struct qa_ppo_cfg {
+typedef struct qa_rl_ppo_cfg {
     int nsteps;          /* T: steps per env per rollout (>= 1) */
     int epochs;          /* passes over each rollout (>= 1) */
     int minibatches;     /* minibatches per pass; T x N must divide evenly */
@@ -59,15 +59,15 @@ typedef struct qa_ppo_cfg {
     double init_log_std; /* continuous actions: initial log-std */
     int64_t total_updates; /* for the learning-rate schedule */
     uint64_t seed;
-} qa_ppo_cfg;
+} qa_rl_ppo_cfg;
 
 /* CleanRL's defaults: T 128, 4 epochs, 4 minibatches, hidden [64, 64] ReLU, lr 2.5e-4
  * annealed, gamma 0.99, lambda 0.95, clip 0.2, value clip 0.2, entropy 0.01, value 0.5,
  * max grad norm 0.5, Adam eps 1e-5, both normalisations on, obs clip 10, log-std 0. */
-void qa_ppo_cfg_default(qa_ppo_cfg *c);
+void qa_rl_ppo_cfg_default(qa_rl_ppo_cfg *c);
 
 /* What one update reports (means over the update's minibatches / finished episodes). */
-typedef struct qa_ppo_stats {
+typedef struct qa_rl_ppo_stats {
     int64_t update;        /* 1-based */
     int64_t env_steps;     /* total env steps so far (all ranks) */
     double lr;
@@ -78,37 +78,37 @@ typedef struct qa_ppo_stats {
     double ep_return;      /* mean final equity - 1 of those episodes (NaN when none) */
     double ep_length;
     double rollout_s, update_s;
-} qa_ppo_stats;
+} qa_rl_ppo_stats;
 
-typedef struct qa_ppo qa_ppo_t;
+typedef struct qa_rl_ppo qa_rl_ppo_t;
 
 /* An agent for `env` (which must outlive it) on the env's backend; comm NULL = one
  * process. The networks are initialised from cfg->seed; the envs are reset. */
-qa_status qa_ppo_create(qa_backend_t *be, qa_rl_env_t *env, const qa_ppo_cfg *cfg, const qa_comm_t *comm,
-                        qa_ppo_t **out);
-void qa_ppo_free(qa_ppo_t *p);
+qa_status qa_rl_ppo_create(qa_backend_t *be, qa_rl_env_t *env, const qa_rl_ppo_cfg *cfg, const qa_comm_t *comm,
+                        qa_rl_ppo_t **out);
+void qa_rl_ppo_free(qa_rl_ppo_t *p);
 
 /* One rollout + update. */
-qa_status qa_ppo_iterate(qa_ppo_t *p, qa_ppo_stats *stats);
+qa_status qa_rl_ppo_iterate(qa_rl_ppo_t *p, qa_rl_ppo_stats *stats);
 
-int64_t qa_ppo_updates_done(const qa_ppo_t *p);
+int64_t qa_rl_ppo_updates_done(const qa_rl_ppo_t *p);
 
 /* The actor (policy network) and its inputs: architecture, host copy of the parameters
  * (qa_rl_mlp layout) and the observation statistics (host, D each). `log_std` [A] only for
  * continuous actions (may be NULL). */
-const qa_rl_mlp *qa_ppo_actor(const qa_ppo_t *p);
-qa_status qa_ppo_actor_params(qa_ppo_t *p, float *params, float *log_std);
-qa_status qa_ppo_obs_stats(qa_ppo_t *p, double *mean, double *var);
+const qa_rl_mlp *qa_rl_ppo_actor(const qa_rl_ppo_t *p);
+qa_status qa_rl_ppo_actor_params(qa_rl_ppo_t *p, float *params, float *log_std);
+qa_status qa_rl_ppo_obs_stats(qa_rl_ppo_t *p, double *mean, double *var);
 
 /* Checkpoint (atomic write: temporary file, fsync, rename) and exact resume. A file from
  * another configuration (shapes) is refused naming the mismatch. */
-qa_status qa_ppo_save(qa_ppo_t *p, const char *path);
-qa_status qa_ppo_load(qa_ppo_t *p, const char *path);
+qa_status qa_rl_ppo_save(qa_rl_ppo_t *p, const char *path);
+qa_status qa_rl_ppo_load(qa_rl_ppo_t *p, const char *path);
 
 /* Greedy actions of the current policy for host observations obs [rows x D] (raw; the
  * agent's normalisation is applied): discrete argmax (int32) or the Gaussian mean
  * (float, clamped to [-1, 1] by the env). Host memory in and out. */
-qa_status qa_ppo_policy_greedy(const qa_rl_mlp *actor, const float *params, const double *mean, const double *var,
+qa_status qa_rl_ppo_policy_greedy(const qa_rl_mlp *actor, const float *params, const double *mean, const double *var,
                                double obs_clip, int discrete, int rows, const float *obs, void *action);
 
 #ifdef __cplusplus

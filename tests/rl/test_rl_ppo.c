@@ -64,9 +64,9 @@ static qa_rlenv_cfg env_cfg(int nenv) {
     return c;
 }
 
-static qa_ppo_cfg ppo_cfg(void) {
-    qa_ppo_cfg c;
-    qa_ppo_cfg_default(&c);
+static qa_rl_ppo_cfg ppo_cfg(void) {
+    qa_rl_ppo_cfg c;
+    qa_rl_ppo_cfg_default(&c);
     c.nsteps = 64;
     c.hidden[0] = c.hidden[1] = 32;
     c.lr = 3e-3;
@@ -78,7 +78,7 @@ static qa_ppo_cfg ppo_cfg(void) {
 /* Mean reward per step over `steps` of the test split's envs under a policy: 0 greedy
  * PPO, 1 oracle, 2 uniform random. Every policy sees the same episodes (no termination:
  * resets depend only on the seed). */
-static double evaluate(qa_ppo_t *agent, int policy, int steps) {
+static double evaluate(qa_rl_ppo_t *agent, int policy, int steps) {
     qa_backend_t *be = NULL;
     qa_rl_env_t *env = NULL;
     qa_rlenv_cfg ec = env_cfg(256);
@@ -91,14 +91,14 @@ static double evaluate(qa_ppo_t *agent, int policy, int steps) {
     float *params = NULL;
     double *mean = malloc((size_t)D * sizeof *mean), *var = malloc((size_t)D * sizeof *var);
     if (agent) {
-        params = malloc(qa_rl_mlp_params(qa_ppo_actor(agent)) * sizeof *params);
-        QA_CHECK_OK(qa_ppo_actor_params(agent, params, NULL));
-        QA_CHECK_OK(qa_ppo_obs_stats(agent, mean, var));
+        params = malloc(qa_rl_mlp_params(qa_rl_ppo_actor(agent)) * sizeof *params);
+        QA_CHECK_OK(qa_rl_ppo_actor_params(agent, params, NULL));
+        QA_CHECK_OK(qa_rl_ppo_obs_stats(agent, mean, var));
     }
     QA_CHECK_OK(qa_rl_env_reset(env, obs));
     double sum = 0.0;
     for (int k = 0; k < steps; k++) {
-        if (policy == 0) QA_CHECK_OK(qa_ppo_policy_greedy(qa_ppo_actor(agent), params, mean, var, 10.0, 1, N, obs, act));
+        if (policy == 0) QA_CHECK_OK(qa_rl_ppo_policy_greedy(qa_rl_ppo_actor(agent), params, mean, var, 10.0, 1, N, obs, act));
         for (int i = 0; i < N; i++) {
             if (policy == 1) act[i] = obs[(size_t)i * D + ec.window - 1] > 0.0f ? 2 : 0;
             if (policy == 2) act[i] = (int32_t)(qa_rng_uniform(3, (uint64_t)i, (uint64_t)k) * 3.0);
@@ -116,29 +116,29 @@ static double evaluate(qa_ppo_t *agent, int policy, int steps) {
 static void test_learns(void) {
     qa_backend_t *be = NULL;
     qa_rl_env_t *env = NULL;
-    qa_ppo_t *agent = NULL;
+    qa_rl_ppo_t *agent = NULL;
     qa_rlenv_cfg ec = env_cfg(64);
-    qa_ppo_cfg pc = ppo_cfg();
+    qa_rl_ppo_cfg pc = ppo_cfg();
     QA_CHECK_OK(qa_backend_create(QA_BACKEND_CPU, 0, &be));
     QA_CHECK_OK(qa_rl_env_create(be, &g_panel, QA_RL_TRAIN, &ec, &env));
-    QA_CHECK_OK(qa_ppo_create(be, env, &pc, NULL, &agent));
+    QA_CHECK_OK(qa_rl_ppo_create(be, env, &pc, NULL, &agent));
     double oracle = evaluate(NULL, 1, 128), random = evaluate(NULL, 2, 128);
     printf("  oracle mean reward %.4f, random %.4f\n", oracle, random);
     QA_CHECK(oracle > 0.3);
     QA_CHECK_MSG(fabs(random) < 0.2 * oracle, "random policy earns %.4f of the oracle's %.4f", random, oracle);
     double got = 0.0;
     int u = 0;
-    qa_ppo_stats s;
+    qa_rl_ppo_stats s;
     /* Bounded: at most 80 updates of 4,096 samples (327,680 env steps). */
     while (u < 80 && got < 0.9 * oracle) {
-        for (int k = 0; k < 5; k++, u++) QA_CHECK_OK(qa_ppo_iterate(agent, &s));
+        for (int k = 0; k < 5; k++, u++) QA_CHECK_OK(qa_rl_ppo_iterate(agent, &s));
         got = evaluate(agent, 0, 128);
         printf("  update %3d: env steps %lld, greedy %.4f (%.0f%% of oracle), entropy %.3f, kl %.4f, ev %.2f\n", u,
                (long long)s.env_steps, got, 100.0 * got / oracle, s.entropy, s.approx_kl, s.explained_var);
     }
     QA_CHECK_MSG(got >= 0.9 * oracle, "PPO reached %.4f = %.0f%% of the oracle's %.4f after %d updates", got,
                  100.0 * got / oracle, oracle, u);
-    qa_ppo_free(agent);
+    qa_rl_ppo_free(agent);
     qa_rl_env_free(env);
     qa_backend_free(be);
 }
@@ -147,33 +147,33 @@ static void test_learns(void) {
 static float *train_params(int n, int split, size_t *np) {
     qa_backend_t *be = NULL;
     qa_rl_env_t *env = NULL;
-    qa_ppo_t *agent = NULL;
+    qa_rl_ppo_t *agent = NULL;
     qa_rlenv_cfg ec = env_cfg(32);
-    qa_ppo_cfg pc = ppo_cfg();
+    qa_rl_ppo_cfg pc = ppo_cfg();
     pc.nsteps = 32;
     char ck[320];
     snprintf(ck, sizeof ck, "%s/ck.qrl", g_dir);
     QA_CHECK_OK(qa_backend_create(QA_BACKEND_CPU, 0, &be));
     qa_backend_set_threads(be, 2);
     QA_CHECK_OK(qa_rl_env_create(be, &g_panel, QA_RL_TRAIN, &ec, &env));
-    QA_CHECK_OK(qa_ppo_create(be, env, &pc, NULL, &agent));
-    qa_ppo_stats s;
+    QA_CHECK_OK(qa_rl_ppo_create(be, env, &pc, NULL, &agent));
+    qa_rl_ppo_stats s;
     for (int u = 0; u < n; u++) {
         if (split && u == split) {
-            QA_CHECK_OK(qa_ppo_save(agent, ck));
-            qa_ppo_free(agent);
+            QA_CHECK_OK(qa_rl_ppo_save(agent, ck));
+            qa_rl_ppo_free(agent);
             qa_rl_env_free(env);
             QA_CHECK_OK(qa_rl_env_create(be, &g_panel, QA_RL_TRAIN, &ec, &env));
-            QA_CHECK_OK(qa_ppo_create(be, env, &pc, NULL, &agent));
-            QA_CHECK_OK(qa_ppo_load(agent, ck));
-            QA_CHECK_INT(qa_ppo_updates_done(agent), split);
+            QA_CHECK_OK(qa_rl_ppo_create(be, env, &pc, NULL, &agent));
+            QA_CHECK_OK(qa_rl_ppo_load(agent, ck));
+            QA_CHECK_INT(qa_rl_ppo_updates_done(agent), split);
         }
-        QA_CHECK_OK(qa_ppo_iterate(agent, &s));
+        QA_CHECK_OK(qa_rl_ppo_iterate(agent, &s));
     }
-    *np = qa_rl_mlp_params(qa_ppo_actor(agent));
+    *np = qa_rl_mlp_params(qa_rl_ppo_actor(agent));
     float *p = malloc(*np * sizeof *p);
-    QA_CHECK_OK(qa_ppo_actor_params(agent, p, NULL));
-    qa_ppo_free(agent);
+    QA_CHECK_OK(qa_rl_ppo_actor_params(agent, p, NULL));
+    qa_rl_ppo_free(agent);
     qa_rl_env_free(env);
     qa_backend_free(be);
     return p;
@@ -193,24 +193,24 @@ static void test_deterministic_and_resume(void) {
 static void test_checkpoint_mismatch(void) {
     qa_backend_t *be = NULL;
     qa_rl_env_t *env = NULL, *env2 = NULL;
-    qa_ppo_t *a = NULL, *b = NULL;
+    qa_rl_ppo_t *a = NULL, *b = NULL;
     qa_rlenv_cfg ec = env_cfg(16), ec2 = env_cfg(8);
-    qa_ppo_cfg pc = ppo_cfg();
+    qa_rl_ppo_cfg pc = ppo_cfg();
     pc.nsteps = 16;
     char ck[320];
     snprintf(ck, sizeof ck, "%s/ck2.qrl", g_dir);
     QA_CHECK_OK(qa_backend_create(QA_BACKEND_CPU, 0, &be));
     QA_CHECK_OK(qa_rl_env_create(be, &g_panel, QA_RL_TRAIN, &ec, &env));
     QA_CHECK_OK(qa_rl_env_create(be, &g_panel, QA_RL_TRAIN, &ec2, &env2));
-    QA_CHECK_OK(qa_ppo_create(be, env, &pc, NULL, &a));
-    QA_CHECK_OK(qa_ppo_create(be, env2, &pc, NULL, &b));
-    QA_CHECK_OK(qa_ppo_save(a, ck));
-    QA_CHECK_ERR(qa_ppo_load(b, ck), QA_ERR_CONFIG, "envs");
+    QA_CHECK_OK(qa_rl_ppo_create(be, env, &pc, NULL, &a));
+    QA_CHECK_OK(qa_rl_ppo_create(be, env2, &pc, NULL, &b));
+    QA_CHECK_OK(qa_rl_ppo_save(a, ck));
+    QA_CHECK_ERR(qa_rl_ppo_load(b, ck), QA_ERR_CONFIG, "envs");
     FILE *f = fopen(ck, "r+b");
     QA_CHECK(f && ftruncate(fileno(f), 100) == 0);
     if (f) fclose(f);
-    QA_CHECK_ERR(qa_ppo_load(a, ck), QA_ERR_FORMAT, "truncated");
-    qa_ppo_free(a), qa_ppo_free(b);
+    QA_CHECK_ERR(qa_rl_ppo_load(a, ck), QA_ERR_FORMAT, "truncated");
+    qa_rl_ppo_free(a), qa_rl_ppo_free(b);
     qa_rl_env_free(env), qa_rl_env_free(env2);
     qa_backend_free(be);
 }
