@@ -9,8 +9,8 @@
  *   rlenv_step_obs  the step plus the observations (and final observations of ended
  *                   episodes): D = 35 floats (32 log returns, position, unrealised P&L,
  *                   time in trade; NumPy's D = 33 lacks the last two)
- * Bytes per env-step (model): step 70 (action 4, return 4, size 4, state read 36 and
- * written 20, reward 4, flags 2); with observation + window read 128 + written 140.
+ * Bytes per env-step (model): step 90 (action 4, returns 8, state read 44 and written
+ * 28, reward 4, flags 2); with observation + window read 128 + written 140.
  * Per-step latency p50 / p99 over every step of every repeat (CUDA: the mean, see run()). CPU 1 thread and all
  * threads; CUDA (one thread per env, everything resident) when a GPU is usable. */
 #include <math.h>
@@ -34,7 +34,7 @@ typedef struct host_mkt {
 
 /* Device (or host) copies of everything a step touches. */
 typedef struct bufs {
-    qa_buf ret, feat, lo, cum, st[9], act, rew, term, trunc, obs, fin;
+    qa_buf ret, feat, lo, cum, st[10], act, rew, term, trunc, obs, fin;
 } bufs;
 
 static void make_market(host_mkt *m) {
@@ -57,15 +57,15 @@ static void make_market(host_mkt *m) {
 static int setup(qa_backend_t *be, const host_mkt *h, int n, bufs *b, qa_rlenv_market *m, qa_rlenv_state *st,
                  const int32_t *actions, int steps) {
     size_t plane = (size_t)S * T * 4, D = 35;
-    size_t sz[9] = {4 * (size_t)n, 4 * (size_t)n, 4 * (size_t)n, 4 * (size_t)n, 4 * (size_t)n, 4 * (size_t)n,
-                    8 * (size_t)n, 8 * (size_t)n, 8 * (size_t)n};
+    size_t sz[10] = {4 * (size_t)n, 4 * (size_t)n, 4 * (size_t)n, 4 * (size_t)n, 4 * (size_t)n, 4 * (size_t)n,
+                     8 * (size_t)n, 8 * (size_t)n, 8 * (size_t)n, 8 * (size_t)n};
     if (qa_buf_alloc(be, plane, &b->ret) || qa_buf_alloc(be, plane, &b->feat) || qa_buf_alloc(be, S * 4, &b->lo) ||
         qa_buf_alloc(be, (S + 1) * 8, &b->cum) || qa_buf_alloc(be, (size_t)steps * n * 4, &b->act) ||
         qa_buf_alloc(be, (size_t)n * 4, &b->rew) || qa_buf_alloc(be, (size_t)n, &b->term) ||
         qa_buf_alloc(be, (size_t)n, &b->trunc) || qa_buf_alloc(be, (size_t)n * D * 4, &b->obs) ||
         qa_buf_alloc(be, (size_t)n * D * 4, &b->fin))
         return 1;
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < 10; i++)
         if (qa_buf_alloc(be, sz[i], &b->st[i])) return 1;
     if (qa_buf_upload(be, &b->ret, 0, h->ret, plane) || qa_buf_upload(be, &b->feat, 0, h->feat, plane) ||
         qa_buf_upload(be, &b->lo, 0, h->lo, S * 4) || qa_buf_upload(be, &b->cum, 0, h->cum, (S + 1) * 8) ||
@@ -75,14 +75,15 @@ static int setup(qa_backend_t *be, const host_mkt *h, int n, bufs *b, qa_rlenv_m
                            .size = NULL, .start_lo = b->lo.ptr, .start_cum = b->cum.ptr};
     *st = (qa_rlenv_state){.sym = b->st[0].ptr, .t = b->st[1].ptr, .steps = b->st[2].ptr,
                            .entry_step = b->st[3].ptr, .episode = b->st[4].ptr, .pos = b->st[5].ptr,
-                           .equity = b->st[6].ptr, .peak = b->st[7].ptr, .entry_equity = b->st[8].ptr};
+                           .equity = b->st[6].ptr, .peak = b->st[7].ptr, .entry_equity = b->st[8].ptr,
+                           .base = b->st[9].ptr};
     return 0;
 }
 
 static void release(bufs *b) {
     qa_buf *all[] = {&b->ret, &b->feat, &b->lo, &b->cum, &b->act, &b->rew, &b->term, &b->trunc, &b->obs, &b->fin};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) qa_buf_free(all[i]);
-    for (int i = 0; i < 9; i++) qa_buf_free(&b->st[i]);
+    for (int i = 0; i < 10; i++) qa_buf_free(&b->st[i]);
 }
 
 /* Median seconds of `repeats` runs of `steps` steps; lat receives every step's time. */
@@ -130,7 +131,7 @@ static void bench_backend(qa_backend_t *be, const char *name, const host_mkt *h,
     snprintf(size, sizeof size, "N=%d,steps=%d", n, steps);
     for (int with_obs = 0; with_obs < 2; with_obs++) {
         double sec = run(be, &c, &m, &st, &b, with_obs, steps, repeats, lat);
-        double items = (double)n * steps, bytes = items * (with_obs ? 70.0 + 128 + 140 : 70.0);
+        double items = (double)n * steps, bytes = items * (with_obs ? 90.0 + 128 + 140 : 90.0);
         qa_bench_result r = {with_obs ? "rlenv_step_obs" : "rlenv_step", name, size, sec, items, "env-steps",
                              bytes, 0.0};
         qa_bench_report(&r);

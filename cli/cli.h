@@ -56,6 +56,7 @@ int qa_cmd_jobs(int argc, char **argv);
 int qa_cmd_simulate(int argc, char **argv);
 int qa_cmd_sweep(int argc, char **argv);
 int qa_cmd_train(int argc, char **argv);
+int qa_cmd_rl(int argc, char **argv);
 int qa_cmd_runs(int argc, char **argv);
 int qa_cmd_evaluate(int argc, char **argv);
 int qa_cmd_registry(int argc, char **argv);

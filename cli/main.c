@@ -15,6 +15,7 @@ static const qa_cli_command commands[] = {
     {"sweep", "backtest parameter sweeps: MPI x GPU, resume, Slurm parts, walk-forward, report", qa_cmd_sweep},
     {"simulate", "event-driven backtest: orders, fills, costs, portfolio accounting", qa_cmd_simulate},
     {"train", "train an MLP/LSTM on store features into a run directory (MPI, GPU)", qa_cmd_train},
+    {"rl", "reinforcement learning: PPO on vectorised trading environments, evaluation", qa_cmd_rl},
     {"runs", "experiment tracker: list and show training runs", qa_cmd_runs},
     {"registry", "model registry: publish, versions, aliases, lineage, verify, export/import, events", qa_cmd_registry},
     {"predict", "score a market file with a model (file or models:/ URI) into /predictions", qa_cmd_predict},

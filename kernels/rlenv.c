@@ -25,6 +25,7 @@ qa_status qa_rlenv_check(const qa_rlenv_cfg *c, const qa_rlenv_market *m) {
     if (c->nenv < 1) return BAD("nenv = %d, expected >= 1", c->nenv);
     if (c->window < 1) return BAD("window = %d, expected >= 1", c->window);
     if (c->horizon < 1) return BAD("horizon = %d, expected >= 1", c->horizon);
+    if (c->time_scale < 0) return BAD("time_scale = %d, expected >= 0 (0: the horizon)", c->time_scale);
     if (c->nfeat < 1) return BAD("nfeat = %d, expected >= 1", c->nfeat);
     if (!(c->pos_lo >= -1.0f && c->pos_lo <= 0.0f && c->pos_hi >= 0.0f && c->pos_hi <= 1.0f))
         return BAD("direction range [%g, %g] is not inside [-1, 1] around 0", (double)c->pos_lo, (double)c->pos_hi);
@@ -50,7 +51,7 @@ qa_status qa_rlenv_check(const qa_rlenv_cfg *c, const qa_rlenv_market *m) {
  * here only the state pointers. */
 static qa_status check_state(const qa_rlenv_state *s) {
     if (!s || !s->sym || !s->t || !s->steps || !s->entry_step || !s->episode || !s->pos || !s->equity ||
-        !s->peak || !s->entry_equity)
+        !s->peak || !s->entry_equity || !s->base)
         return BAD("NULL state array");
     return QA_OK;
 }

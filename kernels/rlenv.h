@@ -11,9 +11,13 @@
  *             clamped to [pos_lo, pos_hi], the rules' direction);
  *             portfolio (K = nsym assets): softmax(action) (long-only, fully invested), or
  *             clamp(action_k, -1, 1) scaled down to a gross exposure of at most `gross`.
- *   P&L       R = sum_k p_k r_k(t+1) - cost x sum_k |p_k - p_prev_k|   (fraction of equity;
- *             the shared definition of per-bar P&L with the proportional cost rate)
- *   equity    E' = E (1 + R), peak' = max(peak, E'), drawdown dd = 1 - E/peak
+ *   P&L       R = sum_k p_k r_k(t+1) - cost x sum_k |p_k - p_prev_k|: the action's return over
+ *             the next bar and its trading cost (fraction of equity, the proportional cost rate)
+ *   equity    the platform's accounting (docs/backtest.md, the simulator's sleeves): the
+ *             equity at bar t after the trade, B = B_prev (1 + sum_k p_prev_k r_k(t)
+ *             - cost x sum_k |p_k - p_prev_k|) (the cost against the previous bar's equity),
+ *             then marked over the next bar, E' = B (1 + sum_k p_k r_k(t+1));
+ *             peak' = max(peak, E'), drawdown dd = 1 - E/peak
  *   reward    reward_scale x (R - dd_penalty x max(dd' - dd, 0) - vol_penalty x R^2
  *                             - turnover_penalty x sum_k |p_k - p_prev_k|)
  *   flags     terminated = E' <= min_equity or (max_drawdown > 0 and dd' >= max_drawdown);
@@ -30,9 +34,10 @@
  * Observation (D floats per env, rl/env.h's qa_rlenv_obs_dim):
  *   single:    feat[f][s][t-W+1 .. t] for each feature f (nfeat x W), then the position
  *              p, the unrealised P&L E / E_entry - 1 and the time in trade
- *              (steps - entry_step) / horizon (both 0 when flat);
+ *              (steps - entry_step) / time_scale (both 0 when flat);
  *   portfolio: for each asset k, each feature's window (K x nfeat x W), then the K weights,
- *              E - 1 (the episode's P&L) and steps / horizon.
+ *              E - 1 (the episode's P&L) and steps / time_scale.
+ *   (time_scale = horizon unless the configuration sets it.)
  *
  * All arrays are backend memory. The CPU path runs environments in parallel (OpenMP); the
  * CUDA path runs one thread per environment; both evaluate the same per-environment code
@@ -77,6 +82,9 @@ typedef struct qa_rlenv_cfg {
     int nenv;                 /* >= 1 */
     int window;               /* W >= 1 bars of each feature in the observation */
     int horizon;              /* steps before truncation, >= 1 */
+    int time_scale;           /* steps that scale the observation's time features (0: horizon);
+                                 an evaluation walk longer than the training horizon keeps the
+                                 training scale */
     int nfeat;                /* observation features, >= 1 */
     float pos_lo, pos_hi;     /* direction: [-1, 1] long/short, [0, 1] long only, [-1, 0] short only */
     double cost;              /* proportional cost rate per unit of traded weight (trading/costs.h) */
@@ -118,6 +126,7 @@ typedef struct qa_rlenv_state {
     double *equity;
     double *peak;
     double *entry_equity; /* equity when the current position was entered (single) */
+    double *base;         /* B: the platform's equity at the decision bar before its trade */
 } qa_rlenv_state;
 
 /* What a step writes; any pointer may be NULL (not written). obs and final_obs are

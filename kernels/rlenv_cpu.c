@@ -39,6 +39,7 @@
         int32_t *restrict est = s->entry_step + i0;                                                         \
         float *restrict pos = s->pos + i0;                                                                  \
         double *restrict eq = s->equity + i0, *restrict peak = s->peak + i0, *restrict eeq = s->entry_equity + i0; \
+        double *restrict base = s->base + i0;                                                               \
         int ended = 0;                                                                                      \
         (void)ai, (void)af, (void)size;                                                                     \
         for (int i = 0; i < n; i++) {                                                                       \
@@ -54,13 +55,15 @@
             d = d < lo ? lo : (d > hi ? hi : d);                                                            \
             size_t k = (size_t)sym[i] * T + tt[i];                                                          \
             float p = SIZED ? d * size[k] : d * 1.0f;                                                       \
-            double pnl = 0.0, turn = 0.0;                                                                   \
+            double held = 0.0, pnl = 0.0, turn = 0.0;                                                       \
             float cur = pos[i];                                                                             \
+            held += (double)cur * (double)ret[k];                                                           \
             pnl += (double)p * (double)ret[k + 1];                                                          \
             turn += fabs((double)p - (double)cur);                                                          \
             double r = pnl - cost * turn;                                                                   \
             double e = eq[i], pk = peak[i];                                                                 \
-            double e2 = e * (1.0 + r);                                                                      \
+            double b = base[i] * (1.0 + held - cost * turn);                                                \
+            double e2 = b * (1.0 + pnl);                                                                    \
             double pk2 = e2 > pk ? e2 : pk;                                                                 \
             double dd = 1.0 - e / pk, dd2 = 1.0 - e2 / pk2;                                                 \
             double ddu = dd2 > dd ? dd2 - dd : 0.0;                                                         \
@@ -71,6 +74,7 @@
             est[i] = enter ? st : est[i];                                                                   \
             pos[i] = p;                                                                                     \
             eq[i] = e2;                                                                                     \
+            base[i] = b;                                                                                    \
             peak[i] = pk2;                                                                                  \
             tt[i] = tt[i] + 1;                                                                              \
             steps[i] = st + 1;                                                                              \
@@ -123,19 +127,22 @@ __attribute__((target("avx2"))) static int single_avx2(const qa_rlenv_cfg *c, co
             d = _mm_loadu_ps((const float *)action + j);
             d = _mm_and_ps(d, _mm_cmpord_ps(d, d)); /* NaN -> 0 */
         }
-        d = _mm_min_ps(_mm_max_ps(d, lo), hi);
+        d = _mm_min_ps(hi, _mm_max_ps(lo, d)); /* = the reference selects, signed zeros included */
         __m128i sym = _mm_loadu_si128((const __m128i *)(s->sym + j));
         __m128i tt = _mm_loadu_si128((const __m128i *)(s->t + j));
         __m128i k = _mm_add_epi32(_mm_mullo_epi32(sym, Tv), tt);
         __m128 p = m->size ? _mm_mul_ps(d, _mm_i32gather_ps(m->size, k, 4)) : _mm_mul_ps(d, _mm_set1_ps(1.0f));
-        __m128 rr = _mm_i32gather_ps(m->ret + 1, k, 4);
+        __m128 rr = _mm_i32gather_ps(m->ret + 1, k, 4), r0 = _mm_i32gather_ps(m->ret, k, 4);
         __m128 cur = _mm_loadu_ps(s->pos + j);
         __m256d pd = _mm256_cvtps_pd(p), cd = _mm256_cvtps_pd(cur);
+        __m256d held = _mm256_add_pd(zd, _mm256_mul_pd(cd, _mm256_cvtps_pd(r0)));
         __m256d pnl = _mm256_add_pd(zd, _mm256_mul_pd(pd, _mm256_cvtps_pd(rr)));
         __m256d turn = _mm256_add_pd(zd, _mm256_andnot_pd(sign, _mm256_sub_pd(pd, cd)));
-        __m256d r = _mm256_sub_pd(pnl, _mm256_mul_pd(cost, turn));
+        __m256d ct = _mm256_mul_pd(cost, turn);
+        __m256d r = _mm256_sub_pd(pnl, ct);
         __m256d e = _mm256_loadu_pd(s->equity + j), pk = _mm256_loadu_pd(s->peak + j);
-        __m256d e2 = _mm256_mul_pd(e, _mm256_add_pd(one, r));
+        __m256d b = _mm256_mul_pd(_mm256_loadu_pd(s->base + j), _mm256_sub_pd(_mm256_add_pd(one, held), ct));
+        __m256d e2 = _mm256_mul_pd(b, _mm256_add_pd(one, pnl));
         __m256d pk2 = _mm256_blendv_pd(pk, e2, _mm256_cmp_pd(e2, pk, _CMP_GT_OQ));
         /* Without a drawdown penalty or limit the drawdowns only enter as 0 * ddu, which
          * is 0 for the finite values equity keeps (peak >= 1): skip the two divisions. */
@@ -159,6 +166,7 @@ __attribute__((target("avx2"))) static int single_avx2(const qa_rlenv_cfg *c, co
         _mm_storeu_si128((__m128i *)(s->entry_step + j), _mm_blendv_epi8(est, st, _mm_castps_si128(enter)));
         _mm_storeu_ps(s->pos + j, p);
         _mm256_storeu_pd(s->equity + j, e2);
+        _mm256_storeu_pd(s->base + j, b);
         _mm256_storeu_pd(s->peak + j, pk2);
         _mm_storeu_si128((__m128i *)(s->t + j), _mm_add_epi32(tt, one_i));
         __m128i st1 = _mm_add_epi32(st, one_i);

@@ -27,6 +27,10 @@ QA_RLENV_HD int qa_rlenv_d(const qa_rlenv_cfg *c, int nsym) {
     return k * c->nfeat * c->window + (c->kind == QA_RLENV_PORTFOLIO ? k + 2 : 3);
 }
 
+QA_RLENV_HD int qa_rlenv_time_scale(const qa_rlenv_cfg *c) {
+    return c->time_scale > 0 ? c->time_scale : c->horizon;
+}
+
 QA_RLENV_HD float qa_rlenv_clampf(float x, float lo, float hi) {
     return x < lo ? lo : (x > hi ? hi : x);
 }
@@ -61,6 +65,7 @@ QA_RLENV_HD void qa_rlenv_begin(const qa_rlenv_cfg *c, const qa_rlenv_market *m,
     s->equity[i] = 1.0;
     s->peak[i] = 1.0;
     s->entry_equity[i] = 1.0;
+    s->base[i] = 1.0;
 }
 
 /* Observation of env i's current state into o[0..D). */
@@ -82,13 +87,13 @@ QA_RLENV_HD void qa_rlenv_obs1(const qa_rlenv_cfg *c, const qa_rlenv_market *m,
     if (c->kind == QA_RLENV_PORTFOLIO) {
         for (int a = 0; a < k; a++) o[n + a] = s->pos[(size_t)i * k + a];
         o[n + k] = (float)(e - 1.0);
-        o[n + k + 1] = (float)s->steps[i] / (float)c->horizon;
+        o[n + k + 1] = (float)s->steps[i] / (float)qa_rlenv_time_scale(c);
     } else {
         float p = s->pos[i];
         int in = p != 0.0f;
         o[n] = p;
         o[n + 1] = in ? (float)(e / s->entry_equity[i] - 1.0) : 0.0f;
-        o[n + 2] = in ? (float)(s->steps[i] - s->entry_step[i]) / (float)c->horizon : 0.0f;
+        o[n + 2] = in ? (float)(s->steps[i] - s->entry_step[i]) / (float)qa_rlenv_time_scale(c) : 0.0f;
     }
 }
 
@@ -147,16 +152,19 @@ QA_RLENV_HD void qa_rlenv_step1(const qa_rlenv_cfg *c, const qa_rlenv_market *m,
     int k = qa_rlenv_k(c, m->nsym);
     int t = s->t[i];
     qa_rlenv_targets(c, m, s, i, action, p);
-    double pnl = 0.0, turn = 0.0;
+    double held = 0.0, pnl = 0.0, turn = 0.0;
     float *cur = s->pos + (size_t)i * k;
     for (int j = 0; j < k; j++) {
         int sym = c->kind == QA_RLENV_PORTFOLIO ? j : s->sym[i];
-        pnl += (double)p[j] * (double)m->ret[(size_t)sym * m->ntime + t + 1];
+        const float *rs = m->ret + (size_t)sym * m->ntime + t;
+        held += (double)cur[j] * (double)rs[0];
+        pnl += (double)p[j] * (double)rs[1];
         turn += fabs((double)p[j] - (double)cur[j]);
     }
     double r = pnl - c->cost * turn;
     double e = s->equity[i], pk = s->peak[i];
-    double e2 = e * (1.0 + r);
+    double b = s->base[i] * (1.0 + held - c->cost * turn);
+    double e2 = b * (1.0 + pnl);
     double pk2 = e2 > pk ? e2 : pk;
     double dd = 1.0 - e / pk, dd2 = 1.0 - e2 / pk2;
     double ddu = dd2 > dd ? dd2 - dd : 0.0;
@@ -171,6 +179,7 @@ QA_RLENV_HD void qa_rlenv_step1(const qa_rlenv_cfg *c, const qa_rlenv_market *m,
     }
     for (int j = 0; j < k; j++) cur[j] = p[j];
     s->equity[i] = e2;
+    s->base[i] = b;
     s->peak[i] = pk2;
     s->t[i] = t + 1;
     int steps = s->steps[i] + 1;

@@ -180,23 +180,25 @@ struct qa_rl_env {
     int obs_dim, act_dim;
     int64_t starts;
     qa_buf b_ret, b_feat, b_size, b_lo, b_cum;
-    qa_buf b_state[9];
+    qa_buf b_state[10];
 };
 
-/* Sizes of the nine state arrays, in qa_rlenv_state's order. */
-static void state_sizes(const qa_rl_env_t *e, size_t sz[9]) {
+/* Sizes of the ten state arrays, in qa_rlenv_state's order. */
+static void state_sizes(const qa_rl_env_t *e, size_t sz[10]) {
     size_t n = (size_t)e->cfg.nenv, k = (size_t)qa_rlenv_assets(&e->cfg, e->mkt.nsym);
     sz[0] = sz[1] = sz[2] = sz[3] = n * sizeof(int32_t);
     sz[4] = n * sizeof(uint32_t);
     sz[5] = n * k * sizeof(float);
-    sz[6] = sz[7] = sz[8] = n * sizeof(double);
+    sz[6] = sz[7] = sz[8] = sz[9] = n * sizeof(double);
 }
 
 static void **state_ptrs(qa_rlenv_state *s, void **p) {
     p[0] = &s->sym, p[1] = &s->t, p[2] = &s->steps, p[3] = &s->entry_step, p[4] = &s->episode;
-    p[5] = &s->pos, p[6] = &s->equity, p[7] = &s->peak, p[8] = &s->entry_equity;
+    p[5] = &s->pos, p[6] = &s->equity, p[7] = &s->peak, p[8] = &s->entry_equity, p[9] = &s->base;
     return p;
 }
+
+static int qa_rlenv_time_scale_of(const qa_rlenv_cfg *c) { return c->time_scale > 0 ? c->time_scale : c->horizon; }
 
 /* Longest run of bars u in [lo, hi) where ok[u] holds; the starts t0 of a run [a, b)
  * are a + W - 1 .. b - 1 - horizon (window inside, and every step's next return too). */
@@ -217,7 +219,7 @@ void qa_rl_env_free(qa_rl_env_t *e) {
     qa_buf_free(&e->b_size);
     qa_buf_free(&e->b_lo);
     qa_buf_free(&e->b_cum);
-    for (int i = 0; i < 9; i++) qa_buf_free(&e->b_state[i]);
+    for (int i = 0; i < 10; i++) qa_buf_free(&e->b_state[i]);
     free(e);
 }
 
@@ -262,7 +264,9 @@ static qa_status create(qa_backend_t *be, const qa_rl_panel *p, qa_rl_split spli
             /* One walk: from the first decision bar to the last one with a next return. */
             int steps = rb - 1 - first;
             if (g == path_sym && steps >= 1) {
-                e->cfg.horizon = steps;
+                /* No truncation inside the walk; the time features keep the training scale. */
+                e->cfg.time_scale = qa_rlenv_time_scale_of(cfg);
+                e->cfg.horizon = steps + 1;
                 *path_first = first, *path_steps = steps;
             }
             last = g == path_sym && steps >= 1 ? first : first - 1;
@@ -293,11 +297,11 @@ static qa_status create(qa_backend_t *be, const qa_rl_panel *p, qa_rl_split spli
     e->mkt = (qa_rlenv_market){.nsym = S, .ntime = T, .ngroup = G, .ret = e->b_ret.ptr, .feat = e->b_feat.ptr,
                                .size = e->b_size.ptr, .start_lo = e->b_lo.ptr, .start_cum = e->b_cum.ptr};
     QA_TRY(qa_rlenv_check(&e->cfg, &e->mkt));
-    size_t sz[9];
-    void *pp[9];
+    size_t sz[10];
+    void *pp[10];
     state_sizes(e, sz);
     state_ptrs(&e->st, pp);
-    for (int i = 0; i < 9; i++) {
+    for (int i = 0; i < 10; i++) {
         QA_TRY(qa_buf_alloc(be, sz[i], &e->b_state[i]));
         *(void **)pp[i] = e->b_state[i].ptr;
     }
@@ -343,16 +347,16 @@ qa_status qa_rl_env_step(qa_rl_env_t *e, const void *action, const qa_rlenv_out 
 qa_status qa_rl_env_observe(qa_rl_env_t *e, float *obs) { return qa_rlenv_observe(e->be, &e->cfg, &e->mkt, &e->st, obs); }
 
 size_t qa_rl_env_state_bytes(const qa_rl_env_t *e) {
-    size_t sz[9], n = 0;
+    size_t sz[10], n = 0;
     state_sizes(e, sz);
-    for (int i = 0; i < 9; i++) n += sz[i];
+    for (int i = 0; i < 10; i++) n += sz[i];
     return n;
 }
 
 qa_status qa_rl_env_state_save(qa_rl_env_t *e, void *dst) {
-    size_t sz[9], off = 0;
+    size_t sz[10], off = 0;
     state_sizes(e, sz);
-    for (int i = 0; i < 9; i++) {
+    for (int i = 0; i < 10; i++) {
         QA_TRY_RET(qa_buf_download(e->be, (char *)dst + off, &e->b_state[i], 0, sz[i]));
         off += sz[i];
     }
@@ -360,9 +364,9 @@ qa_status qa_rl_env_state_save(qa_rl_env_t *e, void *dst) {
 }
 
 qa_status qa_rl_env_state_load(qa_rl_env_t *e, const void *src) {
-    size_t sz[9], off = 0;
+    size_t sz[10], off = 0;
     state_sizes(e, sz);
-    for (int i = 0; i < 9; i++) {
+    for (int i = 0; i < 10; i++) {
         QA_TRY_RET(qa_buf_upload(e->be, &e->b_state[i], 0, (const char *)src + off, sz[i]));
         off += sz[i];
     }

@@ -89,7 +89,8 @@ qa_status qa_rl_env_create(qa_backend_t *be, const qa_rl_panel *p, qa_rl_split s
                            qa_rl_env_t **out);
 /* One environment that walks symbol `sym` through the split (evaluation): from its first
  * decision bar (*first) for *steps steps to the split's last bar with a next return, no
- * termination (min_equity and max_drawdown off), one episode. */
+ * termination (min_equity and max_drawdown off) and no truncation within those steps
+ * (one episode; the time features keep cfg's scale). */
 qa_status qa_rl_env_create_path(qa_backend_t *be, const qa_rl_panel *p, qa_rl_split split, const qa_rlenv_cfg *cfg,
                                 int sym, qa_rl_env_t **out, int *first, int *steps);
 void qa_rl_env_free(qa_rl_env_t *env);
