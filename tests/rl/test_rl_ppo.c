@@ -7,7 +7,9 @@
  *  - deterministic: two runs with the same seed give the same parameters bit for bit;
  *  - exact resume: 2 updates, checkpoint, a new agent loading it, 2 more updates =
  *    4 updates in one go, bit for bit;
- *  - a checkpoint of another shape is refused naming the mismatch. */
+ *  - a checkpoint of another shape is refused naming the mismatch.
+ * `test_rl_ppo gpu` runs the learning case with the rollout and the update on the CUDA
+ * backend (exit 77 where no GPU is usable). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,7 @@ done:
 }
 
 static qa_rl_panel g_panel;
+static int g_gpu = 0; /* train on CUDA */
 
 static qa_rlenv_cfg env_cfg(int nenv) {
     qa_rlenv_cfg c = {.kind = QA_RLENV_SINGLE, .action = QA_RLENV_DISCRETE, .nenv = nenv, .window = 4,
@@ -119,7 +122,7 @@ static void test_learns(void) {
     qa_rl_ppo_t *agent = NULL;
     qa_rlenv_cfg ec = env_cfg(64);
     qa_rl_ppo_cfg pc = ppo_cfg();
-    QA_CHECK_OK(qa_backend_create(QA_BACKEND_CPU, 0, &be));
+    QA_CHECK_OK(qa_backend_create(g_gpu ? QA_BACKEND_CUDA : QA_BACKEND_CPU, 0, &be));
     QA_CHECK_OK(qa_rl_env_create(be, &g_panel, QA_RL_TRAIN, &ec, &env));
     QA_CHECK_OK(qa_rl_ppo_create(be, env, &pc, NULL, &agent));
     double oracle = evaluate(NULL, 1, 128), random = evaluate(NULL, 2, 128);
@@ -242,7 +245,16 @@ static void test_split_errors(void) {
     qa_rl_panel_free(&p);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    g_gpu = argc > 1 && strcmp(argv[1], "gpu") == 0;
+    if (g_gpu) {
+        int n = 0;
+        qa_cuda_device_count(&n);
+        if (!qa_backend_cuda_compiled() || n == 0) {
+            printf("skipped: no usable CUDA device\n");
+            return QA_TEST_SKIP_CODE;
+        }
+    }
     snprintf(g_dir, sizeof g_dir, "/tmp/qa_rlppo_XXXXXX");
     if (!mkdtemp(g_dir)) return 1;
     snprintf(g_store, sizeof g_store, "%s/m.h5", g_dir);
@@ -255,10 +267,12 @@ int main(void) {
         printf("panel: %s\n", qa_err_msg());
         return 1;
     }
-    qa_test_run("split_errors", test_split_errors);
-    qa_test_run("checkpoint_mismatch", test_checkpoint_mismatch);
-    qa_test_run("deterministic_and_resume", test_deterministic_and_resume);
-    qa_test_run("learns", test_learns);
+    if (!g_gpu) {
+        qa_test_run("split_errors", test_split_errors);
+        qa_test_run("checkpoint_mismatch", test_checkpoint_mismatch);
+        qa_test_run("deterministic_and_resume", test_deterministic_and_resume);
+    }
+    qa_test_run(g_gpu ? "learns_cuda" : "learns", test_learns);
     qa_rl_panel_free(&g_panel);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
