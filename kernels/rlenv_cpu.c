@@ -229,7 +229,7 @@ static void single_step_block(const qa_rlenv_cfg *c, const qa_rlenv_market *m, q
 void qa_rlenv_reset_cpu(const qa_rlenv_cfg *c, const qa_rlenv_market *m, qa_rlenv_state *s, float *obs,
                         int threads) {
     size_t d = (size_t)qa_rlenv_d(c, m->nsym);
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(static) num_threads(threads) if (c->nenv > BLOCK)
     for (int i = 0; i < c->nenv; i++) {
         qa_rlenv_begin(c, m, s, i, 0u);
         if (obs) qa_rlenv_obs1(c, m, s, i, obs + (size_t)i * d);
@@ -240,14 +240,15 @@ void qa_rlenv_step_cpu(const qa_rlenv_cfg *c, const qa_rlenv_market *m, qa_rlenv
                        const void *action, const qa_rlenv_out *out, int threads) {
     if (c->kind == QA_RLENV_SINGLE) {
         int nb = (c->nenv + BLOCK - 1) / BLOCK;
-#pragma omp parallel for schedule(static) num_threads(threads)
+        /* One block (up to 512 envs) is cheaper than waking a thread team. */
+#pragma omp parallel for schedule(static) num_threads(threads) if (nb > 1)
         for (int b = 0; b < nb; b++) {
             int i0 = b * BLOCK, i1 = i0 + BLOCK < c->nenv ? i0 + BLOCK : c->nenv;
             single_step_block(c, m, s, action, out, i0, i1);
         }
         return;
     }
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads) if (c->nenv > 64)
     {
         float p[QA_RLENV_MAX_ASSETS];
 #pragma omp for schedule(static)
@@ -258,6 +259,6 @@ void qa_rlenv_step_cpu(const qa_rlenv_cfg *c, const qa_rlenv_market *m, qa_rlenv
 void qa_rlenv_observe_cpu(const qa_rlenv_cfg *c, const qa_rlenv_market *m, const qa_rlenv_state *s,
                           float *obs, int threads) {
     size_t d = (size_t)qa_rlenv_d(c, m->nsym);
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(static) num_threads(threads) if (c->nenv > BLOCK)
     for (int i = 0; i < c->nenv; i++) qa_rlenv_obs1(c, m, s, i, obs + (size_t)i * d);
 }

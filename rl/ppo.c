@@ -532,36 +532,75 @@ cleanup:
 
 /* ---- greedy policy on the host --------------------------------------------------------------- */
 
-qa_status qa_rl_ppo_policy_greedy(const qa_rl_mlp *actor, const float *params, const double *mean, const double *var,
-                               double obs_clip, int discrete, int rows, const float *obs, void *action) {
-    qa_nn_arch a = qa_rl_mlp_arch(actor);
-    qa_nn_infer_t *inf = NULL;
-    int D = actor->in, A = actor->out;
-    float *x = malloc((size_t)rows * D * sizeof *x), *y = malloc((size_t)rows * A * sizeof *y);
-    qa_status st = QA_OK;
-    if (!x || !y) QA_TRY_FAIL(QA_ERR_NOMEM, "ppo: no memory");
-    for (size_t i = 0; i < (size_t)rows * D; i++) {
-        size_t j = i % (size_t)D;
-        double z = ((double)obs[i] - mean[j]) / sqrt(var[j] + 1e-8);
-        if (obs_clip > 0) z = z < -obs_clip ? -obs_clip : (z > obs_clip ? obs_clip : z);
-        x[i] = (float)z;
+struct qa_rl_policy {
+    qa_rl_mlp actor;
+    qa_nn_infer_t *plan;
+    float *params, *x, *y;
+    double *mean, *var, clip;
+    int discrete, max_rows;
+};
+
+void qa_rl_policy_free(qa_rl_policy_t *p) {
+    if (!p) return;
+    qa_nn_infer_free(p->plan);
+    free(p->params), free(p->x), free(p->y), free(p->mean), free(p->var);
+    free(p);
+}
+
+qa_status qa_rl_policy_create(const qa_rl_mlp *actor, const float *params, const double *mean, const double *var,
+                              double obs_clip, int discrete, int max_rows, qa_rl_policy_t **out) {
+    *out = NULL;
+    if (max_rows < 1 || max_rows > 4096) return QA_FAIL(QA_ERR_INVALID_ARG, "policy: max_rows %d (1 to 4096)", max_rows);
+    qa_rl_policy_t *p = calloc(1, sizeof *p);
+    if (!p) return QA_FAIL(QA_ERR_NOMEM, "policy: no memory");
+    size_t np = qa_rl_mlp_params(actor), D = (size_t)actor->in;
+    p->actor = *actor;
+    p->clip = obs_clip, p->discrete = discrete, p->max_rows = max_rows;
+    p->params = malloc(np * sizeof *p->params);
+    p->x = malloc((size_t)max_rows * D * sizeof *p->x);
+    p->y = malloc((size_t)max_rows * actor->out * sizeof *p->y);
+    p->mean = malloc(D * sizeof *p->mean);
+    p->var = malloc(D * sizeof *p->var);
+    if (!p->params || !p->x || !p->y || !p->mean || !p->var) {
+        qa_rl_policy_free(p);
+        return QA_FAIL(QA_ERR_NOMEM, "policy: no memory");
     }
-    QA_TRY(qa_nn_infer_create(&a, rows, &inf));
-    QA_TRY(qa_nn_infer_forward(inf, params, rows, x, y));
-    for (int r = 0; r < rows; r++) {
-        const float *yr = y + (size_t)r * A;
-        if (discrete) {
-            int best = 0;
-            for (int j = 1; j < A; j++)
-                if (yr[j] > yr[best]) best = j;
-            ((int32_t *)action)[r] = best;
-        } else {
-            for (int j = 0; j < A; j++) ((float *)action)[(size_t)r * A + j] = yr[j];
+    memcpy(p->params, params, np * sizeof *params);
+    memcpy(p->mean, mean, D * sizeof *mean);
+    memcpy(p->var, var, D * sizeof *var);
+    qa_nn_arch a = qa_rl_mlp_arch(actor);
+    qa_status st = qa_nn_infer_create(&a, max_rows, &p->plan);
+    if (st != QA_OK) {
+        qa_rl_policy_free(p);
+        return st;
+    }
+    *out = p;
+    return QA_OK;
+}
+
+qa_status qa_rl_policy_act(qa_rl_policy_t *p, int rows, const float *obs, void *action) {
+    int D = p->actor.in, A = p->actor.out;
+    for (int r0 = 0; r0 < rows; r0 += p->max_rows) {
+        int n = rows - r0 < p->max_rows ? rows - r0 : p->max_rows;
+        const float *o = obs + (size_t)r0 * D;
+        for (size_t i = 0; i < (size_t)n * D; i++) {
+            size_t j = i % (size_t)D;
+            double z = ((double)o[i] - p->mean[j]) / sqrt(p->var[j] + 1e-8);
+            if (p->clip > 0) z = z < -p->clip ? -p->clip : (z > p->clip ? p->clip : z);
+            p->x[i] = (float)z;
+        }
+        QA_TRY_RET(qa_nn_infer_forward(p->plan, p->params, n, p->x, p->y));
+        for (int r = 0; r < n; r++) {
+            const float *yr = p->y + (size_t)r * A;
+            if (p->discrete) {
+                int best = 0;
+                for (int j = 1; j < A; j++)
+                    if (yr[j] > yr[best]) best = j;
+                ((int32_t *)action)[r0 + r] = best;
+            } else {
+                for (int j = 0; j < A; j++) ((float *)action)[(size_t)(r0 + r) * A + j] = yr[j];
+            }
         }
     }
-cleanup:
-    qa_nn_infer_free(inf);
-    free(x);
-    free(y);
-    return st;
+    return QA_OK;
 }

@@ -105,11 +105,16 @@ qa_status qa_rl_ppo_obs_stats(qa_rl_ppo_t *p, double *mean, double *var);
 qa_status qa_rl_ppo_save(qa_rl_ppo_t *p, const char *path);
 qa_status qa_rl_ppo_load(qa_rl_ppo_t *p, const char *path);
 
-/* Greedy actions of the current policy for host observations obs [rows x D] (raw; the
- * agent's normalisation is applied): discrete argmax (int32) or the Gaussian mean
- * (float, clamped to [-1, 1] by the env). Host memory in and out. */
-qa_status qa_rl_ppo_policy_greedy(const qa_rl_mlp *actor, const float *params, const double *mean, const double *var,
-                               double obs_clip, int discrete, int rows, const float *obs, void *action);
+/* The greedy policy on the host (validation, evaluation, other agents): discrete argmax
+ * (int32) or the Gaussian mean (float; the env clamps it) of raw observations obs
+ * [rows x D], the agent's normalisation applied (x - mean) / sqrt(var + 1e-8) clipped to
+ * +-obs_clip (0: no clip). The plan and its buffers are made once; params, mean and var
+ * are copied. */
+typedef struct qa_rl_policy qa_rl_policy_t;
+qa_status qa_rl_policy_create(const qa_rl_mlp *actor, const float *params, const double *mean, const double *var,
+                              double obs_clip, int discrete, int max_rows, qa_rl_policy_t **out);
+qa_status qa_rl_policy_act(qa_rl_policy_t *p, int rows, const float *obs, void *action);
+void qa_rl_policy_free(qa_rl_policy_t *p);
 
 #ifdef __cplusplus
 }

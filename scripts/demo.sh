@@ -60,6 +60,13 @@ step "make $URI the champion (audited), then evaluate and score by models:/demo-
 "$QA" predict --model models:/demo-mlp@champion --data "$OUT/stocks.h5"
 "$QA" registry watch | tail -3
 
+step "reinforcement learning: PPO on 64 vectorised trading envs (own stock and start date each), the test"
+echo "   split through the event-driven simulator beside buy-and-hold and a sweep's best set; published"
+demo_rl_yaml "$OUT/stocks.h5" 262144 > "$OUT/rl.yaml"
+rm -rf "$OUT/runs/ppo"
+"$QA" rl train --config "$OUT/rl.yaml" --run-dir "$OUT/runs/ppo" --publish demo-ppo | tail -1
+"$QA" rl eval --run "$OUT/runs/ppo"
+
 step "alternative data: the sample's Reuters headlines (Aug 2011) and tweets (Jun 2014) into a document store"
 echo "   (SQLite + FTS5, VADER sentiment), aligned to the stocks without look-ahead, searched, and an event study"
 rm -f "$OUT/alt.db"
@@ -95,6 +102,7 @@ step "done"
 echo "market file: $OUT/stocks.h5 (read it with h5py: see docs/data-format.md)"
 echo "sweep results: $OUT/sweep/results.h5, summary $OUT/sweep/summary.json (docs/sweep.md)"
 echo "reports: $OUT/sweep/report.html, $OUT/stress/report.html, $OUT/stress-backtest/report.html,"
-echo "         $OUT/simulate/report.html, $OUT/runs/mlp/report.html, $OUT/alt-study/report.html"
+echo "         $OUT/simulate/report.html, $OUT/runs/mlp/report.html, $OUT/alt-study/report.html,"
+echo "         $OUT/runs/ppo/report.html, $OUT/runs/ppo/eval-test/report.html"
 echo "live: $OUT/live.yaml (qa live), state $OUT/live-state; docs/live.md"
 echo "model registry: $OUT/registry ('qa registry show demo-mlp --registry $OUT/registry'; docs/registry.md)"

@@ -134,6 +134,23 @@ evaluate: {top_k: 3, cost_bps: 5}
 YAML
 }
 
+# demo_rl_yaml DATA STEPS: the demo's PPO agent: single-asset envs over the 16 stocks
+# (own symbol and start date each), discrete short/flat/long, the last 32 log returns and
+# two of the store's features, 1 bp commission + 2 bp half spread, vol-targeted sizing;
+# STEPS env steps (64 envs x 128 steps per update); the same splits as the MLP.
+demo_rl_yaml() {
+    cat <<YAML
+data: $1
+backend: cpu
+seed: 7
+env: {features: [log_return, rsi_close_14, zscore_close_20], window: 32, horizon: 252, envs: 64}
+split: {start: 1990-01-01, train_end: 2012-01-01, val_end: 2017-01-01, embargo: 5}
+settings: {commission_bps: 1, half_spread_bps: 2, sizing: {method: vol_target, target_vol: 0.2, vol_window: 20, max_leverage: 1}}
+ppo: {steps: 128, hidden: [64, 64], lr: 3e-4}
+train: {total_steps: $2, eval_every: 8, checkpoint_every: 8}
+YAML
+}
+
 # lstm_yaml DATA STEPS EVAL_EVERY: a small LSTM (32 units, 16 days of five features and the
 # log return) for the sign of the 5-day forward return, on the CPU with one thread.
 lstm_yaml() {

@@ -91,6 +91,7 @@ qa_status qa_rl_evaluate(const char *run_dir, qa_rl_split split, const char *out
     double *sig = NULL, *hold = NULL, *envq = NULL, *obs_buf = NULL;
     float *obs = NULL;
     qa_sim_result rp, rh, rs;
+    qa_rl_policy_t *pol = NULL;
     memset(&rp, 0, sizeof rp), memset(&rh, 0, sizeof rh), memset(&rs, 0, sizeof rs);
     qa_bt_metrics *grid_m = NULL;
     json_t *sum = NULL;
@@ -123,6 +124,8 @@ qa_status qa_rl_evaluate(const char *run_dir, qa_rl_split split, const char *out
     if (!sig || !hold || !envq || !obs) QA_TRY_FAIL(QA_ERR_NOMEM, "rl eval: no memory");
     for (size_t i = 0; i < (size_t)S * T; i++) sig[i] = hold[i] = envq[i] = NAN;
     QA_TRY(qa_backend_create(QA_BACKEND_CPU, 0, &be));
+    qa_backend_set_threads(be, 1); /* one env per walk */
+    QA_TRY(qa_rl_policy_create(&actor, m.params, m.policy.obs_mean, m.policy.obs_var, m.policy.obs_clip, 1, 1, &pol));
     size_t t_begin = (size_t)T, t_end = (size_t)p.split_hi[split];
     int used = 0;
     /* The policy walks each symbol through the split; its decisions become the signal. */
@@ -143,9 +146,7 @@ qa_status qa_rl_evaluate(const char *run_dir, qa_rl_split split, const char *out
         st = qa_rl_env_reset(env, obs);
         for (int k = 0; k < steps && st == QA_OK; k++) {
             int32_t a = 1;
-            st = qa_rl_ppo_policy_greedy(&actor, m.params, m.policy.obs_mean, m.policy.obs_var, m.policy.obs_clip, 1, 1, obs,
-                                      &a);
-            if (st != QA_OK) break;
+            if ((st = qa_rl_policy_act(pol, 1, obs, &a)) != QA_OK) break;
             float d = (float)(a - 1);
             d = d < ec.pos_lo ? ec.pos_lo : (d > ec.pos_hi ? ec.pos_hi : d);
             size_t cell = (size_t)s * T + first + k;
@@ -318,6 +319,7 @@ cleanup:
     free(grid_m);
     qa_sim_result_free(&rp), qa_sim_result_free(&rh), qa_sim_result_free(&rs);
     free(sig), free(hold), free(envq), free(obs);
+    qa_rl_policy_free(pol);
     qa_backend_free(be);
     qa_rl_panel_free(&p);
     qa_model_free(&m);

@@ -33,8 +33,12 @@ qa_status qa_rl_greedy_run(const qa_rl_panel *p, qa_rl_split split, const qa_rle
     float *obs = NULL, *rew = NULL, *act = NULL, *epr = NULL;
     int32_t *len = NULL;
     qa_status st = QA_OK;
+    qa_rl_policy_t *pol = NULL;
     QA_TRY(qa_backend_create(QA_BACKEND_CPU, 0, &be));
+    qa_backend_set_threads(be, 1); /* a few dozen envs: a thread team costs more than it gives */
     QA_TRY(qa_rl_env_create(be, p, split, &ec, &env));
+    QA_TRY(qa_rl_policy_create(actor, params, mean, var, obs_clip, ec.action == QA_RLENV_DISCRETE, nenv < 4096 ? nenv : 4096,
+                               &pol));
     int D = qa_rl_env_obs_dim(env), A = qa_rl_env_action_dim(env);
     obs = malloc((size_t)nenv * D * sizeof *obs);
     rew = malloc((size_t)nenv * sizeof *rew);
@@ -49,8 +53,7 @@ qa_status qa_rl_greedy_run(const qa_rl_panel *p, qa_rl_split split, const qa_rle
     unsigned char *finished = calloc((size_t)nenv, 1);
     if (!finished) QA_TRY_FAIL(QA_ERR_NOMEM, "rl: no memory");
     for (int k = 0; k < ec.horizon && done < nenv; k++) {
-        st = qa_rl_ppo_policy_greedy(actor, params, mean, var, obs_clip, ec.action == QA_RLENV_DISCRETE, nenv, obs, act);
-        if (st != QA_OK) break;
+        if ((st = qa_rl_policy_act(pol, nenv, obs, act)) != QA_OK) break;
         qa_rlenv_out o = {.reward = rew, .obs = obs, .ep_return = epr, .ep_length = len};
         if ((st = qa_rl_env_step(env, act, &o)) != QA_OK) break;
         for (int i = 0; i < nenv; i++) {
@@ -66,6 +69,7 @@ qa_status qa_rl_greedy_run(const qa_rl_panel *p, qa_rl_split split, const qa_rle
     *ep_return = done ? ret_sum / (double)done : NAN;
 cleanup:
     free(obs), free(rew), free(act), free(epr), free(len);
+    qa_rl_policy_free(pol);
     qa_rl_env_free(env);
     qa_backend_free(be);
     return st;
@@ -337,7 +341,9 @@ qa_status qa_rl_train(const qa_rl_cfg *c, const qa_comm_t *comm, int argc, char 
     }
     QA_TRY(qa_rundir_write_json(&rd, "config.resolved.json", resolved));
     QA_TRY(qa_backend_create_named(c->backend, comm ? qa_comm_local_rank(comm) : 0, &be));
-    if (c->threads > 0) qa_backend_set_threads(be, (int)c->threads);
+    /* threads 0: one per rank. The networks are small (a few 64-wide layers): on two cores
+     * a thread team costs PPO more than it gives (docs/rl.md, "Speed"). */
+    qa_backend_set_threads(be, c->threads > 0 ? (int)c->threads : 1);
     const char *const *syms = c->symbols.n ? (const char *const *)c->symbols.items : NULL;
     QA_TRY(qa_rl_panel_load(c->data, syms, c->symbols.n, (const char *const *)c->features.items, c->features.n,
                             &c->rules, &panel));

@@ -93,15 +93,17 @@ static double evaluate(qa_rl_ppo_t *agent, int policy, int steps) {
     int32_t *act = malloc((size_t)N * sizeof *act);
     float *params = NULL;
     double *mean = malloc((size_t)D * sizeof *mean), *var = malloc((size_t)D * sizeof *var);
+    qa_rl_policy_t *pol = NULL;
     if (agent) {
         params = malloc(qa_rl_mlp_params(qa_rl_ppo_actor(agent)) * sizeof *params);
         QA_CHECK_OK(qa_rl_ppo_actor_params(agent, params, NULL));
         QA_CHECK_OK(qa_rl_ppo_obs_stats(agent, mean, var));
+        QA_CHECK_OK(qa_rl_policy_create(qa_rl_ppo_actor(agent), params, mean, var, 10.0, 1, N, &pol));
     }
     QA_CHECK_OK(qa_rl_env_reset(env, obs));
     double sum = 0.0;
     for (int k = 0; k < steps; k++) {
-        if (policy == 0) QA_CHECK_OK(qa_rl_ppo_policy_greedy(qa_rl_ppo_actor(agent), params, mean, var, 10.0, 1, N, obs, act));
+        if (policy == 0) QA_CHECK_OK(qa_rl_policy_act(pol, N, obs, act));
         for (int i = 0; i < N; i++) {
             if (policy == 1) act[i] = obs[(size_t)i * D + ec.window - 1] > 0.0f ? 2 : 0;
             if (policy == 2) act[i] = (int32_t)(qa_rng_uniform(3, (uint64_t)i, (uint64_t)k) * 3.0);
@@ -111,6 +113,7 @@ static double evaluate(qa_rl_ppo_t *agent, int policy, int steps) {
         for (int i = 0; i < N; i++) sum += rew[i];
     }
     free(obs), free(rew), free(act), free(params), free(mean), free(var);
+    qa_rl_policy_free(pol);
     qa_rl_env_free(env);
     qa_backend_free(be);
     return sum / ((double)steps * N);
