@@ -24,7 +24,7 @@
 
 static const char *const bar_names[] = {"ret", "logret", "range", "body", "logvol"};
 static_assert(sizeof bar_names / sizeof bar_names[0] == QA_MODEL_BAR_COUNT, "bar input names");
-static const char *const target_names[] = {"return", "sign", "quantile"};
+static const char *const target_names[] = {"return", "sign", "quantile", "policy"};
 static_assert(sizeof target_names / sizeof target_names[0] == QA_MODEL_TARGET_COUNT, "target names");
 
 const char *qa_model_bar_input_name(qa_model_bar_input b) {
@@ -70,6 +70,10 @@ qa_status qa_model_spec_check(const qa_model_spec *s) {
         if (s->classes < 2 || s->classes > QA_MODEL_MAX_CLASSES)
             return QA_FAIL(QA_ERR_CONFIG, "quantile classes %d (expected 2..%d)", s->classes, QA_MODEL_MAX_CLASSES);
         break;
+    case QA_MODEL_TARGET_POLICY: /* the policy section checks the outputs against the action */
+        if (s->classes < 1 || s->classes > QA_MODEL_MAX_ASSETS)
+            return QA_FAIL(QA_ERR_CONFIG, "a policy has 1..%d outputs (classes = %d)", QA_MODEL_MAX_ASSETS, s->classes);
+        break;
     default: return QA_FAIL(QA_ERR_CONFIG, "unknown target kind %d", (int)s->target);
     }
     if (!(s->start < s->train_end && s->train_end < s->val_end && s->val_end < s->end))
@@ -79,6 +83,100 @@ qa_status qa_model_spec_check(const qa_model_spec *s) {
 
 static const unsigned char MAGIC[8] = {0x89, 'Q', 'A', 'M', 'O', 'D', 'L', '\n'};
 #define MAX_BLOBS 8
+#define CONTAINER_VERSION 1 /* the container's own version (common/container.h), not format_version */
+
+/* ---- policies -------------------------------------------------------------------------------- */
+
+static const char *const action_names[] = {"discrete", "continuous"};
+static const char *const weights_names[] = {"softmax", "long_short"};
+static_assert(QA_MODEL_POLICY_DISCRETE == 0 && QA_MODEL_POLICY_CONTINUOUS == 1, "action names");
+static_assert(QA_MODEL_POLICY_SOFTMAX == 0 && QA_MODEL_POLICY_LONG_SHORT == 1, "weights names");
+
+const char *qa_model_policy_action_name(int action) { return action == 0 || action == 1 ? action_names[action] : "?"; }
+const char *qa_model_policy_weights_name(int weights) {
+    return weights == 0 || weights == 1 ? weights_names[weights] : "?";
+}
+
+const char *qa_model_policy_extra_name(const qa_model_policy *p, int i, char *buf, size_t n) {
+    static const char *const single[3] = {"position", "unrealised_pnl", "time_in_trade"};
+    if (p->assets == 1) snprintf(buf, n, "%s", i >= 0 && i < 3 ? single[i] : "?");
+    else if (i >= 0 && i < p->assets) snprintf(buf, n, "weight_%d", i);
+    else snprintf(buf, n, "%s", i == p->assets ? "episode_pnl" : i == p->assets + 1 ? "time" : "?");
+    return buf;
+}
+
+/* Extras the layout of `assets` assets has. */
+static int policy_extras(int assets) { return assets == 1 ? 3 : assets + 2; }
+
+/* Consistency of policy p with m's architecture and data spec; the error (`code`) starts
+ * with `label` and names the field as the file spells it. */
+static qa_status policy_check(const qa_model *m, const qa_model_policy *p, const char *label, qa_status code) {
+    const qa_nn_arch *a = &m->arch;
+    const qa_model_spec *d = &m->data;
+    if (d->target != QA_MODEL_TARGET_POLICY)
+        return QA_FAIL(code, "%s: target.kind is '%s'; a policy section needs target kind policy", label,
+                       qa_model_target_name(d->target));
+    if (a->type != QA_NN_ARCH_MLP)
+        return QA_FAIL(code, "%s: architecture.type '%s': a policy is an mlp", label, qa_nn_arch_name(a->type));
+    if (a->window != 1)
+        return QA_FAIL(code, "%s: architecture.window = %d; a policy reads one observation vector (window 1)", label,
+                       a->window);
+    if (p->action != QA_MODEL_POLICY_DISCRETE && p->action != QA_MODEL_POLICY_CONTINUOUS)
+        return QA_FAIL(code, "%s: policy.action %d (expected discrete or continuous)", label, p->action);
+    if (p->assets < 1 || p->assets > QA_MODEL_MAX_ASSETS)
+        return QA_FAIL(code, "%s: policy.assets = %d (expected 1..%d)", label, p->assets, QA_MODEL_MAX_ASSETS);
+    if (p->weights != QA_MODEL_POLICY_SOFTMAX && p->weights != QA_MODEL_POLICY_LONG_SHORT)
+        return QA_FAIL(code, "%s: policy.weights %d (expected softmax or long_short)", label, p->weights);
+    if (p->action == QA_MODEL_POLICY_DISCRETE && p->assets != 1)
+        return QA_FAIL(code, "%s: policy.action discrete trades one asset (policy.assets = %d)", label, p->assets);
+    const int outs = p->action == QA_MODEL_POLICY_DISCRETE ? 3 : p->assets;
+    if (a->outputs != outs)
+        return QA_FAIL(code, "%s: architecture.outputs = %d; a %s policy over %d asset(s) has %d", label, a->outputs,
+                       qa_model_policy_action_name(p->action), p->assets, outs);
+    if (d->classes != a->outputs)
+        return QA_FAIL(code, "%s: target.classes = %d but architecture.outputs = %d", label, d->classes, a->outputs);
+    if (d->standardize || d->demean)
+        return QA_FAIL(code, "%s: target.standardize and target.demean are predictor options (a policy normalises its "
+                             "observation with policy.obs_mean/obs_var)", label);
+    if (d->clip != 0.0 && d->clip != p->obs_clip)
+        return QA_FAIL(code, "%s: inputs.clip = %g but policy.obs_clip = %g (a policy clips its normalised observation "
+                             "once: inputs.clip is 0 or the same)", label, d->clip, p->obs_clip);
+    if (p->extras != policy_extras(p->assets))
+        return QA_FAIL(code, "%s: policy.extras = %d; the layout of %d asset(s) has %d", label, p->extras, p->assets,
+                       policy_extras(p->assets));
+    const long long want = (long long)p->assets * d->ninputs * d->window + p->extras;
+    if (p->dim != want)
+        return QA_FAIL(code, "%s: policy.dim = %d but assets x inputs x window + extras = %d x %d x %d + %d = %lld",
+                       label, p->dim, p->assets, d->ninputs, d->window, p->extras, want);
+    if (p->dim != a->input)
+        return QA_FAIL(code, "%s: policy.dim = %d but architecture.input = %d", label, p->dim, a->input);
+    if (!isfinite(p->obs_clip) || p->obs_clip < 0.0)
+        return QA_FAIL(code, "%s: policy.obs_clip = %g (expected finite and >= 0)", label, p->obs_clip);
+    if (!p->obs_mean || !p->obs_var) return QA_FAIL(code, "%s: policy.obs_mean/obs_var are missing", label);
+    for (int i = 0; i < p->dim; i++) {
+        if (!isfinite(p->obs_mean[i]))
+            return QA_FAIL(code, "%s: policy.obs_mean[%d] = %g is not finite", label, i, p->obs_mean[i]);
+        if (!isfinite(p->obs_var[i]) || !(p->obs_var[i] >= 0.0))
+            return QA_FAIL(code, "%s: policy.obs_var[%d] = %g (expected finite and >= 0)", label, i, p->obs_var[i]);
+    }
+    return QA_OK;
+}
+
+static void policy_free(qa_model_policy *p) {
+    free(p->obs_mean);
+    free(p->obs_var);
+    memset(p, 0, sizeof *p);
+}
+
+/* Allocates p's two arrays for p->dim values (contents undefined). */
+static qa_status policy_alloc(qa_model_policy *p) {
+    const size_t n = p->dim > 0 ? (size_t)p->dim : 1;
+    p->obs_mean = malloc(n * sizeof *p->obs_mean);
+    p->obs_var = malloc(n * sizeof *p->obs_var);
+    if (p->obs_mean && p->obs_var) return QA_OK;
+    policy_free(p);
+    return QA_FAIL(QA_ERR_NOMEM, "policy: %zu observation statistics", n);
+}
 
 /* ---- container -------------------------------------------------------------------------- */
 
@@ -119,7 +217,7 @@ static qa_status container_write(const char *path, json_t *doc, const blob *b, i
         if (b[i].count) memcpy(payload + off, b[i].data, b[i].count * sizeof(float));
         off = align8(off + b[i].count * sizeof(float));
     }
-    QA_TRY(qa_container_write(path, MAGIC, QA_MODEL_VERSION, text, strlen(text), payload, B, sha_hex));
+    QA_TRY(qa_container_write(path, MAGIC, CONTAINER_VERSION, text, strlen(text), payload, B, sha_hex));
 cleanup:
     json_decref(tab);
     free(text);
@@ -130,7 +228,7 @@ cleanup:
 /* Reads and verifies a container; returns the parsed JSON and the blob section. */
 static qa_status container_read(const char *path, json_t **doc, unsigned char **file, const unsigned char **blobs,
                                 size_t *blob_bytes, char *sha_hex) {
-    return qa_container_read(path, MAGIC, QA_MODEL_VERSION, "QuantumAlpha model or checkpoint file", doc, file, blobs,
+    return qa_container_read(path, MAGIC, CONTAINER_VERSION, "QuantumAlpha model or checkpoint file", doc, file, blobs,
                              blob_bytes, sha_hex);
 }
 
@@ -204,6 +302,23 @@ static json_t *time_json(int64_t t, int open) {
     return json_integer(t);
 }
 
+/* The policy section (after policy_check: every number is finite, so JSON holds it). */
+static json_t *policy_json(const qa_model_policy *p) {
+    json_t *ex = json_array(), *mean = json_array(), *var = json_array();
+    char buf[32];
+    for (int i = 0; i < p->extras; i++)
+        json_array_append_new(ex, json_string(qa_model_policy_extra_name(p, i, buf, sizeof buf)));
+    for (int i = 0; i < p->dim; i++) {
+        json_array_append_new(mean, json_real(p->obs_mean[i]));
+        json_array_append_new(var, json_real(p->obs_var[i]));
+    }
+    return json_pack("{s:s, s:i, s:s, s:i, s:o, s:s, s:s, s:f, s:o, s:o}", "action",
+                     qa_model_policy_action_name(p->action), "assets", p->assets, "weights",
+                     qa_model_policy_weights_name(p->weights), "dim", p->dim, "extras", ex, "layout",
+                     QA_MODEL_POLICY_LAYOUT, "obs_formula", QA_MODEL_POLICY_FORMULA, "obs_clip", p->obs_clip,
+                     "obs_mean", mean, "obs_var", var);
+}
+
 static json_t *model_json(const qa_model *m, const char *format) {
     const qa_nn_arch *a = &m->arch;
     const qa_model_spec *d = &m->data;
@@ -228,7 +343,8 @@ static json_t *model_json(const qa_model *m, const char *format) {
     for (int k = 0; k < m->norm.nedges; k++) json_array_append_new(edges, json_real(m->norm.edges[k]));
     char b0[40], b1[40], b2[40], b3[40];
     json_object_set_new(o, "format", json_string(format));
-    json_object_set_new(o, "format_version", json_integer(QA_MODEL_VERSION));
+    const int policy = d->target == QA_MODEL_TARGET_POLICY;
+    json_object_set_new(o, "format_version", json_integer(policy ? QA_MODEL_VERSION_POLICY : QA_MODEL_VERSION_PREDICTOR));
     json_object_set_new(o, "architecture",
                         json_pack("{s:s, s:i, s:i, s:i, s:o, s:s, s:b, s:f, s:I, s:o}", "type", qa_nn_arch_name(a->type),
                                   "input", a->input, "window", a->window, "outputs", a->outputs, "hidden", hid,
@@ -250,6 +366,7 @@ static json_t *model_json(const qa_model *m, const char *format) {
                   qa_time_format_iso(d->train_end, b1, sizeof b1), "val_end_iso",
                   qa_time_format_iso(d->val_end, b2, sizeof b2), "end_iso",
                   d->end == INT64_MAX ? "" : qa_time_format_iso(d->end, b3, sizeof b3)));
+    if (policy) json_object_set_new(o, "policy", policy_json(&m->policy));
     json_object_set_new(o, "training", m->info ? json_deep_copy(m->info) : json_object());
     json_object_set_new(o, "written_by", json_pack("{s:s, s:s}", "version", QA_VERSION, "git", QA_GIT_HASH));
     return o;
@@ -264,7 +381,68 @@ static const char *arch_name_i(int i) { return qa_nn_arch_name((qa_nn_arch_type)
 static const char *act_name_i(int i) { return qa_nn_act_name((qa_nn_act)i); }
 static const char *target_name_i(int i) { return qa_model_target_name((qa_model_target)i); }
 
-/* Fills m (arch, data spec, norm, info) from doc and checks consistency. */
+/* A finite number list of exactly `n` values: policy.<key>. */
+static qa_status doubles_from_json(const char *path, json_t *po, const char *key, int n, double *out) {
+    json_t *v = json_object_get(po, key);
+    if (!json_is_array(v)) return QA_FAIL(QA_ERR_FORMAT, "%s: field 'policy.%s' is missing or not a list", path, key);
+    if (json_array_size(v) != (size_t)n)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: field 'policy.%s' has %zu values but policy.dim is %d", path, key,
+                       json_array_size(v), n);
+    for (int i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, (size_t)i);
+        if (!json_is_number(e) || !isfinite(json_number_value(e)))
+            return QA_FAIL(QA_ERR_FORMAT, "%s: field 'policy.%s[%d]' is not a finite number", path, key, i);
+        out[i] = json_number_value(e);
+    }
+    return QA_OK;
+}
+
+/* The policy section into m->policy (m's architecture and data spec already read). */
+static qa_status policy_from_json(const char *path, json_t *po, qa_model *m) {
+    reader r = {path, QA_OK};
+    qa_model_policy *p = &m->policy;
+    memset(p, 0, sizeof *p);
+    const char *act = get_str(&r, po, "action", "policy.");
+    const char *wts = get_str(&r, po, "weights", "policy.");
+    p->assets = (int)get_int(&r, po, "assets", "policy.", 1, QA_MODEL_MAX_ASSETS);
+    p->dim = (int)get_int(&r, po, "dim", "policy.", 1, 1 << 20);
+    const char *layout = get_str(&r, po, "layout", "policy.");
+    const char *formula = get_str(&r, po, "obs_formula", "policy.");
+    p->obs_clip = get_num(&r, po, "obs_clip", "policy.");
+    json_t *ex = need(&r, po, "extras", "policy.");
+    if (r.st != QA_OK) return r.st;
+    p->action = parse_enum(act, qa_model_policy_action_name, 2);
+    p->weights = parse_enum(wts, qa_model_policy_weights_name, 2);
+    if (p->action < 0)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: field 'policy.action' is '%s' (expected discrete or continuous)", path, act);
+    if (p->weights < 0)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: field 'policy.weights' is '%s' (expected softmax or long_short)", path, wts);
+    if (strcmp(layout, QA_MODEL_POLICY_LAYOUT) != 0)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: field 'policy.layout' is '%s'; this build reads '%s'", path, layout,
+                       QA_MODEL_POLICY_LAYOUT);
+    if (strcmp(formula, QA_MODEL_POLICY_FORMULA) != 0)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: field 'policy.obs_formula' is '%s'; this build reads '%s'", path, formula,
+                       QA_MODEL_POLICY_FORMULA);
+    if (!json_is_array(ex) || json_array_size(ex) > (size_t)QA_MODEL_MAX_ASSETS + 2)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: field 'policy.extras' must be a list of names", path);
+    p->extras = (int)json_array_size(ex);
+    if (p->extras == policy_extras(p->assets))
+        for (int i = 0; i < p->extras; i++) {
+            char want[32];
+            const char *got = json_string_value(json_array_get(ex, (size_t)i));
+            qa_model_policy_extra_name(p, i, want, sizeof want);
+            if (!got || strcmp(got, want) != 0)
+                return QA_FAIL(QA_ERR_FORMAT, "%s: field 'policy.extras[%d]' is '%s'; the layout of %d asset(s) has '%s'",
+                               path, i, got ? got : "(not a string)", p->assets, want);
+        }
+    qa_status st = policy_alloc(p);
+    if (st != QA_OK) return st;
+    if ((st = doubles_from_json(path, po, "obs_mean", p->dim, p->obs_mean)) != QA_OK) return st;
+    if ((st = doubles_from_json(path, po, "obs_var", p->dim, p->obs_var)) != QA_OK) return st;
+    return policy_check(m, p, path, QA_ERR_FORMAT);
+}
+
+/* Fills m (arch, data spec, norm, policy, info) from doc and checks consistency. */
 static qa_status model_from_json(const char *path, json_t *doc, const char *format, qa_model *m) {
     reader r = {path, QA_OK};
     memset(m, 0, sizeof *m);
@@ -281,13 +459,21 @@ static qa_status model_from_json(const char *path, json_t *doc, const char *form
     if (r.st == QA_OK && ver > QA_MODEL_VERSION)
         return QA_FAIL(QA_ERR_FORMAT, "%s: format version %lld is newer than this build supports (%d)", path, ver,
                        QA_MODEL_VERSION);
+    /* A policy's observation vector and outputs are wider than a predictor's per-bar inputs
+     * and classes: the target kind sets the ranges checked below. */
+    const char *kind0 = json_string_value(json_object_get(json_object_get(doc, "target"), "kind"));
+    const int policy = kind0 && strcmp(kind0, qa_model_target_name(QA_MODEL_TARGET_POLICY)) == 0;
+    if (r.st == QA_OK && policy && ver < QA_MODEL_VERSION_POLICY)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: field 'format_version' is %lld; a policy model is format_version %d", path,
+                       ver, QA_MODEL_VERSION_POLICY);
+    const int max_in = policy ? 1 << 20 : QA_MODEL_MAX_INPUTS, max_out = policy ? QA_MODEL_MAX_ASSETS : QA_MODEL_MAX_CLASSES;
     json_t *a = need(&r, doc, "architecture", "");
     qa_nn_arch *ar = &m->arch;
     const char *type = get_str(&r, a, "type", "architecture.");
     const char *act = get_str(&r, a, "activation", "architecture.");
-    ar->input = (int)get_int(&r, a, "input", "architecture.", 1, QA_MODEL_MAX_INPUTS);
+    ar->input = (int)get_int(&r, a, "input", "architecture.", 1, max_in);
     ar->window = (int)get_int(&r, a, "window", "architecture.", 1, 4096);
-    ar->outputs = (int)get_int(&r, a, "outputs", "architecture.", 1, QA_MODEL_MAX_CLASSES);
+    ar->outputs = (int)get_int(&r, a, "outputs", "architecture.", 1, max_out);
     ar->layer_norm = get_bool(&r, a, "layer_norm", "architecture.");
     ar->dropout = (float)get_num(&r, a, "dropout", "architecture.");
     json_t *hid = need(&r, a, "hidden", "architecture.");
@@ -328,7 +514,7 @@ static qa_status model_from_json(const char *path, json_t *doc, const char *form
     if (!json_is_array(feats) || json_array_size(feats) < 1 || json_array_size(feats) > QA_MODEL_MAX_INPUTS)
         return QA_FAIL(QA_ERR_FORMAT, "%s: inputs.features must list 1..%d inputs", path, QA_MODEL_MAX_INPUTS);
     d->ninputs = (int)json_array_size(feats);
-    if (d->ninputs != ar->input || d->window != ar->window)
+    if (!policy && (d->ninputs != ar->input || d->window != ar->window))
         return QA_FAIL(QA_ERR_FORMAT, "%s: %d inputs x window %d do not match the architecture (%d x %d)", path,
                        d->ninputs, d->window, ar->input, ar->window);
     if (!json_is_array(mean) || !json_is_array(sd) || json_array_size(mean) != (size_t)d->ninputs ||
@@ -365,7 +551,7 @@ static qa_status model_from_json(const char *path, json_t *doc, const char *form
     json_t *tg = need(&r, doc, "target", "");
     const char *kind = get_str(&r, tg, "kind", "target.");
     d->horizon = (int)get_int(&r, tg, "horizon", "target.", 1, 1 << 30);
-    d->classes = (int)get_int(&r, tg, "classes", "target.", 1, QA_MODEL_MAX_CLASSES);
+    d->classes = (int)get_int(&r, tg, "classes", "target.", 1, max_out);
     d->standardize = get_bool(&r, tg, "standardize", "target.");
     d->demean = get_bool(&r, tg, "demean", "target.");
     m->norm.target_mean = get_num(&r, tg, "mean", "target.");
@@ -403,6 +589,14 @@ static qa_status model_from_json(const char *path, json_t *doc, const char *form
     if (st != QA_OK) {
         qa_err_prefix("%s: ", path);
         return QA_ERR_FORMAT;
+    }
+    json_t *pol = json_object_get(doc, "policy");
+    if (policy) {
+        if (!json_is_object(pol)) return QA_FAIL(QA_ERR_FORMAT, "%s: field 'policy' is missing (target.kind is policy)", path);
+        if ((st = policy_from_json(path, pol, m)) != QA_OK) return st;
+    } else if (pol) {
+        return QA_FAIL(QA_ERR_FORMAT, "%s: field 'policy' belongs to policy models, but target.kind is '%s'", path,
+                       qa_model_target_name(d->target));
     }
     json_t *info = json_object_get(doc, "training");
     m->info = json_is_object(info) ? json_deep_copy(info) : json_object();
@@ -467,12 +661,45 @@ qa_status qa_model_init(qa_model *m, const qa_nn_arch *arch, const qa_model_spec
 
 void qa_model_free(qa_model *m) {
     if (!m) return;
+    policy_free(&m->policy);
     free(m->params);
     json_decref(m->info);
     memset(m, 0, sizeof *m);
 }
 
+qa_status qa_model_set_policy(qa_model *m, const qa_model_policy *p) {
+    if (!m || !p) return QA_FAIL(QA_ERR_INVALID_ARG, "policy: NULL model or policy");
+    qa_status st = policy_check(m, p, "policy", QA_ERR_CONFIG);
+    if (st != QA_OK) return st;
+    qa_model_policy c = *p;
+    if ((st = policy_alloc(&c)) != QA_OK) return st;
+    memcpy(c.obs_mean, p->obs_mean, (size_t)p->dim * sizeof *c.obs_mean);
+    memcpy(c.obs_var, p->obs_var, (size_t)p->dim * sizeof *c.obs_var);
+    policy_free(&m->policy);
+    m->policy = c;
+    memset(&m->norm, 0, sizeof m->norm);
+    for (int f = 0; f < m->data.ninputs; f++) m->norm.std[f] = 1.0; /* as a loaded file has it */
+    m->norm.target_std = 1.0;
+    return QA_OK;
+}
+
+qa_status qa_model_check_predictor(const qa_model *m, const char *label) {
+    if (m->data.target != QA_MODEL_TARGET_POLICY) return QA_OK;
+    return QA_FAIL(QA_ERR_CONFIG,
+                   "%s: a policy model (qa rl train) is not a return predictor; it maps an observation of %d input "
+                   "window(s) and trading state to %s actions: evaluate it with qa rl eval",
+                   label, m->policy.assets * m->data.ninputs, qa_model_policy_action_name(m->policy.action));
+}
+
+/* A policy's section must hold before it is written (JSON has no NaN to write). */
+static qa_status save_check(const qa_model *m, const char *path) {
+    if (m->data.target != QA_MODEL_TARGET_POLICY) return QA_OK;
+    return policy_check(m, &m->policy, path, QA_ERR_CONFIG);
+}
+
 qa_status qa_model_save(qa_model *m, const char *path) {
+    qa_status st0 = save_check(m, path);
+    if (st0 != QA_OK) return st0;
     json_t *doc = model_json(m, QA_MODEL_FORMAT);
     if (!doc) return QA_FAIL(QA_ERR_NOMEM, "model metadata");
     blob b[1] = {{"params", m->params, m->nparams}};
@@ -491,7 +718,7 @@ qa_status qa_model_load_bytes(const char *path, const void *data, size_t len, qa
     memset(out, 0, sizeof *out);
     qa_status st = QA_OK;
     const float *p = NULL;
-    QA_TRY(qa_container_parse(path, data, len, MAGIC, QA_MODEL_VERSION, "QuantumAlpha model or checkpoint file", &doc,
+    QA_TRY(qa_container_parse(path, data, len, MAGIC, CONTAINER_VERSION, "QuantumAlpha model or checkpoint file", &doc,
                               &blobs, &nb, sha));
     QA_TRY(model_from_json(path, doc, QA_MODEL_FORMAT, &m));
     QA_TRY(find_blob(path, doc, blobs, nb, "params", m.nparams, &p));
@@ -516,6 +743,8 @@ qa_status qa_model_load(const char *path, qa_model *out) {
 }
 
 qa_status qa_model_ckpt_save(const qa_model *m, const qa_model_ckpt *c, const char *path) {
+    qa_status st0 = save_check(m, path);
+    if (st0 != QA_OK) return st0;
     json_t *doc = model_json(m, QA_MODEL_CKPT_FORMAT);
     if (!doc) return QA_FAIL(QA_ERR_NOMEM, "checkpoint metadata");
     json_t *state = json_pack("{s:I, s:o, s:I, s:I, s:s, s:s}", "step", (json_int_t)c->step, "best_val",

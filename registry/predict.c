@@ -3,6 +3,7 @@
 #include "registry/predict.h"
 
 #include <math.h>    /* exp, isnan, NAN */
+#include <stdio.h>   /* snprintf */
 #include <stdlib.h>  /* calloc, malloc, free */
 #include <string.h>  /* memset */
 
@@ -64,8 +65,16 @@ void qa_model_predictor_free(qa_model_predictor_t *p) {
     free(p);
 }
 
+/* Predictors score returns: a policy is refused, naming the model by its content identity. */
+static qa_status predictor_model(const qa_model *m) {
+    char label[64];
+    snprintf(label, sizeof label, "model %.12s", m->sha256[0] ? m->sha256 : "(unsaved)");
+    return qa_model_check_predictor(m, label);
+}
+
 qa_status qa_model_predictor_create(const qa_model *m, int max_rows, qa_model_predictor_t **out) {
     if (!m || !m->params || max_rows < 1) return QA_FAIL(QA_ERR_INVALID_ARG, "predictor: no model or max_rows < 1");
+    QA_TRY_RET(predictor_model(m));
     qa_model_predictor_t *p = calloc(1, sizeof *p);
     if (!p) return QA_FAIL(QA_ERR_NOMEM, "predictor");
     p->m = m;
@@ -141,6 +150,7 @@ void qa_model_stream_free(qa_model_stream_t *s) {
 qa_status qa_model_stream_create(const qa_model *m, size_t symbols, long period, qa_model_stream_t **out) {
     if (!m || !m->params || symbols == 0 || period < 0)
         return QA_FAIL(QA_ERR_INVALID_ARG, "stream: no model, no symbols or a negative reset period");
+    QA_TRY_RET(predictor_model(m));
     if (m->arch.type != QA_NN_ARCH_LSTM)
         return QA_FAIL(QA_ERR_INVALID_ARG, "stream: the model is an %s, which carries no state between bars (use the "
                                            "windowed predictor)", qa_nn_arch_name(m->arch.type));

@@ -30,7 +30,9 @@ extern "C" {
 
 typedef struct qa_model_predictor qa_model_predictor_t;
 
-/* Keeps a pointer to m (which must outlive it). Caller frees. */
+/* Keeps a pointer to m (which must outlive it). Caller frees. A policy model (target
+ * policy, qa rl train) is refused with QA_ERR_CONFIG (qa_model_check_predictor); so is it
+ * by qa_model_stream_create. */
 qa_status qa_model_predictor_create(const qa_model *m, int max_rows, qa_model_predictor_t **out);
 void qa_model_predictor_free(qa_model_predictor_t *p);
 /* raw [rows x L x F] doubles in the store's units (oldest bar first) -> out [rows x K]:

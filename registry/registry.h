@@ -91,10 +91,16 @@ typedef struct qa_registry_publish_req {
  * version_created event; *version receives its number. */
 qa_status qa_registry_publish(qa_registry_t *r, const qa_registry_publish_req *req, long *version);
 
-/* The publish request of a `qa train` run directory: the best model (model.qam), metrics
- * from summary.json (val_/test_ loss, ic, rank_ic, dir_acc, sharpe, ...), the resolved
- * config, and lineage from lineage.json and run.json. The JSON objects are new
- * references the caller releases with qa_registry_run_free. */
+/* The publish request of a `qa train` or `qa rl train` run directory: the best model
+ * (model.qam, a predictor or a policy), metrics from summary.json, the resolved config,
+ * and lineage from lineage.json and run.json. Metrics: val_/test_ loss, ic, rank_ic,
+ * dir_acc, sharpe, ... from summary.evaluation.{val,test} and best_val_loss, steps from
+ * summary.training (qa train); then, where a run has no such evaluation (qa rl train:
+ * test_sharpe, test_total_return, val_reward_per_step, ...), every finite number at the
+ * top level of summary.json and under its "metrics" object, nested keys joined with '_'
+ * ({"metrics": {"eval": {"test": {"sharpe": 1.2}}}} -> eval_test_sharpe); a name already
+ * taken keeps its first value. The JSON objects are new references the caller releases
+ * with qa_registry_run_free. */
 typedef struct qa_registry_run {
     char model_path[QA_PATH_MAX];
     json_t *metrics, *lineage, *config;
@@ -137,14 +143,28 @@ qa_status qa_registry_check_inputs(const qa_model *m, const char *label, const c
                                    const char *const *params, int n);
 
 /* The signature a version records (inputs with order and definitions, window, dtype,
- * normalisation, output meaning). New reference. */
+ * normalisation, output meaning). New reference. A return predictor's: inputs, window,
+ * dtype, layout "[rows, window, inputs], oldest bar first", normalisation {mean, std,
+ * clip, target_mean, target_std, quantile_edges}, output {target, classes, horizon,
+ * standardize, demean, meaning}, architecture. A policy's (docs/registry.md): inputs,
+ * window, dtype, layout QA_MODEL_POLICY_LAYOUT, assets, dim, extras (names in order),
+ * normalisation {obs_mean, obs_var, obs_clip, formula}, output {target "policy", action
+ * "discrete"|"continuous", actions (["short","flat","long"] or the continuous meaning),
+ * weights (portfolio: "softmax"|"long_short"; else null), classes, horizon (the episode's),
+ * meaning}, architecture. */
 json_t *qa_registry_signature(const qa_model *m);
 
 /* Opens the registry (dir NULL: the default) when `ref` is a models:/ URI and loads the
  * version, else loads `ref` as a model file. label (QA_PATH_MAX bytes, may be NULL)
  * receives "models:/NAME/V" or the path; info (may be NULL) the version ("" name for a
- * file). */
+ * file). The model a command predicts returns with: a policy model (qa rl train) is
+ * refused with QA_ERR_CONFIG "<label>: a policy model (qa rl train) is not a return
+ * predictor; ..." and nothing is returned. */
 qa_status qa_registry_load_ref(const char *dir, const char *ref, qa_model *m, char *label, qa_registry_version *info);
+/* The same for a policy: loads `ref` and refuses a return predictor (QA_ERR_CONFIG naming
+ * it and its target). */
+qa_status qa_registry_load_policy_ref(const char *dir, const char *ref, qa_model *m, char *label,
+                                      qa_registry_version *info);
 
 /* ---- aliases, tags, lifecycle --------------------------------------------------------------- */
 
