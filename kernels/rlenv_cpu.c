@@ -205,6 +205,33 @@ static int single_block(const qa_rlenv_cfg *c, const qa_rlenv_market *m, qa_rlen
                                                                 trunc + done, i0 + done, n - done);
 }
 
+#ifdef QA_RLENV_AVX2
+/* The single-asset observations of envs [i0, i1) (qa_rlenv_obs1's values, the same bits):
+ * each feature window copied 8 floats at a time, then the three state fields. */
+__attribute__((target("avx2"))) static void single_obs_avx2(const qa_rlenv_cfg *c, const qa_rlenv_market *m,
+                                                           const qa_rlenv_state *s, int i0, int i1, float *obs) {
+    const int W = c->window, F = c->nfeat, T = m->ntime;
+    const size_t plane = (size_t)m->nsym * T, d = (size_t)qa_rlenv_d(c, m->nsym);
+    const float scale = (float)qa_rlenv_time_scale(c);
+    for (int i = i0; i < i1; i++) {
+        float *o = obs + (size_t)i * d;
+        const float *src0 = m->feat + (size_t)s->sym[i] * T + (s->t[i] - W + 1);
+        for (int f = 0; f < F; f++) {
+            const float *src = src0 + f * plane;
+            int j = 0;
+            for (; j + 8 <= W; j += 8) _mm256_storeu_ps(o + j, _mm256_loadu_ps(src + j));
+            for (; j < W; j++) o[j] = src[j];
+            o += W;
+        }
+        float p = s->pos[i];
+        int in = p != 0.0f;
+        o[0] = p;
+        o[1] = in ? (float)(s->equity[i] / s->entry_equity[i] - 1.0) : 0.0f;
+        o[2] = in ? (float)(s->steps[i] - s->entry_step[i]) / scale : 0.0f;
+    }
+}
+#endif
+
 static void single_step_block(const qa_rlenv_cfg *c, const qa_rlenv_market *m, qa_rlenv_state *s,
                               const void *action, const qa_rlenv_out *out, int i0, int i1) {
     float rew[BLOCK];
@@ -212,18 +239,27 @@ static void single_step_block(const qa_rlenv_cfg *c, const qa_rlenv_market *m, q
     uint8_t *tm = out->terminated ? out->terminated + i0 : term, *tr = out->truncated ? out->truncated + i0 : trunc;
     int ended = single_block(c, m, s, action, out->reward ? out->reward + i0 : rew, tm, tr, i0, i1 - i0);
     size_t d = (size_t)qa_rlenv_d(c, m->nsym);
-    for (int i = i0; i < i1; i++) {
-        if (ended && (tm[i - i0] | tr[i - i0])) {
-            if (out->final_obs) qa_rlenv_obs1(c, m, s, i, out->final_obs + (size_t)i * d);
-            if (out->ep_return) out->ep_return[i] = (float)(s->equity[i] - 1.0);
-            if (out->ep_length) out->ep_length[i] = s->steps[i];
-            qa_rlenv_begin(c, m, s, i, s->episode[i] + 1u);
-        } else {
-            if (out->ep_return) out->ep_return[i] = NAN;
-            if (out->ep_length) out->ep_length[i] = 0;
+    /* Ended episodes (a few per step): final observation, episode figures, reset. */
+    if (ended || out->ep_return || out->ep_length)
+        for (int i = i0; i < i1; i++) {
+            if (ended && (tm[i - i0] | tr[i - i0])) {
+                if (out->final_obs) qa_rlenv_obs1(c, m, s, i, out->final_obs + (size_t)i * d);
+                if (out->ep_return) out->ep_return[i] = (float)(s->equity[i] - 1.0);
+                if (out->ep_length) out->ep_length[i] = s->steps[i];
+                qa_rlenv_begin(c, m, s, i, s->episode[i] + 1u);
+            } else {
+                if (out->ep_return) out->ep_return[i] = NAN;
+                if (out->ep_length) out->ep_length[i] = 0;
+            }
         }
-        if (out->obs) qa_rlenv_obs1(c, m, s, i, out->obs + (size_t)i * d);
+    if (!out->obs) return;
+#ifdef QA_RLENV_AVX2
+    if (qa_simd_level() >= QA_SIMD_AVX2) {
+        single_obs_avx2(c, m, s, i0, i1, out->obs);
+        return;
     }
+#endif
+    for (int i = i0; i < i1; i++) qa_rlenv_obs1(c, m, s, i, out->obs + (size_t)i * d);
 }
 
 void qa_rlenv_reset_cpu(const qa_rlenv_cfg *c, const qa_rlenv_market *m, qa_rlenv_state *s, float *obs,
