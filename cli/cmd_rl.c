@@ -126,10 +126,15 @@ static int cmd_eval(int argc, char **argv) {
     else snprintf(dir, sizeof dir, "%s/eval-%s", run, split);
     qa_rl_eval_report rep;
     if (qa_rl_evaluate(run, sp, dir, argc, argv, &rep) != QA_OK) return qa_cli_fail("rl eval");
-    printf("%s split, %d symbol(s): policy Sharpe %.3f, total return %.2f%%; buy and hold %.3f, %.2f%%; best SMA cross "
-           "(in sample) %.3f, %.2f%%\nreport: %s/report.html\n",
-           split, rep.symbols, rep.policy_sharpe, 100 * rep.policy_return, rep.hold_sharpe, 100 * rep.hold_return,
-           rep.sweep_sharpe, 100 * rep.sweep_return, dir);
+    if (strcmp(rep.method, "simulator") == 0)
+        printf("%s split, %d symbol(s), through the simulator: policy Sharpe %.3f, total return %.2f%%; buy and hold "
+               "%.3f, %.2f%%; best SMA cross (in sample) %.3f, %.2f%%\n",
+               split, rep.symbols, rep.policy_sharpe, 100 * rep.policy_return, rep.hold_sharpe, 100 * rep.hold_return,
+               rep.sweep_sharpe, 100 * rep.sweep_return);
+    else
+        printf("%s split, in the environment: policy mean episode return %.2f%%, hold %.2f%% (same episodes)\n", split,
+               100 * rep.policy_episode_return, 100 * rep.hold_episode_return);
+    printf("report: %s/report.html\n", dir);
     return QA_EXIT_OK;
 }
 

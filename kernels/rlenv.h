@@ -55,6 +55,9 @@
 extern "C" {
 #endif
 
+/* Most assets a portfolio env takes (each thread's target scratch). */
+#define QA_RLENV_MAX_ASSETS 256
+
 typedef enum qa_rlenv_kind {
     QA_RLENV_SINGLE = 0,    /* one asset per env, drawn per episode */
     QA_RLENV_PORTFOLIO = 1, /* target weights over all nsym assets */

@@ -202,8 +202,6 @@ QA_RLENV_HD void qa_rlenv_step1(const qa_rlenv_cfg *c, const qa_rlenv_market *m,
     if (out->obs) qa_rlenv_obs1(c, m, s, i, out->obs + (size_t)i * d);
 }
 
-/* Most assets a portfolio env takes (the per-thread target scratch of the CUDA kernel). */
-#define QA_RLENV_MAX_ASSETS 256
 
 /* Backend entry points (rlenv.c checks arguments and dispatches). */
 #ifdef __cplusplus

@@ -93,14 +93,20 @@ qa_status qa_rl_train(const qa_rl_cfg *c, const qa_comm_t *comm, int argc, char 
 /* ---- evaluation ---------------------------------------------------------------------------- */
 
 typedef struct qa_rl_eval_report {
+    char method[16];         /* "simulator" (single-asset discrete) or "environment" */
     int symbols;
+    double policy_episode_return, hold_episode_return; /* environment method: mean episode returns */
     double policy_sharpe, policy_return, hold_sharpe, hold_return, sweep_sharpe, sweep_return;
     double env_sim_max_diff; /* max |env equity - simulator sleeve equity| (consistency) */
 } qa_rl_eval_report;
 
 /* Evaluates the policy of a finished run (run_dir/model.qam with its
- * config.resolved.json) on `split` (validation or test) into out_dir: summary.json,
- * equity.csv, report.html. */
+ * config.resolved.json) on `split` (validation or test) into out_dir. Single-asset
+ * discrete policies go through the simulator (summary.json, decisions.csv, equity.csv,
+ * report.html); continuous and portfolio policies, which the simulator's SIGNAL strategy
+ * cannot trade, run `eval_envs` greedy episodes in their environment beside a hold policy
+ * on the same episodes (always long for one asset, equal weights for a portfolio):
+ * summary.json and report.html, method "environment". */
 qa_status qa_rl_evaluate(const char *run_dir, qa_rl_split split, const char *out_dir, int argc, char **argv,
                          qa_rl_eval_report *rep);
 

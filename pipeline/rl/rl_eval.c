@@ -75,6 +75,128 @@ static qa_status simulate(const qa_rl_panel *p, const qa_rules *rules, qa_bt_str
     return st;
 }
 
+/* One pass of `nenv` episodes of `split` (starts from `seed`) under the policy (pol) or a
+ * constant action (hold): mean reward per step, mean episode return, and the episode
+ * returns (host, nenv). */
+static qa_status env_episodes(const qa_rl_panel *p, qa_rl_split split, const qa_rlenv_cfg *base, int nenv,
+                              uint64_t seed, qa_rl_policy_t *pol, const float *hold, double *rps, double *ret,
+                              double *rets) {
+    qa_backend_t *be = NULL;
+    qa_rl_env_t *env = NULL;
+    qa_rlenv_cfg ec = *base;
+    ec.nenv = nenv, ec.seed = seed;
+    qa_status st = QA_OK;
+    float *obs = NULL, *rew = NULL, *epr = NULL, *act = NULL;
+    int32_t *len = NULL;
+    unsigned char *fin = NULL;
+    QA_TRY(qa_backend_create(QA_BACKEND_CPU, 0, &be));
+    qa_backend_set_threads(be, 1);
+    QA_TRY(qa_rl_env_create(be, p, split, &ec, &env));
+    int D = qa_rl_env_obs_dim(env), A = qa_rl_env_action_dim(env);
+    obs = malloc((size_t)nenv * D * 4), rew = malloc((size_t)nenv * 4), epr = malloc((size_t)nenv * 4);
+    act = malloc((size_t)nenv * A * 4), len = malloc((size_t)nenv * 4), fin = calloc((size_t)nenv, 1);
+    if (!obs || !rew || !epr || !act || !len || !fin) QA_TRY_FAIL(QA_ERR_NOMEM, "rl eval: no memory");
+    QA_TRY(qa_rl_env_reset(env, obs));
+    double sum = 0.0, rsum = 0.0;
+    long long steps = 0, done = 0;
+    for (int k = 0; k < ec.horizon && done < nenv; k++) {
+        if (pol) QA_TRY(qa_rl_policy_act(pol, nenv, obs, act));
+        else
+            for (int i = 0; i < nenv; i++) memcpy(act + (size_t)i * A, hold, (size_t)A * 4);
+        qa_rlenv_out o = {.reward = rew, .obs = obs, .ep_return = epr, .ep_length = len};
+        QA_TRY(qa_rl_env_step(env, act, &o));
+        for (int i = 0; i < nenv; i++) {
+            if (fin[i]) continue;
+            sum += rew[i], steps++;
+            if (len[i] > 0) fin[i] = 1, done++, rsum += epr[i], rets[i] = epr[i];
+        }
+    }
+    *rps = steps ? sum / (double)steps : NAN;
+    *ret = done ? rsum / (double)done : NAN;
+cleanup:
+    free(obs), free(rew), free(epr), free(act), free(len), free(fin);
+    qa_rl_env_free(env);
+    qa_backend_free(be);
+    return st;
+}
+
+/* Continuous and portfolio policies: greedy episodes in the environment beside a hold
+ * policy on the same episodes. */
+static qa_status evaluate_in_env(const char *run_dir, const qa_rl_cfg *c, const qa_model *m, qa_rl_split split,
+                                 const char *out_dir, int argc, char **argv, qa_rl_eval_report *rep) {
+    qa_status st = QA_OK;
+    qa_rl_panel p;
+    memset(&p, 0, sizeof p);
+    qa_rundir rd;
+    memset(&rd, 0, sizeof rd);
+    qa_rl_policy_t *pol = NULL;
+    qa_report_t *r = NULL;
+    json_t *sum = NULL;
+    int n = (int)c->eval_envs;
+    double *rp = calloc((size_t)n, sizeof *rp), *rh = calloc((size_t)n, sizeof *rh);
+    float hold[QA_RLENV_MAX_ASSETS];
+    if (!rp || !rh) QA_TRY_FAIL(QA_ERR_NOMEM, "rl eval: no memory");
+    QA_TRY(qa_rundir_open(&rd, out_dir, NULL, "rl eval", argc, argv));
+    const char *const *syms = c->symbols.n ? (const char *const *)c->symbols.items : NULL;
+    QA_TRY(qa_rl_panel_load(c->data, syms, c->symbols.n, (const char *const *)c->features.items, c->features.n,
+                            &c->rules, &p));
+    QA_TRY(qa_rl_panel_split(&p, c->start, c->train_end, c->val_end, c->end, (int)c->embargo));
+    qa_rlenv_cfg ec;
+    qa_rl_cfg_env(c, &ec);
+    qa_rl_mlp actor = {.in = m->arch.input, .out = m->arch.outputs, .nhidden = m->arch.nhidden, .act = m->arch.act};
+    for (int l = 0; l < m->arch.nhidden; l++) actor.hidden[l] = m->arch.hidden[l];
+    QA_TRY(qa_rl_policy_create(&actor, m->params, m->policy.obs_mean, m->policy.obs_var, m->policy.obs_clip, 0,
+                               n < 4096 ? n : 4096, &pol));
+    /* hold: always long (one asset), equal weights (softmax of zeros, or 1/K each long/short) */
+    int A = actor.out;
+    for (int j = 0; j < A; j++)
+        hold[j] = c->kind == QA_RLENV_PORTFOLIO && c->weights == QA_RLENV_LONG_SHORT ? (float)(1.0 / A) : (c->kind == QA_RLENV_PORTFOLIO ? 0.0f : 1.0f);
+    uint64_t seed = (uint64_t)c->seed * 0x9E3779B97F4A7C15ull + 1000003u;
+    double prps, pret, hrps, hret;
+    QA_TRY(env_episodes(&p, split, &ec, n, seed, pol, NULL, &prps, &pret, rp));
+    QA_TRY(env_episodes(&p, split, &ec, n, seed, NULL, hold, &hrps, &hret, rh));
+    snprintf(rep->method, sizeof rep->method, "environment");
+    rep->symbols = p.nsym;
+    rep->policy_episode_return = pret, rep->hold_episode_return = hret;
+    rep->policy_sharpe = rep->hold_sharpe = rep->sweep_sharpe = rep->sweep_return = NAN;
+    rep->policy_return = pret, rep->hold_return = hret;
+    rep->env_sim_max_diff = NAN;
+    sum = json_pack("{s:s, s:s, s:s, s:i, s:i, s:{s:o, s:o}, s:{s:o, s:o}, s:s}", "run", run_dir, "split",
+                    qa_rl_split_name(split), "method", "environment", "symbols", p.nsym, "episodes", n, "policy",
+                    "reward_per_step", qa_json_real(prps), "mean_episode_return", qa_json_real(pret), "hold",
+                    "reward_per_step", qa_json_real(hrps), "mean_episode_return", qa_json_real(hret), "note",
+                    c->kind == QA_RLENV_PORTFOLIO
+                        ? "a portfolio policy: episodes in the environment (the simulator trades one signal per symbol)"
+                        : "a continuous policy: episodes in the environment (the simulator's SIGNAL strategy trades "
+                          "short / flat / long)");
+    if (!sum) QA_TRY_FAIL(QA_ERR_NOMEM, "rl eval summary");
+    QA_TRY(qa_rundir_write_json(&rd, "summary.json", sum));
+    QA_TRY(qa_report_create("qa rl eval", &r));
+    qa_report_heading(r, "Policy out of sample in its environment");
+    qa_report_kv(r, "run", "%s", run_dir);
+    qa_report_kv(r, "split / episodes", "%s / %d of %lld steps", qa_rl_split_name(split), n, (long long)c->horizon);
+    qa_report_kv(r, "policy: reward per step, mean episode return", "%.6g, %.2f%%", prps, 100 * pret);
+    qa_report_kv(r, c->kind == QA_RLENV_PORTFOLIO ? "equal weights" : "always long", "%.6g, %.2f%%", hrps, 100 * hret);
+    double marks[2] = {pret, hret};
+    const char *mlabels[2] = {"policy mean", "hold mean"};
+    qa_report_histogram(r, "Policy episode returns", "final equity - 1", rp, (size_t)n, 20, marks, mlabels, 2);
+    qa_report_histogram(r, "Hold episode returns (same episodes)", "final equity - 1", rh, (size_t)n, 20, marks, mlabels, 2);
+    char path[QA_PATH_MAX];
+    QA_TRY(qa_path_join(path, out_dir, "report.html"));
+    QA_TRY(qa_report_write(r, path));
+cleanup:
+    free(rp), free(rh);
+    json_decref(sum);
+    qa_report_free(r);
+    qa_rl_policy_free(pol);
+    qa_rl_panel_free(&p);
+    if (rd.path[0]) {
+        qa_status cs = qa_rundir_close(&rd, st);
+        if (st == QA_OK) st = cs;
+    }
+    return st;
+}
+
 qa_status qa_rl_evaluate(const char *run_dir, qa_rl_split split, const char *out_dir, int argc, char **argv,
                          qa_rl_eval_report *rep) {
     memset(rep, 0, sizeof *rep);
@@ -99,12 +221,11 @@ qa_status qa_rl_evaluate(const char *run_dir, qa_rl_split split, const char *out
     FILE *csv = NULL;
     (void)obs_buf;
     QA_TRY(load_run(run_dir, &doc, &c, &m));
-    if (c.kind != QA_RLENV_SINGLE || c.action != QA_RLENV_DISCRETE)
-        QA_TRY_FAIL(QA_ERR_UNSUPPORTED,
-                    "%s: qa rl eval runs single-asset discrete policies through the simulator (its SIGNAL strategy "
-                    "trades short / flat / long); this run is a %s %s policy",
-                    run_dir, c.kind == QA_RLENV_PORTFOLIO ? "portfolio" : "single-asset",
-                    c.action == QA_RLENV_DISCRETE ? "discrete" : "continuous");
+    if (c.kind != QA_RLENV_SINGLE || c.action != QA_RLENV_DISCRETE) {
+        st = evaluate_in_env(run_dir, &c, &m, split, out_dir, argc, argv, rep);
+        goto cleanup;
+    }
+    snprintf(rep->method, sizeof rep->method, "simulator");
     QA_TRY(qa_rundir_open(&rd, out_dir, NULL, "rl eval", argc, argv));
     const char *const *syms = c.symbols.n ? (const char *const *)c.symbols.items : NULL;
     QA_TRY(qa_rl_panel_load(c.data, syms, c.symbols.n, (const char *const *)c.features.items, c.features.n, &c.rules,

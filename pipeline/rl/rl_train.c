@@ -449,8 +449,8 @@ qa_status qa_rl_train(const qa_rl_cfg *c, const qa_comm_t *comm, int argc, char 
         qa_rl_eval_report er;
         QA_TRY(qa_rl_evaluate(c->run_dir, QA_RL_TEST, evdir, argc, argv, &er));
         json_object_set_new(summary, "evaluation",
-                            json_pack("{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "split", "test", "symbols",
-                                      er.symbols, "policy_sharpe", qa_json_real(er.policy_sharpe), "policy_total_return",
+                            json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "split", "test", "method",
+                                      er.method, "symbols", er.symbols, "policy_sharpe", qa_json_real(er.policy_sharpe), "policy_total_return",
                                       qa_json_real(er.policy_return), "hold_sharpe", qa_json_real(er.hold_sharpe),
                                       "hold_total_return", qa_json_real(er.hold_return), "sweep_best_sharpe",
                                       qa_json_real(er.sweep_sharpe), "sweep_best_total_return",
@@ -458,13 +458,25 @@ qa_status qa_rl_train(const qa_rl_cfg *c, const qa_comm_t *comm, int argc, char 
                                       qa_json_real(er.env_sim_max_diff)));
         /* Flat metrics for the registry. */
         json_object_set_new(summary, "val_reward_per_step", qa_json_real(best.val));
-        json_object_set_new(summary, "test_sharpe", qa_json_real(er.policy_sharpe));
-        json_object_set_new(summary, "test_total_return", qa_json_real(er.policy_return));
+        if (strcmp(er.method, "simulator") == 0) {
+            json_object_set_new(summary, "test_sharpe", qa_json_real(er.policy_sharpe));
+            json_object_set_new(summary, "test_total_return", qa_json_real(er.policy_return));
+        } else {
+            json_object_set_new(summary, "test_mean_episode_return", qa_json_real(er.policy_episode_return));
+            json_object_set_new(json_object_get(summary, "evaluation"), "hold_mean_episode_return",
+                                qa_json_real(er.hold_episode_return));
+        }
         QA_TRY(qa_rundir_write_json(&rd, "summary.json", summary));
         QA_TRY(write_report(c->run_dir, res, summary));
-        qa_log_info("rl train: %lld updates, %.4g samples/s; best validation reward/step %.6g at update %lld; test Sharpe "
-                    "%.3f (buy and hold %.3f)",
-                    res->updates, res->samples_per_s, best.val, best.update, er.policy_sharpe, er.hold_sharpe);
+        if (strcmp(er.method, "simulator") == 0)
+            qa_log_info("rl train: %lld updates, %.4g samples/s; best validation reward/step %.6g at update %lld; test "
+                        "Sharpe %.3f (buy and hold %.3f)",
+                        res->updates, res->samples_per_s, best.val, best.update, er.policy_sharpe, er.hold_sharpe);
+        else
+            qa_log_info("rl train: %lld updates, %.4g samples/s; best validation reward/step %.6g at update %lld; test "
+                        "mean episode return %.4f (hold %.4f)",
+                        res->updates, res->samples_per_s, best.val, best.update, er.policy_episode_return,
+                        er.hold_episode_return);
     }
     (void)path;
 cleanup:

@@ -4,7 +4,8 @@
 # and the env's equity matches the simulator's sleeves; a run stopped with --max-updates
 # and resumed ends bit for bit where the uninterrupted run ends; qa rl eval repeats the
 # run's own evaluation; the policy is published to the registry with a policy signature;
-# config errors name the key; 2 MPI ranks train in data parallel, deterministically.
+# continuous and portfolio policies train and are evaluated in their environment; config
+# errors name the key; 2 MPI ranks train in data parallel, deterministically.
 # Usage: test_rl_cli.sh QA SOURCE_DIR [PYTHON3] [MPIEXEC]
 QA="$1"; SRC="$2"; PY="${3:-/usr/bin/python3}"; MPIRUN="$4"
 . "$SRC/tests/lib.sh"
@@ -85,7 +86,36 @@ assert lin["data"]["data_sha256"] and lin["config_hash"], lin
 assert "test_sharpe" in v["metrics"], v["metrics"]
 PYEOF
 
-# 5. Configuration errors name the key.
+# 5. A portfolio policy (continuous target weights, softmax) and a continuous single-asset
+#    one: trained, evaluated in their environment beside the hold policy, published.
+cat > pf.yaml <<'EOF'
+data: m.h5
+seed: 5
+threads: 1
+env: {kind: portfolio, action: continuous, weights: softmax, symbols: [AAPL, JNJ, KO, XOM], window: 8, horizon: 64, envs: 8}
+split: {start: 2000-01-01, train_end: 2014-01-01, val_end: 2019-01-01, embargo: 5}
+settings: {commission_bps: 1, half_spread_bps: 2}
+ppo: {steps: 32, minibatches: 2, hidden: [16]}
+train: {total_steps: 1024, eval_every: 2, eval_envs: 8}
+EOF
+"$QA" -q rl train --config pf.yaml --run-dir runs/pf > pf.log 2>&1 && ok "portfolio policy trained" || { ko "portfolio train"; cat pf.log; }
+"$QA" -q rl train --config pf.yaml --run-dir runs/cs --set env.kind=single --set "env.symbols=[KO]" > cs.log 2>&1 \
+    && ok "continuous single-asset policy trained" || { ko "continuous train"; cat cs.log; }
+"$QA" -q registry publish runs/pf --name ppo_pf --registry reg > /dev/null 2>&1 && "$QA" registry show models:/ppo_pf/1 --registry reg > pf.json 2>&1
+"$PY" - <<'PYEOF' && ok "environment evaluation and a portfolio signature" || ko "portfolio evaluation"
+import json, math
+for run in ("runs/pf", "runs/cs"):
+    s = json.load(open(run + "/summary.json"))
+    e = s["evaluation"]
+    assert e["method"] == "environment" and math.isfinite(e["hold_mean_episode_return"]), e
+    ev = json.load(open(run + "/eval-test/summary.json"))
+    assert ev["episodes"] == 8 and math.isfinite(ev["policy"]["mean_episode_return"]), ev
+sig = json.load(open("pf.json"))["signature"]
+assert sig["output"]["action"] == "continuous" and sig["assets"] == 4 and sig["output"]["weights"] == "softmax", sig["output"]
+assert sig["dim"] == 4 * 8 + 4 + 2, sig["dim"]
+PYEOF
+
+# 6. Configuration errors name the key.
 printf 'data: m.h5\nsplit: {train_end: 2014-01-01, val_end: 2019-01-01}\nenv: {kind: portfolio, action: discrete}\n' > bad1.yaml
 "$QA" rl train --config bad1.yaml --run-dir runs/x > bad1.log 2>&1
 [ $? -eq 1 ] && grep -q "env.action" bad1.log && ok "portfolio + discrete refused" || { ko "bad1"; cat bad1.log; }
@@ -96,7 +126,7 @@ printf 'data: m.h5\nsplit: {train_end: 2014-01-01, val_end: 2019-01-01}\nppo: {s
 "$QA" rl train --config bad3.yaml --run-dir runs/z > bad3.log 2>&1
 [ $? -eq 1 ] && grep -q "bad3.yaml:3" bad3.log && grep -q "stepz" bad3.log && ok "unknown key: file:line" || { ko "bad3"; cat bad3.log; }
 
-# 6. Two ranks: data parallel, deterministic.
+# 7. Two ranks: data parallel, deterministic.
 if [ -n "$MPIRUN" ]; then
     for r in m1 m2; do
         "$MPIRUN" --allow-run-as-root --oversubscribe -np 2 "$QA" -q rl train --config rl.yaml --run-dir runs/$r \
