@@ -10,6 +10,7 @@
 #include "common/philox.h"
 #include "common/timer.h"
 #include "kernels/ppo.h"
+#include "mpi/nccl.h"
 
 void qa_rl_ppo_cfg_default(qa_rl_ppo_cfg *c) {
     memset(c, 0, sizeof *c);
@@ -71,6 +72,8 @@ struct qa_rl_ppo {
     float *mb_obs, *mb_logp, *mb_adv, *mb_ret, *mb_val;
     void *mb_act;
     int32_t *host_perm;
+    qa_nccl_t *nccl;    /* CUDA data parallel: gradients summed on the devices */
+    float *host_grad;   /* CUDA data parallel without NCCL: the host staging buffer */
 };
 
 static qa_status alloc(qa_rl_ppo_t *p, size_t bytes, void *ptr) {
@@ -85,6 +88,8 @@ void qa_rl_ppo_free(qa_rl_ppo_t *p) {
     if (!p) return;
     for (int i = 0; i < p->nall; i++) qa_buf_free(&p->all[i]);
     qa_nn_ctx_free(p->ctx);
+    qa_nccl_free(p->nccl);
+    free(p->host_grad);
     free(p->host_perm);
     free(p);
 }
@@ -200,6 +205,11 @@ qa_status qa_rl_ppo_create(qa_backend_t *be, qa_rl_env_t *env, const qa_rl_ppo_c
     QA_TRY(qa_buf_upload(be, &p->all[6], 0, hd, D * 8));
     hd[0] = 1e-4;
     QA_TRY(qa_buf_upload(be, &p->all[7], 0, hd, 8));
+    if (comm && qa_comm_size(comm) > 1 && qa_backend_kind_of(be) == QA_BACKEND_CUDA) {
+        /* NCCL between the GPUs where the build has it; else through host memory. */
+        if (qa_nccl_compiled()) QA_TRY(qa_nccl_create(comm, &p->nccl));
+        else if (!(p->host_grad = malloc(P * sizeof *p->host_grad))) QA_TRY_FAIL(QA_ERR_NOMEM, "ppo: no memory");
+    }
     QA_TRY(qa_rl_env_reset(env, p->obs_raw));
     *out = p;
     p = NULL;
@@ -310,13 +320,20 @@ static qa_status minibatch(qa_rl_ppo_t *p, const int32_t *idx, double *stats, do
                                   p->grad + p->critic.off, p->s0, p->s1));
     int R = rank_count(p);
     if (R > 1) {
-        /* Data parallel: every rank takes the same step on the mean gradient. The
-         * reduction goes through the host (CPU builds; NCCL is the GPU path of qa train). */
-        if (qa_backend_kind_of(p->be) != QA_BACKEND_CPU)
-            return QA_FAIL(QA_ERR_UNSUPPORTED, "ppo: multi-rank training on CUDA is not implemented (use one rank per GPU run)");
-        QA_TRY_RET(qa_comm_allreduce_sum_f32(p->comm, p->grad, p->P));
-        float s = 1.0f / (float)R;
-        for (size_t j = 0; j < p->P; j++) p->grad[j] *= s;
+        /* Data parallel: every rank takes the same step on the mean gradient (sum over
+         * ranks, then x 1/R as a k = 0 GEMM, C = beta C, on whichever backend). */
+        if (qa_backend_kind_of(p->be) == QA_BACKEND_CPU) {
+            QA_TRY_RET(qa_comm_allreduce_sum_f32(p->comm, p->grad, p->P));
+        } else if (p->nccl) {
+            QA_TRY_RET(qa_nccl_allreduce_sum_f32(p->nccl, p->grad, p->P, qa_backend_stream(p->be)));
+        } else {
+            qa_buf b = {.ptr = p->grad, .bytes = p->P * 4, .kind = qa_backend_kind_of(p->be)};
+            QA_TRY_RET(qa_buf_download(p->be, p->host_grad, &b, 0, p->P * 4));
+            QA_TRY_RET(qa_comm_allreduce_sum_f32(p->comm, p->host_grad, p->P));
+            QA_TRY_RET(qa_buf_upload(p->be, &b, 0, p->host_grad, p->P * 4));
+        }
+        QA_TRY_RET(qa_nn_gemm(p->ctx, 0, 0, 1, (int)p->P, 0, 1.0f, p->grad, 1, p->grad, (int)p->P, 1.0f / (float)R,
+                              p->grad, (int)p->P));
     }
     QA_TRY_RET(qa_nn_grad_norm(p->ctx, p->P, p->grad, p->norm));
     qa_nn_adamw_cfg ac = {.lr = lr, .beta1 = 0.9, .beta2 = 0.999, .eps = p->cfg.adam_eps, .weight_decay = 0.0,

@@ -17,7 +17,8 @@
  *            gradient (actor, critic and log-std together) clipped to max_grad_norm,
  *            with the learning rate annealed linearly to 0 over the run.
  * Under MPI each rank runs its own N envs (env streams offset by rank) and the minibatch
- * gradients are summed across ranks and divided by the rank count before the step (the
+ * gradients are summed across ranks (MPI on the CPU; NCCL between GPUs, or through host
+ * memory in CUDA builds without NCCL) and divided by the rank count before the step (the
  * same Adam step on every rank, so parameters stay identical).
  *
  * Deterministic: a fixed seed, backend, thread count and rank count give the same bits;
