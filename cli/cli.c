@@ -1,9 +1,11 @@
 /* Usage errors, failure reporting and subcommand-group dispatch for `qa`. */
 #include "cli/cli.h"
 
+#include <errno.h>   /* errno */
 #include <getopt.h>  /* optind */
+#include <signal.h>  /* sigaction: the stop handlers */
 #include <stdarg.h>  /* va_list */
-#include <string.h>  /* strcmp */
+#include <string.h>  /* strcmp, strerror, memset */
 
 #include "common/log.h"     /* qa_log_last_error */
 #include "common/status.h"  /* qa_err_msg */
@@ -47,4 +49,18 @@ int qa_cli_dispatch(const char *group, const char *group_summary, const qa_cli_c
         }
     }
     return qa_cli_usage_error(group, "unknown command '%s'", argv[1]);
+}
+
+static volatile sig_atomic_t g_stop_signal = 0;
+static void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+qa_status qa_cli_stop_signals(const volatile sig_atomic_t **flag) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGUSR1, &sa, NULL) != 0)
+        return QA_FAIL(QA_ERR_IO, "cannot install the stop handlers: %s", strerror(errno));
+    *flag = &g_stop_signal;
+    return QA_OK;
 }

@@ -4,6 +4,7 @@
 #ifndef QA_CLI_H
 #define QA_CLI_H
 
+#include <signal.h> /* sig_atomic_t */
 #include <stdio.h>  /* FILE */
 
 #include "common/status.h" /* qa_status */
@@ -38,6 +39,12 @@ int qa_cli_dispatch(const char *group, const char *group_summary, const qa_cli_c
 void qa_cli_print_table(FILE *out, const qa_cli_command *table);
 /* Resets getopt so a subcommand can parse its own argv. */
 void qa_cli_reset_getopt(void);
+
+/* SIGINT, SIGTERM (preemption, scancel) and SIGUSR1 (Slurm's time-limit warning, see
+ * jobs/slurm/train.sbatch) set *flag (the signal number) instead of ending the process:
+ * the training commands stop every rank after its current step with a checkpoint and
+ * exit 0. QA_ERR_IO when a handler cannot be installed. */
+qa_status qa_cli_stop_signals(const volatile sig_atomic_t **flag);
 
 /* Publishes a run directory or model file as the next version of `name` in the registry
  * `reg_dir` (NULL: the default), points `alias` (may be NULL) at it with reason `why`,

@@ -1,6 +1,4 @@
 /* qa rl: reinforcement learning on the trading environments (train, eval). */
-#include <errno.h>   /* errno */
-#include <signal.h>  /* sigaction: checkpoint and stop on SIGINT/SIGTERM/SIGUSR1 */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,8 +10,6 @@
 #include "pipeline/rl/rl.h"
 #include "registry/registry.h"
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig) { g_stop = sig; }
 
 static void train_usage(FILE *out) {
     fprintf(out,
@@ -77,13 +73,9 @@ static int cmd_train(int argc, char **argv) {
     QA_TRY(qa_comm_create(&argc, &argv, &comm));
     /* Signals stop every rank after its current update with a checkpoint (the Slurm
      * template's contract, as qa train). */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGUSR1, &sa, NULL) != 0)
-        QA_TRY_FAIL(QA_ERR_IO, "cannot install the stop handlers: %s", strerror(errno));
-    cfg.stop = &g_stop;
+    const volatile sig_atomic_t *stop = NULL;
+    QA_TRY(qa_cli_stop_signals(&stop));
+    cfg.stop = stop;
     qa_rl_result res;
     QA_TRY(qa_rl_train(&cfg, comm, argc, argv, &res));
     if (publish && qa_comm_rank(comm) == 0) {

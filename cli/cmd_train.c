@@ -1,9 +1,8 @@
 /* qa train: train an MLP or LSTM on features from the store into a run directory. */
-#include <errno.h>   /* errno */
-#include <signal.h>  /* sigaction: checkpoint and stop on SIGINT/SIGTERM/SIGUSR1 */
+#include <signal.h>  /* sig_atomic_t, strsignal's numbers */
 #include <stdio.h>   /* printf */
 #include <stdlib.h>  /* strtoll */
-#include <string.h>  /* memset, strerror */
+#include <string.h>  /* strcmp, strsignal */
 
 #include "cli/args.h"           /* the option table */
 #include "cli/cli.h"           /* exit codes */
@@ -13,8 +12,6 @@
 #include "pipeline/train/train.h"    /* the training pipeline */
 #include "registry/registry.h"   /* --publish */
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig) { g_stop = sig; }
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -80,19 +77,15 @@ int qa_cmd_train(int argc, char **argv) {
      * jobs/slurm/train.sbatch): every rank stops after its current step with a checkpoint
      * and the command exits 0. Installed before the data load, so a signal then is not
      * fatal either (the run stops after its first step). */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGUSR1, &sa, NULL) != 0)
-        QA_TRY_FAIL(QA_ERR_IO, "cannot install the stop handlers: %s", strerror(errno));
-    cfg.stop = &g_stop;
+    const volatile sig_atomic_t *stop = NULL;
+    QA_TRY(qa_cli_stop_signals(&stop));
+    cfg.stop = stop;
     qa_train_result res;
     QA_TRY(qa_train_run(&cfg, comm, argc, argv, &res));
-    if (g_stop && qa_comm_rank(comm) == 0)
-        qa_log_warn("train: interrupted by a signal (%s) at step %lld", strsignal(g_stop), res.steps);
+    if (*stop && qa_comm_rank(comm) == 0)
+        qa_log_warn("train: interrupted by a signal (%s) at step %lld", strsignal(*stop), res.steps);
     if (publish && qa_comm_rank(comm) == 0) {
-        if (g_stop || strcmp(res.stop_reason, "max-steps") == 0 || strcmp(res.stop_reason, "interrupted") == 0) {
+        if (*stop || strcmp(res.stop_reason, "max-steps") == 0 || strcmp(res.stop_reason, "interrupted") == 0) {
             qa_log_warn("train: the run stopped early (%s): not published; resume it, then qa registry publish %s --name %s",
                         res.stop_reason, run_dir, publish);
         } else {

@@ -75,51 +75,6 @@ static qa_status simulate(const qa_rl_panel *p, const qa_rules *rules, qa_bt_str
     return st;
 }
 
-/* One pass of `nenv` episodes of `split` (starts from `seed`) under the policy (pol) or a
- * constant action (hold): mean reward per step, mean episode return, and the episode
- * returns (host, nenv). */
-static qa_status env_episodes(const qa_rl_panel *p, qa_rl_split split, const qa_rlenv_cfg *base, int nenv,
-                              uint64_t seed, qa_rl_policy_t *pol, const float *hold, double *rps, double *ret,
-                              double *rets) {
-    qa_backend_t *be = NULL;
-    qa_rl_env_t *env = NULL;
-    qa_rlenv_cfg ec = *base;
-    ec.nenv = nenv, ec.seed = seed;
-    qa_status st = QA_OK;
-    float *obs = NULL, *rew = NULL, *epr = NULL, *act = NULL;
-    int32_t *len = NULL;
-    unsigned char *fin = NULL;
-    QA_TRY(qa_backend_create(QA_BACKEND_CPU, 0, &be));
-    qa_backend_set_threads(be, 1);
-    QA_TRY(qa_rl_env_create(be, p, split, &ec, &env));
-    int D = qa_rl_env_obs_dim(env), A = qa_rl_env_action_dim(env);
-    obs = malloc((size_t)nenv * D * 4), rew = malloc((size_t)nenv * 4), epr = malloc((size_t)nenv * 4);
-    act = malloc((size_t)nenv * A * 4), len = malloc((size_t)nenv * 4), fin = calloc((size_t)nenv, 1);
-    if (!obs || !rew || !epr || !act || !len || !fin) QA_TRY_FAIL(QA_ERR_NOMEM, "rl eval: no memory");
-    QA_TRY(qa_rl_env_reset(env, obs));
-    double sum = 0.0, rsum = 0.0;
-    long long steps = 0, done = 0;
-    for (int k = 0; k < ec.horizon && done < nenv; k++) {
-        if (pol) QA_TRY(qa_rl_policy_act(pol, nenv, obs, act));
-        else
-            for (int i = 0; i < nenv; i++) memcpy(act + (size_t)i * A, hold, (size_t)A * 4);
-        qa_rlenv_out o = {.reward = rew, .obs = obs, .ep_return = epr, .ep_length = len};
-        QA_TRY(qa_rl_env_step(env, act, &o));
-        for (int i = 0; i < nenv; i++) {
-            if (fin[i]) continue;
-            sum += rew[i], steps++;
-            if (len[i] > 0) fin[i] = 1, done++, rsum += epr[i], rets[i] = epr[i];
-        }
-    }
-    *rps = steps ? sum / (double)steps : NAN;
-    *ret = done ? rsum / (double)done : NAN;
-cleanup:
-    free(obs), free(rew), free(epr), free(act), free(len), free(fin);
-    qa_rl_env_free(env);
-    qa_backend_free(be);
-    return st;
-}
-
 /* Continuous and portfolio policies: greedy episodes in the environment beside a hold
  * policy on the same episodes. */
 static qa_status evaluate_in_env(const char *run_dir, const qa_rl_cfg *c, const qa_model *m, qa_rl_split split,
@@ -153,8 +108,8 @@ static qa_status evaluate_in_env(const char *run_dir, const qa_rl_cfg *c, const 
         hold[j] = c->kind == QA_RLENV_PORTFOLIO && c->weights == QA_RLENV_LONG_SHORT ? (float)(1.0 / A) : (c->kind == QA_RLENV_PORTFOLIO ? 0.0f : 1.0f);
     uint64_t seed = (uint64_t)c->seed * 0x9E3779B97F4A7C15ull + 1000003u;
     double prps, pret, hrps, hret;
-    QA_TRY(env_episodes(&p, split, &ec, n, seed, pol, NULL, &prps, &pret, rp));
-    QA_TRY(env_episodes(&p, split, &ec, n, seed, NULL, hold, &hrps, &hret, rh));
+    QA_TRY(qa_rl_episodes(&p, split, &ec, n, seed, pol, NULL, &prps, &pret, rp));
+    QA_TRY(qa_rl_episodes(&p, split, &ec, n, seed, NULL, hold, &hrps, &hret, rh));
     snprintf(rep->method, sizeof rep->method, "environment");
     rep->symbols = p.nsym;
     rep->policy_episode_return = pret, rep->hold_episode_return = hret;

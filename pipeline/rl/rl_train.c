@@ -20,56 +20,48 @@
 #include "pipeline/run/rundir.h"
 #include "registry/model.h"
 
-/* ---- validation: the greedy policy on the validation split --------------------------------- */
+/* ---- episodes: the greedy policy (or a constant action) on a split -------------------------- */
 
-qa_status qa_rl_greedy_run(const qa_rl_panel *p, qa_rl_split split, const qa_rlenv_cfg *base, int nenv, uint64_t seed,
-                           const qa_rl_mlp *actor, const float *params, const double *mean, const double *var,
-                           double obs_clip, double *reward_per_step, double *ep_return) {
+qa_status qa_rl_episodes(const qa_rl_panel *p, qa_rl_split split, const qa_rlenv_cfg *base, int nenv, uint64_t seed,
+                         qa_rl_policy_t *pol, const float *hold, double *rps, double *ret, double *rets) {
     qa_backend_t *be = NULL;
     qa_rl_env_t *env = NULL;
     qa_rlenv_cfg ec = *base;
-    ec.nenv = nenv;
-    ec.seed = seed;
-    float *obs = NULL, *rew = NULL, *act = NULL, *epr = NULL;
-    int32_t *len = NULL;
+    ec.nenv = nenv, ec.seed = seed;
     qa_status st = QA_OK;
-    qa_rl_policy_t *pol = NULL;
+    float *obs = NULL, *rew = NULL, *epr = NULL, *act = NULL;
+    int32_t *len = NULL;
+    unsigned char *fin = NULL;
     QA_TRY(qa_backend_create(QA_BACKEND_CPU, 0, &be));
     qa_backend_set_threads(be, 1); /* a few dozen envs: a thread team costs more than it gives */
     QA_TRY(qa_rl_env_create(be, p, split, &ec, &env));
-    QA_TRY(qa_rl_policy_create(actor, params, mean, var, obs_clip, ec.action == QA_RLENV_DISCRETE, nenv < 4096 ? nenv : 4096,
-                               &pol));
     int D = qa_rl_env_obs_dim(env), A = qa_rl_env_action_dim(env);
-    obs = malloc((size_t)nenv * D * sizeof *obs);
-    rew = malloc((size_t)nenv * sizeof *rew);
-    act = malloc((size_t)nenv * (A > 1 ? A : 1) * sizeof *act);
-    epr = malloc((size_t)nenv * sizeof *epr);
-    len = malloc((size_t)nenv * sizeof *len);
-    if (!obs || !rew || !act || !epr || !len) QA_TRY_FAIL(QA_ERR_NOMEM, "rl: no memory for the evaluation");
+    obs = malloc((size_t)nenv * D * 4), rew = malloc((size_t)nenv * 4), epr = malloc((size_t)nenv * 4);
+    act = malloc((size_t)nenv * A * 4), len = malloc((size_t)nenv * 4), fin = calloc((size_t)nenv, 1);
+    if (!obs || !rew || !epr || !act || !len || !fin) QA_TRY_FAIL(QA_ERR_NOMEM, "rl: no memory for the episodes");
     QA_TRY(qa_rl_env_reset(env, obs));
     /* One episode per env: each env's first episode ends by the horizon at the latest. */
-    double sum = 0.0, ret_sum = 0.0;
+    double sum = 0.0, rsum = 0.0;
     long long steps = 0, done = 0;
-    unsigned char *finished = calloc((size_t)nenv, 1);
-    if (!finished) QA_TRY_FAIL(QA_ERR_NOMEM, "rl: no memory");
     for (int k = 0; k < ec.horizon && done < nenv; k++) {
-        if ((st = qa_rl_policy_act(pol, nenv, obs, act)) != QA_OK) break;
+        if (pol) QA_TRY(qa_rl_policy_act(pol, nenv, obs, act));
+        else
+            for (int i = 0; i < nenv; i++) memcpy(act + (size_t)i * A, hold, (size_t)A * 4);
         qa_rlenv_out o = {.reward = rew, .obs = obs, .ep_return = epr, .ep_length = len};
-        if ((st = qa_rl_env_step(env, act, &o)) != QA_OK) break;
+        QA_TRY(qa_rl_env_step(env, act, &o));
         for (int i = 0; i < nenv; i++) {
-            if (finished[i]) continue;
-            sum += rew[i];
-            steps++;
-            if (len[i] > 0) finished[i] = 1, done++, ret_sum += epr[i];
+            if (fin[i]) continue;
+            sum += rew[i], steps++;
+            if (len[i] > 0) {
+                fin[i] = 1, done++, rsum += epr[i];
+                if (rets) rets[i] = epr[i];
+            }
         }
     }
-    free(finished);
-    if (st != QA_OK) goto cleanup;
-    *reward_per_step = steps ? sum / (double)steps : NAN;
-    *ep_return = done ? ret_sum / (double)done : NAN;
+    *rps = steps ? sum / (double)steps : NAN;
+    *ret = done ? rsum / (double)done : NAN;
 cleanup:
-    free(obs), free(rew), free(act), free(epr), free(len);
-    qa_rl_policy_free(pol);
+    free(obs), free(rew), free(epr), free(act), free(len), free(fin);
     qa_rl_env_free(env);
     qa_backend_free(be);
     return st;
@@ -297,8 +289,13 @@ static qa_status validate(const qa_rl_cfg *c, qa_rundir *rd, const qa_rl_panel *
                           const char *metrics, const char *model, long long u, int64_t env_steps, int nsym_env,
                           best_state *best) {
     double rps, epr;
-    QA_TRY_RET(qa_rl_greedy_run(panel, QA_RL_VALIDATION, eval_cfg, (int)c->eval_envs, (uint64_t)c->seed + 99, actor,
-                                params, mean, var, c->norm_obs ? c->obs_clip : 0.0, &rps, &epr));
+    int n = (int)c->eval_envs;
+    qa_rl_policy_t *pol = NULL;
+    QA_TRY_RET(qa_rl_policy_create(actor, params, mean, var, c->norm_obs ? c->obs_clip : 0.0,
+                                   c->action == QA_RLENV_DISCRETE, n < 4096 ? n : 4096, &pol));
+    qa_status es = qa_rl_episodes(panel, QA_RL_VALIDATION, eval_cfg, n, (uint64_t)c->seed + 99, pol, NULL, &rps, &epr, NULL);
+    qa_rl_policy_free(pol);
+    if (es != QA_OK) return es;
     json_t *j = json_pack("{s:s, s:I, s:I, s:o, s:o}", "kind", "validation", "update", (json_int_t)u, "env_steps",
                           (json_int_t)env_steps, "reward_per_step", qa_json_real(rps), "ep_return", qa_json_real(epr));
     qa_status st = append_line(metrics, j);
