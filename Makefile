@@ -36,6 +36,7 @@ demo: build
 	scripts/demo.sh $(BUILD)
 
 bench: build
+	@scripts/install-deps.sh --bench
 	scripts/bench.sh $(BUILD)
 
 clean:

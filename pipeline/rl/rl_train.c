@@ -338,9 +338,7 @@ qa_status qa_rl_train(const qa_rl_cfg *c, const qa_comm_t *comm, int argc, char 
     }
     QA_TRY(qa_rundir_write_json(&rd, "config.resolved.json", resolved));
     QA_TRY(qa_backend_create_named(c->backend, comm ? qa_comm_local_rank(comm) : 0, &be));
-    /* threads 0: one per rank. The networks are small (a few 64-wide layers): on two cores
-     * a thread team costs PPO more than it gives (docs/rl.md, "Speed"). */
-    qa_backend_set_threads(be, c->threads > 0 ? (int)c->threads : 1);
+    if (c->threads > 0) qa_backend_set_threads(be, (int)c->threads);
     const char *const *syms = c->symbols.n ? (const char *const *)c->symbols.items : NULL;
     QA_TRY(qa_rl_panel_load(c->data, syms, c->symbols.n, (const char *const *)c->features.items, c->features.n,
                             &c->rules, &panel));
