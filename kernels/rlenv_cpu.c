@@ -96,6 +96,11 @@ SINGLE_BLOCK(single_cont_unit, 0, 0)
 #include <immintrin.h>
 #define QA_RLENV_AVX2 1
 
+/* Bit q of the index -> byte q of the word (0 or 1), in memory order. */
+static const uint8_t k_flag_bytes[16][4] = {{0, 0, 0, 0}, {1, 0, 0, 0}, {0, 1, 0, 0}, {1, 1, 0, 0}, {0, 0, 1, 0}, {1, 0, 1, 0},
+                                            {0, 1, 1, 0}, {1, 1, 1, 0}, {0, 0, 0, 1}, {1, 0, 0, 1}, {0, 1, 0, 1}, {1, 1, 0, 1},
+                                            {0, 0, 1, 1}, {1, 0, 1, 1}, {0, 1, 1, 1}, {1, 1, 1, 1}};
+
 /* Four environments per iteration in AVX2, the reference's operations one for one: float
  * targets (clamp as min/max, equal to the reference's selects on non-NaN values), double
  * P&L with the reference's 0.0 + x accumulations (signed zeros included), no FMA, the
@@ -178,10 +183,9 @@ __attribute__((target("avx2"))) static int single_avx2(const qa_rlenv_cfg *c, co
         int hb = (~_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(H, st1)))) & 15;
         int rb = hb & ~tb;
         _mm_storeu_ps(reward + i, _mm256_cvtpd_ps(rew));
-        for (int q = 0; q < 4; q++) {
-            term_out[i + q] = (uint8_t)((tb >> q) & 1);
-            trunc_out[i + q] = (uint8_t)((rb >> q) & 1);
-        }
+        /* four 0/1 flag bytes from a 4-bit mask, one 32-bit store each */
+        memcpy(term_out + i, &k_flag_bytes[tb], 4);
+        memcpy(trunc_out + i, &k_flag_bytes[rb], 4);
         any |= tb | rb;
     }
     *ended = any != 0;
