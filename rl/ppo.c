@@ -256,7 +256,10 @@ static qa_status rollout(qa_rl_ppo_t *p) {
         QA_TRY_RET(value_of(p, p->N, on, p->val + r));
         void *a = (char *)p->act + r * aw * 4;
         uint64_t ctr = (uint64_t)p->sample_counter++;
-        uint64_t seed = p->cfg.seed ^ ((uint64_t)(p->comm ? qa_comm_rank(p->comm) : 0) << 40);
+        /* Action draws: their own key per rank (streams are step counters, which would
+         * meet the initialisation and shuffle streams under the run seed itself). */
+        uint64_t seed = (p->cfg.seed + 1u) * 0x9E3779B97F4A7C15ull +
+                        (uint64_t)(p->comm ? qa_comm_rank(p->comm) : 0) * 0x632BE59BD9B4E019ull;
         if (p->discrete) QA_TRY_RET(qa_ppo_cat_sample(p->be, p->N, p->A, p->out_a, seed, ctr, a, p->logp + r));
         else
             QA_TRY_RET(qa_ppo_gauss_sample(p->be, p->N, p->A, p->out_a, p->params + p->logstd_off, seed, ctr, a,

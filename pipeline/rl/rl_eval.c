@@ -165,7 +165,7 @@ qa_status qa_rl_evaluate(const char *run_dir, qa_rl_split split, const char *out
     qa_backend_t *be = NULL;
     qa_rundir rd;
     memset(&rd, 0, sizeof rd);
-    double *sig = NULL, *hold = NULL, *envq = NULL, *obs_buf = NULL;
+    double *sig = NULL, *hold = NULL, *envq = NULL;
     float *obs = NULL;
     qa_sim_result rp, rh, rs;
     qa_rl_policy_t *pol = NULL;
@@ -174,7 +174,6 @@ qa_status qa_rl_evaluate(const char *run_dir, qa_rl_split split, const char *out
     json_t *sum = NULL;
     qa_report_t *r = NULL;
     FILE *csv = NULL;
-    (void)obs_buf;
     QA_TRY(load_run(run_dir, &doc, &c, &m));
     if (c.kind != QA_RLENV_SINGLE || c.action != QA_RLENV_DISCRETE) {
         st = evaluate_in_env(run_dir, &c, &m, split, out_dir, argc, argv, rep);

@@ -325,7 +325,7 @@ qa_status qa_rl_train(const qa_rl_cfg *c, const qa_comm_t *comm, int argc, char 
     json_t *resolved = NULL, *summary = NULL;
     float *params = NULL;
     double *mean = NULL, *var = NULL;
-    char path[QA_PATH_MAX], ckpt[QA_PATH_MAX], metrics[QA_PATH_MAX], model[QA_PATH_MAX], hash[65];
+    char ckpt[QA_PATH_MAX], metrics[QA_PATH_MAX], model[QA_PATH_MAX], hash[65];
     QA_TRY(qa_rundir_open(&rd, c->run_dir, comm, "rl train", argc, argv));
     resolved = qa_rl_cfg_json(c);
     if (!resolved) QA_TRY_FAIL(QA_ERR_NOMEM, "resolved config");
@@ -473,7 +473,6 @@ qa_status qa_rl_train(const qa_rl_cfg *c, const qa_comm_t *comm, int argc, char 
                         res->updates, res->samples_per_s, best.val, best.update, er.policy_episode_return,
                         er.hold_episode_return);
     }
-    (void)path;
 cleanup:
     qa_progress_free(prog);
     json_decref(resolved);
