@@ -10,7 +10,8 @@
 #include <stdlib.h>     // calloc, free
 
 #include "common/philox.h"       // dropout mask (same generator as the CPU)
-#include "kernels/check.h"  // QA_CUDA_*, QA_CUBLAS_CHECK
+#include "kernels/check.h"       // QA_CUDA_*, QA_CUBLAS_CHECK
+#include "kernels/cuda_block.h"  // qa_block_sum
 
 
 // Capacity of the reduction partials buffer: stage 1 of every reduction uses at most
@@ -48,10 +49,6 @@ qa_status ensure_scratch(qa_nn_gpu *g, size_t bytes) {
 
 // ---- block reductions (fixed order) -------------------------------------------------------------
 
-__device__ __forceinline__ double warp_sum(double v) {
-    for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
-    return v;
-}
 
 __device__ __forceinline__ float warp_max(float v) {
     for (int off = 16; off > 0; off >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, off));
@@ -63,19 +60,8 @@ __device__ __forceinline__ double warp_allsum(double v) {
     return v;
 }
 
-// Sum over a kBlock-thread block; the result is valid in thread 0.
-__device__ double block_sum(double v) {
-    __shared__ double warp_part[kBlock / 32];
-    v = warp_sum(v);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) warp_part[warp] = v;
-    __syncthreads();
-    double t = 0.0;
-    if (threadIdx.x == 0)
-        for (int w = 0; w < kBlock / 32; w++) t += warp_part[w];
-    __syncthreads();
-    return t;
-}
+// block_sum: the shared fixed-order block sum at this file's block size.
+__device__ __forceinline__ double block_sum(double v) { return qa_block_sum<kBlock>(v); }
 
 // Stage 2: out = sum(partials[0..count)) * scale, or its square root when take_sqrt.
 __global__ void finish_kernel(const double *partials, int count, double scale, int take_sqrt, float *out) {

@@ -11,7 +11,8 @@
 
 #include <math.h>
 
-#include "kernels/check.h" // QA_CUDA_LAUNCH_CHECK
+#include "kernels/check.h"       // QA_CUDA_LAUNCH_CHECK
+#include "kernels/cuda_block.h"  // qa_block_sum
 
 namespace {
 
@@ -26,24 +27,9 @@ unsigned grid_for(size_t n, size_t cap = 4096) {
 
 // ---- fixed-order block reduction --------------------------------------------------------------
 
-__device__ __forceinline__ double warp_sum(double v) {
-    for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
-    return v;
-}
 
-// Sum over a kBlock-thread block; the result is valid in thread 0. Every thread must call.
-__device__ double block_sum(double v) {
-    __shared__ double warp_part[kBlock / 32];
-    v = warp_sum(v);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) warp_part[warp] = v;
-    __syncthreads();
-    double t = 0.0;
-    if (threadIdx.x == 0)
-        for (int w = 0; w < kBlock / 32; w++) t += warp_part[w];
-    __syncthreads();
-    return t;
-}
+// block_sum: the shared fixed-order block sum at this file's block size.
+__device__ __forceinline__ double block_sum(double v) { return qa_block_sum<kBlock>(v); }
 
 // Stage 1's epilogue: block b's sums of K quantities into partials[q * gridDim.x + b].
 __device__ void store_partials(const double *s, int K, double *partials) {

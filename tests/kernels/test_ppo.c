@@ -24,6 +24,7 @@
 
 #include "common/philox.h" /* random inputs */
 #include "kernel_test.h"   /* harness, modes, GPU skip */
+#include "nn_test.h"      /* nn_fd_grad */
 #include "kernels/ppo.h"
 
 static uint64_t g_seed; /* the run's seed (qa_test_seed: printed, QA_TEST_SEED repeats it) */
@@ -70,20 +71,6 @@ static double max_abs(const double *x, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (fabs(x[i]) > m) m = fabs(x[i]);
     return m;
-}
-
-/* Central differences of f in each of the n parameters (h = 1e-5; restored after). */
-static void fd_grad(double (*f)(void *), void *ctx, double *param, size_t n, double *out) {
-    const double h = 1e-5;
-    for (size_t i = 0; i < n; i++) {
-        double save = param[i];
-        param[i] = save + h;
-        double lp = f(ctx);
-        param[i] = save - h;
-        double lm = f(ctx);
-        param[i] = save;
-        out[i] = (lp - lm) / (2 * h);
-    }
 }
 
 /* ---- the test's own double-precision losses ------------------------------------------------- */
@@ -290,7 +277,7 @@ static void test_cat_loss_gradient(void) {
     }
     cat_problem p = {B, A, to_double(z, (size_t)B * A), action, logp_old, k_adv, clip, ent_coef, 0, 0, 0, 0};
     double *num = malloc((size_t)B * A * sizeof *num);
-    fd_grad(cat_loss_d, &p, p.z, (size_t)B * A, num);
+    nn_fd_grad(cat_loss_d, &p, p.z, (size_t)B * A, num);
     double total = cat_loss_d(&p);
     float *dz[2];
     double *scratch = malloc(qa_ppo_scratch_doubles(B, A) * sizeof(double));
@@ -325,8 +312,8 @@ static void test_gauss_loss_gradient(void) {
         logp_old[i] = (float)(gauss_logp_d(A, mud + (size_t)i * A, lsd, action + (size_t)i * A) - log(k_ratio[i]));
     gauss_problem p = {B, A, mud, lsd, action, logp_old, k_adv, clip, ent_coef, 0, 0, 0, 0};
     double *num_mu = malloc((size_t)B * A * sizeof *num_mu), num_ls[3];
-    fd_grad(gauss_loss_d, &p, p.mu, (size_t)B * A, num_mu);
-    fd_grad(gauss_loss_d, &p, p.log_std, A, num_ls);
+    nn_fd_grad(gauss_loss_d, &p, p.mu, (size_t)B * A, num_mu);
+    nn_fd_grad(gauss_loss_d, &p, p.log_std, A, num_ls);
     double total = gauss_loss_d(&p);
     double *scratch = malloc(qa_ppo_scratch_doubles(B, A) * sizeof(double));
     float *dmu[2], dls[2][3];
@@ -413,7 +400,7 @@ static void test_value_loss(void) {
         double clip = clipped ? 0.2f : 0.0f;
         value_problem p = {B, to_double(v, B), v_old, ret, clip, vf_coef, 0};
         double num[6];
-        fd_grad(value_loss_d, &p, p.v, B, num);
+        nn_fd_grad(value_loss_d, &p, p.v, B, num);
         value_loss_d(&p);
         for (int r = 0; r < 2; r++) {
             qa_backend_t *be = cpu_backend(r == 0, 2);
