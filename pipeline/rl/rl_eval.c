@@ -362,7 +362,7 @@ qa_status qa_rl_evaluate(const char *run_dir, qa_rl_split split, const char *out
         snprintf(cells[4], 32, "%.2f%%", 100 * ms[k]->max_drawdown);
         snprintf(cells[5], 32, "%.1f", ms[k]->turnover);
         snprintf(cells[6], 32, "%lld", (long long)ms[k]->trades);
-        const char *row[8] = {names[k], cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]};
+        const char *row[9] = {names[k], cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], NULL};
         qa_report_table_row(r, row);
     }
     qa_report_table_end(r);
