@@ -72,6 +72,8 @@ struct qa_rl_ppo {
     float *mb_obs, *mb_logp, *mb_adv, *mb_ret, *mb_val;
     void *mb_act;
     int32_t *host_perm;
+    double *host_mom;   /* MPI: this rank's and every rank's batch moments, statistics */
+    float *host_obs;    /* MPI on CUDA: the rows copied to the host for the moments */
     qa_nccl_t *nccl;    /* CUDA data parallel: gradients summed on the devices */
     float *host_grad;   /* CUDA data parallel without NCCL: the host staging buffer */
 };
@@ -90,6 +92,8 @@ void qa_rl_ppo_free(qa_rl_ppo_t *p) {
     qa_nn_ctx_free(p->ctx);
     qa_nccl_free(p->nccl);
     free(p->host_grad);
+    free(p->host_mom);
+    free(p->host_obs);
     free(p->host_perm);
     free(p);
 }
@@ -205,6 +209,12 @@ qa_status qa_rl_ppo_create(qa_backend_t *be, qa_rl_env_t *env, const qa_rl_ppo_c
     QA_TRY(qa_buf_upload(be, &p->all[6], 0, hd, D * 8));
     hd[0] = 1e-4;
     QA_TRY(qa_buf_upload(be, &p->all[7], 0, hd, 8));
+    if (comm && qa_comm_size(comm) > 1) {
+        size_t R = (size_t)qa_comm_size(comm);
+        p->host_mom = malloc((2 * D * (R + 1) + 2 * D + 1) * sizeof *p->host_mom);
+        p->host_obs = malloc(N * D * sizeof *p->host_obs);
+        if (!p->host_mom || !p->host_obs) QA_TRY_FAIL(QA_ERR_NOMEM, "ppo: no memory");
+    }
     if (comm && qa_comm_size(comm) > 1 && qa_backend_kind_of(be) == QA_BACKEND_CUDA) {
         /* NCCL between the GPUs where the build has it; else through host memory. */
         if (qa_nccl_compiled()) QA_TRY(qa_nccl_create(comm, &p->nccl));
@@ -227,9 +237,71 @@ static int rank_count(const qa_rl_ppo_t *p) { return p->comm ? qa_comm_size(p->c
 /* Normalised observations of `rows` raw rows (stats updated first when `learn`). Without
  * normalisation the statistics stay at mean 0, var 1 - 1e-8 and no clip, so the same
  * kernel copies x / sqrt(1) = x. */
+/* Under MPI the running statistics see every rank's rows, so all ranks normalise with the
+ * same numbers: each rank's batch moments (two passes in double, rows in order) are
+ * gathered and merged in rank order (Chan et al.), then merged into the running
+ * statistics with qa_ppo_obsnorm_update's formula. Host arithmetic (the statistics are
+ * 2D + 1 doubles; a CUDA backend copies the rows and statistics across). */
+static qa_status obsnorm_update_ranks(qa_rl_ppo_t *p, int rows, const float *raw) {
+    const int D = p->D, R = rank_count(p);
+    const int cpu = qa_backend_kind_of(p->be) == QA_BACKEND_CPU;
+    const float *x = raw;
+    double *loc = p->host_mom, *all = p->host_mom + 2 * (size_t)D, *st = all + 2 * (size_t)D * R;
+    qa_buf b = {.kind = qa_backend_kind_of(p->be)};
+    if (!cpu) {
+        b.ptr = (void *)raw, b.bytes = (size_t)rows * D * 4;
+        QA_TRY_RET(qa_buf_download(p->be, p->host_obs, &b, 0, (size_t)rows * D * 4));
+        x = p->host_obs;
+    }
+    for (int j = 0; j < D; j++) {
+        double s = 0.0, q = 0.0;
+        for (int r = 0; r < rows; r++) s += x[(size_t)r * D + j];
+        double m = s / rows;
+        for (int r = 0; r < rows; r++) {
+            double d = x[(size_t)r * D + j] - m;
+            q += d * d;
+        }
+        loc[j] = m, loc[D + j] = q;
+    }
+    QA_TRY_RET(qa_comm_allgather(p->comm, loc, 2 * (size_t)D * sizeof(double), all));
+    /* The merged batch: every rank contributed `rows` rows. */
+    double n = rows;
+    for (int k = 1; k < R; k++) {
+        const double *o = all + 2 * (size_t)D * k;
+        for (int j = 0; j < D; j++) {
+            double d = o[j] - all[j], tot = n + rows;
+            all[j] += d * rows / tot;
+            all[D + j] += o[D + j] + d * d * n * rows / tot;
+        }
+        n += rows;
+    }
+    double *mean = p->ob_mean, *var = p->ob_var, *count = p->ob_count;
+    if (!cpu) {
+        mean = st, var = st + D, count = st + 2 * (size_t)D;
+        QA_TRY_RET(qa_buf_download(p->be, mean, &p->all[5], 0, (size_t)D * 8));
+        QA_TRY_RET(qa_buf_download(p->be, var, &p->all[6], 0, (size_t)D * 8));
+        QA_TRY_RET(qa_buf_download(p->be, count, &p->all[7], 0, 8));
+    }
+    double c0 = count[0], tot = c0 + n;
+    for (int j = 0; j < D; j++) {
+        double vb = all[D + j] / n, d = all[j] - mean[j];
+        mean[j] += d * n / tot;
+        var[j] = (var[j] * c0 + vb * n + d * d * c0 * n / tot) / tot;
+    }
+    count[0] = tot;
+    if (!cpu) {
+        QA_TRY_RET(qa_buf_upload(p->be, &p->all[5], 0, mean, (size_t)D * 8));
+        QA_TRY_RET(qa_buf_upload(p->be, &p->all[6], 0, var, (size_t)D * 8));
+        QA_TRY_RET(qa_buf_upload(p->be, &p->all[7], 0, count, 8));
+    }
+    return QA_OK;
+}
+
 static qa_status normalise(qa_rl_ppo_t *p, int rows, const float *raw, float *dst, int learn) {
-    if (learn && p->cfg.norm_obs)
-        QA_TRY_RET(qa_ppo_obsnorm_update(p->be, rows, p->D, raw, p->ob_mean, p->ob_var, p->ob_count, p->scratch));
+    if (learn && p->cfg.norm_obs) {
+        if (rank_count(p) > 1) QA_TRY_RET(obsnorm_update_ranks(p, rows, raw));
+        else QA_TRY_RET(qa_ppo_obsnorm_update(p->be, rows, p->D, raw, p->ob_mean, p->ob_var, p->ob_count, p->scratch));
+    }
     return qa_ppo_obsnorm_apply(p->be, rows, p->D, raw, p->ob_mean, p->ob_var,
                                 p->cfg.norm_obs ? (float)p->cfg.obs_clip : 0.0f, dst);
 }

@@ -19,7 +19,8 @@
  * Under MPI each rank runs its own N envs (env streams offset by rank) and the minibatch
  * gradients are summed across ranks (MPI on the CPU; NCCL between GPUs, or through host
  * memory in CUDA builds without NCCL) and divided by the rank count before the step (the
- * same Adam step on every rank, so parameters stay identical).
+ * same Adam step on every rank, so parameters stay identical); the observation statistics
+ * merge every rank's rows each step (rank order), so they stay identical too.
  *
  * Deterministic: a fixed seed, backend, thread count and rank count give the same bits;
  * checkpoints hold the parameters, Adam moments, observation statistics, environment

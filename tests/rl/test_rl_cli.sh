@@ -136,5 +136,15 @@ if [ -n "$MPIRUN" ]; then
         && ok "2 ranks: 4 updates of 2 x 16 x 32" || ko "2-rank summary"
     cmp -s runs/m1/checkpoint.r0.qrl runs/m2/checkpoint.r0.qrl && cmp -s runs/m1/model.qam runs/m2/model.qam \
         && ok "2 ranks twice: the same bits" || ko "2-rank determinism"
+    # Both ranks hold the same parameters, Adam moments and observation statistics (the
+    # checkpoint's header is 80 bytes: magic and 9 int64 with P and D; then 3 x P floats,
+    # then mean, var (D doubles each) and the count).
+    "$PY" - <<'PYEOF' && ok "2 ranks: identical parameters and observation statistics" || ko "2-rank state"
+import struct
+a = open("runs/m1/checkpoint.r0.qrl", "rb").read(); b = open("runs/m1/checkpoint.r1.qrl", "rb").read()
+P, D = struct.unpack_from("<qq", a, 8)
+end = 80 + 12 * P + 16 * D + 8
+assert a[80:end] == b[80:end], "rank states differ"
+PYEOF
 else qa_skip "2 MPI ranks (no mpirun)"; fi
 qa_exit
