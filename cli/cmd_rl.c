@@ -94,21 +94,36 @@ cleanup:
 
 static void eval_usage(FILE *out) {
     fprintf(out,
-            "usage: qa rl eval --run DIR [--split test|validation] [--out DIR]\n\n"
-            "Runs the policy of a finished qa rl train run out of sample through the event-driven simulator\n"
-            "(orders, fills, costs under the run's trading rules): each symbol is walked through the split\n"
-            "with the greedy policy, and the report compares the sweep engine's metrics of the policy with\n"
-            "buy-and-hold and the best SMA-cross parameters of a sweep on the same period. Writes\n"
-            "summary.json, equity.csv and report.html into --out (default DIR/eval-<split>).\n");
+            "usage: qa rl eval (--run DIR | --model URI [--registry DIR]) [--data FILE] [--split test|validation]\n"
+            "                  [--out DIR]\n\n"
+            "Runs a trained policy out of sample: a qa rl train run directory, or a policy in the model\n"
+            "registry (models:/NAME@ALIAS or models:/NAME/V, with the configuration its run recorded).\n"
+            "Single-asset discrete policies go through the event-driven simulator (orders, fills, costs\n"
+            "under the run's trading rules) beside buy-and-hold and the best SMA-cross parameters of a\n"
+            "sweep on the same period; continuous and portfolio policies run episodes in their\n"
+            "environment beside a hold policy. Writes summary.json and report.html (and decisions.csv,\n"
+            "equity.csv) into --out (default DIR/eval-<split>; required with --model).\n\n"
+            "  --run DIR        a qa rl train run directory\n"
+            "  --model URI      a policy in the registry\n"
+            "  --registry DIR   the registry (default $QA_REGISTRY, else ~/.local/share/quantumalpha/registry)\n"
+            "  --data FILE      market file (default: the run's)\n"
+            "  --split S        test (default) or validation\n"
+            "  --out DIR        output directory\n");
 }
 
 static int cmd_eval(int argc, char **argv) {
-    const char *run = NULL, *split = "test", *out = NULL;
-    const qa_cli_opt opts[] = {QA_OPT_STR("run", &run), QA_OPT_STR("split", &split), QA_OPT_STR("out", &out),
+    const char *run = NULL, *model = NULL, *reg_dir = NULL, *data = NULL, *split = "test", *out = NULL;
+    const qa_cli_opt opts[] = {QA_OPT_STR("run", &run),         QA_OPT_STR("model", &model),
+                               QA_OPT_STR("registry", &reg_dir), QA_OPT_STR("data", &data),
+                               QA_OPT_STR("split", &split),     QA_OPT_STR("out", &out),
                                QA_OPT_END};
     int rc = qa_cli_parse("rl eval", argc, argv, opts, eval_usage, NULL, 0, NULL);
     if (rc != QA_CLI_RUN) return rc;
-    if (!run) return qa_cli_usage_error("rl eval", "give --run DIR (a qa rl train run directory)");
+    if (!run == !model) return qa_cli_usage_error("rl eval", "give one of --run DIR or --model URI");
+    if (model && strncmp(model, "models:/", 8) != 0)
+        return qa_cli_usage_error("rl eval", "--model '%s': expected a registry URI models:/NAME@ALIAS or models:/NAME/V", model);
+    if (model && !out) return qa_cli_usage_error("rl eval", "--model needs --out DIR");
+    if (reg_dir && !model) return qa_cli_usage_error("rl eval", "--registry goes with --model");
     qa_rl_split sp;
     if (strcmp(split, "test") == 0) sp = QA_RL_TEST;
     else if (strcmp(split, "validation") == 0) sp = QA_RL_VALIDATION;
@@ -117,7 +132,8 @@ static int cmd_eval(int argc, char **argv) {
     if (out) snprintf(dir, sizeof dir, "%s", out);
     else snprintf(dir, sizeof dir, "%s/eval-%s", run, split);
     qa_rl_eval_report rep;
-    if (qa_rl_evaluate(run, sp, dir, argc, argv, &rep) != QA_OK) return qa_cli_fail("rl eval");
+    if (qa_rl_evaluate_ref(model ? model : run, reg_dir, data, sp, dir, argc, argv, &rep) != QA_OK)
+        return qa_cli_fail("rl eval");
     if (strcmp(rep.method, "simulator") == 0)
         printf("%s split, %d symbol(s), through the simulator: policy Sharpe %.3f, total return %.2f%%; buy and hold "
                "%.3f, %.2f%%; best SMA cross (in sample) %.3f, %.2f%%\n",

@@ -109,6 +109,11 @@ typedef struct qa_rl_eval_report {
  * summary.json and report.html, method "environment". */
 qa_status qa_rl_evaluate(const char *run_dir, qa_rl_split split, const char *out_dir, int argc, char **argv,
                          qa_rl_eval_report *rep);
+/* The same for a run directory or a registry URI ("models:/NAME@alias": the version's
+ * recorded configuration and its policy, checked against its digest) in `registry` (NULL:
+ * the default), with `data` (NULL: the configuration's) as the market file. */
+qa_status qa_rl_evaluate_ref(const char *ref, const char *registry, const char *data, qa_rl_split split,
+                             const char *out_dir, int argc, char **argv, qa_rl_eval_report *rep);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@
 #include "pipeline/run/rundir.h"
 #include "pipeline/sim/sim.h"
 #include "registry/model.h"
+#include "registry/registry.h"
 
 /* The SMA-cross grid of the sweep benchmark: fast < slow from these. */
 static const int k_fast[] = {5, 10, 20, 50};
@@ -38,16 +39,41 @@ static qa_status close_csv(FILE **f, const char *path) {
     return QA_OK;
 }
 
-/* Loads the run's configuration and policy. */
-static qa_status load_run(const char *run_dir, qa_cfg_t **doc, qa_rl_cfg *c, qa_model *m) {
+/* Loads a run's configuration and policy: a run directory (config.resolved.json,
+ * model.qam), or a registry URI (the version's recorded configuration and its policy
+ * artifact, checked against its digest). `data` (may be NULL) replaces the market file. */
+static qa_status load_run(const char *ref, const char *registry, const char *data, qa_cfg_t **doc, qa_rl_cfg *c,
+                          qa_model *m) {
     char path[QA_PATH_MAX];
-    QA_TRY_RET(qa_path_join(path, run_dir, "config.resolved.json"));
+    if (strncmp(ref, "models:/", 8) == 0) {
+        qa_registry_t *reg = NULL;
+        json_t *v = NULL;
+        char *text = NULL;
+        qa_status st = qa_registry_open(registry, 0, &reg);
+        if (st == QA_OK) st = qa_registry_show(reg, ref, &v);
+        qa_registry_close(reg);
+        json_t *cfg = v ? json_object_get(v, "config") : NULL;
+        if (st == QA_OK && !json_is_object(cfg))
+            st = QA_FAIL(QA_ERR_NOT_FOUND, "%s: the version records no configuration (publish a qa rl train run "
+                         "directory, not a bare model file)", ref);
+        if (st == QA_OK && !(text = json_dumps(cfg, JSON_COMPACT))) st = QA_FAIL(QA_ERR_NOMEM, "%s: configuration", ref);
+        if (st == QA_OK) st = qa_cfg_parse(ref, text, strlen(text), doc);
+        free(text);
+        json_decref(v);
+        QA_TRY_RET(st);
+        QA_TRY_RET(qa_rl_cfg_default(c));
+        QA_TRY_RET(qa_rl_cfg_bind(*doc, c));
+        if (data) c->data = data;
+        return qa_registry_load_policy_ref(registry, ref, m, NULL, NULL);
+    }
+    QA_TRY_RET(qa_path_join(path, ref, "config.resolved.json"));
     QA_TRY_RET(qa_cfg_load(path, doc));
     QA_TRY_RET(qa_rl_cfg_default(c));
     QA_TRY_RET(qa_rl_cfg_bind(*doc, c));
-    QA_TRY_RET(qa_path_join(path, run_dir, "model.qam"));
+    if (data) c->data = data;
+    QA_TRY_RET(qa_path_join(path, ref, "model.qam"));
     if (!qa_fs_exists(path))
-        return QA_FAIL(QA_ERR_NOT_FOUND, "%s: no model.qam (the run has not reached its first validation)", run_dir);
+        return QA_FAIL(QA_ERR_NOT_FOUND, "%s: no model.qam (the run has not reached its first validation)", ref);
     QA_TRY_RET(qa_model_load(path, m));
     if (m->data.target != QA_MODEL_TARGET_POLICY)
         return QA_FAIL(QA_ERR_FORMAT, "%s: a %s model, not a policy (qa rl train writes policies)", path,
@@ -154,6 +180,11 @@ cleanup:
 
 qa_status qa_rl_evaluate(const char *run_dir, qa_rl_split split, const char *out_dir, int argc, char **argv,
                          qa_rl_eval_report *rep) {
+    return qa_rl_evaluate_ref(run_dir, NULL, NULL, split, out_dir, argc, argv, rep);
+}
+
+qa_status qa_rl_evaluate_ref(const char *run_dir, const char *registry, const char *data, qa_rl_split split,
+                             const char *out_dir, int argc, char **argv, qa_rl_eval_report *rep) {
     memset(rep, 0, sizeof *rep);
     qa_status st = QA_OK;
     qa_cfg_t *doc = NULL;
@@ -174,7 +205,7 @@ qa_status qa_rl_evaluate(const char *run_dir, qa_rl_split split, const char *out
     json_t *sum = NULL;
     qa_report_t *r = NULL;
     FILE *csv = NULL;
-    QA_TRY(load_run(run_dir, &doc, &c, &m));
+    QA_TRY(load_run(run_dir, registry, data, &doc, &c, &m));
     if (c.kind != QA_RLENV_SINGLE || c.action != QA_RLENV_DISCRETE) {
         st = evaluate_in_env(run_dir, &c, &m, split, out_dir, argc, argv, rep);
         goto cleanup;

@@ -85,6 +85,15 @@ lin = v["lineage"]
 assert lin["data"]["data_sha256"] and lin["config_hash"], lin
 assert "test_sharpe" in v["metrics"], v["metrics"]
 PYEOF
+# The published policy evaluates from the registry alone (its recorded configuration).
+"$QA" -q rl eval --model models:/ppo_daily/1 --registry reg --out evm > evm.txt 2>&1 && ok "qa rl eval --model" || { ko "eval --model"; cat evm.txt; }
+"$PY" - <<'PYEOF' && ok "registry policy == the run's policy (same evaluation)" || ko "eval --model differs"
+import json
+a = json.load(open("runs/a/eval-test/summary.json")); b = json.load(open("evm/summary.json"))
+assert a["policy"] == b["policy"] and a["buy_and_hold"] == b["buy_and_hold"], (a["policy"], b["policy"])
+PYEOF
+"$QA" rl eval --model models:/nope/1 --registry reg --out evx > evx.txt 2>&1
+[ $? -eq 1 ] && grep -q "nope" evx.txt && ok "an unknown model is refused" || { ko "eval unknown model"; cat evx.txt; }
 
 # 5. A portfolio policy (continuous target weights, softmax) and a continuous single-asset
 #    one: trained, evaluated in their environment beside the hold policy, published.
