@@ -18,7 +18,11 @@ static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static qa_log_level log_level = QA_LOG_INFO;
 static int log_rank = 0, log_size = 1;
 static FILE *log_stream = NULL; /* NULL means stderr (resolved at write time) */
-static FILE *log_file = NULL;
+/* Run logs nest (a run that starts another run in a sub-directory, e.g. qa rl train's
+ * test evaluation): lines go to the innermost open file; closing it resumes the outer. */
+#define LOG_FILES_MAX 4
+static FILE *log_files[LOG_FILES_MAX];
+static int log_depth = 0;
 static int tty_line_active = 0;
 
 void qa_log_set_level(qa_log_level level) { log_level = level; }
@@ -53,19 +57,18 @@ void qa_log_set_rank(int rank, int size) {
 void qa_log_set_stream(FILE *stream) { log_stream = stream; }
 
 qa_status qa_log_open_file(const char *path) {
+    if (log_depth == LOG_FILES_MAX) return QA_FAIL(QA_ERR_LIMIT, "'%s': %d run logs are open already", path, LOG_FILES_MAX);
     FILE *f = fopen(path, "a");
     if (!f) return QA_FAIL(QA_ERR_IO, "cannot open log file '%s'", path);
     pthread_mutex_lock(&log_mu);
-    if (log_file) fclose(log_file);
-    log_file = f;
+    log_files[log_depth++] = f;
     pthread_mutex_unlock(&log_mu);
     return QA_OK;
 }
 
 void qa_log_close_file(void) {
     pthread_mutex_lock(&log_mu);
-    if (log_file) fclose(log_file);
-    log_file = NULL;
+    if (log_depth > 0) fclose(log_files[--log_depth]);
     pthread_mutex_unlock(&log_mu);
 }
 
@@ -100,7 +103,7 @@ void qa_log_msg(qa_log_level level, const char *fmt, ...) {
     /* A live progress line sits on the terminal without a newline: clear it first. */
     if (tty_line_active && isatty(fileno(out))) fputs("\r\033[K", out);
     write_line(out, stamp, level, rank_tag, msg);
-    if (log_file) write_line(log_file, stamp, level, rank_tag, msg);
+    if (log_depth > 0) write_line(log_files[log_depth - 1], stamp, level, rank_tag, msg);
     pthread_mutex_unlock(&log_mu);
 }
 

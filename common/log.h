@@ -33,7 +33,8 @@ void qa_log_init_from_env(void);
 void qa_log_set_rank(int rank, int size);
 /* Redirects the terminal stream (default stderr); used by tests. */
 void qa_log_set_stream(FILE *stream);
-/* Also appends every line to `path` (the run directory's log). One file at a time. */
+/* Also appends every line to `path` (the run directory's log). Files nest (up to 4): lines
+ * go to the last one opened; qa_log_close_file closes it and the previous one resumes. */
 qa_status qa_log_open_file(const char *path);
 void qa_log_close_file(void);
 

@@ -11,6 +11,8 @@ int qa_rlenv_action_dim(const qa_rlenv_cfg *cfg, int nsym) {
 
 int qa_rlenv_obs_dim(const qa_rlenv_cfg *cfg, int nsym) { return qa_rlenv_d(cfg, nsym); }
 
+int qa_rlenv_time_steps(const qa_rlenv_cfg *cfg) { return qa_rlenv_time_scale(cfg); }
+
 #define BAD(...) QA_FAIL(QA_ERR_INVALID_ARG, "rlenv: " __VA_ARGS__)
 
 qa_status qa_rlenv_check(const qa_rlenv_cfg *c, const qa_rlenv_market *m) {

@@ -149,6 +149,8 @@ typedef struct qa_rlenv_out {
 int qa_rlenv_assets(const qa_rlenv_cfg *cfg, int nsym);
 int qa_rlenv_action_dim(const qa_rlenv_cfg *cfg, int nsym);
 int qa_rlenv_obs_dim(const qa_rlenv_cfg *cfg, int nsym);
+/* Steps that scale the observation's time features: time_scale, or the horizon when 0. */
+int qa_rlenv_time_steps(const qa_rlenv_cfg *cfg);
 
 /* Checks a configuration against a market's shape: QA_ERR_INVALID_ARG naming the field. */
 qa_status qa_rlenv_check(const qa_rlenv_cfg *cfg, const qa_rlenv_market *mkt);

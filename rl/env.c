@@ -198,8 +198,6 @@ static void **state_ptrs(qa_rlenv_state *s, void **p) {
     return p;
 }
 
-static int qa_rlenv_time_scale_of(const qa_rlenv_cfg *c) { return c->time_scale > 0 ? c->time_scale : c->horizon; }
-
 /* Longest run of bars u in [lo, hi) where ok[u] holds; the starts t0 of a run [a, b)
  * are a + W - 1 .. b - 1 - horizon (window inside, and every step's next return too). */
 static void longest_run(const unsigned char *ok, int lo, int hi, int *ra, int *rb) {
@@ -265,7 +263,7 @@ static qa_status create(qa_backend_t *be, const qa_rl_panel *p, qa_rl_split spli
             int steps = rb - 1 - first;
             if (g == path_sym && steps >= 1) {
                 /* No truncation inside the walk; the time features keep the training scale. */
-                e->cfg.time_scale = qa_rlenv_time_scale_of(cfg);
+                e->cfg.time_scale = qa_rlenv_time_steps(cfg);
                 e->cfg.horizon = steps + 1;
                 *path_first = first, *path_steps = steps;
             }

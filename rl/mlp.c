@@ -22,6 +22,12 @@ qa_nn_arch qa_rl_mlp_arch(const qa_rl_mlp *m) {
     return a;
 }
 
+qa_rl_mlp qa_rl_mlp_of_arch(const qa_nn_arch *a) {
+    qa_rl_mlp m = {.in = a->input * a->window, .out = a->outputs, .nhidden = a->nhidden, .act = a->act};
+    for (int l = 0; l < a->nhidden; l++) m.hidden[l] = a->hidden[l];
+    return m;
+}
+
 int qa_rl_mlp_max_width(const qa_rl_mlp *m) {
     int w = m->out;
     for (int l = 0; l < m->nhidden; l++) w = m->hidden[l] > w ? m->hidden[l] : w;

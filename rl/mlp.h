@@ -27,6 +27,8 @@ typedef struct qa_rl_mlp {
 size_t qa_rl_mlp_params(const qa_rl_mlp *m);
 /* The same network as a qa_nn_arch (type MLP, window 1, no LayerNorm, no dropout). */
 qa_nn_arch qa_rl_mlp_arch(const qa_rl_mlp *m);
+/* Its inverse, for an actor read back from a model file (type MLP, window 1). */
+qa_rl_mlp qa_rl_mlp_of_arch(const qa_nn_arch *a);
 /* Widest layer (hidden or output): the row width of the backward scratch. */
 int qa_rl_mlp_max_width(const qa_rl_mlp *m);
 

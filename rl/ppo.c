@@ -98,6 +98,21 @@ void qa_rl_ppo_free(qa_rl_ppo_t *p) {
     free(p);
 }
 
+/* Copies between host memory and `bytes` of backend memory at `dev` (any of the agent's
+ * buffers, or a slice of one). */
+static qa_buf view(const qa_rl_ppo_t *p, const void *dev, size_t bytes) {
+    qa_buf b = {.ptr = (void *)dev, .bytes = bytes, .kind = qa_backend_kind_of(p->be)};
+    return b;
+}
+static qa_status to_host(const qa_rl_ppo_t *p, void *host, const void *dev, size_t bytes) {
+    qa_buf b = view(p, dev, bytes);
+    return qa_buf_download(p->be, host, &b, 0, bytes);
+}
+static qa_status to_dev(const qa_rl_ppo_t *p, void *dev, const void *host, size_t bytes) {
+    qa_buf b = view(p, dev, bytes);
+    return qa_buf_upload(p->be, &b, 0, host, bytes);
+}
+
 static qa_status net_alloc(qa_rl_ppo_t *p, net *n, int rows) {
     for (int l = 0; l < n->m.nhidden; l++) {
         QA_TRY_RET(alloc(p, (size_t)rows * n->m.hidden[l] * sizeof(float), &n->act.z[l]));
@@ -198,17 +213,19 @@ qa_status qa_rl_ppo_create(qa_backend_t *be, qa_rl_env_t *env, const qa_rl_ppo_c
     qa_rl_mlp_init(&p->actor.m, cfg->seed, STREAM_ACTOR_INIT, 0.01, host);
     qa_rl_mlp_init(&p->critic.m, cfg->seed, STREAM_CRITIC_INIT, 1.0, host + p->critic.off);
     for (size_t j = p->logstd_off; j < P; j++) host[j] = (float)cfg->init_log_std;
-    QA_TRY(qa_buf_upload(be, &p->all[0], 0, host, P * 4));
-    QA_TRY(qa_buf_memset(be, &p->all[2], 0));
-    QA_TRY(qa_buf_memset(be, &p->all[3], 0));
+    QA_TRY(to_dev(p, p->params, host, P * 4));
+    qa_buf mom = view(p, p->adam_m, P * 4);
+    QA_TRY(qa_buf_memset(be, &mom, 0));
+    mom = view(p, p->adam_v, P * 4);
+    QA_TRY(qa_buf_memset(be, &mom, 0));
     /* gym's RunningMeanStd start: mean 0, var 1, count 1e-4. */
     double *hd = (double *)host;
     for (size_t j = 0; j < D; j++) hd[j] = 0.0;
-    QA_TRY(qa_buf_upload(be, &p->all[5], 0, hd, D * 8));
+    QA_TRY(to_dev(p, p->ob_mean, hd, D * 8));
     for (size_t j = 0; j < D; j++) hd[j] = cfg->norm_obs ? 1.0 : 1.0 - 1e-8;
-    QA_TRY(qa_buf_upload(be, &p->all[6], 0, hd, D * 8));
+    QA_TRY(to_dev(p, p->ob_var, hd, D * 8));
     hd[0] = 1e-4;
-    QA_TRY(qa_buf_upload(be, &p->all[7], 0, hd, 8));
+    QA_TRY(to_dev(p, p->ob_count, hd, 8));
     if (comm && qa_comm_size(comm) > 1) {
         size_t R = (size_t)qa_comm_size(comm);
         p->host_mom = malloc((2 * D * (R + 1) + 2 * D + 1) * sizeof *p->host_mom);
@@ -247,10 +264,8 @@ static qa_status obsnorm_update_ranks(qa_rl_ppo_t *p, int rows, const float *raw
     const int cpu = qa_backend_kind_of(p->be) == QA_BACKEND_CPU;
     const float *x = raw;
     double *loc = p->host_mom, *all = p->host_mom + 2 * (size_t)D, *st = all + 2 * (size_t)D * R;
-    qa_buf b = {.kind = qa_backend_kind_of(p->be)};
     if (!cpu) {
-        b.ptr = (void *)raw, b.bytes = (size_t)rows * D * 4;
-        QA_TRY_RET(qa_buf_download(p->be, p->host_obs, &b, 0, (size_t)rows * D * 4));
+        QA_TRY_RET(to_host(p, p->host_obs, raw, (size_t)rows * D * 4));
         x = p->host_obs;
     }
     for (int j = 0; j < D; j++) {
@@ -278,9 +293,9 @@ static qa_status obsnorm_update_ranks(qa_rl_ppo_t *p, int rows, const float *raw
     double *mean = p->ob_mean, *var = p->ob_var, *count = p->ob_count;
     if (!cpu) {
         mean = st, var = st + D, count = st + 2 * (size_t)D;
-        QA_TRY_RET(qa_buf_download(p->be, mean, &p->all[5], 0, (size_t)D * 8));
-        QA_TRY_RET(qa_buf_download(p->be, var, &p->all[6], 0, (size_t)D * 8));
-        QA_TRY_RET(qa_buf_download(p->be, count, &p->all[7], 0, 8));
+        QA_TRY_RET(to_host(p, mean, p->ob_mean, (size_t)D * 8));
+        QA_TRY_RET(to_host(p, var, p->ob_var, (size_t)D * 8));
+        QA_TRY_RET(to_host(p, count, p->ob_count, 8));
     }
     double c0 = count[0], tot = c0 + n;
     for (int j = 0; j < D; j++) {
@@ -290,9 +305,9 @@ static qa_status obsnorm_update_ranks(qa_rl_ppo_t *p, int rows, const float *raw
     }
     count[0] = tot;
     if (!cpu) {
-        QA_TRY_RET(qa_buf_upload(p->be, &p->all[5], 0, mean, (size_t)D * 8));
-        QA_TRY_RET(qa_buf_upload(p->be, &p->all[6], 0, var, (size_t)D * 8));
-        QA_TRY_RET(qa_buf_upload(p->be, &p->all[7], 0, count, 8));
+        QA_TRY_RET(to_dev(p, p->ob_mean, mean, (size_t)D * 8));
+        QA_TRY_RET(to_dev(p, p->ob_var, var, (size_t)D * 8));
+        QA_TRY_RET(to_dev(p, p->ob_count, count, 8));
     }
     return QA_OK;
 }
@@ -364,8 +379,7 @@ static qa_status shuffle(qa_rl_ppo_t *p, int epoch) {
         p->host_perm[i] = p->host_perm[j];
         p->host_perm[j] = x;
     }
-    qa_buf b = {.ptr = p->perm, .bytes = (size_t)n * 4, .kind = qa_backend_kind_of(p->be)};
-    return qa_buf_upload(p->be, &b, 0, p->host_perm, (size_t)n * 4);
+    return to_dev(p, p->perm, p->host_perm, (size_t)n * 4);
 }
 
 static qa_status minibatch(qa_rl_ppo_t *p, const int32_t *idx, double *stats, double lr, int64_t step) {
@@ -402,10 +416,9 @@ static qa_status minibatch(qa_rl_ppo_t *p, const int32_t *idx, double *stats, do
         } else if (p->nccl) {
             QA_TRY_RET(qa_nccl_allreduce_sum_f32(p->nccl, p->grad, p->P, qa_backend_stream(p->be)));
         } else {
-            qa_buf b = {.ptr = p->grad, .bytes = p->P * 4, .kind = qa_backend_kind_of(p->be)};
-            QA_TRY_RET(qa_buf_download(p->be, p->host_grad, &b, 0, p->P * 4));
+            QA_TRY_RET(to_host(p, p->host_grad, p->grad, p->P * 4));
             QA_TRY_RET(qa_comm_allreduce_sum_f32(p->comm, p->host_grad, p->P));
-            QA_TRY_RET(qa_buf_upload(p->be, &b, 0, p->host_grad, p->P * 4));
+            QA_TRY_RET(to_dev(p, p->grad, p->host_grad, p->P * 4));
         }
         QA_TRY_RET(qa_nn_gemm(p->ctx, 0, 0, 1, (int)p->P, 0, 1.0f, p->grad, 1, p->grad, (int)p->P, 1.0f / (float)R,
                               p->grad, (int)p->P));
@@ -433,23 +446,17 @@ static qa_status rollout_stats(qa_rl_ppo_t *p, qa_rl_ppo_stats *s) {
     int32_t *len = malloc(TN * 4);
     qa_status st = QA_OK;
     if (!h || !len) QA_TRY_FAIL(QA_ERR_NOMEM, "ppo: no memory for statistics");
-    qa_buf b = {.kind = qa_backend_kind_of(p->be), .bytes = TN * 4};
-    b.ptr = p->rew;
-    QA_TRY(qa_buf_download(p->be, h, &b, 0, TN * 4));
-    b.ptr = p->ep_ret;
-    QA_TRY(qa_buf_download(p->be, h + TN, &b, 0, TN * 4));
-    b.ptr = p->ep_len;
-    QA_TRY(qa_buf_download(p->be, len, &b, 0, TN * 4));
+    QA_TRY(to_host(p, h, p->rew, TN * 4));
+    QA_TRY(to_host(p, h + TN, p->ep_ret, TN * 4));
+    QA_TRY(to_host(p, len, p->ep_len, TN * 4));
     double m, v;
     moments(h, TN, &m, &v);
     double acc[4] = {0, 0, 0, m}; /* episodes, sum of returns, sum of lengths, reward mean */
     for (size_t i = 0; i < TN; i++)
         if (len[i] > 0) acc[0] += 1, acc[1] += h[TN + i], acc[2] += len[i];
     /* Explained variance of the value function over this rollout. */
-    b.ptr = p->val;
-    QA_TRY(qa_buf_download(p->be, h, &b, 0, TN * 4));
-    b.ptr = p->ret;
-    QA_TRY(qa_buf_download(p->be, h + TN, &b, 0, TN * 4));
+    QA_TRY(to_host(p, h, p->val, TN * 4));
+    QA_TRY(to_host(p, h + TN, p->ret, TN * 4));
     for (size_t i = 0; i < TN; i++) h[2 * TN + i] = h[TN + i] - h[i];
     double mr, vr, md, vd;
     moments(h + TN, TN, &mr, &vr);
@@ -490,8 +497,7 @@ qa_status qa_rl_ppo_iterate(qa_rl_ppo_t *p, qa_rl_ppo_stats *s) {
     size_t ns = (size_t)p->cfg.epochs * nmb * QA_PPO_STATS;
     double *hs = malloc(ns * sizeof *hs);
     if (!hs) return QA_FAIL(QA_ERR_NOMEM, "ppo: no memory");
-    qa_buf b = {.ptr = p->stats, .bytes = ns * 8, .kind = qa_backend_kind_of(p->be)};
-    qa_status st = qa_buf_download(p->be, hs, &b, 0, ns * 8);
+    qa_status st = to_host(p, hs, p->stats, ns * 8);
     if (st != QA_OK) {
         free(hs);
         return st;
@@ -518,16 +524,15 @@ qa_status qa_rl_ppo_iterate(qa_rl_ppo_t *p, qa_rl_ppo_stats *s) {
 }
 
 qa_status qa_rl_ppo_actor_params(qa_rl_ppo_t *p, float *params, float *log_std) {
-    qa_buf b = {.ptr = p->params, .bytes = p->P * 4, .kind = qa_backend_kind_of(p->be)};
-    QA_TRY_RET(qa_buf_download(p->be, params, &b, 0, p->actor.n * 4));
-    if (log_std && !p->discrete) QA_TRY_RET(qa_buf_download(p->be, log_std, &b, p->logstd_off * 4, (size_t)p->A * 4));
+    QA_TRY_RET(to_host(p, params, p->params + p->actor.off, p->actor.n * 4));
+    if (log_std && !p->discrete) QA_TRY_RET(to_host(p, log_std, p->params + p->logstd_off, (size_t)p->A * 4));
     return QA_OK;
 }
 
 qa_status qa_rl_ppo_obs_stats(qa_rl_ppo_t *p, double *mean, double *var) {
     size_t D = (size_t)p->D;
-    QA_TRY_RET(qa_buf_download(p->be, mean, &p->all[5], 0, D * 8));
-    return qa_buf_download(p->be, var, &p->all[6], 0, D * 8);
+    QA_TRY_RET(to_host(p, mean, p->ob_mean, D * 8));
+    return to_host(p, var, p->ob_var, D * 8);
 }
 
 /* ---- checkpoints ------------------------------------------------------------------------- */
@@ -542,15 +547,15 @@ typedef struct ckpt_head {
 
 /* The buffers a checkpoint holds, in file order: params, Adam m and v, the observation
  * statistics, the current raw observations. */
-static int ckpt_bufs(const qa_rl_ppo_t *p, const qa_buf **b, size_t *n) {
+static int ckpt_bufs(const qa_rl_ppo_t *p, void **b, size_t *n) {
     int k = 0;
-    b[k] = &p->all[0], n[k++] = p->P * 4;
-    b[k] = &p->all[2], n[k++] = p->P * 4;
-    b[k] = &p->all[3], n[k++] = p->P * 4;
-    b[k] = &p->all[5], n[k++] = (size_t)p->D * 8;
-    b[k] = &p->all[6], n[k++] = (size_t)p->D * 8;
-    b[k] = &p->all[7], n[k++] = 8;
-    b[k] = &p->all[10], n[k++] = (size_t)p->N * p->D * 4;
+    b[k] = p->params, n[k++] = p->P * 4;
+    b[k] = p->adam_m, n[k++] = p->P * 4;
+    b[k] = p->adam_v, n[k++] = p->P * 4;
+    b[k] = p->ob_mean, n[k++] = (size_t)p->D * 8;
+    b[k] = p->ob_var, n[k++] = (size_t)p->D * 8;
+    b[k] = p->ob_count, n[k++] = 8;
+    b[k] = p->obs_raw, n[k++] = (size_t)p->N * p->D * 4;
     return k;
 }
 
@@ -561,7 +566,7 @@ qa_status qa_rl_ppo_save(qa_rl_ppo_t *p, const char *path) {
     h.P = (int64_t)p->P, h.D = p->D, h.A = p->A, h.N = p->N, h.T = p->T;
     h.state_bytes = (int64_t)qa_rl_env_state_bytes(p->env);
     h.update = p->update, h.env_steps = p->env_steps, h.sample_counter = p->sample_counter;
-    const qa_buf *b[8];
+    void *b[8];
     size_t n[8];
     int k = ckpt_bufs(p, b, n);
     size_t total = (size_t)h.state_bytes;
@@ -576,7 +581,7 @@ qa_status qa_rl_ppo_save(qa_rl_ppo_t *p, const char *path) {
     }
     if (fwrite(&h, sizeof h, 1, af.f) != 1) QA_TRY_FAIL(QA_ERR_IO, "%s: write failed", path);
     for (int i = 0; i < k; i++) {
-        QA_TRY(qa_buf_download(p->be, tmp, b[i], 0, n[i]));
+        QA_TRY(to_host(p, tmp, b[i], n[i]));
         if (fwrite(tmp, 1, n[i], af.f) != n[i]) QA_TRY_FAIL(QA_ERR_IO, "%s: write failed", path);
     }
     QA_TRY(qa_rl_env_state_save(p->env, tmp));
@@ -606,13 +611,13 @@ qa_status qa_rl_ppo_load(qa_rl_ppo_t *p, const char *path) {
         if (want[i] != got[i])
             QA_TRY_FAIL(QA_ERR_CONFIG, "%s: checkpoint has %lld %s, this configuration %lld", path,
                         (long long)got[i], what[i], (long long)want[i]);
-    const qa_buf *b[8];
+    void *b[8];
     size_t n[8], off = sizeof h, need = sizeof h + (size_t)h.state_bytes;
     int k = ckpt_bufs(p, b, n);
     for (int i = 0; i < k; i++) need += n[i];
     if (len != need) QA_TRY_FAIL(QA_ERR_FORMAT, "%s: %zu bytes, expected %zu (truncated?)", path, len, need);
     for (int i = 0; i < k; i++) {
-        QA_TRY(qa_buf_upload(p->be, (qa_buf *)b[i], 0, data + off, n[i]));
+        QA_TRY(to_dev(p, b[i], data + off, n[i]));
         off += n[i];
     }
     QA_TRY(qa_rl_env_state_load(p->env, data + off));

@@ -78,6 +78,9 @@ json_t *qa_rl_cfg_json(const qa_rl_cfg *c);
 /* The environment and PPO settings of a bound config (nenv, seed and nfeat included). */
 void qa_rl_cfg_env(const qa_rl_cfg *c, qa_rlenv_cfg *env);
 void qa_rl_cfg_ppo(const qa_rl_cfg *c, int ranks, qa_rl_ppo_cfg *ppo);
+/* The market panel of a bound config: its symbols and features of c->data with the
+ * trading rules' sizing, cut into its splits. */
+qa_status qa_rl_cfg_panel(const qa_rl_cfg *c, qa_rl_panel *p);
 
 typedef struct qa_rl_result {
     long long updates, env_steps;

@@ -190,3 +190,12 @@ void qa_rl_cfg_ppo(const qa_rl_cfg *c, int ranks, qa_rl_ppo_cfg *p) {
     p->total_updates = (c->total_steps + per_update - 1) / per_update;
     p->seed = (uint64_t)c->seed;
 }
+
+qa_status qa_rl_cfg_panel(const qa_rl_cfg *c, qa_rl_panel *p) {
+    const char *const *syms = c->symbols.n ? (const char *const *)c->symbols.items : NULL;
+    QA_TRY_RET(qa_rl_panel_load(c->data, syms, c->symbols.n, (const char *const *)c->features.items, c->features.n,
+                                &c->rules, p));
+    qa_status st = qa_rl_panel_split(p, c->start, c->train_end, c->val_end, c->end, (int)c->embargo);
+    if (st != QA_OK) qa_rl_panel_free(p);
+    return st;
+}

@@ -118,14 +118,10 @@ static qa_status evaluate_in_env(const char *run_dir, const qa_rl_cfg *c, const 
     float hold[QA_RLENV_MAX_ASSETS];
     if (!rp || !rh) QA_TRY_FAIL(QA_ERR_NOMEM, "rl eval: no memory");
     QA_TRY(qa_rundir_open(&rd, out_dir, NULL, "rl eval", argc, argv));
-    const char *const *syms = c->symbols.n ? (const char *const *)c->symbols.items : NULL;
-    QA_TRY(qa_rl_panel_load(c->data, syms, c->symbols.n, (const char *const *)c->features.items, c->features.n,
-                            &c->rules, &p));
-    QA_TRY(qa_rl_panel_split(&p, c->start, c->train_end, c->val_end, c->end, (int)c->embargo));
+    QA_TRY(qa_rl_cfg_panel(c, &p));
     qa_rlenv_cfg ec;
     qa_rl_cfg_env(c, &ec);
-    qa_rl_mlp actor = {.in = m->arch.input, .out = m->arch.outputs, .nhidden = m->arch.nhidden, .act = m->arch.act};
-    for (int l = 0; l < m->arch.nhidden; l++) actor.hidden[l] = m->arch.hidden[l];
+    qa_rl_mlp actor = qa_rl_mlp_of_arch(&m->arch);
     QA_TRY(qa_rl_policy_create(&actor, m->params, m->policy.obs_mean, m->policy.obs_var, m->policy.obs_clip, 0,
                                n < 4096 ? n : 4096, &pol));
     /* hold: always long (one asset), equal weights (softmax of zeros, or 1/K each long/short) */
@@ -212,16 +208,12 @@ qa_status qa_rl_evaluate_ref(const char *run_dir, const char *registry, const ch
     }
     snprintf(rep->method, sizeof rep->method, "simulator");
     QA_TRY(qa_rundir_open(&rd, out_dir, NULL, "rl eval", argc, argv));
-    const char *const *syms = c.symbols.n ? (const char *const *)c.symbols.items : NULL;
-    QA_TRY(qa_rl_panel_load(c.data, syms, c.symbols.n, (const char *const *)c.features.items, c.features.n, &c.rules,
-                            &p));
-    QA_TRY(qa_rl_panel_split(&p, c.start, c.train_end, c.val_end, c.end, (int)c.embargo));
+    QA_TRY(qa_rl_cfg_panel(&c, &p));
     qa_rules rules = c.rules;
     qa_rules_resolve_bars_per_year(&rules, p.bars_per_year);
     qa_rlenv_cfg ec;
     qa_rl_cfg_env(&c, &ec);
-    qa_rl_mlp actor = {.in = m.arch.input, .out = m.arch.outputs, .nhidden = m.arch.nhidden, .act = m.arch.act};
-    for (int l = 0; l < m.arch.nhidden; l++) actor.hidden[l] = m.arch.hidden[l];
+    qa_rl_mlp actor = qa_rl_mlp_of_arch(&m.arch);
     const int S = p.nsym, T = p.ntime;
     sig = malloc((size_t)S * T * sizeof *sig);
     hold = malloc((size_t)S * T * sizeof *hold);

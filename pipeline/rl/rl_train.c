@@ -235,13 +235,10 @@ cleanup:
 
 static qa_status write_lineage(const char *run_dir, const qa_rl_cfg *c, const qa_rl_panel *p, const char *cfg_hash,
                                const char *backend, int ranks) {
-    char path[QA_PATH_MAX], abs[QA_PATH_MAX], dabs[QA_PATH_MAX], created[40], id[65], b0[40], b1[40], b2[40], b3[40];
+    char path[QA_PATH_MAX], abs[QA_PATH_MAX], dabs[QA_PATH_MAX], created[40], id[17], b0[40], b1[40], b2[40], b3[40];
     if (!realpath(run_dir, abs)) snprintf(abs, sizeof abs, "%s", run_dir);
     if (!realpath(c->data, dabs)) snprintf(dabs, sizeof dabs, "%s", c->data);
-    char seed[QA_PATH_MAX + 64];
-    snprintf(seed, sizeof seed, "%s|%ld|%llu", abs, (long)getpid(), (unsigned long long)qa_time_ns());
-    QA_TRY_RET(qa_sha256_hex(seed, strlen(seed), id));
-    id[16] = 0;
+    QA_TRY_RET(qa_rundir_new_id(abs, id));
     qa_time_utc_iso(created, sizeof created);
     json_t *feats = json_array();
     for (int f = 0; f < p->nfeat; f++) json_array_append_new(feats, json_string(p->features[f]));
@@ -339,10 +336,7 @@ qa_status qa_rl_train(const qa_rl_cfg *c, const qa_comm_t *comm, int argc, char 
     QA_TRY(qa_rundir_write_json(&rd, "config.resolved.json", resolved));
     QA_TRY(qa_backend_create_named(c->backend, comm ? qa_comm_local_rank(comm) : 0, &be));
     if (c->threads > 0) qa_backend_set_threads(be, (int)c->threads);
-    const char *const *syms = c->symbols.n ? (const char *const *)c->symbols.items : NULL;
-    QA_TRY(qa_rl_panel_load(c->data, syms, c->symbols.n, (const char *const *)c->features.items, c->features.n,
-                            &c->rules, &panel));
-    QA_TRY(qa_rl_panel_split(&panel, c->start, c->train_end, c->val_end, c->end, (int)c->embargo));
+    QA_TRY(qa_rl_cfg_panel(c, &panel));
     qa_rlenv_cfg ec;
     qa_rl_cfg_env(c, &ec);
     qa_rlenv_cfg eval_cfg = ec;

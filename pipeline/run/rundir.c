@@ -8,8 +8,10 @@
 
 #include "build_info.h"  /* version and git hash */
 #include "common/fs.h"   /* mkdirs */
+#include "common/hash.h" /* the run id */
 #include "common/json.h" /* atomic JSON files */
 #include "common/log.h"  /* the run log */
+#include "common/timer.h" /* qa_time_ns */
 
 static double now_s(void) {
     struct timeval tv;
@@ -81,4 +83,13 @@ qa_status qa_rundir_close(qa_rundir *rd, qa_status status) {
     json_decref(rd->run);
     rd->run = NULL;
     return st;
+}
+
+qa_status qa_rundir_new_id(const char *dir, char *out) {
+    char seed[QA_PATH_MAX + 400], host[256] = "", hex[65];
+    gethostname(host, sizeof host);
+    snprintf(seed, sizeof seed, "%s|%ld|%llu|%s", host, (long)getpid(), (unsigned long long)qa_time_ns(), dir);
+    QA_TRY_RET(qa_sha256_hex(seed, strlen(seed), hex));
+    snprintf(out, 17, "%.16s", hex);
+    return QA_OK;
 }

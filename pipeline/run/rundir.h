@@ -33,6 +33,9 @@ typedef struct qa_rundir {
  * Collective. */
 qa_status qa_rundir_open(qa_rundir *rd, const char *path, const qa_comm_t *comm, const char *command, int argc,
                          char **argv);
+/* A run id of 16 hex digits, unique per run: host, pid, clock and the run directory
+ * hashed (the lineage files' run_id). out holds 17 bytes. */
+qa_status qa_rundir_new_id(const char *dir, char *out);
 /* "<run>/<name>" into buf (QA_PATH_MAX bytes). */
 qa_status qa_rundir_file(const qa_rundir *rd, const char *name, char *buf);
 /* Writes a JSON document as <run>/<name> (rank 0 only; others return QA_OK). */

@@ -10,32 +10,21 @@
 #include <string.h>    /* strlen */
 #include <sys/stat.h>  /* stat: the market file's time */
 #include <time.h>      /* gmtime_r */
-#include <unistd.h>    /* getpid, gethostname */
 
 #include <cblas.h>      /* openblas_get_config */
 
 #include "build_info.h"               /* version, git, build options */
-#include "common/hash.h"              /* the run id */
 #include "common/json.h"              /* lineage.json */
 #include "common/timeparse.h"         /* ISO dates */
 #include "common/timer.h"             /* created stamp */
 #include "pipeline/predict/predict.h" /* the scores */
+#include "pipeline/run/rundir.h"       /* qa_rundir_new_id */
 #include "pipeline/train/train.h"     /* qa_train_cfg */
 
 static json_t *iso_or_null(int64_t t) {
     char buf[40];
     if (t == INT64_MIN || t == INT64_MAX) return json_null();
     return json_string(qa_time_format_iso(t, buf, sizeof buf));
-}
-
-/* 16 hex digits, unique per run: host, pid, clock and the run directory hashed. */
-static qa_status run_id(const char *dir, char *out) {
-    char seed[QA_PATH_MAX + 400], host[256] = "", hex[65];
-    gethostname(host, sizeof host);
-    snprintf(seed, sizeof seed, "%s|%ld|%llu|%s", host, (long)getpid(), (unsigned long long)qa_time_ns(), dir);
-    QA_TRY_RET(qa_sha256_hex(seed, strlen(seed), hex));
-    snprintf(out, 17, "%.16s", hex);
-    return QA_OK;
 }
 
 static json_t *data_json(const qa_train_data *d, const char *data_path) {
@@ -61,7 +50,7 @@ qa_status qa_train_write_provenance(const char *run_dir, const qa_train_cfg *c, 
     json_t *lin = NULL, *feats = json_array();
     double *score = NULL;
     char id[17], path[QA_PATH_MAX], created[40], abs[QA_PATH_MAX];
-    QA_TRY(run_id(run_dir, id));
+    QA_TRY(qa_rundir_new_id(run_dir, id));
     if (!realpath(run_dir, abs)) snprintf(abs, sizeof abs, "%s", run_dir);
     for (int f = 0; f < best->data.ninputs; f++) {
         const qa_model_input *in = &best->data.inputs[f];
