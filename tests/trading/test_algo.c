@@ -2,7 +2,7 @@
  * market time, no over-sending while a child works, exact rounding of odd quantities,
  * sells, the participation cap, limit prices and re-pricing, min_child, the volume
  * profile learned from a small synthetic market file, a state checkpointed as bytes,
- * YAML binding and misuse. */
+ * the algo driving the real order book, YAML binding and misuse. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include "datasets/store.h"
 #include "harness.h"
 #include "trading/algo.h"
+#include "trading/orders.h"
 
 #define SEC ((int64_t)1000000000)
 #define BAR (300 * SEC)                    /* 5-minute bars */
@@ -340,6 +341,51 @@ static void test_state_bytes(void) {
     QA_CHECK(memcmp(&s, &copy, sizeof s) == 0);
 }
 
+/* The algo driving the real order book (trading/orders.h): TWAP 1000/4 with market GTC
+ * children, fills capped at 5% of 2000 shares a bar = 100 a bar. Replaces are a cancel
+ * and a new order. The market is the bottleneck: the parent is done at bar 10 exactly,
+ * and filled + working never passes the parent. */
+static double e2e_filled;
+static qa_status on_event(void *ctx, const qa_order *o, qa_order_event ev, double qty, double price) {
+    (void)ctx, (void)o, (void)price;
+    if (ev == QA_ORDER_EV_FILL) e2e_filled += qty;
+    return QA_OK;
+}
+
+static void test_with_order_book(void) {
+    qa_algo_cfg c = twap(4, 4 * BAR);
+    qa_algo_state s;
+    qa_algo_action a;
+    qa_order_book book;
+    qa_order_book_init(&book);
+    e2e_filled = 0;
+    int64_t id = 0, done_at = -1;
+    qa_order_bar bars[1] = {{100, 101, 99, 100, 2000}};
+    QA_CHECK_OK(qa_algo_start(&c, &s, 1000, T0, &bars[0], &a));
+    for (int64_t t = 0; t <= 15; t++) {
+        if (t > 0) {
+            QA_CHECK_OK(qa_order_book_match(&book, t, bars, 0.05, 0, on_event, NULL));
+            double working = qa_order_book_working_qty(&book, 0);
+            QA_CHECK(e2e_filled + working <= 1000 + 1e-9);
+            if (qa_algo_done(&s, e2e_filled) && done_at < 0) done_at = t;
+            QA_CHECK_OK(qa_algo_step(&c, &s, T0 + t * BAR, &bars[0], e2e_filled, working, &a));
+        }
+        if (a.cancel || a.replace) QA_CHECK_OK(qa_order_book_cancel(&book, id, on_event, NULL));
+        double q = a.replace ? a.replace_qty : a.child_qty;
+        if (q != 0) {
+            qa_order o;
+            QA_CHECK_OK(qa_order_make(&o, 0, QA_ORDER_MARKET, QA_TIF_GTC, q, NAN, t));
+            QA_CHECK_OK(qa_order_book_submit(&book, &o, on_event, NULL, &id));
+        }
+        QA_CHECK(e2e_filled + qa_order_book_working_qty(&book, 0) <= 1000 + 1e-9);
+    }
+    QA_CHECK_NEAR(e2e_filled, 1000, 0, 0);
+    QA_CHECK_INT(done_at, 10);
+    QA_CHECK_INT(s.nchildren, 1);
+    QA_CHECK_INT(s.nreplaces, 3); /* grown to 400, 550 and 700 at bars 1, 2, 3 */
+    qa_order_book_free(&book);
+}
+
 static void test_cfg_and_misuse(void) {
     const char *yaml = "kind: twap\nslices: 6\nwindow: 1800\norder: limit\noffset_bps: 2.5\nmax_participation: 0.05\n";
     qa_cfg_t *cfg = NULL;
@@ -389,6 +435,7 @@ int main(void) {
     QA_RUN(test_limits_and_replace);
     QA_RUN(test_profile_learn);
     QA_RUN(test_state_bytes);
+    QA_RUN(test_with_order_book);
     QA_RUN(test_cfg_and_misuse);
     return qa_test_finish();
 }
