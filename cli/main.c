@@ -27,6 +27,7 @@ static const qa_cli_command commands[] = {
     {"stress", "portfolio VaR/ES, stress scenarios, contributions, limits; VaR backtests", qa_cmd_stress},
     {"submit", "submit a batch-script template to Slurm (libslurm); prints the job id", qa_cmd_submit},
     {"jobs", "Slurm jobs: status, wait, cancel (job arrays included)", qa_cmd_jobs},
+    {"tca", "post-trade transaction-cost analysis of the live order database", qa_cmd_tca},
     {NULL, NULL, NULL},
 };
 
