@@ -275,8 +275,7 @@ qa_status qa_tca_load(const char *orders_db, const qa_tca_filter *f, qa_tca_resu
     /* Read-only: the live service owns the file; a post-trade reader never changes it. */
     int rc = sqlite3_open_v2(orders_db, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc != SQLITE_OK)
-        QA_TRY_FAIL(QA_ERR_SQLITE, "cannot open order database %s: %s", orders_db,
-                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        QA_TRY_FAIL(QA_ERR_SQLITE, "cannot open: %s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     QA_TRY(QA_SQLITE_CHECK(db, sqlite3_busy_timeout(db, 5000)));
     /* One read transaction: a consistent snapshot while the live service writes. */
     QA_TRY(qa_sqlite_exec(db, "BEGIN"));
@@ -296,7 +295,8 @@ qa_status qa_tca_load(const char *orders_db, const qa_tca_filter *f, qa_tca_resu
     QA_TRY(join_children(db, &ix, o));
     QA_TRY(join_fills(db, orders_db, &ix, o));
 cleanup:
-    if (st != QA_OK && qa_err_code() == QA_ERR_SQLITE) qa_err_prefix("reading order database %s: ", orders_db);
+    if (st != QA_OK && qa_err_code() == QA_ERR_SQLITE) qa_err_prefix("reading order database %s (expected SQLite, %s v%d): ", orders_db,
+                      QA_TCA_ORDERS_FORMAT, QA_TCA_ORDERS_VERSION);
     if (in_txn) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     if (db) sqlite3_close_v2(db);
     free(ix.idx);
