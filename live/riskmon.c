@@ -3,22 +3,10 @@
 
 #include <math.h>     /* fabs, sqrt, isfinite */
 #include <stdlib.h>   /* calloc */
-#include <string.h>   /* strcasecmp via strings.h */
-#include <strings.h>  /* strcasecmp */
+#include <string.h>   /* strcmp, memset, memcpy */
 
 #include "kernels/backend.h" /* the CPU backend of the risk kernels */
 #include "kernels/risk.h"    /* VaR/ES, covariance, normal quantile */
-
-const char *const qa_trading_state_names[] = {"ACTIVE", "REDUCING", "HALTED", NULL};
-
-qa_status qa_trading_state_parse(const char *name, qa_trading_state *out) {
-    for (int i = 0; i < QA_STATE_COUNT; i++)
-        if (strcasecmp(name, qa_trading_state_names[i]) == 0) {
-            *out = (qa_trading_state)i;
-            return QA_OK;
-        }
-    return QA_FAIL(QA_ERR_CONFIG, "trading state '%s': expected ACTIVE, REDUCING or HALTED", name);
-}
 
 /* State doubles: [hdr] equity, peak, state, manual, clean snapshots, rows held, next row,
  * timestamps since the last snapshot; [shares] S; [close] S (last close, 0 = none);

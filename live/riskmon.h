@@ -27,15 +27,11 @@
 #include "common/status.h"
 #include "live/msg.h"       /* qa_msg_bar */
 #include "trading/limits.h" /* qa_limit_set */
+#include "trading/pretrade.h" /* qa_trading_state, its names and parser */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum qa_trading_state { QA_STATE_ACTIVE = 0, QA_STATE_REDUCING = 1, QA_STATE_HALTED = 2, QA_STATE_COUNT = 3 } qa_trading_state;
-extern const char *const qa_trading_state_names[]; /* "ACTIVE", "REDUCING", "HALTED" */
-/* Parses a state name (case-insensitive). */
-qa_status qa_trading_state_parse(const char *name, qa_trading_state *out);
 
 typedef struct qa_riskmon_cfg {
     size_t nsym;

@@ -1,4 +1,4 @@
-/* Limit parsing, evaluation, JSON-line alerts and pre-trade checks. */
+/* Limit parsing, evaluation and JSON-line alerts. */
 #include "trading/limits.h"
 
 #include <math.h>    /* INFINITY, isnan, fabs */
@@ -156,38 +156,5 @@ qa_status qa_limits_write_alerts(FILE *f, const char *source, const char *time, 
         free(line);
         if (bad || fflush(f) != 0) return QA_FAIL(QA_ERR_IO, "cannot write alert line");
     }
-    return QA_OK;
-}
-
-void qa_pretrade_rules_default(qa_pretrade_rules *r) {
-    r->max_order_notional = INFINITY;
-    r->max_position_weight = INFINITY;
-    r->max_gross = INFINITY;
-    r->price_collar = 0;
-    r->max_order_qty = INFINITY;
-}
-
-qa_status qa_pretrade_check(const qa_pretrade_rules *r, const qa_pretrade_order *o, double position_qty, double equity,
-                            double gross_value) {
-    if (isnan(o->qty) || o->qty == 0) return QA_FAIL(QA_ERR_LIMIT, "%s: order quantity %g is not tradable", o->symbol, o->qty);
-    if (!(o->price > 0)) return QA_FAIL(QA_ERR_LIMIT, "%s: no valid reference price (%g)", o->symbol, o->price);
-    double notional = fabs(o->qty) * o->price;
-    if (fabs(o->qty) > r->max_order_qty)
-        return QA_FAIL(QA_ERR_LIMIT, "%s: order of %g exceeds the maximum quantity %g", o->symbol, fabs(o->qty), r->max_order_qty);
-    if (notional > r->max_order_notional)
-        return QA_FAIL(QA_ERR_LIMIT, "%s: order notional %.2f exceeds the maximum %.2f", o->symbol, notional, r->max_order_notional);
-    if (r->price_collar > 0 && !isnan(o->limit_price) && fabs(o->limit_price / o->price - 1) > r->price_collar)
-        return QA_FAIL(QA_ERR_LIMIT, "%s: limit price %.4f is %.2f%% from the reference %.4f (collar %.2f%%)", o->symbol,
-                       o->limit_price, 100 * fabs(o->limit_price / o->price - 1), o->price, 100 * r->price_collar);
-    if (!(equity > 0)) return QA_FAIL(QA_ERR_LIMIT, "%s: equity %.2f is not positive", o->symbol, equity);
-    double after = position_qty + o->qty;
-    double weight = fabs(after) * o->price / equity;
-    if (weight > r->max_position_weight)
-        return QA_FAIL(QA_ERR_LIMIT, "%s: position after the order would be %.2f%% of equity (max %.2f%%)", o->symbol,
-                       100 * weight, 100 * r->max_position_weight);
-    double gross_after = gross_value - fabs(position_qty) * o->price + fabs(after) * o->price;
-    if (gross_after / equity > r->max_gross)
-        return QA_FAIL(QA_ERR_LIMIT, "%s: gross exposure after the order would be %.2fx equity (max %.2fx)", o->symbol,
-                       gross_after / equity, r->max_gross);
     return QA_OK;
 }

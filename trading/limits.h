@@ -1,10 +1,10 @@
-/* Risk limits, pre-trade checks and structured alerts, shared by stress runs, the
- * event-driven simulator and the live service.
+/* Risk limits and structured alerts, shared by stress runs, the event-driven simulator
+ * and the live service (pre-trade checks of single orders: trading/pretrade.h).
  *
  * Post-trade limits are checked against a snapshot of portfolio risk (VaR, ES, gross and
  * net exposure, concentration, drawdown); each evaluation gives ok / warning (at
- * `warn_fraction` of the threshold, default 90%) / breach. Pre-trade checks decide
- * whether one order may be sent. Breaches and warnings are written as JSON lines:
+ * `warn_fraction` of the threshold, default 90%) / breach. Breaches and warnings are
+ * written as JSON lines:
  *   {"time":"2026-11-24T05:00:00Z","source":"stress","limit":"var99","metric":"var",
  *    "level":0.99,"value":0.061,"threshold":0.05,"severity":"breach","detail":"..."}
  * Config (YAML list under `limits:`) is documented in docs/risk.md. */
@@ -80,31 +80,6 @@ size_t qa_limits_check(const qa_limit_set *set, const qa_risk_snapshot *snap, qa
  * "live", "backtest") and an ISO `time` (NULL: now). Returns QA_ERR_IO on write errors. */
 qa_status qa_limits_write_alerts(FILE *f, const char *source, const char *time, const qa_limit_result *res, size_t n,
                                  const qa_risk_snapshot *snap);
-
-/* ---- pre-trade checks ---------------------------------------------------------------- */
-
-typedef struct qa_pretrade_rules {
-    double max_order_notional;  /* currency units; +inf to disable */
-    double max_position_weight; /* |position value| / equity after the trade */
-    double max_gross;           /* gross exposure / equity after the trade */
-    double price_collar;        /* |limit price / reference - 1| must be <= this (0 disables) */
-    double max_order_qty;       /* shares/contracts */
-} qa_pretrade_rules;
-
-void qa_pretrade_rules_default(qa_pretrade_rules *r);
-
-typedef struct qa_pretrade_order {
-    const char *symbol;
-    double qty;         /* signed: > 0 buy, < 0 sell */
-    double price;       /* reference (last) price */
-    double limit_price; /* NaN for market orders */
-} qa_pretrade_order;
-
-/* Checks one order given the current position (signed quantity), equity and gross
- * exposure (currency). QA_OK when allowed; QA_ERR_LIMIT with the rule and numbers in
- * the error text when rejected. */
-qa_status qa_pretrade_check(const qa_pretrade_rules *r, const qa_pretrade_order *o, double position_qty, double equity,
-                            double gross_value);
 
 #ifdef __cplusplus
 }

@@ -35,7 +35,7 @@ void qa_sim_settings_init(qa_sim_settings *s) {
     s->min_order_value = 0.0;
     s->replace = 1;
     s->pretrade_on = 0;
-    qa_pretrade_rules_default(&s->pretrade);
+    qa_pretrade_limits_default(&s->pretrade);
     s->record_blotter = 1;
 }
 
@@ -55,6 +55,7 @@ static qa_status check(const qa_sim_data *d, const qa_sim_settings *s, qa_rules 
     if (d->symbols == 0) return QA_FAIL(QA_ERR_INVALID_ARG, "no symbols");
     qa_status st = qa_rules_validate(&s->rules);
     if (st != QA_OK) return st;
+    if (s->pretrade_on && (st = qa_pretrade_limits_validate(&s->pretrade)) != QA_OK) return st;
     if ((int)s->order_type < 0 || s->order_type >= QA_ORDER_TYPE_COUNT || (int)s->tif < 0 || s->tif >= QA_TIF_COUNT)
         return QA_FAIL(QA_ERR_CONFIG, "unknown order type %d or time in force %d", (int)s->order_type, (int)s->tif);
     if (!(isfinite(s->price_offset) && s->price_offset >= 0.0 && s->price_offset < 1.0))
@@ -111,6 +112,7 @@ typedef struct sim {
     unsigned char *sH, *aH;
     double A_prev;      /* account equity at the last decision */
     int64_t trades;     /* entries over all sleeves */
+    qa_pretrade_guard *guard; /* the account's accepted orders (with pretrade_on) */
 } sim;
 
 static const char *sym_name(const sim *m, size_t s, char *buf, size_t n) {
@@ -224,32 +226,31 @@ static qa_status decide(sim *m, size_t s) {
     else if (set->order_type == QA_ORDER_STOP) px = buy ? c * (1.0 + off) : c * (1.0 - off);
     qa_order o;
     QA_TRY(qa_order_make(&o, s, set->order_type, set->tif, q, px, m->t));
+    qa_pretrade_order po = {0};
     if (set->pretrade_on) {
-        char nb[32];
+        char nb[32], why[256];
         double gross;
         qa_portfolio_exposure(&m->pf, &gross, NULL);
-        qa_pretrade_order po = {sym_name(m, s, nb, sizeof nb), q, c, set->order_type == QA_ORDER_LIMIT ? px : NAN};
-        /* an order that only reduces the position (no sign change) is never refused by
-         * the exposure rules: they must not lock a position that drifted past a limit */
-        qa_pretrade_rules rules = set->pretrade;
-        double pos_after = cur + working + q;
-        if (fabs(pos_after) <= fabs(cur + working) && pos_after * (cur + working) >= 0.0) {
-            rules.max_position_weight = INFINITY;
-            rules.max_gross = INFINITY;
-        }
-        if (qa_pretrade_check(&rules, &po, cur + working, qa_portfolio_equity(&m->pf), gross) != QA_OK) {
+        const qa_rules_costs *cm = &set->rules.costs;
+        po.symbol = sym_name(m, s, nb, sizeof nb);
+        po.qty = q;
+        po.limit = set->order_type == QA_ORDER_LIMIT ? px : NAN;
+        po.ref_price = c;
+        po.time = m->d->time ? m->d->time[m->t] : m->t;
+        qa_pretrade_account acct = {QA_STATE_ACTIVE, cur, working, c, qa_portfolio_equity(&m->pf), gross,
+                                    qa_portfolio_cash(&m->pf), (cm->commission_bps + cm->half_spread_bps) * 1e-4};
+        if (qa_pretrade_check(&set->pretrade, m->guard, &acct, &po, why, sizeof why) != QA_PRETRADE_OK) {
             /* rejected: no order, no trade, no cost; the reason goes to the blotter */
             m->out->counts.rejected++;
             o.id = 0;
             o.status = QA_ORDER_REJECTED;
-            st = log_event(m, &o, QA_ORDER_EV_REJECTED, 0.0, NAN, 0.0, qa_err_msg());
-            qa_err_clear();
-            return st;
+            return log_event(m, &o, QA_ORDER_EV_REJECTED, 0.0, NAN, 0.0, why);
         }
     }
     sl->pending_cost = cost;
     int64_t id;
     QA_TRY(qa_order_book_submit(&m->book, &o, on_event, m, &id));
+    if (set->pretrade_on) qa_pretrade_record(m->guard, &po);
     if (set->order_type == QA_ORDER_MOC) QA_TRY(qa_order_book_match(&m->book, m->t, m->bars, set->participation, id, on_event, m));
     sl->pending_cost = 0.0;
 cleanup:
@@ -285,7 +286,7 @@ static double at(const double *p, size_t S, size_t T, size_t s, size_t t) {
 static void sim_free(sim *m) {
     if (m->sl)
         for (size_t s = 0; s < m->d->symbols; s++) qa_strategy_free(&m->sl[s].strat);
-    QA_FREE_ALL(m->sl, m->bars, m->sR, m->sH);
+    QA_FREE_ALL(m->sl, m->bars, m->sR, m->sH, m->guard);
     qa_order_book_free(&m->book);
     qa_portfolio_free(&m->pf);
 }
@@ -305,6 +306,10 @@ static qa_status sim_init(sim *m, const qa_rules *sleeve_rules) {
     m->sR = malloc((2 * S * L + L + 1) * sizeof *m->sR);
     m->sH = calloc(S * L + L + 1, 1);
     if (!m->sl || !m->bars || !m->sR || !m->sH) return QA_FAIL(QA_ERR_NOMEM, "simulation state for %zu symbols", S);
+    if (set->pretrade_on) {
+        if (!(m->guard = malloc(sizeof *m->guard))) return QA_FAIL(QA_ERR_NOMEM, "pre-trade guard");
+        qa_pretrade_guard_init(m->guard);
+    }
     m->sT = m->sR + S * L;
     m->aT = m->sT + S * L;
     m->aH = m->sH + S * L;

@@ -1,7 +1,7 @@
 /* `qa simulate`: the event-driven backtest simulator. Bars are fed in time order; at
  * each bar every symbol's strategy (trading/strategy.h, the vectorized engine's rules)
  * gives a target weight of the symbol's sleeve, the bar loop turns it into an order
- * (trading/orders.h), optional pre-trade checks gate it (trading/limits.h), fills go
+ * (trading/orders.h), optional pre-trade checks gate it (trading/pretrade.h), fills go
  * through the portfolio (trading/portfolio.h) with costs from trading/costs.h, and the
  * equity curve, positions and the blotter of every order event are recorded.
  *
@@ -31,8 +31,8 @@
 #include "common/status.h"
 #include "kernels/backtest.h"
 #include "trading/blotter.h"
-#include "trading/limits.h"
 #include "trading/orders.h"
+#include "trading/pretrade.h"
 #include "trading/rules.h"
 
 #ifdef __cplusplus
@@ -56,8 +56,12 @@ typedef struct qa_sim_settings {
     double min_order_value;    /* resizes below this notional (currency) are not traded */
     int replace;               /* cancel a symbol's working orders before each new order (1) or
                                   order net of them (0) */
-    int pretrade_on;           /* gate every order with qa_pretrade_check */
-    qa_pretrade_rules pretrade;
+    int pretrade_on;           /* gate every order with qa_pretrade_check: the account is
+                                  ACTIVE, position = the symbol's shares + working orders,
+                                  reference and last price = the decision close, buying
+                                  power = the account's cash, fee rate = commission +
+                                  half spread; orders carry no client order id */
+    qa_pretrade_limits pretrade;
     int record_blotter;        /* keep every order event */
 } qa_sim_settings;
 
@@ -74,6 +78,9 @@ typedef struct qa_sim_data {
     const char *const *names;   /* [S] symbol names for messages (may be NULL) */
     size_t symbols, bars;
     size_t t_begin, t_end;      /* evaluation range; earlier bars warm up indicators */
+    const int64_t *time;        /* [bars] bar times, ns since the epoch: the pre-trade
+                                   checks' market clock (NULL: the bar index t stands for
+                                   the time, so their windows count bars) */
 } qa_sim_data;
 
 typedef struct qa_sim_counts {

@@ -97,26 +97,6 @@ static qa_status bind_params(const qa_cfg_t *cfg, const qa_cfg_node *map, qa_bt_
     return QA_OK;
 }
 
-/* pretrade: {max_order_notional, max_position_weight, max_gross, price_collar, max_order_qty} */
-static qa_status bind_pretrade(const qa_cfg_t *cfg, const qa_cfg_node *map, qa_pretrade_rules *r) {
-    qa_pretrade_rules_default(r);
-    const qa_cfg_field sub[] = {
-        {"max_order_notional", QA_CFG_T_DOUBLE, offsetof(qa_pretrade_rules, max_order_notional), 0, INFINITY, NULL, NULL, 0,
-         "currency"},
-        {"max_position_weight", QA_CFG_T_DOUBLE, offsetof(qa_pretrade_rules, max_position_weight), 0, INFINITY, NULL, NULL,
-         0, "|position value| / equity after the order"},
-        {"max_gross", QA_CFG_T_DOUBLE, offsetof(qa_pretrade_rules, max_gross), 0, INFINITY, NULL, NULL, 0,
-         "gross / equity after the order"},
-        {"price_collar", QA_CFG_T_DOUBLE, offsetof(qa_pretrade_rules, price_collar), 0, INFINITY, NULL, NULL, 0,
-         "|limit / reference - 1| (0 = off)"},
-        {"max_order_qty", QA_CFG_T_DOUBLE, offsetof(qa_pretrade_rules, max_order_qty), 0, INFINITY, NULL, NULL, 0,
-         "shares"},
-        {NULL},
-    };
-    if (qa_cfg_node_kind(map) != QA_CFG_MAP) return qa_cfg_error(cfg, map, "pretrade", "expected a map of rules");
-    return qa_cfg_bind(cfg, map, sub, r, "pretrade");
-}
-
 qa_status qa_sim_cfg_bind(const qa_cfg_t *cfg, qa_sim_cfg *c) {
     const char *strategy_before = c->strategy;
     qa_status st = qa_cfg_bind(cfg, qa_cfg_root(cfg), schema, c, NULL);
@@ -129,7 +109,7 @@ qa_status qa_sim_cfg_bind(const qa_cfg_t *cfg, qa_sim_cfg *c) {
         if ((st = bind_params(cfg, c->n_params, s->strategy, &s->params)) != QA_OK) return st;
     }
     if (c->n_pretrade) {
-        if ((st = bind_pretrade(cfg, c->n_pretrade, &s->pretrade)) != QA_OK) return st;
+        if ((st = qa_pretrade_limits_bind(cfg, c->n_pretrade, "pretrade", &s->pretrade)) != QA_OK) return st;
         s->pretrade_on = 1;
     }
     if (s->strategy == QA_BT_SIGNAL && !c->signal)
@@ -154,13 +134,26 @@ static json_t *resolved_json(const qa_sim_cfg *c) {
         json_object_set_new(p, qa_bt_param_name(c->set.strategy, j), qa_json_real(c->set.params.p[j]));
     json_object_set_new(o, "params", p);
     if (c->set.pretrade_on) {
-        const qa_pretrade_rules *t = &c->set.pretrade;
+        /* the simulator's five original keys always (price_collar, its name of the price
+         * band); the newer checks when they are on */
+        const qa_pretrade_limits *t = &c->set.pretrade;
+        qa_pretrade_limits off;
+        qa_pretrade_limits_default(&off);
         json_t *g = json_object();
         json_object_set_new(g, "max_order_notional", qa_json_real(t->max_order_notional));
         json_object_set_new(g, "max_position_weight", qa_json_real(t->max_position_weight));
         json_object_set_new(g, "max_gross", qa_json_real(t->max_gross));
-        json_object_set_new(g, "price_collar", qa_json_real(t->price_collar));
+        json_object_set_new(g, "price_collar", qa_json_real(t->price_band));
         json_object_set_new(g, "max_order_qty", qa_json_real(t->max_order_qty));
+        if (t->max_position != off.max_position) json_object_set_new(g, "max_position", qa_json_real(t->max_position));
+        if (t->throttle_orders) {
+            json_object_set_new(g, "throttle_orders", json_integer(t->throttle_orders));
+            json_object_set_new(g, "throttle_window_ns", json_integer(t->throttle_window_ns));
+        }
+        if (t->duplicate_ids != off.duplicate_ids) json_object_set_new(g, "duplicate_ids", json_integer(t->duplicate_ids));
+        if (t->duplicate_window_ns)
+            json_object_set_new(g, "duplicate_window_ns", json_integer(t->duplicate_window_ns));
+        if (t->buying_power) json_object_set_new(g, "buying_power", json_true());
         json_object_set_new(o, "pretrade", g);
     } else {
         json_object_set_new(o, "pretrade", json_null());
@@ -559,7 +552,7 @@ qa_status qa_sim_execute(const qa_sim_cfg *c, const char *run_dir, int argc, cha
     doc = NULL;
     qa_sim_data d = {p.block, p.block + p.S * p.T, p.block + 2 * p.S * p.T, p.block + 3 * p.S * p.T,
                      p.block + 4 * p.S * p.T, eff.set.strategy == QA_BT_SIGNAL ? p.block + 5 * p.S * p.T : NULL,
-                     p.names, p.S, p.T, p.t_begin, p.t_end};
+                     p.names, p.S, p.T, p.t_begin, p.t_end, p.time};
     char a[48], b[48];
     qa_log_info("simulate: %s on %zu symbols, %s .. %s (%zu bars, %zu warm-up), %s orders, %s costs",
                 qa_bt_strategy_name(eff.set.strategy), p.S, iso(&p, p.t_begin, a, sizeof a),

@@ -30,7 +30,7 @@ static void test_market_orders_by_hand(void) {
     s.order_type = QA_ORDER_MARKET;
     s.rules.costs.commission_bps = 10; /* 0.001 x notional */
     s.rules.costs.fixed_cost = 1;
-    qa_sim_data d = {open, NULL, NULL, close, volume, signal, NULL, 1, T, 0, T};
+    qa_sim_data d = {open, NULL, NULL, close, volume, signal, NULL, 1, T, 0, T, NULL};
     qa_sim_result r;
     QA_CHECK_OK(qa_sim_run(&d, &s, &r));
     /* by hand: t2 decides long, buys at t3's open; t3 tops up to weight 1 at t4's open;
@@ -105,7 +105,7 @@ static panel make_panel(size_t S, size_t T, uint64_t seed) {
 static void panel_free(panel *p) { free(p->open); } /* one allocation, six views */
 
 static qa_sim_data data_of(const panel *p, size_t tb) {
-    qa_sim_data d = {p->open, p->high, p->low, p->close, p->volume, p->signal, NULL, p->S, p->T, tb, p->T};
+    qa_sim_data d = {p->open, p->high, p->low, p->close, p->volume, p->signal, NULL, p->S, p->T, tb, p->T, NULL};
     return d;
 }
 
@@ -277,12 +277,12 @@ static void test_pretrade(void) {
     long with_reason = 0;
     for (size_t i = 0; i < r.blotter.n; i++)
         with_reason += r.blotter.rows[i].event == QA_ORDER_EV_REJECTED &&
-                       strstr(qa_blotter_reason(&r.blotter, &r.blotter.rows[i]), "exceeds the maximum quantity") != NULL;
+                       strstr(qa_blotter_reason(&r.blotter, &r.blotter.rows[i]), "max_qty: ") != NULL;
     QA_CHECK_INT(with_reason, r.counts.rejected);
     qa_sim_result_free(&r);
     /* each sleeve holds weight 1.5 of a quarter of the account = 37.5% > 30%: entries are
      * rejected; weight 1 (25%) passes */
-    qa_pretrade_rules_default(&s.pretrade);
+    qa_pretrade_limits_default(&s.pretrade);
     s.pretrade.max_position_weight = 0.3;
     s.rules.sizing.fraction = 1.5;
     QA_CHECK_OK(qa_sim_run(&d, &s, &r));
@@ -298,7 +298,7 @@ static void test_pretrade(void) {
     qa_sim_result_free(&r);
     /* gross: two sleeves long at weight 1 are 50% of the account each; max_gross 0.75
      * refuses a second position while one is open */
-    qa_pretrade_rules_default(&s.pretrade);
+    qa_pretrade_limits_default(&s.pretrade);
     s.pretrade.max_gross = 0.75;
     s.rules.direction = QA_BT_LONG_ONLY;
     panel q = make_panel(2, 400, g_seed + 2);
@@ -311,6 +311,25 @@ static void test_pretrade(void) {
     QA_CHECK(gross_rej > 0);
     QA_CHECK(r.counts.fills > 0);
     check_accounting(&q, &r, s.rules.capital);
+    qa_sim_result_free(&r);
+    /* throttle in market time: without bar times the bar index is the clock, so one
+     * order per 50 bars over the account; every refusal says so */
+    qa_pretrade_limits_default(&s.pretrade);
+    s.pretrade.throttle_orders = 1;
+    s.pretrade.throttle_window_ns = 50;
+    QA_CHECK_OK(qa_sim_run(&d, &s, &r));
+    QA_CHECK(r.counts.orders > 0 && r.counts.rejected > 0);
+    int64_t last = -1000;
+    long thr = 0;
+    for (size_t i = 0; i < r.blotter.n; i++) {
+        const qa_blotter_row *b = &r.blotter.rows[i];
+        if (b->event == QA_ORDER_EV_NEW) {
+            QA_CHECK_MSG(b->t - last >= 50, "orders at bars %lld and %lld", (long long)last, (long long)b->t);
+            last = b->t;
+        }
+        thr += b->event == QA_ORDER_EV_REJECTED && strncmp(qa_blotter_reason(&r.blotter, b), "throttle: ", 10) == 0;
+    }
+    QA_CHECK_INT(thr, r.counts.rejected);
     qa_sim_result_free(&r);
     panel_free(&p);
     panel_free(&q);
@@ -353,7 +372,8 @@ static void test_config(void) {
                        "costs: {commission_bps: 1, convention: traded}\n"
                        "capital: 5e5\n"
                        "orders: {type: limit, tif: gtc, price_offset: 0.002, participation: 0.1}\n"
-                       "pretrade: {max_order_notional: 100000}\n";
+                       "pretrade: {max_order_notional: 100000, price_collar: 0.05, max_position: 800,\n"
+                       "           throttle_orders: 2, throttle_window_ns: 86400000000000, duplicate_window_ns: 1}\n";
     qa_cfg_t *cfg = NULL;
     QA_CHECK_OK(qa_cfg_parse("sim.yaml", yaml, strlen(yaml), &cfg));
     qa_sim_cfg c;
@@ -367,6 +387,9 @@ static void test_config(void) {
     QA_CHECK(c.set.rules.costs.convention == QA_RULES_TRADED && c.set.rules.capital == 5e5);
     QA_CHECK(c.set.order_type == QA_ORDER_LIMIT && c.set.tif == QA_TIF_GTC && c.set.participation == 0.1);
     QA_CHECK(c.set.pretrade_on && c.set.pretrade.max_order_notional == 1e5 && isinf(c.set.pretrade.max_gross));
+    QA_CHECK(c.set.pretrade.price_band == 0.05 && c.set.pretrade.max_position == 800);
+    QA_CHECK(c.set.pretrade.throttle_orders == 2 && c.set.pretrade.throttle_window_ns == 86400000000000LL);
+    QA_CHECK(c.set.pretrade.duplicate_window_ns == 1 && !c.set.pretrade.buying_power);
     QA_CHECK(isnan(c.set.rules.bars_per_year)); /* the market file's */
     qa_cfg_free(cfg);
     const char *bad[][2] = {

@@ -139,7 +139,7 @@ static int real_panel(const char *path, panel *p, size_t *t_begin) {
 
 static qa_sim_data sim_data(const panel *p, size_t tb, size_t te) {
     qa_sim_data d = {p->open, p->high, p->low, p->close, p->volume, p->signal, (const char *const *)p->names,
-                     p->S, p->T, tb, te};
+                     p->S, p->T, tb, te, NULL};
     return d;
 }
 

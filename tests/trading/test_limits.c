@@ -1,4 +1,4 @@
-/* Limits from YAML, evaluation against a snapshot, alert lines, pre-trade checks. */
+/* Limits from YAML, evaluation against a snapshot, alert lines (pre-trade checks: test_pretrade). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,31 +73,8 @@ static void test_bad_configs(void) {
     }
 }
 
-static void test_pretrade(void) {
-    qa_pretrade_rules r;
-    qa_pretrade_rules_default(&r);
-    r.max_order_notional = 50000;
-    r.max_position_weight = 0.10;
-    r.max_gross = 1.5;
-    r.price_collar = 0.05;
-    qa_pretrade_order o = {"AAPL", 100, 200, NAN};
-    QA_CHECK_OK(qa_pretrade_check(&r, &o, 0, 1e6, 0));
-    o.qty = 300; /* 60,000 notional */
-    QA_CHECK_ERR(qa_pretrade_check(&r, &o, 0, 1e6, 0), QA_ERR_LIMIT, "order notional 60000.00 exceeds the maximum 50000.00");
-    o.qty = 200;
-    QA_CHECK_ERR(qa_pretrade_check(&r, &o, 400, 1e6, 0), QA_ERR_LIMIT, "12.00% of equity (max 10.00%)");
-    QA_CHECK_OK(qa_pretrade_check(&r, &o, -400, 1e6, 80000)); /* reduces a short */
-    o.limit_price = 215;
-    QA_CHECK_ERR(qa_pretrade_check(&r, &o, 0, 1e6, 0), QA_ERR_LIMIT, "7.50% from the reference");
-    o.limit_price = NAN;
-    QA_CHECK_ERR(qa_pretrade_check(&r, &o, 0, 1e6, 1.49e6), QA_ERR_LIMIT, "gross exposure after the order would be 1.53x");
-    o.qty = 0;
-    QA_CHECK_ERR(qa_pretrade_check(&r, &o, 0, 1e6, 0), QA_ERR_LIMIT, "not tradable");
-}
-
 int main(void) {
     QA_RUN(test_parse_and_check);
     QA_RUN(test_bad_configs);
-    QA_RUN(test_pretrade);
     return qa_test_finish();
 }
