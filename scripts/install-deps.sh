@@ -12,7 +12,7 @@ LIBS="libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
       libopenblas-dev liblapacke-dev
       librdkafka-dev kcat
       libslurm-dev slurm-wlm slurmctld slurmd munge
-      libsqlite3-dev sqlite3 libmicrohttpd-dev
+      libsqlite3-dev sqlite3 libmicrohttpd-dev libquickfix-dev
       libjansson-dev libyaml-dev libssl-dev zlib1g-dev"
 # Tests read results back with h5py/numpy the way a researcher would.
 TESTS="python3 python3-numpy python3-h5py"
