@@ -237,6 +237,21 @@ static json_t *msg_json(const qa_msg *m) {
         json_object_set_new(o, "state", json_string(m->u.alert.state));
         json_object_set_new(o, "detail", json_string(m->u.alert.detail));
         break;
+    case QA_MSG_ORDER: {
+        static const char *const names[7] = {"qty", "limit", "last_qty", "last_price", "filled", "avg_price", "fees"};
+        const qa_msg_order *x = &m->u.order;
+        json_object_set_new(o, "clordid", json_string(x->clordid));
+        json_object_set_new(o, "parent", json_string(x->parent));
+        json_object_set_new(o, "side", json_integer(x->side));
+        json_object_set_new(o, "event", json_string(x->event));
+        json_object_set_new(o, "state", json_string(x->state));
+        json_object_set_new(o, "type", json_string(x->type));
+        json_object_set_new(o, "algo", json_string(x->algo));
+        set_nums(o, names, (const double[7]){x->qty, x->limit, x->last_qty, x->last_price, x->filled, x->avg_price, x->fees}, 7);
+        json_object_set_new(o, "trade_id", json_string(x->trade_id));
+        json_object_set_new(o, "reason", json_string(x->reason));
+        break;
+    }
     case QA_MSG_DEAD:
         json_object_set_new(o, "source_topic", json_string(m->u.dead.topic));
         json_object_set_new(o, "source_partition", json_integer(m->u.dead.partition));

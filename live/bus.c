@@ -21,7 +21,7 @@
 
 const char *const qa_bus_topics[] = {QA_TOPIC_MARKET, QA_TOPIC_ALT, QA_TOPIC_FEATURES, QA_TOPIC_SIGNALS,
                                      QA_TOPIC_SIZES, QA_TOPIC_RISK, QA_TOPIC_ALERTS, QA_TOPIC_REGISTRY,
-                                     QA_TOPIC_DEAD, NULL};
+                                     QA_TOPIC_DEAD, QA_TOPIC_ORDERS, QA_TOPIC_EXECUTIONS, QA_TOPIC_FILLS, NULL};
 
 void qa_bus_cfg_default(qa_bus_cfg *c) {
     memset(c, 0, sizeof *c);

@@ -37,6 +37,9 @@ extern "C" {
 #define QA_TOPIC_ALERTS "alerts"
 #define QA_TOPIC_REGISTRY "registry.events"
 #define QA_TOPIC_DEAD "dead.letter"
+#define QA_TOPIC_ORDERS "orders"         /* every order created (parents and children) */
+#define QA_TOPIC_EXECUTIONS "executions" /* every order state change (execution reports) */
+#define QA_TOPIC_FILLS "fills"           /* every fill, once, with its trade id */
 /* NULL-terminated list of every topic above. */
 extern const char *const qa_bus_topics[];
 

@@ -4,7 +4,7 @@
 #include <string.h>  /* memcpy, memset, strlen, memchr */
 
 static const char *const kind_names[QA_MSG_KIND_END] = {
-    "?", "bar", "watermark", "features", "signal", "size", "dead_letter", "risk", "alert", "registry", "doc"};
+    "?", "bar", "watermark", "features", "signal", "size", "dead_letter", "risk", "alert", "registry", "doc", "order"};
 
 const char *qa_msg_kind_name(int kind) {
     return kind > 0 && kind < QA_MSG_KIND_END ? kind_names[kind] : "?";
@@ -73,6 +73,7 @@ static size_t body_min(int kind) {
     case QA_MSG_REGISTRY: return 200;
     case QA_MSG_DEAD: return 176;
     case QA_MSG_DOC: return 32;
+    case QA_MSG_ORDER: return 400;
     default: return 0;
     }
 }
@@ -147,6 +148,23 @@ qa_status qa_msg_encode(const qa_msg *m, void *buf, size_t cap, size_t *len) {
         for (int i = 0; i < 11; i++) put_f64(b + 8 * i, v[i]);
         QA_TRY_RET(put_text(b + 88, 16, x->state, "trading state"));
         QA_TRY_RET(put_text(b + 104, 16, x->top, "symbol"));
+        break;
+    }
+    case QA_MSG_ORDER: {
+        const qa_msg_order *x = &m->u.order;
+        QA_TRY_RET(put_text(b, 64, x->clordid, "client order id"));
+        QA_TRY_RET(put_text(b + 64, 64, x->parent, "parent id"));
+        put_u32(b + 128, (uint32_t)x->side), put_u32(b + 132, 0);
+        QA_TRY_RET(put_text(b + 136, 24, x->event, "event"));
+        QA_TRY_RET(put_text(b + 160, 24, x->state, "state"));
+        QA_TRY_RET(put_text(b + 184, 16, x->type, "type"));
+        QA_TRY_RET(put_text(b + 200, 16, x->algo, "algo"));
+        const double f[7] = {x->qty, x->limit, x->last_qty, x->last_price, x->filled, x->avg_price, x->fees};
+        for (int i = 0; i < 7; i++) put_f64(b + 216 + 8 * i, f[i]);
+        QA_TRY_RET(put_text(b + 272, 64, x->trade_id, "trade id"));
+        memset(b + 336, 0, 64); /* reasons are cut, never refused */
+        size_t rn = strlen(x->reason);
+        memcpy(b + 336, x->reason, rn < 64 ? rn : 63);
         break;
     }
     case QA_MSG_ALERT: {
@@ -263,6 +281,21 @@ qa_status qa_msg_decode(const void *buf, size_t len, qa_msg *m) {
         for (int i = 0; i < 11; i++) *v[i] = get_f64(b + 8 * i);
         QA_TRY_RET(get_text(b + 88, 16, x->state, "trading state"));
         QA_TRY_RET(get_text(b + 104, 16, x->top, "symbol"));
+        break;
+    }
+    case QA_MSG_ORDER: {
+        qa_msg_order *x = &m->u.order;
+        QA_TRY_RET(get_text(b, 64, x->clordid, "client order id"));
+        QA_TRY_RET(get_text(b + 64, 64, x->parent, "parent id"));
+        x->side = (int32_t)get_u32(b + 128);
+        QA_TRY_RET(get_text(b + 136, 24, x->event, "event"));
+        QA_TRY_RET(get_text(b + 160, 24, x->state, "state"));
+        QA_TRY_RET(get_text(b + 184, 16, x->type, "type"));
+        QA_TRY_RET(get_text(b + 200, 16, x->algo, "algo"));
+        double *f[7] = {&x->qty, &x->limit, &x->last_qty, &x->last_price, &x->filled, &x->avg_price, &x->fees};
+        for (int i = 0; i < 7; i++) *f[i] = get_f64(b + 216 + 8 * i);
+        QA_TRY_RET(get_text(b + 272, 64, x->trade_id, "trade id"));
+        QA_TRY_RET(get_text(b + 336, 64, x->reason, "reason"));
         break;
     }
     case QA_MSG_ALERT: {

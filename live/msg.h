@@ -32,6 +32,10 @@
  *              64 B who: one event of the model registry's log                  (200)
  *   dead       32 B source topic; i32 partition; u32 payload bytes P; i64 offset;
  *              128 B reason; P payload bytes (the original, cut at 4096)   (176 + P)
+ *   order      64 B client order id; 64 B parent id; i32 side; u32 0; 24 B event; 24 B
+ *              state; 16 B type; 16 B algo; f64 qty, limit, last qty, last price,
+ *              filled, average price, fees; 64 B trade id; 64 B reason: one order
+ *              event of the execution stage (orders, executions, fills topics)      (400)
  *   doc        u32 time basis (0 timestamp, 1 date only); u32 text bytes N; f64 the
  *              source's sentiment; 16 B source; N bytes of UTF-8 text (the scored text:
  *              a headline, a tweet; at most 2048): one alternative-data document for
@@ -74,7 +78,8 @@ typedef enum qa_msg_kind {
     QA_MSG_ALERT = 8,
     QA_MSG_REGISTRY = 9,
     QA_MSG_DOC = 10,
-    QA_MSG_KIND_END = 11
+    QA_MSG_ORDER = 11,
+    QA_MSG_KIND_END = 12
 } qa_msg_kind;
 
 /* "bar", "watermark", ...; "?" for others. */
@@ -151,6 +156,20 @@ typedef struct qa_msg_doc {
     const char *text;    /* text_len bytes, not NUL-terminated; decode: points into the buffer */
 } qa_msg_doc;
 
+#define QA_MSG_ID_LEN 64
+typedef struct qa_msg_order {
+    char clordid[QA_MSG_ID_LEN];
+    char parent[QA_MSG_ID_LEN]; /* "" for a parent order */
+    int32_t side;               /* +1 buy, -1 sell */
+    char event[24];             /* new, accepted, fill, cancel_request, cancelled, ... (live/oms.h) */
+    char state[24];             /* the order's state after the event */
+    char type[16];              /* parent, market, limit */
+    char algo[16];
+    double qty, limit, last_qty, last_price, filled, avg_price, fees;
+    char trade_id[QA_MSG_ID_LEN];
+    char reason[64];
+} qa_msg_order;
+
 typedef struct qa_msg {
     int kind;          /* qa_msg_kind */
     int minor;         /* the sender's minor version */
@@ -168,6 +187,7 @@ typedef struct qa_msg {
         qa_msg_alert alert;
         qa_msg_registry reg;
         qa_msg_doc doc;
+        qa_msg_order order;
     } u;
 } qa_msg;
 

@@ -88,6 +88,7 @@ static const qa_cfg_field live_schema[] = {
     {"rules", QA_CFG_T_SECTION, offsetof(qa_live_cfg, rules), 0, 0, NULL, qa_rules_schema, 0, "trading rules"},
     {"risk", QA_CFG_T_SECTION, 0, 0, 0, NULL, risk_schema, 0, "risk monitoring"},
     {"alt", QA_CFG_T_SECTION, 0, 0, 0, NULL, alt_schema, 0, "alternative data"},
+    QA_CFG_FIELD(qa_live_cfg, "execution", QA_CFG_T_NODE, exec_node, 0, "orders, brokers and fills (docs/execution.md)"),
     {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 qa_status qa_live_cfg_bind(const qa_cfg_t *doc, qa_live_cfg *c) {
@@ -100,6 +101,7 @@ qa_status qa_live_cfg_bind(const qa_cfg_t *doc, qa_live_cfg *c) {
         while (k < c->limits.n && strcmp(c->limits.items[k].name, h) != 0) k++;
         if (k == c->limits.n) return QA_FAIL(QA_ERR_CONFIG, "risk.halt: '%s' is not the name of a risk limit", h);
     }
+    if (c->exec_node) QA_TRY_RET(qa_exec_cfg_bind(doc, c->exec_node, &c->exec));
     if (c->alt_sources.n > QA_LIVE_ALT_SOURCES)
         return QA_FAIL(QA_ERR_CONFIG, "alt.sources: %zu sources, at most %d", c->alt_sources.n, QA_LIVE_ALT_SOURCES);
     for (size_t i = 0; i < c->alt_sources.n; i++) {
@@ -144,7 +146,7 @@ typedef struct mark {
 
 /* Output topics: the engine's three, then the service's own. Risk and alert messages are
  * ordered after every symbol of their timestamp: their mark is (time, S + id). */
-enum { OUT_RISK = QA_ENGINE_OUTS, OUT_ALERTS, NOUT };
+enum { OUT_RISK = QA_ENGINE_OUTS, OUT_ALERTS, OUT_ORDERS, OUT_EXECS, OUT_FILLS, NOUT };
 #define MAX_CMDS 64
 
 /* A configuration change the service knows (live/reload.h): its row in risk.db, its file
@@ -259,6 +261,11 @@ typedef struct svc {
     size_t ndocs, cap_docs;
     char (*tick)[32];         /* [S] the symbols in ticker normal form */
     uint32_t *thash;          /* open addressing over tick, like hash */
+    /* execution (live/exec.h): this timestamp's targets from the sizes */
+    qa_exec_t *exec;
+    double *targets;
+    uint64_t *sigs;
+    int nouts; /* output topics in use: NOUT with execution, else OUT_ORDERS */
     /* bus health */
     uint64_t bus_errors_seen, cons_errors_seen, last_ops_alert;
     long long bus_errors;
@@ -481,6 +488,7 @@ static qa_status emit(void *ctx, qa_engine_out out, size_t sym, const qa_msg *m)
     qa_msg z = *m;
     qa_riskmon_target(v->risk, sym, &z.u.size.weight, &z.u.size.shares, z.u.size.price);
     snprintf(z.u.size.state, sizeof z.u.size.state, "%s", qa_trading_state_names[qa_riskmon_state(v->risk)]);
+    if (v->exec) v->targets[sym] = z.u.size.shares, v->sigs[sym] = m->id;
     return produce_out(v, out, sym, &z);
 }
 
@@ -675,6 +683,26 @@ static void ops_alert(svc *v, const char *severity, const char *limit, const cha
     int p = (qa_bus_partition_of(m.symbol, strlen(m.symbol), n) + 1) % n;
     if (qa_msg_encode(&m, v->buf, sizeof v->buf, &len) == QA_OK)
         qa_bus_produce(v->prod, v->topic_out[OUT_ALERTS], p, m.symbol, strlen(m.symbol), v->buf, len);
+}
+
+/* ---- execution (live/exec.h) ------------------------------------------------------------------------ */
+
+static qa_status exec_emit(void *ctx, int topic, size_t mark, const qa_msg *m) {
+    return produce_out(ctx, OUT_ORDERS + topic, mark, m);
+}
+
+static void exec_alert(void *ctx, const char *severity, const char *limit, const char *metric, double value,
+                       double threshold, const char *detail) {
+    add_alert(ctx, severity, limit, metric, value, threshold, detail);
+}
+
+/* Reconciliation findings are operational: after a restart they depend on where the
+ * previous run stopped, so they stay out of the deterministic alert sequence. */
+static void exec_ops(void *ctx, const char *severity, const char *limit, const char *metric, double value,
+                     double threshold, const char *detail) {
+    (void)threshold;
+    qa_log_warn("execution: %s %s: %s", severity, limit, detail);
+    ops_alert(ctx, severity, limit, metric, value, detail);
 }
 
 /* Judges a new change (queued by `qa live reload`, SIGHUP or a restart) against the one
@@ -1184,8 +1212,13 @@ static qa_status close_ready(svc *v) {
         if (v->nchg) QA_TRY_RET(apply_changes(v, t));
         qa_riskmon_mark(v->risk, v->bars, v->present);
         if (v->nsrc) alt_step(v, t);
+        if (v->exec)
+            for (size_t s2 = 0; s2 < v->S; s2++) v->targets[s2] = NAN, v->sigs[s2] = 0;
         QA_TRY_RET(qa_engine_step(v->engine, t, v->bars, v->present, emit, v));
         if (v->nsrc && qa_engine_nfeatures(v->engine) == 0) QA_TRY_RET(alt_only_features(v, t));
+        if (v->exec)
+            QA_TRY_RET(qa_exec_step(v->exec, t, v->bars, v->present, v->targets, v->sigs, qa_riskmon_state(v->risk),
+                                    exec_emit, exec_alert, exec_ops, v));
         QA_TRY_RET(risk_step(v, t));
         QA_TRY_RET(send_outputs(v));
         double dt = qa_time_since(t0);
@@ -1240,6 +1273,9 @@ static qa_status checkpoint(svc *v) {
     double *alt = v->statebuf + ne + qa_riskmon_state_doubles(v->risk);
     for (size_t k = 0; k < v->nsrc * v->S; k++)
         qa_altseries_pack(&v->series[k], alt + k * QA_ALTSERIES_DOUBLES(v->cfg->alt_z_window));
+    if (v->exec) /* the execution stage's plain-data state rides at the end, as bytes */
+        memcpy(alt + v->nsrc * v->S * QA_ALTSERIES_DOUBLES(v->cfg->alt_z_window), qa_exec_state(v->exec),
+               qa_exec_state_bytes(v->exec));
     QA_TRY_RET(qa_ckpt_save(v->ckpt, &v->cd));
     v->since_ckpt = 0;
     v->rep->checkpoints++;
@@ -1361,8 +1397,13 @@ static qa_status on_tail(void *ctx, const qa_bus_record *r) {
     }
     if (m.kind == QA_MSG_ALERT && (strcmp(m.u.alert.severity, "bus") == 0 || strcmp(m.u.alert.limit, "config_rejected") == 0))
         return QA_OK; /* operational: not in the deterministic sequence */
+    if (m.kind == QA_MSG_ALERT && strcmp(m.u.alert.severity, "reconcile") == 0) return QA_OK; /* operational */
     if (m.kind == QA_MSG_RISK || m.kind == QA_MSG_ALERT) {
         *t->mk = (mark){m.time, (int64_t)(t->v->S + m.id)};
+        return QA_OK;
+    }
+    if (m.kind == QA_MSG_ORDER) { /* (symbol << 16 | sequence): live/exec.h */
+        *t->mk = (mark){m.time, (int64_t)m.id};
         return QA_OK;
     }
     long s = find_symbol(t->v, m.symbol);
@@ -1374,7 +1415,7 @@ static qa_status on_tail(void *ctx, const qa_bus_record *r) {
 #define DEAD_SCAN 4096
 
 static qa_status read_tails(svc *v) {
-    for (int o = 0; o < NOUT; o++) {
+    for (int o = 0; o < v->nouts; o++) {
         QA_TRY_RET(qa_bus_partitions(v->cons, v->topic_out[o], 10000, &v->nout[o]));
         v->done[o] = calloc((size_t)v->nout[o], sizeof *v->done[o]);
         if (!v->done[o]) return QA_FAIL(QA_ERR_NOMEM, "output marks");
@@ -1483,6 +1524,10 @@ static qa_status setup(svc *v, const char *exe) {
     qa_bus_topic(&v->bus, QA_TOPIC_RISK, v->topic_out[OUT_RISK], sizeof v->topic_out[0]);
     qa_bus_topic(&v->bus, QA_TOPIC_ALERTS, v->topic_out[OUT_ALERTS], sizeof v->topic_out[0]);
     qa_bus_topic(&v->bus, QA_TOPIC_DEAD, v->topic_dead, sizeof v->topic_dead);
+    qa_bus_topic(&v->bus, QA_TOPIC_ORDERS, v->topic_out[OUT_ORDERS], sizeof v->topic_out[0]);
+    qa_bus_topic(&v->bus, QA_TOPIC_EXECUTIONS, v->topic_out[OUT_EXECS], sizeof v->topic_out[0]);
+    qa_bus_topic(&v->bus, QA_TOPIC_FILLS, v->topic_out[OUT_FILLS], sizeof v->topic_out[0]);
+    v->nouts = c->exec.enabled ? NOUT : OUT_ORDERS;
 
     /* The model: loaded and verified through the registry (or a file). */
     qa_registry_version info = {0};
@@ -1545,9 +1590,16 @@ static qa_status setup(svc *v, const char *exe) {
     v->cd.nparts = v->nparts, v->cd.nsym = v->S;
     const size_t ne = qa_engine_state_doubles(v->engine), nr = qa_riskmon_state_doubles(v->risk);
     const size_t per = QA_ALTSERIES_DOUBLES(c->alt_z_window), na = v->nsrc * v->S * per;
-    v->statebuf = calloc(ne + nr + na + 1, sizeof *v->statebuf);
+    if (c->exec.enabled) {
+        QA_TRY_RET(qa_exec_create(&c->exec, c->state_dir, v->symbols, v->S, c->rules.capital, &v->exec));
+        v->targets = calloc(v->S, sizeof *v->targets);
+        v->sigs = calloc(v->S, sizeof *v->sigs);
+        if (!v->targets || !v->sigs) return QA_FAIL(QA_ERR_NOMEM, "execution targets");
+    }
+    const size_t nx = v->exec ? (qa_exec_state_bytes(v->exec) + sizeof(double) - 1) / sizeof(double) : 0;
+    v->statebuf = calloc(ne + nr + na + nx + 1, sizeof *v->statebuf);
     if (!v->statebuf) return QA_FAIL(QA_ERR_NOMEM, "checkpoint buffer");
-    v->cd.ndoubles = ne + nr + na;
+    v->cd.ndoubles = ne + nr + na + nx;
     v->cd.state = v->statebuf;
     /* A followed alias may switch versions: the identity names the alias, else the digest. */
     char alt[96] = "";
@@ -1565,6 +1617,7 @@ static qa_status setup(svc *v, const char *exe) {
         memcpy(qa_engine_state(v->engine), v->statebuf, ne * sizeof *v->statebuf);
         memcpy(qa_riskmon_state_data(v->risk), v->statebuf + ne, nr * sizeof *v->statebuf);
         for (size_t k = 0; k < v->nsrc * v->S; k++) qa_altseries_unpack(&v->series[k], v->statebuf + ne + nr + k * per);
+        if (v->exec) memcpy(qa_exec_state(v->exec), v->statebuf + ne + nr + na, qa_exec_state_bytes(v->exec));
     }
     if (c->live_store)
         QA_TRY_RET(qa_livestore_open(c->state_dir, &v->meta, v->S, (const char *const *)v->symbols, v->cd.closed_time,
@@ -1585,6 +1638,15 @@ static qa_status setup(svc *v, const char *exe) {
     const int64_t *offs[2] = {v->cd.offsets, v->cd.offsets + v->nmkt};
     QA_TRY_RET(qa_bus_assign_topics(v->cons, v->nsrc ? 2 : 1, topics, counts, offs));
     QA_TRY_RET(start_metrics(v));
+    if (v->exec) { /* the broker's view against the order database before anything is sent */
+        qa_exec_recon r;
+        QA_TRY_RET(qa_exec_reconcile(v->exec, &r, exec_ops, v));
+        qa_log_info("execution: reconciled at start: the broker has %lld orders (%lld working) and %lld fills; the order "
+                    "database %lld working orders and %lld fills; %lld fills fetched, %lld unknown orders, %lld "
+                    "position differences",
+                    r.broker_orders, r.broker_open, r.broker_fills, r.db_open, r.db_fills, r.fetched_fills,
+                    r.unknown_orders, r.position_mismatch);
+    }
     qa_log_info("live: %s, %zu symbols from %s, %zu features (lineage %.12s), %s from %s; %d input partitions, %s",
                 v->model_label, v->S, c->universe, qa_engine_nfeatures(v->engine), qa_engine_lineage(v->engine),
                 found ? "resuming" : "starting", found ? "its checkpoint" : "the beginning", v->nparts, v->bus.bootstrap);
@@ -1593,6 +1655,9 @@ static qa_status setup(svc *v, const char *exe) {
 
 static void teardown(svc *v) {
     qa_http_stop(v->http);
+    qa_exec_free(v->exec);
+    free(v->targets);
+    free(v->sigs);
     qa_bus_consumer_free(v->cons);
     qa_bus_producer_free(v->prod);
     qa_engine_free(v->engine);

@@ -26,6 +26,7 @@
 
 #include "common/config.h" /* qa_cfg_t, qa_cfg_list */
 #include "common/status.h"
+#include "live/exec.h" /* qa_exec_cfg */
 #include "trading/limits.h" /* qa_limit_set */
 #include "trading/rules.h"  /* qa_rules */
 
@@ -64,6 +65,10 @@ typedef struct qa_live_cfg {
     qa_cfg_list alt_sources;     /* none: alt.data is not read */
     const char *alt_lexicon;     /* NULL: $QA_DATA_ROOT or ../shared/datasets, alt_text/vader_lexicon.csv.gz */
     long long alt_z_window;      /* 20 */
+    /* execution: {...}: orders, brokers, fills (live/exec.h, docs/execution.md); off
+     * when absent */
+    const qa_cfg_node *exec_node;
+    qa_exec_cfg exec;
     /* Where it came from (set by `qa live`, not by YAML): a reload (SIGHUP) reads the file
      * again with the same --set assignments, and the change log records the text
      * (live/reload.h). source_text NULL: no file, reloads are off. */
@@ -81,7 +86,7 @@ void qa_live_cfg_free(qa_live_cfg *c);
 typedef struct qa_live_report {
     long long messages, bars, dead_letters, watermarks, timestamps;
     long long docs, docs_ignored, docs_late; /* alt.data: accepted, other tickers, after their bar closed */
-    long long produced[5];       /* features, signals, sizes, risk metrics, alerts */
+    long long produced[8];       /* features, signals, sizes, risk metrics, alerts, orders, executions, fills */
     long long suppressed;        /* outputs already in their topic after a restart */
     long long checkpoints;
     long long snapshots;         /* risk snapshots */

@@ -1,0 +1,302 @@
+/* The order and trade database (live/orderdb.h). */
+#include "live/orderdb.h"
+
+#include <math.h>    /* isfinite, NAN */
+#include <stdlib.h>  /* calloc, realloc, free */
+#include <string.h>  /* strcmp, strlen, memcpy */
+
+#include "common/sqlite.h" /* open, transactions, checks */
+#include "trading/algo.h"  /* algorithm names */
+
+#define ORDERS_FORMAT "quantumalpha.orders"
+#define ORDERS_VERSION "1"
+
+struct qa_orderdb {
+    sqlite3 *db;
+    char path[512];
+    sqlite3_stmt *ins, *upd, *trans, *fill, *get, *hasfill, *arr;
+};
+
+static const char *const schema =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "INSERT OR IGNORE INTO meta VALUES('format', '" ORDERS_FORMAT "'), ('format_version', '" ORDERS_VERSION "');"
+    "CREATE TABLE IF NOT EXISTS orders(clordid TEXT PRIMARY KEY, parent TEXT, strategy TEXT NOT NULL,"
+    " symbol TEXT NOT NULL, side INTEGER NOT NULL, qty REAL NOT NULL, type TEXT NOT NULL, limit_price REAL, algo TEXT,"
+    " state TEXT NOT NULL, filled REAL NOT NULL DEFAULT 0, avg_price REAL, fees REAL NOT NULL DEFAULT 0,"
+    " decision_time INTEGER NOT NULL, decision_price REAL NOT NULL, arrival_time INTEGER, arrival_price REAL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL, reason TEXT, version INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS orders_parent ON orders(parent);"
+    "CREATE INDEX IF NOT EXISTS orders_state ON orders(state);"
+    "CREATE TABLE IF NOT EXISTS fills(trade_id TEXT PRIMARY KEY, clordid TEXT NOT NULL, parent TEXT,"
+    " symbol TEXT NOT NULL, side INTEGER NOT NULL, qty REAL NOT NULL, price REAL NOT NULL, fee REAL NOT NULL,"
+    " time INTEGER NOT NULL, bar_volume REAL);"
+    "CREATE INDEX IF NOT EXISTS fills_symbol ON fills(symbol);"
+    "CREATE TABLE IF NOT EXISTS transitions(seq INTEGER PRIMARY KEY, clordid TEXT NOT NULL, n INTEGER NOT NULL,"
+    " time INTEGER NOT NULL, from_state TEXT, to_state TEXT NOT NULL, event TEXT NOT NULL, detail TEXT,"
+    " UNIQUE(clordid, n));";
+
+/* The columns an order row is written and read with, in this order. */
+#define ORDER_COLS                                                                                              \
+    "clordid, parent, strategy, symbol, side, qty, type, limit_price, algo, state, filled, avg_price, fees,"    \
+    " decision_time, decision_price, arrival_time, arrival_price, created, updated, reason, version"
+
+
+qa_status qa_orderdb_open(const char *path, qa_orderdb_t **out) {
+    qa_orderdb_t *d = calloc(1, sizeof *d);
+    if (!d) return QA_FAIL(QA_ERR_NOMEM, "order database");
+    size_t n = strlen(path);
+    memcpy(d->path, path, n < sizeof d->path ? n + 1 : sizeof d->path);
+    d->path[sizeof d->path - 1] = '\0';
+    int wal = 0;
+    qa_status st = qa_sqlite_open(path, 1, 10000, &d->db, &wal);
+    /* FULL: a change that was committed is on disk before anything announces it. */
+    if (st == QA_OK) st = qa_sqlite_exec(d->db, "PRAGMA synchronous=FULL;");
+    if (st == QA_OK) st = qa_sqlite_exec(d->db, schema);
+    sqlite3_stmt *s = NULL;
+    if (st == QA_OK) st = qa_sqlite_prepare(d->db, "SELECT (SELECT value FROM meta WHERE key = 'format'),"
+                                                   " (SELECT value FROM meta WHERE key = 'format_version')", &s);
+    if (st == QA_OK && (sqlite3_step(s) != SQLITE_ROW || strcmp(qa_sqlite_text(s, 0), ORDERS_FORMAT) != 0 ||
+                        strcmp(qa_sqlite_text(s, 1), ORDERS_VERSION) != 0))
+        st = QA_FAIL(QA_ERR_FORMAT, "%s: format '%s' version %s, expected " ORDERS_FORMAT " version " ORDERS_VERSION,
+                     path, qa_sqlite_text(s, 0), qa_sqlite_text(s, 1));
+    sqlite3_finalize(s);
+    if (st == QA_OK)
+        st = qa_sqlite_prepare(d->db, "INSERT OR IGNORE INTO orders(" ORDER_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                               &d->ins);
+    if (st == QA_OK)
+        st = qa_sqlite_prepare(d->db,
+                               "UPDATE orders SET state = ?10, filled = ?11, avg_price = ?12, fees = ?13, arrival_time = ?16,"
+                               " arrival_price = ?17, updated = ?19, reason = ?20, version = ?21"
+                               " WHERE clordid = ?1 AND version < ?21",
+                               &d->upd);
+    if (st == QA_OK)
+        st = qa_sqlite_prepare(d->db, "INSERT OR IGNORE INTO transitions(clordid, n, time, from_state, to_state, event, detail)"
+                                      " VALUES(?,?,?,?,?,?,?)", &d->trans);
+    if (st == QA_OK)
+        st = qa_sqlite_prepare(d->db, "INSERT OR IGNORE INTO fills(trade_id, clordid, parent, symbol, side, qty, price, fee,"
+                                      " time, bar_volume) VALUES(?,?,?,?,?,?,?,?,?,?)", &d->fill);
+    if (st == QA_OK) st = qa_sqlite_prepare(d->db, "SELECT " ORDER_COLS " FROM orders WHERE clordid = ?", &d->get);
+    if (st == QA_OK) st = qa_sqlite_prepare(d->db, "SELECT 1 FROM fills WHERE trade_id = ?", &d->hasfill);
+    if (st == QA_OK)
+        st = qa_sqlite_prepare(d->db, "UPDATE orders SET arrival_time = ?2, arrival_price = ?3 WHERE clordid = ?1"
+                                      " AND arrival_time IS NULL", &d->arr);
+    if (st != QA_OK) {
+        qa_orderdb_close(d);
+        return st;
+    }
+    *out = d;
+    return QA_OK;
+}
+
+void qa_orderdb_close(qa_orderdb_t *d) {
+    if (!d) return;
+    sqlite3_stmt *all[] = {d->ins, d->upd, d->trans, d->fill, d->get, d->hasfill, d->arr};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) sqlite3_finalize(all[i]);
+    qa_sqlite_close(d->db);
+    free(d);
+}
+
+qa_status qa_orderdb_begin(qa_orderdb_t *d) { return qa_sqlite_begin(d->db); }
+qa_status qa_orderdb_commit(qa_orderdb_t *d) { return qa_sqlite_commit(d->db); }
+void qa_orderdb_rollback(qa_orderdb_t *d) { qa_sqlite_rollback(d->db); }
+
+static void real_or_null(sqlite3_stmt *s, int i, double x) {
+    if (isfinite(x)) sqlite3_bind_double(s, i, x);
+    else sqlite3_bind_null(s, i);
+}
+
+static void bind_order(sqlite3_stmt *s, const qa_oms_order *o) {
+    qa_sqlite_bind_text(s, 1, o->clordid);
+    qa_sqlite_bind_text(s, 2, o->parent[0] ? o->parent : NULL);
+    qa_sqlite_bind_text(s, 3, o->strategy);
+    qa_sqlite_bind_text(s, 4, o->symbol);
+    sqlite3_bind_int(s, 5, o->side);
+    sqlite3_bind_double(s, 6, o->qty);
+    qa_sqlite_bind_text(s, 7, o->type >= 0 && o->type < QA_OMS_TYPE_COUNT ? qa_oms_type_names[o->type] : "?");
+    real_or_null(s, 8, o->type == QA_OMS_LIMIT ? o->limit : NAN);
+    qa_sqlite_bind_text(s, 9, o->type == QA_OMS_PARENT && o->algo >= 0 && o->algo < QA_ALGO_KIND_COUNT ? qa_algo_kind_names[o->algo] : NULL);
+    qa_sqlite_bind_text(s, 10, o->state >= 0 && o->state < QA_OMS_STATE_COUNT ? qa_oms_state_names[o->state] : "?");
+    sqlite3_bind_double(s, 11, o->filled);
+    real_or_null(s, 12, o->avg_price);
+    sqlite3_bind_double(s, 13, o->fees);
+    sqlite3_bind_int64(s, 14, o->decision_time);
+    sqlite3_bind_double(s, 15, o->decision_price);
+    if (o->arrival_time == INT64_MIN) sqlite3_bind_null(s, 16);
+    else sqlite3_bind_int64(s, 16, o->arrival_time);
+    real_or_null(s, 17, o->arrival_price);
+    sqlite3_bind_int64(s, 18, o->created);
+    sqlite3_bind_int64(s, 19, o->updated);
+    qa_sqlite_bind_text(s, 20, o->reason[0] ? o->reason : NULL);
+    sqlite3_bind_int(s, 21, o->version);
+}
+
+qa_status qa_orderdb_put_order(qa_orderdb_t *d, const qa_oms_order *o) {
+    sqlite3_reset(d->ins);
+    bind_order(d->ins, o);
+    QA_TRY_RET(QA_SQLITE_CHECK(d->db, sqlite3_step(d->ins)));
+    if (sqlite3_changes(d->db) > 0) return QA_OK;
+    sqlite3_reset(d->upd);
+    bind_order(d->upd, o);
+    return QA_SQLITE_CHECK(d->db, sqlite3_step(d->upd));
+}
+
+qa_status qa_orderdb_put_arrival(qa_orderdb_t *d, const qa_oms_order *o) {
+    sqlite3_stmt *s = d->arr;
+    sqlite3_reset(s);
+    qa_sqlite_bind_text(s, 1, o->clordid);
+    sqlite3_bind_int64(s, 2, o->arrival_time);
+    real_or_null(s, 3, o->arrival_price);
+    return QA_SQLITE_CHECK(d->db, sqlite3_step(s));
+}
+
+qa_status qa_orderdb_put_transition(qa_orderdb_t *d, const qa_oms_order *o, int from, int event, const char *detail) {
+    sqlite3_stmt *s = d->trans;
+    sqlite3_reset(s);
+    qa_sqlite_bind_text(s, 1, o->clordid);
+    sqlite3_bind_int(s, 2, o->version);
+    sqlite3_bind_int64(s, 3, o->updated);
+    qa_sqlite_bind_text(s, 4, from >= 0 && from < QA_OMS_STATE_COUNT ? qa_oms_state_names[from] : NULL);
+    qa_sqlite_bind_text(s, 5, qa_oms_state_names[o->state]);
+    qa_sqlite_bind_text(s, 6, event >= 0 && event < QA_OMS_EVENT_COUNT ? qa_oms_event_names[event] : "?");
+    qa_sqlite_bind_text(s, 7, detail && detail[0] ? detail : NULL);
+    return QA_SQLITE_CHECK(d->db, sqlite3_step(s));
+}
+
+qa_status qa_orderdb_put_fill(qa_orderdb_t *d, const qa_orderdb_fill *f, int *added) {
+    sqlite3_stmt *s = d->fill;
+    sqlite3_reset(s);
+    qa_sqlite_bind_text(s, 1, f->trade_id);
+    qa_sqlite_bind_text(s, 2, f->clordid);
+    qa_sqlite_bind_text(s, 3, f->parent[0] ? f->parent : NULL);
+    qa_sqlite_bind_text(s, 4, f->symbol);
+    sqlite3_bind_int(s, 5, f->side);
+    sqlite3_bind_double(s, 6, f->qty);
+    sqlite3_bind_double(s, 7, f->price);
+    sqlite3_bind_double(s, 8, f->fee);
+    sqlite3_bind_int64(s, 9, f->time);
+    real_or_null(s, 10, f->bar_volume);
+    QA_TRY_RET(QA_SQLITE_CHECK(d->db, sqlite3_step(s)));
+    if (added) *added = sqlite3_changes(d->db) > 0;
+    return QA_OK;
+}
+
+static int name_index(const char *const *names, int n, const char *v) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], v) == 0) return i;
+    return -1;
+}
+
+static void copy_col(char *dst, size_t size, sqlite3_stmt *s, int col) {
+    const char *t = qa_sqlite_text(s, col);
+    size_t n = strlen(t);
+    if (n >= size) n = size - 1;
+    memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
+static double real_col(sqlite3_stmt *s, int i) {
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
+}
+
+static void read_order(sqlite3_stmt *s, qa_oms_order *o) {
+    memset(o, 0, sizeof *o);
+    copy_col(o->clordid, sizeof o->clordid, s, 0);
+    copy_col(o->parent, sizeof o->parent, s, 1);
+    copy_col(o->strategy, sizeof o->strategy, s, 2);
+    copy_col(o->symbol, sizeof o->symbol, s, 3);
+    o->side = sqlite3_column_int(s, 4);
+    o->qty = sqlite3_column_double(s, 5);
+    o->type = name_index(qa_oms_type_names, QA_OMS_TYPE_COUNT, qa_sqlite_text(s, 6));
+    o->limit = real_col(s, 7);
+    o->algo = name_index(qa_algo_kind_names, QA_ALGO_KIND_COUNT, qa_sqlite_text(s, 8));
+    o->state = name_index(qa_oms_state_names, QA_OMS_STATE_COUNT, qa_sqlite_text(s, 9));
+    o->filled = sqlite3_column_double(s, 10);
+    o->avg_price = real_col(s, 11);
+    o->fees = sqlite3_column_double(s, 12);
+    o->decision_time = sqlite3_column_int64(s, 13);
+    o->decision_price = sqlite3_column_double(s, 14);
+    o->arrival_time = sqlite3_column_type(s, 15) == SQLITE_NULL ? INT64_MIN : sqlite3_column_int64(s, 15);
+    o->arrival_price = real_col(s, 16);
+    o->created = sqlite3_column_int64(s, 17);
+    o->updated = sqlite3_column_int64(s, 18);
+    copy_col(o->reason, sizeof o->reason, s, 19);
+    o->version = sqlite3_column_int(s, 20);
+}
+
+int qa_orderdb_get_order(qa_orderdb_t *d, const char *clordid, qa_oms_order *o, qa_status *st) {
+    sqlite3_reset(d->get);
+    qa_sqlite_bind_text(d->get, 1, clordid);
+    int rc = sqlite3_step(d->get);
+    if (rc == SQLITE_ROW) {
+        read_order(d->get, o);
+        sqlite3_reset(d->get);
+        return 1;
+    }
+    if (rc == SQLITE_DONE) return 0;
+    *st = QA_SQLITE_CHECK(d->db, rc);
+    return -1;
+}
+
+int qa_orderdb_has_fill(qa_orderdb_t *d, const char *trade_id, qa_status *st) {
+    sqlite3_reset(d->hasfill);
+    qa_sqlite_bind_text(d->hasfill, 1, trade_id);
+    int rc = sqlite3_step(d->hasfill);
+    sqlite3_reset(d->hasfill);
+    if (rc == SQLITE_ROW) return 1;
+    if (rc == SQLITE_DONE) return 0;
+    *st = QA_SQLITE_CHECK(d->db, rc);
+    return -1;
+}
+
+qa_status qa_orderdb_open_orders(qa_orderdb_t *d, qa_oms_order **out, size_t *n) {
+    sqlite3_stmt *s = NULL;
+    QA_TRY_RET(qa_sqlite_prepare(d->db, "SELECT " ORDER_COLS " FROM orders WHERE state NOT IN"
+                                        " ('filled', 'cancelled', 'rejected', 'expired') ORDER BY created, clordid", &s));
+    qa_oms_order *a = NULL;
+    size_t cnt = 0, cap = 0;
+    qa_status st = QA_OK;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? 2 * cap : 32;
+            qa_oms_order *p = realloc(a, cap * sizeof *p);
+            if (!p) {
+                st = QA_FAIL(QA_ERR_NOMEM, "%zu open orders", cap);
+                break;
+            }
+            a = p;
+        }
+        read_order(s, &a[cnt++]);
+    }
+    if (st == QA_OK && rc != SQLITE_DONE) st = QA_SQLITE_CHECK(d->db, rc);
+    sqlite3_finalize(s);
+    if (st != QA_OK) {
+        free(a);
+        return st;
+    }
+    *out = a;
+    *n = cnt;
+    return QA_OK;
+}
+
+qa_status qa_orderdb_position(qa_orderdb_t *d, const char *symbol, double *shares, long long *nfills) {
+    sqlite3_stmt *s = NULL;
+    QA_TRY_RET(qa_sqlite_prepare(d->db, "SELECT COALESCE(SUM(side * qty), 0), COUNT(*) FROM fills WHERE symbol = ?", &s));
+    qa_sqlite_bind_text(s, 1, symbol);
+    int rc = sqlite3_step(s);
+    qa_status st = rc == SQLITE_ROW ? QA_OK : QA_SQLITE_CHECK(d->db, rc);
+    if (st == QA_OK) *shares = sqlite3_column_double(s, 0), *nfills = sqlite3_column_int64(s, 1);
+    sqlite3_finalize(s);
+    return st;
+}
+
+qa_status qa_orderdb_counts(qa_orderdb_t *d, long long *orders, long long *fills, long long *transitions) {
+    sqlite3_stmt *s = NULL;
+    QA_TRY_RET(qa_sqlite_prepare(d->db, "SELECT (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM fills),"
+                                        " (SELECT COUNT(*) FROM transitions)", &s));
+    int rc = sqlite3_step(s);
+    qa_status st = rc == SQLITE_ROW ? QA_OK : QA_SQLITE_CHECK(d->db, rc);
+    if (st == QA_OK) *orders = sqlite3_column_int64(s, 0), *fills = sqlite3_column_int64(s, 1), *transitions = sqlite3_column_int64(s, 2);
+    sqlite3_finalize(s);
+    return st;
+}
