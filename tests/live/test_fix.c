@@ -442,6 +442,7 @@ static void test_acceptor_killed(void) {
      * itself; should an attempt have found no listener yet, its Logon took a seqnum all
      * the same, the child sees a gap and sends a ResendRequest (its 6, answered with a gap
      * fill), and B1-B2 come one later. */
+    sleep_ms(1500); /* the initiator's attempt after 1 s finds no listener: the gap path */
     child = spawn_acceptor(port, store, 2, "B", 1);
     QA_CHECK(child > 0);
     QA_CHECK_OK(qa_fix_wait_logon(ini, LOGON_MS));
