@@ -92,6 +92,29 @@ qa_status qa_sqlite_exec(sqlite3 *db, const char *sql) {
     return st;
 }
 
+qa_status qa_sqlite_check_format(sqlite3 *db, const char *path, const char *format, const char *version) {
+    sqlite3_stmt *s = NULL;
+    QA_TRY_RET(qa_sqlite_prepare(db, "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'),"
+                                     " (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta')", &s));
+    int rc = sqlite3_step(s);
+    long long ntables = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0, has_meta = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW) return QA_SQLITE_CHECK(db, rc);
+    if (ntables == 0) return QA_OK; /* a new file */
+    if (!has_meta) return QA_FAIL(QA_ERR_FORMAT, "%s: not a %s database (it has %lld tables and no 'meta')", path, format, ntables);
+    s = NULL;
+    QA_TRY_RET(qa_sqlite_prepare(db, "SELECT (SELECT value FROM meta WHERE key = 'format'),"
+                                     " (SELECT value FROM meta WHERE key = 'format_version')", &s));
+    qa_status st = QA_OK;
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) st = QA_SQLITE_CHECK(db, rc);
+    else if (strcmp(qa_sqlite_text(s, 0), format) != 0 || strcmp(qa_sqlite_text(s, 1), version) != 0)
+        st = QA_FAIL(QA_ERR_FORMAT, "%s: format '%s' version '%s', expected %s version %s", path, qa_sqlite_text(s, 0),
+                     qa_sqlite_text(s, 1), format, version);
+    sqlite3_finalize(s);
+    return st;
+}
+
 qa_status qa_sqlite_begin(sqlite3 *db) {
     /* The busy handler already waits busy_timeout; a writer that still loses (a WAL
      * snapshot conflict returns SQLITE_BUSY at once) retries with a short sleep. */

@@ -30,6 +30,11 @@ void qa_sqlite_close(sqlite3 *db);
 
 /* Runs SQL text without results (schema, pragmas). */
 qa_status qa_sqlite_exec(sqlite3 *db, const char *sql);
+/* Before a store creates its schema: a file with tables must carry meta rows
+ * ('format', format) and ('format_version', version); QA_ERR_FORMAT naming the path and
+ * what it holds otherwise, so a wrong file is refused before anything is written to it.
+ * A file without tables (new) passes. */
+qa_status qa_sqlite_check_format(sqlite3 *db, const char *path, const char *format, const char *version);
 /* BEGIN IMMEDIATE (takes the write lock now, so a transaction never fails half-way on
  * a lock upgrade), retried while the database is busy for up to the busy timeout x 4. */
 qa_status qa_sqlite_begin(sqlite3 *db);

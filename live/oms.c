@@ -67,6 +67,8 @@ qa_status qa_oms_parent_id(const char *strategy, const char *symbol, uint64_t si
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
             return QA_FAIL(QA_ERR_INVALID_ARG, "strategy '%s': only letters, digits and '_'", strategy);
     }
+    if (!*symbol || strlen(symbol) >= sizeof ((qa_oms_order *)0)->symbol)
+        return QA_FAIL(QA_ERR_INVALID_ARG, "symbol '%s': 1 to %zu characters", symbol, sizeof ((qa_oms_order *)0)->symbol - 1);
     int w = snprintf(out, QA_OMS_ID_LEN, "%s-%s-%016llx", strategy, symbol, (unsigned long long)signal_id);
     if (w < 0 || w >= QA_OMS_ID_LEN - 14) /* room for a child's ".NNNNN" and a trade id's "#NNNNNNN" */
         return QA_FAIL(QA_ERR_INVALID_ARG, "order id of strategy '%s' and symbol '%s' is too long", strategy, symbol);

@@ -4,7 +4,8 @@
  *
  * States and the events that move them (anything else is illegal: refused and logged):
  *
- *   new              --accepted-->  accepted          --rejected--> rejected
+ *   new              --accepted-->  accepted
+ *   new              --rejected-->  rejected
  *   accepted         --fill-->      partially_filled | filled
  *   partially_filled --fill-->      partially_filled | filled
  *   accepted, partially_filled --cancel_request--> pending_cancel

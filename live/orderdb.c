@@ -51,22 +51,16 @@ qa_status qa_orderdb_open(const char *path, qa_orderdb_t **out) {
     qa_status st = qa_sqlite_open(path, 1, 10000, &d->db, &wal);
     /* FULL: a change that was committed is on disk before anything announces it. */
     if (st == QA_OK) st = qa_sqlite_exec(d->db, "PRAGMA synchronous=FULL;");
+    if (st == QA_OK) st = qa_sqlite_check_format(d->db, path, ORDERS_FORMAT, ORDERS_VERSION);
     if (st == QA_OK) st = qa_sqlite_exec(d->db, schema);
-    sqlite3_stmt *s = NULL;
-    if (st == QA_OK) st = qa_sqlite_prepare(d->db, "SELECT (SELECT value FROM meta WHERE key = 'format'),"
-                                                   " (SELECT value FROM meta WHERE key = 'format_version')", &s);
-    if (st == QA_OK && (sqlite3_step(s) != SQLITE_ROW || strcmp(qa_sqlite_text(s, 0), ORDERS_FORMAT) != 0 ||
-                        strcmp(qa_sqlite_text(s, 1), ORDERS_VERSION) != 0))
-        st = QA_FAIL(QA_ERR_FORMAT, "%s: format '%s' version %s, expected " ORDERS_FORMAT " version " ORDERS_VERSION,
-                     path, qa_sqlite_text(s, 0), qa_sqlite_text(s, 1));
-    sqlite3_finalize(s);
     if (st == QA_OK)
         st = qa_sqlite_prepare(d->db, "INSERT OR IGNORE INTO orders(" ORDER_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                                &d->ins);
     if (st == QA_OK)
         st = qa_sqlite_prepare(d->db,
-                               "UPDATE orders SET state = ?10, filled = ?11, avg_price = ?12, fees = ?13, arrival_time = ?16,"
-                               " arrival_price = ?17, updated = ?19, reason = ?20, version = ?21"
+                               "UPDATE orders SET state = ?10, filled = ?11, avg_price = ?12, fees = ?13,"
+                               " arrival_time = COALESCE(arrival_time, ?16), arrival_price = COALESCE(arrival_price, ?17),"
+                               " updated = ?19, reason = ?20, version = ?21"
                                " WHERE clordid = ?1 AND version < ?21",
                                &d->upd);
     if (st == QA_OK)

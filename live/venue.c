@@ -130,8 +130,8 @@ static qa_status load_book(qa_venue_t *v) {
     sqlite3_finalize(s);
     if (st != QA_OK) return st;
     s = NULL;
-    QA_TRY_RET(qa_sqlite_prepare(v->db, "SELECT COALESCE(MAX(seq), 0), (SELECT MAX(time) FROM events WHERE kind IN (1, 3))"
-                                        " FROM orders", &s));
+    QA_TRY_RET(qa_sqlite_prepare(v->db, "SELECT COALESCE(MAX(seq), 0), (SELECT CAST(value AS INTEGER) FROM meta"
+                                        " WHERE key = 'clock') FROM orders", &s));
     if (sqlite3_step(s) == SQLITE_ROW) {
         v->next_seq = sqlite3_column_int64(s, 0) + 1;
         v->clock = sqlite3_column_type(s, 1) == SQLITE_NULL ? INT64_MIN : sqlite3_column_int64(s, 1);
@@ -150,15 +150,8 @@ qa_status qa_venue_open(const char *path, const qa_venue_cfg *cfg, qa_venue_t **
     int wal = 0;
     qa_status st = qa_sqlite_open(path, 1, 5000, &v->db, &wal);
     if (st == QA_OK) st = qa_sqlite_exec(v->db, cfg->durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+    if (st == QA_OK) st = qa_sqlite_check_format(v->db, path, VENUE_FORMAT, VENUE_VERSION);
     if (st == QA_OK) st = qa_sqlite_exec(v->db, schema);
-    sqlite3_stmt *s = NULL;
-    if (st == QA_OK) st = qa_sqlite_prepare(v->db, "SELECT (SELECT value FROM meta WHERE key = 'format'),"
-                                                   " (SELECT value FROM meta WHERE key = 'format_version')", &s);
-    if (st == QA_OK && (sqlite3_step(s) != SQLITE_ROW || strcmp(qa_sqlite_text(s, 0), VENUE_FORMAT) != 0 ||
-                        strcmp(qa_sqlite_text(s, 1), VENUE_VERSION) != 0))
-        st = QA_FAIL(QA_ERR_FORMAT, "%s: format '%s' version %s, expected " VENUE_FORMAT " version " VENUE_VERSION, path,
-                     qa_sqlite_text(s, 0), qa_sqlite_text(s, 1));
-    sqlite3_finalize(s);
     if (st == QA_OK) st = prepare_all(v);
     if (st == QA_OK) st = load_book(v);
     if (st != QA_OK) {
@@ -469,7 +462,7 @@ static qa_status match_one(qa_venue_t *v, worder *w, int64_t time, const qa_orde
         for (const char *c = w->o.clordid; *c; c++) h = (h ^ (uint8_t)*c) * 1099511628211ull;
         fills = qa_rng_uniform(v->cfg.seed, h, (uint64_t)time) < v->cfg.fill_prob;
     }
-    q = floor(fabs(q)); /* whole shares on a venue */
+    q = floor(fabs(q) + 1e-9); /* whole shares on a venue (0.57 x 100 is 56.99... in binary) */
     w->last_bar = time;
     const char *state = "working";
     qa_venue_event e;
@@ -499,11 +492,22 @@ static qa_status match_one(qa_venue_t *v, worder *w, int64_t time, const qa_orde
                            *done ? time : INT64_MIN, NULL);
 }
 
+/* The clock is kept in the same transaction as the matching it ends. */
+static qa_status put_clock(qa_venue_t *v, int64_t time) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta VALUES('clock', '%lld');", (long long)time);
+    return qa_sqlite_exec(v->db, sql);
+}
+
 qa_status qa_venue_advance(qa_venue_t *v, int64_t time, size_t n, const char *const *symbols,
                            const qa_order_bar *bars) {
-    if (v->n == 0) {
-        if (time > v->clock) v->clock = time;
-        return QA_OK;
+    if (time <= v->clock) n = 0; /* matched already: only a later bar moves the book */
+    if (v->n == 0 || n == 0) {
+        if (time <= v->clock) return QA_OK;
+        QA_TRY_RET(qa_sqlite_begin(v->db));
+        qa_status st = commit_or_rollback(v, put_clock(v, time));
+        if (st == QA_OK) v->clock = time;
+        return st;
     }
     worder *saved = malloc(v->n * sizeof *saved); /* to undo the book when the transaction fails */
     if (!saved) return QA_FAIL(QA_ERR_NOMEM, "venue book copy");
@@ -525,13 +529,14 @@ qa_status qa_venue_advance(qa_venue_t *v, int64_t time, size_t n, const char *co
             gone[i] = (unsigned char)done;
         }
     }
+    if (st == QA_OK) st = put_clock(v, time);
     st = commit_or_rollback(v, st);
     if (st == QA_OK) {
         size_t j = 0;
         for (size_t i = 0; i < v->n; i++)
             if (!gone[i]) v->w[j++] = v->w[i];
         v->n = j;
-        if (time > v->clock) v->clock = time;
+        v->clock = time;
     } else {
         memcpy(v->w, saved, n0 * sizeof *saved);
         v->n = n0;

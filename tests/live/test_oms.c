@@ -194,22 +194,23 @@ static void test_ids(void) {
     QA_CHECK_ERR(qa_oms_parent_id("a b", "AAPL", 1, again), QA_ERR_INVALID_ARG, "");
     QA_CHECK_ERR(qa_oms_parent_id("", "AAPL", 1, again), QA_ERR_INVALID_ARG, "");
 
-    /* Symbol: the id must leave room for a child's ".NNNNN" and a trade's "#NNNNNNN" within
-     * 64 bytes, i.e. at most 49 characters. 12 + 1 + 19 + 1 + 16 = 49 ok; a 20-character
-     * symbol makes 50: refused. */
-    QA_CHECK_OK(qa_oms_parent_id("abcdefghijkl", "ABCDEFGHIJKLMNOPQRS", 1, id));
-    QA_CHECK_INT(strlen(id), 49);
-    QA_CHECK_ERR(qa_oms_parent_id("abcdefghijkl", "ABCDEFGHIJKLMNOPQRST", 1, again), QA_ERR_INVALID_ARG, "too long");
+    /* Symbol: at most 15 characters (the order record's field, the bus key): 12 + 1 + 15 +
+     * 1 + 16 = 45 ok; a 16-character symbol is refused, and so is an empty one. */
+    QA_CHECK_OK(qa_oms_parent_id("abcdefghijkl", "ABCDEFGHIJKLMNO", 1, id));
+    QA_CHECK_INT(strlen(id), 45);
+    QA_CHECK_ERR(qa_oms_parent_id("abcdefghijkl", "ABCDEFGHIJKLMNOP", 1, again), QA_ERR_INVALID_ARG, "1 to 15 characters");
+    QA_CHECK_ERR(qa_oms_parent_id("abcdefghijkl", "", 1, again), QA_ERR_INVALID_ARG, "1 to 15 characters");
 
     /* Children: n from 1 to 99999. */
     QA_CHECK_OK(qa_oms_child_id("P", 99999, child));
     QA_CHECK_STR(child, "P.99999");
     QA_CHECK_ERR(qa_oms_child_id("P", 0, child), QA_ERR_INVALID_ARG, "");
     QA_CHECK_ERR(qa_oms_child_id("P", 100000, child), QA_ERR_INVALID_ARG, "");
-    /* The longest parent takes the longest child: 49 + ".99999" = 55 < 56. */
-    QA_CHECK_OK(qa_oms_parent_id("abcdefghijkl", "ABCDEFGHIJKLMNOPQRS", 1, id));
+    /* The longest parent takes the longest child: 45 + ".99999" = 51, and its trade ids
+     * "#NNNNNNN" fit the 64-byte id. */
+    QA_CHECK_OK(qa_oms_parent_id("abcdefghijkl", "ABCDEFGHIJKLMNO", 1, id));
     QA_CHECK_OK(qa_oms_child_id(id, 99999, child));
-    QA_CHECK_INT(strlen(child), 55);
+    QA_CHECK_INT(strlen(child), 51);
 }
 
 int main(void) {
