@@ -131,6 +131,22 @@ assert all(r[4] * r[9] <= 600000 for r in acc), 'a parent above the notional lim
 print(len(orders), 'orders,', len(fills), 'fills,', len(rej), 'refused parents')
 EOF
 
+# post-trade analysis reads the stage's database as written (docs/tca.md)
+if "$QA" -q tca --orders state_c./orders.db --data s5.h5 --out tca > tca.out 2> tca.err; then
+    "$PY" - <<'EOF' && ok "qa tca reads the order database: every parent analysed or counted as refused" || ko "qa tca summary"
+import json, sqlite3
+s = json.load(open('tca/summary.json'))
+db = sqlite3.connect('state_c./orders.db')
+parents = db.execute("select count(*) from orders where parent is null").fetchone()[0]
+rejected = db.execute("select count(*) from orders where parent is null and state = 'rejected'").fetchone()[0]
+o = s['overall']['parents']
+n = sum(o[k] for k in ('filled', 'partial', 'unfilled', 'rejected'))
+assert n == parents and o['rejected'] == rejected, (o, parents, rejected)
+EOF
+else
+    ko "qa tca: $(cat tca.err)"
+fi
+
 # ---- 2. kill -9 trials ----------------------------------------------------------------------
 "$QA" -q replay --data s5.h5 --max-times $N --prefix k. > /dev/null 2>&1 || ko "replay k."
 live_yaml k. > k.yaml
