@@ -28,6 +28,7 @@ static const qa_cli_command commands[] = {
     {"submit", "submit a batch-script template to Slurm (libslurm); prints the job id", qa_cmd_submit},
     {"jobs", "Slurm jobs: status, wait, cancel (job arrays included)", qa_cmd_jobs},
     {"tca", "post-trade transaction-cost analysis of the live order database", qa_cmd_tca},
+    {"exchange", "the paper exchange: the paper venue behind a FIX 4.4 acceptor (for broker fix)", qa_cmd_exchange},
     {NULL, NULL, NULL},
 };
 
