@@ -269,15 +269,16 @@ typedef struct exch {
 /* Starts `qa exchange` on x->port (0: any) and waits for its port file. 0 on success. */
 static int exch_start(exch *x) {
     unlink(x->port_file);
-    char sport[16];
+    char sport[16], flog[600];
     snprintf(sport, sizeof sport, "%d", x->port);
+    snprintf(flog, sizeof flog, "%s-fixlog", x->state);
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(x->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
         execl(g_qa, g_qa, "exchange", "--data", g_market, "--state-dir", x->state, "--port", sport, "--port-file",
               x->port_file, "--participation", "0.1", "--slippage-bps", "5", "--fee-bps", "1", "--fill-prob", "0.9",
-              "--seed", "7", (char *)NULL);
+              "--seed", "7", "--fix-log", flog, (char *)NULL);
         _exit(127);
     }
     if (pid < 0) return 1;
@@ -435,8 +436,11 @@ static void kill_hook(int step) {
 }
 
 /* A client killed -9 right after sending a request: the exchange answers into its store
- * (the client is gone) and resends the answer to the next process on the same store. */
-static int killed_client(const char *store) {
+ * (the client is gone) and resends the answer to the next process on the same store.
+ * The parent stops the exchange (SIGSTOP) between the child's logon (`up`) and its send
+ * (`go`) and resumes it after the child died, so the answer cannot reach the child first
+ * (had it, the child's QuickFIX would have counted it received: not resent, by design). */
+static int killed_client(const char *store, int up, int go) {
     qa_fix_cfg c;
     qa_fix_cfg_default(&c);
     c.port = g_x.port;
@@ -445,6 +449,8 @@ static int killed_client(const char *store) {
     snprintf(c.store_dir, sizeof c.store_dir, "%s", store);
     qa_fix_t *f = NULL;
     if (qa_fix_start(&c, &f) != QA_OK || qa_fix_wait_logon(f, 20000) != QA_OK) return 3;
+    char byte = 1;
+    if (write(up, &byte, 1) != 1 || read(go, &byte, 1) != 1) return 6;
     qa_fix_msg_t *m = qa_fix_msg_new("D");
     qa_fix_msg_set(m, 11, "A1"); /* the very first order again: answered "new", nothing changes */
     qa_fix_msg_set(m, 55, "AAA");
@@ -486,10 +492,18 @@ static void test_exchange_killed(void) {
     /* A client killed -9 after sending; then the adapter reopened on the same store. */
     char store[400];
     snprintf(store, sizeof store, "%s/client2", g_root);
+    int up[2], go[2];
+    QA_CHECK(pipe(up) == 0 && pipe(go) == 0);
     pid_t pid = fork();
-    if (pid == 0) _exit(killed_client(store));
+    if (pid == 0) _exit(killed_client(store, up[1], go[0]));
+    char byte = 0;
+    QA_CHECK_MSG(read(up[0], &byte, 1) == 1, "the client child did not log on");
+    kill(g_x.pid, SIGSTOP);
+    QA_CHECK(write(go[1], &byte, 1) == 1);
     int status = 0;
     waitpid(pid, &status, 0);
+    kill(g_x.pid, SIGCONT);
+    close(up[0]), close(up[1]), close(go[0]), close(go[1]);
     QA_CHECK_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the client child ended with status %d", status);
     sleep_ms(300); /* the exchange answers the dead client into its store */
     QA_CHECK_OK(open_adapter(&g_x, "client2", &b));
