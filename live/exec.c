@@ -10,6 +10,7 @@
 #include "common/fs.h"     /* qa_path_join */
 #include "common/log.h"    /* qa_log_warn */
 #include "live/broker.h"   /* the adapter interface */
+#include "live/fixbroker.h" /* broker "fix": FIX 4.4 to qa exchange */
 #include "live/orderdb.h"  /* write-ahead order and trade records */
 
 #define EXEC_STATE_VERSION 1u
@@ -27,6 +28,7 @@ void qa_exec_cfg_default(qa_exec_cfg *c) {
     c->min_shares = 1.0;
     c->leverage = 1.0;
     c->reconcile_every = 12;
+    c->durable = 1;
     snprintf(c->fix_host, sizeof c->fix_host, "127.0.0.1");
     snprintf(c->fix_sender, sizeof c->fix_sender, "QA");
     snprintf(c->fix_target, sizeof c->fix_target, "QAEX");
@@ -34,7 +36,7 @@ void qa_exec_cfg_default(qa_exec_cfg *c) {
 
 /* The YAML shape: strings by pointer, nested maps as nodes. */
 typedef struct exec_yaml {
-    const char *strategy, *broker, *vwap_profile;
+    const char *strategy, *broker, *vwap_profile, *durability;
     double rebalance_band, min_shares, leverage;
     long long reconcile_every;
     double latency_ms, participation, slippage_bps, fill_prob, fee_bps;
@@ -44,7 +46,7 @@ typedef struct exec_yaml {
     long long fix_port;
 } exec_yaml;
 
-static const char *const broker_names[] = {"paper", NULL};
+static const char *const broker_names[] = {"paper", "fix", NULL};
 
 static const qa_cfg_field paper_schema[] = {
     QA_CFG_NUM(exec_yaml, "latency_ms", latency_ms, 0, 1e9, 0, "market time before an order may trade"),
@@ -66,6 +68,7 @@ static const qa_cfg_field exec_schema[] = {
     QA_CFG_FIELD(exec_yaml, "strategy", QA_CFG_T_STRING, strategy, 0, "first part of client order ids"),
     QA_CFG_FIELD(exec_yaml, "broker", QA_CFG_T_STRING, broker, 0, "paper or fix"),
     QA_CFG_FIELD(exec_yaml, "vwap_profile", QA_CFG_T_STRING, vwap_profile, 0, "market file the VWAP profile is learned from"),
+    QA_CFG_FIELD(exec_yaml, "durability", QA_CFG_T_STRING, durability, 0, "orders.db commits: full (fsync) or normal"),
     QA_CFG_NUM(exec_yaml, "rebalance_band", rebalance_band, 0, 10, 0, "fraction of |target| a target must move"),
     QA_CFG_NUM(exec_yaml, "min_shares", min_shares, 1, 1e12, 0, "smallest parent order"),
     QA_CFG_NUM(exec_yaml, "leverage", leverage, 0, 100, 0, "buying power per unit of equity"),
@@ -97,7 +100,7 @@ qa_status qa_exec_cfg_bind(const qa_cfg_t *doc, const qa_cfg_node *map, qa_exec_
     if (y.broker) {
         int k = 0;
         while (broker_names[k] && strcmp(broker_names[k], y.broker) != 0) k++;
-        if (!broker_names[k]) return QA_FAIL(QA_ERR_CONFIG, "execution.broker: '%s', expected paper", y.broker);
+        if (!broker_names[k]) return QA_FAIL(QA_ERR_CONFIG, "execution.broker: '%s', expected paper or fix", y.broker);
         snprintf(c->broker, sizeof c->broker, "%s", y.broker);
     }
     c->rebalance_band = y.rebalance_band, c->min_shares = y.min_shares, c->leverage = y.leverage;
@@ -113,6 +116,11 @@ qa_status qa_exec_cfg_bind(const qa_cfg_t *doc, const qa_cfg_node *map, qa_exec_
         return QA_FAIL(QA_ERR_CONFIG, "execution.fix.port: required with broker fix");
     if (y.algo) QA_TRY_RET(qa_algo_cfg_bind(doc, y.algo, &c->algo));
     if (y.pretrade) QA_TRY_RET(qa_pretrade_limits_bind(doc, y.pretrade, "execution.pretrade", &c->limits));
+    if (y.durability) {
+        if (strcmp(y.durability, "full") != 0 && strcmp(y.durability, "normal") != 0)
+            return QA_FAIL(QA_ERR_CONFIG, "execution.durability: '%s', expected full or normal", y.durability);
+        c->durable = strcmp(y.durability, "full") == 0;
+    }
     if (y.vwap_profile) snprintf(c->profile_path, sizeof c->profile_path, "%s", y.vwap_profile);
     c->enabled = 1;
     return QA_OK;
@@ -186,8 +194,13 @@ static long find_sym(const qa_exec_t *x, const char *name) {
 qa_status qa_exec_create(const qa_exec_cfg *cfg, const char *state_dir, char *const *symbols, size_t S, double capital,
                          qa_exec_t **out) {
     qa_exec_t *x = calloc(1, sizeof *x);
-    if (!x) return QA_FAIL(QA_ERR_NOMEM, "execution stage");
+    if (!x) {
+        qa_broker_close(cfg->adapter);
+        return QA_FAIL(QA_ERR_NOMEM, "execution stage");
+    }
     x->cfg = *cfg;
+    x->broker = cfg->adapter; /* ours from here, closed by qa_exec_free also on failure */
+    x->cfg.adapter = NULL;
     x->S = S;
     x->symbols = symbols;
     x->state_bytes = sizeof(exec_head) + S * sizeof(exec_sym);
@@ -219,11 +232,23 @@ qa_status qa_exec_create(const qa_exec_cfg *cfg, const char *state_dir, char *co
     if (st == QA_OK) st = qa_fs_mkdirs(state_dir);
     if (st == QA_OK) st = qa_path_join(path, state_dir, "orders.db");
     if (st == QA_OK) st = qa_orderdb_open(path, &x->db);
-    if (st == QA_OK) {
-        {
-            st = qa_path_join(path, state_dir, "venue.db");
-            if (st == QA_OK) st = qa_broker_paper_open(path, &x->cfg.paper, &x->broker);
-        }
+    if (st == QA_OK && !x->cfg.durable) st = qa_orderdb_set_full(x->db, 0);
+    if (st == QA_OK && !x->broker && strcmp(x->cfg.broker, "fix") == 0) {
+        qa_fixbroker_cfg fc;
+        qa_fixbroker_cfg_default(&fc);
+        snprintf(fc.host, sizeof fc.host, "%s", x->cfg.fix_host);
+        fc.port = x->cfg.fix_port;
+        snprintf(fc.sender, sizeof fc.sender, "%s", x->cfg.fix_sender);
+        snprintf(fc.target, sizeof fc.target, "%s", x->cfg.fix_target);
+        st = qa_path_join(path, state_dir, "fix");
+        if (st == QA_OK && strlen(path) >= sizeof fc.store_dir)
+            st = QA_FAIL(QA_ERR_CONFIG, "state_dir '%s' is too long for the FIX store (%zu bytes at most)", state_dir,
+                         sizeof fc.store_dir - 5);
+        if (st == QA_OK) snprintf(fc.store_dir, sizeof fc.store_dir, "%s", path);
+        if (st == QA_OK) st = qa_fixbroker_open(&fc, &x->broker);
+    } else if (st == QA_OK && !x->broker) {
+        st = qa_path_join(path, state_dir, "venue.db");
+        if (st == QA_OK) st = qa_broker_paper_open(path, &x->cfg.paper, &x->broker);
     }
     if (st != QA_OK) {
         qa_exec_free(x);
@@ -378,6 +403,7 @@ static qa_status on_event(qa_exec_t *x, const qa_venue_event *e, int64_t t) {
     return QA_OK;
 }
 
+/* Inside the caller's transaction. */
 static qa_status phase_a(qa_exec_t *x, int64_t t, const qa_msg_bar *bars, const unsigned char *present) {
     size_t n = 0;
     for (size_t s = 0; s < x->S; s++) {
@@ -389,7 +415,7 @@ static qa_status phase_a(qa_exec_t *x, int64_t t, const qa_msg_bar *bars, const 
     qa_venue_event *ev = NULL;
     size_t nev = 0;
     QA_TRY_RET(x->broker->ops->advance(x->broker->impl, x->h->last_t, t, n, x->vsyms, x->vbars, &ev, &nev));
-    qa_status st = qa_orderdb_begin(x->db);
+    qa_status st = QA_OK;
     for (size_t i = 0; st == QA_OK && i < nev; i++) st = on_event(x, &ev[i], t);
     /* a parent's arrival: the first bar after its decision, at that bar's open */
     for (size_t s = 0; st == QA_OK && s < x->S; s++) {
@@ -399,10 +425,7 @@ static qa_status phase_a(qa_exec_t *x, int64_t t, const qa_msg_bar *bars, const 
         y->parent.arrival_price = isfinite(bars[s].open) ? bars[s].open : bars[s].close;
         st = qa_orderdb_put_arrival(x->db, &y->parent);
     }
-    if (st == QA_OK) st = qa_orderdb_commit(x->db);
-    else qa_orderdb_rollback(x->db);
     free(ev);
-    if (st == QA_OK) x->h->last_t = t;
     return st;
 }
 
@@ -681,13 +704,15 @@ qa_status qa_exec_step(qa_exec_t *x, int64_t t, const qa_msg_bar *bars, const un
                        qa_exec_alert_fn alert, qa_exec_alert_fn ops, void *ctx) {
     x->alert = alert, x->ops = ops, x->ctx = ctx;
     x->nmsgs = 0, x->nreqs = 0;
-    QA_TRY_RET(phase_a(x, t, bars, present));
-    /* B1: decisions, written ahead of any request */
+    /* A and B1 in one transaction: what the broker did and the decisions it led to are
+     * on disk (one fsync) before any request leaves */
     qa_status st = qa_orderdb_begin(x->db);
+    if (st == QA_OK) st = phase_a(x, t, bars, present);
     for (size_t s = 0; st == QA_OK && s < x->S; s++)
         st = decide(x, s, t, &bars[s], present[s], target[s], sig[s], state);
     if (st == QA_OK) st = qa_orderdb_commit(x->db);
     else qa_orderdb_rollback(x->db);
+    if (st == QA_OK) x->h->last_t = t;
     /* B2: requests and answers */
     if (st == QA_OK && x->nreqs) {
         st = qa_orderdb_begin(x->db);

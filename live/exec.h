@@ -4,14 +4,15 @@
  *
  * At every closed timestamp t, after the engine produced the sizes of t:
  *   A. the broker is told the market reached t (the bars of t); its fills and expiries in
- *      (last t, t] update children, parents, positions and cash; one transaction;
+ *      (last t, t] update children, parents, positions and cash;
  *   B. each symbol with a new target (the size's shares, rounded to whole shares) whose
  *      distance from the working parent's goal exceeds the rebalance band supersedes that
  *      parent (its working child is cancelled) and starts a new parent for
  *      target - position, checked by the pre-trade checks (trading/pretrade.h) and worked
  *      by the execution algorithm (trading/algo.h); running parents take their algorithm's
- *      next step. New orders and cancel requests are written (one transaction, fsync'd)
- *      before any request goes to the broker; the broker's answers are written in a third.
+ *      next step. A's records, the new orders and the cancel requests are written in one
+ *      transaction (fsync'd) before any request goes to the broker; the broker's answers
+ *      are written in a second.
  * HALTED cancels every working order; REDUCING lets the pre-trade checks refuse what adds
  * to a position. A refused order carries its reason code and raises an alert.
  *
@@ -57,9 +58,13 @@ typedef struct qa_exec_cfg {
     double min_shares;                 /* smallest parent (1) */
     double leverage;                   /* buying power = leverage x equity - gross - working (1) */
     long long reconcile_every;         /* timestamps between reconciliations (12) */
+    int durable;                       /* orders.db synchronous=FULL (1) or NORMAL (0): `durability` */
     char fix_host[64];                 /* broker "fix": the exchange's FIX acceptor */
     int fix_port;
     char fix_sender[32], fix_target[32];
+    /* Not from YAML: an adapter the caller opened (a benchmark's timing wrapper, a fault
+     * injector); qa_exec_create takes it over (closed by qa_exec_free). NULL: `broker`. */
+    struct qa_broker *adapter;
 } qa_exec_cfg;
 
 void qa_exec_cfg_default(qa_exec_cfg *c);

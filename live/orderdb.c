@@ -90,6 +90,10 @@ void qa_orderdb_close(qa_orderdb_t *d) {
     free(d);
 }
 
+qa_status qa_orderdb_set_full(qa_orderdb_t *d, int full) {
+    return qa_sqlite_exec(d->db, full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+}
+
 qa_status qa_orderdb_begin(qa_orderdb_t *d) { return qa_sqlite_begin(d->db); }
 qa_status qa_orderdb_commit(qa_orderdb_t *d) { return qa_sqlite_commit(d->db); }
 void qa_orderdb_rollback(qa_orderdb_t *d) { qa_sqlite_rollback(d->db); }

@@ -43,6 +43,9 @@ typedef struct qa_orderdb_fill {
 /* Opens or creates the file (format checked). */
 qa_status qa_orderdb_open(const char *path, qa_orderdb_t **out);
 void qa_orderdb_close(qa_orderdb_t *db);
+/* synchronous=FULL (1, the default: a commit is on disk when it returns) or NORMAL (0: in
+ * WAL mode a commit survives the process being killed, not the machine losing power). */
+qa_status qa_orderdb_set_full(qa_orderdb_t *db, int full);
 /* One transaction around a group of writes (one fsync at commit). */
 qa_status qa_orderdb_begin(qa_orderdb_t *db);
 qa_status qa_orderdb_commit(qa_orderdb_t *db);

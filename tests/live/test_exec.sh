@@ -13,7 +13,10 @@
 #      alerts topics equal the clean run's message for message, the order database and the
 #      broker's database equal the clean run's row for row, every client order id and
 #      trade id is unique, and the start-up reconciliation finds nothing missing;
-#   3. the kill switch: HALTED cancels every working order and nothing new is sent.
+#   3. FIX: the same replay with the FIX 4.4 adapter to `qa exchange`, the exchange and the
+#      service each killed -9 $QA_EXEC_FIX_KILLS times: everything equals the paper run;
+#   4. faults: a Kafka broker down 3 s and the order database locked 2 s in one run;
+#   5. the kill switch: HALTED cancels every working order and nothing new is sent.
 # Usage: test_exec.sh QA SRC PYTHON
 set -u
 QA=$1 SRC=$2 PY=$3
@@ -190,6 +193,103 @@ for f, q in (('orders.db', 'select clordid, parent, symbol, side, qty, type, lim
              ('venue.db', 'select * from events order by seq')):
     a, b = rows('state_c./' + f, q), rows('state_k./' + f, q)
     assert a == b, ('database differs', f, q[:40], len(a), len(b))
+EOF
+
+# ---- FIX: the same replay through `qa exchange` over FIX 4.4, both sides killed -9 --------------------
+# The exchange runs the same venue model on its own copy of the market file; the stage's
+# broker is the FIX adapter. Each trial kills the exchange (restarted on the same port and
+# state) while the service runs, then kills the service; a final run completes the replay.
+start_exchange() { # [PORT]
+    rm -f ex.port
+    "$QA" exchange --data s5.h5 --state-dir ex --port-file ex.port --port "${1:-0}" --participation 0.05 --fee-bps 1 \
+        > /dev/null 2>> ex.err &
+    EXPID=$!
+    i=0; while [ ! -s ex.port ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+}
+start_exchange
+trap 'kill $EXPID 2> /dev/null; "$QA" -q bus stop > /dev/null 2>&1; rm -rf "$W"' EXIT
+PORT=$(cat ex.port)
+"$QA" -q replay --data s5.h5 --max-times $N --prefix f. > /dev/null 2>&1 || ko "replay f."
+{ live_yaml f.; printf '  broker: fix\n  fix: {port: %s}\n' "$PORT"; } > f.yaml
+i=0
+while [ $i -lt "${QA_EXEC_FIX_KILLS:-3}" ]; do
+    "$QA" live --config f.yaml > /dev/null 2> "f.err.$i" &
+    pid=$!
+    sleep "$("$PY" -c "import random; print(round(random.uniform(0.3, 2.0), 2))")"
+    kill -9 $EXPID 2> /dev/null; wait $EXPID 2> /dev/null
+    sleep 0.3
+    start_exchange "$PORT"
+    sleep "$("$PY" -c "import random; print(round(random.uniform(0.3, 2.0), 2))")"
+    kill -9 $pid 2> /dev/null; wait $pid 2> /dev/null
+    i=$((i + 1))
+done
+"$QA" live --config f.yaml > f.out 2> f.err || ko "final FIX run: $(tail -3 f.err)"
+kill $EXPID 2> /dev/null; wait $EXPID 2> /dev/null
+tail_all f.
+"$PY" - <<'EOF' && ok "FIX to qa exchange, exchange and service killed -9 ${QA_EXEC_FIX_KILLS:-3} times each: topics, order database and the exchange's book equal the in-process paper run's" || ko "FIX run"
+import json, sqlite3
+def parts(p, t):
+    d = {}
+    for l in open('%s%s.jsonl' % (p, t)):
+        m = json.loads(l)
+        if m.get('severity') in ('bus', 'reconcile'): continue
+        for k in ('topic', 'offset'): m.pop(k)
+        d.setdefault(m['partition'], []).append(json.dumps(m, sort_keys=True))
+    return d
+for t in ('orders', 'executions', 'fills', 'alerts'):
+    a, b = parts('c.', t), parts('f.', t)
+    assert a == b, ('topic differs', t, sum(map(len, a.values())), sum(map(len, b.values())))
+def rows(f, q):
+    c = sqlite3.connect(f); r = c.execute(q).fetchall(); c.close(); return r
+for f1, f2, q in (('state_c./orders.db', 'state_f./orders.db', 'select * from orders order by clordid'),
+                  ('state_c./orders.db', 'state_f./orders.db', 'select * from fills order by trade_id'),
+                  ('state_c./venue.db', 'ex/venue.db', 'select * from orders order by seq'),
+                  ('state_c./venue.db', 'ex/venue.db', 'select time, kind, clordid, trade_id, symbol, side, qty, price, fee,'
+                   ' cum, avg_price, leaves, bar_volume from events order by seq')):
+    a, b = rows(f1, q), rows(f2, q)
+    assert a == b, ('differs', f2, q[:40], len(a), len(b))
+EOF
+
+# ---- faults: a Kafka broker down and the order database locked, in the same run ---------------------
+# A cluster of its own with a fault-injection FIFO: broker 1 goes down for 3 s while another
+# process holds the order database's write lock for 2 s; the run must end as the clean run.
+BUS2="$W/bus2"
+QA_BUS_FILE="$BUS2" "$QA" bus run --control "$W/ctl" > bus2.out 2> bus2.err &
+i=0; while [ ! -s "$BUS2" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+trap 'QA_BUS_FILE="$BUS2" "$QA" -q bus stop > /dev/null 2>&1; "$QA" -q bus stop > /dev/null 2>&1; rm -rf "$W"' EXIT
+QA_BUS_FILE="$BUS2" "$QA" -q replay --data s5.h5 --max-times $N --prefix b. > /dev/null 2>&1 || ko "replay b."
+live_yaml b. | sed 's/exit_idle: 2/exit_idle: 8/' > b.yaml
+mkdir -p state_b. && "$PY" -c "import sqlite3; sqlite3.connect('state_b./orders.db').close()"
+QA_BUS_FILE="$BUS2" "$QA" live --config b.yaml > b.out 2> b.err &
+pid=$!
+sleep 0.8
+echo "down 1" > "$W/ctl"
+"$PY" -c "
+import sqlite3, time
+c = sqlite3.connect('state_b./orders.db', timeout=30, isolation_level=None)
+c.execute('BEGIN IMMEDIATE'); time.sleep(2); c.execute('COMMIT')" || ko "could not lock the order database"
+sleep 1; echo "up 1" > "$W/ctl"
+wait $pid || ko "live through the faults: $(tail -3 b.err)"
+for t in orders executions fills alerts; do
+    QA_BUS_FILE="$BUS2" "$QA" -q bus tail $t --prefix b. --idle 1.5 > "b.$t.jsonl" 2> /dev/null
+done
+grep -q "down broker 1" bus2.err && grep -q "up broker 1" bus2.err || ko "the broker was not taken down: $(cat bus2.err)"
+"$PY" - <<'EOF' && ok "Kafka broker down 3 s and the order database locked 2 s: outputs and databases equal the clean run's" || ko "faults"
+import json, sqlite3
+def parts(p, t):
+    d = {}
+    for l in open('%s%s.jsonl' % (p, t)):
+        m = json.loads(l)
+        if m.get('severity') in ('bus', 'reconcile'): continue   # operational alerts
+        for k in ('topic', 'offset'): m.pop(k)
+        d.setdefault(m['partition'], []).append(json.dumps(m, sort_keys=True))
+    return d
+for t in ('orders', 'executions', 'fills', 'alerts'):
+    assert parts('c.', t) == parts('b.', t), ('topic differs', t)
+q = 'select clordid, state, filled, avg_price, fees, version from orders order by clordid'
+a = sqlite3.connect('state_c./orders.db').execute(q).fetchall()
+b = sqlite3.connect('state_b./orders.db').execute(q).fetchall()
+assert a == b, 'order database differs'
 EOF
 
 # ---- 3. the kill switch: trading, then HALTED at the first bar of a second replay ------------------
