@@ -15,8 +15,14 @@
  * checked and submitted, S cancels; 2 order-database transactions (the first, fsync'd,
  * before any request leaves) and 1 + 2S venue transactions (a bar advance, one per
  * request).
+ *  3. FIX round trip on loopback: the FIX broker adapter (live/fixbroker.h) against the
+ *     paper exchange (live/exchange.h) on a thread of this process, both QuickFIX sessions
+ *     over TCP on 127.0.0.1: NewOrderSingle -> ExecutionReport (submit) and
+ *     OrderCancelRequest -> ExecutionReport (cancel), the exchange's venue durable.
  * Usage: bench_exec [--quick] */
 #include <math.h>     /* exp */
+#include <pthread.h>  /* the exchange's thread */
+#include <signal.h>   /* sig_atomic_t */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +31,11 @@
 #include "bench.h"
 #include "common/fs.h"       /* qa_fs_mkdirs */
 #include "common/philox.h"   /* synthetic prices */
+#include "datasets/store.h" /* the exchange's market file */
 #include "live/broker.h"
+#include "live/exchange.h"
 #include "live/exec.h"
+#include "live/fixbroker.h"
 
 /* ---- a timing wrapper around the paper broker ------------------------------------------------------- */
 
@@ -162,6 +171,102 @@ static int bench(const char *root, const char *fs, size_t S, size_t T, int durab
     return 0;
 }
 
+/* ---- 3. FIX round trip ------------------------------------------------------------------------------------- */
+
+static qa_status one_symbol_file(const char *path) {
+    qa_store_meta meta;
+    memset(&meta, 0, sizeof meta);
+    snprintf(meta.frequency, sizeof meta.frequency, "5min");
+    meta.bar_seconds = 300, meta.bars_per_year = 19656;
+    snprintf(meta.calendar, sizeof meta.calendar, "NYSE");
+    snprintf(meta.currency, sizeof meta.currency, "USD");
+    snprintf(meta.adjustment, sizeof meta.adjustment, "none");
+    const char *names[1] = {"S0"};
+    int64_t time[4];
+    double panel[5 * 4], last = 100.0;
+    for (size_t t = 0; t < 4; t++) {
+        time[t] = 1769437800000000000LL + (int64_t)t * 300000000000LL;
+        qa_msg_bar b = synth_bar(0, t, &last);
+        const double f[5] = {b.open, b.high, b.low, b.close, b.volume};
+        for (int k = 0; k < 5; k++) panel[k * 4 + (int)t] = f[k];
+    }
+    qa_store_t *st = NULL;
+    qa_status rc = qa_store_create(path, NULL, &meta, 1, names, 4, time, &st);
+    for (int k = 0; k < 5 && rc == QA_OK; k++) rc = qa_store_write(st, qa_bar_field_path((qa_bar_field)k), 0, 1, 0, 4, panel + k * 4);
+    if (rc == QA_OK) rc = qa_store_commit(st);
+    else qa_store_close(st);
+    return rc;
+}
+
+typedef struct ex_thread {
+    qa_exchange_t *x;
+    volatile sig_atomic_t stop;
+} ex_thread;
+
+static void *run_exchange(void *p) {
+    ex_thread *e = p;
+    qa_exchange_run(e->x, &e->stop);
+    return NULL;
+}
+
+static int bench_fix(const char *root, size_t N, int durable) {
+    char file[600];
+    snprintf(file, sizeof file, "%s/fix.h5", root);
+    if (one_symbol_file(file) != QA_OK) return fprintf(stderr, "fix: %s\n", qa_err_msg()), 1;
+    qa_exchange_cfg ec;
+    qa_exchange_cfg_default(&ec);
+    snprintf(ec.data, sizeof ec.data, "%s", file);
+    snprintf(ec.state_dir, sizeof ec.state_dir, "%s/exchange%d", root, durable);
+    ec.venue.durable = durable;
+    ex_thread et = {NULL, 0};
+    if (qa_exchange_open(&ec, &et.x) != QA_OK) return fprintf(stderr, "exchange: %s\n", qa_err_msg()), 1;
+    pthread_t th;
+    pthread_create(&th, NULL, run_exchange, &et);
+    qa_fixbroker_cfg fc;
+    qa_fixbroker_cfg_default(&fc);
+    fc.port = qa_exchange_port(et.x);
+    snprintf(fc.store_dir, sizeof fc.store_dir, "%s/client%d", root, durable);
+    qa_broker_t *b = NULL;
+    if (qa_fixbroker_open(&fc, &b) != QA_OK) return fprintf(stderr, "fix broker: %s\n", qa_err_msg()), 1;
+    double *sub = malloc(N * sizeof *sub), *can = malloc(N * sizeof *can);
+    int rc = 0;
+    for (size_t i = 0; i < N + N / 10 && rc == 0; i++) { /* the first tenth warms up */
+        qa_venue_order o;
+        memset(&o, 0, sizeof o);
+        snprintf(o.clordid, sizeof o.clordid, "B-%zu", i);
+        snprintf(o.symbol, sizeof o.symbol, "S0");
+        o.side = 1, o.qty = 100, o.limit = 1, o.price = 1.0; /* far below the market: it rests */
+        o.time = 1769437800000000000LL;
+        qa_venue_event r;
+        uint64_t t0 = qa_time_ns();
+        if (b->ops->submit(b->impl, &o, &r) != QA_OK || r.kind != QA_VENUE_EV_NEW) rc = 1;
+        double ds = qa_time_since(t0);
+        t0 = qa_time_ns();
+        if (rc == 0 && (b->ops->cancel(b->impl, o.clordid, o.time, &r) != QA_OK || r.kind != QA_VENUE_EV_CANCELLED)) rc = 1;
+        double dc = qa_time_since(t0);
+        if (i >= N / 10) sub[i - N / 10] = ds, can[i - N / 10] = dc;
+    }
+    if (rc) fprintf(stderr, "fix round trip: %s\n", qa_err_msg());
+    else {
+        double s50 = qa_bench_quantile(sub, N, 0.5), s99 = qa_bench_quantile(sub, N, 0.99);
+        double c50 = qa_bench_quantile(can, N, 0.5), c99 = qa_bench_quantile(can, N, 0.99);
+        printf("FIX 4.4 round trip on loopback (%zu orders, venue sync %s): submit D->8 p50 %.1f us p99 %.1f us; "
+               "cancel F->8 p50 %.1f us p99 %.1f us\n", N, durable ? "FULL" : "NORMAL", s50 * 1e6, s99 * 1e6, c50 * 1e6,
+               c99 * 1e6);
+        printf("JSON {\"bench\":\"exec_fix_rtt\",\"backend\":\"loopback\",\"size\":\"N=%zu,venue=%s\",\"unit\":\"round trips\","
+               "\"items_per_s\":%.6g,\"submit_p50_us\":%.3f,\"submit_p99_us\":%.3f,\"cancel_p50_us\":%.3f,"
+               "\"cancel_p99_us\":%.3f,\"peak_rss_mb\":%.1f}\n",
+               N, durable ? "full" : "normal", 1.0 / s50, s50 * 1e6, s99 * 1e6, c50 * 1e6, c99 * 1e6,
+               (double)qa_peak_rss_bytes() / 1048576.0);
+    }
+    qa_broker_close(b);
+    et.stop = 1;
+    pthread_join(th, NULL);
+    qa_exchange_close(et.x);
+    free(sub), free(can);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     char disk[] = "/tmp/qa_bench_exec_XXXXXX", shm[] = "/dev/shm/qa_bench_exec_XXXXXX";
@@ -175,6 +280,8 @@ int main(int argc, char **argv) {
         rc |= bench(disk, "disk", 10, T, durable);
         rc |= bench(disk, "disk", 50, quick ? 20 : 200, durable);
     }
+    rc |= bench_fix(disk, quick ? 100 : 2000, 1);
+    rc |= bench_fix(disk, quick ? 100 : 2000, 0);
     if (have_shm) {
         rc |= bench(shm, "tmpfs", 1, T, 0);
         rc |= bench(shm, "tmpfs", 10, T, 0);

@@ -318,15 +318,18 @@ static int bench_bus(const char *dir, size_t S, size_t T, const char *model_path
 }
 
 /* End-to-end latency: a producer paces timestamps; the service runs in a thread; a
- * consumer of position.sizes stamps the arrival of each timestamp's last size. */
-static int bench_e2e(const char *dir, size_t S, size_t T, const char *model_path) {
+ * consumer of position.sizes stamps the arrival of each timestamp's last size. With
+ * `orders` the execution stage runs too (in-process paper broker, immediate children,
+ * orders.db fsync'd) and the latency is to the first child order of each timestamp that
+ * has one, announced on `orders` (signal -> order through the bus). */
+static int bench_e2e(const char *dir, size_t S, size_t T, const char *model_path, int orders) {
     char file[512], state[512];
     snprintf(file, sizeof file, "%s/e2e.h5", dir);
-    snprintf(state, sizeof state, "%s/state_e2e", dir);
+    snprintf(state, sizeof state, "%s/state_e2e%d", dir, orders);
     if (write_file(file, S, T) != QA_OK) return 1;
     qa_bus_cfg cfg;
     qa_bus_cfg_default(&cfg);
-    snprintf(cfg.prefix, sizeof cfg.prefix, "e2e.");
+    snprintf(cfg.prefix, sizeof cfg.prefix, orders ? "e2o." : "e2e.");
     cfg.partitions = 6;
     qa_bus_mock_t *mock = NULL;
     if (qa_bus_mock_create(&cfg, getenv("QA_BENCH_BROKERS") ? atoi(getenv("QA_BENCH_BROKERS")) : 3, &mock) != QA_OK) return 1;
@@ -335,22 +338,33 @@ static int bench_e2e(const char *dir, size_t S, size_t T, const char *model_path
     memset(&r, 0, sizeof r);
     qa_live_cfg_init(&r.cfg);
     r.cfg.universe = file, r.cfg.state_dir = state, r.cfg.bootstrap = cfg.bootstrap, r.cfg.model = model_path;
-    r.cfg.prefix = "e2e.", r.cfg.checkpoint_every = getenv("QA_BENCH_CKPT") ? atoll(getenv("QA_BENCH_CKPT")) : 64;
+    r.cfg.prefix = orders ? "e2o." : "e2e.", r.cfg.checkpoint_every = getenv("QA_BENCH_CKPT") ? atoll(getenv("QA_BENCH_CKPT")) : 64;
+    if (orders) {
+        qa_exec_cfg_default(&r.cfg.exec);
+        r.cfg.exec.enabled = 1;
+        r.cfg.exec.algo.kind = QA_ALGO_IMMEDIATE;
+    }
     pthread_t th;
     pthread_create(&th, NULL, run_service, &r);
     qa_bus_consumer_t *c = NULL;
     qa_bus_producer_t *p = NULL;
-    char tin[256], tout[256];
+    char tin[256], tout[256], tord[256];
     qa_bus_topic(&cfg, QA_TOPIC_MARKET, tin, sizeof tin);
     qa_bus_topic(&cfg, QA_TOPIC_SIZES, tout, sizeof tout);
-    int parts = 0, oparts = 0;
+    qa_bus_topic(&cfg, QA_TOPIC_ORDERS, tord, sizeof tord);
+    int parts = 0, oparts = 0, rparts = 0;
     if (qa_bus_consumer_create(&cfg, NULL, &c) != QA_OK || qa_bus_producer_create(&cfg, &p) != QA_OK ||
         qa_bus_partitions(c, tin, 10000, &parts) != QA_OK || qa_bus_partitions(c, tout, 10000, &oparts) != QA_OK ||
-        qa_bus_assign(c, tout, oparts, NULL) != QA_OK)
+        qa_bus_partitions(c, tord, 10000, &rparts) != QA_OK)
         return fprintf(stderr, "e2e: %s\n", qa_err_msg()), 1;
+    const char *topics[2] = {tout, tord};
+    const int counts[2] = {oparts, rparts};
+    const int64_t *offs[2] = {NULL, NULL};
+    if (qa_bus_assign_topics(c, orders ? 2 : 1, topics, counts, offs) != QA_OK) return fprintf(stderr, "e2e: %s\n", qa_err_msg()), 1;
     sleep(2); /* the service is up and reading */
     uint64_t *sent = calloc(T, sizeof *sent);
     size_t *got = calloc(T, sizeof *got);
+    unsigned char *seen = calloc(T, 1); /* orders: the timestamp's first child order arrived */
     double *lat = calloc(T, sizeof *lat), *last = malloc(S * sizeof *last);
     for (size_t s = 0; s < S; s++) last[s] = 100.0 + (double)s;
     uint8_t buf[QA_MSG_MAX];
@@ -360,7 +374,7 @@ static int bench_e2e(const char *dir, size_t S, size_t T, const char *model_path
     const size_t warm = 30;        /* windows fill; the service's start-up backlog drains */
     size_t t = 0, want = S;        /* sizes per timestamp once windows fill: one per symbol */
     int warmed = 0;
-    while (nlat < T - warm - 10 && qa_time_since(begin) < 90) {
+    while ((orders ? !(t == T && qa_time_since(sent[T - 1]) > 2.0) : nlat < T - warm - 10) && qa_time_since(begin) < 90) {
         if (!warmed && t == warm) { /* timing starts once the warm-up timestamps came back */
             if (got[warm - 1] < want) {
                 qa_bus_record rec;
@@ -397,9 +411,12 @@ static int bench_e2e(const char *dir, size_t S, size_t T, const char *model_path
         qa_bus_record rec;
         if (qa_bus_consume(c, 1, &rec) == 1) {
             qa_msg m;
-            if (qa_msg_decode(rec.payload, rec.len, &m) == QA_OK && m.kind == QA_MSG_SIZE) {
+            if (qa_msg_decode(rec.payload, rec.len, &m) == QA_OK && m.kind == QA_MSG_SIZE && !orders) {
                 size_t k = (size_t)((m.time - 1769437800000000000LL) / 300000000000LL);
                 if (k < T && ++got[k] == want && k >= warm) lat[nlat++] = (double)(qa_time_ns() - sent[k]) * 1e-9;
+            } else if (orders && m.kind == QA_MSG_ORDER && strcmp(m.u.order.type, "parent") != 0) {
+                size_t k = (size_t)((m.time - 1769437800000000000LL) / 300000000000LL);
+                if (k < T && k >= warm && warmed && !seen[k]) seen[k] = 1, lat[nlat++] = (double)(qa_time_ns() - sent[k]) * 1e-9;
             }
             qa_bus_record_release(&rec);
         }
@@ -409,19 +426,20 @@ static int bench_e2e(const char *dir, size_t S, size_t T, const char *model_path
     if (nlat) {
         double p50 = qa_bench_quantile(lat, nlat, 0.5), p99 = qa_bench_quantile(lat, nlat, 0.99);
         double p999 = qa_bench_quantile(lat, nlat, 0.999);
-        printf("through the bus (%zu symbols, 100 timestamps/s, %zu timestamps measured): watermark produced -> last "
-               "size received p50 %.2f ms p99 %.2f ms p99.9 %.2f ms\n",
-               S, nlat, p50 * 1e3, p99 * 1e3, p999 * 1e3);
-        printf("JSON {\"bench\":\"live_e2e\",\"backend\":\"mock-3\",\"size\":\"S=%zu,rate=100/s\",\"unit\":\"timestamps\","
+        printf("through the bus (%zu symbols, 100 timestamps/s, %zu timestamps measured): watermark produced -> %s "
+               "p50 %.2f ms p99 %.2f ms p99.9 %.2f ms\n",
+               S, nlat, orders ? "first child order on orders" : "last size received", p50 * 1e3, p99 * 1e3, p999 * 1e3);
+        printf("JSON {\"bench\":\"%s\",\"backend\":\"mock-3\",\"size\":\"S=%zu,rate=100/s\",\"unit\":\"timestamps\","
                "\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"p999_ms\":%.4f,\"samples\":%zu,\"peak_rss_mb\":%.1f}\n",
-               S, p50 * 1e3, p99 * 1e3, p999 * 1e3, nlat, (double)qa_peak_rss_bytes() / 1048576.0);
+               orders ? "live_e2e_orders" : "live_e2e", S, p50 * 1e3, p99 * 1e3, p999 * 1e3, nlat,
+               (double)qa_peak_rss_bytes() / 1048576.0);
     } else {
         printf("through the bus: no complete timestamp measured (service: %s)\n", r.st ? qa_err_msg() : "ok");
     }
     qa_bus_consumer_free(c);
     qa_bus_producer_free(p);
     qa_bus_mock_free(mock);
-    free(sent), free(got), free(lat), free(last);
+    free(sent), free(got), free(lat), free(last), free(seen);
     return nlat ? 0 : 1;
 }
 
@@ -439,7 +457,8 @@ int main(int argc, char **argv) {
     rc |= bench_engine(50, quick ? 2000 : 20000);
     rc |= bench_reload(dir, 50, quick ? 200 : 2000);
     rc |= bench_bus(dir, 500, quick ? 40 : 400, model_path);
-    rc |= bench_e2e(dir, 50, quick ? 300 : 1500, model_path);
+    rc |= bench_e2e(dir, 50, quick ? 300 : 1500, model_path, 0);
+    rc |= bench_e2e(dir, 50, quick ? 300 : 1500, model_path, 1);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

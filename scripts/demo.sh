@@ -79,10 +79,17 @@ rm -f "$OUT/alt.db"
 echo "   (a few hundred sample documents: the study shows the method, not a finding; the full data's result is in docs/alt-data.md)"
 
 step "live: replay 1,000 five-minute bars per stock through the Kafka bus into qa live with models:/demo-mlp@champion"
-echo "   (embedded 3-broker cluster on loopback; features -> signals -> position sizes, exactly once; docs/live.md)"
+echo "   (embedded 3-broker cluster on loopback; features -> signals -> position sizes -> orders -> TWAP children over"
+echo "    FIX 4.4 to the paper exchange -> fills, exactly once; docs/live.md, docs/execution.md)"
 "$QA" data import --preset stocks-5min --data-root "$SAMPLE" --out "$OUT/stocks5m.h5"
 export QA_BUS_FILE="$OUT/bus" # the demo's own cluster, stopped at the end
 "$QA" bus stop > /dev/null
+rm -rf "$OUT/exchange" "$OUT/exchange.port"
+"$QA" exchange --data "$OUT/stocks5m.h5" --state-dir "$OUT/exchange" --port-file "$OUT/exchange.port" \
+    --participation 0.05 --fee-bps 1 2> "$OUT/exchange.log" &
+EXCHANGE=$!
+trap 'kill $EXCHANGE 2> /dev/null || true' EXIT
+i=0; while [ ! -s "$OUT/exchange.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 "$QA" replay --data "$OUT/stocks5m.h5" --max-times 1000
 cat > "$OUT/live.yaml" <<YAML
 universe: $OUT/stocks5m.h5
@@ -91,18 +98,27 @@ state_dir: $OUT/live-state
 exit_idle: 2
 rules: {sizing: {method: vol_target, target_vol: 0.1, vol_window: 20}, capital: 1000000}
 risk: {window: 250, every: 12, limits: [{name: gross, metric: gross_exposure, max: 1.0, warn: 0.8}, {name: var99, metric: var, level: 0.99, max: 0.02}]}
+execution:
+  strategy: demo
+  broker: fix
+  fix: {port: $(cat "$OUT/exchange.port")}
+  algo: {kind: twap, slices: 3, window: 900}
+  pretrade: {max_order_notional: 500000, price_band: 0.05, throttle_orders: 20, throttle_window_ns: 300000000000}
 YAML
 rm -rf "$OUT/live-state"
 "$QA" live --config "$OUT/live.yaml"
 echo "what the desk sees (qa live status: book, limits in force, positions, alerts):"
 "$QA" live status --config "$OUT/live.yaml" --alerts 5
+kill $EXCHANGE; wait $EXCHANGE 2> /dev/null || true
 "$QA" bus stop
+echo "post-trade: implementation shortfall, VWAP slippage, fill rate and fees from the order database (docs/tca.md)"
+"$QA" tca --orders "$OUT/live-state/orders.db" --data "$OUT/stocks5m.h5" --out "$OUT/tca"
 
 step "done"
 echo "market file: $OUT/stocks.h5 (read it with h5py: see docs/data-format.md)"
 echo "sweep results: $OUT/sweep/results.h5, summary $OUT/sweep/summary.json (docs/sweep.md)"
 echo "reports: $OUT/sweep/report.html, $OUT/stress/report.html, $OUT/stress-backtest/report.html,"
 echo "         $OUT/simulate/report.html, $OUT/runs/mlp/report.html, $OUT/alt-study/report.html,"
-echo "         $OUT/runs/ppo/report.html, $OUT/runs/ppo/eval-test/report.html"
-echo "live: $OUT/live.yaml (qa live), state $OUT/live-state; docs/live.md"
+echo "         $OUT/runs/ppo/report.html, $OUT/runs/ppo/eval-test/report.html, $OUT/tca/report.html"
+echo "live: $OUT/live.yaml (qa live), state $OUT/live-state (orders.db: every order and fill); docs/live.md, docs/execution.md"
 echo "model registry: $OUT/registry ('qa registry show demo-mlp --registry $OUT/registry'; docs/registry.md)"
