@@ -282,6 +282,14 @@ void qa_exec_get_stats(const qa_exec_t *x, qa_exec_stats *s) {
         if (isfinite(x->sy[i].last_close)) s->position_value += x->sy[i].position * x->sy[i].last_close;
 }
 
+/* Copies src into dst (size bytes), cut to fit: reasons and details are informative. */
+static void copy_cut(char *dst, size_t size, const char *src) {
+    size_t n = strlen(src);
+    if (n >= size) n = size - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* ---- messages ----------------------------------------------------------------------------------------- */
 
 static qa_status queue_msg(qa_exec_t *x, int topic, size_t sym, int64_t t, const qa_oms_order *o, int event,
@@ -374,7 +382,7 @@ static qa_status on_event(qa_exec_t *x, const qa_venue_event *e, int64_t t) {
     long s = find_sym(x, e->symbol);
     exec_sym *y = s >= 0 ? &x->sy[s] : NULL;
     if (!y || !y->has_child || strcmp(y->child.clordid, e->clordid) != 0) {
-        char d[QA_MSG_REASON_LEN];
+        char d[512]; /* alerts cut it to their detail field */
         snprintf(d, sizeof d, "%s for %s, which is not a working order of this stage", qa_venue_ev_names[e->kind], e->clordid);
         if (x->ops) x->ops(x->ctx, "reconcile", "unknown_order", "order", 0, 0, d);
         return QA_OK;
@@ -487,7 +495,7 @@ static qa_status refuse(qa_exec_t *x, size_t s, qa_oms_order *o, qa_pretrade_rea
     snprintf(o->reason, sizeof o->reason, "%s", detail && detail[0] ? detail : qa_pretrade_reason_name(r));
     x->h->rejected++;
     if (x->alert) {
-        char d[QA_MSG_REASON_LEN];
+        char d[512]; /* alerts cut it to their detail field */
         snprintf(d, sizeof d, "%s %s refused: %s", o->clordid, o->symbol, o->reason);
         x->alert(x->ctx, "order", qa_pretrade_reason_name(r), "pretrade", o->side * o->qty, 0, d);
     }
@@ -650,10 +658,10 @@ static qa_status send_reqs(qa_exec_t *x, int64_t t) {
                     st = apply_rec(x, r->sym, o, QA_OMS_EV_CANCELLED, 0, NAN, 0, t, NULL);
                     x->h->cancels++;
                 } else { /* the broker no longer works it (it said why): recorded, and reconciliation compares */
-                    snprintf(o->reason, sizeof o->reason, "%s", rep.reason);
+                    copy_cut(o->reason, sizeof o->reason, rep.reason);
                     st = apply_rec(x, r->sym, o, QA_OMS_EV_CANCEL_REJECTED, 0, NAN, 0, t, NULL);
                     if (x->ops) {
-                        char d[QA_MSG_REASON_LEN];
+                        char d[512]; /* alerts cut it to their detail field */
                         snprintf(d, sizeof d, "cancel of %s refused: %s", o->clordid, rep.reason);
                         x->ops(x->ctx, "reconcile", "cancel_rejected", "order", 0, 0, d);
                     }
@@ -668,9 +676,9 @@ static qa_status send_reqs(qa_exec_t *x, int64_t t) {
                     y->child = r->order;
                     y->has_child = 1;
                 } else {
-                    snprintf(y->child.reason, sizeof y->child.reason, "%s", rep.reason);
+                    copy_cut(y->child.reason, sizeof y->child.reason, rep.reason);
                     st = apply_rec(x, r->sym, &y->child, QA_OMS_EV_CANCEL_REJECTED, 0, NAN, 0, t, NULL);
-                    snprintf(r->order.reason, sizeof r->order.reason, "%s", rep.reason);
+                    copy_cut(r->order.reason, sizeof r->order.reason, rep.reason);
                     if (st == QA_OK) st = apply_rec(x, r->sym, &r->order, QA_OMS_EV_REJECTED, 0, NAN, 0, t, NULL);
                 }
             } else {
@@ -681,12 +689,12 @@ static qa_status send_reqs(qa_exec_t *x, int64_t t) {
                 if (rep.kind == QA_VENUE_EV_NEW) {
                     st = apply_rec(x, r->sym, &y->child, QA_OMS_EV_ACCEPTED, 0, NAN, 0, t, NULL);
                 } else {
-                    snprintf(y->child.reason, sizeof y->child.reason, "broker: %s", rep.reason);
+                    snprintf(y->child.reason, sizeof y->child.reason, "broker: %.55s", rep.reason);
                     st = apply_rec(x, r->sym, &y->child, QA_OMS_EV_REJECTED, 0, NAN, 0, t, NULL);
                     y->has_child = 0;
                     x->h->rejected++;
                     if (x->alert) {
-                        char d[QA_MSG_REASON_LEN];
+                        char d[512]; /* alerts cut it to their detail field */
                         snprintf(d, sizeof d, "%s refused by the broker: %s", r->order.clordid, rep.reason);
                         x->alert(x->ctx, "order", "broker_reject", "order", 0, 0, d);
                     }
@@ -740,7 +748,7 @@ qa_status qa_exec_reconcile(qa_exec_t *x, qa_exec_recon *r, qa_exec_alert_fn ale
     qa_status st = x->broker->ops->orders(x->broker->impl, 0, &bo, &nbo);
     if (st == QA_OK) st = x->broker->ops->fills(x->broker->impl, NULL, &bf, &nbf);
     if (st == QA_OK) st = qa_orderdb_open_orders(x->db, &dbo, &ndbo);
-    char d[QA_MSG_REASON_LEN];
+    char d[512]; /* alerts cut it to their detail field */
     r->broker_orders = (long long)nbo, r->broker_fills = (long long)nbf;
     int64_t bclock = INT64_MIN;
     if (st == QA_OK) st = x->broker->ops->clock(x->broker->impl, &bclock);

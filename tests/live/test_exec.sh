@@ -164,11 +164,14 @@ while [ $i -lt "$KILLS" ]; do
 done
 "$QA" live --config k.yaml > k.out 2> k.err || ko "final run: $(tail -3 k.err)"
 tail_all k.
+# A kill between the broker's commit and the order database's leaves fills the database
+# lacks: the start-up reconciliation fetches them (and the replayed timestamp books them
+# once); an unknown order or a position difference is never acceptable.
 grep -h "reconciled at start" k.err* > recon.txt
-if grep -v "0 fills fetched, 0 unknown orders, 0 position differences" recon.txt | grep -q .; then
-    ko "start-up reconciliation found differences: $(grep -v '0 unknown orders, 0 position' recon.txt | head -2)"
+if grep -v "0 unknown orders, 0 position differences" recon.txt | grep -q .; then
+    ko "start-up reconciliation found differences: $(grep -v '0 unknown orders, 0 position differences' recon.txt | head -2)"
 else
-    ok "start-up reconciliation after $KILLS kills: nothing missing, no unknown order, positions agree ($(wc -l < recon.txt) starts)"
+    ok "start-up reconciliation after $KILLS kills: no unknown order, positions agree ($(wc -l < recon.txt) starts, $(grep -c -v ' 0 fills fetched' recon.txt) fetched missing fills)"
 fi
 "$PY" - <<'EOF' && ok "after $KILLS kill -9 trials: topics equal the clean run's message for message, both databases row for row" || ko "kill trials"
 import json, sqlite3
@@ -176,6 +179,7 @@ def parts(p, t):
     d = {}
     for l in open('%s%s.jsonl' % (p, t)):
         m = json.loads(l)
+        if m.get('severity') in ('bus', 'reconcile'): continue   # operational alerts: where a run stopped
         for k in ('topic', 'offset'): m.pop(k)
         d.setdefault(m['partition'], []).append(json.dumps(m, sort_keys=True))
     return d
