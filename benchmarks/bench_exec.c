@@ -29,6 +29,7 @@
 #include <unistd.h>   /* mkdtemp */
 
 #include "bench.h"
+#include "bench_bars.h"      /* synthetic bars */
 #include "common/fs.h"       /* qa_fs_mkdirs */
 #include "common/philox.h"   /* synthetic prices */
 #include "datasets/store.h" /* the exchange's market file */
@@ -89,14 +90,7 @@ static qa_status count_emit(void *ctx, int topic, size_t mark, const qa_msg *m) 
     return QA_OK;
 }
 
-static qa_msg_bar synth_bar(size_t s, size_t t, double *last) {
-    qa_philox_block r = qa_rng_block(11, s, t);
-    double u = ((double)r.v[0] + 0.5) / 4294967296.0 - 0.5, v = ((double)r.v[1] + 0.5) / 4294967296.0;
-    double open = *last, close = open * exp(0.002 * u * 3.4);
-    double hi = fmax(open, close) * (1 + 0.001 * v), lo = fmin(open, close) * (1 - 0.001 * v);
-    *last = close;
-    return (qa_msg_bar){open, hi, lo, close, 1e6 + 9e6 * v, 300};
-}
+static qa_msg_bar synth_bar(size_t s, size_t t, double *last) { return qa_bench_synth_bar(11, s, t, last, 1e6, 9e6); }
 
 static int bench(const char *root, const char *fs, size_t S, size_t T, int durable) {
     char dir[512];
@@ -210,7 +204,7 @@ static void *run_exchange(void *p) {
 }
 
 static int bench_fix(const char *root, size_t N, int durable) {
-    char file[600];
+    char file[400];
     snprintf(file, sizeof file, "%s/fix.h5", root);
     if (one_symbol_file(file) != QA_OK) return fprintf(stderr, "fix: %s\n", qa_err_msg()), 1;
     qa_exchange_cfg ec;

@@ -24,6 +24,7 @@
 #include <unistd.h>   /* mkdtemp */
 
 #include "bench.h"
+#include "bench_bars.h"      /* synthetic bars */
 #include "common/philox.h"    /* synthetic prices */
 #include "datasets/store.h"   /* the synthetic market file */
 #include "live/bus.h"
@@ -77,14 +78,7 @@ static qa_status demo_model(qa_model *m) {
 }
 
 /* Bars of a geometric random walk: symbol s, timestamp t. */
-static qa_msg_bar synth_bar(size_t s, size_t t, double *last) {
-    qa_philox_block r = qa_rng_block(7, s, t);
-    double u = ((double)r.v[0] + 0.5) / 4294967296.0 - 0.5, v = ((double)r.v[1] + 0.5) / 4294967296.0;
-    double open = *last, close = open * exp(0.002 * u * 3.4);
-    double hi = fmax(open, close) * (1 + 0.001 * v), lo = fmin(open, close) * (1 - 0.001 * v);
-    *last = close;
-    return (qa_msg_bar){open, hi, lo, close, 1000 + 9000 * v, 300};
-}
+static qa_msg_bar synth_bar(size_t s, size_t t, double *last) { return qa_bench_synth_bar(7, s, t, last, 1000, 9000); }
 
 static qa_status no_emit(void *ctx, qa_engine_out out, size_t sym, const qa_msg *m) {
     (void)out, (void)m;

@@ -9,6 +9,7 @@
 
 #include "common/fs.h"     /* qa_path_join */
 #include "common/log.h"    /* qa_log_warn */
+#include "common/timer.h"  /* lock waits */
 #include "live/broker.h"   /* the adapter interface */
 #include "live/fixbroker.h" /* broker "fix": FIX 4.4 to qa exchange */
 #include "live/orderdb.h"  /* write-ahead order and trade records */
@@ -183,6 +184,7 @@ struct qa_exec {
     const char **vsyms;
     qa_exec_alert_fn alert, ops;
     void *ctx;
+    long broker_repeats; /* FIX requests sent again so far (the session or the exchange was down) */
 };
 
 static long find_sym(const qa_exec_t *x, const char *name) {
@@ -328,7 +330,7 @@ static int cmp_pmsg(const void *a, const void *b) {
 }
 
 static qa_status flush_msgs(qa_exec_t *x, qa_exec_emit_fn emit, void *ctx) {
-    qsort(x->msgs, x->nmsgs, sizeof *x->msgs, cmp_pmsg);
+    if (x->nmsgs) qsort(x->msgs, x->nmsgs, sizeof *x->msgs, cmp_pmsg); /* msgs is NULL before the first */
     qa_status st = QA_OK;
     for (size_t i = 0; st == QA_OK && i < x->nmsgs; i++) {
         const pmsg *p = &x->msgs[i];
@@ -374,6 +376,34 @@ static qa_status created(qa_exec_t *x, size_t sym, qa_oms_order *o) {
     QA_TRY_RET(qa_orderdb_put_transition(x->db, o, -1, QA_OMS_EV_SUBMIT, NULL));
     QA_TRY_RET(queue_msg(x, QA_EXEC_ORDERS, sym, o->created, o, QA_OMS_EV_SUBMIT, NAN, NAN, NULL));
     return queue_msg(x, QA_EXEC_EXECUTIONS, sym, o->created, o, QA_OMS_EV_SUBMIT, NAN, NAN, NULL);
+}
+
+/* A transaction begun, waiting out another writer's lock (busy timeout x 4); a wait of a
+ * second or more is reported. */
+static qa_status begin_timed(qa_exec_t *x) {
+    uint64_t t0 = qa_time_ns();
+    qa_status st = qa_orderdb_begin(x->db);
+    double waited = qa_time_since(t0);
+    if (waited >= 1.0 && x->ops) {
+        char d[160];
+        snprintf(d, sizeof d, "the order database was locked by another process for %.1f s", waited);
+        x->ops(x->ctx, "store", "order_db_busy", "seconds", waited, 1.0, d);
+    }
+    return st;
+}
+
+/* Requests the FIX adapter had to send again since the last look (the session or the
+ * exchange was down): reported, as they delayed the stage. */
+static void broker_trouble(qa_exec_t *x) {
+    qa_fixbroker_stats fs;
+    if (strcmp(x->broker->ops->name, "fix") != 0 || qa_fixbroker_get_stats(x->broker, &fs) != QA_OK) return;
+    if (fs.repeats > x->broker_repeats && x->ops) {
+        char d[160];
+        snprintf(d, sizeof d, "%ld FIX requests sent again (no answer in time, or the session logged on again)",
+                 fs.repeats - x->broker_repeats);
+        x->ops(x->ctx, "broker", "broker_retry", "requests", (double)(fs.repeats - x->broker_repeats), 0, d);
+    }
+    x->broker_repeats = fs.repeats;
 }
 
 /* ---- phase A: what the broker did ------------------------------------------------------------------- */
@@ -714,7 +744,7 @@ qa_status qa_exec_step(qa_exec_t *x, int64_t t, const qa_msg_bar *bars, const un
     x->nmsgs = 0, x->nreqs = 0;
     /* A and B1 in one transaction: what the broker did and the decisions it led to are
      * on disk (one fsync) before any request leaves */
-    qa_status st = qa_orderdb_begin(x->db);
+    qa_status st = begin_timed(x);
     if (st == QA_OK) st = phase_a(x, t, bars, present);
     for (size_t s = 0; st == QA_OK && s < x->S; s++)
         st = decide(x, s, t, &bars[s], present[s], target[s], sig[s], state);
@@ -723,13 +753,14 @@ qa_status qa_exec_step(qa_exec_t *x, int64_t t, const qa_msg_bar *bars, const un
     if (st == QA_OK) x->h->last_t = t;
     /* B2: requests and answers */
     if (st == QA_OK && x->nreqs) {
-        st = qa_orderdb_begin(x->db);
+        st = begin_timed(x);
         if (st == QA_OK) st = send_reqs(x, t);
         if (st == QA_OK) st = qa_orderdb_commit(x->db);
         else qa_orderdb_rollback(x->db);
     }
     if (st == QA_OK) st = flush_msgs(x, emit, ctx);
     x->nmsgs = 0;
+    broker_trouble(x);
     if (st == QA_OK && ++x->h->since_recon >= x->cfg.reconcile_every) {
         x->h->since_recon = 0;
         qa_exec_recon r;
@@ -742,6 +773,7 @@ qa_status qa_exec_step(qa_exec_t *x, int64_t t, const qa_msg_bar *bars, const un
 
 qa_status qa_exec_reconcile(qa_exec_t *x, qa_exec_recon *r, qa_exec_alert_fn alert, void *ctx) {
     memset(r, 0, sizeof *r);
+    x->ops = alert, x->ctx = ctx;
     qa_venue_event *bo = NULL, *bf = NULL;
     qa_oms_order *dbo = NULL;
     size_t nbo = 0, nbf = 0, ndbo = 0;
@@ -777,7 +809,7 @@ qa_status qa_exec_reconcile(qa_exec_t *x, qa_exec_recon *r, qa_exec_alert_fn ale
     }
     for (size_t i = 0; i < ndbo; i++) r->db_open += dbo[i].type != QA_OMS_PARENT;
     /* every broker fill must be recorded: a missing one is fetched now */
-    if (st == QA_OK) st = qa_orderdb_begin(x->db);
+    if (st == QA_OK) st = begin_timed(x);
     for (size_t i = 0; st == QA_OK && i < nbf; i++) {
         int has = qa_orderdb_has_fill(x->db, bf[i].trade_id, &st);
         if (has < 0) break;

@@ -76,7 +76,10 @@ typedef struct qa_exec qa_exec_t;
 
 /* Emits one message on topic QA_EXEC_* (ordered: see above); a non-OK status stops the step. */
 typedef qa_status (*qa_exec_emit_fn)(void *ctx, int topic, size_t mark, const qa_msg *m);
-/* Raises an alert (severity "order" for refusals, "reconcile" for disagreements). */
+/* Raises an alert: severity "order" for refusals (deterministic, part of the outputs);
+ * operational ones (see qa_exec_step's `ops`): "reconcile" for disagreements with the
+ * broker, "broker" for FIX requests that had to be sent again, "store" for an order
+ * database locked by another process for a second or more. */
 typedef void (*qa_exec_alert_fn)(void *ctx, const char *severity, const char *limit, const char *metric, double value,
                                  double threshold, const char *detail);
 

@@ -1397,7 +1397,9 @@ static qa_status on_tail(void *ctx, const qa_bus_record *r) {
     }
     if (m.kind == QA_MSG_ALERT && (strcmp(m.u.alert.severity, "bus") == 0 || strcmp(m.u.alert.limit, "config_rejected") == 0))
         return QA_OK; /* operational: not in the deterministic sequence */
-    if (m.kind == QA_MSG_ALERT && strcmp(m.u.alert.severity, "reconcile") == 0) return QA_OK; /* operational */
+    if (m.kind == QA_MSG_ALERT && (strcmp(m.u.alert.severity, "reconcile") == 0 || strcmp(m.u.alert.severity, "broker") == 0 ||
+                                   strcmp(m.u.alert.severity, "store") == 0))
+        return QA_OK; /* operational: the execution stage's (live/exec.h) */
     if (m.kind == QA_MSG_RISK || m.kind == QA_MSG_ALERT) {
         *t->mk = (mark){m.time, (int64_t)(t->v->S + m.id)};
         return QA_OK;
