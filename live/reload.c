@@ -131,6 +131,28 @@ static qa_status forms(const qa_live_cfg *c, json_t *out[3]) {
     PUT(id, "alt.sources", str_list(&c->alt_sources));
     PUT(id, "alt.lexicon", str_or_null(c->alt_lexicon));
     PUT(id, "alt.z_window", json_integer(c->alt_z_window));
+    /* The execution stage's state (positions, working orders, the guards) was built with its
+     * settings: a change needs a new state_dir, like the feature and sizing windows. */
+    if (c->exec.enabled) {
+        const qa_exec_cfg *x = &c->exec;
+        const qa_pretrade_limits *l = &x->limits;
+        char e[2048];
+        snprintf(e, sizeof e,
+                 "strategy %s broker %s fix %s:%d %s/%s paper %lld %.17g %.17g %.17g %.17g %llu algo %d %d %lld %.17g %.17g %d "
+                 "%.17g %.17g %.17g profile %s pretrade %.17g %.17g %.17g %.17g %.17g %.17g %d %lld %d %lld %d band %.17g "
+                 "min %.17g leverage %.17g reconcile %lld durable %d",
+                 x->strategy, x->broker, x->fix_host, x->fix_port, x->fix_sender, x->fix_target,
+                 (long long)x->paper.latency_ns, x->paper.participation, x->paper.slippage_bps, x->paper.fill_prob,
+                 x->paper.fee_bps, (unsigned long long)x->paper.seed, (int)x->algo.kind, x->algo.slices,
+                 (long long)x->algo.window_ns, x->algo.pov_rate, x->algo.max_participation, x->algo.child_limit,
+                 x->algo.offset_bps, x->algo.replace_bps, x->algo.min_child, x->profile_path, l->max_order_qty,
+                 l->max_order_notional, l->max_position, l->max_position_weight, l->max_gross, l->price_band,
+                 l->throttle_orders, (long long)l->throttle_window_ns, l->duplicate_ids, (long long)l->duplicate_window_ns,
+                 l->buying_power, x->rebalance_band, x->min_shares, x->leverage, x->reconcile_every, x->durable);
+        PUT(id, "execution", json_string(e));
+    } else {
+        PUT(id, "execution", json_null());
+    }
 
     /* The universe's path and the state directory's name may change between starts: the
      * checkpoint's identity checks the symbols themselves. */

@@ -42,7 +42,8 @@ static void test_compare(void) {
                                               {"rules.sizing.vol_window=30", "rules.sizing.vol_window: 20 -> 30"},
                                               {"model=models:/m6@champion", "model"},
                                               {"default_features=true", "default_features: false -> true"},
-                                              {"stream=paper", "stream"}};
+                                              {"stream=paper", "stream"},
+                                              {"execution={strategy: s1}", "execution: null -> \"strategy s1 broker paper"}};
     for (size_t i = 0; i < sizeof identity / sizeof identity[0]; i++) {
         qa_reload_cfg *c = parse(base, identity[i][0]);
         QA_CHECK_MSG(qa_reload_compare(&a->cfg, &c->cfg, changes, sizeof changes, NULL, 0) == QA_ERR_CONFIG, "%s",
