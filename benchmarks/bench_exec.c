@@ -169,12 +169,7 @@ static int bench(const char *root, const char *fs, size_t S, size_t T, int durab
 
 static qa_status one_symbol_file(const char *path) {
     qa_store_meta meta;
-    memset(&meta, 0, sizeof meta);
-    snprintf(meta.frequency, sizeof meta.frequency, "5min");
-    meta.bar_seconds = 300, meta.bars_per_year = 19656;
-    snprintf(meta.calendar, sizeof meta.calendar, "NYSE");
-    snprintf(meta.currency, sizeof meta.currency, "USD");
-    snprintf(meta.adjustment, sizeof meta.adjustment, "none");
+    qa_bench_meta_5min(&meta);
     const char *names[1] = {"S0"};
     int64_t time[4];
     double panel[5 * 4], last = 100.0;

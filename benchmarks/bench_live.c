@@ -231,12 +231,7 @@ static int bench_reload(const char *dir, size_t S, size_t N) {
 /* A synthetic market file of S symbols x T 5-minute bars. */
 static qa_status write_file(const char *path, size_t S, size_t T) {
     qa_store_meta meta;
-    memset(&meta, 0, sizeof meta);
-    snprintf(meta.frequency, sizeof meta.frequency, "5min");
-    meta.bar_seconds = 300, meta.bars_per_year = 19656;
-    snprintf(meta.calendar, sizeof meta.calendar, "NYSE");
-    snprintf(meta.currency, sizeof meta.currency, "USD");
-    snprintf(meta.adjustment, sizeof meta.adjustment, "none");
+    qa_bench_meta_5min(&meta);
     char **names = calloc(S, sizeof *names);
     int64_t *time = malloc(T * sizeof *time);
     double *panel = malloc(S * T * 5 * sizeof *panel), *last = malloc(S * sizeof *last);

@@ -11,6 +11,7 @@
 #include <string.h>  /* memset, strcmp */
 
 #include "harness.h"
+#include "store_test.h" /* a database of another format */
 #include "live/orderdb.h"
 #include "trading/algo.h" /* QA_ALGO_TWAP */
 
@@ -275,27 +276,15 @@ static void test_open_orders_reopen(void) {
     qa_orderdb_close(NULL);
 }
 
-static void make_foreign(const char *path, const char *format, const char *version) {
-    sqlite3 *db = NULL;
-    QA_CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-             "INSERT INTO meta VALUES('format', '%s'), ('format_version', '%s');",
-             format, version);
-    QA_CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
-}
-
 static void test_format(void) {
     char path[512];
     snprintf(path, sizeof path, "%s/venue.db", g_dir);
-    make_foreign(path, "quantumalpha.venue", "1");
+    qa_test_foreign_db(path, "quantumalpha.venue", "1");
     qa_orderdb_t *d = (qa_orderdb_t *)path; /* must stay as it is */
     QA_CHECK_ERR(qa_orderdb_open(path, &d), QA_ERR_FORMAT, "quantumalpha.orders");
     QA_CHECK(d == (qa_orderdb_t *)path);
     snprintf(path, sizeof path, "%s/orders_v2.db", g_dir);
-    make_foreign(path, "quantumalpha.orders", "2");
+    qa_test_foreign_db(path, "quantumalpha.orders", "2");
     QA_CHECK_ERR(qa_orderdb_open(path, &d), QA_ERR_FORMAT, "version");
 }
 

@@ -4,13 +4,13 @@
  * events by time range, durability across close and reopen, and the format check. Every
  * expected price, quantity and fee is worked out by hand in the comments. */
 #include <math.h>    /* NAN, isnan */
-#include <sqlite3.h> /* a database of another format */
 #include <stdint.h>  /* INT64_MIN, INT64_MAX */
 #include <stdio.h>   /* snprintf */
 #include <stdlib.h>  /* free */
 #include <string.h>  /* strcmp, strstr, memset */
 
 #include "harness.h"
+#include "store_test.h" /* a database of another format */
 #include "live/venue.h"
 
 static char g_dir[256];
@@ -661,28 +661,16 @@ static void test_clock_reopen(void) {
     qa_venue_close(v);
 }
 
-static void make_foreign(const char *path, const char *format, const char *version) {
-    sqlite3 *db = NULL;
-    QA_CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-             "INSERT INTO meta VALUES('format', '%s'), ('format_version', '%s');",
-             format, version);
-    QA_CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
-}
-
 static void test_format(void) {
     qa_venue_cfg c = cfg_part(0.1);
     char path[512];
     snprintf(path, sizeof path, "%s/orders.db", g_dir);
-    make_foreign(path, "quantumalpha.orders", "1");
+    qa_test_foreign_db(path, "quantumalpha.orders", "1");
     qa_venue_t *v = (qa_venue_t *)&c; /* must stay as it is */
     QA_CHECK_ERR(qa_venue_open(path, &c, &v), QA_ERR_FORMAT, "quantumalpha.venue");
     QA_CHECK(v == (qa_venue_t *)&c);
     snprintf(path, sizeof path, "%s/venue_v2.db", g_dir);
-    make_foreign(path, "quantumalpha.venue", "2");
+    qa_test_foreign_db(path, "quantumalpha.venue", "2");
     QA_CHECK_ERR(qa_venue_open(path, &c, &v), QA_ERR_FORMAT, "version");
     QA_CHECK(v == (qa_venue_t *)&c);
     /* A venue file reopens. */
