@@ -227,8 +227,9 @@ static qa_status decide(sim *m, size_t s) {
     qa_order o;
     QA_TRY(qa_order_make(&o, s, set->order_type, set->tif, q, px, m->t));
     qa_pretrade_order po = {0};
+    char nb[32]; /* po.symbol points here until the order is recorded below */
     if (set->pretrade_on) {
-        char nb[32], why[256];
+        char why[256];
         double gross;
         qa_portfolio_exposure(&m->pf, &gross, NULL);
         const qa_rules_costs *cm = &set->rules.costs;
