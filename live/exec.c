@@ -246,7 +246,7 @@ qa_status qa_exec_create(const qa_exec_cfg *cfg, const char *state_dir, char *co
         if (st == QA_OK && strlen(path) >= sizeof fc.store_dir)
             st = QA_FAIL(QA_ERR_CONFIG, "state_dir '%s' is too long for the FIX store (%zu bytes at most)", state_dir,
                          sizeof fc.store_dir - 5);
-        if (st == QA_OK) snprintf(fc.store_dir, sizeof fc.store_dir, "%s", path);
+        if (st == QA_OK) memcpy(fc.store_dir, path, strlen(path) + 1); /* fits: checked above */
         if (st == QA_OK) st = qa_fixbroker_open(&fc, &x->broker);
     } else if (st == QA_OK && !x->broker) {
         st = qa_path_join(path, state_dir, "venue.db");
