@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
         set.participation = b->participation;
         set.tif = b->participation > 0 ? QA_TIF_GTC : QA_TIF_DAY;
         set.record_blotter = !b->no_blotter;
-        qa_sim_data d = {open, high, low, close, vol, sig, NULL, S, T, 250, T};
+        qa_sim_data d = {open, high, low, close, vol, sig, NULL, S, T, 250, T, NULL}; /* no bar times: the index is the clock */
         qa_sim_result r;
         /* correctness first: sleeve 0 against the vectorized reference (MOC cases) */
         if (qa_sim_run(&d, &set, &r) != QA_OK) {
