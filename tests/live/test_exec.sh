@@ -209,16 +209,16 @@ start_exchange() { # [PORT]
     "$QA" exchange --data s5.h5 --state-dir ex --port-file ex.port --port "${1:-0}" --participation 0.05 --fee-bps 1 \
         > /dev/null 2>> ex.err &
     EXPID=$!
-    i=0; while [ ! -s ex.port ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    w=0; while [ ! -s ex.port ] && [ $w -lt 100 ]; do sleep 0.1; w=$((w + 1)); done # w: the trial loop counts with n
 }
 start_exchange
 trap 'kill $EXPID 2> /dev/null; "$QA" -q bus stop > /dev/null 2>&1; rm -rf "$W"' EXIT
 PORT=$(cat ex.port)
 "$QA" -q replay --data s5.h5 --max-times $N --prefix f. > /dev/null 2>&1 || ko "replay f."
 { live_yaml f.; printf '  broker: fix\n  fix: {port: %s}\n' "$PORT"; } > f.yaml
-i=0
-while [ $i -lt "${QA_EXEC_FIX_KILLS:-3}" ]; do
-    "$QA" live --config f.yaml > /dev/null 2> "f.err.$i" &
+n=0
+while [ $n -lt "${QA_EXEC_FIX_KILLS:-3}" ]; do
+    "$QA" live --config f.yaml > /dev/null 2> "f.err.$n" &
     pid=$!
     sleep "$("$PY" -c "import random; print(round(random.uniform(0.3, 2.0), 2))")"
     kill -9 $EXPID 2> /dev/null; wait $EXPID 2> /dev/null
@@ -226,7 +226,7 @@ while [ $i -lt "${QA_EXEC_FIX_KILLS:-3}" ]; do
     start_exchange "$PORT"
     sleep "$("$PY" -c "import random; print(round(random.uniform(0.3, 2.0), 2))")"
     kill -9 $pid 2> /dev/null; wait $pid 2> /dev/null
-    i=$((i + 1))
+    n=$((n + 1))
 done
 "$QA" live --config f.yaml > f.out 2> f.err || ko "final FIX run: $(tail -3 f.err)"
 kill $EXPID 2> /dev/null; wait $EXPID 2> /dev/null
