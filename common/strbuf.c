@@ -8,6 +8,14 @@
 
 void qa_strbuf_init(qa_strbuf *b) { memset(b, 0, sizeof *b); }
 
+void qa_strbuf_copy_cut(char *dst, size_t size, const char *src) {
+    if (size == 0) return;
+    size_t n = src ? strlen(src) : 0;
+    if (n >= size) n = size - 1;
+    if (n) memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 void qa_strbuf_free(qa_strbuf *b) {
     free(b->data);
     memset(b, 0, sizeof *b);

@@ -31,6 +31,9 @@ void qa_strbuf_printf(qa_strbuf *b, const char *fmt, ...)
 void qa_strbuf_append_escaped(qa_strbuf *b, const char *text);
 /* The text ("" when empty). */
 const char *qa_strbuf_str(const qa_strbuf *b);
+/* Copies src (NULL: "") into the fixed buffer dst of `size` bytes, cut to fit and always
+ * NUL-terminated: identifiers and reasons stored in records of fixed width. */
+void qa_strbuf_copy_cut(char *dst, size_t size, const char *src);
 qa_status qa_strbuf_status(const qa_strbuf *b);
 
 #ifdef __cplusplus

@@ -9,6 +9,7 @@
 
 #include "common/fs.h"     /* qa_path_join */
 #include "common/log.h"    /* qa_log_warn */
+#include "common/strbuf.h" /* qa_strbuf_copy_cut: reasons cut to their fields */
 #include "common/timer.h"  /* lock waits */
 #include "live/broker.h"   /* the adapter interface */
 #include "live/fixbroker.h" /* broker "fix": FIX 4.4 to qa exchange */
@@ -282,14 +283,6 @@ void qa_exec_get_stats(const qa_exec_t *x, qa_exec_stats *s) {
     s->fills = x->h->fills, s->cancels = x->h->cancels, s->cash = x->h->cash;
     for (size_t i = 0; i < x->S; i++)
         if (isfinite(x->sy[i].last_close)) s->position_value += x->sy[i].position * x->sy[i].last_close;
-}
-
-/* Copies src into dst (size bytes), cut to fit: reasons and details are informative. */
-static void copy_cut(char *dst, size_t size, const char *src) {
-    size_t n = strlen(src);
-    if (n >= size) n = size - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
 }
 
 /* ---- messages ----------------------------------------------------------------------------------------- */
@@ -688,7 +681,7 @@ static qa_status send_reqs(qa_exec_t *x, int64_t t) {
                     st = apply_rec(x, r->sym, o, QA_OMS_EV_CANCELLED, 0, NAN, 0, t, NULL);
                     x->h->cancels++;
                 } else { /* the broker no longer works it (it said why): recorded, and reconciliation compares */
-                    copy_cut(o->reason, sizeof o->reason, rep.reason);
+                    qa_strbuf_copy_cut(o->reason, sizeof o->reason, rep.reason);
                     st = apply_rec(x, r->sym, o, QA_OMS_EV_CANCEL_REJECTED, 0, NAN, 0, t, NULL);
                     if (x->ops) {
                         char d[512]; /* alerts cut it to their detail field */
@@ -706,9 +699,9 @@ static qa_status send_reqs(qa_exec_t *x, int64_t t) {
                     y->child = r->order;
                     y->has_child = 1;
                 } else {
-                    copy_cut(y->child.reason, sizeof y->child.reason, rep.reason);
+                    qa_strbuf_copy_cut(y->child.reason, sizeof y->child.reason, rep.reason);
                     st = apply_rec(x, r->sym, &y->child, QA_OMS_EV_CANCEL_REJECTED, 0, NAN, 0, t, NULL);
-                    copy_cut(r->order.reason, sizeof r->order.reason, rep.reason);
+                    qa_strbuf_copy_cut(r->order.reason, sizeof r->order.reason, rep.reason);
                     if (st == QA_OK) st = apply_rec(x, r->sym, &r->order, QA_OMS_EV_REJECTED, 0, NAN, 0, t, NULL);
                 }
             } else {

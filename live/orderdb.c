@@ -6,6 +6,7 @@
 #include <string.h>  /* strcmp, strlen, memcpy */
 
 #include "common/sqlite.h" /* open, transactions, checks */
+#include "common/strbuf.h" /* qa_strbuf_copy_cut */
 #include "trading/algo.h"  /* algorithm names */
 
 #define ORDERS_FORMAT "quantumalpha.orders"
@@ -184,24 +185,16 @@ static int name_index(const char *const *names, int n, const char *v) {
     return -1;
 }
 
-static void copy_col(char *dst, size_t size, sqlite3_stmt *s, int col) {
-    const char *t = qa_sqlite_text(s, col);
-    size_t n = strlen(t);
-    if (n >= size) n = size - 1;
-    memcpy(dst, t, n);
-    dst[n] = '\0';
-}
-
 static double real_col(sqlite3_stmt *s, int i) {
     return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
 }
 
 static void read_order(sqlite3_stmt *s, qa_oms_order *o) {
     memset(o, 0, sizeof *o);
-    copy_col(o->clordid, sizeof o->clordid, s, 0);
-    copy_col(o->parent, sizeof o->parent, s, 1);
-    copy_col(o->strategy, sizeof o->strategy, s, 2);
-    copy_col(o->symbol, sizeof o->symbol, s, 3);
+    qa_strbuf_copy_cut(o->clordid, sizeof o->clordid, qa_sqlite_text(s, 0));
+    qa_strbuf_copy_cut(o->parent, sizeof o->parent, qa_sqlite_text(s, 1));
+    qa_strbuf_copy_cut(o->strategy, sizeof o->strategy, qa_sqlite_text(s, 2));
+    qa_strbuf_copy_cut(o->symbol, sizeof o->symbol, qa_sqlite_text(s, 3));
     o->side = sqlite3_column_int(s, 4);
     o->qty = sqlite3_column_double(s, 5);
     o->type = name_index(qa_oms_type_names, QA_OMS_TYPE_COUNT, qa_sqlite_text(s, 6));
@@ -217,7 +210,7 @@ static void read_order(sqlite3_stmt *s, qa_oms_order *o) {
     o->arrival_price = real_col(s, 16);
     o->created = sqlite3_column_int64(s, 17);
     o->updated = sqlite3_column_int64(s, 18);
-    copy_col(o->reason, sizeof o->reason, s, 19);
+    qa_strbuf_copy_cut(o->reason, sizeof o->reason, qa_sqlite_text(s, 19));
     o->version = sqlite3_column_int(s, 20);
 }
 

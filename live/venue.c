@@ -9,6 +9,7 @@
 
 #include "common/philox.h" /* qa_rng_uniform: fill-probability draws */
 #include "common/sqlite.h" /* open, transactions, checks */
+#include "common/strbuf.h" /* qa_strbuf_copy_cut */
 
 #define VENUE_FORMAT "quantumalpha.venue"
 #define VENUE_VERSION "1"
@@ -53,13 +54,6 @@ void qa_venue_cfg_default(qa_venue_cfg *c) {
     c->fill_prob = 1.0;
     c->seed = 1;
     c->durable = 1;
-}
-
-static void copy_str(char *dst, size_t size, const char *src) {
-    size_t n = strlen(src);
-    if (n >= size) n = size - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
 }
 
 static qa_status prepare_all(qa_venue_t *v) {
@@ -111,8 +105,8 @@ static qa_status load_book(qa_venue_t *v) {
         }
         worder *w = &v->w[v->n++];
         memset(w, 0, sizeof *w);
-        copy_str(w->o.clordid, sizeof w->o.clordid, qa_sqlite_text(s, 0));
-        copy_str(w->o.symbol, sizeof w->o.symbol, qa_sqlite_text(s, 1));
+        qa_strbuf_copy_cut(w->o.clordid, sizeof w->o.clordid, qa_sqlite_text(s, 0));
+        qa_strbuf_copy_cut(w->o.symbol, sizeof w->o.symbol, qa_sqlite_text(s, 1));
         w->o.side = sqlite3_column_int(s, 2);
         w->o.qty = sqlite3_column_double(s, 3);
         w->o.limit = sqlite3_column_int(s, 4);
@@ -146,7 +140,7 @@ qa_status qa_venue_open(const char *path, const qa_venue_cfg *cfg, qa_venue_t **
     v->cfg = *cfg;
     v->clock = INT64_MIN;
     v->next_seq = 1;
-    copy_str(v->path, sizeof v->path, path);
+    qa_strbuf_copy_cut(v->path, sizeof v->path, path);
     int wal = 0;
     qa_status st = qa_sqlite_open(path, 1, 5000, &v->db, &wal);
     if (st == QA_OK) st = qa_sqlite_exec(v->db, cfg->durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
@@ -216,8 +210,8 @@ static qa_status put_order_state(qa_venue_t *v, const char *clordid, const char 
 static void reply_init(qa_venue_event *r, int kind, const qa_venue_order *o, int64_t time) {
     memset(r, 0, sizeof *r);
     r->kind = kind;
-    copy_str(r->clordid, sizeof r->clordid, o->clordid);
-    copy_str(r->symbol, sizeof r->symbol, o->symbol);
+    qa_strbuf_copy_cut(r->clordid, sizeof r->clordid, o->clordid);
+    qa_strbuf_copy_cut(r->symbol, sizeof r->symbol, o->symbol);
     r->side = o->side;
     r->time = time;
     r->qty = r->price = r->fee = r->bar_volume = NAN;
@@ -229,7 +223,7 @@ static void reply_init(qa_venue_event *r, int kind, const qa_venue_order *o, int
 static void reject(qa_venue_event *r, const qa_venue_order *o, int64_t time, const char *why) {
     reply_init(r, QA_VENUE_EV_REJECTED, o, time);
     r->leaves = 0.0;
-    copy_str(r->reason, sizeof r->reason, why);
+    qa_strbuf_copy_cut(r->reason, sizeof r->reason, why);
 }
 
 /* A stored order, for idempotent answers. 1 found, 0 not, or an error status. */
@@ -251,15 +245,15 @@ static int lookup(qa_venue_t *v, const char *clordid, stored *out, qa_status *st
         return -1;
     }
     memset(out, 0, sizeof *out);
-    copy_str(out->o.clordid, sizeof out->o.clordid, clordid);
-    copy_str(out->o.symbol, sizeof out->o.symbol, qa_sqlite_text(s, 0));
+    qa_strbuf_copy_cut(out->o.clordid, sizeof out->o.clordid, clordid);
+    qa_strbuf_copy_cut(out->o.symbol, sizeof out->o.symbol, qa_sqlite_text(s, 0));
     out->o.side = sqlite3_column_int(s, 1);
     out->o.qty = sqlite3_column_double(s, 2);
     out->o.limit = sqlite3_column_int(s, 3);
     out->o.price = col_real(s, 4);
     out->o.day = sqlite3_column_int(s, 5);
     out->o.time = sqlite3_column_int64(s, 6);
-    copy_str(out->state, sizeof out->state, qa_sqlite_text(s, 7));
+    qa_strbuf_copy_cut(out->state, sizeof out->state, qa_sqlite_text(s, 7));
     out->cum = sqlite3_column_double(s, 8);
     out->avg = col_real(s, 9);
     out->end_time = sqlite3_column_type(s, 10) == SQLITE_NULL ? INT64_MIN : sqlite3_column_int64(s, 10);
@@ -373,7 +367,7 @@ qa_status qa_venue_cancel(qa_venue_t *v, const char *clordid, int64_t time, qa_v
         if (found < 0) return st;
         qa_venue_order o;
         memset(&o, 0, sizeof o);
-        copy_str(o.clordid, sizeof o.clordid, clordid);
+        qa_strbuf_copy_cut(o.clordid, sizeof o.clordid, clordid);
         if (!found) {
             reject(reply, &o, time, "unknown client order id");
         } else if (strcmp(prev.state, "cancelled") == 0 && prev.end_time == time) {
@@ -566,9 +560,9 @@ static qa_status read_events(qa_venue_t *v, sqlite3_stmt *s, qa_venue_event **ou
         memset(e, 0, sizeof *e);
         e->time = sqlite3_column_int64(s, 0);
         e->kind = sqlite3_column_int(s, 1);
-        copy_str(e->clordid, sizeof e->clordid, qa_sqlite_text(s, 2));
-        copy_str(e->trade_id, sizeof e->trade_id, qa_sqlite_text(s, 3));
-        copy_str(e->symbol, sizeof e->symbol, qa_sqlite_text(s, 4));
+        qa_strbuf_copy_cut(e->clordid, sizeof e->clordid, qa_sqlite_text(s, 2));
+        qa_strbuf_copy_cut(e->trade_id, sizeof e->trade_id, qa_sqlite_text(s, 3));
+        qa_strbuf_copy_cut(e->symbol, sizeof e->symbol, qa_sqlite_text(s, 4));
         e->side = sqlite3_column_int(s, 5);
         e->qty = col_real(s, 6);
         e->price = col_real(s, 7);
@@ -577,7 +571,7 @@ static qa_status read_events(qa_venue_t *v, sqlite3_stmt *s, qa_venue_event **ou
         e->avg_price = col_real(s, 10);
         e->leaves = col_real(s, 11);
         e->bar_volume = col_real(s, 12);
-        copy_str(e->reason, sizeof e->reason, qa_sqlite_text(s, 13));
+        qa_strbuf_copy_cut(e->reason, sizeof e->reason, qa_sqlite_text(s, 13));
     }
     if (st == QA_OK && rc != SQLITE_DONE) st = QA_SQLITE_CHECK(v->db, rc);
     if (st != QA_OK) {
