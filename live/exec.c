@@ -10,10 +10,12 @@
 #include "common/fs.h"     /* qa_path_join */
 #include "common/log.h"    /* qa_log_warn */
 #include "common/strbuf.h" /* qa_strbuf_copy_cut: reasons cut to their fields */
+#include "common/timeparse.h" /* `start` */
 #include "common/timer.h"  /* lock waits */
 #include "live/broker.h"   /* the adapter interface */
 #include "live/fixbroker.h" /* broker "fix": FIX 4.4 to qa exchange */
 #include "live/orderdb.h"  /* write-ahead order and trade records */
+#include "trading/sizing.h" /* qa_sizing_whole: the simulator's rounding */
 
 #define EXEC_STATE_VERSION 1u
 
@@ -30,6 +32,7 @@ void qa_exec_cfg_default(qa_exec_cfg *c) {
     c->min_shares = 1.0;
     c->leverage = 1.0;
     c->reconcile_every = 12;
+    c->start_ns = INT64_MIN;
     c->durable = 1;
     snprintf(c->fix_host, sizeof c->fix_host, "127.0.0.1");
     snprintf(c->fix_sender, sizeof c->fix_sender, "QA");
@@ -38,7 +41,7 @@ void qa_exec_cfg_default(qa_exec_cfg *c) {
 
 /* The YAML shape: strings by pointer, nested maps as nodes. */
 typedef struct exec_yaml {
-    const char *strategy, *broker, *vwap_profile, *durability;
+    const char *strategy, *broker, *vwap_profile, *durability, *start;
     double rebalance_band, min_shares, leverage;
     long long reconcile_every;
     double latency_ms, participation, slippage_bps, fill_prob, fee_bps;
@@ -75,6 +78,7 @@ static const qa_cfg_field exec_schema[] = {
     QA_CFG_NUM(exec_yaml, "min_shares", min_shares, 1, 1e12, 0, "smallest parent order"),
     QA_CFG_NUM(exec_yaml, "leverage", leverage, 0, 100, 0, "buying power per unit of equity"),
     QA_CFG_NUM(exec_yaml, "reconcile_every", reconcile_every, 1, 1e9, 0, "timestamps between reconciliations"),
+    QA_CFG_FIELD(exec_yaml, "start", QA_CFG_T_STRING, start, 0, "first market time whose sizes are traded (ISO)"),
     {"paper", QA_CFG_T_SECTION, 0, 0, 0, NULL, paper_schema, 0, "the paper broker's fill model"},
     {"fix", QA_CFG_T_SECTION, 0, 0, 0, NULL, fix_schema, 0, "the FIX broker"},
     QA_CFG_FIELD(exec_yaml, "algo", QA_CFG_T_NODE, algo, 0, "execution algorithm (docs/algos.md)"),
@@ -122,6 +126,12 @@ qa_status qa_exec_cfg_bind(const qa_cfg_t *doc, const qa_cfg_node *map, qa_exec_
         if (strcmp(y.durability, "full") != 0 && strcmp(y.durability, "normal") != 0)
             return QA_FAIL(QA_ERR_CONFIG, "execution.durability: '%s', expected full or normal", y.durability);
         c->durable = strcmp(y.durability, "full") == 0;
+    }
+    if (y.start) {
+        qa_tzone utc;
+        memset(&utc, 0, sizeof utc);
+        if (!qa_time_parse(y.start, QA_TIME_ISO, &utc, &c->start_ns))
+            return QA_FAIL(QA_ERR_CONFIG, "execution.start: '%s' is not an ISO date or date-time", y.start);
     }
     if (y.vwap_profile) snprintf(c->profile_path, sizeof c->profile_path, "%s", y.vwap_profile);
     c->enabled = 1;
@@ -606,8 +616,8 @@ static qa_status decide(qa_exec_t *x, size_t s, int64_t t, const qa_msg_bar *bar
         return QA_OK;
     }
     int fresh = 0;
-    if (isfinite(target)) {
-        double tgt = floor(target + 0.5); /* whole shares */
+    if (isfinite(target) && t >= x->cfg.start_ns) {
+        double tgt = qa_sizing_whole(target);
         double band = x->cfg.rebalance_band * fabs(tgt);
         if (band < x->cfg.min_shares) band = x->cfg.min_shares;
         double from = y->active ? y->goal : y->position;

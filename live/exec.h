@@ -58,6 +58,8 @@ typedef struct qa_exec_cfg {
     double min_shares;                 /* smallest parent (1) */
     double leverage;                   /* buying power = leverage x equity - gross - working (1) */
     long long reconcile_every;         /* timestamps between reconciliations (12) */
+    int64_t start_ns;                  /* `start`: sizes of earlier timestamps are not traded (a
+                                          warm-up; a backtest's first decision); INT64_MIN: all */
     int durable;                       /* orders.db synchronous=FULL (1) or NORMAL (0): `durability` */
     char fix_host[64];                 /* broker "fix": the exchange's FIX acceptor */
     int fix_port;

@@ -462,7 +462,7 @@ static qa_status match_one(qa_venue_t *v, worder *w, int64_t time, const qa_orde
     qa_venue_event e;
     if (fills && q > 0.0) {
         px *= 1.0 + w->o.side * v->cfg.slippage_bps * 1e-4;
-        double fee = v->cfg.fee_bps * 1e-4 * q * px;
+        double fee = v->cfg.fee_bps * 1e-4 * (q * px); /* rate x notional: trading/costs.h's order */
         double before = w->cum;
         w->cum = before + q;
         w->avg = before == 0.0 ? px : (w->avg * before + px * q) / w->cum;

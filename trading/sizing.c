@@ -1,7 +1,7 @@
 /* Position sizing: fixed fraction and volatility targeting, canonical evaluation. */
 #include "trading/sizing.h"
 
-#include <math.h>  /* sqrt, fabs, isfinite, NAN */
+#include <math.h>  /* sqrt, fabs, floor, isfinite, NAN */
 
 #include "kernels/backtest_rules.h" /* canonical window sums */
 
@@ -43,3 +43,5 @@ int qa_sizing_size(const qa_rules *z, const double *r, long i, double *size) {
 }
 
 double qa_sizing_shares(double w, double base, double price) { return w * base / price; }
+
+double qa_sizing_whole(double shares) { return floor(shares + 0.5); }

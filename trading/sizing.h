@@ -38,6 +38,11 @@ int qa_sizing_size(const qa_rules *z, const double *r, long i, double *size);
 /* Shares of a target weight w of `base` equity at `price`: w x base / price. */
 double qa_sizing_shares(double w, double base, double price);
 
+/* Whole shares of a target, rounded half up (floor(x + 0.5)): the one rounding of the
+ * live execution stage and of the simulator's `whole_shares`, so both trade the same
+ * quantities. */
+double qa_sizing_whole(double shares);
+
 #ifdef __cplusplus
 }
 #endif

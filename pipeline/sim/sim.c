@@ -20,6 +20,8 @@
  * weight-1 position re-targeted at an unchanged weight gives |q| ~ 1e-16 x holding). */
 #define QA_SIM_NOISE 1e-12
 
+const char *const qa_sim_size_on_names[] = {"equity", "capital", NULL};
+
 void qa_sim_settings_init(qa_sim_settings *s) {
     memset(s, 0, sizeof *s);
     s->strategy = QA_BT_SMA_CROSS;
@@ -68,12 +70,15 @@ static qa_status check(const qa_sim_data *d, const qa_sim_settings *s, qa_rules 
                        s->min_order_value);
     if (s->participation > 0.0 && !d->volume)
         return QA_FAIL(QA_ERR_INVALID_ARG, "a participation cap needs the volume panel");
+    if ((int)s->size_on < 0 || s->size_on > QA_SIM_SIZE_CAPITAL)
+        return QA_FAIL(QA_ERR_CONFIG, "unknown size_on %d", (int)s->size_on);
     if (s->rules.costs.convention == QA_RULES_VECTORIZED &&
-        (s->order_type != QA_ORDER_MOC || s->participation > 0.0 || s->rebalance_band > 0.0 || s->min_order_value > 0.0))
+        (s->order_type != QA_ORDER_MOC || s->participation > 0.0 || s->rebalance_band > 0.0 || s->min_order_value > 0.0 ||
+         s->whole_shares || s->size_on != QA_SIM_SIZE_EQUITY))
         return QA_FAIL(QA_ERR_CONFIG,
                        "the vectorized cost convention is the vectorized engine's accounting and needs "
-                       "market-on-close orders without participation cap, rebalance band or minimum order value "
-                       "(use convention: traded for %s orders)",
+                       "market-on-close orders without participation cap, rebalance band, minimum order value, "
+                       "whole shares or capital sizing (use convention: traded for %s orders)",
                        qa_order_type_name(s->order_type));
     *sleeve = s->rules;
     sleeve->capital = s->rules.capital / (double)d->symbols; /* each sleeve is a vectorized run of this capital */
@@ -191,7 +196,14 @@ static qa_status decide(sim *m, size_t s) {
         }
         base = E_pre - cost;
     }
-    double target = (sl->alive && base > 0.0) ? qa_sizing_shares(x->pos, base, c) : 0.0;
+    double target = 0.0;
+    if (sl->alive && base > 0.0) {
+        if (set->size_on == QA_SIM_SIZE_CAPITAL) /* the live engine's expression, term for term */
+            target = qa_sizing_shares(x->pos * (1.0 / (double)m->d->symbols), set->rules.capital, c);
+        else
+            target = qa_sizing_shares(x->pos, base, c);
+        if (set->whole_shares) target = qa_sizing_whole(target);
+    }
     qa_status st = QA_OK;
     double cur = m->pf.pos[s].qty, working = 0.0;
     if (m->book.n) {

@@ -39,6 +39,14 @@
 extern "C" {
 #endif
 
+/* What a target weight is a fraction of:
+ *   EQUITY   the sleeve's equity at the decision (compounding; the vectorized engine's);
+ *   CAPITAL  a fixed allocation: shares = weight x (1/S) x capital / close, the live
+ *            service's sizing with its default allocation (docs/live.md), evaluated by the
+ *            same expression so both give the same shares. */
+typedef enum qa_sim_size_on { QA_SIM_SIZE_EQUITY = 0, QA_SIM_SIZE_CAPITAL = 1 } qa_sim_size_on;
+extern const char *const qa_sim_size_on_names[]; /* "equity", "capital", NULL */
+
 typedef struct qa_sim_settings {
     qa_bt_strategy strategy;
     qa_bt_params params;
@@ -54,6 +62,9 @@ typedef struct qa_sim_settings {
                                   when it moves at least this fraction of the sleeve's equity
                                   (0 = every bar; changes below 1e-12 are always rounding noise) */
     double min_order_value;    /* resizes below this notional (currency) are not traded */
+    qa_sim_size_on size_on;    /* what a target weight is a fraction of (QA_SIM_SIZE_EQUITY) */
+    int whole_shares;          /* round targets to whole shares (qa_sizing_whole), as a venue
+                                  and the live execution stage do (0) */
     int replace;               /* cancel a symbol's working orders before each new order (1) or
                                   order net of them (0) */
     int pretrade_on;           /* gate every order with qa_pretrade_check: the account is

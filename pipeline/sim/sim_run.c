@@ -32,6 +32,9 @@ static const qa_cfg_field orders_schema[] = {
     QA_CFG_NUM(qa_sim_cfg, "rebalance_band", SET(rebalance_band), 0, 1e3, 0, "min resize as a fraction of sleeve equity"),
     QA_CFG_NUM(qa_sim_cfg, "min_order_value", SET(min_order_value), 0, 1e15, 0, "min resize notional (currency)"),
     QA_CFG_FIELD(qa_sim_cfg, "replace", QA_CFG_T_BOOL, SET(replace), 0, "cancel working orders before a new one"),
+    QA_CFG_ENUM(qa_sim_cfg, "size_on", SET(size_on), qa_sim_size_on_names, 0,
+                "equity (the sleeve's, compounding) or capital (fixed, the live service's sizing)"),
+    QA_CFG_FIELD(qa_sim_cfg, "whole_shares", QA_CFG_T_BOOL, SET(whole_shares), 0, "round targets to whole shares"),
     {NULL},
 };
 /* The trading rules (trading/rules.h) are bound at the top level, where simulator

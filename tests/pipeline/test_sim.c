@@ -71,6 +71,40 @@ static void test_market_orders_by_hand(void) {
     qa_sim_result_free(&r);
 }
 
+/* Capital sizing with whole shares (the live service's sizing): every target is
+ * qa_sizing_whole(weight x (1/S) x capital / close) whatever the equity has become. Two
+ * symbols, long from t1: 5,000 / 30 = 166.67 -> 167 shares, then 5,000 / 33 = 151.5 -> 152
+ * (sleeve equity has grown: equity sizing would buy more), then 5,000 / 37 = 135.1 -> 135. */
+static void test_capital_whole_shares(void) {
+    enum { T = 5 };
+    double close[2 * T] = {20, 30, 33, 37, 40, /* */ 50, 50, 50, 50, 50};
+    double open[2 * T] = {NAN, 29, 32, 36, 41, /* */ NAN, 50, 50, 50, 50};
+    double signal[2 * T] = {0, 1, 1, 1, 1, /* */ 0, 0, 0, 0, 0};
+    double volume[2 * T];
+    for (int i = 0; i < 2 * T; i++) volume[i] = 1e6;
+    qa_sim_settings s;
+    qa_sim_settings_init(&s);
+    s.strategy = QA_BT_SIGNAL;
+    s.params.p[0] = -0.5, s.params.p[1] = 0.5;
+    s.rules.capital = 10000;
+    s.rules.costs.convention = QA_RULES_TRADED;
+    s.order_type = QA_ORDER_MARKET;
+    s.size_on = QA_SIM_SIZE_CAPITAL;
+    s.whole_shares = 1;
+    qa_sim_data d = {open, NULL, NULL, close, volume, signal, NULL, 2, T, 0, T, NULL};
+    qa_sim_result r;
+    QA_CHECK_OK(qa_sim_run(&d, &s, &r));
+    const double held[T] = {0, 0, 167, 152, 135}; /* after each bar's fills at the open */
+    for (int t = 0; t < T && r.qty; t++) QA_CHECK_NEAR(r.qty[t], held[t], 0, 0);
+    QA_CHECK_INT(r.counts.orders, 4); /* t1 buy 167, t2 sell 15, t3 sell 17, t4 sell 10 (5,000/40 = 125) */
+    qa_sim_result_free(&r);
+    /* the vectorized convention is the vectorized engine's accounting: refused */
+    s.rules.costs.convention = QA_RULES_VECTORIZED;
+    s.order_type = QA_ORDER_MOC;
+    QA_CHECK_ERR(qa_sim_run(&d, &s, &r), QA_ERR_CONFIG, "capital sizing");
+    qa_sim_result_free(&r);
+}
+
 /* ---- random panels ------------------------------------------------------------------------------ */
 
 typedef struct panel {
@@ -411,6 +445,7 @@ static void test_config(void) {
 int main(void) {
     g_seed = qa_test_seed();
     QA_RUN(test_market_orders_by_hand);
+    QA_RUN(test_capital_whole_shares);
     QA_RUN(test_order_types);
     QA_RUN(test_pretrade);
     QA_RUN(test_validation);
