@@ -13,7 +13,9 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: qa exchange --data MARKET.h5 --state-dir DIR [--port N] [--port-file FILE]\n"
             "                   [--sender ID] [--target ID] [--latency-ms X] [--participation X]\n"
-            "                   [--slippage-bps X] [--fill-prob X] [--fee-bps X] [--seed N] [--fix-log DIR]\n\n"
+            "                   [--slippage-bps X] [--fill-prob X] [--fee-bps X] [--seed N] [--fix-log DIR]\n"
+            "                   [--book-symbol SYM --book-messages FILE --book-orderbook FILE --book-date DATE\n"
+            "                    [--book-levels N]]\n\n"
             "The paper exchange: the paper venue behind a FIX 4.4 acceptor, matching orders on the\n"
             "market file's bars in market time (an OrderMassStatusRequest moves its clock). Its book,\n"
             "trades and FIX session survive restarts in the state directory. Runs until SIGTERM or\n"
@@ -30,13 +32,18 @@ static void usage(FILE *out) {
             "  --fill-prob X        chance an eligible order fills at a bar (default 1)\n"
             "  --fee-bps X          fee per filled notional (default 0)\n"
             "  --seed N             seed of the fill-probability draws (default 1)\n"
-            "  --fix-log DIR        QuickFIX's message log (default: none)\n");
+            "  --fix-log DIR        QuickFIX's message log (default: none)\n"
+            "  --book-symbol SYM    match SYM by queue position on a LOBSTER book instead of its bars\n"
+            "  --book-messages FILE, --book-orderbook FILE   the LOBSTER message and order-book files\n"
+            "  --book-date DATE     their session date, YYYY-MM-DD\n"
+            "  --book-levels N      levels in the order-book file (default 10)\n");
 }
 
 int qa_cmd_exchange(int argc, char **argv) {
     const char *cmd = "exchange";
     const char *data = NULL, *state = NULL, *port_file = NULL, *sender = "QAEX", *target = "QA", *fix_log = NULL;
-    long long port = 0, seed = 1;
+    const char *book[4] = {NULL, NULL, NULL, NULL}; /* symbol, messages, orderbook, date */
+    long long port = 0, seed = 1, book_levels = 10;
     double latency_ms = 0.0, participation = 0.1, slippage = 0.0, fill_prob = 1.0, fee = 0.0;
     const qa_cli_opt opts[] = {QA_OPT_STR("data", &data),
                                QA_OPT_STR("state-dir", &state),
@@ -51,6 +58,11 @@ int qa_cmd_exchange(int argc, char **argv) {
                                QA_OPT_NUM("fee-bps", &fee, 0, 1e4),
                                QA_OPT_INT("seed", &seed, 0, 9007199254740992.0),
                                QA_OPT_STR("fix-log", &fix_log),
+                               QA_OPT_STR("book-symbol", &book[0]),
+                               QA_OPT_STR("book-messages", &book[1]),
+                               QA_OPT_STR("book-orderbook", &book[2]),
+                               QA_OPT_STR("book-date", &book[3]),
+                               QA_OPT_INT("book-levels", &book_levels, 1, 200),
                                QA_OPT_END};
     int rc = qa_cli_parse(cmd, argc, argv, opts, usage, NULL, 0, NULL);
     if (rc != QA_CLI_RUN) return rc;
@@ -76,6 +88,18 @@ int qa_cmd_exchange(int argc, char **argv) {
     cfg.venue.fill_prob = fill_prob;
     cfg.venue.fee_bps = fee;
     cfg.venue.seed = (uint64_t)seed;
+    if (book[0] || book[1] || book[2] || book[3]) {
+        char *dst[4] = {cfg.venue.book_symbol, cfg.venue.book_messages, cfg.venue.book_orderbook, cfg.venue.book_date};
+        const size_t cap[4] = {sizeof cfg.venue.book_symbol, sizeof cfg.venue.book_messages,
+                               sizeof cfg.venue.book_orderbook, sizeof cfg.venue.book_date};
+        for (int i = 0; i < 4; i++) {
+            if (!book[i] || !book[i][0] || strlen(book[i]) >= cap[i])
+                return qa_cli_usage_error(cmd, "--book-symbol, --book-messages, --book-orderbook and --book-date go "
+                                               "together (each 1 to %zu characters)", cap[i] - 1);
+            snprintf(dst[i], cap[i], "%s", book[i]);
+        }
+        cfg.venue.book_levels = (int)book_levels;
+    }
 
     const volatile sig_atomic_t *stop = NULL;
     qa_exchange_t *x = NULL;

@@ -969,6 +969,26 @@ cleanup:
 /* Message file: time (st after midnight), type, order id, size, price (x10000), direction.
  * Bars of bar_seconds: OHLC from executions (types 4 and 5), volume = executed shares,
  * /alt/mid and /alt/spread from the order book after the bar's last message. */
+qa_status qa_import_lobster_day(const char *date, const qa_tzone *tz, int64_t *t0) {
+    int64_t day0;
+    if (!qa_time_parse(date, QA_TIME_ISO, tz, &day0) || strlen(date) != 10)
+        return QA_FAIL(QA_ERR_CONFIG, "lobster.date: '%s' is not a YYYY-MM-DD date", date);
+    /* LOBSTER times are seconds after midnight New York time: local noon less 12 hours
+     * (no tz database: the date's midnight in `tz`). */
+    qa_tzone ny;
+    int64_t offset_ns = 0;
+    if (qa_tzone_parse("America/New_York", &ny) == QA_OK) {
+        qa_tzone_activate(&ny);
+        int64_t local_noon;
+        char buf[32];
+        snprintf(buf, sizeof buf, "%sT12:00:00", date);
+        if (qa_time_parse(buf, QA_TIME_ISO, &ny, &local_noon)) offset_ns = local_noon - (day0 + 12LL * 3600 * 1000000000LL);
+        qa_tzone_restore();
+    }
+    *t0 = day0 + offset_ns;
+    return QA_OK;
+}
+
 static qa_status import_lobster(const qa_import_cfg *cfg, const parse_ctx *pc, const char *msg_path,
                                 qa_import_report *rep) {
     qa_status st = QA_OK;
@@ -978,20 +998,8 @@ static qa_status import_lobster(const qa_import_cfg *cfg, const parse_ctx *pc, c
     qa_strlist syms = {0};
     if (!cfg->lobster_orderbook || !cfg->lobster_date)
         return QA_FAIL(QA_ERR_CONFIG, "lobster layout needs lobster.orderbook and lobster.date");
-    int64_t day0;
-    if (!qa_time_parse(cfg->lobster_date, QA_TIME_ISO, &pc->tz, &day0) || strlen(cfg->lobster_date) != 10)
-        return QA_FAIL(QA_ERR_CONFIG, "lobster.date: '%s' is not a YYYY-MM-DD date", cfg->lobster_date);
-    /* LOBSTER times are seconds after midnight New York time. */
-    qa_tzone ny;
-    int64_t offset_ns = 0;
-    if (qa_tzone_parse("America/New_York", &ny) == QA_OK) {
-        qa_tzone_activate(&ny);
-        int64_t local_noon;
-        char buf[32];
-        snprintf(buf, sizeof buf, "%sT12:00:00", cfg->lobster_date);
-        if (qa_time_parse(buf, QA_TIME_ISO, &ny, &local_noon)) offset_ns = local_noon - (day0 + 12LL * 3600 * 1000000000LL);
-        qa_tzone_restore();
-    }
+    int64_t day0; /* New York midnight of the session, UTC ns */
+    QA_TRY_RET(qa_import_lobster_day(cfg->lobster_date, &pc->tz, &day0));
     const int64_t bar_ns = cfg->bar_seconds * 1000000000LL;
     size_t cap = 4096, n = 0;
     double *ts = malloc(cap * sizeof *ts), *px = malloc(cap * sizeof *px), *sz = malloc(cap * sizeof *sz);
@@ -1056,7 +1064,7 @@ static qa_status import_lobster(const qa_import_cfg *cfg, const parse_ctx *pc, c
     if (n == 0) QA_TRY_FAIL(QA_ERR_FORMAT, "%s: no events", msg_path);
     rep->rows = n;
     rep->bytes += qa_csv_bytes(mcsv) + qa_csv_bytes(bcsv);
-    int64_t first = day0 + offset_ns + (int64_t)(ts[0] * 1e9), last = day0 + offset_ns + (int64_t)(ts[n - 1] * 1e9);
+    int64_t first = day0 + (int64_t)(ts[0] * 1e9), last = day0 + (int64_t)(ts[n - 1] * 1e9);
     int64_t b0 = first - first % bar_ns, b1 = last - last % bar_ns;
     size_t T = (size_t)((b1 - b0) / bar_ns) + 1;
     grid = malloc(T * sizeof *grid);
@@ -1071,7 +1079,7 @@ static qa_status import_lobster(const qa_import_cfg *cfg, const parse_ctx *pc, c
     for (size_t i = 0; i < QA_BAR_FIELD_COUNT * T; i++) panel[i] = NAN;
     double *O = panel, *H = panel + T, *L = panel + 2 * T, *C = panel + 3 * T, *V = panel + 4 * T;
     for (size_t i = 0; i < n; i++) {
-        int64_t at = day0 + offset_ns + (int64_t)(ts[i] * 1e9);
+        int64_t at = day0 + (int64_t)(ts[i] * 1e9);
         size_t t = (size_t)((at - b0) / bar_ns);
         mid[t] = 0.5 * (ask[i] + bid[i]);
         spread[t] = ask[i] - bid[i];

@@ -20,6 +20,7 @@
 
 #include "common/config.h"
 #include "common/status.h"
+#include "common/timeparse.h" /* qa_tzone */
 #include "datasets/validate.h"
 #include "mpi/comm.h"
 
@@ -82,6 +83,11 @@ typedef struct qa_import_report {
     size_t anomalies_by_kind[QA_ANOM_KIND_COUNT];
     double seconds;
 } qa_import_report;
+
+/* UTC ns of midnight in New York on `date` (YYYY-MM-DD): LOBSTER's times are seconds
+ * after it. `tz` reads the date when no tz database is installed (then New York is taken
+ * as that zone). QA_ERR_CONFIG names a malformed date. */
+qa_status qa_import_lobster_day(const char *date, const qa_tzone *tz, int64_t *t0);
 
 /* Runs the import. Collective under MPI (every rank calls it with the same config). */
 qa_status qa_import_run(const qa_import_cfg *cfg, const qa_comm_t *comm, qa_import_report *rep);

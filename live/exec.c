@@ -49,9 +49,19 @@ typedef struct exec_yaml {
     const qa_cfg_node *algo, *pretrade;
     const char *fix_host, *fix_sender, *fix_target;
     long long fix_port;
+    const char *book_symbol, *book_messages, *book_orderbook, *book_date;
+    long long book_levels;
 } exec_yaml;
 
 static const char *const broker_names[] = {"paper", "fix", NULL};
+
+static const qa_cfg_field book_schema[] = {
+    QA_CFG_FIELD(exec_yaml, "symbol", QA_CFG_T_STRING, book_symbol, QA_CFG_REQUIRED, "the symbol matched on the book"),
+    QA_CFG_FIELD(exec_yaml, "messages", QA_CFG_T_STRING, book_messages, QA_CFG_REQUIRED, "LOBSTER message file"),
+    QA_CFG_FIELD(exec_yaml, "orderbook", QA_CFG_T_STRING, book_orderbook, QA_CFG_REQUIRED, "LOBSTER order-book file"),
+    QA_CFG_FIELD(exec_yaml, "date", QA_CFG_T_STRING, book_date, QA_CFG_REQUIRED, "session date YYYY-MM-DD"),
+    QA_CFG_NUM(exec_yaml, "levels", book_levels, 1, 200, 0, "levels in the order-book file"),
+    {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const qa_cfg_field paper_schema[] = {
     QA_CFG_NUM(exec_yaml, "latency_ms", latency_ms, 0, 1e9, 0, "market time before an order may trade"),
@@ -60,6 +70,7 @@ static const qa_cfg_field paper_schema[] = {
     QA_CFG_NUM(exec_yaml, "fill_prob", fill_prob, 0, 1, 0, "chance an eligible order fills at a bar"),
     QA_CFG_NUM(exec_yaml, "fee_bps", fee_bps, 0, 1e4, 0, "fee per filled notional"),
     QA_CFG_NUM(exec_yaml, "seed", seed, 0, 9.2e18, 0, "of the fill-probability draws"),
+    {"book", QA_CFG_T_SECTION, 0, 0, 0, NULL, book_schema, 0, "queue position on a LOBSTER book for one symbol"},
     {NULL, 0, 0, 0, 0, NULL, NULL, 0, NULL}};
 
 static const qa_cfg_field fix_schema[] = {
@@ -93,7 +104,20 @@ qa_status qa_exec_cfg_bind(const qa_cfg_t *doc, const qa_cfg_node *map, qa_exec_
     y.latency_ms = 0.0, y.participation = c->paper.participation, y.slippage_bps = c->paper.slippage_bps;
     y.fill_prob = c->paper.fill_prob, y.fee_bps = c->paper.fee_bps, y.seed = (long long)c->paper.seed;
     y.fix_port = 0;
+    y.book_levels = c->paper.book_levels;
     QA_TRY_RET(qa_cfg_bind(doc, map, exec_schema, &y, "execution"));
+    if (y.book_symbol) {
+        struct { const char *v; char *dst; size_t n; const char *key; } b[] = {
+            {y.book_symbol, c->paper.book_symbol, sizeof c->paper.book_symbol, "symbol"},
+            {y.book_messages, c->paper.book_messages, sizeof c->paper.book_messages, "messages"},
+            {y.book_orderbook, c->paper.book_orderbook, sizeof c->paper.book_orderbook, "orderbook"},
+            {y.book_date, c->paper.book_date, sizeof c->paper.book_date, "date"}};
+        for (size_t i = 0; i < sizeof b / sizeof *b; i++)
+            if ((size_t)snprintf(b[i].dst, b[i].n, "%s", b[i].v) >= b[i].n)
+                return QA_FAIL(QA_ERR_CONFIG, "execution.paper.book.%s: '%s' is longer than %zu characters", b[i].key,
+                               b[i].v, b[i].n - 1);
+        c->paper.book_levels = (int)y.book_levels;
+    }
     if (y.strategy) {
         if (!*y.strategy || strlen(y.strategy) >= sizeof c->strategy)
             return QA_FAIL(QA_ERR_CONFIG, "execution.strategy: '%s' must have 1 to %zu characters", y.strategy,

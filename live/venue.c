@@ -9,7 +9,9 @@
 
 #include "common/philox.h" /* qa_rng_uniform: fill-probability draws */
 #include "common/sqlite.h" /* open, transactions, checks */
+#include "common/log.h"    /* qa_log_warn */
 #include "common/strbuf.h" /* qa_strbuf_copy_cut */
+#include "live/lobbook.h"   /* queue position on a LOBSTER book */
 
 #define VENUE_FORMAT "quantumalpha.venue"
 #define VENUE_VERSION "1"
@@ -24,6 +26,8 @@ typedef struct worder {
     double cum, avg, fees;
     long nfills;
     int64_t last_bar; /* the last bar it was matched at (INT64_MIN: none) */
+    int on_book;      /* the book's symbol: matched by queue position */
+    qa_lobbook_queue q;
 } worder;
 
 struct qa_venue {
@@ -34,6 +38,9 @@ struct qa_venue {
     size_t n, cap;
     int64_t next_seq, clock;
     sqlite3_stmt *ins_order, *upd_order, *get_order, *ins_event;
+    qa_lobbook_t *book;
+    qa_lobbook_fill *bfills; /* scratch of qa_lobbook_work */
+    size_t nbfills, cap_bfills;
 };
 
 static const char *const schema =
@@ -54,6 +61,7 @@ void qa_venue_cfg_default(qa_venue_cfg *c) {
     c->fill_prob = 1.0;
     c->seed = 1;
     c->durable = 1;
+    c->book_levels = 10;
 }
 
 static qa_status prepare_all(qa_venue_t *v) {
@@ -83,6 +91,37 @@ static void bind_real_or_null(sqlite3_stmt *s, int i, double x) {
 
 static double col_real(sqlite3_stmt *s, int i) {
     return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
+}
+
+/* ---- queue position on the book ------------------------------------------------------------ */
+
+static int is_book(const qa_venue_t *v, const char *symbol) {
+    return v->book && strcmp(symbol, v->cfg.book_symbol) == 0;
+}
+
+/* An order reaches the book at its time + latency, at least 1 ns later: an order decided at
+ * a bar's time is matched after that bar, as on bars. */
+static qa_lobbook_order book_order(const qa_venue_t *v, const worder *w) {
+    int64_t lat = v->cfg.latency_ns > 0 ? v->cfg.latency_ns : 1;
+    return (qa_lobbook_order){w->o.side, w->o.limit, w->o.price, w->o.time + lat};
+}
+
+/* A book order's queue as of the clock, from the files: after a restart, or when an
+ * advance was rolled back (its fills, recorded with it, are replayed from the order's whole
+ * quantity so the queue moves exactly as it did). */
+static qa_status rebuild_queue(qa_venue_t *v, worder *w) {
+    qa_lobbook_queue_free(&w->q);
+    memset(&w->q, 0, sizeof w->q);
+    if (v->clock == INT64_MIN) return QA_OK;
+    qa_lobbook_order lo = book_order(v, w);
+    int cancelled;
+    return qa_lobbook_work(v->book, &lo, w->o.qty, 1, v->clock, &w->q, NULL, NULL, NULL, &cancelled);
+}
+
+static qa_status rebuild_queues(qa_venue_t *v) {
+    for (size_t i = 0; i < v->n; i++)
+        if (v->w[i].on_book) QA_TRY_RET(rebuild_queue(v, &v->w[i]));
+    return QA_OK;
 }
 
 /* Reads the working orders back. */
@@ -119,6 +158,7 @@ static qa_status load_book(qa_venue_t *v) {
         w->fees = sqlite3_column_double(s, 11);
         w->nfills = sqlite3_column_int(s, 12);
         w->last_bar = sqlite3_column_type(s, 13) == SQLITE_NULL ? INT64_MIN : sqlite3_column_int64(s, 13);
+        w->on_book = is_book(v, w->o.symbol);
     }
     if (st == QA_OK && rc != SQLITE_DONE) st = QA_SQLITE_CHECK(v->db, rc);
     sqlite3_finalize(s);
@@ -147,7 +187,10 @@ qa_status qa_venue_open(const char *path, const qa_venue_cfg *cfg, qa_venue_t **
     if (st == QA_OK) st = qa_sqlite_check_format(v->db, path, VENUE_FORMAT, VENUE_VERSION);
     if (st == QA_OK) st = qa_sqlite_exec(v->db, schema);
     if (st == QA_OK) st = prepare_all(v);
+    if (st == QA_OK && cfg->book_symbol[0])
+        st = qa_lobbook_open(cfg->book_messages, cfg->book_orderbook, cfg->book_date, cfg->book_levels, &v->book);
     if (st == QA_OK) st = load_book(v);
+    if (st == QA_OK) st = rebuild_queues(v);
     if (st != QA_OK) {
         qa_venue_close(v);
         return st;
@@ -163,7 +206,10 @@ void qa_venue_close(qa_venue_t *v) {
     sqlite3_finalize(v->get_order);
     sqlite3_finalize(v->ins_event);
     qa_sqlite_close(v->db);
+    for (size_t i = 0; i < v->n; i++) qa_lobbook_queue_free(&v->w[i].q);
     free(v->w);
+    qa_lobbook_free(v->book);
+    free(v->bfills);
     free(v);
 }
 
@@ -301,6 +347,7 @@ static qa_status accept(qa_venue_t *v, const qa_venue_order *o) {
     w->seq = v->next_seq++;
     w->avg = NAN;
     w->last_bar = INT64_MIN;
+    w->on_book = is_book(v, o->symbol);
     return QA_OK;
 }
 
@@ -354,6 +401,7 @@ static qa_status end_order(qa_venue_t *v, size_t i, int kind, int64_t time, qa_v
 }
 
 static void drop(qa_venue_t *v, size_t i) {
+    qa_lobbook_queue_free(&v->w[i].q);
     memmove(&v->w[i], &v->w[i + 1], (v->n - i - 1) * sizeof *v->w);
     v->n--;
 }
@@ -440,6 +488,55 @@ qa_status qa_venue_replace(qa_venue_t *v, const char *orig, const qa_venue_order
     return QA_OK;
 }
 
+/* One fill of working order w: the order, the event, the fee (trading/costs.h's order). */
+static qa_status record_fill(qa_venue_t *v, worder *w, int64_t time, double q, double px, double bar_volume) {
+    double fee = v->cfg.fee_bps * 1e-4 * (q * px);
+    double before = w->cum;
+    w->cum = before + q;
+    w->avg = before == 0.0 ? px : (w->avg * before + px * q) / w->cum;
+    w->fees += fee;
+    w->nfills++;
+    qa_venue_event e;
+    reply_init(&e, QA_VENUE_EV_FILL, &w->o, time);
+    if (snprintf(e.trade_id, sizeof e.trade_id, "%s#%ld", w->o.clordid, w->nfills) >= (int)sizeof e.trade_id)
+        return QA_FAIL(QA_ERR_INVALID_ARG, "trade id of order %s is too long", w->o.clordid);
+    e.qty = q, e.price = px, e.fee = fee, e.bar_volume = bar_volume;
+    e.cum = w->cum, e.avg_price = w->avg, e.leaves = w->o.qty - w->cum;
+    return put_event(v, &e);
+}
+
+static qa_status expire(qa_venue_t *v, worder *w, int64_t time, const char *why) {
+    qa_venue_event e;
+    reply_init(&e, QA_VENUE_EV_EXPIRED, &w->o, time);
+    e.cum = w->cum, e.avg_price = w->avg, e.leaves = 0.0;
+    if (why) qa_strbuf_copy_cut(e.reason, sizeof e.reason, why);
+    return put_event(v, &e);
+}
+
+/* A book order over the messages up to `time`: queue position (live/lobbook.h). */
+static qa_status match_book(qa_venue_t *v, worder *w, int64_t time, int *done) {
+    *done = 0;
+    const int arrived = w->q.arrived;
+    qa_lobbook_order lo = book_order(v, w);
+    int cancelled = 0;
+    v->nbfills = 0;
+    QA_TRY_RET(qa_lobbook_work(v->book, &lo, w->o.qty - w->cum, 0, time, &w->q, &v->bfills, &v->nbfills, &v->cap_bfills,
+                               &cancelled));
+    for (size_t k = 0; k < v->nbfills; k++)
+        QA_TRY_RET(record_fill(v, w, v->bfills[k].time, v->bfills[k].qty, v->bfills[k].price, NAN));
+    const char *state = "working", *why = NULL;
+    if (w->cum >= w->o.qty) {
+        state = "filled", *done = 1;
+    } else if (cancelled || (w->o.day && w->q.arrived && !arrived)) { /* a DAY order lives for the advance it arrived in */
+        why = cancelled ? "no displayed liquidity" : NULL;
+        QA_TRY_RET(expire(v, w, time, why));
+        state = "expired", *done = 1;
+    }
+    w->last_bar = time;
+    return put_order_state(v, w->o.clordid, state, w->cum, w->avg, w->fees, w->nfills, w->last_bar,
+                           *done ? time : INT64_MIN, why);
+}
+
 /* One bar for order w: fills what the rules allow; sets *done when it left the book. */
 static qa_status match_one(qa_venue_t *v, worder *w, int64_t time, const qa_order_bar *bar, int *done) {
     *done = 0;
@@ -459,27 +556,12 @@ static qa_status match_one(qa_venue_t *v, worder *w, int64_t time, const qa_orde
     q = floor(fabs(q) + 1e-9); /* whole shares on a venue (0.57 x 100 is 56.99... in binary) */
     w->last_bar = time;
     const char *state = "working";
-    qa_venue_event e;
     if (fills && q > 0.0) {
-        px *= 1.0 + w->o.side * v->cfg.slippage_bps * 1e-4;
-        double fee = v->cfg.fee_bps * 1e-4 * (q * px); /* rate x notional: trading/costs.h's order */
-        double before = w->cum;
-        w->cum = before + q;
-        w->avg = before == 0.0 ? px : (w->avg * before + px * q) / w->cum;
-        w->fees += fee;
-        w->nfills++;
-        reply_init(&e, QA_VENUE_EV_FILL, &w->o, time);
-        if (snprintf(e.trade_id, sizeof e.trade_id, "%s#%ld", w->o.clordid, w->nfills) >= (int)sizeof e.trade_id)
-            return QA_FAIL(QA_ERR_INVALID_ARG, "trade id of order %s is too long", w->o.clordid);
-        e.qty = q, e.price = px, e.fee = fee, e.bar_volume = bar->volume;
-        e.cum = w->cum, e.avg_price = w->avg, e.leaves = w->o.qty - w->cum;
-        QA_TRY_RET(put_event(v, &e));
+        QA_TRY_RET(record_fill(v, w, time, q, px * (1.0 + w->o.side * v->cfg.slippage_bps * 1e-4), bar->volume));
         if (w->cum >= w->o.qty) state = "filled", *done = 1;
     }
     if (!*done && w->o.day) { /* a DAY order lives for its first eligible bar */
-        reply_init(&e, QA_VENUE_EV_EXPIRED, &w->o, time);
-        e.cum = w->cum, e.avg_price = w->avg, e.leaves = 0.0;
-        QA_TRY_RET(put_event(v, &e));
+        QA_TRY_RET(expire(v, w, time, NULL));
         state = "expired", *done = 1;
     }
     return put_order_state(v, w->o.clordid, state, w->cum, w->avg, w->fees, w->nfills, w->last_bar,
@@ -495,9 +577,10 @@ static qa_status put_clock(qa_venue_t *v, int64_t time) {
 
 qa_status qa_venue_advance(qa_venue_t *v, int64_t time, size_t n, const char *const *symbols,
                            const qa_order_bar *bars) {
-    if (time <= v->clock) n = 0; /* matched already: only a later bar moves the book */
-    if (v->n == 0 || n == 0) {
-        if (time <= v->clock) return QA_OK;
+    if (time <= v->clock) return QA_OK; /* matched already: only a later time moves the book */
+    int on_book = 0; /* working orders on the book move with the clock, bar or not */
+    for (size_t i = 0; i < v->n && !on_book; i++) on_book = v->w[i].on_book;
+    if ((v->n == 0 || n == 0) && !on_book) {
         QA_TRY_RET(qa_sqlite_begin(v->db));
         qa_status st = commit_or_rollback(v, put_clock(v, time));
         if (st == QA_OK) v->clock = time;
@@ -515,7 +598,7 @@ qa_status qa_venue_advance(qa_venue_t *v, int64_t time, size_t n, const char *co
     unsigned char *gone = calloc(v->n, 1);
     if (!gone) st = QA_FAIL(QA_ERR_NOMEM, "venue book flags");
     for (size_t k = 0; st == QA_OK && k < n; k++) {
-        if (!isfinite(bars[k].close)) continue;
+        if (!isfinite(bars[k].close) || is_book(v, symbols[k])) continue;
         for (size_t i = 0; st == QA_OK && i < v->n; i++) {
             if (gone[i] || strcmp(v->w[i].o.symbol, symbols[k]) != 0) continue;
             int done = 0;
@@ -523,17 +606,30 @@ qa_status qa_venue_advance(qa_venue_t *v, int64_t time, size_t n, const char *co
             gone[i] = (unsigned char)done;
         }
     }
+    for (size_t i = 0; st == QA_OK && on_book && i < v->n; i++) {
+        if (!v->w[i].on_book) continue;
+        int done = 0;
+        st = match_book(v, &v->w[i], time, &done);
+        gone[i] = (unsigned char)done;
+    }
     if (st == QA_OK) st = put_clock(v, time);
     st = commit_or_rollback(v, st);
     if (st == QA_OK) {
         size_t j = 0;
-        for (size_t i = 0; i < v->n; i++)
-            if (!gone[i]) v->w[j++] = v->w[i];
+        for (size_t i = 0; i < v->n; i++) {
+            if (gone[i]) qa_lobbook_queue_free(&v->w[i].q);
+            else v->w[j++] = v->w[i];
+        }
         v->n = j;
         v->clock = time;
     } else {
+        /* the queues moved (and may have reallocated): rebuilt from the files at the old clock */
+        for (size_t i = 0; i < v->n; i++) qa_lobbook_queue_free(&v->w[i].q);
         memcpy(v->w, saved, n0 * sizeof *saved);
         v->n = n0;
+        for (size_t i = 0; i < v->n; i++) memset(&v->w[i].q, 0, sizeof v->w[i].q);
+        qa_status rb = rebuild_queues(v);
+        if (rb != QA_OK) qa_log_warn("venue: rebuilding the book queues after a failed advance: %s", qa_err_msg());
     }
     free(gone);
     free(saved);

@@ -24,7 +24,15 @@
  * for later bars: partial fills); with probability 1 - fill_prob an eligible order does not
  * fill at that bar (Philox keyed by (seed, order, bar time): deterministic); the fill price
  * moves `slippage_bps` against the order; the fee is `fee_bps` of the filled notional. DAY
- * orders expire after their first eligible bar. Trade ids are "<clordid>#<n>". */
+ * orders expire after their first eligible bar. Trade ids are "<clordid>#<n>".
+ *
+ * Queue position (`book_symbol`): that symbol's orders reach the LOBSTER book at their time
+ * + latency (at least 1 ns later, so an order decided at t never trades at t) and fill by
+ * the book's model (live/lobbook.h) as qa_venue_advance moves the clock over the book's
+ * messages, whether or not the symbol has a bar; each fill is stamped with its message's
+ * time. A DAY order expires at the end of the advance its arrival fell in; a market
+ * order's rest that the book cannot show is expired ("no displayed liquidity"). After a
+ * restart the working orders' queues are rebuilt from the files. */
 #ifndef QA_LIVE_VENUE_H
 #define QA_LIVE_VENUE_H
 
@@ -50,9 +58,16 @@ typedef struct qa_venue_cfg {
     double fee_bps;       /* fee per filled notional */
     uint64_t seed;        /* of the fill-probability draws */
     int durable;          /* synchronous=FULL (1) or NORMAL (0) */
+    /* Queue position on a LOBSTER book (live/lobbook.h) for one symbol: its orders are
+     * matched against the book's messages, not its bars (empty book_symbol: none). The
+     * participation cap, fill probability and slippage do not apply to them. */
+    char book_symbol[QA_VENUE_SYM_LEN];
+    char book_messages[512], book_orderbook[512];
+    char book_date[16];   /* YYYY-MM-DD */
+    int book_levels;      /* levels in the order-book file (10) */
 } qa_venue_cfg;
 
-/* latency 0, participation 0.1, slippage 0, fill_prob 1, fee 0, seed 1, durable. */
+/* latency 0, participation 0.1, slippage 0, fill_prob 1, fee 0, seed 1, durable, no book. */
 void qa_venue_cfg_default(qa_venue_cfg *c);
 
 typedef enum qa_venue_ev {
