@@ -146,4 +146,18 @@ if cmp -s a.csv b.csv; then
 else
     ko "restarts change the events: $(diff a.csv b.csv | head -4)"
 fi
+# bad input: the error names the file, line, field and value; nothing is opened
+"$PY" -c "
+import gzip, sys
+rows = gzip.open(sys.argv[1], 'rt').read().split()
+rows[4] = rows[4].split(',', 2)[0] + ',9,' + rows[4].split(',', 2)[2]
+gzip.open('bad_message.csv.gz', 'wt').write('\\n'.join(rows) + '\\n')
+" "$MSG"
+if "$RUN" bad_message.csv.gz "$OB" 2012-06-21 AAPL orders.csv c.db "$FROM" "$TO" "$STEP" straight > /dev/null 2> c.err; then
+    ko "a message of type 9 was accepted"
+elif grep -q "bad_message.csv.gz:5: field 'type': 9, expected 1-7" c.err; then
+    ok "a malformed message is refused with its file, line, field and value"
+else
+    ko "malformed message error: $(cat c.err)"
+fi
 qa_exit
