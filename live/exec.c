@@ -309,6 +309,7 @@ void qa_exec_free(qa_exec_t *x) {
 }
 
 size_t qa_exec_state_bytes(const qa_exec_t *x) { return x->state_bytes; }
+double qa_exec_position(const qa_exec_t *x, size_t s) { return x->sy[s].position; }
 void *qa_exec_state(qa_exec_t *x) { return x->state; }
 
 void qa_exec_get_stats(const qa_exec_t *x, qa_exec_stats *s) {

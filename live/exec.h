@@ -117,6 +117,9 @@ typedef struct qa_exec_recon {
  * disagreement as an alert. */
 qa_status qa_exec_reconcile(qa_exec_t *x, qa_exec_recon *r, qa_exec_alert_fn alert, void *ctx);
 
+/* Signed shares symbol s holds, from the fills booked so far. */
+double qa_exec_position(const qa_exec_t *x, size_t s);
+
 /* Counters for /metrics and the report. */
 typedef struct qa_exec_stats {
     long long parents, children, rejected, fills, cancels;

@@ -124,6 +124,8 @@ void qa_riskmon_target(qa_riskmon_t *r, size_t s, double *weight, double *shares
     r->shares[s] = want;
 }
 
+void qa_riskmon_hold(qa_riskmon_t *r, size_t s, double shares) { r->shares[s] = shares; }
+
 void qa_riskmon_set_state(qa_riskmon_t *r, qa_trading_state s, int manual) {
     r->st[H_STATE] = s;
     r->st[H_MANUAL] = manual;

@@ -74,6 +74,9 @@ void qa_riskmon_mark(qa_riskmon_t *r, const qa_msg_bar *bars, const unsigned cha
 /* Gates a target (weight, shares at price) of symbol s by the trading state and records
  * it as the symbol's position from now on; rewrites *weight and *shares. */
 void qa_riskmon_target(qa_riskmon_t *r, size_t s, double *weight, double *shares, double price);
+/* The shares symbol s actually holds (the execution stage's position from its fills):
+ * with execution on, the book is what was traded, not what was targeted. Ungated. */
+void qa_riskmon_hold(qa_riskmon_t *r, size_t s, double shares);
 /* Ends the timestamp: 1 and *rep filled when a snapshot was taken (every `every`
  * timestamps), else 0. A state change decided here applies from the next timestamp. */
 qa_status qa_riskmon_end(qa_riskmon_t *r, int64_t time, qa_riskmon_report *rep, int *taken);

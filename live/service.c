@@ -1216,9 +1216,13 @@ static qa_status close_ready(svc *v) {
             for (size_t s2 = 0; s2 < v->S; s2++) v->targets[s2] = NAN, v->sigs[s2] = 0;
         QA_TRY_RET(qa_engine_step(v->engine, t, v->bars, v->present, emit, v));
         if (v->nsrc && qa_engine_nfeatures(v->engine) == 0) QA_TRY_RET(alt_only_features(v, t));
-        if (v->exec)
+        if (v->exec) {
             QA_TRY_RET(qa_exec_step(v->exec, t, v->bars, v->present, v->targets, v->sigs, qa_riskmon_state(v->risk),
                                     exec_emit, exec_alert, exec_ops, v));
+            /* the risk book is what was traded: the snapshot, the next marks and the
+             * REDUCING gate see the positions the fills made, not the targets */
+            for (size_t s2 = 0; s2 < v->S; s2++) qa_riskmon_hold(v->risk, s2, qa_exec_position(v->exec, s2));
+        }
         QA_TRY_RET(risk_step(v, t));
         QA_TRY_RET(send_outputs(v));
         double dt = qa_time_since(t0);

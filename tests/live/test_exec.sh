@@ -59,7 +59,7 @@ execution:
 EOF
 }
 tail_all() { # PREFIX
-    for t in orders executions fills alerts; do
+    for t in orders executions fills alerts risk.metrics; do
         "$QA" -q bus tail $t --prefix "$1" --idle 1.5 > "$1$t.jsonl" 2> /dev/null
     done
 }
@@ -133,6 +133,40 @@ for r in rej:
 acc = [r for r in dbo.values() if r[5] == 'parent' and r[6] != 'rejected']
 assert all(r[4] * r[9] <= 600000 for r in acc), 'a parent above the notional limit was accepted'
 print(len(orders), 'orders,', len(fills), 'fills,', len(rej), 'refused parents')
+EOF
+
+# the risk book is what was traded: every snapshot's equity, gross, net and concentration
+# recomputed from the fills (positions after each timestamp's step) and the closes
+"$PY" - "$N" <<'EOF' && ok "risk snapshots value the positions the fills made (equity, gross, net, concentration)" || ko "risk book from fills"
+import json, sys, h5py, numpy as np
+N = int(sys.argv[1])
+f = h5py.File('s5.h5', 'r')
+sym = [x.decode() for x in f['symbols'][:]]
+S, T, close = len(sym), [int(t) for t in f['time'][:N]], f['bars/close'][:, :N]
+fills = [json.loads(l) for l in open('c.fills.jsonl')]
+risk = {m['time']: m for m in map(json.loads, open('c.risk.metrics.jsonl'))}
+shares, last, eq, peak, checked, bad = np.zeros(S), np.zeros(S), 1e6, 1e6, 0, 0
+for k, t in enumerate(T):
+    for s in range(S):
+        c = close[s, k]
+        if not np.isfinite(c): continue
+        if last[s] > 0: eq += shares[s] * (c - last[s])
+        last[s] = c
+    peak = max(peak, eq)
+    for m in fills:
+        if m['time'] == t: shares[sym.index(m['symbol'])] += m['side'] * m['last_qty']
+    r = risk.get(t)
+    if r is None: continue
+    w = shares * last / eq
+    want = {'equity': eq, 'drawdown': 1 - eq / peak, 'gross': np.abs(w).sum(), 'net': w.sum(), 'concentration': np.abs(w).max()}
+    for key, v in want.items():
+        if abs(r[key] - v) > 1e-9 * max(1.0, abs(v)):
+            bad += 1
+            if bad < 6: print(key, t, r[key], v)
+    checked += 1
+assert checked == len(risk) and checked >= N // 12 - 1, (checked, len(risk))
+assert any(abs(r['gross']) > 0 for r in risk.values()), 'the book never held anything'
+sys.exit(1 if bad else 0)
 EOF
 
 # post-trade analysis reads the stage's database as written (docs/tca.md)
