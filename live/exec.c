@@ -17,7 +17,7 @@
 #include "live/orderdb.h"  /* write-ahead order and trade records */
 #include "trading/sizing.h" /* qa_sizing_whole: the simulator's rounding */
 
-#define EXEC_STATE_VERSION 1u
+#define EXEC_STATE_VERSION 2u
 
 /* ---- configuration ------------------------------------------------------------------------------------ */
 
@@ -173,6 +173,7 @@ typedef struct exec_sym {
     int has_child;     /* child is working */
     qa_oms_order parent, child;
     qa_algo_state algo;
+    double recon_broker, recon_db; /* positions at the broker and in the database as of the last reconciliation */
 } exec_sym;
 
 typedef struct exec_head {
@@ -181,6 +182,8 @@ typedef struct exec_head {
     int64_t last_t;      /* broker events read up to here (INT64_MIN: none) */
     double cash;
     long long parents, children, rejected, fills, cancels, since_recon;
+    int64_t recon_t;     /* the last reconciliation covered broker events up to here */
+    int64_t recon_row;   /* and the order database's fills up to this row */
     qa_pretrade_guard guard;
 } exec_head;
 
@@ -220,11 +223,22 @@ struct qa_exec {
     qa_exec_alert_fn alert, ops;
     void *ctx;
     long broker_repeats; /* FIX requests sent again so far (the session or the exchange was down) */
+    struct named { const char *name; size_t s; } *by_name; /* [S] in name order: events find their symbol by bisection */
 };
 
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(((const struct named *)a)->name, ((const struct named *)b)->name);
+}
+
 static long find_sym(const qa_exec_t *x, const char *name) {
-    for (size_t s = 0; s < x->S; s++)
-        if (strcmp(x->symbols[s], name) == 0) return (long)s;
+    size_t lo = 0, hi = x->S;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(x->by_name[mid].name, name);
+        if (c == 0) return (long)x->by_name[mid].s;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return -1;
 }
 
@@ -245,14 +259,24 @@ qa_status qa_exec_create(const qa_exec_cfg *cfg, const char *state_dir, char *co
     x->seq = calloc(S * QA_EXEC_TOPICS, sizeof *x->seq);
     x->vbars = calloc(S ? S : 1, sizeof *x->vbars);
     x->vsyms = calloc(S ? S : 1, sizeof *x->vsyms);
+    x->by_name = calloc(S ? S : 1, sizeof *x->by_name);
     qa_status st = QA_OK;
-    if (!x->state || !x->seq || !x->vbars || !x->vsyms) st = QA_FAIL(QA_ERR_NOMEM, "execution state of %zu symbols", S);
+    if (!x->state || !x->seq || !x->vbars || !x->vsyms || !x->by_name)
+        st = QA_FAIL(QA_ERR_NOMEM, "execution state of %zu symbols", S);
+    if (st == QA_OK) {
+        for (size_t s = 0; s < S; s++) x->by_name[s].name = symbols[s], x->by_name[s].s = s;
+        qsort(x->by_name, S, sizeof *x->by_name, cmp_name);
+        for (size_t s = 1; s < S && st == QA_OK; s++)
+            if (strcmp(x->by_name[s - 1].name, x->by_name[s].name) == 0)
+                st = QA_FAIL(QA_ERR_CONFIG, "execution: symbol %s appears twice in the universe", x->by_name[s].name);
+    }
     if (st == QA_OK) {
         x->h = (exec_head *)x->state;
         x->sy = (exec_sym *)(x->state + sizeof(exec_head));
         x->h->version = EXEC_STATE_VERSION;
         x->h->nsym = (uint32_t)S;
         x->h->last_t = INT64_MIN;
+        x->h->recon_t = INT64_MIN;
         x->h->cash = capital;
         qa_pretrade_guard_init(&x->h->guard);
         for (size_t s = 0; s < S; s++) x->sy[s].last_close = NAN;
@@ -303,6 +327,7 @@ void qa_exec_free(qa_exec_t *x) {
     free(x->seq);
     free(x->vbars);
     free(x->vsyms);
+    free(x->by_name);
     free(x->msgs);
     free(x->reqs);
     free(x);
@@ -765,6 +790,119 @@ static qa_status send_reqs(qa_exec_t *x, int64_t t) {
     return st;
 }
 
+/* ---- continuous reconciliation ------------------------------------------------------------------------------- */
+
+typedef struct db_pos {
+    qa_exec_t *x;
+    long unknown; /* fills of symbols outside the universe */
+} db_pos;
+
+static void add_db_fill(void *ctx, const char *symbol, double q) {
+    db_pos *p = ctx;
+    long s = find_sym(p->x, symbol);
+    if (s >= 0) p->x->sy[s].recon_db += q;
+    else p->unknown++;
+}
+
+static int open_at_broker(const qa_venue_event *bo, size_t n, const char *clordid) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(bo[i].clordid, clordid) == 0) return 1;
+    return 0;
+}
+
+/* What changed since the last reconciliation (the start-up one is qa_exec_reconcile, over
+ * everything): the broker's working orders against the database's, the broker's fills in
+ * (recon_t, t] (a missing one is fetched), and the positions of both sides carried forward
+ * by the fills of the window, against the stage's. Its cost follows the window and the
+ * working orders, not the history. */
+static qa_status reconcile_window(qa_exec_t *x, int64_t t, qa_exec_recon *r, qa_exec_alert_fn alert, void *ctx) {
+    memset(r, 0, sizeof *r);
+    if (!(t > x->h->recon_t)) return QA_OK; /* repeating what an earlier pass saw (after a restart) */
+    int64_t bclock = INT64_MIN;
+    qa_status st = x->broker->ops->clock(x->broker->impl, &bclock);
+    if (st != QA_OK) return st;
+    const int current = bclock <= x->h->last_t;
+    qa_venue_event *bo = NULL, *ev = NULL;
+    qa_oms_order *dbo = NULL;
+    size_t nbo = 0, nev = 0, ndbo = 0;
+    char d[512]; /* alerts cut it to their detail field */
+    st = x->broker->ops->orders(x->broker->impl, 1, &bo, &nbo);
+    if (st == QA_OK) st = qa_orderdb_open_orders(x->db, &dbo, &ndbo);
+    r->broker_open = (long long)nbo;
+    for (size_t i = 0; st == QA_OK && i < nbo; i++) {
+        qa_oms_order o;
+        int known = qa_orderdb_get_order(x->db, bo[i].clordid, &o, &st);
+        if (known < 0) break;
+        if (!known) {
+            r->unknown_orders++;
+            snprintf(d, sizeof d, "the broker has working order %s (%s), unknown to the order database", bo[i].clordid,
+                     bo[i].symbol);
+            if (alert) alert(ctx, "reconcile", "unknown_order", "order", 0, 0, d);
+        } else if (current && (qa_oms_final((qa_oms_state)o.state) || o.state == QA_OMS_NEW)) {
+            r->state_mismatch++;
+            snprintf(d, sizeof d, "order %s is working at the broker and %s in the order database", bo[i].clordid,
+                     qa_oms_state_names[o.state]);
+            if (alert) alert(ctx, "reconcile", "order_state", "order", 0, 0, d);
+        }
+    }
+    for (size_t i = 0; st == QA_OK && i < ndbo; i++) {
+        if (dbo[i].type == QA_OMS_PARENT || dbo[i].state == QA_OMS_NEW) continue;
+        r->db_open++;
+        if (current && !open_at_broker(bo, nbo, dbo[i].clordid)) {
+            r->state_mismatch++;
+            snprintf(d, sizeof d, "order %s is %s in the order database and not working at the broker", dbo[i].clordid,
+                     qa_oms_state_names[dbo[i].state]);
+            if (alert) alert(ctx, "reconcile", "order_state", "order", 0, 0, d);
+        }
+    }
+    /* the window's fills at the broker: each must be recorded (a missing one is fetched) */
+    if (st == QA_OK) st = x->broker->ops->advance(x->broker->impl, x->h->recon_t, t, 0, NULL, NULL, &ev, &nev);
+    if (st == QA_OK) st = begin_timed(x);
+    for (size_t i = 0; st == QA_OK && i < nev; i++) {
+        if (ev[i].kind != QA_VENUE_EV_FILL) continue;
+        r->broker_fills++;
+        long s = find_sym(x, ev[i].symbol);
+        if (s >= 0) x->sy[s].recon_broker += ev[i].side * ev[i].qty;
+        int has = qa_orderdb_has_fill(x->db, ev[i].trade_id, &st);
+        if (has != 0) continue; /* recorded, or an error in st */
+        qa_oms_order o;
+        int known = qa_orderdb_get_order(x->db, ev[i].clordid, &o, &st);
+        if (known < 0) break;
+        qa_orderdb_fill f;
+        memset(&f, 0, sizeof f);
+        snprintf(f.trade_id, sizeof f.trade_id, "%s", ev[i].trade_id);
+        snprintf(f.clordid, sizeof f.clordid, "%s", ev[i].clordid);
+        if (known) snprintf(f.parent, sizeof f.parent, "%s", o.parent);
+        snprintf(f.symbol, sizeof f.symbol, "%s", ev[i].symbol);
+        f.side = ev[i].side, f.qty = ev[i].qty, f.price = ev[i].price, f.fee = ev[i].fee, f.time = ev[i].time;
+        f.bar_volume = ev[i].bar_volume;
+        st = qa_orderdb_put_fill(x->db, &f, NULL);
+        r->fetched_fills++;
+        snprintf(d, sizeof d, "fill %s (%g %s at %g) was missing from the order database: fetched", ev[i].trade_id,
+                 ev[i].qty, ev[i].symbol, ev[i].price);
+        if (alert) alert(ctx, "reconcile", "missing_fill", "fill", ev[i].qty, 0, d);
+    }
+    if (st == QA_OK) st = qa_orderdb_commit(x->db);
+    else qa_orderdb_rollback(x->db);
+    /* the database's new fill rows (the fetched ones included), then positions */
+    db_pos p = {x, 0};
+    if (st == QA_OK) st = qa_orderdb_fills_after(x->db, x->h->recon_row, add_db_fill, &p, &x->h->recon_row);
+    for (size_t s = 0; st == QA_OK && s < x->S; s++) {
+        const exec_sym *y = &x->sy[s];
+        if (y->recon_broker != y->recon_db || (current && y->recon_broker != y->position)) {
+            r->position_mismatch++;
+            snprintf(d, sizeof d, "%s: position %g at the broker, %g in the order database, %g in the stage", x->symbols[s],
+                     y->recon_broker, y->recon_db, y->position);
+            if (alert) alert(ctx, "reconcile", "position", "position", y->recon_broker, y->position, d);
+        }
+    }
+    if (st == QA_OK) x->h->recon_t = t;
+    free(bo);
+    free(ev);
+    free(dbo);
+    return st;
+}
+
 qa_status qa_exec_step(qa_exec_t *x, int64_t t, const qa_msg_bar *bars, const unsigned char *present,
                        const double *target, const uint64_t *sig, qa_trading_state state, qa_exec_emit_fn emit,
                        qa_exec_alert_fn alert, qa_exec_alert_fn ops, void *ctx) {
@@ -792,7 +930,7 @@ qa_status qa_exec_step(qa_exec_t *x, int64_t t, const qa_msg_bar *bars, const un
     if (st == QA_OK && ++x->h->since_recon >= x->cfg.reconcile_every) {
         x->h->since_recon = 0;
         qa_exec_recon r;
-        st = qa_exec_reconcile(x, &r, ops, ctx);
+        st = reconcile_window(x, t, &r, ops, ctx);
     }
     return st;
 }
@@ -863,13 +1001,17 @@ qa_status qa_exec_reconcile(qa_exec_t *x, qa_exec_recon *r, qa_exec_alert_fn ale
     else qa_orderdb_rollback(x->db);
     /* positions: database fills and broker fills must agree, and with the stage's when it
      * is not behind the broker */
+    for (size_t s = 0; s < x->S; s++) x->sy[s].recon_broker = 0.0;
+    for (size_t i = 0; i < nbf; i++) {
+        long s = find_sym(x, bf[i].symbol);
+        if (s >= 0) x->sy[s].recon_broker += bf[i].side * bf[i].qty;
+    }
     for (size_t s = 0; st == QA_OK && s < x->S; s++) {
-        double pdb = 0.0, pb = 0.0;
+        double pdb = 0.0, pb = x->sy[s].recon_broker;
         long long nf = 0;
         st = qa_orderdb_position(x->db, x->symbols[s], &pdb, &nf);
         r->db_fills += nf;
-        for (size_t i = 0; i < nbf; i++)
-            if (strcmp(bf[i].symbol, x->symbols[s]) == 0) pb += bf[i].side * bf[i].qty;
+        x->sy[s].recon_db = pdb; /* the next windows start from here */
         if (st == QA_OK && (pdb != pb || (current && pb != x->sy[s].position))) {
             r->position_mismatch++;
             snprintf(d, sizeof d, "%s: position %g at the broker, %g in the order database, %g in the stage",
@@ -877,6 +1019,8 @@ qa_status qa_exec_reconcile(qa_exec_t *x, qa_exec_recon *r, qa_exec_alert_fn ale
             if (alert) alert(ctx, "reconcile", "position", "position", pb, x->sy[s].position, d);
         }
     }
+    if (st == QA_OK) st = qa_orderdb_last_fill_row(x->db, &x->h->recon_row);
+    if (st == QA_OK) x->h->recon_t = bclock;
     free(bo);
     free(bf);
     free(dbo);

@@ -281,6 +281,31 @@ qa_status qa_orderdb_position(qa_orderdb_t *d, const char *symbol, double *share
     return st;
 }
 
+qa_status qa_orderdb_fills_after(qa_orderdb_t *d, int64_t after, qa_orderdb_fill_fn cb, void *ctx, int64_t *last) {
+    sqlite3_stmt *s = NULL;
+    QA_TRY_RET(qa_sqlite_prepare(d->db, "SELECT rowid, symbol, side * qty FROM fills WHERE rowid > ? ORDER BY rowid", &s));
+    sqlite3_bind_int64(s, 1, after);
+    *last = after;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *last = sqlite3_column_int64(s, 0);
+        cb(ctx, qa_sqlite_text(s, 1), sqlite3_column_double(s, 2));
+    }
+    qa_status st = rc == SQLITE_DONE ? QA_OK : QA_SQLITE_CHECK(d->db, rc);
+    sqlite3_finalize(s);
+    return st;
+}
+
+qa_status qa_orderdb_last_fill_row(qa_orderdb_t *d, int64_t *row) {
+    sqlite3_stmt *s = NULL;
+    QA_TRY_RET(qa_sqlite_prepare(d->db, "SELECT COALESCE(MAX(rowid), 0) FROM fills", &s));
+    int rc = sqlite3_step(s);
+    qa_status st = rc == SQLITE_ROW ? QA_OK : QA_SQLITE_CHECK(d->db, rc);
+    if (st == QA_OK) *row = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return st;
+}
+
 qa_status qa_orderdb_counts(qa_orderdb_t *d, long long *orders, long long *fills, long long *transitions) {
     sqlite3_stmt *s = NULL;
     QA_TRY_RET(qa_sqlite_prepare(d->db, "SELECT (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM fills),"

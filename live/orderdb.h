@@ -68,6 +68,13 @@ int qa_orderdb_get_order(qa_orderdb_t *db, const char *clordid, qa_oms_order *o,
 int qa_orderdb_has_fill(qa_orderdb_t *db, const char *trade_id, qa_status *st);
 /* Sum of signed filled shares of a symbol over every fill; and the fill count. */
 qa_status qa_orderdb_position(qa_orderdb_t *db, const char *symbol, double *shares, long long *nfills);
+/* The fills recorded after row `after` (insertion order), each as (symbol, signed shares)
+ * through cb; *last receives the last row read (`after` when none). Continuous
+ * reconciliation reads only what is new since its previous pass. */
+typedef void (*qa_orderdb_fill_fn)(void *ctx, const char *symbol, double signed_qty);
+qa_status qa_orderdb_fills_after(qa_orderdb_t *db, int64_t after, qa_orderdb_fill_fn cb, void *ctx, int64_t *last);
+/* The last fill row (0 when none): the start of the next qa_orderdb_fills_after. */
+qa_status qa_orderdb_last_fill_row(qa_orderdb_t *db, int64_t *row);
 /* Counts: orders, fills, transitions. */
 qa_status qa_orderdb_counts(qa_orderdb_t *db, long long *orders, long long *fills, long long *transitions);
 

@@ -135,6 +135,14 @@ assert all(r[4] * r[9] <= 600000 for r in acc), 'a parent above the notional lim
 print(len(orders), 'orders,', len(fills), 'fills,', len(rej), 'refused parents')
 EOF
 
+# the continuous reconciliation of a clean run finds nothing (every reconcile_every
+# timestamps: working orders, the window's fills, positions)
+if grep -q '"severity":"reconcile"' c.alerts.jsonl; then
+    ko "the clean run's reconciliation raised alerts: $(grep '"severity":"reconcile"' c.alerts.jsonl | head -2)"
+else
+    ok "continuous reconciliation of the clean run: no alert"
+fi
+
 # the risk book is what was traded: every snapshot's equity, gross, net and concentration
 # recomputed from the fills (positions after each timestamp's step) and the closes
 "$PY" - "$N" <<'EOF' && ok "risk snapshots value the positions the fills made (equity, gross, net, concentration)" || ko "risk book from fills"
