@@ -908,21 +908,26 @@ qa_status qa_exec_step(qa_exec_t *x, int64_t t, const qa_msg_bar *bars, const un
                        qa_exec_alert_fn alert, qa_exec_alert_fn ops, void *ctx) {
     x->alert = alert, x->ops = ops, x->ctx = ctx;
     x->nmsgs = 0, x->nreqs = 0;
-    /* A and B1 in one transaction: what the broker did and the decisions it led to are
-     * on disk (one fsync) before any request leaves */
-    qa_status st = begin_timed(x);
-    if (st == QA_OK) st = phase_a(x, t, bars, present);
+    /* A and B1: what the broker did and the decisions it led to are kept in memory and
+     * appended to the intent journal in one write (fdatasync'd with durability full)
+     * before any request leaves; B2 sends the requests; then SQLite gets A, B1 and the
+     * answers in one transaction and the journal is emptied (live/orderdb.h). A process
+     * killed in between leaves the intents in the journal: the next open applies them. */
+    qa_orderdb_defer(x->db);
+    qa_status st = phase_a(x, t, bars, present);
     for (size_t s = 0; st == QA_OK && s < x->S; s++)
         st = decide(x, s, t, &bars[s], present[s], target[s], sig[s], state);
-    if (st == QA_OK) st = qa_orderdb_commit(x->db);
-    else qa_orderdb_rollback(x->db);
+    if (st == QA_OK) st = qa_orderdb_write_ahead(x->db, x->cfg.durable);
     if (st == QA_OK) x->h->last_t = t;
-    /* B2: requests and answers */
-    if (st == QA_OK && x->nreqs) {
-        st = begin_timed(x);
-        if (st == QA_OK) st = send_reqs(x, t);
+    if (st == QA_OK && x->nreqs) st = send_reqs(x, t);
+    if (st == QA_OK) st = begin_timed(x);
+    if (st == QA_OK) {
+        st = qa_orderdb_apply(x->db);
         if (st == QA_OK) st = qa_orderdb_commit(x->db);
         else qa_orderdb_rollback(x->db);
+        if (st == QA_OK) qa_orderdb_journal_clear(x->db);
+    } else {
+        qa_orderdb_discard(x->db);
     }
     if (st == QA_OK) st = flush_msgs(x, emit, ctx);
     x->nmsgs = 0;

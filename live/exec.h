@@ -10,9 +10,10 @@
  *      parent (its working child is cancelled) and starts a new parent for
  *      target - position, checked by the pre-trade checks (trading/pretrade.h) and worked
  *      by the execution algorithm (trading/algo.h); running parents take their algorithm's
- *      next step. A's records, the new orders and the cancel requests are written in one
- *      transaction (fsync'd) before any request goes to the broker; the broker's answers
- *      are written in a second.
+ *      next step. A's records, the new orders and the cancel requests are written to the
+ *      order database's intent journal in one write (fdatasync'd with durability full)
+ *      before any request goes to the broker; SQLite gets them with the broker's answers
+ *      in one transaction after the requests (live/orderdb.h).
  * HALTED cancels every working order; REDUCING lets the pre-trade checks refuse what adds
  * to a position. A refused order carries its reason code and raises an alert.
  *

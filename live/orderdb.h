@@ -1,6 +1,7 @@
 /* The order and trade database (docs/execution.md, "Order database"): SQLite in WAL mode
- * with synchronous=FULL, so every state change the execution stage records is on disk
- * before the message or broker request that announces it.
+ * with synchronous=FULL, and an intent journal, so every state change the execution stage
+ * records is on disk before the broker request (the journal) or the message (SQLite)
+ * that announces it.
  *
  *   meta(key, value)           format quantumalpha.orders, format_version 1
  *   orders(clordid PK, parent, strategy, symbol, side, qty, type, limit_price, algo, state,
@@ -14,7 +15,17 @@
  * makes the same changes a second time: an order row only moves forward (an update with a
  * version not above the stored one changes nothing), a fill is kept once per trade id and
  * a transition once per (order, n). Times are UTC nanoseconds of market time. Readers
- * (`qa tca`, `qa orders`, the API) use the tables above; docs/execution.md documents them. */
+ * (`qa tca`, `qa orders`, the API) use the tables above; docs/execution.md documents them.
+ *
+ * The intent journal (<path>.intents, next to the database): between qa_orderdb_defer and
+ * qa_orderdb_apply the writes are kept in memory, qa_orderdb_write_ahead writes them to
+ * the journal as one checksummed batch (fdatasync'd when `sync`), and
+ * qa_orderdb_apply runs them against SQLite inside the caller's transaction; after that
+ * commit qa_orderdb_journal_clear empties the journal. A step can so put its intents on
+ * disk with one append before its requests leave, and write SQLite after them. Opening
+ * the database applies whatever the journal still holds (a process killed between the
+ * append and the commit; the writes are idempotent, so applying one twice is harmless) and
+ * ignores a torn batch (a write cut short: its requests never left). */
 #ifndef QA_LIVE_ORDERDB_H
 #define QA_LIVE_ORDERDB_H
 
@@ -51,13 +62,26 @@ qa_status qa_orderdb_begin(qa_orderdb_t *db);
 qa_status qa_orderdb_commit(qa_orderdb_t *db);
 void qa_orderdb_rollback(qa_orderdb_t *db);
 
+/* Keeps the following put_* calls in memory (see the intent journal above). */
+void qa_orderdb_defer(qa_orderdb_t *db);
+/* Appends the writes kept since qa_orderdb_defer (or since the last write-ahead) to the
+ * journal; with `sync` they are on disk when it returns. */
+qa_status qa_orderdb_write_ahead(qa_orderdb_t *db, int sync);
+/* Runs every kept write against SQLite (inside the caller's transaction) and stops keeping. */
+qa_status qa_orderdb_apply(qa_orderdb_t *db);
+/* Drops the kept writes and stops keeping (a failed step). */
+void qa_orderdb_discard(qa_orderdb_t *db);
+/* The journal's batches are in SQLite: call after the commit that holds them (the next
+ * batch is written over them). */
+void qa_orderdb_journal_clear(qa_orderdb_t *db);
+
 /* Inserts the order or moves its row forward to o (when o->version is higher). */
 qa_status qa_orderdb_put_order(qa_orderdb_t *db, const qa_oms_order *o);
 /* Records transition number o->version of o (from `from` by `event`); kept once. */
 qa_status qa_orderdb_put_transition(qa_orderdb_t *db, const qa_oms_order *o, int from, int event, const char *detail);
 /* Records a parent's arrival (time and price) once: the first call wins. */
 qa_status qa_orderdb_put_arrival(qa_orderdb_t *db, const qa_oms_order *o);
-/* Keeps a fill once per trade id; *added 1 when it was new. */
+/* Keeps a fill once per trade id; *added 1 when it was new (always 1 while deferred). */
 qa_status qa_orderdb_put_fill(qa_orderdb_t *db, const qa_orderdb_fill *f, int *added);
 
 /* Reconciliation reads. Every order not in a final state (*out the caller's). */

@@ -214,7 +214,7 @@ grep -h "reconciled at start" k.err* > recon.txt
 if grep -v "0 unknown orders, 0 position differences" recon.txt | grep -q .; then
     ko "start-up reconciliation found differences: $(grep -v '0 unknown orders, 0 position differences' recon.txt | head -2)"
 else
-    ok "start-up reconciliation after $KILLS kills: no unknown order, positions agree ($(wc -l < recon.txt) starts, $(grep -c -v ' 0 fills fetched' recon.txt) fetched missing fills)"
+    ok "start-up reconciliation after $KILLS kills: no unknown order, positions agree ($(wc -l < recon.txt) starts, $(grep -c -v ' 0 fills fetched' recon.txt) fetched missing fills, $(cat k.err* | grep -c 'applied the intents a stopped process left') order journals applied)"
 fi
 "$PY" - <<'EOF' && ok "after $KILLS kill -9 trials: topics equal the clean run's message for message, both databases row for row" || ko "kill trials"
 import json, sqlite3

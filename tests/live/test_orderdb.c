@@ -288,6 +288,84 @@ static void test_format(void) {
     QA_CHECK_ERR(qa_orderdb_open(path, &d), QA_ERR_FORMAT, "version");
 }
 
+/* The intent journal: kept writes reach SQLite through the journal when the process dies
+ * before applying them; a torn batch is ignored whole; applied batches are harmless when
+ * read again; a journal of another build is refused. */
+static void journal_batch(qa_orderdb_t *d) {
+    qa_oms_order p = mk("J-P", "", "AAA", 1, 100, QA_OMS_PARENT, QA_OMS_ACCEPTED, 2, 10);
+    qa_oms_order c = mk("J-P.1", "J-P", "AAA", 1, 100, QA_OMS_MARKET, QA_OMS_NEW, 1, 10);
+    qa_orderdb_defer(d);
+    QA_CHECK_OK(qa_orderdb_put_order(d, &p));
+    QA_CHECK_OK(qa_orderdb_put_transition(d, &p, QA_OMS_NEW, QA_OMS_EV_ACCEPTED, "a detail"));
+    QA_CHECK_OK(qa_orderdb_put_order(d, &c));
+    qa_orderdb_fill f = fill("J-P.1#1", "J-P.1", "AAA", 1, 40, 10.5);
+    int added = 0;
+    QA_CHECK_OK(qa_orderdb_put_fill(d, &f, &added));
+    QA_CHECK_INT(added, 1);
+    p.arrival_time = 60, p.arrival_price = 10.25;
+    QA_CHECK_OK(qa_orderdb_put_arrival(d, &p));
+    counts(d, 0, 0, 0); /* kept, not in SQLite */
+    QA_CHECK_OK(qa_orderdb_write_ahead(d, 1));
+}
+
+static void test_journal(void) {
+    char path[400], jpath[420];
+    snprintf(path, sizeof path, "%s/journal.db", g_dir);
+    snprintf(jpath, sizeof jpath, "%s.intents", path);
+    /* killed after the write-ahead: the next open applies the batch */
+    qa_orderdb_t *d = dbopen(path);
+    journal_batch(d);
+    qa_orderdb_close(d); /* never applied: as a kill would leave it */
+    d = dbopen(path);
+    counts(d, 2, 1, 1);
+    qa_oms_order p = get(d, "J-P");
+    QA_CHECK(p.arrival_time == 60 && p.arrival_price == 10.25 && p.state == QA_OMS_ACCEPTED);
+    /* the normal path: applied in the caller's transaction; a reopen reads nothing new */
+    qa_oms_order q = mk("J-Q", "", "BBB", -1, 50, QA_OMS_PARENT, QA_OMS_NEW, 1, 20);
+    qa_orderdb_defer(d);
+    QA_CHECK_OK(qa_orderdb_put_order(d, &q));
+    QA_CHECK_OK(qa_orderdb_write_ahead(d, 0));
+    QA_CHECK_OK(qa_orderdb_begin(d));
+    QA_CHECK_OK(qa_orderdb_apply(d));
+    QA_CHECK_OK(qa_orderdb_commit(d));
+    qa_orderdb_journal_clear(d);
+    counts(d, 3, 1, 1);
+    qa_orderdb_close(d);
+    d = dbopen(path);
+    counts(d, 3, 1, 1);
+    /* a torn batch (one byte of its payload changed) is ignored whole */
+    qa_oms_order r = mk("J-R", "", "CCC", 1, 10, QA_OMS_PARENT, QA_OMS_NEW, 1, 30);
+    qa_orderdb_defer(d);
+    QA_CHECK_OK(qa_orderdb_put_order(d, &r));
+    QA_CHECK_OK(qa_orderdb_write_ahead(d, 1));
+    qa_orderdb_close(d);
+    FILE *f = fopen(jpath, "r+b");
+    QA_CHECK(f != NULL);
+    if (f) {
+        QA_CHECK(fseek(f, -8, SEEK_END) == 0);
+        int ch = fgetc(f);
+        QA_CHECK(fseek(f, -8, SEEK_END) == 0);
+        fputc(ch ^ 0x55, f);
+        fclose(f);
+    }
+    d = dbopen(path);
+    counts(d, 3, 1, 1);
+    qa_oms_order none;
+    qa_status st = QA_OK;
+    QA_CHECK_INT(qa_orderdb_get_order(d, "J-R", &none, &st), 0);
+    qa_orderdb_close(d);
+    /* a journal of another build */
+    f = fopen(jpath, "wb");
+    QA_CHECK(f != NULL);
+    if (f) {
+        const uint32_t h[4] = {0x31524f51u, 1, 2, 0};
+        fwrite(h, sizeof h, 1, f);
+        fclose(f);
+    }
+    qa_orderdb_t *bad = NULL;
+    QA_CHECK_ERR(qa_orderdb_open(path, &bad), QA_ERR_FORMAT, "not an order journal of this build");
+}
+
 int main(void) {
     if (qa_test_tmpdir(g_dir, sizeof g_dir, "orderdb")) {
         printf("cannot make a temporary directory\n");
@@ -299,6 +377,7 @@ int main(void) {
     QA_RUN(test_arrival);
     QA_RUN(test_open_orders_reopen);
     QA_RUN(test_format);
+    QA_RUN(test_journal);
     qa_test_rmtree(g_dir);
     return qa_test_finish();
 }
