@@ -461,6 +461,18 @@ static void broker_trouble(qa_exec_t *x) {
 
 /* ---- phase A: what the broker did ------------------------------------------------------------------- */
 
+/* The database row of a broker fill. */
+static qa_orderdb_fill fill_of(const qa_venue_event *e, const char *parent) {
+    qa_orderdb_fill f;
+    memset(&f, 0, sizeof f);
+    snprintf(f.trade_id, sizeof f.trade_id, "%s", e->trade_id);
+    snprintf(f.clordid, sizeof f.clordid, "%s", e->clordid);
+    snprintf(f.parent, sizeof f.parent, "%s", parent);
+    snprintf(f.symbol, sizeof f.symbol, "%s", e->symbol);
+    f.side = e->side, f.qty = e->qty, f.price = e->price, f.fee = e->fee, f.time = e->time, f.bar_volume = e->bar_volume;
+    return f;
+}
+
 static qa_status on_event(qa_exec_t *x, const qa_venue_event *e, int64_t t) {
     long s = find_sym(x, e->symbol);
     exec_sym *y = s >= 0 ? &x->sy[s] : NULL;
@@ -471,13 +483,7 @@ static qa_status on_event(qa_exec_t *x, const qa_venue_event *e, int64_t t) {
         return QA_OK;
     }
     if (e->kind == QA_VENUE_EV_FILL) {
-        qa_orderdb_fill f;
-        memset(&f, 0, sizeof f);
-        snprintf(f.trade_id, sizeof f.trade_id, "%s", e->trade_id);
-        snprintf(f.clordid, sizeof f.clordid, "%s", e->clordid);
-        snprintf(f.parent, sizeof f.parent, "%s", y->child.parent);
-        snprintf(f.symbol, sizeof f.symbol, "%s", e->symbol);
-        f.side = e->side, f.qty = e->qty, f.price = e->price, f.fee = e->fee, f.time = e->time, f.bar_volume = e->bar_volume;
+        qa_orderdb_fill f = fill_of(e, y->child.parent);
         int added = 0;
         QA_TRY_RET(qa_orderdb_put_fill(x->db, &f, &added));
         QA_TRY_RET(apply_rec(x, (size_t)s, &y->child, QA_OMS_EV_FILL, e->qty, e->price, e->fee, t, e->trade_id));
@@ -790,6 +796,25 @@ static qa_status send_reqs(qa_exec_t *x, int64_t t) {
     return st;
 }
 
+/* A broker fill, recorded here unless the database has it already; a missing one is
+ * reported (inside the caller's transaction). */
+static qa_status fetch_fill(qa_exec_t *x, const qa_venue_event *e, qa_exec_recon *r, qa_exec_alert_fn alert, void *ctx) {
+    qa_status st = QA_OK;
+    int has = qa_orderdb_has_fill(x->db, e->trade_id, &st);
+    if (has != 0) return st; /* recorded, or an error */
+    qa_oms_order o;
+    int known = qa_orderdb_get_order(x->db, e->clordid, &o, &st);
+    if (known < 0) return st;
+    qa_orderdb_fill f = fill_of(e, known ? o.parent : "");
+    QA_TRY_RET(qa_orderdb_put_fill(x->db, &f, NULL));
+    r->fetched_fills++;
+    char d[512]; /* alerts cut it to their detail field */
+    snprintf(d, sizeof d, "fill %s (%g %s at %g) was missing from the order database: fetched", e->trade_id, e->qty,
+             e->symbol, e->price);
+    if (alert) alert(ctx, "reconcile", "missing_fill", "fill", e->qty, 0, d);
+    return QA_OK;
+}
+
 /* ---- continuous reconciliation ------------------------------------------------------------------------------- */
 
 typedef struct db_pos {
@@ -863,24 +888,7 @@ static qa_status reconcile_window(qa_exec_t *x, int64_t t, qa_exec_recon *r, qa_
         r->broker_fills++;
         long s = find_sym(x, ev[i].symbol);
         if (s >= 0) x->sy[s].recon_broker += ev[i].side * ev[i].qty;
-        int has = qa_orderdb_has_fill(x->db, ev[i].trade_id, &st);
-        if (has != 0) continue; /* recorded, or an error in st */
-        qa_oms_order o;
-        int known = qa_orderdb_get_order(x->db, ev[i].clordid, &o, &st);
-        if (known < 0) break;
-        qa_orderdb_fill f;
-        memset(&f, 0, sizeof f);
-        snprintf(f.trade_id, sizeof f.trade_id, "%s", ev[i].trade_id);
-        snprintf(f.clordid, sizeof f.clordid, "%s", ev[i].clordid);
-        if (known) snprintf(f.parent, sizeof f.parent, "%s", o.parent);
-        snprintf(f.symbol, sizeof f.symbol, "%s", ev[i].symbol);
-        f.side = ev[i].side, f.qty = ev[i].qty, f.price = ev[i].price, f.fee = ev[i].fee, f.time = ev[i].time;
-        f.bar_volume = ev[i].bar_volume;
-        st = qa_orderdb_put_fill(x->db, &f, NULL);
-        r->fetched_fills++;
-        snprintf(d, sizeof d, "fill %s (%g %s at %g) was missing from the order database: fetched", ev[i].trade_id,
-                 ev[i].qty, ev[i].symbol, ev[i].price);
-        if (alert) alert(ctx, "reconcile", "missing_fill", "fill", ev[i].qty, 0, d);
+        st = fetch_fill(x, &ev[i], r, alert, ctx);
     }
     if (st == QA_OK) st = qa_orderdb_commit(x->db);
     else qa_orderdb_rollback(x->db);
@@ -982,25 +990,7 @@ qa_status qa_exec_reconcile(qa_exec_t *x, qa_exec_recon *r, qa_exec_alert_fn ale
     /* every broker fill must be recorded: a missing one is fetched now */
     if (st == QA_OK) st = begin_timed(x);
     for (size_t i = 0; st == QA_OK && i < nbf; i++) {
-        int has = qa_orderdb_has_fill(x->db, bf[i].trade_id, &st);
-        if (has < 0) break;
-        if (has) continue;
-        qa_oms_order o;
-        int known = qa_orderdb_get_order(x->db, bf[i].clordid, &o, &st);
-        if (known < 0) break;
-        qa_orderdb_fill f;
-        memset(&f, 0, sizeof f);
-        snprintf(f.trade_id, sizeof f.trade_id, "%s", bf[i].trade_id);
-        snprintf(f.clordid, sizeof f.clordid, "%s", bf[i].clordid);
-        if (known) snprintf(f.parent, sizeof f.parent, "%s", o.parent);
-        snprintf(f.symbol, sizeof f.symbol, "%s", bf[i].symbol);
-        f.side = bf[i].side, f.qty = bf[i].qty, f.price = bf[i].price, f.fee = bf[i].fee, f.time = bf[i].time;
-        f.bar_volume = bf[i].bar_volume;
-        st = qa_orderdb_put_fill(x->db, &f, NULL);
-        r->fetched_fills++;
-        snprintf(d, sizeof d, "fill %s (%g %s at %g) was missing from the order database: fetched", bf[i].trade_id,
-                 bf[i].qty, bf[i].symbol, bf[i].price);
-        if (alert) alert(ctx, "reconcile", "missing_fill", "fill", bf[i].qty, 0, d);
+        st = fetch_fill(x, &bf[i], r, alert, ctx);
     }
     if (st == QA_OK) st = qa_orderdb_commit(x->db);
     else qa_orderdb_rollback(x->db);

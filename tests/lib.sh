@@ -35,6 +35,23 @@ qa_import() {
         || { echo "FAIL: import"; exit 1; }
 }
 
+# qa_live_model REASON: the live tests' model: s5.h5 (the shipped 5-minute stocks) with its
+# features, an MLP of the demeaned 6-bar forward return trained on it, published as m5 and
+# aliased champion (the alias change carries REASON); the test fails and ends otherwise.
+qa_live_model() {
+    qa_import stocks-5min s5.h5
+    "$QA" -q features --data s5.h5 > /dev/null 2>&1 || { echo "FAIL: qa features"; exit 1; }
+    { printf 'data: s5.h5\nseed: 3\n'; mlp_inputs_yaml; cat <<'EOF'; } > mlp.yaml
+target: {kind: return, horizon: 6, demean: true}
+split: {start: 2026-01-26, train_end: 2026-04-01, val_end: 2026-05-01, embargo: 6}
+model: {type: mlp, hidden: [16], activation: gelu, layer_norm: true}
+train: {batch_size: 256, steps: 60, lr: 1e-3, eval_every: 30, patience: 0}
+EOF
+    "$QA" -q train --config mlp.yaml --run-dir run --publish m5 > pub.txt 2> pub.err \
+        || { echo "FAIL: train: $(cat pub.err)"; exit 1; }
+    "$QA" -q registry alias set m5 champion 1 --reason "$1" > /dev/null || { echo "FAIL: alias"; exit 1; }
+}
+
 # qa_need_gpu: the test is skipped (exit 77) unless qa sees a GPU and has its CUDA backend.
 qa_need_gpu() {
     "$QA" info --json 2>/dev/null | grep -q '"gpus": \[\]' && { echo "skipped: no GPU"; exit 77; }

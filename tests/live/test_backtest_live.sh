@@ -30,16 +30,7 @@ N=600 # timestamps replayed
 K0=300 # the simulator's start (its flat base bar); live trades from the next timestamp
 
 "$PY" -c "import h5py, numpy" 2> /dev/null || { echo "skipped: needs h5py and numpy"; exit 77; }
-qa_import stocks-5min s5.h5
-"$QA" -q features --data s5.h5 > /dev/null 2>&1 || { echo "FAIL: qa features"; exit 1; }
-{ printf 'data: s5.h5\nseed: 3\n'; mlp_inputs_yaml; cat <<'EOF'; } > mlp.yaml
-target: {kind: return, horizon: 6, demean: true}
-split: {start: 2026-01-26, train_end: 2026-04-01, val_end: 2026-05-01, embargo: 6}
-model: {type: mlp, hidden: [16], activation: gelu, layer_norm: true}
-train: {batch_size: 256, steps: 60, lr: 1e-3, eval_every: 30, patience: 0}
-EOF
-"$QA" -q train --config mlp.yaml --run-dir run --publish m5 > pub.txt 2> pub.err || { echo "FAIL: train: $(cat pub.err)"; exit 1; }
-"$QA" -q registry alias set m5 champion 1 --reason "backtest = live" > /dev/null || ko "alias"
+qa_live_model "backtest = live"
 trap '"$QA" -q bus stop > /dev/null 2>&1; rm -rf "$W"' EXIT
 
 # The range's times, and a start where every symbol has a bar (so each sleeve's flat base

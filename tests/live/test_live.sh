@@ -25,19 +25,7 @@ KILLS=${QA_LIVE_KILLS:-8}
 export QA_BUS_FILE="$W/bus" QA_REGISTRY="$W/registry"
 N=900 # timestamps replayed (of 7943): 2,700 bars, ~11 days of 5-minute bars
 
-qa_import stocks-5min s5.h5
-"$QA" -q features --data s5.h5 > /dev/null 2>&1 || { echo "FAIL: qa features"; exit 1; }
-cat > mlp.yaml <<EOF
-data: s5.h5
-seed: 3
-$(mlp_inputs_yaml)
-target: {kind: return, horizon: 6, demean: true}
-split: {start: 2026-01-26, train_end: 2026-04-01, val_end: 2026-05-01, embargo: 6}
-model: {type: mlp, hidden: [16], activation: gelu, layer_norm: true}
-train: {batch_size: 256, steps: 60, lr: 1e-3, eval_every: 30, patience: 0}
-EOF
-"$QA" -q train --config mlp.yaml --run-dir run --publish m5 > pub.txt 2> pub.err || { echo "FAIL: train: $(cat pub.err)"; exit 1; }
-"$QA" -q registry alias set m5 champion 1 --reason "live test" > /dev/null || ko "alias"
+qa_live_model "live test"
 "$QA" -q predict --model models:/m5@champion --data s5.h5 > /dev/null 2>&1 || ko "qa predict"
 
 # The cluster: started by `qa replay` itself (no bus running), found by everything after,

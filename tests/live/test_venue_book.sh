@@ -18,8 +18,7 @@ RUN=$1 SRC=$2 PY=$3
 qa_tmpdir vbook
 cd "$W" || exit 1
 trap 'rm -rf "$W"' EXIT
-D="$SRC/datasets/sample/lobster_aapl_sample"
-[ -n "${QA_DATA_ROOT:-}" ] && [ -d "$QA_DATA_ROOT/lobster_aapl_sample" ] && D="$QA_DATA_ROOT/lobster_aapl_sample"
+D="$SRC/datasets/sample/lobster_aapl_sample" # the shipped sample, as qa_import reads it
 MSG="$D/AAPL_2012-06-21_34200000_57600000_message_10.csv.gz"
 OB="$D/AAPL_2012-06-21_34200000_57600000_orderbook_10.csv.gz"
 [ -f "$MSG" ] || { echo "skipped: no LOBSTER sample at $D"; exit 77; }
