@@ -179,8 +179,10 @@ static int cmd_search(int argc, char **argv) {
     if (npos != 1) return qa_cli_usage_error("alt search", "give one QUERY (quote it)");
     q.match = pos[0];
     q.limit = (int)limit;
-    if (!qa_cli_time_opt(from, &q.from)) return qa_cli_usage_error("alt search", "--from '%s': expected a date or ISO time", from);
-    if (!qa_cli_time_opt(to, &q.to)) return qa_cli_usage_error("alt search", "--to '%s': expected a date or ISO time", to);
+    if (!qa_cli_time_opt(from, &q.from))
+        return qa_cli_usage_error("alt search", "--from '%s': expected a date or ISO time%s", from, qa_time_parse_why());
+    if (!qa_cli_time_opt(to, &q.to))
+        return qa_cli_usage_error("alt search", "--to '%s': expected a date or ISO time%s", to, qa_time_parse_why());
     char ticker[32];
     if (q.ticker) {
         if (!qa_altdocs_ticker_norm(q.ticker, ticker, sizeof ticker))

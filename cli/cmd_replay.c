@@ -5,6 +5,7 @@
 
 #include "cli/args.h"           /* option table */
 #include "cli/cli.h"            /* exit codes */
+#include "common/timeparse.h"   /* qa_time_parse_why */
 #include "live/replay.h"        /* the replay */
 
 static void usage(FILE *out) {
@@ -43,8 +44,10 @@ int qa_cmd_replay(int argc, char **argv) {
     int rc = qa_cli_parse("replay", argc, argv, opts, usage, NULL, 0, NULL);
     if (rc != QA_CLI_RUN) return rc;
     if (!o.data) return qa_cli_usage_error("replay", "give --data FILE");
-    if (!qa_cli_time_opt(start, &o.start)) return qa_cli_usage_error("replay", "--start '%s': expected a date or ISO time", start);
-    if (!qa_cli_time_opt(end, &o.end)) return qa_cli_usage_error("replay", "--end '%s': expected a date or ISO time", end);
+    if (!qa_cli_time_opt(start, &o.start))
+        return qa_cli_usage_error("replay", "--start '%s': expected a date or ISO time%s", start, qa_time_parse_why());
+    if (!qa_cli_time_opt(end, &o.end))
+        return qa_cli_usage_error("replay", "--end '%s': expected a date or ISO time%s", end, qa_time_parse_why());
     o.max_times = (long)max_times;
     qa_bus_cfg cfg;
     qa_bus_cfg_default(&cfg);

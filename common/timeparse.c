@@ -1,6 +1,7 @@
 /* ISO 8601 / epoch timestamp parsing to UTC nanoseconds, with time zones. */
 #include "common/timeparse.h"
 
+#include <errno.h>     /* ERANGE */
 #include <stdio.h>     /* snprintf */
 #include <stdlib.h>    /* getenv, setenv */
 #include <string.h>    /* strcmp */
@@ -111,6 +112,23 @@ int qa_days_in_month(int64_t y, int m) {
     return m == 2 ? 28 + leap : dm[m - 1];
 }
 
+/* Why the last qa_time_parse of this thread failed ("" after a success). */
+static _Thread_local const char *g_why = "";
+
+const char *qa_time_parse_why(void) { return g_why; }
+
+#define RANGE_WHY ": outside the times int64 nanoseconds can hold (1677-09-21T00:12:44Z .. 2262-04-11T23:47:16Z)"
+
+/* secs x 1e9 + frac as int64 nanoseconds, or 0 when that does not fit. */
+static int to_ns(int64_t secs, int64_t frac_ns, int64_t *ns) {
+    if (secs > (INT64_MAX - frac_ns) / NS_PER_S || secs < INT64_MIN / NS_PER_S) {
+        g_why = RANGE_WHY;
+        return 0;
+    }
+    *ns = secs * NS_PER_S + frac_ns;
+    return 1;
+}
+
 static int parse_iso(const char *s, const qa_tzone *tz, int64_t *ns) {
     int y, mo, d, hh = 0, mi = 0, se = 0;
     int64_t frac_ns = 0;
@@ -118,10 +136,7 @@ static int parse_iso(const char *s, const qa_tzone *tz, int64_t *ns) {
     if (mo < 1 || mo > 12 || d < 1 || d > qa_days_in_month(y, mo)) return 0;
     const char *p = s + 10;
     int64_t days = qa_days_from_civil(y, (unsigned)mo, (unsigned)d);
-    if (*p == '\0') { /* a bare date: 00:00 UTC of that day */
-        *ns = days * 86400 * NS_PER_S;
-        return 1;
-    }
+    if (*p == '\0') return to_ns(days * 86400, 0, ns); /* a bare date: 00:00 UTC of that day */
     if (*p != 'T' && *p != ' ') return 0;
     p++;
     if (!digits(p, 2, &hh) || p[2] != ':' || !digits(p + 3, 2, &mi)) return 0;
@@ -168,18 +183,22 @@ static int parse_iso(const char *s, const qa_tzone *tz, int64_t *ns) {
     } else {
         return 0;
     }
-    *ns = secs * NS_PER_S + frac_ns;
-    return 1;
+    return to_ns(secs, frac_ns, ns);
 }
 
 int qa_time_parse(const char *text, qa_time_format fmt, const qa_tzone *tz, int64_t *ns) {
+    g_why = "";
     if (fmt == QA_TIME_ISO) return parse_iso(text, tz, ns);
     char *end;
+    errno = 0;
     long long v = strtoll(text, &end, 10);
     if (end == text || *end != '\0') return 0;
     static const int64_t scale[] = {0, NS_PER_S, 1000000, 1000, 1};
     int64_t k = scale[fmt];
-    if (v > INT64_MAX / k || v < INT64_MIN / k) return 0;
+    if (errno == ERANGE || v > INT64_MAX / k || v < INT64_MIN / k) {
+        g_why = RANGE_WHY;
+        return 0;
+    }
     *ns = (int64_t)v * k;
     return 1;
 }

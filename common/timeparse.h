@@ -44,8 +44,13 @@ qa_status qa_tzone_parse(const char *text, qa_tzone *out);
 void qa_tzone_activate(const qa_tzone *tz);
 void qa_tzone_restore(void);
 
-/* Parses one timestamp. Returns 1 and sets *ns on success, 0 if malformed. */
+/* Parses one timestamp. Returns 1 and sets *ns on success, 0 if malformed or outside the
+ * range of int64 nanoseconds since the epoch (1677-09-21 .. 2262-04-11): a time is never
+ * wrapped into another one. */
 int qa_time_parse(const char *text, qa_time_format fmt, const qa_tzone *tz, int64_t *ns);
+/* Why this thread's last qa_time_parse failed beyond "malformed" (the range), ready to
+ * append to an error message (": outside the times ..."); "" when there is nothing to add. */
+const char *qa_time_parse_why(void);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (exact for all int years). */
 int64_t qa_days_from_civil(int64_t y, unsigned m, unsigned d);

@@ -299,8 +299,9 @@ static qa_status map_header(qa_csv_t *csv, size_t nf, const qa_import_cfg *cfg, 
 
 static qa_status parse_time(const parse_ctx *pc, qa_csv_t *csv, const char *text, int64_t *ns) {
     if (!qa_time_parse(text, (qa_time_format)pc->cfg->time_format, &pc->tz, ns))
-        return QA_FAIL(QA_ERR_FORMAT, "%s:%ld: field '%s': '%s' is not a valid %s timestamp", qa_csv_path(csv),
-                       qa_csv_line(csv), pc->cfg->col_time, text, qa_time_format_names[pc->cfg->time_format]);
+        return QA_FAIL(QA_ERR_FORMAT, "%s:%ld: field '%s': '%s' is not a valid %s timestamp%s", qa_csv_path(csv),
+                       qa_csv_line(csv), pc->cfg->col_time, text, qa_time_format_names[pc->cfg->time_format],
+                       qa_time_parse_why());
     return QA_OK;
 }
 
@@ -438,11 +439,12 @@ static qa_status range_bounds(const qa_import_cfg *cfg, const qa_tzone *tz, int6
     *lo = INT64_MIN;
     *hi = INT64_MAX;
     if (cfg->start && *cfg->start && !qa_time_parse(cfg->start, QA_TIME_ISO, tz, lo))
-        return QA_FAIL(QA_ERR_CONFIG, "start: '%s' is not an ISO date/time", cfg->start);
+        return QA_FAIL(QA_ERR_CONFIG, "start: '%s' is not an ISO date/time%s", cfg->start, qa_time_parse_why());
     if (cfg->end && *cfg->end) {
         if (!qa_time_parse(cfg->end, QA_TIME_ISO, tz, hi))
-            return QA_FAIL(QA_ERR_CONFIG, "end: '%s' is not an ISO date/time", cfg->end);
-        if (strlen(cfg->end) == 10) *hi += 86400LL * 1000000000LL - 1; /* a date includes its whole day */
+            return QA_FAIL(QA_ERR_CONFIG, "end: '%s' is not an ISO date/time%s", cfg->end, qa_time_parse_why());
+        if (strlen(cfg->end) == 10) /* a date includes its whole day (up to the last time there is) */
+            *hi = *hi > INT64_MAX - (86400LL * 1000000000LL - 1) ? INT64_MAX : *hi + 86400LL * 1000000000LL - 1;
     }
     if (*hi < *lo) return QA_FAIL(QA_ERR_CONFIG, "end '%s' is before start '%s'", cfg->end, cfg->start);
     return QA_OK;

@@ -83,13 +83,16 @@ static qa_status make_grid(const qa_synth_cfg *c, int64_t *grid) {
     qa_tzone_parse("UTC", &utc);
     int64_t day;
     if (!qa_time_parse(c->start, QA_TIME_ISO, &utc, &day) || strlen(c->start) != 10)
-        return QA_FAIL(QA_ERR_CONFIG, "start: '%s' is not a YYYY-MM-DD date", c->start);
+        return QA_FAIL(QA_ERR_CONFIG, "start: '%s' is not a YYYY-MM-DD date%s", c->start, qa_time_parse_why());
     const int64_t ns_day = 86400LL * 1000000000LL;
     long long per_day = c->bar_seconds >= 86400 ? 1 : 23400 / c->bar_seconds;
     if (per_day < 1) per_day = 1;
     int64_t d = day / ns_day;
     size_t t = 0;
     while (t < (size_t)c->bars) {
+        if (d >= INT64_MAX / ns_day) /* the next day's times do not fit int64 nanoseconds */
+            return QA_FAIL(QA_ERR_CONFIG, "%lld bars from %s run past 2262-04-11, the last time int64 nanoseconds can "
+                                          "hold (%zu bars fit)", (long long)c->bars, c->start, t);
         int64_t dow = ((d % 7) + 7 + 3) % 7; /* 1970-01-01 was a Thursday: 0 = Monday */
         if (dow < 5) {
             for (long long k = 0; k < per_day && t < (size_t)c->bars; k++) {

@@ -155,7 +155,8 @@ qa_status qa_exec_cfg_bind(const qa_cfg_t *doc, const qa_cfg_node *map, qa_exec_
         qa_tzone utc;
         memset(&utc, 0, sizeof utc);
         if (!qa_time_parse(y.start, QA_TIME_ISO, &utc, &c->start_ns))
-            return QA_FAIL(QA_ERR_CONFIG, "execution.start: '%s' is not an ISO date or date-time", y.start);
+            return QA_FAIL(QA_ERR_CONFIG, "execution.start: '%s' is not an ISO date or date-time%s", y.start,
+                           qa_time_parse_why());
     }
     if (y.vwap_profile) snprintf(c->profile_path, sizeof c->profile_path, "%s", y.vwap_profile);
     c->enabled = 1;

@@ -130,7 +130,8 @@ static qa_status bar_of(const qa_rl_panel *p, const char *key, const char *text,
     qa_tzone utc;
     memset(&utc, 0, sizeof utc);
     if (!qa_time_parse(text, QA_TIME_ISO, &utc, &ns))
-        return QA_FAIL(QA_ERR_CONFIG, "split.%s: '%s' is not a date (YYYY-MM-DD or an ISO date-time)", key, text);
+        return QA_FAIL(QA_ERR_CONFIG, "split.%s: '%s' is not a date (YYYY-MM-DD or an ISO date-time)%s", key, text,
+                       qa_time_parse_why());
     int t = 0;
     while (t < p->ntime && (p->time[t] < ns || (inclusive && p->time[t] == ns))) t++;
     *out = t;

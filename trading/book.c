@@ -129,7 +129,7 @@ static qa_status parse_position(const src *s, double value, qa_book_position *p)
         qa_tzone utc;
         memset(&utc, 0, sizeof utc);
         if (!qa_time_parse(s->val[F_EXPIRY], QA_TIME_ISO, &utc, &p->expiry))
-            return ferr(s, F_EXPIRY, "'%s' is not a date (YYYY-MM-DD)", s->val[F_EXPIRY]);
+            return ferr(s, F_EXPIRY, "'%s' is not a date (YYYY-MM-DD)%s", s->val[F_EXPIRY], qa_time_parse_why());
         if (has(s, F_VOL) && strcasecmp(s->val[F_VOL], "hist") != 0 && strcasecmp(s->val[F_VOL], "historical") != 0) {
             if ((st = num(s, F_VOL, 1, 0, &p->vol))) return st;
             if (!(p->vol > 0 && p->vol < 10)) return ferr(s, F_VOL, "%g must be in (0, 10) (annualised, 0.2 = 20%%)", p->vol);

@@ -186,7 +186,7 @@ static qa_status parse_date(const char *text, const char *key, int64_t *ns) {
     qa_tzone utc;
     memset(&utc, 0, sizeof utc);
     if (!qa_time_parse(text, QA_TIME_ISO, &utc, ns))
-        return QA_FAIL(QA_ERR_CONFIG, "%s '%s' is not an ISO date or date-time", key, text);
+        return QA_FAIL(QA_ERR_CONFIG, "%s '%s' is not an ISO date or date-time%s", key, text, qa_time_parse_why());
     return QA_OK;
 }
 
@@ -241,7 +241,8 @@ static qa_status load(qa_store_t *store, const qa_sim_cfg *c, panels *p, char *m
         int64_t ns;
         QA_TRY(parse_date(c->end, "end", &ns));
         /* a bare date covers that whole day */
-        if (ns % 86400000000000LL == 0) ns += 86400000000000LL - 1;
+        if (ns % 86400000000000LL == 0)
+            ns = ns > INT64_MAX - (86400000000000LL - 1) ? INT64_MAX : ns + 86400000000000LL - 1;
         while (te > 0 && time[te - 1] > ns) te--;
     }
     if (tb >= te)

@@ -237,7 +237,7 @@ static const qa_cfg_node *node_at(const qa_cfg_t *cfg, const char *a, const char
 static qa_status parse_date(const qa_cfg_t *cfg, const qa_cfg_node *n, const char *what, int64_t *out) {
     const char *s = qa_cfg_node_text(n);
     int64_t ns = s ? date_ns(s) : INT64_MIN;
-    if (ns == INT64_MIN) return qa_cfg_error(cfg, n, what, "'%s' is not a date (YYYY-MM-DD)", s ? s : "");
+    if (ns == INT64_MIN) return qa_cfg_error(cfg, n, what, "'%s' is not a date (YYYY-MM-DD)%s", s ? s : "", qa_time_parse_why());
     *out = ns;
     return QA_OK;
 }

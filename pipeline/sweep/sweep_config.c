@@ -544,8 +544,9 @@ static qa_status parse_date(const qa_sweep_cfg *c, const char *text, const char 
     memset(&utc, 0, sizeof utc);
     if (!qa_time_parse(text, QA_TIME_ISO, &utc, ns))
         return qa_cfg_error(c->doc, qa_cfg_map_get(c->n_root, key), key,
-                            "'%s' is not a valid date (YYYY-MM-DD or an ISO 8601 time)", text);
-    if (end && strlen(text) == 10) *ns += 86400LL * 1000000000LL - 1; /* a bare end date includes its day */
+                            "'%s' is not a valid date (YYYY-MM-DD or an ISO 8601 time)%s", text, qa_time_parse_why());
+    if (end && strlen(text) == 10) /* a bare end date includes its day (up to the last time there is) */
+        *ns = *ns > INT64_MAX - (86400LL * 1000000000LL - 1) ? INT64_MAX : *ns + 86400LL * 1000000000LL - 1;
     return QA_OK;
 }
 

@@ -184,7 +184,8 @@ static qa_status parse_date(const qa_train_cfg *c, const char *key, const char *
     qa_tzone utc;
     memset(&utc, 0, sizeof utc);
     if (!qa_time_parse(text, QA_TIME_ISO, &utc, out))
-        return cfg_err(c, "split", key, -1, "'%s' is not a date (YYYY-MM-DD or an ISO date-time)", text);
+        return cfg_err(c, "split", key, -1, "'%s' is not a date (YYYY-MM-DD or an ISO date-time)%s", text,
+                       qa_time_parse_why());
     return QA_OK;
 }
 

@@ -1,4 +1,5 @@
 /* CSV reading (quotes, CRLF, gzip, truncation), exact number parsing, timestamps. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -126,6 +127,24 @@ static void test_times(void) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         QA_CHECK_MSG(!qa_time_parse(bad[i], QA_TIME_ISO, &utc, &ns), "'%s' accepted", bad[i]);
     QA_CHECK(!qa_time_parse("12ab", QA_TIME_EPOCH_MS, &utc, &ns));
+    /* the range of int64 nanoseconds (1677-09-21T00:12:43.145224192Z .. 2262-04-11T23:47:16.854775807Z):
+     * a time outside it is refused with the reason, never wrapped into another time */
+    QA_CHECK(qa_time_parse("2262-04-11T23:47:16Z", QA_TIME_ISO, &utc, &ns) && ns == 9223372036LL * S);
+    QA_CHECK(qa_time_parse("2262-04-11T23:47:16.854775807Z", QA_TIME_ISO, &utc, &ns) && ns == INT64_MAX);
+    QA_CHECK(qa_time_parse("1677-09-21T00:12:44Z", QA_TIME_ISO, &utc, &ns) && ns == -9223372036LL * S);
+    QA_CHECK_STR(qa_time_parse_why(), "");
+    static const char *const out[] = {"2300-01-02", "1600-12-31", "2262-04-11T23:47:16.854775808Z", "2262-04-12",
+                                      "1677-09-21T00:12:43Z", "9999-12-31T23:59:59Z", "2262-04-11T20:00:00-05:00"};
+    for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) {
+        ns = 12345;
+        QA_CHECK_MSG(!qa_time_parse(out[i], QA_TIME_ISO, &utc, &ns) && ns == 12345, "'%s' accepted as %lld", out[i],
+                     (long long)ns);
+        QA_CHECK_MSG(strstr(qa_time_parse_why(), "2262-04-11") != NULL, "'%s': no reason given", out[i]);
+    }
+    QA_CHECK(!qa_time_parse("9300000000000000", QA_TIME_EPOCH_MS, &utc, &ns) && strstr(qa_time_parse_why(), "2262"));
+    QA_CHECK(!qa_time_parse("99999999999999999999", QA_TIME_EPOCH_NS, &utc, &ns) && strstr(qa_time_parse_why(), "2262"));
+    QA_CHECK(!qa_time_parse("yesterday", QA_TIME_ISO, &utc, &ns));
+    QA_CHECK_STR(qa_time_parse_why(), ""); /* malformed: nothing to add */
     /* days_from_civil against timegm for a range of dates, and formatting back. */
     size_t wrong = 0;
     for (int64_t d = -30000; d < 30000; d += 37) {

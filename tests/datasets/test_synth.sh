@@ -28,4 +28,12 @@ EOF2
 "$QA" -q data generate --config "$W/s.yaml" > "$W/log" 2>&1 && ok "generate" || { ko "generate"; cat "$W/log"; }
 "$PY" "$SRC/tests/datasets/synth_check.py" "$W/s.h5" 0.07 0.3 2001-03-05 \
     && ok "drift, vol, independence, OHLC order and times as documented" || ko "synthetic market moments"
+# a time axis that would run past 2262-04-11 (int64 nanoseconds) is refused, nothing written
+"$QA" -q data generate --out "$W/late.h5" --symbols 2 --bars 400 --set start=2262-01-01 > "$W/log" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q "400 bars from 2262-01-01 run past 2262-04-11" "$W/log" && [ ! -e "$W/late.h5" ]; then
+    ok "a time axis past 2262 is refused with its bar count"
+else
+    ko "time axis past 2262: exit $rc: $(cat "$W/log")"
+fi
 qa_exit
