@@ -174,6 +174,16 @@ qa_status qa_cfg_parse(const char *name, const char *text, size_t len, qa_cfg_t 
                     parser.problem ? parser.problem : "YAML syntax error");
     }
     have_doc = 1;
+    {   /* a second document ("---") would be silently ignored: refuse it */
+        yaml_document_t next;
+        if (!yaml_parser_load(&parser, &next))
+            QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%lu: %s", name, (unsigned long)parser.problem_mark.line + 1,
+                        parser.problem ? parser.problem : "YAML syntax error after the first document");
+        int more = yaml_document_get_root_node(&next) != NULL;
+        unsigned long at = (unsigned long)next.start_mark.line + 1;
+        yaml_document_delete(&next);
+        if (more) QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%lu: a second YAML document: a config is one document", name, at);
+    }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) {
         cfg->root = arena_alloc(cfg, sizeof *cfg->root);
@@ -676,6 +686,9 @@ qa_status qa_cfg_override(qa_cfg_t *cfg, const char *assignment) {
     if (plen >= sizeof path) return QA_FAIL(QA_ERR_CONFIG, "override key too long");
     memcpy(path, assignment, plen);
     path[plen] = '\0';
+    /* strtok_r would skip empty parts: "grid..fast" must not mean "grid.fast" */
+    if (path[0] == '.' || path[plen - 1] == '.' || strstr(path, ".."))
+        return QA_FAIL(QA_ERR_CONFIG, "override '%s': empty key in '%s' (expected key.path=value)", assignment, path);
     qa_cfg_node *map = cfg->root;
     char *save = NULL;
     char *part = strtok_r(path, ".", &save);

@@ -83,6 +83,9 @@ static int fill(qa_csv_t *c) {
 
 static qa_status rec_push(qa_csv_t *c, size_t *used, char ch) {
     if (*used + 1 >= c->rec_cap) {
+        if (c->rec_cap >= QA_CSV_MAX_RECORD) /* the memory bound a small gzip could otherwise blow */
+            return QA_FAIL(QA_ERR_FORMAT, "%s:%ld: a record longer than %d MiB (a line without its end?)", c->path,
+                           c->rec_line, QA_CSV_MAX_RECORD >> 20);
         size_t cap = c->rec_cap * 2;
         char *nr = realloc(c->rec, cap);
         if (!nr) return QA_FAIL(QA_ERR_NOMEM, "%s:%ld: line too long", c->path, c->rec_line);
@@ -137,6 +140,9 @@ qa_status qa_csv_next(qa_csv_t *c, size_t *nfields) {
             }
             char ch = c->buf[c->pos++];
             any = 1;
+            if (ch == '\0') /* would cut the field short where it is read as a string */
+                return QA_FAIL(QA_ERR_FORMAT, "%s:%ld: field %zu: a NUL byte (binary data in a text file?)", c->path,
+                               c->line + 1, c->nfields + 1);
             if (in_quotes) {
                 if (ch == '"') {
                     if (fill(c) > 0 && c->buf[c->pos] == '"') {

@@ -1,7 +1,8 @@
 /* Streaming CSV reader over plain or gzip-compressed files (zlib reads both).
  *
  * Reads one record at a time with bounded memory (a 256 KiB buffer plus the longest
- * line), tracks line numbers for error messages, splits on a one-character delimiter
+ * line, at most QA_CSV_MAX_RECORD bytes: a longer record is an error), refuses NUL bytes
+ * (they would cut a field short), tracks line numbers for error messages, splits on a one-character delimiter
  * and understands RFC 4180 double-quoted fields ("" inside quotes is a quote). Fields
  * are views into an internal buffer, valid until the next qa_csv_next. */
 #ifndef QA_DATASETS_CSV_H
@@ -14,6 +15,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define QA_CSV_MAX_RECORD (16 << 20) /* bytes of one record (a line, or a quoted field's lines) */
 
 typedef struct qa_csv qa_csv_t;
 

@@ -262,13 +262,44 @@ typedef struct parse_ctx {
 
 static int is_none(const char *c) { return !c || !*c || strcmp(c, "none") == 0; }
 
+/* Header field i, without the UTF-8 byte order mark some tools put before the first. */
+static const char *header_field(qa_csv_t *csv, size_t i) {
+    const char *h = qa_csv_field(csv, i);
+    return i == 0 && memcmp(h, "\xEF\xBB\xBF", 3) == 0 ? h + 3 : h;
+}
+
+typedef struct named_col {
+    const char *name;
+    size_t i;
+} named_col;
+static int cmp_named_col(const void *a, const void *b) {
+    int c = strcmp(((const named_col *)a)->name, ((const named_col *)b)->name);
+    return c ? c : (((const named_col *)a)->i > ((const named_col *)b)->i) - (((const named_col *)a)->i < ((const named_col *)b)->i);
+}
+
+/* A column name twice would leave one of them unread (O(n log n): wide files have many). */
+static qa_status unique_header(qa_csv_t *csv, size_t nf) {
+    named_col *c = malloc((nf ? nf : 1) * sizeof *c);
+    if (!c) return QA_FAIL(QA_ERR_NOMEM, "%s: header of %zu columns", qa_csv_path(csv), nf);
+    for (size_t i = 0; i < nf; i++) c[i] = (named_col){header_field(csv, i), i};
+    qsort(c, nf, sizeof *c, cmp_named_col);
+    qa_status st = QA_OK;
+    for (size_t k = 1; k < nf && st == QA_OK; k++)
+        if (*c[k].name && strcmp(c[k - 1].name, c[k].name) == 0)
+            st = QA_FAIL(QA_ERR_FORMAT, "%s:%ld: column '%s' appears twice (columns %zu and %zu)", qa_csv_path(csv),
+                         qa_csv_line(csv), c[k].name, c[k - 1].i + 1, c[k].i + 1);
+    free(c);
+    return st;
+}
+
 static qa_status map_header(qa_csv_t *csv, size_t nf, const qa_import_cfg *cfg, colmap *m) {
     const char *want[QA_BAR_FIELD_COUNT] = {cfg->col_open, cfg->col_high, cfg->col_low, cfg->col_close, cfg->col_volume};
     m->time = m->symbol = -1;
     m->ncols = nf;
     for (int f = 0; f < QA_BAR_FIELD_COUNT; f++) m->field[f] = -1;
+    QA_TRY_RET(unique_header(csv, nf));
     for (size_t i = 0; i < nf; i++) {
-        const char *h = qa_csv_field(csv, i);
+        const char *h = header_field(csv, i);
         if (strcmp(h, cfg->col_time) == 0) m->time = (int)i;
         if (cfg->layout == QA_IMPORT_LONG && strcmp(h, cfg->symbol_column) == 0) m->symbol = (int)i;
         for (int f = 0; f < QA_BAR_FIELD_COUNT; f++)
@@ -317,7 +348,7 @@ static qa_status parse_value(qa_csv_t *csv, const char *col, const char *text, i
 }
 
 static qa_status need_fields(qa_csv_t *csv, size_t nf, const colmap *m) {
-    if (nf < m->ncols)
+    if (nf != m->ncols) /* fewer or more: a shifted row would put values under the wrong columns */
         return QA_FAIL(QA_ERR_FORMAT, "%s:%ld: %zu fields, the header has %zu", qa_csv_path(csv), qa_csv_line(csv), nf,
                        m->ncols);
     return QA_OK;
@@ -836,7 +867,7 @@ static qa_status import_table(const qa_import_cfg *cfg, const parse_ctx *pc, con
         if (!wide_cols) QA_TRY_FAIL(QA_ERR_NOMEM, "columns");
         for (size_t i = 0; i < nf; i++) {
             if ((int)i == m.time) continue;
-            const char *h = qa_csv_field(csv, i);
+            const char *h = header_field(csv, i);
             if (!*h) QA_TRY_FAIL(QA_ERR_FORMAT, "%s:1: column %zu has an empty name", path, i + 1);
             if (!wanted(cfg, h)) continue;
             if (qa_strlist_find(&syms, h) >= 0) QA_TRY_FAIL(QA_ERR_FORMAT, "%s:1: column '%s' appears twice", path, h);
@@ -923,7 +954,7 @@ static qa_status import_table(const qa_import_cfg *cfg, const parse_ctx *pc, con
             const char *h = syms.items[k];
             col_sym[k] = -1;
             for (size_t i = 0; i < m.ncols; i++)
-                if ((int)i != m.time && strcmp(qa_csv_field(csv, i), h) == 0) col_sym[k] = (long)i;
+                if ((int)i != m.time && strcmp(header_field(csv, i), h) == 0) col_sym[k] = (long)i;
         }
     }
     while ((st = qa_csv_next(csv, &nf)) == QA_OK) {

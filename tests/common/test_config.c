@@ -120,6 +120,10 @@ static void test_rejections(void) {
     QA_CHECK_ERR(bind_text("- a\n- b\n", &d, NULL), QA_ERR_CONFIG, "top level must be a map");
     QA_CHECK_ERR(bind_text("window: 5\ncost_bps: .nan\n", &d, NULL), QA_ERR_CONFIG, "is not a number");
     QA_CHECK_ERR(bind_text("window: {a: 1}\n", &d, NULL), QA_ERR_CONFIG, "expected an integer, got a map");
+    /* a second document would be ignored: refused with its line */
+    QA_CHECK_ERR(bind_text("window: 5\n---\nwindow: 6\n", &d, NULL), QA_ERR_CONFIG,
+                 "t.yaml:2: a second YAML document: a config is one document");
+    QA_CHECK_OK(bind_text("---\nwindow: 5\n...\n", &d, NULL)); /* one document with its markers */
 }
 
 static void test_override(void) {
@@ -136,6 +140,10 @@ static void test_override(void) {
     QA_CHECK_INT(d.fast.n, 2);
     QA_CHECK_ERR(qa_cfg_override(cfg, "noequals"), QA_ERR_CONFIG, "expected key.path=value");
     QA_CHECK_ERR(qa_cfg_override(cfg, "window.x=1"), QA_ERR_CONFIG, "'window' is not a map");
+    /* an empty part of the key path is an error, not skipped */
+    QA_CHECK_ERR(qa_cfg_override(cfg, "model..seed=5"), QA_ERR_CONFIG, "empty key in 'model..seed'");
+    QA_CHECK_ERR(qa_cfg_override(cfg, ".window=5"), QA_ERR_CONFIG, "empty key");
+    QA_CHECK_ERR(qa_cfg_override(cfg, "window.=5"), QA_ERR_CONFIG, "empty key");
     qa_cfg_free(cfg);
 }
 

@@ -24,6 +24,17 @@ grep -v '^#' "$BAD/EXPECTED" | while IFS='|' read -r file cmd want; do
 done
 [ -e "$W/failed" ] && fail=1
 
+# A UTF-8 byte order mark before the header (spreadsheet exports) is not part of the first name.
+printf '\357\273\277date,open,high,low,close,volume\n2020-01-02,1,2,0.5,1.5,100\n2020-01-03,1,2,0.5,1.6,100\n' > "$W/BOM.csv"
+if "$QA" -q data import --input "$W/BOM.csv" --out "$W/bom.h5" > "$W/log" 2>&1; then ok "a header with a UTF-8 byte order mark imports"
+else ko "BOM header: $(cat "$W/log")"; fi
+
+# One endless line (20 MB of one field, 20 KB gzipped) is refused at the record bound, not read whole.
+"$PY" -c "import gzip, sys; gzip.open(sys.argv[1], 'wb').write(b'date,open,high,low,close,volume\\n2020-01-02,' + b'1' * 20000000 + b'\\n')" "$W/endless.csv.gz"
+if "$QA" -q data import --input "$W/endless.csv.gz" --out "$W/endless.h5" > "$W/log" 2>&1; then ko "an endless line was accepted"
+elif grep -q "endless.csv.gz:2: a record longer than 16 MiB" "$W/log" && [ ! -e "$W/endless.h5" ]; then ok "an endless line is refused at 16 MiB"
+else ko "endless line: $(cat "$W/log")"; fi
+
 # 2. Every preset on the shipped sample.
 for p in sp500-daily etf-daily stocks-5min crypto-1m lobster; do
     if "$QA" -q data import --preset $p --data-root "$SAMPLE" --out "$W/$p.h5" > "$W/log" 2>&1; then ok "preset $p"
