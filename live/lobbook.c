@@ -1,12 +1,11 @@
 /* The LOBSTER book of the paper venue (live/lobbook.h). */
 #include "live/lobbook.h"
 
-#include <errno.h>   /* strtoll's range */
 #include <math.h>    /* floor, llround */
-#include <stdlib.h>  /* malloc, realloc, free, strtoll */
+#include <stdlib.h>  /* malloc, realloc, free */
 #include <string.h>  /* memset, memmove */
 
-#include "datasets/csv.h"    /* CSV and gzip reading */
+#include "datasets/csv.h"    /* CSV and gzip reading, integer fields */
 #include "datasets/import.h" /* qa_import_lobster_day: the session's midnight */
 
 /* Columns of a book row: ask price, ask size, bid price, bid size, per level. Prices are in
@@ -53,13 +52,6 @@ static int parse_seconds(const char *s, int64_t *ns) {
     return 1;
 }
 
-static int parse_int(const char *s, long long *v) {
-    char *end;
-    errno = 0;
-    *v = strtoll(s, &end, 10);
-    return errno == 0 && end != s && *end == '\0';
-}
-
 static qa_status grow(qa_lobbook_t *b, size_t cap) {
     const size_t row = 4 * (size_t)b->levels;
     void *p;
@@ -85,7 +77,7 @@ static qa_status read_message(qa_lobbook_t *b, qa_csv_t *m, size_t nf, int64_t t
     static const char *const names[] = {"type", "order_id", "size", "price", "direction"};
     long long v[5];
     for (int j = 0; j < 5; j++)
-        if (!parse_int(qa_csv_field(m, (size_t)j + 1), &v[j]))
+        if (!qa_csv_parse_int64(qa_csv_field(m, (size_t)j + 1), &v[j]))
             return QA_FAIL(QA_ERR_FORMAT, "%s:%ld: field '%s': '%s' is not an integer", path, line, names[j],
                            qa_csv_field(m, (size_t)j + 1));
     if (v[0] < 1 || v[0] > 7) return QA_FAIL(QA_ERR_FORMAT, "%s:%ld: field 'type': %lld, expected 1-7", path, line, v[0]);
@@ -115,7 +107,7 @@ static qa_status read_row(qa_lobbook_t *b, qa_csv_t *o, size_t nf) {
     int32_t *r = b->book + b->n * row;
     for (size_t k = 0; k < row; k += 2) {
         long long px, sz;
-        if (!parse_int(qa_csv_field(o, k), &px) || !parse_int(qa_csv_field(o, k + 1), &sz) || sz < 0 || sz > INT32_MAX)
+        if (!qa_csv_parse_int64(qa_csv_field(o, k), &px) || !qa_csv_parse_int64(qa_csv_field(o, k + 1), &sz) || sz < 0 || sz > INT32_MAX)
             return QA_FAIL(QA_ERR_FORMAT, "%s:%ld: fields %zu-%zu: '%s', '%s' are not a price and a size", qa_csv_path(o),
                            qa_csv_line(o), k + 1, k + 2, qa_csv_field(o, k), qa_csv_field(o, k + 1));
         if (sz == 0) px = 0; /* an empty level carries LOBSTER's dummy price */
