@@ -1,6 +1,6 @@
 /* qa live status: what a desk looks at, from a live service's state directory and its
  * topics (docs/live.md, "Operations"). */
-#include <math.h>    /* isfinite, fabs */
+#include <math.h>    /* isfinite */
 #include <stdio.h>   /* printf */
 #include <stdlib.h>  /* calloc, qsort */
 #include <string.h>  /* strcmp */
@@ -12,6 +12,7 @@
 #include "live/msg.h"           /* schemas */
 #include "live/reload.h"        /* the configuration in force */
 #include "live/riskdb.h"        /* metrics, alerts, commands, changes */
+#include "live/riskmon.h"       /* limits on a recorded snapshot */
 #include "trading/limits.h"     /* distance to each limit */
 
 int qa_cmd_live_status(int argc, char **argv);
@@ -83,23 +84,6 @@ static qa_status read_book(const qa_live_cfg *c, book *b) {
     return st;
 }
 
-/* The configuration in force now: the change applied last, else the initial one. */
-static qa_status config_in_force(qa_riskdb_t *db, qa_reload_cfg **out, long long *id, size_t *nchanges) {
-    qa_riskdb_config *rows = NULL;
-    size_t n = 0;
-    *out = NULL, *id = 0, *nchanges = 0;
-    QA_TRY_RET(qa_riskdb_configs(db, NULL, &rows, &n));
-    for (size_t i = 0; i < n; i++) *nchanges += !strcmp(rows[i].status, "applied");
-    const long best = qa_riskdb_config_in_force(rows, n, INT64_MAX);
-    qa_status st = QA_OK;
-    if (best >= 0) {
-        *id = rows[best].id;
-        st = qa_reload_from_text("risk.db", rows[best].payload, rows[best].sets, out);
-    }
-    qa_riskdb_configs_free(rows, n);
-    return st;
-}
-
 static const char *iso(int64_t t, char *buf, size_t size) {
     if (t == INT64_MIN) return "-";
     return qa_time_format_iso(t, buf, size);
@@ -112,18 +96,15 @@ static void print_limits(const qa_live_cfg *c, const qa_msg_risk *k) {
     }
     qa_limit_result *res = calloc(c->limits.n, sizeof *res);
     if (!res) return;
-    const double level = k->level;
-    qa_risk_snapshot snap = {&level, &k->var_hist, &k->es_hist, 1, k->gross, k->net, k->concentration, k->top,
-                             k->drawdown};
-    qa_limits_check(&c->limits, &snap, res);
+    qa_riskmon_check_recorded(&c->limits, k, res);
     static const char *const states[] = {"ok", "WARNING", "BREACH", "not evaluated"};
     printf("limits (the configuration in force):\n  %-12s %-15s %12s %12s %7s  %s\n", "name", "metric", "value", "bound",
            "used", "state");
     for (size_t i = 0; i < c->limits.n; i++) {
         const qa_limit *l = &c->limits.items[i];
         const qa_limit_result *r = &res[i];
-        double bound = isfinite(l->max) ? l->max : l->min;
-        double used = isfinite(r->value) && bound != 0 ? fabs(r->value / bound) * 100.0 : NAN;
+        double bound = qa_limit_bound(l);
+        double used = qa_limit_use(l, r) * 100.0;
         char m[32];
         snprintf(m, sizeof m, "%s%s", qa_limit_metric_names[l->metric],
                  l->metric == QA_LIMIT_VAR || l->metric == QA_LIMIT_ES ? (l->level >= 0.99 ? " 99%" : " (level)") : "");
@@ -159,7 +140,7 @@ int qa_cmd_live_status(int argc, char **argv) {
     int64_t t = INT64_MIN;
     int found = 0;
     qa_msg_risk k;
-    if (st == QA_OK) st = config_in_force(db, &inforce, &change, &nchanges);
+    if (st == QA_OK) st = qa_reload_in_force(db, &inforce, &change, &nchanges);
     if (st == QA_OK) st = qa_riskdb_last_metrics(db, &t, &k, &found);
     if (st == QA_OK) st = qa_riskdb_alerts_recent(db, alerts, (size_t)nalerts, &na, &total);
     if (st == QA_OK) st = qa_riskdb_commands(db, INT64_MIN, cmds, 256, &ncmd);
@@ -198,6 +179,11 @@ int qa_cmd_live_status(int argc, char **argv) {
     for (size_t i = 0; i < na; i++)
         printf("  %s  %-8s %-14s %s\n", iso(alerts[i].time, a, sizeof a), alerts[i].a.severity, alerts[i].a.limit,
                alerts[i].a.detail);
+    size_t nkill = 0; /* the kill switch's commands: operator cancels (the API) change no state */
+    for (size_t i = 0; i < ncmd; i++)
+        if (strcmp(cmds[i].state, QA_RISKDB_CANCEL) != 0 && strcmp(cmds[i].state, QA_RISKDB_CANCEL_ALL) != 0)
+            cmds[nkill++] = cmds[i];
+    ncmd = nkill;
     if (ncmd) {
         const qa_riskdb_command *x = &cmds[ncmd - 1];
         printf("kill switch: %zu command(s); the last: %s by %s (%s), applied %s\n", ncmd, x->state, x->who, x->why,

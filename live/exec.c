@@ -225,6 +225,11 @@ struct qa_exec {
     void *ctx;
     long broker_repeats; /* FIX requests sent again so far (the session or the exchange was down) */
     struct named { const char *name; size_t s; } *by_name; /* [S] in name order: events find their symbol by bisection */
+    /* operator cancels for the next step (qa_exec_cancel): not checkpoint state, the
+     * service hands a command over again at the timestamp it applied at */
+    struct op_cancel { char clordid[QA_OMS_ID_LEN]; int all; char detail[64]; } *cancels;
+    size_t ncancels, cap_cancels;
+    unsigned char *hold; /* [S]: touched by a cancel at this step, no decision */
 };
 
 static int cmp_name(const void *a, const void *b) {
@@ -261,8 +266,9 @@ qa_status qa_exec_create(const qa_exec_cfg *cfg, const char *state_dir, char *co
     x->vbars = calloc(S ? S : 1, sizeof *x->vbars);
     x->vsyms = calloc(S ? S : 1, sizeof *x->vsyms);
     x->by_name = calloc(S ? S : 1, sizeof *x->by_name);
+    x->hold = calloc(S ? S : 1, 1);
     qa_status st = QA_OK;
-    if (!x->state || !x->seq || !x->vbars || !x->vsyms || !x->by_name)
+    if (!x->state || !x->seq || !x->vbars || !x->vsyms || !x->by_name || !x->hold)
         st = QA_FAIL(QA_ERR_NOMEM, "execution state of %zu symbols", S);
     if (st == QA_OK) {
         for (size_t s = 0; s < S; s++) x->by_name[s].name = symbols[s], x->by_name[s].s = s;
@@ -329,6 +335,8 @@ void qa_exec_free(qa_exec_t *x) {
     free(x->vbars);
     free(x->vsyms);
     free(x->by_name);
+    free(x->hold);
+    free(x->cancels);
     free(x->msgs);
     free(x->reqs);
     free(x);
@@ -721,6 +729,58 @@ static qa_status decide(qa_exec_t *x, size_t s, int64_t t, const qa_msg_bar *bar
     return QA_OK;
 }
 
+qa_status qa_exec_cancel(qa_exec_t *x, const char *clordid, const char *detail) {
+    if (x->ncancels == x->cap_cancels) {
+        size_t cap = x->cap_cancels ? 2 * x->cap_cancels : 8;
+        struct op_cancel *p = realloc(x->cancels, cap * sizeof *p);
+        if (!p) return QA_FAIL(QA_ERR_NOMEM, "%zu operator cancels", cap);
+        x->cancels = p, x->cap_cancels = cap;
+    }
+    struct op_cancel *c = &x->cancels[x->ncancels++];
+    memset(c, 0, sizeof *c);
+    c->all = clordid == NULL;
+    snprintf(c->clordid, sizeof c->clordid, "%s", clordid ? clordid : "");
+    qa_strbuf_copy_cut(c->detail, sizeof c->detail, detail ? detail : "cancelled by the operator");
+    return QA_OK;
+}
+
+/* The operator cancels kept for this step, after the broker's events (an order filled in
+ * the meantime is no longer working) and before the decisions: the path HALTED takes. */
+static qa_status operator_cancels(qa_exec_t *x, int64_t t) {
+    memset(x->hold, 0, x->S);
+    for (size_t i = 0; i < x->ncancels; i++) {
+        const struct op_cancel *c = &x->cancels[i];
+        long long n = 0;
+        for (size_t s = 0; s < x->S; s++) {
+            exec_sym *y = &x->sy[s];
+            const int parent = y->active && (c->all || strcmp(y->parent.clordid, c->clordid) == 0);
+            const int child = y->has_child && y->child.state != QA_OMS_PENDING_CANCEL && y->child.state != QA_OMS_NEW &&
+                              (c->all || strcmp(y->child.clordid, c->clordid) == 0);
+            if (!parent && !child) continue;
+            if (child) { /* the cancel request's and the cancel's transitions carry who asked */
+                snprintf(y->child.reason, sizeof y->child.reason, "%s", c->detail);
+                n++;
+            }
+            if (parent) {
+                QA_TRY_RET(end_parent(x, s, t, c->detail));
+                n++;
+            } else {
+                QA_TRY_RET(cancel_child(x, s, t));
+            }
+            x->hold[s] = 1;
+        }
+        if (x->alert) {
+            char d[512]; /* alerts cut it to their detail field */
+            snprintf(d, sizeof d, "%s %s: %lld order(s) cancelled%s", c->all ? "cancel-all" : "cancel of",
+                     c->all ? "" : c->clordid, n,
+                     n ? "" : " (not a working order: filled, final, unknown or not at the broker yet)");
+            x->alert(x->ctx, "command", "cancel", "orders", (double)n, 0, d);
+        }
+    }
+    x->ncancels = 0;
+    return QA_OK;
+}
+
 static qa_venue_order to_venue(const qa_oms_order *o) {
     qa_venue_order v;
     memset(&v, 0, sizeof v);
@@ -924,8 +984,14 @@ qa_status qa_exec_step(qa_exec_t *x, int64_t t, const qa_msg_bar *bars, const un
      * killed in between leaves the intents in the journal: the next open applies them. */
     qa_orderdb_defer(x->db);
     qa_status st = phase_a(x, t, bars, present);
-    for (size_t s = 0; st == QA_OK && s < x->S; s++)
+    if (st == QA_OK) st = operator_cancels(x, t);
+    for (size_t s = 0; st == QA_OK && s < x->S; s++) {
+        if (x->hold[s]) { /* cancelled by the operator at t: the strategy trades again from the next timestamp */
+            if (present[s]) x->sy[s].last_close = bars[s].close;
+            continue;
+        }
         st = decide(x, s, t, &bars[s], present[s], target[s], sig[s], state);
+    }
     if (st == QA_OK) st = qa_orderdb_write_ahead(x->db, x->cfg.durable);
     if (st == QA_OK) x->h->last_t = t;
     if (st == QA_OK && x->nreqs) st = send_reqs(x, t);

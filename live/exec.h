@@ -104,6 +104,19 @@ qa_status qa_exec_step(qa_exec_t *x, int64_t t, const qa_msg_bar *bars, const un
                        const double *target, const uint64_t *sig, qa_trading_state state, qa_exec_emit_fn emit,
                        qa_exec_alert_fn alert, qa_exec_alert_fn ops, void *ctx);
 
+/* An operator cancel (risk.db command CANCEL / CANCEL_ALL, from the API): kept for the
+ * next qa_exec_step, which carries it out after the broker's events of its timestamp and
+ * before its decisions, the way HALTED cancels: a parent ends (cancelled, its working
+ * child's cancel requested), a working child alone has its cancel requested (its parent
+ * goes on, its algorithm sends the rest later). clordid NULL: every working order.
+ * `detail` ("cancelled by alice: why", cut to 63 bytes) is the transitions' detail. The
+ * symbols it touches take no decision at that timestamp; from the next one the strategy
+ * trades towards its targets again (HALTED stops it). Each cancel raises an alert
+ * (severity "command", limit "cancel", value: the orders cancelled). Pending cancels are
+ * not checkpoint state: the service hands a command over again at the timestamp it was
+ * applied at. */
+qa_status qa_exec_cancel(qa_exec_t *x, const char *clordid, const char *detail);
+
 typedef struct qa_exec_recon {
     long long broker_orders, broker_open, db_open, broker_fills, db_fills;
     long long fetched_fills;   /* fills the broker had and the database did not: recorded now */

@@ -4,7 +4,8 @@
 #include <math.h>    /* isfinite */
 #include <stdio.h>   /* snprintf */
 #include <stdlib.h>  /* calloc, free */
-#include <string.h>  /* strlen, memcpy */
+#include <stdint.h>  /* INT64_MAX */
+#include <string.h>  /* strlen, memcpy, strcmp */
 #include <sys/stat.h> /* the size before reading */
 
 #include <jansson.h> /* the canonical forms */
@@ -291,4 +292,21 @@ void qa_reload_adopt(qa_live_cfg *dst, const qa_live_cfg *src) {
     dst->risk_limits_node = src->risk_limits_node;
     dst->limits = src->limits;
     dst->risk_halt = src->risk_halt;
+}
+
+qa_status qa_reload_in_force(qa_riskdb_t *db, qa_reload_cfg **out, long long *id, size_t *napplied) {
+    qa_riskdb_config *rows = NULL;
+    size_t n = 0;
+    *out = NULL, *id = 0;
+    if (napplied) *napplied = 0;
+    QA_TRY_RET(qa_riskdb_configs(db, NULL, &rows, &n));
+    for (size_t i = 0; napplied && i < n; i++) *napplied += !strcmp(rows[i].status, "applied");
+    const long best = qa_riskdb_config_in_force(rows, n, INT64_MAX);
+    qa_status st = QA_OK;
+    if (best >= 0) {
+        *id = rows[best].id;
+        st = qa_reload_from_text("risk.db", rows[best].payload, rows[best].sets, out);
+    }
+    qa_riskdb_configs_free(rows, n);
+    return st;
 }

@@ -25,6 +25,7 @@
 
 #include "common/config.h" /* qa_cfg_t */
 #include "common/status.h"
+#include "live/riskdb.h"   /* the recorded changes */
 #include "live/service.h"  /* qa_live_cfg */
 
 #ifdef __cplusplus
@@ -50,6 +51,11 @@ qa_status qa_reload_join_sets(const char *const *sets, size_t n, char **out);
 /* The same from recorded text (`name` stands for the file in messages). */
 qa_status qa_reload_from_text(const char *name, const char *text, const char *sets, qa_reload_cfg **out);
 void qa_reload_free(qa_reload_cfg *r);
+
+/* The configuration in force now in a risk database: the change applied last, else the
+ * initial one. *out NULL (and *id 0) when none is recorded; *napplied (may be NULL) the
+ * changes applied since the first start. Caller frees *out with qa_reload_free. */
+qa_status qa_reload_in_force(qa_riskdb_t *db, qa_reload_cfg **out, long long *id, size_t *napplied);
 
 /* Compares two configurations of one service. QA_ERR_CONFIG when an identity setting
  * differs (naming it, both values, and that it needs a new state_dir). Otherwise writes

@@ -5,6 +5,7 @@
 #include <stdio.h>   /* snprintf */
 #include <stdlib.h>  /* calloc */
 #include <string.h>  /* strcmp */
+#include <unistd.h>  /* access */
 
 #include "common/fs.h"     /* qa_path_join, qa_fs_mkdirs */
 #include "common/sqlite.h" /* open (WAL), checks */
@@ -12,6 +13,7 @@
 
 struct qa_riskdb {
     sqlite3 *db;
+    int has_target; /* commands.target exists (a file written before operator cancels has none) */
 };
 
 static const char *const schema =
@@ -32,6 +34,36 @@ static const char *const schema =
     " sets TEXT NOT NULL, digest TEXT NOT NULL, changes TEXT NOT NULL, at INTEGER, not_before INTEGER,"
     " applied_time INTEGER, status TEXT NOT NULL);";
 
+/* *has 1 when `table` has `column`. */
+static qa_status has_column(sqlite3 *db, const char *table, const char *column, int *has) {
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('%s') WHERE name = ?", table);
+    sqlite3_stmt *s = NULL;
+    *has = 0;
+    QA_TRY_RET(qa_sqlite_prepare(db, sql, &s));
+    qa_sqlite_bind_text(s, 1, column);
+    int rc = sqlite3_step(s);
+    qa_status st = rc == SQLITE_ROW || rc == SQLITE_DONE ? QA_OK : QA_SQLITE_CHECK(db, rc);
+    *has = rc == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return st;
+}
+
+/* commands.target (operator cancels, format_version 1 still: a nullable column older
+ * readers never select) is added to a file created before it. Under the write lock, so
+ * two processes opening the file at once do not both add it. */
+static qa_status add_target(sqlite3 *db) {
+    int has = 0;
+    QA_TRY_RET(has_column(db, "commands", "target", &has));
+    if (has) return QA_OK;
+    QA_TRY_RET(qa_sqlite_begin(db));
+    qa_status st = has_column(db, "commands", "target", &has);
+    if (st == QA_OK && !has) st = qa_sqlite_exec(db, "ALTER TABLE commands ADD COLUMN target TEXT");
+    if (st == QA_OK) st = qa_sqlite_commit(db);
+    else qa_sqlite_rollback(db);
+    return st;
+}
+
 static qa_status open_db(const char *dir, sqlite3 **out) {
     char path[QA_PATH_MAX];
     QA_TRY_RET(qa_fs_mkdirs(dir));
@@ -39,6 +71,7 @@ static qa_status open_db(const char *dir, sqlite3 **out) {
     int wal = 0;
     QA_TRY_RET(qa_sqlite_open(path, 1, 5000, out, &wal));
     qa_status st = qa_sqlite_exec(*out, schema);
+    if (st == QA_OK) st = add_target(*out);
     if (st != QA_OK) qa_sqlite_close(*out);
     return st;
 }
@@ -48,6 +81,40 @@ qa_status qa_riskdb_open(const char *state_dir, qa_riskdb_t **out) {
     if (!d) return QA_FAIL(QA_ERR_NOMEM, "risk database");
     qa_status st = open_db(state_dir, &d->db);
     if (st != QA_OK) {
+        free(d);
+        return st;
+    }
+    d->has_target = 1;
+    *out = d;
+    return QA_OK;
+}
+
+qa_status qa_riskdb_open_ro(const char *state_dir, qa_riskdb_t **out) {
+    char path[QA_PATH_MAX];
+    QA_TRY_RET(qa_path_join(path, state_dir, "risk.db"));
+    if (access(path, F_OK) != 0)
+        return QA_FAIL(QA_ERR_NOT_FOUND, "no risk database %s (has the live service run with this state_dir?)", path);
+    qa_riskdb_t *d = calloc(1, sizeof *d);
+    if (!d) return QA_FAIL(QA_ERR_NOMEM, "risk database");
+    int rc = sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, NULL);
+    qa_status st = rc == SQLITE_OK ? QA_OK
+                                   : QA_FAIL(QA_ERR_SQLITE, "cannot open %s read-only: %s", path,
+                                             d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc));
+    /* the service commits one transaction per timestamp: a reader waits out the lock */
+    if (st == QA_OK) st = QA_SQLITE_CHECK(d->db, sqlite3_busy_timeout(d->db, 2000));
+    sqlite3_stmt *s = NULL;
+    if (st == QA_OK) st = qa_sqlite_prepare(d->db, "SELECT value FROM meta WHERE key = 'format'", &s);
+    if (st == QA_OK) {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW || strcmp(qa_sqlite_text(s, 0), "quantumalpha.risk") != 0)
+            st = rc == SQLITE_ROW || rc == SQLITE_DONE ? QA_FAIL(QA_ERR_FORMAT, "%s is not a risk database", path)
+                                                       : QA_SQLITE_CHECK(d->db, rc);
+    }
+    sqlite3_finalize(s);
+    if (st == QA_OK) st = has_column(d->db, "commands", "target", &d->has_target);
+    if (st != QA_OK) {
+        qa_err_prefix("%s: ", path);
+        sqlite3_close(d->db);
         free(d);
         return st;
     }
@@ -110,19 +177,22 @@ qa_status qa_riskdb_record(qa_riskdb_t *d, int64_t time, const qa_msg_risk *k, c
     return st;
 }
 
-qa_status qa_riskdb_command_add(const char *state_dir, const char *state, const char *who, const char *why,
-                                long long *id) {
+/* One row of the commands table (target NULL: none). */
+static qa_status command_add(const char *state_dir, const char *state, const char *target, const char *who,
+                             const char *why, long long *id) {
     sqlite3 *db = NULL;
     QA_TRY_RET(open_db(state_dir, &db));
     char now[40];
     qa_time_utc_iso(now, sizeof now);
     sqlite3_stmt *s = NULL;
-    qa_status st = qa_sqlite_prepare(db, "INSERT INTO commands(created, state, who, why) VALUES(?, ?, ?, ?)", &s);
+    qa_status st =
+        qa_sqlite_prepare(db, "INSERT INTO commands(created, state, who, why, target) VALUES(?, ?, ?, ?, ?)", &s);
     if (st == QA_OK) {
         qa_sqlite_bind_text(s, 1, now);
         qa_sqlite_bind_text(s, 2, state);
         qa_sqlite_bind_text(s, 3, who);
         qa_sqlite_bind_text(s, 4, why);
+        qa_sqlite_bind_text(s, 5, target);
         st = step_done(db, s);
     }
     if (st == QA_OK) *id = sqlite3_last_insert_rowid(db);
@@ -131,25 +201,63 @@ qa_status qa_riskdb_command_add(const char *state_dir, const char *state, const 
     return st;
 }
 
-qa_status qa_riskdb_commands(qa_riskdb_t *d, int64_t after, qa_riskdb_command *out, size_t cap, size_t *n) {
-    sqlite3_stmt *s = NULL;
-    *n = 0;
-    QA_TRY_RET(qa_sqlite_prepare(d->db,
-                                 "SELECT id, state, who, why, applied_time FROM commands"
-                                 " WHERE applied_time IS NULL OR applied_time > ? ORDER BY id",
-                                 &s));
-    sqlite3_bind_int64(s, 1, after);
-    qa_status st = QA_OK;
+qa_status qa_riskdb_command_add(const char *state_dir, const char *state, const char *who, const char *why,
+                                long long *id) {
+    return command_add(state_dir, state, NULL, who, why, id);
+}
+
+qa_status qa_riskdb_cancel_add(const char *state_dir, const char *clordid, const char *who, const char *why,
+                               long long *id) {
+    if (clordid && (!*clordid || strlen(clordid) >= sizeof ((qa_riskdb_command *)0)->target))
+        return QA_FAIL(QA_ERR_INVALID_ARG, "cancel: client order id '%.80s' is empty or longer than %zu bytes", clordid,
+                       sizeof ((qa_riskdb_command *)0)->target - 1);
+    return command_add(state_dir, clordid ? QA_RISKDB_CANCEL : QA_RISKDB_CANCEL_ALL, clordid, who, why, id);
+}
+
+/* Reads command rows from a statement selecting id, state, who, why, applied_time,
+ * target, created. */
+static qa_status read_commands(qa_riskdb_t *d, sqlite3_stmt *s, qa_riskdb_command *out, size_t cap, size_t *n) {
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < cap) {
+    while (*n < cap && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         qa_riskdb_command *c = &out[(*n)++];
         c->id = sqlite3_column_int64(s, 0);
         snprintf(c->state, sizeof c->state, "%s", qa_sqlite_text(s, 1));
         snprintf(c->who, sizeof c->who, "%s", qa_sqlite_text(s, 2));
         snprintf(c->why, sizeof c->why, "%s", qa_sqlite_text(s, 3));
         c->applied_time = sqlite3_column_type(s, 4) == SQLITE_NULL ? INT64_MIN : sqlite3_column_int64(s, 4);
+        snprintf(c->target, sizeof c->target, "%s", qa_sqlite_text(s, 5));
+        snprintf(c->created, sizeof c->created, "%s", qa_sqlite_text(s, 6));
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) st = QA_SQLITE_CHECK(d->db, rc);
+    if (*n == cap) return QA_OK;
+    return rc == SQLITE_DONE ? QA_OK : QA_SQLITE_CHECK(d->db, rc);
+}
+
+qa_status qa_riskdb_commands(qa_riskdb_t *d, int64_t after, qa_riskdb_command *out, size_t cap, size_t *n) {
+    sqlite3_stmt *s = NULL;
+    *n = 0;
+    QA_TRY_RET(qa_sqlite_prepare(d->db,
+                                 d->has_target ? "SELECT id, state, who, why, applied_time, target, created FROM commands"
+                                                 " WHERE applied_time IS NULL OR applied_time > ? ORDER BY id"
+                                               : "SELECT id, state, who, why, applied_time, NULL, created FROM commands"
+                                                 " WHERE applied_time IS NULL OR applied_time > ? ORDER BY id",
+                                 &s));
+    sqlite3_bind_int64(s, 1, after);
+    qa_status st = read_commands(d, s, out, cap, n);
+    sqlite3_finalize(s);
+    return st;
+}
+
+qa_status qa_riskdb_commands_recent(qa_riskdb_t *d, qa_riskdb_command *out, size_t cap, size_t *n) {
+    sqlite3_stmt *s = NULL;
+    *n = 0;
+    QA_TRY_RET(qa_sqlite_prepare(d->db,
+                                 d->has_target ? "SELECT id, state, who, why, applied_time, target, created FROM commands"
+                                                 " ORDER BY id DESC LIMIT ?"
+                                               : "SELECT id, state, who, why, applied_time, NULL, created FROM commands"
+                                                 " ORDER BY id DESC LIMIT ?",
+                                 &s));
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)cap);
+    qa_status st = read_commands(d, s, out, cap, n);
     sqlite3_finalize(s);
     return st;
 }

@@ -3,8 +3,11 @@
  *   metrics(time PK, equity, pnl, drawdown, gross, net, concentration, top, var_hist,
  *           es_hist, var_param, es_param, level, state)      one row per risk snapshot
  *   alerts(time, seq, severity, limit_name, metric, value, threshold, state, detail)
- *   commands(id, created, state, who, why, applied_time)    the kill switch: written by
- *           `qa live state`, applied by the service at its next timestamp (applied_time)
+ *   commands(id, created, state, who, why, applied_time, target)    operator commands:
+ *           the kill switch (state ACTIVE/REDUCING/HALTED, `qa live state`) and order
+ *           cancels (state CANCEL with the order's client id in target, CANCEL_ALL: every
+ *           working order; the API), applied by the service at its next timestamp
+ *           (applied_time). target was added later: opening a file without it adds it
  *   model_switches(seq, version, effective_time, status)    hot reloads: the registry
  *           event seq, the version, the timestamp from which it scored (NULL: rejected)
  *   config_changes(id, created, kind, who, why, path, payload, sets, digest, changes, at,
@@ -28,6 +31,11 @@ extern "C" {
 typedef struct qa_riskdb qa_riskdb_t;
 
 qa_status qa_riskdb_open(const char *state_dir, qa_riskdb_t **out);
+/* Opens an existing <state_dir>/risk.db read-only (the API, the desk), with a busy timeout,
+ * while the service may be writing it: QA_ERR_NOT_FOUND naming the path when there is
+ * none, QA_ERR_FORMAT when it is not a risk database. Only the readers below may be used;
+ * every write fails. */
+qa_status qa_riskdb_open_ro(const char *state_dir, qa_riskdb_t **out);
 void qa_riskdb_close(qa_riskdb_t *db);
 
 /* One transaction per timestamp with a snapshot or alerts: its metrics row (risk NULL:
@@ -35,20 +43,33 @@ void qa_riskdb_close(qa_riskdb_t *db);
 qa_status qa_riskdb_record(qa_riskdb_t *db, int64_t time, const qa_msg_risk *risk, const qa_msg_alert *alerts,
                            size_t nalerts);
 
+/* Command states besides the trading states: an operator cancel of one order (target: its
+ * client order id) or of every working order. */
+#define QA_RISKDB_CANCEL "CANCEL"
+#define QA_RISKDB_CANCEL_ALL "CANCEL_ALL"
+
 typedef struct qa_riskdb_command {
     long long id;
-    char state[16];
+    char created[40];     /* UTC, when it was queued */
+    char state[16];       /* a trading state, QA_RISKDB_CANCEL or QA_RISKDB_CANCEL_ALL */
     char who[64];
     char why[128];
+    char target[64];      /* CANCEL: the order's client id (QA_OMS_ID_LEN); "" otherwise */
     int64_t applied_time; /* INT64_MIN: not applied yet */
 } qa_riskdb_command;
 
 /* Queues a kill-switch command (`qa live state`). */
 qa_status qa_riskdb_command_add(const char *state_dir, const char *state, const char *who, const char *why,
                                 long long *id);
+/* Queues an operator cancel of order `clordid` (NULL: every working order); the service
+ * hands it to its execution stage at its next timestamp (live/exec.h qa_exec_cancel). */
+qa_status qa_riskdb_cancel_add(const char *state_dir, const char *clordid, const char *who, const char *why,
+                               long long *id);
 /* Commands not yet applied, and those applied after `time` (to replay after a restart),
  * in id order (at most cap). */
 qa_status qa_riskdb_commands(qa_riskdb_t *db, int64_t after, qa_riskdb_command *out, size_t cap, size_t *n);
+/* The newest commands of every kind, applied or not, newest first (at most cap). */
+qa_status qa_riskdb_commands_recent(qa_riskdb_t *db, qa_riskdb_command *out, size_t cap, size_t *n);
 qa_status qa_riskdb_command_applied(qa_riskdb_t *db, long long id, int64_t time);
 
 typedef struct qa_riskdb_switch {

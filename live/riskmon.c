@@ -217,3 +217,9 @@ qa_status qa_riskmon_end(qa_riskmon_t *r, int64_t time, qa_riskmon_report *rep, 
     *taken = 1;
     return QA_OK;
 }
+
+size_t qa_riskmon_check_recorded(const qa_limit_set *set, const qa_msg_risk *k, qa_limit_result *out) {
+    qa_risk_snapshot snap = {&k->level, &k->var_hist, &k->es_hist, 1, k->gross, k->net, k->concentration, k->top,
+                             k->drawdown};
+    return qa_limits_check(set, &snap, out);
+}

@@ -84,6 +84,10 @@ qa_status qa_riskmon_end(qa_riskmon_t *r, int64_t time, qa_riskmon_report *rep, 
  * their own. */
 void qa_riskmon_set_state(qa_riskmon_t *r, qa_trading_state s, int manual);
 qa_trading_state qa_riskmon_state(const qa_riskmon_t *r);
+/* The limits of `set` evaluated on a recorded snapshot (a risk.db metrics row): VaR and ES
+ * at the row's level, the other metrics as recorded. out: set->n entries; returns the
+ * number of breaches. `qa live status` and the API show limits this way. */
+size_t qa_riskmon_check_recorded(const qa_limit_set *set, const qa_msg_risk *k, qa_limit_result *out);
 
 /* State as doubles for checkpoints. */
 size_t qa_riskmon_state_doubles(const qa_riskmon_t *r);

@@ -510,7 +510,8 @@ static void add_alert(svc *v, const char *severity, const char *limit, const cha
     qa_log_warn("alert: %s %s %s %g (threshold %g), state %s: %s", severity, limit, metric, value, threshold, a->state, detail);
 }
 
-/* Kill-switch commands: those due at t (replayed after a restart) and new ones. */
+/* Operator commands (kill switch, cancels): those due at t (replayed after a restart) and
+ * new ones. */
 static qa_status apply_commands(svc *v, int64_t t) {
     size_t keep = 0;
     for (size_t i = 0; i < v->ncmds; i++) {
@@ -520,12 +521,20 @@ static qa_status apply_commands(svc *v, int64_t t) {
             continue;
         }
         if (c->applied_time == INT64_MIN) QA_TRY_RET(qa_riskdb_command_applied(v->riskdb, c->id, t));
+        const int all = strcmp(c->state, QA_RISKDB_CANCEL_ALL) == 0;
+        if (all || strcmp(c->state, QA_RISKDB_CANCEL) == 0) { /* carried out by this timestamp's execution step */
+            char d[QA_MSG_REASON_LEN];
+            snprintf(d, sizeof d, "cancelled by %.40s: %.70s", c->who, c->why); /* fits the alert text */
+            if (v->exec) QA_TRY_RET(qa_exec_cancel(v->exec, all ? NULL : c->target, d));
+            else add_alert(v, "command", "cancel", "orders", 0, 0, "cancel ignored: the service has no execution stage");
+            continue;
+        }
         qa_trading_state to;
         if (qa_trading_state_parse(c->state, &to) != QA_OK) continue; /* checked when queued */
         qa_trading_state from = qa_riskmon_state(v->risk);
         qa_riskmon_set_state(v->risk, to, to != QA_STATE_ACTIVE);
         char d[QA_MSG_REASON_LEN];
-        snprintf(d, sizeof d, "%s -> %s by %s: %s", qa_trading_state_names[from], c->state, c->who, c->why);
+        snprintf(d, sizeof d, "%s -> %.15s by %.40s: %.50s", qa_trading_state_names[from], c->state, c->who, c->why);
         add_alert(v, "state", "kill_switch", "state", (double)to, (double)from, d);
     }
     v->ncmds = keep;

@@ -158,3 +158,10 @@ qa_status qa_limits_write_alerts(FILE *f, const char *source, const char *time, 
     }
     return QA_OK;
 }
+
+double qa_limit_bound(const qa_limit *l) { return isfinite(l->max) ? l->max : l->min; }
+
+double qa_limit_use(const qa_limit *l, const qa_limit_result *r) {
+    const double bound = qa_limit_bound(l);
+    return isfinite(r->value) && bound != 0 ? fabs(r->value / bound) : NAN;
+}

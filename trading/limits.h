@@ -76,6 +76,12 @@ typedef struct qa_limit_result {
 /* Evaluates every limit; `out` has set->n entries. Returns the number of breaches. */
 size_t qa_limits_check(const qa_limit_set *set, const qa_risk_snapshot *snap, qa_limit_result *out);
 
+/* A limit as a desk reads it (`qa live status`, the API): the bound shown, its max, else
+ * its min (a range shows its max); and the use |value / bound| as a fraction of it (NaN
+ * when the value was not evaluated or the bound is 0). */
+double qa_limit_bound(const qa_limit *l);
+double qa_limit_use(const qa_limit *l, const qa_limit_result *r);
+
 /* Writes one JSON line per warning/breach to `f` (flushed), with `source` ("stress",
  * "live", "backtest") and an ISO `time` (NULL: now). Returns QA_ERR_IO on write errors. */
 qa_status qa_limits_write_alerts(FILE *f, const char *source, const char *time, const qa_limit_result *res, size_t n,
