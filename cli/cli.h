@@ -76,5 +76,8 @@ int qa_cmd_alt(int argc, char **argv);
 int qa_cmd_alt_study(int argc, char **argv); /* `qa alt study` (cli/cmd_altstudy.c) */
 int qa_cmd_tca(int argc, char **argv);
 int qa_cmd_exchange(int argc, char **argv);
+int qa_cmd_serve(int argc, char **argv);
+int qa_cmd_users(int argc, char **argv);
+int qa_cmd_audit(int argc, char **argv);
 
 #endif

@@ -29,6 +29,9 @@ static const qa_cli_command commands[] = {
     {"jobs", "Slurm jobs: status, wait, cancel (job arrays included)", qa_cmd_jobs},
     {"tca", "post-trade transaction-cost analysis of the live order database", qa_cmd_tca},
     {"exchange", "the paper exchange: the paper venue behind a FIX 4.4 acceptor (for broker fix)", qa_cmd_exchange},
+    {"serve", "the HTTP API and web dashboard with users, roles and an audit log", qa_cmd_serve},
+    {"users", "users, roles and API keys of qa serve", qa_cmd_users},
+    {"audit", "verify the hash chain of qa serve's audit log", qa_cmd_audit},
     {NULL, NULL, NULL},
 };
 

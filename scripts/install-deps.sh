@@ -13,12 +13,16 @@ LIBS="libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
       librdkafka-dev kcat
       libslurm-dev slurm-wlm slurmctld slurmd munge
       libsqlite3-dev sqlite3 libmicrohttpd-dev libquickfix-dev
-      libjansson-dev libyaml-dev libssl-dev zlib1g-dev"
+      libjansson-dev libyaml-dev libssl-dev zlib1g-dev
+      libjwt-dev libargon2-dev libgnutls28-dev"
+# qa serve's tests: the dashboard in a real browser (npm's playwright-core drives Debian's
+# chromium), curl for the route x role matrix, wrk for its benchmark.
+WEB="chromium nodejs npm curl wrk"
 # Tests read results back with h5py/numpy the way a researcher would.
 TESTS="python3 python3-numpy python3-h5py"
 BENCH="python3-pandas python3-torch"
 
-want="$BUILD $LIBS $TESTS"
+want="$BUILD $LIBS $TESTS $WEB"
 if [ "${1:-}" = "--bench" ]; then want="$want $BENCH"; fi
 
 missing=""
