@@ -149,6 +149,11 @@ for b in "$BUILD"/benchmarks/bench_*; do
     esac
 done
 
+# ---- qa serve under wrk, on its own fixture -------------------------------------------------
+if ! command -v wrk > /dev/null 2>&1; then skip "sh benchmarks/bench_api.sh $BUILD/bin/qa $PY" "wrk is not installed (Debian: wrk)"
+elif [ ! -x "$BUILD/bin/qa" ]; then skip "sh benchmarks/bench_api.sh $BUILD/bin/qa $PY" "no $BUILD/bin/qa"
+else run sh benchmarks/bench_api.sh "$BUILD/bin/qa" "$PY"; fi
+
 # ---- baselines, in the same run -------------------------------------------------------------
 threads="1"
 [ "$CORES" -gt 1 ] && threads="1 $CORES"

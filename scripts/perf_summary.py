@@ -155,6 +155,12 @@ SPEC = [
          unit="ms p99", field="p99_ms", one=R("live_e2e_orders", "mock-3", "S=50,rate=10/s"), all=None),
     dict(cap="FIX 4.4 round trip", prog="bench_exec", case="NewOrderSingle -> ExecutionReport, loopback, venue fsync'd",
          unit="us p50", field="submit_p50_us", one=R("exec_fix_rtt", "loopback", "N=2000,venue=full"), all=None),
+    dict(cap="API: run list", prog="bench_api.sh", case="GET /api/runs under wrk, 32 connections, token verified",
+         unit="requests/s", one=R("api_json", "cpu", "GET /api/runs, 32 conns, auth on"), all=None),
+    dict(cap="API: live desk state", prog="bench_api.sh", case="GET /api/live/state under wrk, 32 connections",
+         unit="ms p99", field="p99_ms", one=R("api_json", "cpu", "GET /api/live/state, 32 conns, auth on"), all=None),
+    dict(cap="API: event stream fan-out", prog="bench_sse.py", case="100 streams, one kill-switch change",
+         unit="ms p99", field="p99_ms", one=R("api_sse", "cpu", "100 streams, one change"), all=None),
 ]
 
 
