@@ -174,6 +174,20 @@ qa_status qa_apijobs_submit(const qa_api_req *req, qa_api_resp *resp) {
     if (sj && !json_is_boolean(sj) && !json_is_null(sj))
         return QA_FAIL(QA_ERR_INVALID_ARG, "body: member \"slurm\" must be true or false");
     int slurm = json_is_true(sj);
+    /* The job's size: the templates ask for a cluster node's worth, which a small partition
+     * may not have; "time" is Slurm's own syntax and is checked by qa submit. */
+    long ntasks = 0, cpus = 0, gpus = -1;
+    const char *time_limit = NULL;
+    QA_TRY_RET(qa_api_body_long(req, "ntasks", 0, 1, 65536, &ntasks));
+    QA_TRY_RET(qa_api_body_long(req, "cpus_per_task", 0, 1, 1024, &cpus));
+    QA_TRY_RET(qa_api_body_long(req, "gpus_per_node", 0, 0, 64, &gpus));
+    QA_TRY_RET(qa_api_body_string(req, "time", 0, &time_limit));
+    if (time_limit && (strlen(time_limit) > 32 || strspn(time_limit, "0123456789:-") != strlen(time_limit)))
+        return QA_FAIL(QA_ERR_INVALID_ARG, "body: member \"time\" = '%.40s': expected minutes or [D-]HH:MM:SS",
+                       time_limit);
+    if (!slurm && (ntasks || cpus || gpus >= 0 || time_limit))
+        return QA_FAIL(QA_ERR_INVALID_ARG, "body: ntasks, cpus_per_task, gpus_per_node and time size a Slurm job "
+                       "(\"slurm\": true)");
     size_t ki = 0;
     while (ki < 3 && strcmp(kind, KINDS[ki]) != 0) ki++;
     if (ki == 3) return QA_FAIL(QA_ERR_INVALID_ARG, "body: kind '%.64s': expected sweep, stress or train", kind);
@@ -222,8 +236,14 @@ qa_status qa_apijobs_submit(const qa_api_req *req, qa_api_resp *resp) {
         snprintf(export_bin, sizeof export_bin, "QA_BIN=%s", ctx->qa_exe);
         snprintf(jname, sizeof jname, "qa-%s", name);
         QA_TRY(qa_path_join(out, run_dir, ki == 0 ? "slurm-%%A_%%a.out" : "slurm-%%j.out"));
-        char *argv[] = {(char *)ctx->qa_exe, "submit", "--export", export_bin, "-J", jname, "-o", out,
-                        (char *)kind, real_cfg, run_dir, NULL};
+        char nt[24], cp[24], gp[24];
+        char *argv[24] = {(char *)ctx->qa_exe, "submit", "--export", export_bin, "-J", jname, "-o", out};
+        int na = 8;
+        if (ntasks) snprintf(nt, sizeof nt, "%ld", ntasks), argv[na++] = "--ntasks", argv[na++] = nt;
+        if (cpus) snprintf(cp, sizeof cp, "%ld", cpus), argv[na++] = "--cpus-per-task", argv[na++] = cp;
+        if (gpus >= 0) snprintf(gp, sizeof gp, "%ld", gpus), argv[na++] = "--gpus-per-node", argv[na++] = gp;
+        if (time_limit) argv[na++] = "--time", argv[na++] = (char *)time_limit;
+        argv[na++] = (char *)kind, argv[na++] = real_cfg, argv[na++] = run_dir, argv[na] = NULL;
         QA_TRY(slurm_submit(argv, &id));
         json_object_set_new(job, "slurm_job", json_integer(id));
         if (ki == 0) {

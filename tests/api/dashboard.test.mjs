@@ -186,6 +186,21 @@ async function rolePages(browser, role, vp) {
       const can = mayUse(me, 'POST', '/api/models/{name}/aliases/{alias}');
       check(!!form === can, `${tag}: alias form ${can ? 'shown' : 'absent'}`);
       await shot(page, `${role}-model-${vp}`);
+      if (form && role === 'researcher' && vp === 'desktop') {
+        // Move a "staging" alias through the form: the registry resolves it, the audit has it.
+        const why = 'browser test alias ' + T0;
+        const alias = 'ui' + String(T0).replace(/[^0-9a-z]/gi, '');  // new each run: nothing else moved it
+        await page.fill('[data-testid=alias-name]', alias);
+        await page.fill('[data-testid=alias-why]', why);
+        await page.click('[data-testid=alias-submit]');
+        const m = models[0].name;
+        let aliases = {};
+        for (let i = 0; i < 50 && aliases[alias] === undefined; i++) {
+          aliases = ((await api(token, 'GET', '/api/models')).json.models.find(x => x.name === m) || {}).aliases || {};
+          if (aliases[alias] === undefined) await new Promise(r => setTimeout(r, 100));
+        }
+        check(aliases[alias] !== undefined, `${tag}: the alias form set ${m}@${alias} (${JSON.stringify(aliases)})`);
+      }
     }
     settle('registry');
   }
@@ -260,9 +275,28 @@ async function killSwitch(browser) {
   const st = (await api(trader, 'GET', '/api/live/state')).json;
   const cmd = (st.commands || []).find(c => JSON.stringify(c).includes(why));
   check(cmd && JSON.stringify(cmd).includes('HALTED'), `kill: /api/live/state commands holds it (${cmd ? JSON.stringify(cmd) : 'none'})`);
-  // Back to ACTIVE so later runs see the fixture as it was.
-  const back = await api(trader, 'POST', '/api/live/kill', { state: 'ACTIVE', why: 'browser test: resume' });
+  // Back to ACTIVE so later runs see the fixture as it was: sent from outside the page, so
+  // the open page can only learn of it through the event stream (snapshot -> state).
+  const resume = 'browser test: resume ' + T0;
+  const back = await api(trader, 'POST', '/api/live/kill', { state: 'ACTIVE', why: resume });
   check(back.status === 202, `kill: RESUME through the API answers 202 (${back.status})`);
+  await page.waitForFunction(w => (document.querySelector('[data-testid=commands-table]') || {}).textContent?.includes(w),
+    resume, { timeout: 8000 })
+    .then(() => ok('stream: a command queued elsewhere appears on the open desk page without a reload'),
+          () => ko('stream: the open desk page did not show a command queued elsewhere within 8 s'));
+  // Cancel all open orders through its button and dialog: queued (202) and audited.
+  const cwhy = 'browser test cancel-all ' + T0;
+  await page.click('[data-testid=cancel-all]');
+  await page.waitForSelector('[data-testid=confirm-dialog][open]');
+  await page.fill('[data-testid=confirm-reason]', cwhy);
+  await page.click('[data-testid=confirm-ok]');
+  await page.waitForFunction(() => /Cancel-all requested/.test(document.querySelector('[data-testid=kill-result]').textContent),
+    null, { timeout: 10000 })
+    .then(() => ok('cancel-all: requested from its dialog'), () => ko('cancel-all: no confirmation on the page'));
+  const a2 = (await api(admin, 'GET', '/api/audit?page=1&limit=50')).json;
+  const rows2 = (a2.rows || []).map(r => Object.fromEntries(a2.columns.map((c, i) => [c, r[i]])));
+  check(rows2.some(r => r.path === '/api/live/cancel-all' && r.user === USERS.trader.user && Number(r.code) === 202 &&
+    String(r.detail).includes(cwhy)), 'cancel-all: the audit log has it by the trader, 202, with the reason');
   check(errors.length === 0, `kill: no console errors (${errors.join(' | ')})`);
   await ctx.close();
 

@@ -5,6 +5,7 @@
 #   DIR/market.h5            the S&P 500 daily sample (the sweep's data)
 #   DIR/runs/sweep           a moving-average sweep, fast x slow (3 x 4 sets): a heatmap
 #   DIR/runs/train           the live tests' MLP on the 5-minute stocks (qa_live_model)
+#   DIR/runs/rl              a short PPO run (4 updates)
 #   DIR/runs/stress          VaR/ES, scenarios, limits of the demo's ETF book
 #   DIR/registry             that MLP published as m5, alias champion
 #   DIR/live-state           risk.db and orders.db of a 400-timestamp live replay
@@ -54,6 +55,20 @@ top: 5
 YAML
 "$QA" -q sweep --config work/sweep.yaml --run-dir runs/sweep > work/sweep.out 2> work/sweep.err \
     || die "sweep: $(tail -3 work/sweep.err)"
+
+# ---- a short PPO run: the run list's fourth kind, with its curves ------------------------------
+cat > work/rl.yaml <<YAML
+data: $DIR/market.h5
+backend: cpu
+seed: 3
+threads: 1
+env: {features: [log_return], window: 16, horizon: 64, envs: 16}
+split: {start: 2000-01-01, train_end: 2014-01-01, val_end: 2019-01-01, embargo: 5}
+settings: {commission_bps: 1, half_spread_bps: 2}
+ppo: {steps: 32, minibatches: 4, hidden: [32, 32], lr: 1e-3}
+train: {total_steps: 2048, eval_every: 2, eval_envs: 16, checkpoint_every: 4}
+YAML
+"$QA" -q rl train --config work/rl.yaml --run-dir runs/rl > work/rl.out 2>&1 || die "rl train: $(tail -3 work/rl.out)"
 
 # ---- stress run of the demo's ETF book --------------------------------------------------------
 demo_book_yaml > work/book.yaml
