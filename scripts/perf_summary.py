@@ -41,7 +41,7 @@ def R(bench, backend, size, unit=None):
 
 RISK = "S=200000 N=500 P=500"
 # One row per capability. one / all: the 1-thread and all-cores records (all may be None:
-# single-threaded by design). field: the record field shown (items_per_s unless said).
+# single-threaded by design, or all_note says what instead). field: the record field shown (items_per_s unless said).
 # base: the comparison, (label, 1-thread record, all-cores record); either may be None.
 SPEC = [
     dict(cap="backtest engine", prog="bench_backtest", case="SMA-cross grid, 100 sets x 200 symbols x 5,040 bars",
@@ -156,11 +156,11 @@ SPEC = [
     dict(cap="FIX 4.4 round trip", prog="bench_exec", case="NewOrderSingle -> ExecutionReport, loopback, venue fsync'd",
          unit="us p50", field="submit_p50_us", one=R("exec_fix_rtt", "loopback", "N=2000,venue=full"), all=None),
     dict(cap="API: run list", prog="bench_api.sh", case="GET /api/runs under wrk, 32 connections, token verified",
-         unit="requests/s", one=R("api_json", "cpu", "GET /api/runs, 32 conns, auth on"), all=None),
+         unit="requests/s", one=R("api_json", "cpu", "GET /api/runs, 32 conns, auth on"), all=None, all_note="(wrk and server share the 2 cores)"),
     dict(cap="API: live desk state", prog="bench_api.sh", case="GET /api/live/state under wrk, 32 connections",
-         unit="ms p99", field="p99_ms", one=R("api_json", "cpu", "GET /api/live/state, 32 conns, auth on"), all=None),
+         unit="ms p99", field="p99_ms", one=R("api_json", "cpu", "GET /api/live/state, 32 conns, auth on"), all=None, all_note="(wrk and server share the 2 cores)"),
     dict(cap="API: event stream fan-out", prog="bench_sse.py", case="100 streams, one kill-switch change",
-         unit="ms p99", field="p99_ms", one=R("api_sse", "cpu", "100 streams, one change"), all=None),
+         unit="ms p99", field="p99_ms", one=R("api_sse", "cpu", "100 streams, one change"), all=None, all_note="(wrk and server share the 2 cores)"),
 ]
 
 
@@ -276,7 +276,7 @@ def generate(src, recs):
             return fmt(p.value) if p.value is not None else (p.why or "")
 
         c1 = cell(one)
-        cn = cell(alln) if row.get("all") else "(one thread by design)"
+        cn = cell(alln) if row.get("all") else row.get("all_note", "(one thread by design)")
         if one.value and alln.value and higher_better:
             s = alln.value / one.value
             cn += f" ({s:.2f}x)"
