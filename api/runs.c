@@ -250,6 +250,11 @@ static int describe_run(const char *dir, const char *id, run_entry *e) {
         snprintf(e->kind, sizeof e->kind, "sweep");
     else if (has[2])
         kind_from_results(dir, e->kind, sizeof e->kind);
+    /* Outputs of commands that write no run.json (qa tca) say what they are in their
+     * summary's format, "quantumalpha.<kind>". */
+    const char *sfmt = json_string_value(json_object_get(summary, "format"));
+    if (!e->kind[0] && sfmt && strncmp(sfmt, "quantumalpha.", 13) == 0 && sfmt[13])
+        snprintf(e->kind, sizeof e->kind, "%s", sfmt + 13);
     if (!e->kind[0]) snprintf(e->kind, sizeof e->kind, "unknown");
     if (strcmp(e->kind, "rl") == 0) {
         /* The title says which environment: the resolved config has it. */
@@ -263,6 +268,8 @@ static int describe_run(const char *dir, const char *id, run_entry *e) {
         status = !s ? "unknown" : strcmp(s, "ok") == 0 ? "ok" : strcmp(s, "QA_ERR_INTERRUPTED") == 0 ? "interrupted" : "error";
     } else if (has[3] || has[4])
         status = "running"; /* run.json is written when the command ends */
+    else if (sfmt && !job)
+        status = "ok"; /* such a summary is written atomically after its data files: the figures are complete */
     e->start = num_or_nan(json_object_get(run, "start_unix"));
     if (isnan(e->start)) e->start = num_or_nan(json_object_get(job, "submitted_unix"));
     json_t *item = json_object();

@@ -6,7 +6,6 @@
 #include <netdb.h>       /* getaddrinfo */
 #include <netinet/in.h>  /* sockaddr_in(6), loopback tests */
 #include <pthread.h>     /* the event hub */
-#include <stdarg.h>      /* libmicrohttpd's logger */
 #include <stdint.h>      /* uint64_t */
 #include <stdio.h>       /* snprintf */
 #include <stdlib.h>      /* calloc, free */
@@ -20,6 +19,7 @@
 #include "api/session.h"
 #include "common/fs.h"    /* reading the TLS files */
 #include "common/log.h"
+#include "live/http.h"    /* libmicrohttpd's logger */
 #include "live/metrics.h" /* Prometheus text */
 
 #define RL_BUCKETS 1024u
@@ -72,15 +72,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
-    (void)cls;
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n > 0 && msg[n - 1] == '\n') msg[--n] = '\0';
-    qa_log_warn("serve: %s", msg);
 }
 
 static const char *origin_allowed(const qa_serve_t *s, struct MHD_Connection *c) {
@@ -626,13 +617,13 @@ qa_status qa_serve_start(const qa_serve_opts *o, qa_serve_t **out) {
         unsigned maxc = o->max_connections ? o->max_connections : 512;
         if (s->tls)
             s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER,
-                                    mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT,
+                                    qa_http_mhd_log, "serve", MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT,
                                     CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, maxc, MHD_OPTION_NOTIFY_COMPLETED,
                                     completed, s, MHD_OPTION_HTTPS_MEM_CERT, s->cert, MHD_OPTION_HTTPS_MEM_KEY, s->key,
                                     MHD_OPTION_END);
         else
             s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER,
-                                    mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT,
+                                    qa_http_mhd_log, "serve", MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT,
                                     CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, maxc, MHD_OPTION_NOTIFY_COMPLETED,
                                     completed, s, MHD_OPTION_END);
         if (!s->d) st = QA_FAIL(QA_ERR_IO, "serve: cannot listen on %s port %u (the log says why)", host, o->port);

@@ -24,14 +24,12 @@ struct qa_http {
     void *health_ctx;
 };
 
-/* libmicrohttpd's own failures (bind errors, lost connections) go to our log. */
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
-    (void)cls;
+void qa_http_mhd_log(void *cls, const char *fmt, va_list ap) {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n') msg[--n] = '\0';
-    qa_log_warn("http: %s", msg);
+    qa_log_warn("%s: %s", cls ? (const char *)cls : "http", msg);
 }
 
 /* Queues `body` (malloc'd; ownership passes to libmicrohttpd, or is freed here). MHD_NO
@@ -111,7 +109,7 @@ qa_status qa_http_start(const qa_http_opts *opts, qa_http_t **out) {
                      (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     /* the address is only read while binding, inside MHD_start_daemon */
     h->daemon = MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL, handle, h,
-                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, to catch all */
+                                 MHD_OPTION_EXTERNAL_LOGGER, qa_http_mhd_log, "http", /* first, to catch all */
                                  MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                                  MHD_OPTION_CONNECTION_TIMEOUT, QA_HTTP_TIMEOUT_S, MHD_OPTION_END);
     freeaddrinfo(ai);

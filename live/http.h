@@ -6,6 +6,8 @@
 #ifndef QA_LIVE_HTTP_H
 #define QA_LIVE_HTTP_H
 
+#include <stdarg.h>  /* va_list */
+
 #include "common/status.h"
 #include "live/metrics.h"
 
@@ -35,6 +37,10 @@ qa_status qa_http_start(const qa_http_opts *opts, qa_http_t **out);
 unsigned qa_http_port(const qa_http_t *h);
 /* Stops listening, waits for requests in flight, frees the server. Accepts NULL. */
 void qa_http_stop(qa_http_t *h);
+
+/* libmicrohttpd's logger (MHD_OPTION_EXTERNAL_LOGGER): its own failures (bind errors,
+ * lost connections) as warnings in our log, prefixed by `cls` (a string; NULL: "http"). */
+void qa_http_mhd_log(void *cls, const char *fmt, va_list ap);
 
 #ifdef __cplusplus
 }

@@ -114,6 +114,32 @@ kill $EXCHANGE; wait $EXCHANGE 2> /dev/null || true
 echo "post-trade: implementation shortfall, VWAP slippage, fill rate and fees from the order database (docs/tca.md)"
 "$QA" tca --orders "$OUT/live-state/orders.db" --data "$OUT/stocks5m.h5" --out "$OUT/tca"
 
+step "qa serve: the API and dashboard over everything above (users, roles, tokens, audit log)"
+cat > "$OUT/serve.yaml" <<YAML
+listen: {host: 127.0.0.1, port: 0}
+state_dir: $OUT/serve-state
+runs: [$OUT, $OUT/runs]
+data: $OUT/stocks.h5
+registry: $OUT/registry
+alt: $OUT/alt.db
+live: {state_dir: $OUT/live-state, config: $OUT/live.yaml}
+YAML
+rm -rf "$OUT/serve-state" "$OUT/serve.port"
+"$QA" serve --config "$OUT/serve.yaml" --port-file "$OUT/serve.port" > "$OUT/serve.out" 2> "$OUT/serve.log" &
+SERVE=$!
+trap 'kill $EXCHANGE $SERVE 2> /dev/null || true' EXIT
+i=0; while [ ! -s "$OUT/serve.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+URL="http://127.0.0.1:$(cat "$OUT/serve.port")"
+KEY=$(grep -o 'qak_[A-Za-z0-9_-]*' "$OUT/serve.out") # the first start's admin key, printed once
+TOKEN=$(curl -s -H 'Content-Type: application/json' -d "{\"key\":\"$KEY\"}" "$URL/api/login" \
+    | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+echo "GET $URL/api/runs (as admin, with the access token from POST /api/login):"
+curl -s -H "Authorization: Bearer $TOKEN" "$URL/api/runs?limit=100" | tr '{' '\n' | sed -n 's/.*"id":"\([^"]*\)","kind":"\([^"]*\)","status":"\([^"]*\)".*/  \1 (\2, \3)/p'
+echo "GET $URL/api/live/state without a token:"
+curl -s "$URL/api/live/state"; echo
+kill $SERVE; wait $SERVE 2> /dev/null || true
+"$QA" audit verify --state "$OUT/serve-state"
+
 step "done"
 echo "market file: $OUT/stocks.h5 (read it with h5py: see docs/data-format.md)"
 echo "sweep results: $OUT/sweep/results.h5, summary $OUT/sweep/summary.json (docs/sweep.md)"
@@ -122,3 +148,5 @@ echo "         $OUT/simulate/report.html, $OUT/runs/mlp/report.html, $OUT/alt-st
 echo "         $OUT/runs/ppo/report.html, $OUT/runs/ppo/eval-test/report.html, $OUT/tca/report.html"
 echo "live: $OUT/live.yaml (qa live), state $OUT/live-state (orders.db: every order and fill); docs/live.md, docs/execution.md"
 echo "model registry: $OUT/registry ('qa registry show demo-mlp --registry $OUT/registry'; docs/registry.md)"
+echo "dashboard: $QA serve --config $OUT/serve.yaml --set listen.port=8080, then http://127.0.0.1:8080/ and log in"
+echo "           with the admin key in $OUT/serve.out (docs/api.md, docs/dashboard.md; qa users adds people)"
