@@ -17,7 +17,7 @@ LIBS="libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
       libjwt-dev libargon2-dev libgnutls28-dev"
 # qa serve's tests: the dashboard in a real browser (npm's playwright-core drives Debian's
 # chromium), curl for the route x role matrix, wrk for its benchmark.
-WEB="chromium nodejs npm curl wrk"
+WEB="chromium curl wrk"
 # Tests read results back with h5py/numpy the way a researcher would.
 TESTS="python3 python3-numpy python3-h5py"
 BENCH="python3-pandas python3-torch"
@@ -31,6 +31,12 @@ for p in $want; do
         missing="$missing $p"
     fi
 done
+
+# node and npm by command, not by package: a NodeSource nodejs (which carries its own npm
+# and conflicts with Debian's npm package) serves as well as Debian's nodejs + npm.
+if ! command -v node > /dev/null 2>&1 || ! command -v npm > /dev/null 2>&1; then
+    missing="$missing nodejs npm"
+fi
 
 if [ -z "$missing" ]; then
     echo "install-deps: all $(echo $want | wc -w) packages present"
