@@ -1,10 +1,13 @@
-/* Run directory lifecycle: create, log, manifest, close. */
+/* Run directory lifecycle: create, lock, log, manifest, close. */
 #include "pipeline/run/rundir.h"
 
+#include <errno.h>     /* EWOULDBLOCK */
+#include <fcntl.h>     /* open: the lock file */
 #include <stdio.h>     /* snprintf */
 #include <string.h>    /* memset */
+#include <sys/file.h>  /* flock */
 #include <sys/time.h>  /* gettimeofday */
-#include <unistd.h>    /* gethostname */
+#include <unistd.h>    /* gethostname, getpid, pwrite */
 
 #include "build_info.h"  /* version and git hash */
 #include "common/fs.h"   /* mkdirs */
@@ -19,6 +22,40 @@ static double now_s(void) {
     return (double)tv.tv_sec + tv.tv_usec * 1e-6;
 }
 
+/* <run>/.lock, locked without waiting; our pid in it, so the refusal can say who holds it. */
+static qa_status take_lock(qa_rundir *rd) {
+    char p[QA_PATH_MAX];
+    QA_TRY_RET(qa_path_join(p, rd->path, ".lock"));
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return QA_FAIL(QA_ERR_IO, "%s: cannot open the run directory's lock: %s", p, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char holder[32] = "";
+        ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return QA_FAIL(QA_ERR_STATE, "run directory %s is in use by another run (pid %s holds %s): wait for it "
+                           "or choose another --run-dir", rd->path, holder[0] ? holder : "?", p);
+        return QA_FAIL(QA_ERR_IO, "%s: flock: %s", p, strerror(e));
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        int e = errno;
+        close(fd);
+        return QA_FAIL(QA_ERR_IO, "%s: cannot record our pid: %s", p, strerror(e));
+    }
+    rd->lock_fd = fd;
+    return QA_OK;
+}
+
+static void release_lock(qa_rundir *rd) {
+    if (rd->lock_fd >= 0) close(rd->lock_fd); /* closing the descriptor releases the flock */
+    rd->lock_fd = -1;
+}
+
 qa_status qa_rundir_open(qa_rundir *rd, const char *path, const qa_comm_t *comm, const char *command, int argc,
                          char **argv) {
     memset(rd, 0, sizeof *rd);
@@ -28,14 +65,19 @@ qa_status qa_rundir_open(qa_rundir *rd, const char *path, const qa_comm_t *comm,
     rd->comm = comm;
     rd->root = qa_comm_rank(comm) == 0;
     rd->start_time = now_s();
+    rd->lock_fd = -1;
     qa_status st = QA_OK;
     if (rd->root) {
         st = qa_fs_mkdirs(path);
+        if (st == QA_OK) st = take_lock(rd);
         char log[QA_PATH_MAX];
         if (st == QA_OK && (st = qa_rundir_file(rd, "run.log", log)) == QA_OK) st = qa_log_open_file(log);
     }
     st = qa_comm_agree(comm, st);
-    if (st != QA_OK) return st;
+    if (st != QA_OK) {
+        release_lock(rd);
+        return st;
+    }
     rd->run = json_object();
     json_t *args = json_array();
     for (int i = 0; i < argc; i++) json_array_append_new(args, json_string(argv[i]));
@@ -82,6 +124,7 @@ qa_status qa_rundir_close(qa_rundir *rd, qa_status status) {
     }
     json_decref(rd->run);
     rd->run = NULL;
+    release_lock(rd);
     return st;
 }
 

@@ -27,10 +27,13 @@ typedef struct qa_rundir {
     int root;          /* this rank writes files */
     double start_time; /* seconds since the epoch */
     json_t *run;       /* run.json being built */
+    int lock_fd;       /* rank 0: <run>/.lock, held (flock) from open to close; -1 none */
 } qa_rundir;
 
-/* Creates the directory (rank 0), starts the log file, records the command line.
- * Collective. */
+/* Creates the directory (rank 0), takes its lock, starts the log file, records the
+ * command line. Collective. The lock (flock on <run>/.lock, released at close or when the
+ * process dies, kill -9 included) keeps two runs out of one directory: the second fails
+ * at once with QA_ERR_STATE naming the pid that holds it, before it touches run.log. */
 qa_status qa_rundir_open(qa_rundir *rd, const char *path, const qa_comm_t *comm, const char *command, int argc,
                          char **argv);
 /* A run id of 16 hex digits, unique per run: host, pid, clock and the run directory

@@ -31,7 +31,8 @@ VOLATILE_KEYS = {
 WALL_CLOCK = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 VOLATILE_SUFFIXES = ("_seconds", "_per_s", "_unix", "_s")
 # Files that are reports or logs (derived from the digested results, or full of timings).
-SKIP_SUFFIXES = (".html", ".log", ".yaml")
+# .lock: the run directory's lock file holds the pid of the last run (pipeline/run/rundir.h).
+SKIP_SUFFIXES = (".html", ".log", ".yaml", ".lock")
 
 
 def volatile(key):

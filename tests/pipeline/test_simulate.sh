@@ -75,6 +75,19 @@ for r in bl:
         assert (px <= lim * (1 + 1e-12)) if q > 0 else (px >= lim * (1 - 1e-12)), r
 PYEOF
 
+# 3b. One run per directory (the run directory's lock, pipeline/run/rundir.h): while another
+# process holds <run>/.lock, a run into it is refused at once, naming the holder, and leaves
+# the directory's files alone; after a run, and after a run killed with -9, the lock is free.
+cp "$W/run1/run.json" "$W/run1.json.before"
+flock "$W/run1/.lock" sh -c "echo 4242 > '$W/run1/.lock'; '$QA' -q simulate --config '$W/sim.yaml' --run-dir '$W/run1' > '$W/lock.out' 2>&1"; rc=$?
+[ $rc -ne 0 ] && grep -q "in use by another run (pid 4242" "$W/lock.out" && cmp -s "$W/run1/run.json" "$W/run1.json.before" \
+  && ok "a run into a locked directory is refused: $(grep -o 'run directory.*4242' "$W/lock.out" | head -1)" \
+  || { ko "locked run directory: exit $rc"; cat "$W/lock.out"; }
+flock -n "$W/run1/.lock" true && ok "the lock is free after the run" || ko "the lock is still held after the run"
+"$QA" -q simulate --config "$W/sim.yaml" --run-dir "$W/run1" > /dev/null 2>&1 &
+k=$!; sleep 0.3; kill -9 $k 2>/dev/null; wait $k 2>/dev/null
+flock -n "$W/run1/.lock" true && ok "the lock is free after kill -9" || ko "the lock outlived a killed run"
+
 # 4. Config errors.
 printf 'data: %s\nstrategy: sma_cross\nparams: {fast: 5, slow: 20}\norders: {typ: moc}\n' "$W/m.h5" > "$W/bad.yaml"
 "$QA" simulate --config "$W/bad.yaml" --run-dir "$W/bad" > "$W/log3" 2>&1; rc=$?
