@@ -26,6 +26,8 @@ static const char *const bar_names[] = {"ret", "logret", "range", "body", "logvo
 static_assert(sizeof bar_names / sizeof bar_names[0] == QA_MODEL_BAR_COUNT, "bar input names");
 static const char *const target_names[] = {"return", "sign", "quantile", "policy"};
 static_assert(sizeof target_names / sizeof target_names[0] == QA_MODEL_TARGET_COUNT, "target names");
+const char *const qa_model_loss_names[] = {"mse", "huber", "cross_entropy", NULL};
+static_assert(sizeof qa_model_loss_names / sizeof qa_model_loss_names[0] == QA_MODEL_LOSS_COUNT + 1, "loss names");
 
 const char *qa_model_bar_input_name(qa_model_bar_input b) {
     return (unsigned)b < QA_MODEL_BAR_COUNT ? bar_names[b] : "?";
@@ -442,6 +444,23 @@ static qa_status policy_from_json(const char *path, json_t *po, qa_model *m) {
     return policy_check(m, p, path, QA_ERR_FORMAT);
 }
 
+/* The part of the informational "training" section that is used: the loss, which qa
+ * evaluate recomputes by name, must be absent or one of qa_model_loss_names. */
+static qa_status check_training(const char *path, json_t *info) {
+    json_t *loss = json_is_object(info) ? json_object_get(info, "loss") : NULL;
+    if (!loss) return QA_OK;
+    const char *name = json_string_value(loss);
+    for (int i = 0; name && qa_model_loss_names[i]; i++)
+        if (strcmp(name, qa_model_loss_names[i]) == 0) return QA_OK;
+    char known[64] = "";
+    for (int i = 0; qa_model_loss_names[i]; i++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", qa_model_loss_names[i]);
+    if (!name)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: field 'training.loss' is not a string (expected one of: %s)", path, known);
+    return QA_FAIL(QA_ERR_FORMAT, "%s: field 'training.loss': unknown loss '%s' (expected one of: %s)", path, name,
+                   known);
+}
+
 /* Fills m (arch, data spec, norm, policy, info) from doc and checks consistency. */
 static qa_status model_from_json(const char *path, json_t *doc, const char *format, qa_model *m) {
     reader r = {path, QA_OK};
@@ -599,6 +618,7 @@ static qa_status model_from_json(const char *path, json_t *doc, const char *form
                        qa_model_target_name(d->target));
     }
     json_t *info = json_object_get(doc, "training");
+    if ((st = check_training(path, info)) != QA_OK) return st;
     m->info = json_is_object(info) ? json_deep_copy(info) : json_object();
     m->nparams = (size_t)np;
     return QA_OK;

@@ -92,6 +92,13 @@ typedef enum qa_model_target {
 /* "return", "sign", "quantile", "policy". */
 const char *qa_model_target_name(qa_model_target t);
 
+/* The training losses a predictor may record in training.loss: "mse", "huber",
+ * "cross_entropy", in the order of pipeline/train's qa_train_loss (which takes its names
+ * from here; NULL-terminated). The loader refuses any other name, since qa evaluate
+ * recomputes the loss by it. */
+#define QA_MODEL_LOSS_COUNT 3
+extern const char *const qa_model_loss_names[];
+
 
 typedef struct qa_model_input {
     char name[QA_MODEL_NAME_LEN]; /* dataset name under /features, or the bar input name */

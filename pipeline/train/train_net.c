@@ -9,11 +9,14 @@
 #include <string.h>  /* memset */
 
 #include "common/philox.h" /* initial parameters */
+#include "registry/model.h"  /* the loss names */
 
-static const char *const loss_names[] = {"mse", "huber", "cross_entropy"};
-static_assert(sizeof loss_names / sizeof loss_names[0] == QA_TRAIN_LOSS_COUNT, "loss names");
+/* The names are the model file's (registry/model.h), which its loader checks: one table. */
+static_assert(QA_MODEL_LOSS_COUNT == QA_TRAIN_LOSS_COUNT, "loss names");
 
-const char *qa_train_loss_name(qa_train_loss l) { return (unsigned)l < QA_TRAIN_LOSS_COUNT ? loss_names[l] : "?"; }
+const char *qa_train_loss_name(qa_train_loss l) {
+    return (unsigned)l < QA_TRAIN_LOSS_COUNT ? qa_model_loss_names[l] : "?";
+}
 
 static qa_nn_lstm_shape lstm_shape(const qa_nn_arch *a, int batch) {
     return (qa_nn_lstm_shape){batch, a->window, a->input, a->hidden[0], a->nhidden};

@@ -39,7 +39,7 @@ typedef enum qa_train_loss {
     QA_TRAIN_LOSS_COUNT = 3
 } qa_train_loss;
 
-/* "mse", "huber", "cross_entropy". */
+/* "mse", "huber", "cross_entropy": registry/model.h's qa_model_loss_names. */
 const char *qa_train_loss_name(qa_train_loss l);
 
 /* Initial parameters into host memory: PyTorch's defaults (linear weights and biases

@@ -234,6 +234,40 @@ static void test_predictor_with_policy_section(void) {
     qa_model_free(&m);
 }
 
+static const char *g_loss; /* the training.loss set_loss writes */
+static void set_loss(json_t *doc) { json_object_set_new(json_object_get(doc, "training"), "loss", json_string(g_loss)); }
+static void set_loss_number(json_t *doc) { json_object_set_new(json_object_get(doc, "training"), "loss", json_integer(3)); }
+
+/* training.loss names how qa evaluate recomputes the loss: each known name loads, any
+ * other value is refused naming the file, the field, the value and the known names. */
+static void test_predictor_loss_names(void) {
+    qa_model m, l;
+    char p[QA_PATH_MAX], q[QA_PATH_MAX];
+    predictor(&m);
+    path_of("predictor_loss.qam", p);
+    QA_CHECK_OK(qa_model_save(&m, p));
+    path_of("predictor_loss_edit.qam", q);
+    static const char *const known[] = {"mse", "huber", "cross_entropy"};
+    for (int i = 0; i < 3; i++) {
+        g_loss = known[i];
+        rewrite(p, q, set_loss);
+        QA_CHECK_OK(qa_model_load(q, &l));
+        QA_CHECK_STR(json_string_value(json_object_get(l.info, "loss")), known[i]);
+        qa_model_free(&l);
+    }
+    g_loss = "l1";
+    rewrite(p, q, set_loss);
+    refused(q, "predictor_loss_edit.qam: field 'training.loss': unknown loss 'l1' (expected one of: mse, huber, "
+               "cross_entropy)");
+    g_loss = "MSE"; /* names are exact, as qa evaluate compares them */
+    rewrite(p, q, set_loss);
+    refused(q, "field 'training.loss': unknown loss 'MSE'");
+    rewrite(p, q, set_loss_number);
+    refused(q, "predictor_loss_edit.qam: field 'training.loss' is not a string (expected one of: mse, huber, "
+               "cross_entropy)");
+    qa_model_free(&m);
+}
+
 /* ---- policies ------------------------------------------------------------------------------------ */
 
 static void test_policy_round_trip(void) {
@@ -662,6 +696,7 @@ int main(int argc, char **argv) {
     }
     QA_RUN(test_predictor_unchanged);
     QA_RUN(test_predictor_with_policy_section);
+    QA_RUN(test_predictor_loss_names);
     QA_RUN(test_policy_round_trip);
     QA_RUN(test_portfolio_round_trip);
     QA_RUN(test_policy_checkpoint);
