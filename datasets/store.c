@@ -2,7 +2,7 @@
 #include "datasets/store.h"
 
 #include <hdf5.h>    /* the HDF5 C API (parallel build) */
-#include <math.h>    /* NAN fill value */
+#include <math.h>    /* NAN fill value, isfinite */
 #include <stdio.h>   /* snprintf, remove */
 #include <stdlib.h>  /* calloc, qsort */
 #include <string.h>  /* strcmp, strncpy */
@@ -189,33 +189,72 @@ done:
     return s;
 }
 
-static qa_status check_grid(const char *path, size_t nsym, const char *const *symbols, size_t ntime,
+/* Symbol entries for the uniqueness check: the name and its row in /symbols. */
+typedef struct sym_row {
+    const char *name;
+    size_t row;
+} sym_row;
+
+static int cmp_sym_row(const void *a, const void *b) {
+    const sym_row *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c) return c;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+/* The grid's invariants, shared by create (the caller's arrays) and open (the file's
+ * datasets, so a store edited or written by another tool is held to the same rules):
+ * at least one symbol and one timestamp, strictly increasing times, symbols of 1 to
+ * QA_STORE_SYMBOL_LEN - 1 characters and unique (checked by sorting: O(S log S)). */
+static qa_status check_grid(qa_status code, const char *path, size_t nsym, const char *const *symbols, size_t ntime,
                             const int64_t *time) {
-    if (nsym == 0) return QA_FAIL(QA_ERR_INVALID_ARG, "%s: a market file needs at least one symbol", path);
-    if (ntime == 0) return QA_FAIL(QA_ERR_INVALID_ARG, "%s: a market file needs at least one timestamp", path);
+    if (nsym == 0)
+        return QA_FAIL(code, "%s: /symbols is empty: a market file needs at least one symbol", path);
+    if (ntime == 0)
+        return QA_FAIL(code,
+                       "%s: the store has no bars (/time has 0 timestamps; a market file needs at least one timestamp)",
+                       path);
     for (size_t t = 1; t < ntime; t++)
         if (time[t] <= time[t - 1])
-            return QA_FAIL(QA_ERR_INVALID_ARG, "%s: time[%zu] = %lld is not after time[%zu] = %lld", path, t,
+            return QA_FAIL(code, "%s: time[%zu] = %lld is not after time[%zu] = %lld", path, t,
                            (long long)time[t], t - 1, (long long)time[t - 1]);
     for (size_t i = 0; i < nsym; i++) {
         size_t len = strlen(symbols[i]);
         if (len == 0 || len >= QA_STORE_SYMBOL_LEN)
-            return QA_FAIL(QA_ERR_INVALID_ARG, "%s: symbol %zu '%s' must have 1 to %d characters", path, i,
+            return QA_FAIL(code, "%s: symbol %zu '%s' must have 1 to %d characters", path, i,
                            symbols[i], QA_STORE_SYMBOL_LEN - 1);
     }
-    /* Uniqueness: sort pointers and compare neighbours. */
-    const char **sorted = malloc(nsym * sizeof *sorted);
-    if (!sorted) return QA_FAIL(QA_ERR_NOMEM, "symbols");
-    memcpy(sorted, symbols, nsym * sizeof *sorted);
-    qsort(sorted, nsym, sizeof *sorted, cmp_str);
+    sym_row *sorted = malloc(nsym * sizeof *sorted);
+    if (!sorted) return QA_FAIL(QA_ERR_NOMEM, "%s: uniqueness check of %zu symbols", path, nsym);
+    for (size_t i = 0; i < nsym; i++) sorted[i] = (sym_row){symbols[i], i};
+    qsort(sorted, nsym, sizeof *sorted, cmp_sym_row);
+    /* Equal names sort by row, so the first equal neighbours of the lowest name are its
+     * first two rows. */
     for (size_t i = 1; i < nsym; i++) {
-        if (strcmp(sorted[i], sorted[i - 1]) == 0) {
-            qa_status s = QA_FAIL(QA_ERR_INVALID_ARG, "%s: symbol '%s' appears twice", path, sorted[i]);
+        if (strcmp(sorted[i].name, sorted[i - 1].name) == 0) {
+            qa_status s = QA_FAIL(code,
+                                  "%s: symbol '%s' appears twice (rows %zu and %zu of /symbols); symbols must be unique",
+                                  path, sorted[i].name, sorted[i - 1].row, sorted[i].row);
             free(sorted);
             return s;
         }
     }
     free(sorted);
+    return QA_OK;
+}
+
+/* The metadata every consumer divides by or annualises with: a bar length in whole
+ * seconds > 0 and a finite bars-per-year > 0 (0 or NaN would turn every annualised
+ * figure into NaN or infinity without an error). */
+static qa_status check_meta(qa_status code, const char *path, const qa_store_meta *m) {
+    if (m->bar_seconds <= 0)
+        return QA_FAIL(code,
+                       "%s: attribute bar_seconds = %lld: expected the bar length in seconds, > 0 (86400 for daily bars)",
+                       path, (long long)m->bar_seconds);
+    if (!(isfinite(m->bars_per_year) && m->bars_per_year > 0))
+        return QA_FAIL(code,
+                       "%s: attribute bars_per_year = %g: expected a finite number > 0 (252 for daily equities)", path,
+                       m->bars_per_year);
     return QA_OK;
 }
 
@@ -243,7 +282,8 @@ static void store_release(qa_store_t *st) {
 qa_status qa_store_create(const char *path, const qa_comm_t *comm, const qa_store_meta *meta, size_t nsym,
                           const char *const *symbols, size_t ntime, const int64_t *time, qa_store_t **out) {
     qa_h5_quiet();
-    qa_status s = check_grid(path, nsym, symbols, ntime, time);
+    qa_status s = check_grid(QA_ERR_INVALID_ARG, path, nsym, symbols, ntime, time);
+    if (s == QA_OK) s = check_meta(QA_ERR_INVALID_ARG, path, meta);
     if (s != QA_OK) return s;
     qa_store_t *st = NULL;
     if ((s = store_alloc(path, comm, &st)) != QA_OK) return s;
@@ -395,12 +435,19 @@ qa_status qa_store_open(const char *path, const qa_comm_t *comm, qa_store_mode m
         goto fail;
     }
     for (size_t i = 0; i < st->nsym; i++) st->symbols[i * QA_STORE_SYMBOL_LEN + QA_STORE_SYMBOL_LEN - 1] = '\0';
-    for (size_t t = 1; t < st->ntime; t++) {
-        if (st->time[t] <= st->time[t - 1]) {
-            s = QA_FAIL(QA_ERR_FORMAT, "%s: /time is not strictly increasing at index %zu", path, t);
-            goto fail;
-        }
+    /* The same invariants as qa_store_create: every reader may then index time[0] and
+     * time[T-1], look symbols up by name and annualise without checking again. */
+    const char **names = malloc((st->nsym ? st->nsym : 1) * sizeof *names);
+    if (!names) {
+        s = QA_FAIL(QA_ERR_NOMEM, "%s: symbol table", path);
+        goto fail;
     }
+    for (size_t i = 0; i < st->nsym; i++) names[i] = st->symbols + i * QA_STORE_SYMBOL_LEN;
+    /* a file that breaks them is malformed (QA_ERR_FORMAT), not a bad argument */
+    s = check_grid(QA_ERR_FORMAT, path, st->nsym, names, st->ntime, st->time);
+    free(names);
+    if (s == QA_OK) s = check_meta(QA_ERR_FORMAT, path, &st->meta);
+    if (s != QA_OK) goto fail;
     for (int f = 0; f < QA_BAR_FIELD_COUNT; f++) {
         if (!qa_store_exists(st, field_paths[f])) {
             s = QA_FAIL(QA_ERR_FORMAT, "%s: missing /%s", path, field_paths[f]);

@@ -69,16 +69,20 @@ typedef enum qa_store_mode { QA_STORE_READ = 0, QA_STORE_RDWR = 1 } qa_store_mod
 /* Creates a new market file (in a temporary sibling until qa_store_commit) with the
  * symbol list and time grid, and empty (all-NaN) bar panels. `comm` NULL = serial.
  * Symbols must be unique, non-empty and shorter than QA_STORE_SYMBOL_LEN; times must be
- * strictly increasing. Collective. Caller commits or closes. */
+ * strictly increasing; meta->bar_seconds > 0 and meta->bars_per_year finite and > 0
+ * (QA_ERR_INVALID_ARG otherwise). Collective. Caller commits or closes. */
 qa_status qa_store_create(const char *path, const qa_comm_t *comm, const qa_store_meta *meta,
                           size_t nsym, const char *const *symbols, size_t ntime,
                           const int64_t *time, qa_store_t **out);
 /* Flushes, closes and renames the temporary file into place. Frees the store. Collective. */
 qa_status qa_store_commit(qa_store_t *st);
 
-/* Opens an existing market file; checks the format name and version. Errors name the
- * file and say whether it is not HDF5 (or truncated), a foreign HDF5 file, or too new.
- * Collective. */
+/* Opens an existing market file; checks the format name and version, then what
+ * qa_store_create requires of a new one (>= 1 symbol, >= 1 timestamp, strictly increasing
+ * times, unique non-empty symbols) and bar_seconds > 0, bars_per_year finite and > 0, so
+ * callers may use time[0] and time[T-1] and annualise unchecked. Errors (QA_ERR_FORMAT)
+ * name the file and say whether it is not HDF5 (or truncated), a foreign HDF5 file, too
+ * new, or which field holds which value against what was expected. Collective. */
 qa_status qa_store_open(const char *path, const qa_comm_t *comm, qa_store_mode mode,
                         qa_store_t **out);
 /* Closes (a created, uncommitted store is deleted). Accepts NULL. Collective. */

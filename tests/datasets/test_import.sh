@@ -7,22 +7,32 @@ BAD="$SRC/tests/data/bad"; SAMPLE="$SRC/datasets/sample"
 . "$SRC/tests/lib.sh"
 qa_tmpdir import
 
-# 1. Malformed inputs: tests/data/bad/EXPECTED lists file | command | expected text.
+# 1. Malformed inputs: tests/data/bad/EXPECTED lists file | command (import, info, validate) | expected text.
 grep -v '^#' "$BAD/EXPECTED" | while IFS='|' read -r file cmd want; do
     file=$(echo "$file" | xargs); cmd=$(echo "$cmd" | xargs); want=$(echo "$want" | sed 's/^ *//; s/ *$//')
     [ -n "$file" ] || continue
     rm -f "$W/out.h5"
-    if [ "$cmd" = import ]; then
-        (cd "$BAD" && "$QA" data import --input "$file" --out "$W/out.h5") > "$W/log" 2>&1; rc=$?
-    else
-        (cd "$BAD" && "$QA" data info "$file") > "$W/log" 2>&1; rc=$?
-    fi
+    case "$cmd" in
+        import) (cd "$BAD" && "$QA" data import --input "$file" --out "$W/out.h5") > "$W/log" 2>&1; rc=$? ;;
+        info|validate) (cd "$BAD" && "$QA" data "$cmd" "$file") > "$W/log" 2>&1; rc=$? ;;
+        *) echo "FAIL: $file: unknown command '$cmd' in EXPECTED"; echo x >> "$W/failed"; continue ;;
+    esac
     if [ $rc -ne 1 ]; then echo "FAIL: $file: exit $rc, expected 1"; cat "$W/log"; echo x >> "$W/failed"; continue; fi
     if ! grep -qF -- "$want" "$W/log"; then echo "FAIL: $file: error lacks '$want'"; cat "$W/log"; echo x >> "$W/failed"; continue; fi
     if [ -e "$W/out.h5" ] || ls "$W"/.out.h5.tmp-* >/dev/null 2>&1; then echo "FAIL: $file: output left behind"; echo x >> "$W/failed"; continue; fi
     echo "ok: $file -> $want"
 done
 [ -e "$W/failed" ] && fail=1
+
+# The bad stores above are make_bad_stores.py's one store with one thing broken each; that
+# store unbroken must pass, so each refusal is the broken thing's.
+if "$PY" -c "import h5py, numpy" 2>/dev/null; then
+    "$PY" "$BAD/make_bad_stores.py" "$W" --control && "$QA" data validate "$W/control.h5" > "$W/log" 2>&1 \
+        && grep -q "structure ok (1 symbols x 3 timestamps)" "$W/log" && ok "the bad stores' unbroken control validates" \
+        || { ko "control store"; cat "$W/log"; }
+else
+    qa_skip "control store (python3-h5py not installed)"
+fi
 
 # A UTF-8 byte order mark before the header (spreadsheet exports) is not part of the first name.
 printf '\357\273\277date,open,high,low,close,volume\n2020-01-02,1,2,0.5,1.5,100\n2020-01-03,1,2,0.5,1.6,100\n' > "$W/BOM.csv"

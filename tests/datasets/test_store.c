@@ -124,6 +124,18 @@ static void test_bad_grids(void) {
     const char *empty[] = {""};
     QA_CHECK_ERR(qa_store_create(p, NULL, &m, 1, empty, 3, ok, &st), QA_ERR_INVALID_ARG, "must have 1 to 31 characters");
     QA_CHECK_ERR(qa_store_create(p, NULL, &m, 0, syms, 3, ok, &st), QA_ERR_INVALID_ARG, "at least one symbol");
+    QA_CHECK_ERR(qa_store_create(p, NULL, &m, 2, syms, 0, ok, &st), QA_ERR_INVALID_ARG, "the store has no bars");
+    /* Metadata a reader would divide by: a file open would refuse is not written either. */
+    qa_store_meta bad = m;
+    bad.bars_per_year = 0;
+    QA_CHECK_ERR(qa_store_create(p, NULL, &bad, 2, syms, 3, ok, &st), QA_ERR_INVALID_ARG,
+                 "attribute bars_per_year = 0: expected a finite number > 0");
+    bad.bars_per_year = NAN;
+    QA_CHECK_ERR(qa_store_create(p, NULL, &bad, 2, syms, 3, ok, &st), QA_ERR_INVALID_ARG, "bars_per_year = nan");
+    bad = m;
+    bad.bar_seconds = -60;
+    QA_CHECK_ERR(qa_store_create(p, NULL, &bad, 2, syms, 3, ok, &st), QA_ERR_INVALID_ARG,
+                 "attribute bar_seconds = -60: expected the bar length in seconds, > 0");
     QA_CHECK(!qa_fs_exists(p));
 }
 
