@@ -75,6 +75,18 @@ void qa_book_free(qa_book *p);
  * the portfolio file, line and field. */
 qa_status qa_book_check_market(const qa_book *p, const qa_store_t *store, int64_t valuation);
 
+/* The largest portfolio value accepted, and the largest magnitude of one position's market
+ * value: with every position below it, sums over any portfolio that fits in memory stay
+ * finite and scenario P&Ls (value x a move of at most a few hundred percent) too. */
+#define QA_BOOK_MAX_VALUE 1e18
+
+/* Checks position i's `what` ("market value", "option premium") = quantity x multiplier x
+ * price (price per unit: the instrument's, or an option's model value): an error naming
+ * the file, line, position id, quantity, multiplier and price when the product is not
+ * finite (e.g. quantity 1e308: it overflows) or its magnitude exceeds QA_BOOK_MAX_VALUE.
+ * `quantity` is given because positions held by weight get theirs from the price. */
+qa_status qa_book_check_value(const qa_book *p, size_t i, double quantity, double price, const char *what);
+
 /* Index of the first position with this id, or -1. */
 long qa_book_find(const qa_book *p, const char *id);
 

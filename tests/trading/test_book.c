@@ -8,6 +8,7 @@
 
 #include "datasets/store.h"
 #include "common/timeparse.h"
+#include "common/timer.h" /* the large portfolio's parse time */
 #include "harness.h"
 #include "kernels/risk.h"
 #include "trading/book.h"
@@ -164,11 +165,90 @@ static void test_market_checks(void) {
     qa_store_close(st);
 }
 
+/* A CSV of n etf positions p0..p{n-1} on four symbols; `dup` >= 0 gives the last
+ * position the id of position `dup`. */
+static const char *write_many(const char *name, size_t n, long dup) {
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    QA_CHECK(f != NULL);
+    if (!f) return path;
+    fputs("id,symbol,type,quantity\n", f);
+    static const char *const syms[] = {"SPY", "TLT", "GLD", "XLF"};
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "p%zu,%s,etf,%zu\n", dup >= 0 && i == n - 1 ? (size_t)dup : i, syms[i % 4], i + 1);
+    QA_CHECK(fclose(f) == 0);
+    return path;
+}
+
+/* 10^5 positions parse in well under a second (a pairwise duplicate check took a minute:
+ * 5e9 id comparisons); 10 s leaves room for a loaded or sanitized build. A duplicate
+ * among them is still found, naming both lines. */
+static void test_large_portfolio(void) {
+    const size_t n = 100000;
+    qa_book pf;
+    uint64_t t0 = qa_time_ns();
+    QA_CHECK_OK(qa_book_load(write_many("many.csv", n, -1), NAN, &pf));
+    double secs = qa_time_since(t0);
+    QA_CHECK_MSG(secs < 10.0, "100k positions took %.2f s to parse", secs);
+    QA_CHECK_INT(pf.n, n);
+    if (pf.n == n) {
+        QA_CHECK_STR(pf.pos[n - 1].id, "p99999");
+        QA_CHECK(pf.pos[n - 1].quantity == 100000.0);
+        QA_CHECK_INT(pf.pos[n - 1].line, 100001);
+    }
+    qa_book_free(&pf);
+    t0 = qa_time_ns();
+    QA_CHECK_ERR(qa_book_load(write_many("manydup.csv", n, 0), NAN, &pf), QA_ERR_CONFIG,
+                 "manydup.csv:100001: field 'id': duplicate id 'p0' (first at line 2)");
+    QA_CHECK_MSG(qa_time_since(t0) < 10.0, "100k positions with a duplicate took %.2f s", qa_time_since(t0));
+}
+
+/* Which duplicate is named: the pair whose second occurrence a reader meets first, as a
+ * scan from the top would report it. */
+static void test_duplicate_order(void) {
+    bad_rows("dup2.csv", "z,SPY,etf,1,,,,,\nb,SPY,etf,1,,,,,\nc,SPY,etf,1,,,,,\nb,SPY,etf,1,,,,,\nz,SPY,etf,1,,,,,\n",
+             "dup2.csv:5: field 'id': duplicate id 'b' (first at line 3)");
+    bad_rows("dup3.csv", "a,SPY,etf,1,,,,,\nq,SPY,etf,1,,,,,\na,SPY,etf,1,,,,,\na,SPY,etf,1,,,,,\nq,SPY,etf,1,,,,,\n",
+             "dup3.csv:4: field 'id': duplicate id 'a' (first at line 2)");
+    /* default ids (the symbol) collide too */
+    bad_rows("dup4.csv", ",SPY,etf,1,,,,,\n,TLT,etf,1,,,,,\n,SPY,etf,2,,,,,\n",
+             "dup4.csv:4: field 'id': duplicate id 'SPY' (first at line 2)");
+}
+
+/* Market values quantity x multiplier x price: an overflow (quantity 1e308) or a value
+ * past QA_BOOK_MAX_VALUE is refused naming the file, line, id, quantity and price. */
+static void test_market_value_bounds(void) {
+    const char *p = write_file("huge.csv", "id,symbol,type,quantity,multiplier\n"
+                                           "ok,SPY,etf,100,\n"
+                                           "big,SPY,etf,1e308,\n"
+                                           "fut,SPY,future,2e15,1000\n");
+    qa_book pf;
+    QA_CHECK_OK(qa_book_load(p, NAN, &pf)); /* each number alone is fine */
+    if (pf.n != 3) return;
+    QA_CHECK_OK(qa_book_check_value(&pf, 0, pf.pos[0].quantity, 600.0, "market value"));
+    QA_CHECK_ERR(qa_book_check_value(&pf, 1, pf.pos[1].quantity, 600.0, "market value"), QA_ERR_CONFIG,
+                 "huge.csv:3: position 'big': market value = quantity 1e+308 x multiplier 1 x price 600 = inf is not "
+                 "finite (the product overflows a double)");
+    QA_CHECK_ERR(qa_book_check_value(&pf, 2, pf.pos[2].quantity, 600.0, "market value"), QA_ERR_CONFIG,
+                 "huge.csv:4: position 'fut': market value = quantity 2e+15 x multiplier 1000 x price 600 = 1.2e+21 is "
+                 "larger in magnitude than 1e18");
+    /* exactly at the bound passes; a short position is bounded by its magnitude */
+    QA_CHECK_OK(qa_book_check_value(&pf, 0, -1e15, 1000.0, "market value"));
+    QA_CHECK_ERR(qa_book_check_value(&pf, 0, -1e16, 1000.0, "market value"), QA_ERR_CONFIG, "= -1e+19 is larger");
+    QA_CHECK_ERR(qa_book_check_value(&pf, 0, 1.0, NAN, "option premium"), QA_ERR_CONFIG,
+                 "position 'ok': option premium = quantity 1 x multiplier 1 x price nan = nan is not a number");
+    qa_book_free(&pf);
+}
+
 int main(void) {
     if (qa_test_tmpdir(dir, sizeof dir, "test_portfolio")) return 1;
     QA_RUN(test_csv_and_yaml_agree);
     QA_RUN(test_bad_files);
     QA_RUN(test_market_checks);
+    QA_RUN(test_large_portfolio);
+    QA_RUN(test_duplicate_order);
+    QA_RUN(test_market_value_bounds);
     qa_test_rmtree(dir);
     return qa_test_finish();
 }
