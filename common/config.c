@@ -18,7 +18,8 @@
 
 struct qa_cfg_node {
     qa_cfg_kind kind;
-    int line;
+    int line;        /* 1-based line in the file; 0 for a node given by --set */
+    const char *set; /* the "--set" assignment that gave this node, or NULL */
     int plain; /* scalar written without quotes (only plain scalars can be null) */
     char *text;
     size_t n;
@@ -77,6 +78,130 @@ void qa_cfg_free(qa_cfg_t *cfg) {
     }
     free(cfg->name);
     free(cfg);
+}
+
+/* ---- aliases ----------------------------------------------------------------- */
+
+/* libyaml's document shares an anchored node between its aliases, but the tree built here
+ * copies it at every alias, so nested aliases grow exponentially: ten short lines where each
+ * level names the previous one 9 times (a "billion laughs") ask for 9^9 copies. A pass over
+ * the parser's events counts the nodes each anchor expands to and refuses the document,
+ * before anything is copied, once aliases would copy more than this many nodes; an alias
+ * inside its own anchor (a cycle) is refused as well. Real configs copy a few dozen nodes. */
+#define MAX_ALIAS_NODES 1000000
+
+typedef struct anchor_size {
+    char *name;
+    uint64_t nodes; /* nodes the anchored value expands to, its own aliases included */
+    int open;       /* the anchored collection is still being read */
+} anchor_size;
+
+/* Records anchor `name` (NULL: none) with `nodes`; *index receives its slot or SIZE_MAX. */
+static qa_status anchor_add(anchor_size **a, size_t *n, size_t *cap, const unsigned char *name, uint64_t nodes,
+                            int open, size_t *index) {
+    *index = SIZE_MAX;
+    if (!name) return QA_OK;
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 16;
+        anchor_size *na = realloc(*a, nc * sizeof *na);
+        if (!na) return QA_FAIL(QA_ERR_NOMEM, "YAML anchors (%zu)", nc);
+        *a = na;
+        *cap = nc;
+    }
+    char *copy = strdup((const char *)name);
+    if (!copy) return QA_FAIL(QA_ERR_NOMEM, "YAML anchor name");
+    (*a)[*n] = (anchor_size){copy, nodes, open};
+    *index = (*n)++;
+    return QA_OK;
+}
+
+/* The alias check above, over the first document of `text`. Syntax errors end the pass
+ * quietly: the load that follows reports them with their line, as it does an alias to an
+ * undefined anchor. Lookups scan the anchors from the newest (a redefined anchor name
+ * refers to its latest definition), as libyaml's own loader does. */
+static qa_status check_aliases(const char *name, const char *text, size_t len) {
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return QA_FAIL(QA_ERR_NOMEM, "YAML parser");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    qa_status st = QA_OK;
+    anchor_size *anchors = NULL;
+    size_t nanchors = 0, cap = 0;
+    uint64_t count[MAX_DEPTH + 2];  /* per open collection: nodes so far, itself included */
+    size_t opened[MAX_DEPTH + 2];   /* per open collection: its anchor slot or SIZE_MAX */
+    int depth = 0;                  /* open collections */
+    uint64_t copied = 0;            /* nodes that aliases copy */
+    for (int done = 0; !done && st == QA_OK;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) break;
+        unsigned long line = (unsigned long)ev.start_mark.line + 1;
+        uint64_t value = 0; /* nodes of a completed value, added to its parent */
+        size_t slot;
+        switch (ev.type) {
+        case YAML_SCALAR_EVENT:
+            value = 1;
+            st = anchor_add(&anchors, &nanchors, &cap, ev.data.scalar.anchor, 1, 0, &slot);
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (depth > MAX_DEPTH) {
+                st = QA_FAIL(QA_ERR_CONFIG, "%s:%lu: nesting deeper than %d levels", name, line, MAX_DEPTH);
+                break;
+            }
+            depth++;
+            count[depth] = 1;
+            st = anchor_add(&anchors, &nanchors, &cap,
+                            ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
+                                                                 : ev.data.mapping_start.anchor,
+                            0, 1, &opened[depth]);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            if (depth == 0) break; /* unbalanced: libyaml reports it */
+            value = count[depth];
+            if (opened[depth] != SIZE_MAX) {
+                anchors[opened[depth]].nodes = value;
+                anchors[opened[depth]].open = 0;
+            }
+            depth--;
+            break;
+        case YAML_ALIAS_EVENT: {
+            const char *a = (const char *)ev.data.alias.anchor;
+            size_t k = nanchors;
+            while (k > 0 && strcmp(anchors[k - 1].name, a) != 0) k--;
+            if (k == 0) {
+                done = 1; /* undefined: the load names it */
+                break;
+            }
+            const anchor_size *an = &anchors[k - 1];
+            if (an->open) {
+                st = QA_FAIL(QA_ERR_CONFIG, "%s:%lu: alias '*%s' refers to the value it is inside (a recursive alias)",
+                             name, line, a);
+                break;
+            }
+            copied += an->nodes;
+            if (copied > MAX_ALIAS_NODES) {
+                st = QA_FAIL(QA_ERR_CONFIG, "%s:%lu: alias '*%s' (%llu nodes) takes the nodes copied by aliases past "
+                                            "the limit of %d (nested aliases expand exponentially)",
+                             name, line, a, (unsigned long long)an->nodes, MAX_ALIAS_NODES);
+                break;
+            }
+            value = an->nodes;
+            break;
+        }
+        case YAML_DOCUMENT_END_EVENT:
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        default:
+            break;
+        }
+        if (value && depth > 0) count[depth] += value;
+        yaml_event_delete(&ev);
+    }
+    for (size_t i = 0; i < nanchors; i++) free(anchors[i].name);
+    free(anchors);
+    yaml_parser_delete(&parser);
+    return st;
 }
 
 /* ---- parsing ----------------------------------------------------------------- */
@@ -162,6 +287,8 @@ qa_status qa_cfg_parse(const char *name, const char *text, size_t len, qa_cfg_t 
     cfg->name = strdup(name);
     if (!cfg->name) QA_TRY_FAIL(QA_ERR_NOMEM, "config name");
 
+    /* Aliases are written with '*': a text without one needs no alias check. */
+    if (len && memchr(text, '*', len)) QA_TRY(check_aliases(name, text, len));
     if (!yaml_parser_initialize(&parser)) QA_TRY_FAIL(QA_ERR_NOMEM, "YAML parser");
     have_parser = 1;
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -225,6 +352,19 @@ const qa_cfg_node *qa_cfg_root(const qa_cfg_t *cfg) { return cfg->root; }
 
 qa_cfg_kind qa_cfg_node_kind(const qa_cfg_node *n) { return n ? n->kind : QA_CFG_NULL; }
 int qa_cfg_node_line(const qa_cfg_node *n) { return n ? n->line : 0; }
+
+const char *qa_cfg_node_where(const qa_cfg_t *cfg, const qa_cfg_node *n, char *buf, size_t size) {
+    if (n && n->set) snprintf(buf, size, "--set %s", n->set);
+    else snprintf(buf, size, "%s:%d", cfg->name, n ? n->line : 0);
+    return buf;
+}
+
+/* Where key i of `map` was given: its value's --set, or the key's line in the file. */
+static const char *key_where(const qa_cfg_t *cfg, const qa_cfg_node *map, size_t i, char *buf, size_t size) {
+    if (map->vals[i]->set && map->key_lines[i] == 0) return qa_cfg_node_where(cfg, map->vals[i], buf, size);
+    snprintf(buf, size, "%s:%d", cfg->name, map->key_lines[i]);
+    return buf;
+}
 const char *qa_cfg_node_text(const qa_cfg_node *n) {
     return (n && n->kind == QA_CFG_SCALAR) ? n->text : NULL;
 }
@@ -259,8 +399,8 @@ qa_status qa_cfg_error(const qa_cfg_t *cfg, const qa_cfg_node *node, const char 
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key '%s': %s", cfg->name, qa_cfg_node_line(node), what,
-                   detail);
+    char at[QA_CFG_WHERE_MAX];
+    return QA_FAIL(QA_ERR_CONFIG, "%s: key '%s': %s", qa_cfg_node_where(cfg, node, at, sizeof at), what, detail);
 }
 
 static qa_status need_scalar(const qa_cfg_t *cfg, const qa_cfg_node *n, const char *what,
@@ -429,13 +569,15 @@ typedef struct bind_ctx {
     const qa_cfg_t *cfg;
     size_t n;
     const void *addr[BIND_MAX_SEEN];
-    int line[BIND_MAX_SEEN];
+    const qa_cfg_node *map[BIND_MAX_SEEN]; /* the map and key index that bound it */
+    size_t key[BIND_MAX_SEEN];
     char what[BIND_MAX_SEEN][64];
 } bind_ctx;
 
 static qa_status bind_map(bind_ctx *ctx, const qa_cfg_node *map, const qa_cfg_field *schema, char *dst,
                           const char *section);
-static qa_status mark_bound(bind_ctx *ctx, const qa_cfg_field *f, const void *addr, int line, const char *what);
+static qa_status mark_bound(bind_ctx *ctx, const qa_cfg_field *f, const void *addr, const qa_cfg_node *map, size_t key,
+                            const char *what);
 
 static qa_status read_int_field(const qa_cfg_t *cfg, const qa_cfg_node *v, const qa_cfg_field *f, const char *what,
                                 long long *out) {
@@ -483,7 +625,7 @@ static qa_status bind_field(bind_ctx *ctx, const qa_cfg_node *v, const qa_cfg_fi
         if (v->kind == QA_CFG_SCALAR && f->sub[0].key && f->sub[0].type == QA_CFG_T_ENUM) {
             char sub_what[256];
             join_path(sub_what, sizeof sub_what, what, f->sub[0].key);
-            st = mark_bound(ctx, &f->sub[0], p + f->sub[0].offset, v->line, sub_what);
+            st = mark_bound(ctx, &f->sub[0], p + f->sub[0].offset, v, SIZE_MAX, sub_what);
             return st != QA_OK ? st : bind_field(ctx, v, &f->sub[0], p, sub_what);
         }
         if (v->kind != QA_CFG_MAP) return qa_cfg_error(cfg, v, what, "expected a map of keys");
@@ -541,24 +683,42 @@ static qa_status unknown_key(const qa_cfg_t *cfg, const qa_cfg_node *map, size_t
     char allowed[768] = "";
     list_keys(schema, map->keys[i], allowed, sizeof allowed, &used, &best, &best_d);
     const char *where = section && *section ? section : "the top level";
+    char at[QA_CFG_WHERE_MAX];
+    key_where(cfg, map, i, at, sizeof at);
     if (best && best_d <= 2)
-        return QA_FAIL(QA_ERR_CONFIG, "%s:%d: unknown key '%s' in %s (did you mean '%s'?)", cfg->name,
-                       map->key_lines[i], map->keys[i], where, best);
-    return QA_FAIL(QA_ERR_CONFIG, "%s:%d: unknown key '%s' in %s (allowed: %s)", cfg->name, map->key_lines[i],
-                   map->keys[i], where, allowed);
+        return QA_FAIL(QA_ERR_CONFIG, "%s: unknown key '%s' in %s (did you mean '%s'?)", at, map->keys[i], where,
+                       best);
+    return QA_FAIL(QA_ERR_CONFIG, "%s: unknown key '%s' in %s (allowed: %s)", at, map->keys[i], where, allowed);
 }
 
-/* Records that `what` (at `line`) sets the member at `addr`; an error if something else
- * set it already in this bind. Sections and inline blocks are containers, not values. */
-static qa_status mark_bound(bind_ctx *ctx, const qa_cfg_field *f, const void *addr, int line, const char *what) {
+/* Where key `key` of `map` was given (key SIZE_MAX: the node `map` itself): "file:line" or
+ * "--set a=b"; *set tells which. */
+static const char *bound_where(const qa_cfg_t *cfg, const qa_cfg_node *map, size_t key, char *buf, size_t size,
+                               int *set) {
+    const qa_cfg_node *v = key == SIZE_MAX ? map : map->vals[key];
+    *set = v->set && (key == SIZE_MAX || map->key_lines[key] == 0);
+    return key == SIZE_MAX ? qa_cfg_node_where(cfg, map, buf, size) : key_where(cfg, map, key, buf, size);
+}
+
+/* Records that `what` (key `key` of `map`) sets the member at `addr`; an error if something
+ * else set it already in this bind. Sections and inline blocks are containers, not values. */
+static qa_status mark_bound(bind_ctx *ctx, const qa_cfg_field *f, const void *addr, const qa_cfg_node *map, size_t key,
+                            const char *what) {
     if (f->type == QA_CFG_T_SECTION || f->type == QA_CFG_T_INLINE) return QA_OK;
     for (size_t k = 0; k < ctx->n; k++)
-        if (ctx->addr[k] == addr)
-            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key '%s' sets the same value as '%s' at line %d (give it once)",
-                           ctx->cfg->name, line, what, ctx->what[k], ctx->line[k]);
+        if (ctx->addr[k] == addr) {
+            char at[QA_CFG_WHERE_MAX], first[QA_CFG_WHERE_MAX];
+            int at_set, first_set;
+            bound_where(ctx->cfg, map, key, at, sizeof at, &at_set);
+            bound_where(ctx->cfg, ctx->map[k], ctx->key[k], first, sizeof first, &first_set);
+            const char *line = strrchr(first, ':'); /* "file:N" -> "N" */
+            return QA_FAIL(QA_ERR_CONFIG, "%s: key '%s' sets the same value as '%s' %s %s (give it once)", at, what,
+                           ctx->what[k], first_set ? "from" : "at line", first_set || !line ? first : line + 1);
+        }
     if (ctx->n == BIND_MAX_SEEN) return QA_OK; /* more keys than any schema has: no check */
     ctx->addr[ctx->n] = addr;
-    ctx->line[ctx->n] = line;
+    ctx->map[ctx->n] = map;
+    ctx->key[ctx->n] = key;
     snprintf(ctx->what[ctx->n], sizeof ctx->what[0], "%.63s", what);
     ctx->n++;
     return QA_OK;
@@ -583,7 +743,7 @@ static qa_status bind_map(bind_ctx *ctx, const qa_cfg_node *map, const qa_cfg_fi
                 return qa_cfg_error(cfg, v, what, "a value is required");
             continue; /* `key:` with no value keeps the default */
         }
-        qa_status st = mark_bound(ctx, f, dst + base + f->offset, map->key_lines[i], what);
+        qa_status st = mark_bound(ctx, f, dst + base + f->offset, map, i, what);
         if (st == QA_OK) st = bind_field(ctx, v, f, dst + base, what);
         if (st != QA_OK) return st;
     }
@@ -592,8 +752,10 @@ static qa_status bind_map(bind_ctx *ctx, const qa_cfg_node *map, const qa_cfg_fi
         const qa_cfg_node *v = qa_cfg_map_get(map, s->key);
         if (!v || v->kind == QA_CFG_NULL) {
             join_path(what, sizeof what, section, s->key);
-            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: missing required key '%s'", cfg->name,
-                           map ? map->line : 1, what);
+            char at[QA_CFG_WHERE_MAX];
+            if (map) qa_cfg_node_where(cfg, map, at, sizeof at);
+            else snprintf(at, sizeof at, "%s:1", cfg->name);
+            return QA_FAIL(QA_ERR_CONFIG, "%s: missing required key '%s'", at, what);
         }
     }
     return QA_OK;
@@ -640,12 +802,14 @@ static qa_status map_put(qa_cfg_t *cfg, qa_cfg_node *map, const char *key, qa_cf
     return QA_OK;
 }
 
-/* Copies a node tree from another cfg into this one's arena. */
-static qa_cfg_node *clone_node(qa_cfg_t *cfg, const qa_cfg_node *src) {
+/* Copies a node tree from another cfg into this one's arena, every node marked as given
+ * by the override `set` (so errors name it instead of a line). */
+static qa_cfg_node *clone_node(qa_cfg_t *cfg, const qa_cfg_node *src, const char *set) {
     qa_cfg_node *n = arena_alloc(cfg, sizeof *n);
     if (!n) return NULL;
     *n = *src;
     n->line = 0; /* from the command line */
+    n->set = set;
     if (src->text && !(n->text = arena_strdup(cfg, src->text, strlen(src->text)))) return NULL;
     if (src->n) {
         n->vals = arena_alloc(cfg, src->n * sizeof *n->vals);
@@ -656,7 +820,7 @@ static qa_cfg_node *clone_node(qa_cfg_t *cfg, const qa_cfg_node *src) {
             if (!n->keys || !n->key_lines) return NULL;
         }
         for (size_t i = 0; i < src->n; i++) {
-            if (!(n->vals[i] = clone_node(cfg, src->vals[i]))) return NULL;
+            if (!(n->vals[i] = clone_node(cfg, src->vals[i], set))) return NULL;
             if (src->keys && !(n->keys[i] = arena_strdup(cfg, src->keys[i], strlen(src->keys[i]))))
                 return NULL;
         }
@@ -674,10 +838,18 @@ qa_status qa_cfg_override(qa_cfg_t *cfg, const char *assignment) {
     if (!doc) return QA_FAIL(QA_ERR_NOMEM, "override");
     snprintf(doc, vlen + 8, "v: %s\n", eq + 1);
     qa_cfg_t *tmp = NULL;
-    qa_status st = qa_cfg_parse("--set", doc, strlen(doc), &tmp);
+    qa_status st = qa_cfg_parse("value", doc, strlen(doc), &tmp);
     free(doc);
-    if (st != QA_OK) return st;
-    qa_cfg_node *val = clone_node(cfg, qa_cfg_map_value_at(tmp->root, 0));
+    if (st != QA_OK) {
+        if (st != QA_ERR_CONFIG) return st;
+        /* The line of the one-line document built above means nothing to the user: drop it. */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", qa_err_msg());
+        const char *why = strncmp(msg, "value:", 6) == 0 && strchr(msg + 6, ' ') ? strchr(msg + 6, ' ') + 1 : msg;
+        return QA_FAIL(QA_ERR_CONFIG, "--set %s: the value is not valid YAML: %s", assignment, why);
+    }
+    const char *set = arena_strdup(cfg, assignment, strlen(assignment));
+    qa_cfg_node *val = set ? clone_node(cfg, qa_cfg_map_value_at(tmp->root, 0), set) : NULL;
     qa_cfg_free(tmp);
     if (!val) return QA_FAIL(QA_ERR_NOMEM, "override value");
 
@@ -700,6 +872,7 @@ qa_status qa_cfg_override(qa_cfg_t *cfg, const char *assignment) {
             child = arena_alloc(cfg, sizeof *child);
             if (!child) return QA_FAIL(QA_ERR_NOMEM, "override");
             child->kind = QA_CFG_MAP;
+            child->set = set;
             st = map_put(cfg, map, part, child);
             if (st != QA_OK) return st;
         } else if (child->kind != QA_CFG_MAP) {

@@ -45,6 +45,11 @@ qa_status qa_cfg_override(qa_cfg_t *cfg, const char *assignment);
 /* Node inspection. `node` may be NULL (absent): kind NULL, line 0, length 0. */
 qa_cfg_kind qa_cfg_node_kind(const qa_cfg_node *node);
 int qa_cfg_node_line(const qa_cfg_node *node);
+/* Where `node` was given, for messages: "file:line", or "--set a.b=value" for a node
+ * given by qa_cfg_override (whose line is 0). Writes into buf (QA_CFG_WHERE_MAX bytes
+ * hold any override the command line takes) and returns it. */
+#define QA_CFG_WHERE_MAX 640
+const char *qa_cfg_node_where(const qa_cfg_t *cfg, const qa_cfg_node *node, char *buf, size_t size);
 /* Scalar text; NULL for non-scalars. */
 const char *qa_cfg_node_text(const qa_cfg_node *node);
 /* Number of items of a sequence or entries of a map. */
@@ -70,7 +75,8 @@ qa_status qa_cfg_read_string(const qa_cfg_t *cfg, const qa_cfg_node *node, const
 qa_status qa_cfg_read_enum(const qa_cfg_t *cfg, const qa_cfg_node *node, const char *what,
                            const char *const *choices, int *out);
 
-/* Records a QA_ERR_CONFIG error "file:line: key 'what': <detail>" and returns it. */
+/* Records a QA_ERR_CONFIG error "file:line: key 'what': <detail>" ("--set a.b=v: key ..."
+ * for a value given by qa_cfg_override) and returns it. */
 qa_status qa_cfg_error(const qa_cfg_t *cfg, const qa_cfg_node *node, const char *what,
                        const char *fmt, ...)
 #if defined(__GNUC__)

@@ -355,6 +355,34 @@ static uint64_t set_hash(const qa_bt_params *p, int n) {
     return h;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Distinct values slot j can take in a random search into *out, 0 when it is continuous
+ * (a range without a step for a real-valued parameter). */
+static qa_status slot_distinct(const qa_sweep_cfg *c, const slot_spec *sp, int j, double *out) {
+    if (!sp->range) {
+        double *v = malloc((sp->n ? sp->n : 1) * sizeof *v);
+        if (!v) return QA_FAIL(QA_ERR_NOMEM, "grid values (%zu)", sp->n);
+        memcpy(v, sp->vals, sp->n * sizeof *v);
+        qsort(v, sp->n, sizeof *v, cmp_double);
+        size_t d = 0;
+        for (size_t i = 0; i < sp->n; i++) d += i == 0 || v[i] != v[i - 1];
+        free(v);
+        *out = (double)d;
+        return QA_OK;
+    }
+    if (sp->step > 0 || qa_sweep_slot_is_int(c->strategy, j)) {
+        double step = sp->step > 0 ? sp->step : 1.0;
+        *out = floor((sp->hi - sp->lo) / step + 1e-9) + 1.0;
+        return QA_OK;
+    }
+    *out = 0.0;
+    return QA_OK;
+}
+
 static qa_status expand_grid(qa_sweep_cfg *c, slot_spec *sp) {
     const qa_cfg_t *cfg = c->doc;
     size_t cap = 0;
@@ -388,12 +416,30 @@ static qa_status expand_grid(qa_sweep_cfg *c, slot_spec *sp) {
         }
     } else {
         /* Draw i of slot j: Philox (seed, stream 1000 + j, attempt). Inconsistent or
-         * repeated draws are rejected and drawn again, up to 1000 attempts per sample. */
-        size_t attempts = (size_t)c->samples * 1000, cap_h = 16;
+         * repeated draws are rejected and drawn again. A space of fewer distinct sets than
+         * samples is refused at once (for discrete slots it is counted exactly); otherwise
+         * the draws stop after 100 per sample, or earlier once even the rate of new valid
+         * sets so far (which only falls as the space fills) cannot reach the count. */
+        double space = 1.0;
+        for (int j = 0; j < c->nslots; j++) {
+            double d = 0.0;
+            if ((st = slot_distinct(c, &sp[j], j, &d)) != QA_OK) return st;
+            space = d > 0 && space > 0 ? space * d : 0.0; /* 0: a continuous slot, no bound */
+        }
+        if (space > 0 && space < (double)c->samples)
+            return qa_cfg_error(cfg, c->n_grid, "grid",
+                                "random search asks for %lld samples but the grid has only %.0f distinct parameter sets "
+                                "(lower 'samples', widen the grid, or use search: grid)",
+                                c->samples, space);
+        size_t attempts = (size_t)c->samples * 100, cap_h = 16;
         while (cap_h < 2 * (size_t)c->samples) cap_h *= 2;
         size_t *table = calloc(cap_h, sizeof *table);
         if (!table) return QA_FAIL(QA_ERR_NOMEM, "random search table");
-        for (size_t a = 0; a < attempts && c->nparams < (size_t)c->samples; a++) {
+        size_t a = 0;
+        for (; a < attempts && c->nparams < (size_t)c->samples; a++) {
+            if (a >= 10 * (size_t)c->samples && a % 1024 == 0 &&
+                (double)c->nparams * ((double)attempts / (double)a) < (double)c->samples)
+                break;
             qa_bt_params p;
             memset(&p, 0, sizeof p);
             for (int j = 0; j < c->nslots; j++) {
@@ -432,13 +478,20 @@ static qa_status expand_grid(qa_sweep_cfg *c, slot_spec *sp) {
             table[slot] = c->nparams;
         }
         free(table);
+        if (c->nparams < (size_t)c->samples && c->nparams > 0) {
+            char of[64] = "";
+            if (space > 0) snprintf(of, sizeof of, " (of %.0f distinct sets in the grid)", space);
+            return qa_cfg_error(cfg, c->n_grid, "grid",
+                                "random search found only %zu distinct valid parameter sets%s in %zu draws, %lld asked "
+                                "(%zu draws inconsistent%s%s; lower 'samples' or widen the grid)",
+                                c->nparams, of, a, c->samples, c->dropped, c->dropped ? ", e.g. " : "",
+                                c->dropped ? first_bad : "");
+        }
     }
     if (c->nparams == 0)
         return qa_cfg_error(cfg, c->n_grid, "grid",
                             "no valid parameter set: all %zu combinations are inconsistent, e.g. %s", tried,
                             first_bad[0] ? first_bad : "?");
-    if (c->random && c->nparams < (size_t)c->samples)
-        qa_log_warn("random search: only %zu distinct valid sets found for %lld samples", c->nparams, c->samples);
     if (c->dropped)
         qa_log_info("grid: %zu of %zu combinations dropped as inconsistent (e.g. %s)", c->dropped, tried, first_bad);
     return QA_OK;
@@ -461,8 +514,11 @@ static qa_status bind_grid(qa_sweep_cfg *c) {
             char names[256] = "";
             for (int j = 0; j < c->nslots; j++)
                 snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j ? ", " : "", c->slot_names[j]);
-            st = QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'grid.%s': unknown parameter '%s' of %s (parameters: %s)",
-                         qa_cfg_name(cfg), qa_cfg_map_key_line_at(g, i), key, key, qa_sweep_strategy_name(c->strategy), names);
+            char at[QA_CFG_WHERE_MAX];
+            if (qa_cfg_map_key_line_at(g, i) > 0) snprintf(at, sizeof at, "%s:%d", qa_cfg_name(cfg), qa_cfg_map_key_line_at(g, i));
+            else qa_cfg_node_where(cfg, qa_cfg_map_value_at(g, i), at, sizeof at); /* a key given by --set */
+            st = QA_FAIL(QA_ERR_CONFIG, "%s: key 'grid.%s': unknown parameter '%s' of %s (parameters: %s)", at, key,
+                         key, qa_sweep_strategy_name(c->strategy), names);
             goto cleanup;
         }
         char what[96];

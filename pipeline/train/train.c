@@ -161,8 +161,8 @@ static const qa_cfg_node *node_at(const qa_train_cfg *c, const char *sec, const 
     return n;
 }
 
-/* A config error at `sec.key[idx]`: "file:line: key 'sec.key[idx]': detail", or without
- * a line when the key was not written (a default). */
+/* A config error at `sec.key[idx]`: "file:line: key 'sec.key[idx]': detail" ("--set ...: key"
+ * for a value from the command line), or without a line when the key was not written (a default). */
 #if defined(__GNUC__)
 __attribute__((format(printf, 5, 6)))
 #endif
@@ -175,7 +175,7 @@ static qa_status cfg_err(const qa_train_cfg *c, const char *sec, const char *key
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
     const qa_cfg_node *n = node_at(c, sec, key, idx);
-    if (n && qa_cfg_node_line(n) > 0) return qa_cfg_error(c->doc, n, what, "%s", detail);
+    if (n) return qa_cfg_error(c->doc, n, what, "%s", detail); /* names the file:line or the --set */
     return QA_FAIL(QA_ERR_CONFIG, "%s: key '%s' (default or command line): %s", c->doc ? qa_cfg_name(c->doc) : "config",
                    what, detail);
 }

@@ -1,7 +1,12 @@
 /* Config parsing and schema binding: every rejection names file, line and key. */
+#include <signal.h>       /* SIGALRM in the child's time limit */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>        /* snprintf, fprintf */
 #include <string.h>
+#include <sys/resource.h> /* setrlimit: the child's memory cap */
+#include <sys/wait.h>     /* waitpid */
+#include <unistd.h>       /* fork, alarm, _exit */
 
 #include "common/config.h"
 #include "common/json.h" /* qa_json_from_schema */
@@ -230,6 +235,145 @@ static void test_typed_blocks(void) {
     json_decref(j);
 }
 
+/* Errors in a value given by --set name the override, not "file:0". */
+static void test_override_errors(void) {
+    static const struct {
+        const char *text, *set, *want;
+    } cases[] = {
+        {"window: 5\n", "window=abc", "--set window=abc: key 'window': 'abc' is not an integer"},
+        {"window: 5\n", "window=1", "--set window=1: key 'window': 1 is out of range [2, 10000]"},
+        {"window: 5\n", "fast=[3,999]", "--set fast=[3,999]: key 'fast[1]': 999 is out of range [1, 500]"},
+        {"window: 5\n", "model.sed=1", "--set model.sed=1: unknown key 'sed' in model (did you mean 'seed'?)"},
+        {"window: 5\n", "windw=1", "--set windw=1: unknown key 'windw' in the top level"},
+        {"window: 5\n", "grid.fast=[1", "--set grid.fast=[1: the value is not valid YAML: did not find expected ','"},
+        {"window: 5\n", "model=3", "--set model=3: key 'model': expected a map of keys"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        qa_cfg_t *cfg = NULL;
+        QA_CHECK_OK(qa_cfg_parse("t.yaml", cases[i].text, strlen(cases[i].text), &cfg));
+        qa_status st = qa_cfg_override(cfg, cases[i].set);
+        demo_cfg d = {0};
+        if (st == QA_OK) st = qa_cfg_bind(cfg, qa_cfg_root(cfg), schema, &d, NULL);
+        QA_CHECK_MSG(st == QA_ERR_CONFIG && strstr(qa_err_msg(), cases[i].want), "--set %s -> %s '%s', want '%s'",
+                     cases[i].set, qa_status_name(st), qa_err_msg(), cases[i].want);
+        QA_CHECK_MSG(!strstr(qa_err_msg(), ":0:"), "--set %s: '%s' names line 0", cases[i].set, qa_err_msg());
+        qa_cfg_free(cfg);
+    }
+    /* a value in the file: still file:line */
+    demo_cfg d;
+    QA_CHECK_ERR(bind_text("window: 5\nmodel: {seed: -1}\n", &d, NULL), QA_ERR_CONFIG, "t.yaml:2: key 'model.seed'");
+    /* the same value from the file and from --set through a flat alias: both named */
+    engine e;
+    qa_cfg_t *cfg = NULL;
+    QA_CHECK_OK(qa_cfg_parse("e.yaml", "settings: {window: 40}\n", 23, &cfg));
+    QA_CHECK_OK(qa_cfg_override(cfg, "window=41"));
+    QA_CHECK_ERR(qa_cfg_bind(cfg, qa_cfg_root(cfg), engine_schema, &e, NULL), QA_ERR_CONFIG,
+                 "--set window=41: key 'window' sets the same value as 'settings.window' at line 1");
+    qa_cfg_free(cfg);
+    /* the node API names the place the same way */
+    char at[QA_CFG_WHERE_MAX];
+    QA_CHECK_OK(qa_cfg_parse("w.yaml", "a: 1\nb: 2\n", 10, &cfg));
+    QA_CHECK_OK(qa_cfg_override(cfg, "b=3"));
+    QA_CHECK_STR(qa_cfg_node_where(cfg, qa_cfg_map_get(qa_cfg_root(cfg), "a"), at, sizeof at), "w.yaml:1");
+    QA_CHECK_STR(qa_cfg_node_where(cfg, qa_cfg_map_get(qa_cfg_root(cfg), "b"), at, sizeof at), "--set b=3");
+    qa_cfg_free(cfg);
+}
+
+/* ---- aliases ---------------------------------------------------------------------------------- */
+
+/* The "billion laughs": level k is a list naming level k-1 nine times, so the top level
+ * stands for 9^levels scalars; written with ~60 bytes a level. */
+static size_t laughs(char *buf, size_t size, int levels) {
+    size_t used = (size_t)snprintf(buf, size, "a0: &a0 [lol]\n");
+    for (int k = 1; k <= levels; k++) {
+        used += (size_t)snprintf(buf + used, size - used, "a%d: &a%d [", k, k);
+        for (int j = 0; j < 9; j++) used += (size_t)snprintf(buf + used, size - used, "%s*a%d", j ? "," : "", k - 1);
+        used += (size_t)snprintf(buf + used, size - used, "]\n");
+    }
+    return used;
+}
+
+/* The parse in a child under a 512 MiB address-space cap (none under AddressSanitizer,
+ * which reserves terabytes of shadow) and a 20 s alarm, so an unbounded expansion fails
+ * the test instead of taking the machine. Exit 0: refused with `want` in the message. */
+static int parse_capped(const char *text, size_t len, const char *want) {
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+#if !defined(__SANITIZE_ADDRESS__)
+        struct rlimit rl = {512u << 20, 512u << 20};
+        if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(3);
+#endif
+        alarm(20);
+        qa_cfg_t *cfg = NULL;
+        qa_status st = qa_cfg_parse("laughs.yaml", text, len, &cfg);
+        qa_cfg_free(cfg);
+        if (st == QA_ERR_CONFIG && strstr(qa_err_msg(), want)) _exit(0);
+        fprintf(stderr, "child: %s: %s\n", qa_status_name(st), qa_err_msg());
+        _exit(1);
+    }
+    int ws = 0;
+    if (waitpid(pid, &ws, 0) != pid) return -1;
+    if (WIFSIGNALED(ws)) return 128 + WTERMSIG(ws);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+static void test_alias_bomb(void) {
+    char buf[4096];
+    size_t len = laughs(buf, sizeof buf, 9);
+    QA_CHECK(len < 700); /* the 606 bytes */
+    /* Level k has 1 + 9 size(k-1) nodes (a0: 2): 19, 172, 1549, 13942, 125479, ... Aliases
+     * copy 9 size(k-1) on line k+1: 141156 through line 6, and line 7's aliases of a5 pass
+     * 1e6 at the 7th (141156 + 7 x 125479 = 1019509). */
+    int rc = parse_capped(buf, len, "laughs.yaml:7: alias '*a5' (125479 nodes)");
+    QA_CHECK_MSG(rc == 0, "billion laughs: child exit %d (0 = refused with file:line and the alias)", rc);
+    rc = parse_capped(buf, len, "past the limit of 1000000");
+    QA_CHECK_MSG(rc == 0, "billion laughs: message names the limit (child exit %d)", rc);
+    /* five levels copy 141156 nodes: within the limit, and every copy is there */
+    len = laughs(buf, sizeof buf, 5);
+    qa_cfg_t *cfg = NULL;
+    QA_CHECK_OK(qa_cfg_parse("five.yaml", buf, len, &cfg));
+    const qa_cfg_node *n = qa_cfg_map_get(qa_cfg_root(cfg), "a5");
+    static const size_t path[] = {8, 0, 4, 2, 1}; /* a5 -> a4 -> a3 -> a2 -> a1 -> a0 */
+    for (size_t k = 0; k < 5; k++) {
+        QA_CHECK_INT(qa_cfg_node_len(n), 9);
+        n = qa_cfg_seq_at(n, path[k]);
+    }
+    QA_CHECK_INT(qa_cfg_node_len(n), 1);
+    QA_CHECK_STR(qa_cfg_node_text(qa_cfg_seq_at(n, 0)), "lol");
+    qa_cfg_free(cfg);
+    /* an alias inside its own anchor is a cycle */
+    const char *cyc = "a: &x [1, *x]\n";
+    QA_CHECK_ERR(qa_cfg_parse("c.yaml", cyc, strlen(cyc), &cfg), QA_ERR_CONFIG,
+                 "c.yaml:1: alias '*x' refers to the value it is inside");
+    /* an undefined alias: libyaml's message with its line */
+    const char *undef = "a: 1\nb: *nope\n";
+    QA_CHECK_ERR(qa_cfg_parse("u.yaml", undef, strlen(undef), &cfg), QA_ERR_CONFIG, "u.yaml:2:");
+}
+
+/* A few anchors and aliases, as a real config shares settings: each alias is a full copy. */
+static void test_alias_small(void) {
+    const char *text =
+        "base: &costs {commission_bps: 1, slippage_bps: 2}\n"
+        "window: &w 30\n"
+        "a: *costs\n"
+        "b: {x: *w, y: [*w, *w]}\n"
+        "fast: [*w, 7]\n";
+    qa_cfg_t *cfg = NULL;
+    QA_CHECK_OK(qa_cfg_parse("s.yaml", text, strlen(text), &cfg));
+    const qa_cfg_node *root = qa_cfg_root(cfg), *a = qa_cfg_map_get(root, "a");
+    QA_CHECK_INT(qa_cfg_node_len(a), 2);
+    QA_CHECK_STR(qa_cfg_node_text(qa_cfg_map_get(a, "slippage_bps")), "2");
+    QA_CHECK_STR(qa_cfg_node_text(qa_cfg_seq_at(qa_cfg_map_get(qa_cfg_map_get(root, "b"), "y"), 1)), "30");
+    qa_cfg_free(cfg);
+    /* bound through the schema: the aliased scalar is a value like any other */
+    demo_cfg d;
+    QA_CHECK_OK(bind_text("window: &w 12\nfast: [*w, *w]\ngrid: &g {p: 1}\n", &d, NULL));
+    QA_CHECK_INT(d.window, 12);
+    QA_CHECK_INT(d.fast.n, 2);
+    QA_CHECK_INT(((const long long *)d.fast.items)[1], 12);
+}
+
 int main(void) {
     QA_RUN(test_good);
     QA_RUN(test_typed_blocks);
@@ -237,6 +381,9 @@ int main(void) {
     QA_RUN(test_json_accepted);
     QA_RUN(test_rejections);
     QA_RUN(test_override);
+    QA_RUN(test_override_errors);
+    QA_RUN(test_alias_bomb);
+    QA_RUN(test_alias_small);
     QA_RUN(test_missing_file);
     QA_RUN(test_empty_document);
     return qa_test_finish();

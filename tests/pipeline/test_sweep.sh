@@ -134,6 +134,23 @@ grid: {fast: [5, 7.5], slow: [20]}'
 bad b16 "b16.yaml:3: unknown key 'windw' in grid.slow" 'data: m.h5
 strategy: sma_cross
 grid: {fast: [5], slow: {start: 20, stop: 30, windw: 2}}'
+# random search: a grid smaller than the samples is refused at once, with both counts (this
+# used to draw 1000 times per sample for minutes); one whose valid sets run out stops after
+# at most 100 draws per sample and says how many it found
+bad b17 "b17.yaml:5: key 'grid': random search asks for 5000000 samples but the grid has only 22 distinct parameter sets" 'data: m.h5
+strategy: sma_cross
+search: random
+samples: 5000000
+grid: {fast: [5, 5, 10], slow: {start: 20, stop: 40, step: 2}}'
+bad b18 "b18.yaml:5: key 'grid': random search found only 2 distinct valid parameter sets (of 4 distinct sets in the grid) in 300 draws, 3 asked" 'data: m.h5
+strategy: sma_cross
+search: random
+samples: 3
+grid: {fast: [5, 50], slow: [20, 30]}'
+# a bad value from --set names the override, not "file:0"
+"$QA" sweep --config s.yaml --run-dir bad_set --set grid.fast=abc > log 2>&1; [ $? -eq 1 ] \
+    && grep -qF -- "--set grid.fast=abc: key 'grid.fast': 'abc' is not a number" log && ! grep -q "s.yaml:0" log \
+    && ok "error in a --set value names the override" || { ko "--set error location"; cat log; }
 
 # 4. Signal and cross-sectional strategies on a feature; random search.
 printf 'features:\n  - {kind: rsi, window: 14}\n' > f.yaml

@@ -219,10 +219,10 @@ static void test_bad_configs(void) {
         snprintf(p, sizeof p, "%s/checkpoint.qac", b);
         QA_CHECK(!qa_fs_exists(p)); /* refused before any training */
     }
-    /* a value from the command line (no line) still names its key */
+    /* a value from the command line (no line) names the --set that gave it and its key */
     const char *sets[] = {"target.kind=quantile", "target.classes=1"};
     QA_CHECK_ERR(train(MLP_CFG, "cfg.yaml", sets, 2, NULL, 0, 0, NULL), QA_ERR_CONFIG,
-                 "key 'target.classes' (default or command line)");
+                 "--set target.classes=1: key 'target.classes'");
 }
 
 int main(int argc, char **argv) {
