@@ -4,7 +4,7 @@
 #include <math.h>    /* sqrt, exp, log, NAN, isnan */
 #include <stdarg.h>  /* va_list */
 #include <stdio.h>   /* snprintf, fopen */
-#include <stdlib.h>  /* calloc, free */
+#include <stdlib.h>  /* calloc, free, qsort */
 #include <string.h>  /* memcpy, strcmp */
 
 #include "common/fs.h"          /* alerts file */
@@ -252,21 +252,45 @@ static qa_status book_option_factors(const qa_stress_cfg *c, qa_stress_book *b, 
     return QA_OK;
 }
 
-/* Distinct symbols of the positions, in order of first appearance. */
+/* A position's symbol and index, sorted to group equal symbols. */
+typedef struct sym_pos {
+    const char *symbol;
+    size_t index;
+} sym_pos;
+
+static int cmp_sym_pos(const void *a, const void *b) {
+    const sym_pos *x = a, *y = b;
+    int c = strcmp(x->symbol, y->symbol);
+    if (c) return c;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Distinct symbols of the positions, in order of first appearance. Sorting (symbol,
+ * index) finds each position's first position with the same symbol in O(p log p), so
+ * books of 10^5 positions cost milliseconds here (a pairwise scan is quadratic). */
 static qa_status book_factors(qa_stress_book *b) {
     const qa_book *pf = &b->pf;
     b->p = pf->n;
     b->factor = calloc(b->p, sizeof *b->factor);
     b->cols = calloc(b->p, sizeof *b->cols);
-    if (!b->factor || !b->cols) return QA_FAIL(QA_ERR_NOMEM, "book");
-    b->n = 0;
-    for (size_t i = 0; i < b->p; i++) {
-        size_t f = b->n;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(pf->pos[j].symbol, pf->pos[i].symbol) == 0) f = b->factor[j];
-        if (f == b->n) b->n++;
-        b->factor[i] = f;
+    sym_pos *sorted = malloc((b->p ? b->p : 1) * sizeof *sorted);
+    size_t *first = malloc((b->p ? b->p : 1) * sizeof *first);
+    if (!b->factor || !b->cols || !sorted || !first) {
+        free(sorted);
+        free(first);
+        return QA_FAIL(QA_ERR_NOMEM, "book of %zu positions", b->p);
     }
+    for (size_t i = 0; i < b->p; i++) sorted[i] = (sym_pos){pf->pos[i].symbol, i};
+    qsort(sorted, b->p, sizeof *sorted, cmp_sym_pos);
+    /* first[i]: the lowest index with position i's symbol (each group starts with it). */
+    for (size_t k = 0; k < b->p; k++)
+        first[sorted[k].index] = (k > 0 && strcmp(sorted[k].symbol, sorted[k - 1].symbol) == 0)
+                                     ? first[sorted[k - 1].index]
+                                     : sorted[k].index;
+    b->n = 0;
+    for (size_t i = 0; i < b->p; i++) b->factor[i] = first[i] == i ? b->n++ : b->factor[first[i]];
+    free(sorted);
+    free(first);
     return QA_OK;
 }
 
@@ -298,6 +322,11 @@ static qa_status book_resolve(const qa_stress_cfg *c, const qa_stress_panel *pan
         double s = b->spot[f];
         b->qty[i] = isnan(q->weight) ? q->quantity : q->weight * pf->value / (s * q->multiplier);
         b->vol[i] = NAN;
+        /* The notional bounds every sum below (QA_BOOK_MAX_VALUE); an option's premium is
+         * checked once it is priced. */
+        qa_status vs = qa_book_check_value(pf, i, b->qty[i], s, q->kind == QA_BOOK_OPTION ? "underlying notional"
+                                                                                       : "market value");
+        if (vs != QA_OK) return vs;
         if (q->kind == QA_BOOK_OPTION) {
             qa_risk_option *o = &b->opt[b->nopt];
             double vol = q->vol;
@@ -325,7 +354,9 @@ static qa_status book_resolve(const qa_stress_cfg *c, const qa_stress_panel *pan
             o->vol_factor = (int32_t)b->vol_of[f];
             o->rate_factor = (int32_t)b->rate_f;
             b->vol[i] = vol;
-            b->mv[i] = o->quantity * option_value(o, s, 0.0);
+            double premium = option_value(o, s, 0.0);
+            if ((vs = qa_book_check_value(pf, i, b->qty[i], premium, "option premium")) != QA_OK) return vs;
+            b->mv[i] = o->quantity * premium;
             b->exposure[i] = o->quantity * qa_stress_option_delta(o, s) * s;
             b->opt_pos[b->nopt++] = i;
         } else {
@@ -626,7 +657,9 @@ static qa_status run_mc(const qa_stress_cfg *c, qa_risk_ctx_t *ctx, const qa_com
     s.l = l;
     s.mean = mean_h;
     qa_stress_engine_opts o = engine_opts(c, b->p, prog, (size_t)c->sample);
-    QA_TRY(qa_stress_engine_run(ctx, comm, &eb, &s, &o, &er));
+    st = qa_stress_engine_run(ctx, comm, &eb, &s, &o, &er);
+    if (st == QA_ERR_LIMIT) qa_err_prefix("%s: key 'montecarlo.scenarios': ", c->cfg_name); /* the count to lower */
+    QA_TRY(st);
     qa_progress_finish(prog);
     if (res && stream == 0) {
         res->mc_seconds = er.seconds_scan;

@@ -330,6 +330,61 @@ static qa_status check_args(const qa_stress_engine_book *bk, const qa_stress_eng
     return QA_OK;
 }
 
+/* Bytes rank 0 holds at the peak of a run, from the sizes setup() and the phases derive:
+ * the tail (items plus a scratch of twice its size, 16-byte entries) and the gathered tails
+ * it merges, the incremental tails, the block buffers (backend and host), the loss sample,
+ * and the contribution chunks. Doubles, so that absurd counts do not wrap. */
+static double run_bytes(const qa_stress_engine_book *bk, const qa_stress_engine_source *src,
+                        const qa_stress_engine_opts *o, int ranks) {
+    const double item = (double)sizeof(qa_risk_tail_item), d = (double)sizeof(double);
+    double total = (double)src->count, n = (double)bk->n, P = (double)bk->p, cap = 1, m_inc = 1;
+    for (size_t l = 0; l < o->nlevels; l++) {
+        double m = (double)qa_risk_tail_size(o->levels[l], (size_t)src->count);
+        double h = o->bandwidth ? (double)o->bandwidth : (double)qa_risk_component_bandwidth((size_t)m);
+        double need = m + (o->contributions ? h : 0);
+        if (need > cap) cap = need;
+        if (m > m_inc) m_inc = m;
+    }
+    if (cap > total) cap = total;
+    double B = (double)o->block < total ? (double)o->block : total;
+    double rows = B > (double)o->chunk ? B : (double)o->chunk;
+    double width = (double)qa_risk_reval_width(bk->reval, bk->n);
+    double lin = bk->nlin ? (double)bk->nlin : 1, opt = bk->nopt ? (double)bk->nopt : 1;
+    double bytes = 3 * cap * item + (ranks > 1 ? (double)ranks * cap * item : 0);
+    if (o->incremental) bytes += P * m_inc * item * (3 + (ranks > 1 ? ranks : 0));
+    bytes += rows * (n + width + 4 + lin + opt) * d + B * (d + item);
+    if (src->kind == QA_STRESS_SOURCE_MATRIX) bytes += total * n * d + rows * n * d;
+    double sample = (double)o->sample < total ? (double)o->sample : total;
+    bytes += sample * (item + d);
+    if (o->contributions) {
+        double C = (double)o->chunk, nch = ceil(cap / C);
+        bytes += cap * d + C * (lin + opt + P) * d + 2 * nch * 2 * (double)o->nlevels * P * d;
+    }
+    return bytes;
+}
+
+/* Refuses a run whose memory (run_bytes) exceeds what the machine has, before anything is
+ * allocated: a scenario count is read from a config, and 1e12 scenarios at 95% keep a tail
+ * of 5e10 rows. */
+static qa_status check_memory(const qa_stress_engine_book *bk, const qa_stress_engine_source *src,
+                              const qa_stress_engine_opts *o, int ranks) {
+    double need = run_bytes(bk, src, o, ranks);
+    uint64_t avail = qa_mem_available();
+    if (avail == 0 || need <= (double)avail) return QA_OK;
+    char a[32], b[32];
+    double tail = 0, level = o->levels[0];
+    for (size_t l = 0; l < o->nlevels; l++) {
+        double m = (double)qa_risk_tail_size(o->levels[l], (size_t)src->count);
+        if (m > tail) tail = m, level = o->levels[l];
+    }
+    return QA_FAIL(QA_ERR_LIMIT,
+                   "stress engine: %llu scenarios (a loss tail of %.3g rows at level %g%s, blocks of %zu, %zu "
+                   "positions) need an estimated %s of memory, more than the %s available: use fewer scenarios",
+                   (unsigned long long)src->count, tail, level, o->nlevels > 1 ? " and others" : "",
+                   o->block, bk->p, need >= 1.8e19 ? "over 16 EiB" : qa_mem_format((uint64_t)need, a, sizeof a),
+                   qa_mem_format(avail, b, sizeof b));
+}
+
 /* State shared by the phases of one run. */
 typedef struct run {
     const qa_stress_engine_book *bk;
@@ -569,6 +624,7 @@ qa_status qa_stress_engine_run(qa_risk_ctx_t *ctx, const qa_comm_t *comm, const 
                                const qa_stress_engine_source *src, const qa_stress_engine_opts *o,
                                qa_stress_engine_result *out) {
     qa_status st = check_args(bk, src, o);
+    if (st == QA_OK) st = qa_comm_agree(comm, check_memory(bk, src, o, size_of(comm))); /* memory differs by node */
     if (st != QA_OK) return st;
     uint64_t t0 = qa_time_ns();
     run u;

@@ -254,12 +254,35 @@ check_err replay "replay.yaml:5: key 'scenarios.historical\[0\]': window 'old' 1
 scenarios: {historical: [{name: old, start: 1990-01-01, end: 1990-06-30}]}"
 check_err unknown "unknown.yaml:5: unknown key 'windw' in the top level (did you mean 'window'?)" "$B
 windw: 5"
+# a scenario count whose loss tail cannot fit is refused before anything is allocated, with
+# the estimate and the machine's available memory (it used to allocate a tail of 5e10 rows)
+check_err scenarios "scenarios.yaml: key 'montecarlo.scenarios': stress engine: 1000000000000 scenarios (a loss tail of 5e+10 rows at level 0.95 and others.* need an estimated .* TiB of memory, more than the .* available" "$(base "$W/book.yaml" | sed 's/methods: \[historical\]/methods: [montecarlo]/')
+levels: [0.95, 0.99]
+montecarlo: {scenarios: 1e12}"
 printf 'id,symbol,type,quantity\nspy,SPY,etf,10\nzz,ZZZ,etf,5\n' > "$W/sym.csv"
 check_err symbol "sym.csv:3: field 'symbol': 'ZZZ' (position 'zz') is not in" "$(base "$W/sym.csv")"
 printf 'id,symbol,type,quantity,right,strike,expiry\np,SPY,option,1,put,500,2020-01-17\n' > "$W/exp.csv"
 check_err expiry "exp.csv:2: field 'expiry': option 'p' expires on 2020-01-17, on or before the valuation date" "$(base "$W/exp.csv")"
 printf 'id,symbol,type,quantity\nspy,SPY,etf,x1\n' > "$W/nan.csv"
 check_err quantity "nan.csv:2: field 'quantity': 'x1' is not a number" "$(base "$W/nan.csv")"
+# A quantity whose market value overflows a double: refused naming the row, not "market value is -nan".
+printf 'id,symbol,type,quantity\nspy,SPY,etf,10\nbig,TLT,etf,1e308\n' > "$W/huge.csv"
+check_err overflow "huge.csv:3: position 'big': market value = quantity 1e+308 x multiplier 1 x price [0-9.]* = inf is not finite" "$(base "$W/huge.csv")"
+printf 'id,symbol,type,quantity\nbig,SPY,etf,1e20\n' > "$W/large.csv"
+check_err toolarge "large.csv:2: position 'big': market value = quantity 1e+20 .* is larger in magnitude than 1e18" "$(base "$W/large.csv")"
+# 10^5 positions: the duplicate-id check and the grouping by symbol are not quadratic (a
+# pairwise scan took about a minute); the whole run is allowed 60 s on a loaded machine.
+"$PY" -c "
+import sys
+with open(sys.argv[1], 'w') as f:
+    f.write('id,symbol,type,quantity\n')
+    for i in range(100000): f.write('p%d,%s,etf,1\n' % (i, ('SPY', 'TLT', 'GLD', 'XLF')[i % 4]))
+" "$W/many.csv"
+base "$W/many.csv" > "$W/many.yaml"
+t0=$(date +%s)
+if "$QA" -q stress --config "$W/many.yaml" --run-dir "$W/many" > "$W/many.out" 2>&1 && [ $(( $(date +%s) - t0 )) -le 60 ]; then
+    ok "10^5 positions in $(( $(date +%s) - t0 )) s"
+else ko "10^5 positions: rc or time ($(( $(date +%s) - t0 )) s)"; cat "$W/many.out"; fi
 # usage errors: exit 2
 "$QA" stress --config "$W/mc.yaml" > /dev/null 2>&1; [ $? -eq 2 ] && ok "--run-dir required (exit 2)" || ko "usage exit code"
 # --portfolio / --data override the config (the Slurm template passes only --config/--run-dir)

@@ -286,6 +286,41 @@ static void test_errors(void) {
     qa_stress_engine_result_free(&r);
 }
 
+/* A scenario count read from a config is checked against the machine before anything is
+ * allocated: 1e12 Monte-Carlo scenarios at 95% keep a tail of m = 5e10 rows, each held 3
+ * times at 16 bytes (items and a scratch of two), its index broadcast for contributions (8
+ * bytes), and with R > 1 ranks gathered on rank 0 (16 R bytes): m (56 + 16 R) bytes, 2.55
+ * TiB on one rank, plus the component-VaR bandwidth and block buffers (under 10%). */
+static void test_memory_bound(void) {
+    double l[N * N] = {0};
+    for (size_t i = 0; i < N; i++) l[i * N + i] = 0.01;
+    const double levels[1] = {0.95};
+    qa_stress_engine_book b = book(0, QA_RISK_REVAL_DELTA);
+    qa_stress_engine_source src = {QA_STRESS_SOURCE_MC, 1000000000000ull, {seed, 4, QA_RISK_DIST_NORMAL, 0}, l, NULL, NULL};
+    qa_stress_engine_opts o = {levels, 1, 16384, 1024, 1, 0, 0, 0, NULL};
+    qa_stress_engine_result r;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    QA_CHECK_ERR(qa_stress_engine_run(ctx, comm, &b, &src, &o, &r), QA_ERR_LIMIT, "need an estimated");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    QA_CHECK_MSG(secs < 1.0, "refused after %.2f s (before any allocation or scan: well under 1 s)", secs);
+    if (qa_comm_rank(comm) == 0) { /* other ranks hold the agreed status only */
+        const char *msg = qa_err_msg(), *at = strstr(msg, "need an estimated ");
+        double tib = 0.0;
+        QA_CHECK_MSG(strstr(msg, "1000000000000 scenarios (a loss tail of 5e+10 rows at level 0.95"), "message: %s", msg);
+        int R = qa_comm_size(comm);
+        double want = 5e10 * (56.0 + (R > 1 ? 16.0 * R : 0.0)) / 1099511627776.0;
+        QA_CHECK_MSG(at && sscanf(at, "need an estimated %lf TiB", &tib) == 1 && tib >= want - 0.05 && tib < 1.1 * want,
+                     "estimate %.3f TiB, expected the tail's %.3f TiB plus under 10%% (%s)", tib, want, msg);
+        QA_CHECK_MSG(strstr(msg, "available: use fewer scenarios"), "message names the available memory: %s", msg);
+    }
+    /* the same book with 1e5 scenarios fits any machine that runs the tests */
+    src.count = 100000;
+    QA_CHECK_OK(qa_stress_engine_run(ctx, comm, &b, &src, &o, &r));
+    qa_stress_engine_result_free(&r);
+}
+
 int main(int argc, char **argv) {
     if (qa_comm_create(&argc, &argv, &comm) != QA_OK) return 1;
     seed = getenv("QA_TEST_SEED") ? strtoull(getenv("QA_TEST_SEED"), NULL, 10) : (uint64_t)time(NULL);
@@ -305,6 +340,7 @@ int main(int argc, char **argv) {
     }
     QA_RUN(test_mc_converges);
     QA_RUN(test_ranks_bitwise);
+    QA_RUN(test_memory_bound);
     qa_risk_ctx_free(ctx);
     qa_backend_free(be);
     int rc = qa_test_finish_comm(comm);
