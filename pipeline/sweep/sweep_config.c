@@ -383,6 +383,8 @@ static qa_status slot_distinct(const qa_sweep_cfg *c, const slot_spec *sp, int j
     return QA_OK;
 }
 
+static int stopped(const qa_sweep_cfg *c) { return c->stop && *c->stop; }
+
 static qa_status expand_grid(qa_sweep_cfg *c, slot_spec *sp) {
     const qa_cfg_t *cfg = c->doc;
     size_t cap = 0;
@@ -396,6 +398,9 @@ static qa_status expand_grid(qa_sweep_cfg *c, slot_spec *sp) {
             return qa_cfg_error(cfg, c->n_grid, "grid", "the grid has %.3g combinations (at most 1e8)", total);
         size_t idx[QA_BT_MAX_PARAMS] = {0};
         for (size_t k = 0; k < (size_t)total; k++) {
+            if ((k & 0xffff) == 0 && stopped(c)) /* up to 1e8 sets: a stop must not wait for them */
+                return QA_FAIL(QA_ERR_INTERRUPTED, "sweep stopped by a signal while expanding the grid (%zu of %.0f "
+                               "combinations); nothing was written", k, total);
             qa_bt_params p;
             memset(&p, 0, sizeof p);
             for (int j = 0; j < c->nslots; j++) p.p[j] = sp[j].vals[idx[j]];
@@ -437,6 +442,11 @@ static qa_status expand_grid(qa_sweep_cfg *c, slot_spec *sp) {
         if (!table) return QA_FAIL(QA_ERR_NOMEM, "random search table");
         size_t a = 0;
         for (; a < attempts && c->nparams < (size_t)c->samples; a++) {
+            if ((a & 0xffff) == 0 && stopped(c)) {
+                free(table);
+                return QA_FAIL(QA_ERR_INTERRUPTED, "sweep stopped by a signal during the random search (%zu draws, %zu "
+                               "sets); nothing was written", a, c->nparams);
+            }
             if (a >= 10 * (size_t)c->samples && a % 1024 == 0 &&
                 (double)c->nparams * ((double)attempts / (double)a) < (double)c->samples)
                 break;
@@ -859,6 +869,7 @@ qa_status qa_sweep_cfg_load(const qa_cfg_t *doc, const qa_sweep_opts *o, qa_swee
     if (st != QA_OK) return st;
     if (o && o->data) c->data = o->data;
     if (o && o->backend) c->backend = o->backend;
+    if (o) c->stop = o->stop;
     if (!c->data) return QA_FAIL(QA_ERR_CONFIG, "%s: no market file: give --data or 'data' in the config", qa_cfg_name(doc));
     c->n_settings = qa_cfg_map_get(c->n_root, "settings");
     c->n_mt = qa_cfg_map_get(c->n_root, "multiple_testing");

@@ -9,6 +9,7 @@
 
 #include <hdf5.h>     /* hid_t */
 #include <jansson.h>  /* json_t */
+#include <signal.h>   /* sig_atomic_t */
 
 #include "common/config.h"
 #include "common/status.h"
@@ -103,6 +104,7 @@ typedef struct qa_sweep_cfg {
     char config_hash[65];
     json_t *work;                /* canonical description of the work (hashed) */
     json_t *resolved;            /* work + presentation keys (config.resolved.json) */
+    volatile sig_atomic_t *stop; /* the run's stop flag (SIGTERM): the grid expansion polls it */
 } qa_sweep_cfg;
 
 /* Binds `doc` with the run-time overrides, opens the market file (serially, read-only),

@@ -196,4 +196,19 @@ assert (a[:, 0] == np.floor(a[:, 0])).all() and (a[:, 0] >= 10).all() and (a[:, 
 assert (a[:, 1] >= 1).all() and (a[:, 1] <= 3).all() and set(a[:, 2]) <= {0.0, 0.5}
 PYEOF
 fi
+# SIGTERM while a large grid is expanded (25M combinations, all inconsistent: about 20 s of
+# expansion here before the fix, which polled the stop flag only in the chunk loop): the
+# sweep ends within a second, says so, and leaves no run directory behind.
+printf 'data: m.h5\nsymbols: [AAPL]\nstrategy: sma_cross\ngrid: {fast: {start: 5001, stop: 10000}, slow: {start: 1, stop: 5000}}\n' > sigterm.yaml
+"$QA" sweep --config sigterm.yaml --run-dir rsigterm > sig.out 2>&1 &
+pid=$!
+sleep 1.5 # past start-up (the handler), well inside the expansion (20 s here, more under ASan)
+t0=$(date +%s%N)
+kill -TERM $pid
+wait $pid
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ $rc -ne 0 ] && [ $ms -lt 1000 ] && grep -q "stopped by a signal while expanding the grid" sig.out && [ ! -e rsigterm ] \
+    && ok "SIGTERM during the grid expansion: stopped in $ms ms, nothing written" \
+    || ko "SIGTERM during the expansion: exit $rc after $ms ms: $(tail -1 sig.out)"
 qa_exit
