@@ -10,44 +10,16 @@
 
 #include "api/data.h"
 #include "common/hash.h"  /* the rows' digest, recomputed */
+#include "api_req.h"  /* requests built by hand */
 #include "harness.h"
 
 static char g_tmp[512];
 static qa_api_ctx g_ctx;
 
-typedef struct kv {
-    const char *k, *v;
-} kv;
-typedef struct test_req {
-    qa_api_req req;
-    const kv *q;
-    size_t nq;
-} test_req;
-
-static const char *kv_query(const qa_api_req *r, const char *name) {
-    const test_req *t = (const test_req *)r;
-    for (size_t i = 0; i < t->nq; i++)
-        if (strcmp(t->q[i].k, name) == 0) return t->q[i].v;
-    return NULL;
-}
+typedef qa_tkv kv;
 
 static qa_status call(qa_api_fn fn, const char *param, const kv *q, size_t nq, json_t **out) {
-    test_req t;
-    memset(&t, 0, sizeof t);
-    t.req.ctx = &g_ctx;
-    t.req.method = "GET";
-    t.req.params[0] = param;
-    t.req.nparams = param ? 1 : 0;
-    t.req.roles = QA_ROLE_ALL;
-    t.req.query = kv_query;
-    t.q = q;
-    t.nq = nq;
-    qa_api_resp resp;
-    memset(&resp, 0, sizeof resp);
-    qa_status st = fn(&t.req, &resp);
-    *out = st == QA_OK ? resp.json : NULL;
-    if (st != QA_OK) json_decref(resp.json);
-    return st;
+    return qa_treq_get(fn, &g_ctx, param, q, nq, out);
 }
 #define NQ(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -19,7 +19,7 @@
 #include "api/desk.h"
 #include "api/orders.h"
 #include "api/risk.h"
-#include "apidesk_req.h"
+#include "api_req.h"
 #include "common/fs.h"        /* qa_fs_mkdirs */
 #include "common/timeparse.h" /* ISO query values */
 #include "harness.h"

@@ -5,7 +5,7 @@
 #include <string.h>  /* strcmp, strstr, strlen */
 
 #include "api/models.h"
-#include "apidesk_req.h"
+#include "api_req.h"
 #include "harness.h"
 #include "registry/registry.h"
 #include "registry/registry_test.h" /* a synthetic model (tests/registry) */

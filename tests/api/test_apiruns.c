@@ -14,6 +14,7 @@
 #include "api/jobs.h"
 #include "api/runs.h"
 #include "common/json.h"
+#include "api_req.h"  /* requests built by hand */
 #include "harness.h"
 
 static char g_tmp[512], g_qa[512];
@@ -21,58 +22,18 @@ static qa_api_ctx g_ctx;
 
 /* ---- requests built by hand ---------------------------------------------------------- */
 
-typedef struct kv {
-    const char *k, *v;
-} kv;
-
-typedef struct test_req {
-    qa_api_req req;
-    const kv *q;
-    size_t nq;
-} test_req;
-
-static const char *kv_query(const qa_api_req *r, const char *name) {
-    const test_req *t = (const test_req *)r; /* req is the first member */
-    for (size_t i = 0; i < t->nq; i++)
-        if (strcmp(t->q[i].k, name) == 0) return t->q[i].v;
-    return NULL;
-}
+typedef qa_tkv kv;
 
 /* Calls fn on GET with path parameter `id` and query pairs; the answer goes to *out. */
 static qa_status call(qa_api_fn fn, const char *id, const kv *q, size_t nq, json_t **out) {
-    test_req t;
-    memset(&t, 0, sizeof t);
-    t.req.ctx = &g_ctx;
-    t.req.method = "GET";
-    t.req.path = "/api/runs";
-    t.req.params[0] = id;
-    t.req.nparams = id ? 1 : 0;
-    t.req.user = "tester";
-    t.req.roles = QA_ROLE_ALL;
-    t.req.query = kv_query;
-    t.q = q;
-    t.nq = nq;
-    qa_api_resp resp;
-    memset(&resp, 0, sizeof resp);
-    qa_status st = fn(&t.req, &resp);
-    *out = resp.json;
-    if (st != QA_OK && resp.json) {
-        json_decref(resp.json);
-        *out = NULL;
-    }
-    return st;
+    return qa_treq_get(fn, &g_ctx, id, q, nq, out);
 }
 #define NQ(a) (sizeof(a) / sizeof((a)[0]))
 
 static qa_status submit(const char *body_json, unsigned roles, qa_api_resp *resp) {
-    test_req t;
-    memset(&t, 0, sizeof t);
-    t.req.ctx = &g_ctx;
-    t.req.method = "POST";
-    t.req.path = "/api/jobs";
-    t.req.user = "tester";
+    qa_treq t;
+    qa_treq_init(&t, &g_ctx, "POST", "tester", NULL, NULL);
     t.req.roles = roles;
-    t.req.query = kv_query;
     t.req.body = json_loads(body_json, 0, NULL);
     memset(resp, 0, sizeof *resp);
     qa_status st = qa_apijobs_submit(&t.req, resp);

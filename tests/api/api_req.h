@@ -1,14 +1,15 @@
-/* Hand-made requests for handler tests (test_apimodels, test_apidesk): path parameters, a
- * query string as key/value pairs, a JSON body and a caller, without a server. */
-#ifndef QA_TESTS_API_APIDESK_REQ_H
-#define QA_TESTS_API_APIDESK_REQ_H
+/* Hand-made requests for the handler tests (test_apimodels, test_apidesk, test_apiruns,
+ * test_apidata): path parameters, a query string as key/value pairs, a JSON body and a
+ * caller, without a server. */
+#ifndef QA_TESTS_API_API_REQ_H
+#define QA_TESTS_API_API_REQ_H
 
 #include <jansson.h>  /* json_t */
 #include <string.h>   /* strcmp, memset */
 
 #include "api/api.h"
 
-#define QA_TREQ_MAX_QUERY 8
+#define QA_TREQ_MAX_QUERY 16
 
 typedef struct qa_treq {
     qa_api_req req;              /* first: the handler's pointer is this struct's */
@@ -51,6 +52,24 @@ static inline qa_status qa_treq_call(qa_api_fn fn, qa_treq *t, qa_api_resp *resp
         resp->json = NULL;
         return QA_ERR_INTEGRITY;
     }
+    return st;
+}
+
+/* A query pair, for tables of them. */
+typedef struct qa_tkv {
+    const char *k, *v;
+} qa_tkv;
+
+/* GET through `fn` with one path parameter (NULL: none) and nq query pairs, as a caller
+ * with every role; *out is the answer (the caller's), NULL on failure. */
+static inline qa_status qa_treq_get(qa_api_fn fn, const qa_api_ctx *ctx, const char *param, const qa_tkv *q,
+                                    size_t nq, json_t **out) {
+    qa_treq t;
+    qa_treq_init(&t, ctx, "GET", "tester", param, NULL);
+    for (size_t i = 0; i < nq; i++) qa_treq_set(&t, q[i].k, q[i].v);
+    qa_api_resp resp;
+    qa_status st = qa_treq_call(fn, &t, &resp);
+    *out = st == QA_OK ? resp.json : NULL;
     return st;
 }
 
