@@ -615,17 +615,15 @@ qa_status qa_serve_start(const qa_serve_opts *o, qa_serve_t **out) {
         unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
                          (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (s->tls ? MHD_USE_TLS : 0);
         unsigned maxc = o->max_connections ? o->max_connections : 512;
-        if (s->tls)
-            s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER,
-                                    qa_http_mhd_log, "serve", MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT,
-                                    CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, maxc, MHD_OPTION_NOTIFY_COMPLETED,
-                                    completed, s, MHD_OPTION_HTTPS_MEM_CERT, s->cert, MHD_OPTION_HTTPS_MEM_KEY, s->key,
-                                    MHD_OPTION_END);
-        else
-            s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER,
-                                    qa_http_mhd_log, "serve", MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT,
-                                    CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, maxc, MHD_OPTION_NOTIFY_COMPLETED,
-                                    completed, s, MHD_OPTION_END);
+        /* the certificate and key only under TLS: the array starts at its end otherwise */
+        struct MHD_OptionItem tls_opts[] = {{MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert},
+                                            {MHD_OPTION_HTTPS_MEM_KEY, 0, s->key},
+                                            {MHD_OPTION_END, 0, NULL}};
+        s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER,
+                                qa_http_mhd_log, "serve", MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                                MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, maxc,
+                                MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_ARRAY,
+                                s->tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
         if (!s->d) st = QA_FAIL(QA_ERR_IO, "serve: cannot listen on %s port %u (the log says why)", host, o->port);
     }
     freeaddrinfo(ai);
