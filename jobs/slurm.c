@@ -87,6 +87,30 @@ void qa_slurm_job_free(qa_slurm_job *job) {
 #ifndef QA_SLURM_TEMPLATE_DIR
 #define QA_SLURM_TEMPLATE_DIR "jobs/slurm"
 #endif
+/* The installed templates relative to the directory of the running binary: <prefix>/bin/qa
+ * reads <prefix>/share/quantumalpha/jobs/slurm. cmake/Packaging.cmake installs them there
+ * and passes the path it computed from the install directories. */
+#ifndef QA_SLURM_TEMPLATE_REL
+#define QA_SLURM_TEMPLATE_REL "../share/quantumalpha/jobs/slurm"
+#endif
+
+/* dir = the canonical <directory of /proc/self/exe>/QA_SLURM_TEMPLATE_REL when that
+ * directory exists (an installed qa), else "" (a build tree's qa, or no /proc). */
+static void installed_template_dir(char *dir, size_t size) {
+    char exe[4096], cand[4096 + sizeof QA_SLURM_TEMPLATE_REL + 1];
+    dir[0] = '\0';
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash) return;
+    *slash = '\0';
+    snprintf(cand, sizeof cand, "%s/%s", exe, QA_SLURM_TEMPLATE_REL);
+    char *real = realpath(cand, NULL);
+    struct stat sb;
+    if (real && strlen(real) < size && stat(real, &sb) == 0 && S_ISDIR(sb.st_mode)) snprintf(dir, size, "%s", real);
+    free(real);
+}
 
 qa_status qa_slurm_find_template(const char *name, char *buf, size_t size) {
     if (!name || !*name) return QA_FAIL(QA_ERR_INVALID_ARG, "empty template name");
@@ -95,8 +119,12 @@ qa_status qa_slurm_find_template(const char *name, char *buf, size_t size) {
         snprintf(buf, size, "%s", name);
         return QA_OK;
     }
+    /* $QA_SLURM_TEMPLATES, then the installed templates, then the source tree's (a build
+     * tree's qa; an installed qa on the machine that built it still prefers its own). */
     const char *env = getenv("QA_SLURM_TEMPLATES");
-    const char *dirs[] = {env && *env ? env : NULL, QA_SLURM_TEMPLATE_DIR};
+    char installed[4096];
+    installed_template_dir(installed, sizeof installed);
+    const char *dirs[] = {env && *env ? env : NULL, installed[0] ? installed : NULL, QA_SLURM_TEMPLATE_DIR};
     const size_t name_len = strlen(name);
     const int has_ext = name_len > 7 && strcmp(name + name_len - 7, ".sbatch") == 0;
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
@@ -104,8 +132,9 @@ qa_status qa_slurm_find_template(const char *name, char *buf, size_t size) {
         snprintf(buf, size, "%s/%s%s", dirs[i], name, has_ext ? "" : ".sbatch");
         if (access(buf, R_OK) == 0) return QA_OK;
     }
-    return QA_FAIL(QA_ERR_NOT_FOUND, "template '%s' not found: not a file, and no %s%s in %s%s", name, name,
-                   has_ext ? "" : ".sbatch", env && *env ? "$QA_SLURM_TEMPLATES or " : "", QA_SLURM_TEMPLATE_DIR);
+    return QA_FAIL(QA_ERR_NOT_FOUND, "template '%s' not found: not a file, and no %s%s in %s%s%s%s", name, name,
+                   has_ext ? "" : ".sbatch", env && *env ? "$QA_SLURM_TEMPLATES, " : "", installed,
+                   installed[0] ? " or " : "", QA_SLURM_TEMPLATE_DIR);
 }
 
 /* ---- configuration ------------------------------------------------------------------- */
@@ -174,7 +203,7 @@ static void controller_name(char *buf, size_t size) {
             port = strtol(p + 14, NULL, 10);
         }
     }
-    if (f) fclose(f);
+    if (f) (void)fclose(f); /* read-only stream: a close error loses nothing */
     snprintf(buf, size, "%s:%ld", host[0] ? host : "?", port);
 }
 

@@ -90,7 +90,8 @@ int qa_slurm_compiled(void);
 
 /* Resolves a template argument: a path that exists is used as is; a bare name ("train",
  * "sweep.sbatch") is looked up as <dir>/<name>[.sbatch] in $QA_SLURM_TEMPLATES, then in
- * the source tree's jobs/slurm/. QA_ERR_NOT_FOUND names the places searched. */
+ * the installed <prefix>/share/quantumalpha/jobs/slurm/ (found from /proc/self/exe), then
+ * in the source tree's jobs/slurm/. QA_ERR_NOT_FOUND names the places searched. */
 qa_status qa_slurm_find_template(const char *name, char *buf, size_t size);
 
 /* The slurm.conf path that will be used (SLURM_CONF or /etc/slurm/slurm.conf) if it
