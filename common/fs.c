@@ -1,7 +1,9 @@
 /* Directory creation, atomic writes and whole-file reads. */
 #include "common/fs.h"
 
-#include <errno.h>     /* errno, EEXIST */
+#include <dirent.h>    /* opendir: stale temporary files */
+#include <errno.h>     /* errno, EEXIST, ESRCH */
+#include <signal.h>    /* kill(pid, 0): is a writer alive */
 #include <stdarg.h>    /* va_list */
 #include <stdlib.h>    /* malloc */
 #include <string.h>    /* strerror, strrchr */
@@ -41,7 +43,37 @@ long long qa_fs_size(const char *path) {
     return (long long)sb.st_size;
 }
 
+int qa_fs_tmp_clean(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char dir[QA_PATH_MAX], prefix[QA_PATH_MAX], file[QA_PATH_MAX];
+    const char *base = slash ? slash + 1 : path;
+    int n = slash ? snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path) : snprintf(dir, sizeof dir, ".");
+    if (slash == path) snprintf(dir, sizeof dir, "/");
+    int m = snprintf(prefix, sizeof prefix, ".%s.tmp-", base);
+    if (n < 0 || (size_t)n >= sizeof dir || m < 0 || (size_t)m >= sizeof prefix || !*base) return 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    long self = (long)getpid();
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strncmp(e->d_name, prefix, (size_t)m) != 0) continue;
+        const char *digits = e->d_name + m;
+        size_t nd = strspn(digits, "0123456789");
+        if (nd == 0 || nd > 9 || digits[nd] != '\0') continue; /* not a pid we wrote */
+        long pid = strtol(digits, NULL, 10);
+        if (pid <= 0 || pid == self) continue; /* kill(0 or -1) would signal groups: never */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+        if (snprintf(file, sizeof file, "%s/%s", dir, e->d_name) >= (int)sizeof file) continue;
+        struct stat sb;
+        if (lstat(file, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+        if (unlink(file) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
 qa_status qa_fs_tmp_name(const char *path, char *out, size_t size) {
+    (void)qa_fs_tmp_clean(path);
     const char *slash = strrchr(path, '/');
     int n;
     if (slash)
@@ -79,7 +111,7 @@ qa_status qa_fs_read_all(const char *path, char **out, size_t *len) {
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     if (!buf) {
-        fclose(f);
+        (void)fclose(f); /* read-only stream: a close error loses nothing */
         return QA_FAIL(QA_ERR_NOMEM, "%s: reading", path);
     }
     for (;;) {
@@ -87,7 +119,7 @@ qa_status qa_fs_read_all(const char *path, char **out, size_t *len) {
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
                 free(buf);
-                fclose(f);
+                (void)fclose(f); /* read-only stream: a close error loses nothing */
                 return QA_FAIL(QA_ERR_NOMEM, "%s: reading", path);
             }
             buf = nb;
@@ -98,7 +130,7 @@ qa_status qa_fs_read_all(const char *path, char **out, size_t *len) {
         if (got == 0) break;
     }
     int err = ferror(f);
-    fclose(f);
+    (void)fclose(f); /* read-only stream: a close error loses nothing */
     if (err) {
         free(buf);
         return QA_FAIL(QA_ERR_IO, "%s: read error", path);
@@ -127,8 +159,9 @@ qa_status qa_atomic_open(qa_atomic_file *af, const char *path) {
 
 qa_status qa_atomic_commit(qa_atomic_file *af) {
     if (!af->f) return QA_FAIL(QA_ERR_STATE, "%s: file is not open", af->path);
+    errno = 0;
     int bad = fflush(af->f) != 0 || ferror(af->f) || fsync(fileno(af->f)) != 0;
-    int saved = errno;
+    int saved = errno ? errno : EIO; /* a stream error of an earlier write keeps no errno */
     if (fclose(af->f) != 0) bad = 1;
     af->f = NULL;
     if (bad) {
@@ -143,7 +176,7 @@ qa_status qa_atomic_commit(qa_atomic_file *af) {
 }
 
 void qa_atomic_abort(qa_atomic_file *af) {
-    if (af->f) fclose(af->f);
+    if (af->f) (void)fclose(af->f); /* the temporary is discarded: its write errors do not matter */
     af->f = NULL;
     if (af->tmp[0]) unlink(af->tmp);
     af->tmp[0] = '\0';
@@ -154,8 +187,9 @@ qa_status qa_fs_write_all(const char *path, const void *data, size_t len) {
     qa_status st = qa_atomic_open(&af, path);
     if (st != QA_OK) return st;
     if (len && fwrite(data, 1, len, af.f) != len) {
+        int err = errno;
         qa_atomic_abort(&af);
-        return QA_FAIL(QA_ERR_IO, "%s: write failed", path);
+        return QA_FAIL(QA_ERR_IO, "%s: write failed: %s", path, strerror(err));
     }
     return qa_atomic_commit(&af);
 }

@@ -21,8 +21,18 @@ int qa_fs_exists(const char *path);
 int qa_fs_is_dir(const char *path);
 /* Size of a regular file in bytes, or -1. */
 long long qa_fs_size(const char *path);
-/* Sibling temporary name for `path`: "<dir>/.<base>.tmp-<pid>". */
+/* Sibling temporary name for `path`: "<dir>/.<base>.tmp-<pid>". Every writer of such a
+ * file gets its name here, and here first removes the ones killed writers of the same
+ * `path` left behind (qa_fs_tmp_clean). */
 qa_status qa_fs_tmp_name(const char *path, char *out, size_t size);
+/* Removes stale temporary siblings of `path`: regular files "<dir>/.<base>.tmp-<pid>"
+ * whose pid is not a live process on this host (kill(pid, 0) fails with ESRCH). A file of
+ * a live process (this one, another writer, or one that is not ours to signal: EPERM) is
+ * never touched; nor is any other name. Only `path`'s own name is matched, not the whole
+ * directory: a pid means nothing on another host, and on a shared filesystem a directory
+ * holds other hosts' live files, while one final path has one writer at a time.
+ * Returns the number of files removed (0 when the directory cannot be read). */
+int qa_fs_tmp_clean(const char *path);
 /* rename(2) with a clear error; the destination is replaced atomically. */
 qa_status qa_fs_rename(const char *from, const char *to);
 /* Reads a whole file into a NUL-terminated malloc'd buffer (caller frees). */

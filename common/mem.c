@@ -1,9 +1,11 @@
 /* The machine's memory, for checks of sizes read from input before they are allocated. */
 #include "common/mem.h"
 
-#include <inttypes.h>     /* SCNu64 */
-#include <stdio.h>        /* fopen, fscanf, snprintf */
-#include <string.h>       /* strcmp */
+#include <errno.h>        /* strtoull's range errors */
+#include <inttypes.h>     /* PRIu64, UINT64_MAX */
+#include <stdio.h>        /* fopen, fgets, snprintf */
+#include <stdlib.h>       /* strtoull */
+#include <string.h>       /* strncmp */
 #include <sys/resource.h> /* getrlimit */
 #include <unistd.h>       /* sysconf */
 
@@ -11,16 +13,37 @@
 static uint64_t meminfo_available(void) {
     FILE *f = fopen("/proc/meminfo", "r");
     if (!f) return 0;
-    char key[64];
-    uint64_t kib = 0, found = 0;
-    while (fscanf(f, "%63s %" SCNu64 "%*[^\n]", key, &kib) == 2) {
-        if (strcmp(key, "MemAvailable:") == 0) {
-            found = kib * 1024;
-            break;
-        }
+    static const char key[] = "MemAvailable:"; /* "MemAvailable:   123456 kB" */
+    char line[256];
+    uint64_t found = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, sizeof key - 1) != 0) continue;
+        const char *num = line + sizeof key - 1;
+        char *end = NULL;
+        errno = 0;
+        unsigned long long kib = strtoull(num, &end, 10);
+        if (end != num && errno == 0 && kib <= UINT64_MAX / 1024) found = (uint64_t)kib * 1024;
+        break;
     }
-    fclose(f);
+    (void)fclose(f); /* read-only stream: a close error loses nothing */
     return found;
+}
+
+/* The process's mapped address space in bytes (first field of /proc/self/statm), or 0. */
+static uint64_t address_space_used(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    uint64_t pages = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    char line[256];
+    if (fgets(line, sizeof line, f)) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(line, &end, 10);
+        if (end != line && errno == 0) pages = (uint64_t)v;
+    }
+    (void)fclose(f); /* read-only stream: a close error loses nothing */
+    return page > 0 ? pages * (uint64_t)page : 0;
 }
 
 uint64_t qa_mem_available(void) {
@@ -30,8 +53,12 @@ uint64_t qa_mem_available(void) {
         if (pages > 0 && page > 0) bytes = (uint64_t)pages * (uint64_t)page;
     }
     struct rlimit rl;
-    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (bytes == 0 || (uint64_t)rl.rlim_cur < bytes))
-        bytes = (uint64_t)rl.rlim_cur;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        /* what the limit leaves: the libraries and heap already mapped count against it */
+        uint64_t used = address_space_used(), cap = (uint64_t)rl.rlim_cur;
+        uint64_t left = used < cap ? cap - used : 1; /* 1, not 0: 0 means "unknown" */
+        if (bytes == 0 || left < bytes) bytes = left;
+    }
     return bytes;
 }
 

@@ -24,7 +24,8 @@ static inline void qa_mem_free_all(void *const *ptrs, size_t n) {
 
 /* Bytes this process can expect to allocate: MemAvailable of /proc/meminfo (free memory
  * plus reclaimable caches), else free physical pages (sysconf _SC_AVPHYS_PAGES), capped
- * by an address-space limit (RLIMIT_AS) when one is set. 0 when none of these is known. */
+ * by what an address-space limit (RLIMIT_AS, `ulimit -v`) leaves beyond the address space
+ * already mapped (/proc/self/statm). 0 when none of these is known. */
 uint64_t qa_mem_available(void);
 
 /* "1.5 GiB", "800.0 MiB": bytes for messages, into buf (at least 16 bytes); returns buf. */

@@ -46,6 +46,11 @@ qa_status qa_err_set(qa_status code, const char *src_file, int src_line, const c
     va_start(ap, fmt);
     vsnprintf(err_text, sizeof err_text, fmt, ap);
     va_end(ap);
+    /* "hash buffers" alone does not say what went wrong: an allocation that failed says so */
+    if (code == QA_ERR_NOMEM && !strstr(err_text, "memory")) {
+        size_t n = strlen(err_text);
+        snprintf(err_text + n, sizeof err_text - n, " (out of memory)");
+    }
     const char *base = src_file ? strrchr(src_file, '/') : NULL;
     snprintf(err_where, sizeof err_where, "%s:%d", base ? base + 1 : (src_file ? src_file : "?"),
              src_line);

@@ -7,7 +7,8 @@
 #include <stdlib.h>  /* calloc, qsort */
 #include <string.h>  /* strcmp, strncpy */
 
-#include "common/fs.h"     /* temporary names, rename */
+#include "common/fs.h"     /* temporary names, rename, file size */
+#include "common/mem.h"    /* memory available: sizes read from a file are checked against it */
 #include "common/timer.h"  /* creation stamp */
 #include "datasets/h5.h"    /* HDF5 errors and attributes */
 
@@ -25,7 +26,9 @@ struct qa_store {
     const qa_comm_t *comm;
     size_t nsym, ntime;
     char *symbols;       /* nsym * QA_STORE_SYMBOL_LEN */
-    int64_t *time;
+    int64_t *time;       /* NULL for a store created with a streamed time grid */
+    size_t time_written; /* streamed grid: timestamps written so far (in order) */
+    int64_t time_last;   /* streamed grid: the last of them */
     qa_store_meta meta;
 };
 
@@ -162,7 +165,35 @@ static qa_status read_meta(qa_store_t *st) {
     return s;
 }
 
-/* Writes a 1-D dataset once (rank 0's data; other ranks select nothing). */
+/* Writes rows [off, off + n) of the 1-D dataset `name` (rank 0's data; other ranks select
+ * nothing). Collective. */
+static qa_status write_1d_rows(qa_store_t *st, const char *name, hid_t mtype, size_t off, size_t n, const void *data) {
+    qa_status s = QA_OK;
+    hsize_t o[1] = {off}, c[1] = {n ? n : 1};
+    hid_t dset = H5Dopen2(st->file, name, H5P_DEFAULT), space = -1, mspace = -1, dxpl = make_dxpl(st);
+    if (dset < 0 || (space = H5Dget_space(dset)) < 0 || (mspace = H5Screate_simple(1, c, NULL)) < 0) {
+        s = QA_H5_FAIL(-1, st->path, "cannot open dataset");
+        goto done;
+    }
+    if (qa_comm_rank(st->comm) != 0 || n == 0) {
+        H5Sselect_none(space);
+        H5Sselect_none(mspace);
+    } else {
+        c[0] = n;
+        H5Sselect_hyperslab(space, H5S_SELECT_SET, o, NULL, c, NULL);
+    }
+    if (H5Dwrite(dset, mtype, mspace, space, dxpl, data) < 0) s = QA_H5_FAIL(-1, st->path, "cannot write dataset");
+done:
+    if (s != QA_OK) qa_err_prefix("'%s': ", name);
+    if (mspace >= 0) H5Sclose(mspace);
+    if (space >= 0) H5Sclose(space);
+    if (dset >= 0) H5Dclose(dset);
+    H5Pclose(dxpl);
+    return s;
+}
+
+/* Creates a 1-D dataset and writes it once (rank 0's data; other ranks select nothing);
+ * data NULL only creates it (rows written later by write_1d_rows). */
 static qa_status write_1d(qa_store_t *st, const char *name, hid_t ftype, hid_t mtype, size_t n, const void *data) {
     qa_status s = QA_OK;
     hsize_t dims[1] = {n};
@@ -173,6 +204,7 @@ static qa_status write_1d(qa_store_t *st, const char *name, hid_t ftype, hid_t m
         s = QA_H5_FAIL(-1, st->path, "cannot create dataset");
         goto done;
     }
+    if (!data) goto done;
     int writer = qa_comm_rank(st->comm) == 0;
     hid_t mspace = H5Screate_simple(1, dims, NULL);
     if (!writer) {
@@ -214,7 +246,7 @@ static qa_status check_grid(qa_status code, const char *path, size_t nsym, const
         return QA_FAIL(code,
                        "%s: the store has no bars (/time has 0 timestamps; a market file needs at least one timestamp)",
                        path);
-    for (size_t t = 1; t < ntime; t++)
+    for (size_t t = 1; time && t < ntime; t++) /* NULL: streamed, checked as it is written */
         if (time[t] <= time[t - 1])
             return QA_FAIL(code, "%s: time[%zu] = %lld is not after time[%zu] = %lld", path, t,
                            (long long)time[t], t - 1, (long long)time[t - 1]);
@@ -292,13 +324,13 @@ qa_status qa_store_create(const char *path, const qa_comm_t *comm, const qa_stor
     st->ntime = ntime;
     st->writable = 1;
     st->symbols = calloc(nsym, QA_STORE_SYMBOL_LEN);
-    st->time = malloc(ntime * sizeof *st->time);
-    if (!st->symbols || !st->time) {
+    st->time = time ? malloc(ntime * sizeof *st->time) : NULL;
+    if (!st->symbols || (time && !st->time)) {
         store_release(st);
         return QA_FAIL(QA_ERR_NOMEM, "%s: symbol/time tables", path);
     }
     for (size_t i = 0; i < nsym; i++) strncpy(st->symbols + i * QA_STORE_SYMBOL_LEN, symbols[i], QA_STORE_SYMBOL_LEN - 1);
-    memcpy(st->time, time, ntime * sizeof *time);
+    if (time) memcpy(st->time, time, ntime * sizeof *time);
 
     /* One temporary name for all ranks (rank 0's pid). */
     if ((s = qa_fs_tmp_name(path, st->tmp_path, sizeof st->tmp_path)) != QA_OK) {
@@ -316,9 +348,11 @@ qa_status qa_store_create(const char *path, const qa_comm_t *comm, const qa_stor
         return s;
     }
     st->file = H5Fcreate(st->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (st->file < 0) s = QA_H5_FAIL(-1, path, "cannot create file"); /* before H5Pclose clears HDF5's errors */
     H5Pclose(fapl);
     if (st->file < 0) {
-        s = QA_H5_FAIL(-1, path, "cannot create file");
+        qa_comm_barrier(comm);
+        if (qa_comm_rank(comm) == 0) (void)remove(st->tmp_path); /* failure cleanup; a full disk leaves it empty */
         store_release(st);
         return s;
     }
@@ -343,14 +377,18 @@ qa_status qa_store_create(const char *path, const qa_comm_t *comm, const qa_stor
 qa_status qa_store_commit(qa_store_t *st) {
     if (!st) return QA_FAIL(QA_ERR_INVALID_ARG, "commit of a NULL store");
     qa_status s = QA_OK;
-    if (H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0) s = QA_H5_FAIL(-1, st->path, "cannot flush");
-    if (H5Fclose(st->file) < 0 && s == QA_OK) s = QA_H5_FAIL(-1, st->path, "cannot close");
+    if (st->creating && !st->time && st->time_written != st->ntime)
+        s = QA_FAIL(QA_ERR_STATE, "%s: %zu of the %zu timestamps of the time grid were written", st->path,
+                    st->time_written, st->ntime);
+    if (s == QA_OK && H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0) s = QA_H5_FAIL(-1, st->path, "cannot write");
+    if (s != QA_OK && st->creating) qa_h5_close_discard(st->file); /* a failed close would crash HDF5 at exit */
+    else if (H5Fclose(st->file) < 0 && s == QA_OK) s = QA_H5_FAIL(-1, st->path, "cannot close");
     st->file = -1;
     s = qa_comm_agree(st->comm, s);
     int renamer = qa_comm_rank(st->comm) == 0;
     if (s == QA_OK && st->creating && renamer) s = qa_fs_rename(st->tmp_path, st->path);
     s = qa_comm_agree(st->comm, s);
-    if (s != QA_OK && st->creating && renamer) remove(st->tmp_path);
+    if (s != QA_OK && st->creating && renamer) (void)remove(st->tmp_path); /* failure cleanup: s says what failed */
     st->creating = 0;
     store_release(st);
     return s;
@@ -358,10 +396,86 @@ qa_status qa_store_commit(qa_store_t *st) {
 
 void qa_store_close(qa_store_t *st) {
     if (!st) return;
-    if (st->file >= 0) H5Fclose(st->file);
+    if (st->creating) qa_h5_close_discard(st->file); /* its writes may have failed: see there */
+    else if (st->file >= 0) H5Fclose(st->file);
     qa_comm_barrier(st->comm);
-    if (st->creating && qa_comm_rank(st->comm) == 0) remove(st->tmp_path);
+    if (st->creating && qa_comm_rank(st->comm) == 0) (void)remove(st->tmp_path); /* an abandoned temporary */
     store_release(st);
+}
+
+/* QA_ERR_LIMIT when `need` bytes (for `what`, from `declared` of `dataset`) exceed the
+ * memory qa_mem_available reports; QA_OK when they fit or nothing is known. */
+static qa_status refuse_memory(const char *path, const char *dataset, const char *declared, double need,
+                               const char *what) {
+    uint64_t avail = qa_mem_available();
+    if (avail == 0 || need <= (double)avail) return QA_OK;
+    char a[32], b[32];
+    return QA_FAIL(QA_ERR_LIMIT,
+                   "%s: dataset '%s' declares %s: %s needs an estimated %s of memory, more than the %s available",
+                   path, dataset, declared, what, need >= 1.8e19 ? "over 16 EiB" : qa_mem_format((uint64_t)need, a, sizeof a),
+                   qa_mem_format(avail, b, sizeof b));
+}
+
+/* Deflate's largest compression ratio (a run of one byte value: 258 bytes per 2-bit
+ * code, about 1032:1): no deflated dataset holds more than this times its stored bytes. */
+#define DEFLATE_MAX_RATIO 1032.0
+
+/* The length of the 1-D dataset `name` as the file declares it, held to what the file
+ * can contain before anything is allocated from it: 1 dimension, and its bytes at most
+ * the file's size (times DEFLATE_MAX_RATIO when it is filtered). A dataset whose elements
+ * were never written reads as fill values, which no grid accepts, so a tiny file that
+ * declares 10^12 timestamps is damaged or crafted and refused here, not allocated. */
+static qa_status declared_extent(const qa_store_t *st, hid_t ds, const char *name, const char *unit, size_t *n) {
+    hid_t sp = H5Dget_space(ds), type = H5Dget_type(ds), dcpl = H5Dget_create_plist(ds);
+    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    hsize_t dim = 0;
+    if (rank == 1) H5Sget_simple_extent_dims(sp, &dim, NULL);
+    size_t elem = type >= 0 ? H5Tget_size(type) : 0;
+    int filters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0;
+    if (sp >= 0) H5Sclose(sp);
+    if (type >= 0) H5Tclose(type);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    H5Eclear2(H5E_DEFAULT);
+    if (rank != 1) return QA_FAIL(QA_ERR_FORMAT, "%s: dataset '/%s' has %d dimensions, expected 1", st->path, name, rank);
+    long long fsize = qa_fs_size(st->path);
+    double bytes = (double)dim * (double)(elem ? elem : 1);
+    double room = fsize < 0 ? INFINITY : (double)fsize * (filters > 0 ? DEFLATE_MAX_RATIO : 1.0);
+    if (bytes > room || dim > (hsize_t)SIZE_MAX / 64) {
+        char a[32], b[32];
+        return QA_FAIL(QA_ERR_FORMAT,
+                       "%s: dataset '/%s' declares %llu %s (%s) but the file is only %s%s: damaged or not written by qa",
+                       st->path, name, (unsigned long long)dim, unit,
+                       bytes >= 1.8e19 ? "over 16 EiB" : qa_mem_format((uint64_t)bytes, a, sizeof a),
+                       qa_mem_format((uint64_t)fsize, b, sizeof b), filters > 0 ? " (at most 1032:1 compressed)" : "");
+    }
+    *n = (size_t)dim;
+    return QA_OK;
+}
+
+/* A bar panel must be the nsym x ntime grid /symbols and /time declare. */
+static qa_status panel_shape(qa_store_t *st, const char *path) {
+    hid_t ds = H5Dopen2(st->file, path, H5P_DEFAULT);
+    if (ds < 0) return QA_H5_FAIL(-1, st->path, "cannot open panel");
+    hid_t sp = H5Dget_space(ds);
+    hsize_t dims[2] = {0, 0};
+    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    if (rank == 2) H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (sp >= 0) H5Sclose(sp);
+    H5Dclose(ds);
+    H5Eclear2(H5E_DEFAULT);
+    if (rank != 2 || dims[0] != st->nsym || dims[1] != st->ntime)
+        return QA_FAIL(QA_ERR_FORMAT, "%s: dataset '/%s' is %s%llu x %llu, expected %zu x %zu (/symbols x /time)", st->path,
+                       path, rank == 2 ? "" : "not 2-D: ", (unsigned long long)dims[0], (unsigned long long)dims[1],
+                       st->nsym, st->ntime);
+    return QA_OK;
+}
+
+qa_status qa_store_check_load(const qa_store_t *st, const char *dataset, size_t ns, size_t nt, double copies,
+                              double extra_bytes) {
+    char decl[160];
+    snprintf(decl, sizeof decl, "%zu x %zu values (a load of %g such block%s)", ns, nt, copies, copies == 1 ? "" : "s");
+    return refuse_memory(st->path, dataset, decl, (double)ns * (double)nt * sizeof(double) * copies + extra_bytes,
+                         "loading it");
 }
 
 qa_status qa_store_open(const char *path, const qa_comm_t *comm, qa_store_mode mode, qa_store_t **out) {
@@ -384,9 +498,11 @@ qa_status qa_store_open(const char *path, const qa_comm_t *comm, qa_store_mode m
         return s;
     }
     st->file = H5Fopen(path, st->writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
+    /* Recorded before H5Pclose clears HDF5's errors: a file locked by another process is
+     * reported as such (qa_h5_fail), not as damaged. */
+    if (st->file < 0) s = QA_H5_FAIL(-1, path, "cannot open (truncated or damaged HDF5 file?)");
     H5Pclose(fapl);
     if (st->file < 0) {
-        s = QA_H5_FAIL(-1, path, "cannot open (truncated or damaged HDF5 file?)");
         store_release(st);
         return s;
     }
@@ -414,12 +530,23 @@ qa_status qa_store_open(const char *path, const qa_comm_t *comm, qa_store_mode m
         s = QA_FAIL(QA_ERR_FORMAT, "%s: missing /symbols or /time", path);
         goto fail;
     }
-    hid_t ss = H5Dget_space(ds), ts = H5Dget_space(dt);
-    hssize_t ns = H5Sget_simple_extent_npoints(ss), nt = H5Sget_simple_extent_npoints(ts);
-    H5Sclose(ss);
-    H5Sclose(ts);
-    st->nsym = ns > 0 ? (size_t)ns : 0;
-    st->ntime = nt > 0 ? (size_t)nt : 0;
+    /* The sizes are the file's word: checked against the file and the memory before
+     * anything is allocated from them. */
+    if ((s = declared_extent(st, ds, "symbols", "symbols", &st->nsym)) == QA_OK)
+        s = declared_extent(st, dt, "time", "timestamps", &st->ntime);
+    if (s == QA_OK) {
+        double need = (double)st->nsym * (QA_STORE_SYMBOL_LEN + sizeof(char *) + sizeof(sym_row)) +
+                      (double)st->ntime * sizeof(int64_t);
+        char decl[96];
+        snprintf(decl, sizeof decl, "%zu symbols x %zu timestamps", st->nsym, st->ntime);
+        s = refuse_memory(path, st->ntime >= st->nsym ? "/time" : "/symbols", decl, need, "to open the store");
+    }
+    s = qa_comm_agree(comm, s); /* memory differs between nodes: all ranks refuse alike */
+    if (s != QA_OK) {
+        H5Dclose(ds);
+        H5Dclose(dt);
+        goto fail;
+    }
     st->symbols = calloc(st->nsym ? st->nsym : 1, QA_STORE_SYMBOL_LEN);
     st->time = malloc((st->ntime ? st->ntime : 1) * sizeof *st->time);
     hid_t strtype = H5Tcopy(H5T_C_S1);
@@ -453,6 +580,7 @@ qa_status qa_store_open(const char *path, const qa_comm_t *comm, qa_store_mode m
             s = QA_FAIL(QA_ERR_FORMAT, "%s: missing /%s", path, field_paths[f]);
             goto fail;
         }
+        if ((s = panel_shape(st, field_paths[f])) != QA_OK) goto fail;
     }
     *out = st;
     return QA_OK;
@@ -474,6 +602,24 @@ long qa_store_find_symbol(const qa_store_t *st, const char *name) {
     return -1;
 }
 const int64_t *qa_store_time(const qa_store_t *st) { return st->time; }
+
+qa_status qa_store_write_time(qa_store_t *st, size_t t0, size_t n, const int64_t *time) {
+    if (!st->creating || st->time)
+        return QA_FAIL(QA_ERR_STATE, "%s: the time grid is streamed only into a store created without one", st->path);
+    if (t0 != st->time_written || n > st->ntime - t0)
+        return QA_FAIL(QA_ERR_INVALID_ARG, "%s: time rows [%zu, %zu) out of order or outside the %zu-row grid (%zu written)",
+                       st->path, t0, t0 + n, st->ntime, st->time_written);
+    for (size_t i = 0; i < n; i++) {
+        if (t0 + i > 0 && time[i] <= (i ? time[i - 1] : st->time_last))
+            return QA_FAIL(QA_ERR_INVALID_ARG, "%s: time[%zu] = %lld is not after time[%zu] = %lld", st->path, t0 + i,
+                           (long long)time[i], t0 + i - 1, (long long)(i ? time[i - 1] : st->time_last));
+    }
+    qa_status s = write_1d_rows(st, "time", H5T_NATIVE_INT64, t0, n, time);
+    if (s != QA_OK) return s;
+    st->time_written += n;
+    if (n) st->time_last = time[n - 1];
+    return QA_OK;
+}
 const qa_store_meta *qa_store_get_meta(const qa_store_t *st) { return &st->meta; }
 int qa_store_parallel(const qa_store_t *st) { return st->parallel; }
 const qa_comm_t *qa_store_comm(const qa_store_t *st) { return st->comm; }

@@ -68,13 +68,22 @@ typedef enum qa_store_mode { QA_STORE_READ = 0, QA_STORE_RDWR = 1 } qa_store_mod
 
 /* Creates a new market file (in a temporary sibling until qa_store_commit) with the
  * symbol list and time grid, and empty (all-NaN) bar panels. `comm` NULL = serial.
+ * `time` NULL streams the grid instead: the caller writes its ntime values in order with
+ * qa_store_write_time (checked as they come) before the commit, and the store keeps no
+ * copy (qa_store_time returns NULL), so its memory does not grow with ntime.
  * Symbols must be unique, non-empty and shorter than QA_STORE_SYMBOL_LEN; times must be
  * strictly increasing; meta->bar_seconds > 0 and meta->bars_per_year finite and > 0
  * (QA_ERR_INVALID_ARG otherwise). Collective. Caller commits or closes. */
 qa_status qa_store_create(const char *path, const qa_comm_t *comm, const qa_store_meta *meta,
                           size_t nsym, const char *const *symbols, size_t ntime,
                           const int64_t *time, qa_store_t **out);
-/* Flushes, closes and renames the temporary file into place. Frees the store. Collective. */
+/* Writes timestamps [t0, t0 + n) of a grid created with time NULL: blocks in order, each
+ * value after the previous one (QA_ERR_INVALID_ARG otherwise, QA_ERR_STATE for a store
+ * that was given its grid). Rank 0's values are written; every rank passes the same.
+ * Collective. */
+qa_status qa_store_write_time(qa_store_t *st, size_t t0, size_t n, const int64_t *time);
+/* Flushes, closes and renames the temporary file into place (QA_ERR_STATE when a streamed
+ * grid is incomplete). Frees the store. Collective. */
 qa_status qa_store_commit(qa_store_t *st);
 
 /* Opens an existing market file; checks the format name and version, then what
@@ -94,7 +103,8 @@ size_t qa_store_ntime(const qa_store_t *st);
 const char *qa_store_symbol(const qa_store_t *st, size_t i);
 /* Index of `name`, or -1. */
 long qa_store_find_symbol(const qa_store_t *st, const char *name);
-/* The time grid (ntime values, owned by the store). */
+/* The time grid (ntime values, owned by the store; NULL for a store created with a
+ * streamed grid). */
 const int64_t *qa_store_time(const qa_store_t *st);
 const qa_store_meta *qa_store_get_meta(const qa_store_t *st);
 /* 1 when the store was opened/created with MPI-IO on more than one rank. */
@@ -112,6 +122,12 @@ qa_status qa_store_panel_create(qa_store_t *st, const char *path);
  * row-major). Collective in parallel mode (ns or nt may be 0). */
 qa_status qa_store_read(qa_store_t *st, const char *path, size_t s0, size_t ns, size_t t0,
                         size_t nt, double *out);
+/* Before allocating `copies` blocks of ns x nt doubles of panel `dataset` (plus
+ * `extra_bytes`): QA_ERR_LIMIT, naming the file, the dataset, the declared size, the
+ * estimated bytes and the memory available (qa_mem_available), when they do not fit. The
+ * store's own S and T were already checked against the file when it was opened. */
+qa_status qa_store_check_load(const qa_store_t *st, const char *dataset, size_t ns, size_t nt, double copies,
+                              double extra_bytes);
 /* Writes the same shape of block. Collective in parallel mode. */
 qa_status qa_store_write(qa_store_t *st, const char *path, size_t s0, size_t ns, size_t t0,
                          size_t nt, const double *in);

@@ -77,32 +77,62 @@ double qa_synth_bars_per_year(long long bar_seconds) {
 }
 
 /* Session timestamps: weekdays from `start`; daily bars at 00:00 UTC of the date,
- * intraday bars from 14:30 UTC (09:30 New York standard time) for 6.5 hours. */
-static qa_status make_grid(const qa_synth_cfg *c, int64_t *grid) {
+ * intraday bars from 14:30 UTC (09:30 New York standard time) for 6.5 hours. The grid is
+ * produced in blocks (grid_next) so that no O(bars) array is ever held. */
+typedef struct grid_gen {
+    int64_t d;          /* day index (days since 1970-01-01) of the next bar */
+    long long k;        /* bar of that day */
+    long long per_day;  /* bars per session */
+    size_t t;           /* bars produced so far */
+} grid_gen;
+
+static qa_status grid_start(const qa_synth_cfg *c, grid_gen *g) {
     qa_tzone utc;
     qa_tzone_parse("UTC", &utc);
     int64_t day;
     if (!qa_time_parse(c->start, QA_TIME_ISO, &utc, &day) || strlen(c->start) != 10)
         return QA_FAIL(QA_ERR_CONFIG, "start: '%s' is not a YYYY-MM-DD date%s", c->start, qa_time_parse_why());
+    g->per_day = c->bar_seconds >= 86400 ? 1 : 23400 / c->bar_seconds;
+    if (g->per_day < 1) g->per_day = 1;
+    g->d = day / (86400LL * 1000000000LL);
+    g->k = 0;
+    g->t = 0;
+    return QA_OK;
+}
+
+/* The next n timestamps into out (NULL: only advances, a day at a time). */
+static qa_status grid_next(const qa_synth_cfg *c, grid_gen *g, size_t n, int64_t *out) {
     const int64_t ns_day = 86400LL * 1000000000LL;
-    long long per_day = c->bar_seconds >= 86400 ? 1 : 23400 / c->bar_seconds;
-    if (per_day < 1) per_day = 1;
-    int64_t d = day / ns_day;
-    size_t t = 0;
-    while (t < (size_t)c->bars) {
-        if (d >= INT64_MAX / ns_day) /* the next day's times do not fit int64 nanoseconds */
-            return QA_FAIL(QA_ERR_CONFIG, "%lld bars from %s run past 2262-04-11, the last time int64 nanoseconds can "
-                                          "hold (%zu bars fit)", (long long)c->bars, c->start, t);
-        int64_t dow = ((d % 7) + 7 + 3) % 7; /* 1970-01-01 was a Thursday: 0 = Monday */
-        if (dow < 5) {
-            for (long long k = 0; k < per_day && t < (size_t)c->bars; k++) {
-                int64_t base = d * ns_day;
-                grid[t++] = c->bar_seconds >= 86400 ? base
-                                                    : base + (14LL * 3600 + 1800) * 1000000000LL +
-                                                          k * c->bar_seconds * 1000000000LL;
+    size_t i = 0;
+    while (i < n) {
+        if (g->k == 0) { /* a new day: skip to the next weekday */
+            for (;;) {
+                if (g->d >= INT64_MAX / ns_day) /* the next day's times do not fit int64 nanoseconds */
+                    return QA_FAIL(QA_ERR_CONFIG, "%lld bars from %s run past 2262-04-11, the last time int64 "
+                                                  "nanoseconds can hold (%zu bars fit)", (long long)c->bars, c->start, g->t);
+                int64_t dow = ((g->d % 7) + 7 + 3) % 7; /* 1970-01-01 was a Thursday: 0 = Monday */
+                if (dow < 5) break;
+                g->d++;
             }
         }
-        d++;
+        size_t m = (size_t)(g->per_day - g->k);
+        if (m > n - i) m = n - i;
+        if (out) {
+            int64_t base = g->d * ns_day;
+            for (size_t j = 0; j < m; j++) {
+                long long k = g->k + (long long)j;
+                out[i + j] = c->bar_seconds >= 86400 ? base
+                                                     : base + (14LL * 3600 + 1800) * 1000000000LL +
+                                                           k * c->bar_seconds * 1000000000LL;
+            }
+        }
+        i += m;
+        g->t += m;
+        g->k += (long long)m;
+        if (g->k == g->per_day) {
+            g->k = 0;
+            g->d++;
+        }
     }
     return QA_OK;
 }
@@ -146,16 +176,36 @@ qa_status qa_synth_run(const qa_synth_cfg *c, const qa_comm_t *comm, double *sec
     qa_status st = QA_OK;
     size_t S = (size_t)c->symbols, T = (size_t)c->bars, K = (size_t)c->factors;
     int rank = qa_comm_rank(comm), size = qa_comm_size(comm);
-    int64_t *grid = malloc(T * sizeof *grid);
+    /* Memory is O(block + symbols), never O(bars): the time grid and the regime path are
+     * produced a time block at a time (the regime path again for every symbol group). */
+    const size_t G = 64, TB = 2048;
+    /* Refused before anything is allocated: one block of bars, the factor shocks and the
+     * grid block, HDF5's chunk buffers (two compressed chunks of 64 x 2048 doubles), and
+     * per symbol its name (24 + 8 bytes here, 32 + 8 + 16 in the store). */
+    double need = (double)(5 * G * TB + TB * K) * sizeof(double) + (double)TB * 9 + (double)(2 * G * TB * sizeof(double)) +
+                  (double)S * 88;
+    uint64_t avail = qa_mem_available();
+    qa_status pre = QA_OK;
+    if (avail && need > (double)avail) {
+        char a[32], b[32];
+        pre = QA_FAIL(QA_ERR_LIMIT,
+                       "data generate: %zu symbols x %zu bars need an estimated %s of memory (a block of %zu symbols x "
+                       "%zu bars x 5 fields per rank, 88 bytes per symbol), more than the %s available",
+                       S, T, qa_mem_format((uint64_t)need, a, sizeof a), G, TB, qa_mem_format(avail, b, sizeof b));
+    }
+    if ((pre = qa_comm_agree(comm, pre)) != QA_OK) return pre; /* every rank refuses alike */
+    int64_t *grid = malloc(TB * sizeof *grid);
     char **names = NULL, *namebuf = NULL;
-    uint8_t *regime = malloc(T);
+    uint8_t *regime = malloc(TB);
     double *factor = NULL, *block = NULL, *last_close = NULL;
+    grid_gen gen;
     sym_params *params = NULL;
     qa_store_t *store = NULL;
     qa_progress_t *prog = NULL;
     if (!grid || !regime) QA_TRY_FAIL(QA_ERR_NOMEM, "grid");
     if (c->factors > 64) QA_TRY_FAIL(QA_ERR_CONFIG, "factors: at most 64");
-    QA_TRY(make_grid(c, grid));
+    QA_TRY(grid_start(c, &gen));
+    QA_TRY(grid_next(c, &gen, T, NULL)); /* a grid past 2262 is refused before the file exists */
     names = malloc(S * sizeof *names);
     namebuf = malloc(S * 24);
     if (!names || !namebuf) QA_TRY_FAIL(QA_ERR_NOMEM, "symbols");
@@ -164,14 +214,6 @@ qa_status qa_synth_run(const qa_synth_cfg *c, const qa_comm_t *comm, double *sec
         snprintf(names[s], 24, "SYN%05zu", s);
     }
     double dt = 1.0 / qa_synth_bars_per_year(c->bar_seconds);
-    /* The regime path is common to all assets: a Markov chain every rank walks alike. */
-    uint8_t state = 0;
-    for (size_t t = 0; t < T; t++) {
-        double u = qa_rng_uniform((uint64_t)c->seed, STREAM_REGIME, t);
-        if (state == 0 && u < c->p_enter_stress) state = 1;
-        else if (state == 1 && u < c->p_exit_stress) state = 0;
-        regime[t] = state;
-    }
     qa_store_meta meta = {0};
     snprintf(meta.frequency, sizeof meta.frequency, c->bar_seconds >= 86400 ? "1d" : "%llds", c->bar_seconds);
     meta.bar_seconds = c->bar_seconds;
@@ -183,12 +225,17 @@ qa_status qa_synth_run(const qa_synth_cfg *c, const qa_comm_t *comm, double *sec
              "synthetic: seed %lld, %lld factors, vol %.3g, jumps %.3g/yr, regimes x%.3g (qa data generate)", c->seed,
              c->factors, c->vol, c->jump_rate, c->stress_vol_mult);
     meta.deflate_level = (int)c->deflate;
-    QA_TRY(qa_store_create(c->output, comm, &meta, S, (const char *const *)names, T, grid, &store));
+    QA_TRY(qa_store_create(c->output, comm, &meta, S, (const char *const *)names, T, NULL, &store));
     QA_TRY(qa_store_attr_set_i64(store, "/", "synthetic_seed", c->seed));
+    QA_TRY(grid_start(c, &gen));
+    for (size_t tb = 0; tb < T; tb += TB) {
+        size_t nt = T - tb < TB ? T - tb : TB;
+        QA_TRY(grid_next(c, &gen, nt, grid));
+        QA_TRY(qa_store_write_time(store, tb, nt, grid));
+    }
 
     /* Work plan: symbol groups of 64 (chunk rows) round-robin over ranks, and time blocks
      * of 2048 (chunk columns); every rank performs the same number of collective writes. */
-    const size_t G = 64, TB = 2048;
     size_t ngroups = (S + G - 1) / G, rounds = (ngroups + (size_t)size - 1) / (size_t)size;
     block = malloc(5 * G * TB * sizeof *block);
     factor = malloc(TB * K * sizeof *factor);
@@ -205,8 +252,17 @@ qa_status qa_synth_run(const qa_synth_cfg *c, const qa_comm_t *comm, double *sec
             symbol_params(c, s0 + i, dt, &params[i]);
             last_close[i] = params[i].p0;
         }
+        /* The regime path is common to all assets: a Markov chain every rank walks alike,
+         * block by block (T uniforms per group: 1/64 of a bar's draws per symbol). */
+        uint8_t state = 0;
         for (size_t tb = 0; tb < T; tb += TB) {
             size_t nt = T - tb < TB ? T - tb : TB;
+            for (size_t t = 0; t < nt; t++) {
+                double u = qa_rng_uniform((uint64_t)c->seed, STREAM_REGIME, tb + t);
+                if (state == 0 && u < c->p_enter_stress) state = 1;
+                else if (state == 1 && u < c->p_exit_stress) state = 0;
+                regime[t] = state;
+            }
             for (size_t t = 0; t < nt; t++)
                 for (size_t k = 0; k < K; k++) factor[t * K + k] = qa_rng_normal(seed, STREAM_FACTOR, (tb + t) * K + k);
             double *O = block, *H = block + G * TB, *L = block + 2 * G * TB, *C = block + 3 * G * TB, *V = block + 4 * G * TB;
@@ -219,7 +275,7 @@ qa_status qa_synth_run(const qa_synth_cfg *c, const qa_comm_t *comm, double *sec
                 for (size_t t = 0; t < nt; t++) {
                     size_t gt = tb + t;
                     uint64_t idx = sym * (uint64_t)T + gt;
-                    double m = regime[gt] ? c->stress_vol_mult : 1.0;
+                    double m = regime[t] ? c->stress_vol_mult : 1.0;
                     double z = p->idio * qa_rng_normal(seed, STREAM_IDIO, idx);
                     for (size_t k = 0; k < K; k++) z += p->beta[k] * factor[t * K + k];
                     double lr = p->mu + p->sigma * m * z;

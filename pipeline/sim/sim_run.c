@@ -253,6 +253,7 @@ static qa_status load(qa_store_t *store, const qa_sim_cfg *c, panels *p, char *m
     p->t_begin = tb;
     p->t_end = te;
     p->time = time;
+    QA_TRY(qa_store_check_load(store, "bars", S, te, 6, 0)); /* five fields and the signal, before allocating */
     p->block = malloc(6 * S * te * sizeof *p->block);
     if (!p->block) QA_TRY_FAIL(QA_ERR_NOMEM, "panels of %zu symbols x %zu bars", S, te);
     const char *paths[6] = {qa_bar_field_path(QA_BAR_OPEN), qa_bar_field_path(QA_BAR_HIGH), qa_bar_field_path(QA_BAR_LOW),

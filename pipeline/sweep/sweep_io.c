@@ -32,9 +32,10 @@ qa_status qa_sweep_data_load(const qa_sweep_cfg *c, qa_backend_t *be, int hash, 
     qa_sha256_t *h = NULL;
     d->S = S;
     d->T = T;
+    QA_TRY(qa_store_open(c->data, NULL, QA_STORE_READ, &store));
+    QA_TRY(qa_store_check_load(store, "bars/close", S, T, (double)np, 0)); /* before allocating the panels */
     d->host = malloc(QA_SWEEP_NZ(S * T * np) * sizeof(double));
     if (!d->host) QA_TRY_FAIL(QA_ERR_NOMEM, "panels of %zu symbols x %zu bars", S, T);
-    QA_TRY(qa_store_open(c->data, NULL, QA_STORE_READ, &store));
     if (hash) {
         QA_TRY(qa_sha256_create(&h));
         QA_TRY(qa_sha256_update(h, "qa-sweep-input-1", 16));

@@ -60,6 +60,8 @@ void qa_train_data_free(qa_train_data *d) {
 
 /* Reads a whole S x T panel. */
 static qa_status read_panel(qa_store_t *st, const char *path, size_t S, size_t T, double **out) {
+    qa_status c = qa_store_check_load(st, path, S, T, 1, 0); /* before allocating it */
+    if (c != QA_OK) return c;
     double *p = malloc(S * T * sizeof *p + 1);
     if (!p) return QA_FAIL(QA_ERR_NOMEM, "panel %s: %zu x %zu doubles", path, S, T);
     qa_status s = qa_store_read(st, path, 0, S, 0, T, p);
@@ -301,7 +303,7 @@ static qa_status select_samples(qa_train_data *d, const int32_t *lab) {
         if (!d->samples[k] || !d->pred_rows[k]) return QA_FAIL(QA_ERR_NOMEM, "sample lists");
     }
     for (size_t r = 0; r < R; r++) {
-        int k = d->split[r];
+        int k = (int)d->split[r]; /* a split index or -1, not a character */
         if (k < 0) continue;
         qa_train_data_counts *c = &d->counts[k];
         c->rows++;
@@ -368,13 +370,14 @@ static void label_rows(qa_train_data *d) {
     for (size_t r = 0; r < d->nrows; r++) {
         double v = d->ret[r];
         d->y[r] = (float)((v - d->norm.target_mean) / d->norm.target_std);
-        if (isnan(v)) d->cls[r] = -1;
-        else if (spec->target == QA_MODEL_TARGET_SIGN) d->cls[r] = v > 0.0;
+        d->cls[r] = -1; /* no class: a NaN target, or a target kind without classes */
+        if (isnan(v)) continue;
+        if (spec->target == QA_MODEL_TARGET_SIGN) d->cls[r] = v > 0.0;
         else if (spec->target == QA_MODEL_TARGET_QUANTILE) {
             int c = 0;
             for (int k = 0; k < d->norm.nedges; k++) c += v >= d->norm.edges[k];
             d->cls[r] = c;
-        } else d->cls[r] = -1;
+        }
     }
 }
 

@@ -1,7 +1,10 @@
 /* Atomic files, directories, SHA-256 known answers, JSON files. */
 #include <dirent.h>
+#include <signal.h>    /* kill: the live writer */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>  /* mkdir */
+#include <sys/wait.h>  /* waitpid: a pid that is surely dead */
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -41,6 +44,75 @@ static void test_atomic_commit_and_abort(void) {
     free(back);
     QA_CHECK_INT(count_entries(tmpdir), 1);
     QA_CHECK_INT(qa_fs_size(path), 6);
+}
+
+static void touch(const char *dir, const char *name) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    QA_CHECK(f != NULL);
+    if (f) fclose(f);
+}
+
+static int present(const char *dir, const char *name) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return qa_fs_exists(p);
+}
+
+/* Stale temporary files: a killed writer's ".<base>.tmp-<pid>" is removed by the next
+ * writer of the same path; a live writer's, this process's, other names and other
+ * bases are kept. The dead pid is a child that has exited and been reaped; the live one
+ * a child that sleeps until it is killed at the end. */
+static void test_tmp_clean_stale(void) {
+    char dir[300], path[320], name[128], tmp[1024];
+    snprintf(dir, sizeof dir, "%s/stale", tmpdir);
+    QA_CHECK_OK(qa_fs_mkdirs(dir));
+    snprintf(path, sizeof path, "%s/out.h5", dir);
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    waitpid(dead, NULL, 0);
+    pid_t live = fork();
+    if (live == 0) {
+        pause();
+        _exit(0);
+    }
+    QA_CHECK(dead > 0 && live > 0);
+    snprintf(name, sizeof name, ".out.h5.tmp-%ld", (long)dead);
+    touch(dir, name);
+    snprintf(name, sizeof name, ".out.h5.tmp-%ld", (long)live);
+    touch(dir, name);
+    snprintf(name, sizeof name, ".out.h5.tmp-%ld", (long)getpid());
+    touch(dir, name);
+    snprintf(name, sizeof name, ".other.h5.tmp-%ld", (long)dead); /* another path's: not ours to clean */
+    touch(dir, name);
+    snprintf(name, sizeof name, ".out.h5.tmp-%ldx", (long)dead);  /* not a pid suffix */
+    touch(dir, name);
+    touch(dir, ".out.h5.tmp-0");                                   /* kill(0) would signal our group */
+    snprintf(tmp, sizeof tmp, "%s/.out.h5.tmp-999999999", dir);   /* a directory named like one (no such pid) */
+    QA_CHECK(mkdir(tmp, 0755) == 0);
+    QA_CHECK_INT(count_entries(dir), 7);
+
+    QA_CHECK_OK(qa_fs_tmp_name(path, tmp, sizeof tmp)); /* the writer of out.h5 starts */
+    snprintf(name, sizeof name, ".out.h5.tmp-%ld", (long)dead);
+    QA_CHECK(!present(dir, name));
+    snprintf(name, sizeof name, ".out.h5.tmp-%ld", (long)live);
+    QA_CHECK(present(dir, name));
+    snprintf(name, sizeof name, ".out.h5.tmp-%ld", (long)getpid());
+    QA_CHECK(present(dir, name));
+    snprintf(name, sizeof name, ".other.h5.tmp-%ld", (long)dead);
+    QA_CHECK(present(dir, name));
+    QA_CHECK(present(dir, ".out.h5.tmp-0"));
+    QA_CHECK(present(dir, ".out.h5.tmp-999999999"));
+    QA_CHECK_INT(count_entries(dir), 6);
+    QA_CHECK_INT(qa_fs_tmp_clean(path), 0); /* nothing stale is left */
+
+    kill(live, SIGKILL); /* now the live writer dies too: its file becomes stale */
+    waitpid(live, NULL, 0);
+    QA_CHECK_INT(qa_fs_tmp_clean(path), 1);
+    snprintf(name, sizeof name, ".out.h5.tmp-%ld", (long)live);
+    QA_CHECK(!present(dir, name));
+    QA_CHECK_INT(qa_fs_tmp_clean("/nonexistent-dir-qa/x.h5"), 0);
 }
 
 static void test_mkdirs(void) {
@@ -88,6 +160,7 @@ int main(void) {
     if (qa_test_tmpdir(tmpdir, sizeof tmpdir, "test_fs")) qa_test_skip("cannot create a temp dir");
     QA_RUN(test_atomic_commit_and_abort);
     QA_RUN(test_mkdirs);
+    QA_RUN(test_tmp_clean_stale);
     QA_RUN(test_sha256);
     QA_RUN(test_json_roundtrip);
     qa_test_rmtree(tmpdir);
