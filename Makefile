@@ -1,15 +1,22 @@
 # Thin wrapper over CMake/ctest. Every target installs missing Debian packages first.
 #   make demo    end-to-end demo on the shipped real data (embedded defaults)
 #   make test    the full gate, as CI runs it: normal build (CUDA when nvcc exists) and
-#                a CPU-only ASan+UBSan build, each with the whole test suite
+#                a CPU-only ASan+UBSan build, each with the whole test suite, then the
+#                static analysis gate (lint) and each fuzzing harness for 10 s (fuzz-smoke)
 #   make check   normal build + tests only (quicker while developing)
+#   make lint    static analysis gate: clang-tidy + cppcheck over every C/C++ source
 #   make bench   build and run the benchmarks
+#   make fuzz    the libFuzzer harnesses (clang, ASan+UBSan), FUZZ_SECONDS each (docs/fuzzing.md)
+#   make fuzz-smoke  each harness for 10 s: what CI runs
+#   make package build, then the Debian package with cpack (docs/packaging.md)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan check check-asan test demo bench clean
+FUZZ_SECONDS ?= 600
+
+.PHONY: all deps build build-asan check check-asan lint test demo bench package fuzz fuzz-smoke clean
 
 all: build
 
@@ -30,7 +37,10 @@ check: build
 check-asan: build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test: check check-asan
+lint: build
+	scripts/lint.sh $(BUILD)
+
+test: check check-asan lint fuzz-smoke
 
 demo: build
 	scripts/demo.sh $(BUILD)
@@ -39,5 +49,15 @@ bench: build
 	@scripts/install-deps.sh --bench
 	scripts/bench.sh $(BUILD)
 
+package: build
+	@cd $(BUILD) && cpack --config CPackConfig.cmake > cpack.log 2>&1 || { cat cpack.log; exit 1; }
+	@sed -n 's/^CPack: - package: \(.*\) generated\.$$/package: \1/p' $(BUILD)/cpack.log
+
+fuzz: deps
+	scripts/fuzz.sh --seconds $(FUZZ_SECONDS)
+
+fuzz-smoke: deps
+	scripts/fuzz.sh --seconds 10
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -7,7 +7,10 @@
 #   scripts/install-deps.sh --bench  also the Python packages the comparison benchmarks use
 set -eu
 
-BUILD="build-essential cmake pkg-config ccache git"
+# dpkg-dev: dpkg-shlibdeps, with which `make package` derives the package's dependencies.
+BUILD="build-essential cmake pkg-config ccache git dpkg-dev"
+# make fuzz: clang with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev).
+FUZZ="clang libclang-rt-14-dev"
 LIBS="libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
       libopenblas-dev liblapacke-dev
       librdkafka-dev kcat
@@ -18,11 +21,13 @@ LIBS="libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
 # qa serve's tests: the dashboard in a real browser (npm's playwright-core drives Debian's
 # chromium), curl for the route x role matrix, wrk for its benchmark.
 WEB="chromium curl wrk"
+# The static analysis gate (scripts/lint.sh).
+ANALYSIS="clang-tidy cppcheck"
 # Tests read results back with h5py/numpy the way a researcher would.
 TESTS="python3 python3-numpy python3-h5py"
 BENCH="python3-pandas python3-torch"
 
-want="$BUILD $LIBS $TESTS $WEB"
+want="$BUILD $FUZZ $LIBS $TESTS $WEB $ANALYSIS"
 if [ "${1:-}" = "--bench" ]; then want="$want $BENCH"; fi
 
 missing=""
