@@ -1,10 +1,11 @@
 /* The hash-chained audit log of qa serve (api/audit.h). */
 #include "api/audit.h"
 
+#include <errno.h>    /* strtoll's range errors */
 #include <pthread.h>  /* appends from several request threads */
 #include <sqlite3.h>  /* audit.db */
 #include <stdio.h>    /* snprintf */
-#include <stdlib.h>   /* calloc, free */
+#include <stdlib.h>   /* calloc, free, strtoll */
 #include <string.h>   /* strcmp */
 #include <time.h>     /* clock_gettime */
 
@@ -55,11 +56,18 @@ static qa_status read_head(const char *path, long long *seq, char hash[QA_SHA256
     *present = 0;
     if (!qa_fs_exists(path)) return QA_OK;
     QA_TRY_RET(qa_fs_read_all(path, &text, &len));
-    char h[QA_SHA256_HEX_LEN + 2] = "";
-    int ok = sscanf(text, "%lld %65s", seq, h) == 2 && strlen(h) == QA_SHA256_HEX_LEN;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    const char *h = end + strspn(end, " \t\r\n");
+    int ok = end != text && errno == 0 && h != end && strcspn(h, " \t\r\n") == QA_SHA256_HEX_LEN;
+    if (ok) {
+        *seq = v;
+        memcpy(hash, h, QA_SHA256_HEX_LEN);
+        hash[QA_SHA256_HEX_LEN] = '\0';
+    }
     free(text);
     if (!ok) return QA_FAIL(QA_ERR_FORMAT, "%s: expected '<seq> <64 hex digits>'", path);
-    memcpy(hash, h, QA_SHA256_HEX_LEN + 1);
     *present = 1;
     return QA_OK;
 }
@@ -114,8 +122,11 @@ void qa_audit_close(qa_audit_t *a) {
 /* Control bytes would make the separator ambiguous and the log unreadable: '?' instead. */
 static void clean(const char *in, char *out, size_t cap) {
     size_t n = 0;
-    for (const char *p = in ? in : ""; *p && n + 1 < cap; p++)
-        out[n++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+    for (const char *p = in ? in : ""; *p && n + 1 < cap; p++) {
+        char c = *p;
+        if ((unsigned char)c < 0x20 || c == 0x7f) c = '?';
+        out[n++] = c;
+    }
     out[n] = '\0';
 }
 

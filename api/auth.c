@@ -148,12 +148,8 @@ static qa_status load_secret(qa_auth_t *a) {
     sqlite3_finalize(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return QA_SQLITE_CHECK(a->db, rc);
     if (strlen(text) == 64) {
-        for (size_t i = 0; i < 32; i++) {
-            unsigned v = 0;
-            if (sscanf(text + 2 * i, "%2x", &v) != 1)
-                return QA_FAIL(QA_ERR_FORMAT, "users.db: meta jwt_secret is not 64 hex digits");
-            a->secret[i] = (unsigned char)v;
-        }
+        if (qa_hex_decode(text, 32, a->secret) != QA_OK)
+            return QA_FAIL(QA_ERR_FORMAT, "users.db: meta jwt_secret is not 64 hex digits");
         return QA_OK;
     }
     QA_TRY_RET(random_bytes(a->secret, sizeof a->secret));

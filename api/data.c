@@ -226,7 +226,7 @@ qa_status qa_apidata_bars(const qa_api_req *req, qa_api_resp *resp) {
         for (int f = 0; f < QA_BAR_FIELD_COUNT; f++) {
             uint64_t u;
             memcpy(&u, &vals[(size_t)f * n + i], 8);
-            put_le(b + 8 * (1 + f), u);
+            put_le(b + 8 * (size_t)(1 + f), u);
         }
         s = qa_sha256_update(h, b, sizeof b);
     }

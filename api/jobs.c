@@ -221,7 +221,7 @@ qa_status qa_apijobs_submit(const qa_api_req *req, qa_api_resp *resp) {
     json_object_set_new(job, "kind", json_string(kind));
     json_object_set_new(job, "config", json_string(real_cfg));
     json_object_set_new(job, "user", json_string(req->user ? req->user : ""));
-    json_object_set_new(job, "submitted_unix", json_real((double)tv.tv_sec + tv.tv_usec * 1e-6));
+    json_object_set_new(job, "submitted_unix", json_real((double)tv.tv_sec + (double)tv.tv_usec * 1e-6));
     qa_status st = QA_OK;
     long id = 0, merge = 0;
     char jobname[256];
@@ -279,7 +279,7 @@ cleanup:
         snprintf(keep, sizeof keep, "%s", qa_err_msg());
         unlink(log);
         rmdir(run_dir);
-        QA_FAIL(st, "%s", keep);
+        (void)QA_FAIL(st, "%s", keep);
     }
     json_decref(job);
     return st;

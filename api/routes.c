@@ -133,7 +133,7 @@ json_t *qa_api_openapi(const char *version) {
                                 json_pack("{s:{s:{s:{s:s}}}}", "content", "application/json", "schema", "type", "object"));
         char m[8];
         size_t k = 0;
-        for (; r->method[k] && k < sizeof m - 1; k++) m[k] = (char)(r->method[k] | 0x20);
+        for (; k < sizeof m - 1 && r->method[k]; k++) m[k] = (char)(r->method[k] | 0x20);
         m[k] = '\0';
         json_object_set_new(item, m, op);
     }

@@ -437,14 +437,14 @@ qa_status qa_apiruns_show(const qa_api_req *req, qa_api_resp *resp) {
     }
     closedir(d);
     size_t nf = json_array_size(files);
-    json_t **tmp = nf ? malloc(nf * sizeof *tmp) : NULL;
+    json_t **tmp = nf ? malloc(nf * sizeof(json_t *)) : NULL;
     if (nf && !tmp) {
         json_decref(files);
         json_decref(out);
         return QA_FAIL(QA_ERR_NOMEM, "run '%s': listing files", id);
     }
     for (size_t i = 0; i < nf; i++) tmp[i] = json_incref(json_array_get(files, i));
-    if (nf) qsort(tmp, nf, sizeof *tmp, name_cmp);
+    if (nf) qsort(tmp, nf, sizeof(json_t *), name_cmp);
     json_array_clear(files);
     for (size_t i = 0; i < nf; i++) json_array_append_new(files, tmp[i]);
     free(tmp);
@@ -1014,7 +1014,7 @@ qa_status qa_apiruns_curves(const qa_api_req *req, qa_api_resp *resp) {
 cleanup:
     json_decref(rows);
     free(line);
-    fclose(f);
+    (void)fclose(f); /* read-only stream: a close error loses nothing */
     return st;
 }
 

@@ -89,7 +89,7 @@ static int cmd_import(int argc, char **argv) {
         return QA_EXIT_OK;
     }
     printf("%s: %lld rows in %.2f s (%.0f rows/s) into %s\n", input, rep.rows, rep.seconds,
-           rep.seconds > 0 ? rep.rows / rep.seconds : 0.0, db);
+           rep.seconds > 0 ? (double)rep.rows / rep.seconds : 0.0, db);
     printf("  new documents %lld, copies under another ticker %lld, exact duplicates %lld\n", rep.docs_new, rep.copies,
            rep.duplicates);
     printf("  skipped: language %lld, no cashtag %lld, empty %lld, bad rows %lld\n", rep.skip_lang, rep.skip_cashtag,

@@ -2,11 +2,12 @@
  * topic's messages as JSON lines (tail). */
 #include <errno.h>   /* errno */
 #include <fcntl.h>   /* open: the control FIFO */
+#include <limits.h>  /* INT_MAX */
 #include <math.h>    /* isfinite */
 #include <poll.h>    /* waiting on the FIFO and signals */
 #include <signal.h>  /* SIGTERM */
 #include <stdio.h>   /* printf */
-#include <stdlib.h>  /* atoi */
+#include <stdlib.h>  /* strtol */
 #include <string.h>  /* strcmp */
 #include <sys/stat.h> /* mkfifo */
 #include <unistd.h>  /* read, unlink, getpid */
@@ -40,10 +41,30 @@ static void usage_run(FILE *out) {
                  "  --control FIFO   fault-injection FIFO (created)\n");
 }
 
+/* Reads a decimal int in [0, INT_MAX] at *p (after blanks) and advances *p past it; 0 when
+ * there is none. */
+static int next_int(const char **p, int *out) {
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(*p, &end, 10);
+    if (end == *p || errno != 0 || v < 0 || v > INT_MAX) return 0;
+    *out = (int)v;
+    *p = end;
+    return 1;
+}
+
 static void control_line(qa_bus_mock_t *m, char *line) {
     int b = 0, ms = -1;
     char verb[16] = "";
-    if (sscanf(line, "%15s %d %d", verb, &b, &ms) < 2) {
+    const char *p = line + strspn(line, " \t");
+    size_t vlen = strcspn(p, " \t\r");
+    int ok = vlen > 0 && vlen < sizeof verb;
+    if (ok) {
+        memcpy(verb, p, vlen);
+        p += vlen;
+        ok = next_int(&p, &b) && (strcmp(verb, "rtt") != 0 || next_int(&p, &ms)) && p[strspn(p, " \t\r")] == '\0';
+    }
+    if (!ok) {
         qa_log_warn("bus control: '%s': expected 'down B', 'up B' or 'rtt B MS'", line);
         return;
     }
@@ -76,10 +97,15 @@ static int cmd_run(int argc, char **argv) {
         qa_bus_mock_free(m);
         return qa_cli_fail("bus run");
     }
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
+    (void)signal(SIGTERM, on_signal); /* cannot fail: valid, catchable signals */
+    (void)signal(SIGINT, on_signal);
     printf("bootstrap.servers=%s\n", qa_bus_mock_bootstrap(m));
-    fflush(stdout);
+    if (fflush(stdout) != 0) { /* whoever started us waits for this line */
+        (void)QA_FAIL(QA_ERR_IO, "stdout: %s", strerror(errno));
+        unlink(path);
+        qa_bus_mock_free(m);
+        return qa_cli_fail("bus run");
+    }
     qa_log_info("bus: %lld brokers, %lld partitions per topic, bus file %s", brokers, partitions, path);
     int fd = -1;
     if (control && (mkfifo(control, 0600) == 0 || errno == EEXIST)) fd = open(control, O_RDONLY | O_NONBLOCK);
@@ -134,17 +160,11 @@ static int cmd_stop(int argc, char **argv) {
     char path[QA_PATH_MAX], boot[512];
     if (file) snprintf(path, sizeof path, "%s", file);
     else qa_bus_default_file(path, sizeof path);
-    if (qa_bus_mock_find(path, boot, sizeof boot) != QA_OK) {
+    long pid = 0;
+    if (qa_bus_mock_find_pid(path, boot, sizeof boot, &pid) != QA_OK) {
         printf("no embedded cluster is running (%s)\n", qa_err_msg());
         return QA_EXIT_OK;
     }
-    FILE *f = fopen(path, "r");
-    long pid = 0;
-    if (!f || fscanf(f, "%*s %ld", &pid) != 1 || pid <= 0) {
-        if (f) fclose(f);
-        return qa_cli_usage_error("bus stop", "%s: no process id", path);
-    }
-    fclose(f);
     kill((pid_t)pid, SIGTERM);
     for (int i = 0; i < 100 && kill((pid_t)pid, 0) == 0; i++) poll(NULL, 0, 100);
     printf("stopped the embedded cluster at %s (pid %ld)\n", boot, pid);
@@ -172,7 +192,7 @@ static void set_nums(json_t *o, const char *const *names, const double *vals, in
 
 static json_t *hex32(const uint8_t *b) {
     char h[65];
-    for (int i = 0; i < 32; i++) snprintf(h + 2 * i, 3, "%02x", b[i]);
+    for (size_t i = 0; i < 32; i++) snprintf(h + 2 * i, 3, "%02x", b[i]);
     return json_string(h);
 }
 

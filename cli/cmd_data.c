@@ -180,7 +180,7 @@ static void print_info(const json_t *root, const qa_store_meta *m, const qa_mome
             printf("  %-24s", key);
             const char *k2;
             json_t *v2;
-            json_object_foreach(v, k2, v2) if (strcmp(k2, "input_hash") && strcmp(k2, "created"))
+            json_object_foreach(v, k2, v2) if (strcmp(k2, "input_hash") != 0 && strcmp(k2, "created") != 0)
                 printf(" %s=%s", k2, json_string_value(v2));
             printf("\n");
         }

@@ -1,8 +1,9 @@
 /* qa exchange: the paper exchange, a FIX 4.4 acceptor in front of the paper venue matching
  * on a market file's bars (live/exchange.h); the FIX broker adapter's counterpart. */
+#include <errno.h>   /* errno of a failed stdout flush */
 #include <math.h>    /* llround */
 #include <stdio.h>   /* printf, snprintf */
-#include <string.h>  /* strlen */
+#include <string.h>  /* strlen, strerror */
 
 #include "cli/args.h"       /* the option table */
 #include "cli/cli.h"        /* exit codes, stop signals */
@@ -118,7 +119,7 @@ int qa_cmd_exchange(int argc, char **argv) {
     }
     printf("qa exchange: listening on 127.0.0.1:%d (%s -> %s, market %s, state %s)\n", p, cfg.sender, cfg.target,
            cfg.data, cfg.state_dir);
-    fflush(stdout);
+    if (fflush(stdout) != 0) QA_TRY_FAIL(QA_ERR_IO, "stdout: %s", strerror(errno)); /* a parent waits for the line */
     QA_TRY(qa_exchange_run(x, stop));
     qa_exchange_stats s;
     qa_exchange_get_stats(x, &s);

@@ -1,9 +1,10 @@
 /* qa registry: the model registry from the command line (registry/registry.h). */
+#include <errno.h>   /* errno of a failed stdout flush */
 #include <math.h>    /* isfinite */
 #include <signal.h>  /* SIGINT: stop watch --follow */
 #include <stdio.h>   /* printf */
 #include <stdlib.h>  /* realpath */
-#include <string.h>  /* strchr, strcmp */
+#include <string.h>  /* strchr, strcmp, strerror */
 #include <time.h>    /* nanosleep */
 
 #include "cli/args.h"           /* the option table */
@@ -414,7 +415,7 @@ static qa_status print_event(const qa_registry_event *e, void *p) {
         printf("%6lld %s %-16s models:/%s%s%ld%s%s %-10s %s\n", (long long)e->seq, e->at, e->kind, e->model,
                e->version ? "/" : "", e->version, e->alias[0] ? " @" : "", e->alias, e->who, e->detail);
     }
-    fflush(stdout);
+    if (fflush(stdout) != 0) return QA_FAIL(QA_ERR_IO, "stdout: %s", strerror(errno));
     return QA_OK;
 }
 
@@ -447,8 +448,8 @@ static int cmd_watch(int argc, char **argv) {
         if (prefix) snprintf(cfg.prefix, sizeof cfg.prefix, "%s", prefix);
         int started = 0;
         long long n = 0;
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
+        (void)signal(SIGINT, on_signal); /* cannot fail: valid, catchable signals */
+        (void)signal(SIGTERM, on_signal);
         if (qa_bus_mock_ensure(&cfg, "/proc/self/exe", &started) != QA_OK ||
             qa_regbridge_run(&cfg, reg_dir, follow, (int)interval, &g_stop, &n) != QA_OK)
             return qa_cli_fail("registry watch");
@@ -457,8 +458,8 @@ static int cmd_watch(int argc, char **argv) {
     }
     qa_registry_t *r = NULL;
     if ((rc = open_reg("registry watch", reg_dir, 0, &r)) != QA_EXIT_OK) return rc;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    (void)signal(SIGINT, on_signal); /* cannot fail: valid, catchable signals */
+    (void)signal(SIGTERM, on_signal);
     watch_ctx w = {as_json, from};
     uint64_t t0 = qa_time_ns();
     qa_status st = QA_OK;

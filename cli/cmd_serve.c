@@ -1,9 +1,10 @@
 /* qa serve: the HTTP API and dashboard (api/, docs/api.md); qa users and qa audit: its
  * users and audit log from the command line. */
+#include <errno.h>     /* errno of a failed stdout flush */
 #include <signal.h>    /* sig_atomic_t */
 #include <stdio.h>     /* printf */
 #include <stdlib.h>    /* realpath */
-#include <string.h>    /* strcmp */
+#include <string.h>    /* strcmp, strerror */
 #include <unistd.h>    /* usleep, readlink */
 
 #include "api/audit.h"   /* qa audit */
@@ -153,7 +154,7 @@ int qa_cmd_serve(int argc, char **argv) {
         QA_TRY(qa_fs_write_all(port_file, text, (size_t)w));
     }
     printf("qa serve: listening on %s://%s:%u/\n", c.cert ? "https" : "http", c.host, qa_serve_port(srv));
-    fflush(stdout);
+    if (fflush(stdout) != 0) QA_TRY_FAIL(QA_ERR_IO, "stdout: %s", strerror(errno)); /* a parent waits for the line */
     while (!*stop) usleep(100000);
     printf("qa serve: stopped\n");
 cleanup:

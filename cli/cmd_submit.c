@@ -1,10 +1,11 @@
 /* qa submit: submits a batch-script template to Slurm through libslurm. Options come
  * from the template's #SBATCH lines, then a submit.yaml (--config), then the command
  * line, each overriding the one before. Prints the job id on stdout. */
+#include <errno.h>   /* errno of a failed stdout flush */
 #include <getopt.h>  /* getopt_long */
 #include <stdio.h>   /* printf, fprintf */
 #include <stdlib.h>  /* free */
-#include <string.h>  /* strcmp, sigabbrev_np */
+#include <string.h>  /* strcmp, strerror, sigabbrev_np */
 
 #include "cli/cli.h"          /* exit codes, usage errors */
 #include "common/config.h"    /* submit.yaml schema binding */
@@ -19,8 +20,8 @@ static void usage(FILE *out) {
             "\n"
             "Submits the batch script TEMPLATE to Slurm through libslurm and prints the job id.\n"
             "TEMPLATE is a file, or a name (train, sweep, merge, stress) found as NAME.sbatch in\n"
-            "$QA_SLURM_TEMPLATES or the project's jobs/slurm/. ARGS are passed to the script\n"
-            "as $1 $2 ...\n"
+            "$QA_SLURM_TEMPLATES, the installed PREFIX/share/quantumalpha/jobs/slurm/ or the\n"
+            "project's jobs/slurm/. ARGS are passed to the script as $1 $2 ...\n"
             "The controller is the one in $SLURM_CONF, else /etc/slurm/slurm.conf.\n"
             "\n"
             "The template's #SBATCH lines are read (the options below, nothing else); a\n"
@@ -307,7 +308,11 @@ int qa_cmd_submit(int argc, char **argv) {
         goto done;
     }
     printf("%u\n", job_id);
-    fflush(stdout);
+    if (fflush(stdout) != 0) { /* the caller needs the id to follow the job */
+        (void)QA_FAIL(QA_ERR_IO, "job %u was submitted, but writing its id to stdout failed: %s", job_id, strerror(errno));
+        rc = fail();
+        goto done;
+    }
     rc = QA_EXIT_OK;
 
 done:

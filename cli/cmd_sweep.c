@@ -124,8 +124,8 @@ int qa_cmd_sweep(int argc, char **argv) {
         goto cleanup;
     }
     QA_TRY(qa_comm_create(&argc, &argv, &comm));
-    signal(SIGTERM, on_signal);
-    signal(SIGUSR1, on_signal);
+    (void)signal(SIGTERM, on_signal); /* cannot fail: valid, catchable signals */
+    (void)signal(SIGUSR1, on_signal);
     o.stop = &g_stop;
     QA_TRY(qa_sweep_run(doc, &o, comm, &rep));
     if (qa_comm_rank(comm) == 0) {

@@ -6,6 +6,7 @@
 #include "build_info.h"       /* version, git hash, enabled backends */
 #include "cli/cli.h"          /* command table, exit codes */
 #include "common/log.h"       /* log level options */
+#include "datasets/h5.h"      /* HDF5 started without its exit-time termination */
 #include "kernels/backend.h"  /* backends compiled in */
 
 static const qa_cli_command commands[] = {
@@ -61,6 +62,7 @@ static void print_help(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    qa_h5_process_init(); /* first: before MPI_Init (see there) */
     qa_log_init_from_env();
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {

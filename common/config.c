@@ -112,6 +112,7 @@ static qa_status anchor_add(anchor_size **a, size_t *n, size_t *cap, const unsig
     if (!copy) return QA_FAIL(QA_ERR_NOMEM, "YAML anchor name");
     (*a)[*n] = (anchor_size){copy, nodes, open};
     *index = (*n)++;
+    /* cppcheck-suppress memleak ; the anchor table owns copy now (freed with the table) */
     return QA_OK;
 }
 
@@ -206,13 +207,61 @@ static qa_status check_aliases(const char *name, const char *text, size_t len) {
 
 /* ---- parsing ----------------------------------------------------------------- */
 
+/* Out of memory while building the tree: where in the file, what and how much. */
+static qa_status nomem(const qa_cfg_t *cfg, int line, const char *what, size_t bytes) {
+    return QA_FAIL(QA_ERR_NOMEM, "%s:%d: out of memory for %s (%zu bytes) while reading the config", cfg->name, line,
+                   what, bytes);
+}
+
+typedef struct {
+    const char *key;
+    size_t index;
+} key_ref;
+
+static int cmp_key_ref(const void *a, const void *b) {
+    const key_ref *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Refuses a repeated key, naming the repeat and the first. A map of n keys costs O(n log n)
+ * (sorted (key, index) pairs) once it is past a few keys: a generated config with 10^5 keys
+ * took minutes with the pairwise scan. The reported pair is the first repeat in file order,
+ * as the pairwise scan reported it. */
+static qa_status check_duplicate_keys(const qa_cfg_t *cfg, char *const *keys, const int *lines, size_t n) {
+    size_t dup = SIZE_MAX, first = SIZE_MAX;
+    if (n <= 16) {
+        for (size_t i = 1; i < n && dup == SIZE_MAX; i++)
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(keys[j], keys[i]) == 0) {
+                    dup = i, first = j;
+                    break;
+                }
+    } else {
+        key_ref *r = malloc(n * sizeof *r);
+        if (!r) return nomem(cfg, lines[0], "the duplicate-key check", n * sizeof *r);
+        for (size_t i = 0; i < n; i++) r[i] = (key_ref){keys[i], i};
+        qsort(r, n, sizeof *r, cmp_key_ref);
+        for (size_t k = 1; k < n; k++) /* the group's first entry is the first occurrence */
+            if (strcmp(r[k].key, r[k - 1].key) == 0 && r[k].index < dup) {
+                size_t g = k - 1;
+                while (g > 0 && strcmp(r[g - 1].key, r[k].key) == 0) g--;
+                dup = r[k].index, first = r[g].index;
+            }
+        free(r);
+    }
+    if (dup == SIZE_MAX) return QA_OK;
+    return QA_FAIL(QA_ERR_CONFIG, "%s:%d: duplicate key '%s' (first at line %d)", cfg->name, lines[dup], keys[dup],
+                   lines[first]);
+}
+
 static qa_status convert(qa_cfg_t *cfg, yaml_document_t *doc, yaml_node_t *yn, int depth,
                          qa_cfg_node **out) {
     if (depth > MAX_DEPTH)
         return QA_FAIL(QA_ERR_CONFIG, "%s:%lu: nesting deeper than %d levels", cfg->name,
                        (unsigned long)yn->start_mark.line + 1, MAX_DEPTH);
     qa_cfg_node *n = arena_alloc(cfg, sizeof *n);
-    if (!n) return QA_FAIL(QA_ERR_NOMEM, "config node");
+    if (!n) return nomem(cfg, (int)yn->start_mark.line + 1, "a node", sizeof *n);
     n->line = (int)yn->start_mark.line + 1;
     switch (yn->type) {
     case YAML_SCALAR_NODE: {
@@ -220,7 +269,7 @@ static qa_status convert(qa_cfg_t *cfg, yaml_document_t *doc, yaml_node_t *yn, i
         size_t len = yn->data.scalar.length;
         n->plain = yn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
         n->text = arena_strdup(cfg, t, len);
-        if (!n->text) return QA_FAIL(QA_ERR_NOMEM, "config text");
+        if (!n->text) return nomem(cfg, n->line, "a scalar", len + 1);
         int is_null = n->plain && (len == 0 || strcmp(n->text, "~") == 0 ||
                                    strcasecmp(n->text, "null") == 0);
         n->kind = is_null ? QA_CFG_NULL : QA_CFG_SCALAR;
@@ -229,8 +278,8 @@ static qa_status convert(qa_cfg_t *cfg, yaml_document_t *doc, yaml_node_t *yn, i
     case YAML_SEQUENCE_NODE: {
         n->kind = QA_CFG_SEQ;
         size_t cnt = (size_t)(yn->data.sequence.items.top - yn->data.sequence.items.start);
-        n->vals = arena_alloc(cfg, (cnt ? cnt : 1) * sizeof *n->vals);
-        if (!n->vals) return QA_FAIL(QA_ERR_NOMEM, "config sequence");
+        n->vals = arena_alloc(cfg, (cnt ? cnt : 1) * sizeof(qa_cfg_node *));
+        if (!n->vals) return nomem(cfg, n->line, "a list", cnt * sizeof(qa_cfg_node *));
         for (size_t i = 0; i < cnt; i++) {
             yaml_node_t *child = yaml_document_get_node(doc, yn->data.sequence.items.start[i]);
             qa_status st = convert(cfg, doc, child, depth + 1, &n->vals[i]);
@@ -245,24 +294,22 @@ static qa_status convert(qa_cfg_t *cfg, yaml_document_t *doc, yaml_node_t *yn, i
         size_t alloc = cnt ? cnt : 1;
         n->keys = arena_alloc(cfg, alloc * sizeof *n->keys);
         n->key_lines = arena_alloc(cfg, alloc * sizeof *n->key_lines);
-        n->vals = arena_alloc(cfg, alloc * sizeof *n->vals);
-        if (!n->keys || !n->key_lines || !n->vals) return QA_FAIL(QA_ERR_NOMEM, "config map");
+        n->vals = arena_alloc(cfg, alloc * sizeof(qa_cfg_node *));
+        if (!n->keys || !n->key_lines || !n->vals)
+            return nomem(cfg, n->line, "a map", alloc * (sizeof *n->keys + sizeof *n->key_lines + sizeof(qa_cfg_node *)));
         for (size_t i = 0; i < cnt; i++) {
-            yaml_node_pair_t *pair = &yn->data.mapping.pairs.start[i];
-            yaml_node_t *k = yaml_document_get_node(doc, pair->key);
+            yaml_node_t *k = yaml_document_get_node(doc, yn->data.mapping.pairs.start[i].key);
             if (k->type != YAML_SCALAR_NODE)
                 return QA_FAIL(QA_ERR_CONFIG, "%s:%lu: map keys must be plain strings", cfg->name,
                                (unsigned long)k->start_mark.line + 1);
-            char *key = arena_strdup(cfg, (const char *)k->data.scalar.value, k->data.scalar.length);
-            if (!key) return QA_FAIL(QA_ERR_NOMEM, "config key");
-            for (size_t j = 0; j < i; j++) {
-                if (strcmp(n->keys[j], key) == 0)
-                    return QA_FAIL(QA_ERR_CONFIG, "%s:%lu: duplicate key '%s' (first at line %d)",
-                                   cfg->name, (unsigned long)k->start_mark.line + 1, key,
-                                   n->key_lines[j]);
-            }
-            n->keys[i] = key;
+            n->keys[i] = arena_strdup(cfg, (const char *)k->data.scalar.value, k->data.scalar.length);
+            if (!n->keys[i]) return nomem(cfg, (int)k->start_mark.line + 1, "a key", k->data.scalar.length + 1);
             n->key_lines[i] = (int)k->start_mark.line + 1;
+        }
+        qa_status dst = check_duplicate_keys(cfg, n->keys, n->key_lines, cnt);
+        if (dst != QA_OK) return dst;
+        for (size_t i = 0; i < cnt; i++) {
+            yaml_node_pair_t *pair = &yn->data.mapping.pairs.start[i];
             yaml_node_t *v = yaml_document_get_node(doc, pair->value);
             qa_status st = convert(cfg, doc, v, depth + 1, &n->vals[i]);
             if (st != QA_OK) return st;
@@ -784,13 +831,13 @@ static qa_status map_put(qa_cfg_t *cfg, qa_cfg_node *map, const char *key, qa_cf
     size_t n = map->n + 1;
     char **keys = arena_alloc(cfg, n * sizeof *keys);
     int *lines = arena_alloc(cfg, n * sizeof *lines);
-    qa_cfg_node **vals = arena_alloc(cfg, n * sizeof *vals);
+    qa_cfg_node **vals = arena_alloc(cfg, n * sizeof(qa_cfg_node *));
     char *k = arena_strdup(cfg, key, strlen(key));
     if (!keys || !lines || !vals || !k) return QA_FAIL(QA_ERR_NOMEM, "config override");
     if (map->n) {
         memcpy(keys, map->keys, map->n * sizeof *keys);
         memcpy(lines, map->key_lines, map->n * sizeof *lines);
-        memcpy(vals, map->vals, map->n * sizeof *vals);
+        memcpy(vals, map->vals, map->n * sizeof(qa_cfg_node *));
     }
     keys[map->n] = k;
     lines[map->n] = 0;
@@ -812,7 +859,7 @@ static qa_cfg_node *clone_node(qa_cfg_t *cfg, const qa_cfg_node *src, const char
     n->set = set;
     if (src->text && !(n->text = arena_strdup(cfg, src->text, strlen(src->text)))) return NULL;
     if (src->n) {
-        n->vals = arena_alloc(cfg, src->n * sizeof *n->vals);
+        n->vals = arena_alloc(cfg, src->n * sizeof(qa_cfg_node *));
         if (!n->vals) return NULL;
         if (src->keys) {
             n->keys = arena_alloc(cfg, src->n * sizeof *n->keys);

@@ -36,11 +36,7 @@ qa_status qa_container_write(const char *path, const unsigned char magic[8], uin
     if (B) memcpy(buf + H + J, payload, B);
     char hex[65];
     QA_TRY(qa_sha256_hex(buf, H + J + B, hex));
-    for (int i = 0; i < 32; i++) {
-        unsigned v;
-        sscanf(hex + 2 * i, "%2x", &v);
-        buf[H + J + B + (size_t)i] = (unsigned char)v;
-    }
+    QA_TRY(qa_hex_decode(hex, 32, buf + H + J + B));
     QA_TRY(qa_fs_write_all(path, buf, total));
     if (sha_hex) memcpy(sha_hex, hex, 65);
 cleanup:
@@ -70,16 +66,23 @@ qa_status qa_container_parse(const char *path, const unsigned char *u, size_t le
     char hex[65], stored[65];
     qa_status st = qa_sha256_hex(u, H + J + B, hex);
     if (st != QA_OK) return st;
-    for (int i = 0; i < 32; i++) snprintf(stored + 2 * i, 3, "%02x", u[H + J + B + (size_t)i]);
+    for (size_t i = 0; i < 32; i++) snprintf(stored + 2 * i, 3, "%02x", u[H + J + B + i]);
     if (strcmp(hex, stored) != 0)
         return QA_FAIL(QA_ERR_INTEGRITY, "%s: SHA-256 mismatch: the file is corrupted (stored %.16s..., computed %.16s...)",
                        path, stored, hex);
     json_error_t err;
     *doc = json_loadb((const char *)u + H, J, 0, &err);
-    if (!*doc || !json_is_object(*doc)) {
+    if (!*doc) /* jansson's own position: line and column inside the metadata section */
+        return QA_FAIL(QA_ERR_FORMAT, "%s: metadata (bytes %zu..%zu) is not valid JSON: %s at line %d, column %d",
+                       path, (size_t)H, (size_t)(H + J), err.text, err.line, err.column);
+    if (!json_is_object(*doc)) { /* valid JSON, so err says nothing: name what was found */
+        static const char *const kinds[] = {"an object", "an array", "a string", "an integer",
+                                            "a real", "true", "false", "null"};
+        const int t = (int)json_typeof(*doc);
         json_decref(*doc);
         *doc = NULL;
-        return QA_FAIL(QA_ERR_FORMAT, "%s: metadata is not a JSON object (%s, line %d)", path, err.text, err.line);
+        return QA_FAIL(QA_ERR_FORMAT, "%s: metadata is %s, expected a JSON object", path,
+                       t >= 0 && t < (int)(sizeof kinds / sizeof *kinds) ? kinds[t] : "not an object");
     }
     *payload = u + H + J;
     *Bout = B;

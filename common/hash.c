@@ -35,11 +35,11 @@ qa_status qa_sha256_final_hex(qa_sha256_t *h, char *hex) {
     if (EVP_DigestFinal_ex(h->ctx, md, &n) != 1 || n != 32)
         return QA_FAIL(QA_ERR_STATE, "OpenSSL: SHA-256 final failed");
     static const char digits[] = "0123456789abcdef";
-    for (unsigned i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         hex[2 * i] = digits[md[i] >> 4];
         hex[2 * i + 1] = digits[md[i] & 15];
     }
-    hex[2 * n] = '\0';
+    hex[(size_t)2 * n] = '\0';
     return QA_OK;
 }
 
@@ -58,6 +58,22 @@ qa_status qa_sha256_hex(const void *data, size_t len, char *hex) {
     return st;
 }
 
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+qa_status qa_hex_decode(const char *hex, size_t n, unsigned char *out) {
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_digit(hex[2 * i]), lo = hi < 0 ? -1 : hex_digit(hex[2 * i + 1]);
+        if (lo < 0) return QA_FAIL(QA_ERR_FORMAT, "not a hex digit at offset %zu", 2 * i + (hi >= 0));
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return QA_OK;
+}
+
 qa_status qa_sha256_file_hex(const char *path, char *hex) {
     FILE *f = fopen(path, "rb");
     if (!f) return QA_FAIL(QA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -70,7 +86,7 @@ qa_status qa_sha256_file_hex(const char *path, char *hex) {
         st = qa_sha256_update(h, buf, got);
     }
     if (st == QA_OK && ferror(f)) st = QA_FAIL(QA_ERR_IO, "%s: read error", path);
-    fclose(f);
+    (void)fclose(f); /* read-only stream: a close error loses nothing */
     if (st == QA_OK) st = qa_sha256_final_hex(h, hex);
     qa_sha256_free(h);
     return st;

@@ -24,6 +24,10 @@ void qa_sha256_free(qa_sha256_t *h);
 qa_status qa_sha256_hex(const void *data, size_t len, char *hex);
 /* Digest of a file's bytes, streamed. */
 qa_status qa_sha256_file_hex(const char *path, char *hex);
+/* Decodes the first 2*n characters of hex (digits of either case) into n bytes. Fails with
+ * QA_ERR_FORMAT at the first character that is not a hex digit (a NUL included); out may
+ * then be partly written. */
+qa_status qa_hex_decode(const char *hex, size_t n, unsigned char *out);
 
 #ifdef __cplusplus
 }

@@ -2,10 +2,11 @@
 #include "common/log.h"
 
 #include <assert.h>   /* static_assert */
+#include <errno.h>    /* errno of a failed close */
 #include <pthread.h>  /* the writer mutex */
 #include <stdarg.h>   /* va_list */
 #include <stdlib.h>   /* getenv */
-#include <string.h>   /* strcmp */
+#include <string.h>   /* strcmp, strerror */
 #include <time.h>     /* clock_gettime, gmtime_r */
 #include <unistd.h>   /* isatty, fileno */
 
@@ -68,8 +69,10 @@ qa_status qa_log_open_file(const char *path) {
 
 void qa_log_close_file(void) {
     pthread_mutex_lock(&log_mu);
-    if (log_depth > 0) fclose(log_files[--log_depth]);
+    int failed = log_depth > 0 && fclose(log_files[--log_depth]) != 0, err = errno;
     pthread_mutex_unlock(&log_mu);
+    /* A write error is sticky and shows here: the run log may have lost lines. */
+    if (failed) qa_log_warn("closing the run log: %s", strerror(err));
 }
 
 void qa_log_set_tty_line_active(int active) { tty_line_active = active; }
@@ -77,7 +80,7 @@ void qa_log_set_tty_line_active(int active) { tty_line_active = active; }
 static void write_line(FILE *f, const char *stamp, qa_log_level level, const char *rank_tag,
                        const char *msg) {
     fprintf(f, "%s %-5s %s%s\n", stamp, level_names[level], rank_tag, msg);
-    fflush(f);
+    (void)fflush(f); /* nowhere to report it; a run log's error stays sticky until its close */
 }
 
 void qa_log_msg(qa_log_level level, const char *fmt, ...) {

@@ -1,9 +1,11 @@
 /* Progress reporter: live terminal line or periodic log lines, with rate and ETA. */
 #include "common/progress.h"
 
+#include <errno.h>       /* strtod's range errors */
+#include <math.h>        /* isfinite */
 #include <pthread.h>     /* mutex around reporting */
 #include <stdatomic.h>   /* lock-free counter for hot loops */
-#include <stdlib.h>      /* calloc, getenv, atof */
+#include <stdlib.h>      /* calloc, getenv, strtod */
 #include <string.h>      /* strncpy */
 #include <unistd.h>      /* isatty */
 
@@ -72,6 +74,21 @@ char *qa_progress_format(char *buf, unsigned long size, const char *label, const
     return buf;
 }
 
+/* $QA_PROGRESS_SECONDS: a finite number of seconds > 0; 10 when unset, and 10 with a
+ * warning when it is not such a number. */
+static double env_interval(void) {
+    const char *iv = getenv("QA_PROGRESS_SECONDS");
+    if (!iv || !*iv) return 10.0;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(iv, &end);
+    if (end == iv || *end != '\0' || errno != 0 || !isfinite(v) || v <= 0) {
+        qa_log_warn("QA_PROGRESS_SECONDS: '%s' is not a positive number of seconds; using 10", iv);
+        return 10.0;
+    }
+    return v;
+}
+
 qa_status qa_progress_create(const char *label, uint64_t total, const char *unit,
                              qa_progress_mode mode, FILE *stream, qa_progress_t **out) {
     qa_progress_t *p = calloc(1, sizeof *p);
@@ -82,8 +99,7 @@ qa_status qa_progress_create(const char *label, uint64_t total, const char *unit
     atomic_init(&p->done, 0);
     p->start_ns = p->last_report_ns = qa_time_ns();
     p->stream = stream ? stream : stderr;
-    const char *iv = getenv("QA_PROGRESS_SECONDS");
-    p->interval_s = (iv && atof(iv) > 0) ? atof(iv) : 10.0;
+    p->interval_s = env_interval();
     const char *off = getenv("QA_PROGRESS");
     if (off && strcmp(off, "0") == 0) mode = QA_PROGRESS_SILENT;
     if (mode == QA_PROGRESS_AUTO)
@@ -103,7 +119,7 @@ static void report(qa_progress_t *p, uint64_t now, int final) {
     qa_progress_format(line, sizeof line, p->label, p->unit, done, p->total, elapsed);
     if (p->mode == QA_PROGRESS_TTY) {
         fprintf(p->stream, "\r\033[K%s%s", line, final ? "\n" : "");
-        fflush(p->stream);
+        (void)fflush(p->stream); /* an advisory terminal line: nothing to do if it cannot be shown */
         qa_log_set_tty_line_active(!final);
     } else if (p->mode == QA_PROGRESS_LOG) {
         qa_log_info("%s%s", line, final ? " (done)" : "");

@@ -63,7 +63,7 @@ qa_status qa_sqlite_open(const char *path, int create, int busy_ms, sqlite3 **ou
             st = QA_SQLITE_CHECK(db, r);
             break;
         }
-        struct timespec ts = {0, 10 * 1000 * 1000};
+        struct timespec ts = {0, 10L * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     /* WAL with synchronous=NORMAL is durable against process crashes and consistent
@@ -132,7 +132,7 @@ qa_status qa_sqlite_commit(sqlite3 *db) {
         int rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
         if (rc == SQLITE_OK) return QA_OK;
         if (rc != SQLITE_BUSY || tries >= 200) return QA_SQLITE_CHECK(db, rc);
-        struct timespec ts = {0, 2 * 1000 * 1000};
+        struct timespec ts = {0, 2L * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
 }

@@ -50,7 +50,7 @@ static int parse_offset(const char *p, int64_t *off) {
         mm = (p[0] - '0') * 10 + (p[1] - '0');
     }
     if (hh > 23 || mm > 59) return 0;
-    *off = sign * (hh * 3600 + mm * 60);
+    *off = (int64_t)sign * (hh * 3600 + mm * 60);
     return 1;
 }
 
@@ -157,7 +157,7 @@ static int parse_iso(const char *s, const qa_tzone *tz, int64_t *ns) {
         }
     }
     if (hh > 23 || mi > 59 || se > 60) return 0;
-    int64_t secs = days * 86400 + hh * 3600 + mi * 60 + se;
+    int64_t secs = days * 86400 + (int64_t)hh * 3600 + (int64_t)mi * 60 + se;
     if (*p == 'Z' && p[1] == '\0') {
         /* explicit UTC */
     } else if (*p == '+' || *p == '-') {
@@ -204,8 +204,9 @@ int qa_time_parse(const char *text, qa_time_format fmt, const qa_tzone *tz, int6
 }
 
 char *qa_time_format_iso(int64_t ns, char *buf, size_t size) {
-    int64_t secs = ns >= 0 ? ns / NS_PER_S : -((-ns + NS_PER_S - 1) / NS_PER_S);
-    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    /* Floor divisions without negating (-INT64_MIN overflows: found by fuzz_store). */
+    int64_t secs = ns / NS_PER_S - (ns % NS_PER_S < 0);
+    int64_t days = secs / 86400 - (secs % 86400 < 0);
     int64_t rem = secs - days * 86400;
     int64_t y;
     unsigned m, d;

@@ -26,7 +26,7 @@ static int weekday(int64_t days) { return (int)(((days % 7) + 11) % 7); }
 static int64_t nth_weekday(int64_t y, unsigned m, int wd, int n) {
     if (n > 0) {
         int64_t first = qa_days_from_civil(y, m, 1);
-        return first + (wd - weekday(first) + 7) % 7 + 7 * (n - 1);
+        return first + (wd - weekday(first) + 7) % 7 + 7 * (int64_t)(n - 1);
     }
     int64_t last = qa_days_from_civil(y + (m == 12), m == 12 ? 1 : m + 1, 1) - 1;
     return last - (weekday(last) - wd + 7) % 7;

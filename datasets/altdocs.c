@@ -87,7 +87,7 @@ qa_status qa_altdocs_open(const char *path, int create, qa_altdocs_t **out) {
     FILE *probe = fopen(path, "rb");
     if (!probe && !create) return QA_FAIL(QA_ERR_NOT_FOUND, "%s: no such document store (qa alt import creates it)", path);
     int fresh = probe == NULL;
-    if (probe) fclose(probe);
+    if (probe) (void)fclose(probe); /* an existence probe, read-only */
     qa_altdocs_t *d = calloc(1, sizeof *d);
     if (!d) return QA_FAIL(QA_ERR_NOMEM, "document store");
     snprintf(d->path, sizeof d->path, "%s", path);

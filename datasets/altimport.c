@@ -464,13 +464,13 @@ qa_status qa_altimp_run(const qa_altimp_opts *o, qa_altimp_report *rep) {
     im.docs = NULL;
     if (st == QA_OK && tmp[0]) st = qa_fs_rename(tmp, o->db);
 cleanup:
-    if (st != QA_OK && tmp[0]) {
-        remove(tmp);
+    if (st != QA_OK && tmp[0]) { /* cleanup of a failed import: a temporary left behind is harmless */
+        (void)remove(tmp);
         char side[4200];
         snprintf(side, sizeof side, "%s-wal", tmp);
-        remove(side);
+        (void)remove(side);
         snprintf(side, sizeof side, "%s-shm", tmp);
-        remove(side);
+        (void)remove(side);
     }
     free(json);
     qa_altdocs_close(im.docs);

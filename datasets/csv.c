@@ -11,7 +11,7 @@
 #include "common/fs.h" /* QA_PATH_MAX */
 #include "common/mem.h"
 
-#define CSV_BUF (256 * 1024)
+enum { CSV_BUF = 256 * 1024 }; /* bytes per gzread */
 
 struct qa_csv {
     gzFile gz;

@@ -2,33 +2,126 @@
  * datasets/h5.h). */
 #include "datasets/h5.h"
 
-#include <fcntl.h>   /* open: fsync of the finished file */
-#include <math.h>    /* NAN */
-#include <stdio.h>   /* snprintf, remove */
-#include <stdlib.h>  /* malloc, free */
-#include <string.h>  /* strlen, strcmp */
-#include <unistd.h>  /* fsync, close */
+#include <errno.h>         /* EAGAIN, EWOULDBLOCK: a lock held by another process */
+#include <fcntl.h>         /* open: fsync of the finished file */
+#include <limits.h>        /* INT_MAX */
+#include <math.h>          /* NAN */
+#include <stdio.h>         /* snprintf, remove, /proc/locks */
+#include <stdlib.h>        /* malloc, free, strtol, strtoul */
+#include <string.h>        /* strlen, strcmp, strstr */
+#include <sys/mman.h>      /* memfd_create: the sink of a discarded file's last writes */
+#include <sys/stat.h>      /* stat: the locked file's device and inode */
+#include <sys/sysmacros.h> /* major, minor */
+#include <unistd.h>        /* fsync, close, dup2 */
 
 #include "common/fs.h" /* temporary names, rename */
 
 /* ---- errors ----------------------------------------------------------------------------------- */
 
+/* What one walk of HDF5's error stack keeps: the outermost and innermost messages (each
+ * cut before the system details HDF5 appends), the C library's message of the innermost
+ * system error ("No space left on device") with its errno, and whether HDF5 failed to
+ * lock the file. */
 struct err_walk {
     char first[256];
     char last[256];
+    char sys[128];
+    int err;
+    int lock;
 };
+
+/* HDF5's messages for failed system calls append ", errno = N, error message = 'TEXT'",
+ * and its write errors first ": time = ..., filename = ..., file descriptor = ...,": the
+ * text before those details, and the errno and TEXT. */
+static void walk_keep(char *dst, size_t size, const char *desc) {
+    size_t n = strlen(desc);
+    const char *cuts[] = {": time = ", ", errno = ", ", filename = "};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        const char *c = strstr(desc, cuts[i]);
+        if (c && (size_t)(c - desc) < n) n = (size_t)(c - desc);
+    }
+    snprintf(dst, size, "%.*s", (int)n, desc);
+}
 
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
     struct err_walk *w = data;
-    if (n == 0 && e->desc) snprintf(w->first, sizeof w->first, "%s", e->desc);
-    if (e->desc) snprintf(w->last, sizeof w->last, "%s", e->desc);
+    if (!e->desc) return 0;
+    if (n == 0) walk_keep(w->first, sizeof w->first, e->desc);
+    walk_keep(w->last, sizeof w->last, e->desc);
+    if (strstr(e->desc, "unable to lock")) w->lock = 1;
+    const char *en = strstr(e->desc, "errno = ");
+    if (en) {
+        char *end = NULL;
+        long v = strtol(en + 8, &end, 10);
+        w->err = end != en + 8 && v > 0 && v <= INT_MAX ? (int)v : 0; /* 0: not given */
+        const char *m = strstr(en, "error message = '");
+        if (m) {
+            m += 17;
+            const char *q = strchr(m, '\'');
+            snprintf(w->sys, sizeof w->sys, "%.*s", q ? (int)(q - m) : (int)strlen(m), m);
+        }
+    }
     return 0;
 }
 
 void qa_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
+void qa_h5_process_init(void) {
+    H5dont_atexit();
+    if (H5open() >= 0) qa_h5_quiet();
+}
+
+/* " (pid N: NAME)" of a process holding a lock on `path` (from /proc/locks), or "". */
+static void lock_holder(const char *path, char *out, size_t size) {
+    out[0] = '\0';
+    struct stat sb;
+    FILE *f = path ? fopen("/proc/locks", "r") : NULL;
+    if (!f) return;
+    if (stat(path, &sb) != 0) {
+        (void)fclose(f); /* read-only stream: a close error loses nothing */
+        return;
+    }
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        /* "1: FLOCK  ADVISORY  WRITE 3344 08:01:1234567 0 EOF"; waiters ("1: -> FLOCK ...") are skipped */
+        char *tok[6], *save = NULL, *end = NULL;
+        int nt = 0;
+        for (char *t = strtok_r(line, " \t\n", &save); t && nt < 6; t = strtok_r(NULL, " \t\n", &save)) tok[nt++] = t;
+        if (nt < 6 || strcmp(tok[1], "->") == 0) continue;
+        long lpid = strtol(tok[4], &end, 10);
+        if (end == tok[4] || *end || lpid <= 0 || lpid > INT_MAX || lpid == (long)getpid()) continue;
+        const int pid = (int)lpid;
+        unsigned long maj = strtoul(tok[5], &end, 16), min = 0, ino = 0; /* "MAJ:MIN:INODE", hex:hex:decimal */
+        if (*end == ':') min = strtoul(end + 1, &end, 16);
+        if (*end == ':') ino = strtoul(end + 1, &end, 10);
+        if (*end) continue;
+        if (maj != major(sb.st_dev) || min != minor(sb.st_dev) || ino != (unsigned long)sb.st_ino) continue;
+        char comm_path[64], name[64] = "";
+        snprintf(comm_path, sizeof comm_path, "/proc/%d/comm", pid);
+        FILE *c = fopen(comm_path, "r");
+        if (c) {
+            if (fgets(name, sizeof name, c)) name[strcspn(name, "\n")] = '\0';
+            (void)fclose(c); /* read-only stream: a close error loses nothing */
+        }
+        snprintf(out, size, " (pid %d%s%s)", pid, name[0] ? ": " : "", name);
+        break;
+    }
+    (void)fclose(f); /* read-only stream: a close error loses nothing */
+}
+
+/* The name a file written under a temporary name ("<dir>/.<base>.tmp-<pid>",
+ * qa_fs_tmp_name) will have: errors name the output, not its temporary. */
+static void final_name(char *name) {
+    char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    char *t = strstr(base, ".tmp-");
+    if (base[0] != '.' || !t || t == base || t[5] == '\0' || strspn(t + 5, "0123456789") != strlen(t + 5)) return;
+    *t = '\0';
+    memmove(base, base + 1, strlen(base + 1) + 1);
+}
+
 qa_status qa_h5_fail(const char *src, int line, hid_t loc, const char *path, const char *what) {
-    struct err_walk w = {"", ""};
+    struct err_walk w = {"", "", "", 0, 0};
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &w);
     H5Eclear2(H5E_DEFAULT);
     char where[1200];
@@ -37,13 +130,30 @@ qa_status qa_h5_fail(const char *src, int line, hid_t loc, const char *path, con
     } else {
         char file[1024] = "?";
         if (H5Fget_name(loc, file, sizeof file) < 0) H5Eclear2(H5E_DEFAULT);
+        final_name(file);
         if (path && *path) snprintf(where, sizeof where, "%s: %s '%s'", file, what, path);
         else snprintf(where, sizeof where, "%s: %s", file, what);
     }
-    if (w.first[0] && strcmp(w.first, w.last) != 0)
-        return qa_err_set(QA_ERR_HDF5, src, line, "%s: %s (%s)", where, w.first, w.last);
-    if (w.first[0]) return qa_err_set(QA_ERR_HDF5, src, line, "%s: %s", where, w.first);
-    return qa_err_set(QA_ERR_HDF5, src, line, "%s", where);
+    /* HDF5 locks every file it opens (shared to read, exclusive to write) and fails at
+     * once when another process holds a conflicting lock: say so, not "damaged". */
+    if (w.lock && (w.err == EAGAIN || w.err == EWOULDBLOCK)) {
+        char holder[128];
+        lock_holder(loc < 0 ? path : NULL, holder, sizeof holder);
+        return qa_err_set(QA_ERR_HDF5, src, line,
+                          "%s: the file is locked by another process%s that has it open (HDF5 file lock); wait "
+                          "for that process to finish or stop it, then run this again",
+                          loc < 0 && path ? path : where, holder);
+    }
+    if (w.lock)
+        return qa_err_set(QA_ERR_HDF5, src, line,
+                          "%s: cannot lock the file (%s); on a file system without file locks set "
+                          "HDF5_USE_FILE_LOCKING=FALSE",
+                          where, w.sys[0] ? w.sys : "unknown reason");
+    char detail[600] = "";
+    if (w.first[0] && strcmp(w.first, w.last) != 0) snprintf(detail, sizeof detail, ": %s (%s)", w.first, w.last);
+    else if (w.first[0]) snprintf(detail, sizeof detail, ": %s", w.first);
+    if (w.sys[0]) return qa_err_set(QA_ERR_HDF5, src, line, "%s%s: %s", where, detail, w.sys);
+    return qa_err_set(QA_ERR_HDF5, src, line, "%s%s", where, detail);
 }
 
 /* ---- attributes ----------------------------------------------------------------------------------- */
@@ -109,6 +219,18 @@ static qa_status attr_open(hid_t loc, const char *path, const char *name, hid_t 
     if (*attr < 0) {
         H5Oclose(*obj);
         return QA_H5_FAIL(loc, path, "cannot open attribute");
+    }
+    /* One value: the readers read into a single number or string, and H5Aread writes
+     * every element (an array attribute would overrun the caller's buffer). */
+    hid_t space = H5Aget_space(*attr);
+    hssize_t npoints = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    if (space >= 0) H5Sclose(space);
+    if (npoints != 1) {
+        H5Eclear2(H5E_DEFAULT);
+        H5Aclose(*attr);
+        H5Oclose(*obj);
+        return QA_FAIL(QA_ERR_FORMAT, "attribute '%s' of '%s' holds %lld values, expected one", name, obj_path(path),
+                       (long long)npoints);
     }
     return QA_OK;
 }
@@ -279,7 +401,7 @@ qa_status qa_h5_file_create(const char *path, qa_h5_file *f) {
     if (st == QA_OK) {
         qa_h5_quiet();
         f->id = H5Fcreate(f->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-        if (f->id < 0) st = QA_H5_FAIL(-1, f->tmp, "cannot create");
+        if (f->id < 0) st = QA_H5_FAIL(-1, f->path, "cannot create");
     }
     if (st != QA_OK) qa_h5_file_abort(f);
     return st;
@@ -287,14 +409,38 @@ qa_status qa_h5_file_create(const char *path, qa_h5_file *f) {
 
 static qa_status fsync_path(const char *path) {
     int fd = open(path, O_RDONLY);
-    if (fd < 0) return QA_FAIL(QA_ERR_IO, "%s: cannot reopen for fsync", path);
-    int rc = fsync(fd);
+    if (fd < 0) return QA_FAIL(QA_ERR_IO, "%s: cannot reopen for fsync: %s", path, strerror(errno));
+    int rc = fsync(fd), err = errno;
     close(fd);
-    return rc == 0 ? QA_OK : QA_FAIL(QA_ERR_IO, "%s: fsync failed", path);
+    return rc == 0 ? QA_OK : QA_FAIL(QA_ERR_IO, "%s: fsync failed: %s", path, strerror(err));
+}
+
+void qa_h5_close_discard(hid_t file) {
+    if (file < 0) return;
+    hid_t fapl = H5Fget_access_plist(file);
+    int *fd = NULL;
+    if (fapl >= 0 && H5Pget_driver(fapl) == H5FD_SEC2 && H5Fget_vfd_handle(file, fapl, (void **)&fd) >= 0 && fd &&
+        *fd >= 0) {
+        int sink = memfd_create("qa-discarded-hdf5", 0);
+        if (sink >= 0) {
+            dup2(sink, *fd);
+            close(sink);
+        }
+    }
+    if (fapl >= 0) H5Pclose(fapl);
+    if (H5Fclose(file) < 0) H5Eclear2(H5E_DEFAULT);
 }
 
 qa_status qa_h5_file_commit(qa_h5_file *f, int fsync_it) {
-    qa_status st = H5Fclose(f->id) < 0 ? QA_H5_FAIL(-1, f->tmp, "cannot close") : QA_OK;
+    /* Flushed first: when that fails (a full disk) the file is discarded, whose close
+     * cannot fail. */
+    qa_status st = QA_OK;
+    if (H5Fflush(f->id, H5F_SCOPE_GLOBAL) < 0) {
+        st = QA_H5_FAIL(-1, f->path, "cannot write");
+        qa_h5_close_discard(f->id);
+    } else if (H5Fclose(f->id) < 0) {
+        st = QA_H5_FAIL(-1, f->path, "cannot close");
+    }
     f->id = -1;
     if (st == QA_OK && fsync_it) st = fsync_path(f->tmp);
     if (st == QA_OK) st = qa_fs_rename(f->tmp, f->path);
@@ -304,8 +450,8 @@ qa_status qa_h5_file_commit(qa_h5_file *f, int fsync_it) {
 
 void qa_h5_file_abort(qa_h5_file *f) {
     if (!f) return;
-    if (f->id >= 0) H5Fclose(f->id);
-    if (f->tmp) remove(f->tmp);
+    qa_h5_close_discard(f->id);
+    if (f->tmp) (void)remove(f->tmp); /* an abandoned temporary: nothing to report it to */
     free(f->path);
     free(f->tmp);
     f->id = -1;

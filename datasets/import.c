@@ -707,9 +707,12 @@ static qa_status import_per_symbol(const qa_import_cfg *cfg, const parse_ctx *pc
     const size_t G = 64;
     size_t ngroups = (S + G - 1) / G, rounds = (ngroups + (size_t)size - 1) / (size_t)size;
     block = malloc(QA_BAR_FIELD_COUNT * G * T * sizeof *block);
-    errs = realloc(errs, G * sizeof *errs);
-    fst = realloc(fst, G * sizeof *fst);
-    if (!block || !errs || !fst) QA_TRY_FAIL(QA_ERR_NOMEM, "a block of %zu symbols x %zu bars", G, T);
+    /* Resized through temporaries: a failed realloc leaves the old block for the cleanup. */
+    char(*errs2)[1024] = realloc(errs, G * sizeof *errs);
+    if (errs2) errs = errs2;
+    qa_status *fst2 = realloc(fst, G * sizeof *fst);
+    if (fst2) fst = fst2;
+    if (!block || !errs2 || !fst2) QA_TRY_FAIL(QA_ERR_NOMEM, "a block of %zu symbols x %zu bars", G, T);
     for (size_t r = 0; r < rounds; r++) {
         size_t g = r * (size_t)size + (size_t)rank;
         size_t s0 = g * G, ns = g < ngroups ? (S - s0 < G ? S - s0 : G) : 0;
@@ -855,6 +858,7 @@ static qa_status import_table(const qa_import_cfg *cfg, const parse_ctx *pc, con
     colmap m;
     int wide = cfg->layout == QA_IMPORT_WIDE;
     size_t *wide_cols = NULL;
+    long *col_sym = NULL; /* wide: the column of each sorted symbol (pass 2) */
 
     /* Pass 1 */
     QA_TRY(qa_csv_open(path, pc->delim, &csv));
@@ -945,7 +949,6 @@ static qa_status import_table(const qa_import_cfg *cfg, const parse_ctx *pc, con
     int wf = 3;
     for (int f = 0; f < QA_BAR_FIELD_COUNT; f++)
         if (cfg->wide_field && strcmp(cfg->wide_field, qa_bar_field_name((qa_bar_field)f)) == 0) wf = f;
-    long *col_sym = NULL;
     if (wide) {
         col_sym = malloc(S * sizeof *col_sym);
         if (!col_sym) QA_TRY_FAIL(QA_ERR_NOMEM, "columns");
@@ -983,7 +986,6 @@ static qa_status import_table(const qa_import_cfg *cfg, const parse_ctx *pc, con
         }
         rep->rows++;
     }
-    free(col_sym);
     if (st != QA_ERR_NOT_FOUND) goto cleanup;
     st = QA_OK;
     rep->bytes += qa_csv_bytes(csv);
@@ -993,7 +995,7 @@ static qa_status import_table(const qa_import_cfg *cfg, const parse_ctx *pc, con
 cleanup:
     qa_csv_close(csv);
     qa_strlist_free(&syms);
-    QA_FREE_ALL(times, grid, panel, wide_cols);
+    QA_FREE_ALL(times, grid, panel, wide_cols, col_sym); /* col_sym leaked on pass-2 errors (fuzz_csv) */
     return st;
 }
 

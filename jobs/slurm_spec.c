@@ -65,7 +65,8 @@ enum { OPT_COUNT = sizeof opt_table / sizeof opt_table[0] };
 /* Option names may use '_' for '-' (YAML keys). */
 static int name_eq(const char *table_name, const char *given) {
     for (; *table_name && *given; table_name++, given++) {
-        char g = *given == '_' ? '-' : *given;
+        char g = *given;
+        if (g == '_') g = '-';
         if (g != *table_name) return 0;
     }
     return *table_name == '\0' && *given == '\0';

@@ -45,6 +45,13 @@
 
 typedef double v4d __attribute__((vector_size(32)));
 typedef long long v4l __attribute__((vector_size(32)));
+/* Two-vector shuffle of lanes i0..i3 (0-3: a, 4-7: b): GCC's __builtin_shuffle; clang
+ * (the fuzzing build, docs/fuzzing.md) spells it __builtin_shufflevector. */
+#if defined(__clang__)
+#define V4D_SHUFFLE(a, b, i0, i1, i2, i3) __builtin_shufflevector(a, b, i0, i1, i2, i3)
+#else
+#define V4D_SHUFFLE(a, b, i0, i1, i2, i3) __builtin_shuffle(a, b, (v4l){i0, i1, i2, i3})
+#endif
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -254,7 +261,7 @@ static qa_status task_alloc(task_mem *t, long cap, int np, int series) {
     memset(t, 0, sizeof *t);
     size_t m = (size_t)(cap > 0 ? cap : 1), groups = (size_t)(np + VL - 1) / VL;
     size_t K = 2 * (size_t)np;
-    size_t bytes = 2 * CHUNK * sizeof(v4d) + groups * sizeof(grp) + (2 * K + 5) * m * sizeof(double) +
+    size_t bytes = (size_t)2 * CHUNK * sizeof(v4d) + groups * sizeof(grp) + (2 * K + 5) * m * sizeof(double) +
                    (size_t)np * sizeof(int);
     if (series) bytes += groups * VL * m * (2 * sizeof(double) + 1);
     bytes = (bytes + 63) & ~(size_t)63;
@@ -391,17 +398,17 @@ INLINE void phase_a_cross(const job *jb, task_mem *t, int g, int np, long j0, lo
             c[l] = vand(open, filter4(dir, vand(a > b, one) - vand(a < b, one)));
         }
         /* 4x4 transpose: c[l][u] (lane l, bar jj+u) -> D[jj+u][l] */
-        v4d t0 = __builtin_shuffle(c[0], c[1], (v4l){0, 4, 2, 6});
-        v4d t1 = __builtin_shuffle(c[0], c[1], (v4l){1, 5, 3, 7});
-        v4d t2 = __builtin_shuffle(c[2], c[3], (v4l){0, 4, 2, 6});
-        v4d t3 = __builtin_shuffle(c[2], c[3], (v4l){1, 5, 3, 7});
-        t->D[jj + 0] = __builtin_shuffle(t0, t2, (v4l){0, 1, 4, 5});
-        t->D[jj + 1] = __builtin_shuffle(t1, t3, (v4l){0, 1, 4, 5});
-        t->D[jj + 2] = __builtin_shuffle(t0, t2, (v4l){2, 3, 6, 7});
-        t->D[jj + 3] = __builtin_shuffle(t1, t3, (v4l){2, 3, 6, 7});
+        v4d t0 = V4D_SHUFFLE(c[0], c[1], 0, 4, 2, 6);
+        v4d t1 = V4D_SHUFFLE(c[0], c[1], 1, 5, 3, 7);
+        v4d t2 = V4D_SHUFFLE(c[2], c[3], 0, 4, 2, 6);
+        v4d t3 = V4D_SHUFFLE(c[2], c[3], 1, 5, 3, 7);
+        t->D[jj + 0] = V4D_SHUFFLE(t0, t2, 0, 1, 4, 5);
+        t->D[jj + 1] = V4D_SHUFFLE(t1, t3, 0, 1, 4, 5);
+        t->D[jj + 2] = V4D_SHUFFLE(t0, t2, 2, 3, 6, 7);
+        t->D[jj + 3] = V4D_SHUFFLE(t1, t3, 2, 3, 6, 7);
     }
     for (; jj < cm; jj++) {
-        v4d x;
+        v4d x = vb(0.0); /* every lane is set below; the tail loop runs < 4 times */
         for (int l = 0; l < VL; l++) {
             double a = F[l][jj], b = Sl[l][jj];
             int s = qa_bt_filter(dir, (a > b) - (a < b));
@@ -556,8 +563,8 @@ INLINE void phase_b(const job *jb, task_mem *t, const qa_bt_obs *o, int g, long 
             if (vany(trade)) {
                 if (k->phi > 0.0) R = R - vand(trade, vb(k->phi) / E);
                 if (k->impact) {
-                    v4d a = dlt * vb(kappa[j]), b = dlt * E, sq;
-                    for (int l = 0; l < VL; l++) sq[l] = sqrt(b[l]);
+                    v4d a = dlt * vb(kappa[j]), sq = dlt * E;
+                    for (int l = 0; l < VL; l++) sq[l] = sqrt(sq[l]);
                     R = R - a * sq;
                 }
             }
@@ -738,7 +745,8 @@ qa_status qa_bt_run_cpu(const qa_bt_data *data, const qa_bt_grid *grid, const qa
     size_t nb = (P + MAX_BLOCK - 1) / MAX_BLOCK;
     while (S * nb < 2 * (size_t)threads && nb * VL < P) nb++;
     const size_t bsz = (P + nb - 1) / nb;
-    const long long ntask = (long long)(S * nb);
+    const size_t ntask_u = S * nb;
+    const long long ntask = (long long)ntask_u;
     first_error fe = {QA_OK, ""};
 #pragma omp parallel num_threads(threads) if (threads > 1 && ntask > 1)
     {

@@ -39,7 +39,7 @@ static int parse_name(const char *what, const char *name, const char *const *tab
     size_t len = 0;
     for (int i = 0; i < n && len < sizeof list; i++)
         len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", table[i]);
-    QA_FAIL(QA_ERR_CONFIG, "unknown feature %s '%s' (expected one of: %s)", what, name ? name : "(null)", list);
+    (void)QA_FAIL(QA_ERR_CONFIG, "unknown feature %s '%s' (expected one of: %s)", what, name ? name : "(null)", list);
     return -1;
 }
 
@@ -143,7 +143,7 @@ qa_status qa_feat_spec_validate(const qa_feat_spec *s) {
 
 qa_feat_spec qa_feat_spec_normalize(const qa_feat_spec *s) {
     qa_feat_spec n;
-    memset(&n, 0, sizeof n); /* padding too: normalized specs compare with memcmp */
+    memset(&n, 0, sizeof n); /* unused parameters are zero: normalized specs compare field by field */
     n.kind = s->kind;
     n.field = s->kind == QA_FEAT_VOLZ ? QA_FEAT_FIELD_VOLUME
               : kind_fixed_inputs(s->kind) ? QA_FEAT_FIELD_CLOSE
@@ -156,6 +156,11 @@ qa_feat_spec qa_feat_spec_normalize(const qa_feat_spec *s) {
     if (s->kind == QA_FEAT_BBPCT) n.k = s->k;
     n.output = s->output;
     return n;
+}
+
+int qa_feat_spec_equal(const qa_feat_spec *a, const qa_feat_spec *b) {
+    return a->kind == b->kind && a->field == b->field && a->window == b->window && a->slow == b->slow &&
+           a->signal == b->signal && a->k == b->k && a->output == b->output;
 }
 
 int qa_feat_spec_format(const qa_feat_spec *s, char *buf, size_t size) {
@@ -340,7 +345,7 @@ qa_status qa_feat_compute(qa_backend_t *be, const qa_feat_spec *spec, const qa_f
     char name[96];
     qa_feat_spec_format(spec, name, sizeof name);
     qa_feat_spec norm = qa_feat_spec_normalize(spec);
-    if (memcmp(&norm, &state->spec, sizeof norm) != 0) {
+    if (!qa_feat_spec_equal(&norm, &state->spec)) {
         char sname[96];
         qa_feat_spec_format(&state->spec, sname, sizeof sname);
         return QA_FAIL(QA_ERR_INVALID_ARG, "features: state was created for %s, not %s", sname, name);

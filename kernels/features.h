@@ -117,6 +117,9 @@ qa_status qa_feat_spec_validate(const qa_feat_spec *spec);
 /* Copy with unused parameters zeroed and fixed inputs set, so that two specs that
  * compute the same series compare equal field by field. `spec` must be valid. */
 qa_feat_spec qa_feat_spec_normalize(const qa_feat_spec *spec);
+/* 1 when the two specs are equal member by member (k with ==; no NaN reaches a valid
+ * spec), else 0. Compare normalized specs to ask whether they compute the same series. */
+int qa_feat_spec_equal(const qa_feat_spec *a, const qa_feat_spec *b);
 /* Canonical name usable as a dataset name, e.g. "rsi_close_14", "macd_close_12_26_9_hist",
  * "atr_14", "donchian_20_upper", "bbpct_close_20_2", "xs_rank_ret". snprintf semantics. */
 int qa_feat_spec_format(const qa_feat_spec *spec, char *buf, size_t size);

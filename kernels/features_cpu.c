@@ -69,7 +69,8 @@ STEP void win_load(win_acc *a, int w, double *b) {
     a->w = w;
     a->inv_w = 1.0 / (double)w;
     a->inv_w1 = w > 1 ? 1.0 / (double)(w - 1) : 0.0;
-    a->period = (double)w * (double)((64 + w - 1) / w); /* the multiple of w that is >= 64 */
+    const int reps = (64 + w - 1) / w; /* ceil(64 / w): period is the multiple of w that is >= 64 */
+    a->period = (double)w * (double)reps;
     a->count = b[QA_FEAT_WIN_COUNT];
     a->pos = (int)b[QA_FEAT_WIN_POS];
     a->K = b[QA_FEAT_WIN_K];

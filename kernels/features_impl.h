@@ -191,7 +191,7 @@ QA_FEAT_HD void qa_feat_don_canon(double *b, int w) {
     }
     b[QA_FEAT_DON_PH] = ph;
     b[QA_FEAT_DON_PL] = pl;
-    qa_feat_don_suffix(rh, rl, b + QA_FEAT_DON_RING + 2 * w, b + QA_FEAT_DON_RING + 3 * w, w);
+    qa_feat_don_suffix(rh, rl, b + QA_FEAT_DON_RING + 2 * (size_t)w, b + QA_FEAT_DON_RING + 3 * (size_t)w, w);
 }
 
 /* ---- host helpers shared by the CPU paths ------------------------------------------------ */

@@ -238,8 +238,9 @@ static void xs_row_ref(int kind, const double *x, size_t n_all, double *out) {
 }
 
 qa_status qa_feat_xs_ref(int kind, const double *x, size_t ldx, size_t nsym, size_t nbar, double *out, size_t ld_out) {
-    double *col = malloc(2 * (nsym ? nsym : 1) * sizeof *col), *res = col + (nsym ? nsym : 1);
+    double *col = malloc(2 * (nsym ? nsym : 1) * sizeof *col);
     if (!col) return QA_FAIL(QA_ERR_NOMEM, "cross-section column of %zu symbols", nsym);
+    double *res = col + (nsym ? nsym : 1);
     for (size_t t = 0; t < nbar; t++) {
         for (size_t s = 0; s < nsym; s++) col[s] = x[s * ldx + t];
         xs_row_ref(kind, col, nsym, res);

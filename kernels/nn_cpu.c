@@ -140,7 +140,8 @@ QA_NN_SIMD_BODY void bias_act_row_fast_body(qa_nn_act act, int cols, const float
     } else if (y != x) {
         memcpy(y, x, (size_t)cols * sizeof *y);
     }
-    if (act == QA_NN_ACT_RELU) {
+    /* The check cannot see into '#pragma omp simd' loops, so the two different branches look alike. */
+    if (act == QA_NN_ACT_RELU) { /* NOLINT(bugprone-branch-clone) */
 #pragma omp simd
         for (int c = 0; c < cols; c++) y[c] = y[c] < 0.0f ? 0.0f : y[c];
     } else if (act == QA_NN_ACT_GELU) {
@@ -396,6 +397,7 @@ static double ce_chunk(const void *arg, size_t b, size_t e) {
         for (int j = 1; j < k; j++) mx = z[j] > mx ? z[j] : mx;
         double se = 0.0;
         for (int j = 0; j < k; j++) se += exp((double)z[j] - mx);
+        /* cppcheck-suppress invalidFunctionArg ; the sum holds exp(0) = 1 for the maximum: >= 1 */
         double lse = mx + log(se);
         s += lse - z[y];
         if (dz)

@@ -197,7 +197,7 @@ static void mlp_forward(qa_nn_infer_t *p, const float *params, int rows, const f
     int in_w = a->input * a->window;
     for (int l = 0; l < a->nhidden; l++) {
         const int w = a->hidden[l];
-        const float *W = params + p->segs[l * per].offset, *b = params + p->segs[l * per + 1].offset;
+        const float *W = params + p->segs[(size_t)l * per].offset, *b = params + p->segs[(size_t)l * per + 1].offset;
         float *u = p->buf[l % 2];
         dense(rows, in_w, w, in, W, u);
         if (a->layer_norm) {
@@ -234,8 +234,8 @@ static void lstm_advance(qa_nn_infer_t *p, const float *params, const float *x_t
     const float *in = x_t;
     int in_w = a->input;
     for (int l = 0; l < a->nhidden; l++) {
-        const float *w_ih = params + p->segs[4 * l].offset, *w_hh = params + p->segs[4 * l + 1].offset;
-        const float *b_ih = params + p->segs[4 * l + 2].offset, *b_hh = params + p->segs[4 * l + 3].offset;
+        const float *w_ih = params + p->segs[4 * (size_t)l].offset, *w_hh = params + p->segs[4 * (size_t)l + 1].offset;
+        const float *b_ih = params + p->segs[4 * (size_t)l + 2].offset, *b_hh = params + p->segs[4 * (size_t)l + 3].offset;
         float *h = state + (size_t)l * 2 * H, *c = h + H;
         dense(1, in_w, G, in, w_ih, p->z);
         dense(1, H, G, h, w_hh, p->zh);

@@ -91,6 +91,7 @@ QA_PPO_HD double qa_ppo_cat_max(int A, const float *z) {
 QA_PPO_HD double qa_ppo_cat_lse(int A, const float *z) {
     double m = qa_ppo_cat_max(A, z), s = 0.0;
     for (int j = 0; j < A; j++) s += exp((double)z[j] - m);
+    /* cppcheck-suppress invalidFunctionArg ; the sum holds exp(0) = 1 for the maximum: >= 1 */
     return m + log(s);
 }
 
@@ -118,6 +119,7 @@ QA_PPO_HD int32_t qa_ppo_cat_sample_row(int A, const float *z, double u, float *
             break;
         }
     }
+    /* cppcheck-suppress invalidFunctionArg ; the sum holds exp(0) = 1 for the maximum: >= 1 */
     *logp = (float)((double)z[k] - m - log(s));
     return k;
 }

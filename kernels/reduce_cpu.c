@@ -22,7 +22,7 @@ static qa_reduce_acc block_acc(const double *xr, size_t begin, size_t end) {
     }
     qa_reduce_acc warp[QA_REDUCE_BLOCK / 32];
     for (int w = 0; w < QA_REDUCE_BLOCK / 32; w++) {
-        qa_reduce_acc *l = lane + 32 * w;
+        qa_reduce_acc *l = lane + 32 * (size_t)w;
         for (int off = 16; off > 0; off >>= 1)
             for (int i = 0; i + off < 32; i++) l[i] = qa_reduce_merge(l[i], l[i + off]);
         warp[w] = l[0];

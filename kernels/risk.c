@@ -186,8 +186,12 @@ qa_status qa_risk_cholesky(qa_risk_ctx_t *ctx, const double *cov, size_t n, doub
     if (n > 0) {
         if ((st = chol_once(ctx, cov, n, 0.0, l, &minor))) return st;
         if (minor && jitter_max > 0.0) {
-            for (d = 1e-12; minor && d <= jitter_max * (1.0 + 1e-9); d *= 10.0)
+            /* Jitter 1e-12, 1e-11, ... (repeated *10: exactly these doubles) up to jitter_max. */
+            d = 1e-12;
+            while (minor && d <= jitter_max * (1.0 + 1e-9)) {
                 if ((st = chol_once(ctx, cov, n, d, l, &minor))) return st;
+                d *= 10.0;
+            }
             d /= 10.0; /* the loop stepped once past the value that was tried last */
         }
     }

@@ -101,7 +101,7 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(size_t kend, const do
 __attribute__((target("avx512f"))) static void micro_avx512(size_t kend, const double *ap, const double *bp,
                                                              double *out, int acc_in) {
     __m512d c[12];
-    for (int r = 0; r < 12; r++) c[r] = acc_in ? _mm512_loadu_pd(out + r * NR) : _mm512_setzero_pd();
+    for (size_t r = 0; r < 12; r++) c[r] = acc_in ? _mm512_loadu_pd(out + r * NR) : _mm512_setzero_pd();
     for (size_t k = 0; k < kend; k++) {
         __m512d b = _mm512_load_pd(bp + k * NR);
         const double *a = ap + k * 12;
@@ -118,7 +118,7 @@ __attribute__((target("avx512f"))) static void micro_avx512(size_t kend, const d
         c[10] = _mm512_fmadd_pd(_mm512_set1_pd(a[10]), b, c[10]);
         c[11] = _mm512_fmadd_pd(_mm512_set1_pd(a[11]), b, c[11]);
     }
-    for (int r = 0; r < 12; r++) _mm512_storeu_pd(out + r * NR, c[r]);
+    for (size_t r = 0; r < 12; r++) _mm512_storeu_pd(out + r * NR, c[r]);
 }
 #endif
 

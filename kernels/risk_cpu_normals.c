@@ -27,7 +27,9 @@
 #define QA_RISK_VEC_NORMALS 1
 #include <immintrin.h>  /* AVX2 */
 
-/* glibc libmvec, AVX2 ABI (vector function ABI names). */
+/* glibc libmvec, AVX2 ABI (vector function ABI names). The names are reserved because they are
+ * the implementation's own: libmvec exports them without a header, so we declare them.
+ * NOLINTBEGIN(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 __m256d _ZGVdN4v_log(__m256d x);
 __m256d _ZGVdN4v_sin(__m256d x);
 __m256d _ZGVdN4v_cos(__m256d x);
@@ -35,6 +37,7 @@ __m256d _ZGVdN4v_cos(__m256d x);
 __m512d _ZGVeN8v_log(__m512d x);
 __m512d _ZGVeN8v_sin(__m512d x);
 __m512d _ZGVeN8v_cos(__m512d x);
+/* NOLINTEND(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 
 /* 53-bit integer (hi32 << 21 | lo32 >> 11) of two 32-bit words held in 64-bit lanes,
  * converted exactly to double: (hi >> 11) 2^32 + ((hi & 0x7ff) << 21 | lo >> 11). */
@@ -55,11 +58,10 @@ __attribute__((target("avx2,fma"))) static inline __m256d u01(__m256i hi, __m256
 __attribute__((target("avx2,fma"))) static void blocks4(uint64_t seed, uint64_t stream, uint64_t b, double *out) {
     const __m256i mask = _mm256_set1_epi64x(0xffffffffLL);
     const __m256i m0 = _mm256_set1_epi64x((long long)QA_PHILOX_M0), m1 = _mm256_set1_epi64x((long long)QA_PHILOX_M1);
-    __m256i c0 = _mm256_and_si256(_mm256_set_epi64x((long long)(b + 3), (long long)(b + 2), (long long)(b + 1),
-                                                    (long long)b),
-                                  mask);
-    __m256i c1 = _mm256_set_epi64x((long long)((b + 3) >> 32), (long long)((b + 2) >> 32),
-                                   (long long)((b + 1) >> 32), (long long)(b >> 32));
+    const uint64_t b1 = b + 1, b2 = b + 2, b3 = b + 3; /* the four counters, wrapping as uint64_t */
+    __m256i c0 = _mm256_and_si256(_mm256_set_epi64x((long long)b3, (long long)b2, (long long)b1, (long long)b), mask);
+    __m256i c1 = _mm256_set_epi64x((long long)(b3 >> 32), (long long)(b2 >> 32), (long long)(b1 >> 32),
+                                   (long long)(b >> 32));
     __m256i c2 = _mm256_set1_epi64x((long long)(uint32_t)stream), c3 = _mm256_set1_epi64x((long long)(stream >> 32));
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
     for (int r = 0; r < 10; r++) {

@@ -247,8 +247,9 @@ qa_status qa_risk_hist_horizon_ref(const double *r, size_t t, size_t n, size_t h
 }
 
 qa_status qa_risk_fhs_ref(const double *r, size_t t, size_t n, double lambda, double *out, double *sigma_now) {
-    double *v = malloc(2 * (n ? n : 1) * sizeof *v), *now = v + n;
+    double *v = malloc(2 * (n ? n : 1) * sizeof *v);
     if (!v) return QA_FAIL(QA_ERR_NOMEM, "FHS: %zu variances", n);
+    double *now = v + n;
     /* Pass 1: seed v_0 = mean square over the window, run the recursion to v_T. */
     for (size_t j = 0; j < n; j++) v[j] = 0.0;
     for (size_t d = 0; d < t; d++)

@@ -54,7 +54,7 @@
             }                                                                                               \
             d = d < lo ? lo : (d > hi ? hi : d);                                                            \
             size_t k = (size_t)sym[i] * T + tt[i];                                                          \
-            float p = SIZED ? d * size[k] : d * 1.0f;                                                       \
+            float p = (SIZED) ? d * size[k] : d * 1.0f;                                                     \
             double held = 0.0, pnl = 0.0, turn = 0.0;                                                       \
             float cur = pos[i];                                                                             \
             held += (double)cur * (double)ret[k];                                                           \

@@ -6,7 +6,7 @@
 #include <signal.h>     /* kill */
 #include <stdatomic.h>  /* delivery counters read by the metrics thread */
 #include <stdio.h>      /* snprintf, fopen */
-#include <stdlib.h>     /* calloc, getenv */
+#include <stdlib.h>     /* calloc, getenv, strtol */
 #include <string.h>     /* strchr, memcpy */
 #include <sys/wait.h>   /* waitpid */
 #include <time.h>       /* nanosleep */
@@ -488,21 +488,33 @@ void qa_bus_default_file(char *out, size_t size) {
     else snprintf(out, size, "/tmp/quantumalpha-bus-%ld", (long)getuid());
 }
 
-qa_status qa_bus_mock_find(const char *file, char *out, size_t size) {
+qa_status qa_bus_mock_find_pid(const char *file, char *out, size_t size, long *pid_out) {
     char path[QA_PATH_MAX];
     if (file) snprintf(path, sizeof path, "%s", file);
     else qa_bus_default_file(path, sizeof path);
     FILE *f = fopen(path, "r");
     if (!f) return QA_FAIL(QA_ERR_NOT_FOUND, "no embedded cluster: %s does not exist", path);
-    char boot[512] = "";
-    long pid = 0;
-    int n = fscanf(f, "%511s %ld", boot, &pid);
-    fclose(f);
-    if (n != 2 || pid <= 0) return QA_FAIL(QA_ERR_FORMAT, "%s: expected 'bootstrap pid'", path);
+    /* One line "<bootstrap> <pid>", as cmd_run writes it. */
+    char line[640] = "";
+    int got = fgets(line, sizeof line, f) != NULL;
+    (void)fclose(f); /* read-only stream: a close error loses nothing */
+    const char *b = line + strspn(line, " \t");
+    size_t blen = strcspn(b, " \t\r\n");
+    char *end = NULL;
+    errno = 0;
+    long pid = blen ? strtol(b + blen, &end, 10) : 0;
+    int ok = got && blen > 0 && blen < 512 && end != b + blen && errno == 0 && pid > 0 &&
+             end[strspn(end, " \t\r\n")] == '\0';
+    if (!ok) return QA_FAIL(QA_ERR_FORMAT, "%s: expected 'bootstrap pid'", path);
     if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
         return QA_FAIL(QA_ERR_NOT_FOUND, "no embedded cluster: process %ld of %s is gone", pid, path);
-    snprintf(out, size, "%s", boot);
+    snprintf(out, size, "%.*s", (int)blen, b);
+    if (pid_out) *pid_out = pid;
     return QA_OK;
+}
+
+qa_status qa_bus_mock_find(const char *file, char *out, size_t size) {
+    return qa_bus_mock_find_pid(file, out, size, NULL);
 }
 
 qa_status qa_bus_mock_ensure(qa_bus_cfg *cfg, const char *exe, int *started) {

@@ -170,6 +170,8 @@ void qa_bus_default_file(char *out, size_t size);
 /* The bootstrap of the running `qa bus` recorded in `file` (NULL: the default): QA_OK
  * with it in out, or QA_ERR_NOT_FOUND when there is no file or its process is gone. */
 qa_status qa_bus_mock_find(const char *file, char *out, size_t size);
+/* qa_bus_mock_find that also gives the process id recorded in the file (pid may be NULL). */
+qa_status qa_bus_mock_find_pid(const char *file, char *out, size_t size, long *pid);
 /* cfg->bootstrap when set; else the running embedded cluster's; else starts
  * `exe bus --daemon` (a detached `qa bus`) and waits up to 15 s for it. *started = 1
  * when this call started it. */

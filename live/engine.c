@@ -45,7 +45,7 @@ struct qa_engine {
 
 static int find_feature(const qa_engine_t *e, const qa_feat_spec *s) {
     for (size_t j = 0; j < e->nfeat; j++)
-        if (memcmp(&e->spec[j], s, sizeof *s) == 0) return (int)j;
+        if (qa_feat_spec_equal(&e->spec[j], s)) return (int)j;
     return -1;
 }
 
@@ -77,11 +77,7 @@ static qa_status make_lineage(qa_engine_t *e) {
     }
     if (st == QA_OK) st = qa_sha256_final_hex(h, e->lineage);
     qa_sha256_free(h);
-    for (int i = 0; st == QA_OK && i < 32; i++) {
-        unsigned v = 0;
-        sscanf(e->lineage + 2 * i, "%2x", &v);
-        e->lineage_bin[i] = (uint8_t)v;
-    }
+    if (st == QA_OK) st = qa_hex_decode(e->lineage, 32, e->lineage_bin);
     return st;
 }
 

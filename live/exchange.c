@@ -91,7 +91,8 @@ qa_status qa_exchange_report_encode(qa_fix_msg_t *m, const qa_venue_event *e, qa
     const int is_er = strcmp(type, "8") == 0;
     char c[2] = {0, 0};
     if (is_er) {
-        c[0] = ctx == QA_EXCHANGE_CTX_ORDER ? 'I' : exec_types[e->kind];
+        c[0] = exec_types[e->kind];
+        if (ctx == QA_EXCHANGE_CTX_ORDER) c[0] = 'I';
         QA_TRY_RET(qa_fix_msg_set(m, 150, c));
     }
     c[0] = ord_status(e);
@@ -471,7 +472,7 @@ static qa_status on_mass_status(qa_exchange_t *x, req *r) {
         st = qa_fix_msg_set(a, 17, exec_id); /* a fill's trade id replaces it */
         if (st == QA_OK) st = qa_exchange_report_encode(a, &ev[i], ctx, NULL, NULL);
         if (st == QA_OK) st = qa_fix_msg_set(a, 584, rid);
-        if (st == QA_OK) st = qa_fix_msg_set_int(a, QA_TAG_REPORT_INDEX, (long long)(i + 1));
+        if (st == QA_OK) st = qa_fix_msg_set_int(a, QA_TAG_REPORT_INDEX, (long long)i + 1);
         if (st == QA_OK) st = send_answer(x, r, a);
         else qa_fix_msg_free(a);
     }

@@ -26,7 +26,8 @@
 #include <chrono>             /* timeouts */
 #include <condition_variable> /* queue and logon waits */
 #include <cstdio>             /* snprintf */
-#include <cstdlib>            /* strtod */
+#include <climits>            /* INT_MAX */
+#include <cstdlib>            /* strtod, strtol */
 #include <cstring>            /* strchr, strlen */
 #include <deque>              /* the receive queue */
 #include <memory>             /* unique_ptr */
@@ -104,7 +105,7 @@ int free_port()
 } // namespace
 
 struct qa_fix : public FIX::Application {
-    qa_fix_cfg cfg;
+    qa_fix_cfg cfg{};
     FIX::SessionID sid;
     FIX::Session *session = nullptr; /* owned by the initiator/acceptor */
     std::unique_ptr<FIX::SessionSettings> settings;
@@ -160,8 +161,8 @@ struct qa_fix : public FIX::Application {
         try {
             std::unique_ptr<qa_fix_msg> copy(new qa_fix_msg{m});
             std::lock_guard<std::mutex> l(mu);
-            queue.push_back(copy.get());
-            copy.release();
+            queue.push_back(nullptr);      /* may throw: copy still owns the message */
+            queue.back() = copy.release(); /* cannot throw */
             stats.app_in++;
             cv.notify_all();
         } catch (...) {
@@ -468,7 +469,7 @@ qa_status qa_fix_msg_set_double(qa_fix_msg_t *m, int tag, double v)
     const char *e = strchr(buf, 'e');
     if (e) {
         /* FIX floats have no exponent: the same digits in fixed notation. */
-        int exp10 = atoi(e + 1);
+        int exp10 = (int)strtol(e + 1, nullptr, 10); /* our own %g output: a valid exponent */
         int decimals = p - 1 - exp10;
         snprintf(buf, sizeof buf, "%.*f", decimals > 0 ? decimals : 0, v);
     }
@@ -503,7 +504,11 @@ int qa_fix_msg_possdup(const qa_fix_msg_t *m)
 int qa_fix_msg_seqnum(const qa_fix_msg_t *m)
 {
     const char *v = qa_fix_msg_get(m, FIX::FIELD::MsgSeqNum);
-    return v ? atoi(v) : 0;
+    if (!v) return 0;
+    char *end = nullptr;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    return end != v && *end == '\0' && errno == 0 && n > 0 && n <= INT_MAX ? (int)n : 0;
 }
 
 static qa_status send_msg(qa_fix_t *f, qa_fix_msg_t *m, bool store_when_down)

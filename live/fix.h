@@ -119,7 +119,7 @@ const char *qa_fix_msg_get(const qa_fix_msg_t *m, int tag);
 /* 1 when PossDupFlag(43)=Y (a resend), else 0. */
 int qa_fix_msg_possdup(const qa_fix_msg_t *m);
 /* MsgSeqNum(34): set by QuickFIX on received messages and, after qa_fix_send, on sent
- * ones; 0 when absent. */
+ * ones; 0 when absent or not a positive int. */
 int qa_fix_msg_seqnum(const qa_fix_msg_t *m);
 
 /* Sends an application message now. QA_ERR_STATE "not logged on" when the session is

@@ -270,7 +270,7 @@ qa_status qa_lobbook_work(const qa_lobbook_t *b, const qa_lobbook_order *o, doub
     for (; q->next < b->n && b->time[q->next] <= to; q->next++) {
         const size_t i = q->next;
         if (!q->resting || k.left <= 0.0 || b->dir[i] != o->side) continue;
-        const int type = b->type[i];
+        const int type = (int)b->type[i]; /* a small code, not a character */
         const int at = b->price[i] == q->ticks;
         const int through = o->side > 0 ? b->price[i] < q->ticks : b->price[i] > q->ticks;
         if (type == 1 && at) {

@@ -51,7 +51,7 @@ static qa_status put_text(uint8_t *p, size_t size, const char *text, const char 
     size_t n = text ? strlen(text) : 0;
     if (n >= size) return QA_FAIL(QA_ERR_INVALID_ARG, "message field %s: '%s' is longer than %zu bytes", what, text, size - 1);
     memset(p, 0, size);
-    if (n) memcpy(p, text, n);
+    if (n) memcpy(p, text, n + 1); /* with its NUL (n < size); the rest is NUL padding */
     return QA_OK;
 }
 static qa_status get_text(const uint8_t *p, size_t size, char *out, const char *what) {
@@ -119,7 +119,7 @@ qa_status qa_msg_encode(const qa_msg *m, void *buf, size_t cap, size_t *len) {
         const qa_msg_features *x = &m->u.feat;
         memcpy(b, x->lineage, 32);
         put_u32(b + 32, x->n);
-        for (uint32_t i = 0; i < x->n; i++) {
+        for (size_t i = 0; i < x->n; i++) {
             QA_TRY_RET(put_text(b + 36 + 40 * i, QA_MSG_NAME_LEN, x->names[i], "feature name"));
             put_f64(b + 36 + 40 * i + 32, x->values[i]);
         }
@@ -145,7 +145,7 @@ qa_status qa_msg_encode(const qa_msg *m, void *buf, size_t cap, size_t *len) {
         const qa_msg_risk *x = &m->u.risk;
         const double v[11] = {x->equity, x->pnl, x->drawdown, x->gross, x->net, x->concentration,
                               x->var_hist, x->es_hist, x->var_param, x->es_param, x->level};
-        for (int i = 0; i < 11; i++) put_f64(b + 8 * i, v[i]);
+        for (size_t i = 0; i < 11; i++) put_f64(b + 8 * i, v[i]);
         QA_TRY_RET(put_text(b + 88, 16, x->state, "trading state"));
         QA_TRY_RET(put_text(b + 104, 16, x->top, "symbol"));
         break;
@@ -160,7 +160,7 @@ qa_status qa_msg_encode(const qa_msg *m, void *buf, size_t cap, size_t *len) {
         QA_TRY_RET(put_text(b + 184, 16, x->type, "type"));
         QA_TRY_RET(put_text(b + 200, 16, x->algo, "algo"));
         const double f[7] = {x->qty, x->limit, x->last_qty, x->last_price, x->filled, x->avg_price, x->fees};
-        for (int i = 0; i < 7; i++) put_f64(b + 216 + 8 * i, f[i]);
+        for (size_t i = 0; i < 7; i++) put_f64(b + 216 + 8 * i, f[i]);
         QA_TRY_RET(put_text(b + 272, 64, x->trade_id, "trade id"));
         memset(b + 336, 0, 64); /* reasons are cut, never refused */
         size_t rn = strlen(x->reason);
@@ -252,7 +252,7 @@ qa_status qa_msg_decode(const void *buf, size_t len, qa_msg *m) {
         x->n = get_u32(b + 32);
         if (x->n > QA_MSG_MAX_FEATURES || body < 36 + 40 * (size_t)x->n)
             return QA_FAIL(QA_ERR_FORMAT, "features: %u features in a body of %zu bytes", x->n, body);
-        for (uint32_t i = 0; i < x->n; i++) {
+        for (size_t i = 0; i < x->n; i++) {
             QA_TRY_RET(get_text(b + 36 + 40 * i, QA_MSG_NAME_LEN, x->names[i], "feature name"));
             x->values[i] = get_f64(b + 36 + 40 * i + 32);
         }
@@ -278,7 +278,7 @@ qa_status qa_msg_decode(const void *buf, size_t len, qa_msg *m) {
         qa_msg_risk *x = &m->u.risk;
         double *v[11] = {&x->equity, &x->pnl, &x->drawdown, &x->gross, &x->net, &x->concentration,
                          &x->var_hist, &x->es_hist, &x->var_param, &x->es_param, &x->level};
-        for (int i = 0; i < 11; i++) *v[i] = get_f64(b + 8 * i);
+        for (size_t i = 0; i < 11; i++) *v[i] = get_f64(b + 8 * i);
         QA_TRY_RET(get_text(b + 88, 16, x->state, "trading state"));
         QA_TRY_RET(get_text(b + 104, 16, x->top, "symbol"));
         break;
@@ -293,7 +293,7 @@ qa_status qa_msg_decode(const void *buf, size_t len, qa_msg *m) {
         QA_TRY_RET(get_text(b + 184, 16, x->type, "type"));
         QA_TRY_RET(get_text(b + 200, 16, x->algo, "algo"));
         double *f[7] = {&x->qty, &x->limit, &x->last_qty, &x->last_price, &x->filled, &x->avg_price, &x->fees};
-        for (int i = 0; i < 7; i++) *f[i] = get_f64(b + 216 + 8 * i);
+        for (size_t i = 0; i < 7; i++) *f[i] = get_f64(b + 216 + 8 * i);
         QA_TRY_RET(get_text(b + 272, 64, x->trade_id, "trade id"));
         QA_TRY_RET(get_text(b + 336, 64, x->reason, "reason"));
         break;
@@ -350,7 +350,8 @@ void qa_msg_printable(const void *key, size_t n, char *out, size_t size) {
     size_t k = 0;
     for (; key && k < n && k + 1 < size; k++) {
         char ch = ((const char *)key)[k];
-        out[k] = ch >= 32 && ch < 127 ? ch : '?';
+        if (ch < 32 || ch >= 127) ch = '?';
+        out[k] = ch;
     }
     out[k] = '\0';
 }

@@ -246,7 +246,7 @@ qa_status qa_orderdb_open(const char *path, qa_orderdb_t **out) {
 void qa_orderdb_close(qa_orderdb_t *d) {
     if (!d) return;
     sqlite3_stmt *all[] = {d->ins, d->upd, d->trans, d->fill, d->get, d->hasfill, d->arr};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) sqlite3_finalize(all[i]);
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sqlite3_finalize(all[i]);
     qa_sqlite_close(d->db);
     if (d->jfd >= 0) close(d->jfd);
     free(d->buf);

@@ -463,9 +463,10 @@ long qa_riskdb_config_in_force(const qa_riskdb_config *rows, size_t n, int64_t t
     long best = -1;
     for (size_t i = 0; i < n; i++) {
         const qa_riskdb_config *r = &rows[i];
-        if (!strcmp(r->status, "initial") && best < 0) best = (long)i;
-        else if (!strcmp(r->status, "applied") && r->applied_time <= t &&
-                 (best < 0 || r->applied_time >= rows[best].applied_time))
+        /* The initial row until an applied change takes over; the latest applied change at t. */
+        if ((strcmp(r->status, "initial") == 0 && best < 0) ||
+            (strcmp(r->status, "applied") == 0 && r->applied_time <= t &&
+             (best < 0 || r->applied_time >= rows[best].applied_time)))
             best = (long)i;
     }
     return best;

@@ -646,7 +646,7 @@ static qa_status chg_make(svc *v, qa_riskdb_config *row, qa_reload_cfg *rc, chg 
     qa_reload_adopt(&c->eff, &rc->cfg);
     if (st == QA_OK && v->nchg == v->cap_chg) {
         size_t nc = v->cap_chg ? 2 * v->cap_chg : 8;
-        chg **g = realloc(v->chg, nc * sizeof *g);
+        chg **g = realloc(v->chg, nc * sizeof(chg *));
         if (!g) st = QA_FAIL(QA_ERR_NOMEM, "configuration changes");
         else v->chg = g, v->cap_chg = nc;
     }
@@ -780,7 +780,7 @@ static qa_status chg_record(svc *v, qa_reload_cfg *rc, const char *kind, const c
     if (st == QA_OK) st = chg_make(v, &row, rc, &c);
     else qa_reload_free(rc);
     if (out) *out = c;
-    return st == QA_OK && strcmp(kind, "initial") ? chg_accept(v, c) : st;
+    return st == QA_OK && strcmp(kind, "initial") != 0 ? chg_accept(v, c) : st;
 }
 
 /* Changes due at t: those applied at t before a restart, then pending ones whose time has
@@ -881,7 +881,7 @@ static qa_status setup_changes(svc *v) {
     for (size_t i = 0; i < n && st == QA_OK; i++) {
         qa_riskdb_config *r = &rows[i];
         const int applied = !strcmp(r->status, "applied"), pend = !strcmp(r->status, "pending");
-        if (!applied && !pend && strcmp(r->status, "initial")) continue; /* rejected, unchanged; queued: judged below */
+        if (!applied && !pend && strcmp(r->status, "initial") != 0) continue; /* rejected, unchanged; queued: judged below */
         chg *c = NULL;
         st = chg_make(v, r, NULL, &c);
         if (st != QA_OK) {

@@ -63,7 +63,7 @@ void qa_registry_now(char *buf, size_t n) {
     time_t s = tv.tv_sec;
     gmtime_r(&s, &tm);
     char base[32];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm) == 0) base[0] = '\0'; /* cannot happen: 19 chars */
     snprintf(buf, n, "%s.%06ldZ", base, (long)tv.tv_usec);
 }
 
@@ -181,8 +181,11 @@ static qa_status check_meta(qa_registry_t *r, const char *db_path) {
     if (strcmp(fmt, QA_REGISTRY_FORMAT) != 0)
         QA_TRY_FAIL(QA_ERR_FORMAT, "%s is not a model registry database (format '%s', expected '%s')", db_path, fmt,
                     QA_REGISTRY_FORMAT);
-    if (atoi(ver) != QA_REGISTRY_SCHEMA_VERSION)
-        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: registry schema version %s, this build reads %d", db_path, ver,
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(ver, &end, 10);
+    if (end == ver || *end != '\0' || errno != 0 || v != QA_REGISTRY_SCHEMA_VERSION)
+        QA_TRY_FAIL(QA_ERR_FORMAT, "%s: registry schema version '%s', this build reads %d", db_path, ver,
                     QA_REGISTRY_SCHEMA_VERSION);
 cleanup:
     sqlite3_finalize(s);

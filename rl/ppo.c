@@ -434,10 +434,10 @@ static qa_status minibatch(qa_rl_ppo_t *p, const int32_t *idx, double *stats, do
 static void moments(const float *x, size_t n, double *mean, double *var) {
     double s = 0.0, q = 0.0;
     for (size_t i = 0; i < n; i++) s += x[i];
-    double m = n ? s / n : NAN;
+    double m = n ? s / (double)n : NAN;
     for (size_t i = 0; i < n; i++) q += (x[i] - m) * (x[i] - m);
     *mean = m;
-    *var = n > 1 ? q / (n - 1) : NAN;
+    *var = n > 1 ? q / (double)(n - 1) : NAN;
 }
 
 static qa_status rollout_stats(qa_rl_ppo_t *p, qa_rl_ppo_stats *s) {
@@ -492,7 +492,7 @@ qa_status qa_rl_ppo_iterate(qa_rl_ppo_t *p, qa_rl_ppo_stats *s) {
         QA_TRY_RET(shuffle(p, e));
         for (int k = 0; k < nmb; k++)
             QA_TRY_RET(minibatch(p, p->perm + (size_t)k * p->mb, p->stats + (size_t)(e * nmb + k) * QA_PPO_STATS, lr,
-                                 step0 + e * nmb + k + 1));
+                                 step0 + (int64_t)e * nmb + k + 1));
     }
     size_t ns = (size_t)p->cfg.epochs * nmb * QA_PPO_STATS;
     double *hs = malloc(ns * sizeof *hs);

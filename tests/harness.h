@@ -38,6 +38,17 @@ static inline void qa_test_fail_(const char *file, int line, const char *fmt, co
         if (!(cond)) qa_test_fail_(__FILE__, __LINE__, "%s%s", "check failed: ", #cond); \
     } while (0)
 
+/* A check the rest of the test depends on (a pointer it dereferences, an index it uses):
+ * on failure the test stops here, failed, instead of crashing further on. */
+#define QA_REQUIRE(cond)                                                            \
+    do {                                                                            \
+        if (!(cond)) {                                                              \
+            qa_test_fail_(__FILE__, __LINE__, "%s%s", "required check failed: ", #cond); \
+            fflush(stdout);                                                         \
+            exit(1);                                                                \
+        }                                                                           \
+    } while (0)
+
 #define QA_CHECK_MSG(cond, ...)                                  \
     do {                                                         \
         if (!(cond)) {                                           \

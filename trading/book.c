@@ -311,6 +311,7 @@ static qa_status check_unique_ids(const qa_book *p) {
     qsort(rows, p->n, sizeof *rows, cmp_id_row);
     size_t first = SIZE_MAX, second = SIZE_MAX;
     for (size_t k = 1; k < p->n; k++)
+        /* cppcheck-suppress arrayIndexThenCheck ; k < 2 guards rows[k - 2]; rows[k] is in range */
         if (strcmp(rows[k].id, rows[k - 1].id) == 0 && (k < 2 || strcmp(rows[k - 1].id, rows[k - 2].id) != 0) &&
             rows[k].index < second) {
             first = rows[k - 1].index;

@@ -208,7 +208,8 @@ static void aggregate(const qa_altstudy_cfg *c, const double *ar, size_t n, size
         ws->avail = ws->from >= -c->pre && ws->to <= c->post;
         ws->car = ws->se = ws->t = ws->p = NAN;
         if (!ws->avail) continue;
-        size_t a = (size_t)(ws->from + c->pre), b = (size_t)(ws->to + c->pre);
+        const int ia = ws->from + c->pre, ib = ws->to + c->pre; /* >= 0: the window is available */
+        size_t a = (size_t)ia, b = (size_t)ib;
         for (size_t e = 0; e < n; e++) {
             double s = 0.0;
             for (size_t i = a; i <= b; i++) s += ar[e * L + i];

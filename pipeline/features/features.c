@@ -197,7 +197,7 @@ static qa_status hash_panel(qa_store_t *store, const qa_comm_t *comm, const char
     size_t ngroups = (S + GROUP - 1) / GROUP;
     qa_shard sh = qa_shard_block(ngroups, size, rank);
     size_t rounds = (ngroups + (size_t)size - 1) / (size_t)size;
-    double *buf = malloc(GROUP * HASH_BARS * sizeof *buf);
+    double *buf = malloc((size_t)GROUP * HASH_BARS * sizeof *buf);
     char *mine = calloc((sh.end - sh.begin) * 32 + 1, 1); /* raw digests of my groups, in order */
     if (!buf || !mine) {
         free(buf);
@@ -216,7 +216,7 @@ static qa_status hash_panel(qa_store_t *store, const qa_comm_t *comm, const char
             if (st == QA_OK && have) st = qa_sha256_update(h, buf, ns * nb * sizeof *buf);
         }
         if (have) {
-            char g_hex[65];
+            char g_hex[65] = {0}; /* copied below even when the hash failed */
             if (st == QA_OK) st = qa_sha256_final_hex(h, g_hex);
             memcpy(mine + r * 32, g_hex, 32); /* half the hex digest identifies the group */
             qa_sha256_free(h);
@@ -333,7 +333,7 @@ static qa_status run_ts(qa_store_t *store, const qa_comm_t *comm, qa_backend_t *
     double *host_out = malloc(blk * sizeof *host_out);
     double *host_x = host_in ? host_in + QA_FEAT_BAR_FIELDS * blk : NULL; /* the other panel's block */
     qa_buf dev_in = {0}, dev_out = {0}, dev_x = {0};
-    qa_feat_state_t **state = calloc(n, sizeof *state);
+    qa_feat_state_t **state = calloc(n, sizeof(qa_feat_state_t *));
     if (!host_in || !host_out || !state) QA_TRY_FAIL(QA_ERR_NOMEM, "feature block buffers (%zu x %zu)", G, B);
     if (gpu) {
         QA_TRY(qa_buf_alloc(be, QA_FEAT_BAR_FIELDS * blk * sizeof(double), &dev_in));
@@ -495,6 +495,15 @@ qa_status qa_features_run(const qa_features_cfg *c, const qa_comm_t *comm, qa_fe
     size_t S = qa_store_nsym(store), T = qa_store_ntime(store);
     rep->symbols = S;
     rep->bars = T;
+    /* A window longer than the time axis gives a feature of NaN only: refused, not written. */
+    for (size_t i = 0; i < c->nitems; i++) {
+        const qa_feat_spec *sp = &c->items[i].spec;
+        size_t need = (size_t)(sp->slow > sp->window ? sp->slow : sp->window);
+        if (need > T)
+            QA_TRY_FAIL(QA_ERR_CONFIG, "feature %s: %s %zu is longer than the data (%s has %zu bars): every value would "
+                        "be NaN; shorten it or use a longer history", c->items[i].name,
+                        sp->slow > sp->window ? "slow window" : "window", need, c->data, T);
+    }
 
     /* Lineage: hash the bar fields any feature reads. */
     unsigned all_mask = 0;

@@ -70,7 +70,7 @@ static const qa_cfg_field train_fields[] = {
 static const qa_cfg_field schema[] = {
     {"data", QA_CFG_T_STRING, OFF(data), 0, 0, NULL, NULL, 0, "market file"},
     {"backend", QA_CFG_T_STRING, OFF(backend), 0, 0, NULL, NULL, 0, "cpu, cuda or auto"},
-    {"seed", QA_CFG_T_INT, OFF(seed), 0, 4611686018427387904LL, NULL, NULL, 0, "networks, sampling, episode starts"},
+    {"seed", QA_CFG_T_INT, OFF(seed), 0, 0x1p62 /* 2^62 */, NULL, NULL, 0, "networks, sampling, episode starts"},
     {"threads", QA_CFG_T_INT, OFF(threads), 0, 1024, NULL, NULL, 0, "CPU threads per rank (0: all cores)"},
     {"env", QA_CFG_T_SECTION, 0, 0, 0, NULL, env_fields, 0, "environment"},
     {"split", QA_CFG_T_SECTION, 0, 0, 0, NULL, split_fields, QA_CFG_REQUIRED, "time splits"},

@@ -411,7 +411,7 @@ qa_status qa_rl_evaluate_ref(const char *run_dir, const char *registry, const ch
     QA_TRY(qa_path_join(path, out_dir, "report.html"));
     QA_TRY(qa_report_write(r, path));
 cleanup:
-    if (csv) fclose(csv);
+    if (csv) (void)fclose(csv); /* only on failure: the run has failed already, the CSV is partial */
     qa_report_free(r);
     json_decref(sum);
     free(grid_m);

@@ -19,7 +19,7 @@
 static double now_s(void) {
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + tv.tv_usec * 1e-6;
+    return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
 }
 
 /* <run>/.lock, locked without waiting; our pid in it, so the refusal can say who holds it. */

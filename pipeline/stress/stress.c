@@ -410,7 +410,7 @@ static void measure_free(qa_stress_measure *m) {
 
 void qa_stress_results_free(qa_stress_results *r) {
     if (!r) return;
-    for (size_t i = 0; i < 2 * QA_STRESS_METHOD_COUNT; i++) measure_free(&r->m[i]);
+    for (size_t i = 0; i < 2 * (size_t)QA_STRESS_METHOD_COUNT; i++) measure_free(&r->m[i]);
     for (size_t i = 0; i < r->nsc; i++) {
         QA_FREE_ALL(r->sc[i].pos, r->sc[i].path_time, r->sc[i].path_pnl, r->sc[i].move_sym, r->sc[i].moves);
     }
@@ -556,16 +556,16 @@ static qa_status check_scenario_symbols(const qa_stress_cfg *c, const qa_store_t
         for (size_t j = 0; j < c->hypos[i].nshocks; j++) {
             const qa_stress_shock *s = &c->hypos[i].shocks[j];
             if (s->kind == QA_STRESS_SHOCK_ASSET && qa_store_find_symbol(store, s->target) < 0)
-                return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.hypothetical[%zu].shocks[%zu].asset': unknown "
+                return QA_FAIL(QA_ERR_CONFIG, "%s: key 'scenarios.hypothetical[%zu].shocks[%zu].asset': unknown "
                                               "scenario asset '%s' (not in %s)",
-                               c->cfg_name, s->line, i, j, s->target, qa_store_path(store));
+                               QA_STRESS_AT(c, s->line), i, j, s->target, qa_store_path(store));
         }
     for (size_t i = 0; i < c->nfactors; i++)
         for (size_t j = 0; j < c->factors[i].n; j++)
             if (qa_store_find_symbol(store, c->factors[i].assets[j]) < 0)
-                return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.factors[%zu].assets[%zu]': unknown asset '%s' (not "
+                return QA_FAIL(QA_ERR_CONFIG, "%s: key 'scenarios.factors[%zu].assets[%zu]': unknown asset '%s' (not "
                                               "in %s)",
-                               c->cfg_name, c->factors[i].line, i, j, c->factors[i].assets[j], qa_store_path(store));
+                               QA_STRESS_AT(c, c->factors[i].line), i, j, c->factors[i].assets[j], qa_store_path(store));
     return QA_OK;
 }
 
@@ -710,10 +710,12 @@ static qa_status check_limits(const qa_stress_cfg *c, const char *run_dir, qa_st
     qa_limits_check(&c->limits, &snap, res->limits);
     char path[QA_PATH_MAX];
     QA_TRY(qa_path_join(path, run_dir, "alerts.jsonl"));
-    FILE *f = fopen(path, "w");
-    if (!f) QA_TRY_FAIL(QA_ERR_IO, "cannot create %s", path);
-    st = qa_limits_write_alerts(f, "stress", NULL, res->limits, c->limits.n, &snap);
-    if (fclose(f) != 0 && st == QA_OK) st = QA_FAIL(QA_ERR_IO, "cannot write %s", path);
+    qa_atomic_file af; /* whole or not at all: a full disk leaves the previous run's alerts */
+    QA_TRY(qa_atomic_open(&af, path));
+    st = qa_limits_write_alerts(af.f, "stress", NULL, res->limits, c->limits.n, &snap);
+    if (st == QA_OK) st = qa_atomic_commit(&af);
+    else qa_atomic_abort(&af);
+    QA_TRY(st);
     for (size_t i = 0; i < c->limits.n; i++) {
         const qa_limit_result *lr = &res->limits[i];
         if (lr->state == QA_LIMIT_BREACH)
@@ -788,9 +790,9 @@ static qa_status book_load(const qa_stress_cfg *c, const qa_comm_t *comm, int sc
     long tv = qa_stress_panel_last_common(panel, b->cols, b->n, c->valuation);
     if (tv < 0) {
         if (c->valuation)
-            QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'valuation_date': no date on or before %s has prices for every "
+            QA_TRY_FAIL(QA_ERR_CONFIG, "%s: key 'valuation_date': no date on or before %s has prices for every "
                                        "portfolio asset in %s",
-                        c->cfg_name, c->line_valuation, date_str(c->valuation, buf, sizeof buf), c->data);
+                        QA_STRESS_AT(c, c->line_valuation), date_str(c->valuation, buf, sizeof buf), c->data);
         QA_TRY_FAIL(QA_ERR_CONFIG, "%s: no date has prices for every portfolio asset", c->data);
     }
     b->t_val = (size_t)tv;
@@ -810,16 +812,16 @@ static qa_status window_returns(const qa_stress_cfg *c, const qa_stress_book *b,
     size_t avail = 0;
     if (c->window_start) {
         if (c->window_end > b->valuation)
-            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window.end': the window ends on %s, after the valuation date %s "
+            return QA_FAIL(QA_ERR_CONFIG, "%s: key 'window.end': the window ends on %s, after the valuation date %s "
                                           "(returns after it would look ahead)",
-                           c->cfg_name, c->line_window, date_str(c->window_end, buf, sizeof buf),
+                           QA_STRESS_AT(c, c->line_window), date_str(c->window_end, buf, sizeof buf),
                            date_str(b->valuation, buf2, sizeof buf2));
         qa_status st = qa_stress_returns_range(panel, b->cols, b->n, c->window_start, c->window_end, r, dates, &avail);
         if (st == QA_OK && avail < 2) st = QA_ERR_NOT_FOUND;
         if (st == QA_ERR_NOT_FOUND)
-            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': %s..%s holds %zu returns with levels for all %zu risk "
+            return QA_FAIL(QA_ERR_CONFIG, "%s: key 'window': %s..%s holds %zu returns with levels for all %zu risk "
                                           "factors in %s (data %s..%s; at least 2 needed)",
-                           c->cfg_name, c->line_window, date_str(c->window_start, buf, sizeof buf),
+                           QA_STRESS_AT(c, c->line_window), date_str(c->window_start, buf, sizeof buf),
                            date_str(c->window_end, buf2, sizeof buf2), avail, b->n, panel->path,
                            date_str(panel->time[0], buf3, sizeof buf3),
                            date_str(panel->time[panel->t - 1], buf4, sizeof buf4));
@@ -828,9 +830,9 @@ static qa_status window_returns(const qa_stress_cfg *c, const qa_stress_book *b,
     }
     qa_status st = qa_stress_returns_last(panel, b->cols, b->n, b->t_val, (size_t)c->window, r, dates, &avail);
     if (st == QA_ERR_NOT_FOUND)
-        return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': %d returns requested but only %zu dates up to %s have levels "
+        return QA_FAIL(QA_ERR_CONFIG, "%s: key 'window': %d returns requested but only %zu dates up to %s have levels "
                                       "for all %zu risk factors (history too short)",
-                       c->cfg_name, c->line_window, c->window, avail, date_str(b->valuation, buf, sizeof buf), b->n);
+                       QA_STRESS_AT(c, c->line_window), c->window, avail, date_str(b->valuation, buf, sizeof buf), b->n);
     *w = (size_t)c->window;
     return st;
 }
@@ -904,9 +906,9 @@ static qa_status check_replays(const stress_run *s) {
         free(td);
         if (st != QA_OK && st != QA_ERR_NOT_FOUND) return st;
         if ((st != QA_OK || base < 0) && w->line)
-            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.historical[%zu]': window '%s' %s..%s is not in %s (no "
+            return QA_FAIL(QA_ERR_CONFIG, "%s: key 'scenarios.historical[%zu]': window '%s' %s..%s is not in %s (no "
                                           "prices for every portfolio asset %s)",
-                           c->cfg_name, w->line, i, w->name, date_str(w->start, buf, sizeof buf),
+                           QA_STRESS_AT(c, w->line), i, w->name, date_str(w->start, buf, sizeof buf),
                            date_str(w->end, buf2, sizeof buf2), c->data, base < 0 ? "before it starts" : "inside it");
     }
     return QA_OK;
@@ -928,9 +930,9 @@ static qa_status check_sectors(stress_run *s) {
                 members += sec && strcmp(sec, sh->target) == 0;
             }
             if (!members)
-                return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.hypothetical[%zu].shocks[%zu].sector': no "
+                return QA_FAIL(QA_ERR_CONFIG, "%s: key 'scenarios.hypothetical[%zu].shocks[%zu].sector': no "
                                               "portfolio asset is in sector '%s'%s",
-                               c->cfg_name, sh->line, i, j, sh->target,
+                               QA_STRESS_AT(c, sh->line), i, j, sh->target,
                                c->sectors ? "" : " (no sector table: set scenarios.sectors or a 'sector' column)");
         }
     return QA_OK;
@@ -943,16 +945,15 @@ static qa_status step_check(stress_run *s) {
     QA_TRY_RET(book_load(c, s->comm, 1, &s->b, &s->panel, &s->nsyms));
     QA_TRY_RET(window_returns(c, &s->b, &s->panel, &s->r, &s->dates, &s->W));
     if ((size_t)c->horizon >= s->W)
-        return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'horizon': %d days do not fit in a window of %zu returns", c->cfg_name,
-                       c->line_window, c->horizon, s->W);
+        return QA_FAIL(QA_ERR_CONFIG, "%s: key 'horizon': %d days do not fit in a window of %zu returns", QA_STRESS_AT(c, c->line_window), c->horizon, s->W);
     if (c->stressed) {
         qa_status st = qa_stress_returns_range(&s->panel, s->b.cols, s->b.n, c->stress_window.start,
                                                c->stress_window.end, &s->sr, &s->sdates, &s->nsr);
         if (st == QA_OK && s->nsr < (size_t)c->horizon + 10) st = QA_ERR_NOT_FOUND;
         if (st == QA_ERR_NOT_FOUND)
-            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'stressed.start': the stress window %s..%s is not in %s (%zu "
+            return QA_FAIL(QA_ERR_CONFIG, "%s: key 'stressed.start': the stress window %s..%s is not in %s (%zu "
                                           "returns with prices for every portfolio asset; at least %d needed)",
-                           c->cfg_name, c->line_stress_start, date_str(c->stress_window.start, buf, sizeof buf),
+                           QA_STRESS_AT(c, c->line_stress_start), date_str(c->stress_window.start, buf, sizeof buf),
                            date_str(c->stress_window.end, buf2, sizeof buf2), c->data, s->nsr, c->horizon + 10);
         QA_TRY_RET(st);
     }
@@ -1095,8 +1096,8 @@ static qa_status run_hypothetical(stress_run *s) {
     else
         st = qa_stress_returns_last(&s->panel, uni, nu, s->b.t_val, W, &ur, &udates, &avail);
     if (st == QA_ERR_NOT_FOUND)
-        QA_TRY_FAIL(QA_ERR_CONFIG, "%s:%d: key 'window': the scenario assets have only %zu common returns (window %zu)",
-                    c->cfg_name, c->line_window, avail, W);
+        QA_TRY_FAIL(QA_ERR_CONFIG, "%s: key 'window': the scenario assets have only %zu common returns (window %zu)",
+                    QA_STRESS_AT(c, c->line_window), avail, W);
     if (st != QA_OK) goto cleanup;
     if (!c->hypo_stressed_cov && !c->window_start) avail = W;
     QA_TRY(estimate(c, s->est, NULL, ur, avail, nu, ucov, umu, &unused));

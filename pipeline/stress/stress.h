@@ -169,6 +169,11 @@ void qa_stress_cfg_default(qa_stress_cfg *c);
  * key. */
 qa_status qa_stress_cfg_bind(const qa_cfg_t *cfg, qa_stress_cfg *c);
 void qa_stress_cfg_free(qa_stress_cfg *c);
+/* Where a config value came from, for messages: "file:line", or, for line 0 (a value given
+ * by --set, or a default the file left out), "file (a --set value or a default)". */
+#define QA_STRESS_AT_MAX 320
+const char *qa_stress_cfg_at(const qa_stress_cfg *c, int line, char *buf, size_t size);
+#define QA_STRESS_AT(c, line) qa_stress_cfg_at((c), (line), (char[QA_STRESS_AT_MAX]){0}, QA_STRESS_AT_MAX)
 
 /* Headline numbers of a run (rank 0). */
 typedef struct qa_stress_summary {

@@ -187,17 +187,17 @@ static qa_status bt_history(bt_run *s) {
         size_t t = 0;
         while (t < s->T && s->panel.time[s->dates[t]] < c->bt_start) t++;
         if (t < W)
-            return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'backtest.start': a forecast on %s needs %zu returns before it, "
+            return QA_FAIL(QA_ERR_CONFIG, "%s: key 'backtest.start': a forecast on %s needs %zu returns before it, "
                                           "but the common history of the portfolio assets starts on %s (%zu returns "
                                           "before)",
-                           c->cfg_name, c->line_bt_start, qa_time_format_iso(c->bt_start, d, sizeof d), W,
+                           QA_STRESS_AT(c, c->line_bt_start), qa_time_format_iso(c->bt_start, d, sizeof d), W,
                            qa_time_format_iso(s->panel.time[s->dates[0]], d2, sizeof d2), t);
         s->t0 = t;
     }
     if (s->T < s->t0 + 2)
-        return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'backtest.window': %zu returns leave %s forecasts in %zu returns of "
+        return QA_FAIL(QA_ERR_CONFIG, "%s: key 'backtest.window': %zu returns leave %s forecasts in %zu returns of "
                                       "history (window longer than the history)",
-                       c->cfg_name, c->line_bt_window, W, s->T > s->t0 ? "fewer than 2" : "no", s->T);
+                       QA_STRESS_AT(c, c->line_bt_window), W, s->T > s->t0 ? "fewer than 2" : "no", s->T);
     s->nd = s->T - s->t0;
     s->LV = c->bt_nlevels;
     return QA_OK;

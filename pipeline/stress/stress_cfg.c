@@ -499,6 +499,15 @@ static qa_status bind_replays(const qa_cfg_t *cfg, const qa_cfg_node *replays, q
     return QA_OK;
 }
 
+const char *qa_stress_cfg_at(const qa_stress_cfg *c, int line, char *buf, size_t size) {
+    const char *name = c->cfg_name ? c->cfg_name : "config";
+    if (line > 0)
+        snprintf(buf, size, "%s:%d", name, line);
+    else
+        snprintf(buf, size, "%s (a --set value or a default)", name);
+    return buf;
+}
+
 /* Scenarios: replays, factors, hypothetical shocks (their factors defined), reverse losses. */
 static qa_status bind_scenarios(const qa_cfg_t *cfg, const struct bind *r, qa_stress_cfg *c) {
     QA_TRY_RET(bind_replays(cfg, r->replays, c));
@@ -511,9 +520,9 @@ static qa_status bind_scenarios(const qa_cfg_t *cfg, const struct bind *r, qa_st
             int found = 0;
             for (size_t k = 0; k < c->nfactors; k++) found |= strcmp(c->factors[k].name, s->target) == 0;
             if (!found)
-                return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.hypothetical[%zu].shocks[%zu].factor': unknown factor "
+                return QA_FAIL(QA_ERR_CONFIG, "%s: key 'scenarios.hypothetical[%zu].shocks[%zu].factor': unknown factor "
                                               "'%s' (define it under scenarios.factors)",
-                               c->cfg_name, s->line, i, j, s->target);
+                               QA_STRESS_AT(c, s->line), i, j, s->target);
         }
     if (c->hypo_stressed_cov && !c->stressed)
         return qa_cfg_error(cfg, node_at(cfg, "scenarios", "covariance"), "scenarios.covariance",

@@ -37,6 +37,7 @@ qa_status qa_stress_panel_derive(qa_stress_panel *p, size_t at, const char *name
         double *r2 = malloc((t ? t : 1) * sizeof *r2);
         if (!r2) {
             QA_FREE_ALL(close, lv, sym, kinds);
+            /* cppcheck-suppress memleak ; QA_FREE_ALL freed them (cppcheck cannot see through its array) */
             return QA_FAIL(QA_ERR_NOMEM, "derived series '%s'", name);
         }
         long prev = -1;

@@ -240,7 +240,7 @@ static qa_status h5_positions(hid_t id, const qa_stress_book *b, const char **na
 
 /* /measures: VaR and ES of every measure run, one row each. names: 2 x method count. */
 static qa_status h5_measures(hid_t id, const qa_stress_results *r, const char **names) {
-    size_t L = r->cfg->nlevels, M = 0, K = 2 * QA_STRESS_METHOD_COUNT;
+    size_t L = r->cfg->nlevels, M = 0, K = 2 * (size_t)QA_STRESS_METHOD_COUNT;
     double *var = malloc(K * (2 * L + 1) * sizeof *var);
     if (!var) return QA_FAIL(QA_ERR_NOMEM, "measures");
     double *es = var + K * L, *cnt = es + K * L;
@@ -374,7 +374,7 @@ static qa_status h5_limits(hid_t id, const qa_stress_results *r, const char **na
 }
 
 static qa_status write_h5(const char *path, const qa_stress_results *r) {
-    size_t P = r->book->p, nl = r->cfg->limits.n, nsc = r->nsc, K = 2 * QA_STRESS_METHOD_COUNT;
+    size_t P = r->book->p, nl = r->cfg->limits.n, nsc = r->nsc, K = 2 * (size_t)QA_STRESS_METHOD_COUNT;
     size_t nnames = P > nsc ? P : nsc;
     nnames = nnames > nl ? nnames : nl;
     nnames = nnames > K ? nnames : K;

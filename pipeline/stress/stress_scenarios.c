@@ -193,9 +193,9 @@ static qa_status add_constraint(const qa_stress_cfg *c, const qa_stress_shock *s
             for (size_t j = 0; same && j < nu; j++) same = (size_t)unit == j || a[r * nu + j] == 0.0;
             if (!same) continue;
             if (fabs(s[r] - v) > 1e-12)
-                return QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.hypothetical': two shocks move the same asset by "
+                return QA_FAIL(QA_ERR_CONFIG, "%s: key 'scenarios.hypothetical': two shocks move the same asset by "
                                               "different amounts (%.4g%% and %.4g%%)",
-                               c->cfg_name, sh->line, 100 * expm1(s[r]), 100 * expm1(v));
+                               QA_STRESS_AT(c, sh->line), 100 * expm1(s[r]), 100 * expm1(v));
             return QA_OK;
         }
     }
@@ -260,13 +260,13 @@ qa_status qa_stress_hypothetical(const qa_stress_cfg *c, const qa_stress_panel *
                         col = (long)u;
                 if (col < 0) {
                     st = sh->kind == QA_STRESS_SHOCK_VOL
-                             ? QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.hypothetical[%zu].shocks[%zu].vol': no option "
+                             ? QA_FAIL(QA_ERR_CONFIG, "%s: key 'scenarios.hypothetical[%zu].shocks[%zu].vol': no option "
                                                       "on '%s' in the book, so its volatility is not a risk factor",
-                                       c->cfg_name, sh->line, h, j, sh->target)
-                             : QA_FAIL(QA_ERR_CONFIG, "%s:%d: key 'scenarios.hypothetical[%zu].shocks[%zu].rate': the run "
+                                       QA_STRESS_AT(c, sh->line), h, j, sh->target)
+                             : QA_FAIL(QA_ERR_CONFIG, "%s: key 'scenarios.hypothetical[%zu].shocks[%zu].rate': the run "
                                                       "has no rate factor (it needs options in the book and a rate "
                                                       "proxy in the data: option_factors.rate)",
-                                       c->cfg_name, sh->line, h, j);
+                                       QA_STRESS_AT(c, sh->line), h, j);
                     goto cleanup;
                 }
                 row[col] = 1.0;
@@ -287,6 +287,12 @@ qa_status qa_stress_hypothetical(const qa_stress_cfg *c, const qa_stress_panel *
                 const qa_stress_factor *fa = NULL;
                 for (size_t q = 0; q < c->nfactors; q++)
                     if (strcmp(c->factors[q].name, sh->target) == 0) fa = &c->factors[q];
+                /* The binder resolved every factor target; a miss here is a broken invariant. */
+                if (!fa) {
+                    st = QA_FAIL(QA_ERR_STATE, "%s: shock target '%s' names no factor", QA_STRESS_AT(c, sh->line),
+                                 sh->target);
+                    break;
+                }
                 double wsum = 0.0;
                 for (size_t q = 0; q < fa->n; q++) wsum += fa->weights[q];
                 for (size_t q = 0; q < fa->n; q++)
@@ -299,7 +305,7 @@ qa_status qa_stress_hypothetical(const qa_stress_cfg *c, const qa_stress_panel *
         if (st != QA_OK) goto cleanup;
         st = qa_stress_condition(cov, nu, a, s, k, x);
         if (st != QA_OK) {
-            qa_err_prefix("%s:%d: scenario '%s': ", c->cfg_name, hy->line, hy->name);
+            qa_err_prefix("%s: scenario '%s': ", QA_STRESS_AT(c, hy->line), hy->name);
             goto cleanup;
         }
         qa_stress_scenario *sc = NULL;
@@ -365,10 +371,12 @@ qa_status qa_stress_reverse(const qa_stress_cfg *c, const qa_stress_book *b, con
     double mdiag = 0.0;
     for (size_t i = 0; i < n; i++) mdiag += cov[i * n + i] / (double)n;
     int have_l = 0;
-    for (double d = 0.0; !have_l && d <= 1e-6; d = d == 0.0 ? 1e-12 : 10 * d) {
+    double d = 0.0; /* 8 tries: 0, then 1e-12 .. 1e-6 by repeated *10 (exactly these doubles) */
+    for (int k = 0; !have_l && k < 8; k++) {
         memcpy(l, cov, n * n * sizeof *l);
         for (size_t i = 0; i < n; i++) l[i * n + i] += d * mdiag;
         have_l = cholesky(l, n);
+        d = d == 0.0 ? 1e-12 : 10 * d;
     }
     for (size_t q = 0; q < c->nreverse; q++) {
         double loss = c->reverse_losses[q] * b->value;

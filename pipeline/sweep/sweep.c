@@ -363,8 +363,9 @@ static qa_status run_open_dir(sweep_run *s) {
     return qa_comm_agree(s->comm, st);
 }
 
-/* This process's chunks: the part's contiguous range, dealt round-robin to ranks. */
-#define FOR_MY_CHUNKS(s, i) for (size_t i = (s)->range.begin + (size_t)(s)->rank; i < (s)->range.end; i += (size_t)(s)->size)
+/* This process's chunks: the part's contiguous range, dealt round-robin to ranks. `i` names the
+ * loop variable, a declarator, which cannot be parenthesised. */
+#define FOR_MY_CHUNKS(s, i) for (size_t i = (s)->range.begin + (size_t)(s)->rank; i < (s)->range.end; i += (size_t)(s)->size) /* NOLINT(bugprone-macro-parentheses) */
 
 static qa_status run_announce(sweep_run *s) {
     const qa_sweep_opts *o = s->o;

@@ -430,7 +430,7 @@ static void axis_build(const qa_sweep_cfg *c, int j, axis *ax) {
     } else {
         ax->n = 12;
         double w = (ax->hi - ax->lo) / 12.0;
-        for (size_t k = 0; k < 12; k++) snprintf(ax->labels[k], 32, "%.4g", ax->lo + (k + 0.5) * w);
+        for (size_t k = 0; k < 12; k++) snprintf(ax->labels[k], 32, "%.4g", ax->lo + ((double)k + 0.5) * w);
     }
 }
 

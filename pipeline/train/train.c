@@ -7,7 +7,8 @@
 #include <stdarg.h>  /* va_list */
 #include <stddef.h>  /* offsetof */
 #include <stdlib.h>  /* malloc, free */
-#include <string.h>  /* strcmp, memcpy */
+#include <errno.h>   /* errno of a failed metrics write */
+#include <string.h>  /* strcmp, memcpy, strerror */
 
 #include "build_info.h"              /* version in the model info */
 #include "common/fs.h"               /* files of the run directory */
@@ -105,7 +106,7 @@ static const qa_cfg_field evaluate_fields[] = {
 static const qa_cfg_field schema[] = {
     {"data", QA_CFG_T_STRING, OFF(data), 0, 0, NULL, NULL, 0, "market file"},
     {"backend", QA_CFG_T_STRING, OFF(backend), 0, 0, NULL, NULL, 0, "cpu, cuda or auto"},
-    {"seed", QA_CFG_T_INT, OFF(seed), 0, 4611686018427387904LL, NULL, NULL, 0, "initialisation, shuffle, dropout"},
+    {"seed", QA_CFG_T_INT, OFF(seed), 0, 0x1p62 /* 2^62 */, NULL, NULL, 0, "initialisation, shuffle, dropout"},
     {"threads", QA_CFG_T_INT, OFF(threads), 0, 1024, NULL, NULL, 0, "CPU threads per rank (0: auto)"},
     {"inputs", QA_CFG_T_SECTION, 0, 0, 0, NULL, inputs_fields, 0, "inputs"},
     {"target", QA_CFG_T_SECTION, 0, 0, 0, NULL, target_fields, 0, "target"},
@@ -316,6 +317,7 @@ typedef struct trainer {
     qa_rundir rd;
     char ckpt_path[QA_PATH_MAX], model_path[QA_PATH_MAX], metrics_path[QA_PATH_MAX];
     FILE *metrics;
+    char metrics_err[QA_PATH_MAX + 128]; /* the first failed metrics write, reported at the next checkpoint */
     char cfg_hash[65];
     double best_val;
     int64_t best_step, bad_evals;
@@ -471,6 +473,7 @@ static qa_status download(trainer *T, const qa_buf *b, float *dst) {
 static qa_status write_ckpt(trainer *T, int64_t step) {
     if (!T->root) return QA_OK;
     qa_status st = QA_OK;
+    if (T->metrics_err[0]) return QA_FAIL(QA_ERR_IO, "%s", T->metrics_err);
     QA_TRY(download(T, &T->p, T->model.params));
     QA_TRY(download(T, &T->m, T->ck.adam_m));
     QA_TRY(download(T, &T->v, T->ck.adam_v));
@@ -528,7 +531,7 @@ static void free_trainer(trainer *T) {
     qa_model_ckpt_free(&T->ck);
     qa_train_data_free(&T->d);
     qa_store_close(T->store);
-    if (T->metrics) fclose(T->metrics);
+    if (T->metrics) (void)fclose(T->metrics); /* every line was flushed and checked as it was written */
     free(T->perm);
     free(T->batch_rows);
     free(T->best_params);
@@ -581,6 +584,16 @@ cleanup:
     return qa_comm_agree(T->comm, st);
 }
 
+/* Member-wise equality of two architectures (all of hidden[], as it is stored). */
+static int arch_equal(const qa_nn_arch *a, const qa_nn_arch *b) {
+    if (a->type != b->type || a->input != b->input || a->window != b->window || a->outputs != b->outputs ||
+        a->nhidden != b->nhidden || a->act != b->act || a->layer_norm != b->layer_norm || a->dropout != b->dropout)
+        return 0;
+    for (int i = 0; i < QA_NN_MAX_HIDDEN; i++)
+        if (a->hidden[i] != b->hidden[i]) return 0;
+    return 1;
+}
+
 /* Restores parameters, optimiser and early-stopping state from the run's checkpoint, once
  * it is shown to belong to this configuration, architecture and data. */
 static qa_status resume_from(trainer *T, int64_t *first_step) {
@@ -589,11 +602,14 @@ static qa_status resume_from(trainer *T, int64_t *first_step) {
     QA_TRY_RET(qa_model_ckpt_load(T->ckpt_path, &cm, &ck));
     const char *why = NULL;
     if (strcmp(ck.config_hash, T->cfg_hash) != 0) why = "the configuration differs";
-    else if (cm.nparams != T->P || memcmp(&cm.arch, &T->arch, sizeof cm.arch) != 0) why = "the architecture differs";
-    else if (memcmp(cm.norm.mean, T->d.norm.mean, sizeof cm.norm.mean) ||
-             memcmp(cm.norm.std, T->d.norm.std, sizeof cm.norm.std) ||
+    else if (cm.nparams != T->P || !arch_equal(&cm.arch, &T->arch)) why = "the architecture differs";
+    /* The normalisation must match bit for bit (NaN included) for the resumed run to be identical.
+     * NOLINTBEGIN(bugprone-suspicious-memory-comparison,cert-exp42-c,cert-flp37-c) */
+    else if (memcmp(cm.norm.mean, T->d.norm.mean, sizeof cm.norm.mean) != 0 ||
+             memcmp(cm.norm.std, T->d.norm.std, sizeof cm.norm.std) != 0 ||
              cm.norm.target_mean != T->d.norm.target_mean || cm.norm.target_std != T->d.norm.target_std)
         why = "the training data changed (normalisation differs)";
+    /* NOLINTEND(bugprone-suspicious-memory-comparison,cert-exp42-c,cert-flp37-c) */
     for (int f = 0; !why && f < cm.data.ninputs; f++)
         if (strcmp(cm.data.inputs[f].input_hash, T->d.spec.inputs[f].input_hash) != 0)
             why = "an input feature's lineage hash differs (the data changed)";
@@ -758,10 +774,10 @@ static void metrics_line(trainer *T, int64_t step, double train_loss, double val
                           qa_json_real(val_loss), "lr", lr, "grad_norm", qa_json_real(gnorm), "samples_per_s", sps,
                           "elapsed_s", elapsed);
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    if (text) {
-        fprintf(T->metrics, "%s\n", text);
-        fflush(T->metrics);
-    }
+    /* A line that cannot be written (a full disk) fails the run at the next checkpoint,
+     * which every rank agrees on; the checkpoint keeps the last good state. */
+    if (text && !T->metrics_err[0] && (fprintf(T->metrics, "%s\n", text) < 0 || fflush(T->metrics) != 0))
+        snprintf(T->metrics_err, sizeof T->metrics_err, "%s: write failed: %s", T->metrics_path, strerror(errno));
     free(text);
     json_decref(j);
 }

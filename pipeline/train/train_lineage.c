@@ -35,7 +35,7 @@ static json_t *data_json(const qa_train_data *d, const char *data_path) {
         struct tm tm;
         time_t t = sb.st_mtime;
         gmtime_r(&t, &tm);
-        strftime(mtime, sizeof mtime, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (strftime(mtime, sizeof mtime, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) mtime[0] = '\0'; /* cannot happen: 20 chars */
     }
     return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o}", "path", abs, "modified", mtime, "data_sha256",
                      d->data_sha256, "symbols", (json_int_t)d->nsym, "bars", (json_int_t)d->ntime, "rows",

@@ -38,7 +38,8 @@ void qa_train_arch_init_params(const qa_nn_arch *a, uint64_t seed, float *p) {
             /* fan-in of a linear layer: its weight count / its output count */
             const qa_nn_seg *w = strstr(nm, "bias") ? &s[i - 1] : &s[i];
             size_t outs = strstr(nm, "bias") ? s[i].count : s[i + 1].count;
-            bound = 1.0 / sqrt((double)(w->count / outs));
+            const size_t fan_in = w->count / outs; /* exact: a weight matrix holds fan-in x outputs */
+            bound = 1.0 / sqrt((double)fan_in);
         }
         for (size_t k = 0; k < s[i].count; k++)
             p[s[i].offset + k] = (float)(bound * (2.0 * qa_rng_uniform(seed, 100 + (uint64_t)i, k) - 1.0));

@@ -101,7 +101,7 @@ static void test_bars(void) {
     for (int j = 0; j < 5; j++) f[j] = panel_row(paths[j], (size_t)sym, &T);
     /* 2020 has 253 NYSE sessions; the answer's total is the count of closes in the year. */
     int64_t lo = 1577836800LL * 1000000000LL, hi = 1609372800LL * 1000000000LL; /* 2020-01-01, 2020-12-31 */
-    size_t total = 0, idx[400];
+    size_t total = 0, idx[400] = {0};
     for (size_t i = 0; i < T; i++)
         if (t[i] >= lo && t[i] <= hi && !isnan(f[3][i]) && total < 400) idx[total++] = i;
     QA_CHECK_INT(total, 253);

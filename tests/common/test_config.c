@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>        /* snprintf, fprintf */
+#include <stdlib.h>       /* malloc */
 #include <string.h>
 #include <sys/resource.h> /* setrlimit: the child's memory cap */
 #include <sys/wait.h>     /* waitpid */
@@ -10,6 +11,7 @@
 
 #include "common/config.h"
 #include "common/json.h" /* qa_json_from_schema */
+#include "common/timer.h"
 #include "config_test.h" /* qa_test_bind_text */
 #include "harness.h"
 
@@ -376,7 +378,32 @@ static void test_alias_small(void) {
     qa_cfg_free(kept);
 }
 
+/* A map of 100k keys: the duplicate check is sorted (the pairwise scan took minutes here), and
+ * a repeat is still reported at its first occurrence in file order, with both lines. */
+static void test_many_keys(void) {
+    const size_t K = 100000;
+    char *text = malloc(K * 24 + 64);
+    QA_REQUIRE(text != NULL);
+    size_t len = 0;
+    for (size_t i = 0; i < K; i++) len += (size_t)sprintf(text + len, "k%zu: %zu\n", i, i);
+    qa_cfg_t *cfg = NULL;
+    uint64_t t0 = qa_time_ns();
+    QA_CHECK_OK(qa_cfg_parse("big.yaml", text, len, &cfg));
+    double secs = qa_time_since(t0);
+    QA_CHECK_MSG(secs < 5.0, "100k keys took %.1f s", secs);
+    QA_CHECK_INT(qa_cfg_node_len(qa_cfg_root(cfg)), K);
+    qa_cfg_free(cfg);
+    /* repeats of k7 (line 8) at lines 50001 and 70001, and of k3 (line 4) at line 90001 */
+    len = 0;
+    for (size_t i = 0; i < K; i++)
+        len += (size_t)sprintf(text + len, "k%zu: %zu\n", i == 50000 || i == 70000 ? 7 : i == 90000 ? 3 : i, i);
+    QA_CHECK_ERR(qa_cfg_parse("big.yaml", text, len, &cfg), QA_ERR_CONFIG,
+                 "big.yaml:50001: duplicate key 'k7' (first at line 8)");
+    free(text);
+}
+
 int main(void) {
+    QA_RUN(test_many_keys);
     QA_RUN(test_good);
     QA_RUN(test_typed_blocks);
     QA_RUN(test_defaults_kept);

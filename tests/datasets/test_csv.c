@@ -145,6 +145,12 @@ static void test_times(void) {
     QA_CHECK(!qa_time_parse("99999999999999999999", QA_TIME_EPOCH_NS, &utc, &ns) && strstr(qa_time_parse_why(), "2262"));
     QA_CHECK(!qa_time_parse("yesterday", QA_TIME_ISO, &utc, &ns));
     QA_CHECK_STR(qa_time_parse_why(), ""); /* malformed: nothing to add */
+    /* Formatting the ends of int64 time (INT64_MIN was negated: UB, found by fuzz_store). */
+    char iso[40];
+    QA_CHECK_STR(qa_time_format_iso(INT64_MIN, iso, sizeof iso), "1677-09-21T00:12:43Z");
+    QA_CHECK_STR(qa_time_format_iso(INT64_MAX, iso, sizeof iso), "2262-04-11T23:47:16Z");
+    QA_CHECK_STR(qa_time_format_iso(-1, iso, sizeof iso), "1969-12-31T23:59:59Z");
+    QA_CHECK_STR(qa_time_format_iso(-86400LL * S, iso, sizeof iso), "1969-12-31");
     /* days_from_civil against timegm for a range of dates, and formatting back. */
     size_t wrong = 0;
     for (int64_t d = -30000; d < 30000; d += 37) {

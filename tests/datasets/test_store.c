@@ -152,12 +152,27 @@ static void test_bad_files(void) {
     hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5Fclose(f);
     QA_CHECK_ERR(qa_store_open(p, NULL, QA_STORE_READ, &st), QA_ERR_FORMAT, "not a QuantumAlpha market file");
-    /* A truncated copy of a real store. */
+    /* Array attributes where one value belongs (found by fuzz_store: H5Aread wrote all of
+     * them into the reader's one-value buffer). */
     char src[512];
     path_of(src, sizeof src, "rt.h5");
     char *buf = NULL;
     size_t len = 0;
     QA_CHECK_OK(qa_fs_read_all(src, &buf, &len));
+    path_of(p, sizeof p, "array_attr.h5");
+    qa_fs_write_all(p, buf, len);
+    f = H5Fopen(p, H5F_ACC_RDWR, H5P_DEFAULT);
+    hsize_t three[1] = {3};
+    double bpy[3] = {252, 252, 252};
+    hid_t sp = H5Screate_simple(1, three, NULL);
+    H5Adelete(f, "bars_per_year");
+    hid_t a = H5Acreate2(f, "bars_per_year", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    QA_CHECK(a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, bpy) >= 0);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Fclose(f);
+    QA_CHECK_ERR(qa_store_open(p, NULL, QA_STORE_READ, &st), QA_ERR_FORMAT, "holds 3 values, expected one");
+    /* A truncated copy of a real store. */
     path_of(p, sizeof p, "trunc.h5");
     qa_fs_write_all(p, buf, len / 3);
     free(buf);

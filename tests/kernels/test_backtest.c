@@ -687,7 +687,7 @@ static void test_portfolio(void) {
         set.commission_bps = 3.0;
         qa_bt_data d = panel_data(&pn, 50, T);
         const size_t L = d.t_end - d.t_begin;
-        double *R = malloc(S * L * sizeof(double)), *eq = malloc(L * sizeof(double));
+        double *R = calloc(S * L, sizeof(double)), *eq = malloc(L * sizeof(double));
         qa_bt_trace *tr = calloc(S, sizeof *tr);
         qa_bt_metrics *ms = malloc(S * sizeof *ms), pm;
         for (size_t s = 0; s < S; s++) tr[s] = (qa_bt_trace){s, 0, NULL, NULL, R + s * L};

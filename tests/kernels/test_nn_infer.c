@@ -155,7 +155,7 @@ static void test_lstm(void) {
     const int rows = 3, W = a.input * a.window, K = a.outputs;
     size_t np = qa_nn_arch_param_count(&a);
     float *p = nn_randn(np, 101, 0.25f), *x = nn_randn((size_t)(rows + 1) * W, 102, 1.0f);
-    float y[9], ys[3], yw[3];
+    float y[9], ys[3] = {0}, yw[3] = {0};
     double ref[9];
     qa_nn_infer_t *plan = NULL;
     QA_CHECK_OK(qa_nn_infer_create(&a, rows, &plan));

@@ -522,6 +522,7 @@ static double loss_d(void *pc) {
             double mx = z[0], se = 0.0;
             for (int j = 1; j < c->classes; j++) mx = fmax(mx, z[j]);
             for (int j = 0; j < c->classes; j++) se += exp(z[j] - mx);
+            /* cppcheck-suppress invalidFunctionArg ; the sum holds exp(0) = 1 for the maximum: >= 1 */
             s += mx + log(se) - z[c->labels[r]];
         }
         return s / c->rows;

@@ -104,6 +104,7 @@ static double cat_loss_d(void *ctx) {
         for (int j = 1; j < p->A; j++) m = fmax(m, z[j]);
         double s = 0;
         for (int j = 0; j < p->A; j++) s += exp(z[j] - m);
+        /* cppcheck-suppress invalidFunctionArg ; the sum holds exp(0) = 1 for the maximum: >= 1 */
         double lse = m + log(s), h = 0;
         for (int j = 0; j < p->A; j++) h -= exp(z[j] - lse) * (z[j] - lse);
         ent += h;
@@ -179,6 +180,7 @@ static double cat_logp_d(int A, const float *z, int a) {
     double m = z[0], s = 0;
     for (int j = 1; j < A; j++) m = fmax(m, z[j]);
     for (int j = 0; j < A; j++) s += exp(z[j] - m);
+    /* cppcheck-suppress invalidFunctionArg ; the sum holds exp(0) = 1 for the maximum: >= 1 */
     return z[a] - m - log(s);
 }
 

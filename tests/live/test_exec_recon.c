@@ -117,7 +117,7 @@ static qa_exec_t *run(const char *dir, int64_t drop_at, int sneak_at, seen *ops,
     char path[512];
     snprintf(path, sizeof path, "%s/venue.db", dir);
     lossy *l = calloc(1, sizeof *l);
-    QA_CHECK(l != NULL);
+    QA_REQUIRE(l != NULL);
     l->drop_at = drop_at;
     QA_CHECK_OK(qa_fs_mkdirs(dir));
     QA_CHECK_OK(qa_broker_paper_open(path, &cfg.paper, &l->inner));

@@ -89,7 +89,7 @@ static void test_refusals(void) {
     QA_CHECK(strstr(qa_err_msg(), "nosuchkey"));
     const char *path = "test_reload_nul.yaml";
     FILE *f = fopen(path, "wb");
-    QA_CHECK(f != NULL);
+    QA_REQUIRE(f != NULL);
     fwrite("universe: a\0b\n", 1, 15, f);
     fclose(f);
     QA_CHECK(qa_reload_from_file(path, NULL, &r) == QA_ERR_CONFIG && strstr(qa_err_msg(), "NUL"));

@@ -39,7 +39,7 @@ int main(int argc, char **argv) {
     const int restart = strcmp(argv[10], "restart") == 0;
     FILE *f = fopen(argv[5], "r");
     if (!f) return perror(argv[5]), 1;
-    row r[64];
+    row r[64] = {0};
     size_t n = 0;
     char line[256];
     while (fgets(line, sizeof line, f) && n < 64) {

@@ -91,6 +91,7 @@ static double reference_topk(const double *close, const double *sig, int S, int 
                     if (!used[s] && !isnan(close[s * T + t]) && !isnan(sig[s * T + t]) &&
                         (best < 0 || sig[s * T + t] < sig[best * T + t]))
                         best = s;
+                QA_REQUIRE(best >= 0); /* elig >= 2k: an unused eligible symbol remains */
                 used[best] = 1;
                 nw[best] = -0.5 / k;
             }
@@ -100,6 +101,7 @@ static double reference_topk(const double *close, const double *sig, int S, int 
                     if (!used[s] && !isnan(close[s * T + t]) && !isnan(sig[s * T + t]) &&
                         (best < 0 || sig[s * T + t] >= sig[best * T + t]))
                         best = s;
+                QA_REQUIRE(best >= 0); /* elig >= 2k: an unused eligible symbol remains */
                 used[best] = 1;
                 nw[best] = 0.5 / k;
             }

@@ -126,4 +126,14 @@ features:
 YEOF
 "$QA" features --data "$W/m.h5" --config "$W/bad3.yaml" > "$W/log" 2>&1; [ $? -eq 1 ] && grep -q "two features are named 'x'" "$W/log" && ok "duplicate names refused" || { ko "dup"; cat "$W/log"; }
 "$QA" features --data "$SRC/tests/data/bad/foreign.h5" > "$W/log" 2>&1; [ $? -eq 1 ] && grep -q "not a QuantumAlpha market file" "$W/log" && ok "foreign file refused" || ko "foreign"
+# A window longer than the history: refused (it gave a feature of NaN only), nothing written.
+"$QA" -q data generate --out "$W/short.h5" --symbols 3 --bars 30 --seed 1 > "$W/log" 2>&1 || { ko "short store"; cat "$W/log"; }
+cat > "$W/bad4.yaml" <<'YEOF'
+features:
+  - {kind: ema, window: 20}
+  - {kind: macd, window: 12, slow: 40, signal: 9}
+YEOF
+"$QA" features --data "$W/short.h5" --config "$W/bad4.yaml" > "$W/log" 2>&1; [ $? -eq 1 ] &&
+    grep -q "slow window 40 is longer than the data (.*short.h5 has 30 bars)" "$W/log" &&
+    ! h5ls -r "$W/short.h5" | grep -q features && ok "window longer than the data refused, nothing written" || { ko "long window"; cat "$W/log"; }
 qa_exit

@@ -270,6 +270,12 @@ printf 'id,symbol,type,quantity\nspy,SPY,etf,10\nbig,TLT,etf,1e308\n' > "$W/huge
 check_err overflow "huge.csv:3: position 'big': market value = quantity 1e+308 x multiplier 1 x price [0-9.]* = inf is not finite" "$(base "$W/huge.csv")"
 printf 'id,symbol,type,quantity\nbig,SPY,etf,1e20\n' > "$W/large.csv"
 check_err toolarge "large.csv:2: position 'big': market value = quantity 1e+20 .* is larger in magnitude than 1e18" "$(base "$W/large.csv")"
+# A value given by --set has no line: the message says so (it said "setfactor.yaml:0").
+printf '%s\nscenarios: {factors: [{name: eq, assets: [SPY]}]}\n' "$B" > "$W/setfactor.yaml"
+"$QA" stress --config "$W/setfactor.yaml" --run-dir "$W/err_setfactor" \
+    --set 'scenarios.hypothetical=[{name: x, shocks: [{factor: nope, move: -0.1}]}]' > "$W/setfactor.out" 2>&1; rc=$?
+if [ $rc -eq 1 ] && grep -q "setfactor.yaml (a --set value or a default): key 'scenarios.hypothetical\[0\].shocks\[0\].factor': unknown factor 'nope'" "$W/setfactor.out" &&
+    ! grep -q 'yaml:0' "$W/setfactor.out"; then ok "a --set value's error names --set, not line 0"; else ko "setfactor (rc $rc)"; cat "$W/setfactor.out"; fi
 # 10^5 positions: the duplicate-id check and the grouping by symbol are not quadratic (a
 # pairwise scan took about a minute); the whole run is allowed 60 s on a loaded machine.
 "$PY" -c "

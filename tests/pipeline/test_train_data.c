@@ -68,11 +68,12 @@ static void test_rows_and_targets(void) {
     if (!c) return;
     size_t r = 0, bad = 0;
     for (size_t s = 0; s < S; s++) {
-        size_t obs[T], n = 0;
+        size_t obs[T], n = 0; /* obs[0..n) is filled below; only that prefix is read */
         for (size_t t = 0; t < T; t++)
             if (!isnan(c[s * T + t])) obs[n++] = t;
         QA_CHECK_INT(d.sym_begin[s + 1] - d.sym_begin[s], n);
         for (size_t j = 0; j < n; j++, r++) {
+            /* cppcheck-suppress uninitvar ; j < n: obs[j] was written above */
             bad += d.row_sym[r] != (int32_t)s || d.row_t[r] != (int32_t)obs[j] || d.close[r] != c[s * T + obs[j]];
             double want = j + 3 < n ? c[s * T + obs[j + 3]] / c[s * T + obs[j]] - 1.0 : NAN;
             bad += !(want == d.ret[r] || (isnan(want) && isnan(d.ret[r])));
@@ -93,10 +94,11 @@ static void expect_samples(const double *c, const double *f1, const double *f2, 
     size_t r = 0;
     *nout = 0;
     for (size_t s = 0; s < S; s++) {
-        size_t obs[T], n = 0;
+        size_t obs[T], n = 0; /* obs[0..n) is filled below; only that prefix is read */
         for (size_t t = 0; t < T; t++)
             if (!isnan(c[s * T + t])) obs[n++] = t;
         for (size_t j = 0; j < n; j++, r++) {
+            /* cppcheck-suppress uninitvar ; j < n: obs[j] was written above */
             int64_t tm = TT_T0 + (int64_t)obs[j] * TT_DAY;
             if (tm < lo[k] || tm >= hi[k]) continue;
             if (k > 0 && obs[j] < first_grid + (size_t)sp->embargo) continue;

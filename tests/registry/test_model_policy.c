@@ -172,7 +172,7 @@ static void rewrite(const char *src, const char *dst, void (*edit)(json_t *doc))
     QA_CHECK_OK(qa_container_read(src, MAGIC, 1, "model", &doc, &file, &pay, &B, NULL));
     edit(doc);
     char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
-    QA_CHECK(text != NULL);
+    QA_REQUIRE(text != NULL);
     QA_CHECK_OK(qa_container_write(dst, MAGIC, 1, text, strlen(text), pay, B, NULL));
     free(text);
     free(file);
@@ -462,8 +462,9 @@ static void test_policy_corrupt(void) {
     json_t *doc = metadata(p);
     json_array_set_new(json_object_get(pol_of(doc), "obs_mean"), 4, json_real(123.25));
     char *text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    QA_REQUIRE(text != NULL);
     char *at = strstr(text, "123.25");
-    QA_CHECK(at != NULL);
+    QA_REQUIRE(at != NULL);
     memcpy(at, "NaN   ", 6);
     uint64_t J = 0, B = 0;
     memcpy(&J, b + 16, 8), memcpy(&B, b + 24, 8);
@@ -472,11 +473,16 @@ static void test_policy_corrupt(void) {
     qa_model l;
     const char *named = bad;
     QA_CHECK_ERR(qa_model_load(bad, &l), QA_ERR_FORMAT, named);
+    QA_CHECK(strstr(qa_err_msg(), "is not valid JSON") && strstr(qa_err_msg(), "column"));
+    /* valid JSON that is not an object: the message names what it is (it said "(, line -1)") */
+    QA_CHECK_OK(qa_container_write(bad, MAGIC, 1, "[1, 2]", 6, b + 32 + J, B, NULL));
+    QA_CHECK_ERR(qa_model_load(bad, &l), QA_ERR_FORMAT, "metadata is an array, expected a JSON object");
+    QA_CHECK(strstr(qa_err_msg(), "line -1") == NULL);
     free(text);
     json_decref(doc);
     /* truncated inside the policy section: the container's length check */
     const char *sec = strstr(b + 32, "\"obs_var\"");
-    QA_CHECK(sec != NULL && (size_t)(sec - b) < 32 + J);
+    QA_REQUIRE(sec != NULL && (size_t)(sec - b) < 32 + J);
     path_of("truncated.qam", bad);
     QA_CHECK_OK(qa_fs_write_all(bad, b, (size_t)(sec - b)));
     QA_CHECK_ERR(qa_model_load(bad, &l), QA_ERR_FORMAT, "length mismatch");
