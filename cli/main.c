@@ -5,6 +5,7 @@
 
 #include "build_info.h"       /* version, git hash, enabled backends */
 #include "cli/cli.h"          /* command table, exit codes */
+#include "common/fs.h"        /* temporary files removed on a stop signal */
 #include "common/log.h"       /* log level options */
 #include "datasets/h5.h"      /* HDF5 started without its exit-time termination */
 #include "kernels/backend.h"  /* backends compiled in */
@@ -63,6 +64,9 @@ static void print_help(FILE *out) {
 
 int main(int argc, char **argv) {
     qa_h5_process_init(); /* first: before MPI_Init (see there) */
+    /* A stop signal removes the temporary files of unfinished outputs (commands with a graceful
+     * stop of their own install theirs over it). */
+    if (qa_fs_tmp_remove_on_signals() != QA_OK) fprintf(stderr, "qa: %s\n", qa_err_msg());
     qa_log_init_from_env();
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {

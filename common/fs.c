@@ -3,6 +3,7 @@
 
 #include <dirent.h>    /* opendir: stale temporary files */
 #include <errno.h>     /* errno, EEXIST, ESRCH */
+#include <pthread.h>   /* the temporary-name ring is shared by threads */
 #include <signal.h>    /* kill(pid, 0): is a writer alive */
 #include <stdarg.h>    /* va_list */
 #include <stdlib.h>    /* malloc */
@@ -72,6 +73,51 @@ int qa_fs_tmp_clean(const char *path) {
     return removed;
 }
 
+/* The temporary files this process has named, for the stop handler below. A ring: slot k is
+ * reused after TMP_SLOTS newer names, by which time its file has long been renamed into place
+ * or removed (unlinking its name then finds nothing; the pid in the name keeps it ours). */
+enum { TMP_SLOTS = 64 };
+static char tmp_slot[TMP_SLOTS][QA_PATH_MAX];
+static volatile sig_atomic_t tmp_used[TMP_SLOTS];
+static unsigned tmp_next;
+static pthread_mutex_t tmp_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void tmp_track(const char *name) {
+    (void)pthread_mutex_lock(&tmp_mu); /* cannot fail: a default mutex, not held here */
+    unsigned k = tmp_next++ % TMP_SLOTS;
+    tmp_used[k] = 0; /* the handler skips the slot while it is rewritten */
+    (void)snprintf(tmp_slot[k], QA_PATH_MAX, "%s", name); /* fits: the caller built it in QA_PATH_MAX */
+    tmp_used[k] = 1;
+    (void)pthread_mutex_unlock(&tmp_mu);
+}
+
+void qa_fs_tmp_remove_all(void) {
+    for (unsigned k = 0; k < TMP_SLOTS; k++)
+        if (tmp_used[k]) (void)unlink(tmp_slot[k]); /* async-signal-safe; ENOENT once committed */
+}
+
+static void on_stop_remove_tmp(int sig) {
+    qa_fs_tmp_remove_all();
+    (void)signal(sig, SIG_DFL); /* then die of the signal as before (exit status 128 + sig) */
+    (void)raise(sig);
+}
+
+qa_status qa_fs_tmp_remove_on_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_remove_tmp;
+    sigemptyset(&sa.sa_mask);
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction old;
+        /* An ignored signal stays ignored: nohup's SIGHUP, SIGINT of a background job. */
+        if (sigaction(sigs[i], NULL, &old) != 0 || (old.sa_handler != SIG_IGN && sigaction(sigs[i], &sa, NULL) != 0))
+            return QA_FAIL(QA_ERR_IO, "cannot install the temporary-file handler for signal %d: %s", sigs[i],
+                           strerror(errno));
+    }
+    return QA_OK;
+}
+
 qa_status qa_fs_tmp_name(const char *path, char *out, size_t size) {
     (void)qa_fs_tmp_clean(path);
     const char *slash = strrchr(path, '/');
@@ -82,6 +128,7 @@ qa_status qa_fs_tmp_name(const char *path, char *out, size_t size) {
     else
         n = snprintf(out, size, ".%s.tmp-%ld", path, (long)getpid());
     if (n < 0 || (size_t)n >= size) return QA_FAIL(QA_ERR_INVALID_ARG, "path too long: '%s'", path);
+    if ((size_t)n < QA_PATH_MAX) tmp_track(out);
     return QA_OK;
 }
 

@@ -33,6 +33,15 @@ qa_status qa_fs_tmp_name(const char *path, char *out, size_t size);
  * holds other hosts' live files, while one final path has one writer at a time.
  * Returns the number of files removed (0 when the directory cannot be read). */
 int qa_fs_tmp_clean(const char *path);
+/* Makes SIGINT, SIGTERM and SIGHUP remove every temporary file this process named with
+ * qa_fs_tmp_name (the unfinished outputs of an import, a generate, a stress run ...) before
+ * the process dies of the signal as it would have (a signal the process inherited as ignored,
+ * such as nohup's SIGHUP, stays ignored). `qa` installs it first thing; a command
+ * with a graceful stop of its own (sweep, train, serve, live ...) replaces it and cleans up
+ * on its way out. */
+qa_status qa_fs_tmp_remove_on_signals(void);
+/* The handler's work, callable directly: unlinks every temporary name made by this process. */
+void qa_fs_tmp_remove_all(void);
 /* rename(2) with a clear error; the destination is replaced atomically. */
 qa_status qa_fs_rename(const char *from, const char *to);
 /* Reads a whole file into a NUL-terminated malloc'd buffer (caller frees). */
