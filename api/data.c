@@ -113,8 +113,12 @@ static qa_status page_bars(const qa_api_req *req, qa_store_t *st, bar_page *bp) 
     QA_TRY_RET(qa_api_query_time(req, "end", LLONG_MAX, &end));
     if (start > end) return QA_FAIL(QA_ERR_INVALID_ARG, "query parameters start=%s, end=%s: start is after end",
                                     q(req, "start"), q(req, "end"));
-    QA_TRY_RET(qa_api_query_long(req, "page", 1, 1, LONG_MAX / DATA_MAX_LIMIT, &bp->page));
-    QA_TRY_RET(qa_api_query_long(req, "limit", 1000, 1, DATA_MAX_LIMIT, &bp->limit));
+    /* Parsed into locals: bp->n and bp->pos stay as set above (0, NULL) until the scan fills them. */
+    long page = 1, limit = 1000;
+    QA_TRY_RET(qa_api_query_long(req, "page", 1, 1, LONG_MAX / DATA_MAX_LIMIT, &page));
+    QA_TRY_RET(qa_api_query_long(req, "limit", 1000, 1, DATA_MAX_LIMIT, &limit));
+    bp->page = page;
+    bp->limit = limit;
     size_t T = qa_store_ntime(st);
     const int64_t *time = qa_store_time(st);
     size_t t0 = 0, t1 = T;

@@ -230,7 +230,7 @@ qa_status qa_apidesk_snapshot(const qa_api_ctx *ctx, json_t **out) {
     if (st == QA_ERR_NOT_FOUND) qa_err_clear(), st = QA_OK; /* not started yet: empty */
     int64_t t = INT64_MIN;
     int found = 0;
-    qa_msg_risk k;
+    qa_msg_risk k = {0}; /* read into the JSON call's arguments even when !found */
     qa_riskdb_alert last;
     qa_riskdb_command cmd;
     size_t na = 0, nc = 0;

@@ -94,8 +94,9 @@ static int match(const char *pattern, char *scratch, const char **params, size_t
 const qa_api_route *qa_api_route_match(const char *method, const char *path, char *scratch, const char **params,
                                        size_t *nparams, int *path_known) {
     *path_known = 0;
+    size_t size = strlen(path) + 1; /* the contract: scratch holds this many bytes */
     for (size_t i = 0; i < qa_api_nroutes; i++) {
-        strcpy(scratch, path); /* the caller sized scratch for path */
+        memcpy(scratch, path, size); /* match() cuts the copy into parameters: fresh per route */
         if (!match(qa_api_routes[i].path, scratch, params, nparams)) continue;
         if (strcmp(qa_api_routes[i].method, method) == 0) return &qa_api_routes[i];
         *path_known = 1;

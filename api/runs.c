@@ -551,7 +551,8 @@ static qa_status h5_vec(hid_t f, const char *path, double **out, size_t *n) {
     *out = NULL;
     QA_TRY_RET(h5_dims(f, path, dims));
     size_t len = dims[0] * dims[1];
-    double *v = malloc((len ? len : 1) * sizeof *v);
+    /* zeroed: a caller that sized its loops from a separate h5_dims never reads garbage */
+    double *v = calloc(len ? len : 1, sizeof *v);
     if (!v) return QA_FAIL(QA_ERR_NOMEM, "results.h5: %zu values of '%s'", len, path);
     qa_status st = len ? h5_block(f, path, H5T_NATIVE_DOUBLE, 0, dims[0], 0, dims[1], v) : QA_OK;
     if (st != QA_OK) {
@@ -857,6 +858,7 @@ qa_status qa_apiruns_heatmap(const qa_api_req *req, qa_api_resp *resp) {
     for (size_t p = 0; p < P; p++) {
         if (isnan(xv[p]) || isnan(yv[p]) || isnan(val[p])) continue;
         size_t cx = find_sorted(xs, nx, xv[p]), cy = find_sorted(ys, ny, yv[p]);
+        if (cx >= nx || cy >= ny) continue; /* never: distinct() kept every non-NaN value */
         double *c = &z[cy * nx + cx];
         /* Several sets share (x, y) when the sweep has more parameters: keep the best. */
         if (isnan(*c) || (low ? val[p] < *c : val[p] > *c)) *c = val[p];

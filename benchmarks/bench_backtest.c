@@ -98,14 +98,16 @@ int main(int argc, char **argv) {
     qa_bt_params ma[100];
     memset(ma, 0, sizeof ma);
     for (int i = 0; i < 100; i++) {
-        ma[i].p[0] = 5.0 * (1 + i / 10);
+        const int tier = 1 + i / 10; /* ten sets per window length */
+        ma[i].p[0] = 5.0 * tier;
         ma[i].p[1] = 60.0 + 20.0 * (i % 10);
     }
     /* z-score grid with stops and vol targeting: windows 10..100, entry 1..2.8 */
     qa_bt_params zs[100];
     memset(zs, 0, sizeof zs);
     for (int i = 0; i < 100; i++) {
-        zs[i].p[0] = 10.0 * (1 + i / 10);
+        const int tier = 1 + i / 10; /* ten sets per window length */
+        zs[i].p[0] = 10.0 * tier;
         zs[i].p[1] = 1.0 + 0.2 * (i % 10);
         zs[i].p[2] = 0.25;
     }

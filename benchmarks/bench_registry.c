@@ -141,7 +141,8 @@ int main(int argc, char **argv) {
         if (i < NLOAD - 1) qa_model_free(&lm);
     }
     lat("registry_load", size, t, NLOAD);
-    mlp.params[0] = (float)(NPUB / 2 - 1);
+    const int half = NPUB / 2 - 1; /* an integer: the middle version */
+    mlp.params[0] = (float)half;
     double raw[B * 16 * 11], o1[2 * B], o2[2 * B];
     for (size_t i = 0; i < sizeof raw / sizeof *raw; i++) raw[i] = sin(0.37 * (double)i);
     qa_model_predictor_t *p1 = NULL, *p2 = NULL, *pl = NULL;

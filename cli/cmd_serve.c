@@ -232,11 +232,17 @@ int qa_cmd_users(int argc, char **argv) {
         printf("%-20s %-28s %-8s %s\n", "user", "roles", "state", "keys (id label state)");
         json_array_foreach(json_object_get(list, "users"), i, u) {
             char roles_text[64] = "";
+            size_t used = 0; /* strlen(roles_text) */
             json_t *r, *k;
             size_t j;
             json_array_foreach(json_object_get(u, "roles"), j, r) {
-                if (j) strcat(roles_text, ",");
-                strcat(roles_text, json_string_value(r));
+                const char *name = json_string_value(r);
+                int w = snprintf(roles_text + used, sizeof roles_text - used, "%s%s", j ? "," : "", name ? name : "?");
+                if (w < 0 || (size_t)w >= sizeof roles_text - used) { /* a display column: cut, visibly */
+                    memcpy(roles_text + sizeof roles_text - 4, "...", 4);
+                    break;
+                }
+                used += (size_t)w;
             }
             printf("%-20s %-28s %-8s", json_string_value(json_object_get(u, "name")), roles_text,
                    json_is_null(json_object_get(u, "revoked")) ? "active" : "revoked");

@@ -98,7 +98,7 @@ static qa_status rec_push(qa_csv_t *c, size_t *used, char ch) {
 
 static qa_status field_push(qa_csv_t *c, size_t start) {
     if (c->nfields == c->fields_cap) {
-        size_t cap = c->fields_cap * 2;
+        size_t cap = c->fields_cap ? c->fields_cap * 2 : 64; /* grows from any capacity, 0 included */
         size_t *nf = realloc(c->fields, cap * sizeof *nf);
         if (!nf) return QA_FAIL(QA_ERR_NOMEM, "%s:%ld: too many fields", c->path, c->rec_line);
         c->fields = nf;

@@ -922,8 +922,7 @@ static qa_status import_table(const qa_import_cfg *cfg, const parse_ctx *pc, con
         }
         times[nt++] = ns;
     }
-    if (st != QA_ERR_NOT_FOUND) goto cleanup;
-    st = QA_OK;
+    if (st != QA_ERR_NOT_FOUND) goto cleanup; /* else the end of the file; st is set again below */
     if (rows == 0) QA_TRY_FAIL(QA_ERR_FORMAT, "%s: no data rows after the header", path);
     if (!wide && !sorted_by_symbol && !sorted_by_time)
         QA_TRY_FAIL(QA_ERR_FORMAT, "%s: rows must be ordered by symbol then time, or by time", path);
@@ -986,8 +985,7 @@ static qa_status import_table(const qa_import_cfg *cfg, const parse_ctx *pc, con
         }
         rep->rows++;
     }
-    if (st != QA_ERR_NOT_FOUND) goto cleanup;
-    st = QA_OK;
+    if (st != QA_ERR_NOT_FOUND) goto cleanup; /* else the end of the file; finish_single sets st */
     rep->bytes += qa_csv_bytes(csv);
     qa_csv_close(csv);
     csv = NULL;
@@ -1095,7 +1093,7 @@ static qa_status import_lobster(const qa_import_cfg *cfg, const parse_ctx *pc, c
         bid[n] = bidp / 10000.0;
         n++;
     }
-    st = QA_OK;
+    /* both files ended together (st == QA_ERR_NOT_FOUND); st is set again below */
     if (n == 0) QA_TRY_FAIL(QA_ERR_FORMAT, "%s: no events", msg_path);
     rep->rows = n;
     rep->bytes += qa_csv_bytes(mcsv) + qa_csv_bytes(bcsv);

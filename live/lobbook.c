@@ -60,7 +60,10 @@ static qa_status grow(qa_lobbook_t *b, size_t cap) {
     b->f = p;
     GROW(time) GROW(id) GROW(size) GROW(price) GROW(type) GROW(dir)
 #undef GROW
-    if (!(p = realloc(b->book, cap * row * sizeof *b->book))) return QA_FAIL(QA_ERR_NOMEM, "LOBSTER book rows");
+    /* row >= 4 and cap >= 1, so a zero size could only come from a wrapped product. */
+    const size_t bytes = cap * row * sizeof *b->book;
+    if (cap > SIZE_MAX / (row * sizeof *b->book) || bytes == 0) return QA_FAIL(QA_ERR_NOMEM, "LOBSTER book rows");
+    if (!(p = realloc(b->book, bytes))) return QA_FAIL(QA_ERR_NOMEM, "LOBSTER book rows");
     b->book = p;
     return QA_OK;
 }

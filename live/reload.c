@@ -67,13 +67,21 @@ qa_status qa_reload_join_sets(const char *const *sets, size_t n, char **out) {
     for (size_t i = 0; i < n; i++) total += strlen(sets[i]) + 1;
     char *s = calloc(total, 1);
     if (!s) return QA_FAIL(QA_ERR_NOMEM, "--set assignments");
+    size_t pos = 0; /* s[pos] is the terminating NUL; total - pos bytes remain */
     for (size_t i = 0; i < n; i++) {
         if (strchr(sets[i], '\n')) {
             free(s);
             return QA_FAIL(QA_ERR_CONFIG, "--set '%s': a line break inside an assignment", sets[i]);
         }
-        strcat(s, sets[i]);
-        strcat(s, "\n");
+        const size_t len = strlen(sets[i]);
+        if (len + 2 > total - pos) { /* the text, '\n' and the NUL */
+            free(s);
+            return QA_FAIL(QA_ERR_STATE, "--set '%s': assignments changed while being joined", sets[i]);
+        }
+        memcpy(s + pos, sets[i], len);
+        pos += len;
+        s[pos++] = '\n';
+        s[pos] = '\0';
     }
     *out = s;
     return QA_OK;

@@ -247,10 +247,15 @@ static qa_status gatherv_mpi(const qa_comm_t *c, const void *buf, size_t bytes, 
     char *recv = NULL;
     qa_status st = QA_OK;
     if (c->rank == root) {
-        sizes = malloc((size_t)c->size * sizeof *sizes);
-        icounts = malloc((size_t)c->size * sizeof *icounts);
-        displs = malloc((size_t)c->size * sizeof *displs);
-        if (!sizes || !icounts || !displs) st = QA_FAIL(QA_ERR_NOMEM, "gatherv");
+        /* One block, three views (long long first for alignment): sizes[size], icounts[size],
+         * displs[size]; so icounts is non-NULL exactly when displs is. */
+        size_t n = (size_t)c->size;
+        sizes = malloc(n * (sizeof *sizes + sizeof *icounts + sizeof *displs));
+        if (!sizes) st = QA_FAIL(QA_ERR_NOMEM, "gatherv");
+        else {
+            icounts = (int *)(sizes + n);
+            displs = icounts + n;
+        }
     }
     int rc = MPI_Gather(&mine, 1, MPI_LONG_LONG, sizes, 1, MPI_LONG_LONG, root, c->world);
     if (rc != MPI_SUCCESS && st == QA_OK) st = QA_FAIL(QA_ERR_MPI, "MPI_Gather of sizes failed");
@@ -286,7 +291,7 @@ static qa_status gatherv_mpi(const qa_comm_t *c, const void *buf, size_t bytes, 
             recv = NULL;
         }
     }
-    QA_FREE_ALL(recv, sizes, icounts, displs);
+    QA_FREE_ALL(recv, sizes); /* icounts and displs are views into sizes */
     return st;
 }
 #endif

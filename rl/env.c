@@ -65,10 +65,11 @@ qa_status qa_rl_panel_load(const char *path, const char *const *symbols, size_t 
         const char *name = symbols && nsym ? symbols[i] : qa_store_symbol(st, (size_t)i);
         idx[i] = qa_store_find_symbol(st, name);
         if (idx[i] < 0) FAIL(QA_ERR_CONFIG, "%s: symbol '%s' is not in the file", path, name);
-        if (strlen(name) >= QA_RL_NAME_LEN) FAIL(QA_ERR_CONFIG, "%s: symbol '%s' is too long", path, name);
+        const size_t len = strlen(name);
+        if (len >= QA_RL_NAME_LEN) FAIL(QA_ERR_CONFIG, "%s: symbol '%s' is too long", path, name);
         for (int j = 0; j < i; j++)
             if (idx[j] == idx[i]) FAIL(QA_ERR_CONFIG, "%s: symbol '%s' is listed twice", path, name);
-        strcpy(out->symbols[i], name);
+        memcpy(out->symbols[i], name, len + 1); /* len < QA_RL_NAME_LEN, checked above */
     }
     out->nsym = S;
     out->ntime = T;
@@ -93,8 +94,9 @@ qa_status qa_rl_panel_load(const char *path, const char *const *symbols, size_t 
     }
     for (size_t f = 0; f < nfeat; f++) {
         const char *fn = features[f];
-        if (!fn[0] || strlen(fn) >= QA_RL_NAME_LEN) FAIL(QA_ERR_CONFIG, "%s: feature '%s' is not a feature name", path, fn);
-        strcpy(out->features[f], fn);
+        const size_t len = strlen(fn);
+        if (len == 0 || len >= QA_RL_NAME_LEN) FAIL(QA_ERR_CONFIG, "%s: feature '%s' is not a feature name", path, fn);
+        memcpy(out->features[f], fn, len + 1);
         float *dst = out->feat + f * (size_t)S * T;
         if (strcmp(fn, "log_return") == 0) {
             for (int i = 0; i < S; i++) {

@@ -207,7 +207,11 @@ qa_status qa_rl_ppo_create(qa_backend_t *be, qa_rl_env_t *env, const qa_rl_ppo_c
     QA_TRY(net_alloc(p, &p->actor, p->B));
     QA_TRY(net_alloc(p, &p->critic, p->B));
     p->host_perm = malloc(TN * sizeof *p->host_perm);
-    host = malloc((P > D ? P : D) * sizeof(double));
+    /* One host staging buffer: first the P float parameters, then (through `hd` below) the D
+     * double normalisation statistics and the count, so it is sized for the larger use. */
+    size_t host_bytes = P * sizeof(float) > D * sizeof(double) ? P * sizeof(float) : D * sizeof(double);
+    if (host_bytes < sizeof(double)) host_bytes = sizeof(double);
+    host = malloc(host_bytes);
     if (!p->host_perm || !host) QA_TRY_FAIL(QA_ERR_NOMEM, "ppo: no memory");
     /* Parameters: both networks, then the log-std. */
     qa_rl_mlp_init(&p->actor.m, cfg->seed, STREAM_ACTOR_INIT, 0.01, host);

@@ -108,7 +108,7 @@ qa_status qa_pretrade_limits_bind(const qa_cfg_t *cfg, const qa_cfg_node *map, c
         snprintf(what, sizeof what, "%s.throttle_window_ns", section);
         return qa_cfg_error(cfg, map, what, "must be > 0 when throttle_orders is %d", l.throttle_orders);
     }
-    if ((st = qa_pretrade_limits_validate(&l)) != QA_OK) return qa_cfg_error(cfg, map, section, "%s", qa_err_msg());
+    if (qa_pretrade_limits_validate(&l) != QA_OK) return qa_cfg_error(cfg, map, section, "%s", qa_err_msg());
     *out = l;
     return QA_OK;
 }

@@ -83,18 +83,18 @@ static qa_status bind_item(const qa_cfg_t *cfg, const qa_cfg_node *m, size_t i, 
     qa_status st = qa_cfg_bind(cfg, m, schema, &r, what);
     if (st != QA_OK) return st;
     qa_feat_kind kind;
-    if ((st = qa_feat_kind_parse(r.kind, &kind)) != QA_OK)
+    if (qa_feat_kind_parse(r.kind, &kind) != QA_OK)
         return qa_cfg_error(cfg, qa_cfg_map_get(m, "kind"), what, "%s", qa_err_msg());
     qa_feat_spec s = qa_feat_spec_default(kind);
-    if (r.field && (st = qa_feat_field_parse(r.field, &s.field)) != QA_OK)
+    if (r.field && qa_feat_field_parse(r.field, &s.field) != QA_OK)
         return qa_cfg_error(cfg, qa_cfg_map_get(m, "field"), what, "%s", qa_err_msg());
-    if (r.output && (st = qa_feat_output_parse(r.output, &s.output)) != QA_OK)
+    if (r.output && qa_feat_output_parse(r.output, &s.output) != QA_OK)
         return qa_cfg_error(cfg, qa_cfg_map_get(m, "output"), what, "%s", qa_err_msg());
     if (r.window >= 0) s.window = (int)r.window;
     if (r.slow >= 0) s.slow = (int)r.slow;
     if (r.signal >= 0) s.signal = (int)r.signal;
     if (!isnan(r.k)) s.k = r.k;
-    if ((st = qa_feat_spec_validate(&s)) != QA_OK) return qa_cfg_error(cfg, m, what, "%s", qa_err_msg());
+    if (qa_feat_spec_validate(&s) != QA_OK) return qa_cfg_error(cfg, m, what, "%s", qa_err_msg());
     out->spec = qa_feat_spec_normalize(&s);
     out->input[0] = '\0';
     if (r.input) {

@@ -105,7 +105,7 @@ qa_status qa_sim_cfg_bind(const qa_cfg_t *cfg, qa_sim_cfg *c) {
     qa_status st = qa_cfg_bind(cfg, qa_cfg_root(cfg), schema, c, NULL);
     if (st != QA_OK) return st;
     qa_sim_settings *s = &c->set;
-    if ((st = qa_bt_strategy_parse(c->strategy, &s->strategy)) != QA_OK)
+    if (qa_bt_strategy_parse(c->strategy, &s->strategy) != QA_OK)
         return qa_cfg_error(cfg, qa_cfg_map_get(qa_cfg_root(cfg), "strategy"), "strategy", "%s", qa_err_msg());
     if (c->n_params || c->strategy != strategy_before) {
         memset(&s->params, 0, sizeof s->params);

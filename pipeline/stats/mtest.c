@@ -279,6 +279,7 @@ cleanup:
 /* Resampled means of d under the plan into rc->boot; returns the plain mean. */
 static double resample_means(const qa_mtest_rc_t *rc, const double *d) {
     const size_t n = rc->n;
+    if (n == 0) return NAN; /* qa_mtest_rc_create refuses fewer than 10 bars */
     double *P = rc->prefix;
     P[0] = 0.0;
     for (size_t i = 0; i < n; i++) P[i + 1] = P[i] + d[i];

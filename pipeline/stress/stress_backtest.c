@@ -249,7 +249,9 @@ static qa_status bt_forecasts(bt_run *s) {
     QA_TRY(qa_risk_ctx_create(be, &ctx));
     QA_TRY(work_init(&wk, s->b.n, (size_t)c->bt_window, (size_t)c->bt_scenarios, (qa_risk_reval)c->reval, s->w));
     if (s->root) QA_TRY(qa_progress_create("backtest", s->nd, "forecasts", QA_PROGRESS_AUTO, NULL, &prog));
-    double lv[QA_STRESS_MAX_BT_LEVELS];
+    /* forecast fills s->LV == c->bt_nlevels entries; zeroed so that a failed forecast,
+     * which stops at the failing level, copies defined values before the loop ends. */
+    double lv[QA_STRESS_MAX_BT_LEVELS] = {0};
     for (size_t i = (size_t)s->rank; i < s->nd && st == QA_OK; i += (size_t)s->size) {
         for (size_t k = 0; k < QA_STRESS_METHOD_COUNT && st == QA_OK; k++) {
             if (!method_on(c, k)) continue;

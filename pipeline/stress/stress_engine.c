@@ -577,7 +577,9 @@ static qa_status contributions(run *u, qa_stress_engine_result *r) {
         st = qa_comm_gatherv(u->comm, part, mych * per * sizeof *part, 0, &gathered, &gcounts);
         if (st == QA_OK && root) {
             /* Rank q's k-th chunk is chunk k * size + q. */
-            allpart = malloc((nch ? nch : 1) * per * sizeof *allpart);
+            /* Zeroed: the ranks' chunks cover all nch chunks, but a short gather must not
+             * leave undefined sums. */
+            allpart = calloc((nch ? nch : 1) * per, sizeof *allpart);
             if (!allpart) st = QA_FAIL(QA_ERR_NOMEM, "contribution sums");
             const unsigned char *b = gathered;
             for (int q = 0; q < u->size && st == QA_OK; q++) {

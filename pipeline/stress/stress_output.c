@@ -30,13 +30,14 @@ void qa_stress_histogram(const double *v, size_t n, size_t bins, double *lo, dou
     double a = INFINITY, b = -INFINITY;
     for (size_t i = 0; i < n; i++) a = fmin(a, v[i]), b = fmax(b, v[i]);
     if (!(b > a)) a -= 0.5, b += 0.5;
+    *lo = a;
+    *hi = b;
+    if (bins == 0) return; /* no bin to count into (bins - 1 below would wrap) */
     for (size_t k = 0; k < bins; k++) counts[k] = 0;
     for (size_t i = 0; i < n; i++) {
         size_t k = (size_t)((v[i] - a) / (b - a) * (double)bins);
         counts[k < bins ? k : bins - 1] += 1;
     }
-    *lo = a;
-    *hi = b;
 }
 
 static const char *day(int64_t ns, char *buf, size_t size) { return qa_time_format_iso(ns, buf, size); }

@@ -156,6 +156,11 @@ qa_status qa_stress_replays(const qa_stress_cfg *c, const qa_stress_panel *panel
             s->pnl = v;
             memcpy(s->pos, pos, b->p * sizeof *pos);
         }
+        /* The second pass sees the cnt >= 1 dates the first one counted. */
+        if (s->npath != cnt + 1) {
+            st = QA_FAIL(QA_ERR_STATE, "replay '%s': %zu path points, expected %zu", w->name, s->npath, cnt + 1);
+            goto cleanup;
+        }
         /* A window that runs past the market file is replayed on the part it holds: say so. */
         int64_t last = s->path_time[s->npath - 1];
         if (panel->time[panel->t - 1] < w->end)

@@ -555,9 +555,13 @@ static qa_status bind_grid(qa_sweep_cfg *c) {
                          key, qa_sweep_strategy_name(c->strategy), names);
             goto cleanup;
         }
+        /* Keys are unique (the parser refuses duplicates) and i < len: each slot is bound
+         * once, to a present value, so sp[slot] owns no values yet and gets a node. */
+        const qa_cfg_node *v = qa_cfg_map_value_at(g, i);
+        if (!v || sp[slot].node) QA_TRY_FAIL(QA_ERR_STATE, "grid.%s: no value, or given twice", key);
         char what[96];
         snprintf(what, sizeof what, "grid.%s", key);
-        QA_TRY(bind_slot(c, qa_cfg_map_value_at(g, i), what, slot, &sp[slot]));
+        QA_TRY(bind_slot(c, v, what, slot, &sp[slot]));
     }
     for (int j = 0; j < c->nslots; j++) {
         if (sp[j].node) continue;
@@ -742,7 +746,7 @@ static qa_status bind_wf(qa_sweep_cfg *c) {
     if (c->strategy != QA_SWEEP_XS) {
         qa_bt_data d = dummy_data(c, w->train_begin[0], w->train_end[0]);
         qa_bt_grid g = {(qa_bt_strategy)c->strategy, c->params, c->nparams};
-        if ((st = qa_bt_validate(&d, &g, &c->bt)) != QA_OK) {
+        if (qa_bt_validate(&d, &g, &c->bt) != QA_OK) {
             char date[40];
             qa_time_format_iso(c->time[w->train_end[0] - 1], date, sizeof date);
             return qa_cfg_error(c->doc, qa_cfg_map_get(c->n_wf, "train"), "walk_forward.train",
@@ -944,7 +948,7 @@ qa_status qa_sweep_cfg_load(const qa_cfg_t *doc, const qa_sweep_opts *o, qa_swee
         qa_bt_params ok = {{1, 2, 0, 0, 0, 0, 0, 0}};
         qa_bt_grid g = {QA_BT_SMA_CROSS, &ok, 1};
         qa_bt_data d = dummy_data(c, c->t_begin, c->t_end);
-        if ((st = qa_bt_validate(&d, &g, &c->bt)) != QA_OK)
+        if (qa_bt_validate(&d, &g, &c->bt) != QA_OK)
             QA_TRY(qa_cfg_error(doc, c->n_settings ? c->n_settings : c->n_root, "settings", "%s", qa_err_msg()));
     } else if (!(isfinite(c->bt.bars_per_year) && c->bt.bars_per_year > 0)) {
         QA_TRY(qa_cfg_error(doc, c->n_settings, "settings", "bars_per_year %g must be > 0", c->bt.bars_per_year));

@@ -167,7 +167,7 @@ static qa_status open_chunk(const char *path, const qa_sweep_cfg *c, const char 
 
 int qa_sweep_chunk_done(const char *path, const qa_sweep_cfg *c, const char *input_hash) {
     if (!qa_fs_exists(path)) return 0;
-    hid_t f;
+    hid_t f = H5I_INVALID_HID;
     if (open_chunk(path, c, input_hash, &f) != QA_OK) return 0;
     H5Fclose(f);
     return 1;
@@ -197,7 +197,7 @@ static qa_status read_2d(hid_t f, const char *path, const char *name, size_t *ro
 
 qa_status qa_sweep_chunk_read(const char *path, const qa_sweep_cfg *c, const char *input_hash, qa_sweep_result *r) {
     memset(r, 0, sizeof *r);
-    hid_t f;
+    hid_t f = H5I_INVALID_HID;
     qa_status st = open_chunk(path, c, input_hash, &f);
     if (st != QA_OK) return st;
     int64_t v[7];

@@ -201,13 +201,14 @@ static void wf_free(wf_merge *m) {
 static qa_status wf_alloc(wf_merge *m, qa_sweep_wf_out *out) {
     const qa_sweep_cfg *c = m->c;
     size_t W = m->W, nser = m->nser, len = m->len;
-    m->R = malloc(nser * len * sizeof *m->R);
+    /* Zeroed before the NaN / -1 fill below, so that no element is ever undefined. */
+    m->R = calloc(nser * len, sizeof *m->R);
     m->turn = calloc(nser * len, sizeof *m->turn);
     m->held = calloc(nser * len, 1);
     m->trades = calloc(nser, sizeof *m->trades);
-    m->chosen = malloc(W * nser * sizeof *m->chosen);
-    m->isv = malloc(W * nser * sizeof *m->isv);
-    m->oosv = malloc(W * nser * sizeof *m->oosv);
+    m->chosen = calloc(W * nser, sizeof *m->chosen);
+    m->isv = calloc(W * nser, sizeof *m->isv);
+    m->oosv = calloc(W * nser, sizeof *m->oosv);
     m->win = malloc(W * 4 * sizeof *m->win);
     out->nser = nser;
     out->len = len;

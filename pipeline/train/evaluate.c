@@ -176,7 +176,7 @@ static qa_status ic_metrics(const eval_ctx *e, int min_names, qa_evaluate_metric
     const qa_train_data *d = e->d;
     const size_t T = e->T;
     double *xa = malloc((e->n ? e->n : 1) * 6 * sizeof *xa); /* xs, ys, Spearman scratch (4k) */
-    double *ics = malloc((T ? T : 1) * 4 * sizeof *ics);
+    double *ics = calloc((T ? T : 1) * 4, sizeof *ics); /* zeroed: GCC cannot see that only the filled prefix is read */
     if (!xa || !ics) {
         free(xa);
         free(ics);
@@ -218,6 +218,8 @@ static qa_status ic_metrics(const eval_ctx *e, int min_names, qa_evaluate_metric
 static qa_status topk_backtests(const eval_ctx *e, const qa_evaluate_opts *o, qa_evaluate_metrics *out) {
     const qa_train_data *d = e->d;
     const size_t S = e->S, T = e->T;
+    /* Rows index a symbol x time grid, so rows imply a non-empty grid. */
+    if (S == 0 || T == 0 || d->nrows == 0) return QA_FAIL(QA_ERR_STATE, "evaluation: %zu x %zu grid", S, T);
     size_t t0 = T, t1 = 0;
     for (size_t i = 0; i < e->n; i++) {
         size_t t = (size_t)d->row_t[e->rows[i]];
@@ -266,7 +268,7 @@ qa_status qa_evaluate_predictions(const qa_train_data *d, qa_train_split split, 
     if ((unsigned)split >= QA_TRAIN_SPLIT_COUNT) return QA_FAIL(QA_ERR_INVALID_ARG, "bad split %d", (int)split);
     eval_ctx e = {d, d->pred_rows[split], score, d->npred[split], d->ntime, d->nsym, NULL, NULL, NULL};
     qa_status st = QA_OK;
-    e.prev = malloc((e.n ? e.n : 1) * sizeof *e.prev);
+    e.prev = calloc(e.n ? e.n : 1, sizeof *e.prev); /* zeroed: baseline() fills all n */
     e.order = malloc((e.n ? e.n : 1) * sizeof *e.order);
     e.tstart = calloc(e.T + 1, sizeof *e.tstart);
     if (!e.prev || !e.order || !e.tstart) QA_TRY_FAIL(QA_ERR_NOMEM, "evaluation of %zu rows", e.n);
@@ -374,7 +376,7 @@ qa_status qa_evaluate_run(const char *model_ref, const char *registry, const cha
     QA_TRY(qa_train_net_create(ctx, &m.arch, chunk, &net));
     QA_TRY(qa_buf_alloc(be, m.nparams * sizeof(float), &pbuf));
     QA_TRY(qa_buf_upload(be, &pbuf, 0, m.params, m.nparams * sizeof(float)));
-    score = malloc((d.npred[split] ? d.npred[split] : 1) * sizeof *score);
+    score = calloc(d.npred[split] ? d.npred[split] : 1, sizeof *score); /* zeroed: every row is scored below */
     if (!score) QA_TRY_FAIL(QA_ERR_NOMEM, "scores");
     QA_TRY(qa_evaluate_scores(net, be, pbuf.ptr, &m, &d, split, chunk, score));
     QA_TRY(qa_evaluate_predictions(&d, split, score, o, out));

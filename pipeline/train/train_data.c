@@ -94,6 +94,12 @@ static qa_status input_column(qa_store_t *st, const qa_train_data *d, const qa_m
         const char *const *need = extra[in->bar];
         if (need[0] && (s = read_panel(st, need[0], S, T, &a)) != QA_OK) goto cleanup;
         if (need[1] && (s = read_panel(st, need[1], S, T, &b)) != QA_OK) goto cleanup;
+        /* The table names a panel for every bar kind the switch below reads one for. */
+        const int reads_a = in->bar == QA_MODEL_BAR_RANGE || in->bar == QA_MODEL_BAR_BODY || in->bar == QA_MODEL_BAR_LOGVOL;
+        if ((reads_a && !a) || (in->bar == QA_MODEL_BAR_RANGE && !b)) {
+            s = QA_FAIL(QA_ERR_STATE, "input '%s': bar input %d lacks its panel", in->name, in->bar);
+            goto cleanup;
+        }
         for (size_t r = 0; r < R; r++) {
             size_t i = (size_t)d->row_sym[r] * T + (size_t)d->row_t[r];
             double bar[5] = {NAN, NAN, NAN, d->close[r], NAN};
@@ -183,9 +189,10 @@ static qa_status load_rows(qa_store_t *store, qa_train_data *d) {
     if (R > 0xffffffffu) QA_TRY_FAIL(QA_ERR_LIMIT, "%zu observation rows exceed 2^32", R);
     if (R == 0) QA_TRY_FAIL(QA_ERR_FORMAT, "%s has no bars with a close", qa_store_path(store));
     d->nrows = R;
-    d->row_sym = malloc(R * sizeof *d->row_sym);
-    d->row_t = malloc(R * sizeof *d->row_t);
-    d->close = malloc(R * sizeof *d->close);
+    /* Zeroed; the second pass below fills all R rows the first one counted. */
+    d->row_sym = calloc(R, sizeof *d->row_sym);
+    d->row_t = calloc(R, sizeof *d->row_t);
+    d->close = calloc(R, sizeof *d->close);
     d->x = malloc(R * F * sizeof *d->x);
     d->ret = malloc(R * sizeof *d->ret);
     d->y = malloc(R * sizeof *d->y);
@@ -231,7 +238,7 @@ static qa_status load_inputs(qa_store_t *store, const qa_model_norm *norm, qa_tr
     const qa_model_spec *spec = &d->spec;
     const size_t R = d->nrows, F = (size_t)spec->ninputs;
     qa_status st = QA_OK;
-    double *col = malloc(R * sizeof *col);
+    double *col = calloc(R, sizeof *col); /* zeroed; input_column fills all R rows */
     uint8_t *rowok = malloc(R);
     if (!col || !rowok) QA_TRY_FAIL(QA_ERR_NOMEM, "training data: %zu rows", R);
     if (norm) d->norm = *norm;

@@ -99,7 +99,7 @@ qa_status qa_train_runs_list(const char *dir, FILE *out) {
     }
     closedir(dp);
     if (st == QA_OK) {
-        qsort(names, n, sizeof *names, cmp_str);
+        if (n > 1) qsort(names, n, sizeof *names, cmp_str); /* names is NULL when the directory is empty */
         fprintf(out, "%-22s %-18s %-7s %-11s %7s %10s %8s %8s %7s %8s  %s\n", "run", "model", "inputs", "target", "steps",
                 "best val", "test IC", "rank IC", "Sharpe", "time", "status");
         for (size_t i = 0; i < n; i++) {

@@ -19,7 +19,7 @@ static int count_entries(const char *dir) {
     int n = 0;
     struct dirent *e;
     while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
     if (d) closedir(d);
     return n;
 }

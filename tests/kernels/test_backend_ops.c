@@ -262,7 +262,10 @@ static void bt_params(qa_bt_strategy s, qa_bt_params *p, size_t *np) {
         for (int w = 10; w <= 70; w += 12)
             for (double e = 1.0; e <= 2.6; e += 0.4) p[k++] = (qa_bt_params){{w, e, 0.3, 0, 0, 0, 0, 0}};
     } else { /* donchian */
-        for (int w = 5; w <= 60; w += 5) p[k++] = (qa_bt_params){{w, w / 2, 0, 0, 0, 0, 0, 0}};
+        for (int w = 5; w <= 60; w += 5) {
+            const int half = w / 2; /* the slow window: an integer number of bars */
+            p[k++] = (qa_bt_params){{w, half, 0, 0, 0, 0, 0, 0}};
+        }
     }
     *np = k;
 }

@@ -58,7 +58,8 @@ static panel make_panel(size_t S, size_t T, uint64_t seed) {
     p.volume = malloc(n * sizeof(double));
     p.signal = malloc(n * sizeof(double));
     for (size_t s = 0; s < S; s++) {
-        size_t start = (size_t)(qa_rng_uniform(seed, 1, s) * (double)(T / 5));
+        const size_t fifth = T / 5; /* whole bars */
+        size_t start = (size_t)(qa_rng_uniform(seed, 1, s) * (double)fifth);
         double c = 20.0 + 80.0 * qa_rng_uniform(seed, 2, s);
         for (size_t t = 0; t < T; t++) {
             size_t i = s * T + t;

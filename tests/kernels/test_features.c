@@ -957,8 +957,8 @@ static void test_long_drift(void) {
         /* mean and std relative to the window's scale; z-scores absolute. */
         size_t bad = 0;
         for (size_t t = 0; t < T; t++) {
-            if (isnan(a[t]) != isnan(b[t])) bad++;
-            else if (!isnan(a[t]) && fabs(a[t] - b[t]) > 1e-10 * (kinds[k] == QA_FEAT_ZSCORE ? 1.0 : fabs(a[t]) + 1e-300))
+            const int nan_differs = isnan(a[t]) != isnan(b[t]);
+            if (nan_differs || (!isnan(a[t]) && fabs(a[t] - b[t]) > 1e-10 * (kinds[k] == QA_FEAT_ZSCORE ? 1.0 : fabs(a[t]) + 1e-300)))
                 bad++;
         }
         QA_CHECK_MSG(bad == 0, "%s: %zu bars outside budget", qa_feat_kind_name(kinds[k]), bad);

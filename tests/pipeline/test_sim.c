@@ -157,7 +157,7 @@ static const qa_blotter_row **index_new(const qa_blotter *b, int64_t *max_id) {
     int64_t m = 0;
     for (size_t i = 0; i < b->n; i++)
         if (b->rows[i].order_id > m) m = b->rows[i].order_id;
-    const qa_blotter_row **idx = calloc((size_t)m + 1, sizeof *idx);
+    const qa_blotter_row **idx = calloc((size_t)m + 1, sizeof(const qa_blotter_row *));
     for (size_t i = 0; i < b->n; i++)
         if (b->rows[i].event == QA_ORDER_EV_NEW) idx[b->rows[i].order_id] = &b->rows[i];
     *max_id = m;

@@ -204,7 +204,7 @@ static void test_norm_train_only(void) {
     /* training-period inputs are identical; later ones differ */
     size_t same = 0, diff = 0;
     for (size_t r = 0; r < a.nrows; r++) {
-        int k = a.split[r];
+        int k = (int)a.split[r]; /* a small signed code (-1 = unused, 0..2 = split) */
         if (k == QA_TRAIN_SPLIT_TRAIN) same += a.x[r * 3] == b.x[r * 3] || (isnan(a.x[r * 3]) && isnan(b.x[r * 3]));
         else if (k > 0) diff += a.x[r * 3] != b.x[r * 3];
     }
