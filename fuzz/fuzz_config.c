@@ -30,9 +30,6 @@
 #include "trading/pretrade.h"     /* qa_pretrade_limits_bind */
 #include "trading/rules.h"        /* qa_rules_schema */
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static const char *market;
 static char run_dir[512];
 

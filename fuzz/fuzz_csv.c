@@ -23,9 +23,6 @@
 #include "fuzz_util.h"        /* scratch files */
 #include "mpi/comm.h"         /* a one-rank communicator */
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static qa_comm_t *comm;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {

@@ -28,9 +28,6 @@
 #include "fuzz_market.h" /* the market file the data routes read */
 #include "fuzz_util.h"   /* scratch files */
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 /* The signing key the harness installs: 32 bytes 0x01..0x20 (hex in users.db). */
 static unsigned char key[32];
 static qa_auth_t *auth;

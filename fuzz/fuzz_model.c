@@ -16,14 +16,7 @@
 #include "fuzz_util.h"      /* scratch files */
 #include "registry/model.h" /* qa_model_load_bytes, qa_model_save, qa_model_ckpt_load */
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc, (void)argv;
-    qa_fuzz_quiet();
-    return 0;
-}
+QA_FUZZ_QUIET_INITIALIZE
 
 static const unsigned char MAGIC[8] = {0x89, 'Q', 'A', 'M', 'O', 'D', 'L', '\n'}; /* registry/model.c */
 

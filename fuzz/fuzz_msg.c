@@ -10,14 +10,7 @@
 #include "fuzz_util.h"   /* qa_fuzz_quiet */
 #include "live/msg.h"    /* qa_msg_decode, qa_msg_encode, qa_msg_printable */
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc, (void)argv;
-    qa_fuzz_quiet();
-    return 0;
-}
+QA_FUZZ_QUIET_INITIALIZE
 
 static uint8_t enc1[QA_MSG_MAX], enc2[QA_MSG_MAX];
 

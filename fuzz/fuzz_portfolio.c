@@ -15,9 +15,6 @@
 #include "fuzz_util.h"       /* scratch files */
 #include "trading/book.h"    /* qa_book_load, qa_book_check_market */
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static qa_store_t *market;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {

@@ -27,9 +27,6 @@
 #include "datasets/store.h"    /* qa_store_open and readers */
 #include "fuzz_util.h"         /* input cursor, scratch files */
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
     qa_fuzz_quiet();

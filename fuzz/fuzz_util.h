@@ -19,6 +19,17 @@ const char *qa_fuzz_write(const char *name, const void *data, size_t len, char *
 /* Silences the library's log output (harnesses call it once). */
 void qa_fuzz_quiet(void);
 
+/* libFuzzer's entry points (declared here: -Wmissing-prototypes and one place for both). */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* The initializer of a harness that needs nothing but quiet logs. */
+#define QA_FUZZ_QUIET_INITIALIZE                          \
+    int LLVMFuzzerInitialize(int *argc, char ***argv) {  \
+        (void)argc, (void)argv;                           \
+        qa_fuzz_quiet();                                  \
+        return 0;                                         \
+    }
+
 /* A cursor over the input: take bytes from the front; once it is exhausted every take
  * returns zeros / empty. */
 typedef struct qa_fuzz_in {
