@@ -4,7 +4,11 @@
 # Any finding fails. Suppressions live next to the code (NOLINT(check) / cppcheck-suppress, each
 # with its reason) or, for a whole class, in the config files with theirs.
 #
-#   scripts/lint.sh BUILD_DIR [--tidy|--cppcheck] [FILE...]
+#   scripts/lint.sh BUILD_DIR [--shallow] [--tidy|--cppcheck] [FILE...]
+#
+# --shallow: clang-analyzer in its shallow mode (less inlining across calls: about 3x
+# faster, fewer paths explored). `make test` (CI) uses it to stay in its time budget; `make
+# lint` runs the full analysis, and each issue's closing note reports that run.
 #
 # BUILD_DIR holds compile_commands.json (any configured build; `make lint` uses the normal one).
 # FILE...: only these sources (paths relative to the repository or absolute).
@@ -15,6 +19,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 1 ] || { echo "usage: scripts/lint.sh BUILD_DIR [--tidy|--cppcheck] [FILE...]" >&2; exit 2; }
 build=$(cd "$1" && pwd); shift
 tools="tidy cppcheck"
+deep=1
+if [ "${1:-}" = "--shallow" ]; then deep=0; shift; fi
 case "${1:-}" in
 --tidy) tools=tidy; shift ;;
 --cppcheck) tools=cppcheck; shift ;;
@@ -54,14 +60,17 @@ start=$(date +%s)
 if echo "$tools" | grep -q tidy; then
     # One clang-tidy per file, $jobs at a time; each writes its own log so a failure names it.
     rm -f "$out"/tidy-*.log
+    # Shallow: the analyser's own option, passed to the compiler invocation clang-tidy makes.
+    extra=""
+    [ "$deep" = 1 ] || extra="--extra-arg=-Xclang,--extra-arg=-analyzer-config,--extra-arg=-Xclang,--extra-arg=mode=shallow"
     i=0
     while read -r f; do
         i=$((i + 1))
-        printf '%s\t%s\n' "$i" "$f"
+        printf '%s\t%s\t%s\n' "$i" "$f" "$extra"
     done < "$out/files.txt" |
-        xargs -P "$jobs" -L 1 sh -c 'clang-tidy -p "$0" --quiet "$3" > "$1/tidy-$2.log" 2>&1 || echo "$3" >> "$1/tidy-failed.txt"' "$build" "$out" ||
+        xargs -P "$jobs" -L 1 sh -c 'x=$(printf %s "${4:-}" | tr , " "); clang-tidy -p "$0" --quiet $x "$3" > "$1/tidy-$2.log" 2>&1 || echo "$3" >> "$1/tidy-failed.txt"' "$build" "$out" ||
         true
-    # xargs -L 1 appends the two fields (index, file) as $2 $3 of the inner shell.
+    # xargs -L 1 appends the fields (index, file, extra options joined by commas) as $2 $3 $4.
     cat "$out"/tidy-*.log 2>/dev/null | grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' | sort -u > "$out/tidy.txt" || true
     ntidy=$(wc -l < "$out/tidy.txt")
     nfail=0
