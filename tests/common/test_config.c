@@ -378,10 +378,10 @@ static void test_alias_small(void) {
     qa_cfg_free(kept);
 }
 
-/* A map of 100k keys: the duplicate check is sorted (the pairwise scan took minutes here), and
+/* A map of 300k keys: the duplicate check is sorted (the pairwise scan takes minutes), and
  * a repeat is still reported at its first occurrence in file order, with both lines. */
 static void test_many_keys(void) {
-    const size_t K = 100000;
+    const size_t K = 300000; /* pairwise: 4.5e10 compares, minutes even optimised */
     char *text = malloc(K * 24 + 64);
     QA_REQUIRE(text != NULL);
     size_t len = 0;
@@ -390,7 +390,7 @@ static void test_many_keys(void) {
     uint64_t t0 = qa_time_ns();
     QA_CHECK_OK(qa_cfg_parse("big.yaml", text, len, &cfg));
     double secs = qa_time_since(t0);
-    QA_CHECK_MSG(secs < 5.0, "100k keys took %.1f s", secs);
+    QA_CHECK_MSG(secs < 30.0, "300k keys took %.1f s", secs);
     QA_CHECK_INT(qa_cfg_node_len(qa_cfg_root(cfg)), K);
     qa_cfg_free(cfg);
     /* repeats of k7 (line 8) at lines 50001 and 70001, and of k3 (line 4) at line 90001 */
