@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the libFuzzer harnesses (docs/fuzzing.md) for a bounded time each.
 #
-#   scripts/fuzz.sh [--seconds N] [harness...]   (default: 600 s, every harness; JOBS=J builds with J jobs)
+#   scripts/fuzz.sh [--seconds N | --build-only] [harness...]   (default: 600 s, every harness; JOBS=J builds with J jobs)
 #
 # Configures and builds build-fuzz (clang, -DQA_FUZZ=ON, ASan+UBSan) when needed, then runs
 # each harness on its committed seeds (fuzz/corpus/<harness>, read only) plus its working
@@ -15,11 +15,13 @@ set -eu
 cd "$(dirname "$0")/.."
 ALL="fuzz_csv fuzz_config fuzz_model fuzz_portfolio fuzz_store fuzz_msg fuzz_http"
 SECONDS_EACH=600
+BUILD_ONLY=0
 BUILD=${FUZZ_BUILD:-build-fuzz}
 while [ $# -gt 0 ]; do
     case "$1" in
     --seconds) SECONDS_EACH=$2; shift 2 ;;
     --seconds=*) SECONDS_EACH=${1#*=}; shift ;;
+    --build-only) BUILD_ONLY=1; shift ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     --*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
@@ -47,6 +49,7 @@ JOBS=${JOBS:-$(nproc)}
 cmake --build "$BUILD" -j "$JOBS" --target $HARNESSES > "$BUILD/fuzz-build.log" 2>&1 ||
     { tail -50 "$BUILD/fuzz-build.log"; exit 1; }
 
+[ "$BUILD_ONLY" = 1 ] && { echo "fuzz.sh: built $HARNESSES in $BUILD"; exit 0; }
 mkdir -p "$BUILD/crashes"
 # LeakSanitizer on (libFuzzer checks every input that allocates more than it frees);
 # Open MPI, OpenBLAS and OpenMP keep allocations until exit by design (tests/lsan.supp).
