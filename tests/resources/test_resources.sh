@@ -45,6 +45,9 @@ FIXED=$(mincap "$QA" data info tiny.h5)
 [ "$FIXED" -gt 0 ] || { echo "FAIL: qa data info does not run even under 4 GiB"; exit 1; }
 echo "fixed cost (qa data info of a 1 x 2 store): $FIXED KiB of address space"
 
+# rss CMD...: CMD's peak resident set in KiB (one thread), for the cases a virtual cap cannot
+# check; output in $W/log.
+rss() { OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "%M" -o "$W/rss" "$@" > "$W/log" 2>&1 || echo "FAIL: $*: $(tail -c 300 "$W/log")"; tail -1 "$W/rss"; }
 # expect_ok NAME BOUND_KIB CMD...: succeeds under FIXED + BOUND + 1 MiB; prints the margin.
 expect_ok() {
     name=$1; bound=$2; shift 2
@@ -123,7 +126,6 @@ features:
   - {kind: zscore, window: 20}
   - {kind: rsi, window: 14}
 YAML
-    rss() { OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "%M" -o "$W/rss" "$@" > "$W/log" 2>&1 || echo "FAIL: $*: $(tail -c 300 "$W/log")"; tail -1 "$W/rss"; }
     base=$(rss "$QA" data info tiny.h5)
     bound=$((base + 64 * 512 * 6 * 8 / 1024 + 8 * MIB))
     got=$(rss "$QA" -q features --config f.yaml)
@@ -183,7 +185,6 @@ methods: [montecarlo]
 montecarlo: {scenarios: 1000000}
 scenarios: {historical: []}
 YAML
-    rss() { OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "%M" -o "$W/rss" "$@" > "$W/log" 2>&1 || echo "FAIL: $*: $(tail -c 300 "$W/log")"; tail -1 "$W/rss"; }
     base=$(rss "$QA" data info s.h5)
     bound=$((base + 10000 * 56 / 1024 + 4 * 2 * MIB + 8 * MIB))
     got=$(rss "$QA" -q stress --config st.yaml --run-dir r1)
