@@ -66,7 +66,8 @@ if echo "$tools" | grep -q tidy; then
     i=0
     while read -r f; do
         i=$((i + 1))
-        printf '%s\t%s\t%s\n' "$i" "$f" "$extra"
+        # No trailing blank: xargs -L would join the line with the next one.
+        printf '%s\t%s%s\n' "$i" "$f" "${extra:+	$extra}"
     done < "$out/files.txt" |
         xargs -P "$jobs" -L 1 sh -c 'x=$(printf %s "${4:-}" | tr , " "); clang-tidy -p "$0" --quiet $x "$3" > "$1/tidy-$2.log" 2>&1 || echo "$3" >> "$1/tidy-failed.txt"' "$build" "$out" ||
         true
