@@ -40,9 +40,10 @@ max_len() {
 }
 
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+    mkdir -p "$BUILD"
     CC=clang CXX=clang++ cmake -S . -B "$BUILD" -DQA_FUZZ=ON -DQA_CUDA=OFF -DQA_BUILD_TESTS=OFF \
-        -DQA_BUILD_BENCHMARKS=OFF -DQA_DASHBOARD_VENDOR=OFF > "$BUILD.configure.log" 2>&1 ||
-        { cat "$BUILD.configure.log"; exit 1; }
+        -DQA_BUILD_BENCHMARKS=OFF -DQA_DASHBOARD_VENDOR=OFF > "$BUILD/configure.log" 2>&1 ||
+        { cat "$BUILD/configure.log"; exit 1; }
 fi
 JOBS=${JOBS:-$(nproc)}
 # shellcheck disable=SC2086
