@@ -1,6 +1,8 @@
 /* YAML/JSON configuration: libyaml document -> node tree with line numbers -> structs. */
 #include "common/config.h"
 
+#include "common/strlist.h" /* qa_names_first_repeat */
+
 #include <errno.h>    /* strtoll/strtod range errors */
 #include <limits.h>   /* INT_MIN, INT_MAX */
 #include <math.h>     /* isnan, floor */
@@ -213,43 +215,12 @@ static qa_status nomem(const qa_cfg_t *cfg, int line, const char *what, size_t b
                    what, bytes);
 }
 
-typedef struct {
-    const char *key;
-    size_t index;
-} key_ref;
-
-static int cmp_key_ref(const void *a, const void *b) {
-    const key_ref *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
-    return c ? c : (x->index > y->index) - (x->index < y->index);
-}
-
-/* Refuses a repeated key, naming the repeat and the first. A map of n keys costs O(n log n)
- * (sorted (key, index) pairs) once it is past a few keys: a generated config with 10^5 keys
- * took minutes with the pairwise scan. The reported pair is the first repeat in file order,
- * as the pairwise scan reported it. */
+/* Refuses a repeated key, naming the repeat and the first (qa_names_first_repeat: sorted
+ * past a few keys; a generated config with 10^5 keys took minutes with a pairwise scan). */
 static qa_status check_duplicate_keys(const qa_cfg_t *cfg, char *const *keys, const int *lines, size_t n) {
-    size_t dup = SIZE_MAX, first = SIZE_MAX;
-    if (n <= 16) {
-        for (size_t i = 1; i < n && dup == SIZE_MAX; i++)
-            for (size_t j = 0; j < i; j++)
-                if (strcmp(keys[j], keys[i]) == 0) {
-                    dup = i, first = j;
-                    break;
-                }
-    } else {
-        key_ref *r = malloc(n * sizeof *r);
-        if (!r) return nomem(cfg, lines[0], "the duplicate-key check", n * sizeof *r);
-        for (size_t i = 0; i < n; i++) r[i] = (key_ref){keys[i], i};
-        qsort(r, n, sizeof *r, cmp_key_ref);
-        for (size_t k = 1; k < n; k++) /* the group's first entry is the first occurrence */
-            if (strcmp(r[k].key, r[k - 1].key) == 0 && r[k].index < dup) {
-                size_t g = k - 1;
-                while (g > 0 && strcmp(r[g - 1].key, r[k].key) == 0) g--;
-                dup = r[k].index, first = r[g].index;
-            }
-        free(r);
-    }
+    size_t first, dup;
+    if (qa_names_first_repeat((const char *const *)keys, n, &first, &dup) != QA_OK)
+        return nomem(cfg, lines[0], "the duplicate-key check", n * 2 * sizeof(void *));
     if (dup == SIZE_MAX) return QA_OK;
     return QA_FAIL(QA_ERR_CONFIG, "%s:%d: duplicate key '%s' (first at line %d)", cfg->name, lines[dup], keys[dup],
                    lines[first]);
