@@ -19,8 +19,9 @@
  * The metrics equal the reference bit for bit except the variance, accumulated in one
  * pass (sum of squares) instead of two; see docs/backtest.md for the bound.
  *
- * SIMD: GCC vector extensions (4 doubles). On x86-64 the task body is compiled twice,
- * for AVX2 and for the baseline, and picked at run time. The baseline (SSE2) build is
+ * SIMD: GCC vector extensions (4 doubles). On x86-64 the task body is compiled three
+ * times, for AVX-512 (VL/DQ encodings, 4 lanes), AVX2 and the baseline, and picked at run
+ * time by qa_simd_level() (QA_SIMD caps it). The baseline (SSE2) build is
  * correct but GCC lowers the 4-wide compares to scalar code there (~14x slower); every
  * x86-64 server CPU since 2013 takes the AVX2 clone. */
 #include "kernels/backtest.h"
@@ -666,10 +667,35 @@ __attribute__((target("avx2"))) static void task_body_avx2(const job *jb, const 
                                                           int np, int series) {
     task_body(jb, o, t, p0, np, series);
 }
+/* The same body with AVX-512 encodings at the same 4-lane width: 32 vector registers (the
+ * AVX2 body spills four metric accumulators to the stack and reloads them every bar) and
+ * compares into mask registers, so blends and masked adds are one instruction. Same
+ * operations in the same order, no contraction: bit-identical to the AVX2 body. Not 8
+ * lanes: Zen 4 executes a 512-bit operation as two 256-bit halves, so the wider vector
+ * gives no more arithmetic per cycle there (docs/backtest.md, "Where the time goes"). */
+__attribute__((target("avx512f,avx512vl,avx512dq"))) static void task_body_avx512(const job *jb, const qa_bt_obs *o,
+                                                                                   task_mem *t, size_t p0, int np,
+                                                                                   int series) {
+    task_body(jb, o, t, p0, np, series);
+}
+/* AVX512VL and DQ beside F (every AVX-512 server CPU but Xeon Phi has them). */
+static int has_avx512vl_dq(void) {
+    static int known = -1;
+    int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (k < 0) {
+        k = __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+        __atomic_store_n(&known, k, __ATOMIC_RELAXED);
+    }
+    return k;
+}
 #endif
 
 static void run_task_body(const job *jb, const qa_bt_obs *o, task_mem *t, size_t p0, int np, int series) {
 #ifdef QA_BT_AVX2_CLONE
+    if (qa_simd_level() >= QA_SIMD_AVX512 && has_avx512vl_dq()) {
+        task_body_avx512(jb, o, t, p0, np, series);
+        return;
+    }
     if (qa_simd_level() >= QA_SIMD_AVX2) {
         task_body_avx2(jb, o, t, p0, np, series);
         return;
