@@ -7,15 +7,20 @@
  *              batch 256: forward + BPTT + norm + AdamW. FLOPs = 6 * batch * L * 4H (F + H)
  *              (gate GEMMs) + head.
  *
- * CPU on 1 thread and on all threads; CUDA (FP32, TF32, BF16 GEMM math) when a GPU is
+ * CPU on 1 thread and on all threads, in FP32 and (mlp_train only: the CPU LSTM is FP32)
+ * in BF16 GEMM math (cpu-bf16-Nt rows; AVX512_BF16 kernel where the CPU has it, else
+ * the portable path, as the header line says); CUDA (FP32, TF32, BF16 GEMM math) when a GPU is
  * present, with model-FLOPs utilisation against the H100 SXM dense peaks (FP32 67,
  * TF32 495, BF16 989 TFLOP/s). Each configuration first checks that the loss is finite
- * and falls over the warm-up steps. Usage: bench_nn [steps-scale] [--no-cpu] (scale
+ * and falls over the warm-up steps. Usage: bench_nn [steps-scale] [--no-cpu] [--mlp-only]
+ * [--threads N] [--math fp32|bf16] (--mlp-only skips the LSTM rows, --threads N and
+ * --math run only that CPU configuration: for profiling one of them under perf) (scale
  * default 1). A build without OpenBLAS (QA_GPU_ONLY) skips the CPU training steps: its
  * CPU path is the reference loops. */
 #include <math.h>
 
 #include "bench.h"
+#include "common/cpu.h"      /* qa_cpu_has_avx512bf16: which CPU BF16 path runs */
 #include "common/philox.h"   /* data and initial weights */
 #include "kernels/backend.h"
 #include "kernels/nn.h"
@@ -232,7 +237,7 @@ static void report(const char *bench, const char *backend, const char *size, dou
                          100.0 * flops / sec / (peak * 1e12), peak);
 }
 
-static void run_models(qa_nn_ctx_t *ctx, const char *label, double scale, double peak) {
+static void run_models(qa_nn_ctx_t *ctx, const char *label, double scale, double peak, int lstm) {
     float l0, l1;
     mlp M;
     mlp_init(&M, qa_nn_ctx_backend(ctx));
@@ -241,6 +246,7 @@ static void run_models(qa_nn_ctx_t *ctx, const char *label, double scale, double
     printf("  mlp %s: loss %.4f -> %.4f\n", label, l0, l1);
     report("mlp_train", label, "b4096 64-256-256-1", t, MB, mlp_flops(), peak);
     arena_free(&M.ar);
+    if (!lstm) return;
 
     lstm_model L;
     if (lstm_init(&L, ctx) != QA_OK) {
@@ -257,9 +263,13 @@ static void run_models(qa_nn_ctx_t *ctx, const char *label, double scale, double
 
 int main(int argc, char **argv) {
     double scale = 1.0;
-    int cpu_train = 1;
+    int cpu_train = 1, mlp_only = 0, only_threads = 0;
+    const char *only_math = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--no-cpu") == 0) cpu_train = 0;
+        else if (strcmp(argv[i], "--mlp-only") == 0) mlp_only = 1;
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) only_threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--math") == 0 && i + 1 < argc) only_math = argv[++i];
         else if (atof(argv[i]) > 0) scale = atof(argv[i]);
     }
 #ifndef QA_HAVE_OPENBLAS
@@ -274,11 +284,18 @@ int main(int argc, char **argv) {
         return 1;
     }
     int all = qa_backend_threads(cpu);
+    if (cpu_train)
+        printf("# cpu bf16 GEMM: %s\n", qa_cpu_has_avx512bf16() ? "avx512bf16 kernel" : "portable (rounded fp32 copies + sgemm)");
     for (int th = 1; cpu_train && th <= all; th = th == all ? all + 1 : all) {
+        if (only_threads > 0 && th != only_threads) continue;
         qa_backend_set_threads(cpu, th);
-        char label[16];
+        char label[32];
         snprintf(label, sizeof label, "cpu-%dt", th);
-        run_models(ctx, label, scale, 0.0);
+        qa_nn_ctx_set_math(ctx, QA_NN_MATH_FP32);
+        if (!only_math || strcmp(only_math, "fp32") == 0) run_models(ctx, label, scale, 0.0, !mlp_only);
+        snprintf(label, sizeof label, "cpu-bf16-%dt", th);
+        qa_nn_ctx_set_math(ctx, QA_NN_MATH_BF16);
+        if (!only_math || strcmp(only_math, "bf16") == 0) run_models(ctx, label, scale, 0.0, 0);
     }
     qa_nn_ctx_free(ctx);
     qa_backend_free(cpu);
@@ -303,7 +320,7 @@ int main(int argc, char **argv) {
         qa_nn_ctx_set_math(ctx, (qa_nn_math)m);
         char label[16];
         snprintf(label, sizeof label, "cuda-%s", qa_nn_math_name((qa_nn_math)m));
-        run_models(ctx, label, scale, peaks[m]);
+        run_models(ctx, label, scale, peaks[m], !mlp_only);
     }
     qa_nn_ctx_free(ctx);
     qa_backend_free(gpu);

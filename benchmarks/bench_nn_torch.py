@@ -9,7 +9,9 @@ CPU with torch.set_num_threads(1) and (all cores); CUDA (FP32 and TF32 matmuls, 
 autocast) when available. Output: a table and one `JSON {...}` line per result, like the
 C benchmarks. Debian: apt-get install python3-torch; run with /usr/bin/python3.
 
-Usage: bench_nn_torch.py [--threads N] [--repeats R] [--cpu-only]
+Usage: bench_nn_torch.py [--threads N] [--repeats R] [--cpu-only] [--mlp-only]
+(--threads 1 runs one thread only; --mlp-only skips the LSTM, for short paired runs with
+bench_nn --mlp-only)
 """
 import argparse
 import json
@@ -101,9 +103,11 @@ def report(bench, backend, size, sec, samples):
                                 "torch": torch.__version__}))
 
 
-def run(device, label, repeats, bf16=False):
+def run(device, label, repeats, bf16=False, mlp_only=False):
     cases = [("mlp_train", "b4096 64-256-256-1", 4096, mlp_model, mlp_data, 50),
              ("lstm_train", "b256 L64 F32 H128", 256, LstmModel, lstm_data, 20)]
+    if mlp_only:
+        cases = cases[:1]
     for bench, size, batch, make_model, make_data, gpu_per in cases:
         torch.manual_seed(2026)
         try:
@@ -123,12 +127,13 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="the 'all threads' count")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--cpu-only", action="store_true")
+    ap.add_argument("--mlp-only", action="store_true")
     a = ap.parse_args()
     print(f"# PyTorch {torch.__version__} baseline ({os.cpu_count()} cores online)")
     print(f"{'benchmark':<22} {'backend':<14} {'size':<22} {'median ms':>12} {'samples/s':>14}")
     for n in sorted({1, a.threads}):
         torch.set_num_threads(n)
-        run("cpu", f"torch-cpu-{n}t", a.repeats)
+        run("cpu", f"torch-cpu-{n}t", a.repeats, mlp_only=a.mlp_only)
     if a.cpu_only or not torch.cuda.is_available():
         print("# cuda: skipped")
         return

@@ -49,3 +49,12 @@ qa_simd qa_simd_cap(qa_simd cap) {
     atomic_store(&g_level, (int)l);
     return l;
 }
+
+int qa_cpu_has_avx512bf16(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    /* GCC >= 12 knows the feature name; it reads CPUID leaf 7 subleaf 1 EAX bit 5 */
+    return qa_simd_level() >= QA_SIMD_AVX512 && __builtin_cpu_supports("avx512bf16");
+#else
+    return 0;
+#endif
+}

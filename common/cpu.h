@@ -31,6 +31,10 @@ qa_simd qa_simd_level(void);
 /* Lowers (or, up to the detected level, restores) the cap for this process; returns the
  * resulting level. For tests that compare the SIMD paths with each other. */
 qa_simd qa_simd_cap(qa_simd cap);
+/* 1 when the CPU has AVX512_BF16 (vcvtne2ps2bf16, vdpbf16ps) and the current level is
+ * QA_SIMD_AVX512, so a QA_SIMD cap below avx512 also turns the BF16 instructions off
+ * (the BF16 GEMM then takes its portable path: same rounding, other summation order). */
+int qa_cpu_has_avx512bf16(void);
 
 #ifdef __cplusplus
 }

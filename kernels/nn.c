@@ -4,7 +4,7 @@
 
 #include <limits.h>  /* INT_MAX */
 #include <math.h>    /* cos, pow, isfinite */
-#include <stdlib.h>  /* calloc, free */
+#include <stdlib.h>  /* calloc, free, aligned_alloc */
 #include <string.h>  /* strcmp */
 
 #include "common/philox.h"       /* qa_rng_block (dropout seeds, masks) */
@@ -14,6 +14,11 @@ struct qa_nn_ctx {
     qa_backend_t *be;
     qa_nn_math math;
     qa_nn_gpu *gpu; /* CUDA backend only */
+    /* CPU backend: the scratch arena of BF16 GEMMs (packed or rounded operand copies),
+     * 64-byte aligned, grown (never shrunk) when a call needs more. */
+    void *cpu_scratch;
+    size_t cpu_scratch_bytes;
+    int cpu_scratch_allocs;
 };
 
 static const char *const math_names[] = {"fp32", "tf32", "bf16"};
@@ -60,6 +65,7 @@ qa_status qa_nn_ctx_create(qa_backend_t *be, qa_nn_ctx_t **out) {
 void qa_nn_ctx_free(qa_nn_ctx_t *ctx) {
     if (!ctx) return;
     qa_nn_cuda_free(ctx->gpu);
+    free(ctx->cpu_scratch);
     free(ctx);
 }
 
@@ -73,12 +79,26 @@ qa_status qa_nn_ctx_set_math(qa_nn_ctx_t *ctx, qa_nn_math math) {
     return QA_OK;
 }
 
+/* Grows the CPU arena to `bytes` (old contents are not kept: it only holds per-call
+ * copies). */
+static qa_status cpu_reserve(qa_nn_ctx_t *ctx, size_t bytes) {
+    if (bytes <= ctx->cpu_scratch_bytes) return QA_OK;
+    size_t rounded = (bytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, rounded);
+    if (!p) return QA_FAIL(QA_ERR_NOMEM, "nn ctx: %zu bytes of BF16 GEMM scratch", rounded);
+    free(ctx->cpu_scratch);
+    ctx->cpu_scratch = p;
+    ctx->cpu_scratch_bytes = rounded;
+    ctx->cpu_scratch_allocs++;
+    return QA_OK;
+}
+
 qa_status qa_nn_ctx_reserve(qa_nn_ctx_t *ctx, size_t bytes) {
-    return ctx->gpu ? qa_nn_cuda_reserve(ctx->gpu, bytes) : QA_OK;
+    return ctx->gpu ? qa_nn_cuda_reserve(ctx->gpu, bytes) : cpu_reserve(ctx, bytes);
 }
 
 int qa_nn_ctx_scratch_allocs(const qa_nn_ctx_t *ctx) {
-    return ctx->gpu ? qa_nn_cuda_scratch_allocs(ctx->gpu) : 0;
+    return ctx->gpu ? qa_nn_cuda_scratch_allocs(ctx->gpu) : ctx->cpu_scratch_allocs;
 }
 
 /* The BF16 path converts each operand's whole strided block: rows x ld elements of 2
@@ -134,6 +154,14 @@ qa_status qa_nn_gemm(qa_nn_ctx_t *ctx, int trans_a, int trans_b, int m, int n, i
     }
     if (on_gpu(ctx))
         return qa_nn_cuda_gemm(ctx->gpu, ctx->math, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    /* TF32 on the CPU computes in FP32: x86 has no TF32 arithmetic, and emulating it
+     * would only lose accuracy, not gain speed. */
+    if (ctx->math == QA_NN_MATH_BF16) {
+        QA_TRY_RET(cpu_reserve(ctx, qa_nn_cpu_gemm_bf16_scratch(ref_of(ctx), threads_of(ctx), m, n, k)));
+        qa_nn_cpu_gemm_bf16(ref_of(ctx), threads_of(ctx), ctx->cpu_scratch, trans_a, trans_b, m, n, k, alpha, a, lda,
+                            b, ldb, beta, c, ldc);
+        return QA_OK;
+    }
     qa_nn_cpu_gemm(ref_of(ctx), threads_of(ctx), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return QA_OK;
 }

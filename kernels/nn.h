@@ -33,13 +33,19 @@ extern "C" {
 
 /* ---- context ----------------------------------------------------------------------- */
 
-/* GEMM math mode (CUDA; the CPU always computes in FP32):
+/* GEMM math mode:
  *  FP32  cublasGemmEx with CUBLAS_COMPUTE_32F (no tensor-core down-conversion).
  *  TF32  CUBLAS_COMPUTE_32F_FAST_TF32: FP32 operands enter tensor cores as TF32 (10-bit
  *        mantissa), FP32 accumulate.
  *  BF16  operands are rounded (round-to-nearest-even) to BF16 copies in the ctx scratch
  *        arena for each GEMM, then cublasGemmEx(CUDA_R_16BF inputs, CUDA_R_32F output,
- *        CUBLAS_COMPUTE_32F). The FP32 master weights are never modified. */
+ *        CUBLAS_COMPUTE_32F). The FP32 master weights are never modified.
+ * On the CPU: FP32 and TF32 both compute in FP32 (no TF32 arithmetic on x86). BF16
+ * rounds op(A) and op(B) to bfloat16 the same way (nearest even) and sums in FP32:
+ * with AVX512_BF16 (common/cpu.h) packed bf16 panels and vdpbf16ps, otherwise rounded
+ * FP32 copies through the FP32 GEMM; the two differ only in summation order, and the
+ * AVX512_BF16 path treats subnormal operands and results as zero. The packed or rounded
+ * copies live in the ctx scratch arena. The CPU LSTM (nn_lstm.h) stays FP32. */
 typedef enum qa_nn_math {
     QA_NN_MATH_FP32 = 0,
     QA_NN_MATH_TF32 = 1,
@@ -63,11 +69,13 @@ qa_nn_math qa_nn_ctx_math(const qa_nn_ctx_t *ctx);
 const char *qa_nn_math_name(qa_nn_math math);
 /* Parses a math-mode name (as printed by qa_nn_math_name). */
 qa_status qa_nn_math_parse(const char *name, qa_nn_math *out);
-/* Grows the scratch arena to at least `bytes` now (a no-op on the CPU). */
+/* Grows the scratch arena to at least `bytes` now (CUDA, and the CPU's BF16 GEMM). */
 qa_status qa_nn_ctx_reserve(qa_nn_ctx_t *ctx, size_t bytes);
 /* Number of times the scratch arena was (re)allocated: steady-state steps keep it fixed. */
 int qa_nn_ctx_scratch_allocs(const qa_nn_ctx_t *ctx);
-/* Scratch bytes one qa_nn_gemm call with these shapes needs in `math` mode. */
+/* Scratch bytes one qa_nn_gemm call with these shapes needs in `math` mode on CUDA. The
+ * CPU's BF16 need also depends on the thread count; its arena grows on the first call
+ * that needs more, so steady-state steps do not allocate either way. */
 size_t qa_nn_gemm_scratch_bytes(qa_nn_math math, int trans_a, int trans_b, int m, int n, int k,
                                 int lda, int ldb);
 

@@ -126,6 +126,16 @@ void qa_nn_ref_lstm_cell(int H, float *g, const float *bs, const float *cprev, f
 
 void qa_nn_cpu_gemm(int ref, int threads, int trans_a, int trans_b, int m, int n, int k, float alpha,
                     const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+/* BF16 math on the CPU (nn_cpu_bf16.c): C = alpha op(A) op(B) + beta C with op(A), op(B)
+ * rounded to bfloat16 (nearest even) and FP32 sums. `scratch` (64-byte aligned) holds at
+ * least qa_nn_cpu_gemm_bf16_scratch(ref, threads, m, n, k) bytes; the inputs are not
+ * modified. qa_nn_cpu_bf16_fast(ref): 1 when the AVX512_BF16 kernel runs (else the
+ * portable path: rounded FP32 copies, then qa_nn_cpu_gemm). */
+int qa_nn_cpu_bf16_fast(int ref);
+size_t qa_nn_cpu_gemm_bf16_scratch(int ref, int threads, int m, int n, int k);
+void qa_nn_cpu_gemm_bf16(int ref, int threads, void *scratch, int trans_a, int trans_b, int m, int n, int k,
+                         float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                         int ldc);
 /* out[c] (+)= sum_r x[r*cols + c], rows summed in order (double accumulators). */
 void qa_nn_cpu_colsum(int ref, int threads, int rows, int cols, const float *x, float *out,
                       int accumulate);

@@ -95,7 +95,7 @@ static const qa_cfg_field parallel_fields[] = {
     {"shards", QA_CFG_T_INT, OFF(shards), 1, QA_TRAIN_MAX_SHARDS, NULL, NULL, 0, "shards of the global batch"},
     {"deterministic", QA_CFG_T_BOOL, OFF(deterministic), 0, 0, NULL, NULL, 0, "same bits for any rank count"},
     {"bucket_mb", QA_CFG_T_DOUBLE, OFF(bucket_mb), 0.001, 1e4, NULL, NULL, 0, "NCCL bucket size"},
-    {"math", QA_CFG_T_ENUM, OFF(math), 0, 0, math_choices, NULL, 0, "GPU GEMM math: fp32, tf32, bf16"},
+    {"math", QA_CFG_T_ENUM, OFF(math), 0, 0, math_choices, NULL, 0, "GEMM math: fp32, tf32, bf16 (CPU: tf32 computes in fp32; bf16 uses AVX512_BF16 where present)"},
     {NULL},
 };
 static const qa_cfg_field evaluate_fields[] = {

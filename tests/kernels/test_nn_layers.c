@@ -61,9 +61,13 @@ static void test_gemm_hand(void) {
         QA_CHECK_OK(qa_nn_gemm(ctx, 0, 0, 2, 2, 0, 1.0f, NULL, 1, NULL, 2, 0.5f, c, 2));
         QA_CHECK(c[0] == 16 && c[3] == 82.5f);
         QA_CHECK_ERR(qa_nn_gemm(ctx, 0, 0, 2, 2, 3, 1.0f, a, 2, b, 2, 0.0f, c, 2), QA_ERR_INVALID_ARG, "leading");
-        /* the CPU computes in FP32 whatever the math mode: 1 + 2^-20 survives (BF16 would not) */
+        /* the CPU honours BF16 (1 + 2^-20 rounds to 1; test_nn_bf16.c checks the rest)
+         * and computes TF32 in FP32 (1 + 2^-20 survives) */
         QA_CHECK_OK(qa_nn_ctx_set_math(ctx, QA_NN_MATH_BF16));
         const float one_eps[] = {1.0f + 0x1p-20f}, one[] = {1.0f};
+        QA_CHECK_OK(qa_nn_gemm(ctx, 0, 0, 1, 1, 1, 1.0f, one_eps, 1, one, 1, 0.0f, c, 1));
+        QA_CHECK(c[0] == 1.0f);
+        QA_CHECK_OK(qa_nn_ctx_set_math(ctx, QA_NN_MATH_TF32));
         QA_CHECK_OK(qa_nn_gemm(ctx, 0, 0, 1, 1, 1, 1.0f, one_eps, 1, one, 1, 0.0f, c, 1));
         QA_CHECK(c[0] == 1.0f + 0x1p-20f);
         QA_CHECK_OK(qa_nn_ctx_set_math(ctx, QA_NN_MATH_FP32));
