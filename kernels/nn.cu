@@ -11,6 +11,7 @@
 
 #include "common/philox.h"       // dropout mask (same generator as the CPU)
 #include "kernels/check.h"       // QA_CUDA_*, QA_CUBLAS_CHECK
+#include "kernels/cudalib.h"     // cuBLAS is opened on first use, not at start-up
 #include "kernels/cuda_block.h"  // qa_block_sum
 
 
@@ -322,6 +323,7 @@ extern "C" qa_status qa_nn_cuda_create(void *stream, qa_nn_gpu **out) {
     qa_nn_gpu *g = (qa_nn_gpu *)calloc(1, sizeof *g);
     if (!g) return QA_FAIL(QA_ERR_NOMEM, "nn gpu state");
     g->stream = (cudaStream_t)stream;
+    QA_TRY(qa_cudalib_load(QA_CUDALIB_CUBLAS));
     {
         cublasStatus_t bs = cublasCreate(&g->blas);
         if (bs != CUBLAS_STATUS_SUCCESS) {

@@ -12,6 +12,7 @@
 #include <cudnn.h>  // RNN API (before check.h: it defines QA_CUDNN_* when cuDNN is seen)
 #endif
 #include "kernels/check.h"  // QA_CUDA_*, QA_CUDNN_CHECK / QA_CUDNN_TRY
+#include "kernels/cudalib.h"  // cuDNN is opened on first use, not at start-up
 
 #ifdef QA_HAVE_CUDNN
 
@@ -176,6 +177,7 @@ extern "C" qa_status qa_nn_cuda_lstm_create(void *stream, qa_nn_math math, const
     const size_t nl = (size_t)s->layers;
     int32_t *lens = nullptr;
     {
+        QA_TRY(qa_cudalib_load(QA_CUDALIB_CUDNN));
         QA_CUDNN_TRY(cudnnCreate(&g->dnn));
         QA_CUDNN_TRY(cudnnSetStream(g->dnn, g->stream));
         QA_CUDNN_TRY(cudnnCreateDropoutDescriptor(&g->drop));

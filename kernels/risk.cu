@@ -15,6 +15,7 @@
 
 #include "common/philox.h"      // qa_rng_normal: the scenario definition
 #include "kernels/check.h"      // QA_CUDA_*, QA_CUBLAS_TRY, QA_CUSOLVER_TRY
+#include "kernels/cudalib.h"    // cuBLAS and cuSOLVER are opened on first use
 #include "kernels/risk_impl.h"  // context layout, shared per-element code
 
 namespace {
@@ -394,6 +395,8 @@ extern "C" qa_status qa_risk_handles_create_cuda(qa_risk_ctx_t *ctx) {
     cusolverDnHandle_t sv = nullptr;
     cudaStream_t s = stream_of(ctx);
     QA_CUDA_TRY(cudaSetDevice(qa_backend_device(ctx->be)));
+    QA_TRY(qa_cudalib_load(QA_CUDALIB_CUBLAS));
+    QA_TRY(qa_cudalib_load(QA_CUDALIB_CUSOLVER));
     QA_CUBLAS_TRY(cublasCreate(&h));
     QA_CUBLAS_TRY(cublasSetStream(h, s));
     QA_CUBLAS_TRY(cublasSetPointerMode(h, CUBLAS_POINTER_MODE_HOST));

@@ -8,7 +8,8 @@
 #include <cuda_runtime_api.h>  /* cudaSetDevice */
 #include <nccl.h>              /* the NCCL library */
 
-#include "kernels/check.h" /* QA_CUDA_CHECK, QA_NCCL_CHECK */
+#include "kernels/check.h"   /* QA_CUDA_CHECK, QA_NCCL_CHECK */
+#include "kernels/cudalib.h" /* NCCL is opened on first use, not at start-up */
 
 
 struct qa_nccl {
@@ -19,6 +20,11 @@ int qa_nccl_compiled(void) { return 1; }
 
 const char *qa_nccl_version(char *buf, size_t size) {
     int v = 0;
+    if (qa_cudalib_load(QA_CUDALIB_NCCL) != QA_OK) {
+        snprintf(buf, size, "not loadable (%s)", qa_err_msg());
+        qa_err_clear();
+        return buf;
+    }
     if (ncclGetVersion(&v) == ncclSuccess)
         snprintf(buf, size, "%d.%d.%d", v / 10000, (v / 100) % 100, v % 100);
     else
@@ -29,7 +35,8 @@ const char *qa_nccl_version(char *buf, size_t size) {
 qa_status qa_nccl_create(const qa_comm_t *c, qa_nccl_t **out) {
     int dev = qa_comm_device(c);
     /* Every rank must agree before the collective id exchange, or some would wait. */
-    qa_status st = qa_comm_agree(c, dev < 0 ? QA_FAIL(QA_ERR_NO_DEVICE, "NCCL needs a GPU per rank") : QA_OK);
+    qa_status st = qa_comm_agree(c, dev < 0 ? QA_FAIL(QA_ERR_NO_DEVICE, "NCCL needs a GPU per rank")
+                                            : qa_cudalib_load(QA_CUDALIB_NCCL));
     if (st != QA_OK) return st;
     ncclUniqueId id;
     if (qa_comm_rank(c) == 0) QA_NCCL_CHECK(ncclGetUniqueId(&id));
