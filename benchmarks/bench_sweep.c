@@ -2,7 +2,11 @@
  * engine runs with chunk files, merge into results.h5, summary, report) in bar-parameter
  * evaluations per second, for the moving-average-cross grid of 100 combinations (fast
  * 5..50 step 5 x slow 60..240 step 20) over 200 synthetic symbols x 5,040 daily bars and
- * a 10x larger universe; CPU with 1 thread and all threads, CUDA when a GPU is present.
+ * a 10x larger universe, and the overnight grid of 1,790 combinations (fast 5..50 step 5 x
+ * slow 60..238 step 1) over the 200 symbols; CPU with 1 thread and all threads, CUDA when
+ * a GPU is present. For the first two the kernel alone (qa_bt_run_cpu on the panel in
+ * memory, no chunks, files or merge) is timed too: the whole run's share of its rate is
+ * what the sweep machinery costs.
  * Run it under `mpirun -np N` for rank scaling (every rank takes part; rank 0 prints).
  * `--memory` runs the bounded-memory case instead: 2,000 symbols x 1,000 sets x 504 bars,
  * a result set of 208 MB (S x P x 13 metrics x 8 bytes), reporting peak RSS against it.
@@ -104,6 +108,45 @@ static int check_results(const char *market, const char *run_dir, size_t T) {
     return ok;
 }
 
+/* Evaluations per second of the kernel alone on the market's whole close panel, the
+ * sweep's grid and rules, `threads` threads: median of `repeats` runs. 0 on failure. */
+static double kernel_rate(const char *market, size_t S, size_t T, int f0, int f1, int fs, int s0, int s1, int ss,
+                          int threads, int repeats) {
+    size_t P = (size_t)((f1 - f0) / fs + 1) * (size_t)((s1 - s0) / ss + 1);
+    double *close = malloc(S * T * sizeof *close);
+    qa_bt_params *pr = malloc(P * sizeof *pr);
+    qa_bt_metrics *out = malloc(S * P * sizeof *out);
+    qa_store_t *st = NULL;
+    int ok = close && pr && out && qa_store_open(market, NULL, QA_STORE_READ, &st) == QA_OK &&
+             qa_store_read(st, "bars/close", 0, S, 0, T, close) == QA_OK;
+    qa_store_close(st);
+    double rate = 0, t[16];
+    if (ok) {
+        size_t n = 0;
+        for (int f = f0; f <= f1; f += fs)
+            for (int w = s0; w <= s1; w += ss) pr[n++] = (qa_bt_params){{f, w, 0, 0, 0, 0, 0, 0}};
+        qa_bt_grid g = {QA_BT_SMA_CROSS, pr, P};
+        qa_rules rules;
+        qa_rules_init(&rules);
+        rules.bars_per_year = 252;
+        rules.costs.commission_bps = 1;
+        rules.costs.half_spread_bps = 2;
+        qa_bt_rules set;
+        qa_rules_to_bt(&rules, &set);
+        qa_bt_data d = {close, NULL, NULL, NULL, NULL, S, T, 0, T};
+        for (int r = 0; r < repeats && ok; r++) {
+            uint64_t t0 = qa_time_ns();
+            ok = qa_bt_run_cpu(&d, &g, &set, out, threads) == QA_OK;
+            t[r] = qa_time_since(t0);
+        }
+        if (ok) rate = (double)S * (double)P * (double)T / qa_bench_median(t, repeats);
+    }
+    free(close);
+    free(pr);
+    free(out);
+    return rate;
+}
+
 static double file_mb(const char *dir, const char *name) {
     char p[1024];
     snprintf(p, sizeof p, "%s/%s", dir, name);
@@ -151,12 +194,13 @@ int main(int argc, char **argv) {
         const char *name;
         size_t S, T;
         int f0, f1, fs, s0, s1, ss;
-    } cases[3] = {
+    } cases[4] = {
         {"sweep_sma100", S, T, 5, 50, 5, 60, 240, 20},
+        {"sweep_overnight", S, T, 5, 50, 5, 60, 238, 1},
         {"sweep_sma100", 10 * S, T, 5, 50, 5, 60, 240, 20},
         {"sweep_mem_1000", 2000, 504, 2, 51, 1, 60, 250, 10},
     };
-    int first = memory ? 2 : 0, last = memory ? 2 : (large ? 1 : 0);
+    int first = memory ? 3 : 0, last = memory ? 3 : (large ? 2 : 1);
     for (int ci = first; ci <= last; ci++) {
         const struct bcase *bc = &cases[ci];
         char market[512], cfg[1024];
@@ -178,6 +222,7 @@ int main(int argc, char **argv) {
         char sz[64];
         snprintf(sz, sizeof sz, "%zux%zux%zu", P, bc->S, bc->T);
         const char *backends[3] = {"cpu", "cpu", "cuda"};
+        double whole_rate[2] = {0, 0};
         int ths[3] = {1, size > 1 ? 0 : threads, 0};
         for (int b = 0; b < 3; b++) {
             if (b == 2 && gpus == 0) {
@@ -221,6 +266,7 @@ int main(int argc, char **argv) {
             }
             if (!ok) continue;
             double cpu_per_run = cpu_sum / repeats;
+            if (b < 2) whole_rate[b] = items / qa_bench_median(t_total, repeats);
             if (rank == 0) {
                 char bname[32];
                 if (b == 2) snprintf(bname, sizeof bname, "cuda");
@@ -241,6 +287,19 @@ int main(int argc, char **argv) {
                            bc->name, bname, items / cpu_per_run, cpu_per_run);
                 fflush(stdout);
             }
+        }
+        /* After every backend of the case, so the panel and metrics it holds do not show in
+         * their peak RSS. */
+        for (int b = 0; b < 2 && rank == 0 && size == 1 && ci <= 1; b++) {
+            if (whole_rate[b] <= 0) continue;
+            int th = ths[b] ? ths[b] : threads;
+            double kr = kernel_rate(market, bc->S, bc->T, bc->f0, bc->f1, bc->fs, bc->s0, bc->s1, bc->ss, th, repeats);
+            if (kr > 0)
+                printf("# %s cpu-%dt: kernel alone %.3g evals/s (the panel in memory); end to end is %.0f%% of it\n",
+                       bc->name, th, kr, 100.0 * whole_rate[b] / kr);
+            else
+                printf("# %s cpu-%dt: kernel alone: %s\n", bc->name, th, qa_err_msg());
+            fflush(stdout);
         }
     }
     if (rank == 0) {
