@@ -431,13 +431,7 @@ INLINE int phase_a_lane(const int st, const qa_bt_obs *o, const task_mem *t, con
         const long j = j0 + jj, i = lo + j;
         double v[5];
         int s = 0;
-        switch (st) {
-        case QA_BT_SMA_CROSS:
-        case QA_BT_EMA_CROSS:
-            v[0] = A0[j];
-            v[1] = A1[j];
-            s = qa_bt_decide_cross(v);
-            break;
+        switch (st) { /* the crosses take phase_a_cross */
         case QA_BT_ZSCORE:
         case QA_BT_BOLLINGER:
             v[0] = o->c[i];
@@ -490,13 +484,12 @@ INLINE void phase_a_generic(const job *jb, const qa_bt_obs *o, task_mem *t, size
         const double *B1 = t->k1[lane] >= 0 ? t->tabB + (size_t)t->k1[lane] * m : NULL;
         int sp = t->sp[lane];
         const int dir = k->direction;
+        if ((!A0 || !B0) && k->strategy != QA_BT_SIGNAL) { /* cannot happen: every such set has a window */
+            for (long jj = 0; jj < cm; jj++) Dl[jj * VL] = 0.0;
+            continue;
+        }
+        /* The moving-average crosses take phase_a_cross (whose SMA tables are per chunk). */
         switch (k->strategy) {
-        case QA_BT_SMA_CROSS:
-            sp = phase_a_lane(QA_BT_SMA_CROSS, o, t, p, A0, B0, A1, B1, dir, j0, cm, Dl, sp);
-            break;
-        case QA_BT_EMA_CROSS:
-            sp = phase_a_lane(QA_BT_EMA_CROSS, o, t, p, A0, B0, A1, B1, dir, j0, cm, Dl, sp);
-            break;
         case QA_BT_ZSCORE:
             sp = phase_a_lane(QA_BT_ZSCORE, o, t, p, A0, B0, A1, B1, dir, j0, cm, Dl, sp);
             break;

@@ -72,7 +72,7 @@ const char *qa_cudalib_file(qa_cudalib lib);
 #endif
 
 /* ---- calls through the resolved pointers (host code, after the library's header) ---- */
-#define QA_CUDALIB_CALL_(name) ((__typeof__(&name))qa_cudalib_fn[QA_CUDALIB_FN_##name])
+#define QA_CUDALIB_CALL_(name) ((__typeof__(&(name)))qa_cudalib_fn[QA_CUDALIB_FN_##name])
 
 #ifdef CUBLAS_VER_MAJOR
 #define cublasCreate_v2(...) QA_CUDALIB_CALL_(cublasCreate_v2)(__VA_ARGS__)

@@ -94,8 +94,8 @@ BF16_TARGET static inline __m512i pair_index(void) {
 BF16_TARGET static void pack_row_pairs(const float *src, int kc, int kcp, uint32_t *dst) {
     for (int t = 0; t < kcp; t += 16) {
         int left = kc - 2 * t; /* > 0 */
-        __m512 lo = _mm512_maskz_loadu_ps(mask16(left), src + 2 * t);
-        __m512 hi = left > 16 ? _mm512_maskz_loadu_ps(mask16(left - 16), src + 2 * t + 16) : _mm512_setzero_ps();
+        __m512 lo = _mm512_maskz_loadu_ps(mask16(left), src + (size_t)2 * t);
+        __m512 hi = left > 16 ? _mm512_maskz_loadu_ps(mask16(left - 16), src + (size_t)2 * t + 16) : _mm512_setzero_ps();
         __m512i v = (__m512i)_mm512_cvtne2ps_pbh(hi, lo); /* words in k order */
         _mm512_mask_storeu_epi32(dst + t, mask16(kcp - t), v);
     }
@@ -127,8 +127,8 @@ BF16_TARGET static void pack_b_cols(const float *b, int ldb, int k0, int kc, int
         const float *src = b + (size_t)(j0 + j) * ldb + k0;
         for (int t = 0; t < kcp; t += 16) {
             int left = kc - 2 * t;
-            __m512 lo = _mm512_maskz_loadu_ps(mask16(left), src + 2 * t);
-            __m512 hi = left > 16 ? _mm512_maskz_loadu_ps(mask16(left - 16), src + 2 * t + 16) : _mm512_setzero_ps();
+            __m512 lo = _mm512_maskz_loadu_ps(mask16(left), src + (size_t)2 * t);
+            __m512 hi = left > 16 ? _mm512_maskz_loadu_ps(mask16(left - 16), src + (size_t)2 * t + 16) : _mm512_setzero_ps();
             __m512i v = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
             _mm512_mask_i32scatter_epi32(dst + (size_t)t * NP + j, mask16(kcp - t), stride, v, 4);
         }
@@ -186,7 +186,7 @@ BF16_TARGET static inline __attribute__((always_inline)) void micro_body(
         const __mmask16 cm = q == nb_ - 1 ? mask16(nc_last) : (__mmask16)0xffff;
 #pragma GCC unroll 8
         for (int r = 0; r < mr_; r++) {
-            float *cr = c + (size_t)r * ldc + q * NP;
+            float *cr = c + (size_t)r * ldc + (size_t)q * NP;
             __m512 v = _mm512_mul_ps(va, acc[r][q]);
             if (!first) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(cm, cr));
             else if (beta != 0.0f) v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(cm, cr)));

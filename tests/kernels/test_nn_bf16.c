@@ -128,7 +128,9 @@ static double *run_shapes(nn_env *e, const char *label, int keep) {
                     c[(size_t)i * ldc + n] = c[(size_t)i * ldc + n + 1] = 777.0f; /* guards */
                 }
                 QA_CHECK_OK(qa_nn_gemm(e->ctx, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
-                const double rel = (k + 2.0 * ((k + 511) / 512) + 4.0) * 0x1p-24;
+                const int nblocks = (k + 511) / 512; /* k blocks of the fast path (whole ones) */
+                const double blocks = (double)nblocks;
+                const double rel = (k + 2.0 * blocks + 4.0) * 0x1p-24;
                 double worst = 0;
                 int wi = 0, wj = 0, guards = 1, finite = 1;
                 for (int i = 0; i < m; i++) {
