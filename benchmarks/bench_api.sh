@@ -47,9 +47,10 @@ for path in /health /api/me /api/runs "/api/runs/$SWEEP/top?n=20" "/api/runs/$SW
     errs=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$W/wrk.txt")
     errors=$(( ${non2xx:-0} + ${errs:-0} ))
     printf '%-44s %12s %9s %9s %9s %9s\n' "$path" "$rps" "$p50" "$p90" "$p99" "$errors"
-    echo "JSON {\"bench\":\"api_json\",\"backend\":\"cpu\",\"size\":\"GET $path, 32 conns, auth on\",\"unit\":\"requests\",\"items_per_s\":$rps,\"p50_ms\":$p50,\"p90_ms\":$p90,\"p99_ms\":$p99,\"errors\":$errors}"
+    hwm=$(awk '/VmHWM/ {print $2 / 1024}' "/proc/$PID/status") # the server's peak so far
+    echo "JSON {\"bench\":\"api_json\",\"backend\":\"cpu\",\"size\":\"GET $path, 32 conns, auth on\",\"unit\":\"requests\",\"items_per_s\":$rps,\"p50_ms\":$p50,\"p90_ms\":$p90,\"p99_ms\":$p99,\"errors\":$errors,\"peak_rss_mb\":${hwm:-0}}"
 done
-"$PY" "$SRC/benchmarks/bench_sse.py" "http://127.0.0.1:$PORT" "$TOKEN" 100 "$W/fix/live-state/risk.db"
+"$PY" "$SRC/benchmarks/bench_sse.py" "http://127.0.0.1:$PORT" "$TOKEN" 100 "$W/fix/live-state/risk.db" "$PID"
 RSS=$(awk '/VmHWM/ {print $2 / 1024}' "/proc/$PID/status")
 echo "server peak RSS: $RSS MB"
 echo "JSON {\"bench\":\"api_server\",\"backend\":\"cpu\",\"size\":\"after every run above\",\"unit\":\"MB\",\"peak_rss_mb\":$RSS}"

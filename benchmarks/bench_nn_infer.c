@@ -52,8 +52,8 @@ static void time_calls(const char *name, const char *size, call_fn fn, qa_nn_inf
     qa_bench_result r = {name, "cpu-1t", size, p50, rows, "rows", 0.0, flops};
     qa_bench_report(&r);
     printf("  %s %s: p50 %.2f us, p99 %.2f us\n", name, size, p50 * 1e6, p99 * 1e6);
-    printf("JSON {\"bench\":\"%s_latency\",\"size\":\"%s\",\"p50_us\":%.3f,\"p99_us\":%.3f}\n", name, size, p50 * 1e6,
-           p99 * 1e6);
+    printf("JSON {\"bench\":\"%s_latency\",\"size\":\"%s\",\"p50_us\":%.3f,\"p99_us\":%.3f,\"peak_rss_mb\":%.1f}\n", name,
+           size, p50 * 1e6, p99 * 1e6, (double)qa_peak_rss_bytes() / 1048576.0);
 }
 
 static void bench_mlp(int layer_norm) {

@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import time
 
@@ -100,7 +101,8 @@ def report(bench, backend, size, sec, samples):
     print(f"{bench:<22} {backend:<14} {size:<22} {sec * 1e3:12.3f} {samples / sec:14.4g}")
     print("JSON " + json.dumps({"bench": bench, "backend": backend, "size": size, "median_s": sec,
                                 "items_per_s": samples / sec, "unit": "samples", "impl": "pytorch",
-                                "torch": torch.__version__}))
+                                "torch": torch.__version__,
+                                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
 
 
 def run(device, label, repeats, bf16=False, mlp_only=False):

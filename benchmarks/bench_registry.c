@@ -39,8 +39,9 @@ static void make(qa_model *m, qa_nn_arch_type type, int F, int L, int h0, int h1
 static void lat(const char *bench, const char *size, double *t, size_t n) {
     double p50 = qa_bench_quantile(t, n, 0.5), p99 = qa_bench_quantile(t, n, 0.99);
     printf("  %s %s: p50 %.2f us, p99 %.2f us (%zu calls)\n", bench, size, p50 * 1e6, p99 * 1e6, n);
-    printf("JSON {\"bench\":\"%s_latency\",\"size\":\"%s\",\"p50_us\":%.3f,\"p99_us\":%.3f,\"calls\":%zu}\n", bench, size,
-           p50 * 1e6, p99 * 1e6, n);
+    printf("JSON {\"bench\":\"%s_latency\",\"size\":\"%s\",\"p50_us\":%.3f,\"p99_us\":%.3f,\"calls\":%zu,"
+           "\"peak_rss_mb\":%.1f}\n",
+           bench, size, p50 * 1e6, p99 * 1e6, n, (double)qa_peak_rss_bytes() / 1048576.0);
 }
 
 static void thr(const char *bench, const char *size, double *t, size_t n, double items, const char *unit, double flops) {

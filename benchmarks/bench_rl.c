@@ -70,9 +70,9 @@ static void bench(qa_backend_t *be, const char *name, const qa_rl_panel *p, int 
                          samples * fl_net * (1.0 + 3.0 * pc.epochs)};
     qa_bench_report(&r);
     printf("JSON {\"bench\":\"ppo_train_split\",\"backend\":\"%s\",\"size\":\"64x128,35-64-64\",\"rollout_samples_per_s\":%.6g,"
-           "\"update_samples_per_s\":%.6g,\"p50_ms_per_update\":%.3f,\"p99_ms_per_update\":%.3f}\n",
+           "\"update_samples_per_s\":%.6g,\"p50_ms_per_update\":%.3f,\"p99_ms_per_update\":%.3f,\"peak_rss_mb\":%.1f}\n",
            name, samples / roll, samples / upd, qa_bench_quantile(per, (size_t)updates, 0.5) * 1e3,
-           qa_bench_quantile(per, (size_t)updates, 0.99) * 1e3);
+           qa_bench_quantile(per, (size_t)updates, 0.99) * 1e3, (double)qa_peak_rss_bytes() / 1048576.0);
     printf("  %s: rollout %.4g samples/s, update %.4g samples/s, last entropy %.3f\n", name, samples / roll, samples / upd,
            s.entropy);
     free(per);

@@ -138,8 +138,8 @@ static void bench_backend(qa_backend_t *be, const char *name, const host_mkt *h,
         size_t nl = (size_t)repeats * steps;
         double p50 = qa_bench_quantile(lat, nl, 0.5), p99 = qa_bench_quantile(lat, nl, 0.99);
         printf("JSON {\"bench\":\"%s_latency\",\"backend\":\"%s\",\"size\":\"%s\",\"p50_us\":%.3f,\"p99_us\":%.3f,"
-               "\"unit\":\"us per step of all envs\"}\n",
-               r.bench, name, size, p50 * 1e6, p99 * 1e6);
+               "\"unit\":\"us per step of all envs\",\"peak_rss_mb\":%.1f}\n",
+               r.bench, name, size, p50 * 1e6, p99 * 1e6, (double)qa_peak_rss_bytes() / 1048576.0);
     }
     free(lat);
     release(&b);

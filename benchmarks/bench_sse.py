@@ -5,7 +5,7 @@ measured. Model of work: the server's hub polls the live databases every 250 ms 
 one snapshot text to every waiting stream, so the latency is poll phase + fan-out; the
 figure that matters is that all N receive it and the spread between first and last.
 
-usage: bench_sse.py BASE_URL TOKEN N RISK_DB
+usage: bench_sse.py BASE_URL TOKEN N RISK_DB [SERVER_PID]  (the PID: the server's peak RSS in the JSON line)
 """
 import http.client
 import json
@@ -16,6 +16,21 @@ import time
 import urllib.parse
 
 base, token, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+server_pid = sys.argv[5] if len(sys.argv) > 5 else None
+
+
+def server_peak_mb():
+    """The server's VmHWM in MB (None without its PID or once it is gone)."""
+    if not server_pid:
+        return None
+    try:
+        with open("/proc/%s/status" % server_pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
 url = urllib.parse.urlparse(base)
 ready = threading.Barrier(n + 1, timeout=60)
 t0 = [0.0]
@@ -81,5 +96,6 @@ print("sse fan-out: %d clients, kill -> %d, %d received the change; ms p50 %.1f 
 print("JSON " + json.dumps({"bench": "api_sse", "backend": "cpu", "size": "%d streams, one change" % n,
                             "unit": "clients", "items_per_s": recv / (lat[-1] / 1000) if lat else 0,
                             "received": recv, "p50_ms": round(q(0.5), 2), "p99_ms": round(q(0.99), 2),
-                            "spread_ms": round(lat[-1] - lat[0], 2) if lat else None}))
+                            "spread_ms": round(lat[-1] - lat[0], 2) if lat else None,
+                            "peak_rss_mb": server_peak_mb()}))
 sys.exit(0 if recv == n and status == 202 else 1)
