@@ -23,6 +23,12 @@ typedef struct qa_csv qa_csv_t;
 qa_status qa_csv_open(const char *path, char delimiter, qa_csv_t **out);
 void qa_csv_close(qa_csv_t *csv);
 
+/* Lines without quotes, CRs (but one before the newline) or NULs are split in place in
+ * the read buffer, with no copy (the fast path, on by default); off, every record takes
+ * the byte-by-byte reference path. Both yield the same records: the switch is for tests
+ * and measurements. */
+void qa_csv_set_fast(qa_csv_t *csv, int on);
+
 /* Reads the next record. Returns QA_OK with *nfields set, or QA_ERR_NOT_FOUND at end of
  * file; QA_ERR_FORMAT for an unterminated quote, QA_ERR_IO for a read or gzip error
  * (e.g. a truncated .gz), each naming the file and line. Blank lines are skipped. */

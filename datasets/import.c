@@ -18,7 +18,6 @@
 #include "datasets/csv.h"       /* streaming CSV */
 #include "datasets/store.h"     /* the HDF5 market file */
 #include "common/timeparse.h" /* timestamps */
-#include "mpi/shard.h"          /* files over ranks */
 
 /* ---- configuration ------------------------------------------------------------------- */
 
@@ -81,6 +80,8 @@ const qa_cfg_field qa_import_schema[] = {
     F("start", QA_CFG_T_STRING, start, 0, 0, "first date/time to import (inclusive)"),
     F("end", QA_CFG_T_STRING, end, 0, 0, "last date/time to import (inclusive)"),
     F("delimiter", QA_CFG_T_STRING, delimiter, 0, 0, "field delimiter (one character)"),
+    F("keep_mb", QA_CFG_T_INT, keep_mb, 0, 1048576,
+      "per-symbol files: MiB of parsed values a rank keeps from pass 1 so pass 2 need not read the file again (0: read twice)"),
     {"market", QA_CFG_T_SECTION, 0, 0, 0, NULL, market_fields, 0, "metadata stored in the file"},
     {"anomalies", QA_CFG_T_SECTION, 0, 0, 0, NULL, anomaly_fields, 0, "value anomaly policy"},
     {"lobster", QA_CFG_T_SECTION, 0, 0, 0, NULL, lobster_fields, 0, "LOBSTER layout settings"},
@@ -128,6 +129,7 @@ static const char *const preset_texts[] = {
     /* sp500-daily */
     "layout: per_symbol\n"
     "files: [us_equities_daily/stocks]\n"
+    "keep_mb: 512\n" /* 3.46M rows: 166 MB of values kept, each file read once */
     "market: {frequency: 1d, bar_seconds: 86400, bars_per_year: 252, calendar: NYSE, currency: USD,\n"
     "         adjustment: 'split+dividend, back-adjusted (Stooq)',\n"
     "         source: 'Stooq daily via gregwu/stock_db (S&P 500 constituents 2025-07-04)'}\n",
@@ -354,16 +356,41 @@ static qa_status need_fields(qa_csv_t *csv, size_t nf, const colmap *m) {
     return QA_OK;
 }
 
-/* Pass 1 for a per-symbol file: ordered timestamps within the range. Caller frees. */
-static qa_status scan_times(const parse_ctx *pc, const char *path, int64_t **times, size_t *n,
-                            unsigned long long *bytes) {
+/* One per-symbol file as read by pass 1: its in-range rows, and their values when the
+ * importer keeps them (then pass 2 does not read the file again). */
+typedef struct file_rows {
+    int64_t *t; /* n in-range timestamps, strictly increasing */
+    double *v;  /* n x QA_BAR_FIELD_COUNT values, row-major, NaN for absent columns; NULL when not kept */
+    size_t n;
+} file_rows;
+
+static void file_rows_free(file_rows *fr) {
+    free(fr->t);
+    free(fr->v);
+    memset(fr, 0, sizeof *fr);
+}
+
+/* Reads a per-symbol file once: checks the header, field counts and timestamp order
+ * (strictly increasing) and collects the in-range timestamps; with `keep`, also parses
+ * the in-range values. A value that is not a number does not stop the read: it was
+ * found by pass 2 before, after every file had passed the structural checks, so it is
+ * returned with *deferred = 1 only when this file has no structural error, and the
+ * caller reports it only when no file has one. On any error *out is left empty.
+ * Caller frees *out with file_rows_free. */
+static qa_status read_rows(const parse_ctx *pc, const char *path, int keep, file_rows *out,
+                           unsigned long long *bytes, int *deferred) {
     qa_csv_t *csv = NULL;
     size_t nf, cap = 4096, cnt = 0;
     int64_t *t = malloc(cap * sizeof *t), prev = INT64_MIN;
-    char prev_text[64] = "";
+    double *v = keep ? malloc(cap * QA_BAR_FIELD_COUNT * sizeof *v) : NULL;
+    char prev_text[64] = "", num_err[1024] = "";
+    qa_status num_st = QA_OK;
+    const char *names[QA_BAR_FIELD_COUNT] = {pc->cfg->col_open, pc->cfg->col_high, pc->cfg->col_low,
+                                             pc->cfg->col_close, pc->cfg->col_volume};
     colmap m;
+    *deferred = 0;
     qa_status st = qa_csv_open(path, pc->delim, &csv);
-    if (!t && st == QA_OK) st = QA_FAIL(QA_ERR_NOMEM, "times");
+    if ((!t || (keep && !v)) && st == QA_OK) st = QA_FAIL(QA_ERR_NOMEM, "times");
     if (st != QA_OK) goto done;
     st = qa_csv_next(csv, &nf);
     if (st == QA_ERR_NOT_FOUND) {
@@ -385,68 +412,74 @@ static qa_status scan_times(const parse_ctx *pc, const char *path, int64_t **tim
             goto done;
         }
         prev = ns;
-        snprintf(prev_text, sizeof prev_text, "%s", txt);
+        /* What snprintf(prev_text, 64, "%s", txt) wrote, without its cost on every row. */
+        size_t tl = strlen(txt);
+        if (tl > sizeof prev_text - 1) tl = sizeof prev_text - 1;
+        memcpy(prev_text, txt, tl);
+        prev_text[tl] = '\0';
         if (ns < pc->t_lo || ns > pc->t_hi) continue;
         if (cnt == cap) {
             cap *= 2;
             int64_t *nt = realloc(t, cap * sizeof *nt);
-            if (!nt) {
+            if (nt) t = nt;
+            double *nv = keep ? realloc(v, cap * QA_BAR_FIELD_COUNT * sizeof *nv) : NULL;
+            if (nv) v = nv;
+            if (!nt || (keep && !nv)) {
                 st = QA_FAIL(QA_ERR_NOMEM, "times");
                 goto done;
             }
-            t = nt;
         }
-        t[cnt++] = ns;
+        t[cnt] = ns;
+        if (keep && num_st == QA_OK) {
+            double *row = v + cnt * QA_BAR_FIELD_COUNT;
+            for (int f = 0; f < QA_BAR_FIELD_COUNT && num_st == QA_OK; f++) {
+                row[f] = NAN;
+                if (m.field[f] >= 0 &&
+                    (num_st = parse_value(csv, names[f], qa_csv_field(csv, (size_t)m.field[f]), 0, &row[f])) != QA_OK)
+                    snprintf(num_err, sizeof num_err, "%s", qa_err_msg());
+            }
+        }
+        cnt++;
     }
     if (st != QA_ERR_NOT_FOUND) goto done;
     st = QA_OK;
     if (rows == 0) st = QA_FAIL(QA_ERR_FORMAT, "%s: no data rows after the header", path);
+    else if (num_st != QA_OK) {
+        st = QA_FAIL(num_st, "%s", num_err);
+        *deferred = 1;
+    }
 done:
     if (csv) *bytes += qa_csv_bytes(csv);
     qa_csv_close(csv);
     if (st != QA_OK) {
-        free(t);
+        QA_FREE_ALL(t, v);
         return st;
     }
-    *times = t;
-    *n = cnt;
+    if (cnt > 0 && cnt < cap) { /* kept until pass 2: give back the doubling's slack */
+        int64_t *nt = realloc(t, cnt * sizeof *nt);
+        if (nt) t = nt;
+        double *nv = v ? realloc(v, cnt * QA_BAR_FIELD_COUNT * sizeof *nv) : NULL;
+        if (nv) v = nv;
+    }
+    *out = (file_rows){t, v, cnt};
     return QA_OK;
 }
 
-/* Pass 2 for a per-symbol file: values onto the grid (rows of length T, preset NaN). */
-static qa_status parse_values(const parse_ctx *pc, const char *path, const int64_t *grid, size_t T,
-                              double *rows[QA_BAR_FIELD_COUNT], unsigned long long *nrows, unsigned long long *bytes) {
-    qa_csv_t *csv = NULL;
-    size_t nf, g = 0;
-    colmap m;
-    const char *names[QA_BAR_FIELD_COUNT] = {pc->cfg->col_open, pc->cfg->col_high, pc->cfg->col_low,
-                                             pc->cfg->col_close, pc->cfg->col_volume};
-    qa_status st = qa_csv_open(path, pc->delim, &csv);
-    if (st != QA_OK) return st;
-    if ((st = qa_csv_next(csv, &nf)) != QA_OK || (st = map_header(csv, nf, pc->cfg, &m)) != QA_OK) goto done;
-    while ((st = qa_csv_next(csv, &nf)) == QA_OK) {
-        int64_t ns;
-        if ((st = need_fields(csv, nf, &m)) != QA_OK) goto done;
-        if ((st = parse_time(pc, csv, qa_csv_field(csv, (size_t)m.time), &ns)) != QA_OK) goto done;
-        if (ns < pc->t_lo || ns > pc->t_hi) continue;
-        while (g < T && grid[g] < ns) g++;
-        if (g == T || grid[g] != ns) {
-            st = QA_FAIL(QA_ERR_STATE, "%s:%ld: timestamp missing from the grid (file changed between passes?)", path,
-                        qa_csv_line(csv));
-            goto done;
-        }
-        for (int f = 0; f < QA_BAR_FIELD_COUNT; f++) {
-            if (m.field[f] < 0) continue;
-            if ((st = parse_value(csv, names[f], qa_csv_field(csv, (size_t)m.field[f]), 0, &rows[f][g])) != QA_OK)
-                goto done;
-        }
-        (*nrows)++;
+/* Pass 2 for a per-symbol file: its kept values onto the grid (rows of length T, preset
+ * NaN). The grid is the union of every file's pass-1 times, so a miss means a file read
+ * twice changed in between. */
+static qa_status scatter_rows(const char *path, const file_rows *fr, const int64_t *grid, size_t T,
+                              double *rows[QA_BAR_FIELD_COUNT]) {
+    size_t g = 0;
+    for (size_t i = 0; i < fr->n; i++) {
+        while (g < T && grid[g] < fr->t[i]) g++;
+        if (g == T || grid[g] != fr->t[i])
+            return QA_FAIL(QA_ERR_STATE, "%s: row %zu in range: timestamp missing from the grid (file changed between passes?)",
+                           path, i + 1);
+        const double *v = fr->v + i * QA_BAR_FIELD_COUNT;
+        for (int f = 0; f < QA_BAR_FIELD_COUNT; f++) rows[f][g] = v[f];
     }
-    if (st == QA_ERR_NOT_FOUND) st = QA_OK;
-done:
-    *bytes += qa_csv_bytes(csv);
-    qa_csv_close(csv);
-    return st;
+    return QA_OK;
 }
 
 /* ---- grid ---------------------------------------------------------------------------------- */
@@ -464,6 +497,42 @@ static size_t sort_unique(int64_t *v, size_t n) {
     for (size_t i = 1; i < n; i++)
         if (v[i] != v[k - 1]) v[k++] = v[i];
     return k;
+}
+
+/* Union of sorted runs: v holds nruns strictly increasing runs back to back, len[] their
+ * lengths (overwritten). Merges them pairwise, dropping duplicates: O(n log nruns) with
+ * no comparison callback, where sort_unique is O(n log n) through qsort's. The union is
+ * left in v, its length in *n_out. */
+static qa_status union_runs(int64_t *v, size_t *len, size_t nruns, size_t *n_out) {
+    size_t n = 0;
+    for (size_t r = 0; r < nruns; r++) n += len[r];
+    int64_t *tmp = malloc((n ? n : 1) * sizeof *tmp), *src = v, *dst = tmp;
+    if (!tmp) return QA_FAIL(QA_ERR_NOMEM, "grid of %zu times", n);
+    while (nruns > 1) {
+        size_t in = 0, out = 0, k = 0;
+        for (size_t r = 0; r < nruns; r += 2) {
+            const int64_t *a = src + in, *b = a + len[r];
+            size_t na = len[r], nb = r + 1 < nruns ? len[r + 1] : 0, i = 0, j = 0, o = out;
+            in += na + nb;
+            while (i < na && j < nb) {
+                if (a[i] < b[j]) dst[o++] = a[i++];
+                else if (b[j] < a[i]) dst[o++] = b[j++];
+                else dst[o++] = a[i++], j++;
+            }
+            while (i < na) dst[o++] = a[i++];
+            while (j < nb) dst[o++] = b[j++];
+            len[k++] = o - out;
+            out = o;
+        }
+        nruns = k;
+        int64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    *n_out = nruns ? len[0] : 0;
+    if (src != v) memcpy(v, src, *n_out * sizeof *v);
+    free(tmp);
+    return QA_OK;
 }
 
 static qa_status range_bounds(const qa_import_cfg *cfg, const qa_tzone *tz, int64_t *lo, int64_t *hi) {
@@ -585,6 +654,8 @@ static qa_status import_per_symbol(const qa_import_cfg *cfg, const parse_ctx *pc
     const char **symnames = NULL;
     char (*errs)[1024] = NULL;
     qa_status *fst = NULL;
+    file_rows *fr = NULL;
+    size_t nmine = 0;
     qa_progress_t *prog = NULL;
     if (!sf) return QA_FAIL(QA_ERR_NOMEM, "file table");
 
@@ -609,49 +680,74 @@ static qa_status import_per_symbol(const qa_import_cfg *cfg, const parse_ctx *pc
     }
     if (rank == 0) QA_TRY(qa_progress_create("import", 2 * S, "files", QA_PROGRESS_AUTO, NULL, &prog));
 
-    /* Pass 1: this rank's files, in parallel threads; errors kept per file. */
-    qa_shard mine = qa_shard_block(S, size, rank);
-    size_t nmine = mine.end - mine.begin;
-    int64_t **times = calloc(nmine ? nmine : 1, sizeof *times);
-    size_t *ntimes = calloc(nmine ? nmine : 1, sizeof *ntimes);
+    /* Pass 1: this rank's files, in parallel threads, each read once; errors kept per
+     * file. A rank reads the files of the symbol groups it writes in pass 2 (groups of G
+     * symbols, the HDF5 chunk rows, round-robin over ranks), so the values it keeps are
+     * the ones it writes: this rank's slot k is file (k / G * size + rank) * G + k % G. */
+    const size_t G = 64;
+    size_t ngroups = (S + G - 1) / G, rounds = (ngroups + (size_t)size - 1) / (size_t)size;
+    for (size_t g = (size_t)rank; g < ngroups; g += (size_t)size) nmine += S - g * G < G ? S - g * G : G;
+    fr = calloc(nmine ? nmine : 1, sizeof *fr);
     errs = calloc(nmine ? nmine : 1, sizeof *errs);
     fst = calloc(nmine ? nmine : 1, sizeof *fst);
+    int *deferred = calloc(nmine ? nmine : 1, sizeof *deferred);
     unsigned long long *fbytes = calloc(nmine ? nmine : 1, sizeof *fbytes);
-    if (!times || !ntimes || !errs || !fst || !fbytes) {
-        free(times);
-        free(ntimes);
-        free(fbytes);
+    if (!fr || !errs || !fst || !deferred || !fbytes) {
+        QA_FREE_ALL(deferred, fbytes);
         QA_TRY_FAIL(QA_ERR_NOMEM, "pass 1 tables");
     }
+    /* Values (48 bytes a row) are kept while this rank holds fewer than keep_mb MiB of
+     * them; a file started past that is read again in pass 2. The check is before the
+     * read, so the bound is keep_mb plus one file's rows per thread. keep_mb = 0 (the
+     * default) keeps memory bounded by the pass-2 block, whatever the input's size. */
+    const unsigned long long keep_max = (unsigned long long)cfg->keep_mb << 20;
+    unsigned long long kept = 0;
+    /* Wall time per phase, logged at debug level (QA_LOG_LEVEL=debug): where a profile
+     * of the whole import starts. */
+    uint64_t t_phase = qa_time_ns();
+    double sec_read = 0, sec_grid = 0, sec_fill = 0, sec_check = 0, sec_write = 0;
 #pragma omp parallel for schedule(dynamic, 1)
     for (long long k = 0; k < (long long)nmine; k++) {
-        fst[k] = scan_times(pc, sf[mine.begin + (size_t)k].path, &times[k], &ntimes[k], &fbytes[k]);
+        size_t file = ((size_t)k / G * (size_t)size + (size_t)rank) * G + (size_t)k % G;
+        unsigned long long kept_now;
+#pragma omp atomic read
+        kept_now = kept;
+        fst[k] = read_rows(pc, sf[file].path, kept_now < keep_max, &fr[k], &fbytes[k], &deferred[k]);
         if (fst[k] != QA_OK) snprintf(errs[k], sizeof errs[k], "%s", qa_err_msg());
+        if (fr[k].v) {
+#pragma omp atomic update
+            kept += fr[k].n * (sizeof(int64_t) + QA_BAR_FIELD_COUNT * sizeof(double));
+        }
         qa_progress_add(prog, 1);
     }
     size_t total = 0;
     for (size_t k = 0; k < nmine; k++) {
         rep->bytes += fbytes[k];
-        if (st == QA_OK && fst[k] != QA_OK) st = QA_FAIL(fst[k], "%s", errs[k]);
-        total += ntimes[k];
+        if (st == QA_OK && fst[k] != QA_OK && !deferred[k]) st = QA_FAIL(fst[k], "%s", errs[k]);
+        total += fr[k].n;
     }
+    /* A bad value only when no file has a structural error, as when pass 2 found it. */
+    for (size_t k = 0; k < nmine && st == QA_OK; k++)
+        if (fst[k] != QA_OK) st = QA_FAIL(fst[k], "%s", errs[k]);
+    QA_FREE_ALL(deferred, fbytes);
+    sec_read = qa_time_since(t_phase);
+    t_phase = qa_time_ns();
     int64_t *local = st == QA_OK ? malloc((total ? total : 1) * sizeof *local) : NULL;
     if (st == QA_OK && !local) st = QA_FAIL(QA_ERR_NOMEM, "grid");
-    size_t pos = 0;
-    for (size_t k = 0; k < nmine; k++) {
-        if (local) memcpy(local + pos, times[k], ntimes[k] * sizeof *local);
-        pos += ntimes[k];
-        free(times[k]);
+    size_t pos = 0, *runs = local ? malloc((nmine ? nmine : 1) * sizeof *runs) : NULL;
+    if (local && !runs) st = QA_FAIL(QA_ERR_NOMEM, "grid");
+    for (size_t k = 0; k < nmine && runs; k++) {
+        memcpy(local + pos, fr[k].t, fr[k].n * sizeof *local);
+        pos += runs[k] = fr[k].n;
+        if (!fr[k].v) file_rows_free(&fr[k]); /* read again in pass 2 */
     }
-    free(times);
-    free(ntimes);
-    free(fbytes);
+    if (st == QA_OK) st = union_runs(local, runs, nmine, &total); /* each file's times increase */
+    free(runs);
     st = qa_comm_agree(comm, st);
     if (st != QA_OK) {
         free(local);
         goto cleanup;
     }
-    total = sort_unique(local, total);
 
     /* Union of every rank's grid on rank 0, then broadcast. */
     if (size > 1) {
@@ -686,6 +782,7 @@ static qa_status import_per_symbol(const qa_import_cfg *cfg, const parse_ctx *pc
         T = total;
     }
     if (T == 0) QA_TRY_FAIL(QA_ERR_FORMAT, "no rows fall inside the requested date range");
+    sec_grid = qa_time_since(t_phase);
 
     /* Create the store (collective). */
     qa_store_meta meta = {0};
@@ -703,16 +800,10 @@ static qa_status import_per_symbol(const qa_import_cfg *cfg, const parse_ctx *pc
     QA_TRY(qa_store_create(cfg->output, comm, &meta, S, symnames, T, grid, &store));
 
     /* Pass 2: groups of symbols aligned with the HDF5 chunk rows, round-robin over ranks,
-     * one collective write per field per round. */
-    const size_t G = 64;
-    size_t ngroups = (S + G - 1) / G, rounds = (ngroups + (size_t)size - 1) / (size_t)size;
+     * one collective write per field per round; kept values are scattered onto the grid,
+     * the other files read again. */
     block = malloc(QA_BAR_FIELD_COUNT * G * T * sizeof *block);
-    /* Resized through temporaries: a failed realloc leaves the old block for the cleanup. */
-    char(*errs2)[1024] = realloc(errs, G * sizeof *errs);
-    if (errs2) errs = errs2;
-    qa_status *fst2 = realloc(fst, G * sizeof *fst);
-    if (fst2) fst = fst2;
-    if (!block || !errs2 || !fst2) QA_TRY_FAIL(QA_ERR_NOMEM, "a block of %zu symbols x %zu bars", G, T);
+    if (!block) QA_TRY_FAIL(QA_ERR_NOMEM, "a block of %zu symbols x %zu bars", G, T);
     for (size_t r = 0; r < rounds; r++) {
         size_t g = r * (size_t)size + (size_t)rank;
         size_t s0 = g * G, ns = g < ngroups ? (S - s0 < G ? S - s0 : G) : 0;
@@ -721,30 +812,45 @@ static qa_status import_per_symbol(const qa_import_cfg *cfg, const parse_ctx *pc
         for (int f = 0; f < QA_BAR_FIELD_COUNT; f++) rows[f] = block + (size_t)f * G * T;
         for (size_t i = 0; i < QA_BAR_FIELD_COUNT * G * T; i++) block[i] = NAN;
         unsigned long long rows_read = 0, bytes_read = 0;
+        t_phase = qa_time_ns();
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : rows_read, bytes_read)
         for (long long i = 0; i < (long long)ns; i++) {
+            size_t k = r * G + (size_t)i; /* this rank's slot of file s0 + i */
+            const char *path = sf[s0 + (size_t)i].path;
             double *r5[QA_BAR_FIELD_COUNT];
             for (int f = 0; f < QA_BAR_FIELD_COUNT; f++) r5[f] = rows[f] + (size_t)i * T;
-            unsigned long long nr = 0, nb = 0;
-            fst[i] = parse_values(pc, sf[s0 + (size_t)i].path, grid, T, r5, &nr, &nb);
-            if (fst[i] != QA_OK) snprintf(errs[i], sizeof errs[i], "%s", qa_err_msg());
-            rows_read += nr;
+            unsigned long long nb = 0;
+            int dfr = 0;
+            qa_status fs = fr[k].v ? QA_OK : read_rows(pc, path, 1, &fr[k], &nb, &dfr);
+            if (fs == QA_OK) fs = scatter_rows(path, &fr[k], grid, T, r5);
+            if (fs == QA_OK) rows_read += fr[k].n;
+            else snprintf(errs[k], sizeof errs[k], "%s", qa_err_msg());
+            fst[k] = fs;
+            file_rows_free(&fr[k]);
             bytes_read += nb;
             qa_progress_add(prog, 1);
         }
         rep->rows += rows_read;
         rep->bytes += bytes_read;
+        sec_fill += qa_time_since(t_phase);
+        t_phase = qa_time_ns();
         for (size_t i = 0; i < ns && st == QA_OK; i++)
-            if (fst[i] != QA_OK) st = QA_FAIL(fst[i], "%s", errs[i]);
+            if (fst[r * G + i] != QA_OK) st = QA_FAIL(fst[r * G + i], "%s", errs[r * G + i]);
         if (st == QA_OK) st = check_block(cfg, s0, ns, grid, T, rows, &anoms);
         st = qa_comm_agree(comm, st);
         if (st != QA_OK) goto cleanup;
+        sec_check += qa_time_since(t_phase);
+        t_phase = qa_time_ns();
         for (int f = 0; f < QA_BAR_FIELD_COUNT && st == QA_OK; f++)
             st = qa_store_write(store, qa_bar_field_path((qa_bar_field)f), s0, ns, 0, ns ? T : 0, rows[f]);
         st = qa_comm_agree(comm, st);
         if (st != QA_OK) goto cleanup;
+        sec_write += qa_time_since(t_phase);
     }
     qa_progress_finish(prog);
+    qa_log_debug("import phases: pass 1 (read, check, keep %.0f MB) %.3f s, grid %.3f s, pass 2 fill %.3f s, "
+                 "anomaly checks %.3f s, HDF5 writes (shuffle + deflate %d) %.3f s",
+                 (double)kept / 1e6, sec_read, sec_grid, sec_fill, sec_check, meta.deflate_level, sec_write);
 
     /* Anomalies: report on rank 0; the reject policy fails before the commit. */
     QA_TRY(gather_anomalies(comm, &anoms, &all_anoms));
@@ -772,7 +878,8 @@ cleanup:
     qa_progress_free(prog);
     qa_anom_list_free(&anoms);
     qa_anom_list_free(&all_anoms);
-    QA_FREE_ALL(block, grid, symnames, errs, fst, sf);
+    for (size_t k = 0; fr && k < nmine; k++) file_rows_free(&fr[k]);
+    QA_FREE_ALL(block, grid, symnames, errs, fst, fr, sf);
     return st;
 }
 

@@ -6,9 +6,11 @@
  * epoch numbers with time zones; symbols with different calendars are aligned on the
  * union time grid (NaN where a symbol has no bar).
  *
- * Streaming: pass 1 reads only timestamps (to build the grid and check order), pass 2
- * parses values a block of symbols (or of times) at a time, so memory stays bounded by
- * the block, not the file. Under MPI, files are sharded over ranks and written with
+ * Two passes: pass 1 reads every file, checks its structure and timestamps (to build the
+ * grid) and, for per-symbol files, may keep the parsed values up to `keep_mb` MiB per
+ * rank (default 0; the sp500-daily preset keeps 512); pass 2 puts the values on the grid
+ * a block of symbols at a time, reading again the files whose values were not kept, so
+ * memory stays bounded by the block (plus keep_mb), not the input. Under MPI, files are sharded over ranks and written with
  * collective I/O. Structural errors (missing columns, unparsable numbers, unordered or
  * duplicate timestamps, empty or truncated files) stop the import with file:line:field;
  * the output is written to a temporary file and only renamed into place on success.
@@ -49,6 +51,7 @@ typedef struct qa_import_cfg {
     const char *timezone;
     const char *start, *end;    /* optional date range, inclusive */
     const char *delimiter;
+    long long keep_mb;          /* per-symbol: MiB of pass-1 values kept per rank (0 = read files twice) */
     /* market metadata */
     const char *frequency;
     long long bar_seconds;
@@ -78,7 +81,7 @@ const char *qa_import_preset_text(const char *name);
 typedef struct qa_import_report {
     size_t files, symbols, times;
     unsigned long long rows;
-    unsigned long long bytes;   /* uncompressed CSV bytes read (both passes) */
+    unsigned long long bytes;   /* uncompressed CSV bytes read, over every pass that read a file */
     size_t anomalies;
     size_t anomalies_by_kind[QA_ANOM_KIND_COUNT];
     double seconds;

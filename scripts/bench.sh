@@ -136,7 +136,11 @@ for b in "$BUILD"/benchmarks/bench_*; do
     [ -f "$b" ] && [ -x "$b" ] || continue
     case $(basename "$b") in
     bench_import)
-        if [ -d "$DATA_ROOT/us_equities_daily/stocks" ]; then run "$b" "$DATA_ROOT" sp500-daily
+        # The pandas baseline reads the same files right after, in the same run.
+        if [ -d "$DATA_ROOT/us_equities_daily/stocks" ]; then
+            run "$b" "$DATA_ROOT" sp500-daily
+            if has_py pandas; then run "$PY" benchmarks/bench_import_pandas.py "$DATA_ROOT"
+            else skip "$PY benchmarks/bench_import_pandas.py $DATA_ROOT" "pandas not importable by $PY (python3-pandas)"; fi
         else skip "$b $DATA_ROOT sp500-daily" "no $DATA_ROOT/us_equities_daily (set QA_DATA_ROOT)"; fi ;;
     bench_model_stream)
         # shellcheck disable=SC2086 # two paths, split on purpose

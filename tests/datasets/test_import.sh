@@ -8,21 +8,48 @@ BAD="$SRC/tests/data/bad"; SAMPLE="$SRC/datasets/sample"
 qa_tmpdir import
 
 # 1. Malformed inputs: tests/data/bad/EXPECTED lists file | command (import, info, validate) | expected text.
-grep -v '^#' "$BAD/EXPECTED" | while IFS='|' read -r file cmd want; do
+# Imports run twice: reading each file twice (keep_mb 0, the default) and once, with the
+# values kept from pass 1 (keep_mb 64): the same error either way.
+{ grep -v '^#' "$BAD/EXPECTED"; grep -v '^#' "$BAD/EXPECTED" | grep '| *import *|' | sed 's/import/import-keep/'; } |
+while IFS='|' read -r file cmd want; do
     file=$(echo "$file" | xargs); cmd=$(echo "$cmd" | xargs); want=$(echo "$want" | sed 's/^ *//; s/ *$//')
     [ -n "$file" ] || continue
     rm -f "$W/out.h5"
     case "$cmd" in
         import) (cd "$BAD" && "$QA" data import --input "$file" --out "$W/out.h5") > "$W/log" 2>&1; rc=$? ;;
+        import-keep) (cd "$BAD" && "$QA" data import --input "$file" --out "$W/out.h5" --set keep_mb=64) > "$W/log" 2>&1
+                     rc=$? ;;
         info|validate) (cd "$BAD" && "$QA" data "$cmd" "$file") > "$W/log" 2>&1; rc=$? ;;
         *) echo "FAIL: $file: unknown command '$cmd' in EXPECTED"; echo x >> "$W/failed"; continue ;;
     esac
     if [ $rc -ne 1 ]; then echo "FAIL: $file: exit $rc, expected 1"; cat "$W/log"; echo x >> "$W/failed"; continue; fi
     if ! grep -qF -- "$want" "$W/log"; then echo "FAIL: $file: error lacks '$want'"; cat "$W/log"; echo x >> "$W/failed"; continue; fi
     if [ -e "$W/out.h5" ] || ls "$W"/.out.h5.tmp-* >/dev/null 2>&1; then echo "FAIL: $file: output left behind"; echo x >> "$W/failed"; continue; fi
-    echo "ok: $file -> $want"
+    echo "ok: $file ($cmd) -> $want"
 done
 [ -e "$W/failed" ] && fail=1
+
+# 1b. Which error wins when a file set has several: a structural error (order, fields,
+# header) anywhere beats an unparsable value anywhere, as when values were parsed only in
+# pass 2; between values, the first file in symbol order and its first bad row. Both
+# paths (read twice, values kept) must agree.
+mkdir -p "$W/multi"
+printf 'date,open,high,low,close,volume\n2020-01-02,1,1,1,1,1\n2020-01-03,1,1,1,x,1\n2020-01-06,1,1,1,1,1\n' > "$W/multi/AAA.csv"
+printf 'date,open,high,low,close,volume\n2020-01-02,1,1,1,1,1\n2020-01-03,1,1,1,y,1\n2020-01-03,1,1,1,1,1\n' > "$W/multi/BBB.csv"
+printf 'date,open,high,low,close,volume\n2020-01-02,1,1,1,1,z\n' > "$W/multi/CCC.csv"
+for keep in 0 64; do
+    "$QA" data import --input "$W/multi" --out "$W/multi.h5" --set keep_mb=$keep > "$W/log" 2>&1; rc=$?
+    want="BBB.csv:4: field 'date': timestamp '2020-01-03' is a duplicate of the previous row's '2020-01-03'"
+    if [ $rc -eq 1 ] && grep -qF "$want" "$W/log"; then ok "keep_mb=$keep: the structural error wins: $want"
+    else ko "keep_mb=$keep: expected exit 1 and '$want': exit $rc: $(tail -c 300 "$W/log")"; fi
+    rm -f "$W/multi/BBB.csv"
+    "$QA" data import --input "$W/multi" --out "$W/multi.h5" --set keep_mb=$keep > "$W/log" 2>&1; rc=$?
+    want="AAA.csv:3: field 'close': 'x' is not a number"
+    if [ $rc -eq 1 ] && grep -qF "$want" "$W/log"; then ok "keep_mb=$keep: then the first file's value error: $want"
+    else ko "keep_mb=$keep: expected exit 1 and '$want': exit $rc: $(tail -c 300 "$W/log")"; fi
+    [ -e "$W/multi.h5" ] && ko "keep_mb=$keep: output left behind"
+    printf 'date,open,high,low,close,volume\n2020-01-02,1,1,1,1,1\n2020-01-03,1,1,1,y,1\n2020-01-03,1,1,1,1,1\n' > "$W/multi/BBB.csv"
+done
 
 # The bad stores above are make_bad_stores.py's one store with one thing broken each; that
 # store unbroken must pass, so each refusal is the broken thing's.
