@@ -46,8 +46,9 @@ stop() {
 stop generate TERM 1 gen.h5 "$QA" data generate --out gen.h5 --symbols 2000 --bars 20000 --seed 3
 stop generate_hup HUP 1 gen.h5 "$QA" data generate --out gen.h5 --symbols 2000 --bars 20000 --seed 4
 # (SIGINT: a background job of a script has it ignored, and an ignored signal stays ignored)
-# An import of 300 files x 3,000 days (a few seconds), written here so the test does not
-# depend on where the full data sets are.
+# An import of 600 files x 3,000 days (1.8M rows: 1-3 s since the import got faster;
+# the signal comes after 0.5 s), written here so the test does not depend on where the
+# full data sets are.
 qa_import sp500-daily imp.h5
 "${PY:-python3}" - <<'PYEOF' || { echo "FAIL: inputs"; exit 1; }
 import datetime as dt, os, random
@@ -57,7 +58,7 @@ while len(days) < 3000:
     d += dt.timedelta(days=1)
 random.seed(1)
 os.makedirs("csv")
-for s in range(300):
+for s in range(600):
     c, rows = 100.0, []
     for t in range(3000):
         c *= 1 + random.gauss(0, 0.01)
@@ -65,7 +66,7 @@ for s in range(300):
     with open("csv/S%03d.csv" % s, "w") as f:
         f.write("date,open,high,low,close,volume\n" + "".join(rows))
 PYEOF
-stop import TERM 1 imp.h5 "$QA" data import --input csv --out imp.h5
+stop import TERM 0.5 imp.h5 "$QA" data import --input csv --out imp.h5
 
 # Control: without the handler's cleanup the temporary file stays (the check above can fail).
 "$QA" data generate --out ctl.h5 --symbols 2000 --bars 20000 --seed 5 > ctl.log 2>&1 &
