@@ -62,6 +62,16 @@ static qa_status run_once(const char *cfgtext, const char *run_dir, const char *
     return qa_test_sweep_text("bench.yaml", cfgtext, &o, comm, rep);
 }
 
+/* The rules of the benchmark's configuration (cfg_fmt) for direct engine calls. */
+static void bench_rules(qa_bt_rules *set) {
+    qa_rules rules;
+    qa_rules_init(&rules);
+    rules.bars_per_year = 252;
+    rules.costs.commission_bps = 1;
+    rules.costs.half_spread_bps = 2;
+    qa_rules_to_bt(&rules, set);
+}
+
 /* results.h5 metrics of (s, p) against qa_bt_run_reference on the file's closes. */
 static int check_results(const char *market, const char *run_dir, size_t T) {
     char res[1024];
@@ -89,13 +99,8 @@ static int check_results(const char *market, const char *run_dir, size_t T) {
         for (int k = 0; k < 3 && ok; k++) {
             qa_bt_params p = {{par[picks[k] * 2], par[picks[k] * 2 + 1], 0, 0, 0, 0, 0, 0}};
             qa_bt_grid g = {QA_BT_SMA_CROSS, &p, 1};
-            qa_rules rules;
-            qa_rules_init(&rules);
-            rules.bars_per_year = 252;
-            rules.costs.commission_bps = 1;
-            rules.costs.half_spread_bps = 2;
             qa_bt_rules set;
-            qa_rules_to_bt(&rules, &set);
+            bench_rules(&set);
             qa_bt_data dd = {close + s * T, NULL, NULL, NULL, NULL, 1, T, 0, T};
             qa_bt_metrics m;
             if (qa_bt_run_reference(&dd, &g, &set, &m) != QA_OK) ok = 0;
@@ -126,13 +131,8 @@ static double kernel_rate(const char *market, size_t S, size_t T, int f0, int f1
         for (int f = f0; f <= f1; f += fs)
             for (int w = s0; w <= s1; w += ss) pr[n++] = (qa_bt_params){{f, w, 0, 0, 0, 0, 0, 0}};
         qa_bt_grid g = {QA_BT_SMA_CROSS, pr, P};
-        qa_rules rules;
-        qa_rules_init(&rules);
-        rules.bars_per_year = 252;
-        rules.costs.commission_bps = 1;
-        rules.costs.half_spread_bps = 2;
         qa_bt_rules set;
-        qa_rules_to_bt(&rules, &set);
+        bench_rules(&set);
         qa_bt_data d = {close, NULL, NULL, NULL, NULL, S, T, 0, T};
         for (int r = 0; r < repeats && ok; r++) {
             uint64_t t0 = qa_time_ns();

@@ -139,4 +139,23 @@ static inline int nn_grad_check(const char *what, const float *analytic, const d
     return nn_near(what, analytic, numeric, n, rel * (scale > 0 ? scale : 1.0), rel);
 }
 
+/* C = alpha op(A) op(B) + beta C in double; also the absolute product |op(A)||op(B)|,
+ * the scale of GEMM rounding errors. */
+static inline void nn_gemm_d(int ta, int tb, int m, int n, int k, double alpha, const float *a, int lda, const float *b, int ldb,
+                             double beta, const float *c0, int ldc, double *c, double *absprod) {
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0.0, sa = 0.0;
+            for (int p = 0; p < k; p++) {
+                double av = ta ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
+                double bv = tb ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
+                s += av * bv;
+                sa += fabs(av * bv);
+            }
+            double old = beta == 0.0 ? 0.0 : beta * c0[(size_t)i * ldc + j];
+            c[(size_t)i * n + j] = alpha * s + old;
+            absprod[(size_t)i * n + j] = fabs(alpha) * sa + fabs(old);
+        }
+}
+
 #endif

@@ -21,25 +21,6 @@
 
 /* ---- independent double-precision forwards -------------------------------------------- */
 
-/* C = alpha op(A) op(B) + beta C in double; also the absolute product |op(A)||op(B)|,
- * the scale of GEMM rounding errors. */
-static void gemm_d(int ta, int tb, int m, int n, int k, double alpha, const float *a, int lda, const float *b, int ldb,
-                   double beta, const float *c0, int ldc, double *c, double *absprod) {
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++) {
-            double s = 0.0, sa = 0.0;
-            for (int p = 0; p < k; p++) {
-                double av = ta ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
-                double bv = tb ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
-                s += av * bv;
-                sa += fabs(av * bv);
-            }
-            double old = beta == 0.0 ? 0.0 : beta * c0[(size_t)i * ldc + j];
-            c[(size_t)i * n + j] = alpha * s + old;
-            absprod[(size_t)i * n + j] = fabs(alpha) * sa + fabs(old);
-        }
-}
-
 /* ---- GEMM ----------------------------------------------------------------------------------- */
 
 static void test_gemm_hand(void) {
@@ -107,7 +88,7 @@ static void check_gemm_shapes(nn_env *env, const char *label, double budget_per_
                 for (int i = 0; i < m; i++) c[(size_t)i * ldc + n] = c[(size_t)i * ldc + n + 1] = 777.0f; /* guards */
                 float alpha = 0.75f, beta = (s % 2) ? 0.5f : 0.0f;
                 double *ref = malloc(((size_t)m * n + 1) * sizeof *ref), *ab = malloc(((size_t)m * n + 1) * sizeof *ab);
-                gemm_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c0, ldc, ref, ab);
+                nn_gemm_d(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c0, ldc, ref, ab);
                 float *dev_c = c;
                 qa_buf ba = {0}, bb = {0}, bc = {0};
                 const float *pa = a, *pb = b;
