@@ -110,6 +110,9 @@ const qa_store_meta *qa_store_get_meta(const qa_store_t *st);
 /* 1 when the store was opened/created with MPI-IO on more than one rank. */
 int qa_store_parallel(const qa_store_t *st);
 const qa_comm_t *qa_store_comm(const qa_store_t *st);
+/* Chunks this handle has written with its own encoder (qa_store_write) since it was
+ * created or opened: 0 when every write took H5Dwrite. For tests and diagnostics. */
+size_t qa_store_direct_chunks(const qa_store_t *st);
 
 /* ---- panels ------------------------------------------------------------------------ */
 
@@ -128,7 +131,13 @@ qa_status qa_store_read(qa_store_t *st, const char *path, size_t s0, size_t ns, 
  * store's own S and T were already checked against the file when it was opened. */
 qa_status qa_store_check_load(const qa_store_t *st, const char *dataset, size_t ns, size_t nt, double copies,
                               double extra_bytes);
-/* Writes the same shape of block. Collective in parallel mode. */
+/* Writes the same shape of block. Collective in parallel mode.
+ * A serial store (not MPI-IO on several ranks) encodes a block that covers whole chunks
+ * of a shuffle + deflate panel itself, the chunks in OpenMP threads (the OpenMP default
+ * count; OMP_NUM_THREADS=1 is one thread), and stores them with H5Dwrite_chunk: the same
+ * bytes HDF5's filters would store, read back through them. Any other block, every block
+ * in parallel mode, and every block when the environment has QA_STORE_DIRECT_CHUNKS=0
+ * when the store is created or opened, goes through H5Dwrite. */
 qa_status qa_store_write(qa_store_t *st, const char *path, size_t s0, size_t ns, size_t t0,
                          size_t nt, const double *in);
 /* Removes a panel (its space is reclaimed only by h5repack). Collective. */
