@@ -7,7 +7,8 @@
 #include <stdio.h>   /* snprintf, remove */
 #include <stdlib.h>  /* calloc, qsort, getenv */
 #include <string.h>  /* strcmp, strncpy */
-#include <zlib.h>    /* compress2: HDF5's deflate filter, run in our threads */
+#include <libdeflate.h> /* zlib-format DEFLATE, ~2x zlib's speed at the same level */
+#include <zlib.h>    /* compressBound, zError: HDF5's deflate filter is zlib */
 #ifdef _OPENMP
 #include <omp.h>     /* threads compressing the chunks of a write */
 #endif
@@ -708,14 +709,18 @@ qa_status qa_store_panel_create(qa_store_t *st, const char *path) {
  * HDF5 runs a dataset's filters (shuffle, deflate) in the writing thread, inside
  * H5Dwrite: for the importer's five panels that is most of the import. A write that
  * covers whole chunks of a shuffle + deflate panel is therefore encoded here instead,
- * chunks in OpenMP threads, exactly as the filters would (byte shuffle of the 8-byte
- * little-endian elements, then zlib compress2 at the dataset's level; edge chunks padded
- * to the full chunk shape first), and each chunk is stored as it is with H5Dwrite_chunk
- * (filter mask 0: every filter applied). Readers decode it through the normal filters. */
+ * chunks in OpenMP threads, as the filters would (byte shuffle of the 8-byte
+ * little-endian elements, then a zlib-format DEFLATE stream at the dataset's level, made
+ * by libdeflate, about twice as fast as zlib for the same size; edge chunks padded to the
+ * full chunk shape first), and each chunk is stored as it is with H5Dwrite_chunk (filter
+ * mask 0: every filter applied). Readers decode it through the normal filters (zlib
+ * inflates any valid stream): the values are the same bits as H5Dwrite's, the compressed
+ * bytes are not. */
 
 /* Chunks in flight per thread. Memory: threads x BATCH_PER_THREAD compressed buffers of
- * compressBound(chunk bytes) plus one shuffle buffer of chunk bytes per thread; with the
- * store's 64 x 2048 chunks (1 MiB) about 5 MiB per thread, whatever the panel's size.
+ * the worst-case stream size plus one shuffle buffer of chunk bytes and a compressor
+ * (~0.5-1 MiB of state) per thread; with the store's 64 x 2048 chunks (1 MiB) about 6 MiB
+ * per thread, whatever the panel's size.
  * More than one chunk a thread keeps threads busy when chunks compress unevenly. */
 #define BATCH_PER_THREAD 4
 
@@ -824,14 +829,31 @@ static qa_status write_direct(qa_store_t *st, hid_t dset, const chunk_codec *cc,
     qa_status s = QA_OK;
     const size_t raw = cc->cs * cc->ct * sizeof(double);
     const size_t nct = (nt + cc->ct - 1) / cc->ct, nchunk = (ns + cc->cs - 1) / cc->cs * nct;
-    const uLong bound = compressBound((uLong)raw);
     int threads = max_threads();
     size_t batch = (size_t)threads * BATCH_PER_THREAD;
     if (batch > nchunk) batch = nchunk;
     if (threads < 1 || (size_t)threads > batch) threads = (int)batch;
-    unsigned char *work = malloc((size_t)threads * raw + batch * (size_t)bound);
-    uLongf *len = malloc(batch * sizeof *len);
-    int *zerr = malloc(batch * sizeof *zerr);
+    unsigned char *work = NULL;
+    uLongf *len = NULL;
+    int *zerr = NULL;
+    /* One compressor per thread: libdeflate's are not for concurrent use. */
+    struct libdeflate_compressor **comp = calloc((size_t)threads, sizeof *comp);
+    if (!comp) {
+        s = QA_FAIL(QA_ERR_NOMEM, "%s: %d DEFLATE compressors", st->path, threads);
+        goto cleanup;
+    }
+    for (int t = 0; t < threads; t++) {
+        comp[t] = libdeflate_alloc_compressor(cc->level);
+        if (!comp[t]) {
+            s = QA_FAIL(QA_ERR_NOMEM, "%s: a DEFLATE compressor at level %d", st->path, cc->level);
+            goto cleanup;
+        }
+    }
+    size_t bound = libdeflate_zlib_compress_bound(comp[0], raw);
+    if (bound < (size_t)compressBound((uLong)raw)) bound = (size_t)compressBound((uLong)raw);
+    work = malloc((size_t)threads * raw + batch * bound);
+    len = malloc(batch * sizeof *len);
+    zerr = malloc(batch * sizeof *zerr);
     if (!work || !len || !zerr) {
         s = QA_FAIL(QA_ERR_NOMEM, "%s: chunk buffers (%d threads x %zu bytes)", st->path, threads, raw);
         goto cleanup;
@@ -842,17 +864,20 @@ static qa_status write_direct(qa_store_t *st, hid_t dset, const chunk_codec *cc,
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
         for (long long k = 0; k < (long long)nb; k++) {
             size_t c = b0 + (size_t)k;
-            unsigned char *sh = work + (size_t)thread_num() * raw;
+            const int tn = thread_num();
+            unsigned char *sh = work + (size_t)tn * raw;
             chunk_shuffle(in, nt, ns, nt, c / nct * cc->cs, c % nct * cc->ct, cc, sh);
-            len[k] = bound;
-            zerr[k] = compress2(zout + (size_t)k * bound, &len[k], sh, (uLong)raw, cc->level);
+            /* 0 would mean the stream did not fit, which `bound` rules out */
+            size_t n = libdeflate_zlib_compress(comp[tn], sh, raw, zout + (size_t)k * bound, bound);
+            len[k] = (uLongf)n;
+            zerr[k] = n > 0 ? Z_OK : Z_BUF_ERROR;
         }
         for (size_t k = 0; k < nb && s == QA_OK; k++) {
             size_t c = b0 + k;
             hsize_t off[2] = {s0 + c / nct * cc->cs, t0 + c % nct * cc->ct};
             if (zerr[k] != Z_OK)
                 s = QA_FAIL(zerr[k] == Z_MEM_ERROR ? QA_ERR_NOMEM : QA_ERR_IO,
-                            "%s: zlib compress2 of the chunk at [%llu, %llu]: %s", st->path,
+                            "%s: DEFLATE of the chunk at [%llu, %llu]: %s", st->path,
                             (unsigned long long)off[0], (unsigned long long)off[1], zError(zerr[k]));
             else if (H5Dwrite_chunk(dset, H5P_DEFAULT, 0, off, (size_t)len[k], zout + k * bound) < 0)
                 s = QA_H5_FAIL(dset, NULL, "cannot write a chunk of the panel");
@@ -861,6 +886,8 @@ static qa_status write_direct(qa_store_t *st, hid_t dset, const chunk_codec *cc,
         }
     }
 cleanup:
+    for (int t = 0; comp && t < threads; t++) libdeflate_free_compressor(comp[t]); /* accepts NULL */
+    free(comp);
     free(work);
     free(len);
     free(zerr);

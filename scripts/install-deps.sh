@@ -16,7 +16,7 @@ LIBS="libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
       librdkafka-dev kcat
       libslurm-dev slurm-wlm slurmctld slurmd munge
       libsqlite3-dev sqlite3 libmicrohttpd-dev libquickfix-dev
-      libjansson-dev libyaml-dev libssl-dev zlib1g-dev
+      libjansson-dev libyaml-dev libssl-dev zlib1g-dev libdeflate-dev
       libjwt-dev libargon2-dev libgnutls28-dev"
 # qa serve's tests: the dashboard in a real browser (npm's playwright-core drives Debian's
 # chromium), curl for the route x role matrix, wrk for its benchmark.

@@ -2,7 +2,7 @@
 # The market store's direct chunk writes (datasets/store.c: chunks shuffled and deflated
 # in threads, stored with H5Dwrite_chunk) against HDF5's own filters (H5Dwrite, forced by
 # QA_STORE_DIRECT_CHUNKS=0): the same import written both ways must give stores whose
-# every dataset has the same bits and every chunk the same stored bytes, read with h5py
+# every dataset has the same bits and every chunk the same bytes once inflated, read with h5py
 # (store_compare.py). On the shipped sample's presets always; on the full sp500-daily
 # preset when $QA_DATA_ROOT holds it (502 files, ~10 s), else that part says "skipped".
 QA="$1"; SRC="$2"; PY="${3:-/usr/bin/python3}"
