@@ -837,6 +837,7 @@ static qa_status write_direct(qa_store_t *st, hid_t dset, const chunk_codec *cc,
     uLongf *len = NULL;
     int *zerr = NULL;
     /* One compressor per thread: libdeflate's are not for concurrent use. */
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): the elements are pointers, one per thread */
     struct libdeflate_compressor **comp = calloc((size_t)threads, sizeof *comp);
     if (!comp) {
         s = QA_FAIL(QA_ERR_NOMEM, "%s: %d DEFLATE compressors", st->path, threads);
