@@ -17,7 +17,11 @@ const char *qa_simd_name(qa_simd s) { return (int)s >= 0 && s < QA_SIMD_COUNT ? 
 qa_simd qa_simd_detected(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return QA_SIMD_PORTABLE;
-    return __builtin_cpu_supports("avx512f") ? QA_SIMD_AVX512 : QA_SIMD_AVX2;
+    /* F with VL, DQ and BW: the AVX-512 paths use the 256-bit and mask encodings too, and
+     * every AVX-512 CPU but Xeon Phi has all four (Phi takes the AVX2 paths). */
+    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+    return avx512 ? QA_SIMD_AVX512 : QA_SIMD_AVX2;
 #else
     return QA_SIMD_PORTABLE;
 #endif

@@ -17,7 +17,7 @@ extern "C" {
 typedef enum qa_simd {
     QA_SIMD_PORTABLE = 0, /* baseline x86-64 (SSE2) or any other architecture */
     QA_SIMD_AVX2 = 1,     /* AVX2 + FMA */
-    QA_SIMD_AVX512 = 2,   /* AVX-512F (on top of AVX2 + FMA) */
+    QA_SIMD_AVX512 = 2,   /* AVX-512 F, VL, DQ and BW (on top of AVX2 + FMA) */
     QA_SIMD_COUNT = 3
 } qa_simd;
 

@@ -757,10 +757,11 @@ static qa_status import_per_symbol(const qa_import_cfg *cfg, const parse_ctx *pc
         free(local);
         local = NULL;
         uint64_t nT = 0;
-        if (st == QA_OK && rank == 0) {
+        if (st == QA_OK && rank == 0) { /* each rank's grid is sorted: merge the runs */
             size_t n = 0;
-            for (int r = 0; r < size; r++) n += counts[r] / sizeof(int64_t);
-            nT = sort_unique(all, n);
+            for (int r = 0; r < size; r++) counts[r] /= sizeof(int64_t);
+            st = union_runs(all, counts, (size_t)size, &n);
+            nT = n;
         }
         free(counts);
         st = qa_comm_agree(comm, st);

@@ -682,21 +682,11 @@ __attribute__((target("avx512f,avx512vl,avx512dq"))) static void task_body_avx51
                                                                                    int series) {
     task_body(jb, o, t, p0, np, series);
 }
-/* AVX512VL and DQ beside F (every AVX-512 server CPU but Xeon Phi has them). */
-static int has_avx512vl_dq(void) {
-    static int known = -1;
-    int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
-    if (k < 0) {
-        k = __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-        __atomic_store_n(&known, k, __ATOMIC_RELAXED);
-    }
-    return k;
-}
 #endif
 
 static void run_task_body(const job *jb, const qa_bt_obs *o, task_mem *t, size_t p0, int np, int series) {
 #ifdef QA_BT_AVX2_CLONE
-    if (qa_simd_level() >= QA_SIMD_AVX512 && has_avx512vl_dq()) {
+    if (qa_simd_level() >= QA_SIMD_AVX512) { /* the level includes VL and DQ */
         task_body_avx512(jb, o, t, p0, np, series);
         return;
     }
