@@ -146,10 +146,7 @@ QA_NN_SIMD_BODY void bias_act_row_fast_body(qa_nn_act act, int cols, const float
         for (int c = 0; c < cols; c++) y[c] = y[c] < 0.0f ? 0.0f : y[c];
     } else if (act == QA_NN_ACT_GELU) {
 #pragma omp simd
-        for (int c = 0; c < cols; c++) {
-            float h = y[c];
-            y[c] = 0.5f * h * (1.0f + qa_nn_tanh_fast(QA_NN_GELU_K0 * (h + QA_NN_GELU_K1 * h * h * h)));
-        }
+        for (int c = 0; c < cols; c++) y[c] = qa_nn_gelu_fast(y[c]);
     }
 }
 QA_NN_SIMD_DISPATCH(bias_act_row_fast, (qa_nn_act act, int cols, const float *x, const float *bias, float *y), (act, cols, x, bias, y))
@@ -200,11 +197,7 @@ QA_NN_SIMD_BODY void bias_act_grad_row_fast_body(qa_nn_act act, int cols, const 
             for (int c = 0; c < nc; c++) dxc[c] = h[c] > 0.0f ? dyc[c] : 0.0f;
         } else if (act == QA_NN_ACT_GELU) {
 #pragma omp simd
-            for (int c = 0; c < nc; c++) {
-                float hv = h[c], t = qa_nn_tanh_fast(QA_NN_GELU_K0 * (hv + QA_NN_GELU_K1 * hv * hv * hv));
-                float d = 0.5f * (1.0f + t) + 0.5f * hv * (1.0f - t * t) * QA_NN_GELU_K0 * (1.0f + 3.0f * QA_NN_GELU_K1 * hv * hv);
-                dxc[c] = dyc[c] * d;
-            }
+            for (int c = 0; c < nc; c++) dxc[c] = dyc[c] * qa_nn_gelu_grad_fast(h[c]);
         } else if (dxc != dyc) {
             memcpy(dxc, dyc, (size_t)nc * sizeof *dxc);
         }

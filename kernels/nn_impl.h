@@ -29,7 +29,8 @@
  * them (libm calls block vectorisation without -ffast-math). Branch-free; NaN in gives
  * NaN out. Accuracy against double-precision libm (tested over [-20, 20] in
  * tests/kernels/test_nn_layers.c): |error| <= 3e-7 absolute for tanh and sigmoid,
- * <= 4 ulp relative for exp on [-87, 88]. The reference path uses libm instead. */
+ * <= 4 ulp relative for exp on [-87, 88], <= 3e-7 max(|h|, 1) for GELU and its
+ * derivative. The reference path uses libm instead. */
 
 /* Hot loop functions in AVX-512, AVX2 and baseline (x86-64 SSE2) versions, picked per
  * call by the process's SIMD level (common/cpu.h, capped by QA_SIMD). A file writes the
@@ -62,12 +63,10 @@
 #define QA_NN_GELU_K0 0.7978845608028654f /* sqrt(2/pi) */
 #define QA_NN_GELU_K1 0.044715f
 
-/* exp(x): Cody-Waite reduction x = n ln2 + r with |r| <= ln2/2, a degree-6 Taylor
- * polynomial for e^r (truncation <= |r|^7/5040 = 1.2e-7 relative), and 2^n built from
- * exponent bits. Input clamped to [-87, 88] so 2^n stays a normal float. */
-static inline float qa_nn_exp_fast(float x0) {
-    float x = x0 > -87.0f ? x0 : -87.0f; /* NaN -> -87 keeps the int conversion defined */
-    x = x < 88.0f ? x : 88.0f;
+/* exp(x) for x in [-87, 88] (no NaN), where 2^n stays a normal float: Cody-Waite
+ * reduction x = n ln2 + r with |r| <= ln2/2, a degree-6 Taylor polynomial for e^r
+ * (truncation <= |r|^7/5040 = 1.2e-7 relative), and 2^n built from exponent bits. */
+static inline float qa_nn_exp_core(float x) {
     float n = x * 1.44269504088896341f + 12582912.0f; /* round to nearest via 1.5 * 2^23 */
     n -= 12582912.0f;
     float r = x - n * 0.693359375f;
@@ -82,7 +81,14 @@ static inline float qa_nn_exp_fast(float x0) {
     int32_t bits = ((int32_t)n + 127) * 8388608; /* (n + 127) << 23, n in [-126, 127] */
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    float res = p * scale;
+    return p * scale;
+}
+
+/* exp(x) for any x: clamped to [-87, 88] for qa_nn_exp_core, NaN passed through. */
+static inline float qa_nn_exp_fast(float x0) {
+    float x = x0 > -87.0f ? x0 : -87.0f; /* NaN -> -87 keeps the int conversion defined */
+    x = x < 88.0f ? x : 88.0f;
+    float res = qa_nn_exp_core(x);
     return x0 == x0 ? res : x0;
 }
 
@@ -103,6 +109,31 @@ static inline float qa_nn_tanh_fast(float x) {
 
 /* sigmoid(x) = 1 / (1 + e^{-x}). */
 static inline float qa_nn_sigmoid_fast(float x) { return 1.0f / (1.0f + qa_nn_exp_fast(-x)); }
+
+/* GELU's tanh form through the logistic function: 1/2 (1 + tanh u) = 1 / (1 + e^{-2u}),
+ * so gelu(h) = h / (1 + e^{-2u}) with u = K0 (h + K1 h^3): one exp and one division and
+ * no branch, where the tanh form pays for both tanh branches on every vector (about 3x
+ * the time) and cancels in 1 + tanh u for h < 0. -2u is clamped at 80 so that e^{-2u}
+ * stays far from overflow and the logistic value a normal float (subnormal operands are
+ * slow); that changes results only below h = -8.6, where they are below |h| 2e-35.
+ * Error: exp's 1.2e-7 relative and a few roundings, under 3e-7 max(|h|, 1) for value and
+ * derivative (test_nn_layers measures 1.2e-7 and 1.8e-7). */
+static inline float qa_nn_gelu_exp(float h) {
+    float h2 = h * h;
+    float a = h * (-2.0f * QA_NN_GELU_K0 + (-2.0f * QA_NN_GELU_K0 * QA_NN_GELU_K1) * h2);
+    a = a > -87.0f ? a : -87.0f; /* NaN -> -87: h itself carries the NaN through */
+    return qa_nn_exp_core(a < 80.0f ? a : 80.0f);
+}
+static inline float qa_nn_gelu_fast(float h) { return h / (1.0f + qa_nn_gelu_exp(h)); }
+/* d/dh h s(2u) = s + h 2u' s (1 - s), with s (1 - s) = e s^2 (no cancellation at s ~ 1).
+ * h is clamped to [-10, 10] in the second term only, so that h^2 cannot overflow: beyond
+ * it e s^2 < 2e-35 and the term is below 3e-33 either way. */
+static inline float qa_nn_gelu_grad_fast(float h) {
+    float e = qa_nn_gelu_exp(h), s = 1.0f / (1.0f + e);
+    float hc = h < -10.0f ? -10.0f : h; /* NaN stays NaN: the clamped exp argument lost it */
+    hc = hc > 10.0f ? 10.0f : hc;
+    return s + 2.0f * QA_NN_GELU_K0 * hc * (e * s * s) * (1.0f + 3.0f * QA_NN_GELU_K1 * hc * hc);
+}
 
 
 #ifdef __cplusplus

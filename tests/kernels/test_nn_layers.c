@@ -223,6 +223,28 @@ static void test_fast_math(void) {
              qa_nn_sigmoid_fast(INFINITY) == 1.0f && isnan(qa_nn_sigmoid_fast(NAN)));
 }
 
+/* The fast GELU (logistic form) and its derivative against the tanh form in double over
+ * [-20, 20], relative to max(|h|, 1): the documented budget is 3e-7 (kernels/nn_impl.h). */
+static void test_fast_gelu(void) {
+    double worst_g = 0, worst_d = 0;
+    for (int i = -200000; i <= 200000; i++) {
+        float h = (float)i * 1e-4f;
+        double hd = h, t = tanh(0.7978845608028654 * (hd + 0.044715 * hd * hd * hd));
+        double g = 0.5 * hd * (1.0 + t);
+        double d = 0.5 * (1.0 + t) + 0.5 * hd * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * hd * hd);
+        double scale = fmax(fabs(hd), 1.0);
+        worst_g = fmax(worst_g, fabs(qa_nn_gelu_fast(h) - g) / scale);
+        worst_d = fmax(worst_d, fabs(qa_nn_gelu_grad_fast(h) - d) / scale);
+    }
+    printf("  fast gelu worst: value %.3g, derivative %.3g (relative to max(|h|, 1))\n", worst_g, worst_d);
+    QA_CHECK(worst_g <= 3e-7);
+    QA_CHECK(worst_d <= 3e-7);
+    QA_CHECK(qa_nn_gelu_fast(0.0f) == 0.0f && qa_nn_gelu_fast(INFINITY) == INFINITY && isnan(qa_nn_gelu_fast(NAN)));
+    QA_CHECK(qa_nn_gelu_fast(-1e30f) <= 0.0f && qa_nn_gelu_fast(-1e30f) > -1e-4f); /* tends to 0 from below */
+    QA_CHECK(qa_nn_gelu_grad_fast(1e30f) == 1.0f && fabsf(qa_nn_gelu_grad_fast(-1e30f)) < 1e-30f &&
+             isnan(qa_nn_gelu_grad_fast(NAN)));
+}
+
 static void test_bias_act_hand(void) {
     nn_env envs[2] = {nn_env_cpu(1, 1), nn_env_cpu(0, 1)};
     for (int e = 0; e < 2; e++) {
@@ -269,8 +291,8 @@ static double act_loss(void *p) {
 /* Forward against the double formula and gradient checks, for each activation, with and
  * without dropout, on the reference and the optimised path. ReLU inputs are kept at
  * least 1e-3 away from the kink so central differences are exact there. Forward
- * budget: the fast GELU differs from double by <= 0.5|h| * 3e-7 (tanh error) plus
- * float rounding (a few ulp): 2e-6 absolute + 2e-6 relative for |h| < 6. */
+ * budget: the fast GELU differs from double by <= 3e-7 max(|h|, 1) (test_fast_gelu)
+ * plus float rounding (a few ulp): 2e-6 absolute + 2e-6 relative for |h| < 6. */
 static void test_bias_act_grad(void) {
     nn_env envs[2] = {nn_env_cpu(1, 1), nn_env_cpu(0, 2)};
     const int rows = 5, cols = 37;
@@ -875,7 +897,7 @@ int main(int argc, char **argv) {
     nn_test_seed();
     static const qa_test_case gpu[] = {QA_CASE(test_gpu_gemm), QA_CASE(test_gpu_layers)};
     static const qa_test_case cpu[] = {QA_CASE(test_gemm_hand), QA_CASE(test_gemm_random),
-                                       QA_CASE(test_linear_hand_and_grad), QA_CASE(test_fast_math),
+                                       QA_CASE(test_linear_hand_and_grad), QA_CASE(test_fast_math), QA_CASE(test_fast_gelu),
                                        QA_CASE(test_bias_act_hand), QA_CASE(test_bias_act_grad),
                                        QA_CASE(test_dropout_mask), QA_CASE(test_layernorm), QA_CASE(test_losses_hand),
                                        QA_CASE(test_losses_random), QA_CASE(test_adamw_hand),
