@@ -1189,6 +1189,14 @@ static qa_status import_lobster(const qa_import_cfg *cfg, const parse_ctx *pc, c
         QA_TRY(parse_value(mcsv, "price", qa_csv_field(mcsv, 4), 0, &price));
         QA_TRY(parse_value(bcsv, "ask_price_1", qa_csv_field(bcsv, 0), 0, &askp));
         QA_TRY(parse_value(bcsv, "bid_price_1", qa_csv_field(bcsv, 2), 0, &bidp));
+        /* LOBSTER times are seconds after midnight, event types 1..7 (its documentation):
+         * anything else is not a LOBSTER file, and would overflow the conversions below. */
+        if (!(t >= 0.0 && t <= 86400.0))
+            QA_TRY_FAIL(QA_ERR_FORMAT, "%s:%ld: field 'time': %.9g is not seconds after midnight (0 to 86400)",
+                        msg_path, qa_csv_line(mcsv), t);
+        if (!(type >= 1.0 && type <= 7.0 && type == (double)(int)type))
+            QA_TRY_FAIL(QA_ERR_FORMAT, "%s:%ld: field 'type': %.9g is not a LOBSTER event type (an integer 1 to 7)",
+                        msg_path, qa_csv_line(mcsv), type);
         if (t < prev_t)
             QA_TRY_FAIL(QA_ERR_FORMAT, "%s:%ld: field 'time': %.9f is earlier than the previous event", msg_path,
                         qa_csv_line(mcsv), t);

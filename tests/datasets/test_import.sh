@@ -72,6 +72,18 @@ if "$QA" -q data import --input "$W/endless.csv.gz" --out "$W/endless.h5" > "$W/
 elif grep -q "endless.csv.gz:2: a record longer than 16 MiB" "$W/log" && [ ! -e "$W/endless.h5" ]; then ok "an endless line is refused at 16 MiB"
 else ko "endless line: $(cat "$W/log")"; fi
 
+# LOBSTER events with a type outside 1..7 or a time outside the day are refused by name.
+printf '5850100,100,5849900,100\n' > "$W/lob_ob.csv"
+for bad in "34200.1,9,1,100,5850000,1|field 'type': 9 is not a LOBSTER event type" \
+           "1e300,4,1,100,5850000,1|field 'time': 1e+300 is not seconds after midnight"; do
+    printf '%s\n' "${bad%%|*}" > "$W/lob_msg.csv"
+    if "$QA" -q data import --input "$W/lob_msg.csv" --set layout=lobster --set "lobster.orderbook=$W/lob_ob.csv" \
+        --set lobster.date=2012-06-21 --set lobster.symbol=X --set lobster.levels=1 --out "$W/lob.h5" > "$W/log" 2>&1; then
+        ko "LOBSTER '${bad%%|*}' was accepted"
+    elif grep -q "lob_msg.csv:1: ${bad#*|}" "$W/log" && [ ! -e "$W/lob.h5" ]; then ok "LOBSTER: ${bad#*|}"
+    else ko "LOBSTER '${bad%%|*}': $(cat "$W/log")"; fi
+done
+
 # 2. Every preset on the shipped sample.
 for p in sp500-daily etf-daily stocks-5min crypto-1m lobster; do
     if "$QA" -q data import --preset $p --data-root "$SAMPLE" --out "$W/$p.h5" > "$W/log" 2>&1; then ok "preset $p"
