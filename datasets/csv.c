@@ -1,20 +1,34 @@
-/* Buffered CSV record reader on zlib's gzread (transparent for uncompressed files). */
+/* Buffered CSV record reader on zlib's gzread (transparent for uncompressed files); a
+ * small single-member gzip file is inflated whole by libdeflate instead. */
 #include "datasets/csv.h"
 
-#include <errno.h>   /* errno from strtod/strtoll */
-#include <stdio.h>   /* snprintf */
-#include <stdint.h>  /* uint64_t */
-#include <stdlib.h>  /* malloc, strtod */
-#include <string.h>  /* memchr, memmove */
-#include <zlib.h>    /* gzopen, gzread */
+#include <errno.h>      /* errno from strtod/strtoll */
+#include <libdeflate.h> /* libdeflate_gzip_decompress_ex: the whole-file path */
+#include <stdio.h>      /* snprintf, fopen, fread */
+#include <stdint.h>     /* uint64_t */
+#include <stdlib.h>     /* malloc, strtod */
+#include <string.h>     /* memchr, memmove */
+#include <sys/stat.h>   /* fstat: the compressed size */
+#include <zlib.h>       /* gzopen, gzread */
 
 #include "common/fs.h" /* QA_PATH_MAX */
 #include "common/mem.h"
 
 enum { CSV_BUF = 256 * 1024 }; /* bytes per gzread */
 
+/* A gzip file of at most WHOLE_MAX_IN bytes whose trailer gives at most WHOLE_MAX_OUT
+ * uncompressed bytes is read and inflated in one call by libdeflate, 2-3x faster than
+ * zlib's streaming inflate (the import's daily files: 0.26 s instead of 0.6-0.8 s for
+ * 191 MB, one core). The bounds keep a reader's memory at their sum; larger files,
+ * multi-member or damaged ones stream through zlib as before, which also words the
+ * errors. */
+#define WHOLE_MAX_IN (16L << 20)
+#define WHOLE_MAX_OUT (64UL << 20)
+
 struct qa_csv {
-    gzFile gz;
+    gzFile gz;      /* NULL when the whole file is in buf */
+    int started;    /* the first fill has run (it may inflate the file whole) */
+    int whole_ok;   /* the fast path is on: a small gzip file may be inflated whole */
     char path[QA_PATH_MAX];
     char delim;
     char *buf;      /* raw input window */
@@ -36,6 +50,53 @@ struct qa_csv {
 
 enum { CLS_PLAIN = 0, CLS_DELIM = 1, CLS_NL = 2, CLS_SLOW = 3 };
 
+/* The compressed file `f` (n bytes) inflated into a new buffer, or NULL when it is not
+ * one small, intact, single-member gzip stream (the caller then streams it with zlib). */
+static char *gunzip_small(FILE *f, long n, size_t *len) {
+    unsigned char *in = malloc((size_t)n);
+    char *outb = NULL;
+    if (!in || fread(in, 1, (size_t)n, f) != (size_t)n || in[0] != 0x1f || in[1] != 0x8b) goto done;
+    /* ISIZE, the trailer's uncompressed length mod 2^32: only a hint, checked below */
+    size_t isize = (size_t)in[n - 4] | (size_t)in[n - 3] << 8 | (size_t)in[n - 2] << 16 | (size_t)in[n - 1] << 24;
+    if (isize > WHOLE_MAX_OUT) goto done;
+    outb = malloc(isize ? isize : 1);
+    struct libdeflate_decompressor *d = outb ? libdeflate_alloc_decompressor() : NULL;
+    size_t used = 0, got = 0;
+    /* success only if the one member is the whole file and inflates to exactly isize */
+    int ok = d && libdeflate_gzip_decompress_ex(d, in, (size_t)n, outb, isize, &used, &got) == LIBDEFLATE_SUCCESS &&
+             used == (size_t)n && got == isize;
+    libdeflate_free_decompressor(d); /* accepts NULL */
+    if (!ok) {
+        free(outb);
+        outb = NULL;
+    }
+    *len = isize;
+done:
+    free(in);
+    return outb;
+}
+
+/* Puts the whole inflated file in c->buf when gunzip_small can; returns 1 if it did. */
+static int inflate_whole(qa_csv_t *c) {
+    FILE *f = fopen(c->path, "rb");
+    if (!f) return 0;
+    struct stat stbuf;
+    char *whole = NULL;
+    size_t len = 0;
+    if (fstat(fileno(f), &stbuf) == 0 && S_ISREG(stbuf.st_mode) && stbuf.st_size >= 18 &&
+        stbuf.st_size <= WHOLE_MAX_IN) /* 18: the smallest gzip member */
+        whole = gunzip_small(f, (long)stbuf.st_size, &len);
+    (void)fclose(f); /* read-only stream: a close error loses nothing */
+    if (!whole) return 0;
+    free(c->buf);
+    c->buf = whole;
+    c->len = len;
+    c->pos = 0;
+    c->eof = 1;
+    c->bytes = len;
+    return 1;
+}
+
 qa_status qa_csv_open(const char *path, char delimiter, qa_csv_t **out) {
     qa_csv_t *c = calloc(1, sizeof *c);
     if (!c) return QA_FAIL(QA_ERR_NOMEM, "csv reader");
@@ -54,6 +115,7 @@ qa_status qa_csv_open(const char *path, char delimiter, qa_csv_t **out) {
         qa_csv_close(c);
         return QA_FAIL(QA_ERR_NOMEM, "csv reader");
     }
+    c->whole_ok = 1;
     c->gz = gzopen(path, "rb");
     if (!c->gz) {
         qa_status s = QA_FAIL(QA_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "gzopen failed");
@@ -71,12 +133,23 @@ void qa_csv_close(qa_csv_t *c) {
     QA_FREE_ALL(c->buf, c->rec, c->fields, c);
 }
 
-void qa_csv_set_fast(qa_csv_t *c, int on) { c->fast = on && c->cls[(unsigned char)c->delim] == CLS_DELIM; }
+void qa_csv_set_fast(qa_csv_t *c, int on) {
+    c->fast = on && c->cls[(unsigned char)c->delim] == CLS_DELIM;
+    c->whole_ok = on;
+}
 
 /* Ensures at least one unread byte is buffered; returns 0 at EOF, -1 on error. */
 static int fill(qa_csv_t *c) {
     if (c->pos < c->len) return 1;
     if (c->eof) return 0;
+    if (!c->started) { /* the first read: decided here, so that qa_csv_set_fast can still say no */
+        c->started = 1;
+        if (c->whole_ok && inflate_whole(c)) {
+            gzclose(c->gz); /* only opened: nothing read, nothing to report */
+            c->gz = NULL;
+            return c->len > 0;
+        }
+    }
     int n = gzread(c->gz, c->buf, CSV_BUF);
     if (n < 0) return -1;
     if (n == 0) {
@@ -136,6 +209,11 @@ static size_t trim_field(char *rec, size_t start, size_t end) {
  * returns 0 with nothing consumed and the slow path takes it (at most a couple of lines
  * per 256 KiB window in ordinary files). Returns 1 for a record, 2 for a blank line (consumed), 0 to fall back,
  * -1 (status in *st) when the field table cannot grow. */
+/* A file inflated whole is one window, so a line there may be longer than the slow
+ * path's record bound: the fast path leaves lines from half that bound on to the slow
+ * path, which accepts or refuses them as it would any line. */
+#define FAST_MAX_LINE ((size_t)QA_CSV_MAX_RECORD / 2)
+
 static int next_fast(qa_csv_t *c, qa_status *st) {
     char *p = c->buf + c->pos, *end = c->buf + c->len, *q = p;
     c->nfields = 0;
@@ -149,10 +227,12 @@ static int next_fast(qa_csv_t *c, qa_status *st) {
             cr = 1; /* CRLF: the slow path drops the CR, so the line ends here */
             break;
         }
+        if ((size_t)(q - p) >= FAST_MAX_LINE) return 0;
         if ((*st = field_push(c, fstart)) != QA_OK) return -1;
         fstart = (size_t)(q - c->buf) + 1;
     }
     if (q == end) return 0; /* no newline in the window: the slow path refills */
+    if ((size_t)(q - p) >= FAST_MAX_LINE) return 0;
     if ((*st = field_push(c, fstart)) != QA_OK) return -1;
     /* Terminate every field (the byte after each is a delimiter or the newline). */
     for (size_t i = 1; i < c->nfields; i++) c->buf[c->fields[i] - 1] = '\0';

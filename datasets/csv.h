@@ -1,6 +1,8 @@
-/* Streaming CSV reader over plain or gzip-compressed files (zlib reads both).
+/* Streaming CSV reader over plain or gzip-compressed files (zlib reads both; a gzip file
+ * of at most 16 MiB that inflates to at most 64 MiB is inflated whole by libdeflate).
  *
- * Reads one record at a time with bounded memory (a 256 KiB buffer plus the longest
+ * Reads one record at a time with bounded memory (a 256 KiB buffer, or the small gzip
+ * file and its inflated text, plus the longest
  * line, at most QA_CSV_MAX_RECORD bytes: a longer record is an error), refuses NUL bytes
  * (they would cut a field short), tracks line numbers for error messages, splits on a one-character delimiter
  * and understands RFC 4180 double-quoted fields ("" inside quotes is a quote). Fields
@@ -24,9 +26,10 @@ qa_status qa_csv_open(const char *path, char delimiter, qa_csv_t **out);
 void qa_csv_close(qa_csv_t *csv);
 
 /* Lines without quotes, CRs (but one before the newline) or NULs are split in place in
- * the read buffer, with no copy (the fast path, on by default); off, every record takes
- * the byte-by-byte reference path. Both yield the same records: the switch is for tests
- * and measurements. */
+ * the read buffer, with no copy, and a small gzip file is inflated whole at the first
+ * read (the fast path, on by default); off (before the first qa_csv_next), every record
+ * takes the byte-by-byte reference path over zlib's streaming reader. Both yield the same
+ * records: the switch is for tests and measurements. */
 void qa_csv_set_fast(qa_csv_t *csv, int on);
 
 /* Reads the next record. Returns QA_OK with *nfields set, or QA_ERR_NOT_FOUND at end of
@@ -39,7 +42,8 @@ const char *qa_csv_field(const qa_csv_t *csv, size_t i);
 /* Line number (1-based) where the current record starts. */
 long qa_csv_line(const qa_csv_t *csv);
 const char *qa_csv_path(const qa_csv_t *csv);
-/* Uncompressed bytes consumed so far (for progress and throughput). */
+/* Uncompressed bytes read so far (for progress and throughput): all of them from the
+ * first record on for a file inflated whole. */
 unsigned long long qa_csv_bytes(const qa_csv_t *csv);
 
 /* Parses a decimal number ("-12.5e3", "41969028.638309") exactly as strtod would

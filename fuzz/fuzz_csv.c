@@ -11,7 +11,8 @@
  *           zone (UTC, America/New_York, +05:30, Asia/Tokyo); 5 wide field volume; 6 no
  *           volume column; 7 skip the raw-reader pass
  * Before the import each file is read record by record with the reader alone, by its fast
- * path (plain lines split in place) and its byte-by-byte path in lockstep: any difference
+ * path (a small gzip file inflated whole by libdeflate, plain lines split in place) and
+ * its byte-by-byte path over zlib's streaming reader in lockstep: any difference
  * in status, field count, field text or line number traps. Every field goes through the
  * number and time parsers the importer uses. An odd-sized input imports with keep_mb 1
  * (pass-1 values kept), an even-sized one reads every file twice. */
