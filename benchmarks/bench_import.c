@@ -1,8 +1,9 @@
 /* CSV import throughput (rows/s, MB/s of uncompressed CSV) for a preset over a data
  * root, with 1 OpenMP thread and with all threads (and under mpirun with N ranks).
  *
- * usage: bench_import [data-root] [preset] [keep_mb]   (defaults: ../shared/datasets sp500-daily,
- *        the preset's keep_mb)
+ * usage: bench_import [data-root] [preset] [keep_mb] [deflate_level]   (defaults:
+ *        ../shared/datasets sp500-daily, the preset's keep_mb, the importer's level 4;
+ *        another level is named in the backend, "... deflate 0")
  *
  * MB is the uncompressed CSV the import read: each file once while the importer keeps
  * pass-1 values (keep_mb), twice for files read again (keep_mb 0, the streaming path,
@@ -35,6 +36,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (argc > 3) cfg.keep_mb = atoll(argv[3]);
+    if (argc > 4) cfg.deflate_level = atoll(argv[4]);
+    char level[32] = "";
+    if (cfg.deflate_level != 4) snprintf(level, sizeof level, " deflate %lld", cfg.deflate_level);
     char in[4096];
     snprintf(in, sizeof in, "%s/%s", root, ((const char **)cfg.files.items)[0]);
     const char *files[1] = {in};
@@ -64,8 +68,8 @@ int main(int argc, char **argv) {
         }
         rep.rows = (unsigned long long)sums[0];
         rep.bytes = (unsigned long long)sums[1];
-        char backend[32], sz[64];
-        snprintf(backend, sizeof backend, "%dr x %dt%s", size, th, cfg.keep_mb ? "" : " read twice");
+        char backend[64], sz[64];
+        snprintf(backend, sizeof backend, "%dr x %dt%s%s", size, th, cfg.keep_mb ? "" : " read twice", level);
         snprintf(sz, sizeof sz, "%zu sym, %.0f MB csv", rep.symbols, (double)rep.bytes / 1e6);
         if (rank == 0) {
             qa_bench_result r = {preset, backend, sz, med, (double)rep.rows, "rows", (double)rep.bytes, 0};

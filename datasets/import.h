@@ -52,6 +52,7 @@ typedef struct qa_import_cfg {
     const char *start, *end;    /* optional date range, inclusive */
     const char *delimiter;
     long long keep_mb;          /* per-symbol: MiB of pass-1 values kept per rank (0 = read files twice) */
+    long long deflate_level;    /* the store's panels: 0 (stored as is) .. 9; default 4 */
     /* market metadata */
     const char *frequency;
     long long bar_seconds;

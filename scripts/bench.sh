@@ -139,6 +139,7 @@ for b in "$BUILD"/benchmarks/bench_*; do
         # The pandas baseline reads the same files right after, in the same run.
         if [ -d "$DATA_ROOT/us_equities_daily/stocks" ]; then
             run "$b" "$DATA_ROOT" sp500-daily
+            run "$b" "$DATA_ROOT" sp500-daily 512 0 # the uncompressed store (deflate_level 0)
             if has_py pandas; then run "$PY" benchmarks/bench_import_pandas.py "$DATA_ROOT"
             else skip "$PY benchmarks/bench_import_pandas.py $DATA_ROOT" "pandas not importable by $PY (python3-pandas)"; fi
         else skip "$b $DATA_ROOT sp500-daily" "no $DATA_ROOT/us_equities_daily (set QA_DATA_ROOT)"; fi ;;

@@ -89,6 +89,21 @@ for p in sp500-daily etf-daily stocks-5min crypto-1m lobster; do
     if "$QA" -q data import --preset $p --data-root "$SAMPLE" --out "$W/$p.h5" > "$W/log" 2>&1; then ok "preset $p"
     else ko "preset $p"; cat "$W/log"; fi
 done
+# deflate_level 0 and 9: the same values, the level in the file's attribute and filters.
+for lv in 0 9; do
+    "$QA" -q data import --preset sp500-daily --data-root "$SAMPLE" --set deflate_level=$lv --out "$W/lv$lv.h5" > "$W/log" 2>&1 \
+        || { ko "deflate_level $lv: $(cat "$W/log")"; continue; }
+    if "$PY" - "$W/sp500-daily.h5" "$W/lv$lv.h5" $lv <<'PYEOF'; then ok "deflate_level $lv: same values, level stored"; else ko "deflate_level $lv"; fi
+import sys, h5py, numpy as np
+a, b, lv = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r"), int(sys.argv[3])
+assert int(b.attrs["deflate_level"]) == lv, b.attrs["deflate_level"]
+for f in ("open", "high", "low", "close", "volume"):
+    x, y = a["bars/" + f], b["bars/" + f]
+    assert np.array_equal(x[...], y[...], equal_nan=True), f
+    assert y.compression == (None if lv == 0 else "gzip") and (lv == 0 or y.compression_opts == lv), (f, y.compression)
+assert np.array_equal(a["time"][...], b["time"][...])
+PYEOF
+done
 "$QA" data info "$W/sp500-daily.h5" > "$W/info" 2>&1 && grep -q "16 symbols" "$W/info" && ok "info: 16 symbols" || { ko "info"; cat "$W/info"; }
 "$QA" data info --json --stats "$W/sp500-daily.h5" > "$W/info.json" 2>&1 && ok "info --json --stats" || ko "info --json"
 "$QA" data validate "$W/sp500-daily.h5" > "$W/val" 2>&1 && grep -q "structure ok" "$W/val" && ok "validate" || { ko "validate"; cat "$W/val"; }

@@ -62,7 +62,7 @@ has "$W/page.md" "| default set (20 specs), 500 x 5,040 | symbol-bars/s | not me
     "a row without records"
 has "$W/page.md" '2 t `risk_mc_full` · `cpu-2t` · `S=200000 N=500 P=500`' "the footnote names the record"
 has "$W/page.md" "- row 17 (risk Monte Carlo, full revaluation (headline)" "the superlinear pair is listed"
-has "$W/page.md" "2 of 45 rows measured" "measured-row count"
+has "$W/page.md" "2 of 46 rows measured" "measured-row count"
 has "$W/page.md" "Test CPU, 2 cores, SIMD flags AVX2+FMA (no AVX-512)" "the machine, from the records"
 has "$W/page.md" "<!-- perf-summary:source $W/run.jsonl -->" "the page names its source"
 if grep -q 'old text' "$W/page.md"; then ko "old block replaced"; else ok "old block replaced"; fi
