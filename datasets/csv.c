@@ -202,6 +202,11 @@ static size_t trim_field(char *rec, size_t start, size_t end) {
     return start;
 }
 
+/* A file inflated whole is one window, so a line there may be longer than the slow
+ * path's record bound: the fast path leaves lines from half that bound on to the slow
+ * path, which accepts or refuses them as it would any line. */
+#define FAST_MAX_LINE ((size_t)QA_CSV_MAX_RECORD / 2)
+
 /* Fast path: a line that lies wholly in the buffered window and holds no quote, CR or
  * NUL (a CR just before the newline is allowed) is split in place: delimiters and the
  * newline become NULs, nothing is copied. It yields exactly what the byte-by-byte path
@@ -209,11 +214,6 @@ static size_t trim_field(char *rec, size_t start, size_t end) {
  * returns 0 with nothing consumed and the slow path takes it (at most a couple of lines
  * per 256 KiB window in ordinary files). Returns 1 for a record, 2 for a blank line (consumed), 0 to fall back,
  * -1 (status in *st) when the field table cannot grow. */
-/* A file inflated whole is one window, so a line there may be longer than the slow
- * path's record bound: the fast path leaves lines from half that bound on to the slow
- * path, which accepts or refuses them as it would any line. */
-#define FAST_MAX_LINE ((size_t)QA_CSV_MAX_RECORD / 2)
-
 static int next_fast(qa_csv_t *c, qa_status *st) {
     char *p = c->buf + c->pos, *end = c->buf + c->len, *q = p;
     c->nfields = 0;
