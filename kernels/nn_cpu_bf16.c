@@ -89,16 +89,19 @@ BF16_TARGET static inline __m512i pair_index(void) {
                             4, 19, 3, 18, 2, 17, 1, 16, 0);
 }
 
+/* The 32 floats from src (the first `left` > 0 of them valid, the rest read as zero) as
+ * 16 bf16 pairs: word t holds (src[2t], src[2t+1]) in its low and high half. */
+BF16_TARGET static inline __m512i load_pairs16(const float *src, int left) {
+    __m512 lo = _mm512_maskz_loadu_ps(mask16(left), src);
+    __m512 hi = left > 16 ? _mm512_maskz_loadu_ps(mask16(left - 16), src + 16) : _mm512_setzero_ps();
+    return (__m512i)_mm512_cvtne2ps_pbh(hi, lo); /* words in k order */
+}
+
 /* 2*kcp consecutive floats (kc valid, the rest zero) as kcp bf16 pairs: dst[t] holds
  * (src[2t], src[2t+1]) in its low and high half. */
 BF16_TARGET static void pack_row_pairs(const float *src, int kc, int kcp, uint32_t *dst) {
-    for (int t = 0; t < kcp; t += 16) {
-        int left = kc - 2 * t; /* > 0 */
-        __m512 lo = _mm512_maskz_loadu_ps(mask16(left), src + (size_t)2 * t);
-        __m512 hi = left > 16 ? _mm512_maskz_loadu_ps(mask16(left - 16), src + (size_t)2 * t + 16) : _mm512_setzero_ps();
-        __m512i v = (__m512i)_mm512_cvtne2ps_pbh(hi, lo); /* words in k order */
-        _mm512_mask_storeu_epi32(dst + t, mask16(kcp - t), v);
-    }
+    for (int t = 0; t < kcp; t += 16)
+        _mm512_mask_storeu_epi32(dst + t, mask16(kcp - t), load_pairs16(src + (size_t)2 * t, kc - 2 * t));
 }
 
 /* One panel of op(B) = B (k x n, row-major): columns j0 .. j0+nc-1, k rows k0 .. k0+kc-1,
@@ -125,13 +128,9 @@ BF16_TARGET static void pack_b_cols(const float *b, int ldb, int k0, int kc, int
                                               _mm512_set1_epi32(NP));
     for (int j = 0; j < nc; j++) {
         const float *src = b + (size_t)(j0 + j) * ldb + k0;
-        for (int t = 0; t < kcp; t += 16) {
-            int left = kc - 2 * t;
-            __m512 lo = _mm512_maskz_loadu_ps(mask16(left), src + (size_t)2 * t);
-            __m512 hi = left > 16 ? _mm512_maskz_loadu_ps(mask16(left - 16), src + (size_t)2 * t + 16) : _mm512_setzero_ps();
-            __m512i v = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
-            _mm512_mask_i32scatter_epi32(dst + (size_t)t * NP + j, mask16(kcp - t), stride, v, 4);
-        }
+        for (int t = 0; t < kcp; t += 16)
+            _mm512_mask_i32scatter_epi32(dst + (size_t)t * NP + j, mask16(kcp - t), stride,
+                                         load_pairs16(src + (size_t)2 * t, kc - 2 * t), 4);
     }
 }
 
