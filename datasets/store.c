@@ -8,7 +8,6 @@
 #include <stdlib.h>  /* calloc, qsort, getenv */
 #include <string.h>  /* strcmp, strncpy */
 #include <libdeflate.h> /* zlib-format DEFLATE, ~2x zlib's speed at the same level */
-#include <zlib.h>    /* compressBound, zError: HDF5's deflate filter is zlib */
 #ifdef _OPENMP
 #include <omp.h>     /* threads compressing the chunks of a write */
 #endif
@@ -834,8 +833,7 @@ static qa_status write_direct(qa_store_t *st, hid_t dset, const chunk_codec *cc,
     if (batch > nchunk) batch = nchunk;
     if (threads < 1 || (size_t)threads > batch) threads = (int)batch;
     unsigned char *work = NULL;
-    uLongf *len = NULL;
-    int *zerr = NULL;
+    size_t *len = NULL;
     /* One compressor per thread: libdeflate's are not for concurrent use. */
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): the elements are pointers, one per thread */
     struct libdeflate_compressor **comp = calloc((size_t)threads, sizeof *comp);
@@ -850,12 +848,10 @@ static qa_status write_direct(qa_store_t *st, hid_t dset, const chunk_codec *cc,
             goto cleanup;
         }
     }
-    size_t bound = libdeflate_zlib_compress_bound(comp[0], raw);
-    if (bound < (size_t)compressBound((uLong)raw)) bound = (size_t)compressBound((uLong)raw);
+    const size_t bound = libdeflate_zlib_compress_bound(comp[0], raw); /* the worst case of any input */
     work = malloc((size_t)threads * raw + batch * bound);
     len = malloc(batch * sizeof *len);
-    zerr = malloc(batch * sizeof *zerr);
-    if (!work || !len || !zerr) {
+    if (!work || !len) {
         s = QA_FAIL(QA_ERR_NOMEM, "%s: chunk buffers (%d threads x %zu bytes)", st->path, threads, raw);
         goto cleanup;
     }
@@ -869,18 +865,15 @@ static qa_status write_direct(qa_store_t *st, hid_t dset, const chunk_codec *cc,
             unsigned char *sh = work + (size_t)tn * raw;
             chunk_shuffle(in, nt, ns, nt, c / nct * cc->cs, c % nct * cc->ct, cc, sh);
             /* 0 would mean the stream did not fit, which `bound` rules out */
-            size_t n = libdeflate_zlib_compress(comp[tn], sh, raw, zout + (size_t)k * bound, bound);
-            len[k] = (uLongf)n;
-            zerr[k] = n > 0 ? Z_OK : Z_BUF_ERROR;
+            len[k] = libdeflate_zlib_compress(comp[tn], sh, raw, zout + (size_t)k * bound, bound);
         }
         for (size_t k = 0; k < nb && s == QA_OK; k++) {
             size_t c = b0 + k;
             hsize_t off[2] = {s0 + c / nct * cc->cs, t0 + c % nct * cc->ct};
-            if (zerr[k] != Z_OK)
-                s = QA_FAIL(zerr[k] == Z_MEM_ERROR ? QA_ERR_NOMEM : QA_ERR_IO,
-                            "%s: DEFLATE of the chunk at [%llu, %llu]: %s", st->path,
-                            (unsigned long long)off[0], (unsigned long long)off[1], zError(zerr[k]));
-            else if (H5Dwrite_chunk(dset, H5P_DEFAULT, 0, off, (size_t)len[k], zout + k * bound) < 0)
+            if (len[k] == 0)
+                s = QA_FAIL(QA_ERR_IO, "%s: DEFLATE of the chunk at [%llu, %llu] overran its %zu-byte bound", st->path,
+                            (unsigned long long)off[0], (unsigned long long)off[1], bound);
+            else if (H5Dwrite_chunk(dset, H5P_DEFAULT, 0, off, len[k], zout + k * bound) < 0)
                 s = QA_H5_FAIL(dset, NULL, "cannot write a chunk of the panel");
             else
                 st->chunks_direct++;
@@ -891,7 +884,6 @@ cleanup:
     free(comp);
     free(work);
     free(len);
-    free(zerr);
     return s;
 }
 
