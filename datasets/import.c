@@ -359,6 +359,19 @@ static qa_status need_fields(qa_csv_t *csv, size_t nf, const colmap *m) {
     return QA_OK;
 }
 
+/* The store's metadata from the import settings (every layout). */
+static void meta_from_cfg(const qa_import_cfg *cfg, qa_store_meta *meta) {
+    memset(meta, 0, sizeof *meta);
+    snprintf(meta->frequency, sizeof meta->frequency, "%s", cfg->frequency);
+    meta->bar_seconds = cfg->bar_seconds;
+    meta->bars_per_year = cfg->bars_per_year;
+    snprintf(meta->calendar, sizeof meta->calendar, "%s", cfg->calendar);
+    snprintf(meta->currency, sizeof meta->currency, "%s", cfg->currency);
+    snprintf(meta->adjustment, sizeof meta->adjustment, "%s", cfg->adjustment);
+    snprintf(meta->source, sizeof meta->source, "%s", cfg->source);
+    meta->deflate_level = (int)cfg->deflate_level;
+}
+
 /* One per-symbol file as read by pass 1: its in-range rows, and their values when the
  * importer keeps them (then pass 2 does not read the file again). */
 typedef struct file_rows {
@@ -789,15 +802,8 @@ static qa_status import_per_symbol(const qa_import_cfg *cfg, const parse_ctx *pc
     sec_grid = qa_time_since(t_phase);
 
     /* Create the store (collective). */
-    qa_store_meta meta = {0};
-    snprintf(meta.frequency, sizeof meta.frequency, "%s", cfg->frequency);
-    meta.bar_seconds = cfg->bar_seconds;
-    meta.bars_per_year = cfg->bars_per_year;
-    snprintf(meta.calendar, sizeof meta.calendar, "%s", cfg->calendar);
-    snprintf(meta.currency, sizeof meta.currency, "%s", cfg->currency);
-    snprintf(meta.adjustment, sizeof meta.adjustment, "%s", cfg->adjustment);
-    snprintf(meta.source, sizeof meta.source, "%s", cfg->source);
-    meta.deflate_level = (int)cfg->deflate_level;
+    qa_store_meta meta;
+    meta_from_cfg(cfg, &meta);
     symnames = malloc(S * sizeof *symnames);
     if (!symnames) QA_TRY_FAIL(QA_ERR_NOMEM, "symbols");
     for (size_t i = 0; i < S; i++) symnames[i] = sf[i].symbol;
@@ -898,19 +904,6 @@ static qa_status grid_index(const int64_t *grid, size_t T, int64_t ns, size_t *o
     }
     if (lo == T || grid[lo] != ns) return QA_FAIL(QA_ERR_STATE, "timestamp not on the grid");
     *out = lo;
-    return QA_OK;
-}
-
-static qa_status meta_from_cfg(const qa_import_cfg *cfg, qa_store_meta *meta) {
-    memset(meta, 0, sizeof *meta);
-    snprintf(meta->frequency, sizeof meta->frequency, "%s", cfg->frequency);
-    meta->bar_seconds = cfg->bar_seconds;
-    meta->bars_per_year = cfg->bars_per_year;
-    snprintf(meta->calendar, sizeof meta->calendar, "%s", cfg->calendar);
-    snprintf(meta->currency, sizeof meta->currency, "%s", cfg->currency);
-    snprintf(meta->adjustment, sizeof meta->adjustment, "%s", cfg->adjustment);
-    snprintf(meta->source, sizeof meta->source, "%s", cfg->source);
-    meta->deflate_level = (int)cfg->deflate_level;
     return QA_OK;
 }
 
