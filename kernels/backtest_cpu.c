@@ -13,11 +13,16 @@
  *      lane's filtered signal (-1/0/+1) for the chunk (the moving-average cross is
  *      vectorised over bars and transposed 4x4); phase B runs stops, sizing, costs,
  *      P&L and the metric accumulators with SIMD across the VL lanes.
+ *      With fixed sizing, proportional costs only and no stops (the usual sweep), phase S
+ *      (backtest_cpu_seg.c, the segment engine) takes phase B's place: per bar only the
+ *      drawdown path, the P&L sums per change of position from prefix sums.
  * Lanes whose equity reaches 0 (ruin; rare) are recomputed by the reference, which
- * implements the ruin rule; phase B does not.
+ * implements the ruin rule; phases B and S do not.
  *
- * The metrics equal the reference bit for bit except the variance, accumulated in one
- * pass (sum of squares) instead of two; see docs/backtest.md for the bound.
+ * Phase B's metrics equal the reference bit for bit except the variance, accumulated in
+ * one pass (sum of squares) instead of two; phase S adds and multiplies the same terms in
+ * another order. See docs/backtest.md for the bounds. QA_BT_ENGINE=bar turns phase S
+ * off.
  *
  * SIMD: GCC vector extensions (4 doubles). On x86-64 the task body is compiled three
  * times, for AVX-512 (VL/DQ encodings, 4 lanes), AVX2 and the baseline, and picked at run
@@ -33,6 +38,7 @@
 
 #include "common/cpu.h"             /* qa_simd_level: the AVX2 body */
 #include "kernels/backtest_impl.h"  /* the per-bar rules, observation sequences */
+#include "kernels/backtest_seg.h"   /* the segment engine (phase S) */
 
 /* The 32-byte vectors below only pass between always-inline functions, so the ABI note
  * GCC gives for the baseline (non-AVX) compilation does not apply. */
@@ -42,7 +48,12 @@
 
 #define VL 4          /* lanes (parameter sets) per SIMD group */
 #define CHUNK 256     /* bars per phase A/B round (keeps the signal buffer in L1) */
-#define MAX_BLOCK 256 /* parameter sets per task */
+#define MAX_BLOCK 2048 /* parameter sets per task */
+/* ... but 256 where the indicator tables cover the whole series (K windows x m bars,
+ * K <= 2 x sets): only the SMA cross's tables are built a chunk at a time. A wide SMA
+ * grid in one task builds each symbol's tables once: the overnight grid's 1,790 sets in
+ * blocks of 256 made each symbol's ~180 window means (a division each per bar) 7 times. */
+#define MAX_BLOCK_WHOLE 256
 
 typedef double v4d __attribute__((vector_size(32)));
 typedef long long v4l __attribute__((vector_size(32)));
@@ -81,6 +92,7 @@ typedef struct job {
     const qa_bt_grid *g;
     qa_bt_consts k;
     int need_hl, need_sig;
+    int segments; /* phase S may run (fixed size; not portfolio; QA_BT_ENGINE != bar) */
     const qa_bt_portfolio_opts *popts; /* portfolio mode when non-NULL */
 } job;
 
@@ -99,6 +111,17 @@ typedef struct task_mem {
     int *sp;                /* raw strategy state per lane */
     double *sR, *sD;        /* portfolio series per lane x m */
     unsigned char *sH;
+    /* phase S (allocated without series): */
+    int fast;               /* this task ran phase S */
+    int pf_ok;              /* pf holds the current symbol's prefix sums: 1 yes, 0 the
+                             * symbol cannot take phase S, -1 not built yet */
+    qa_bt_seg_state *SS;    /* drawdown path per pair of groups */
+    qa_bt_seg_event *ev;    /* one pair's change bars in the chunk (at most CHUNK) */
+    qa_bt_seg_pfx *pf;      /* prefix sums over the P&L bars (m + 1) */
+    qa_bt_seg_acc *sa;      /* per-lane sums (8 per pair) */
+    double *SL;             /* a pair's signals lane by lane (8 x CHUNK) */
+    double *code;           /* the two groups' codes per bar (2 x CHUNK) */
+    double *wp, *wm;        /* the chunk's equity factors, long and short */
     void *block;
 } task_mem;
 
@@ -265,11 +288,32 @@ static qa_status task_alloc(task_mem *t, long cap, int np, int series) {
     size_t K = 2 * (size_t)np;
     size_t bytes = (size_t)2 * CHUNK * sizeof(v4d) + groups * sizeof(grp) + (2 * K + 5) * m * sizeof(double) +
                    (size_t)np * sizeof(int);
+    const size_t pairs = (groups + 1) / 2;
     if (series) bytes += groups * VL * m * (2 * sizeof(double) + 1);
+    else
+        bytes += pairs * sizeof(qa_bt_seg_state) + CHUNK * sizeof(qa_bt_seg_event) + 64 +
+                 (m + 1) * sizeof(qa_bt_seg_pfx) + pairs * QA_BT_SEG_LANES * sizeof(qa_bt_seg_acc) +
+                 (size_t)(8 + 2 + 2) * CHUNK * sizeof(double);
     bytes = (bytes + 63) & ~(size_t)63;
     char *b = aligned_alloc(64, bytes);
     if (!b) return QA_FAIL(QA_ERR_NOMEM, "backtest: %zu bytes of task buffers", bytes);
     t->block = b;
+    if (!series) { /* phase S: the 64-byte aligned parts first */
+        t->SS = (qa_bt_seg_state *)b;
+        b += pairs * sizeof(qa_bt_seg_state);
+        t->ev = (qa_bt_seg_event *)b;
+        b += CHUNK * sizeof(qa_bt_seg_event);
+        t->sa = (qa_bt_seg_acc *)b;
+        b += pairs * QA_BT_SEG_LANES * sizeof(qa_bt_seg_acc);
+        t->SL = (double *)b;
+        t->code = t->SL + (size_t)8 * CHUNK;
+        t->wp = t->code + (size_t)2 * CHUNK;
+        t->wm = t->wp + CHUNK;
+        t->pf = (qa_bt_seg_pfx *)(t->wm + CHUNK);
+        b = (char *)(t->pf + m + 1);
+        b += 64 - (size_t)((uintptr_t)b % 64); /* the rest as before, aligned */
+    }
+    t->pf_ok = -1;
     t->D = (v4d *)b;
     b += CHUNK * sizeof(v4d);
     t->RB = (v4d *)b;
@@ -377,8 +421,11 @@ INLINE v4d filter4(int direction, v4d x) {
     return x;
 }
 
-/* Moving-average cross: sign(fast - slow) for 4 lanes x 4 bars at a time, transposed. */
-INLINE void phase_a_cross(const job *jb, task_mem *t, int g, int np, long j0, long cm) {
+/* Moving-average cross: sign(fast - slow) for 4 lanes x 4 bars at a time, transposed into
+ * D for phase B. For phase S (`seg`, a constant at the call sites) instead lane by lane
+ * into slot g % 2 of SL, with each bar's code (s0 + 3 s1 + 9 s2 + 27 s3) in that slot of
+ * `code`: phase S reads the signals only where the code changes. */
+INLINE void phase_a_cross(const job *jb, task_mem *t, int g, int np, long j0, long cm, int seg) {
     const double *F[VL], *Sl[VL];
     for (int l = 0; l < VL; l++) {
         int lane = g * VL + l;
@@ -393,7 +440,25 @@ INLINE void phase_a_cross(const job *jb, task_mem *t, int g, int np, long j0, lo
     const v4d one = vb(1.0), zero = vb(0.0);
     const int dir = jb->k.direction;
     long jj = 0;
-    for (; jj + VL <= cm; jj += VL) {
+    double *restrict code = t->code + (size_t)(g % 2) * CHUNK, *restrict s0 = t->SL + (size_t)(g % 2) * VL * CHUNK;
+    if (seg) { /* no gate: phase S runs with fixed size and no impact windows */
+        double *restrict s1 = s0 + CHUNK, *restrict s2 = s1 + CHUNK, *restrict s3 = s2 + CHUNK;
+        for (; jj + VL <= cm; jj += VL) {
+            v4d c[VL];
+#pragma GCC unroll 4
+            for (int l = 0; l < VL; l++) {
+                v4d a = vload(F[l] + jj), b = vload(Sl[l] + jj);
+                c[l] = filter4(dir, vand(a > b, one) - vand(a < b, one));
+            }
+            const v4d cd = c[0] + vb(3.0) * c[1] + vb(9.0) * c[2] + vb(27.0) * c[3];
+            memcpy(code + jj, &cd, sizeof cd);
+            memcpy(s0 + jj, &c[0], sizeof c[0]);
+            memcpy(s1 + jj, &c[1], sizeof c[1]);
+            memcpy(s2 + jj, &c[2], sizeof c[2]);
+            memcpy(s3 + jj, &c[3], sizeof c[3]);
+        }
+    }
+    for (; !seg && jj + VL <= cm; jj += VL) {
         v4d c[VL];
         const v4l open = vload(gate + jj) != zero;
         for (int l = 0; l < VL; l++) {
@@ -417,7 +482,12 @@ INLINE void phase_a_cross(const job *jb, task_mem *t, int g, int np, long j0, lo
             int s = qa_bt_filter(dir, (a > b) - (a < b));
             x[l] = gate[jj] != 0.0 ? (double)s : 0.0;
         }
-        t->D[jj] = x;
+        if (seg) {
+            for (int l = 0; l < VL; l++) s0[(size_t)l * CHUNK + (size_t)jj] = x[l];
+            code[jj] = x[0] + 3.0 * x[1] + 9.0 * x[2] + 27.0 * x[3];
+        } else {
+            t->D[jj] = x;
+        }
     }
 }
 
@@ -626,8 +696,36 @@ INLINE void groups_init(task_mem *t, int np) {
     for (int l = 0; l < np; l++) t->sp[l] = 0;
 }
 
+/* Phase A then phase S for groups g and g + 1 (when there is one) of a chunk. */
+INLINE void pair_s(const job *jb, const qa_bt_obs *o, task_mem *t, size_t p0, int g, int np, long j0, long cm,
+                   int cross) {
+    const int groups = (np + VL - 1) / VL;
+    for (int h = g; h < g + 2; h++) {
+        double *code = t->code + (size_t)(h % 2) * CHUNK, *sl = t->SL + (size_t)(h % 2) * VL * CHUNK;
+        if (h >= groups) { /* padding lanes: signal 0 throughout */
+            memset(code, 0, (size_t)cm * sizeof(double));
+            for (int l = 0; l < VL; l++) memset(sl + (size_t)l * CHUNK, 0, (size_t)cm * sizeof(double));
+        } else if (cross) {
+            phase_a_cross(jb, t, h, np, j0, cm, 1);
+        } else { /* the stateful rules write D; reordered here */
+            phase_a_generic(jb, o, t, p0, h, np, j0, cm);
+            const double *d = (const double *)t->D;
+            for (long jj = 0; jj < cm; jj++) {
+                for (int l = 0; l < VL; l++) sl[(size_t)l * CHUNK + jj] = d[jj * VL + l];
+                code[jj] = d[jj * VL] + 3.0 * d[jj * VL + 1] + 9.0 * d[jj * VL + 2] + 27.0 * d[jj * VL + 3];
+            }
+        }
+    }
+    const long lo = o->i0 + 1;
+    qa_bt_seg_state *st = &t->SS[g / 2];
+    long nev = qa_bt_seg_path(st, t->code, t->code + CHUNK, t->SL, CHUNK, t->wp, t->wm, o->r + lo + j0, cm, j0,
+                              jb->k.fraction, jb->k.cprop, t->ev);
+    qa_bt_seg_book(t->pf, t->ev, nev, jb->k.fraction, t->sa + (size_t)g / 2 * QA_BT_SEG_LANES);
+}
+
 /* Runs parameter sets [p0, p0 + np) on observations o (tables for them in t), leaving
- * each lane's accumulators in t->G (and series in t->s* when series). */
+ * each lane's accumulators in t->G, or with phase S in t->SS and t->sa (and series in
+ * t->s* when series). */
 INLINE void task_body(const job *jb, const qa_bt_obs *o, task_mem *t, size_t p0, int np, int series) {
     const qa_bt_consts *k = &jb->k;
     const int full = k->lo_long != -INFINITY || k->hi_long != INFINITY || k->phi > 0.0 || k->impact;
@@ -635,6 +733,15 @@ INLINE void task_body(const job *jb, const qa_bt_obs *o, task_mem *t, size_t p0,
     build_tables(jb, o, t);
     groups_init(t, np);
     const int groups = (np + VL - 1) / VL;
+    t->fast = 0;
+    if (jb->segments && !full && !series) {
+        if (t->pf_ok < 0) t->pf_ok = qa_bt_seg_prefix(o->r + o->i0 + 1, t->m, k->fraction, t->pf);
+        t->fast = t->pf_ok;
+    }
+    if (t->fast) {
+        for (int g = 0; g < groups; g += 2) qa_bt_seg_state_init(&t->SS[g / 2]);
+        for (int l = 0; l < (groups + 1) / 2 * QA_BT_SEG_LANES; l++) qa_bt_seg_acc_init(&t->sa[l]);
+    }
     /* Moving averages are made a chunk at a time: the whole-series tables of a wide grid
      * (~190 windows x 5,040 bars = 7.7 MB) would stream from memory in phase A; one
      * chunk's (~390 KB) stays in L2. Each mean is summed in the same order either way. */
@@ -646,9 +753,14 @@ INLINE void task_body(const job *jb, const qa_bt_obs *o, task_mem *t, size_t p0,
             t->ts = cm;
             t->tj0 = j0;
         }
+        if (t->fast) {
+            qa_bt_seg_factors(o->r + o->i0 + 1 + j0, cm, k->fraction, t->wp, t->wm);
+            for (int g = 0; g < groups; g += 2) pair_s(jb, o, t, p0, g, np, j0, cm, cross);
+            continue;
+        }
         for (long jj = 0; jj < cm; jj++) t->RB[jj] = vb(o->r[o->i0 + 1 + j0 + jj]);
         for (int g = 0; g < groups; g++) {
-            if (cross) phase_a_cross(jb, t, g, np, j0, cm);
+            if (cross) phase_a_cross(jb, t, g, np, j0, cm, 0);
             else phase_a_generic(jb, o, t, p0, g, np, j0, cm);
             if (full) {
                 if (series) phase_b(jb, t, o, g, j0, cm, 1, 1);
@@ -659,6 +771,9 @@ INLINE void task_body(const job *jb, const qa_bt_obs *o, task_mem *t, size_t p0,
             }
         }
     }
+    if (t->fast) /* the segments still open at the end of the range */
+        for (int l = 0; l < np; l++)
+            qa_bt_seg_finish(t->pf, t->SS[l / QA_BT_SEG_LANES].q[l % QA_BT_SEG_LANES], t->m, &t->sa[l]);
 }
 
 static void task_body_generic(const job *jb, const qa_bt_obs *o, task_mem *t, size_t p0, int np, int series) {
@@ -703,6 +818,26 @@ static void lane_metrics(const task_mem *t, int lane, double bpy, qa_bt_metrics 
     const grp *G = &t->G[lane / VL];
     int l = lane % VL;
     qa_bt_acc a;
+    if (t->fast) {
+        const qa_bt_seg_state *st = &t->SS[lane / QA_BT_SEG_LANES];
+        const qa_bt_seg_acc *s = &t->sa[lane];
+        const int k = lane % QA_BT_SEG_LANES;
+        a.path.E = st->E[k];
+        a.path.peak = st->peak[k];
+        a.path.rho = st->rn[k] / st->rd[k];
+        a.path.uw = (int64_t)st->uw[k];
+        a.path.maxuw = (int64_t)st->maxuw[k];
+        a.sum = s->sum;
+        a.sumsq = s->sumsq;
+        a.down = s->down;
+        a.turnover = s->turn;
+        a.n = t->m;
+        a.held = s->held;
+        a.wins = s->wins;
+        a.trades = s->trades;
+        qa_bt_acc_finalize(&a, bpy, out);
+        return;
+    }
     a.path.E = G->E[l];
     a.path.peak = G->peak[l];
     a.path.rho = G->rho[l];
@@ -721,6 +856,11 @@ static void lane_metrics(const task_mem *t, int lane, double bpy, qa_bt_metrics 
 
 /* A lane whose equity reached 0 (or whose path is not finite) is left to the reference. */
 static int lane_ruined(const task_mem *t, int lane) {
+    if (t->fast) {
+        const qa_bt_seg_state *st = &t->SS[lane / QA_BT_SEG_LANES];
+        const int k = lane % QA_BT_SEG_LANES;
+        return !(st->rn[k] > 0.0) || !(st->E[k] > 0.0);
+    }
     const grp *G = &t->G[lane / VL];
     int l = lane % VL;
     return !(G->rho[l] > 0.0) || !(G->E[l] > 0.0);
@@ -752,6 +892,8 @@ static void job_make(job *jb, const qa_bt_data *d, const qa_bt_grid *g, const qa
     qa_bt_consts_make(rules, g->strategy, &jb->k);
     jb->need_hl = g->strategy == QA_BT_DONCHIAN;
     jb->need_sig = g->strategy == QA_BT_SIGNAL;
+    const char *eng = getenv("QA_BT_ENGINE"); /* "bar": phase B only (bit-identical to the reference's sums) */
+    jb->segments = jb->k.sizing == QA_BT_SIZE_FIXED && !po && !(eng && strcmp(eng, "bar") == 0);
     jb->popts = po;
 }
 
@@ -761,8 +903,9 @@ qa_status qa_bt_run_cpu(const qa_bt_data *data, const qa_bt_grid *grid, const qa
     job_make(&jb, data, grid, rules, NULL);
     const size_t S = data->symbols, P = grid->count;
     if (threads < 1) threads = 1;
-    /* parameter blocks: at most MAX_BLOCK sets, and enough tasks to feed every thread */
-    size_t nb = (P + MAX_BLOCK - 1) / MAX_BLOCK;
+    /* parameter blocks: at most MAX_BLOCK(_WHOLE) sets, and enough tasks to feed every thread */
+    const size_t maxb = grid->strategy == QA_BT_SMA_CROSS ? MAX_BLOCK : MAX_BLOCK_WHOLE;
+    size_t nb = (P + maxb - 1) / maxb;
     while (S * nb < 2 * (size_t)threads && nb * VL < P) nb++;
     const size_t bsz = (P + nb - 1) / nb;
     const size_t ntask_u = S * nb;
@@ -786,6 +929,7 @@ qa_status qa_bt_run_cpu(const qa_bt_data *data, const qa_bt_grid *grid, const qa
             if (built != s) {
                 qa_bt_obs_build(&o, data, s, jb.need_hl, jb.k.impact, jb.need_sig);
                 built = s;
+                t.pf_ok = -1; /* phase S's prefix sums are per symbol */
             }
             t.m = o.n - o.i0 - 1 > 0 ? o.n - o.i0 - 1 : 0;
             collect_windows(&jb, p0, np, &t);
@@ -820,7 +964,7 @@ qa_status qa_bt_portfolio_cpu(const qa_bt_data *data, const qa_bt_grid *grid, co
     /* tasks are parameter blocks; each walks all symbols in ascending order so every
      * weighted sum has the reference's order */
     size_t bsz = (P + (size_t)threads - 1) / (size_t)threads;
-    if (bsz > MAX_BLOCK) bsz = MAX_BLOCK;
+    if (bsz > MAX_BLOCK_WHOLE) bsz = MAX_BLOCK_WHOLE;
     if (bsz < VL) bsz = VL;
     const long long nb = (long long)((P + bsz - 1) / bsz);
     first_error fe = {QA_OK, ""};

@@ -16,11 +16,23 @@
  *    (1 + mean^2/var); for n <= 5,000 and mean^2/var <= 1 that is 2.2e-12, budget
  *    RTOL_VAR = 1e-10 (45x margin, still far below any meaningful difference);
  *  - CUDA's pow differs from glibc's by <= 2 ulp: CAGR and Calmar get RTOL_POW = 1e-13
- *    in gpu mode. */
+ *    in gpu mode;
+ *  - the optimised engine's segment path (phase S: fixed size, proportional costs, no
+ *    stops) adds the P&L sums segment by segment from prefix sums and multiplies the
+ *    equity chunk by chunk: the counts, turnover, trades and drawdown duration stay
+ *    exact; the equity E = 1 + total return, its lowest ratio to the peak (1 + max
+ *    drawdown) and the sums differ by rounding only. Both engines round the equity
+ *    product ~n times, phase S ~3 more per change of position, so |dE| <= (2n + 3
+ *    trades) eps E ~ 2.3e-12 E for n = 5,000: budget RTOL_SEG = 1e-11 on E and on
+ *    1 + max drawdown, and on CAGR through its exponent (|dCAGR| <= RTOL_SEG (1 + CAGR)
+ *    max(1, bars_per_year / n)); Sharpe and Sortino are mean/deviation, and a mean near
+ *    0 makes any relative budget meaningless: |d| <= RTOL_VAR (1 + |value|). Calmar is
+ *    checked to be the finalizer's ratio of the CAGR and drawdown checked above. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cpu.h" /* qa_simd_cap: the SIMD bodies against each other */
 #include "common/mem.h" /* QA_FREE_ALL */
 #include "common/philox.h"
 #include "kernel_test.h"
@@ -29,6 +41,7 @@
 #define RTOL_SAME 1e-12
 #define RTOL_VAR 1e-10
 #define RTOL_POW 1e-13
+#define RTOL_SEG 1e-11
 #define ATOL 1e-15 /* values that are 0 in one engine and rounding noise in another */
 
 static uint64_t g_seed;
@@ -172,6 +185,52 @@ static size_t compare_metrics(const char *what, const qa_bt_metrics *got, const 
     }
     QA_CHECK_MSG(bad == 0, "%s: %zu of %zu runs differ (seed %llu)", what, bad, n, (unsigned long long)g_seed);
     return bad;
+}
+
+/* The segment path's budget (see the top of the file); returns the worst ratio of an
+ * error to its budget, and counts the runs over budget in *bad. QA_TEST_SEG_DEBUG=1
+ * prints each new worst case with its five ratios (total return, drawdown, CAGR,
+ * Sharpe, Sortino): which metric sets the margin. */
+static double compare_segment(const char *what, const qa_bt_metrics *got, const qa_bt_metrics *ref, size_t n,
+                              double bpy, size_t *bad) {
+    double worst = 0.0;
+    size_t nbad = 0;
+    for (size_t i = 0; i < n; i++) {
+        const qa_bt_metrics *a = &got[i], *b = &ref[i];
+        double r[5] = {0, 0, 0, 0, 0};
+        const double amp = b->bars > 0 && bpy > (double)b->bars ? bpy / (double)b->bars : 1.0;
+        r[0] = fabs(a->total_return - b->total_return) / (RTOL_SEG * (1.0 + fabs(b->total_return)) + ATOL);
+        r[1] = fabs(a->max_drawdown - b->max_drawdown) / (RTOL_SEG * (1.0 + b->max_drawdown) + ATOL);
+        if (!isnan(b->cagr)) r[2] = fabs(a->cagr - b->cagr) / (RTOL_SEG * amp * (1.0 + fabs(b->cagr)) + ATOL);
+        if (!isnan(b->sharpe)) r[3] = fabs(a->sharpe - b->sharpe) / (RTOL_VAR * (1.0 + fabs(b->sharpe)));
+        if (!isnan(b->sortino)) r[4] = fabs(a->sortino - b->sortino) / (RTOL_VAR * (1.0 + fabs(b->sortino)));
+        double w = 0.0;
+        for (int k = 0; k < 5; k++) w = r[k] > w ? r[k] : w;
+        if (w > worst) {
+            worst = w;
+            if (getenv("QA_TEST_SEG_DEBUG"))
+                printf("  worst so far %s run %zu: ratios %.3g %.3g %.3g %.3g %.3g bars %lld cagr %.17g/%.17g sh %.17g/%.17g\n",
+                       what, i, r[0], r[1], r[2], r[3], r[4], (long long)b->bars, a->cagr, b->cagr, a->sharpe, b->sharpe);
+        }
+        const double calmar = a->max_drawdown < -1e-12 ? a->cagr / -a->max_drawdown : NAN;
+        int ok = !(w > 1.0) && a->bars == b->bars && a->trades == b->trades &&
+                 a->max_dd_duration == b->max_dd_duration && isnan(a->cagr) == isnan(b->cagr) &&
+                 isnan(a->sharpe) == isnan(b->sharpe) && isnan(a->sortino) == isnan(b->sortino) &&
+                 near(a->ann_vol, b->ann_vol, RTOL_VAR) && near(a->hit_rate, b->hit_rate, RTOL_SAME) &&
+                 near(a->turnover, b->turnover, RTOL_SAME) && near(a->exposure, b->exposure, RTOL_SAME) &&
+                 (isnan(calmar) ? isnan(a->calmar) : a->calmar == calmar);
+        if (!ok && nbad++ == 0)
+            printf("  %s: run %zu over the segment budget (worst ratio %.3g)\n"
+                   "    got: trades %lld dddur %lld tr %.17g cagr %.17g sh %.17g so %.17g mdd %.17g cal %.17g\n"
+                   "    ref: trades %lld dddur %lld tr %.17g cagr %.17g sh %.17g so %.17g mdd %.17g cal %.17g\n",
+                   what, i, w, (long long)a->trades, (long long)a->max_dd_duration, a->total_return, a->cagr, a->sharpe,
+                   a->sortino, a->max_drawdown, a->calmar, (long long)b->trades, (long long)b->max_dd_duration,
+                   b->total_return, b->cagr, b->sharpe, b->sortino, b->max_drawdown, b->calmar);
+    }
+    QA_CHECK_MSG(nbad == 0, "%s: %zu of %zu runs over the segment budget (seed %llu)", what, nbad, n,
+                 (unsigned long long)g_seed);
+    *bad += nbad;
+    return worst;
 }
 
 /* ---- a hand-computed example ---------------------------------------------------------------- */
@@ -618,36 +677,79 @@ static size_t make_configs(config *c) {
     return n;
 }
 
+/* 1 when the optimised engine may take its segment path (phase S) for these rules. */
+static int segment_rules(const qa_bt_rules *r) {
+    return r->sizing == QA_BT_SIZE_FIXED && r->stop_loss == 0.0 && r->take_profit == 0.0 && r->fixed_cost == 0.0 &&
+           r->impact_coef == 0.0;
+}
+
+/* Runs the optimised engine with `threads` threads, per-bar only when `bar`
+ * (QA_BT_ENGINE=bar). */
+static void run_cpu(const qa_bt_data *d, const qa_bt_grid *g, const qa_bt_rules *r, qa_bt_metrics *out, int threads,
+                    int bar) {
+    if (bar) setenv("QA_BT_ENGINE", "bar", 1);
+    QA_CHECK_OK(qa_bt_run_cpu(d, g, r, out, threads));
+    if (bar) unsetenv("QA_BT_ENGINE");
+}
+
 /* Reference vs optimised on a fresh panel for every configuration; ranges with and
- * without warm-up; 1 and 2 threads must agree bit for bit. */
+ * without warm-up; 1 and 2 threads must agree bit for bit. The per-bar engine
+ * (QA_BT_ENGINE=bar) is held to the same-order budgets everywhere; the default engine to
+ * the segment budget where it may take the segment path, and elsewhere must equal the
+ * per-bar engine bit for bit. The SIMD bodies of the segment path (AVX-512, AVX2,
+ * portable: whichever this CPU has) must agree bit for bit. */
 static void test_parity_cpu(void) {
     const size_t S = 7, T = 900, P = 23; /* P not a multiple of the SIMD width */
     panel pn = make_panel(S, T, g_seed);
     config cf[64];
     size_t nc = make_configs(cf);
-    qa_bt_metrics *ref = malloc(S * P * sizeof *ref), *opt = malloc(S * P * sizeof *opt),
-                  *opt1 = malloc(S * P * sizeof *opt1);
-    size_t failures = 0;
+    const size_t n = S * P;
+    qa_bt_metrics *ref = malloc(n * sizeof *ref), *opt = malloc(n * sizeof *opt), *opt1 = malloc(n * sizeof *opt1),
+                  *bar = malloc(n * sizeof *bar), *low = malloc(n * sizeof *low);
+    size_t failures = 0, seg_bad = 0, seg_runs = 0, seg_cases = 0, seg_taken = 0;
+    double seg_worst = 0.0;
+    const qa_simd top = qa_simd_level();
     for (size_t c = 0; c < nc; c++) {
         qa_bt_params *params = make_grid(cf[c].strategy, P, g_seed + c);
         qa_bt_grid grid = {cf[c].strategy, params, P};
         size_t ranges[2][2] = {{0, T}, {T / 3, T - 17}};
+        const int seg = segment_rules(&cf[c].set);
         for (int rg = 0; rg < 2; rg++) {
             qa_bt_data d = panel_data(&pn, ranges[rg][0], ranges[rg][1]);
             QA_CHECK_OK(qa_bt_validate(&d, &grid, &cf[c].set));
             QA_CHECK_OK(qa_bt_run_reference(&d, &grid, &cf[c].set, ref));
-            QA_CHECK_OK(qa_bt_run_cpu(&d, &grid, &cf[c].set, opt, 2));
-            QA_CHECK_OK(qa_bt_run_cpu(&d, &grid, &cf[c].set, opt1, 1));
+            run_cpu(&d, &grid, &cf[c].set, opt, 2, 0);
+            run_cpu(&d, &grid, &cf[c].set, opt1, 1, 0);
+            run_cpu(&d, &grid, &cf[c].set, bar, 2, 1);
             char what[96];
             snprintf(what, sizeof what, "%s/%s range %d", qa_bt_strategy_name(cf[c].strategy), cf[c].name, rg);
-            failures += compare_metrics(what, opt, ref, S * P, 0) > 0;
-            QA_CHECK_MSG(memcmp(opt, opt1, S * P * sizeof *opt) == 0, "%s: 1 and 2 threads differ", what);
+            failures += compare_metrics(what, bar, ref, n, 0) > 0;
+            QA_CHECK_MSG(memcmp(opt, opt1, n * sizeof *opt) == 0, "%s: 1 and 2 threads differ", what);
+            if (seg) {
+                double w = compare_segment(what, opt, ref, n, cf[c].set.bars_per_year, &seg_bad);
+                seg_worst = w > seg_worst ? w : seg_worst;
+                seg_runs += n;
+                seg_cases++;
+                seg_taken += memcmp(opt, bar, n * sizeof *opt) != 0; /* rounding differs: the path ran */
+                for (qa_simd lv = QA_SIMD_PORTABLE; lv < top; lv++) { /* the lower SIMD bodies */
+                    qa_simd_cap(lv);
+                    run_cpu(&d, &grid, &cf[c].set, low, 1, 0);
+                    qa_simd_cap(top);
+                    QA_CHECK_MSG(memcmp(opt, low, n * sizeof *opt) == 0, "%s: SIMD level %d differs from level %d",
+                                 what, (int)lv, (int)top);
+                }
+            } else {
+                QA_CHECK_MSG(memcmp(opt, bar, n * sizeof *opt) == 0, "%s: not the per-bar engine's result", what);
+            }
         }
         free(params);
     }
-    printf("  %zu configurations x 2 ranges x %zu symbols x %zu sets, seed %llu: %zu failing\n", nc, S, P,
-           (unsigned long long)g_seed, failures);
-    QA_FREE_ALL(ref, opt, opt1);
+    QA_CHECK_MSG(2 * seg_taken > seg_cases, "the segment path changed the last bits in only %zu of %zu cases",
+                 seg_taken, seg_cases);
+    printf("  %zu configurations x 2 ranges x %zu symbols x %zu sets, seed %llu: %zu failing; segment path: %zu runs, "
+           "worst error %.3g of its budget, %zu over\n",
+           nc, S, P, (unsigned long long)g_seed, failures, seg_runs, seg_worst, seg_bad);
+    QA_FREE_ALL(ref, opt, opt1, bar, low);
     panel_free(&pn);
 }
 
