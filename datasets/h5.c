@@ -324,11 +324,20 @@ cleanup:
 qa_status qa_h5_write_block(hid_t ds, hid_t memtype, size_t o0, size_t n0, size_t o1, size_t n1, const void *buf) {
     if (n0 == 0 || n1 == 0) return QA_OK;
     qa_status st = QA_OK;
-    hsize_t off[2] = {o0, o1}, cnt[2] = {n0, n1}, mn = (hsize_t)n0 * n1;
+    hsize_t off[2] = {o0, o1}, cnt[2] = {n0, n1};
     hid_t fs = -1, ms = -1;
     QA_H5_TRY(fs = H5Dget_space(ds), ds, NULL, "cannot get the dataspace of a dataset");
+    const int rank = H5Sget_simple_extent_ndims(fs);
     QA_H5_TRY(H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL), ds, NULL, "cannot select a block");
-    QA_H5_TRY(ms = H5Screate_simple(1, &mn, NULL), ds, NULL, "cannot make a memory space");
+    /* The memory space has the block's own shape: against a flat one HDF5 maps the
+     * selections element by element (a third of the sweep merge's time on 358k runs);
+     * with equal shapes it copies whole rows. */
+    if (rank == 2) {
+        QA_H5_TRY(ms = H5Screate_simple(2, cnt, NULL), ds, NULL, "cannot make a memory space");
+    } else {
+        hsize_t mn = (hsize_t)n0 * n1;
+        QA_H5_TRY(ms = H5Screate_simple(1, &mn, NULL), ds, NULL, "cannot make a memory space");
+    }
     QA_H5_TRY(H5Dwrite(ds, memtype, ms, fs, H5P_DEFAULT, buf), ds, NULL, "cannot write a block");
 cleanup:
     if (ms >= 0) H5Sclose(ms);

@@ -876,7 +876,7 @@ static void cfg_defaults(qa_sweep_cfg *c) {
     c->seed = 1;
     c->top = 10;
     c->chunk_symbols = 64;
-    c->chunk_params = 256;
+    c->chunk_params = 2048;
     c->heat[0] = c->heat[1] = -1;
     qa_rules_init(&c->rules);
     c->popts.weighting = QA_BT_WEIGHT_EQUAL;

@@ -103,15 +103,28 @@ typedef struct merge_state {
 
 static int is_int_metric(int m) { return m >= 10; }
 
-static qa_status write_metric_block(hid_t ds, int m, size_t o0, size_t n0, size_t o1, size_t n1, const double *values,
-                                    double *tmp) {
-    for (size_t i = 0; i < n0 * n1; i++) tmp[i] = values[i * QA_SWEEP_NMETRICS + m];
-    if (is_int_metric(m)) {
-        int64_t *t = (int64_t *)tmp; /* in place: same width */
-        for (size_t i = 0; i < n0 * n1; i++) t[i] = (int64_t)tmp[i];
-        return qa_h5_write_block(ds, H5T_NATIVE_INT64, o0, n0, o1, n1, t);
+/* Writes block [o0, o0+n0) x [o1, o1+n1) of the 13 metric datasets ds[] from the chunk's
+ * rows (13 metrics each). The rows are split into one column per metric in a single pass
+ * (tmp: 13 x n0 n1): a pass per metric reread the whole chunk 13 times at a 104-byte
+ * stride, 70% of the overnight grid's merge. */
+static qa_status write_metric_blocks(const hid_t *ds, size_t o0, size_t n0, size_t o1, size_t n1, const double *values,
+                                     double *tmp) {
+    const size_t n = n0 * n1;
+    for (size_t i = 0; i < n; i++)
+        for (int m = 0; m < QA_SWEEP_NMETRICS; m++) tmp[(size_t)m * n + i] = values[i * QA_SWEEP_NMETRICS + (size_t)m];
+    for (int m = 0; m < QA_SWEEP_NMETRICS; m++) {
+        double *col = tmp + (size_t)m * n;
+        qa_status st;
+        if (is_int_metric(m)) {
+            int64_t *t = (int64_t *)col; /* in place: same width */
+            for (size_t i = 0; i < n; i++) t[i] = (int64_t)col[i];
+            st = qa_h5_write_block(ds[m], H5T_NATIVE_INT64, o0, n0, o1, n1, t);
+        } else {
+            st = qa_h5_write_block(ds[m], H5T_NATIVE_DOUBLE, o0, n0, o1, n1, col);
+        }
+        if (st != QA_OK) return st;
     }
-    return qa_h5_write_block(ds, H5T_NATIVE_DOUBLE, o0, n0, o1, n1, tmp);
+    return QA_OK;
 }
 
 static qa_status results_create(merge_state *ms, const char *results, const qa_sweep_cfg *c, const char *input_hash) {
@@ -197,9 +210,7 @@ static void sample_hist(merge_state *ms, size_t run, const double *row) {
 static qa_status merge_grid(merge_state *ms, const qa_sweep_result *r, double *tmp) {
     const qa_sweep_cfg *c = ms->c;
     const qa_sweep_chunk *k = &r->chunk;
-    qa_status st = QA_OK;
-    for (int m = 0; m < QA_SWEEP_NMETRICS; m++)
-        if ((st = write_metric_block(ms->met[m], m, k->s0, k->ns, k->p0, k->np, r->values, tmp)) != QA_OK) return st;
+    QA_TRY_RET(write_metric_blocks(ms->met, k->s0, k->ns, k->p0, k->np, r->values, tmp));
     for (size_t s = 0; s < k->ns; s++)
         for (size_t p = 0; p < k->np; p++) {
             const double *row = r->values + (s * k->np + p) * QA_SWEEP_NMETRICS;
@@ -237,11 +248,9 @@ static qa_status merge_sets(merge_state *ms, mt_state *mt, const qa_sweep_result
     const qa_sweep_chunk *k = &r->chunk;
     const size_t L = c->t_end - c->t_begin;
     qa_status st = QA_OK;
-    for (int m = 0; m < QA_SWEEP_NMETRICS; m++) {
-        if (c->strategy == QA_SWEEP_XS) st = write_metric_block(ms->met[m], m, 0, 1, k->p0, k->np, r->values, tmp);
-        else st = write_metric_block(ms->pmet[m], m, k->p0, k->np, 0, 1, r->values, tmp);
-        if (st != QA_OK) return st;
-    }
+    if (c->strategy == QA_SWEEP_XS) st = write_metric_blocks(ms->met, 0, 1, k->p0, k->np, r->values, tmp);
+    else st = write_metric_blocks(ms->pmet, k->p0, k->np, 0, 1, r->values, tmp);
+    if (st != QA_OK) return st;
     if (r->series_len != L) return QA_FAIL(QA_ERR_FORMAT, "set chunk with %zu bars, expected %zu", r->series_len, L);
     for (size_t p = 0; p < k->np; p++) {
         const double *row = r->values + p * QA_SWEEP_NMETRICS, *R = r->series + p * L;
@@ -460,7 +469,7 @@ typedef struct merge_run {
     mt_state mt;
     qa_sweep_chunk *plan;
     size_t nplan;
-    double *tmp;                 /* one metric block */
+    double *tmp;                 /* one chunk's metric blocks, column by column */
     double *run_eq, *set_eq;     /* equity of the best runs and sets (N x L) */
     size_t nset_curves;
     const char *set_source;      /* what a "set" aggregates, for the summary and report */
@@ -520,7 +529,7 @@ static qa_status merge_init(merge_run *mr) {
     for (int h = 0; h < 3; h++) ms->hist[h] = malloc((runs < HIST_CAP ? runs : HIST_CAP) * sizeof(double) + 8);
     size_t maxblk = (size_t)c->chunk_symbols * (size_t)c->chunk_params;
     if (maxblk < P) maxblk = P;
-    mr->tmp = malloc(maxblk * sizeof *mr->tmp);
+    mr->tmp = malloc(maxblk * QA_SWEEP_NMETRICS * sizeof *mr->tmp);
     if (!ms->set_sum || !ms->set_sharpe || !ms->set_cnt || !ms->sh_cnt || !ms->hist[0] || !ms->hist[1] || !ms->hist[2] ||
         !mr->tmp)
         return QA_FAIL(QA_ERR_NOMEM, "merge state for %zu sets", P);
