@@ -430,8 +430,8 @@ INLINE v4d filter4(int direction, v4d x) {
 
 /* Moving-average cross: sign(fast - slow) for 4 lanes x 4 bars at a time, transposed into
  * D for phase B. For phase S (`seg`, a constant at the call sites) instead lane by lane
- * into slot g % 2 of SL, with each bar's code (s0 + 3 s1 + 9 s2 + 27 s3) in that slot of
- * `code`: phase S reads the signals only where the code changes. */
+ * into slot g % 2 of SL, with each bar's code (qa_bt_seg_code) in that slot of `code`:
+ * phase S reads the signals only where the code changes. */
 INLINE void phase_a_cross(const job *jb, task_mem *t, int g, int np, long j0, long cm, int seg) {
     const double *F[VL], *Sl[VL];
     for (int l = 0; l < VL; l++) {
@@ -490,8 +490,10 @@ INLINE void phase_a_cross(const job *jb, task_mem *t, int g, int np, long j0, lo
             x[l] = gate[jj] != 0.0 ? (double)s : 0.0;
         }
         if (seg) {
-            for (int l = 0; l < VL; l++) s0[(size_t)l * CHUNK + (size_t)jj] = x[l];
-            code[jj] = x[0] + 3.0 * x[1] + 9.0 * x[2] + 27.0 * x[3];
+            double xs[VL];
+            memcpy(xs, &x, sizeof xs);
+            for (int l = 0; l < VL; l++) s0[(size_t)l * CHUNK + (size_t)jj] = xs[l];
+            code[jj] = qa_bt_seg_code(xs);
         } else {
             t->D[jj] = x;
         }
@@ -719,7 +721,7 @@ INLINE void pair_s(const job *jb, const qa_bt_obs *o, task_mem *t, size_t p0, in
             const double *d = (const double *)t->D;
             for (long jj = 0; jj < cm; jj++) {
                 for (int l = 0; l < VL; l++) sl[(size_t)l * CHUNK + jj] = d[jj * VL + l];
-                code[jj] = d[jj * VL] + 3.0 * d[jj * VL + 1] + 9.0 * d[jj * VL + 2] + 27.0 * d[jj * VL + 3];
+                code[jj] = qa_bt_seg_code(d + jj * VL);
             }
         }
     }
@@ -825,7 +827,8 @@ static void lane_metrics(const task_mem *t, int lane, double bpy, qa_bt_metrics 
     const grp *G = &t->G[lane / VL];
     int l = lane % VL;
     qa_bt_acc a;
-    if (t->fast) {
+    a.n = t->m;
+    if (t->fast) { /* phase S: the path per pair of groups, the sums per lane */
         const qa_bt_seg_state *st = &t->SS[lane / QA_BT_SEG_LANES];
         const qa_bt_seg_acc *s = &t->sa[lane];
         const int k = lane % QA_BT_SEG_LANES;
@@ -838,26 +841,23 @@ static void lane_metrics(const task_mem *t, int lane, double bpy, qa_bt_metrics 
         a.sumsq = s->sumsq;
         a.down = s->down;
         a.turnover = s->turn;
-        a.n = t->m;
         a.held = s->held;
         a.wins = s->wins;
         a.trades = s->trades;
-        qa_bt_acc_finalize(&a, bpy, out);
-        return;
+    } else {
+        a.path.E = G->E[l];
+        a.path.peak = G->peak[l];
+        a.path.rho = G->rho[l];
+        a.path.uw = (int64_t)G->uw[l];
+        a.path.maxuw = (int64_t)G->maxuw[l];
+        a.sum = G->sum[l];
+        a.sumsq = G->sumsq[l];
+        a.down = G->down[l];
+        a.turnover = G->turn[l];
+        a.held = (int64_t)G->held[l];
+        a.wins = (int64_t)G->wins[l];
+        a.trades = (int64_t)G->trades[l];
     }
-    a.path.E = G->E[l];
-    a.path.peak = G->peak[l];
-    a.path.rho = G->rho[l];
-    a.path.uw = (int64_t)G->uw[l];
-    a.path.maxuw = (int64_t)G->maxuw[l];
-    a.sum = G->sum[l];
-    a.sumsq = G->sumsq[l];
-    a.down = G->down[l];
-    a.turnover = G->turn[l];
-    a.n = t->m;
-    a.held = (int64_t)G->held[l];
-    a.wins = (int64_t)G->wins[l];
-    a.trades = (int64_t)G->trades[l];
     qa_bt_acc_finalize(&a, bpy, out);
 }
 

@@ -107,9 +107,6 @@ void qa_bt_seg_factors(const double *r, long cm, double fraction, double *wp, do
  * other bar. The fraction picked is the reference's quotient at the same bar unless two
  * candidates are within an ulp of each other. */
 
-/* Code of lanes [4k, 4k + 4): s0 + 3 s1 + 9 s2 + 27 s3, as phase A writes it. */
-static double code_of(const double *q) { return q[0] + 3.0 * q[1] + 9.0 * q[2] + 27.0 * q[3]; }
-
 /* Portable body: the same operations as the AVX-512 body, lane by lane. */
 typedef struct path_lanes {
     double q[NL], E[NL], pk[NL], rn[NL], rd[NL], uw[NL], mu[NL], sc[NL];
@@ -179,7 +176,7 @@ static long path_portable(qa_bt_seg_state *st, const double *code0, const double
         L.uw[l] = st->uw[l];
         L.mu[l] = st->maxuw[l];
     }
-    double p0 = code_of(L.q), p1 = code_of(L.q + 4);
+    double p0 = qa_bt_seg_code(L.q), p1 = qa_bt_seg_code(L.q + 4);
     long nev = 0, jj = 0;
     for (; jj + 1 < cm; jj += 2) {
         double E1[NL], pk1[NL], m[NL];
@@ -275,7 +272,7 @@ SEG_TARGET static long path_avx512(qa_bt_seg_state *st, const double *code0, con
     V.up = _mm512_cmp_pd_mask(V.q, _mm512_setzero_pd(), _CMP_GT_OQ);
     V.dn = _mm512_cmp_pd_mask(V.q, _mm512_setzero_pd(), _CMP_LT_OQ);
     const __m512d f = _mm512_set1_pd(fraction), cp = _mm512_set1_pd(cprop);
-    double p0 = code_of(st->q), p1 = code_of(st->q + 4);
+    double p0 = qa_bt_seg_code(st->q), p1 = qa_bt_seg_code(st->q + 4);
     long nev = 0, jj = 0;
     for (; jj + 1 < cm; jj += 2) {
         v_bar(&V, jj, code0, code1, &p0, &p1, sig, stride, wp, wm, r, j0, f, cp, ev, &nev);
@@ -384,7 +381,7 @@ SEG_TARGET2 static long path_avx2(qa_bt_seg_state *st, const double *code0, cons
         H[k].dn = _mm256_cmp_pd(H[k].q, zero, _CMP_LT_OQ);
     }
     const __m256d f = _mm256_set1_pd(fraction), cp = _mm256_set1_pd(cprop);
-    double p0 = code_of(st->q), p1 = code_of(st->q + 4);
+    double p0 = qa_bt_seg_code(st->q), p1 = qa_bt_seg_code(st->q + 4);
     long nev = 0, jj = 0;
     for (; jj + 1 < cm; jj += 2) {
         h_bar(H, jj, code0, code1, &p0, &p1, sig, stride, wp, wm, r, j0, f, cp, ev, &nev);

@@ -45,6 +45,11 @@ typedef struct qa_bt_seg_acc {
     long e; /* P&L bar of the open segment's entry (-1: the base bar) */
 } qa_bt_seg_acc;
 
+/* The code of 4 lanes' signals s[0..4) (-1, 0, +1 each): s0 + 3 s1 + 9 s2 + 27 s3, distinct
+ * for every combination and exact in double, so one comparison per bar tells whether
+ * any of the 4 changed. Phase A writes it per bar (its vector loop spells the same sum). */
+static inline double qa_bt_seg_code(const double *s) { return s[0] + 3.0 * s[1] + 9.0 * s[2] + 27.0 * s[3]; }
+
 /* Fills pf[0..m] from the returns r[0..m). Returns 0 when some factor 1 +- x is not a
  * positive finite number (a lane could be ruined there: the caller takes the per-bar
  * engine, which hands ruined runs to the reference). */
